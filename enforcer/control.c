@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "control.h"
+#include "loop.h"
+#include "util.h"
+
+struct client {
+	struct jit_io io;
+	struct jit_control *ctl;
+	struct jit_peer peer;
+	char *in;
+	size_t in_len;
+	char *out;
+	size_t out_len, out_cap;
+	uint64_t last_active;
+	bool closing; /* flush the output, then drop */
+	struct client *next;
+};
+
+struct jit_control {
+	struct jit_io io;
+	int epfd;
+	char *path;
+	control_handler_fn fn;
+	void *userdata;
+	struct client *clients;
+	unsigned n_clients;
+};
+
+json_t *control_error(const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code,
+			 "message", msg);
+}
+
+json_t *control_parse_line(const char *line, size_t len, json_t **reply)
+{
+	json_error_t jerr;
+	json_t *req, *op;
+
+	*reply = NULL;
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
+		*reply = control_error("bad-json", "invalid JSON at column %d: %s",
+				       jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(req)) {
+		json_decref(req);
+		*reply = control_error("bad-request",
+				       "a request must be a JSON object");
+		return NULL;
+	}
+	op = json_object_get(req, "op");
+	if (!op) {
+		json_decref(req);
+		*reply = control_error("bad-request", "missing field 'op'");
+		return NULL;
+	}
+	if (!json_is_string(op)) {
+		json_decref(req);
+		*reply = control_error("bad-request",
+				       "field 'op' must be a string");
+		return NULL;
+	}
+	return req;
+}
+
+static void client_free(struct client *cl)
+{
+	struct jit_control *c = cl->ctl;
+
+	for (struct client **p = &c->clients; *p; p = &(*p)->next) {
+		if (*p == cl) {
+			*p = cl->next;
+			break;
+		}
+	}
+	c->n_clients--;
+	loop_del(c->epfd, &cl->io);
+	close(cl->io.fd);
+	free(cl->in);
+	free(cl->out);
+	free(cl);
+}
+
+static void client_update_events(struct client *cl)
+{
+	uint32_t ev = EPOLLIN | EPOLLRDHUP;
+
+	if (cl->out_len)
+		ev |= EPOLLOUT;
+	if (cl->closing)
+		ev &= ~(uint32_t)(EPOLLIN | EPOLLRDHUP);
+	(void)loop_mod(cl->ctl->epfd, &cl->io, ev);
+}
+
+/* Returns 0, or -1 if the client was freed. */
+static int client_flush(struct client *cl)
+{
+	while (cl->out_len) {
+		ssize_t n = send(cl->io.fd, cl->out, cl->out_len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			client_free(cl);
+			return -1;
+		}
+		memmove(cl->out, cl->out + n, cl->out_len - (size_t)n);
+		cl->out_len -= (size_t)n;
+	}
+	if (!cl->out_len && cl->closing) {
+		client_free(cl);
+		return -1;
+	}
+	client_update_events(cl);
+	return 0;
+}
+
+/* Queue a reply line; drops a client whose backlog is past the cap. */
+static int client_send(struct client *cl, json_t *reply)
+{
+	char *s;
+	size_t n;
+
+	if (!json_object_get(reply, "ok"))
+		json_object_set_new(reply, "ok", json_true());
+	s = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (!s) {
+		client_free(cl);
+		return -1;
+	}
+	n = strlen(s);
+	if (cl->out_len + n + 1 > JIT_CONTROL_OUTBUF_MAX ||
+	    grow_array((void **)&cl->out, &cl->out_cap, cl->out_len + n + 1,
+		       1) < 0) {
+		free(s);
+		client_free(cl);
+		return -1;
+	}
+	memcpy(cl->out + cl->out_len, s, n);
+	cl->out[cl->out_len + n] = '\n';
+	cl->out_len += n + 1;
+	free(s);
+	return client_flush(cl);
+}
+
+static int client_handle_line(struct client *cl, char *line, size_t len)
+{
+	json_t *reply = NULL, *req;
+
+	req = control_parse_line(line, len, &reply);
+	if (req) {
+		reply = cl->ctl->fn(cl->ctl->userdata, &cl->peer, req);
+		json_decref(req);
+		if (!reply)
+			reply = control_error("internal", "no reply");
+	}
+	return client_send(cl, reply);
+}
+
+static void client_read(struct client *cl)
+{
+	for (;;) {
+		ssize_t n;
+		char *nl;
+
+		if (!cl->in) {
+			cl->in = malloc(JIT_CONTROL_LINE_MAX + 1);
+			if (!cl->in) {
+				client_free(cl);
+				return;
+			}
+		}
+		n = recv(cl->io.fd, cl->in + cl->in_len,
+			 JIT_CONTROL_LINE_MAX + 1 - cl->in_len, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			/* Peer closed (or failed): answer nothing more. */
+			if (cl->out_len) {
+				cl->closing = true;
+				client_flush(cl);
+			} else {
+				client_free(cl);
+			}
+			return;
+		}
+		cl->in_len += (size_t)n;
+		cl->last_active = now_mono_ms();
+		while ((nl = memchr(cl->in, '\n', cl->in_len))) {
+			size_t len = (size_t)(nl - cl->in);
+
+			if (client_handle_line(cl, cl->in, len) < 0)
+				return;
+			memmove(cl->in, nl + 1, cl->in_len - len - 1);
+			cl->in_len -= len + 1;
+			if (cl->closing)
+				return;
+		}
+		if (cl->in_len > JIT_CONTROL_LINE_MAX) {
+			cl->closing = true;
+			client_send(cl, control_error("line-too-long",
+						      "request longer than %d "
+						      "bytes",
+						      JIT_CONTROL_LINE_MAX));
+			return;
+		}
+	}
+}
+
+static void client_cb(struct jit_io *io, uint32_t events)
+{
+	struct client *cl = (struct client *)io;
+
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		client_free(cl);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		if (client_flush(cl) < 0)
+			return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP))
+		client_read(cl);
+}
+
+/* Make room for a new client by dropping the one idle the longest. */
+static void evict_idlest(struct jit_control *c)
+{
+	struct client *victim = NULL;
+
+	for (struct client *cl = c->clients; cl; cl = cl->next)
+		if (!victim || cl->last_active < victim->last_active)
+			victim = cl;
+	if (victim)
+		client_free(victim);
+}
+
+static void listen_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_control *c = (struct jit_control *)io;
+
+	for (;;) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct client *cl;
+		int fd;
+
+		fd = accept4(c->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			close(fd);
+			continue;
+		}
+		if (c->n_clients >= JIT_CONTROL_CLIENTS_MAX)
+			evict_idlest(c);
+		cl = calloc(1, sizeof(*cl));
+		if (!cl) {
+			close(fd);
+			continue;
+		}
+		cl->io.fd = fd;
+		cl->io.cb = client_cb;
+		cl->ctl = c;
+		cl->peer = (struct jit_peer){ cred.uid, cred.gid, cred.pid };
+		cl->last_active = now_mono_ms();
+		if (loop_add(c->epfd, &cl->io, EPOLLIN | EPOLLRDHUP) < 0) {
+			close(fd);
+			free(cl);
+			continue;
+		}
+		cl->next = c->clients;
+		c->clients = cl;
+		c->n_clients++;
+	}
+}
+
+/* 0 if nobody answers at path (stale or absent), -EADDRINUSE if one does. */
+static int probe_live(const struct sockaddr_un *sa)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return -EADDRINUSE;
+	return 0;
+}
+
+int control_open(const char *path, gid_t group, int epfd,
+		 control_handler_fn fn, void *userdata,
+		 struct jit_control **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	struct jit_control *c;
+	mode_t old;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	r = probe_live(&sa);
+	if (r < 0)
+		return r;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Never visible with wider permissions than 0660, not even briefly. */
+	old = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return -errno;
+	if (chown(path, 0, group) < 0 || chmod(path, 0660) < 0) {
+		r = -errno;
+		unlink(path);
+		return r;
+	}
+	if (listen(fd, 64) < 0) {
+		r = -errno;
+		unlink(path);
+		return r;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(path))) {
+		free(c);
+		unlink(path);
+		return -ENOMEM;
+	}
+	c->io.fd = TAKE_FD(fd);
+	c->io.cb = listen_cb;
+	c->epfd = epfd;
+	c->fn = fn;
+	c->userdata = userdata;
+	r = loop_add(epfd, &c->io, EPOLLIN);
+	if (r < 0) {
+		control_close(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+struct jit_control *control_close(struct jit_control *c)
+{
+	if (!c)
+		return NULL;
+	while (c->clients)
+		client_free(c->clients);
+	loop_del(c->epfd, &c->io);
+	close(c->io.fd);
+	unlink(c->path);
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+unsigned control_clients(const struct jit_control *c)
+{
+	return c->n_clients;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The control socket: a Unix stream socket speaking one JSON object per line
+ * each way. Each request is answered in order; the peer's credentials come
+ * from SO_PEERCRED at connect time and go with every request to the handler.
+ */
+#ifndef JIT_CONTROL_H
+#define JIT_CONTROL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define JIT_CONTROL_LINE_MAX	(64 * 1024)
+#define JIT_CONTROL_CLIENTS_MAX 64
+/* A client that lets this much output pile up unread is dropped. */
+#define JIT_CONTROL_OUTBUF_MAX	(4 * 1024 * 1024)
+
+/**
+ * struct jit_peer - who is on the other end of a control connection
+ * @uid: effective uid at connect time
+ * @gid: effective gid at connect time
+ * @pid: process id at connect time
+ */
+struct jit_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+/*
+ * Handle one request; request is a JSON object with a string "op". Returns
+ * a new reference to the reply object ("ok" is added if missing).
+ */
+typedef json_t *(*control_handler_fn)(void *userdata,
+				      const struct jit_peer *peer,
+				      json_t *request);
+
+struct jit_control;
+
+/*
+ * Bind path (removing a stale socket, refusing if a live one answers), with
+ * mode 0660 and the given group, and register it on the epoll instance.
+ * Returns 0 or -errno (-EADDRINUSE when another agent answers).
+ */
+int control_open(const char *path, gid_t group, int epfd,
+		 control_handler_fn fn, void *userdata,
+		 struct jit_control **ret);
+/* Close every client and the socket, and unlink the path. */
+struct jit_control *control_close(struct jit_control *c);
+unsigned control_clients(const struct jit_control *c);
+
+/* Error reply: {"ok": false, "error": {"code": code, "message": ...}}. */
+__attribute__((format(printf, 2, 3))) json_t *
+control_error(const char *code, const char *fmt, ...);
+
+/*
+ * Parse one request line. Returns the object, or NULL with *reply set to an
+ * error reply (bad JSON, not an object, "op" missing or not a string).
+ */
+json_t *control_parse_line(const char *line, size_t len, json_t **reply);
+
+#endif

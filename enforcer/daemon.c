@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "duration.h"
+#include "log.h"
+#include "loop.h"
+#include "policy.h"
+#include "ruleset.h"
+#include "util.h"
+
+#include "config.h"
+
+/* Editors write files in several steps; wait for them to settle. */
+#define RELOAD_SETTLE_MS 150
+
+struct jit_daemon {
+	const struct jit_config *cfg;
+	int epfd;
+	struct jit_io sig;
+	struct jit_io inotify;
+	struct jit_io reload_timer;
+	struct jit_policy_set *policies;
+	struct jit_ruleset *ruleset;
+	struct jit_table *table;
+	struct jit_control *control;
+	char *policy_errors; /* rendered diagnostics of rejected files */
+	uint64_t started_ms;
+	uint64_t last_reload_ms;
+	unsigned reloads;
+	bool quit;
+};
+
+static json_t *ruleset_json(const struct jit_ruleset *r)
+{
+	json_t *prot = json_array(), *deny = json_array();
+
+	for (size_t i = 0; i < r->n_protected; i++) {
+		const struct jit_protected *p = &r->protected[i];
+
+		json_array_append_new(
+			prot, json_pack("{s:s, s:i, s:i}", "protocol",
+					p->proto == IPPROTO_TCP ? "tcp" : "udp",
+					"port_lo", p->lo, "port_hi", p->hi));
+	}
+	for (size_t i = 0; i < r->n_deny; i++) {
+		const struct jit_deny *d = &r->deny[i];
+
+		json_array_append_new(
+			deny,
+			json_pack("{s:s, s:i, s:i, s:s, s:s}", "protocol",
+				  d->proto == IPPROTO_TCP ? "tcp" : "udp",
+				  "port_lo", d->lo, "port_hi", d->hi,
+				  "interface", d->iface[0] ? d->iface : "*",
+				  "action",
+				  d->action == JIT_ACTION_DROP ? "drop" :
+								 "reject"));
+	}
+	return json_pack("{s:o, s:o}", "protected", prot, "deny", deny);
+}
+
+static json_t *status_json(struct jit_daemon *d)
+{
+	json_t *j;
+
+	j = json_pack("{s:b, s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:i, "
+		      "s:i, s:i, s:o, s:s?}",
+		      "ok", 1, "version", JIT_VERSION, "pid", (int)getpid(),
+		      "table", table_name(d->table), "table_family", "inet",
+		      "protection", table_mode_name(table_mode(d->table)),
+		      "policy_dir", d->cfg->policy_dir, "started_ms",
+		      (json_int_t)d->started_ms, "last_reload_ms",
+		      (json_int_t)d->last_reload_ms, "reloads", d->reloads,
+		      "policies", (int)policy_set_count(d->policies), "clients",
+		      (int)control_clients(d->control), "ruleset",
+		      ruleset_json(d->ruleset), "policy_errors",
+		      d->policy_errors);
+	return j;
+}
+
+static json_t *principals_json(const struct jit_principals *p)
+{
+	json_t *u = json_array(), *g = json_array();
+
+	for (size_t i = 0; i < p->n_users; i++)
+		json_array_append_new(u, json_string(p->users[i]));
+	for (size_t i = 0; i < p->n_groups; i++)
+		json_array_append_new(g, json_string(p->groups[i]));
+	return json_pack("{s:o, s:o}", "users", u, "groups", g);
+}
+
+static json_t *policy_json(const struct jit_policy *p)
+{
+	json_t *ports = json_array(), *ifs = json_array();
+
+	for (size_t i = 0; i < p->n_ports; i++) {
+		const struct jit_port_rule *r = &p->ports[i];
+		json_t *src = json_array();
+		char buf[JIT_PREFIX_STRLEN], dur[32];
+
+		if (r->any_source)
+			json_array_append_new(src, json_string("any"));
+		for (size_t k = 0; k < r->n_sources; k++)
+			json_array_append_new(
+				src, json_string(prefix_format(&r->sources[k],
+							       buf,
+							       sizeof(buf))));
+		json_array_append_new(
+			ports,
+			json_pack("{s:i, s:i, s:s, s:s, s:i, s:o}", "port_lo",
+				  r->port_lo, "port_hi", r->port_hi, "protocol",
+				  r->protos == (JIT_PROTO_TCP | JIT_PROTO_UDP) ?
+					  "any" :
+				  r->protos == JIT_PROTO_TCP ? "tcp" :
+							       "udp",
+				  "max_duration",
+				  duration_format(r->max_duration_s, dur,
+						  sizeof(dur)),
+				  "max_duration_s", (int)r->max_duration_s,
+				  "allowed_sources", src));
+	}
+	for (size_t i = 0; i < p->n_interfaces; i++)
+		json_array_append_new(ifs, json_string(p->interfaces[i]));
+	return json_pack("{s:s, s:s?, s:s, s:i, s:o, s:o, s:o, s:s, s:o, s:s}",
+			 "name", p->name, "description", p->description, "file",
+			 p->file, "line", p->line, "ports", ports, "interfaces",
+			 ifs, "requesters", principals_json(&p->requesters),
+			 "approval",
+			 p->approval == JIT_APPROVAL_AUTO ? "auto" : "manual",
+			 "approvers", principals_json(&p->approvers), "action",
+			 p->action == JIT_ACTION_DROP ? "drop" : "reject");
+}
+
+static json_t *policies_json(struct jit_daemon *d)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < policy_set_count(d->policies); i++)
+		json_array_append_new(arr,
+				      policy_json(policy_set_get(d->policies, i)));
+	return json_pack("{s:b, s:o}", "ok", 1, "policies", arr);
+}
+
+static bool ruleset_equal(const struct jit_ruleset *a,
+			  const struct jit_ruleset *b)
+{
+	return a && b && a->n_protected == b->n_protected &&
+	       a->n_deny == b->n_deny &&
+	       !memcmp(a->protected, b->protected,
+		       a->n_protected * sizeof(*a->protected)) &&
+	       !memcmp(a->deny, b->deny, a->n_deny * sizeof(*a->deny));
+}
+
+/*
+ * Reload the policy directory and bring the kernel in line. A rejected file
+ * keeps its last good version; a failed commit leaves the kernel as it was.
+ */
+static int daemon_reload(struct jit_daemon *d, bool initial)
+{
+	struct jit_ruleset *rs = NULL;
+	struct jit_diag diag;
+	char err[512];
+	int r;
+
+	diag_init(&diag);
+	r = policy_set_load_dir(d->policies, d->cfg->policy_dir, &diag);
+	if (r < 0) {
+		log_err("reading policy directory '%s': %s", d->cfg->policy_dir,
+			strerror(-r));
+		diag_release(&diag);
+		return r;
+	}
+	if (diag.errors) {
+		if (!d->policy_errors || !streq(d->policy_errors, diag.text)) {
+			log_err("%d policy file(s) rejected; their last good "
+				"version stays in force:",
+				r);
+			log_lines(LOG_ERR, diag.text);
+		}
+		free(d->policy_errors);
+		d->policy_errors = TAKE_PTR(diag.text);
+	} else {
+		d->policy_errors = (free(d->policy_errors), NULL);
+	}
+	diag_release(&diag);
+
+	r = ruleset_compile(d->policies, &rs);
+	if (r < 0) {
+		log_err("compiling policies: %s", strerror(-r));
+		return r;
+	}
+	if (!initial && ruleset_equal(rs, d->ruleset)) {
+		ruleset_free(rs);
+		return 0;
+	}
+	r = table_commit(d->table, rs, err, sizeof(err));
+	if (r < 0) {
+		log_err("committing table inet %s: %s", table_name(d->table),
+			err);
+		ruleset_free(rs);
+		return r;
+	}
+	ruleset_free(d->ruleset);
+	d->ruleset = rs;
+	d->last_reload_ms = now_real_ms();
+	d->reloads++;
+	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
+		   "ranges",
+		   table_name(d->table), table_mode_name(table_mode(d->table)),
+		   policy_set_count(d->policies), rs->n_protected);
+	return 0;
+}
+
+static json_t *handle_request(void *userdata, const struct jit_peer *peer,
+			      json_t *req)
+{
+	struct jit_daemon *d = userdata;
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	if (streq(op, "status"))
+		return status_json(d);
+	if (streq(op, "policies"))
+		return policies_json(d);
+	if (streq(op, "reload")) {
+		if (peer->uid != 0)
+			return control_error("permission-denied",
+					     "only root may reload policies");
+		if (daemon_reload(d, false) < 0)
+			return control_error("reload-failed",
+					     "reload failed; see the agent's "
+					     "log");
+		return json_pack("{s:b, s:s?}", "ok", 1, "policy_errors",
+				 d->policy_errors);
+	}
+	return control_error("unknown-op", "unknown op '%.64s'", op);
+}
+
+static void arm_reload(struct jit_daemon *d)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = 0,
+			      .tv_nsec = RELOAD_SETTLE_MS * 1000000L },
+	};
+
+	(void)timerfd_settime(d->reload_timer.fd, 0, &its, NULL);
+}
+
+static void signal_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_daemon *d = (struct jit_daemon *)((char *)io -
+						     offsetof(struct jit_daemon,
+							      sig));
+	struct signalfd_siginfo si;
+
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_notice("SIGHUP: reloading policies");
+			daemon_reload(d, false);
+		} else {
+			log_notice("signal %u: exiting; the table stays in "
+				   "force",
+				   si.ssi_signo);
+			d->quit = true;
+		}
+	}
+}
+
+static void inotify_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_daemon *d = (struct jit_daemon *)((char *)io -
+						     offsetof(struct jit_daemon,
+							      inotify));
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool relevant = false;
+	ssize_t n;
+
+	while ((n = read(io->fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
+				log_warn("policy directory '%s' was removed or "
+					 "moved; the policies in force stay",
+					 d->cfg->policy_dir);
+			if (!ev->len || policy_is_policy_filename(ev->name) ||
+			    (ev->mask & IN_Q_OVERFLOW))
+				relevant = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (relevant)
+		arm_reload(d);
+}
+
+static void reload_timer_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_daemon *d = (struct jit_daemon *)((char *)io -
+						     offsetof(struct jit_daemon,
+							      reload_timer));
+	uint64_t ticks;
+
+	if (read(io->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	daemon_reload(d, false);
+}
+
+static int daemon_setup(struct jit_daemon *d)
+{
+	sigset_t mask;
+	char err[512];
+	int r;
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return log_err("epoll: %m"), -errno;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->sig.cb = signal_cb;
+	if (d->sig.fd < 0 || loop_add(d->epfd, &d->sig, EPOLLIN) < 0)
+		return log_err("signalfd: %m"), -errno;
+
+	d->reload_timer.fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->reload_timer.cb = reload_timer_cb;
+	if (d->reload_timer.fd < 0 ||
+	    loop_add(d->epfd, &d->reload_timer, EPOLLIN) < 0)
+		return log_err("timerfd: %m"), -errno;
+
+	/* Watch before the first load so no edit slips between the two. */
+	d->inotify.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	d->inotify.cb = inotify_cb;
+	if (d->inotify.fd < 0)
+		return log_err("inotify: %m"), -errno;
+	if (inotify_add_watch(d->inotify.fd, d->cfg->policy_dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+				      IN_DELETE | IN_DELETE_SELF |
+				      IN_MOVE_SELF | IN_ATTRIB |
+				      IN_ONLYDIR) < 0) {
+		r = -errno;
+		log_err("watching policy directory '%s': %s",
+			d->cfg->policy_dir, strerror(-r));
+		return r;
+	}
+	if (loop_add(d->epfd, &d->inotify, EPOLLIN) < 0)
+		return -errno;
+
+	d->policies = policy_set_new();
+	if (!d->policies)
+		return -ENOMEM;
+	r = table_open(d->cfg->table, d->cfg->allow_owner, &d->table);
+	if (r < 0) {
+		log_err("opening nftables netlink socket: %s", strerror(-r));
+		return r;
+	}
+	r = daemon_reload(d, true);
+	if (r < 0) {
+		if (!d->ruleset)
+			log_err("first commit failed; nothing was changed in "
+				"the kernel");
+		(void)err;
+		return r;
+	}
+
+	/* The socket appears only once the ruleset is enforced. */
+	r = control_open(d->cfg->socket_path, d->cfg->socket_group, d->epfd,
+			 handle_request, d, &d->control);
+	if (r == -EADDRINUSE) {
+		log_err("another agent answers on '%s'", d->cfg->socket_path);
+		return r;
+	}
+	if (r < 0) {
+		log_err("control socket '%s': %s", d->cfg->socket_path,
+			strerror(-r));
+		return r;
+	}
+	log_notice("enforcing; control socket %s", d->cfg->socket_path);
+	return 0;
+}
+
+static void daemon_teardown(struct jit_daemon *d)
+{
+	control_close(d->control);
+	/* Fail closed: the table stays after we exit. */
+	table_close(d->table);
+	ruleset_free(d->ruleset);
+	policy_set_free(d->policies);
+	free(d->policy_errors);
+	if (d->inotify.fd >= 0)
+		close(d->inotify.fd);
+	if (d->reload_timer.fd >= 0)
+		close(d->reload_timer.fd);
+	if (d->sig.fd >= 0)
+		close(d->sig.fd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+}
+
+int daemon_run(const struct jit_config *cfg)
+{
+	struct jit_daemon d = {
+		.cfg = cfg,
+		.epfd = -1,
+		.sig.fd = -1,
+		.inotify.fd = -1,
+		.reload_timer.fd = -1,
+		.started_ms = now_real_ms(),
+	};
+	int r;
+
+	r = daemon_setup(&d);
+	while (r == 0 && !d.quit) {
+		/*
+		 * One event per wait: a callback may free another watched
+		 * object (an evicted client) whose event would be next.
+		 */
+		struct epoll_event ev[1];
+		int n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev), -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %m");
+			r = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct jit_io *io = ev[i].data.ptr;
+
+			io->cb(io, ev[i].events);
+		}
+	}
+	daemon_teardown(&d);
+	return r < 0 ? 1 : 0;
+}

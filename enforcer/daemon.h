@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The agent: policies in, table out, control socket, one epoll loop. */
+#ifndef JIT_DAEMON_H
+#define JIT_DAEMON_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/**
+ * struct jit_config - how the agent runs (from the command line)
+ * @policy_dir: directory of policy files, watched with inotify
+ * @state_dir: where state is kept
+ * @socket_path: control socket
+ * @socket_group: group owning the control socket (0660)
+ * @table: name of our inet table
+ * @allow_owner: use owner+persist when the kernel has it
+ */
+struct jit_config {
+	const char *policy_dir;
+	const char *state_dir;
+	const char *socket_path;
+	gid_t socket_group;
+	const char *table;
+	bool allow_owner;
+};
+
+/* Run until SIGTERM/SIGINT. Returns the process exit code. */
+int daemon_run(const struct jit_config *cfg);
+
+#endif

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static bool log_syslog;
+static int log_max = LOG_INFO;
+static const char *log_ident = "jit-enforcer";
+
+void log_open(const char *ident, bool use_syslog)
+{
+	log_ident = ident;
+	log_syslog = use_syslog;
+	if (use_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_close(void)
+{
+	if (log_syslog)
+		closelog();
+	log_syslog = false;
+}
+
+void log_set_max_level(int level)
+{
+	log_max = level;
+}
+
+static const char *level_name(int level)
+{
+	switch (level) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+		return "notice";
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	if (level > log_max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s: %s\n", log_ident, level_name(level), buf);
+	if (log_syslog)
+		syslog(level, "%s", buf);
+}
+
+void log_lines(int level, const char *text)
+{
+	while (text && *text) {
+		const char *nl = strchr(text, '\n');
+		int n = nl ? (int)(nl - text) : (int)strlen(text);
+
+		log_msg(level, "%.*s", n, text);
+		text += n + (nl ? 1 : 0);
+	}
+}

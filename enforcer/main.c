@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <getopt.h>
+#include <grp.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "diag.h"
+#include "log.h"
+#include "policy.h"
+#include "ruleset.h"
+#include "util.h"
+
+#include "config.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: jit-enforcer [OPTIONS]\n"
+		"       jit-enforcer --check PATH...\n"
+		"       jit-enforcer --remove [--table NAME]\n"
+		"\n"
+		"Keeps management ports closed with an nftables table of its "
+		"own and opens\n"
+		"them just in time for approved sources.\n"
+		"\n"
+		"  --policies DIR      policy directory (default %s)\n"
+		"  --state-dir DIR     state directory (default %s)\n"
+		"  --socket PATH       control socket (default %s)\n"
+		"  --socket-group NAME group that may use the control socket "
+		"(default: jit-enforcer\n"
+		"                      if that group exists, else root)\n"
+		"  --table NAME        nftables table, family inet (default "
+		"%s)\n"
+		"  --no-table-owner    do not take kernel ownership of the "
+		"table\n"
+		"  --no-syslog         log to stderr only\n"
+		"  --check PATH...     validate policy files or directories; "
+		"exit 0 or 1\n"
+		"  --remove            delete the table (lifts every deny) and "
+		"exit\n"
+		"  -v, --verbose       log debug messages\n"
+		"  --version           print the version\n"
+		"  -h, --help          this help\n",
+		JIT_POLICY_DIR, JIT_STATE_DIR, JIT_SOCKET_PATH,
+		JIT_TABLE_DEFAULT);
+}
+
+static int do_check(char **paths, int n)
+{
+	struct jit_diag diag;
+	int r;
+
+	diag_init(&diag);
+	r = policy_check_paths(paths, (size_t)n, &diag);
+	if (diag.len)
+		fputs(diag.text, stderr);
+	diag_release(&diag);
+	if (r < 0) {
+		fprintf(stderr, "jit-enforcer: %s\n", strerror(-r));
+		return 1;
+	}
+	if (r > 0) {
+		fprintf(stderr, "%d file(s) with errors\n", r);
+		return 1;
+	}
+	printf("policies OK\n");
+	return 0;
+}
+
+static int do_remove(const char *table)
+{
+	struct jit_table *t = NULL;
+	char err[512];
+	int r;
+
+	r = table_open(table, false, &t);
+	if (r < 0) {
+		fprintf(stderr, "jit-enforcer: netlink: %s\n", strerror(-r));
+		return 1;
+	}
+	r = table_remove(t, err, sizeof(err));
+	table_close(t);
+	if (r == -ENOENT) {
+		printf("table inet %s does not exist; nothing to remove\n",
+		       table);
+		return 0;
+	}
+	if (r == -EPERM || r == -EBUSY) {
+		fprintf(stderr,
+			"jit-enforcer: table inet %s is owned by a running "
+			"agent; stop it first (%s)\n",
+			table, err);
+		return 1;
+	}
+	if (r < 0) {
+		fprintf(stderr, "jit-enforcer: removing table inet %s: %s\n",
+			table, err);
+		return 1;
+	}
+	printf("table inet %s removed; protected ports are open again\n",
+	       table);
+	return 0;
+}
+
+static int resolve_group(const char *name, gid_t *gid)
+{
+	struct group *g = getgrnam(name);
+
+	if (!g)
+		return -ENOENT;
+	*gid = g->gr_gid;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		OPT_POLICIES = 256,
+		OPT_STATE,
+		OPT_SOCKET,
+		OPT_SOCKET_GROUP,
+		OPT_TABLE,
+		OPT_NO_OWNER,
+		OPT_NO_SYSLOG,
+		OPT_CHECK,
+		OPT_REMOVE,
+		OPT_VERSION,
+	};
+	static const struct option opts[] = {
+		{ "policies", required_argument, NULL, OPT_POLICIES },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "table", required_argument, NULL, OPT_TABLE },
+		{ "no-table-owner", no_argument, NULL, OPT_NO_OWNER },
+		{ "no-syslog", no_argument, NULL, OPT_NO_SYSLOG },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "remove", no_argument, NULL, OPT_REMOVE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct jit_config cfg = {
+		.policy_dir = JIT_POLICY_DIR,
+		.state_dir = JIT_STATE_DIR,
+		.socket_path = JIT_SOCKET_PATH,
+		.table = JIT_TABLE_DEFAULT,
+		.allow_owner = true,
+	};
+	const char *group = NULL;
+	bool check = false, remove = false, use_syslog = true;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_POLICIES:
+			cfg.policy_dir = optarg;
+			break;
+		case OPT_STATE:
+			cfg.state_dir = optarg;
+			break;
+		case OPT_SOCKET:
+			cfg.socket_path = optarg;
+			break;
+		case OPT_SOCKET_GROUP:
+			group = optarg;
+			break;
+		case OPT_TABLE:
+			cfg.table = optarg;
+			break;
+		case OPT_NO_OWNER:
+			cfg.allow_owner = false;
+			break;
+		case OPT_NO_SYSLOG:
+			use_syslog = false;
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case OPT_REMOVE:
+			remove = true;
+			break;
+		case 'v':
+			log_set_max_level(LOG_DEBUG);
+			break;
+		case OPT_VERSION:
+			printf("jit-enforcer %s\n", JIT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (check) {
+		if (optind >= argc) {
+			fprintf(stderr, "jit-enforcer: --check needs at least "
+					"one file or directory\n");
+			return 2;
+		}
+		return do_check(argv + optind, argc - optind);
+	}
+	if (optind < argc) {
+		fprintf(stderr, "jit-enforcer: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (strlen(cfg.table) > JIT_TABLE_NAME_MAX || !cfg.table[0]) {
+		fprintf(stderr, "jit-enforcer: table name '%s' must be 1..%d "
+				"characters\n",
+			cfg.table, JIT_TABLE_NAME_MAX);
+		return 2;
+	}
+	if (remove)
+		return do_remove(cfg.table);
+
+	if (group) {
+		if (resolve_group(group, &cfg.socket_group) < 0) {
+			fprintf(stderr, "jit-enforcer: unknown group '%s'\n",
+				group);
+			return 2;
+		}
+	} else if (resolve_group("jit-enforcer", &cfg.socket_group) < 0) {
+		cfg.socket_group = 0;
+	}
+
+	log_open("jit-enforcer", use_syslog);
+	c = daemon_run(&cfg);
+	log_close();
+	return c;
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/batch.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+
+#include "nft.h"
+#include "util.h"
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+/* Large enough for a set-element message near the 64 KiB attribute limit. */
+#define BATCH_PAGE	(256 * 1024)
+#define BATCH_OVERRUN	(128 * 1024)
+#define NFT_SOCK_BUF	(8 * 1024 * 1024)
+#define WHAT_MAX	96
+
+struct jit_nft {
+	struct mnl_socket *nl;
+	uint32_t seq;
+};
+
+struct batch_entry {
+	uint32_t seq;
+	uint16_t type;
+	char what[WHAT_MAX];
+};
+
+struct jit_batch {
+	struct jit_nft *nft;
+	struct nftnl_batch *b;
+	struct batch_entry *map;
+	size_t n, cap;
+	uint32_t first_seq;
+};
+
+int nft_open(struct jit_nft **ret)
+{
+	struct jit_nft *n;
+	int one = 1, size = NFT_SOCK_BUF;
+	int fd;
+
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!n->nl) {
+		int r = -errno;
+
+		free(n);
+		return r;
+	}
+	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int r = -errno;
+
+		mnl_socket_close(n->nl);
+		free(n);
+		return r;
+	}
+	fd = mnl_socket_get_fd(n->nl);
+	/* Best effort: the FORCE variants need CAP_NET_ADMIN, which we hold. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	n->seq = (uint32_t)now_real_ms();
+	*ret = n;
+	return 0;
+}
+
+struct jit_nft *nft_close(struct jit_nft *n)
+{
+	if (n) {
+		mnl_socket_close(n->nl);
+		free(n);
+	}
+	return NULL;
+}
+
+struct jit_batch *batch_new(struct jit_nft *n)
+{
+	struct jit_batch *b;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->nft = n;
+	b->b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
+	if (!b->b) {
+		free(b);
+		return NULL;
+	}
+	b->first_seq = n->seq++;
+	nftnl_batch_begin(nftnl_batch_buffer(b->b), b->first_seq);
+	if (nftnl_batch_update(b->b) < 0)
+		return batch_free(b);
+	return b;
+}
+
+struct jit_batch *batch_free(struct jit_batch *b)
+{
+	if (b) {
+		nftnl_batch_free(b->b);
+		free(b->map);
+		free(b);
+	}
+	return NULL;
+}
+
+struct nlmsghdr *batch_msg(struct jit_batch *b, uint16_t type, uint16_t flags,
+			   const char *what, ...)
+{
+	struct batch_entry *e;
+	va_list ap;
+
+	if (grow_array((void **)&b->map, &b->cap, b->n + 1, sizeof(*b->map)) <
+	    0)
+		return NULL;
+	e = &b->map[b->n++];
+	e->seq = b->nft->seq++;
+	e->type = type;
+	va_start(ap, what);
+	vsnprintf(e->what, sizeof(e->what), what, ap);
+	va_end(ap);
+	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(b->b), type,
+				     NFPROTO_INET, flags, e->seq);
+}
+
+int batch_push(struct jit_batch *b)
+{
+	return nftnl_batch_update(b->b) < 0 ? -ENOMEM : 0;
+}
+
+size_t batch_count(const struct jit_batch *b)
+{
+	return b->n;
+}
+
+static const struct batch_entry *batch_lookup(const struct jit_batch *b,
+					      uint32_t seq)
+{
+	/* Sequence numbers are consecutive, so this is an index. */
+	for (size_t i = 0; i < b->n; i++)
+		if (b->map[i].seq == seq)
+			return &b->map[i];
+	return NULL;
+}
+
+static const char *ext_ack_msg(const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	size_t off = sizeof(*e);
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NULL;
+	/* With NETLINK_CAP_ACK only the header of our message is echoed. */
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(e->msg);
+	mnl_attr_for_each(a, nlh, off)
+	{
+		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG)
+			return mnl_attr_get_str(a);
+	}
+	return NULL;
+}
+
+int batch_commit(struct jit_batch *b, char *err, size_t errlen,
+		 int *failed_type)
+{
+	int fd = mnl_socket_get_fd(b->nft->nl);
+	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
+	int first_err = 0;
+	int iovlen;
+	ssize_t r;
+
+	if (failed_type)
+		*failed_type = -1;
+	if (err && errlen)
+		err[0] = '\0';
+	nftnl_batch_end(nftnl_batch_buffer(b->b), b->nft->seq++);
+	if (nftnl_batch_update(b->b) < 0)
+		return -ENOMEM;
+
+	iovlen = nftnl_batch_iovec_len(b->b);
+	{
+		struct iovec iov[iovlen];
+		struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+		struct msghdr msg = {
+			.msg_name = &snl,
+			.msg_namelen = sizeof(snl),
+			.msg_iov = iov,
+			.msg_iovlen = iovlen,
+		};
+
+		nftnl_batch_iovec(b->b, iov, iovlen);
+		do
+			r = sendmsg(fd, &msg, 0);
+		while (r < 0 && errno == EINTR);
+		if (r < 0) {
+			r = -errno;
+			if (err)
+				snprintf(err, errlen, "sending batch: %s",
+					 strerror((int)-r));
+			return (int)r;
+		}
+	}
+
+	/* Drain every ack and error the kernel queued for this batch. */
+	for (;;) {
+		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (!first_err) {
+				first_err = -errno;
+				if (err)
+					snprintf(err, errlen,
+						 "reading batch result: %s",
+						 strerror(errno));
+			}
+			if (errno == ENOBUFS)
+				continue;
+			break;
+		}
+		int len = (int)r;
+
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlmsgerr *e;
+			const struct batch_entry *be;
+			const char *ext;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->error == 0 || first_err)
+				continue;
+			first_err = e->error;
+			be = batch_lookup(b, nlh->nlmsg_seq);
+			ext = ext_ack_msg(nlh);
+			if (failed_type && be)
+				*failed_type = be->type;
+			if (err)
+				snprintf(err, errlen, "%s: %s%s%s",
+					 be ? be->what : "batch",
+					 strerror(-e->error), ext ? ": " : "",
+					 ext ? ext : "");
+		}
+	}
+	return first_err;
+}

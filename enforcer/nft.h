@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The nftables netlink channel: one socket that owns our table, and atomic
+ * batches on it. Every message of a batch gets its own sequence number and a
+ * description, so that a kernel error names the object that caused it.
+ */
+#ifndef JIT_NFT_H
+#define JIT_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nlmsghdr;
+struct jit_nft;
+struct jit_batch;
+
+/* Open the NETLINK_NETFILTER socket. Returns 0 or -errno. */
+int nft_open(struct jit_nft **ret);
+struct jit_nft *nft_close(struct jit_nft *n);
+
+/* Start a batch. Returns NULL on allocation failure. */
+struct jit_batch *batch_new(struct jit_nft *n);
+struct jit_batch *batch_free(struct jit_batch *b);
+
+/*
+ * Append a message header of the given NFT_MSG_* type for the inet family
+ * and return it for the caller to fill with a libnftnl *_nlmsg_build_payload.
+ * what describes the object for error messages ("set protected"). The caller
+ * must call batch_push() once the payload is in.
+ */
+__attribute__((format(printf, 4, 5))) struct nlmsghdr *
+batch_msg(struct jit_batch *b, uint16_t type, uint16_t flags, const char *what,
+	  ...);
+/* Close the message batch_msg() opened. Returns 0 or -ENOMEM. */
+int batch_push(struct jit_batch *b);
+/* Messages in the batch so far. */
+size_t batch_count(const struct jit_batch *b);
+
+/*
+ * Send the batch as one transaction and collect the kernel's verdict. The
+ * kernel processes it while sendmsg() runs, so errors are already queued
+ * when it returns. On failure returns the first -errno and, if err is given,
+ * a message naming the object ("set protected: File exists").
+ * *failed_type (if given) is the NFT_MSG_* type of the message that failed,
+ * or -1 when the failure is not tied to one.
+ */
+int batch_commit(struct jit_batch *b, char *err, size_t errlen,
+		 int *failed_type);
+
+#endif

@@ -1,0 +1,1195 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Compile policies into the desired ruleset, and express it (and the table
+ * around it) as libnftnl objects in one batch.
+ *
+ *   table inet jit_enforcer {
+ *     set protected { type inet_proto . inet_service; flags interval; }
+ *     map deny { type inet_proto . inet_service : verdict; flags interval; }
+ *     map deny_iface { type ifname . inet_proto . inet_service : verdict;
+ *                      flags interval; }
+ *     set grants_v4/grants_v6 { ... flags timeout; }
+ *     set grant_nets_v4/grant_nets_v6 { ... flags interval, timeout; }
+ *     chain deny_reject { meta l4proto tcp reject with tcp reset; reject }
+ *     chain input { type filter hook input priority filter - 10; ... }
+ *   }
+ */
+#include <arpa/inet.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
+
+#include "nft.h"
+#include "ruleset.h"
+#include "util.h"
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+
+#define CHAIN_INPUT	  "input"
+#define CHAIN_REJECT	  "deny_reject"
+#define SET_PROTECTED	  "protected"
+#define MAP_DENY	  "deny"
+#define MAP_DENY_IFACE	  "deny_iface"
+#define INPUT_PRIORITY	  (-10)
+/* Default element timeout of the grant sets: never "forever" by mistake. */
+#define GRANT_SET_TIMEOUT_MS (24ull * 3600 * 1000)
+
+/* Datatype ids nft uses to print keys (6 bits each in a concatenation). */
+#define DT_IPV4	   7
+#define DT_IPV6	   8
+#define DT_PROTO   12
+#define DT_SERVICE 13
+#define DT_IFNAME  41
+#define DT_CONCAT2(a, b)    (((a) << 6) | (b))
+#define DT_CONCAT3(a, b, c) (((a) << 12) | ((b) << 6) | (c))
+
+/* ---- compile ---------------------------------------------------------- */
+
+struct tuple {
+	uint8_t proto;
+	uint16_t lo, hi;
+	const char *iface; /* "" = all interfaces */
+	enum jit_action action;
+};
+
+struct tuples {
+	struct tuple *v;
+	size_t n, cap;
+};
+
+static int tuples_add(struct tuples *t, const struct tuple *x)
+{
+	if (grow_array((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v)) < 0)
+		return -ENOMEM;
+	t->v[t->n++] = *x;
+	return 0;
+}
+
+/* "eth*" covers "eth0", "eth*" and "eth"; an exact name covers itself. */
+static bool iface_covers(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	if (la && a[la - 1] == '*')
+		return strncmp(a, b, la - 1) == 0;
+	return streq(a, b);
+}
+
+static bool iface_is_all(const char *s)
+{
+	return s[0] == '\0' || streq(s, "*");
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_deny(const void *a, const void *b)
+{
+	const struct jit_deny *x = a, *y = b;
+	int r;
+
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	r = strcmp(x->iface, y->iface);
+	if (r)
+		return r;
+	if (x->action != y->action)
+		return x->action < y->action ? -1 : 1;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static int cmp_deny_display(const void *a, const void *b)
+{
+	const struct jit_deny *x = a, *y = b;
+
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return strcmp(x->iface, y->iface);
+}
+
+static int add_deny(struct jit_ruleset *r, size_t *cap, uint8_t proto,
+		    uint32_t lo, uint32_t hi, const char *iface,
+		    enum jit_action action)
+{
+	struct jit_deny *d;
+
+	if (grow_array((void **)&r->deny, cap, r->n_deny + 1,
+		       sizeof(*r->deny)) < 0)
+		return -ENOMEM;
+	d = &r->deny[r->n_deny++];
+	memset(d, 0, sizeof(*d));
+	d->proto = proto;
+	d->lo = (uint16_t)lo;
+	d->hi = (uint16_t)hi;
+	snprintf(d->iface, sizeof(d->iface), "%s", iface_is_all(iface) ? "" : iface);
+	d->action = action;
+	return 0;
+}
+
+/* Deny entries for one elementary segment [lo, hi] of one protocol. */
+static int compile_segment(struct jit_ruleset *r, size_t *deny_cap,
+			   const struct tuples *t, uint8_t proto, uint32_t lo,
+			   uint32_t hi, bool *covered)
+{
+	bool global = false, global_drop = false;
+
+	*covered = false;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct tuple *x = &t->v[i];
+
+		if (x->proto != proto || x->lo > lo || x->hi < hi)
+			continue;
+		*covered = true;
+		if (x->action == JIT_ACTION_DROP)
+			global_drop = true;
+		if (iface_is_all(x->iface))
+			global = true;
+	}
+	if (!*covered)
+		return 0;
+	if (global)
+		return add_deny(r, deny_cap, proto, lo, hi, "",
+				global_drop ? JIT_ACTION_DROP :
+					      JIT_ACTION_REJECT);
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct tuple *x = &t->v[i];
+		bool drop = false, skip = false;
+
+		if (x->proto != proto || x->lo > lo || x->hi < hi)
+			continue;
+		/*
+		 * Keep only patterns no other covering pattern covers (the
+		 * first of equal ones), so map elements never overlap.
+		 */
+		for (size_t j = 0; j < t->n && !skip; j++) {
+			const struct tuple *y = &t->v[j];
+
+			if (j == i || y->proto != proto || y->lo > lo ||
+			    y->hi < hi || !iface_covers(y->iface, x->iface))
+				continue;
+			if (!iface_covers(x->iface, y->iface) || j < i)
+				skip = true;
+		}
+		if (skip)
+			continue;
+		for (size_t j = 0; j < t->n; j++) {
+			const struct tuple *y = &t->v[j];
+
+			if (y->proto == proto && y->lo <= lo && y->hi >= hi &&
+			    iface_covers(x->iface, y->iface) &&
+			    y->action == JIT_ACTION_DROP)
+				drop = true;
+		}
+		if (add_deny(r, deny_cap, proto, lo, hi, x->iface,
+			     drop ? JIT_ACTION_DROP : JIT_ACTION_REJECT) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int compile_proto(struct jit_ruleset *r, size_t *prot_cap,
+			 size_t *deny_cap, const struct tuples *t,
+			 uint8_t proto)
+{
+	_cleanup_free_ uint32_t *b = NULL;
+	size_t nb = 0;
+
+	b = calloc(t->n * 2 + 1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i].proto != proto)
+			continue;
+		b[nb++] = t->v[i].lo;
+		b[nb++] = (uint32_t)t->v[i].hi + 1;
+	}
+	qsort(b, nb, sizeof(*b), cmp_u32);
+	for (size_t i = 0; i + 1 < nb; i++) {
+		uint32_t lo = b[i], hi = b[i + 1] - 1;
+		struct jit_protected *p;
+		bool covered;
+
+		if (b[i] == b[i + 1])
+			continue;
+		if (compile_segment(r, deny_cap, t, proto, lo, hi, &covered) <
+		    0)
+			return -ENOMEM;
+		if (!covered)
+			continue;
+		p = r->n_protected ? &r->protected[r->n_protected - 1] : NULL;
+		if (p && p->proto == proto && (uint32_t)p->hi + 1 == lo) {
+			p->hi = (uint16_t)hi;
+			continue;
+		}
+		if (grow_array((void **)&r->protected, prot_cap,
+			       r->n_protected + 1, sizeof(*r->protected)) < 0)
+			return -ENOMEM;
+		r->protected[r->n_protected++] = (struct jit_protected){
+			.proto = proto, .lo = (uint16_t)lo, .hi = (uint16_t)hi
+		};
+	}
+	return 0;
+}
+
+/* Merge deny entries that touch and agree on everything but the ports. */
+static void merge_deny(struct jit_ruleset *r)
+{
+	size_t out = 0;
+
+	if (!r->n_deny)
+		return;
+	qsort(r->deny, r->n_deny, sizeof(*r->deny), cmp_deny);
+	for (size_t i = 1; i < r->n_deny; i++) {
+		struct jit_deny *o = &r->deny[out], *x = &r->deny[i];
+
+		if (o->proto == x->proto && streq(o->iface, x->iface) &&
+		    o->action == x->action && (uint32_t)o->hi + 1 == x->lo)
+			o->hi = x->hi;
+		else
+			r->deny[++out] = *x;
+	}
+	r->n_deny = out + 1;
+	qsort(r->deny, r->n_deny, sizeof(*r->deny), cmp_deny_display);
+}
+
+int ruleset_compile(const struct jit_policy_set *s, struct jit_ruleset **ret)
+{
+	struct tuples t = { 0 };
+	struct jit_ruleset *r;
+	size_t prot_cap = 0, deny_cap = 0;
+	int err = -ENOMEM;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < policy_set_count(s); i++) {
+		const struct jit_policy *p = policy_set_get(s, i);
+
+		for (size_t j = 0; j < p->n_ports; j++) {
+			const struct jit_port_rule *pr = &p->ports[j];
+			static const struct {
+				unsigned bit;
+				uint8_t proto;
+			} protos[] = { { JIT_PROTO_TCP, IPPROTO_TCP },
+				       { JIT_PROTO_UDP, IPPROTO_UDP } };
+
+			for (size_t k = 0; k < ARRAY_SIZE(protos); k++) {
+				struct tuple x = {
+					.proto = protos[k].proto,
+					.lo = pr->port_lo,
+					.hi = pr->port_hi,
+					.action = p->action,
+				};
+
+				if (!(pr->protos & protos[k].bit))
+					continue;
+				if (!p->n_interfaces) {
+					x.iface = "";
+					if (tuples_add(&t, &x) < 0)
+						goto out;
+				}
+				for (size_t f = 0; f < p->n_interfaces; f++) {
+					x.iface = p->interfaces[f];
+					if (tuples_add(&t, &x) < 0)
+						goto out;
+				}
+			}
+		}
+	}
+	if (compile_proto(r, &prot_cap, &deny_cap, &t, IPPROTO_TCP) < 0 ||
+	    compile_proto(r, &prot_cap, &deny_cap, &t, IPPROTO_UDP) < 0)
+		goto out;
+	merge_deny(r);
+	*ret = TAKE_PTR(r);
+	err = 0;
+out:
+	free(t.v);
+	ruleset_free(r);
+	return err;
+}
+
+struct jit_ruleset *ruleset_free(struct jit_ruleset *r)
+{
+	if (r) {
+		free(r->protected);
+		free(r->deny);
+		free(r);
+	}
+	return NULL;
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : "udp";
+}
+
+static void print_ports(FILE *out, uint16_t lo, uint16_t hi)
+{
+	if (lo == hi)
+		fprintf(out, "%u", lo);
+	else
+		fprintf(out, "%u-%u", lo, hi);
+}
+
+void ruleset_print(const struct jit_ruleset *r, FILE *out)
+{
+	for (size_t i = 0; i < r->n_protected; i++) {
+		fprintf(out, "protected %s/", proto_name(r->protected[i].proto));
+		print_ports(out, r->protected[i].lo, r->protected[i].hi);
+		fputc('\n', out);
+	}
+	for (size_t i = 0; i < r->n_deny; i++) {
+		const struct jit_deny *d = &r->deny[i];
+
+		fprintf(out, "deny %s/", proto_name(d->proto));
+		print_ports(out, d->lo, d->hi);
+		fprintf(out, " on %s %s\n", d->iface[0] ? d->iface : "*",
+			d->action == JIT_ACTION_DROP ? "drop" : "reject");
+	}
+}
+
+bool ruleset_protects(const struct jit_ruleset *r, uint8_t proto,
+		      uint16_t port)
+{
+	for (size_t i = 0; i < r->n_protected; i++)
+		if (r->protected[i].proto == proto &&
+		    r->protected[i].lo <= port && port <= r->protected[i].hi)
+			return true;
+	return false;
+}
+
+/* ---- expressions ------------------------------------------------------ */
+
+static int expr_add(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return -ENOMEM;
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+static int e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	}
+	return expr_add(r, e);
+}
+
+static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
+		     uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	}
+	return expr_add(r, e);
+}
+
+static int e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op,
+		 const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return expr_add(r, e);
+}
+
+static int e_cmp_u8(struct nftnl_rule *r, uint32_t sreg, uint32_t op,
+		    uint8_t v)
+{
+	return e_cmp(r, sreg, op, &v, sizeof(v));
+}
+
+static int e_mask(struct nftnl_rule *r, uint32_t reg, uint32_t len,
+		  uint32_t mask)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	uint32_t zero = 0;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, len);
+	}
+	return expr_add(r, e);
+}
+
+static int e_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set,
+		    uint32_t set_id, bool map, bool invert)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+		if (map)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG,
+					   NFT_REG_VERDICT);
+		if (invert)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS,
+					   NFT_LOOKUP_F_INV);
+	}
+	return expr_add(r, e);
+}
+
+static int e_verdict(struct nftnl_rule *r, int verdict)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	}
+	return expr_add(r, e);
+}
+
+static int e_ct_state(struct nftnl_rule *r, uint32_t mask)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	uint32_t zero = 0;
+	int err;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG32_00);
+	}
+	err = expr_add(r, e);
+	if (!err)
+		err = e_mask(r, NFT_REG32_00, 4, mask);
+	if (!err)
+		err = e_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, &zero, 4);
+	return err;
+}
+
+static int e_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+	}
+	return expr_add(r, e);
+}
+
+/* Load "meta l4proto . th dport" into REG32_xx starting at reg. */
+static int e_proto_port(struct nftnl_rule *r, uint32_t reg)
+{
+	int err = e_meta(r, NFT_META_L4PROTO, reg);
+
+	if (!err)
+		err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg + 1);
+	return err;
+}
+
+static int e_nfproto(struct nftnl_rule *r, uint8_t nfproto)
+{
+	int err = e_meta(r, NFT_META_NFPROTO, NFT_REG32_00);
+
+	if (!err)
+		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, nfproto);
+	return err;
+}
+
+/* ---- table objects ---------------------------------------------------- */
+
+struct grant_set_def {
+	const char *name;
+	int family;
+	bool interval;
+};
+
+static const struct grant_set_def grant_sets[] = {
+	{ "grants_v4", AF_INET, false },
+	{ "grants_v6", AF_INET6, false },
+	{ "grant_nets_v4", AF_INET, true },
+	{ "grant_nets_v6", AF_INET6, true },
+};
+
+enum {
+	SET_ID_PROTECTED = 1,
+	SET_ID_DENY,
+	SET_ID_DENY_IFACE,
+	SET_ID_GRANTS, /* + index into grant_sets */
+};
+
+struct jit_table {
+	struct jit_nft *nft;
+	char name[JIT_TABLE_NAME_MAX + 1];
+	bool allow_owner;
+	bool probed;
+	enum jit_table_mode mode;
+};
+
+const char *table_mode_name(enum jit_table_mode m)
+{
+	return m == JIT_TABLE_OWNER_PERSIST ? "owner+persist" : "plain";
+}
+
+/* A batch under construction and the table it targets. */
+struct builder {
+	struct jit_batch *b;
+	const char *table;
+	int err;
+};
+
+typedef void (*payload_fn)(struct nlmsghdr *nlh, const void *obj);
+
+static void add_msg(struct builder *bld, uint16_t type, uint16_t flags,
+		    payload_fn fn, const void *obj, const char *what)
+{
+	struct nlmsghdr *nlh;
+
+	if (bld->err)
+		return;
+	nlh = batch_msg(bld->b, type, flags, "%s", what);
+	if (!nlh) {
+		bld->err = -ENOMEM;
+		return;
+	}
+	fn(nlh, obj);
+	bld->err = batch_push(bld->b);
+}
+
+static void table_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_table_nlmsg_build_payload(nlh, o);
+}
+
+static void chain_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_chain_nlmsg_build_payload(nlh, o);
+}
+
+static void rule_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_rule_nlmsg_build_payload(nlh, (struct nftnl_rule *)o);
+}
+
+static void set_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_set_nlmsg_build_payload(nlh, (struct nftnl_set *)o);
+}
+
+static void elems_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_set_elems_nlmsg_build_payload(nlh, (struct nftnl_set *)o);
+}
+
+static void emit_table(struct builder *bld, uint16_t type, uint32_t flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t) {
+		bld->err = -ENOMEM;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, bld->table);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWTABLE)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+	add_msg(bld, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
+		table_payload, t, type == NFT_MSG_NEWTABLE ? "table (create)" :
+							     "table (delete)");
+	nftnl_table_free(t);
+}
+
+static void emit_chain(struct builder *bld, const char *name, bool base)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	char what[64];
+
+	if (!c) {
+		bld->err = -ENOMEM;
+		return;
+	}
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, bld->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	if (base) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, INPUT_PRIORITY);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	snprintf(what, sizeof(what), "chain %s", name);
+	add_msg(bld, NFT_MSG_NEWCHAIN, NLM_F_CREATE, chain_payload, c, what);
+
+	/* A DELRULE naming only the chain flushes it. */
+	nftnl_chain_free(c);
+	if (!bld->err) {
+		struct nftnl_rule *r = nftnl_rule_alloc();
+
+		if (!r) {
+			bld->err = -ENOMEM;
+			return;
+		}
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, bld->table);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
+		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		snprintf(what, sizeof(what), "flush chain %s", name);
+		add_msg(bld, NFT_MSG_DELRULE, 0, rule_payload, r, what);
+		nftnl_rule_free(r);
+	}
+}
+
+static struct nftnl_rule *rule_new(struct builder *bld, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r) {
+		bld->err = -ENOMEM;
+		return NULL;
+	}
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, bld->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	return r;
+}
+
+static void rule_emit(struct builder *bld, struct nftnl_rule *r, int err,
+		      const char *what)
+{
+	if (!r)
+		return;
+	if (err && !bld->err)
+		bld->err = err;
+	add_msg(bld, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, rule_payload,
+		r, what);
+	nftnl_rule_free(r);
+}
+
+static struct nftnl_set *set_new(struct builder *bld, const char *name,
+				 uint32_t id)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s) {
+		bld->err = -ENOMEM;
+		return NULL;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, bld->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	if (id)
+		nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	return s;
+}
+
+static void emit_set(struct builder *bld, struct nftnl_set *s, bool flush)
+{
+	char what[64];
+	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+	snprintf(what, sizeof(what), "set %s", name);
+	add_msg(bld, NFT_MSG_NEWSET, NLM_F_CREATE, set_payload, s, what);
+	if (flush) {
+		struct nftnl_set *f = set_new(bld, name, 0);
+
+		if (!f)
+			return;
+		snprintf(what, sizeof(what), "flush set %s", name);
+		add_msg(bld, NFT_MSG_DELSETELEM, 0, elems_payload, f, what);
+		nftnl_set_free(f);
+	}
+}
+
+static void protected_key(uint8_t key[8], uint8_t proto, uint16_t port)
+{
+	uint16_t p = htons(port);
+
+	memset(key, 0, 8);
+	key[0] = proto;
+	memcpy(key + 4, &p, 2);
+}
+
+static void emit_protected(struct builder *bld, const struct jit_ruleset *rs)
+{
+	static const uint8_t fields[] = { 1, 2 };
+	struct nftnl_set *s = set_new(bld, SET_PROTECTED, SET_ID_PROTECTED);
+
+	if (!s)
+		return;
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+			  DT_CONCAT2(DT_PROTO, DT_SERVICE));
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 8);
+	nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields, sizeof(fields));
+	emit_set(bld, s, true);
+	nftnl_set_free(s);
+
+	s = set_new(bld, SET_PROTECTED, SET_ID_PROTECTED);
+	if (!s)
+		return;
+	for (size_t i = 0; i < rs->n_protected; i++) {
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		uint8_t k[8], ke[8];
+
+		if (!e) {
+			bld->err = -ENOMEM;
+			break;
+		}
+		protected_key(k, rs->protected[i].proto, rs->protected[i].lo);
+		protected_key(ke, rs->protected[i].proto, rs->protected[i].hi);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, sizeof(k));
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ke, sizeof(ke));
+		nftnl_set_elem_add(s, e);
+	}
+	if (rs->n_protected) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "elements of set %s",
+			 SET_PROTECTED);
+		add_msg(bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE, elems_payload, s,
+			what);
+	}
+	nftnl_set_free(s);
+}
+
+/*
+ * Key of the deny maps: [ifname 16] (deny_iface only) [proto 1 + 3]
+ * [port 2 + 2]. An "eth*" pattern is the range "eth\0..." to "eth\xff...".
+ */
+static size_t deny_key(uint8_t *key, bool iface, const char *ifname, bool end,
+		       uint8_t proto, uint16_t port)
+{
+	uint16_t p = htons(port);
+	size_t off = 0;
+
+	memset(key, 0, IFNAMSIZ + 8);
+	if (iface) {
+		size_t n = strlen(ifname);
+
+		if (ifname[n - 1] == '*') {
+			memcpy(key, ifname, n - 1);
+			if (end)
+				memset(key + n - 1, 0xff, IFNAMSIZ - (n - 1));
+		} else {
+			memcpy(key, ifname, n);
+		}
+		off = IFNAMSIZ;
+	}
+	key[off] = proto;
+	memcpy(key + off + 4, &p, 2);
+	return off + 8;
+}
+
+/*
+ * Two verdict maps: deny for policies on every interface, deny_iface for
+ * interface-scoped ones. The compiler never lets them overlap. (An "all
+ * interfaces" range in one ifname map would work in the kernel, but older
+ * nft releases crash listing a range that starts at the empty name.)
+ */
+static void emit_deny(struct builder *bld, const struct jit_ruleset *rs,
+		      bool iface)
+{
+	static const uint8_t fields_if[] = { IFNAMSIZ, 1, 2 };
+	static const uint8_t fields[] = { 1, 2 };
+	const char *name = iface ? MAP_DENY_IFACE : MAP_DENY;
+	uint32_t id = iface ? SET_ID_DENY_IFACE : SET_ID_DENY;
+	struct nftnl_set *s = set_new(bld, name, id);
+	size_t n = 0;
+
+	if (!s)
+		return;
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
+			  NFT_SET_INTERVAL | NFT_SET_CONCAT | NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+			  iface ? DT_CONCAT3(DT_IFNAME, DT_PROTO, DT_SERVICE) :
+				  DT_CONCAT2(DT_PROTO, DT_SERVICE));
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, iface ? IFNAMSIZ + 8 : 8);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+	if (iface)
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields_if,
+				   sizeof(fields_if));
+	else
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields,
+				   sizeof(fields));
+	emit_set(bld, s, true);
+	nftnl_set_free(s);
+
+	s = set_new(bld, name, id);
+	if (!s)
+		return;
+	for (size_t i = 0; i < rs->n_deny; i++) {
+		const struct jit_deny *d = &rs->deny[i];
+		uint8_t k[IFNAMSIZ + 8], ke[IFNAMSIZ + 8];
+		struct nftnl_set_elem *e;
+		size_t len;
+
+		if (iface != (d->iface[0] != '\0'))
+			continue;
+		e = nftnl_set_elem_alloc();
+		if (!e) {
+			bld->err = -ENOMEM;
+			break;
+		}
+		len = deny_key(k, iface, d->iface, false, d->proto, d->lo);
+		deny_key(ke, iface, d->iface, true, d->proto, d->hi);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ke, (uint32_t)len);
+		if (d->action == JIT_ACTION_DROP) {
+			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+					       NF_DROP);
+		} else {
+			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+					       (uint32_t)NFT_JUMP);
+			nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN,
+					       CHAIN_REJECT);
+		}
+		nftnl_set_elem_add(s, e);
+		n++;
+	}
+	if (n) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "elements of map %s", name);
+		add_msg(bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE, elems_payload, s,
+			what);
+	}
+	nftnl_set_free(s);
+}
+
+static void emit_grant_sets(struct builder *bld)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
+		const struct grant_set_def *g = &grant_sets[i];
+		bool v4 = g->family == AF_INET;
+		struct nftnl_set *s = set_new(bld, g->name, SET_ID_GRANTS + i);
+		uint32_t flags = NFT_SET_TIMEOUT;
+
+		if (!s)
+			return;
+		if (g->interval) {
+			static const uint8_t f4[] = { 4, 1, 2 };
+			static const uint8_t f6[] = { 16, 1, 2 };
+
+			flags |= NFT_SET_INTERVAL | NFT_SET_CONCAT;
+			nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT,
+					   v4 ? f4 : f6, 3);
+		}
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+		nftnl_set_set_u32(
+			s, NFTNL_SET_KEY_TYPE,
+			DT_CONCAT3(v4 ? DT_IPV4 : DT_IPV6, DT_PROTO, DT_SERVICE));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 12 : 24);
+		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, GRANT_SET_TIMEOUT_MS);
+		emit_set(bld, s, false);
+		nftnl_set_free(s);
+	}
+}
+
+static void emit_reject_chain(struct builder *bld)
+{
+	struct nftnl_rule *r;
+	int err;
+
+	emit_chain(bld, CHAIN_REJECT, false);
+
+	r = rule_new(bld, CHAIN_REJECT);
+	err = r ? e_meta(r, NFT_META_L4PROTO, NFT_REG32_00) : 0;
+	if (!err)
+		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
+	if (!err)
+		err = e_reject(r, NFT_REJECT_TCP_RST, 0);
+	rule_emit(bld, r, err, "rule 'meta l4proto tcp reject with tcp reset'");
+
+	r = rule_new(bld, CHAIN_REJECT);
+	err = r ? e_reject(r, NFT_REJECT_ICMPX_UNREACH,
+			   NFT_REJECT_ICMPX_PORT_UNREACH) :
+		  0;
+	rule_emit(bld, r, err, "rule 'reject with icmpx port-unreachable'");
+}
+
+static void emit_input_chain(struct builder *bld)
+{
+	struct nftnl_rule *r;
+	int err;
+
+	emit_chain(bld, CHAIN_INPUT, true);
+
+	/* Fast path: traffic to ports no policy protects is not ours. */
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_proto_port(r, NFT_REG32_00) : 0;
+	if (!err)
+		err = e_lookup(r, NFT_REG32_00, SET_PROTECTED, SET_ID_PROTECTED,
+			       false, true);
+	if (!err)
+		err = e_verdict(r, NF_ACCEPT);
+	rule_emit(bld, r, err,
+		  "rule 'meta l4proto . th dport != @protected accept'");
+
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+					NF_CT_STATE_BIT(IP_CT_RELATED)) :
+		  0;
+	if (!err)
+		err = e_verdict(r, NF_ACCEPT);
+	rule_emit(bld, r, err, "rule 'ct state established,related accept'");
+
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
+		const struct grant_set_def *g = &grant_sets[i];
+		bool v4 = g->family == AF_INET;
+		char what[96];
+
+		r = rule_new(bld, CHAIN_INPUT);
+		err = r ? e_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) : 0;
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+					v4 ? 12 : 8, v4 ? 4 : 16, NFT_REG32_00);
+		if (!err)
+			err = e_proto_port(r, v4 ? NFT_REG32_01 : NFT_REG32_04);
+		if (!err)
+			err = e_lookup(r, NFT_REG32_00, g->name,
+				       SET_ID_GRANTS + i, false, false);
+		if (!err)
+			err = e_verdict(r, NF_ACCEPT);
+		snprintf(what, sizeof(what),
+			 "rule '%s saddr . meta l4proto . th dport @%s accept'",
+			 v4 ? "ip" : "ip6", g->name);
+		rule_emit(bld, r, err, what);
+	}
+
+	/*
+	 * A session older than our conntrack state is picked up mid-stream
+	 * as "new". Let it through only if it carries ACK without SYN/RST and
+	 * belongs to a local socket bound to a specific address (an
+	 * established socket, never a wildcard listener). See README.
+	 */
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) : 0;
+	if (!err)
+		err = e_meta(r, NFT_META_L4PROTO, NFT_REG32_00);
+	if (!err)
+		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
+	if (!err)
+		err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1,
+				NFT_REG32_00);
+	if (!err)
+		err = e_mask(r, NFT_REG32_00, 1, 0x02 | 0x04 | 0x10);
+	if (!err)
+		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0x10);
+	if (!err) {
+		struct nftnl_expr *e = nftnl_expr_alloc("socket");
+
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY,
+					   NFT_SOCKET_WILDCARD);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG,
+					   NFT_REG32_00);
+		}
+		err = expr_add(r, e);
+	}
+	if (!err)
+		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0);
+	if (!err)
+		err = e_verdict(r, NF_ACCEPT);
+	rule_emit(bld, r, err,
+		  "rule 'ct state new tcp flags & (syn|rst|ack) == ack "
+		  "socket wildcard 0 accept'");
+
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_proto_port(r, NFT_REG32_00) : 0;
+	if (!err)
+		err = e_lookup(r, NFT_REG32_00, MAP_DENY, SET_ID_DENY, true,
+			       false);
+	rule_emit(bld, r, err, "rule 'meta l4proto . th dport vmap @deny'");
+
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_meta(r, NFT_META_IIFNAME, NFT_REG32_00) : 0;
+	if (!err)
+		err = e_proto_port(r, NFT_REG32_04);
+	if (!err)
+		err = e_lookup(r, NFT_REG32_00, MAP_DENY_IFACE,
+			       SET_ID_DENY_IFACE, true, false);
+	rule_emit(bld, r, err,
+		  "rule 'iifname . meta l4proto . th dport vmap @deny_iface'");
+}
+
+static int build_commit(struct jit_table *t, const struct jit_ruleset *rs,
+			uint32_t table_flags, bool replace,
+			struct jit_batch **ret)
+{
+	struct builder bld = { .table = t->name };
+
+	bld.b = batch_new(t->nft);
+	if (!bld.b)
+		return -ENOMEM;
+	/*
+	 * Replacing deletes first: a NEWTABLE on an existing table whose
+	 * flags differ (e.g. persist) would fail before the delete ran.
+	 */
+	if (replace)
+		emit_table(&bld, NFT_MSG_DELTABLE, 0);
+	emit_table(&bld, NFT_MSG_NEWTABLE, table_flags);
+	emit_reject_chain(&bld);
+	emit_protected(&bld, rs);
+	emit_deny(&bld, rs, false);
+	emit_deny(&bld, rs, true);
+	emit_grant_sets(&bld);
+	emit_input_chain(&bld);
+	if (bld.err) {
+		batch_free(bld.b);
+		return bld.err;
+	}
+	*ret = bld.b;
+	return 0;
+}
+
+static int commit_once(struct jit_table *t, const struct jit_ruleset *rs,
+		       uint32_t flags, bool replace, char *err, size_t errlen,
+		       int *failed_type)
+{
+	struct jit_batch *b = NULL;
+	int r;
+
+	r = build_commit(t, rs, flags, replace, &b);
+	if (r < 0) {
+		snprintf(err, errlen, "building ruleset: %s", strerror(-r));
+		return r;
+	}
+	r = batch_commit(b, err, errlen, failed_type);
+	batch_free(b);
+	return r;
+}
+
+int table_open(const char *name, bool allow_owner, struct jit_table **ret)
+{
+	struct jit_table *t;
+	int r;
+
+	if (!name[0] || strlen(name) > JIT_TABLE_NAME_MAX)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	r = nft_open(&t->nft);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->allow_owner = allow_owner;
+	t->mode = JIT_TABLE_PLAIN;
+	*ret = t;
+	return 0;
+}
+
+struct jit_table *table_close(struct jit_table *t)
+{
+	if (t) {
+		nft_close(t->nft);
+		free(t);
+	}
+	return NULL;
+}
+
+enum jit_table_mode table_mode(const struct jit_table *t)
+{
+	return t->mode;
+}
+
+const char *table_name(const struct jit_table *t)
+{
+	return t->name;
+}
+
+static uint32_t mode_flags(enum jit_table_mode m)
+{
+	return m == JIT_TABLE_OWNER_PERSIST ?
+		       NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST :
+		       0;
+}
+
+int table_commit(struct jit_table *t, const struct jit_ruleset *rs, char *err,
+		 size_t errlen)
+{
+	int failed_type, r;
+
+	if (t->probed)
+		return commit_once(t, rs, mode_flags(t->mode), false, err,
+				   errlen, &failed_type);
+
+	/*
+	 * First commit: try owner+persist, then a plain table if the kernel
+	 * does not know the flags. A table left by an earlier version with a
+	 * different layout is replaced whole, still in one transaction.
+	 */
+	static const enum jit_table_mode modes[] = { JIT_TABLE_OWNER_PERSIST,
+						     JIT_TABLE_PLAIN };
+	r = -EINVAL;
+	for (size_t i = t->allow_owner ? 0 : 1; i < ARRAY_SIZE(modes); i++) {
+		uint32_t flags = mode_flags(modes[i]);
+
+		r = commit_once(t, rs, flags, false, err, errlen, &failed_type);
+		if (r == -EEXIST || r == -EOPNOTSUPP || r == -EBUSY ||
+		    (r == -EINVAL && failed_type != NFT_MSG_NEWTABLE)) {
+			char err2[256];
+			int r2 = commit_once(t, rs, flags, true, err2,
+					     sizeof(err2), &failed_type);
+
+			if (r2 == 0) {
+				r = 0;
+				err[0] = '\0';
+			}
+		}
+		if (r == 0) {
+			t->mode = modes[i];
+			t->probed = true;
+			return 0;
+		}
+		/* Unknown table flags: fall back to a plain table. */
+		if (failed_type == NFT_MSG_NEWTABLE &&
+		    (r == -EOPNOTSUPP || r == -EINVAL))
+			continue;
+		break;
+	}
+	return r;
+}
+
+int table_remove(struct jit_table *t, char *err, size_t errlen)
+{
+	struct builder bld = { .table = t->name };
+	int failed_type, r;
+
+	bld.b = batch_new(t->nft);
+	if (!bld.b)
+		return -ENOMEM;
+	emit_table(&bld, NFT_MSG_DELTABLE, 0);
+	r = bld.err;
+	if (!r)
+		r = batch_commit(bld.b, err, errlen, &failed_type);
+	batch_free(bld.b);
+	return r;
+}

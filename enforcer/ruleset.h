@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The desired ruleset compiled from the policies in force, and the table in
+ * the kernel that carries it. Only this module and nft.c know nftables.
+ */
+#ifndef JIT_RULESET_H
+#define JIT_RULESET_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy.h"
+
+#define JIT_TABLE_DEFAULT "jit_enforcer"
+#define JIT_TABLE_NAME_MAX 64
+
+/**
+ * struct jit_protected - a protected protocol and port range
+ * @proto: IPPROTO_TCP or IPPROTO_UDP
+ * @lo: first port
+ * @hi: last port
+ */
+struct jit_protected {
+	uint8_t proto;
+	uint16_t lo;
+	uint16_t hi;
+};
+
+/**
+ * struct jit_deny - where and how a protected range is denied
+ * @proto: IPPROTO_TCP or IPPROTO_UDP
+ * @lo: first port
+ * @hi: last port
+ * @iface: inbound interface pattern; "" for all, "eth*" for a prefix
+ * @action: drop or reject
+ */
+struct jit_deny {
+	uint8_t proto;
+	uint16_t lo;
+	uint16_t hi;
+	char iface[IFNAMSIZ];
+	enum jit_action action;
+};
+
+/**
+ * struct jit_ruleset - desired state, without grants
+ * @protected: disjoint, sorted ranges any policy protects
+ * @n_protected: entries in @protected
+ * @deny: disjoint deny entries (no two overlap in port and interface)
+ * @n_deny: entries in @deny
+ */
+struct jit_ruleset {
+	struct jit_protected *protected;
+	size_t n_protected;
+	struct jit_deny *deny;
+	size_t n_deny;
+};
+
+/*
+ * Compile the policies into disjoint, merged ranges. Where policies overlap,
+ * a policy for all interfaces subsumes interface ones, and drop wins over
+ * reject. Returns 0 or -ENOMEM.
+ */
+int ruleset_compile(const struct jit_policy_set *s, struct jit_ruleset **ret);
+struct jit_ruleset *ruleset_free(struct jit_ruleset *r);
+/* Canonical text for golden tests and `jitctl status`. */
+void ruleset_print(const struct jit_ruleset *r, FILE *out);
+/* True if proto/port is protected on some interface. */
+bool ruleset_protects(const struct jit_ruleset *r, uint8_t proto,
+		      uint16_t port);
+
+/* How the kernel protects the table from other processes. */
+enum jit_table_mode {
+	JIT_TABLE_PLAIN,	 /* anyone with CAP_NET_ADMIN may change it */
+	JIT_TABLE_OWNER_PERSIST, /* only our socket may change it; survives us */
+};
+
+const char *table_mode_name(enum jit_table_mode m);
+
+struct jit_table;
+
+/*
+ * Open the netlink channel for table name. allow_owner false forces a plain
+ * table (--no-table-owner). Nothing is sent to the kernel yet.
+ */
+int table_open(const char *name, bool allow_owner, struct jit_table **ret);
+struct jit_table *table_close(struct jit_table *t);
+enum jit_table_mode table_mode(const struct jit_table *t);
+const char *table_name(const struct jit_table *t);
+
+/*
+ * Bring the kernel table to the ruleset in one transaction, keeping the
+ * grant sets and their elements. The first commit probes owner+persist
+ * (falls back to a plain table) and replaces a table whose layout differs.
+ * On failure the kernel keeps what it had; err says why.
+ */
+int table_commit(struct jit_table *t, const struct jit_ruleset *r, char *err,
+		 size_t errlen);
+
+/* Delete the table (lifts every deny). -ENOENT if there is none. */
+int table_remove(struct jit_table *t, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Small helpers shared by every module: cleanup attributes, ownership
+ * transfer and array sizes.
+ */
+#ifndef JIT_UTIL_H
+#define JIT_UTIL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+/* DEFINE_CLEANUP_FUNC(type, func) gives func##p(type **), NULL-safe. */
+#define DEFINE_CLEANUP_FUNC(type, func)                                        \
+	static inline void func##p(type **p)                                   \
+	{                                                                      \
+		if (*p)                                                        \
+			func(*p);                                              \
+	}
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+#define _cleanup_free_	_cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Hand ownership over: returns the value and clears the variable. */
+#define TAKE_PTR(p)                                                            \
+	({                                                                     \
+		__typeof__(p) _p = (p);                                        \
+		(p) = NULL;                                                    \
+		_p;                                                            \
+	})
+
+#define TAKE_FD(fd)                                                            \
+	({                                                                     \
+		int _fd = (fd);                                                \
+		(fd) = -1;                                                     \
+		_fd;                                                           \
+	})
+
+static inline bool streq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+/* Grow *array to hold at least need elements of size sz; 0 or -ENOMEM. */
+int grow_array(void **array, size_t *cap, size_t need, size_t sz);
+
+/* Monotonic and real clocks, milliseconds. */
+uint64_t now_mono_ms(void);
+uint64_t now_real_ms(void);
+
+#endif

@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers for the end-to-end tests. Each test file sources this once,
+# calls e2e_setup, and gets its own namespaces (names unique to the run):
+#
+#   c1 (192.0.2.2, 2001:db8:1::2) --veth v1-- vm (192.0.2.1, 2001:db8:1::1)
+#   c2 (198.51.100.2, 2001:db8:2::2) --veth v2-- vm (198.51.100.1, 2001:db8:2::1)
+#
+# vm runs the agent and listeners; c1 and c2 are clients. Everything is torn
+# down on exit, failure included. Nothing touches the default namespace.
+
+set -u
+
+: "${BUILD_DIR:?BUILD_DIR must point at the meson build directory}"
+ENFORCER="$BUILD_DIR/enforcer/jit-enforcer"
+JITCTL="$BUILD_DIR/tools/jitctl"
+PROBE="$BUILD_DIR/tests/e2e/probe"
+
+E2E_ID="$(printf 'j%04x%04x' $$ $((RANDOM)))"
+NS_VM="${E2E_ID}vm"
+NS_C1="${E2E_ID}c1"
+NS_C2="${E2E_ID}c2"
+VM4_1=192.0.2.1
+C1_4=192.0.2.2
+VM6_1=2001:db8:1::1
+C1_6=2001:db8:1::2
+VM4_2=198.51.100.1
+C2_4=198.51.100.2
+VM6_2=2001:db8:2::1
+C2_6=2001:db8:2::2
+TABLE=jit_enforcer
+
+TMP=""
+AGENT_PID=""
+LISTENER_PID=""
+FAILS=0
+PASSES=0
+
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		if [ -n "${CI:-}" ]; then
+			echo "FAIL: end-to-end tests must run as root in CI" >&2
+			exit 1
+		fi
+		echo "SKIP: end-to-end tests need root (network namespaces)" >&2
+		exit 77
+	fi
+	for t in ip nft; do
+		if ! command -v "$t" >/dev/null; then
+			echo "FAIL: '$t' is missing; run tools/install-deps" >&2
+			exit 1
+		fi
+	done
+}
+
+e2e_cleanup() {
+	local rc=$?
+	set +e
+	disown -a 2>/dev/null
+	[ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+	[ -n "$LISTENER_PID" ] && kill -9 "$LISTENER_PID" 2>/dev/null
+	jobs -p | xargs -r kill -9 2>/dev/null
+	disown -a 2>/dev/null
+	for ns in "$NS_VM" "$NS_C1" "$NS_C2"; do
+		# Processes left in a namespace would keep it alive.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "$TMP" ] && rm -rf "$TMP"
+	if [ "$rc" -eq 0 ] && [ "$FAILS" -gt 0 ]; then
+		rc=1
+	fi
+	echo "$PASSES passed, $FAILS failed"
+	exit "$rc"
+}
+
+vm() { ip netns exec "$NS_VM" "$@"; }
+c1() { ip netns exec "$NS_C1" "$@"; }
+c2() { ip netns exec "$NS_C2" "$@"; }
+
+e2e_setup() {
+	need_root
+	TMP="$(mktemp -d /tmp/jit-e2e.XXXXXX)"
+	trap e2e_cleanup EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$TMP/policies" "$TMP/state"
+	SOCK="$TMP/control.sock"
+
+	ip netns add "$NS_VM"
+	ip netns add "$NS_C1"
+	ip netns add "$NS_C2"
+	for ns in "$NS_VM" "$NS_C1" "$NS_C2"; do
+		ip -n "$ns" link set lo up
+	done
+	ip link add "${E2E_ID}a" netns "$NS_VM" type veth peer name "${E2E_ID}b" netns "$NS_C1"
+	ip link add "${E2E_ID}c" netns "$NS_VM" type veth peer name "${E2E_ID}d" netns "$NS_C2"
+	ip -n "$NS_VM" link set "${E2E_ID}a" name v1
+	ip -n "$NS_VM" link set "${E2E_ID}c" name v2
+	ip -n "$NS_C1" link set "${E2E_ID}b" name eth0
+	ip -n "$NS_C2" link set "${E2E_ID}d" name eth0
+
+	ip -n "$NS_VM" addr add "$VM4_1/24" dev v1
+	ip -n "$NS_VM" addr add "$VM6_1/64" dev v1 nodad
+	ip -n "$NS_VM" addr add "$VM4_2/24" dev v2
+	ip -n "$NS_VM" addr add "$VM6_2/64" dev v2 nodad
+	ip -n "$NS_C1" addr add "$C1_4/24" dev eth0
+	ip -n "$NS_C1" addr add "$C1_6/64" dev eth0 nodad
+	ip -n "$NS_C2" addr add "$C2_4/24" dev eth0
+	ip -n "$NS_C2" addr add "$C2_6/64" dev eth0 nodad
+	ip -n "$NS_VM" link set v1 up
+	ip -n "$NS_VM" link set v2 up
+	ip -n "$NS_C1" link set eth0 up
+	ip -n "$NS_C2" link set eth0 up
+}
+
+# Start echo listeners in vm on the given ports (TCP and UDP, v4 and v6).
+start_listeners() {
+	# Not through vm(): $! must be the process itself (ip netns exec execs).
+	ip netns exec "$NS_VM" "$PROBE" listen "$@" >"$TMP/listener.out" 2>&1 &
+	LISTENER_PID=$!
+	wait_for "listeners up" 5 grep -q listening "$TMP/listener.out"
+}
+
+# Start the agent in vm; returns once its control socket answers.
+start_agent() {
+	ip netns exec "$NS_VM" "$ENFORCER" --policies "$TMP/policies" --state-dir "$TMP/state" \
+		--socket "$SOCK" --table "$TABLE" --no-syslog "$@" \
+		>>"$TMP/agent.log" 2>&1 &
+	AGENT_PID=$!
+	if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+		cat "$TMP/agent.log" >&2
+		return 1
+	fi
+	if ! wait_for "agent enforcing" 10 vm "$JITCTL" --socket "$SOCK" status; then
+		echo "--- agent log" >&2
+		cat "$TMP/agent.log" >&2
+		return 1
+	fi
+}
+
+stop_agent() {
+	local sig="${1:-TERM}"
+	[ -n "$AGENT_PID" ] || return 0
+	kill "-$sig" "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=""
+}
+
+jitctl() { vm "$JITCTL" --socket "$SOCK" "$@"; }
+
+# wait_for DESCRIPTION SECONDS CMD...: poll CMD every 50 ms until it succeeds.
+wait_for() {
+	local what="$1" secs="$2"
+	shift 2
+	local deadline=$((SECONDS + secs))
+	while ! "$@" >/dev/null 2>&1; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "timed out after ${secs}s waiting for: $what" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+ok() {
+	PASSES=$((PASSES + 1))
+	echo "ok - $*"
+}
+
+fail() {
+	FAILS=$((FAILS + 1))
+	echo "not ok - $*" >&2
+}
+
+# check DESCRIPTION CMD...: run CMD, record pass/fail.
+check() {
+	local what="$1"
+	shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+# probe_rc NSFUNC ADDR PORT [MS]: exit code of a TCP connect+echo.
+probe_rc() {
+	local ns="$1" addr="$2" port="$3" ms="${4:-800}"
+	"$ns" "$PROBE" connect "$addr" "$port" "$ms" >/dev/null 2>&1
+	echo $?
+}
+
+# expect_tcp NSFUNC ADDR PORT open|refused|dropped
+expect_tcp() {
+	local ns="$1" addr="$2" port="$3" want="$4" rc
+	rc=$(probe_rc "$ns" "$addr" "$port")
+	local got
+	case "$rc" in
+	0) got=open ;;
+	1) got=refused ;;
+	2) got=dropped ;;
+	*) got="error($rc)" ;;
+	esac
+	if [ "$got" = "$want" ]; then
+		ok "$ns -> [$addr]:$port/tcp is $want"
+	else
+		fail "$ns -> [$addr]:$port/tcp: want $want, got $got"
+	fi
+}
+
+expect_udp() {
+	local ns="$1" addr="$2" port="$3" want="$4" rc got
+	"$ns" "$PROBE" udp "$addr" "$port" 900 >/dev/null 2>&1
+	rc=$?
+	case "$rc" in
+	0) got=open ;;
+	1) got=refused ;;
+	2) got=dropped ;;
+	*) got="error($rc)" ;;
+	esac
+	if [ "$got" = "$want" ]; then
+		ok "$ns -> [$addr]:$port/udp is $want"
+	else
+		fail "$ns -> [$addr]:$port/udp: want $want, got $got"
+	fi
+}
+
+# Wait (bounded) until a TCP probe gives the wanted answer, then assert it.
+eventually_tcp() {
+	local ns="$1" addr="$2" port="$3" want="$4" secs="${5:-5}"
+	local deadline=$((SECONDS + secs)) rc want_rc
+	case "$want" in
+	open) want_rc=0 ;;
+	refused) want_rc=1 ;;
+	dropped) want_rc=2 ;;
+	esac
+	while :; do
+		rc=$(probe_rc "$ns" "$addr" "$port" 300)
+		[ "$rc" = "$want_rc" ] && break
+		[ "$SECONDS" -ge "$deadline" ] && break
+		sleep 0.1
+	done
+	expect_tcp "$ns" "$addr" "$port" "$want"
+}
+
+write_policy() {
+	local name="$1"
+	cat >"$TMP/policies/$name.yaml.tmp"
+	mv "$TMP/policies/$name.yaml.tmp" "$TMP/policies/$name.yaml"
+}

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A tiny TCP/UDP client and echo server for the end-to-end tests, so they
+ * need nothing beyond what the project builds.
+ *
+ *   probe listen PORT...           echo server on [::] (v4 and v6), TCP+UDP
+ *   probe connect ADDR PORT [MS]   exit 0 connected and echoed, 1 refused,
+ *                                  2 timed out, 3 other error
+ *   probe udp ADDR PORT [MS]       exit 0 echoed, 1 refused (ICMP), 2 timeout
+ *   probe session ADDR PORT        connect, then for each stdin line send it
+ *                                  and print "ok" once echoed, or "fail"
+ *                                  (reset, closed or 2 s without echo)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_FDS 256
+
+static int resolve(const char *addr, const char *port, int type,
+		   struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = { .ai_socktype = type,
+				  .ai_flags = AI_NUMERICHOST |
+					      AI_NUMERICSERV };
+	struct addrinfo *ai;
+
+	if (getaddrinfo(addr, port, &hints, &ai) != 0)
+		return -1;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+/* Returns 0 connected, 1 refused, 2 timeout, 3 error; *fd on success. */
+static int tcp_connect(const char *addr, const char *port, int ms, int *fd)
+{
+	struct sockaddr_storage ss;
+	struct pollfd p;
+	socklen_t len;
+	int s, err = 0;
+
+	if (resolve(addr, port, SOCK_STREAM, &ss, &len) < 0)
+		return 3;
+	s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return 3;
+	if (connect(s, (struct sockaddr *)&ss, len) < 0 &&
+	    errno != EINPROGRESS) {
+		err = errno;
+		close(s);
+		return err == ECONNREFUSED ? 1 : 3;
+	}
+	p = (struct pollfd){ .fd = s, .events = POLLOUT };
+	if (poll(&p, 1, ms) <= 0) {
+		close(s);
+		return 2;
+	}
+	len = sizeof(err);
+	getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err) {
+		close(s);
+		return err == ECONNREFUSED ? 1 :
+		       err == ETIMEDOUT || err == EHOSTUNREACH ? 2 :
+								 3;
+	}
+	fcntl(s, F_SETFL, 0);
+	*fd = s;
+	return 0;
+}
+
+static int echo_roundtrip(int fd, const char *msg, size_t n, int ms)
+{
+	char buf[4096];
+	size_t got = 0;
+
+	if (send(fd, msg, n, MSG_NOSIGNAL) != (ssize_t)n)
+		return -1;
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, ms) <= 0)
+			return -1;
+		r = recv(fd, buf + got, sizeof(buf) - got, 0);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return memcmp(buf, msg, n) ? -1 : 0;
+}
+
+static int do_connect(const char *addr, const char *port, int ms)
+{
+	int fd, r = tcp_connect(addr, port, ms, &fd);
+
+	if (r)
+		return r;
+	r = echo_roundtrip(fd, "ping\n", 5, ms) ? 3 : 0;
+	close(fd);
+	return r;
+}
+
+static int do_udp(const char *addr, const char *port, int ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char buf[64];
+	int s;
+
+	if (resolve(addr, port, SOCK_DGRAM, &ss, &len) < 0)
+		return 3;
+	s = socket(ss.ss_family, SOCK_DGRAM, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&ss, len) < 0)
+		return 3;
+	for (int i = 0; i < 3; i++) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ssize_t r;
+
+		send(s, "ping", 4, 0);
+		if (poll(&p, 1, ms / 3) <= 0)
+			continue;
+		r = recv(s, buf, sizeof(buf), 0);
+		if (r < 0)
+			return errno == ECONNREFUSED ? 1 : 3;
+		if (r == 4)
+			return 0;
+	}
+	return 2;
+}
+
+static int do_session(const char *addr, const char *port)
+{
+	char line[1024];
+	int fd, r = tcp_connect(addr, port, 3000, &fd);
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (r) {
+		printf("connect-failed %d\n", r);
+		return r;
+	}
+	printf("connected\n");
+	while (fgets(line, sizeof(line), stdin)) {
+		if (echo_roundtrip(fd, line, strlen(line), 2000) == 0) {
+			printf("ok\n");
+		} else {
+			printf("fail\n");
+			return 1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static int listen_on(int port, int type)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+				   .sin6_port = htons((uint16_t)port),
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	int one = 1, zero = 0;
+	int s = socket(AF_INET6, type | SOCK_NONBLOCK, 0);
+
+	if (s < 0)
+		return -1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("bind");
+		close(s);
+		return -1;
+	}
+	if (type == SOCK_STREAM && listen(s, 128) < 0) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+static int do_listen(int argc, char **argv)
+{
+	struct pollfd fds[MAX_FDS];
+	int kind[MAX_FDS]; /* 0 tcp listener, 1 udp, 2 tcp conn */
+	int n = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < argc && n + 2 <= MAX_FDS; i++) {
+		int port = atoi(argv[i]);
+		int t = listen_on(port, SOCK_STREAM);
+		int u = listen_on(port, SOCK_DGRAM);
+
+		if (t < 0 || u < 0)
+			return 3;
+		fds[n] = (struct pollfd){ .fd = t, .events = POLLIN };
+		kind[n++] = 0;
+		fds[n] = (struct pollfd){ .fd = u, .events = POLLIN };
+		kind[n++] = 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	for (;;) {
+		if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
+			return 3;
+		for (int i = 0; i < n; i++) {
+			char buf[4096];
+			ssize_t r;
+
+			if (!fds[i].revents)
+				continue;
+			if (kind[i] == 0) {
+				int c = accept4(fds[i].fd, NULL, NULL,
+						SOCK_NONBLOCK);
+
+				if (c >= 0 && n < MAX_FDS) {
+					fds[n] = (struct pollfd){
+						.fd = c, .events = POLLIN
+					};
+					kind[n++] = 2;
+				} else if (c >= 0) {
+					close(c);
+				}
+			} else if (kind[i] == 1) {
+				struct sockaddr_storage ss;
+				socklen_t l = sizeof(ss);
+
+				r = recvfrom(fds[i].fd, buf, sizeof(buf), 0,
+					     (struct sockaddr *)&ss, &l);
+				if (r > 0)
+					sendto(fds[i].fd, buf, (size_t)r, 0,
+					       (struct sockaddr *)&ss, l);
+			} else {
+				r = recv(fds[i].fd, buf, sizeof(buf), 0);
+				if (r > 0) {
+					send(fds[i].fd, buf, (size_t)r,
+					     MSG_NOSIGNAL);
+				} else if (r == 0 ||
+					   (errno != EAGAIN && errno != EINTR)) {
+					close(fds[i].fd);
+					fds[i] = fds[--n];
+					kind[i] = kind[n];
+					i--;
+				}
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int ms;
+
+	if (argc >= 3 && !strcmp(argv[1], "listen"))
+		return do_listen(argc - 2, argv + 2);
+	if (argc >= 4 && !strcmp(argv[1], "connect")) {
+		ms = argc >= 5 ? atoi(argv[4]) : 1500;
+		return do_connect(argv[2], argv[3], ms);
+	}
+	if (argc >= 4 && !strcmp(argv[1], "udp")) {
+		ms = argc >= 5 ? atoi(argv[4]) : 1500;
+		return do_udp(argv[2], argv[3], ms);
+	}
+	if (argc == 4 && !strcmp(argv[1], "session"))
+		return do_session(argv[2], argv[3]);
+	fprintf(stderr, "usage: probe listen PORT... | connect ADDR PORT [MS] "
+			"| udp ADDR PORT [MS] | session ADDR PORT\n");
+	return 64;
+}

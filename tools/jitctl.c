@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * jitctl: the admin's command line for jit-enforcer. Each subcommand sends
+ * one JSON request over the control socket and prints the reply as a table,
+ * or as JSON with --json.
+ */
+#include <getopt.h>
+#include <time.h>
+
+#include "client.h"
+#include "util.h"
+
+#include "config.h"
+
+struct ctx {
+	const char *socket;
+	bool json;
+};
+
+struct command {
+	const char *name;
+	int (*fn)(struct ctx *ctx, int argc, char **argv);
+	const char *summary;
+};
+
+/* ---- tables ----------------------------------------------------------- */
+
+#define TABLE_COLS 10
+
+struct table {
+	size_t ncols, nrows, cap;
+	char **cells; /* nrows * ncols, row-major */
+};
+
+static void table_row(struct table *t, ...)
+{
+	va_list ap;
+
+	if (grow_array((void **)&t->cells, &t->cap, (t->nrows + 1) * t->ncols,
+		       sizeof(char *)) < 0)
+		abort();
+	va_start(ap, t);
+	for (size_t i = 0; i < t->ncols; i++) {
+		const char *s = va_arg(ap, const char *);
+
+		t->cells[t->nrows * t->ncols + i] = strdup(s ? s : "");
+	}
+	va_end(ap);
+	t->nrows++;
+}
+
+static void table_print(struct table *t)
+{
+	size_t w[TABLE_COLS] = { 0 };
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			size_t l = strlen(t->cells[r * t->ncols + c]);
+
+			if (l > w[c])
+				w[c] = l;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+
+			if (c + 1 == t->ncols)
+				printf("%s\n", s);
+			else
+				printf("%-*s  ", (int)w[c], s);
+		}
+	}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+}
+
+/* ---- plumbing --------------------------------------------------------- */
+
+static int call(struct ctx *ctx, json_t *req, json_t **reply)
+{
+	struct jit_client *c = NULL;
+	int r;
+
+	r = client_connect(ctx->socket, &c);
+	if (r < 0) {
+		if (r == -ENOENT || r == -ECONNREFUSED)
+			fprintf(stderr,
+				"jitctl: the agent is not running (no control "
+				"socket at %s)\n",
+				ctx->socket);
+		else if (r == -EACCES)
+			fprintf(stderr,
+				"jitctl: permission denied on %s: ask an admin "
+				"to add you to the socket's group\n",
+				ctx->socket);
+		else
+			fprintf(stderr, "jitctl: connecting to %s: %s\n",
+				ctx->socket, strerror(-r));
+		json_decref(req);
+		return 1;
+	}
+	r = client_call(c, req, reply);
+	client_disconnect(c);
+	json_decref(req);
+	if (r < 0) {
+		fprintf(stderr, "jitctl: talking to the agent: %s\n",
+			strerror(-r));
+		return 1;
+	}
+	if (!json_is_true(json_object_get(*reply, "ok"))) {
+		json_t *e = json_object_get(*reply, "error");
+
+		if (ctx->json) {
+			json_dumpf(*reply, stdout, JSON_INDENT(2));
+			putchar('\n');
+		} else {
+			fprintf(stderr, "jitctl: %s\n",
+				json_string_value(json_object_get(e, "message")) ?:
+					"request failed");
+		}
+		json_decref(*reply);
+		*reply = NULL;
+		return 1;
+	}
+	if (ctx->json) {
+		json_dumpf(*reply, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	}
+	return 0;
+}
+
+static int no_args(const char *cmd, int argc, char **argv)
+{
+	if (argc > 1) {
+		fprintf(stderr, "jitctl %s: unexpected argument '%s'\n", cmd,
+			argv[1]);
+		return 2;
+	}
+	return 0;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static void ports_text(json_t *o, char *buf, size_t n)
+{
+	json_int_t lo = json_integer_value(json_object_get(o, "port_lo"));
+	json_int_t hi = json_integer_value(json_object_get(o, "port_hi"));
+
+	if (lo == hi)
+		snprintf(buf, n, "%s/%lld", str(o, "protocol"), (long long)lo);
+	else
+		snprintf(buf, n, "%s/%lld-%lld", str(o, "protocol"),
+			 (long long)lo, (long long)hi);
+}
+
+static void join_strings(json_t *arr, char *buf, size_t n, const char *empty)
+{
+	size_t i, off = 0;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(arr, i, v)
+	{
+		off += (size_t)snprintf(buf + off, off < n ? n - off : 0, "%s%s",
+					i ? "," : "", json_string_value(v));
+		if (off >= n)
+			break;
+	}
+	if (!buf[0])
+		snprintf(buf, n, "%s", empty);
+}
+
+static void principals_text(json_t *p, char *buf, size_t n)
+{
+	char u[256], g[256];
+
+	join_strings(json_object_get(p, "users"), u, sizeof(u), "");
+	join_strings(json_object_get(p, "groups"), g, sizeof(g), "");
+	if (!u[0] && !g[0])
+		snprintf(buf, n, "root");
+	else if (!g[0])
+		snprintf(buf, n, "%s", u);
+	else
+		snprintf(buf, n, "%s%s@%s", u, u[0] ? "," : "", g);
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static int cmd_status(struct ctx *ctx, int argc, char **argv)
+{
+	json_t *reply, *rs, *v;
+	char when[64] = "-";
+	size_t i;
+	int r;
+
+	if ((r = no_args("status", argc, argv)))
+		return r;
+	r = call(ctx, json_pack("{s:s}", "op", "status"), &reply);
+	if (r || ctx->json) {
+		json_decref(reply);
+		return r;
+	}
+	{
+		time_t t = (time_t)(json_integer_value(
+					    json_object_get(reply,
+							    "last_reload_ms")) /
+				    1000);
+		struct tm tm;
+
+		if (t && gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+				 &tm);
+	}
+	printf("agent:       running, pid %lld, version %s\n",
+	       (long long)json_integer_value(json_object_get(reply, "pid")),
+	       str(reply, "version"));
+	printf("table:       %s %s\n", str(reply, "table_family"),
+	       str(reply, "table"));
+	printf("protection:  %s (%s)\n", str(reply, "protection"),
+	       streq(str(reply, "protection"), "owner+persist") ?
+		       "only the agent can change or delete the table; it "
+		       "stays if the agent stops" :
+		       "the table stays if the agent stops; other root "
+		       "processes can change it");
+	printf("policies:    %lld in force from %s (last commit %s)\n",
+	       (long long)json_integer_value(json_object_get(reply, "policies")),
+	       str(reply, "policy_dir"), when);
+	rs = json_object_get(reply, "ruleset");
+	if (!json_array_size(json_object_get(rs, "deny"))) {
+		printf("protected:   nothing (no policy in force)\n");
+	} else {
+		struct table t = { .ncols = 3 };
+
+		printf("protected:\n");
+		table_row(&t, "  PORT", "INTERFACE", "ACTION");
+		json_array_foreach(json_object_get(rs, "deny"), i, v)
+		{
+			char p[48], col[52];
+
+			ports_text(v, p, sizeof(p));
+			snprintf(col, sizeof(col), "  %s", p);
+			table_row(&t, col,
+				  streq(str(v, "interface"), "*") ?
+					  "all" :
+					  str(v, "interface"),
+				  str(v, "action"));
+		}
+		table_print(&t);
+	}
+	if (json_is_string(json_object_get(reply, "policy_errors"))) {
+		printf("\nrejected policy files (their last good version stays "
+		       "in force):\n%s",
+		       str(reply, "policy_errors"));
+		r = 0;
+	}
+	json_decref(reply);
+	return r;
+}
+
+static int cmd_policies(struct ctx *ctx, int argc, char **argv)
+{
+	struct table t = { .ncols = 8 };
+	json_t *reply, *p;
+	size_t i;
+	int r;
+
+	if ((r = no_args("policies", argc, argv)))
+		return r;
+	r = call(ctx, json_pack("{s:s}", "op", "policies"), &reply);
+	if (r || ctx->json) {
+		json_decref(reply);
+		return r;
+	}
+	if (!json_array_size(json_object_get(reply, "policies"))) {
+		printf("no policies in force\n");
+		json_decref(reply);
+		return 0;
+	}
+	table_row(&t, "NAME", "PORT", "MAX", "SOURCES", "REQUESTERS",
+		  "APPROVAL", "ACTION", "INTERFACES");
+	json_array_foreach(json_object_get(reply, "policies"), i, p)
+	{
+		char req[256], ifs[256];
+		json_t *port;
+		size_t k;
+
+		principals_text(json_object_get(p, "requesters"), req,
+				sizeof(req));
+		join_strings(json_object_get(p, "interfaces"), ifs, sizeof(ifs),
+			     "all");
+		json_array_foreach(json_object_get(p, "ports"), k, port)
+		{
+			char pt[48], src[512], appr[300];
+
+			ports_text(port, pt, sizeof(pt));
+			join_strings(json_object_get(port, "allowed_sources"),
+				     src, sizeof(src), "any");
+			if (streq(str(p, "approval"), "manual")) {
+				char who[256];
+
+				principals_text(json_object_get(p, "approvers"),
+						who, sizeof(who));
+				snprintf(appr, sizeof(appr), "manual by %s",
+					 who);
+			} else {
+				snprintf(appr, sizeof(appr), "auto");
+			}
+			table_row(&t, k ? "" : str(p, "name"), pt,
+				  str(port, "max_duration"), src,
+				  k ? "" : req, k ? "" : appr,
+				  k ? "" : str(p, "action"), k ? "" : ifs);
+		}
+	}
+	table_print(&t);
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_reload(struct ctx *ctx, int argc, char **argv)
+{
+	json_t *reply;
+	int r;
+
+	if ((r = no_args("reload", argc, argv)))
+		return r;
+	r = call(ctx, json_pack("{s:s}", "op", "reload"), &reply);
+	if (r || ctx->json) {
+		json_decref(reply);
+		return r;
+	}
+	if (json_is_string(json_object_get(reply, "policy_errors"))) {
+		printf("reloaded; rejected files keep their last good "
+		       "version:\n%s",
+		       str(reply, "policy_errors"));
+		r = 1;
+	} else {
+		printf("reloaded\n");
+	}
+	json_decref(reply);
+	return r;
+}
+
+static const struct command commands[] = {
+	{ "status", cmd_status, "show the agent, its table and protection" },
+	{ "policies", cmd_policies, "list the policies in force" },
+	{ "reload", cmd_reload, "reload the policy directory now (root)" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: jitctl [--socket PATH] [--json] COMMAND [ARGS]\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(out, "\nThe socket defaults to $JIT_SOCKET or %s.\n",
+		JIT_SOCKET_PATH);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct ctx ctx = { .socket = getenv("JIT_SOCKET") };
+	int c;
+
+	if (!ctx.socket || !ctx.socket[0])
+		ctx.socket = JIT_SOCKET_PATH;
+	/* Options before the command only; the command parses the rest. */
+	while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			ctx.socket = optarg;
+			break;
+		case 'j':
+			ctx.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("jitctl %s\n", JIT_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (streq(argv[optind], commands[i].name)) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+
+			/* Accept --json after the command too. */
+			for (int k = 1; k < sub_argc; k++) {
+				if (streq(sub_argv[k], "--json")) {
+					ctx.json = true;
+					memmove(&sub_argv[k], &sub_argv[k + 1],
+						(size_t)(sub_argc - k) *
+							sizeof(char *));
+					sub_argc--;
+					k--;
+				}
+			}
+			return commands[i].fn(&ctx, sub_argc, sub_argv);
+		}
+	}
+	fprintf(stderr, "jitctl: unknown command '%s'\n\n", argv[optind]);
+	usage(stderr);
+	return 2;
+}
