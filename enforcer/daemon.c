@@ -12,12 +12,16 @@
 #include "loop.h"
 #include "policy.h"
 #include "ruleset.h"
+#include "sockdiag.h"
 #include "util.h"
 
 #include "config.h"
 
 /* Editors write files in several steps; wait for them to settle. */
 #define RELOAD_SETTLE_MS 150
+/* How often the list of sessions older than conntrack is refreshed. */
+#define SESSIONS_REFRESH_S 300
+#define SESSIONS_MAX	   65536
 
 struct jit_daemon {
 	const struct jit_config *cfg;
@@ -25,6 +29,9 @@ struct jit_daemon {
 	struct jit_io sig;
 	struct jit_io inotify;
 	struct jit_io reload_timer;
+	struct jit_io sessions_timer;
+	struct jit_session *sessions; /* as committed */
+	size_t n_sessions;
 	struct jit_policy_set *policies;
 	struct jit_ruleset *ruleset;
 	struct jit_table *table;
@@ -58,8 +65,8 @@ static json_t *ruleset_json(const struct jit_ruleset *r)
 				  "port_lo", d->lo, "port_hi", d->hi,
 				  "interface", d->iface[0] ? d->iface : "*",
 				  "action",
-				  d->action == JIT_ACTION_DROP ? "drop" :
-								 "reject"));
+				  d->action == JIT_ACTION_DROP ? "drop"
+							       : "reject"));
 	}
 	return json_pack("{s:o, s:o}", "protected", prot, "deny", deny);
 }
@@ -68,18 +75,17 @@ static json_t *status_json(struct jit_daemon *d)
 {
 	json_t *j;
 
-	j = json_pack("{s:b, s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:i, "
-		      "s:i, s:i, s:o, s:s?}",
-		      "ok", 1, "version", JIT_VERSION, "pid", (int)getpid(),
-		      "table", table_name(d->table), "table_family", "inet",
-		      "protection", table_mode_name(table_mode(d->table)),
-		      "policy_dir", d->cfg->policy_dir, "started_ms",
-		      (json_int_t)d->started_ms, "last_reload_ms",
-		      (json_int_t)d->last_reload_ms, "reloads", d->reloads,
-		      "policies", (int)policy_set_count(d->policies), "clients",
-		      (int)control_clients(d->control), "ruleset",
-		      ruleset_json(d->ruleset), "policy_errors",
-		      d->policy_errors);
+	j = json_pack(
+		"{s:b, s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:i, "
+		"s:i, s:i, s:o, s:s?}",
+		"ok", 1, "version", JIT_VERSION, "pid", (int)getpid(), "table",
+		table_name(d->table), "table_family", "inet", "protection",
+		table_mode_name(table_mode(d->table)), "policy_dir",
+		d->cfg->policy_dir, "started_ms", (json_int_t)d->started_ms,
+		"last_reload_ms", (json_int_t)d->last_reload_ms, "reloads",
+		d->reloads, "policies", (int)policy_set_count(d->policies),
+		"clients", (int)control_clients(d->control), "ruleset",
+		ruleset_json(d->ruleset), "policy_errors", d->policy_errors);
 	return j;
 }
 
@@ -106,18 +112,17 @@ static json_t *policy_json(const struct jit_policy *p)
 		if (r->any_source)
 			json_array_append_new(src, json_string("any"));
 		for (size_t k = 0; k < r->n_sources; k++)
-			json_array_append_new(
-				src, json_string(prefix_format(&r->sources[k],
-							       buf,
-							       sizeof(buf))));
+			json_array_append_new(src, json_string(prefix_format(
+							   &r->sources[k], buf,
+							   sizeof(buf))));
 		json_array_append_new(
 			ports,
 			json_pack("{s:i, s:i, s:s, s:s, s:i, s:o}", "port_lo",
 				  r->port_lo, "port_hi", r->port_hi, "protocol",
-				  r->protos == (JIT_PROTO_TCP | JIT_PROTO_UDP) ?
-					  "any" :
-				  r->protos == JIT_PROTO_TCP ? "tcp" :
-							       "udp",
+				  r->protos == (JIT_PROTO_TCP | JIT_PROTO_UDP)
+					  ? "any"
+				  : r->protos == JIT_PROTO_TCP ? "tcp"
+							       : "udp",
 				  "max_duration",
 				  duration_format(r->max_duration_s, dur,
 						  sizeof(dur)),
@@ -141,8 +146,8 @@ static json_t *policies_json(struct jit_daemon *d)
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < policy_set_count(d->policies); i++)
-		json_array_append_new(arr,
-				      policy_json(policy_set_get(d->policies, i)));
+		json_array_append_new(
+			arr, policy_json(policy_set_get(d->policies, i)));
 	return json_pack("{s:b, s:o}", "ok", 1, "policies", arr);
 }
 
@@ -156,6 +161,111 @@ static bool ruleset_equal(const struct jit_ruleset *a,
 	       !memcmp(a->deny, b->deny, a->n_deny * sizeof(*a->deny));
 }
 
+struct sessions_ctx {
+	const struct jit_ruleset *rs;
+	struct jit_session *v;
+	size_t n, cap;
+};
+
+static int session_cb(const struct jit_sock *s, void *userdata)
+{
+	struct sessions_ctx *ctx = userdata;
+	struct jit_session *x;
+
+	if (!ruleset_protects(ctx->rs, IPPROTO_TCP, s->lport))
+		return 0;
+	if (ctx->n >= SESSIONS_MAX)
+		return -E2BIG;
+	if (grow_array((void **)&ctx->v, &ctx->cap, ctx->n + 1,
+		       sizeof(*ctx->v)) < 0)
+		return -ENOMEM;
+	x = &ctx->v[ctx->n++];
+	memset(x, 0, sizeof(*x));
+	x->family = s->family;
+	memcpy(x->remote, s->remote, sizeof(x->remote));
+	memcpy(x->local, s->local, sizeof(x->local));
+	x->rport = s->rport;
+	x->lport = s->lport;
+	return 0;
+}
+
+/* Connected TCP sockets on protected ports, in the kernel's order. */
+static int collect_sessions(const struct jit_ruleset *rs,
+			    struct jit_session **ret, size_t *n)
+{
+	struct sessions_ctx ctx = { .rs = rs };
+	int r;
+
+	r = sockdiag_dump(IPPROTO_TCP, SOCKDIAG_CONNECTED, session_cb, &ctx);
+	if (r < 0 && r != -E2BIG) {
+		free(ctx.v);
+		return r;
+	}
+	if (r == -E2BIG)
+		log_warn("more than %d sessions on protected ports; only the "
+			 "first are kept across a restart",
+			 SESSIONS_MAX);
+	*ret = ctx.v;
+	*n = ctx.n;
+	return 0;
+}
+
+static bool sessions_equal(const struct jit_session *a, size_t na,
+			   const struct jit_session *b, size_t nb)
+{
+	return na == nb && (!na || !memcmp(a, b, na * sizeof(*a)));
+}
+
+/*
+ * Commit rs with the sessions connected right now. A session that connected
+ * while the batch was in flight is added by a second commit: until then its
+ * packets are dropped, not reset, so TCP retransmits them.
+ */
+static int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs)
+{
+	struct jit_session *ss = NULL;
+	size_t n = 0;
+	char err[512];
+	int r;
+
+	for (int round = 0; round < 2; round++) {
+		struct jit_session *now = NULL;
+		size_t n_now = 0;
+
+		r = collect_sessions(rs, &now, &n_now);
+		if (r < 0) {
+			log_warn("listing local sessions: %s; sessions older "
+				 "than conntrack may be cut",
+				 strerror(-r));
+			now = NULL;
+			n_now = 0;
+		}
+		if (round == 1 && sessions_equal(now, n_now, ss, n)) {
+			free(now);
+			break;
+		}
+		free(ss);
+		ss = now;
+		n = n_now;
+		r = table_commit(d->table, rs, ss, n, err, sizeof(err));
+		if (r < 0) {
+			if (r == -EPERM)
+				log_err("committing table inet %s: %s (is "
+					"another agent running?)",
+					table_name(d->table), err);
+			else
+				log_err("committing table inet %s: %s",
+					table_name(d->table), err);
+			free(ss);
+			return r;
+		}
+	}
+	free(d->sessions);
+	d->sessions = ss;
+	d->n_sessions = n;
+	return 0;
+}
+
 /*
  * Reload the policy directory and bring the kernel in line. A rejected file
  * keeps its last good version; a failed commit leaves the kernel as it was.
@@ -164,7 +274,6 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 {
 	struct jit_ruleset *rs = NULL;
 	struct jit_diag diag;
-	char err[512];
 	int r;
 
 	diag_init(&diag);
@@ -198,10 +307,8 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 		ruleset_free(rs);
 		return 0;
 	}
-	r = table_commit(d->table, rs, err, sizeof(err));
+	r = daemon_commit(d, rs);
 	if (r < 0) {
-		log_err("committing table inet %s: %s", table_name(d->table),
-			err);
 		ruleset_free(rs);
 		return r;
 	}
@@ -252,9 +359,9 @@ static void arm_reload(struct jit_daemon *d)
 
 static void signal_cb(struct jit_io *io, uint32_t events)
 {
-	struct jit_daemon *d = (struct jit_daemon *)((char *)io -
-						     offsetof(struct jit_daemon,
-							      sig));
+	struct jit_daemon *d =
+		(struct jit_daemon *)((char *)io -
+				      offsetof(struct jit_daemon, sig));
 	struct signalfd_siginfo si;
 
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
@@ -272,10 +379,11 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 
 static void inotify_cb(struct jit_io *io, uint32_t events)
 {
-	struct jit_daemon *d = (struct jit_daemon *)((char *)io -
-						     offsetof(struct jit_daemon,
-							      inotify));
-	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct jit_daemon *d =
+		(struct jit_daemon *)((char *)io -
+				      offsetof(struct jit_daemon, inotify));
+	char buf[8192]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	bool relevant = false;
 	ssize_t n;
 
@@ -299,9 +407,9 @@ static void inotify_cb(struct jit_io *io, uint32_t events)
 
 static void reload_timer_cb(struct jit_io *io, uint32_t events)
 {
-	struct jit_daemon *d = (struct jit_daemon *)((char *)io -
-						     offsetof(struct jit_daemon,
-							      reload_timer));
+	struct jit_daemon *d =
+		(struct jit_daemon *)((char *)io - offsetof(struct jit_daemon,
+							    reload_timer));
 	uint64_t ticks;
 
 	if (read(io->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
@@ -309,10 +417,31 @@ static void reload_timer_cb(struct jit_io *io, uint32_t events)
 	daemon_reload(d, false);
 }
 
+static void sessions_timer_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_daemon *d =
+		(struct jit_daemon *)((char *)io - offsetof(struct jit_daemon,
+							    sessions_timer));
+	struct jit_session *now = NULL;
+	uint64_t ticks;
+	size_t n = 0;
+
+	if (read(io->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	if (!d->ruleset || collect_sessions(d->ruleset, &now, &n) < 0)
+		return;
+	if (!sessions_equal(now, n, d->sessions, d->n_sessions))
+		(void)daemon_commit(d, d->ruleset);
+	free(now);
+}
+
 static int daemon_setup(struct jit_daemon *d)
 {
+	struct itimerspec every = {
+		.it_interval = { .tv_sec = SESSIONS_REFRESH_S },
+		.it_value = { .tv_sec = SESSIONS_REFRESH_S },
+	};
 	sigset_t mask;
-	char err[512];
 	int r;
 
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -337,6 +466,14 @@ static int daemon_setup(struct jit_daemon *d)
 	    loop_add(d->epfd, &d->reload_timer, EPOLLIN) < 0)
 		return log_err("timerfd: %m"), -errno;
 
+	d->sessions_timer.fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->sessions_timer.cb = sessions_timer_cb;
+	if (d->sessions_timer.fd < 0 ||
+	    timerfd_settime(d->sessions_timer.fd, 0, &every, NULL) < 0 ||
+	    loop_add(d->epfd, &d->sessions_timer, EPOLLIN) < 0)
+		return log_err("timerfd: %m"), -errno;
+
 	/* Watch before the first load so no edit slips between the two. */
 	d->inotify.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	d->inotify.cb = inotify_cb;
@@ -345,8 +482,8 @@ static int daemon_setup(struct jit_daemon *d)
 	if (inotify_add_watch(d->inotify.fd, d->cfg->policy_dir,
 			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
 				      IN_DELETE | IN_DELETE_SELF |
-				      IN_MOVE_SELF | IN_ATTRIB |
-				      IN_ONLYDIR) < 0) {
+				      IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR) <
+	    0) {
 		r = -errno;
 		log_err("watching policy directory '%s': %s",
 			d->cfg->policy_dir, strerror(-r));
@@ -368,7 +505,6 @@ static int daemon_setup(struct jit_daemon *d)
 		if (!d->ruleset)
 			log_err("first commit failed; nothing was changed in "
 				"the kernel");
-		(void)err;
 		return r;
 	}
 
@@ -400,6 +536,9 @@ static void daemon_teardown(struct jit_daemon *d)
 		close(d->inotify.fd);
 	if (d->reload_timer.fd >= 0)
 		close(d->reload_timer.fd);
+	if (d->sessions_timer.fd >= 0)
+		close(d->sessions_timer.fd);
+	free(d->sessions);
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
 	if (d->epfd >= 0)
@@ -414,6 +553,7 @@ int daemon_run(const struct jit_config *cfg)
 		.sig.fd = -1,
 		.inotify.fd = -1,
 		.reload_timer.fd = -1,
+		.sessions_timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};
 	int r;

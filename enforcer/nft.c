@@ -19,10 +19,10 @@
 #endif
 
 /* Large enough for a set-element message near the 64 KiB attribute limit. */
-#define BATCH_PAGE	(256 * 1024)
-#define BATCH_OVERRUN	(128 * 1024)
-#define NFT_SOCK_BUF	(8 * 1024 * 1024)
-#define WHAT_MAX	96
+#define BATCH_PAGE    (256 * 1024)
+#define BATCH_OVERRUN (128 * 1024)
+#define NFT_SOCK_BUF  (8 * 1024 * 1024)
+#define WHAT_MAX      96
 
 struct jit_nft {
 	struct mnl_socket *nl;
@@ -69,9 +69,11 @@ int nft_open(struct jit_nft **ret)
 	fd = mnl_socket_get_fd(n->nl);
 	/* Best effort: the FORCE variants need CAP_NET_ADMIN, which we hold. */
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size,
+				 sizeof(size));
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
+				 sizeof(size));
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	n->seq = (uint32_t)now_real_ms();
@@ -180,7 +182,7 @@ int batch_commit(struct jit_batch *b, char *err, size_t errlen,
 		 int *failed_type)
 {
 	int fd = mnl_socket_get_fd(b->nft->nl);
-	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
+	char buf[32768];
 	int first_err = 0;
 	int iovlen;
 	ssize_t r;
@@ -195,7 +197,8 @@ int batch_commit(struct jit_batch *b, char *err, size_t errlen,
 
 	iovlen = nftnl_batch_iovec_len(b->b);
 	{
-		struct iovec iov[iovlen];
+		_cleanup_free_ struct iovec *iov =
+			calloc((size_t)iovlen, sizeof(*iov));
 		struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 		struct msghdr msg = {
 			.msg_name = &snl,
@@ -204,7 +207,9 @@ int batch_commit(struct jit_batch *b, char *err, size_t errlen,
 			.msg_iovlen = iovlen,
 		};
 
-		nftnl_batch_iovec(b->b, iov, iovlen);
+		if (!iov)
+			return -ENOMEM;
+		nftnl_batch_iovec(b->b, iov, (uint32_t)iovlen);
 		do
 			r = sendmsg(fd, &msg, 0);
 		while (r < 0 && errno == EINTR);

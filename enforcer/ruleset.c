@@ -34,23 +34,26 @@
 #define NFT_TABLE_F_PERSIST 0x4
 #endif
 
-#define CHAIN_INPUT	  "input"
-#define CHAIN_REJECT	  "deny_reject"
-#define SET_PROTECTED	  "protected"
-#define MAP_DENY	  "deny"
-#define MAP_DENY_IFACE	  "deny_iface"
-#define INPUT_PRIORITY	  (-10)
+#define CHAIN_INPUT	"input"
+#define CHAIN_REJECT	"deny_reject"
+#define SET_PROTECTED	"protected"
+#define MAP_DENY	"deny"
+#define MAP_DENY_IFACE	"deny_iface"
+#define SET_SESSIONS_V4 "sessions_v4"
+#define SET_SESSIONS_V6 "sessions_v6"
+#define INPUT_PRIORITY	(-10)
 /* Default element timeout of the grant sets: never "forever" by mistake. */
 #define GRANT_SET_TIMEOUT_MS (24ull * 3600 * 1000)
 
 /* Datatype ids nft uses to print keys (6 bits each in a concatenation). */
-#define DT_IPV4	   7
-#define DT_IPV6	   8
-#define DT_PROTO   12
-#define DT_SERVICE 13
-#define DT_IFNAME  41
-#define DT_CONCAT2(a, b)    (((a) << 6) | (b))
-#define DT_CONCAT3(a, b, c) (((a) << 12) | ((b) << 6) | (c))
+#define DT_IPV4		       7
+#define DT_IPV6		       8
+#define DT_PROTO	       12
+#define DT_SERVICE	       13
+#define DT_IFNAME	       41
+#define DT_CONCAT2(a, b)       (((a) << 6) | (b))
+#define DT_CONCAT3(a, b, c)    (((a) << 12) | ((b) << 6) | (c))
+#define DT_CONCAT4(a, b, c, d) (((a) << 18) | ((b) << 12) | ((c) << 6) | (d))
 
 /* ---- compile ---------------------------------------------------------- */
 
@@ -136,7 +139,8 @@ static int add_deny(struct jit_ruleset *r, size_t *cap, uint8_t proto,
 	d->proto = proto;
 	d->lo = (uint16_t)lo;
 	d->hi = (uint16_t)hi;
-	snprintf(d->iface, sizeof(d->iface), "%s", iface_is_all(iface) ? "" : iface);
+	snprintf(d->iface, sizeof(d->iface), "%s",
+		 iface_is_all(iface) ? "" : iface);
 	d->action = action;
 	return 0;
 }
@@ -164,8 +168,8 @@ static int compile_segment(struct jit_ruleset *r, size_t *deny_cap,
 		return 0;
 	if (global)
 		return add_deny(r, deny_cap, proto, lo, hi, "",
-				global_drop ? JIT_ACTION_DROP :
-					      JIT_ACTION_REJECT);
+				global_drop ? JIT_ACTION_DROP
+					    : JIT_ACTION_REJECT);
 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tuple *x = &t->v[i];
@@ -350,7 +354,8 @@ static void print_ports(FILE *out, uint16_t lo, uint16_t hi)
 void ruleset_print(const struct jit_ruleset *r, FILE *out)
 {
 	for (size_t i = 0; i < r->n_protected; i++) {
-		fprintf(out, "protected %s/", proto_name(r->protected[i].proto));
+		fprintf(out, "protected %s/",
+			proto_name(r->protected[i].proto));
 		print_ports(out, r->protected[i].lo, r->protected[i].hi);
 		fputc('\n', out);
 	}
@@ -364,8 +369,7 @@ void ruleset_print(const struct jit_ruleset *r, FILE *out)
 	}
 }
 
-bool ruleset_protects(const struct jit_ruleset *r, uint8_t proto,
-		      uint16_t port)
+bool ruleset_protects(const struct jit_ruleset *r, uint8_t proto, uint16_t port)
 {
 	for (size_t i = 0; i < r->n_protected; i++)
 		if (r->protected[i].proto == proto &&
@@ -422,8 +426,7 @@ static int e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op,
 	return expr_add(r, e);
 }
 
-static int e_cmp_u8(struct nftnl_rule *r, uint32_t sreg, uint32_t op,
-		    uint8_t v)
+static int e_cmp_u8(struct nftnl_rule *r, uint32_t sreg, uint32_t op, uint8_t v)
 {
 	return e_cmp(r, sreg, op, &v, sizeof(v));
 }
@@ -469,7 +472,8 @@ static int e_verdict(struct nftnl_rule *r, int verdict)
 
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
+				   (uint32_t)verdict);
 	}
 	return expr_add(r, e);
 }
@@ -541,6 +545,8 @@ enum {
 	SET_ID_PROTECTED = 1,
 	SET_ID_DENY,
 	SET_ID_DENY_IFACE,
+	SET_ID_SESSIONS_V4,
+	SET_ID_SESSIONS_V6,
 	SET_ID_GRANTS, /* + index into grant_sets */
 };
 
@@ -620,8 +626,8 @@ static void emit_table(struct builder *bld, uint16_t type, uint32_t flags)
 	if (type == NFT_MSG_NEWTABLE)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
 	add_msg(bld, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
-		table_payload, t, type == NFT_MSG_NEWTABLE ? "table (create)" :
-							     "table (delete)");
+		table_payload, t,
+		type == NFT_MSG_NEWTABLE ? "table (create)" : "table (delete)");
 	nftnl_table_free(t);
 }
 
@@ -741,7 +747,8 @@ static void emit_protected(struct builder *bld, const struct jit_ruleset *rs)
 
 	if (!s)
 		return;
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
+			  NFT_SET_INTERVAL | NFT_SET_CONCAT);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
 			  DT_CONCAT2(DT_PROTO, DT_SERVICE));
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 8);
@@ -826,8 +833,8 @@ static void emit_deny(struct builder *bld, const struct jit_ruleset *rs,
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
 			  NFT_SET_INTERVAL | NFT_SET_CONCAT | NFT_SET_MAP);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
-			  iface ? DT_CONCAT3(DT_IFNAME, DT_PROTO, DT_SERVICE) :
-				  DT_CONCAT2(DT_PROTO, DT_SERVICE));
+			  iface ? DT_CONCAT3(DT_IFNAME, DT_PROTO, DT_SERVICE)
+				: DT_CONCAT2(DT_PROTO, DT_SERVICE));
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, iface ? IFNAMSIZ + 8 : 8);
 	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 	if (iface)
@@ -858,7 +865,8 @@ static void emit_deny(struct builder *bld, const struct jit_ruleset *rs,
 		len = deny_key(k, iface, d->iface, false, d->proto, d->lo);
 		deny_key(ke, iface, d->iface, true, d->proto, d->hi);
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ke, (uint32_t)len);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ke,
+				   (uint32_t)len);
 		if (d->action == JIT_ACTION_DROP) {
 			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
 					       NF_DROP);
@@ -881,6 +889,72 @@ static void emit_deny(struct builder *bld, const struct jit_ruleset *rs,
 	nftnl_set_free(s);
 }
 
+/* Key: [remote][local][rport 2 + 2][lport 2 + 2], addresses 4 or 16. */
+static size_t session_key(uint8_t *key, const struct jit_session *x)
+{
+	size_t alen = x->family == AF_INET ? 4 : 16;
+	uint16_t rp = htons(x->rport), lp = htons(x->lport);
+
+	memset(key, 0, 40);
+	memcpy(key, x->remote, alen);
+	memcpy(key + alen, x->local, alen);
+	memcpy(key + 2 * alen, &rp, 2);
+	memcpy(key + 2 * alen + 4, &lp, 2);
+	return 2 * alen + 8;
+}
+
+static void emit_sessions(struct builder *bld, const struct jit_session *ss,
+			  size_t n, bool v4)
+{
+	const char *name = v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6;
+	uint32_t id = v4 ? SET_ID_SESSIONS_V4 : SET_ID_SESSIONS_V6;
+	struct nftnl_set *s = set_new(bld, name, id);
+	uint32_t dt = v4 ? DT_IPV4 : DT_IPV6;
+	size_t count = 0;
+
+	if (!s)
+		return;
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+			  DT_CONCAT4(dt, dt, DT_SERVICE, DT_SERVICE));
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 16 : 40);
+	emit_set(bld, s, true);
+	nftnl_set_free(s);
+
+	s = set_new(bld, name, id);
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct nftnl_set_elem *e;
+		uint8_t k[40];
+		size_t len;
+
+		if ((ss[i].family == AF_INET) != v4)
+			continue;
+		e = nftnl_set_elem_alloc();
+		if (!e) {
+			bld->err = -ENOMEM;
+			break;
+		}
+		len = session_key(k, &ss[i]);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
+		nftnl_set_elem_add(s, e);
+		/* Keep each message well under the 64 KiB nest limit. */
+		if (++count % 512 == 0) {
+			add_msg(bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+				elems_payload, s, "elements of set sessions");
+			nftnl_set_free(s);
+			s = set_new(bld, name, id);
+			if (!s)
+				return;
+		}
+	}
+	if (count % 512)
+		add_msg(bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE, elems_payload, s,
+			"elements of set sessions");
+	nftnl_set_free(s);
+}
+
 static void emit_grant_sets(struct builder *bld)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
@@ -900,9 +974,9 @@ static void emit_grant_sets(struct builder *bld)
 					   v4 ? f4 : f6, 3);
 		}
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
-		nftnl_set_set_u32(
-			s, NFTNL_SET_KEY_TYPE,
-			DT_CONCAT3(v4 ? DT_IPV4 : DT_IPV6, DT_PROTO, DT_SERVICE));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+				  DT_CONCAT3(v4 ? DT_IPV4 : DT_IPV6, DT_PROTO,
+					     DT_SERVICE));
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 12 : 24);
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, GRANT_SET_TIMEOUT_MS);
 		emit_set(bld, s, false);
@@ -927,8 +1001,8 @@ static void emit_reject_chain(struct builder *bld)
 
 	r = rule_new(bld, CHAIN_REJECT);
 	err = r ? e_reject(r, NFT_REJECT_ICMPX_UNREACH,
-			   NFT_REJECT_ICMPX_PORT_UNREACH) :
-		  0;
+			   NFT_REJECT_ICMPX_PORT_UNREACH)
+		: 0;
 	rule_emit(bld, r, err, "rule 'reject with icmpx port-unreachable'");
 }
 
@@ -952,8 +1026,8 @@ static void emit_input_chain(struct builder *bld)
 
 	r = rule_new(bld, CHAIN_INPUT);
 	err = r ? e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
-					NF_CT_STATE_BIT(IP_CT_RELATED)) :
-		  0;
+					NF_CT_STATE_BIT(IP_CT_RELATED))
+		: 0;
 	if (!err)
 		err = e_verdict(r, NF_ACCEPT);
 	rule_emit(bld, r, err, "rule 'ct state established,related accept'");
@@ -983,41 +1057,69 @@ static void emit_input_chain(struct builder *bld)
 
 	/*
 	 * A session older than our conntrack state is picked up mid-stream
-	 * as "new". Let it through only if it carries ACK without SYN/RST and
-	 * belongs to a local socket bound to a specific address (an
-	 * established socket, never a wildcard listener). See README.
+	 * as "new". Let it through only if it carries ACK without SYN/RST,
+	 * its exact 4-tuple was a connected local socket at our last commit,
+	 * and a local socket bound to a specific address still owns it.
+	 * docs/existing-sessions.md explains why this is sound.
 	 */
-	r = rule_new(bld, CHAIN_INPUT);
-	err = r ? e_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) : 0;
-	if (!err)
-		err = e_meta(r, NFT_META_L4PROTO, NFT_REG32_00);
-	if (!err)
-		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
-	if (!err)
-		err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1,
-				NFT_REG32_00);
-	if (!err)
-		err = e_mask(r, NFT_REG32_00, 1, 0x02 | 0x04 | 0x10);
-	if (!err)
-		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0x10);
-	if (!err) {
-		struct nftnl_expr *e = nftnl_expr_alloc("socket");
+	for (int v = 0; v < 2; v++) {
+		bool v4 = v == 0;
 
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY,
-					   NFT_SOCKET_WILDCARD);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG,
-					   NFT_REG32_00);
+		r = rule_new(bld, CHAIN_INPUT);
+		err = r ? e_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) : 0;
+		if (!err)
+			err = e_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW));
+		if (!err)
+			err = e_meta(r, NFT_META_L4PROTO, NFT_REG32_00);
+		if (!err)
+			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ,
+				       IPPROTO_TCP);
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1,
+					NFT_REG32_00);
+		if (!err)
+			err = e_mask(r, NFT_REG32_00, 1, 0x02 | 0x04 | 0x10);
+		if (!err)
+			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0x10);
+		/* saddr and daddr are adjacent in both headers. */
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+					v4 ? 12 : 8, v4 ? 8 : 32, NFT_REG32_00);
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
+					v4 ? NFT_REG32_02 : NFT_REG32_08);
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+					v4 ? NFT_REG32_03 : NFT_REG32_09);
+		if (!err)
+			err = e_lookup(r, NFT_REG32_00,
+				       v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6,
+				       v4 ? SET_ID_SESSIONS_V4
+					  : SET_ID_SESSIONS_V6,
+				       false, false);
+		if (!err) {
+			struct nftnl_expr *e = nftnl_expr_alloc("socket");
+
+			if (e) {
+				nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY,
+						   NFT_SOCKET_WILDCARD);
+				nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG,
+						   NFT_REG32_00);
+			}
+			err = expr_add(r, e);
 		}
-		err = expr_add(r, e);
+		if (!err)
+			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0);
+		if (!err)
+			err = e_verdict(r, NF_ACCEPT);
+		rule_emit(bld, r, err,
+			  v4 ? "rule 'ct state new tcp flags ack / syn,rst,ack "
+			       "ip saddr . ip daddr . th sport . th dport "
+			       "@sessions_v4 socket wildcard 0 accept'"
+			     : "rule 'ct state new tcp flags ack / syn,rst,ack "
+			       "ip6 saddr . ip6 daddr . th sport . th dport "
+			       "@sessions_v6 socket wildcard 0 accept'");
 	}
-	if (!err)
-		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0);
-	if (!err)
-		err = e_verdict(r, NF_ACCEPT);
-	rule_emit(bld, r, err,
-		  "rule 'ct state new tcp flags & (syn|rst|ack) == ack "
-		  "socket wildcard 0 accept'");
 
 	r = rule_new(bld, CHAIN_INPUT);
 	err = r ? e_proto_port(r, NFT_REG32_00) : 0;
@@ -1037,7 +1139,13 @@ static void emit_input_chain(struct builder *bld)
 		  "rule 'iifname . meta l4proto . th dport vmap @deny_iface'");
 }
 
-static int build_commit(struct jit_table *t, const struct jit_ruleset *rs,
+struct commit_args {
+	const struct jit_ruleset *rs;
+	const struct jit_session *sessions;
+	size_t n_sessions;
+};
+
+static int build_commit(struct jit_table *t, const struct commit_args *a,
 			uint32_t table_flags, bool replace,
 			struct jit_batch **ret)
 {
@@ -1054,9 +1162,11 @@ static int build_commit(struct jit_table *t, const struct jit_ruleset *rs,
 		emit_table(&bld, NFT_MSG_DELTABLE, 0);
 	emit_table(&bld, NFT_MSG_NEWTABLE, table_flags);
 	emit_reject_chain(&bld);
-	emit_protected(&bld, rs);
-	emit_deny(&bld, rs, false);
-	emit_deny(&bld, rs, true);
+	emit_protected(&bld, a->rs);
+	emit_deny(&bld, a->rs, false);
+	emit_deny(&bld, a->rs, true);
+	emit_sessions(&bld, a->sessions, a->n_sessions, true);
+	emit_sessions(&bld, a->sessions, a->n_sessions, false);
 	emit_grant_sets(&bld);
 	emit_input_chain(&bld);
 	if (bld.err) {
@@ -1067,7 +1177,7 @@ static int build_commit(struct jit_table *t, const struct jit_ruleset *rs,
 	return 0;
 }
 
-static int commit_once(struct jit_table *t, const struct jit_ruleset *rs,
+static int commit_once(struct jit_table *t, const struct commit_args *rs,
 		       uint32_t flags, bool replace, char *err, size_t errlen,
 		       int *failed_type)
 {
@@ -1127,14 +1237,17 @@ const char *table_name(const struct jit_table *t)
 
 static uint32_t mode_flags(enum jit_table_mode m)
 {
-	return m == JIT_TABLE_OWNER_PERSIST ?
-		       NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST :
-		       0;
+	return m == JIT_TABLE_OWNER_PERSIST
+		       ? NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST
+		       : 0;
 }
 
-int table_commit(struct jit_table *t, const struct jit_ruleset *rs, char *err,
-		 size_t errlen)
+int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
+		 const struct jit_session *sessions, size_t n_sessions,
+		 char *err, size_t errlen)
 {
+	const struct commit_args args = { ruleset, sessions, n_sessions };
+	const struct commit_args *rs = &args;
 	int failed_type, r;
 
 	if (t->probed)

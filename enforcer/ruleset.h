@@ -71,6 +71,26 @@ void ruleset_print(const struct jit_ruleset *r, FILE *out);
 bool ruleset_protects(const struct jit_ruleset *r, uint8_t proto,
 		      uint16_t port);
 
+/**
+ * struct jit_session - a connected local TCP socket on a protected port
+ * @family: AF_INET or AF_INET6
+ * @remote: peer address (4 or 16 bytes used)
+ * @local: local address
+ * @rport: peer port, host order
+ * @lport: local port, host order
+ *
+ * A session older than our conntrack state is picked up mid-stream as
+ * "ct state new"; only the sessions listed at the last commit (and still
+ * backed by a local socket) pass as such. See docs/existing-sessions.md.
+ */
+struct jit_session {
+	uint8_t family;
+	uint8_t remote[16];
+	uint8_t local[16];
+	uint16_t rport;
+	uint16_t lport;
+};
+
 /* How the kernel protects the table from other processes. */
 enum jit_table_mode {
 	JIT_TABLE_PLAIN,	 /* anyone with CAP_NET_ADMIN may change it */
@@ -92,12 +112,13 @@ const char *table_name(const struct jit_table *t);
 
 /*
  * Bring the kernel table to the ruleset in one transaction, keeping the
- * grant sets and their elements. The first commit probes owner+persist
+ * grant sets and their elements, and replacing the known sessions. The first commit probes owner+persist
  * (falls back to a plain table) and replaces a table whose layout differs.
  * On failure the kernel keeps what it had; err says why.
  */
-int table_commit(struct jit_table *t, const struct jit_ruleset *r, char *err,
-		 size_t errlen);
+int table_commit(struct jit_table *t, const struct jit_ruleset *r,
+		 const struct jit_session *sessions, size_t n_sessions,
+		 char *err, size_t errlen);
 
 /* Delete the table (lifts every deny). -ENOENT if there is none. */
 int table_remove(struct jit_table *t, char *err, size_t errlen);

@@ -69,7 +69,7 @@ e2e_cleanup() {
 	if [ "$rc" -eq 0 ] && [ "$FAILS" -gt 0 ]; then
 		rc=1
 	fi
-	echo "$PASSES passed, $FAILS failed"
+	[ "${E2E_SUMMARY:-1}" = 0 ] || echo "$PASSES passed, $FAILS failed"
 	exit "$rc"
 }
 
@@ -180,9 +180,9 @@ check() {
 
 # probe_rc NSFUNC ADDR PORT [MS]: exit code of a TCP connect+echo.
 probe_rc() {
-	local ns="$1" addr="$2" port="$3" ms="${4:-800}"
-	"$ns" "$PROBE" connect "$addr" "$port" "$ms" >/dev/null 2>&1
-	echo $?
+	local ns="$1" addr="$2" port="$3" ms="${4:-800}" rc=0
+	"$ns" "$PROBE" connect "$addr" "$port" "$ms" >/dev/null 2>&1 || rc=$?
+	echo "$rc"
 }
 
 # expect_tcp NSFUNC ADDR PORT open|refused|dropped
@@ -204,9 +204,8 @@ expect_tcp() {
 }
 
 expect_udp() {
-	local ns="$1" addr="$2" port="$3" want="$4" rc got
-	"$ns" "$PROBE" udp "$addr" "$port" 900 >/dev/null 2>&1
-	rc=$?
+	local ns="$1" addr="$2" port="$3" want="$4" rc=0 got
+	"$ns" "$PROBE" udp "$addr" "$port" 900 >/dev/null 2>&1 || rc=$?
 	case "$rc" in
 	0) got=open ;;
 	1) got=refused ;;

@@ -10,6 +10,12 @@
  *   probe session ADDR PORT        connect, then for each stdin line send it
  *                                  and print "ok" once echoed, or "fail"
  *                                  (reset, closed or 2 s without echo)
+ *   probe ack ADDR PORT [MS]       send a lone TCP ACK (no handshake) from a
+ *                                  raw socket, IPv4; exit 0 if the host's
+ *                                  stack answered with a reset (the packet
+ *                                  got through), 2 if nothing came back
+ *
+ * A listen PORT may be written PORT@IPV4 to bind one address only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,8 +28,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
 
 #define MAX_FDS 256
+
+static int listen_any(int port, int type);
 
 static int resolve(const char *addr, const char *port, int type,
 		   struct sockaddr_storage *ss, socklen_t *len)
@@ -161,7 +171,109 @@ static int do_session(const char *addr, const char *port)
 	return 0;
 }
 
-static int listen_on(int port, int type)
+static uint16_t csum(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)(p[len - 1] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static int do_ack(const char *addr, const char *port, int ms)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	struct sockaddr_in src;
+	socklen_t sl = sizeof(src);
+	struct {
+		uint32_t s, d;
+		uint8_t zero, proto;
+		uint16_t len;
+		struct tcphdr th;
+	} ph;
+	uint16_t sport = (uint16_t)(20000 + getpid() % 20000);
+	int s, u;
+
+	if (inet_pton(AF_INET, addr, &dst.sin_addr) != 1)
+		return 3;
+	dst.sin_port = htons((uint16_t)atoi(port));
+	/* Learn the source address the route picks. */
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	if (u < 0 || connect(u, (struct sockaddr *)&dst, sizeof(dst)) < 0 ||
+	    getsockname(u, (struct sockaddr *)&src, &sl) < 0)
+		return 3;
+	close(u);
+	s = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+	if (s < 0)
+		return 3;
+	memset(&ph, 0, sizeof(ph));
+	ph.s = src.sin_addr.s_addr;
+	ph.d = dst.sin_addr.s_addr;
+	ph.proto = IPPROTO_TCP;
+	ph.len = htons(sizeof(ph.th));
+	ph.th.source = htons(sport);
+	ph.th.dest = dst.sin_port;
+	ph.th.seq = htonl(0x12345678);
+	ph.th.ack_seq = htonl(0x9abcdef0);
+	ph.th.doff = 5;
+	ph.th.ack = 1;
+	ph.th.window = htons(1024);
+	ph.th.check = htons(csum(&ph, sizeof(ph), 0));
+	dst.sin_port = 0;
+	if (sendto(s, &ph.th, sizeof(ph.th), 0, (struct sockaddr *)&dst,
+		   sizeof(dst)) < 0)
+		return 3;
+	for (;;) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		uint8_t buf[1500];
+		const struct iphdr *ip = (const void *)buf;
+		const struct tcphdr *th;
+		ssize_t n;
+
+		if (poll(&p, 1, ms) <= 0)
+			return 2;
+		n = recv(s, buf, sizeof(buf), 0);
+		if (n < (ssize_t)sizeof(*ip))
+			continue;
+		th = (const void *)(buf + ip->ihl * 4);
+		if ((size_t)n < ip->ihl * 4u + sizeof(*th) ||
+		    ip->saddr != ph.d)
+			continue;
+		if (th->dest == htons(sport) && th->rst)
+			return 0;
+	}
+}
+
+static int listen_on(const char *spec, int type)
+{
+	const char *at = strchr(spec, '@');
+	int port = atoi(spec);
+
+	if (at) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_port = htons((uint16_t)port) };
+		int one = 1;
+		int s = socket(AF_INET, type | SOCK_NONBLOCK, 0);
+
+		if (s < 0 || inet_pton(AF_INET, at + 1, &sa.sin_addr) != 1)
+			return -1;
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    (type == SOCK_STREAM && listen(s, 128) < 0)) {
+			perror("bind");
+			close(s);
+			return -1;
+		}
+		return s;
+	}
+	return listen_any(port, type);
+}
+
+static int listen_any(int port, int type)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
 				   .sin6_port = htons((uint16_t)port),
@@ -193,9 +305,8 @@ static int do_listen(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	for (int i = 0; i < argc && n + 2 <= MAX_FDS; i++) {
-		int port = atoi(argv[i]);
-		int t = listen_on(port, SOCK_STREAM);
-		int u = listen_on(port, SOCK_DGRAM);
+		int t = listen_on(argv[i], SOCK_STREAM);
+		int u = listen_on(argv[i], SOCK_DGRAM);
 
 		if (t < 0 || u < 0)
 			return 3;
@@ -266,6 +377,10 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "udp")) {
 		ms = argc >= 5 ? atoi(argv[4]) : 1500;
 		return do_udp(argv[2], argv[3], ms);
+	}
+	if (argc >= 4 && !strcmp(argv[1], "ack")) {
+		ms = argc >= 5 ? atoi(argv[4]) : 1000;
+		return do_ack(argv[2], argv[3], ms);
 	}
 	if (argc == 4 && !strcmp(argv[1], "session"))
 		return do_session(argv[2], argv[3]);

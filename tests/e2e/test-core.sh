@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_setup
 
-start_listeners 22 80 3389 5985 5986
+start_listeners 22 80 3389 5985 5986 "2222@$VM4_1" "8080@$VM4_1"
 
 # A session that predates the agent, in a namespace where nothing has used
 # conntrack yet: conntrack will only pick it up mid-stream.
@@ -42,11 +42,28 @@ ports:
   - port: 5985-5986
 action: reject
 Y
+write_policy bound <<'Y'
+name: bound
+description: a listener bound to one address, not the wildcard
+ports:
+  - port: 2222
+Y
 
 start_agent || exit 1
 
 check "old session still passes data after the table loaded" session_ok
 check "old session passes data again" session_ok
+check "the old session is listed in sessions_v4" \
+	bash -c "ip netns exec $NS_VM nft list set inet $TABLE sessions_v4 | grep -q '$C1_4 . $VM4_1 . [0-9]* . 22'"
+
+# A lone ACK (no handshake) must not reach a listener bound to a specific
+# address on a protected port; on an unprotected one the stack answers it
+# with a reset, which shows the probe itself works.
+ack_rc() { local rc=0; c1 "$PROBE" ack "$VM4_1" "$1" 700 || rc=$?; echo "$rc"; }
+check "forged ACK to an unprotected specific-address listener gets a reset" [ "$(ack_rc 8080)" = 0 ]
+check "forged ACK to a protected specific-address listener is dropped" [ "$(ack_rc 2222)" = 2 ]
+check "forged ACK to a protected wildcard listener is dropped" [ "$(ack_rc 22)" = 2 ]
+expect_tcp c1 "$VM4_1" 2222 dropped
 
 expect_tcp c1 "$VM4_1" 22 dropped
 expect_tcp c1 "$VM6_1" 22 dropped
@@ -72,8 +89,8 @@ status_json=$(jitctl status --json)
 mode=$(printf '%s' "$status_json" | sed -n 's/.*"protection": "\([^"]*\)".*/\1/p')
 check "status reports a protection mode ($mode)" [ -n "$mode" ]
 check "jitctl status prints a table" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK status | grep -q 'tcp/22'"
-check "jitctl policies lists the three policies" \
-	bash -c "[ \$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | grep -c '\"name\"') -eq 3 ]"
+check "jitctl policies lists the four policies" \
+	bash -c "[ \$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | grep -c '\"name\"') -eq 4 ]"
 check "socket is 0660" [ "$(stat -c %a "$SOCK")" = 660 ]
 
 nft_table() { vm nft list table inet "$TABLE" >/dev/null 2>&1; }

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "sockdiag.h"
+#include "util.h"
+
+struct dump_ctx {
+	uint8_t proto;
+	sockdiag_fn fn;
+	void *userdata;
+	int err;
+};
+
+static const uint8_t v4mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
+static void wire_addr(struct jit_sock *s, const uint32_t *raw, uint8_t *out)
+{
+	const uint8_t *b = (const uint8_t *)raw;
+
+	if (s->diag_family == AF_INET) {
+		memcpy(out, b, 4);
+	} else if (s->family == AF_INET) {
+		memcpy(out, b + 12, 4);
+	} else {
+		memcpy(out, b, 16);
+	}
+}
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *ctx = data;
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct jit_sock s = { 0 };
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return MNL_CB_OK;
+	s.diag_family = m->idiag_family;
+	s.family = m->idiag_family;
+	/* A dual-stack socket talking IPv4 shows v4-mapped addresses. */
+	if (m->idiag_family == AF_INET6 &&
+	    !memcmp(m->id.idiag_dst, v4mapped, sizeof(v4mapped)) &&
+	    !memcmp(m->id.idiag_src, v4mapped, sizeof(v4mapped)))
+		s.family = AF_INET;
+	s.proto = ctx->proto;
+	s.state = m->idiag_state;
+	wire_addr(&s, m->id.idiag_dst, s.remote);
+	wire_addr(&s, m->id.idiag_src, s.local);
+	s.rport = ntohs(m->id.idiag_dport);
+	s.lport = ntohs(m->id.idiag_sport);
+	s.uid = m->idiag_uid;
+	s.ino = m->idiag_inode;
+	s.ifindex = m->id.idiag_if;
+	memcpy(s.cookie, m->id.idiag_cookie, sizeof(s.cookie));
+	memcpy(s.raw_src, m->id.idiag_src, 16);
+	memcpy(s.raw_dst, m->id.idiag_dst, 16);
+	ctx->err = ctx->fn(&s, ctx->userdata);
+	return ctx->err < 0 ? MNL_CB_STOP : MNL_CB_OK;
+}
+
+static int dump_family(struct mnl_socket *nl, uint8_t family, uint32_t states,
+		       struct dump_ctx *ctx)
+{
+	char buf[32768];
+	struct inet_diag_req_v2 *req;
+	struct nlmsghdr *nlh;
+	uint32_t seq = (uint32_t)now_mono_ms();
+	uint32_t portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+	int r;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = family;
+	req->sdiag_protocol = ctx->proto;
+	req->idiag_states = states;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0)
+			return errno == EINTR ? -EINTR : -errno;
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, dump_cb, ctx);
+		if (r == MNL_CB_STOP)
+			return ctx->err < 0 ? ctx->err : 0;
+		if (r < 0)
+			return -errno;
+	}
+}
+
+int sockdiag_dump(uint8_t proto, uint32_t states, sockdiag_fn fn,
+		  void *userdata)
+{
+	struct dump_ctx ctx = { .proto = proto,
+				.fn = fn,
+				.userdata = userdata };
+	struct mnl_socket *nl;
+	int r;
+
+	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	r = dump_family(nl, AF_INET, states, &ctx);
+	if (r == 0)
+		r = dump_family(nl, AF_INET6, states, &ctx);
+	mnl_socket_close(nl);
+	return r;
+}
+
+int sockdiag_destroy(const struct jit_sock *s)
+{
+	char buf[8192];
+	struct inet_diag_req_v2 *req;
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	uint32_t seq = (uint32_t)now_mono_ms();
+	ssize_t n;
+	int r;
+
+	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto out;
+	}
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DESTROY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = s->diag_family;
+	req->sdiag_protocol = s->proto;
+	req->idiag_states = ~0u;
+	req->id.idiag_sport = htons(s->lport);
+	req->id.idiag_dport = htons(s->rport);
+	memcpy(req->id.idiag_src, s->raw_src, 16);
+	memcpy(req->id.idiag_dst, s->raw_dst, 16);
+	req->id.idiag_if = s->ifindex;
+	memcpy(req->id.idiag_cookie, s->cookie, sizeof(s->cookie));
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), NULL,
+		       NULL);
+	r = r < 0 ? -errno : 0;
+out:
+	mnl_socket_close(nl);
+	return r;
+}
