@@ -52,7 +52,8 @@ json_t *control_parse_line(const char *line, size_t len, json_t **reply)
 	*reply = NULL;
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req) {
-		*reply = control_error("bad-json", "invalid JSON at column %d: %s",
+		*reply = control_error("bad-json",
+				       "invalid JSON at column %d: %s",
 				       jerr.column, jerr.text);
 		return NULL;
 	}
@@ -265,7 +266,8 @@ static void listen_cb(struct jit_io *io, uint32_t events)
 		struct client *cl;
 		int fd;
 
-		fd = accept4(c->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(c->io.fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
@@ -307,9 +309,8 @@ static int probe_live(const struct sockaddr_un *sa)
 	return 0;
 }
 
-int control_open(const char *path, gid_t group, int epfd,
-		 control_handler_fn fn, void *userdata,
-		 struct jit_control **ret)
+int control_open(const char *path, gid_t group, int epfd, control_handler_fn fn,
+		 void *userdata, struct jit_control **ret)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;

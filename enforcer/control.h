@@ -14,7 +14,7 @@
 #define JIT_CONTROL_LINE_MAX	(64 * 1024)
 #define JIT_CONTROL_CLIENTS_MAX 64
 /* A client that lets this much output pile up unread is dropped. */
-#define JIT_CONTROL_OUTBUF_MAX	(4 * 1024 * 1024)
+#define JIT_CONTROL_OUTBUF_MAX (4 * 1024 * 1024)
 
 /**
  * struct jit_peer - who is on the other end of a control connection
@@ -43,9 +43,8 @@ struct jit_control;
  * mode 0660 and the given group, and register it on the epoll instance.
  * Returns 0 or -errno (-EADDRINUSE when another agent answers).
  */
-int control_open(const char *path, gid_t group, int epfd,
-		 control_handler_fn fn, void *userdata,
-		 struct jit_control **ret);
+int control_open(const char *path, gid_t group, int epfd, control_handler_fn fn,
+		 void *userdata, struct jit_control **ret);
 /* Close every client and the socket, and unlink the path. */
 struct jit_control *control_close(struct jit_control *c);
 unsigned control_clients(const struct jit_control *c);

@@ -3,10 +3,11 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 
 #include "control.h"
-#include "daemon.h"
+#include "daemon-internal.h"
 #include "duration.h"
 #include "log.h"
 #include "loop.h"
@@ -22,26 +23,6 @@
 /* How often the list of sessions older than conntrack is refreshed. */
 #define SESSIONS_REFRESH_S 300
 #define SESSIONS_MAX	   65536
-
-struct jit_daemon {
-	const struct jit_config *cfg;
-	int epfd;
-	struct jit_io sig;
-	struct jit_io inotify;
-	struct jit_io reload_timer;
-	struct jit_io sessions_timer;
-	struct jit_session *sessions; /* as committed */
-	size_t n_sessions;
-	struct jit_policy_set *policies;
-	struct jit_ruleset *ruleset;
-	struct jit_table *table;
-	struct jit_control *control;
-	char *policy_errors; /* rendered diagnostics of rejected files */
-	uint64_t started_ms;
-	uint64_t last_reload_ms;
-	unsigned reloads;
-	bool quit;
-};
 
 static json_t *ruleset_json(const struct jit_ruleset *r)
 {
@@ -86,6 +67,20 @@ static json_t *status_json(struct jit_daemon *d)
 		d->reloads, "policies", (int)policy_set_count(d->policies),
 		"clients", (int)control_clients(d->control), "ruleset",
 		ruleset_json(d->ruleset), "policy_errors", d->policy_errors);
+	if (j) {
+		size_t live = 0, pending = 0;
+
+		for (size_t i = 0; i < grants_count(d->grants); i++) {
+			enum jit_status st = grants_at(d->grants, i)->status;
+
+			live += st == JIT_INITIATED;
+			pending += st == JIT_PENDING;
+		}
+		json_object_set_new(j, "grants",
+				    json_integer((json_int_t)live));
+		json_object_set_new(j, "pending",
+				    json_integer((json_int_t)pending));
+	}
 	return j;
 }
 
@@ -248,6 +243,12 @@ static int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs)
 		ss = now;
 		n = n_now;
 		r = table_commit(d->table, rs, ss, n, err, sizeof(err));
+		if (r == 1) {
+			log_warn("table inet %s had another layout and was "
+				 "replaced whole; live grants are put back",
+				 table_name(d->table));
+			r = access_restore_kernel(d);
+		}
 		if (r < 0) {
 			if (r == -EPERM)
 				log_err("committing table inet %s: %s (is "
@@ -304,7 +305,9 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 		return r;
 	}
 	if (!initial && ruleset_equal(rs, d->ruleset)) {
+		/* Same ports, but limits or requesters may have changed. */
 		ruleset_free(rs);
+		access_recheck(d);
 		return 0;
 	}
 	r = daemon_commit(d, rs);
@@ -314,6 +317,7 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	}
 	ruleset_free(d->ruleset);
 	d->ruleset = rs;
+	access_recheck(d);
 	d->last_reload_ms = now_real_ms();
 	d->reloads++;
 	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
@@ -331,6 +335,18 @@ static json_t *handle_request(void *userdata, const struct jit_peer *peer,
 
 	if (streq(op, "status"))
 		return status_json(d);
+	if (streq(op, "request"))
+		return access_request(d, peer, req);
+	if (streq(op, "approve"))
+		return access_approve(d, peer, req);
+	if (streq(op, "deny"))
+		return access_deny(d, peer, req);
+	if (streq(op, "revoke"))
+		return access_revoke(d, peer, req);
+	if (streq(op, "grants"))
+		return access_list(d, peer, req, true);
+	if (streq(op, "requests"))
+		return access_list(d, peer, req, false);
 	if (streq(op, "policies"))
 		return policies_json(d);
 	if (streq(op, "reload")) {
@@ -417,6 +433,18 @@ static void reload_timer_cb(struct jit_io *io, uint32_t events)
 	daemon_reload(d, false);
 }
 
+static void expiry_timer_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_daemon *d =
+		(struct jit_daemon *)((char *)io - offsetof(struct jit_daemon,
+							    expiry_timer));
+	uint64_t ticks;
+
+	/* ECANCELED after a clock change is a reason to look, too. */
+	(void)!read(io->fd, &ticks, sizeof(ticks));
+	access_expire(d);
+}
+
 static void sessions_timer_cb(struct jit_io *io, uint32_t events)
 {
 	struct jit_daemon *d =
@@ -433,6 +461,27 @@ static void sessions_timer_cb(struct jit_io *io, uint32_t events)
 	if (!sessions_equal(now, n, d->sessions, d->n_sessions))
 		(void)daemon_commit(d, d->ruleset);
 	free(now);
+}
+
+static int open_audit(struct jit_daemon *d)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (!d->cfg->log_dir)
+		return audit_open(NULL, d->cfg->use_syslog, &d->audit);
+	if (mkdir(d->cfg->log_dir, 0750) < 0 && errno != EEXIST) {
+		r = -errno;
+		log_err("creating log directory '%s': %s", d->cfg->log_dir,
+			strerror(-r));
+		return r;
+	}
+	if (asprintf(&path, "%s/audit.log", d->cfg->log_dir) < 0)
+		return -ENOMEM;
+	r = audit_open(path, d->cfg->use_syslog, &d->audit);
+	if (r < 0)
+		log_err("opening audit log '%s': %s", path, strerror(-r));
+	return r;
 }
 
 static int daemon_setup(struct jit_daemon *d)
@@ -473,6 +522,19 @@ static int daemon_setup(struct jit_daemon *d)
 	    timerfd_settime(d->sessions_timer.fd, 0, &every, NULL) < 0 ||
 	    loop_add(d->epfd, &d->sessions_timer, EPOLLIN) < 0)
 		return log_err("timerfd: %m"), -errno;
+
+	d->expiry_timer.fd =
+		timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->expiry_timer.cb = expiry_timer_cb;
+	if (d->expiry_timer.fd < 0 ||
+	    loop_add(d->epfd, &d->expiry_timer, EPOLLIN) < 0)
+		return log_err("timerfd: %m"), -errno;
+	d->grants = grants_new();
+	if (!d->grants)
+		return -ENOMEM;
+	r = open_audit(d);
+	if (r < 0)
+		return r;
 
 	/* Watch before the first load so no edit slips between the two. */
 	d->inotify.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -539,6 +601,10 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->sessions_timer.fd >= 0)
 		close(d->sessions_timer.fd);
 	free(d->sessions);
+	if (d->expiry_timer.fd >= 0)
+		close(d->expiry_timer.fd);
+	grants_free(d->grants);
+	audit_close(d->audit);
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
 	if (d->epfd >= 0)
@@ -554,6 +620,7 @@ int daemon_run(const struct jit_config *cfg)
 		.inotify.fd = -1,
 		.reload_timer.fd = -1,
 		.sessions_timer.fd = -1,
+		.expiry_timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};
 	int r;

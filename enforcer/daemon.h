@@ -14,6 +14,9 @@
  * @socket_group: group owning the control socket (0660)
  * @table: name of our inet table
  * @allow_owner: use owner+persist when the kernel has it
+ * @log_dir: directory of the JSON-lines logs (audit.log), or NULL for
+ *           syslog only
+ * @use_syslog: also log to syslog
  */
 struct jit_config {
 	const char *policy_dir;
@@ -22,6 +25,8 @@ struct jit_config {
 	gid_t socket_group;
 	const char *table;
 	bool allow_owner;
+	const char *log_dir;
+	bool use_syslog;
 };
 
 /* Run until SIGTERM/SIGINT. Returns the process exit code. */

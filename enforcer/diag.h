@@ -3,8 +3,8 @@
  * Diagnostics: errors about user input, collected rather than printed, and
  * rendered like a compiler's:
  *
- *   policies.d/ssh.yaml:7:15: error: max_duration '30h' exceeds the limit of 24h
- *       max_duration: 30h
+ *   policies.d/ssh.yaml:7:15: error: max_duration '30h' exceeds the limit of
+ * 24h max_duration: 30h
  *                     ^
  */
 #ifndef JIT_DIAG_H

@@ -11,8 +11,8 @@ void log_open(const char *ident, bool use_syslog);
 void log_close(void);
 void log_set_max_level(int level);
 
-__attribute__((format(printf, 2, 3))) void log_msg(int level,
-						   const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void log_msg(int level, const char *fmt,
+						   ...);
 
 #define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_WARNING, __VA_ARGS__)

@@ -15,8 +15,7 @@ struct jit_io {
 	void (*cb)(struct jit_io *io, uint32_t events);
 };
 
-static inline int loop_ctl(int epfd, int op, struct jit_io *io,
-			   uint32_t events)
+static inline int loop_ctl(int epfd, int op, struct jit_io *io, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = io };
 

@@ -33,6 +33,9 @@ static void usage(FILE *out)
 		"%s)\n"
 		"  --no-table-owner    do not take kernel ownership of the "
 		"table\n"
+		"  --log-dir DIR       JSON-lines logs: DIR/audit.log (default "
+		"%s;\n"
+		"                      empty: syslog only)\n"
 		"  --no-syslog         log to stderr only\n"
 		"  --check PATH...     validate policy files or directories; "
 		"exit 0 or 1\n"
@@ -42,7 +45,7 @@ static void usage(FILE *out)
 		"  --version           print the version\n"
 		"  -h, --help          this help\n",
 		JIT_POLICY_DIR, JIT_STATE_DIR, JIT_SOCKET_PATH,
-		JIT_TABLE_DEFAULT);
+		JIT_TABLE_DEFAULT, JIT_LOG_DIR);
 }
 
 static int do_check(char **paths, int n)
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
 		OPT_TABLE,
 		OPT_NO_OWNER,
 		OPT_NO_SYSLOG,
+		OPT_LOG_DIR,
 		OPT_CHECK,
 		OPT_REMOVE,
 		OPT_VERSION,
@@ -134,6 +138,7 @@ int main(int argc, char **argv)
 		{ "table", required_argument, NULL, OPT_TABLE },
 		{ "no-table-owner", no_argument, NULL, OPT_NO_OWNER },
 		{ "no-syslog", no_argument, NULL, OPT_NO_SYSLOG },
+		{ "log-dir", required_argument, NULL, OPT_LOG_DIR },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "remove", no_argument, NULL, OPT_REMOVE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -147,6 +152,7 @@ int main(int argc, char **argv)
 		.socket_path = JIT_SOCKET_PATH,
 		.table = JIT_TABLE_DEFAULT,
 		.allow_owner = true,
+		.log_dir = JIT_LOG_DIR,
 	};
 	const char *group = NULL;
 	bool check = false, remove = false, use_syslog = true;
@@ -174,6 +180,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_SYSLOG:
 			use_syslog = false;
+			break;
+		case OPT_LOG_DIR:
+			cfg.log_dir = optarg[0] ? optarg : NULL;
 			break;
 		case OPT_CHECK:
 			check = true;
@@ -209,8 +218,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strlen(cfg.table) > JIT_TABLE_NAME_MAX || !cfg.table[0]) {
-		fprintf(stderr, "jit-enforcer: table name '%s' must be 1..%d "
-				"characters\n",
+		fprintf(stderr,
+			"jit-enforcer: table name '%s' must be 1..%d "
+			"characters\n",
 			cfg.table, JIT_TABLE_NAME_MAX);
 		return 2;
 	}
@@ -227,6 +237,7 @@ int main(int argc, char **argv)
 		cfg.socket_group = 0;
 	}
 
+	cfg.use_syslog = use_syslog;
 	log_open("jit-enforcer", use_syslog);
 	c = daemon_run(&cfg);
 	log_close();

@@ -15,12 +15,12 @@
 #include "addr.h"
 #include "diag.h"
 
-#define JIT_POLICY_NAME_MAX	 32
-#define JIT_POLICY_MAX_PORTS	 64
-#define JIT_POLICY_MAX_SOURCES	 256
-#define JIT_POLICY_MAX_IFACES	 64
-#define JIT_POLICY_MAX_PRINCIPALS 256
-#define JIT_POLICY_FILE_MAX_BYTES (1024 * 1024)
+#define JIT_POLICY_NAME_MAX		  32
+#define JIT_POLICY_MAX_PORTS		  64
+#define JIT_POLICY_MAX_SOURCES		  256
+#define JIT_POLICY_MAX_IFACES		  64
+#define JIT_POLICY_MAX_PRINCIPALS	  256
+#define JIT_POLICY_FILE_MAX_BYTES	  (1024 * 1024)
 #define JIT_POLICY_DEFAULT_MAX_DURATION_S (3u * 3600u)
 
 /* Protocol bits of a port entry; "any" is both. */
@@ -178,12 +178,9 @@ const struct jit_policy *policy_set_find(const struct jit_policy_set *s,
  *   policy ssh (policies/ssh.yaml:1)
  *     description: SSH for the operators
  *     port tcp/22 max_duration 3h sources any
- *     port tcp,udp/5985-5986 max_duration 1h30m sources 192.0.2.0/24,2001:db8::/32
- *     interfaces: all
- *     requesters: users [alice] groups [ops]
- *     approval: manual
- *     approvers: root
- *     action: drop
+ *     port tcp,udp/5985-5986 max_duration 1h30m sources
+ * 192.0.2.0/24,2001:db8::/32 interfaces: all requesters: users [alice] groups
+ * [ops] approval: manual approvers: root action: drop
  */
 void policy_print(const struct jit_policy *p, FILE *out);
 

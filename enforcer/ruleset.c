@@ -33,6 +33,8 @@
 #ifndef NFT_TABLE_F_PERSIST
 #define NFT_TABLE_F_PERSIST 0x4
 #endif
+/* Debian 12's headers stop before the DESTROY messages (Linux 6.3). */
+#define JIT_MSG_DESTROYSETELEM 30
 
 #define CHAIN_INPUT	"input"
 #define CHAIN_REJECT	"deny_reject"
@@ -555,6 +557,7 @@ struct jit_table {
 	char name[JIT_TABLE_NAME_MAX + 1];
 	bool allow_owner;
 	bool probed;
+	bool no_destroy; /* kernel older than 6.3: DELSETELEM only */
 	enum jit_table_mode mode;
 };
 
@@ -1060,7 +1063,7 @@ static void emit_input_chain(struct builder *bld)
 	 * as "new". Let it through only if it carries ACK without SYN/RST,
 	 * its exact 4-tuple was a connected local socket at our last commit,
 	 * and a local socket bound to a specific address still owns it.
-	 * docs/existing-sessions.md explains why this is sound.
+	 * README.md ("Sessions older than the agent") says why that is sound.
 	 */
 	for (int v = 0; v < 2; v++) {
 		bool v4 = v == 0;
@@ -1273,8 +1276,10 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
 					     sizeof(err2), &failed_type);
 
 			if (r2 == 0) {
-				r = 0;
+				t->mode = modes[i];
+				t->probed = true;
 				err[0] = '\0';
+				return 1;
 			}
 		}
 		if (r == 0) {
@@ -1288,6 +1293,178 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
 			continue;
 		break;
 	}
+	return r;
+}
+
+/* ---- grant elements --------------------------------------------------- */
+
+#define ELEMS_PER_MSG  512
+#define MIN_TIMEOUT_MS 1000
+
+/* One pending set-element message per grant set. */
+struct elem_acc {
+	struct builder *bld;
+	uint16_t type;
+	struct nftnl_set *s[ARRAY_SIZE(grant_sets)];
+	size_t n[ARRAY_SIZE(grant_sets)];
+};
+
+static void acc_flush(struct elem_acc *acc, size_t i)
+{
+	char what[64];
+
+	if (!acc->s[i])
+		return;
+	if (acc->n[i]) {
+		snprintf(what, sizeof(what), "%s elements of set %s",
+			 acc->type == NFT_MSG_NEWSETELEM ? "adding"
+							 : "removing",
+			 grant_sets[i].name);
+		add_msg(acc->bld, acc->type,
+			acc->type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
+			elems_payload, acc->s[i], what);
+	}
+	nftnl_set_free(acc->s[i]);
+	acc->s[i] = NULL;
+	acc->n[i] = 0;
+}
+
+static void acc_add(struct elem_acc *acc, size_t i, const uint8_t *key,
+		    const uint8_t *key_end, uint32_t len, uint64_t timeout_ms)
+{
+	struct nftnl_set_elem *e;
+
+	if (acc->bld->err)
+		return;
+	if (!acc->s[i]) {
+		acc->s[i] = set_new(acc->bld, grant_sets[i].name, 0);
+		if (!acc->s[i])
+			return;
+	}
+	e = nftnl_set_elem_alloc();
+	if (!e) {
+		acc->bld->err = -ENOMEM;
+		return;
+	}
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	if (key_end)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key_end, len);
+	if (timeout_ms)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	nftnl_set_elem_add(acc->s[i], e);
+	if (++acc->n[i] >= ELEMS_PER_MSG)
+		acc_flush(acc, i);
+}
+
+/* [addr 4|16][proto 1 + 3][port 2 + 2] */
+static uint32_t grant_elem_key(uint8_t *key, const uint8_t *addr, unsigned alen,
+			       uint8_t proto, uint16_t port)
+{
+	uint16_t p = htons(port);
+
+	memset(key, 0, 24);
+	memcpy(key, addr, alen);
+	key[alen] = proto;
+	memcpy(key + alen + 4, &p, 2);
+	return alen + 8;
+}
+
+static void acc_key(struct elem_acc *acc, const struct jit_grant_key *k,
+		    uint64_t timeout_ms)
+{
+	static const struct {
+		unsigned bit;
+		uint8_t proto;
+	} protos[] = { { JIT_PROTO_TCP, IPPROTO_TCP },
+		       { JIT_PROTO_UDP, IPPROTO_UDP } };
+	bool v4 = k->source.family == AF_INET;
+	unsigned alen = prefix_addr_len(&k->source);
+	bool prefix = grant_key_is_prefix(k);
+	size_t set = (prefix ? 2 : 0) + (v4 ? 0 : 1);
+	uint8_t key[24], key_end[24], last[16];
+	uint32_t len;
+
+	prefix_last(&k->source, last);
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
+		if (!(k->protos & protos[i].bit))
+			continue;
+		if (prefix) {
+			len = grant_elem_key(key, k->source.addr, alen,
+					     protos[i].proto, k->port_lo);
+			grant_elem_key(key_end, last, alen, protos[i].proto,
+				       k->port_hi);
+			acc_add(acc, set, key, key_end, len, timeout_ms);
+			continue;
+		}
+		for (uint32_t port = k->port_lo; port <= k->port_hi; port++) {
+			len = grant_elem_key(key, k->source.addr, alen,
+					     protos[i].proto, (uint16_t)port);
+			acc_add(acc, set, key, NULL, len, timeout_ms);
+		}
+	}
+}
+
+static int grants_batch(struct jit_table *t, const struct jit_grant_key *del,
+			size_t n_del, const struct jit_grant_key *add,
+			const uint64_t *timeout_ms, size_t n_add,
+			uint16_t del_type, char *err, size_t errlen,
+			int *failed_type)
+{
+	struct builder bld = { .table = t->name };
+	struct elem_acc acc = { .bld = &bld };
+	int r;
+
+	bld.b = batch_new(t->nft);
+	if (!bld.b)
+		return -ENOMEM;
+	acc.type = del_type;
+	for (size_t i = 0; i < n_del; i++)
+		acc_key(&acc, &del[i], 0);
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
+		acc_flush(&acc, i);
+	acc.type = NFT_MSG_NEWSETELEM;
+	for (size_t i = 0; i < n_add; i++)
+		acc_key(&acc, &add[i],
+			timeout_ms[i] < MIN_TIMEOUT_MS ? MIN_TIMEOUT_MS
+						       : timeout_ms[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
+		acc_flush(&acc, i);
+	r = bld.err;
+	if (r < 0)
+		snprintf(err, errlen, "building grant batch: %s", strerror(-r));
+	else if (batch_count(bld.b))
+		r = batch_commit(bld.b, err, errlen, failed_type);
+	batch_free(bld.b);
+	return r;
+}
+
+int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
+			size_t n_del, const struct jit_grant_key *add,
+			const uint64_t *timeout_ms, size_t n_add, char *err,
+			size_t errlen)
+{
+	int failed_type = -1, r;
+
+	if (!t->no_destroy) {
+		r = grants_batch(t, del, n_del, add, timeout_ms, n_add,
+				 JIT_MSG_DESTROYSETELEM, err, errlen,
+				 &failed_type);
+		if (!(n_del && failed_type == JIT_MSG_DESTROYSETELEM &&
+		      (r == -EINVAL || r == -EOPNOTSUPP)))
+			return r;
+		t->no_destroy = true;
+	}
+	/*
+	 * Before Linux 6.3 there is only DELSETELEM, which fails the whole
+	 * batch on an element that already expired. Then the deletes are
+	 * dropped: what is left to delete has expired or is refreshed by
+	 * the add that follows.
+	 */
+	r = grants_batch(t, del, n_del, add, timeout_ms, n_add,
+			 NFT_MSG_DELSETELEM, err, errlen, &failed_type);
+	if (r == -ENOENT && failed_type == NFT_MSG_DELSETELEM)
+		r = grants_batch(t, NULL, 0, add, timeout_ms, n_add,
+				 NFT_MSG_DELSETELEM, err, errlen, &failed_type);
 	return r;
 }
 

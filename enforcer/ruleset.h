@@ -11,9 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "grant.h"
 #include "policy.h"
 
-#define JIT_TABLE_DEFAULT "jit_enforcer"
+#define JIT_TABLE_DEFAULT  "jit_enforcer"
 #define JIT_TABLE_NAME_MAX 64
 
 /**
@@ -81,7 +82,8 @@ bool ruleset_protects(const struct jit_ruleset *r, uint8_t proto,
  *
  * A session older than our conntrack state is picked up mid-stream as
  * "ct state new"; only the sessions listed at the last commit (and still
- * backed by a local socket) pass as such. See docs/existing-sessions.md.
+ * backed by a local socket) pass as such. See "Sessions older than the agent"
+ * in README.md.
  */
 struct jit_session {
 	uint8_t family;
@@ -94,7 +96,8 @@ struct jit_session {
 /* How the kernel protects the table from other processes. */
 enum jit_table_mode {
 	JIT_TABLE_PLAIN,	 /* anyone with CAP_NET_ADMIN may change it */
-	JIT_TABLE_OWNER_PERSIST, /* only our socket may change it; survives us */
+	JIT_TABLE_OWNER_PERSIST, /* only our socket may change it; survives us
+				  */
 };
 
 const char *table_mode_name(enum jit_table_mode m);
@@ -112,13 +115,27 @@ const char *table_name(const struct jit_table *t);
 
 /*
  * Bring the kernel table to the ruleset in one transaction, keeping the
- * grant sets and their elements, and replacing the known sessions. The first commit probes owner+persist
- * (falls back to a plain table) and replaces a table whose layout differs.
- * On failure the kernel keeps what it had; err says why.
+ * grant sets and their elements, and replacing the known sessions. The first
+ * commit probes owner+persist (falls back to a plain table) and replaces a
+ * table whose layout differs. Returns 0, or 1 when the table was replaced whole
+ * (its grant elements are gone and must be added again). On failure the kernel
+ * keeps what it had; err says why.
  */
 int table_commit(struct jit_table *t, const struct jit_ruleset *r,
 		 const struct jit_session *sessions, size_t n_sessions,
 		 char *err, size_t errlen);
+
+/*
+ * Change grants in one transaction: remove the elements of del (those that
+ * already expired are no error), then add those of add, each with its own
+ * timeout in milliseconds (raised to at least one second: zero would mean
+ * "never"). A host with up to 16 ports goes to the hash sets, one element
+ * per protocol and port; prefixes and wider ranges go to the interval sets.
+ */
+int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
+			size_t n_del, const struct jit_grant_key *add,
+			const uint64_t *timeout_ms, size_t n_add, char *err,
+			size_t errlen);
 
 /* Delete the table (lifts every deny). -ENOENT if there is none. */
 int table_remove(struct jit_table *t, char *err, size_t errlen);

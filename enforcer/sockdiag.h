@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 /* TCP states worth keeping alive: connected in either direction. */
-#define SOCKDIAG_CONNECTED                                                      \
-	((1u << 1) /* ESTABLISHED */ | (1u << 4) /* FIN_WAIT1 */ |             \
-	 (1u << 5) /* FIN_WAIT2 */ | (1u << 8) /* CLOSE_WAIT */ |              \
+#define SOCKDIAG_CONNECTED                                         \
+	((1u << 1) /* ESTABLISHED */ | (1u << 4) /* FIN_WAIT1 */ | \
+	 (1u << 5) /* FIN_WAIT2 */ | (1u << 8) /* CLOSE_WAIT */ |  \
 	 (1u << 9) /* LAST_ACK */ | (1u << 11) /* CLOSING */)
 #define SOCKDIAG_LISTEN (1u << 10)
 

@@ -20,11 +20,11 @@
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
 /* DEFINE_CLEANUP_FUNC(type, func) gives func##p(type **), NULL-safe. */
-#define DEFINE_CLEANUP_FUNC(type, func)                                        \
-	static inline void func##p(type **p)                                   \
-	{                                                                      \
-		if (*p)                                                        \
-			func(*p);                                              \
+#define DEFINE_CLEANUP_FUNC(type, func)      \
+	static inline void func##p(type **p) \
+	{                                    \
+		if (*p)                      \
+			func(*p);            \
 	}
 
 static inline void freep(void *p)
@@ -44,23 +44,23 @@ static inline void fclosep(FILE **f)
 		fclose(*f);
 }
 
-#define _cleanup_free_	_cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_free_	 _cleanup_(freep)
+#define _cleanup_close_	 _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership over: returns the value and clears the variable. */
-#define TAKE_PTR(p)                                                            \
-	({                                                                     \
-		__typeof__(p) _p = (p);                                        \
-		(p) = NULL;                                                    \
-		_p;                                                            \
+#define TAKE_PTR(p)                     \
+	({                              \
+		__typeof__(p) _p = (p); \
+		(p) = NULL;             \
+		_p;                     \
 	})
 
-#define TAKE_FD(fd)                                                            \
-	({                                                                     \
-		int _fd = (fd);                                                \
-		(fd) = -1;                                                     \
-		_fd;                                                           \
+#define TAKE_FD(fd)             \
+	({                      \
+		int _fd = (fd); \
+		(fd) = -1;      \
+		_fd;            \
 	})
 
 static inline bool streq(const char *a, const char *b)

@@ -5,6 +5,7 @@
  * or as JSON with --json.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <time.h>
 
 #include "client.h"
@@ -116,8 +117,8 @@ static int call(struct ctx *ctx, json_t *req, json_t **reply)
 			putchar('\n');
 		} else {
 			fprintf(stderr, "jitctl: %s\n",
-				json_string_value(json_object_get(e, "message")) ?:
-					"request failed");
+				json_string_value(json_object_get(e, "message"))
+					?: "request failed");
 		}
 		json_decref(*reply);
 		*reply = NULL;
@@ -167,8 +168,9 @@ static void join_strings(json_t *arr, char *buf, size_t n, const char *empty)
 	buf[0] = '\0';
 	json_array_foreach(arr, i, v)
 	{
-		off += (size_t)snprintf(buf + off, off < n ? n - off : 0, "%s%s",
-					i ? "," : "", json_string_value(v));
+		off += (size_t)snprintf(buf + off, off < n ? n - off : 0,
+					"%s%s", i ? "," : "",
+					json_string_value(v));
 		if (off >= n)
 			break;
 	}
@@ -187,14 +189,14 @@ static void principals_text(json_t *p, char *buf, size_t n)
 	else if (!g[0])
 		snprintf(buf, n, "%s", u);
 	else
-		snprintf(buf, n, "%s%s@%s", u, u[0] ? "," : "", g);
+		snprintf(buf, n, "%.120s%s@%.120s", u, u[0] ? "," : "", g);
 }
 
 /* ---- commands --------------------------------------------------------- */
 
 static int cmd_status(struct ctx *ctx, int argc, char **argv)
 {
-	json_t *reply, *rs, *v;
+	json_t *reply = NULL, *rs, *v;
 	char when[64] = "-";
 	size_t i;
 	int r;
@@ -207,9 +209,8 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 		return r;
 	}
 	{
-		time_t t = (time_t)(json_integer_value(
-					    json_object_get(reply,
-							    "last_reload_ms")) /
+		time_t t = (time_t)(json_integer_value(json_object_get(
+					    reply, "last_reload_ms")) /
 				    1000);
 		struct tm tm;
 
@@ -223,13 +224,14 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 	printf("table:       %s %s\n", str(reply, "table_family"),
 	       str(reply, "table"));
 	printf("protection:  %s (%s)\n", str(reply, "protection"),
-	       streq(str(reply, "protection"), "owner+persist") ?
-		       "only the agent can change or delete the table; it "
-		       "stays if the agent stops" :
-		       "the table stays if the agent stops; other root "
-		       "processes can change it");
+	       streq(str(reply, "protection"), "owner+persist")
+		       ? "only the agent can change or delete the table; it "
+			 "stays if the agent stops"
+		       : "the table stays if the agent stops; other root "
+			 "processes can change it");
 	printf("policies:    %lld in force from %s (last commit %s)\n",
-	       (long long)json_integer_value(json_object_get(reply, "policies")),
+	       (long long)json_integer_value(
+		       json_object_get(reply, "policies")),
 	       str(reply, "policy_dir"), when);
 	rs = json_object_get(reply, "ruleset");
 	if (!json_array_size(json_object_get(rs, "deny"))) {
@@ -246,9 +248,9 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 			ports_text(v, p, sizeof(p));
 			snprintf(col, sizeof(col), "  %s", p);
 			table_row(&t, col,
-				  streq(str(v, "interface"), "*") ?
-					  "all" :
-					  str(v, "interface"),
+				  streq(str(v, "interface"), "*")
+					  ? "all"
+					  : str(v, "interface"),
 				  str(v, "action"));
 		}
 		table_print(&t);
@@ -266,7 +268,7 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 static int cmd_policies(struct ctx *ctx, int argc, char **argv)
 {
 	struct table t = { .ncols = 8 };
-	json_t *reply, *p;
+	json_t *reply = NULL, *p;
 	size_t i;
 	int r;
 
@@ -312,9 +314,9 @@ static int cmd_policies(struct ctx *ctx, int argc, char **argv)
 				snprintf(appr, sizeof(appr), "auto");
 			}
 			table_row(&t, k ? "" : str(p, "name"), pt,
-				  str(port, "max_duration"), src,
-				  k ? "" : req, k ? "" : appr,
-				  k ? "" : str(p, "action"), k ? "" : ifs);
+				  str(port, "max_duration"), src, k ? "" : req,
+				  k ? "" : appr, k ? "" : str(p, "action"),
+				  k ? "" : ifs);
 		}
 	}
 	table_print(&t);
@@ -324,7 +326,7 @@ static int cmd_policies(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_reload(struct ctx *ctx, int argc, char **argv)
 {
-	json_t *reply;
+	json_t *reply = NULL;
 	int r;
 
 	if ((r = no_args("reload", argc, argv)))
@@ -346,7 +348,333 @@ static int cmd_reload(struct ctx *ctx, int argc, char **argv)
 	return r;
 }
 
+static void time_text(json_int_t ms, char *buf, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!ms || !gmtime_r(&t, &tm)) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* "1h59m", "45s", "0s" */
+static void left_text(json_int_t s, char *buf, size_t n)
+{
+	if (s >= 3600)
+		snprintf(buf, n, "%lldh%02lldm", (long long)(s / 3600),
+			 (long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, n, "%lldm%02llds", (long long)(s / 60),
+			 (long long)(s % 60));
+	else
+		snprintf(buf, n, "%llds", (long long)s);
+}
+
+static json_int_t num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* Parse the options of a subcommand; argv[0] is its name. */
+static int sub_getopt(int argc, char **argv, const char *shortopts,
+		      const struct option *opts)
+{
+	return getopt_long(argc, argv, shortopts, opts, NULL);
+}
+
+static int parse_id(const char *cmd, const char *s, json_int_t *id)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || v == 0 || v > (1ull << 53)) {
+		fprintf(stderr, "jitctl %s: '%s' is not a request id\n", cmd,
+			s);
+		return -1;
+	}
+	*id = (json_int_t)v;
+	return 0;
+}
+
+static int cmd_request(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "proto", required_argument, NULL, 'P' },
+		{ "protocol", required_argument, NULL, 'P' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "for", required_argument, NULL, 't' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ 0 },
+	};
+	const char *port = NULL, *proto = NULL, *from = NULL, *dur = NULL;
+	const char *reason = "";
+	json_t *req, *reply = NULL, *r;
+	char until[64];
+	int c, rc;
+
+	optind = 0;
+	while ((c = sub_getopt(argc, argv, "p:P:f:t:r:", opts)) != -1) {
+		switch (c) {
+		case 'p':
+			port = optarg;
+			break;
+		case 'P':
+			proto = optarg;
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 't':
+			dur = optarg;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind + 1 != argc || !port || !from) {
+		fprintf(stderr, "usage: jitctl request POLICY --port PORT "
+				"--from ADDRESS[/LEN] [--for DURATION] "
+				"[--proto tcp|udp|any] [--reason TEXT]\n");
+		return 2;
+	}
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "request", "policy",
+			argv[optind], "port", port, "source", from, "reason",
+			reason);
+	if (dur)
+		json_object_set_new(req, "duration", json_string(dur));
+	if (proto)
+		json_object_set_new(req, "protocol", json_string(proto));
+	rc = call(ctx, req, &reply);
+	if (rc || ctx->json) {
+		json_decref(reply);
+		return rc;
+	}
+	r = json_object_get(reply, "request");
+	if (streq(str(r, "status"), "initiated")) {
+		time_text(num(r, "end_ms"), until, sizeof(until));
+		printf("request %lld granted: %s -> %s until %s\n",
+		       (long long)num(r, "id"), str(r, "source"),
+		       str(r, "ports"), until);
+	} else {
+		printf("request %lld pending approval\n",
+		       (long long)num(r, "id"));
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_decide(struct ctx *ctx, int argc, char **argv, bool approve)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ 0 },
+	};
+	const char *reason = NULL;
+	json_t *req, *reply = NULL, *r;
+	json_int_t id;
+	char until[64];
+	int c, rc;
+
+	optind = 0;
+	while ((c = sub_getopt(argc, argv, "r:", opts)) != -1) {
+		if (c != 'r')
+			return 2;
+		reason = optarg;
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: jitctl %s ID%s\n", argv[0],
+			approve ? "" : " [--reason TEXT]");
+		return 2;
+	}
+	if (parse_id(argv[0], argv[optind], &id) < 0)
+		return 2;
+	req = json_pack("{s:s, s:I}", "op", approve ? "approve" : "deny", "id",
+			id);
+	if (reason)
+		json_object_set_new(req, "reason", json_string(reason));
+	rc = call(ctx, req, &reply);
+	if (rc || ctx->json) {
+		json_decref(reply);
+		return rc;
+	}
+	r = json_object_get(reply, "request");
+	if (approve) {
+		time_text(num(r, "end_ms"), until, sizeof(until));
+		printf("request %lld approved: %s -> %s until %s\n",
+		       (long long)id, str(r, "source"), str(r, "ports"), until);
+	} else {
+		printf("request %lld denied\n", (long long)id);
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_approve(struct ctx *ctx, int argc, char **argv)
+{
+	return cmd_decide(ctx, argc, argv, true);
+}
+
+static int cmd_deny(struct ctx *ctx, int argc, char **argv)
+{
+	return cmd_decide(ctx, argc, argv, false);
+}
+
+static int cmd_revoke(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "terminate", no_argument, NULL, 'T' },
+		{ 0 },
+	};
+	bool terminate = false;
+	json_t *reply = NULL;
+	json_int_t id;
+	int c, rc;
+
+	optind = 0;
+	while ((c = sub_getopt(argc, argv, "", opts)) != -1) {
+		if (c != 'T')
+			return 2;
+		terminate = true;
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: jitctl revoke ID [--terminate]\n");
+		return 2;
+	}
+	if (parse_id("revoke", argv[optind], &id) < 0)
+		return 2;
+	rc = call(ctx,
+		  json_pack("{s:s, s:I, s:b}", "op", "revoke", "id", id,
+			    "terminate", terminate),
+		  &reply);
+	if (rc || ctx->json) {
+		json_decref(reply);
+		return rc;
+	}
+	printf("request %lld revoked", (long long)id);
+	if (terminate)
+		printf("; %lld connection(s) terminated, %lld flow(s) "
+		       "deleted",
+		       (long long)num(reply, "terminated_sockets"),
+		       (long long)num(reply, "deleted_flows"));
+	printf("\n");
+	if (json_is_string(json_object_get(reply, "terminate_error"))) {
+		fprintf(stderr, "jitctl: terminating connections: %s\n",
+			str(reply, "terminate_error"));
+		rc = 1;
+	}
+	json_decref(reply);
+	return rc;
+}
+
+static int cmd_grants(struct ctx *ctx, int argc, char **argv)
+{
+	struct table t = { .ncols = 7 };
+	json_t *reply = NULL, *r;
+	size_t i;
+	int rc;
+
+	if ((rc = no_args("grants", argc, argv)))
+		return rc;
+	rc = call(ctx, json_pack("{s:s}", "op", "grants"), &reply);
+	if (rc || ctx->json) {
+		json_decref(reply);
+		return rc;
+	}
+	if (!json_array_size(json_object_get(reply, "grants"))) {
+		printf("no live grants\n");
+		json_decref(reply);
+		return 0;
+	}
+	table_row(&t, "ID", "POLICY", "SOURCE", "PORT", "EXPIRES IN", "BY",
+		  "REASON");
+	json_array_foreach(json_object_get(reply, "grants"), i, r)
+	{
+		char id[24], left[32];
+
+		snprintf(id, sizeof(id), "%lld", (long long)num(r, "id"));
+		left_text(num(r, "expires_in_s"), left, sizeof(left));
+		table_row(&t, id, str(r, "policy"), str(r, "source"),
+			  str(r, "ports"), left,
+			  str(json_object_get(r, "requestor"), "user"),
+			  str(r, "reason"));
+	}
+	table_print(&t);
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_requests(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ 0 },
+	};
+	struct table t = { .ncols = 9 };
+	json_t *reply = NULL, *r;
+	bool all = false;
+	size_t i;
+	int c, rc;
+
+	optind = 0;
+	while ((c = sub_getopt(argc, argv, "a", opts)) != -1) {
+		if (c != 'a')
+			return 2;
+		all = true;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: jitctl requests [--all]\n");
+		return 2;
+	}
+	rc = call(ctx, json_pack("{s:s, s:b}", "op", "requests", "all", all),
+		  &reply);
+	if (rc || ctx->json) {
+		json_decref(reply);
+		return rc;
+	}
+	if (!json_array_size(json_object_get(reply, "requests"))) {
+		printf(all ? "no requests\n"
+			   : "no pending requests or live grants (see "
+			     "--all)\n");
+		json_decref(reply);
+		return 0;
+	}
+	table_row(&t, "ID", "POLICY", "USER", "SOURCE", "PORT", "STATUS",
+		  "STATUS REASON", "END", "REASON");
+	json_array_foreach(json_object_get(reply, "requests"), i, r)
+	{
+		char id[24], end[64];
+
+		snprintf(id, sizeof(id), "%lld", (long long)num(r, "id"));
+		time_text(num(r, "end_ms"), end, sizeof(end));
+		table_row(&t, id, str(r, "policy"),
+			  str(json_object_get(r, "requestor"), "user"),
+			  str(r, "source"), str(r, "ports"), str(r, "status"),
+			  str(r, "status_reason"), end, str(r, "reason"));
+	}
+	table_print(&t);
+	json_decref(reply);
+	return 0;
+}
+
 static const struct command commands[] = {
+	{ "request", cmd_request,
+	  "ask for access: POLICY --port P --from ADDR [--for 2h] [--reason "
+	  "TEXT]" },
+	{ "approve", cmd_approve, "approve a pending request: ID" },
+	{ "deny", cmd_deny, "deny a pending request: ID [--reason TEXT]" },
+	{ "grants", cmd_grants, "list live grants" },
+	{ "requests", cmd_requests, "list pending and live requests [--all]" },
+	{ "revoke", cmd_revoke,
+	  "end a grant early: ID [--terminate to end its connections]" },
 	{ "status", cmd_status, "show the agent, its table and protection" },
 	{ "policies", cmd_policies, "list the policies in force" },
 	{ "reload", cmd_reload, "reload the policy directory now (root)" },
@@ -357,7 +685,7 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: jitctl [--socket PATH] [--json] COMMAND [ARGS]\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name,
+		fprintf(out, "  %-9s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(out, "\nThe socket defaults to $JIT_SOCKET or %s.\n",
 		JIT_SOCKET_PATH);

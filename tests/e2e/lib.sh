@@ -31,6 +31,7 @@ TABLE=jit_enforcer
 
 TMP=""
 AGENT_PID=""
+CLEANUP=()
 LISTENER_PID=""
 FAILS=0
 PASSES=0
@@ -65,6 +66,10 @@ e2e_cleanup() {
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
+	local i
+	for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUP[$i]}" >/dev/null 2>&1
+	done
 	[ -n "$TMP" ] && rm -rf "$TMP"
 	if [ "$rc" -eq 0 ] && [ "$FAILS" -gt 0 ]; then
 		rc=1
@@ -82,6 +87,8 @@ e2e_setup() {
 	TMP="$(mktemp -d /tmp/jit-e2e.XXXXXX)"
 	trap e2e_cleanup EXIT
 	trap 'exit 130' INT TERM
+	# A write to a session whose client died must fail, not kill the test.
+	trap '' PIPE
 	mkdir -p "$TMP/policies" "$TMP/state"
 	SOCK="$TMP/control.sock"
 
@@ -123,7 +130,7 @@ start_listeners() {
 # Start the agent in vm; returns once its control socket answers.
 start_agent() {
 	ip netns exec "$NS_VM" "$ENFORCER" --policies "$TMP/policies" --state-dir "$TMP/state" \
-		--socket "$SOCK" --table "$TABLE" --no-syslog "$@" \
+		--socket "$SOCK" --table "$TABLE" --log-dir "$TMP/log" --no-syslog "$@" \
 		>>"$TMP/agent.log" 2>&1 &
 	AGENT_PID=$!
 	if ! kill -0 "$AGENT_PID" 2>/dev/null; then
@@ -241,4 +248,58 @@ write_policy() {
 	local name="$1"
 	cat >"$TMP/policies/$name.yaml.tmp"
 	mv "$TMP/policies/$name.yaml.tmp" "$TMP/policies/$name.yaml"
+}
+
+# Run a command at cleanup (after the namespaces are gone).
+on_cleanup() { CLEANUP+=("$*"); }
+
+# Long-lived TCP sessions that send a line and wait for its echo on demand:
+#   session_open NAME NSFUNC ADDR PORT; session_ok NAME; session_close NAME
+session_open() {
+	local name="$1" ns="$2" addr="$3" port="$4" fd
+	mkfifo "$TMP/$name.in"
+	"$ns" "$PROBE" session "$addr" "$port" <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
+	exec {fd}>"$TMP/$name.in"
+	eval "SESSION_FD_$name=$fd"
+	wait_for "session $name connected" 5 grep -q '^connected' "$TMP/$name.out"
+}
+
+session_ok() {
+	local name="$1" fdvar="SESSION_FD_$1" before
+	before=$(grep -c '^ok$' "$TMP/$name.out")
+	echo data >&"${!fdvar}" 2>/dev/null || return 1
+	local deadline=$((SECONDS + 5))
+	while :; do
+		[ "$(grep -c '^ok$' "$TMP/$name.out")" -gt "$before" ] && return 0
+		grep -q '^fail' "$TMP/$name.out" && return 1
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+# The session's client saw its connection fail (reset or no echo).
+session_dead() { ! session_ok "$1" && grep -q '^fail' "$TMP/$1.out"; }
+
+session_close() {
+	local fdvar="SESSION_FD_$1"
+	eval "exec ${!fdvar}>&-" 2>/dev/null || true
+}
+
+# Users and groups for permission tests, unique to the run, removed at exit.
+add_group() {
+	groupadd "$1"
+	on_cleanup groupdel "$1"
+}
+
+add_user() {
+	local user="$1" groups="$2"
+	useradd -M -N -s /usr/sbin/nologin -G "$groups" "$user"
+	on_cleanup userdel "$user"
+}
+
+# as USER CMD...: run a command in vm as that user (with its groups).
+as() {
+	local user="$1"
+	shift
+	ip netns exec "$NS_VM" setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$@"
 }

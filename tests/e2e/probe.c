@@ -15,6 +15,9 @@
  *                                  stack answered with a reset (the packet
  *                                  got through), 2 if nothing came back
  *
+ *   probe unix PATH                send stdin to a Unix stream socket as is,
+ *                                  then print what comes back until EOF
+ *
  * A listen PORT may be written PORT@IPV4 to bind one address only.
  */
 #include <arpa/inet.h>
@@ -29,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <netinet/ip.h>
+#include <sys/un.h>
 #include <netinet/tcp.h>
 
 #define MAX_FDS 256
@@ -39,8 +43,7 @@ static int resolve(const char *addr, const char *port, int type,
 		   struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints = { .ai_socktype = type,
-				  .ai_flags = AI_NUMERICHOST |
-					      AI_NUMERICSERV };
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
 	struct addrinfo *ai;
 
 	if (getaddrinfo(addr, port, &hints, &ai) != 0)
@@ -79,9 +82,9 @@ static int tcp_connect(const char *addr, const char *port, int ms, int *fd)
 	getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err) {
 		close(s);
-		return err == ECONNREFUSED ? 1 :
-		       err == ETIMEDOUT || err == EHOSTUNREACH ? 2 :
-								 3;
+		return err == ECONNREFUSED			 ? 1
+		       : err == ETIMEDOUT || err == EHOSTUNREACH ? 2
+								 : 3;
 	}
 	fcntl(s, F_SETFL, 0);
 	*fd = s;
@@ -240,8 +243,7 @@ static int do_ack(const char *addr, const char *port, int ms)
 		if (n < (ssize_t)sizeof(*ip))
 			continue;
 		th = (const void *)(buf + ip->ihl * 4);
-		if ((size_t)n < ip->ihl * 4u + sizeof(*th) ||
-		    ip->saddr != ph.d)
+		if ((size_t)n < ip->ihl * 4u + sizeof(*th) || ip->saddr != ph.d)
 			continue;
 		if (th->dest == htons(sport) && th->rst)
 			return 0;
@@ -352,8 +354,8 @@ static int do_listen(int argc, char **argv)
 				if (r > 0) {
 					send(fds[i].fd, buf, (size_t)r,
 					     MSG_NOSIGNAL);
-				} else if (r == 0 ||
-					   (errno != EAGAIN && errno != EINTR)) {
+				} else if (r == 0 || (errno != EAGAIN &&
+						      errno != EINTR)) {
 					close(fds[i].fd);
 					fds[i] = fds[--n];
 					kind[i] = kind[n];
@@ -362,6 +364,30 @@ static int do_listen(int argc, char **argv)
 			}
 		}
 	}
+}
+
+static int do_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[65536];
+	ssize_t n;
+	int s;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 3;
+	strcpy(sa.sun_path, path);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	while ((n = read(0, buf, sizeof(buf))) > 0)
+		if (send(s, buf, (size_t)n, MSG_NOSIGNAL) != n)
+			break;
+	shutdown(s, SHUT_WR);
+	while ((n = recv(s, buf, sizeof(buf), 0)) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(s);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -382,6 +408,8 @@ int main(int argc, char **argv)
 		ms = argc >= 5 ? atoi(argv[4]) : 1000;
 		return do_ack(argv[2], argv[3], ms);
 	}
+	if (argc == 3 && !strcmp(argv[1], "unix"))
+		return do_unix(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "session"))
 		return do_session(argv[2], argv[3]);
 	fprintf(stderr, "usage: probe listen PORT... | connect ADDR PORT [MS] "

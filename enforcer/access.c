@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The request lifecycle over the control socket: request, approve, deny,
+ * revoke, list; expiry and policy changes. Every decision is audited,
+ * refusals included. Kernel changes come first; the records follow only
+ * once the kernel said yes, so they never claim access the kernel does not
+ * give (or the reverse).
+ */
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/timerfd.h>
+#include <time.h>
+
+#include "authz.h"
+#include "conntrack.h"
+#include "daemon-internal.h"
+#include "log.h"
+#include "sockdiag.h"
+#include "util.h"
+
+static json_t *audit_base(const char *event, const struct jit_identity *id)
+{
+	return json_pack("{s:s, s:I, s:s}", "event", event, "peer_uid",
+			 (json_int_t)id->uid, "peer_user", id->name);
+}
+
+static void audit_request(struct jit_daemon *d, json_t *ev,
+			  const struct jit_request *r)
+{
+	char src[JIT_PREFIX_STRLEN], ports[48];
+
+	if (r->id)
+		json_object_set_new(ev, "request_id", json_integer(r->id));
+	if (r->policy[0])
+		json_object_set_new(ev, "policy", json_string(r->policy));
+	if (r->key.source.family) {
+		json_object_set_new(ev, "source",
+				    json_string(prefix_format(
+					    &r->key.source, src, sizeof(src))));
+		json_object_set_new(ev, "ports",
+				    json_string(grant_key_ports(
+					    &r->key, ports, sizeof(ports))));
+	}
+	if (r->duration_s)
+		json_object_set_new(ev, "duration_s",
+				    json_integer(r->duration_s));
+	json_object_set_new(ev, "reason", json_string(r->reason));
+	if (r->user[0] && r->uid)
+		json_object_set_new(ev, "requestor", json_string(r->user));
+	if (r->end_ms)
+		json_object_set_new(ev, "end_ms", json_integer(r->end_ms));
+	if (audit_event(d->audit, ev) < 0)
+		log_err("writing the audit log failed");
+}
+
+static json_t *refuse(struct jit_daemon *d, const struct jit_identity *id,
+		      const char *event, const struct jit_request *r,
+		      const char *code, const char *msg)
+{
+	json_t *ev = audit_base(event, id);
+
+	json_object_set_new(ev, "result", json_string("refused"));
+	json_object_set_new(ev, "error", json_string(code));
+	json_object_set_new(ev, "message", json_string(msg));
+	audit_request(d, ev, r);
+	log_notice("%s by %s refused: %s", event, id->name, msg);
+	return control_error(code, "%s", msg);
+}
+
+void access_arm_timer(struct jit_daemon *d)
+{
+	uint64_t next = grants_next_end(d->grants);
+	struct itimerspec its = { 0 };
+
+	if (next) {
+		its.it_value.tv_sec = (time_t)(next / 1000);
+		its.it_value.tv_nsec = (long)(next % 1000) * 1000000L;
+	}
+	/* An all-zero value disarms; an end in the past fires at once. */
+	(void)timerfd_settime(d->expiry_timer.fd, TFD_TIMER_ABSTIME, &its,
+			      NULL);
+}
+
+/*
+ * Put r's elements in the kernel (replacing a live grant with the same
+ * key) and record it as initiated. Returns NULL on success or an error
+ * reply.
+ */
+static json_t *initiate(struct jit_daemon *d, const struct jit_identity *id,
+			struct jit_request *r, const char *event)
+{
+	struct jit_request *same, *conflict;
+	uint64_t now = now_real_ms();
+	uint64_t timeout = (uint64_t)r->duration_s * 1000;
+	char err[512], msg[640], src[JIT_PREFIX_STRLEN], ports[48];
+	int ret;
+
+	conflict = grants_find_conflict(d->grants, &r->key, r);
+	if (conflict) {
+		snprintf(msg, sizeof(msg),
+			 "%s %s overlaps live grant %" PRIu64
+			 " (%s %s); revoke it first or ask for exactly the "
+			 "same prefix",
+			 prefix_format(&r->key.source, src, sizeof(src)),
+			 grant_key_ports(&r->key, ports, sizeof(ports)),
+			 conflict->id,
+			 prefix_format(&conflict->key.source, src, sizeof(src)),
+			 grant_key_ports(&conflict->key, ports, sizeof(ports)));
+		return refuse(d, id, event, r, "overlapping-grant", msg);
+	}
+	same = grants_find_same(d->grants, &r->key, r);
+	ret = table_grants_update(d->table, same ? &same->key : NULL,
+				  same ? 1 : 0, &r->key, &timeout, 1, err,
+				  sizeof(err));
+	if (ret < 0) {
+		log_err("adding grant %" PRIu64 " to the kernel: %s", r->id,
+			err);
+		snprintf(msg, sizeof(msg), "the kernel refused the grant: %s",
+			 err);
+		return refuse(d, id, event, r, "kernel-error", msg);
+	}
+	grants_initiate(d->grants, r, now);
+	if (same) {
+		json_t *ev = audit_base("replace", id);
+
+		same->replaced_by = r->id;
+		grants_finish(d->grants, same, JIT_REVOKED, JIT_REASON_NEWER,
+			      id->name);
+		json_object_set_new(ev, "result", json_string("revoked"));
+		json_object_set_new(ev, "status_reason",
+				    json_string(JIT_REASON_NEWER));
+		json_object_set_new(ev, "replaced_by", json_integer(r->id));
+		audit_request(d, ev, same);
+	}
+	access_arm_timer(d);
+	return NULL;
+}
+
+static int lookup_identity(const struct jit_peer *peer, struct jit_identity *id)
+{
+	int r = identity_lookup(peer->uid, peer->gid, id);
+
+	if (r < 0) {
+		memset(id, 0, sizeof(*id));
+		id->uid = peer->uid;
+		snprintf(id->name, sizeof(id->name), "%u", peer->uid);
+	}
+	return r;
+}
+
+json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
+		       json_t *msg)
+{
+	struct jit_identity id;
+	struct jit_request tmpl, *r;
+	const struct jit_policy *p;
+	const char *code = "bad-request";
+	char err[512];
+	json_t *reply, *ev;
+
+	lookup_identity(peer, &id);
+	if (request_parse(msg, &tmpl, &code, err, sizeof(err)) < 0) {
+		reply = refuse(d, &id, "request", &tmpl, code, err);
+		goto out;
+	}
+	tmpl.uid = id.uid;
+	snprintf(tmpl.user, sizeof(tmpl.user), "%s", id.name);
+	p = policy_set_find(d->policies, tmpl.policy);
+	if (!p) {
+		snprintf(err, sizeof(err), "no policy named '%s'", tmpl.policy);
+		reply = refuse(d, &id, "request", &tmpl, "unknown-policy", err);
+		goto out;
+	}
+	if (authz_check_request(p, &id, &tmpl, &code, err, sizeof(err)) < 0) {
+		reply = refuse(d, &id, "request", &tmpl, code, err);
+		goto out;
+	}
+	if (p->approval == JIT_APPROVAL_MANUAL &&
+	    grants_count_user(d->grants, id.uid, JIT_PENDING) >=
+		    JIT_PENDING_PER_USER) {
+		snprintf(err, sizeof(err),
+			 "user '%s' already has %d requests pending approval",
+			 id.name, JIT_PENDING_PER_USER);
+		reply = refuse(d, &id, "request", &tmpl, "too-many-pending",
+			       err);
+		goto out;
+	}
+	if (grants_count_user(d->grants, id.uid, JIT_INITIATED) >=
+		    JIT_GRANTS_PER_USER &&
+	    !grants_find_same(d->grants, &tmpl.key, NULL)) {
+		snprintf(err, sizeof(err),
+			 "user '%s' already has %d live grants; revoke some "
+			 "first",
+			 id.name, JIT_GRANTS_PER_USER);
+		reply = refuse(d, &id, "request", &tmpl, "too-many-grants",
+			       err);
+		goto out;
+	}
+	if (grants_add(d->grants, &tmpl, now_real_ms(), &r) < 0) {
+		reply = refuse(d, &id, "request", &tmpl, "too-many-requests",
+			       "the agent holds too many requests");
+		goto out;
+	}
+	if (p->approval == JIT_APPROVAL_AUTO) {
+		reply = initiate(d, &id, r, "request");
+		if (reply) {
+			grants_finish(d->grants, r, JIT_DENIED,
+				      json_string_value(json_object_get(
+					      json_object_get(reply, "error"),
+					      "message")),
+				      NULL);
+			goto out;
+		}
+		snprintf(r->decided_by, sizeof(r->decided_by), "auto");
+	}
+	ev = audit_base("request", &id);
+	json_object_set_new(ev, "result",
+			    json_string(r->status == JIT_INITIATED
+						? "granted"
+						: "pending"));
+	audit_request(d, ev, r);
+	log_info("request %" PRIu64 " by %s: %s", r->id, id.name,
+		 r->status == JIT_INITIATED ? "granted" : "pending approval");
+	reply = json_pack("{s:b, s:o}", "ok", 1, "request",
+			  request_json(r, now_real_ms()));
+out:
+	identity_release(&id);
+	return reply;
+}
+
+static int get_id(json_t *msg, uint64_t *id, json_t **reply)
+{
+	json_t *v = json_object_get(msg, "id");
+
+	if (!v) {
+		*reply = control_error("missing-field", "missing field 'id'");
+		return -EINVAL;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 1) {
+		*reply = control_error("bad-type",
+				       "field 'id' must be a positive integer");
+		return -EINVAL;
+	}
+	*id = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+/* approve and deny share everything up to the decision. */
+static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
+		      json_t *msg, bool approve)
+{
+	const char *event = approve ? "approve" : "deny";
+	struct jit_request *r, none = { 0 };
+	const struct jit_policy *p;
+	struct jit_identity id;
+	json_t *reply = NULL, *ev, *why;
+	char err[256], reason[JIT_STATUS_MAX];
+	uint64_t rid;
+
+	if (get_id(msg, &rid, &reply) < 0)
+		return reply;
+	lookup_identity(peer, &id);
+	none.id = rid;
+	why = json_object_get(msg, "reason");
+	if (why && !json_is_null(why) &&
+	    (!json_is_string(why) ||
+	     strlen(json_string_value(why)) >= JIT_REASON_MAX)) {
+		reply = refuse(d, &id, event, &none, "bad-type",
+			       "field 'reason' must be a string of at most "
+			       "255 bytes");
+		goto out;
+	}
+	r = grants_get(d->grants, rid);
+	if (!r) {
+		snprintf(err, sizeof(err), "no request %" PRIu64, rid);
+		reply = refuse(d, &id, event, &none, "unknown-request", err);
+		goto out;
+	}
+	if (r->status != JIT_PENDING) {
+		snprintf(err, sizeof(err),
+			 "request %" PRIu64 " is %s, not pending approval", rid,
+			 status_name(r->status));
+		reply = refuse(d, &id, event, r, "not-pending", err);
+		goto out;
+	}
+	p = policy_set_find(d->policies, r->policy);
+	if (!p) {
+		snprintf(err, sizeof(err), "policy '%s' no longer exists",
+			 r->policy);
+		reply = refuse(d, &id, event, r, "unknown-policy", err);
+		goto out;
+	}
+	if (!authz_match(&p->approvers, &id)) {
+		snprintf(err, sizeof(err),
+			 "user '%s' may not approve or deny requests under "
+			 "policy '%s'",
+			 id.name, p->name);
+		reply = refuse(d, &id, event, r, "not-approver", err);
+		goto out;
+	}
+	if (id.uid == r->uid && id.uid != 0) {
+		reply = refuse(d, &id, event, r, "own-request",
+			       "approvers cannot decide their own requests");
+		goto out;
+	}
+	if (approve) {
+		struct jit_request check = *r;
+		const char *code;
+
+		/* The policy may have changed while the request waited. */
+		check.duration_s = r->duration_s;
+		if (authz_check_request(p, &(struct jit_identity){ .uid = 0 },
+					&check, &code, err, sizeof(err)) < 0) {
+			reply = refuse(d, &id, event, r, code, err);
+			goto out;
+		}
+		reply = initiate(d, &id, r, event);
+		if (reply)
+			goto out;
+		snprintf(r->decided_by, sizeof(r->decided_by), "%s", id.name);
+	} else {
+		snprintf(reason, sizeof(reason), "denied%s%s",
+			 why && json_string_value(why)[0] ? ": " : "",
+			 why ? json_string_value(why) : "");
+		grants_finish(d->grants, r, JIT_DENIED, reason, id.name);
+	}
+	ev = audit_base(event, &id);
+	json_object_set_new(ev, "result",
+			    json_string(approve ? "granted" : "denied"));
+	if (why && json_is_string(why))
+		json_object_set_new(ev, "decision_reason", json_copy(why));
+	audit_request(d, ev, r);
+	reply = json_pack("{s:b, s:o}", "ok", 1, "request",
+			  request_json(r, now_real_ms()));
+out:
+	identity_release(&id);
+	return reply;
+}
+
+json_t *access_approve(struct jit_daemon *d, const struct jit_peer *peer,
+		       json_t *msg)
+{
+	return decide(d, peer, msg, true);
+}
+
+json_t *access_deny(struct jit_daemon *d, const struct jit_peer *peer,
+		    json_t *msg)
+{
+	return decide(d, peer, msg, false);
+}
+
+struct terminate_ctx {
+	const struct jit_grant_key *k;
+	unsigned destroyed;
+	int err;
+};
+
+static int terminate_cb(const struct jit_sock *s, void *userdata)
+{
+	struct terminate_ctx *ctx = userdata;
+	struct jit_prefix host = { .family = s->family };
+	int r;
+
+	if (s->family != ctx->k->source.family || s->lport < ctx->k->port_lo ||
+	    s->lport > ctx->k->port_hi)
+		return 0;
+	host.len = s->family == AF_INET ? 32 : 128;
+	memcpy(host.addr, s->remote, prefix_addr_len(&host));
+	if (!prefix_contains(&ctx->k->source, &host))
+		return 0;
+	r = sockdiag_destroy(s);
+	if (r == 0)
+		ctx->destroyed++;
+	else if (r != -ENOENT && !ctx->err)
+		ctx->err = r;
+	return 0;
+}
+
+/*
+ * End the connections a grant let in: destroy the local TCP sockets (a
+ * conntrack entry alone would be picked up again) and delete the
+ * conntrack entries (UDP flows, and TCP state).
+ */
+static int terminate(const struct jit_grant_key *k, unsigned *sockets,
+		     int *flows)
+{
+	struct terminate_ctx ctx = { .k = k };
+	int r = 0;
+
+	*sockets = 0;
+	*flows = 0;
+	if (k->protos & JIT_PROTO_TCP) {
+		r = sockdiag_dump(IPPROTO_TCP, SOCKDIAG_CONNECTED, terminate_cb,
+				  &ctx);
+		*sockets = ctx.destroyed;
+		if (!r)
+			r = ctx.err;
+	}
+	*flows =
+		conntrack_delete(&k->source, k->protos, k->port_lo, k->port_hi);
+	if (*flows < 0) {
+		if (!r)
+			r = *flows;
+		*flows = 0;
+	}
+	return r;
+}
+
+json_t *access_revoke(struct jit_daemon *d, const struct jit_peer *peer,
+		      json_t *msg)
+{
+	struct jit_request *r, none = { 0 };
+	const struct jit_policy *p;
+	struct jit_identity id;
+	json_t *reply = NULL, *ev, *term = json_object_get(msg, "terminate");
+	char err[512];
+	unsigned sockets = 0;
+	int flows = 0, tr = 0;
+	uint64_t rid;
+
+	if (get_id(msg, &rid, &reply) < 0)
+		return reply;
+	if (term && !json_is_boolean(term))
+		return control_error("bad-type",
+				     "field 'terminate' must be true or false");
+	lookup_identity(peer, &id);
+	none.id = rid;
+	r = grants_get(d->grants, rid);
+	if (!r) {
+		snprintf(err, sizeof(err), "no request %" PRIu64, rid);
+		reply = refuse(d, &id, "revoke", &none, "unknown-request", err);
+		goto out;
+	}
+	if (r->status != JIT_INITIATED && r->status != JIT_PENDING) {
+		snprintf(err, sizeof(err), "request %" PRIu64 " is already %s",
+			 rid, status_name(r->status));
+		reply = refuse(d, &id, "revoke", r, "not-live", err);
+		goto out;
+	}
+	p = policy_set_find(d->policies, r->policy);
+	if (id.uid != 0 && id.uid != r->uid &&
+	    !(p && authz_match(&p->approvers, &id))) {
+		snprintf(err, sizeof(err),
+			 "user '%s' may only revoke their own grants", id.name);
+		reply = refuse(d, &id, "revoke", r, "permission-denied", err);
+		goto out;
+	}
+	if (json_is_true(term) && id.uid != 0 &&
+	    !(p && authz_match(&p->approvers, &id)) && id.uid != r->uid) {
+		reply = refuse(d, &id, "revoke", r, "permission-denied",
+			       "only root, approvers or the requester may "
+			       "terminate connections");
+		goto out;
+	}
+	if (r->status == JIT_INITIATED) {
+		int ret = table_grants_update(d->table, &r->key, 1, NULL, NULL,
+					      0, err, sizeof(err));
+
+		if (ret < 0) {
+			log_err("removing grant %" PRIu64 ": %s", rid, err);
+			reply = refuse(d, &id, "revoke", r, "kernel-error",
+				       err);
+			goto out;
+		}
+	}
+	grants_finish(d->grants, r, JIT_REVOKED, JIT_REASON_USER, id.name);
+	if (json_is_true(term)) {
+		tr = terminate(&r->key, &sockets, &flows);
+		if (tr < 0)
+			log_warn("terminating connections of grant %" PRIu64
+				 ": %s",
+				 rid, strerror(-tr));
+	}
+	access_arm_timer(d);
+	ev = audit_base("revoke", &id);
+	json_object_set_new(ev, "result", json_string("revoked"));
+	json_object_set_new(ev, "status_reason", json_string(JIT_REASON_USER));
+	if (json_is_true(term)) {
+		json_object_set_new(ev, "terminated_sockets",
+				    json_integer(sockets));
+		json_object_set_new(ev, "deleted_flows", json_integer(flows));
+	}
+	audit_request(d, ev, r);
+	reply = json_pack("{s:b, s:o}", "ok", 1, "request",
+			  request_json(r, now_real_ms()));
+	if (json_is_true(term)) {
+		json_object_set_new(reply, "terminated_sockets",
+				    json_integer(sockets));
+		json_object_set_new(reply, "deleted_flows",
+				    json_integer(flows));
+		if (tr < 0)
+			json_object_set_new(reply, "terminate_error",
+					    json_string(strerror(-tr)));
+	}
+out:
+	identity_release(&id);
+	return reply;
+}
+
+json_t *access_list(struct jit_daemon *d, const struct jit_peer *peer,
+		    json_t *msg, bool grants_only)
+{
+	json_t *all = json_object_get(msg, "all");
+	json_t *arr = json_array();
+	uint64_t now = now_real_ms();
+
+	if (all && !json_is_boolean(all)) {
+		json_decref(arr);
+		return control_error("bad-type",
+				     "field 'all' must be true or false");
+	}
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		const struct jit_request *r = grants_at(d->grants, i);
+
+		if (grants_only
+			    ? r->status != JIT_INITIATED
+			    : !json_is_true(all) && r->status != JIT_PENDING &&
+				      r->status != JIT_INITIATED)
+			continue;
+		json_array_append_new(arr, request_json(r, now));
+	}
+	return json_pack("{s:b, s:o}", "ok", 1,
+			 grants_only ? "grants" : "requests", arr);
+}
+
+void access_expire(struct jit_daemon *d)
+{
+	uint64_t now = now_real_ms();
+	struct jit_identity agent = { .uid = 0 };
+
+	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		struct jit_request *r = grants_at(d->grants, i);
+		json_t *ev;
+
+		if (r->status != JIT_INITIATED || r->end_ms > now)
+			continue;
+		grants_finish(d->grants, r, JIT_EXPIRED, JIT_REASON_EXPIRED,
+			      NULL);
+		ev = audit_base("expire", &agent);
+		json_object_set_new(ev, "result", json_string("expired"));
+		json_object_set_new(ev, "status_reason",
+				    json_string(JIT_REASON_EXPIRED));
+		audit_request(d, ev, r);
+		log_info("grant %" PRIu64 " expired", r->id);
+		/* Finishing may drop old records: start over. */
+		i = (size_t)-1;
+	}
+	access_arm_timer(d);
+}
+
+void access_recheck(struct jit_daemon *d)
+{
+	struct jit_identity agent = { .uid = 0 };
+
+	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		struct jit_request *r = grants_at(d->grants, i);
+		const struct jit_policy *p;
+		struct jit_request check;
+		struct jit_identity who;
+		const char *code;
+		char why[512] = "", err[512];
+		bool live;
+		json_t *ev;
+
+		if (r->status != JIT_INITIATED && r->status != JIT_PENDING)
+			continue;
+		p = policy_set_find(d->policies, r->policy);
+		check = *r;
+		if (!p) {
+			snprintf(why, sizeof(why), "policy '%s' was removed",
+				 r->policy);
+		} else if (identity_lookup(r->uid, (uint32_t)-1, &who) == 0) {
+			if (authz_check_request(p, &who, &check, &code, why,
+						sizeof(why)) == 0)
+				why[0] = '\0';
+			identity_release(&who);
+		}
+		if (!why[0])
+			continue;
+		live = r->status == JIT_INITIATED;
+		if (live &&
+		    table_grants_update(d->table, &r->key, 1, NULL, NULL, 0,
+					err, sizeof(err)) < 0) {
+			log_err("revoking grant %" PRIu64
+				" after a policy change: %s",
+				r->id, err);
+			continue;
+		}
+		grants_finish(d->grants, r, live ? JIT_REVOKED : JIT_DENIED,
+			      JIT_REASON_POLICY, "jit-enforcer");
+		ev = audit_base("revoke", &agent);
+		json_object_set_new(ev, "result", json_string("revoked"));
+		json_object_set_new(ev, "status_reason",
+				    json_string(JIT_REASON_POLICY));
+		json_object_set_new(ev, "message", json_string(why));
+		audit_request(d, ev, r);
+		log_notice("request %" PRIu64 " %s: policy changed (%s)", r->id,
+			   live ? "revoked" : "withdrawn", why);
+		i = (size_t)-1;
+	}
+	access_arm_timer(d);
+}
+
+int access_restore_kernel(struct jit_daemon *d)
+{
+	uint64_t now = now_real_ms();
+	struct jit_grant_key *keys = NULL;
+	uint64_t *timeouts = NULL;
+	size_t n = 0, cap = 0, tcap = 0;
+	char err[512];
+	int r = 0;
+
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		const struct jit_request *q = grants_at(d->grants, i);
+
+		if (q->status != JIT_INITIATED || q->end_ms <= now)
+			continue;
+		if (grow_array((void **)&keys, &cap, n + 1, sizeof(*keys)) <
+			    0 ||
+		    grow_array((void **)&timeouts, &tcap, n + 1,
+			       sizeof(*timeouts)) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		keys[n] = q->key;
+		timeouts[n++] = q->end_ms - now;
+	}
+	if (n)
+		r = table_grants_update(d->table, NULL, 0, keys, timeouts, n,
+					err, sizeof(err));
+	if (r < 0)
+		log_err("restoring %zu live grants: %s", n, err);
+out:
+	free(keys);
+	free(timeouts);
+	return r;
+}

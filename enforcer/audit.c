@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "audit.h"
+#include "util.h"
+
+struct jit_audit {
+	int fd;
+	bool use_syslog;
+};
+
+int audit_open(const char *path, bool use_syslog, struct jit_audit **ret)
+{
+	struct jit_audit *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a->fd = -1;
+	a->use_syslog = use_syslog;
+	if (path) {
+		a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			     0640);
+		if (a->fd < 0) {
+			int r = -errno;
+
+			free(a);
+			return r;
+		}
+	}
+	*ret = a;
+	return 0;
+}
+
+struct jit_audit *audit_close(struct jit_audit *a)
+{
+	if (a) {
+		if (a->fd >= 0)
+			close(a->fd);
+		free(a);
+	}
+	return NULL;
+}
+
+int audit_event(struct jit_audit *a, json_t *event)
+{
+	_cleanup_free_ char *line = NULL;
+	uint64_t ms = now_real_ms();
+	time_t t = (time_t)(ms / 1000);
+	json_t *ordered;
+	char when[40];
+	struct tm tm;
+	int r = 0;
+
+	if (!event)
+		return -ENOMEM;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03uZ",
+		 (unsigned)(ms % 1000));
+	/* Time first, so the lines read and sort well. */
+	ordered = json_pack("{s:s}", "time", when);
+	json_object_update(ordered, event);
+	json_decref(event);
+	line = json_dumps(ordered, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(ordered);
+	if (!line)
+		return -ENOMEM;
+	if (a && a->use_syslog)
+		syslog(LOG_AUTHPRIV | LOG_NOTICE, "audit %s", line);
+	if (a && a->fd >= 0) {
+		size_t n = strlen(line);
+
+		line[n] = '\n';
+		if (write(a->fd, line, n + 1) != (ssize_t)(n + 1))
+			r = -EIO;
+		line[n] = '\0';
+	}
+	return r;
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+
+#include "authz.h"
+#include "duration.h"
+#include "util.h"
+
+static int add_group(struct jit_identity *id, size_t *cap, const char *name)
+{
+	for (size_t i = 0; i < id->n_groups; i++)
+		if (streq(id->groups[i], name))
+			return 0;
+	if (id->n_groups >= JIT_IDENTITY_GROUPS_MAX)
+		return 0;
+	if (grow_array((void **)&id->groups, cap, id->n_groups + 1,
+		       sizeof(*id->groups)) < 0)
+		return -ENOMEM;
+	snprintf(id->groups[id->n_groups++], JIT_USER_MAX, "%s", name);
+	return 0;
+}
+
+static int add_gid(struct jit_identity *id, size_t *cap, gid_t gid)
+{
+	struct group gr, *res = NULL;
+	char buf[16384];
+
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) != 0 || !res)
+		return 0;
+	return add_group(id, cap, res->gr_name);
+}
+
+int identity_lookup(uint32_t uid, uint32_t gid, struct jit_identity *ret)
+{
+	struct jit_identity id = { .uid = uid };
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	size_t cap = 0;
+	int r;
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
+		gid_t gids[JIT_IDENTITY_GROUPS_MAX];
+		int n = JIT_IDENTITY_GROUPS_MAX;
+
+		snprintf(id.name, sizeof(id.name), "%s", res->pw_name);
+		if (getgrouplist(res->pw_name, res->pw_gid, gids, &n) < 0)
+			n = JIT_IDENTITY_GROUPS_MAX;
+		for (int i = 0; i < n; i++) {
+			r = add_gid(&id, &cap, gids[i]);
+			if (r < 0)
+				goto fail;
+		}
+	} else {
+		snprintf(id.name, sizeof(id.name), "%u", uid);
+	}
+	/* The peer's current gid counts too (newgrp, setgid tools). */
+	r = add_gid(&id, &cap, gid);
+	if (r < 0)
+		goto fail;
+	*ret = id;
+	return 0;
+fail:
+	identity_release(&id);
+	return r;
+}
+
+void identity_release(struct jit_identity *id)
+{
+	free(id->groups);
+	id->groups = NULL;
+	id->n_groups = 0;
+}
+
+bool authz_match(const struct jit_principals *p, const struct jit_identity *id)
+{
+	if (id->uid == 0)
+		return true;
+	for (size_t i = 0; i < p->n_users; i++)
+		if (streq(p->users[i], id->name))
+			return true;
+	for (size_t i = 0; i < p->n_groups; i++)
+		for (size_t k = 0; k < id->n_groups; k++)
+			if (streq(p->groups[i], id->groups[k]))
+				return true;
+	return false;
+}
+
+static int refuse(int err, const char **code, char *msg, size_t n,
+		  const char *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	*code = c;
+	va_start(ap, fmt);
+	vsnprintf(msg, n, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static const char *protos_text(unsigned p)
+{
+	return p == (JIT_PROTO_TCP | JIT_PROTO_UDP) ? "tcp and udp"
+	       : p == JIT_PROTO_UDP		    ? "udp"
+						    : "tcp";
+}
+
+int authz_check_request(const struct jit_policy *p,
+			const struct jit_identity *id, struct jit_request *r,
+			const char **code, char *msg, size_t n)
+{
+	const struct jit_port_rule *entry = NULL;
+	char buf[JIT_PREFIX_STRLEN], dur[32], max[32];
+	bool inside = false;
+
+	if (!authz_match(&p->requesters, id))
+		return refuse(-EPERM, code, msg, n, "not-requester",
+			      "user '%s' may not request access under policy "
+			      "'%s'",
+			      id->name, p->name);
+
+	for (size_t i = 0; i < p->n_ports && !entry; i++) {
+		const struct jit_port_rule *e = &p->ports[i];
+
+		if (e->port_lo <= r->key.port_lo &&
+		    r->key.port_hi <= e->port_hi &&
+		    (!r->key.protos || (r->key.protos & ~e->protos) == 0))
+			entry = e;
+	}
+	if (!entry) {
+		char want[48];
+
+		if (r->key.protos)
+			grant_key_ports(&r->key, want, sizeof(want));
+		else if (r->key.port_lo == r->key.port_hi)
+			snprintf(want, sizeof(want), "%u", r->key.port_lo);
+		else
+			snprintf(want, sizeof(want), "%u-%u", r->key.port_lo,
+				 r->key.port_hi);
+		return refuse(-EINVAL, code, msg, n, "port-not-in-policy",
+			      "policy '%s' does not protect port %s", p->name,
+			      want);
+	}
+	if (!r->key.protos)
+		r->key.protos = entry->protos;
+
+	if (!entry->any_source) {
+		for (size_t i = 0; i < entry->n_sources && !inside; i++)
+			inside = prefix_contains(&entry->sources[i],
+						 &r->key.source);
+		if (!inside)
+			return refuse(
+				-EINVAL, code, msg, n, "source-not-allowed",
+				"source %s is not inside the sources "
+				"policy '%s' allows for this port",
+				prefix_format(&r->key.source, buf, sizeof(buf)),
+				p->name);
+	}
+
+	duration_format(entry->max_duration_s, max, sizeof(max));
+	if (!r->duration_s)
+		r->duration_s = entry->max_duration_s;
+	if (r->duration_s > entry->max_duration_s)
+		return refuse(-EINVAL, code, msg, n, "duration-too-long",
+			      "duration %s exceeds the limit of %s for %s "
+			      "under policy '%s'",
+			      duration_format(r->duration_s, dur, sizeof(dur)),
+			      max, protos_text(r->key.protos), p->name);
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Who may do what: the peer's uid/gid (SO_PEERCRED), resolved to a user
+ * name and group names, checked against a policy's requesters and
+ * approvers; and whether a request fits the policy's limits.
+ */
+#ifndef JIT_AUTHZ_H
+#define JIT_AUTHZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "grant.h"
+#include "policy.h"
+
+#define JIT_IDENTITY_GROUPS_MAX 256
+
+/**
+ * struct jit_identity - a local user as the policies name them
+ * @uid: user id
+ * @name: user name, or the uid in decimal if it has no name
+ * @groups: names of the primary and supplementary groups
+ * @n_groups: entries in @groups
+ */
+struct jit_identity {
+	uint32_t uid;
+	char name[JIT_USER_MAX];
+	char (*groups)[JIT_USER_MAX];
+	size_t n_groups;
+};
+
+/* Resolve uid (primary group gid) through NSS. Returns 0 or -errno. */
+int identity_lookup(uint32_t uid, uint32_t gid, struct jit_identity *ret);
+void identity_release(struct jit_identity *id);
+
+/* True if id is root or named by p (by user or by one of its groups). */
+bool authz_match(const struct jit_principals *p, const struct jit_identity *id);
+
+/*
+ * Check a parsed request against its policy and the requester. Fills in the
+ * protocols (from the port entry when the request named none) and the
+ * duration (the entry's maximum when none was asked). On refusal returns
+ * -EPERM (not a requester) or -EINVAL (limits) with a stable code and a
+ * message a person understands.
+ */
+int authz_check_request(const struct jit_policy *p,
+			const struct jit_identity *id, struct jit_request *r,
+			const char **code, char *msg, size_t n);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <netinet/in.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/netfilter/ct.h>
+#include <netlink/netfilter/nfnl.h>
+
+#include "conntrack.h"
+#include "policy.h"
+#include "util.h"
+
+static bool proto_wanted(uint8_t proto, unsigned protos)
+{
+	return (proto == IPPROTO_TCP && (protos & JIT_PROTO_TCP)) ||
+	       (proto == IPPROTO_UDP && (protos & JIT_PROTO_UDP));
+}
+
+int conntrack_delete(const struct jit_prefix *src, unsigned protos, uint16_t lo,
+		     uint16_t hi)
+{
+	struct nl_cache *cache = NULL;
+	struct nl_object *obj;
+	struct nl_sock *sk;
+	int r, deleted = 0;
+
+	sk = nl_socket_alloc();
+	if (!sk)
+		return -ENOMEM;
+	r = nfnl_connect(sk);
+	if (r < 0) {
+		nl_socket_free(sk);
+		return -ECONNREFUSED;
+	}
+	r = nfnl_ct_alloc_cache(sk, &cache);
+	if (r < 0) {
+		nl_socket_free(sk);
+		return -EIO;
+	}
+	for (obj = nl_cache_get_first(cache); obj;
+	     obj = nl_cache_get_next(obj)) {
+		struct nfnl_ct *ct = (struct nfnl_ct *)obj;
+		struct nl_addr *a = nfnl_ct_get_src(ct, 0);
+		struct jit_prefix host = { .family = src->family };
+		uint16_t dport = nfnl_ct_get_dst_port(ct, 0);
+
+		if (nfnl_ct_get_family(ct) != src->family || !a ||
+		    !proto_wanted(nfnl_ct_get_proto(ct), protos) ||
+		    dport < lo || dport > hi ||
+		    nl_addr_get_len(a) != prefix_addr_len(src))
+			continue;
+		memcpy(host.addr, nl_addr_get_binary_addr(a),
+		       prefix_addr_len(src));
+		host.len = src->family == AF_INET ? 32 : 128;
+		if (!prefix_contains(src, &host))
+			continue;
+		/* Gone already (closed meanwhile) is as good as deleted. */
+		if (nfnl_ct_del(sk, ct, 0) >= 0)
+			deleted++;
+	}
+	nl_cache_free(cache);
+	nl_socket_free(sk);
+	return deleted;
+}

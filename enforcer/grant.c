@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <stdarg.h>
+
+#include "duration.h"
+#include "grant.h"
+#include "util.h"
+
+struct jit_grants {
+	struct jit_request **v; /* ordered by id */
+	size_t n, cap;
+	size_t n_finished;
+	uint64_t next_id;
+};
+
+const char *status_name(enum jit_status s)
+{
+	switch (s) {
+	case JIT_PENDING:
+		return "pending";
+	case JIT_DENIED:
+		return "denied";
+	case JIT_INITIATED:
+		return "initiated";
+	case JIT_REVOKED:
+		return "revoked";
+	case JIT_EXPIRED:
+		return "expired";
+	}
+	return "unknown";
+}
+
+char *grant_key_ports(const struct jit_grant_key *k, char *buf, size_t n)
+{
+	const char *p = k->protos == (JIT_PROTO_TCP | JIT_PROTO_UDP) ? "tcp,udp"
+			: k->protos == JIT_PROTO_UDP		     ? "udp"
+								     : "tcp";
+
+	if (k->port_lo == k->port_hi)
+		snprintf(buf, n, "%s/%u", p, k->port_lo);
+	else
+		snprintf(buf, n, "%s/%u-%u", p, k->port_lo, k->port_hi);
+	return buf;
+}
+
+bool grant_key_equal(const struct jit_grant_key *a,
+		     const struct jit_grant_key *b)
+{
+	return a->protos == b->protos && a->port_lo == b->port_lo &&
+	       a->port_hi == b->port_hi &&
+	       a->source.family == b->source.family &&
+	       a->source.len == b->source.len &&
+	       !memcmp(a->source.addr, b->source.addr, sizeof(a->source.addr));
+}
+
+/* Host grants of up to this many ports become one hash element per port. */
+#define HOST_PORTS_EXPANDED 16
+
+bool grant_key_is_prefix(const struct jit_grant_key *k)
+{
+	unsigned host = k->source.family == AF_INET ? 32 : 128;
+
+	return k->source.len != host ||
+	       (unsigned)(k->port_hi - k->port_lo) + 1 > HOST_PORTS_EXPANDED;
+}
+
+bool grant_key_conflicts(const struct jit_grant_key *a,
+			 const struct jit_grant_key *b)
+{
+	if (!grant_key_is_prefix(a) || !grant_key_is_prefix(b) ||
+	    grant_key_equal(a, b) || a->source.family != b->source.family)
+		return false;
+	if (!(a->protos & b->protos))
+		return false;
+	if (a->port_hi < b->port_lo || b->port_hi < a->port_lo)
+		return false;
+	return prefix_contains(&a->source, &b->source) ||
+	       prefix_contains(&b->source, &a->source);
+}
+
+static int fail(const char **code, char *msg, size_t n, const char *c,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	*code = c;
+	va_start(ap, fmt);
+	vsnprintf(msg, n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_port_text(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	unsigned long a, b;
+	char *end;
+
+	if (!*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	a = strtoul(s, &end, 10);
+	b = a;
+	if (*end == '-') {
+		if (end[1] < '0' || end[1] > '9')
+			return -EINVAL;
+		b = strtoul(end + 1, &end, 10);
+	}
+	if (*end || a < 1 || a > 65535 || b < a || b > 65535)
+		return -EINVAL;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}
+
+int request_parse(json_t *msg, struct jit_request *out, const char **code,
+		  char *errmsg, size_t errlen)
+{
+	json_t *policy = json_object_get(msg, "policy");
+	json_t *port = json_object_get(msg, "port");
+	json_t *proto = json_object_get(msg, "protocol");
+	json_t *source = json_object_get(msg, "source");
+	json_t *dur = json_object_get(msg, "duration");
+	json_t *reason = json_object_get(msg, "reason");
+	const char *s;
+
+	memset(out, 0, sizeof(*out));
+	if (!policy)
+		return fail(code, errmsg, errlen, "missing-field",
+			    "missing field 'policy'");
+	s = json_string_value(policy);
+	if (!s)
+		return fail(code, errmsg, errlen, "bad-type",
+			    "field 'policy' must be a string");
+	if (!*s || strlen(s) > JIT_POLICY_NAME_MAX)
+		return fail(code, errmsg, errlen, "bad-value",
+			    "policy name must be 1..%d characters",
+			    JIT_POLICY_NAME_MAX);
+	snprintf(out->policy, sizeof(out->policy), "%s", s);
+
+	if (!port)
+		return fail(code, errmsg, errlen, "missing-field",
+			    "missing field 'port'");
+	if (json_is_integer(port)) {
+		json_int_t v = json_integer_value(port);
+
+		if (v < 1 || v > 65535)
+			return fail(code, errmsg, errlen, "bad-value",
+				    "port %lld is out of range 1..65535",
+				    (long long)v);
+		out->key.port_lo = out->key.port_hi = (uint16_t)v;
+	} else if (json_is_string(port)) {
+		if (parse_port_text(json_string_value(port), &out->key.port_lo,
+				    &out->key.port_hi) < 0)
+			return fail(code, errmsg, errlen, "bad-value",
+				    "port '%.32s' is not a port (1..65535) or "
+				    "a range like 5985-5986",
+				    json_string_value(port));
+	} else {
+		return fail(code, errmsg, errlen, "bad-type",
+			    "field 'port' must be a number or a string");
+	}
+
+	if (proto && !json_is_null(proto)) {
+		s = json_string_value(proto);
+		if (!s)
+			return fail(code, errmsg, errlen, "bad-type",
+				    "field 'protocol' must be a string");
+		if (streq(s, "tcp"))
+			out->key.protos = JIT_PROTO_TCP;
+		else if (streq(s, "udp"))
+			out->key.protos = JIT_PROTO_UDP;
+		else if (streq(s, "any"))
+			out->key.protos = JIT_PROTO_TCP | JIT_PROTO_UDP;
+		else
+			return fail(code, errmsg, errlen, "bad-value",
+				    "protocol '%.16s' is not tcp, udp or any",
+				    s);
+	}
+
+	if (!source)
+		return fail(code, errmsg, errlen, "missing-field",
+			    "missing field 'source'");
+	s = json_string_value(source);
+	if (!s)
+		return fail(code, errmsg, errlen, "bad-type",
+			    "field 'source' must be a string");
+	if (prefix_parse(s, &out->key.source) < 0)
+		return fail(code, errmsg, errlen, "bad-value",
+			    "source '%.64s' is not an IPv4/IPv6 address or "
+			    "prefix (with no host bits set)",
+			    s);
+
+	if (dur && !json_is_null(dur)) {
+		uint64_t v;
+
+		if (json_is_integer(dur)) {
+			json_int_t i = json_integer_value(dur);
+
+			if (i < 1 || i > JIT_DURATION_MAX_S)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "duration %llds is out of range "
+					    "1s..24h",
+					    (long long)i);
+			v = (uint64_t)i;
+		} else if (json_is_string(dur)) {
+			s = json_string_value(dur);
+			if (duration_parse(s, &v) < 0)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "duration '%.32s' is not a "
+					    "duration like 90s, 15m, 2h, "
+					    "1h30m or PT2H",
+					    s);
+			if (v == 0)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "duration '%.32s' is zero", s);
+			if (v > JIT_DURATION_MAX_S)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "duration '%.32s' exceeds the "
+					    "limit of 24h",
+					    s);
+		} else {
+			return fail(code, errmsg, errlen, "bad-type",
+				    "field 'duration' must be a string or a "
+				    "number of seconds");
+		}
+		out->duration_s = (uint32_t)v;
+	}
+
+	if (reason && !json_is_null(reason)) {
+		s = json_string_value(reason);
+		if (!s)
+			return fail(code, errmsg, errlen, "bad-type",
+				    "field 'reason' must be a string");
+		if (strlen(s) >= JIT_REASON_MAX)
+			return fail(code, errmsg, errlen, "bad-value",
+				    "reason is longer than %d bytes",
+				    JIT_REASON_MAX - 1);
+		for (const char *p = s; *p; p++)
+			if ((unsigned char)*p < 0x20)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "reason must not contain control "
+					    "characters");
+		snprintf(out->reason, sizeof(out->reason), "%s", s);
+	}
+	return 0;
+}
+
+json_t *request_json(const struct jit_request *r, uint64_t now_ms)
+{
+	char src[JIT_PREFIX_STRLEN], ports[48];
+	json_t *j;
+
+	j = json_pack("{s:I, s:s, s:{s:s, s:I}, s:s, s:s, s:i, s:i, s:s, "
+		      "s:I, s:s, s:s, s:s, s:I}",
+		      "id", (json_int_t)r->id, "policy", r->policy, "requestor",
+		      "user", r->user, "uid", (json_int_t)r->uid, "source",
+		      prefix_format(&r->key.source, src, sizeof(src)), "ports",
+		      grant_key_ports(&r->key, ports, sizeof(ports)), "port_lo",
+		      r->key.port_lo, "port_hi", r->key.port_hi, "reason",
+		      r->reason, "duration_s", (json_int_t)r->duration_s,
+		      "status", status_name(r->status), "status_reason",
+		      r->status_reason, "decided_by", r->decided_by,
+		      "requested_ms", (json_int_t)r->requested_ms);
+	if (!j)
+		return NULL;
+	json_object_set_new(
+		j, "protocols",
+		json_string(r->key.protos == (JIT_PROTO_TCP | JIT_PROTO_UDP)
+				    ? "any"
+			    : r->key.protos == JIT_PROTO_UDP ? "udp"
+							     : "tcp"));
+	if (r->start_ms) {
+		json_object_set_new(j, "start_ms", json_integer(r->start_ms));
+		json_object_set_new(j, "end_ms", json_integer(r->end_ms));
+	}
+	if (r->status == JIT_INITIATED)
+		json_object_set_new(
+			j, "expires_in_s",
+			json_integer(r->end_ms > now_ms
+					     ? (r->end_ms - now_ms + 999) / 1000
+					     : 0));
+	if (r->replaced_by)
+		json_object_set_new(j, "replaced_by",
+				    json_integer(r->replaced_by));
+	return j;
+}
+
+struct jit_grants *grants_new(void)
+{
+	struct jit_grants *g = calloc(1, sizeof(*g));
+
+	if (g)
+		g->next_id = 1;
+	return g;
+}
+
+struct jit_grants *grants_free(struct jit_grants *g)
+{
+	if (!g)
+		return NULL;
+	for (size_t i = 0; i < g->n; i++)
+		free(g->v[i]);
+	free(g->v);
+	free(g);
+	return NULL;
+}
+
+int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
+	       uint64_t now_ms, struct jit_request **ret)
+{
+	struct jit_request *r;
+
+	if (g->n >= JIT_REQUESTS_MAX)
+		return -ENOSPC;
+	if (grow_array((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
+		return -ENOMEM;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	*r = *tmpl;
+	r->id = g->next_id++;
+	r->requested_ms = now_ms;
+	r->start_ms = r->end_ms = 0;
+	r->status = JIT_PENDING;
+	r->status_reason[0] = '\0';
+	r->decided_by[0] = '\0';
+	r->replaced_by = 0;
+	g->v[g->n++] = r;
+	*ret = r;
+	return 0;
+}
+
+struct jit_request *grants_get(struct jit_grants *g, uint64_t id)
+{
+	size_t lo = 0, hi = g->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (g->v[mid]->id == id)
+			return g->v[mid];
+		if (g->v[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+size_t grants_count(const struct jit_grants *g)
+{
+	return g->n;
+}
+
+struct jit_request *grants_at(struct jit_grants *g, size_t i)
+{
+	return i < g->n ? g->v[i] : NULL;
+}
+
+struct jit_request *grants_find_same(struct jit_grants *g,
+				     const struct jit_grant_key *k,
+				     const struct jit_request *except)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (g->v[i] != except && g->v[i]->status == JIT_INITIATED &&
+		    grant_key_equal(&g->v[i]->key, k))
+			return g->v[i];
+	return NULL;
+}
+
+struct jit_request *grants_find_conflict(struct jit_grants *g,
+					 const struct jit_grant_key *k,
+					 const struct jit_request *except)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (g->v[i] != except && g->v[i]->status == JIT_INITIATED &&
+		    grant_key_conflicts(&g->v[i]->key, k))
+			return g->v[i];
+	return NULL;
+}
+
+size_t grants_count_user(const struct jit_grants *g, uint32_t uid,
+			 enum jit_status st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->n; i++)
+		if (g->v[i]->uid == uid && g->v[i]->status == st)
+			n++;
+	return n;
+}
+
+void grants_initiate(struct jit_grants *g, struct jit_request *r,
+		     uint64_t now_ms)
+{
+	r->status = JIT_INITIATED;
+	r->start_ms = now_ms;
+	r->end_ms = now_ms + (uint64_t)r->duration_s * 1000;
+	r->status_reason[0] = '\0';
+}
+
+static bool is_finished(const struct jit_request *r)
+{
+	return r->status != JIT_PENDING && r->status != JIT_INITIATED;
+}
+
+/* Drop the oldest finished requests beyond the history cap, keeping keep. */
+static void trim_history(struct jit_grants *g, const struct jit_request *keep)
+{
+	size_t out = 0, drop;
+
+	if (g->n_finished <= JIT_HISTORY_MAX)
+		return;
+	drop = g->n_finished - JIT_HISTORY_MAX;
+	for (size_t i = 0; i < g->n; i++) {
+		struct jit_request *r = g->v[i];
+
+		if (drop && r != keep && is_finished(r)) {
+			free(r);
+			drop--;
+			g->n_finished--;
+			continue;
+		}
+		g->v[out++] = r;
+	}
+	g->n = out;
+}
+
+void grants_finish(struct jit_grants *g, struct jit_request *r,
+		   enum jit_status st, const char *reason, const char *by)
+{
+	if (!is_finished(r))
+		g->n_finished++;
+	r->status = st;
+	snprintf(r->status_reason, sizeof(r->status_reason), "%s",
+		 reason ? reason : "");
+	if (by)
+		snprintf(r->decided_by, sizeof(r->decided_by), "%s", by);
+	trim_history(g, r);
+}
+
+uint64_t grants_next_end(const struct jit_grants *g)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < g->n; i++)
+		if (g->v[i]->status == JIT_INITIATED &&
+		    (!next || g->v[i]->end_ms < next))
+			next = g->v[i]->end_ms;
+	return next;
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Access requests and the grants they become, in the vocabulary of the
+ * cloud JIT features: a request is pending, denied, initiated (the grant is
+ * live), revoked or expired. This module is the bookkeeping only; the
+ * kernel side is in ruleset.c and the decisions in authz.c.
+ */
+#ifndef JIT_GRANT_H
+#define JIT_GRANT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "policy.h"
+
+#define JIT_USER_MAX   64
+#define JIT_REASON_MAX 256
+#define JIT_STATUS_MAX 160
+/* Finished requests kept for `jitctl requests --all`. */
+#define JIT_HISTORY_MAX 1000
+/* Caps per requesting user (root is exempt from neither). */
+#define JIT_PENDING_PER_USER 16
+#define JIT_GRANTS_PER_USER  256
+/* Every request in memory, live or finished. */
+#define JIT_REQUESTS_MAX (1u << 20)
+
+enum jit_status {
+	JIT_PENDING,
+	JIT_DENIED,
+	JIT_INITIATED,
+	JIT_REVOKED,
+	JIT_EXPIRED,
+};
+
+/* Status reasons, as the cloud JIT features spell them. */
+#define JIT_REASON_EXPIRED "expired"
+#define JIT_REASON_USER	   "user requested"
+#define JIT_REASON_NEWER   "newer request initiated"
+#define JIT_REASON_POLICY  "policy changed"
+
+/**
+ * struct jit_grant_key - what a grant opens in the kernel
+ * @source: source prefix (a host is /32 or /128)
+ * @protos: JIT_PROTO_TCP and/or JIT_PROTO_UDP
+ * @port_lo: first port
+ * @port_hi: last port
+ */
+struct jit_grant_key {
+	struct jit_prefix source;
+	unsigned protos;
+	uint16_t port_lo;
+	uint16_t port_hi;
+};
+
+/**
+ * struct jit_request - one access request and what became of it
+ * @id: unique, increasing
+ * @policy: policy name
+ * @uid: requesting user's uid
+ * @user: requesting user's name
+ * @key: source, protocols and ports asked for
+ * @duration_s: length asked for
+ * @reason: justification given by the requester
+ * @requested_ms: when it was made (unix ms)
+ * @start_ms: when the grant started (0 until initiated)
+ * @end_ms: when it ends or ended (0 until initiated)
+ * @status: where it stands
+ * @status_reason: why it is in that state ("expired", "user requested"...)
+ * @decided_by: who approved, denied or revoked it
+ * @replaced_by: id of the request that replaced this grant, or 0
+ */
+struct jit_request {
+	uint64_t id;
+	char policy[JIT_POLICY_NAME_MAX + 1];
+	uint32_t uid;
+	char user[JIT_USER_MAX];
+	struct jit_grant_key key;
+	uint32_t duration_s;
+	char reason[JIT_REASON_MAX];
+	uint64_t requested_ms;
+	uint64_t start_ms;
+	uint64_t end_ms;
+	enum jit_status status;
+	char status_reason[JIT_STATUS_MAX];
+	char decided_by[JIT_USER_MAX];
+	uint64_t replaced_by;
+};
+
+const char *status_name(enum jit_status s);
+/* "tcp/22", "tcp,udp/5985-5986" */
+char *grant_key_ports(const struct jit_grant_key *k, char *buf, size_t n);
+bool grant_key_equal(const struct jit_grant_key *a,
+		     const struct jit_grant_key *b);
+/*
+ * True if a and b are different keys whose kernel elements would overlap in
+ * the prefix (interval) sets, which the kernel refuses.
+ */
+bool grant_key_conflicts(const struct jit_grant_key *a,
+			 const struct jit_grant_key *b);
+/* True if the grant goes to the prefix (interval) sets. */
+bool grant_key_is_prefix(const struct jit_grant_key *k);
+
+/*
+ * Parse the request fields of a control message: "policy" (string),
+ * "port" (number or "lo-hi"), "protocol" (tcp|udp|any, optional), "source"
+ * (address or prefix), "duration" (string as in policies, or seconds;
+ * optional: 0 means the policy's maximum), "reason" (optional). Fills key,
+ * policy, duration_s and reason of out. On error returns -EINVAL with a
+ * stable code and a message for a person.
+ */
+int request_parse(json_t *msg, struct jit_request *out, const char **code,
+		  char *errmsg, size_t errlen);
+
+/* The record as JSON, with "expires_in_s" computed against now_ms. */
+json_t *request_json(const struct jit_request *r, uint64_t now_ms);
+
+struct jit_grants;
+
+struct jit_grants *grants_new(void);
+struct jit_grants *grants_free(struct jit_grants *g);
+
+/*
+ * Add a pending request copied from tmpl (id, status and times are set
+ * here). Returns 0 or -ENOSPC when the registry is full.
+ */
+int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
+	       uint64_t now_ms, struct jit_request **ret);
+struct jit_request *grants_get(struct jit_grants *g, uint64_t id);
+size_t grants_count(const struct jit_grants *g);
+/* i-th request, oldest first. */
+struct jit_request *grants_at(struct jit_grants *g, size_t i);
+
+/* The live grant with exactly this key (other than except), or NULL. */
+struct jit_request *grants_find_same(struct jit_grants *g,
+				     const struct jit_grant_key *k,
+				     const struct jit_request *except);
+/* A live grant whose prefix elements would overlap k's, or NULL. */
+struct jit_request *grants_find_conflict(struct jit_grants *g,
+					 const struct jit_grant_key *k,
+					 const struct jit_request *except);
+/* Requests of uid in status st. */
+size_t grants_count_user(const struct jit_grants *g, uint32_t uid,
+			 enum jit_status st);
+
+/* pending -> initiated, from now for duration_s. */
+void grants_initiate(struct jit_grants *g, struct jit_request *r,
+		     uint64_t now_ms);
+/*
+ * -> denied, revoked or expired, with a reason and who did it (may be
+ * NULL). Old finished requests beyond JIT_HISTORY_MAX are dropped; r stays
+ * valid until the next call that adds or finishes a request.
+ */
+void grants_finish(struct jit_grants *g, struct jit_request *r,
+		   enum jit_status st, const char *reason, const char *by);
+/* Earliest end of a live grant, or 0 if none. */
+uint64_t grants_next_end(const struct jit_grants *g);
+
+#endif

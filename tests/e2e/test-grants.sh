@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# End-to-end: just-in-time grants. Requests, automatic and manual approval,
+# refusals, expiry in the kernel (also while the agent is stopped),
+# replacement without duplicates, revoke with and without --terminate,
+# IPv6 and prefix grants, the audit trail, and a hostile control client.
+. "$(dirname "$0")/lib.sh"
+e2e_setup
+chmod 755 "$TMP"
+
+start_listeners 22 3389
+
+U_ALICE="${E2E_ID}al"
+U_BOB="${E2E_ID}bo"
+U_MAL="${E2E_ID}ma"
+G_SOCK="${E2E_ID}so"
+G_OPS="${E2E_ID}op"
+G_SEC="${E2E_ID}se"
+add_group "$G_SOCK"
+add_group "$G_OPS"
+add_group "$G_SEC"
+add_user "$U_ALICE" "$G_SOCK,$G_OPS"
+add_user "$U_BOB" "$G_SOCK,$G_SEC"
+add_user "$U_MAL" "$G_SOCK"
+U_CAROL="${E2E_ID}ca"
+add_user "$U_CAROL" "$G_SOCK,$G_OPS,$G_SEC"
+
+write_policy ssh <<Y
+name: ssh
+ports:
+  - port: 22
+    max_duration: 1h
+requesters: {users: [$U_ALICE]}
+Y
+write_policy rdp <<Y
+name: rdp
+ports:
+  - port: 3389
+    max_duration: 30m
+    allowed_sources: [192.0.2.0/24, 2001:db8:1::/64]
+requesters: {groups: [$G_OPS]}
+approval: manual
+approvers: {groups: [$G_SEC]}
+Y
+
+start_agent --socket-group "$G_SOCK" || exit 1
+actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
+grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
+elements() { vm nft list set inet "$TABLE" "$1" | grep -c "$2" || true; }
+
+# --- automatic approval, exact host, expiry ------------------------------
+expect_tcp c1 "$VM4_1" 22 dropped
+out=$(jitctl request ssh --port 22 --from "$C1_4" --for 4s --reason "deploy 4.2")
+check "root's request is granted: $out" grep -q "^request [0-9]* granted: $C1_4/32 -> tcp/22 until" <<<"$out"
+id1=$(grant_id <<<"$out")
+expect_tcp c1 "$VM4_1" 22 open
+expect_tcp c2 "$VM4_2" 22 dropped
+check "jitctl grants lists it" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK grants | grep -q '^$id1 .*ssh .*$C1_4/32 .*tcp/22 .*deploy 4.2'"
+check "the element carries a kernel timeout" bash -c "ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep -q '$C1_4 . tcp . 22 timeout'"
+
+session_open long c1 "$VM4_1" 22
+check "session opened during the grant passes data" session_ok long
+eventually_tcp c1 "$VM4_1" 22 dropped 8
+check "session opened during the grant outlives its expiry" session_ok long
+check "and keeps passing data" session_ok long
+check "expiry is recorded" wait_for "request $id1 expired" 5 \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | grep -A30 '\"id\": $id1,' | grep -q '\"status_reason\": \"expired\"'"
+session_close long
+
+# --- replacement: same source, proto and port, no duplicate element ------
+out=$(jitctl request ssh --port 22 --from "$C1_4" --for 5s)
+id2=$(grant_id <<<"$out")
+out=$(jitctl request ssh --port 22 --from "$C1_4" --for 20m --reason longer)
+id3=$(grant_id <<<"$out")
+check "a second request for the same grant is granted" [ -n "$id3" ]
+check "one element, not two" [ "$(elements grants_v4 "$C1_4 . tcp . 22")" = 1 ]
+check "the element now has the longer timeout" \
+	bash -c "ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep '$C1_4 . tcp . 22' | grep -Eq 'expires (19|20)m'"
+check "the old request says it was replaced" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | grep -A30 '\"id\": $id2,' | grep -q 'newer request initiated'"
+sleep 0.1
+out=$(jitctl request ssh --port 22 --from "$C1_4" --for 10m)
+check "a shorter replacement shortens it" \
+	bash -c "ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep '$C1_4 . tcp . 22' | grep -Eq 'expires (9|10)m'"
+id4=$(grant_id <<<"$out")
+
+# --- revoke keeps established sessions; --terminate ends them ------------
+session_open s1 c1 "$VM4_1" 22
+check "revoke" jitctl revoke "$id4"
+expect_tcp c1 "$VM4_1" 22 dropped
+check "a revoked grant's session survives without --terminate" session_ok s1
+out=$(jitctl request ssh --port 22 --from "$C1_4" --for 10m)
+id5=$(grant_id <<<"$out")
+session_open s2 c1 "$VM4_1" 22
+check "session s2 passes data" session_ok s2
+out=$(jitctl revoke "$id5" --terminate)
+check "revoke --terminate reports what it ended: $out" grep -q "connection(s) terminated" <<<"$out"
+check "the client sees its connection die" session_dead s2
+check "the older session from the same source is ended too" session_dead s1
+expect_tcp c1 "$VM4_1" 22 dropped
+check "no conntrack entry is left for the terminated source" \
+	bash -c "! ip netns exec $NS_VM conntrack -L -p tcp --orig-src $C1_4 --dport 22 2>/dev/null | grep -q ESTABLISHED"
+
+# --- manual approval by real users --------------------------------------
+refused() {
+	local want="$1" user="$2"
+	shift 2
+	local out rc=0
+	out=$(actl "$user" "$@" 2>&1) || rc=$?
+	if [ "$rc" -ne 0 ] && grep -q "$want" <<<"$out"; then
+		ok "refused ($want): $*"
+	else
+		fail "want refusal '$want' for '$*', got rc=$rc: $out"
+	fi
+}
+out=$(actl "$U_ALICE" request rdp --port 3389 --from "$C1_4" --for 10m --reason "patch night")
+check "alice's rdp request waits: $out" grep -q "^request [0-9]* pending approval" <<<"$out"
+idm=$(grant_id <<<"$out")
+expect_tcp c1 "$VM4_1" 3389 dropped
+refused "may not approve" "$U_ALICE" approve "$idm"
+refused "may not approve" "$U_MAL" approve "$idm"
+out=$(actl "$U_CAROL" request rdp --port 3389 --from 192.0.2.9 --for 5m)
+idc=$(grant_id <<<"$out")
+refused "cannot decide their own requests" "$U_CAROL" approve "$idc"
+out=$(actl "$U_BOB" approve "$idm")
+check "bob approves: $out" grep -q "^request $idm approved: $C1_4/32 -> tcp/3389 until" <<<"$out"
+expect_tcp c1 "$VM4_1" 3389 open
+out=$(actl "$U_ALICE" request rdp --port 3389 --from 192.0.2.0/25 --for 5m)
+idd=$(grant_id <<<"$out")
+check "bob denies another" actl "$U_BOB" deny "$idd" --reason "not tonight"
+check "the denial is recorded" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | grep -A30 '\"id\": $idd,' | grep -q 'denied: not tonight'"
+out=$(actl "$U_MAL" revoke "$idm" 2>&1 || true)
+check "mallory cannot revoke alice's grant: $out" grep -q "may only revoke" <<<"$out"
+
+# --- refusals, each with a reason, each non-zero ------------------------
+refused "may not request access" "$U_MAL" request ssh --port 22 --from "$C1_4" --for 1m
+refused "is not inside the sources" "$U_ALICE" request rdp --port 3389 --from "$C2_4" --for 1m
+refused "is not inside the sources" "$U_ALICE" request rdp --port 3389 --from 192.0.0.0/16 --for 1m
+refused "exceeds the limit of 30m" "$U_ALICE" request rdp --port 3389 --from "$C1_4" --for 2h
+refused "exceeds the limit of 24h" root request ssh --port 22 --from "$C1_4" --for 25h
+refused "is zero" root request ssh --port 22 --from "$C1_4" --for 0s
+refused "is not a duration" root request ssh --port 22 --from "$C1_4" --for soon
+refused "does not protect port 23" root request ssh --port 23 --from "$C1_4"
+refused "no policy named" root request nosuch --port 22 --from "$C1_4"
+refused "not an IPv4/IPv6 address" root request ssh --port 22 --from 300.1.1.1
+refused "host bits" root request ssh --port 22 --from 192.0.2.7/24
+
+# --- IPv6 and prefix grants ---------------------------------------------
+out=$(jitctl request ssh --port 22 --from "$C1_6" --for 10m)
+check "IPv6 host grant: $out" grep -q "granted: $C1_6/128 -> tcp/22" <<<"$out"
+expect_tcp c1 "$VM6_1" 22 open
+expect_tcp c2 "$VM6_2" 22 dropped
+out=$(jitctl request ssh --port 22 --from 198.51.100.0/24 --for 10m)
+check "IPv4 prefix grant: $out" grep -q "granted: 198.51.100.0/24 -> tcp/22" <<<"$out"
+expect_tcp c2 "$VM4_2" 22 open
+check "prefix grants live in the interval set" [ "$(elements grant_nets_v4 '198.51.100.0/24 . tcp . 22')" = 1 ]
+out=$(jitctl request ssh --port 22 --from 2001:db8:2::/64 --for 10m)
+expect_tcp c2 "$VM6_2" 22 open
+refused "overlaps live grant" root request ssh --port 22 --from 198.51.100.0/25 --for 1m
+
+# --- expiry and live grants while the agent is stopped -------------------
+jitctl request ssh --port 22 --from "$C1_4" --for 3s >/dev/null
+stop_agent TERM
+eventually_tcp c1 "$VM4_1" 22 dropped 8
+expect_tcp c2 "$VM4_2" 22 open
+start_agent --socket-group "$G_SOCK" || exit 1
+
+# --- audit trail ----------------------------------------------------------
+AUDIT="$TMP/log/audit.log"
+check "audit: granted request" grep -q '"event":"request".*"result":"granted"' "$AUDIT"
+check "audit: refused request with its reason" grep -q '"event":"request".*"result":"refused".*"error":"not-requester"' "$AUDIT"
+check "audit: approval by bob" grep -q "\"event\":\"approve\",\"peer_uid\":[0-9]*,\"peer_user\":\"$U_BOB\".*\"result\":\"granted\"" "$AUDIT"
+check "audit: denial" grep -q '"event":"deny".*"result":"denied"' "$AUDIT"
+check "audit: expiry" grep -q '"event":"expire".*"status_reason":"expired"' "$AUDIT"
+check "audit: revoke with terminate" grep -q '"event":"revoke".*"terminated_sockets"' "$AUDIT"
+check "audit: replacement" grep -q '"event":"replace".*"newer request initiated"' "$AUDIT"
+check "audit: every line is one JSON object with a time" bash -c "! grep -v '^{\"time\":\"[0-9T:.-]*Z\",\"event\":' '$AUDIT'"
+
+# --- a hostile client -----------------------------------------------------
+raw() { vm "$PROBE" unix "$SOCK"; }
+check "invalid JSON gets an error reply" bash -c "printf 'not json\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-json\"'"
+check "unknown op" bash -c "printf '{\"op\":\"launch\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"unknown-op\"'"
+check "wrong type" bash -c "printf '{\"op\":\"request\",\"policy\":1,\"port\":22,\"source\":\"$C1_4\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-type\"'"
+check "missing field" bash -c "printf '{\"op\":\"revoke\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
+check "a line over 64 KiB is refused" bash -c "head -c 70000 /dev/zero | tr '\\\\0' a | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"line-too-long\"'"
+check "several requests on one connection are answered in order" bash -c "printf '{\"op\":\"status\"}\n{\"op\":\"grants\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -q 2"
+# 100 clients that connect and never speak or read
+for i in $(seq 1 100); do
+	sleep 30 | vm "$PROBE" unix "$SOCK" >/dev/null 2>&1 &
+done
+check "the agent still serves a real client during a flood" jitctl status
+check "agent still running" kill -0 "$AGENT_PID"
