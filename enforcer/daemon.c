@@ -277,6 +277,7 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	struct jit_diag diag;
 	int r;
 
+	d->reloads++;
 	diag_init(&diag);
 	r = policy_set_load_dir(d->policies, d->cfg->policy_dir, &diag);
 	if (r < 0) {
@@ -319,7 +320,6 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	d->ruleset = rs;
 	access_recheck(d);
 	d->last_reload_ms = now_real_ms();
-	d->reloads++;
 	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
 		   "ranges",
 		   table_name(d->table), table_mode_name(table_mode(d->table)),

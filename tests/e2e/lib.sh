@@ -57,10 +57,17 @@ e2e_cleanup() {
 	local rc=$?
 	set +e
 	disown -a 2>/dev/null
-	[ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+	# TERM first, so a sanitizer build gets to report leaks at exit.
+	if [ -n "$AGENT_PID" ] && kill -TERM "$AGENT_PID" 2>/dev/null; then
+		local i
+		for i in $(seq 1 100); do
+			kill -0 "$AGENT_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -9 "$AGENT_PID" 2>/dev/null
+	fi
 	[ -n "$LISTENER_PID" ] && kill -9 "$LISTENER_PID" 2>/dev/null
 	jobs -p | xargs -r kill -9 2>/dev/null
-	disown -a 2>/dev/null
 	for ns in "$NS_VM" "$NS_C1" "$NS_C2"; do
 		# Processes left in a namespace would keep it alive.
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -70,6 +77,13 @@ e2e_cleanup() {
 	for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
 		eval "${CLEANUP[$i]}" >/dev/null 2>&1
 	done
+	# A sanitizer build reports into the agent's log: that is a failure.
+	if [ -n "$TMP" ] && [ -f "$TMP/agent.log" ] &&
+		grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TMP/agent.log"; then
+		echo "not ok - the agent's log has sanitizer reports:" >&2
+		grep -E -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TMP/agent.log" >&2
+		FAILS=$((FAILS + 1))
+	fi
 	[ -n "$TMP" ] && rm -rf "$TMP"
 	if [ "$rc" -eq 0 ] && [ "$FAILS" -gt 0 ]; then
 		rc=1

@@ -122,6 +122,11 @@ eventually_tcp c1 "$VM4_1" 22 dropped 3
 check "old session survives every reload" session_ok
 
 # SIGHUP reloads too; jitctl reload answers.
+reloads() { jitctl --json status | sed -n 's/.*"reloads": \([0-9]*\).*/\1/p'; }
+before=$(reloads)
+kill -HUP "$AGENT_PID"
+check "SIGHUP reloads the policies" wait_for "reload count to grow" 5 \
+	bash -c "[ \$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | sed -n 's/.*\"reloads\": \([0-9]*\).*/\1/p') -gt $before ]"
 check "jitctl reload" jitctl reload
 
 # kill -9: fail closed, the deny stays.
