@@ -13,6 +13,7 @@
 
 #include "authz.h"
 #include "conntrack.h"
+#include "duration.h"
 #include "daemon-internal.h"
 #include "log.h"
 #include "sockdiag.h"
@@ -55,9 +56,13 @@ static void audit_request(struct jit_daemon *d, json_t *ev,
 
 static json_t *refuse(struct jit_daemon *d, const struct jit_identity *id,
 		      const char *event, const struct jit_request *r,
-		      const char *code, const char *msg)
+		      const char *code, const char *message)
 {
 	json_t *ev = audit_base(event, id);
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", message);
+	utf8_truncate_invalid(msg);
 
 	json_object_set_new(ev, "result", json_string("refused"));
 	json_object_set_new(ev, "error", json_string(code));
@@ -603,37 +608,262 @@ void access_recheck(struct jit_daemon *d)
 	access_arm_timer(d);
 }
 
-int access_restore_kernel(struct jit_daemon *d)
+int access_live_keys(struct jit_daemon *d, struct jit_grant_key **keys,
+		     uint64_t **timeouts_ms, size_t *n)
 {
 	uint64_t now = now_real_ms();
-	struct jit_grant_key *keys = NULL;
-	uint64_t *timeouts = NULL;
-	size_t n = 0, cap = 0, tcap = 0;
-	char err[512];
-	int r = 0;
+	size_t count = 0, k = 0;
 
 	for (size_t i = 0; i < grants_count(d->grants); i++) {
 		const struct jit_request *q = grants_at(d->grants, i);
 
+		count += q->status == JIT_INITIATED && q->end_ms > now;
+	}
+	*keys = calloc(count + 1, sizeof(**keys));
+	*timeouts_ms = calloc(count + 1, sizeof(**timeouts_ms));
+	if (!*keys || !*timeouts_ms) {
+		free(*keys);
+		free(*timeouts_ms);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < grants_count(d->grants) && k < count; i++) {
+		const struct jit_request *q = grants_at(d->grants, i);
+
 		if (q->status != JIT_INITIATED || q->end_ms <= now)
 			continue;
-		if (grow_array((void **)&keys, &cap, n + 1, sizeof(*keys)) <
-			    0 ||
-		    grow_array((void **)&timeouts, &tcap, n + 1,
-			       sizeof(*timeouts)) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-		keys[n] = q->key;
-		timeouts[n++] = q->end_ms - now;
+		(*keys)[k] = q->key;
+		(*timeouts_ms)[k++] = q->end_ms - now;
 	}
-	if (n)
-		r = table_grants_update(d->table, NULL, 0, keys, timeouts, n,
-					err, sizeof(err));
-	if (r < 0)
-		log_err("restoring %zu live grants: %s", n, err);
-out:
-	free(keys);
-	free(timeouts);
-	return r;
+	*n = k;
+	return 0;
+}
+
+void access_load_state(struct jit_daemon *d, const struct jit_state *st)
+{
+	struct jit_identity agent = { .uid = 0 };
+	uint64_t now = now_real_ms();
+	size_t expired = 0, live = 0;
+
+	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
+	for (size_t i = 0; i < st->n_requests; i++) {
+		if (grants_restore(d->grants, &st->requests[i]) < 0) {
+			log_warn("state: request %" PRIu64 " skipped",
+				 st->requests[i].id);
+			continue;
+		}
+		live += st->requests[i].status == JIT_INITIATED;
+	}
+	grants_set_next_id(d->grants, st->next_id);
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		struct jit_request *r = grants_at(d->grants, i);
+		json_t *ev;
+
+		if (r->status != JIT_INITIATED || r->end_ms > now)
+			continue;
+		grants_finish(d->grants, r, JIT_EXPIRED, JIT_REASON_EXPIRED,
+			      NULL);
+		ev = audit_base("expire", &agent);
+		json_object_set_new(ev, "result", json_string("expired"));
+		json_object_set_new(ev, "status_reason",
+				    json_string(JIT_REASON_EXPIRED));
+		json_object_set_new(ev, "message",
+				    json_string("ended while the agent was "
+						"stopped"));
+		audit_request(d, ev, r);
+		expired++;
+		i = (size_t)-1;
+	}
+	log_notice("state: %zu requests restored; %zu grants live, %zu ended "
+		   "while the agent was stopped",
+		   st->n_requests, live - expired, expired);
+}
+
+/*
+ * Kernel elements are matched to records through one hash of element keys:
+ * (prefix, protocol, first port, last port). Hosts are expanded per port,
+ * exactly as ruleset.c puts them in the hash sets.
+ */
+struct elem_key {
+	struct jit_prefix src;
+	uint8_t proto;
+	uint16_t lo, hi;
+	bool used;
+};
+
+struct elem_hash {
+	struct elem_key *slots;
+	size_t mask;
+};
+
+static uint64_t elem_hash_of(const struct elem_key *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	const uint8_t *parts[] = { k->src.addr, &k->src.len, &k->proto,
+				   (const uint8_t *)&k->lo,
+				   (const uint8_t *)&k->hi };
+	const size_t lens[] = { 16, 1, 1, 2, 2 };
+
+	for (size_t p = 0; p < ARRAY_SIZE(parts); p++)
+		for (size_t i = 0; i < lens[p]; i++)
+			h = (h ^ parts[p][i]) * 1099511628211ull;
+	return h ^ k->src.family;
+}
+
+static bool elem_eq(const struct elem_key *a, const struct elem_key *b)
+{
+	return a->src.family == b->src.family && a->src.len == b->src.len &&
+	       !memcmp(a->src.addr, b->src.addr, 16) && a->proto == b->proto &&
+	       a->lo == b->lo && a->hi == b->hi;
+}
+
+/* Returns true if k was already there. */
+static bool elem_put(struct elem_hash *h, const struct elem_key *k)
+{
+	size_t i = elem_hash_of(k) & h->mask;
+
+	while (h->slots[i].used) {
+		if (elem_eq(&h->slots[i], k))
+			return true;
+		i = (i + 1) & h->mask;
+	}
+	h->slots[i] = *k;
+	h->slots[i].used = true;
+	return false;
+}
+
+static bool elem_has(const struct elem_hash *h, const struct elem_key *k)
+{
+	size_t i = elem_hash_of(k) & h->mask;
+
+	while (h->slots[i].used) {
+		if (elem_eq(&h->slots[i], k))
+			return true;
+		i = (i + 1) & h->mask;
+	}
+	return false;
+}
+
+/* Call fn for every kernel element key of a grant key. */
+static void expand_key(const struct jit_grant_key *g, struct elem_hash *h,
+		       bool (*fn)(struct elem_hash *, const struct elem_key *))
+{
+	static const struct {
+		unsigned bit;
+		uint8_t proto;
+	} protos[] = { { JIT_PROTO_TCP, IPPROTO_TCP },
+		       { JIT_PROTO_UDP, IPPROTO_UDP } };
+
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
+		struct elem_key k = { .src = g->source,
+				      .proto = protos[i].proto };
+
+		if (!(g->protos & protos[i].bit))
+			continue;
+		if (grant_key_is_prefix(g)) {
+			k.lo = g->port_lo;
+			k.hi = g->port_hi;
+			fn(h, &k);
+			continue;
+		}
+		for (uint32_t p = g->port_lo; p <= g->port_hi; p++) {
+			k.lo = k.hi = (uint16_t)p;
+			fn(h, &k);
+		}
+	}
+}
+
+static const char *policy_for(struct jit_daemon *d,
+			      const struct jit_grant_key *k)
+{
+	for (size_t i = 0; i < policy_set_count(d->policies); i++) {
+		const struct jit_policy *p = policy_set_get(d->policies, i);
+
+		for (size_t j = 0; j < p->n_ports; j++)
+			if (p->ports[j].port_lo <= k->port_lo &&
+			    k->port_hi <= p->ports[j].port_hi &&
+			    (k->protos & p->ports[j].protos))
+				return p->name;
+	}
+	return "-";
+}
+
+int access_adopt_kernel(struct jit_daemon *d)
+{
+	struct jit_identity agent = { .uid = 0 };
+	struct jit_kernel_grant *kg = NULL;
+	struct elem_hash h = { 0 };
+	uint64_t now = now_real_ms();
+	size_t slots = 64, elems = 0, adopted = 0;
+	int n;
+
+	n = table_dump_grants(d->table, &kg);
+	if (n == -ENOENT || n == 0)
+		return 0;
+	if (n < 0) {
+		log_warn("reading the kernel's grant elements: %s",
+			 strerror(-n));
+		return n;
+	}
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		const struct jit_request *r = grants_at(d->grants, i);
+
+		if (r->status == JIT_INITIATED)
+			elems += (size_t)(r->key.port_hi - r->key.port_lo + 1) *
+				 2;
+	}
+	while (slots < 2 * (elems + (size_t)n))
+		slots *= 2;
+	h.slots = calloc(slots, sizeof(*h.slots));
+	if (!h.slots) {
+		free(kg);
+		return -ENOMEM;
+	}
+	h.mask = slots - 1;
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		const struct jit_request *r = grants_at(d->grants, i);
+
+		if (r->status == JIT_INITIATED && r->end_ms > now)
+			expand_key(&r->key, &h, elem_put);
+	}
+	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
+	for (int i = 0; i < n; i++) {
+		struct elem_key k = { .src = kg[i].key.source,
+				      .lo = kg[i].key.port_lo,
+				      .hi = kg[i].key.port_hi };
+		struct jit_request tmpl = { 0 }, *r;
+		uint64_t left = kg[i].expires_ms;
+		json_t *ev;
+
+		k.proto = kg[i].key.protos == JIT_PROTO_TCP ? IPPROTO_TCP
+							    : IPPROTO_UDP;
+		if (elem_has(&h, &k) || left < 1000)
+			continue;
+		if (!left || left > (uint64_t)JIT_DURATION_MAX_S * 1000)
+			left = (uint64_t)JIT_DURATION_MAX_S * 1000;
+		tmpl.key = kg[i].key;
+		snprintf(tmpl.policy, sizeof(tmpl.policy), "%s",
+			 policy_for(d, &tmpl.key));
+		snprintf(tmpl.user, sizeof(tmpl.user), "(unknown)");
+		snprintf(tmpl.reason, sizeof(tmpl.reason),
+			 "adopted from the kernel table at start");
+		tmpl.duration_s = (uint32_t)((left + 999) / 1000);
+		if (grants_add(d->grants, &tmpl, now, &r) < 0)
+			break;
+		grants_initiate(d->grants, r, now);
+		r->end_ms = now + left;
+		snprintf(r->decided_by, sizeof(r->decided_by), "jit-enforcer");
+		elem_put(&h, &k);
+		ev = audit_base("adopt", &agent);
+		json_object_set_new(ev, "result", json_string("initiated"));
+		audit_request(d, ev, r);
+		adopted++;
+	}
+	if (adopted)
+		log_warn("adopted %zu grant element(s) the kernel held without "
+			 "a record (written before a crash?); they keep their "
+			 "end time",
+			 adopted);
+	free(h.slots);
+	free(kg);
+	return (int)adopted;
 }

@@ -9,9 +9,12 @@
 struct jit_audit {
 	int fd;
 	bool use_syslog;
+	const char *tag;
+	int priority;
 };
 
-int audit_open(const char *path, bool use_syslog, struct jit_audit **ret)
+int audit_open(const char *path, bool use_syslog, const char *tag, int priority,
+	       struct jit_audit **ret)
 {
 	struct jit_audit *a = calloc(1, sizeof(*a));
 
@@ -19,6 +22,8 @@ int audit_open(const char *path, bool use_syslog, struct jit_audit **ret)
 		return -ENOMEM;
 	a->fd = -1;
 	a->use_syslog = use_syslog;
+	a->tag = tag;
+	a->priority = priority;
 	if (path) {
 		a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 			     0640);
@@ -68,7 +73,7 @@ int audit_event(struct jit_audit *a, json_t *event)
 	if (!line)
 		return -ENOMEM;
 	if (a && a->use_syslog)
-		syslog(LOG_AUTHPRIV | LOG_NOTICE, "audit %s", line);
+		syslog(a->priority, "%s %s", a->tag, line);
 	if (a && a->fd >= 0) {
 		size_t n = strlen(line);
 

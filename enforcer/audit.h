@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The audit trail: one JSON object per line for every request, decision,
- * expiry and revoke, in a file and in syslog (authpriv).
+ * JSON-lines logs: the audit trail (one object per request, decision,
+ * expiry and revoke) and the alert log, each in a file and in syslog.
  */
 #ifndef JIT_AUDIT_H
 #define JIT_AUDIT_H
@@ -11,8 +11,13 @@
 
 struct jit_audit;
 
-/* Open (create, append, mode 0640) the log file. path NULL: syslog only. */
-int audit_open(const char *path, bool use_syslog, struct jit_audit **ret);
+/*
+ * Open (create, append, mode 0640) a JSON-lines log. path NULL: syslog only.
+ * tag starts the syslog line ("audit", "alert"); priority is the syslog
+ * facility and level.
+ */
+int audit_open(const char *path, bool use_syslog, const char *tag, int priority,
+	       struct jit_audit **ret);
 struct jit_audit *audit_close(struct jit_audit *a);
 
 /*

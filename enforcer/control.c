@@ -40,6 +40,7 @@ json_t *control_error(const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_truncate_invalid(msg);
 	return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code,
 			 "message", msg);
 }

@@ -12,6 +12,8 @@
 #include "loop.h"
 #include "policy.h"
 #include "ruleset.h"
+#include "state.h"
+#include "watch.h"
 
 struct jit_daemon {
 	const struct jit_config *cfg;
@@ -28,7 +30,18 @@ struct jit_daemon {
 	struct jit_control *control;
 	struct jit_grants *grants;
 	struct jit_audit *audit;
+	struct jit_audit *alerts;
+	struct jit_watch *watch;
+	unsigned tampers;
 	struct jit_io expiry_timer;
+	struct jit_io state_timer;
+	bool state_dirty;
+	bool state_armed;
+	bool resync; /* next commit replaces the grant sets' content */
+	bool state_failing;
+	uint64_t state_cost_ms;
+	struct jit_state_policy *restored; /* policy texts from the state */
+	size_t n_restored;
 	char *policy_errors; /* rendered diagnostics of rejected files */
 	uint64_t started_ms;
 	uint64_t last_reload_ms;
@@ -51,8 +64,19 @@ json_t *access_list(struct jit_daemon *d, const struct jit_peer *peer,
 void access_expire(struct jit_daemon *d);
 /* After a policy change: revoke grants the policies no longer allow. */
 void access_recheck(struct jit_daemon *d);
-/* After the table was replaced whole: put the live grants back. */
-int access_restore_kernel(struct jit_daemon *d);
+/* Keys and remaining times (ms) of every live grant, for a resync. */
+int access_live_keys(struct jit_daemon *d, struct jit_grant_key **keys,
+		     uint64_t **timeouts_ms, size_t *n);
+/*
+ * At start: put back the requests of the state file (grants that ended
+ * while the agent was down become expired), then adopt grant elements the
+ * kernel holds that no record explains (a crash before the state was
+ * written), so that nothing approved is closed.
+ */
+void access_load_state(struct jit_daemon *d, const struct jit_state *st);
+int access_adopt_kernel(struct jit_daemon *d);
+/* Something the state file records changed: save it soon. */
+void daemon_state_changed(struct jit_daemon *d);
 /* Arm the expiry timer at the next end of a live grant. */
 void access_arm_timer(struct jit_daemon *d);
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <linux/netfilter.h>
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
@@ -13,11 +15,17 @@
 #include "loop.h"
 #include "policy.h"
 #include "ruleset.h"
+#include "alert.h"
+#include "caps.h"
+#include "notify.h"
 #include "sockdiag.h"
 #include "util.h"
+#include "watch.h"
 
 #include "config.h"
 
+/* Coalescing delay of state writes. */
+#define STATE_DELAY_MS 50
 /* Editors write files in several steps; wait for them to settle. */
 #define RELOAD_SETTLE_MS 150
 /* How often the list of sessions older than conntrack is refreshed. */
@@ -76,6 +84,40 @@ static json_t *status_json(struct jit_daemon *d)
 			live += st == JIT_INITIATED;
 			pending += st == JIT_PENDING;
 		}
+		char caps[40] = "";
+		struct jit_foreign_chain *fc = NULL;
+		int nfc = table_foreign_input_chains(d->table, &fc);
+		json_t *arr = json_array();
+
+		for (int i = 0; i < nfc; i++)
+			json_array_append_new(
+				arr,
+				json_pack(
+					"{s:s, s:s, s:s, s:i, s:s, s:s}",
+					"family",
+					fc[i].family == NFPROTO_IPV4   ? "ip"
+					: fc[i].family == NFPROTO_IPV6 ? "ip6"
+								       : "inet",
+					"table", fc[i].table, "chain",
+					fc[i].chain, "priority",
+					(int)fc[i].priority, "policy",
+					fc[i].policy_drop ? "drop" : "accept",
+					"runs",
+					fc[i].priority < table_input_priority()
+						? "before ours"
+					: fc[i].priority ==
+							table_input_priority()
+						? "with ours (order undefined)"
+						: "after ours"));
+		free(fc);
+		json_object_set_new(j, "other_input_chains", arr);
+		if (caps_effective(caps, sizeof(caps)) == 0)
+			json_object_set_new(j, "capabilities_effective",
+					    json_string(caps));
+		json_object_set_new(j, "tamper_events",
+				    json_integer((json_int_t)d->tampers));
+		json_object_set_new(j, "tamper_watch",
+				    json_boolean(d->watch != NULL));
 		json_object_set_new(j, "grants",
 				    json_integer((json_int_t)live));
 		json_object_set_new(j, "pending",
@@ -216,6 +258,52 @@ static bool sessions_equal(const struct jit_session *a, size_t na,
  * while the batch was in flight is added by a second commit: until then its
  * packets are dropped, not reset, so TCP retransmits them.
  */
+/*
+ * One transaction for the ruleset; with d->resync also the grant sets,
+ * replaced by exactly the live grants (at start and after tampering). A
+ * table replaced whole for a new layout lost its grants: they are put back
+ * by a resync right away.
+ */
+static int commit_with_grants(struct jit_daemon *d,
+			      const struct jit_ruleset *rs,
+			      const struct jit_session *ss, size_t n, char *err,
+			      size_t errlen)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct jit_grant_key *keys = NULL;
+		uint64_t *timeouts = NULL;
+		size_t n_keys = 0;
+		int r;
+
+		if (!d->resync) {
+			r = table_commit(d->table, rs, ss, n, err, errlen);
+			if (r != 1)
+				return r;
+			log_warn("table inet %s had another layout and was "
+				 "replaced whole; putting the live grants back",
+				 table_name(d->table));
+			d->resync = true;
+			continue;
+		}
+		r = access_live_keys(d, &keys, &timeouts, &n_keys);
+		if (r < 0) {
+			snprintf(err, errlen, "listing live grants: %s",
+				 strerror(-r));
+			return r;
+		}
+		r = table_commit_all(d->table, rs, ss, n, keys, timeouts,
+				     n_keys, err, errlen);
+		free(keys);
+		free(timeouts);
+		if (r >= 0) {
+			d->resync = false;
+			return 0;
+		}
+		return r;
+	}
+	return -EIO;
+}
+
 static int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs)
 {
 	struct jit_session *ss = NULL;
@@ -242,13 +330,7 @@ static int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs)
 		free(ss);
 		ss = now;
 		n = n_now;
-		r = table_commit(d->table, rs, ss, n, err, sizeof(err));
-		if (r == 1) {
-			log_warn("table inet %s had another layout and was "
-				 "replaced whole; live grants are put back",
-				 table_name(d->table));
-			r = access_restore_kernel(d);
-		}
+		r = commit_with_grants(d, rs, ss, n, err, sizeof(err));
 		if (r < 0) {
 			if (r == -EPERM)
 				log_err("committing table inet %s: %s (is "
@@ -319,6 +401,7 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	ruleset_free(d->ruleset);
 	d->ruleset = rs;
 	access_recheck(d);
+	daemon_state_changed(d);
 	d->last_reload_ms = now_real_ms();
 	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
 		   "ranges",
@@ -333,16 +416,23 @@ static json_t *handle_request(void *userdata, const struct jit_peer *peer,
 	struct jit_daemon *d = userdata;
 	const char *op = json_string_value(json_object_get(req, "op"));
 
+	json_t *reply = NULL;
+
 	if (streq(op, "status"))
 		return status_json(d);
 	if (streq(op, "request"))
-		return access_request(d, peer, req);
-	if (streq(op, "approve"))
-		return access_approve(d, peer, req);
-	if (streq(op, "deny"))
-		return access_deny(d, peer, req);
-	if (streq(op, "revoke"))
-		return access_revoke(d, peer, req);
+		reply = access_request(d, peer, req);
+	else if (streq(op, "approve"))
+		reply = access_approve(d, peer, req);
+	else if (streq(op, "deny"))
+		reply = access_deny(d, peer, req);
+	else if (streq(op, "revoke"))
+		reply = access_revoke(d, peer, req);
+	if (reply) {
+		/* Refusals change nothing but the audit log; cheap anyway. */
+		daemon_state_changed(d);
+		return reply;
+	}
 	if (streq(op, "grants"))
 		return access_list(d, peer, req, true);
 	if (streq(op, "requests"))
@@ -443,6 +533,7 @@ static void expiry_timer_cb(struct jit_io *io, uint32_t events)
 	/* ECANCELED after a clock change is a reason to look, too. */
 	(void)!read(io->fd, &ticks, sizeof(ticks));
 	access_expire(d);
+	daemon_state_changed(d);
 }
 
 static void sessions_timer_cb(struct jit_io *io, uint32_t events)
@@ -463,29 +554,236 @@ static void sessions_timer_cb(struct jit_io *io, uint32_t events)
 	free(now);
 }
 
-static int open_audit(struct jit_daemon *d)
+static void state_write(struct jit_daemon *d)
+{
+	uint64_t t0 = now_mono_ms();
+	int r;
+
+	d->state_dirty = false;
+	r = state_save(d->cfg->state_dir, d->grants, d->policies,
+		       now_real_ms());
+	if (r < 0) {
+		/* Keep trying on the next change; say so once per streak. */
+		if (!d->state_failing)
+			log_err("writing state to '%s': %s", d->cfg->state_dir,
+				strerror(-r));
+		d->state_failing = true;
+		return;
+	}
+	if (d->state_failing)
+		log_notice("state written to '%s' again", d->cfg->state_dir);
+	d->state_failing = false;
+	d->state_cost_ms = now_mono_ms() - t0;
+}
+
+/*
+ * Writes are coalesced: the state holds every request, so under a burst of
+ * changes it is written at most every STATE_DELAY_MS (or ten times as long
+ * as the last write took). A crash in between loses no access: the kernel
+ * keeps the elements and the next start adopts them.
+ */
+void daemon_state_changed(struct jit_daemon *d)
+{
+	uint64_t delay = STATE_DELAY_MS;
+	struct itimerspec its = { 0 };
+
+	d->state_dirty = true;
+	if (d->state_armed)
+		return;
+	if (d->state_cost_ms * 10 > delay)
+		delay = d->state_cost_ms * 10;
+	its.it_value.tv_sec = (time_t)(delay / 1000);
+	its.it_value.tv_nsec = (long)(delay % 1000) * 1000000L;
+	if (timerfd_settime(d->state_timer.fd, 0, &its, NULL) == 0)
+		d->state_armed = true;
+	else
+		state_write(d);
+}
+
+static void state_timer_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_daemon *d =
+		(struct jit_daemon *)((char *)io -
+				      offsetof(struct jit_daemon, state_timer));
+	uint64_t ticks;
+
+	(void)!read(io->fd, &ticks, sizeof(ticks));
+	d->state_armed = false;
+	if (d->state_dirty)
+		state_write(d);
+}
+
+/*
+ * The state file at start: requests come back, and every policy file that
+ * is still there but fails to load now gets its last good version back.
+ * A damaged file is set aside and reported; the agent then starts from the
+ * policies and the kernel's table.
+ */
+static void load_state(struct jit_daemon *d)
+{
+	struct jit_state st = { 0 };
+	char why[256] = "";
+	int r;
+
+	if (mkdir(d->cfg->state_dir, 0700) < 0 && errno != EEXIST)
+		log_err("creating state directory '%s': %m", d->cfg->state_dir);
+	r = state_load(d->cfg->state_dir, &st, why, sizeof(why));
+	if (r == -ENOENT) {
+		log_info("no state file in '%s': first start",
+			 d->cfg->state_dir);
+		return;
+	}
+	if (r < 0) {
+		_cleanup_free_ char *from = NULL, *to = NULL;
+
+		log_err("state file in '%s' is unusable (%s); starting from "
+			"the policies and the kernel's table",
+			d->cfg->state_dir, r == -EBADMSG ? why : strerror(-r));
+		if (asprintf(&from, "%s/%s", d->cfg->state_dir,
+			     JIT_STATE_FILE) >= 0 &&
+		    asprintf(&to, "%s/%s.damaged-%" PRIu64, d->cfg->state_dir,
+			     JIT_STATE_FILE, now_real_ms()) >= 0 &&
+		    rename(from, to) == 0)
+			log_notice("kept the damaged file as '%s'", to);
+		return;
+	}
+	d->restored = calloc(st.n_policies + 1, sizeof(*d->restored));
+	for (size_t i = 0; d->restored && i < st.n_policies; i++) {
+		d->restored[i] = st.policies[i];
+		st.policies[i] = (struct jit_state_policy){ 0 };
+	}
+	d->n_restored = d->restored ? st.n_policies : 0;
+	access_load_state(d, &st);
+	state_release(&st);
+}
+
+/*
+ * After loading the directory: a file that exists but failed to load gets
+ * the last good version the state file kept.
+ */
+static void restore_policy_texts(struct jit_daemon *d)
+{
+	for (size_t i = 0; i < d->n_restored; i++) {
+		struct jit_state_policy *p = &d->restored[i];
+		struct jit_diag diag;
+		struct stat stbuf;
+
+		if (policy_set_has_file(d->policies, p->path) ||
+		    stat(p->path, &stbuf) < 0)
+			continue;
+		diag_init(&diag);
+		if (policy_set_load_text(d->policies, p->path, p->text, p->len,
+					 &diag) == 0)
+			log_notice("'%s' does not load; its last good version "
+				   "(from the state file) stays in force",
+				   p->path);
+		diag_release(&diag);
+	}
+	for (size_t i = 0; i < d->n_restored; i++) {
+		free(d->restored[i].path);
+		free(d->restored[i].text);
+	}
+	free(d->restored);
+	d->restored = NULL;
+	d->n_restored = 0;
+}
+
+static int open_log(struct jit_daemon *d, const char *name, const char *tag,
+		    int priority, struct jit_audit **ret)
 {
 	_cleanup_free_ char *path = NULL;
 	int r;
 
 	if (!d->cfg->log_dir)
-		return audit_open(NULL, d->cfg->use_syslog, &d->audit);
-	if (mkdir(d->cfg->log_dir, 0750) < 0 && errno != EEXIST) {
+		return audit_open(NULL, d->cfg->use_syslog, tag, priority, ret);
+	if (asprintf(&path, "%s/%s", d->cfg->log_dir, name) < 0)
+		return -ENOMEM;
+	r = audit_open(path, d->cfg->use_syslog, tag, priority, ret);
+	if (r < 0)
+		log_err("opening '%s': %s", path, strerror(-r));
+	return r;
+}
+
+static int open_logs(struct jit_daemon *d)
+{
+	int r;
+
+	if (d->cfg->log_dir && mkdir(d->cfg->log_dir, 0750) < 0 &&
+	    errno != EEXIST) {
 		r = -errno;
 		log_err("creating log directory '%s': %s", d->cfg->log_dir,
 			strerror(-r));
 		return r;
 	}
-	if (asprintf(&path, "%s/audit.log", d->cfg->log_dir) < 0)
-		return -ENOMEM;
-	r = audit_open(path, d->cfg->use_syslog, &d->audit);
-	if (r < 0)
-		log_err("opening audit log '%s': %s", path, strerror(-r));
+	r = open_log(d, "audit.log", "audit", LOG_AUTHPRIV | LOG_NOTICE,
+		     &d->audit);
+	if (r == 0)
+		r = open_log(d, "alerts.log", "alert",
+			     LOG_AUTHPRIV | LOG_WARNING, &d->alerts);
 	return r;
+}
+
+/*
+ * Someone else changed our table (only possible without owner+persist):
+ * put everything back at once, grants included, and raise an alert.
+ */
+static void on_tamper(void *userdata, const struct jit_tamper *t)
+{
+	struct jit_daemon *d = userdata;
+	uint64_t t0 = now_mono_us(), now = now_real_ms();
+	char desc[512];
+	double ms;
+	int r;
+
+	if (!d->ruleset)
+		return;
+	d->resync = true;
+	r = daemon_commit(d, d->ruleset);
+	ms = (double)(now_mono_us() - t0) / 1000.0;
+	if (t->lost) {
+		log_warn("nftables events were lost; table inet %s re-applied "
+			 "in %.1f ms",
+			 table_name(d->table), ms);
+		return;
+	}
+	d->tampers++;
+	if (r < 0) {
+		log_err("table inet %s was changed by %s (pid %d) and could "
+			"not be restored",
+			table_name(d->table), t->comm[0] ? t->comm : "?",
+			(int)t->pid);
+	} else {
+		log_warn("table inet %s was %s by %s (pid %d); restored in "
+			 "%.1f ms",
+			 table_name(d->table),
+			 t->deleted ? "deleted or cut" : "changed",
+			 t->comm[0] ? t->comm : "an unknown process",
+			 (int)t->pid, ms);
+	}
+	snprintf(desc, sizeof(desc),
+		 "Process '%s' (pid %d) %s the just-in-time firewall table "
+		 "inet %s (%u change%s in one transaction). %s",
+		 t->comm[0] ? t->comm : "unknown", (int)t->pid,
+		 t->deleted ? "deleted parts of" : "changed",
+		 table_name(d->table), t->changes, t->changes == 1 ? "" : "s",
+		 r < 0 ? "The agent could NOT restore it."
+		       : "The agent restored it.");
+	{
+		json_t *ent = json_pack(
+			"{s:{s:i, s:s}, s:s, s:s, s:b, s:I}", "process", "pid",
+			(int)t->pid, "name", t->comm, "table",
+			table_name(d->table), "protection",
+			table_mode_name(table_mode(d->table)), "restored",
+			r >= 0, "restore_us", (json_int_t)(ms * 1000));
+
+		audit_event(d->alerts, alert_build(&alert_table_tampered, desc,
+						   ent, now, now, 1));
+	}
 }
 
 static int daemon_setup(struct jit_daemon *d)
 {
+	struct jit_diag pre;
 	struct itimerspec every = {
 		.it_interval = { .tv_sec = SESSIONS_REFRESH_S },
 		.it_value = { .tv_sec = SESSIONS_REFRESH_S },
@@ -532,7 +830,7 @@ static int daemon_setup(struct jit_daemon *d)
 	d->grants = grants_new();
 	if (!d->grants)
 		return -ENOMEM;
-	r = open_audit(d);
+	r = open_logs(d);
 	if (r < 0)
 		return r;
 
@@ -562,6 +860,24 @@ static int daemon_setup(struct jit_daemon *d)
 		log_err("opening nftables netlink socket: %s", strerror(-r));
 		return r;
 	}
+	d->state_timer.fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->state_timer.cb = state_timer_cb;
+	if (d->state_timer.fd < 0 ||
+	    loop_add(d->epfd, &d->state_timer, EPOLLIN) < 0)
+		return log_err("timerfd: %m"), -errno;
+	load_state(d);
+	/*
+	 * Policies first (so adopted grants can be named after theirs), then
+	 * whatever the kernel holds that no record explains; then one batch
+	 * brings table and grants to exactly that.
+	 */
+	diag_init(&pre);
+	(void)policy_set_load_dir(d->policies, d->cfg->policy_dir, &pre);
+	diag_release(&pre);
+	restore_policy_texts(d);
+	access_adopt_kernel(d);
+	d->resync = true;
 	r = daemon_reload(d, true);
 	if (r < 0) {
 		if (!d->ruleset)
@@ -569,6 +885,12 @@ static int daemon_setup(struct jit_daemon *d)
 				"the kernel");
 		return r;
 	}
+
+	r = watch_open(table_name(d->table), d->epfd, on_tamper, d, &d->watch);
+	if (r < 0)
+		log_warn("watching nftables events: %s; changes by other "
+			 "processes will not be noticed",
+			 strerror(-r));
 
 	/* The socket appears only once the ruleset is enforced. */
 	r = control_open(d->cfg->socket_path, d->cfg->socket_group, d->epfd,
@@ -582,12 +904,25 @@ static int daemon_setup(struct jit_daemon *d)
 			strerror(-r));
 		return r;
 	}
+	if (geteuid() == 0) {
+		r = caps_keep_net_admin_only();
+		if (r < 0)
+			log_warn("dropping capabilities: %s", strerror(-r));
+		else
+			log_info("running with CAP_NET_ADMIN only");
+	}
 	log_notice("enforcing; control socket %s", d->cfg->socket_path);
+	(void)notify_send("READY=1\nSTATUS=enforcing");
 	return 0;
 }
 
 static void daemon_teardown(struct jit_daemon *d)
 {
+	(void)notify_send("STOPPING=1");
+	if (d->state_dirty && d->grants)
+		state_write(d);
+	if (d->state_timer.fd >= 0)
+		close(d->state_timer.fd);
 	control_close(d->control);
 	/* Fail closed: the table stays after we exit. */
 	table_close(d->table);
@@ -603,8 +938,10 @@ static void daemon_teardown(struct jit_daemon *d)
 	free(d->sessions);
 	if (d->expiry_timer.fd >= 0)
 		close(d->expiry_timer.fd);
+	watch_close(d->watch);
 	grants_free(d->grants);
 	audit_close(d->audit);
+	audit_close(d->alerts);
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
 	if (d->epfd >= 0)
@@ -621,6 +958,7 @@ int daemon_run(const struct jit_config *cfg)
 		.reload_timer.fd = -1,
 		.sessions_timer.fd = -1,
 		.expiry_timer.fd = -1,
+		.state_timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};
 	int r;

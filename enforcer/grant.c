@@ -90,6 +90,14 @@ static int fail(const char **code, char *msg, size_t n, const char *c,
 	return -EINVAL;
 }
 
+/* A user's value for a message: at most max bytes, cut on a character. */
+static const char *clip(const char *s, size_t max, char buf[static 68])
+{
+	snprintf(buf, max + 1 < 68 ? max + 1 : 68, "%s", s);
+	utf8_truncate_invalid(buf);
+	return buf;
+}
+
 static int parse_port_text(const char *s, uint16_t *lo, uint16_t *hi)
 {
 	unsigned long a, b;
@@ -121,6 +129,7 @@ int request_parse(json_t *msg, struct jit_request *out, const char **code,
 	json_t *dur = json_object_get(msg, "duration");
 	json_t *reason = json_object_get(msg, "reason");
 	const char *s;
+	char val[68];
 
 	memset(out, 0, sizeof(*out));
 	if (!policy)
@@ -151,9 +160,9 @@ int request_parse(json_t *msg, struct jit_request *out, const char **code,
 		if (parse_port_text(json_string_value(port), &out->key.port_lo,
 				    &out->key.port_hi) < 0)
 			return fail(code, errmsg, errlen, "bad-value",
-				    "port '%.32s' is not a port (1..65535) or "
+				    "port '%s' is not a port (1..65535) or "
 				    "a range like 5985-5986",
-				    json_string_value(port));
+				    clip(json_string_value(port), 32, val));
 	} else {
 		return fail(code, errmsg, errlen, "bad-type",
 			    "field 'port' must be a number or a string");
@@ -172,8 +181,8 @@ int request_parse(json_t *msg, struct jit_request *out, const char **code,
 			out->key.protos = JIT_PROTO_TCP | JIT_PROTO_UDP;
 		else
 			return fail(code, errmsg, errlen, "bad-value",
-				    "protocol '%.16s' is not tcp, udp or any",
-				    s);
+				    "protocol '%s' is not tcp, udp or any",
+				    clip(s, 16, val));
 	}
 
 	if (!source)
@@ -185,9 +194,9 @@ int request_parse(json_t *msg, struct jit_request *out, const char **code,
 			    "field 'source' must be a string");
 	if (prefix_parse(s, &out->key.source) < 0)
 		return fail(code, errmsg, errlen, "bad-value",
-			    "source '%.64s' is not an IPv4/IPv6 address or "
+			    "source '%s' is not an IPv4/IPv6 address or "
 			    "prefix (with no host bits set)",
-			    s);
+			    clip(s, 64, val));
 
 	if (dur && !json_is_null(dur)) {
 		uint64_t v;
@@ -205,18 +214,19 @@ int request_parse(json_t *msg, struct jit_request *out, const char **code,
 			s = json_string_value(dur);
 			if (duration_parse(s, &v) < 0)
 				return fail(code, errmsg, errlen, "bad-value",
-					    "duration '%.32s' is not a "
+					    "duration '%s' is not a "
 					    "duration like 90s, 15m, 2h, "
 					    "1h30m or PT2H",
-					    s);
+					    clip(s, 32, val));
 			if (v == 0)
 				return fail(code, errmsg, errlen, "bad-value",
-					    "duration '%.32s' is zero", s);
+					    "duration '%s' is zero",
+					    clip(s, 32, val));
 			if (v > JIT_DURATION_MAX_S)
 				return fail(code, errmsg, errlen, "bad-value",
-					    "duration '%.32s' exceeds the "
+					    "duration '%s' exceeds the "
 					    "limit of 24h",
-					    s);
+					    clip(s, 32, val));
 		} else {
 			return fail(code, errmsg, errlen, "bad-type",
 				    "field 'duration' must be a string or a "
@@ -329,6 +339,41 @@ int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
 	return 0;
 }
 
+static bool is_finished(const struct jit_request *r);
+
+int grants_restore(struct jit_grants *g, const struct jit_request *r)
+{
+	struct jit_request *copy;
+
+	if (!r->id || (g->n && g->v[g->n - 1]->id >= r->id))
+		return -EINVAL;
+	if (g->n >= JIT_REQUESTS_MAX)
+		return -ENOSPC;
+	if (grow_array((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
+		return -ENOMEM;
+	copy = malloc(sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	*copy = *r;
+	g->v[g->n++] = copy;
+	if (is_finished(copy))
+		g->n_finished++;
+	if (g->next_id <= r->id)
+		g->next_id = r->id + 1;
+	return 0;
+}
+
+uint64_t grants_next_id(const struct jit_grants *g)
+{
+	return g->next_id;
+}
+
+void grants_set_next_id(struct jit_grants *g, uint64_t id)
+{
+	if (id > g->next_id)
+		g->next_id = id;
+}
+
 struct jit_request *grants_get(struct jit_grants *g, uint64_t id)
 {
 	size_t lo = 0, hi = g->n;
@@ -430,6 +475,13 @@ void grants_finish(struct jit_grants *g, struct jit_request *r,
 {
 	if (!is_finished(r))
 		g->n_finished++;
+	/* A grant cut short ends now, not at its planned end. */
+	if (r->status == JIT_INITIATED && st == JIT_REVOKED) {
+		uint64_t now = now_real_ms();
+
+		if (r->end_ms > now)
+			r->end_ms = now;
+	}
 	r->status = st;
 	snprintf(r->status_reason, sizeof(r->status_reason), "%s",
 		 reason ? reason : "");

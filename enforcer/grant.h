@@ -127,6 +127,15 @@ struct jit_grants *grants_free(struct jit_grants *g);
  */
 int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
 	       uint64_t now_ms, struct jit_request **ret);
+/*
+ * Put back a request read from the state file, as it was (id, status,
+ * times). Ids must come in increasing order. Returns 0, -EINVAL for an id
+ * not above the last one, or -ENOMEM/-ENOSPC.
+ */
+int grants_restore(struct jit_grants *g, const struct jit_request *r);
+/* The id the next request will get; never lowered. */
+uint64_t grants_next_id(const struct jit_grants *g);
+void grants_set_next_id(struct jit_grants *g, uint64_t id);
 struct jit_request *grants_get(struct jit_grants *g, uint64_t id);
 size_t grants_count(const struct jit_grants *g);
 /* i-th request, oldest first. */
@@ -149,8 +158,9 @@ void grants_initiate(struct jit_grants *g, struct jit_request *r,
 		     uint64_t now_ms);
 /*
  * -> denied, revoked or expired, with a reason and who did it (may be
- * NULL). Old finished requests beyond JIT_HISTORY_MAX are dropped; r stays
- * valid until the next call that adds or finishes a request.
+ * NULL). A live grant revoked before its end gets end_ms = now. Old finished
+ * requests beyond JIT_HISTORY_MAX are dropped; r stays valid until the next
+ * call that adds or finishes a request.
  */
 void grants_finish(struct jit_grants *g, struct jit_request *r,
 		   enum jit_status st, const char *reason, const char *by);

@@ -268,3 +268,62 @@ int batch_commit(struct jit_batch *b, char *err, size_t errlen,
 	}
 	return first_err;
 }
+
+struct dump_ctx {
+	nft_dump_cb cb;
+	void *data;
+	bool interrupted;
+	int err;
+};
+
+static int dump_msg(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *ctx = data;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		ctx->interrupted = true;
+	ctx->err = ctx->cb(nlh, ctx->data);
+	return ctx->err < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+int nft_dump(struct jit_nft *n, uint16_t type, uint16_t family,
+	     const void *payload_obj,
+	     void (*build)(struct nlmsghdr *nlh, const void *obj),
+	     nft_dump_cb cb, nft_dump_reset reset, void *data)
+{
+	uint32_t portid = mnl_socket_get_portid(n->nl);
+	char buf[65536];
+
+	for (int attempt = 0; attempt < 5; attempt++) {
+		struct dump_ctx ctx = { .cb = cb, .data = data };
+		uint32_t seq = n->seq++;
+		struct nlmsghdr *nlh;
+		ssize_t len;
+		int r;
+
+		if (reset && attempt)
+			reset(data);
+		nlh = nftnl_nlmsg_build_hdr(buf, type, family,
+					    NLM_F_DUMP | NLM_F_ACK, seq);
+		build(nlh, payload_obj);
+		if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
+			return -errno;
+		do {
+			len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
+			if (len < 0)
+				return -errno;
+			r = mnl_cb_run(buf, (size_t)len, seq, portid, dump_msg,
+				       &ctx);
+		} while (r > 0);
+		if (r < 0) {
+			if (ctx.err < 0)
+				return ctx.err;
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (!ctx.interrupted)
+			return 0;
+	}
+	return -EINTR;
+}

@@ -48,4 +48,17 @@ size_t batch_count(const struct jit_batch *b);
 int batch_commit(struct jit_batch *b, char *err, size_t errlen,
 		 int *failed_type);
 
+/*
+ * Run a dump request (a message built by the caller in buf with
+ * NLM_F_DUMP) on the channel's socket and call cb for every reply message.
+ * A dump interrupted by a concurrent change is restarted (up to 5 times).
+ * Returns 0 or -errno (-ENOENT when the object does not exist).
+ */
+typedef int (*nft_dump_cb)(const struct nlmsghdr *nlh, void *data);
+typedef void (*nft_dump_reset)(void *data);
+int nft_dump(struct jit_nft *n, uint16_t type, uint16_t family,
+	     const void *payload_obj,
+	     void (*build)(struct nlmsghdr *nlh, const void *obj),
+	     nft_dump_cb cb, nft_dump_reset reset, void *data);
+
 #endif

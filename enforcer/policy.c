@@ -44,6 +44,8 @@ struct policy_entry {
 
 struct jit_policy_file {
 	char *path;
+	char *text; /* the source, kept as the file's last good version */
+	size_t len;
 	struct policy_entry *entries;
 	size_t n;
 	size_t cap;
@@ -1427,6 +1429,7 @@ struct jit_policy_file *policy_file_free(struct jit_policy_file *f)
 		policy_release(&f->entries[i].p);
 	free(f->entries);
 	free(f->path);
+	free(f->text);
 	free(f);
 	return NULL;
 }
@@ -1483,6 +1486,8 @@ static int parse_text(const char *path, const char *text, size_t len,
 		return r;
 	if (c.errors)
 		return -EINVAL;
+	f->text = TAKE_PTR(src);
+	f->len = len;
 	*ret = TAKE_PTR(f);
 	return 0;
 }
@@ -1762,6 +1767,46 @@ int policy_set_load_file(struct jit_policy_set *s, const char *path,
 			 struct jit_diag *diag)
 {
 	return set_load(s, path, diag, false);
+}
+
+int policy_set_load_text(struct jit_policy_set *s, const char *path,
+			 const char *text, size_t len, struct jit_diag *diag)
+{
+	_cleanup_(policy_file_freep) struct jit_policy_file *f = NULL;
+	int r;
+
+	r = parse_text(path, text, len, &f, diag);
+	if (r < 0)
+		return r;
+	if (set_conflicts(s, f, f->text, diag))
+		return -EINVAL;
+	r = set_put(s, f);
+	if (r < 0)
+		return r;
+	TAKE_PTR(f);
+	return 0;
+}
+
+size_t policy_set_file_count(const struct jit_policy_set *s)
+{
+	return s->n_files;
+}
+
+const struct jit_policy_file *policy_set_file(const struct jit_policy_set *s,
+					      size_t i)
+{
+	return i < s->n_files ? s->files[i] : NULL;
+}
+
+const char *policy_file_text(const struct jit_policy_file *f, size_t *len)
+{
+	*len = f->len;
+	return f->text;
+}
+
+bool policy_set_has_file(const struct jit_policy_set *s, const char *path)
+{
+	return set_lookup(s, path, NULL) >= 0;
 }
 
 static int cmp_str(const void *a, const void *b)

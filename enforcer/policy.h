@@ -147,6 +147,18 @@ struct jit_policy_set *policy_set_free(struct jit_policy_set *s);
  */
 int policy_set_load_file(struct jit_policy_set *s, const char *path,
 			 struct jit_diag *diag);
+/*
+ * Install a file's policies from memory (the last good version kept in the
+ * state file), with the same checks as policy_set_load_file.
+ */
+int policy_set_load_text(struct jit_policy_set *s, const char *path,
+			 const char *text, size_t len, struct jit_diag *diag);
+/* The files in force, sorted by path, and the text each was loaded from. */
+size_t policy_set_file_count(const struct jit_policy_set *s);
+const struct jit_policy_file *policy_set_file(const struct jit_policy_set *s,
+					      size_t i);
+const char *policy_file_text(const struct jit_policy_file *f, size_t *len);
+bool policy_set_has_file(const struct jit_policy_set *s, const char *path);
 /* Forget a file. Returns 0, or -ENOENT if the set did not hold it. */
 int policy_set_remove_file(struct jit_policy_set *s, const char *path);
 /*

@@ -958,7 +958,7 @@ static void emit_sessions(struct builder *bld, const struct jit_session *ss,
 	nftnl_set_free(s);
 }
 
-static void emit_grant_sets(struct builder *bld)
+static void emit_grant_sets(struct builder *bld, bool flush)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
 		const struct grant_set_def *g = &grant_sets[i];
@@ -982,7 +982,7 @@ static void emit_grant_sets(struct builder *bld)
 					     DT_SERVICE));
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 12 : 24);
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, GRANT_SET_TIMEOUT_MS);
-		emit_set(bld, s, false);
+		emit_set(bld, s, flush);
 		nftnl_set_free(s);
 	}
 }
@@ -1146,7 +1146,15 @@ struct commit_args {
 	const struct jit_ruleset *rs;
 	const struct jit_session *sessions;
 	size_t n_sessions;
+	bool sync_grants;
+	const struct jit_grant_key *grants;
+	const uint64_t *timeouts;
+	size_t n_grants;
 };
+
+static void emit_grant_elems(struct builder *bld,
+			     const struct jit_grant_key *keys,
+			     const uint64_t *timeouts, size_t n);
 
 static int build_commit(struct jit_table *t, const struct commit_args *a,
 			uint32_t table_flags, bool replace,
@@ -1170,7 +1178,9 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	emit_deny(&bld, a->rs, true);
 	emit_sessions(&bld, a->sessions, a->n_sessions, true);
 	emit_sessions(&bld, a->sessions, a->n_sessions, false);
-	emit_grant_sets(&bld);
+	emit_grant_sets(&bld, a->sync_grants);
+	if (a->sync_grants)
+		emit_grant_elems(&bld, a->grants, a->timeouts, a->n_grants);
 	emit_input_chain(&bld);
 	if (bld.err) {
 		batch_free(bld.b);
@@ -1245,12 +1255,9 @@ static uint32_t mode_flags(enum jit_table_mode m)
 		       : 0;
 }
 
-int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
-		 const struct jit_session *sessions, size_t n_sessions,
-		 char *err, size_t errlen)
+static int commit_common(struct jit_table *t, const struct commit_args *rs,
+			 char *err, size_t errlen)
 {
-	const struct commit_args args = { ruleset, sessions, n_sessions };
-	const struct commit_args *rs = &args;
 	int failed_type, r;
 
 	if (t->probed)
@@ -1296,6 +1303,38 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
 	return r;
 }
 
+int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
+		 const struct jit_session *sessions, size_t n_sessions,
+		 char *err, size_t errlen)
+{
+	const struct commit_args args = {
+		.rs = ruleset,
+		.sessions = sessions,
+		.n_sessions = n_sessions,
+	};
+
+	return commit_common(t, &args, err, errlen);
+}
+
+int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
+		     const struct jit_session *sessions, size_t n_sessions,
+		     const struct jit_grant_key *grants,
+		     const uint64_t *timeout_ms, size_t n_grants, char *err,
+		     size_t errlen)
+{
+	const struct commit_args args = {
+		.rs = ruleset,
+		.sessions = sessions,
+		.n_sessions = n_sessions,
+		.sync_grants = true,
+		.grants = grants,
+		.timeouts = timeout_ms,
+		.n_grants = n_grants,
+	};
+
+	return commit_common(t, &args, err, errlen);
+}
+
 /* ---- grant elements --------------------------------------------------- */
 
 #define ELEMS_PER_MSG  512
@@ -1337,7 +1376,8 @@ static void acc_add(struct elem_acc *acc, size_t i, const uint8_t *key,
 	if (acc->bld->err)
 		return;
 	if (!acc->s[i]) {
-		acc->s[i] = set_new(acc->bld, grant_sets[i].name, 0);
+		acc->s[i] = set_new(acc->bld, grant_sets[i].name,
+				    SET_ID_GRANTS + (uint32_t)i);
 		if (!acc->s[i])
 			return;
 	}
@@ -1404,6 +1444,20 @@ static void acc_key(struct elem_acc *acc, const struct jit_grant_key *k,
 	}
 }
 
+static void emit_grant_elems(struct builder *bld,
+			     const struct jit_grant_key *keys,
+			     const uint64_t *timeouts, size_t n)
+{
+	struct elem_acc acc = { .bld = bld, .type = NFT_MSG_NEWSETELEM };
+
+	for (size_t i = 0; i < n; i++)
+		acc_key(&acc, &keys[i],
+			timeouts[i] < MIN_TIMEOUT_MS ? MIN_TIMEOUT_MS
+						     : timeouts[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
+		acc_flush(&acc, i);
+}
+
 static int grants_batch(struct jit_table *t, const struct jit_grant_key *del,
 			size_t n_del, const struct jit_grant_key *add,
 			const uint64_t *timeout_ms, size_t n_add,
@@ -1422,13 +1476,7 @@ static int grants_batch(struct jit_table *t, const struct jit_grant_key *del,
 		acc_key(&acc, &del[i], 0);
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
 		acc_flush(&acc, i);
-	acc.type = NFT_MSG_NEWSETELEM;
-	for (size_t i = 0; i < n_add; i++)
-		acc_key(&acc, &add[i],
-			timeout_ms[i] < MIN_TIMEOUT_MS ? MIN_TIMEOUT_MS
-						       : timeout_ms[i]);
-	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
-		acc_flush(&acc, i);
+	emit_grant_elems(&bld, add, timeout_ms, n_add);
 	r = bld.err;
 	if (r < 0)
 		snprintf(err, errlen, "building grant batch: %s", strerror(-r));
@@ -1466,6 +1514,237 @@ int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
 		r = grants_batch(t, NULL, 0, add, timeout_ms, n_add,
 				 NFT_MSG_DELSETELEM, err, errlen, &failed_type);
 	return r;
+}
+
+struct dump_state {
+	struct nftnl_set *s;
+	const char *name;
+	const char *table;
+};
+
+static void dump_reset(void *data)
+{
+	struct dump_state *d = data;
+
+	if (d->s)
+		nftnl_set_free(d->s);
+	d->s = nftnl_set_alloc();
+	if (d->s) {
+		nftnl_set_set_str(d->s, NFTNL_SET_TABLE, d->table);
+		nftnl_set_set_str(d->s, NFTNL_SET_NAME, d->name);
+		nftnl_set_set_u32(d->s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	}
+}
+
+static int dump_elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_state *d = data;
+
+	if (!d->s)
+		return -ENOMEM;
+	return nftnl_set_elems_nlmsg_parse(nlh, d->s) < 0 ? -EPROTO : 0;
+}
+
+static void dump_build(struct nlmsghdr *nlh, const void *obj)
+{
+	nftnl_set_elems_nlmsg_build_payload(nlh, (struct nftnl_set *)obj);
+}
+
+/* The prefix whose first and last addresses these are, or -EINVAL. */
+static int range_to_prefix(int family, const uint8_t *first,
+			   const uint8_t *last, struct jit_prefix *ret)
+{
+	struct jit_prefix p = { .family = (uint8_t)family };
+	unsigned alen = family == AF_INET ? 4 : 16;
+	uint8_t end[16];
+
+	memcpy(p.addr, first, alen);
+	for (unsigned len = 0; len <= alen * 8; len++) {
+		struct jit_prefix q = p;
+		char buf[JIT_PREFIX_STRLEN];
+
+		q.len = (uint8_t)len;
+		prefix_last(&q, end);
+		if (memcmp(end, last, alen))
+			continue;
+		/* A whole prefix: the first address has no host bits. */
+		if (prefix_parse(prefix_format(&q, buf, sizeof(buf)), &q) < 0)
+			return -EINVAL;
+		*ret = q;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int table_dump_grants(struct jit_table *t, struct jit_kernel_grant **ret)
+{
+	struct jit_kernel_grant *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	*ret = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets) && r >= 0; i++) {
+		const struct grant_set_def *g = &grant_sets[i];
+		struct dump_state d = { .name = g->name, .table = t->name };
+		unsigned alen = g->family == AF_INET ? 4 : 16;
+		struct nftnl_set_elems_iter *it;
+		struct nftnl_set_elem *e;
+
+		struct nftnl_set *query;
+
+		/* The query stays put; d.s collects (and is reset on retry). */
+		dump_reset(&d);
+		query = d.s;
+		d.s = NULL;
+		dump_reset(&d);
+		if (!query || !d.s) {
+			if (query)
+				nftnl_set_free(query);
+			if (d.s)
+				nftnl_set_free(d.s);
+			r = -ENOMEM;
+			break;
+		}
+		r = nft_dump(t->nft, NFT_MSG_GETSETELEM, NFPROTO_INET, query,
+			     dump_build, dump_elems_cb, dump_reset, &d);
+		nftnl_set_free(query);
+		if (r < 0) {
+			if (d.s)
+				nftnl_set_free(d.s);
+			break;
+		}
+		it = nftnl_set_elems_iter_create(d.s);
+		while (it && (e = nftnl_set_elems_iter_next(it))) {
+			struct jit_kernel_grant kg = { 0 };
+			const uint8_t *key, *key_end;
+			uint32_t klen = 0, kelen = 0;
+			uint16_t port, port_end;
+
+			key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+			if (!key || klen != alen + 8)
+				continue;
+			key_end = key;
+			if (g->interval) {
+				key_end = nftnl_set_elem_get(
+					e, NFTNL_SET_ELEM_KEY_END, &kelen);
+				if (!key_end || kelen != klen)
+					continue;
+			}
+			if (key[alen] == IPPROTO_TCP)
+				kg.key.protos = JIT_PROTO_TCP;
+			else if (key[alen] == IPPROTO_UDP)
+				kg.key.protos = JIT_PROTO_UDP;
+			else
+				continue;
+			memcpy(&port, key + alen + 4, 2);
+			memcpy(&port_end, key_end + alen + 4, 2);
+			kg.key.port_lo = ntohs(port);
+			kg.key.port_hi = ntohs(port_end);
+			if (range_to_prefix(g->family, key, key_end,
+					    &kg.key.source) < 0 ||
+			    kg.key.port_hi < kg.key.port_lo || !kg.key.port_lo)
+				continue;
+			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+				kg.expires_ms = nftnl_set_elem_get_u64(
+					e, NFTNL_SET_ELEM_EXPIRATION);
+			if (grow_array((void **)&v, &cap, n + 1, sizeof(*v)) <
+			    0) {
+				r = -ENOMEM;
+				break;
+			}
+			v[n++] = kg;
+		}
+		if (it)
+			nftnl_set_elems_iter_destroy(it);
+		nftnl_set_free(d.s);
+	}
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	return (int)n;
+}
+
+struct chains_ctx {
+	const char *ours;
+	struct jit_foreign_chain *v;
+	size_t n, cap;
+	int err;
+};
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct chains_ctx *ctx = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct jit_foreign_chain *f;
+	uint32_t family;
+	int r = 0;
+
+	if (!c)
+		return -ENOMEM;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto out;
+	family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
+	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) ||
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != NF_INET_LOCAL_IN ||
+	    (family != NFPROTO_IPV4 && family != NFPROTO_IPV6 &&
+	     family != NFPROTO_INET) ||
+	    (family == NFPROTO_INET &&
+	     streq(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ctx->ours)))
+		goto out;
+	if (grow_array((void **)&ctx->v, &ctx->cap, ctx->n + 1,
+		       sizeof(*ctx->v)) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	f = &ctx->v[ctx->n++];
+	memset(f, 0, sizeof(*f));
+	f->family = (uint8_t)family;
+	snprintf(f->table, sizeof(f->table), "%s",
+		 nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
+	snprintf(f->chain, sizeof(f->chain), "%s",
+		 nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	f->priority = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+	f->policy_drop = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) &&
+			 nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP;
+out:
+	nftnl_chain_free(c);
+	return r;
+}
+
+static void chain_reset(void *data)
+{
+	struct chains_ctx *ctx = data;
+
+	ctx->n = 0;
+}
+
+static void chain_build(struct nlmsghdr *nlh, const void *obj)
+{
+	(void)nlh;
+	(void)obj;
+}
+
+int table_foreign_input_chains(struct jit_table *t,
+			       struct jit_foreign_chain **ret)
+{
+	struct chains_ctx ctx = { .ours = t->name };
+	int r;
+
+	r = nft_dump(t->nft, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NULL,
+		     chain_build, chain_cb, chain_reset, &ctx);
+	if (r < 0) {
+		free(ctx.v);
+		return r;
+	}
+	*ret = ctx.v;
+	return (int)ctx.n;
+}
+
+int table_input_priority(void)
+{
+	return INPUT_PRIORITY;
 }
 
 int table_remove(struct jit_table *t, char *err, size_t errlen)

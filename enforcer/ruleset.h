@@ -124,6 +124,16 @@ const char *table_name(const struct jit_table *t);
 int table_commit(struct jit_table *t, const struct jit_ruleset *r,
 		 const struct jit_session *sessions, size_t n_sessions,
 		 char *err, size_t errlen);
+/*
+ * Like table_commit, and in the same transaction replace the content of the
+ * grant sets by exactly these grants (timeouts in ms, at least one second):
+ * for a start or a repair, where the agent's records are the truth.
+ */
+int table_commit_all(struct jit_table *t, const struct jit_ruleset *r,
+		     const struct jit_session *sessions, size_t n_sessions,
+		     const struct jit_grant_key *grants,
+		     const uint64_t *timeout_ms, size_t n_grants, char *err,
+		     size_t errlen);
 
 /*
  * Change grants in one transaction: remove the elements of del (those that
@@ -136,6 +146,50 @@ int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
 			size_t n_del, const struct jit_grant_key *add,
 			const uint64_t *timeout_ms, size_t n_add, char *err,
 			size_t errlen);
+
+/**
+ * struct jit_kernel_grant - a grant element found in the kernel
+ * @key: what it opens (one protocol; a host and one port for hash-set
+ *       elements)
+ * @expires_ms: time left before the kernel drops it
+ */
+struct jit_kernel_grant {
+	struct jit_grant_key key;
+	uint64_t expires_ms;
+};
+
+/*
+ * Read the grant elements of our table from the kernel. Elements that are
+ * not whole prefixes (nothing the agent creates) are skipped. Returns the
+ * number found (*ret is malloc'd, may be NULL when 0), -ENOENT when there is
+ * no table, or -errno.
+ */
+int table_dump_grants(struct jit_table *t, struct jit_kernel_grant **ret);
+
+/**
+ * struct jit_foreign_chain - another table's base chain on the input hook
+ * @family: NFPROTO_IPV4, NFPROTO_IPV6 or NFPROTO_INET
+ * @table: its table
+ * @chain: its name
+ * @priority: hook priority (ours is table_input_priority())
+ * @policy_drop: the chain's policy is drop
+ */
+struct jit_foreign_chain {
+	uint8_t family;
+	char table[64];
+	char chain[64];
+	int32_t priority;
+	bool policy_drop;
+};
+
+/*
+ * Base chains of other tables on the input hook (firewalld, docker,
+ * iptables-nft...): their drops still apply to protected ports; their
+ * accepts cannot open one. Returns the count (*ret malloc'd) or -errno.
+ */
+int table_foreign_input_chains(struct jit_table *t,
+			       struct jit_foreign_chain **ret);
+int table_input_priority(void);
 
 /* Delete the table (lifts every deny). -ENOENT if there is none. */
 int table_remove(struct jit_table *t, char *err, size_t errlen);

@@ -71,8 +71,15 @@ static inline bool streq(const char *a, const char *b)
 /* Grow *array to hold at least need elements of size sz; 0 or -ENOMEM. */
 int grow_array(void **array, size_t *cap, size_t need, size_t sz);
 
+/*
+ * Cut s at its first byte that is not valid UTF-8 (JSON strings must be),
+ * e.g. a user's value truncated in the middle of a character.
+ */
+void utf8_truncate_invalid(char *s);
+
 /* Monotonic and real clocks, milliseconds. */
 uint64_t now_mono_ms(void);
 uint64_t now_real_ms(void);
+uint64_t now_mono_us(void);
 
 #endif

@@ -317,3 +317,14 @@ as() {
 	shift
 	ip netns exec "$NS_VM" setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups "$@"
 }
+
+# record_of ID ARGS...: the JSON record with that id from `jitctl --json ARGS`
+# (pretty-printed, one record per block), for precise assertions.
+record_of() {
+	local id="$1"
+	shift
+	jitctl --json "$@" | awk -v want="\"id\": $id," '
+		/^    \{/ { block = ""; inrec = 1 }
+		inrec { block = block $0 "\n" }
+		/^    \}/ { if (index(block, want)) printf "%s", block; inrec = 0 }'
+}

@@ -92,6 +92,13 @@ check "jitctl status prints a table" bash -c "ip netns exec $NS_VM $JITCTL --soc
 check "jitctl policies lists the four policies" \
 	bash -c "[ \$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | grep -c '\"name\"') -eq 4 ]"
 check "socket is 0660" [ "$(stat -c %a "$SOCK")" = 660 ]
+check "the agent keeps CAP_NET_ADMIN only" \
+	bash -c "grep -q '^CapEff:.*0000000000001000' /proc/$AGENT_PID/status && grep -q '^CapBnd:.*0000000000001000' /proc/$AGENT_PID/status"
+vm nft add table ip filter
+vm nft add chain ip filter INPUT '{ type filter hook input priority 0; policy accept; }'
+check "status lists another table's input chain and how they combine" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK status | grep -A3 'their accepts cannot open' | grep -q 'ip filter  INPUT  0 *accept  after ours'"
+vm nft delete table ip filter
 
 nft_table() { vm nft list table inet "$TABLE" >/dev/null 2>&1; }
 if [ "$mode" = "owner+persist" ]; then

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <sys/random.h>
+#include <time.h>
+
+#include "alert.h"
+#include "util.h"
+
+const struct jit_alert_def alert_table_tampered = {
+	.type = "JIT_TABLE_TAMPERED",
+	.name = "Just-in-time firewall rules changed by another process",
+	.intent = "DefenseEvasion",
+	.techniques = { "T1562.004", NULL },
+	.severity = "High",
+	.remediation = {
+		"Find out why the named process changed the jit-enforcer "
+		"table; it may be an attacker disabling the firewall.",
+		"Check the host for other signs of compromise and for "
+		"unexpected root processes.",
+		"The agent restored the table; use a kernel with table "
+		"owner and persist support (Linux 6.9+) so that other "
+		"processes cannot change it at all.",
+		NULL,
+	},
+};
+
+char *iso_time(uint64_t ms, char *buf, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t len;
+
+	gmtime_r(&t, &tm);
+	len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + len, n - len, ".%03uZ", (unsigned)(ms % 1000));
+	return buf;
+}
+
+static void uuid4(char out[37])
+{
+	uint8_t b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (n < 0) {
+			/* Never fails for 16 bytes once seeded; be safe. */
+			uint64_t t = now_real_ms() ^ (uint64_t)getpid() << 32;
+
+			memcpy(b, &t, 8);
+			memcpy(b + 8, &t, 8);
+			break;
+		}
+		got += (size_t)n;
+	}
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x"
+		 "%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+json_t *alert_build(const struct jit_alert_def *def, const char *description,
+		    json_t *entities, uint64_t first_ms, uint64_t last_ms,
+		    unsigned count)
+{
+	json_t *tech = json_array(), *rem = json_array(), *a;
+	char id[37], host[256] = "", first[40], last[40];
+
+	uuid4(id);
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		host[0] = '\0';
+	for (size_t i = 0; def->techniques[i]; i++)
+		json_array_append_new(tech, json_string(def->techniques[i]));
+	for (size_t i = 0; def->remediation[i]; i++)
+		json_array_append_new(rem, json_string(def->remediation[i]));
+	a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:s, "
+		      "s:i, s:o, s:s}",
+		      "id", id, "alert_type", def->type, "display_name",
+		      def->name, "description", description, "intent",
+		      def->intent, "techniques", tech, "severity",
+		      def->severity, "entities",
+		      entities ? entities : json_object(), "first_seen",
+		      iso_time(first_ms, first, sizeof(first)), "last_seen",
+		      iso_time(last_ms, last, sizeof(last)), "count",
+		      (int)count, "remediation", rem, "host", host);
+	return a;
+}

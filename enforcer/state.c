@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "state.h"
+#include "util.h"
+
+#define STATE_MAGIC	"jit-enforcer-state"
+#define STATE_MAX_BYTES (512u * 1024 * 1024)
+
+void state_release(struct jit_state *st)
+{
+	for (size_t i = 0; i < st->n_policies; i++) {
+		free(st->policies[i].path);
+		free(st->policies[i].text);
+	}
+	free(st->policies);
+	free(st->requests);
+	memset(st, 0, sizeof(*st));
+}
+
+uint32_t state_crc32(const void *data, size_t len)
+{
+	static uint32_t table[256];
+	static bool ready;
+	const uint8_t *p = data;
+	uint32_t crc = 0xffffffffu;
+
+	if (!ready) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+		ready = true;
+	}
+	while (len--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc ^ 0xffffffffu;
+}
+
+static json_t *request_state(const struct jit_request *r)
+{
+	char src[JIT_PREFIX_STRLEN];
+
+	return json_pack("{s:I, s:s, s:I, s:s, s:s, s:i, s:i, s:i, s:I, s:s, "
+			 "s:I, s:I, s:I, s:s, s:s, s:s, s:I}",
+			 "id", (json_int_t)r->id, "policy", r->policy, "uid",
+			 (json_int_t)r->uid, "user", r->user, "source",
+			 prefix_format(&r->key.source, src, sizeof(src)),
+			 "protos", (int)r->key.protos, "port_lo",
+			 (int)r->key.port_lo, "port_hi", (int)r->key.port_hi,
+			 "duration_s", (json_int_t)r->duration_s, "reason",
+			 r->reason, "requested_ms", (json_int_t)r->requested_ms,
+			 "start_ms", (json_int_t)r->start_ms, "end_ms",
+			 (json_int_t)r->end_ms, "status",
+			 status_name(r->status), "status_reason",
+			 r->status_reason, "decided_by", r->decided_by,
+			 "replaced_by", (json_int_t)r->replaced_by);
+}
+
+int state_encode(struct jit_grants *g, const struct jit_policy_set *set,
+		 uint64_t now_ms, char **ret, size_t *ret_len)
+{
+	json_t *root, *reqs, *pols;
+	char *body, *out;
+	char header[96];
+	size_t blen;
+	int hlen;
+
+	reqs = json_array();
+	pols = json_array();
+	root = json_pack("{s:i, s:I, s:I, s:o, s:o}", "version",
+			 JIT_STATE_VERSION, "written_ms", (json_int_t)now_ms,
+			 "next_id", (json_int_t)grants_next_id(g), "requests",
+			 reqs, "policies", pols);
+	if (!root)
+		return -ENOMEM;
+	for (size_t i = 0; i < grants_count(g); i++)
+		if (json_array_append_new(reqs,
+					  request_state(grants_at(g, i))) < 0)
+			goto oom;
+	for (size_t i = 0; set && i < policy_set_file_count(set); i++) {
+		const struct jit_policy_file *f = policy_set_file(set, i);
+		size_t len;
+		const char *text = policy_file_text(f, &len);
+
+		if (!text)
+			continue;
+		if (json_array_append_new(pols, json_pack("{s:s, s:s%}", "path",
+							  policy_file_path(f),
+							  "text", text, len)) <
+		    0)
+			goto oom;
+	}
+	body = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (!body)
+		return -ENOMEM;
+	blen = strlen(body);
+	hlen = snprintf(header, sizeof(header), "%s %d %08" PRIx32 " %zu\n",
+			STATE_MAGIC, JIT_STATE_VERSION, state_crc32(body, blen),
+			blen);
+	out = malloc((size_t)hlen + blen + 1);
+	if (!out) {
+		free(body);
+		return -ENOMEM;
+	}
+	memcpy(out, header, (size_t)hlen);
+	memcpy(out + hlen, body, blen + 1);
+	free(body);
+	*ret = out;
+	*ret_len = (size_t)hlen + blen;
+	return 0;
+oom:
+	json_decref(root);
+	return -ENOMEM;
+}
+
+__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t n,
+						     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+static int status_parse(const char *s, enum jit_status *ret)
+{
+	static const enum jit_status all[] = { JIT_PENDING, JIT_DENIED,
+					       JIT_INITIATED, JIT_REVOKED,
+					       JIT_EXPIRED };
+
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		if (streq(s, status_name(all[i]))) {
+			*ret = all[i];
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int copy_str(char *dst, size_t n, const char *src)
+{
+	if (!src || strlen(src) >= n)
+		return -EINVAL;
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+static int request_from_state(json_t *o, struct jit_request *r)
+{
+	const char *policy, *user, *source, *status, *reason, *sreason, *by;
+	json_int_t id, uid, protos, lo, hi, dur, req, start, end, repl;
+	json_error_t jerr;
+
+	memset(r, 0, sizeof(*r));
+	if (json_unpack_ex(o, &jerr, JSON_STRICT,
+			   "{s:I, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s, "
+			   "s:I, s:I, s:I, s:s, s:s, s:s, s:I}",
+			   "id", &id, "policy", &policy, "uid", &uid, "user",
+			   &user, "source", &source, "protos", &protos,
+			   "port_lo", &lo, "port_hi", &hi, "duration_s", &dur,
+			   "reason", &reason, "requested_ms", &req, "start_ms",
+			   &start, "end_ms", &end, "status", &status,
+			   "status_reason", &sreason, "decided_by", &by,
+			   "replaced_by", &repl) < 0)
+		return -EINVAL;
+	if (id < 1 || uid < 0 || uid > UINT32_MAX || protos < 1 || protos > 3 ||
+	    lo < 1 || hi < lo || hi > 65535 || dur < 0 || dur > UINT32_MAX ||
+	    req < 0 || start < 0 || end < 0 || repl < 0)
+		return -EINVAL;
+	if (copy_str(r->policy, sizeof(r->policy), policy) < 0 ||
+	    copy_str(r->user, sizeof(r->user), user) < 0 ||
+	    copy_str(r->reason, sizeof(r->reason), reason) < 0 ||
+	    copy_str(r->status_reason, sizeof(r->status_reason), sreason) < 0 ||
+	    copy_str(r->decided_by, sizeof(r->decided_by), by) < 0 ||
+	    prefix_parse(source, &r->key.source) < 0 ||
+	    status_parse(status, &r->status) < 0)
+		return -EINVAL;
+	r->id = (uint64_t)id;
+	r->uid = (uint32_t)uid;
+	r->key.protos = (unsigned)protos;
+	r->key.port_lo = (uint16_t)lo;
+	r->key.port_hi = (uint16_t)hi;
+	r->duration_s = (uint32_t)dur;
+	r->requested_ms = (uint64_t)req;
+	r->start_ms = (uint64_t)start;
+	r->end_ms = (uint64_t)end;
+	r->replaced_by = (uint64_t)repl;
+	return 0;
+}
+
+int state_decode(const char *buf, size_t len, struct jit_state *ret, char *why,
+		 size_t whylen)
+{
+	struct jit_state st = { 0 };
+	const char *nl = memchr(buf, '\n', len < 128 ? len : 128);
+	char magic[32];
+	unsigned long long blen;
+	unsigned crc;
+	int version, n = 0;
+	json_error_t jerr;
+	json_t *root, *reqs, *pols, *v;
+	json_int_t next_id = 0, written = 0;
+	size_t i;
+	int r = -EBADMSG;
+
+	if (!nl)
+		return bad(why, whylen, "no header line");
+	if (sscanf(buf, "%31s %d %8x %llu%n", magic, &version, &crc, &blen,
+		   &n) != 4 ||
+	    buf + n != nl || !streq(magic, STATE_MAGIC))
+		return bad(why, whylen, "not a jit-enforcer state file");
+	if (version != JIT_STATE_VERSION)
+		return bad(why, whylen, "state version %d, this agent reads %d",
+			   version, JIT_STATE_VERSION);
+	if ((size_t)(len - (size_t)(nl + 1 - buf)) != blen)
+		return bad(why, whylen,
+			   "truncated or torn: header says %llu bytes, file "
+			   "has %zu",
+			   blen, len - (size_t)(nl + 1 - buf));
+	if (state_crc32(nl + 1, blen) != crc)
+		return bad(why, whylen,
+			   "checksum mismatch: the file is corrupt");
+
+	root = json_loadb(nl + 1, blen, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return bad(why, whylen, "invalid JSON at byte %d: %s",
+			   jerr.position, jerr.text);
+	if (json_unpack_ex(root, &jerr, 0, "{s:I, s:I, s:o, s:o}", "written_ms",
+			   &written, "next_id", &next_id, "requests", &reqs,
+			   "policies", &pols) < 0 ||
+	    !json_is_array(reqs) || !json_is_array(pols)) {
+		r = bad(why, whylen, "unexpected layout: %s", jerr.text);
+		goto out;
+	}
+	st.written_ms = (uint64_t)written;
+	st.next_id = (uint64_t)next_id;
+	st.requests = calloc(json_array_size(reqs) + 1, sizeof(*st.requests));
+	st.policies = calloc(json_array_size(pols) + 1, sizeof(*st.policies));
+	if (!st.requests || !st.policies) {
+		r = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(reqs, i, v)
+	{
+		if (request_from_state(v, &st.requests[i]) < 0 ||
+		    (i && st.requests[i].id <= st.requests[i - 1].id)) {
+			r = bad(why, whylen, "request #%zu is malformed", i);
+			goto out;
+		}
+		st.n_requests++;
+	}
+	json_array_foreach(pols, i, v)
+	{
+		const char *path = NULL, *text = NULL;
+		size_t tlen = 0;
+
+		if (json_unpack(v, "{s:s, s:s%}", "path", &path, "text", &text,
+				&tlen) < 0) {
+			r = bad(why, whylen, "policy #%zu is malformed", i);
+			goto out;
+		}
+		st.policies[i].path = strdup(path);
+		st.policies[i].text = malloc(tlen + 1);
+		if (!st.policies[i].path || !st.policies[i].text) {
+			st.n_policies = i + 1;
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(st.policies[i].text, text, tlen + 1);
+		st.policies[i].len = tlen;
+		st.n_policies++;
+	}
+	json_decref(root);
+	*ret = st;
+	return 0;
+out:
+	json_decref(root);
+	state_release(&st);
+	return r;
+}
+
+static char *path_of(const char *dir, const char *name)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+int state_save(const char *dir, struct jit_grants *g,
+	       const struct jit_policy_set *set, uint64_t now_ms)
+{
+	_cleanup_free_ char *buf = NULL, *path = NULL, *tmp = NULL;
+	_cleanup_close_ int fd = -1, dfd = -1;
+	size_t len, off = 0;
+	int r;
+
+	r = state_encode(g, set, now_ms, &buf, &len);
+	if (r < 0)
+		return r;
+	path = path_of(dir, JIT_STATE_FILE);
+	tmp = path_of(dir, JIT_STATE_FILE ".tmp");
+	if (!path || !tmp)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			unlink(tmp);
+			return r;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+	return 0;
+}
+
+int state_load(const char *dir, struct jit_state *ret, char *why, size_t whylen)
+{
+	_cleanup_free_ char *path = path_of(dir, JIT_STATE_FILE);
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t len = 0, cap = 0;
+	struct stat st;
+
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size > STATE_MAX_BYTES)
+		return bad(why, whylen, "file is larger than %u bytes",
+			   STATE_MAX_BYTES);
+	for (;;) {
+		ssize_t n;
+
+		if (grow_array((void **)&buf, &cap, len + 65536, 1) < 0)
+			return -ENOMEM;
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > STATE_MAX_BYTES)
+			return bad(why, whylen, "file grew past %u bytes",
+				   STATE_MAX_BYTES);
+	}
+	if (!len)
+		return bad(why, whylen, "file is empty");
+	buf[len] = '\0';
+	return state_decode(buf, len, ret, why, whylen);
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The state file: requests (live and recent) and the last good text of every
+ * policy file, so that a restart, a crash or a broken edit loses nothing.
+ *
+ * Layout: one header line "jit-enforcer-state VERSION CRC32 LENGTH\n", then
+ * LENGTH bytes of JSON whose CRC-32 is CRC32 (hex). Written to a temporary
+ * file, fsync'd, renamed over the old one, and the directory fsync'd.
+ */
+#ifndef JIT_STATE_H
+#define JIT_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "grant.h"
+#include "policy.h"
+
+#define JIT_STATE_VERSION 1
+#define JIT_STATE_FILE	  "state.json"
+
+/**
+ * struct jit_state_policy - the last good text of one policy file
+ * @path: the file's path as the agent loaded it
+ * @text: its content
+ * @len: bytes in @text
+ */
+struct jit_state_policy {
+	char *path;
+	char *text;
+	size_t len;
+};
+
+/**
+ * struct jit_state - what a state file holds
+ * @written_ms: when it was written (unix ms)
+ * @next_id: the id the next request gets
+ * @requests: requests in increasing id order
+ * @n_requests: entries in @requests
+ * @policies: last good policy files
+ * @n_policies: entries in @policies
+ */
+struct jit_state {
+	uint64_t written_ms;
+	uint64_t next_id;
+	struct jit_request *requests;
+	size_t n_requests;
+	struct jit_state_policy *policies;
+	size_t n_policies;
+};
+
+void state_release(struct jit_state *st);
+
+/* CRC-32 (IEEE 802.3), as zlib computes it. */
+uint32_t state_crc32(const void *data, size_t len);
+
+/*
+ * Serialize grants and the policy texts of set into a complete state file
+ * image (header and body). Returns 0 or -ENOMEM.
+ */
+int state_encode(struct jit_grants *g, const struct jit_policy_set *set,
+		 uint64_t now_ms, char **ret, size_t *ret_len);
+/*
+ * Parse a state file image. Returns 0, or -EBADMSG (torn, corrupt, wrong
+ * version or malformed) with why filled in.
+ */
+int state_decode(const char *buf, size_t len, struct jit_state *ret, char *why,
+		 size_t whylen);
+
+/* Write atomically into dir (write, fsync, rename, fsync dir). */
+int state_save(const char *dir, struct jit_grants *g,
+	       const struct jit_policy_set *set, uint64_t now_ms);
+/*
+ * Read dir's state file. Returns 0, -ENOENT if there is none, -EBADMSG
+ * (with why) if it is damaged, or -errno.
+ */
+int state_load(const char *dir, struct jit_state *ret, char *why,
+	       size_t whylen);
+
+#endif

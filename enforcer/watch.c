@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "loop.h"
+#include "util.h"
+#include "watch.h"
+
+#define WATCH_RCVBUF (4 * 1024 * 1024)
+
+struct jit_watch {
+	struct jit_io io;
+	struct mnl_socket *nl;
+	int epfd;
+	char *table;
+	watch_fn fn;
+	void *userdata;
+	struct jit_tamper pending;
+};
+
+/* Every object message carries its table's name as attribute 1. */
+static bool touches(const struct jit_watch *w, const struct nlmsghdr *nlh)
+{
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (g->nfgen_family != NFPROTO_INET)
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(*g))
+	{
+		if (mnl_attr_get_type(a) == 1 &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			return streq(mnl_attr_get_str(a), w->table);
+	}
+	return false;
+}
+
+static bool is_delete(uint16_t msg)
+{
+	switch (msg) {
+	case NFT_MSG_DELTABLE:
+	case NFT_MSG_DELCHAIN:
+	case NFT_MSG_DELRULE:
+	case NFT_MSG_DELSET:
+		return true;
+	default:
+		/* DESTROY* (Linux 6.3+) are 26..29. */
+		return msg >= 26 && msg <= 29;
+	}
+}
+
+static void end_of_transaction(struct jit_watch *w, const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_GEN_ID:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				w->pending.genid = ntohl(mnl_attr_get_u32(a));
+			break;
+		case NFTA_GEN_PROC_PID:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				w->pending.pid =
+					(pid_t)ntohl(mnl_attr_get_u32(a));
+			break;
+		case NFTA_GEN_PROC_NAME:
+			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+				snprintf(w->pending.comm,
+					 sizeof(w->pending.comm), "%s",
+					 mnl_attr_get_str(a));
+			break;
+		}
+	}
+	/* Our own commits come back as events too. */
+	if (w->pending.changes && w->pending.pid != getpid())
+		w->fn(w->userdata, &w->pending);
+	memset(&w->pending, 0, sizeof(w->pending));
+}
+
+static void watch_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_watch *w = (struct jit_watch *)io;
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		int len;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				struct jit_tamper lost = { .lost = true };
+
+				memset(&w->pending, 0, sizeof(w->pending));
+				w->fn(w->userdata, &lost);
+				continue;
+			}
+			return;
+		}
+		len = (int)n;
+		for (const struct nlmsghdr *nlh = (const void *)buf;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			uint16_t msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
+
+			if (NFNL_SUBSYS_ID(nlh->nlmsg_type) !=
+				    NFNL_SUBSYS_NFTABLES ||
+			    nlh->nlmsg_len <
+				    NLMSG_LENGTH(sizeof(struct nfgenmsg)))
+				continue;
+			if (msg == NFT_MSG_NEWGEN) {
+				end_of_transaction(w, nlh);
+			} else if (touches(w, nlh)) {
+				w->pending.changes++;
+				if (is_delete(msg))
+					w->pending.deleted = true;
+			}
+		}
+	}
+}
+
+int watch_open(const char *table, int epfd, watch_fn fn, void *userdata,
+	       struct jit_watch **ret)
+{
+	int group = NFNLGRP_NFTABLES, size = WATCH_RCVBUF;
+	struct jit_watch *w;
+	int r;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->table = strdup(table);
+	w->nl = mnl_socket_open2(NETLINK_NETFILTER,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!w->table || !w->nl) {
+		r = w->table ? -errno : -ENOMEM;
+		goto fail;
+	}
+	if (mnl_socket_bind(w->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_setsockopt(w->nl, NETLINK_ADD_MEMBERSHIP, &group,
+				  sizeof(group)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET, SO_RCVBUFFORCE,
+		       &size, sizeof(size)) < 0)
+		(void)setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET,
+				 SO_RCVBUF, &size, sizeof(size));
+	w->io.fd = mnl_socket_get_fd(w->nl);
+	w->io.cb = watch_cb;
+	w->epfd = epfd;
+	w->fn = fn;
+	w->userdata = userdata;
+	r = loop_add(epfd, &w->io, EPOLLIN);
+	if (r < 0)
+		goto fail;
+	*ret = w;
+	return 0;
+fail:
+	if (w->nl)
+		mnl_socket_close(w->nl);
+	free(w->table);
+	free(w);
+	return r;
+}
+
+struct jit_watch *watch_close(struct jit_watch *w)
+{
+	if (w) {
+		loop_del(w->epfd, &w->io);
+		mnl_socket_close(w->nl);
+		free(w->table);
+		free(w);
+	}
+	return NULL;
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# End-to-end: restarts, crashes, state files and tampering. Nothing opens,
+# nothing approved closes: kill -9 with live grants, a grant that ends
+# while the agent is down, damaged state files, a broken policy at start,
+# a probe loop across repeated restarts, and another process deleting or
+# editing the table when the kernel cannot stop it (--no-table-owner).
+. "$(dirname "$0")/lib.sh"
+e2e_setup
+
+start_listeners 22
+write_policy ssh <<'Y'
+name: ssh
+ports:
+  - port: 22
+    max_duration: 1h
+Y
+STATE="$TMP/state/state.json"
+grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
+state_has() { grep -q "$1" "$STATE" 2>/dev/null; }
+end_ms_of() { record_of "$1" grants | sed -n 's/.*"end_ms": \([0-9]*\).*/\1/p'; }
+kernel_hosts() { vm nft list set inet "$TABLE" grants_v4 | grep -o '[0-9.]* \. tcp \. 22' | sort | tr '\n' ' '; }
+
+start_agent || exit 1
+
+# --- kill -9 with live grants; one ends while the agent is down ----------
+a=$(jitctl request ssh --port 22 --from "$C1_4" --for 10m | grant_id)
+b=$(jitctl request ssh --port 22 --from "$C2_4" --for 3s | grant_id)
+check "state file holds both grants" wait_for "state written" 5 state_has "\"source\":\"$C2_4/32\""
+end_a=$(end_ms_of "$a")
+stop_agent KILL
+expect_tcp c1 "$VM4_1" 22 open
+eventually_tcp c2 "$VM4_2" 22 dropped 8
+start_agent || exit 1
+check "the live grant had an end time ($end_a)" [ -n "$end_a" ]
+check "the live grant keeps its id and end time" [ "$(end_ms_of "$a")" = "$end_a" ]
+check "the grant that ended while down is recorded as expired" \
+	bash -c "$(declare -f record_of jitctl vm); SOCK=$SOCK JITCTL=$JITCTL NS_VM=$NS_VM; record_of $b requests --all | grep -q '\"status\": \"expired\"'"
+check "kernel and jitctl grants agree" [ "$(kernel_hosts)" = "$C1_4 . tcp . 22 " ]
+check "jitctl grants lists only the live one" \
+	bash -c "[ \$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json grants | grep -c '\"id\"') = 1 ]"
+expect_tcp c1 "$VM4_1" 22 open
+expect_tcp c2 "$VM4_2" 22 dropped
+check "the expiry while down is audited" grep -q '"event":"expire".*ended while the agent was stopped' "$TMP/log/audit.log"
+
+# --- a grant the state never saw (lost state) is adopted, not closed -----
+stop_agent KILL
+rm -f "$STATE"
+start_agent || exit 1
+check "a kernel grant without a record is adopted" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json grants | grep -q '\"source\": \"$C1_4/32\"'"
+expect_tcp c1 "$VM4_1" 22 open
+check "adoption is audited" grep -q '"event":"adopt"' "$TMP/log/audit.log"
+
+# --- damaged state files ---------------------------------------------------
+check "state written again" wait_for "state written" 5 state_has "\"source\":\"$C1_4/32\""
+stop_agent TERM
+printf 'X' | dd of="$STATE" bs=1 seek=200 conv=notrunc status=none
+start_agent || exit 1
+check "a corrupt state file is reported" grep -q "unusable (checksum mismatch" "$TMP/agent.log"
+check "and kept aside" bash -c "ls $TMP/state | grep -q 'state.json.damaged-'"
+expect_tcp c1 "$VM4_1" 22 open
+expect_tcp c2 "$VM4_2" 22 dropped
+check "state written again" wait_for "state written" 5 state_has "\"source\":\"$C1_4/32\""
+stop_agent TERM
+truncate -s $(( $(stat -c %s "$STATE") / 2 )) "$STATE"
+start_agent || exit 1
+check "a truncated state file is reported" grep -q "unusable (truncated or torn" "$TMP/agent.log"
+expect_tcp c1 "$VM4_1" 22 open
+expect_tcp c2 "$VM4_2" 22 dropped
+stop_agent TERM
+printf 'garbage\n' >"$STATE"
+start_agent || exit 1
+check "a garbage state file is reported" grep -q "unusable (not a jit-enforcer state file" "$TMP/agent.log"
+expect_tcp c2 "$VM4_2" 22 dropped
+
+# --- a policy broken while the agent was down: its last good version -------
+check "state written again" wait_for "state written" 5 state_has 'max_duration: 1h'
+stop_agent TERM
+printf 'name: ssh\nports: [{port: 22, max_duration: 99h}]\n' >"$TMP/policies/ssh.yaml"
+start_agent || exit 1
+check "the last good version from the state is used" grep -q "its last good version" "$TMP/agent.log"
+expect_tcp c2 "$VM4_2" 22 dropped
+expect_tcp c1 "$VM4_1" 22 open
+write_policy ssh <<'Y'
+name: ssh
+ports:
+  - port: 22
+    max_duration: 1h
+Y
+
+# --- a probe loop across repeated restarts counts zero wrong answers -------
+stop_agent TERM
+: >"$TMP/probe.log"
+(
+	end=$((SECONDS + 12))
+	while [ "$SECONDS" -lt "$end" ]; do
+		rc=0; c1 "$PROBE" connect "$VM4_1" 22 400 >/dev/null 2>&1 || rc=$?
+		echo "granted $rc" >>"$TMP/probe.log"
+		rc=0; c2 "$PROBE" connect "$VM4_2" 22 250 >/dev/null 2>&1 || rc=$?
+		echo "ungranted $rc" >>"$TMP/probe.log"
+	done
+) &
+loop=$!
+for i in 1 2 3 4 5 6; do
+	start_agent || break
+	sleep 0.3
+	if [ $((i % 2)) = 0 ]; then stop_agent KILL; else stop_agent TERM; fi
+	sleep 0.2
+done
+wait "$loop"
+granted=$(grep -c '^granted' "$TMP/probe.log")
+wrong=$(grep -cv '^granted 0$\|^ungranted 2$' "$TMP/probe.log" || true)
+echo "# probe loop: $(wc -l <"$TMP/probe.log") probes ($granted from the granted source), $wrong wrong"
+check "probes ran during the restarts" [ "$granted" -gt 5 ]
+check "zero wrong answers across 6 restarts" [ "$wrong" = 0 ]
+
+# --- tampering without kernel ownership -----------------------------------
+start_agent --no-table-owner || exit 1
+check "status says the table is plain" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | grep -q '\"protection\": \"plain\"'"
+check "status says the event watch is on" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | grep -q '\"tamper_watch\": true'"
+restored() { vm nft list set inet "$TABLE" grants_v4 2>/dev/null | grep -q "$C1_4 . tcp . 22"; }
+t0=$(date +%s%N)
+vm nft delete table inet "$TABLE"
+wait_for "table restored" 5 restored
+t1=$(date +%s%N)
+echo "# table deleted -> restored with its grants, seen from outside in $(( (t1 - t0) / 1000000 )) ms; agent: $(grep -o 'restored in [0-9.]* ms' "$TMP/agent.log" | tail -n1)"
+check "the deleted table is restored with its live grants" restored
+expect_tcp c2 "$VM4_2" 22 dropped
+expect_tcp c1 "$VM4_1" 22 open
+vm nft flush ruleset
+check "restored after nft flush ruleset" wait_for "restored" 5 restored
+expect_tcp c2 "$VM4_2" 22 dropped
+vm nft add element inet "$TABLE" grants_v4 "{ $C2_4 . tcp . 22 }"
+check "an element added behind the agent's back is removed" wait_for "element gone" 5 \
+	bash -c "! ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep -q '$C2_4'"
+expect_tcp c2 "$VM4_2" 22 dropped
+vm nft delete rule inet "$TABLE" input handle "$(vm nft -a list chain inet "$TABLE" input | sed -n 's/.*vmap @deny # handle \([0-9]*\)/\1/p')"
+check "a deleted rule is put back" wait_for "rule back" 5 \
+	bash -c "ip netns exec $NS_VM nft list chain inet $TABLE input | grep -q 'vmap @deny\$'"
+expect_tcp c2 "$VM4_2" 22 dropped
+ALERTS="$TMP/log/alerts.log"
+check "a high-severity DefenseEvasion alert names the process" \
+	grep -q '"alert_type":"JIT_TABLE_TAMPERED".*"process":{"pid":[1-9][0-9]*,"name":"nft"}' "$ALERTS"
+check "the alert carries intent and severity" grep -q '"intent":"DefenseEvasion".*"severity":"High"' "$ALERTS"
+worst=$(grep -o '"restore_us":[0-9]*' "$ALERTS" | cut -d: -f2 | sort -n | tail -n1)
+echo "# slowest restore measured by the agent: $((worst / 1000)).$(( (worst % 1000) / 100 )) ms over $(grep -c JIT_TABLE_TAMPERED "$ALERTS") tamper events"
+check "every restore took under 100 ms" [ "$worst" -lt 100000 ]

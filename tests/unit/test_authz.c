@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Who may request, and whether a request fits its policy: policies come
+ * from YAML text through the real loader, identities are built by hand so
+ * that no NSS lookup is involved.
+ */
+#include <check.h>
+
+#include "authz.h"
+#include "util.h"
+
+static const char policies_yaml[] =
+	"name: ssh\n"
+	"ports:\n"
+	"  - port: 22\n"
+	"    protocol: tcp\n"
+	"    max_duration: 2h\n"
+	"    allowed_sources: [192.0.2.0/24, 2001:db8::/32]\n"
+	"  - port: 5985-5986\n"
+	"    protocol: any\n"
+	"    max_duration: 30m\n"
+	"    allowed_sources: [any]\n"
+	"  - port: 53\n"
+	"    protocol: udp\n"
+	"    max_duration: 90s\n"
+	"    allowed_sources: [198.51.100.7]\n"
+	"requesters: {users: [alice], groups: [ops]}\n"
+	"---\n"
+	"name: rootonly\n"
+	"ports: [{port: 2222}]\n"
+	"---\n"
+	"name: users-only\n"
+	"ports: [{port: 2223}]\n"
+	"requesters: {users: [ops]}\n";
+
+static struct jit_policy_file *pf;
+static const struct jit_policy *ssh, *rootonly, *users_only;
+
+static char alice_groups[][JIT_USER_MAX] = { "alice", "users" };
+static char bob_groups[][JIT_USER_MAX] = { "users", "ops" };
+static char carol_groups[][JIT_USER_MAX] = { "users", "opsx", "Ops" };
+
+static const struct jit_identity root = { .uid = 0, .name = "root" };
+static const struct jit_identity alice = {
+	.uid = 1000, .name = "alice", .groups = alice_groups, .n_groups = 2
+};
+static const struct jit_identity bob = {
+	.uid = 1001, .name = "bob", .groups = bob_groups, .n_groups = 2
+};
+static const struct jit_identity carol = {
+	.uid = 1002, .name = "carol", .groups = carol_groups, .n_groups = 3
+};
+/* A user named like the group: users and groups are separate namespaces. */
+static const struct jit_identity ops_user = { .uid = 1003, .name = "ops" };
+
+static void setup(void)
+{
+	struct jit_diag d;
+
+	diag_init(&d);
+	ck_assert_int_eq(policy_file_parse("authz.yaml", policies_yaml,
+					   strlen(policies_yaml), &pf, &d),
+			 0);
+	ck_assert_msg(!d.text, "%s", d.text);
+	diag_release(&d);
+	ck_assert_uint_eq(policy_file_count(pf), 3);
+	ssh = policy_file_get(pf, 0);
+	rootonly = policy_file_get(pf, 1);
+	users_only = policy_file_get(pf, 2);
+	ck_assert_str_eq(ssh->name, "ssh");
+	ck_assert_str_eq(rootonly->name, "rootonly");
+}
+
+static void teardown(void)
+{
+	pf = policy_file_free(pf);
+}
+
+static struct jit_request req(const char *source, unsigned protos, uint16_t lo,
+			      uint16_t hi, uint32_t duration_s)
+{
+	struct jit_request r = { 0 };
+
+	ck_assert_msg(prefix_parse(source, &r.key.source) == 0,
+		      "bad test source '%s'", source);
+	r.key.protos = protos;
+	r.key.port_lo = lo;
+	r.key.port_hi = hi;
+	r.duration_s = duration_s;
+	return r;
+}
+
+/* Expects a refusal; returns the message for further checks. */
+#define assert_refused(p, id, r, want_err, want_code, want_msg)      \
+	do {                                                         \
+		const char *_code = NULL;                            \
+		char _msg[256] = "";                                 \
+		int _e = authz_check_request(p, id, r, &_code, _msg, \
+					     sizeof(_msg));          \
+		ck_assert_int_eq(_e, want_err);                      \
+		ck_assert_ptr_nonnull(_code);                        \
+		ck_assert_str_eq(_code, want_code);                  \
+		ck_assert_str_eq(_msg, want_msg);                    \
+	} while (0)
+
+static void assert_allowed(const struct jit_policy *p,
+			   const struct jit_identity *id, struct jit_request *r)
+{
+	const char *code = NULL;
+	char msg[256] = "";
+
+	ck_assert_msg(authz_check_request(p, id, r, &code, msg, sizeof(msg)) ==
+			      0,
+		      "refused: %s: %s", code ? code : "", msg);
+}
+
+/* --- authz_match ---------------------------------------------------------- */
+
+START_TEST(test_match_root)
+{
+	struct jit_identity nameless_root = { .uid = 0, .name = "0" };
+
+	ck_assert(authz_match(&ssh->requesters, &root));
+	ck_assert(authz_match(&rootonly->requesters, &root));
+	ck_assert(authz_match(&users_only->requesters, &root));
+	/* By uid, not by name: an unnamed uid 0 is still root. */
+	ck_assert(authz_match(&rootonly->requesters, &nameless_root));
+}
+END_TEST
+
+START_TEST(test_match_user)
+{
+	struct jit_identity fake_root = { .uid = 4242, .name = "root" };
+	struct jit_identity alicex = { .uid = 1000, .name = "alicex" };
+	struct jit_identity upper = { .uid = 1000, .name = "Alice" };
+
+	ck_assert(authz_match(&ssh->requesters, &alice));
+	ck_assert(!authz_match(&ssh->requesters, &alicex));
+	ck_assert(!authz_match(&ssh->requesters, &upper));
+	/* The name "root" gives nothing without uid 0. */
+	ck_assert(!authz_match(&rootonly->requesters, &fake_root));
+	ck_assert(!authz_match(&ssh->requesters, &fake_root));
+}
+END_TEST
+
+START_TEST(test_match_group)
+{
+	ck_assert(authz_match(&ssh->requesters, &bob));
+	/* "opsx" and "Ops" are not "ops". */
+	ck_assert(!authz_match(&ssh->requesters, &carol));
+	/* A group named like a listed user does not count. */
+	ck_assert(!authz_match(&users_only->requesters, &bob));
+	/* A user named like a listed group does not count either. */
+	ck_assert(!authz_match(&ssh->requesters, &ops_user));
+	ck_assert(authz_match(&users_only->requesters, &ops_user));
+}
+END_TEST
+
+START_TEST(test_match_empty)
+{
+	struct jit_principals none = { 0 };
+
+	ck_assert_uint_eq(rootonly->requesters.n_users, 0);
+	ck_assert_uint_eq(rootonly->requesters.n_groups, 0);
+	ck_assert(authz_match(&rootonly->requesters, &root));
+	ck_assert(authz_match(&none, &root));
+	ck_assert(!authz_match(&rootonly->requesters, &alice));
+	ck_assert(!authz_match(&rootonly->requesters, &bob));
+	ck_assert(!authz_match(&none, &ops_user));
+	/* Approvers default to root only as well. */
+	ck_assert(!authz_match(&ssh->approvers, &alice));
+	ck_assert(authz_match(&ssh->approvers, &root));
+}
+END_TEST
+
+/* --- authz_check_request -------------------------------------------------- */
+
+START_TEST(test_check_not_requester)
+{
+	struct jit_request r = req("192.0.2.7", JIT_PROTO_TCP, 22, 22, 0);
+
+	assert_refused(ssh, &carol, &r, -EPERM, "not-requester",
+		       "user 'carol' may not request access under policy "
+		       "'ssh'");
+	assert_refused(rootonly, &alice, &r, -EPERM, "not-requester",
+		       "user 'alice' may not request access under policy "
+		       "'rootonly'");
+	/* The requester check comes first, before any limit is revealed. */
+	r = req("203.0.113.1", JIT_PROTO_UDP, 9, 9, 99999);
+	assert_refused(ssh, &carol, &r, -EPERM, "not-requester",
+		       "user 'carol' may not request access under policy "
+		       "'ssh'");
+	/* Refusal leaves the request alone. */
+	ck_assert_uint_eq(r.key.protos, JIT_PROTO_UDP);
+	ck_assert_uint_eq(r.duration_s, 99999);
+}
+END_TEST
+
+START_TEST(test_check_port_not_in_policy)
+{
+	struct jit_request r;
+
+	r = req("192.0.2.7", 0, 23, 23, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'ssh' does not protect port 23");
+	r = req("192.0.2.7", JIT_PROTO_TCP, 21, 21, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'ssh' does not protect port tcp/21");
+	/* Partly outside an entry, on either side. */
+	r = req("192.0.2.7", 0, 5985, 5987, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'ssh' does not protect port 5985-5987");
+	r = req("192.0.2.7", JIT_PROTO_TCP, 5984, 5986, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'ssh' does not protect port tcp/5984-5986");
+	/* Two entries side by side do not make one range. */
+	r = req("192.0.2.7", 0, 22, 53, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'ssh' does not protect port 22-53");
+	/* Protocol not in the entry. */
+	r = req("192.0.2.7", JIT_PROTO_UDP, 22, 22, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'ssh' does not protect port udp/22");
+	r = req("192.0.2.7", JIT_PROTO_TCP | JIT_PROTO_UDP, 22, 22, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'ssh' does not protect port tcp,udp/22");
+	r = req("198.51.100.7", JIT_PROTO_TCP, 53, 53, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'ssh' does not protect port tcp/53");
+	/* Root is exempt from the requester list, not from the limits. */
+	r = req("192.0.2.7", 0, 2223, 2223, 0);
+	assert_refused(rootonly, &root, &r, -EINVAL, "port-not-in-policy",
+		       "policy 'rootonly' does not protect port 2223");
+	ck_assert_uint_eq(r.key.protos, 0);
+}
+END_TEST
+
+START_TEST(test_check_protocols_defaulted)
+{
+	struct jit_request r;
+
+	r = req("192.0.2.7", 0, 22, 22, 60);
+	assert_allowed(ssh, &alice, &r);
+	ck_assert_uint_eq(r.key.protos, JIT_PROTO_TCP);
+
+	r = req("203.0.113.9", 0, 5985, 5986, 60);
+	assert_allowed(ssh, &bob, &r);
+	ck_assert_uint_eq(r.key.protos, JIT_PROTO_TCP | JIT_PROTO_UDP);
+
+	r = req("198.51.100.7", 0, 53, 53, 60);
+	assert_allowed(ssh, &alice, &r);
+	ck_assert_uint_eq(r.key.protos, JIT_PROTO_UDP);
+
+	/* Named protocols are kept: a subset of the entry's is fine. */
+	r = req("203.0.113.9", JIT_PROTO_UDP, 5986, 5986, 60);
+	assert_allowed(ssh, &alice, &r);
+	ck_assert_uint_eq(r.key.protos, JIT_PROTO_UDP);
+	ck_assert_uint_eq(r.key.port_lo, 5986);
+	ck_assert_uint_eq(r.key.port_hi, 5986);
+
+	r = req("192.0.2.7", 0, 2222, 2222, 0);
+	assert_allowed(rootonly, &root, &r);
+	ck_assert_uint_eq(r.key.protos, JIT_PROTO_TCP);
+}
+END_TEST
+
+START_TEST(test_check_source)
+{
+	static const char *const ok22[] = {
+		"192.0.2.7",	 "192.0.2.0",	       "192.0.2.255",
+		"192.0.2.0/24",	 "192.0.2.128/25",     "2001:db8::1",
+		"2001:db8::/32", "2001:db8:ffff::/48",
+	};
+	static const struct {
+		const char *src;
+		const char *shown;
+	} bad22[] = {
+		{ "192.0.3.1", "192.0.3.1/32" },
+		{ "192.0.2.0/23", "192.0.2.0/23" },
+		{ "0.0.0.0/0", "0.0.0.0/0" },
+		{ "2001:db8::/31", "2001:db8::/31" },
+		{ "2001:db9::1", "2001:db9::1/128" },
+		/* v4 and v6 never contain each other, mapped or not. */
+		{ "::ffff:192.0.2.7", "::ffff:192.0.2.7/128" },
+		{ "::/0", "::/0" },
+	};
+	struct jit_request r;
+	char want[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok22); i++) {
+		r = req(ok22[i], JIT_PROTO_TCP, 22, 22, 0);
+		assert_allowed(ssh, &alice, &r);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad22); i++) {
+		r = req(bad22[i].src, JIT_PROTO_TCP, 22, 22, 0);
+		snprintf(want, sizeof(want),
+			 "source %s is not inside the sources policy 'ssh' "
+			 "allows for this port",
+			 bad22[i].shown);
+		assert_refused(ssh, &alice, &r, -EINVAL, "source-not-allowed",
+			       want);
+	}
+
+	/* A single host source allows that host only. */
+	r = req("198.51.100.7", 0, 53, 53, 0);
+	assert_allowed(ssh, &alice, &r);
+	r = req("198.51.100.6/31", 0, 53, 53, 0);
+	assert_refused(ssh, &alice, &r, -EINVAL, "source-not-allowed",
+		       "source 198.51.100.6/31 is not inside the sources "
+		       "policy 'ssh' allows for this port");
+
+	/* "any" allows everything, both families, any width. */
+	r = req("0.0.0.0/0", 0, 5985, 5986, 0);
+	assert_allowed(ssh, &alice, &r);
+	r = req("::/0", JIT_PROTO_TCP, 5985, 5985, 0);
+	assert_allowed(ssh, &alice, &r);
+	r = req("203.0.113.200", 0, 2222, 2222, 0);
+	assert_allowed(rootonly, &root, &r);
+}
+END_TEST
+
+START_TEST(test_check_duration)
+{
+	struct jit_request r;
+
+	/* 0 means the entry's maximum. */
+	r = req("192.0.2.7", 0, 22, 22, 0);
+	assert_allowed(ssh, &alice, &r);
+	ck_assert_uint_eq(r.duration_s, 2 * 3600);
+	r = req("192.0.2.7", 0, 5985, 5985, 0);
+	assert_allowed(ssh, &alice, &r);
+	ck_assert_uint_eq(r.duration_s, 30 * 60);
+	r = req("198.51.100.7", 0, 53, 53, 0);
+	assert_allowed(ssh, &alice, &r);
+	ck_assert_uint_eq(r.duration_s, 90);
+	r = req("192.0.2.7", 0, 2222, 2222, 0);
+	assert_allowed(rootonly, &root, &r);
+	ck_assert_uint_eq(r.duration_s, JIT_POLICY_DEFAULT_MAX_DURATION_S);
+
+	/* Up to the maximum is kept as asked. */
+	r = req("192.0.2.7", 0, 22, 22, 2 * 3600);
+	assert_allowed(ssh, &alice, &r);
+	ck_assert_uint_eq(r.duration_s, 2 * 3600);
+	r = req("192.0.2.7", 0, 22, 22, 1);
+	assert_allowed(ssh, &alice, &r);
+	ck_assert_uint_eq(r.duration_s, 1);
+
+	/* Beyond it, the message names the limit and the protocols. */
+	r = req("192.0.2.7", 0, 22, 22, 2 * 3600 + 1);
+	assert_refused(ssh, &alice, &r, -EINVAL, "duration-too-long",
+		       "duration 2h1s exceeds the limit of 2h for tcp under "
+		       "policy 'ssh'");
+	r = req("192.0.2.7", 0, 5985, 5986, 3600);
+	assert_refused(ssh, &bob, &r, -EINVAL, "duration-too-long",
+		       "duration 1h exceeds the limit of 30m for tcp and udp "
+		       "under policy 'ssh'");
+	r = req("198.51.100.7", JIT_PROTO_UDP, 53, 53, 91);
+	assert_refused(ssh, &alice, &r, -EINVAL, "duration-too-long",
+		       "duration 1m31s exceeds the limit of 1m30s for udp "
+		       "under policy 'ssh'");
+	r = req("192.0.2.7", 0, 2222, 2222, 86400);
+	assert_refused(rootonly, &root, &r, -EINVAL, "duration-too-long",
+		       "duration 1d exceeds the limit of 3h for tcp under "
+		       "policy 'rootonly'");
+}
+END_TEST
+
+START_TEST(test_check_message_truncated)
+{
+	struct jit_request r = req("192.0.2.7", JIT_PROTO_TCP, 22, 22, 0);
+	const char *code = NULL;
+	char msg[12];
+
+	/* A short buffer gets a terminated prefix, never an overflow. */
+	ck_assert_int_eq(
+		authz_check_request(ssh, &carol, &r, &code, msg, sizeof(msg)),
+		-EPERM);
+	ck_assert_str_eq(code, "not-requester");
+	ck_assert_str_eq(msg, "user 'carol");
+}
+END_TEST
+
+/* --- identity_lookup ------------------------------------------------------ */
+
+START_TEST(test_identity_root)
+{
+	struct jit_identity id;
+	bool has_root = false;
+
+	ck_assert_int_eq(identity_lookup(0, 0, &id), 0);
+	ck_assert_uint_eq(id.uid, 0);
+	ck_assert_str_eq(id.name, "root");
+	for (size_t i = 0; i < id.n_groups; i++)
+		has_root |= streq(id.groups[i], "root");
+	ck_assert(has_root);
+	identity_release(&id);
+	ck_assert_ptr_null(id.groups);
+	ck_assert_uint_eq(id.n_groups, 0);
+	identity_release(&id);
+}
+END_TEST
+
+START_TEST(test_identity_unknown)
+{
+	struct jit_identity id;
+
+	/* No passwd or group entry: the uid in decimal, no groups. */
+	ck_assert_int_eq(identity_lookup(3999999999u, 3999999999u, &id), 0);
+	ck_assert_uint_eq(id.uid, 3999999999u);
+	ck_assert_str_eq(id.name, "3999999999");
+	ck_assert_uint_eq(id.n_groups, 0);
+	ck_assert(!authz_match(&ssh->requesters, &id));
+	identity_release(&id);
+}
+END_TEST
+
+static Suite *authz_suite(void)
+{
+	Suite *s = suite_create("authz");
+	TCase *tc;
+
+	tc = tcase_create("match");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_match_root);
+	tcase_add_test(tc, test_match_user);
+	tcase_add_test(tc, test_match_group);
+	tcase_add_test(tc, test_match_empty);
+	tcase_add_test(tc, test_identity_root);
+	tcase_add_test(tc, test_identity_unknown);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("check");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_check_not_requester);
+	tcase_add_test(tc, test_check_port_not_in_policy);
+	tcase_add_test(tc, test_check_protocols_defaulted);
+	tcase_add_test(tc, test_check_source);
+	tcase_add_test(tc, test_check_duration);
+	tcase_add_test(tc, test_check_message_truncated);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(authz_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

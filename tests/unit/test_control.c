@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The control protocol without a socket: one request line in, the request
+ * object or an error reply out. Every reference is dropped so that valgrind
+ * can tell a leak in the parser from one in the test.
+ */
+#include <check.h>
+
+#include "control.h"
+#include "util.h"
+
+/* Checks reply is {"ok": false, "error": {"code": code, "message": ...}}. */
+static const char *assert_error(json_t *reply, const char *code)
+{
+	json_t *err, *ok, *c, *m;
+
+	ck_assert_ptr_nonnull(reply);
+	ck_assert(json_is_object(reply));
+	ck_assert_uint_eq(json_object_size(reply), 2);
+	ok = json_object_get(reply, "ok");
+	ck_assert(json_is_false(ok));
+	err = json_object_get(reply, "error");
+	ck_assert(json_is_object(err));
+	ck_assert_uint_eq(json_object_size(err), 2);
+	c = json_object_get(err, "code");
+	m = json_object_get(err, "message");
+	ck_assert(json_is_string(c));
+	ck_assert(json_is_string(m));
+	ck_assert_str_eq(json_string_value(c), code);
+	return json_string_value(m);
+}
+
+/*
+ * Our part of a bad-json message exactly (column included), jansson's own
+ * text only loosely: it is worded by the library version.
+ */
+static void assert_msg_prefix(const char *msg, const char *prefix,
+			      const char *inner)
+{
+	ck_assert_msg(strncmp(msg, prefix, strlen(prefix)) == 0,
+		      "'%s' does not start with '%s'", msg, prefix);
+	ck_assert_msg(strstr(msg + strlen(prefix), inner), "'%s' lacks '%s'",
+		      msg, inner);
+}
+
+/* Parses a line that must be refused; returns the reply (caller drops it). */
+static json_t *refused(const char *line, size_t len)
+{
+	json_t *reply = (json_t *)0x1, *req;
+
+	req = control_parse_line(line, len, &reply);
+	ck_assert_msg(!req, "accepted '%.*s'", (int)len, line);
+	ck_assert_msg(reply, "no reply for '%.*s'", (int)len, line);
+	return reply;
+}
+
+static json_t *refused_str(const char *line)
+{
+	return refused(line, strlen(line));
+}
+
+START_TEST(test_bad_json)
+{
+	static const char *const lines[] = {
+		"{",
+		"",
+		"   ",
+		"{\"op\": }",
+		"{\"op\": \"status\",}",
+		"{'op': 'status'}",
+		"{\"op\": \"status\"} {\"op\": \"status\"}",
+		"{\"op\": \"status\"} x",
+		"{\"op\": \"st\\x\"}",
+		"{op: 1}",
+		"\xff",
+		"{\"op\": \"\xc3\"}",
+		"{\"op\": \"\xed\xa0\x80\"}", /* a UTF-16 surrogate */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
+		json_t *reply = refused_str(lines[i]);
+		const char *msg = assert_error(reply, "bad-json");
+
+		ck_assert_msg(strncmp(msg, "invalid JSON at column ", 23) == 0,
+			      "'%s': %s", lines[i], msg);
+		json_decref(reply);
+	}
+}
+END_TEST
+
+START_TEST(test_bad_json_message)
+{
+	json_t *reply;
+
+	reply = refused_str("{");
+	assert_msg_prefix(assert_error(reply, "bad-json"),
+			  "invalid JSON at column 1: ", "expected");
+	json_decref(reply);
+
+	reply = refused_str("{\"op\": \"status\"} x");
+	assert_msg_prefix(
+		assert_error(reply, "bad-json"),
+		"invalid JSON at column 18: ", "end of file expected");
+	json_decref(reply);
+}
+END_TEST
+
+START_TEST(test_nul)
+{
+	static const char line[] = "{\"op\": \"status\"}\0{\"op\": \"x\"}";
+	json_t *reply;
+
+	/* A NUL inside the line is not the end of it. */
+	reply = refused(line, sizeof(line) - 1);
+	assert_error(reply, "bad-json");
+	json_decref(reply);
+
+	/* Nor is an escaped one in a string. */
+	reply = refused_str("{\"op\": \"sta\\u0000tus\"}");
+	assert_error(reply, "bad-json");
+	json_decref(reply);
+}
+END_TEST
+
+START_TEST(test_deep_nesting)
+{
+	enum { DEPTH = 100000 };
+	char *line = malloc(2 * DEPTH);
+	json_t *reply;
+
+	ck_assert_ptr_nonnull(line);
+	memset(line, '[', DEPTH);
+	memset(line + DEPTH, ']', DEPTH);
+	reply = refused(line, 2 * DEPTH);
+	ck_assert_ptr_nonnull(strstr(assert_error(reply, "bad-json"),
+				     "maximum parsing depth"));
+	json_decref(reply);
+	free(line);
+}
+END_TEST
+
+START_TEST(test_not_object)
+{
+	json_t *reply;
+
+	reply = refused_str("[{\"op\": \"status\"}]");
+	ck_assert_str_eq(assert_error(reply, "bad-request"),
+			 "a request must be a JSON object");
+	json_decref(reply);
+	reply = refused_str("[]");
+	ck_assert_str_eq(assert_error(reply, "bad-request"),
+			 "a request must be a JSON object");
+	json_decref(reply);
+
+	/*
+	 * Scalars at the top level are not even accepted as JSON texts by
+	 * the parser (no JSON_DECODE_ANY): refused as bad JSON.
+	 */
+	reply = refused_str("\"status\"");
+	assert_msg_prefix(assert_error(reply, "bad-json"),
+			  "invalid JSON at column 8: ", "'[' or '{' expected");
+	json_decref(reply);
+	reply = refused_str("42");
+	assert_error(reply, "bad-json");
+	json_decref(reply);
+	reply = refused_str("null");
+	assert_error(reply, "bad-json");
+	json_decref(reply);
+	reply = refused_str("true");
+	assert_error(reply, "bad-json");
+	json_decref(reply);
+}
+END_TEST
+
+START_TEST(test_missing_op)
+{
+	static const char *const lines[] = {
+		"{}",
+		"{\"policy\": \"ssh\"}",
+		"{\"OP\": \"status\"}",
+		"{\"op \": \"status\"}",
+		"{\"x\": {\"op\": \"status\"}}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
+		json_t *reply = refused_str(lines[i]);
+
+		ck_assert_str_eq(assert_error(reply, "bad-request"),
+				 "missing field 'op'");
+		json_decref(reply);
+	}
+}
+END_TEST
+
+START_TEST(test_op_not_string)
+{
+	static const char *const lines[] = {
+		"{\"op\": 1}",	  "{\"op\": null}",
+		"{\"op\": true}", "{\"op\": [\"status\"]}",
+		"{\"op\": {}}",	  "{\"op\": 1.5}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
+		json_t *reply = refused_str(lines[i]);
+
+		ck_assert_str_eq(assert_error(reply, "bad-request"),
+				 "field 'op' must be a string");
+		json_decref(reply);
+	}
+}
+END_TEST
+
+START_TEST(test_duplicate_keys)
+{
+	json_t *reply;
+
+	/* Two ops would leave it to the parser which one counts. */
+	reply = refused_str("{\"op\": \"status\", \"op\": \"reload\"}");
+	assert_msg_prefix(
+		assert_error(reply, "bad-json"),
+		"invalid JSON at column 21: ", "duplicate object key");
+	json_decref(reply);
+	reply = refused_str(
+		"{\"op\": \"request\", \"port\": 22, \"port\": 23}");
+	ck_assert_ptr_nonnull(
+		strstr(assert_error(reply, "bad-json"), "duplicate"));
+	json_decref(reply);
+	reply = refused_str("{\"op\": \"x\", \"a\": {\"b\": 1, \"b\": 2}}");
+	assert_error(reply, "bad-json");
+	json_decref(reply);
+}
+END_TEST
+
+START_TEST(test_valid)
+{
+	static const char line[] = "{\"op\": \"request\", \"port\": 22, "
+				   "\"source\": \"192.0.2.7\", "
+				   "\"reason\": \"caf\\u00e9\"}";
+	json_t *reply = (json_t *)0x1, *req;
+
+	req = control_parse_line(line, strlen(line), &reply);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_null(reply);
+	ck_assert(json_is_object(req));
+	ck_assert_int_eq(req->refcount, 1);
+	ck_assert_uint_eq(json_object_size(req), 4);
+	ck_assert_str_eq(json_string_value(json_object_get(req, "op")),
+			 "request");
+	ck_assert_int_eq(json_integer_value(json_object_get(req, "port")), 22);
+	ck_assert_str_eq(json_string_value(json_object_get(req, "reason")),
+			 "caf\xc3\xa9");
+	json_decref(req);
+}
+END_TEST
+
+START_TEST(test_valid_len)
+{
+	static const char line[] = "{\"op\": \"status\"}\n{\"op\": \"reload\"}";
+	json_t *reply = NULL, *req;
+
+	/* Only len bytes count: the next line is not looked at. */
+	req = control_parse_line(line, 16, &reply);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_null(reply);
+	ck_assert_str_eq(json_string_value(json_object_get(req, "op")),
+			 "status");
+	json_decref(req);
+
+	/* Surrounding whitespace, a trailing CR or newline, is fine. */
+	req = control_parse_line(" {\"op\":\"\"}\r\n", 12, &reply);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_null(reply);
+	ck_assert_str_eq(json_string_value(json_object_get(req, "op")), "");
+	json_decref(req);
+}
+END_TEST
+
+START_TEST(test_error_shape)
+{
+	json_t *e =
+		control_error("no-such-op", "unknown op '%s' (%d)", "frob", 7);
+	char *text;
+
+	ck_assert_str_eq(assert_error(e, "no-such-op"),
+			 "unknown op 'frob' (7)");
+	text = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_str_eq(text,
+			 "{\"error\":{\"code\":\"no-such-op\",\"message\":"
+			 "\"unknown op 'frob' (7)\"},\"ok\":false}");
+	free(text);
+	ck_assert_int_eq(e->refcount, 1);
+	json_decref(e);
+
+	e = control_error("x", "%s", "");
+	ck_assert_str_eq(assert_error(e, "x"), "");
+	json_decref(e);
+}
+END_TEST
+
+START_TEST(test_error_long_message)
+{
+	char big[4096];
+	const char *msg;
+	json_t *e;
+
+	memset(big, 'm', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	e = control_error("long", "%s", big);
+	msg = assert_error(e, "long");
+	/* Capped, not dropped. */
+	ck_assert_uint_eq(strlen(msg), 1023);
+	ck_assert_int_eq(msg[0], 'm');
+	json_decref(e);
+}
+END_TEST
+
+static Suite *control_suite(void)
+{
+	Suite *s = suite_create("control");
+	TCase *tc;
+
+	tc = tcase_create("parse");
+	tcase_add_test(tc, test_bad_json);
+	tcase_add_test(tc, test_bad_json_message);
+	tcase_add_test(tc, test_nul);
+	tcase_add_test(tc, test_deep_nesting);
+	tcase_add_test(tc, test_not_object);
+	tcase_add_test(tc, test_missing_op);
+	tcase_add_test(tc, test_op_not_string);
+	tcase_add_test(tc, test_duplicate_keys);
+	tcase_add_test(tc, test_valid);
+	tcase_add_test(tc, test_valid_len);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("error");
+	tcase_add_test(tc, test_error_shape);
+	tcase_add_test(tc, test_error_long_message);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(control_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
