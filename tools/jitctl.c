@@ -4,10 +4,13 @@
  * one JSON request over the control socket and prints the reply as a table,
  * or as JSON with --json.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "azure.h"
 #include "client.h"
 #include "util.h"
 
@@ -148,6 +151,11 @@ static const char *str(json_t *o, const char *key)
 	return s ? s : "";
 }
 
+static json_int_t num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
 static void ports_text(json_t *o, char *buf, size_t n)
 {
 	json_int_t lo = json_integer_value(json_object_get(o, "port_lo"));
@@ -252,6 +260,43 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 					  ? "all"
 					  : str(v, "interface"),
 				  str(v, "action"));
+		}
+		table_print(&t);
+	}
+	printf("grants:      %lld live, %lld pending approval\n",
+	       (long long)num(reply, "grants"),
+	       (long long)num(reply, "pending"));
+	printf("tampering:   %s; %lld change(s) by other processes undone\n",
+	       json_is_true(json_object_get(reply, "tamper_watch"))
+		       ? "watching nftables events"
+		       : "NOT watching nftables events",
+	       (long long)num(reply, "tamper_events"));
+	if (json_is_string(json_object_get(reply, "capabilities_effective")))
+		printf("privileges:  effective capabilities %s%s\n",
+		       str(reply, "capabilities_effective"),
+		       streq(str(reply, "capabilities_effective"),
+			     "0000000000001000")
+			       ? " (CAP_NET_ADMIN only)"
+			       : "");
+	v = json_object_get(reply, "other_input_chains");
+	if (json_array_size(v)) {
+		struct table t = { .ncols = 5 };
+		json_t *c;
+
+		printf("\nother tables filter input too. Their drops still "
+		       "apply to protected ports;\ntheir accepts cannot open "
+		       "one (an accept ends only their own chain):\n");
+		table_row(&t, "  TABLE", "CHAIN", "PRIORITY", "POLICY", "RUNS");
+		json_array_foreach(v, i, c)
+		{
+			char tab[160], prio[16];
+
+			snprintf(tab, sizeof(tab), "  %s %s", str(c, "family"),
+				 str(c, "table"));
+			snprintf(prio, sizeof(prio), "%lld",
+				 (long long)num(c, "priority"));
+			table_row(&t, tab, str(c, "chain"), prio,
+				  str(c, "policy"), str(c, "runs"));
 		}
 		table_print(&t);
 	}
@@ -373,11 +418,6 @@ static void left_text(json_int_t s, char *buf, size_t n)
 		snprintf(buf, n, "%llds", (long long)s);
 }
 
-static json_int_t num(json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
 /* Parse the options of a subcommand; argv[0] is its name. */
 static int sub_getopt(int argc, char **argv, const char *shortopts,
 		      const struct option *opts)
@@ -401,6 +441,222 @@ static int parse_id(const char *cmd, const char *s, json_int_t *id)
 	return 0;
 }
 
+/* ---- the cloud JIT format (azure.c) ----------------------------------- */
+
+/* A whole file, or stdin for "-", NUL-terminated. Returns 0 or -errno. */
+static int read_input(const char *path, char **ret, size_t *ret_len)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *buf = NULL;
+	size_t cap = 0, n = 0, r;
+
+	f = streq(path, "-") ? fdopen(dup(STDIN_FILENO), "r")
+			     : fopen(path, "re");
+	if (!f)
+		return -errno;
+	do {
+		if (n > AZURE_FILE_MAX_BYTES)
+			return -EFBIG;
+		if (grow_array((void **)&buf, &cap, n + 4096, 1) < 0)
+			return -ENOMEM;
+		r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+	} while (r > 0);
+	if (ferror(f))
+		return -EIO;
+	buf[n] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = n;
+	return 0;
+}
+
+static void print_diag(int r, const struct jit_diag *diag)
+{
+	if (r == -ENOMEM || !diag->text)
+		fprintf(stderr, "jitctl: %s\n", strerror(-r));
+	else
+		fputs(diag->text, stderr);
+}
+
+static void print_notes(const struct azure_notes *notes)
+{
+	for (size_t i = 0; i < notes->n; i++)
+		fprintf(stderr, "jitctl: note: %s\n", notes->v[i]);
+}
+
+/* Write a policy file whole or not at all: the agent watches the directory. */
+static int write_atomic(const char *path, const char *text)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(text);
+
+	/* Not *.yaml: the agent ignores it until the rename. */
+	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	errno = 0;
+	if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len ||
+	    fsync(fd) < 0 || rename(tmp, path) < 0) {
+		int r = errno ? -errno : -EIO;
+
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+static int cmd_import_azure(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, 'v' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ 0 },
+	};
+	const char *vm = NULL, *name = NULL, *output = NULL, *file;
+	_cleanup_free_ char *text = NULL, *yaml = NULL;
+	struct azure_notes notes = { 0 };
+	struct jit_diag diag;
+	size_t len;
+	int c, r;
+
+	optind = 0;
+	while ((c = sub_getopt(argc, argv, "o:", opts)) != -1) {
+		switch (c) {
+		case 'v':
+			vm = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: jitctl import-azure FILE [--vm NAME] "
+				"[--name POLICY] [-o OUT.yaml]\n");
+		return 2;
+	}
+	file = argv[optind];
+	r = read_input(file, &text, &len);
+	if (r < 0) {
+		fprintf(stderr, "jitctl import-azure: reading %s: %s\n", file,
+			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+		return 1;
+	}
+	diag_init(&diag);
+	r = azure_policy_import(file, text, len, vm, name, &yaml, &notes,
+				&diag);
+	print_notes(&notes);
+	azure_notes_release(&notes);
+	if (r < 0) {
+		print_diag(r, &diag);
+		diag_release(&diag);
+		return 1;
+	}
+	diag_release(&diag);
+	if (!output) {
+		fputs(yaml, stdout);
+		return 0;
+	}
+	r = write_atomic(output, yaml);
+	if (r < 0) {
+		fprintf(stderr, "jitctl import-azure: writing %s: %s\n", output,
+			strerror(-r));
+		return 1;
+	}
+	if (!ctx->json)
+		printf("wrote %s\n", output);
+	return 0;
+}
+
+/* The policies in force, quietly: only used to refuse early. */
+static json_t *fetch_policies(struct ctx *ctx)
+{
+	json_t *req = json_pack("{s:s}", "op", "policies");
+	json_t *reply = NULL, *arr;
+	struct jit_client *c = NULL;
+
+	if (req && client_connect(ctx->socket, &c) == 0) {
+		if (client_call(c, req, &reply) < 0)
+			reply = NULL;
+		client_disconnect(c);
+	}
+	json_decref(req);
+	arr = json_object_get(reply, "policies");
+	arr = json_is_array(arr) ? json_incref(arr) : NULL;
+	json_decref(reply);
+	return arr;
+}
+
+static int request_azure(struct ctx *ctx, const char *file, const char *policy)
+{
+	_cleanup_free_ char *text = NULL;
+	struct azure_notes notes = { 0 };
+	struct azure_request *reqs = NULL;
+	struct jit_diag diag;
+	json_t *policies;
+	size_t len, n = 0;
+	int r, rc = 0;
+
+	r = read_input(file, &text, &len);
+	if (r < 0) {
+		fprintf(stderr, "jitctl request: reading %s: %s\n", file,
+			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+		return 1;
+	}
+	policies = fetch_policies(ctx);
+	diag_init(&diag);
+	r = azure_initiate_parse(file, text, len, policy,
+				 (int64_t)now_real_ms(), policies, &reqs, &n,
+				 &notes, &diag);
+	json_decref(policies);
+	print_notes(&notes);
+	azure_notes_release(&notes);
+	if (r < 0) {
+		print_diag(r, &diag);
+		fprintf(stderr, "jitctl: nothing was requested\n");
+		diag_release(&diag);
+		return 1;
+	}
+	diag_release(&diag);
+	for (size_t i = 0; i < n; i++) {
+		json_t *reply = NULL, *req;
+		char until[64];
+
+		if (call(ctx, json_incref(reqs[i].msg), &reply)) {
+			fprintf(stderr, "jitctl: %s was not granted\n",
+				reqs[i].path);
+			rc = 1;
+			continue;
+		}
+		req = json_object_get(reply, "request");
+		if (ctx->json) {
+			json_decref(reply);
+			continue;
+		}
+		if (streq(str(req, "status"), "initiated")) {
+			time_text(num(req, "end_ms"), until, sizeof(until));
+			printf("%s: request %lld granted: %s -> %s until %s\n",
+			       reqs[i].path, (long long)num(req, "id"),
+			       str(req, "source"), str(req, "ports"), until);
+		} else {
+			printf("%s: request %lld pending approval\n",
+			       reqs[i].path, (long long)num(req, "id"));
+		}
+		json_decref(reply);
+	}
+	azure_requests_free(reqs, n);
+	return rc;
+}
+
 static int cmd_request(struct ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -410,10 +666,12 @@ static int cmd_request(struct ctx *ctx, int argc, char **argv)
 		{ "from", required_argument, NULL, 'f' },
 		{ "for", required_argument, NULL, 't' },
 		{ "reason", required_argument, NULL, 'r' },
+		{ "azure", required_argument, NULL, 'A' },
+		{ "policy", required_argument, NULL, 'N' },
 		{ 0 },
 	};
 	const char *port = NULL, *proto = NULL, *from = NULL, *dur = NULL;
-	const char *reason = "";
+	const char *reason = "", *azure = NULL, *policy = NULL;
 	json_t *req, *reply = NULL, *r;
 	char until[64];
 	int c, rc;
@@ -436,14 +694,27 @@ static int cmd_request(struct ctx *ctx, int argc, char **argv)
 		case 'r':
 			reason = optarg;
 			break;
+		case 'A':
+			azure = optarg;
+			break;
+		case 'N':
+			policy = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
-	if (optind + 1 != argc || !port || !from) {
+	if (azure && !port && !from && !dur && !proto && !*reason &&
+	    optind + (policy ? 0 : 1) >= argc)
+		return request_azure(
+			ctx, azure,
+			policy ?: (optind < argc ? argv[optind] : NULL));
+	if (azure || policy || optind + 1 != argc || !port || !from) {
 		fprintf(stderr, "usage: jitctl request POLICY --port PORT "
 				"--from ADDRESS[/LEN] [--for DURATION] "
-				"[--proto tcp|udp|any] [--reason TEXT]\n");
+				"[--proto tcp|udp|any] [--reason TEXT]\n"
+				"       jitctl request --azure FILE "
+				"[--policy NAME]\n");
 		return 2;
 	}
 	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "request", "policy",
@@ -612,31 +883,77 @@ static int cmd_grants(struct ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+static int print_requests_azure(json_t *records)
+{
+	json_t *out = NULL;
+	size_t skipped;
+	char err[256];
+	int r;
+
+	r = azure_requests_format(records, &out, &skipped, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "jitctl: %s\n",
+			r == -ENOMEM ? "out of memory" : err);
+		return 1;
+	}
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(out);
+	if (skipped)
+		fprintf(stderr,
+			"jitctl: %zu pending or denied request(s) not shown: "
+			"the cloud shape has no status for them\n",
+			skipped);
+	return 0;
+}
+
 static int cmd_requests(struct ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "all", no_argument, NULL, 'a' },
+		{ "format", required_argument, NULL, 'F' },
 		{ 0 },
 	};
 	struct table t = { .ncols = 9 };
 	json_t *reply = NULL, *r;
-	bool all = false;
+	bool all = false, azure = false;
 	size_t i;
 	int c, rc;
 
 	optind = 0;
 	while ((c = sub_getopt(argc, argv, "a", opts)) != -1) {
-		if (c != 'a')
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 'F':
+			if (!streq(optarg, "azure") &&
+			    !streq(optarg, "table")) {
+				fprintf(stderr,
+					"jitctl requests: --format is table "
+					"or azure, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			azure = streq(optarg, "azure");
+			break;
+		default:
 			return 2;
-		all = true;
+		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "usage: jitctl requests [--all]\n");
+		fprintf(stderr, "usage: jitctl requests [--all] [--format "
+				"table|azure]\n");
 		return 2;
 	}
+	/* The cloud shape is JSON already; --json would print ours. */
+	if (azure)
+		ctx->json = false;
 	rc = call(ctx, json_pack("{s:s, s:b}", "op", "requests", "all", all),
 		  &reply);
-	if (rc || ctx->json) {
+	if (!rc && azure)
+		rc = print_requests_azure(json_object_get(reply, "requests"));
+	if (rc || ctx->json || azure) {
 		json_decref(reply);
 		return rc;
 	}
@@ -668,16 +985,20 @@ static int cmd_requests(struct ctx *ctx, int argc, char **argv)
 static const struct command commands[] = {
 	{ "request", cmd_request,
 	  "ask for access: POLICY --port P --from ADDR [--for 2h] [--reason "
-	  "TEXT]" },
+	  "TEXT], or --azure FILE [--policy NAME]" },
 	{ "approve", cmd_approve, "approve a pending request: ID" },
 	{ "deny", cmd_deny, "deny a pending request: ID [--reason TEXT]" },
 	{ "grants", cmd_grants, "list live grants" },
-	{ "requests", cmd_requests, "list pending and live requests [--all]" },
+	{ "requests", cmd_requests,
+	  "list pending and live requests [--all] [--format azure]" },
 	{ "revoke", cmd_revoke,
 	  "end a grant early: ID [--terminate to end its connections]" },
 	{ "status", cmd_status, "show the agent, its table and protection" },
 	{ "policies", cmd_policies, "list the policies in force" },
 	{ "reload", cmd_reload, "reload the policy directory now (root)" },
+	{ "import-azure", cmd_import_azure,
+	  "convert a jitNetworkAccessPolicies JSON policy: FILE [--vm NAME] "
+	  "[--name POLICY] [-o OUT.yaml]" },
 };
 
 static void usage(FILE *out)
@@ -685,7 +1006,7 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: jitctl [--socket PATH] [--json] COMMAND [ARGS]\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name,
+		fprintf(out, "  %-12s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(out, "\nThe socket defaults to $JIT_SOCKET or %s.\n",
 		JIT_SOCKET_PATH);
