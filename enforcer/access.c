@@ -125,6 +125,7 @@ static json_t *initiate(struct jit_daemon *d, const struct jit_identity *id,
 		return refuse(d, id, event, r, "kernel-error", msg);
 	}
 	grants_initiate(d->grants, r, now);
+	detect_grant_started(d->detect, r, now);
 	if (same) {
 		json_t *ev = audit_base("replace", id);
 
@@ -469,6 +470,7 @@ json_t *access_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 		}
 	}
 	grants_finish(d->grants, r, JIT_REVOKED, JIT_REASON_USER, id.name);
+	detect_grant_ended(d->detect, r, now_real_ms());
 	if (json_is_true(term)) {
 		tr = terminate(&r->key, &sockets, &flows);
 		if (tr < 0)
@@ -542,6 +544,7 @@ void access_expire(struct jit_daemon *d)
 			continue;
 		grants_finish(d->grants, r, JIT_EXPIRED, JIT_REASON_EXPIRED,
 			      NULL);
+		detect_grant_ended(d->detect, r, r->end_ms);
 		ev = audit_base("expire", &agent);
 		json_object_set_new(ev, "result", json_string("expired"));
 		json_object_set_new(ev, "status_reason",
@@ -595,6 +598,8 @@ void access_recheck(struct jit_daemon *d)
 		}
 		grants_finish(d->grants, r, live ? JIT_REVOKED : JIT_DENIED,
 			      JIT_REASON_POLICY, "jit-enforcer");
+		if (live)
+			detect_grant_ended(d->detect, r, now_real_ms());
 		ev = audit_base("revoke", &agent);
 		json_object_set_new(ev, "result", json_string("revoked"));
 		json_object_set_new(ev, "status_reason",

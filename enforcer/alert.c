@@ -23,6 +23,91 @@ const struct jit_alert_def alert_table_tampered = {
 	},
 };
 
+const struct jit_alert_def alert_repeated_attempts = {
+	.type = "JIT_REPEATED_ATTEMPTS",
+	.name = "Repeated connection attempts on a closed management port",
+	.intent = "PreAttack",
+	.techniques = { "T1110", "T1133", NULL },
+	.severity = "Medium",
+	.remediation = {
+		"If the source is not one of yours, block it at the network "
+		"edge; it keeps trying a port that is closed to it.",
+		"If it is one of yours, the person may need just-in-time "
+		"access: jitctl request POLICY --port PORT --from ADDRESS.",
+		"Check that the service behind the port enforces strong "
+		"authentication, for when access is granted.",
+		NULL,
+	},
+};
+
+const struct jit_alert_def alert_distributed_attempts = {
+	.type = "JIT_DISTRIBUTED_ATTEMPTS",
+	.name = "Connection attempts from many sources on a closed management "
+		"port",
+	.intent = "PreAttack",
+	.techniques = { "T1110", "T1595", NULL },
+	.severity = "High",
+	.remediation = {
+		"Many sources trying one management port suggests a "
+		"distributed brute-force or a botnet sweep; keep the port "
+		"closed and grant access only for short periods.",
+		"Narrow allowed_sources in the policy to the networks your "
+		"admins use.",
+		"Consider filtering the sources upstream (provider firewall, "
+		"DDoS protection).",
+		NULL,
+	},
+};
+
+const struct jit_alert_def alert_port_sweep = {
+	.type = "JIT_MANAGEMENT_PORT_SWEEP",
+	.name = "One source swept several management ports",
+	.intent = "PreAttack",
+	.techniques = { "T1046", "T1595.001", NULL },
+	.severity = "Medium",
+	.remediation = {
+		"A source trying several management ports is mapping remote "
+		"access services; block it at the network edge if it is not "
+		"one of yours.",
+		"Make sure every management port on the host is protected "
+		"(jitctl posture).",
+		NULL,
+	},
+};
+
+const struct jit_alert_def alert_after_grant_end = {
+	.type = "JIT_ATTEMPT_AFTER_GRANT_END",
+	.name = "Connection attempt from a source whose just-in-time access "
+		"ended",
+	.intent = "InitialAccess",
+	.techniques = { "T1133", NULL },
+	.severity = "Low",
+	.remediation = {
+		"Usually a person whose access expired; they can request it "
+		"again with jitctl request.",
+		"If the grant was revoked on purpose, or attempts go on, find "
+		"out who uses that address: a tool may keep credentials that "
+		"should have been retired.",
+		NULL,
+	},
+};
+
+const struct jit_alert_def alert_wide_grant = {
+	.type = "JIT_WIDE_GRANT",
+	.name = "Just-in-time access approved for a wide source range",
+	.intent = "InitialAccess",
+	.techniques = { "T1133", NULL },
+	.severity = "Medium",
+	.remediation = {
+		"Grant access to the single address the person connects "
+		"from, not to a whole network.",
+		"Restrict allowed_sources in the policy so that wide prefixes "
+		"cannot be requested.",
+		"Revoke the grant (jitctl revoke ID) if it was not intended.",
+		NULL,
+	},
+};
+
 char *iso_time(uint64_t ms, char *buf, size_t n)
 {
 	time_t t = (time_t)(ms / 1000);

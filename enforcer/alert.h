@@ -30,6 +30,11 @@ struct jit_alert_def {
 };
 
 extern const struct jit_alert_def alert_table_tampered;
+extern const struct jit_alert_def alert_repeated_attempts;
+extern const struct jit_alert_def alert_distributed_attempts;
+extern const struct jit_alert_def alert_port_sweep;
+extern const struct jit_alert_def alert_after_grant_end;
+extern const struct jit_alert_def alert_wide_grant;
 
 /*
  * Build one alert object. entities is taken (may be NULL). Times are unix

@@ -69,8 +69,6 @@ static int write_all(int fd, const char *p, size_t n)
 int client_call(struct jit_client *c, json_t *request, json_t **reply)
 {
 	_cleanup_free_ char *s = json_dumps(request, JSON_COMPACT);
-	json_error_t jerr;
-	char *nl;
 	int r;
 
 	if (!s)
@@ -80,6 +78,14 @@ int client_call(struct jit_client *c, json_t *request, json_t **reply)
 		r = write_all(c->fd, "\n", 1);
 	if (r < 0)
 		return r;
+	return client_read(c, reply);
+}
+
+int client_read(struct jit_client *c, json_t **reply)
+{
+	json_error_t jerr;
+	char *nl;
+
 	while (!(nl = c->len ? memchr(c->buf, '\n', c->len) : NULL)) {
 		ssize_t n;
 

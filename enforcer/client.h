@@ -17,4 +17,7 @@ struct jit_client *client_disconnect(struct jit_client *c);
  */
 int client_call(struct jit_client *c, json_t *request, json_t **reply);
 
+/* Wait for the next line the agent sends (a broadcast). Like client_call. */
+int client_read(struct jit_client *c, json_t **msg);
+
 #endif

@@ -19,6 +19,7 @@ struct client {
 	size_t out_len, out_cap;
 	uint64_t last_active;
 	bool closing; /* flush the output, then drop */
+	bool follows; /* gets every broadcast (jitctl alerts --follow) */
 	struct client *next;
 };
 
@@ -173,6 +174,10 @@ static int client_handle_line(struct client *cl, char *line, size_t len)
 		json_decref(req);
 		if (!reply)
 			reply = control_error("internal", "no reply");
+	}
+	if (json_is_true(json_object_get(reply, CONTROL_FOLLOW))) {
+		cl->follows = true;
+		json_object_del(reply, CONTROL_FOLLOW);
 	}
 	return client_send(cl, reply);
 }
@@ -379,6 +384,21 @@ struct jit_control *control_close(struct jit_control *c)
 	free(c->path);
 	free(c);
 	return NULL;
+}
+
+void control_broadcast(struct jit_control *c, json_t *msg)
+{
+	struct client *cl = c ? c->clients : NULL;
+
+	while (cl) {
+		/* Sending may free the client: step first. */
+		struct client *next = cl->next;
+
+		if (cl->follows && !cl->closing)
+			client_send(cl, json_incref(msg));
+		cl = next;
+	}
+	json_decref(msg);
 }
 
 unsigned control_clients(const struct jit_control *c)

@@ -49,6 +49,15 @@ int control_open(const char *path, gid_t group, int epfd, control_handler_fn fn,
 struct jit_control *control_close(struct jit_control *c);
 unsigned control_clients(const struct jit_control *c);
 
+/*
+ * A reply carrying this key set to true subscribes its client to
+ * broadcasts (the key is removed before sending).
+ */
+#define CONTROL_FOLLOW "_follow"
+
+/* Send msg (taken) as a line to every subscribed client. */
+void control_broadcast(struct jit_control *c, json_t *msg);
+
 /* Error reply: {"ok": false, "error": {"code": code, "message": ...}}. */
 __attribute__((format(printf, 2, 3))) json_t *
 control_error(const char *code, const char *fmt, ...);

@@ -14,6 +14,10 @@
 #include "ruleset.h"
 #include "state.h"
 #include "watch.h"
+#include "detect.h"
+#include "nflog.h"
+
+#define JIT_RECENT_ALERTS 256
 
 struct jit_daemon {
 	const struct jit_config *cfg;
@@ -32,6 +36,11 @@ struct jit_daemon {
 	struct jit_audit *audit;
 	struct jit_audit *alerts;
 	struct jit_watch *watch;
+	struct jit_detect *detect;
+	struct jit_nflog *nflog;
+	json_t *recent_alerts; /* the last JIT_RECENT_ALERTS, oldest first */
+	uint16_t mgmt_ports[JIT_ALERT_MGMT_PORTS_MAX * 4];
+	size_t n_mgmt_ports;
 	unsigned tampers;
 	struct jit_io expiry_timer;
 	struct jit_io state_timer;
@@ -75,6 +84,13 @@ int access_live_keys(struct jit_daemon *d, struct jit_grant_key **keys,
  */
 void access_load_state(struct jit_daemon *d, const struct jit_state *st);
 int access_adopt_kernel(struct jit_daemon *d);
+/* Raise an alert: alerts.log, syslog, `jitctl alerts`, followers. */
+void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
+		  const char *description, json_t *entities, uint64_t first_ms,
+		  uint64_t last_ms, unsigned count);
+/* Name of a policy that protects proto/port, or "". */
+const char *daemon_policy_for(struct jit_daemon *d, uint8_t proto,
+			      uint16_t port);
 /* Something the state file records changed: save it soon. */
 void daemon_state_changed(struct jit_daemon *d);
 /* Arm the expiry timer at the next end of a live grant. */

@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "ruleset.h"
 #include "alert.h"
+#include "posture.h"
 #include "caps.h"
 #include "notify.h"
 #include "sockdiag.h"
@@ -23,6 +24,11 @@
 #include "watch.h"
 
 #include "config.h"
+
+static void collect_mgmt_ports(struct jit_daemon *d);
+static void log_posture(struct jit_daemon *d);
+static json_t *alerts_json(struct jit_daemon *d, json_t *req);
+static json_t *posture_json(struct jit_daemon *d);
 
 /* Coalescing delay of state writes. */
 #define STATE_DELAY_MS 50
@@ -195,7 +201,8 @@ static bool ruleset_equal(const struct jit_ruleset *a,
 	       a->n_deny == b->n_deny &&
 	       !memcmp(a->protected, b->protected,
 		       a->n_protected * sizeof(*a->protected)) &&
-	       !memcmp(a->deny, b->deny, a->n_deny * sizeof(*a->deny));
+	       !memcmp(a->deny, b->deny, a->n_deny * sizeof(*a->deny)) &&
+	       a->log_group == b->log_group && a->log_rate == b->log_rate;
 }
 
 struct sessions_ctx {
@@ -387,6 +394,14 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 		log_err("compiling policies: %s", strerror(-r));
 		return r;
 	}
+	{
+		struct jit_detect_limits lim;
+
+		detect_limits_from_policies(d->policies, &lim);
+		detect_set_limits(d->detect, &lim);
+		rs->log_group = d->cfg->nflog_group;
+		rs->log_rate = d->nflog || initial ? lim.log_rate : 0;
+	}
 	if (!initial && ruleset_equal(rs, d->ruleset)) {
 		/* Same ports, but limits or requesters may have changed. */
 		ruleset_free(rs);
@@ -401,6 +416,8 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	ruleset_free(d->ruleset);
 	d->ruleset = rs;
 	access_recheck(d);
+	collect_mgmt_ports(d);
+	log_posture(d);
 	daemon_state_changed(d);
 	d->last_reload_ms = now_real_ms();
 	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
@@ -433,6 +450,10 @@ static json_t *handle_request(void *userdata, const struct jit_peer *peer,
 		daemon_state_changed(d);
 		return reply;
 	}
+	if (streq(op, "alerts"))
+		return alerts_json(d, req);
+	if (streq(op, "posture"))
+		return posture_json(d);
 	if (streq(op, "grants"))
 		return access_list(d, peer, req, true);
 	if (streq(op, "requests"))
@@ -723,6 +744,142 @@ static int open_logs(struct jit_daemon *d)
 	return r;
 }
 
+void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
+		  const char *description, json_t *entities, uint64_t first_ms,
+		  uint64_t last_ms, unsigned count)
+{
+	json_t *a = alert_build(def, description, entities, first_ms, last_ms,
+				count);
+
+	if (!a)
+		return;
+	log_warn("alert %s (%s, %s): %s", def->type, def->severity, def->intent,
+		 description);
+	json_array_append(d->recent_alerts, a);
+	while (json_array_size(d->recent_alerts) > JIT_RECENT_ALERTS)
+		json_array_remove(d->recent_alerts, 0);
+	control_broadcast(d->control, json_pack("{s:O}", "alert", a));
+	audit_event(d->alerts, a);
+}
+
+const char *daemon_policy_for(struct jit_daemon *d, uint8_t proto,
+			      uint16_t port)
+{
+	unsigned bit = proto == IPPROTO_TCP ? JIT_PROTO_TCP : JIT_PROTO_UDP;
+
+	for (size_t i = 0; i < policy_set_count(d->policies); i++) {
+		const struct jit_policy *p = policy_set_get(d->policies, i);
+
+		for (size_t j = 0; j < p->n_ports; j++)
+			if ((p->ports[j].protos & bit) &&
+			    p->ports[j].port_lo <= port &&
+			    port <= p->ports[j].port_hi)
+				return p->name;
+	}
+	return "";
+}
+
+static void on_detect(void *userdata, const struct jit_alert_def *def,
+		      const char *description, json_t *entities,
+		      uint64_t first_ms, uint64_t last_ms, unsigned count)
+{
+	daemon_alert(userdata, def, description, entities, first_ms, last_ms,
+		     count);
+}
+
+static void on_denied(void *userdata, const struct jit_denied *x)
+{
+	struct jit_daemon *d = userdata;
+	struct jit_attempt a = {
+		.ms = now_real_ms(),
+		.src = x->src,
+		.proto = x->proto,
+		.port = x->port,
+	};
+
+	snprintf(a.policy, sizeof(a.policy), "%s",
+		 daemon_policy_for(d, x->proto, x->port));
+	detect_attempt(d->detect, &a);
+}
+
+/* Management ports for posture: the policies' extra ones. */
+static void collect_mgmt_ports(struct jit_daemon *d)
+{
+	d->n_mgmt_ports = 0;
+	for (size_t i = 0; i < policy_set_count(d->policies); i++) {
+		const struct jit_alert_limits *a =
+			&policy_set_get(d->policies, i)->alerts;
+
+		for (size_t k = 0; k < a->n_mgmt_ports &&
+				   d->n_mgmt_ports < ARRAY_SIZE(d->mgmt_ports);
+		     k++)
+			d->mgmt_ports[d->n_mgmt_ports++] = a->mgmt_ports[k];
+	}
+}
+
+static json_t *posture_json(struct jit_daemon *d)
+{
+	json_t *findings = NULL;
+	int r = posture_scan(d->ruleset, d->policies, d->mgmt_ports,
+			     d->n_mgmt_ports, &findings);
+
+	if (r < 0)
+		return control_error("posture-failed",
+				     "listing listening sockets: %s",
+				     strerror(-r));
+	return json_pack("{s:b, s:o}", "ok", 1, "listeners", findings);
+}
+
+/* Findings go to the log at start and whenever the policies change. */
+static void log_posture(struct jit_daemon *d)
+{
+	json_t *reply = posture_json(d),
+	       *l = json_object_get(reply, "listeners");
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(l, i, f)
+	{
+		if (!json_is_true(json_object_get(f, "finding")))
+			continue;
+		log_warn(
+			"posture: %s listens on %s/%lld and no policy protects "
+			"it; %s",
+			json_string_value(json_object_get(f, "service")),
+			json_string_value(json_object_get(f, "protocol")),
+			(long long)json_integer_value(
+				json_object_get(f, "port")),
+			json_string_value(
+				json_object_get(f, "recommendation")));
+	}
+	json_decref(reply);
+}
+
+static json_t *alerts_json(struct jit_daemon *d, json_t *req)
+{
+	json_t *follow = json_object_get(req, "follow");
+	json_t *limit = json_object_get(req, "limit");
+	json_t *out = json_array();
+	size_t n = json_array_size(d->recent_alerts), from = 0;
+
+	if ((follow && !json_is_boolean(follow)) ||
+	    (limit &&
+	     (!json_is_integer(limit) || json_integer_value(limit) < 0))) {
+		json_decref(out);
+		return control_error("bad-type",
+				     "'follow' must be true or false and "
+				     "'limit' a number of alerts");
+	}
+	if (limit && (size_t)json_integer_value(limit) < n)
+		from = n - (size_t)json_integer_value(limit);
+	for (size_t i = from; i < n; i++)
+		json_array_append(out, json_array_get(d->recent_alerts, i));
+	return json_pack("{s:b, s:o, s:I, s:I, s:b}", "ok", 1, "alerts", out,
+			 "denied_seen", (json_int_t)detect_seen(d->detect),
+			 "tracked", (json_int_t)detect_tracked(d->detect),
+			 CONTROL_FOLLOW, json_is_true(follow));
+}
+
 /*
  * Someone else changed our table (only possible without owner+persist):
  * put everything back at once, grants included, and raise an alert.
@@ -776,8 +933,7 @@ static void on_tamper(void *userdata, const struct jit_tamper *t)
 			table_mode_name(table_mode(d->table)), "restored",
 			r >= 0, "restore_us", (json_int_t)(ms * 1000));
 
-		audit_event(d->alerts, alert_build(&alert_table_tampered, desc,
-						   ent, now, now, 1));
+		daemon_alert(d, &alert_table_tampered, desc, ent, now, now, 1);
 	}
 }
 
@@ -828,7 +984,9 @@ static int daemon_setup(struct jit_daemon *d)
 	    loop_add(d->epfd, &d->expiry_timer, EPOLLIN) < 0)
 		return log_err("timerfd: %m"), -errno;
 	d->grants = grants_new();
-	if (!d->grants)
+	d->detect = detect_new(on_detect, d);
+	d->recent_alerts = json_array();
+	if (!d->grants || !d->detect || !d->recent_alerts)
 		return -ENOMEM;
 	r = open_logs(d);
 	if (r < 0)
@@ -886,6 +1044,15 @@ static int daemon_setup(struct jit_daemon *d)
 		return r;
 	}
 
+	r = nflog_open(d->cfg->nflog_group, d->epfd, on_denied, d, &d->nflog);
+	if (r < 0) {
+		log_warn("reading NFLOG group %u: %s; no alerts from denied "
+			 "traffic (another program may use that group: see "
+			 "--nflog-group)",
+			 d->cfg->nflog_group, strerror(-r));
+		/* Without a reader the log rule would only cost cycles. */
+		daemon_reload(d, false);
+	}
 	r = watch_open(table_name(d->table), d->epfd, on_tamper, d, &d->watch);
 	if (r < 0)
 		log_warn("watching nftables events: %s; changes by other "
@@ -939,6 +1106,9 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->expiry_timer.fd >= 0)
 		close(d->expiry_timer.fd);
 	watch_close(d->watch);
+	nflog_close(d->nflog);
+	detect_free(d->detect);
+	json_decref(d->recent_alerts);
 	grants_free(d->grants);
 	audit_close(d->audit);
 	audit_close(d->alerts);

@@ -4,6 +4,7 @@
 #define JIT_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /**
@@ -17,6 +18,7 @@
  * @log_dir: directory of the JSON-lines logs (audit.log), or NULL for
  *           syslog only
  * @use_syslog: also log to syslog
+ * @nflog_group: NFLOG group of denied packets (alerts)
  */
 struct jit_config {
 	const char *policy_dir;
@@ -27,7 +29,10 @@ struct jit_config {
 	bool allow_owner;
 	const char *log_dir;
 	bool use_syslog;
+	uint16_t nflog_group;
 };
+
+#define JIT_NFLOG_GROUP_DEFAULT 2701
 
 /* Run until SIGTERM/SIGINT. Returns the process exit code. */
 int daemon_run(const struct jit_config *cfg);

@@ -36,6 +36,8 @@ static void usage(FILE *out)
 		"  --log-dir DIR       JSON-lines logs: DIR/audit.log (default "
 		"%s;\n"
 		"                      empty: syslog only)\n"
+		"  --nflog-group N     NFLOG group for denied packets (default "
+		"%u)\n"
 		"  --no-syslog         log to stderr only\n"
 		"  --check PATH...     validate policy files or directories; "
 		"exit 0 or 1\n"
@@ -45,7 +47,7 @@ static void usage(FILE *out)
 		"  --version           print the version\n"
 		"  -h, --help          this help\n",
 		JIT_POLICY_DIR, JIT_STATE_DIR, JIT_SOCKET_PATH,
-		JIT_TABLE_DEFAULT, JIT_LOG_DIR);
+		JIT_TABLE_DEFAULT, JIT_LOG_DIR, JIT_NFLOG_GROUP_DEFAULT);
 }
 
 static int do_check(char **paths, int n)
@@ -126,6 +128,7 @@ int main(int argc, char **argv)
 		OPT_NO_OWNER,
 		OPT_NO_SYSLOG,
 		OPT_LOG_DIR,
+		OPT_NFLOG_GROUP,
 		OPT_CHECK,
 		OPT_REMOVE,
 		OPT_VERSION,
@@ -139,6 +142,7 @@ int main(int argc, char **argv)
 		{ "no-table-owner", no_argument, NULL, OPT_NO_OWNER },
 		{ "no-syslog", no_argument, NULL, OPT_NO_SYSLOG },
 		{ "log-dir", required_argument, NULL, OPT_LOG_DIR },
+		{ "nflog-group", required_argument, NULL, OPT_NFLOG_GROUP },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "remove", no_argument, NULL, OPT_REMOVE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -153,6 +157,7 @@ int main(int argc, char **argv)
 		.table = JIT_TABLE_DEFAULT,
 		.allow_owner = true,
 		.log_dir = JIT_LOG_DIR,
+		.nflog_group = JIT_NFLOG_GROUP_DEFAULT,
 	};
 	const char *group = NULL;
 	bool check = false, remove = false, use_syslog = true;
@@ -184,6 +189,20 @@ int main(int argc, char **argv)
 		case OPT_LOG_DIR:
 			cfg.log_dir = optarg[0] ? optarg : NULL;
 			break;
+		case OPT_NFLOG_GROUP: {
+			char *end;
+			unsigned long g = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || g > 65535) {
+				fprintf(stderr,
+					"jit-enforcer: --nflog-group '%s' is "
+					"not a number 0..65535\n",
+					optarg);
+				return 2;
+			}
+			cfg.nflog_group = (uint16_t)g;
+			break;
+		}
 		case OPT_CHECK:
 			check = true;
 			break;

@@ -1281,6 +1281,172 @@ static void parse_action(struct parse_ctx *c, const struct node *v, void *obj)
 			 quote(q, s));
 }
 
+struct limit_def {
+	const char *key;
+	unsigned bit;
+	bool duration;
+	uint32_t max;
+	size_t offset;
+	size_t size;
+};
+
+#define LIMIT(k, b, dur, mx, field)                                      \
+	{                                                                \
+		k, b, dur, mx, offsetof(struct jit_alert_limits, field), \
+			sizeof(((struct jit_alert_limits *)0)->field)    \
+	}
+
+static const struct limit_def limit_defs[] = {
+	LIMIT("repeated_attempts", JIT_ALERT_SET_REPEATED, false, 1000000,
+	      repeated_attempts),
+	LIMIT("distributed_sources", JIT_ALERT_SET_SOURCES, false, 1000000,
+	      distributed_sources),
+	LIMIT("scan_ports", JIT_ALERT_SET_SCAN, false, 1024, scan_ports),
+	LIMIT("window", JIT_ALERT_SET_WINDOW, true, 3600, window_s),
+	LIMIT("after_grant_end", JIT_ALERT_SET_AFTER_END, true, 86400,
+	      after_grant_end_s),
+	LIMIT("wide_grant_prefix_v4", JIT_ALERT_SET_WIDE_V4, false, 32,
+	      wide_prefix_v4),
+	LIMIT("wide_grant_prefix_v6", JIT_ALERT_SET_WIDE_V6, false, 128,
+	      wide_prefix_v6),
+	LIMIT("log_rate", JIT_ALERT_SET_LOG_RATE, false, 1000000, log_rate),
+};
+
+static void parse_limit(struct parse_ctx *c, const struct node *v,
+			struct jit_alert_limits *al, const struct limit_def *d)
+{
+	char q[QUOTE_BUF];
+	const char *s;
+	uint64_t n = 0;
+	char *end;
+
+	s = want_scalar(c, v, d->key,
+			d->duration ? "a duration such as 60s or 10m"
+				    : "a whole number");
+	if (!s)
+		return;
+	if (d->duration) {
+		if (duration_parse(s, &n) < 0) {
+			node_err(c, v,
+				 "%s '%s' is not a valid duration; use forms "
+				 "like 60s, 10m or 1h",
+				 d->key, quote(q, s));
+			return;
+		}
+	} else {
+		errno = 0;
+		n = strtoull(s, &end, 10);
+		if (!is_number(v) || *s < '0' || *s > '9' || *end || errno) {
+			node_err(c, v, "%s '%s' is not a whole number", d->key,
+				 quote(q, s));
+			return;
+		}
+	}
+	if (n > d->max) {
+		node_err(c, v, "%s '%s' is out of range; at most %u%s", d->key,
+			 quote(q, s), d->max, d->duration ? "s" : "");
+		return;
+	}
+	if (d->duration && n == 0 && d->bit == JIT_ALERT_SET_WINDOW) {
+		node_err(c, v, "window '%s' is zero; the shortest is 1s",
+			 quote(q, s));
+		return;
+	}
+	if (d->size == sizeof(uint8_t))
+		*((uint8_t *)al + d->offset) = (uint8_t)n;
+	else
+		memcpy((char *)al + d->offset, &(uint32_t){ (uint32_t)n }, 4);
+	al->set |= d->bit;
+}
+
+static void parse_mgmt_ports(struct parse_ctx *c, const struct node *v,
+			     struct jit_alert_limits *al)
+{
+	char q[QUOTE_BUF];
+
+	if (!want_kind(c, v, NODE_SEQ, "management_ports",
+		       "a list of port numbers"))
+		return;
+	for (size_t i = 0; i < v->n_kids; i++) {
+		const struct node *k = v->kids[i];
+		unsigned long n;
+		char *end;
+
+		if (k->kind != NODE_SCALAR || !is_number(k)) {
+			node_err(c, k,
+				 "management_ports: expected a port "
+				 "number");
+			continue;
+		}
+		n = strtoul(k->text, &end, 10);
+		if (*end || n < 1 || n > 65535) {
+			node_err(c, k,
+				 "management_ports: '%s' is not a port "
+				 "(1..65535)",
+				 quote(q, k->text));
+			continue;
+		}
+		if (al->n_mgmt_ports >= JIT_ALERT_MGMT_PORTS_MAX) {
+			node_err(c, k, "management_ports: at most %d ports",
+				 JIT_ALERT_MGMT_PORTS_MAX);
+			return;
+		}
+		al->mgmt_ports[al->n_mgmt_ports++] = (uint16_t)n;
+	}
+	al->set |= JIT_ALERT_SET_MGMT_PORTS;
+}
+
+static void parse_alerts(struct parse_ctx *c, const struct node *v, void *obj)
+{
+	struct jit_alert_limits *al = &((struct jit_policy *)obj)->alerts;
+	char q[QUOTE_BUF], allowed[400] = "management_ports";
+	char d[DESCRIBE_BUF];
+
+	if (!want_kind(c, v, NODE_MAP, "alerts", "a mapping of thresholds"))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(limit_defs); i++) {
+		size_t o = strlen(allowed);
+
+		snprintf(allowed + o, sizeof(allowed) - o, ", %s",
+			 limit_defs[i].key);
+	}
+	for (size_t i = 0; i + 1 < v->n_kids; i += 2) {
+		const struct node *k = v->kids[i], *val = v->kids[i + 1];
+		bool found = false;
+
+		if (k->kind != NODE_SCALAR) {
+			node_err(c, k, "a key must be a word, got %s",
+				 describe(k, d));
+			continue;
+		}
+		for (size_t j = 0; j < i; j += 2)
+			if (v->kids[j]->kind == NODE_SCALAR &&
+			    streq(v->kids[j]->text, k->text)) {
+				node_err(c, k,
+					 "duplicate key '%s' (first at line "
+					 "%u)",
+					 quote(q, k->text), v->kids[j]->line);
+				found = true;
+				break;
+			}
+		if (found)
+			continue;
+		if (streq(k->text, "management_ports")) {
+			parse_mgmt_ports(c, val, al);
+			continue;
+		}
+		for (size_t j = 0; j < ARRAY_SIZE(limit_defs); j++)
+			if (streq(k->text, limit_defs[j].key)) {
+				parse_limit(c, val, al, &limit_defs[j]);
+				found = true;
+			}
+		if (!found)
+			node_err(c, k,
+				 "unknown key '%s' in alerts; allowed keys: %s",
+				 quote(q, k->text), allowed);
+	}
+}
+
 enum {
 	KEY_NAME,
 	KEY_DESCRIPTION,
@@ -1290,6 +1456,7 @@ enum {
 	KEY_APPROVAL,
 	KEY_APPROVERS,
 	KEY_ACTION,
+	KEY_ALERTS,
 };
 
 static const struct key_handler policy_keys[] = {
@@ -1301,6 +1468,7 @@ static const struct key_handler policy_keys[] = {
 	[KEY_APPROVAL] = { "approval", parse_approval },
 	[KEY_APPROVERS] = { "approvers", parse_approvers },
 	[KEY_ACTION] = { "action", parse_action },
+	[KEY_ALERTS] = { "alerts", parse_alerts },
 };
 
 static void principals_release(struct jit_principals *pr)
@@ -2081,4 +2249,28 @@ void policy_print(const struct jit_policy *p, FILE *out)
 	print_principals(out, "approvers", &p->approvers);
 	fprintf(out, "  action: %s\n",
 		p->action == JIT_ACTION_REJECT ? "reject" : "drop");
+	if (p->alerts.set) {
+		fputs("  alerts:", out);
+		for (size_t i = 0; i < ARRAY_SIZE(limit_defs); i++) {
+			const struct limit_def *d = &limit_defs[i];
+			uint32_t n = 0;
+
+			if (!(p->alerts.set & d->bit))
+				continue;
+			if (d->size == sizeof(uint8_t))
+				n = *((const uint8_t *)&p->alerts + d->offset);
+			else
+				memcpy(&n, (const char *)&p->alerts + d->offset,
+				       4);
+			fprintf(out, " %s=%u%s", d->key, n,
+				d->duration ? "s" : "");
+		}
+		if (p->alerts.n_mgmt_ports) {
+			fputs(" management_ports=", out);
+			for (size_t i = 0; i < p->alerts.n_mgmt_ports; i++)
+				fprintf(out, "%s%u", i ? "," : "",
+					p->alerts.mgmt_ports[i]);
+		}
+		fputc('\n', out);
+	}
 }

@@ -76,6 +76,52 @@ struct jit_principals {
 	size_t n_groups;
 };
 
+/* Which fields of struct jit_alert_limits a policy set. */
+enum {
+	JIT_ALERT_SET_REPEATED = 1 << 0,
+	JIT_ALERT_SET_SOURCES = 1 << 1,
+	JIT_ALERT_SET_SCAN = 1 << 2,
+	JIT_ALERT_SET_WINDOW = 1 << 3,
+	JIT_ALERT_SET_AFTER_END = 1 << 4,
+	JIT_ALERT_SET_WIDE_V4 = 1 << 5,
+	JIT_ALERT_SET_WIDE_V6 = 1 << 6,
+	JIT_ALERT_SET_LOG_RATE = 1 << 7,
+	JIT_ALERT_SET_MGMT_PORTS = 1 << 8,
+};
+
+#define JIT_ALERT_MGMT_PORTS_MAX 32
+
+/**
+ * struct jit_alert_limits - the "alerts:" section of a policy
+ * @set: JIT_ALERT_SET_* bits of the fields given
+ * @repeated_attempts: attempts from one source on one port in a window
+ * @distributed_sources: distinct sources on one port in a window
+ * @scan_ports: distinct protected ports one source tries in a window
+ * @window_s: aggregation window, seconds
+ * @after_grant_end_s: attempts this long after a grant ended are reported
+ * @wide_prefix_v4: grants for IPv4 prefixes shorter than this are reported
+ * @wide_prefix_v6: same for IPv6
+ * @log_rate: denied packets per second the kernel passes to the agent
+ * @mgmt_ports: more ports `jitctl posture` treats as management ports
+ * @n_mgmt_ports: entries in @mgmt_ports
+ *
+ * A value of 0 turns that detection off. Where several policies set a
+ * field, the lowest value applies (the most sensitive); ports add up.
+ */
+struct jit_alert_limits {
+	unsigned set;
+	uint32_t repeated_attempts;
+	uint32_t distributed_sources;
+	uint32_t scan_ports;
+	uint32_t window_s;
+	uint32_t after_grant_end_s;
+	uint8_t wide_prefix_v4;
+	uint8_t wide_prefix_v6;
+	uint32_t log_rate;
+	uint16_t mgmt_ports[JIT_ALERT_MGMT_PORTS_MAX];
+	size_t n_mgmt_ports;
+};
+
 /**
  * struct jit_policy - one validated policy document
  * @name: unique name, [a-z0-9_-]{1,32}
@@ -91,6 +137,7 @@ struct jit_principals {
  * @approval: auto or manual
  * @approvers: who may approve
  * @action: drop or reject
+ * @alerts: alert thresholds this policy sets (see jit_alert_limits)
  */
 struct jit_policy {
 	char name[JIT_POLICY_NAME_MAX + 1];
@@ -105,6 +152,7 @@ struct jit_policy {
 	enum jit_approval approval;
 	struct jit_principals approvers;
 	enum jit_action action;
+	struct jit_alert_limits alerts;
 };
 
 /* The policies of one file, all valid. */

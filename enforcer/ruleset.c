@@ -36,14 +36,17 @@
 /* Debian 12's headers stop before the DESTROY messages (Linux 6.3). */
 #define JIT_MSG_DESTROYSETELEM 30
 
-#define CHAIN_INPUT	"input"
-#define CHAIN_REJECT	"deny_reject"
-#define SET_PROTECTED	"protected"
-#define MAP_DENY	"deny"
-#define MAP_DENY_IFACE	"deny_iface"
-#define SET_SESSIONS_V4 "sessions_v4"
-#define SET_SESSIONS_V6 "sessions_v6"
-#define INPUT_PRIORITY	(-10)
+#define CHAIN_INPUT  "input"
+#define CHAIN_REJECT "deny_reject"
+#define CHAIN_DROP   "deny_drop"
+/* Burst of the log limit, as a multiple of the rate per second. */
+#define LOG_BURST_FACTOR 2
+#define SET_PROTECTED	 "protected"
+#define MAP_DENY	 "deny"
+#define MAP_DENY_IFACE	 "deny_iface"
+#define SET_SESSIONS_V4	 "sessions_v4"
+#define SET_SESSIONS_V6	 "sessions_v6"
+#define INPUT_PRIORITY	 (-10)
 /* Default element timeout of the grant sets: never "forever" by mistake. */
 #define GRANT_SET_TIMEOUT_MS (24ull * 3600 * 1000)
 
@@ -870,15 +873,13 @@ static void emit_deny(struct builder *bld, const struct jit_ruleset *rs,
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ke,
 				   (uint32_t)len);
-		if (d->action == JIT_ACTION_DROP) {
-			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
-					       NF_DROP);
-		} else {
-			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
-					       (uint32_t)NFT_JUMP);
-			nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN,
-					       CHAIN_REJECT);
-		}
+		/* Each verdict chain logs (rate-limited), then denies. */
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+				       (uint32_t)NFT_JUMP);
+		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN,
+				       d->action == JIT_ACTION_DROP
+					       ? CHAIN_DROP
+					       : CHAIN_REJECT);
 		nftnl_set_elem_add(s, e);
 		n++;
 	}
@@ -987,12 +988,65 @@ static void emit_grant_sets(struct builder *bld, bool flush)
 	}
 }
 
-static void emit_reject_chain(struct builder *bld)
+/*
+ * "limit rate R/second burst 2R packets log group G prefix P": the limit
+ * keeps a flood from drowning the agent; over it, packets are denied
+ * without a log message.
+ */
+static void emit_log_rule(struct builder *bld, const struct jit_ruleset *rs,
+			  const char *chain, const char *prefix)
+{
+	struct nftnl_rule *r;
+	struct nftnl_expr *e;
+	int err = 0;
+
+	if (!rs->log_rate)
+		return;
+	r = rule_new(bld, chain);
+	if (!r)
+		return;
+	e = nftnl_expr_alloc("limit");
+	if (e) {
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rs->log_rate);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST,
+				   rs->log_rate * LOG_BURST_FACTOR);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	}
+	err = expr_add(r, e);
+	if (!err) {
+		e = nftnl_expr_alloc("log");
+		if (e) {
+			nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP,
+					   rs->log_group);
+			nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
+		}
+		err = expr_add(r, e);
+	}
+	rule_emit(bld, r, err, "rule 'limit rate ... log group ...'");
+}
+
+static void emit_drop_chain(struct builder *bld, const struct jit_ruleset *rs)
+{
+	struct nftnl_rule *r;
+	int err;
+
+	emit_chain(bld, CHAIN_DROP, false);
+	emit_log_rule(bld, rs, CHAIN_DROP, JIT_LOG_PREFIX_DROP);
+	r = rule_new(bld, CHAIN_DROP);
+	err = r ? e_verdict(r, NF_DROP) : 0;
+	rule_emit(bld, r, err, "rule 'drop'");
+}
+
+static void emit_reject_chain(struct builder *bld, const struct jit_ruleset *rs)
 {
 	struct nftnl_rule *r;
 	int err;
 
 	emit_chain(bld, CHAIN_REJECT, false);
+	emit_log_rule(bld, rs, CHAIN_REJECT, JIT_LOG_PREFIX_REJECT);
 
 	r = rule_new(bld, CHAIN_REJECT);
 	err = r ? e_meta(r, NFT_META_L4PROTO, NFT_REG32_00) : 0;
@@ -1172,7 +1226,8 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	if (replace)
 		emit_table(&bld, NFT_MSG_DELTABLE, 0);
 	emit_table(&bld, NFT_MSG_NEWTABLE, table_flags);
-	emit_reject_chain(&bld);
+	emit_drop_chain(&bld, a->rs);
+	emit_reject_chain(&bld, a->rs);
 	emit_protected(&bld, a->rs);
 	emit_deny(&bld, a->rs, false);
 	emit_deny(&bld, a->rs, true);

@@ -51,13 +51,21 @@ struct jit_deny {
  * @n_protected: entries in @protected
  * @deny: disjoint deny entries (no two overlap in port and interface)
  * @n_deny: entries in @deny
+ * @log_group: NFLOG group denied packets are logged to
+ * @log_rate: at most this many per second (0: no logging)
  */
 struct jit_ruleset {
 	struct jit_protected *protected;
 	size_t n_protected;
 	struct jit_deny *deny;
 	size_t n_deny;
+	uint16_t log_group;
+	uint32_t log_rate;
 };
+
+/* Prefixes of the NFLOG messages of denied packets. */
+#define JIT_LOG_PREFIX_DROP   "jit-drop"
+#define JIT_LOG_PREFIX_REJECT "jit-reject"
 
 /*
  * Compile the policies into disjoint, merged ranges. Where policies overlap,

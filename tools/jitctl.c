@@ -81,7 +81,12 @@ static void table_print(struct table *t)
 
 /* ---- plumbing --------------------------------------------------------- */
 
-static int call(struct ctx *ctx, json_t *req, json_t **reply)
+/*
+ * Send req and check the reply; with keep, the connection stays open for
+ * broadcasts that follow (*keep set), else it is closed.
+ */
+static int call_keep(struct ctx *ctx, json_t *req, json_t **reply,
+		     struct jit_client **keep)
 {
 	struct jit_client *c = NULL;
 	int r;
@@ -105,7 +110,10 @@ static int call(struct ctx *ctx, json_t *req, json_t **reply)
 		return 1;
 	}
 	r = client_call(c, req, reply);
-	client_disconnect(c);
+	if (keep && r == 0)
+		*keep = c;
+	else
+		client_disconnect(c);
 	json_decref(req);
 	if (r < 0) {
 		fprintf(stderr, "jitctl: talking to the agent: %s\n",
@@ -125,6 +133,8 @@ static int call(struct ctx *ctx, json_t *req, json_t **reply)
 		}
 		json_decref(*reply);
 		*reply = NULL;
+		if (keep && *keep)
+			*keep = client_disconnect(*keep);
 		return 1;
 	}
 	if (ctx->json) {
@@ -132,6 +142,11 @@ static int call(struct ctx *ctx, json_t *req, json_t **reply)
 		putchar('\n');
 	}
 	return 0;
+}
+
+static int call(struct ctx *ctx, json_t *req, json_t **reply)
+{
+	return call_keep(ctx, req, reply, NULL);
 }
 
 static int no_args(const char *cmd, int argc, char **argv)
@@ -982,6 +997,154 @@ static int cmd_requests(struct ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+static void alert_line(json_t *a)
+{
+	json_t *e = json_object_get(a, "entities");
+	const char *src = str(json_object_get(e, "source"), "address");
+
+	if (!src[0])
+		src = str(json_object_get(e, "source"), "prefix");
+	printf("%s  %-6s  %-13s  %-27s  %s\n", str(a, "last_seen"),
+	       str(a, "severity"), str(a, "intent"), str(a, "alert_type"),
+	       str(a, "description"));
+	fflush(stdout);
+}
+
+static int cmd_alerts(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	struct jit_client *c = NULL;
+	json_t *req, *reply = NULL, *a;
+	bool follow = false;
+	long limit = -1;
+	size_t i;
+	int opt, rc;
+
+	optind = 0;
+	while ((opt = sub_getopt(argc, argv, "fn:", opts)) != -1) {
+		char *end;
+
+		switch (opt) {
+		case 'f':
+			follow = true;
+			break;
+		case 'n':
+			limit = strtol(optarg, &end, 10);
+			if (!*optarg || *end || limit < 0) {
+				fprintf(stderr,
+					"jitctl alerts: --limit '%s' is "
+					"not a number\n",
+					optarg);
+				return 2;
+			}
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr,
+			"usage: jitctl alerts [--follow] [--limit N]\n");
+		return 2;
+	}
+	req = json_pack("{s:s, s:b}", "op", "alerts", "follow", follow);
+	if (limit >= 0)
+		json_object_set_new(req, "limit", json_integer(limit));
+	rc = call_keep(ctx, req, &reply, follow ? &c : NULL);
+	if (rc) {
+		json_decref(reply);
+		return rc;
+	}
+	if (!ctx->json) {
+		if (!json_array_size(json_object_get(reply, "alerts")) &&
+		    !follow)
+			printf("no alerts (%lld denied attempts seen)\n",
+			       (long long)num(reply, "denied_seen"));
+		json_array_foreach(json_object_get(reply, "alerts"), i, a)
+			alert_line(a);
+	}
+	json_decref(reply);
+	while (follow) {
+		json_t *msg = NULL;
+
+		if (client_read(c, &msg) < 0) {
+			fprintf(stderr, "jitctl: the agent closed the "
+					"connection\n");
+			client_disconnect(c);
+			return 1;
+		}
+		a = json_object_get(msg, "alert");
+		if (a && ctx->json) {
+			json_dumpf(a, stdout, JSON_COMPACT);
+			putchar('\n');
+			fflush(stdout);
+		} else if (a) {
+			alert_line(a);
+		}
+		json_decref(msg);
+	}
+	return 0;
+}
+
+static int cmd_posture(struct ctx *ctx, int argc, char **argv)
+{
+	struct table t = { .ncols = 6 };
+	json_t *reply = NULL, *l;
+	size_t i, findings = 0;
+	int rc;
+
+	if ((rc = no_args("posture", argc, argv)))
+		return rc;
+	rc = call(ctx, json_pack("{s:s}", "op", "posture"), &reply);
+	if (rc || ctx->json) {
+		json_decref(reply);
+		return rc;
+	}
+	if (!json_array_size(json_object_get(reply, "listeners"))) {
+		printf("no management port is listening on this host\n");
+		json_decref(reply);
+		return 0;
+	}
+	table_row(&t, "PORT", "SERVICE", "LISTENING ON", "PROTECTED BY",
+		  "SEVERITY", "NOTE");
+	json_array_foreach(json_object_get(reply, "listeners"), i, l)
+	{
+		char port[32], addrs[256], by[256];
+
+		snprintf(port, sizeof(port), "%s/%lld", str(l, "protocol"),
+			 (long long)num(l, "port"));
+		join_strings(json_object_get(l, "addresses"), addrs,
+			     sizeof(addrs), "-");
+		join_strings(json_object_get(l, "policies"), by, sizeof(by),
+			     "NOTHING");
+		findings += json_is_true(json_object_get(l, "finding"));
+		table_row(&t, port, str(l, "service"), addrs, by,
+			  json_is_true(json_object_get(l, "finding"))
+				  ? str(l, "severity")
+				  : "-",
+			  str(l, "note"));
+	}
+	table_print(&t);
+	json_array_foreach(json_object_get(reply, "listeners"), i, l)
+	{
+		if (!json_is_true(json_object_get(l, "finding")))
+			continue;
+		printf("\n%s/%lld (%s) is open to everyone. %s. This policy "
+		       "would protect it:\n\n%s",
+		       str(l, "protocol"), (long long)num(l, "port"),
+		       str(l, "service"), str(l, "recommendation"),
+		       str(l, "policy_snippet"));
+	}
+	if (!findings)
+		printf("\nevery listening management port is protected\n");
+	json_decref(reply);
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ "request", cmd_request,
 	  "ask for access: POLICY --port P --from ADDR [--for 2h] [--reason "
@@ -993,6 +1156,10 @@ static const struct command commands[] = {
 	  "list pending and live requests [--all] [--format azure]" },
 	{ "revoke", cmd_revoke,
 	  "end a grant early: ID [--terminate to end its connections]" },
+	{ "alerts", cmd_alerts,
+	  "recent security alerts [--limit N]; --follow streams new ones" },
+	{ "posture", cmd_posture,
+	  "management ports listening on this host and their protection" },
 	{ "status", cmd_status, "show the agent, its table and protection" },
 	{ "policies", cmd_policies, "list the policies in force" },
 	{ "reload", cmd_reload, "reload the policy directory now (root)" },

@@ -4,8 +4,12 @@
  * need nothing beyond what the project builds.
  *
  *   probe listen PORT...           echo server on [::] (v4 and v6), TCP+UDP
- *   probe connect ADDR PORT [MS]   exit 0 connected and echoed, 1 refused,
- *                                  2 timed out, 3 other error
+ *   probe connect ADDR PORT [MS [SRC]]
+ *                                  exit 0 connected and echoed, 1 refused,
+ *                                  2 timed out, 3 other error; SRC binds
+ *                                  the client to that local address
+ *   probe flood6 DST PORT COUNT    COUNT TCP SYNs to [DST]:PORT from random
+ *                                  sources in 2001:db8:ff00::/40 (raw)
  *   probe udp ADDR PORT [MS]       exit 0 echoed, 1 refused (ICMP), 2 timeout
  *   probe session ADDR PORT        connect, then for each stdin line send it
  *                                  and print "ok" once echoed, or "fail"
@@ -54,6 +58,8 @@ static int resolve(const char *addr, const char *port, int type,
 	return 0;
 }
 
+static const char *bind_src;
+
 /* Returns 0 connected, 1 refused, 2 timeout, 3 error; *fd on success. */
 static int tcp_connect(const char *addr, const char *port, int ms, int *fd)
 {
@@ -67,6 +73,16 @@ static int tcp_connect(const char *addr, const char *port, int ms, int *fd)
 	s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return 3;
+	if (bind_src) {
+		struct sockaddr_storage src;
+		socklen_t slen;
+
+		if (resolve(bind_src, "0", SOCK_STREAM, &src, &slen) < 0 ||
+		    bind(s, (struct sockaddr *)&src, slen) < 0) {
+			close(s);
+			return 3;
+		}
+	}
 	if (connect(s, (struct sockaddr *)&ss, len) < 0 &&
 	    errno != EINPROGRESS) {
 		err = errno;
@@ -366,6 +382,66 @@ static int do_listen(int argc, char **argv)
 	}
 }
 
+static int do_flood6(const char *addr, const char *port, long count)
+{
+	struct sockaddr_in6 dst = { .sin6_family = AF_INET6 };
+	uint8_t pkt[60];
+	int s, one = 1;
+	uint32_t seed = (uint32_t)getpid() * 2654435761u;
+
+	if (inet_pton(AF_INET6, addr, &dst.sin6_addr) != 1)
+		return 3;
+	s = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+	if (s < 0 ||
+	    setsockopt(s, IPPROTO_IPV6, IPV6_HDRINCL, &one, sizeof(one)) < 0)
+		return 3;
+	for (long i = 0; i < count; i++) {
+		struct {
+			uint8_t src[16], dst[16];
+			uint32_t len;
+			uint8_t zero[3], next;
+			struct tcphdr th;
+		} ph;
+		uint8_t *ip = pkt;
+
+		memset(pkt, 0, sizeof(pkt));
+		ip[0] = 0x60;
+		ip[5] = sizeof(struct tcphdr);
+		ip[6] = IPPROTO_TCP;
+		ip[7] = 64;
+		/* 2001:db8:ffXX:XXXX:... random, a different source each. */
+		ip[8] = 0x20;
+		ip[9] = 0x01;
+		ip[10] = 0x0d;
+		ip[11] = 0xb8;
+		ip[12] = 0xff;
+		for (int k = 13; k < 24; k++) {
+			seed = seed * 1103515245u + 12345u;
+			ip[k] = (uint8_t)(seed >> 16);
+		}
+		memcpy(ip + 24, &dst.sin6_addr, 16);
+		memset(&ph, 0, sizeof(ph));
+		memcpy(ph.src, ip + 8, 16);
+		memcpy(ph.dst, ip + 24, 16);
+		ph.len = htonl(sizeof(struct tcphdr));
+		ph.next = IPPROTO_TCP;
+		ph.th.source = htons((uint16_t)(1024 + (seed & 0x7fff)));
+		ph.th.dest = htons((uint16_t)atoi(port));
+		ph.th.seq = htonl(seed);
+		ph.th.doff = 5;
+		ph.th.syn = 1;
+		ph.th.window = htons(1024);
+		ph.th.check = htons(csum(&ph, sizeof(ph), 0));
+		memcpy(ip + 40, &ph.th, sizeof(ph.th));
+		if (sendto(s, pkt, 40 + sizeof(struct tcphdr), 0,
+			   (struct sockaddr *)&dst, sizeof(dst)) < 0 &&
+		    errno != ENOBUFS && errno != EAGAIN)
+			return 3;
+	}
+	close(s);
+	return 0;
+}
+
 static int do_unix(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -396,8 +472,12 @@ int main(int argc, char **argv)
 
 	if (argc >= 3 && !strcmp(argv[1], "listen"))
 		return do_listen(argc - 2, argv + 2);
+	if (argc == 5 && !strcmp(argv[1], "flood6"))
+		return do_flood6(argv[2], argv[3], atol(argv[4]));
 	if (argc >= 4 && !strcmp(argv[1], "connect")) {
 		ms = argc >= 5 ? atoi(argv[4]) : 1500;
+		if (argc >= 6)
+			bind_src = argv[5];
 		return do_connect(argv[2], argv[3], ms);
 	}
 	if (argc >= 4 && !strcmp(argv[1], "udp")) {

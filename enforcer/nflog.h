@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Reading the denied packets the table logs to an NFLOG group
+ * (nfnetlink_log, through libmnl): source, protocol and destination port.
+ */
+#ifndef JIT_NFLOG_H
+#define JIT_NFLOG_H
+
+#include <stdint.h>
+
+#include "addr.h"
+
+/**
+ * struct jit_denied - what one log message says
+ * @src: source host (/32 or /128)
+ * @proto: IPPROTO_TCP or IPPROTO_UDP
+ * @port: destination port
+ * @rejected: logged by the reject chain (else the drop chain)
+ */
+struct jit_denied {
+	struct jit_prefix src;
+	uint8_t proto;
+	uint16_t port;
+	bool rejected;
+};
+
+typedef void (*nflog_fn)(void *userdata, const struct jit_denied *d);
+
+struct jit_nflog;
+
+/* Bind the group (-EBUSY if another process has it) and watch it. */
+int nflog_open(uint16_t group, int epfd, nflog_fn fn, void *userdata,
+	       struct jit_nflog **ret);
+struct jit_nflog *nflog_close(struct jit_nflog *n);
+/* Messages the kernel dropped because we were slow (ENOBUFS seen). */
+uint64_t nflog_overruns(const struct jit_nflog *n);
+
+/*
+ * Parse a packet as the log message carries it, from the network header
+ * on. Returns 0 or -EINVAL (not TCP/UDP, truncated). For tests too.
+ */
+int nflog_parse_packet(const uint8_t *pkt, size_t len, int family,
+		       struct jit_denied *ret);
+
+#endif
