@@ -200,6 +200,15 @@ static int listener_cb(const struct jit_sock *s, void *userdata)
 	return 0;
 }
 
+static int cmp_listener(const void *a, const void *b)
+{
+	const struct jit_listener *x = a, *y = b;
+
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return x->proto - y->proto;
+}
+
 int posture_scan(const struct jit_ruleset *rs, const struct jit_policy_set *ps,
 		 const uint16_t *extra, size_t n_extra, json_t **ret)
 {
@@ -214,6 +223,8 @@ int posture_scan(const struct jit_ruleset *rs, const struct jit_policy_set *ps,
 		free(ctx.v);
 		return r;
 	}
+	if (ctx.n)
+		qsort(ctx.v, ctx.n, sizeof(*ctx.v), cmp_listener);
 	*ret = posture_evaluate(ctx.v, ctx.n, rs, ps, extra, n_extra);
 	free(ctx.v);
 	return *ret ? 0 : -ENOMEM;
