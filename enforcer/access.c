@@ -181,7 +181,7 @@ json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
 		reply = refuse(d, &id, "request", &tmpl, code, err);
 		goto out;
 	}
-	if (p->approval == JIT_APPROVAL_MANUAL &&
+	if (p->approval == JIT_APPROVAL_MANUAL && id.uid != 0 &&
 	    grants_count_user(d->grants, id.uid, JIT_PENDING) >=
 		    JIT_PENDING_PER_USER) {
 		snprintf(err, sizeof(err),
@@ -191,7 +191,8 @@ json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
 			       err);
 		goto out;
 	}
-	if (grants_count_user(d->grants, id.uid, JIT_INITIATED) >=
+	if (id.uid != 0 &&
+	    grants_count_user(d->grants, id.uid, JIT_INITIATED) >=
 		    JIT_GRANTS_PER_USER &&
 	    !grants_find_same(d->grants, &tmpl.key, NULL)) {
 		snprintf(err, sizeof(err),
@@ -530,18 +531,54 @@ json_t *access_list(struct jit_daemon *d, const struct jit_peer *peer,
 			 grants_only ? "grants" : "requests", arr);
 }
 
+/*
+ * Requests matching want, collected before any is finished: finishing may
+ * drop old finished records and move the others, but never a live one.
+ */
+static struct jit_request **collect(struct jit_daemon *d,
+				    bool (*want)(const struct jit_request *r,
+						 uint64_t now),
+				    uint64_t now, size_t *n)
+{
+	struct jit_request **v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		struct jit_request *r = grants_at(d->grants, i);
+
+		if (!want(r, now))
+			continue;
+		if (grow_array((void **)&v, &cap, *n + 1, sizeof(*v)) < 0)
+			break;
+		v[(*n)++] = r;
+	}
+	return v;
+}
+
+static bool is_due(const struct jit_request *r, uint64_t now)
+{
+	return r->status == JIT_INITIATED && r->end_ms <= now;
+}
+
+static bool is_open(const struct jit_request *r, uint64_t now)
+{
+	return r->status == JIT_INITIATED || r->status == JIT_PENDING;
+}
+
 void access_expire(struct jit_daemon *d)
 {
 	uint64_t now = now_real_ms();
 	struct jit_identity agent = { .uid = 0 };
+	struct jit_request **due;
+	size_t n;
 
 	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
-	for (size_t i = 0; i < grants_count(d->grants); i++) {
-		struct jit_request *r = grants_at(d->grants, i);
+	due = collect(d, is_due, now, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct jit_request *r = due[i];
 		json_t *ev;
 
-		if (r->status != JIT_INITIATED || r->end_ms > now)
-			continue;
 		grants_finish(d->grants, r, JIT_EXPIRED, JIT_REASON_EXPIRED,
 			      NULL);
 		detect_grant_ended(d->detect, r, r->end_ms);
@@ -551,39 +588,70 @@ void access_expire(struct jit_daemon *d)
 				    json_string(JIT_REASON_EXPIRED));
 		audit_request(d, ev, r);
 		log_info("grant %" PRIu64 " expired", r->id);
-		/* Finishing may drop old records: start over. */
-		i = (size_t)-1;
 	}
+	free(due);
 	access_arm_timer(d);
+}
+
+/* A few identities, looked up once per recheck rather than per grant. */
+struct id_cache {
+	struct jit_identity id[16];
+	bool ok[16];
+	size_t n;
+};
+
+static const struct jit_identity *cached_identity(struct id_cache *c,
+						  uint32_t uid)
+{
+	size_t slot;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (c->id[i].uid == uid)
+			return c->ok[i] ? &c->id[i] : NULL;
+	if (c->n < ARRAY_SIZE(c->id)) {
+		slot = c->n++;
+	} else {
+		slot = uid % ARRAY_SIZE(c->id);
+		identity_release(&c->id[slot]);
+	}
+	c->ok[slot] = identity_lookup(uid, (uint32_t)-1, &c->id[slot]) == 0;
+	if (!c->ok[slot]) {
+		memset(&c->id[slot], 0, sizeof(c->id[slot]));
+		c->id[slot].uid = uid;
+	}
+	return c->ok[slot] ? &c->id[slot] : NULL;
 }
 
 void access_recheck(struct jit_daemon *d)
 {
 	struct jit_identity agent = { .uid = 0 };
+	struct id_cache cache = { 0 };
+	struct jit_request **open;
+	size_t n;
 
 	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
-	for (size_t i = 0; i < grants_count(d->grants); i++) {
-		struct jit_request *r = grants_at(d->grants, i);
+	open = collect(d, is_open, 0, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct jit_request *r = open[i];
 		const struct jit_policy *p;
+		const struct jit_identity *who;
 		struct jit_request check;
-		struct jit_identity who;
 		const char *code;
 		char why[512] = "", err[512];
 		bool live;
 		json_t *ev;
 
-		if (r->status != JIT_INITIATED && r->status != JIT_PENDING)
-			continue;
 		p = policy_set_find(d->policies, r->policy);
 		check = *r;
 		if (!p) {
 			snprintf(why, sizeof(why), "policy '%s' was removed",
 				 r->policy);
-		} else if (identity_lookup(r->uid, (uint32_t)-1, &who) == 0) {
-			if (authz_check_request(p, &who, &check, &code, why,
+		} else if ((who = cached_identity(&cache, r->uid))) {
+			/* A user who vanished keeps the grant: never close
+			 * approved access on a lookup failure. */
+			if (authz_check_request(p, who, &check, &code, why,
 						sizeof(why)) == 0)
 				why[0] = '\0';
-			identity_release(&who);
 		}
 		if (!why[0])
 			continue;
@@ -608,8 +676,10 @@ void access_recheck(struct jit_daemon *d)
 		audit_request(d, ev, r);
 		log_notice("request %" PRIu64 " %s: policy changed (%s)", r->id,
 			   live ? "revoked" : "withdrawn", why);
-		i = (size_t)-1;
 	}
+	free(open);
+	for (size_t i = 0; i < cache.n; i++)
+		identity_release(&cache.id[i]);
 	access_arm_timer(d);
 }
 
@@ -647,7 +717,8 @@ void access_load_state(struct jit_daemon *d, const struct jit_state *st)
 {
 	struct jit_identity agent = { .uid = 0 };
 	uint64_t now = now_real_ms();
-	size_t expired = 0, live = 0;
+	size_t expired = 0, live = 0, n_due;
+	struct jit_request **due;
 
 	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
 	for (size_t i = 0; i < st->n_requests; i++) {
@@ -659,12 +730,11 @@ void access_load_state(struct jit_daemon *d, const struct jit_state *st)
 		live += st->requests[i].status == JIT_INITIATED;
 	}
 	grants_set_next_id(d->grants, st->next_id);
-	for (size_t i = 0; i < grants_count(d->grants); i++) {
-		struct jit_request *r = grants_at(d->grants, i);
+	due = collect(d, is_due, now, &n_due);
+	for (size_t i = 0; i < n_due; i++) {
+		struct jit_request *r = due[i];
 		json_t *ev;
 
-		if (r->status != JIT_INITIATED || r->end_ms > now)
-			continue;
 		grants_finish(d->grants, r, JIT_EXPIRED, JIT_REASON_EXPIRED,
 			      NULL);
 		ev = audit_base("expire", &agent);
@@ -676,8 +746,8 @@ void access_load_state(struct jit_daemon *d, const struct jit_state *st)
 						"stopped"));
 		audit_request(d, ev, r);
 		expired++;
-		i = (size_t)-1;
 	}
+	free(due);
 	log_notice("state: %zu requests restored; %zu grants live, %zu ended "
 		   "while the agent was stopped",
 		   st->n_requests, live - expired, expired);

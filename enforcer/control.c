@@ -175,8 +175,9 @@ static int client_handle_line(struct client *cl, char *line, size_t len)
 		if (!reply)
 			reply = control_error("internal", "no reply");
 	}
-	if (json_is_true(json_object_get(reply, CONTROL_FOLLOW))) {
-		cl->follows = true;
+	if (json_object_get(reply, CONTROL_FOLLOW)) {
+		cl->follows =
+			json_is_true(json_object_get(reply, CONTROL_FOLLOW));
 		json_object_del(reply, CONTROL_FOLLOW);
 	}
 	return client_send(cl, reply);

@@ -406,6 +406,7 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 		/* Same ports, but limits or requesters may have changed. */
 		ruleset_free(rs);
 		access_recheck(d);
+		collect_mgmt_ports(d);
 		return 0;
 	}
 	r = daemon_commit(d, rs);

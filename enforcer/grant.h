@@ -20,7 +20,10 @@
 #define JIT_STATUS_MAX 160
 /* Finished requests kept for `jitctl requests --all`. */
 #define JIT_HISTORY_MAX 1000
-/* Caps per requesting user (root is exempt from neither). */
+/*
+ * Caps per requesting user. Root is exempt (it can change the firewall
+ * anyway); JIT_REQUESTS_MAX still bounds the registry.
+ */
 #define JIT_PENDING_PER_USER 16
 #define JIT_GRANTS_PER_USER  256
 /* Every request in memory, live or finished. */
@@ -159,7 +162,8 @@ void grants_initiate(struct jit_grants *g, struct jit_request *r,
 /*
  * -> denied, revoked or expired, with a reason and who did it (may be
  * NULL). A live grant revoked before its end gets end_ms = now. Old finished
- * requests beyond JIT_HISTORY_MAX are dropped; r stays valid until the next
+ * requests are dropped once there are twice JIT_HISTORY_MAX, down to
+ * JIT_HISTORY_MAX (never live ones, never r); r stays valid until the next
  * call that adds or finishes a request.
  */
 void grants_finish(struct jit_grants *g, struct jit_request *r,

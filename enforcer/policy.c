@@ -1301,7 +1301,8 @@ static const struct limit_def limit_defs[] = {
 	      repeated_attempts),
 	LIMIT("distributed_sources", JIT_ALERT_SET_SOURCES, false, 1000000,
 	      distributed_sources),
-	LIMIT("scan_ports", JIT_ALERT_SET_SCAN, false, 1024, scan_ports),
+	/* detect.c follows at most 16 ports per source (DETECT_SCAN_MAX). */
+	LIMIT("scan_ports", JIT_ALERT_SET_SCAN, false, 16, scan_ports),
 	LIMIT("window", JIT_ALERT_SET_WINDOW, true, 3600, window_s),
 	LIMIT("after_grant_end", JIT_ALERT_SET_AFTER_END, true, 86400,
 	      after_grant_end_s),
