@@ -12,6 +12,7 @@
 #include "loop.h"
 #include "policy.h"
 #include "ruleset.h"
+#include "table.h"
 #include "state.h"
 #include "watch.h"
 #include "detect.h"

@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "policy.h"
 #include "ruleset.h"
+#include "table.h"
 #include "alert.h"
 #include "posture.h"
 #include "caps.h"

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "policy.h"
 #include "ruleset.h"
+#include "table.h"
 #include "util.h"
 
 #include "config.h"

@@ -1,0 +1,1499 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Our table in the kernel: the ruleset and the grants expressed as libnftnl
+ * objects, committed in single batches; dumps of grant elements and of
+ * other tables' input chains.
+ *
+ *   table inet jit_enforcer {
+ *     set protected { type inet_proto . inet_service; flags interval; }
+ *     map deny { type inet_proto . inet_service : verdict; flags interval; }
+ *     map deny_iface { type ifname . inet_proto . inet_service : verdict;
+ *                      flags interval; }
+ *     set sessions_v4/sessions_v6 { remote . local . rport . lport }
+ *     set grants_v4/grants_v6 { ... flags timeout; }
+ *     set grant_nets_v4/grant_nets_v6 { ... flags interval, timeout; }
+ *     chain deny_drop { limit ... log group N; drop }
+ *     chain deny_reject { limit ... log group N; tcp reset; reject }
+ *     chain input { type filter hook input priority filter - 10; ... }
+ *   }
+ */
+#include <arpa/inet.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
+
+#include "nft.h"
+#include "table.h"
+#include "util.h"
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+/* Debian 12's headers stop before the DESTROY messages (Linux 6.3). */
+#define JIT_MSG_DESTROYSETELEM 30
+
+#define CHAIN_INPUT  "input"
+#define CHAIN_REJECT "deny_reject"
+#define CHAIN_DROP   "deny_drop"
+/* Burst of the log limit, as a multiple of the rate per second. */
+#define LOG_BURST_FACTOR 2
+#define SET_PROTECTED	 "protected"
+#define MAP_DENY	 "deny"
+#define MAP_DENY_IFACE	 "deny_iface"
+#define SET_SESSIONS_V4	 "sessions_v4"
+#define SET_SESSIONS_V6	 "sessions_v6"
+#define INPUT_PRIORITY	 (-10)
+/* Default element timeout of the grant sets: never "forever" by mistake. */
+#define GRANT_SET_TIMEOUT_MS (24ull * 3600 * 1000)
+
+/* Datatype ids nft uses to print keys (6 bits each in a concatenation). */
+#define DT_IPV4		       7
+#define DT_IPV6		       8
+#define DT_PROTO	       12
+#define DT_SERVICE	       13
+#define DT_IFNAME	       41
+#define DT_CONCAT2(a, b)       (((a) << 6) | (b))
+#define DT_CONCAT3(a, b, c)    (((a) << 12) | ((b) << 6) | (c))
+#define DT_CONCAT4(a, b, c, d) (((a) << 18) | ((b) << 12) | ((c) << 6) | (d))
+
+/* ---- expressions ------------------------------------------------------ */
+
+static int expr_add(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return -ENOMEM;
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+static int e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	}
+	return expr_add(r, e);
+}
+
+static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
+		     uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	}
+	return expr_add(r, e);
+}
+
+static int e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op,
+		 const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return expr_add(r, e);
+}
+
+static int e_cmp_u8(struct nftnl_rule *r, uint32_t sreg, uint32_t op, uint8_t v)
+{
+	return e_cmp(r, sreg, op, &v, sizeof(v));
+}
+
+static int e_mask(struct nftnl_rule *r, uint32_t reg, uint32_t len,
+		  uint32_t mask)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	uint32_t zero = 0;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, len);
+	}
+	return expr_add(r, e);
+}
+
+static int e_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set,
+		    uint32_t set_id, bool map, bool invert)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+		if (map)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG,
+					   NFT_REG_VERDICT);
+		if (invert)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS,
+					   NFT_LOOKUP_F_INV);
+	}
+	return expr_add(r, e);
+}
+
+static int e_verdict(struct nftnl_rule *r, int verdict)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
+				   (uint32_t)verdict);
+	}
+	return expr_add(r, e);
+}
+
+static int e_ct_state(struct nftnl_rule *r, uint32_t mask)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	uint32_t zero = 0;
+	int err;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG32_00);
+	}
+	err = expr_add(r, e);
+	if (!err)
+		err = e_mask(r, NFT_REG32_00, 4, mask);
+	if (!err)
+		err = e_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, &zero, 4);
+	return err;
+}
+
+static int e_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+	}
+	return expr_add(r, e);
+}
+
+/* Load "meta l4proto . th dport" into REG32_xx starting at reg. */
+static int e_proto_port(struct nftnl_rule *r, uint32_t reg)
+{
+	int err = e_meta(r, NFT_META_L4PROTO, reg);
+
+	if (!err)
+		err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg + 1);
+	return err;
+}
+
+static int e_nfproto(struct nftnl_rule *r, uint8_t nfproto)
+{
+	int err = e_meta(r, NFT_META_NFPROTO, NFT_REG32_00);
+
+	if (!err)
+		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, nfproto);
+	return err;
+}
+
+/* ---- table objects ---------------------------------------------------- */
+
+struct grant_set_def {
+	const char *name;
+	int family;
+	bool interval;
+};
+
+static const struct grant_set_def grant_sets[] = {
+	{ "grants_v4", AF_INET, false },
+	{ "grants_v6", AF_INET6, false },
+	{ "grant_nets_v4", AF_INET, true },
+	{ "grant_nets_v6", AF_INET6, true },
+};
+
+enum {
+	SET_ID_PROTECTED = 1,
+	SET_ID_DENY,
+	SET_ID_DENY_IFACE,
+	SET_ID_SESSIONS_V4,
+	SET_ID_SESSIONS_V6,
+	SET_ID_GRANTS, /* + index into grant_sets */
+};
+
+struct jit_table {
+	struct jit_nft *nft;
+	char name[JIT_TABLE_NAME_MAX + 1];
+	bool allow_owner;
+	bool probed;
+	bool no_destroy; /* kernel older than 6.3: DELSETELEM only */
+	enum jit_table_mode mode;
+};
+
+const char *table_mode_name(enum jit_table_mode m)
+{
+	return m == JIT_TABLE_OWNER_PERSIST ? "owner+persist" : "plain";
+}
+
+/* A batch under construction and the table it targets. */
+struct builder {
+	struct jit_batch *b;
+	const char *table;
+	int err;
+};
+
+typedef void (*payload_fn)(struct nlmsghdr *nlh, const void *obj);
+
+static void add_msg(struct builder *bld, uint16_t type, uint16_t flags,
+		    payload_fn fn, const void *obj, const char *what)
+{
+	struct nlmsghdr *nlh;
+
+	if (bld->err)
+		return;
+	nlh = batch_msg(bld->b, type, flags, "%s", what);
+	if (!nlh) {
+		bld->err = -ENOMEM;
+		return;
+	}
+	fn(nlh, obj);
+	bld->err = batch_push(bld->b);
+}
+
+static void table_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_table_nlmsg_build_payload(nlh, o);
+}
+
+static void chain_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_chain_nlmsg_build_payload(nlh, o);
+}
+
+static void rule_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_rule_nlmsg_build_payload(nlh, (struct nftnl_rule *)o);
+}
+
+static void set_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_set_nlmsg_build_payload(nlh, (struct nftnl_set *)o);
+}
+
+static void elems_payload(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_set_elems_nlmsg_build_payload(nlh, (struct nftnl_set *)o);
+}
+
+static void emit_table(struct builder *bld, uint16_t type, uint32_t flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t) {
+		bld->err = -ENOMEM;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, bld->table);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	if (type == NFT_MSG_NEWTABLE)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+	add_msg(bld, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
+		table_payload, t,
+		type == NFT_MSG_NEWTABLE ? "table (create)" : "table (delete)");
+	nftnl_table_free(t);
+}
+
+static void emit_chain(struct builder *bld, const char *name, bool base)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	char what[64];
+
+	if (!c) {
+		bld->err = -ENOMEM;
+		return;
+	}
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, bld->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	if (base) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, INPUT_PRIORITY);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	snprintf(what, sizeof(what), "chain %s", name);
+	add_msg(bld, NFT_MSG_NEWCHAIN, NLM_F_CREATE, chain_payload, c, what);
+
+	/* A DELRULE naming only the chain flushes it. */
+	nftnl_chain_free(c);
+	if (!bld->err) {
+		struct nftnl_rule *r = nftnl_rule_alloc();
+
+		if (!r) {
+			bld->err = -ENOMEM;
+			return;
+		}
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, bld->table);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
+		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		snprintf(what, sizeof(what), "flush chain %s", name);
+		add_msg(bld, NFT_MSG_DELRULE, 0, rule_payload, r, what);
+		nftnl_rule_free(r);
+	}
+}
+
+static struct nftnl_rule *rule_new(struct builder *bld, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r) {
+		bld->err = -ENOMEM;
+		return NULL;
+	}
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, bld->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	return r;
+}
+
+static void rule_emit(struct builder *bld, struct nftnl_rule *r, int err,
+		      const char *what)
+{
+	if (!r)
+		return;
+	if (err && !bld->err)
+		bld->err = err;
+	add_msg(bld, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, rule_payload,
+		r, what);
+	nftnl_rule_free(r);
+}
+
+static struct nftnl_set *set_new(struct builder *bld, const char *name,
+				 uint32_t id)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s) {
+		bld->err = -ENOMEM;
+		return NULL;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, bld->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	if (id)
+		nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	return s;
+}
+
+static void emit_set(struct builder *bld, struct nftnl_set *s, bool flush)
+{
+	char what[64];
+	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+	snprintf(what, sizeof(what), "set %s", name);
+	add_msg(bld, NFT_MSG_NEWSET, NLM_F_CREATE, set_payload, s, what);
+	if (flush) {
+		struct nftnl_set *f = set_new(bld, name, 0);
+
+		if (!f)
+			return;
+		snprintf(what, sizeof(what), "flush set %s", name);
+		add_msg(bld, NFT_MSG_DELSETELEM, 0, elems_payload, f, what);
+		nftnl_set_free(f);
+	}
+}
+
+static void protected_key(uint8_t key[8], uint8_t proto, uint16_t port)
+{
+	uint16_t p = htons(port);
+
+	memset(key, 0, 8);
+	key[0] = proto;
+	memcpy(key + 4, &p, 2);
+}
+
+static void emit_protected(struct builder *bld, const struct jit_ruleset *rs)
+{
+	static const uint8_t fields[] = { 1, 2 };
+	struct nftnl_set *s = set_new(bld, SET_PROTECTED, SET_ID_PROTECTED);
+
+	if (!s)
+		return;
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
+			  NFT_SET_INTERVAL | NFT_SET_CONCAT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+			  DT_CONCAT2(DT_PROTO, DT_SERVICE));
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 8);
+	nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields, sizeof(fields));
+	emit_set(bld, s, true);
+	nftnl_set_free(s);
+
+	s = set_new(bld, SET_PROTECTED, SET_ID_PROTECTED);
+	if (!s)
+		return;
+	for (size_t i = 0; i < rs->n_protected; i++) {
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		uint8_t k[8], ke[8];
+
+		if (!e) {
+			bld->err = -ENOMEM;
+			break;
+		}
+		protected_key(k, rs->protected[i].proto, rs->protected[i].lo);
+		protected_key(ke, rs->protected[i].proto, rs->protected[i].hi);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, sizeof(k));
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ke, sizeof(ke));
+		nftnl_set_elem_add(s, e);
+	}
+	if (rs->n_protected) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "elements of set %s",
+			 SET_PROTECTED);
+		add_msg(bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE, elems_payload, s,
+			what);
+	}
+	nftnl_set_free(s);
+}
+
+/*
+ * Key of the deny maps: [ifname 16] (deny_iface only) [proto 1 + 3]
+ * [port 2 + 2]. An "eth*" pattern is the range "eth\0..." to "eth\xff...".
+ */
+static size_t deny_key(uint8_t *key, bool iface, const char *ifname, bool end,
+		       uint8_t proto, uint16_t port)
+{
+	uint16_t p = htons(port);
+	size_t off = 0;
+
+	memset(key, 0, IFNAMSIZ + 8);
+	if (iface) {
+		size_t n = strlen(ifname);
+
+		if (ifname[n - 1] == '*') {
+			memcpy(key, ifname, n - 1);
+			if (end)
+				memset(key + n - 1, 0xff, IFNAMSIZ - (n - 1));
+		} else {
+			memcpy(key, ifname, n);
+		}
+		off = IFNAMSIZ;
+	}
+	key[off] = proto;
+	memcpy(key + off + 4, &p, 2);
+	return off + 8;
+}
+
+/*
+ * Two verdict maps: deny for policies on every interface, deny_iface for
+ * interface-scoped ones. The compiler never lets them overlap. (An "all
+ * interfaces" range in one ifname map would work in the kernel, but older
+ * nft releases crash listing a range that starts at the empty name.)
+ */
+static void emit_deny(struct builder *bld, const struct jit_ruleset *rs,
+		      bool iface)
+{
+	static const uint8_t fields_if[] = { IFNAMSIZ, 1, 2 };
+	static const uint8_t fields[] = { 1, 2 };
+	const char *name = iface ? MAP_DENY_IFACE : MAP_DENY;
+	uint32_t id = iface ? SET_ID_DENY_IFACE : SET_ID_DENY;
+	struct nftnl_set *s = set_new(bld, name, id);
+	size_t n = 0;
+
+	if (!s)
+		return;
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
+			  NFT_SET_INTERVAL | NFT_SET_CONCAT | NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+			  iface ? DT_CONCAT3(DT_IFNAME, DT_PROTO, DT_SERVICE)
+				: DT_CONCAT2(DT_PROTO, DT_SERVICE));
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, iface ? IFNAMSIZ + 8 : 8);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+	if (iface)
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields_if,
+				   sizeof(fields_if));
+	else
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields,
+				   sizeof(fields));
+	emit_set(bld, s, true);
+	nftnl_set_free(s);
+
+	s = set_new(bld, name, id);
+	if (!s)
+		return;
+	for (size_t i = 0; i < rs->n_deny; i++) {
+		const struct jit_deny *d = &rs->deny[i];
+		uint8_t k[IFNAMSIZ + 8], ke[IFNAMSIZ + 8];
+		struct nftnl_set_elem *e;
+		size_t len;
+
+		if (iface != (d->iface[0] != '\0'))
+			continue;
+		e = nftnl_set_elem_alloc();
+		if (!e) {
+			bld->err = -ENOMEM;
+			break;
+		}
+		len = deny_key(k, iface, d->iface, false, d->proto, d->lo);
+		deny_key(ke, iface, d->iface, true, d->proto, d->hi);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, ke,
+				   (uint32_t)len);
+		/* Each verdict chain logs (rate-limited), then denies. */
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+				       (uint32_t)NFT_JUMP);
+		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN,
+				       d->action == JIT_ACTION_DROP
+					       ? CHAIN_DROP
+					       : CHAIN_REJECT);
+		nftnl_set_elem_add(s, e);
+		n++;
+	}
+	if (n) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "elements of map %s", name);
+		add_msg(bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE, elems_payload, s,
+			what);
+	}
+	nftnl_set_free(s);
+}
+
+/* Key: [remote][local][rport 2 + 2][lport 2 + 2], addresses 4 or 16. */
+static size_t session_key(uint8_t *key, const struct jit_session *x)
+{
+	size_t alen = x->family == AF_INET ? 4 : 16;
+	uint16_t rp = htons(x->rport), lp = htons(x->lport);
+
+	memset(key, 0, 40);
+	memcpy(key, x->remote, alen);
+	memcpy(key + alen, x->local, alen);
+	memcpy(key + 2 * alen, &rp, 2);
+	memcpy(key + 2 * alen + 4, &lp, 2);
+	return 2 * alen + 8;
+}
+
+static void emit_sessions(struct builder *bld, const struct jit_session *ss,
+			  size_t n, bool v4)
+{
+	const char *name = v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6;
+	uint32_t id = v4 ? SET_ID_SESSIONS_V4 : SET_ID_SESSIONS_V6;
+	struct nftnl_set *s = set_new(bld, name, id);
+	uint32_t dt = v4 ? DT_IPV4 : DT_IPV6;
+	size_t count = 0;
+
+	if (!s)
+		return;
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+			  DT_CONCAT4(dt, dt, DT_SERVICE, DT_SERVICE));
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 16 : 40);
+	emit_set(bld, s, true);
+	nftnl_set_free(s);
+
+	s = set_new(bld, name, id);
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct nftnl_set_elem *e;
+		uint8_t k[40];
+		size_t len;
+
+		if ((ss[i].family == AF_INET) != v4)
+			continue;
+		e = nftnl_set_elem_alloc();
+		if (!e) {
+			bld->err = -ENOMEM;
+			break;
+		}
+		len = session_key(k, &ss[i]);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
+		nftnl_set_elem_add(s, e);
+		/* Keep each message well under the 64 KiB nest limit. */
+		if (++count % 512 == 0) {
+			add_msg(bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+				elems_payload, s, "elements of set sessions");
+			nftnl_set_free(s);
+			s = set_new(bld, name, id);
+			if (!s)
+				return;
+		}
+	}
+	if (count % 512)
+		add_msg(bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE, elems_payload, s,
+			"elements of set sessions");
+	nftnl_set_free(s);
+}
+
+static void emit_grant_sets(struct builder *bld, bool flush)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
+		const struct grant_set_def *g = &grant_sets[i];
+		bool v4 = g->family == AF_INET;
+		struct nftnl_set *s = set_new(bld, g->name, SET_ID_GRANTS + i);
+		uint32_t flags = NFT_SET_TIMEOUT;
+
+		if (!s)
+			return;
+		if (g->interval) {
+			static const uint8_t f4[] = { 4, 1, 2 };
+			static const uint8_t f6[] = { 16, 1, 2 };
+
+			flags |= NFT_SET_INTERVAL | NFT_SET_CONCAT;
+			nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT,
+					   v4 ? f4 : f6, 3);
+		}
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+				  DT_CONCAT3(v4 ? DT_IPV4 : DT_IPV6, DT_PROTO,
+					     DT_SERVICE));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 12 : 24);
+		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, GRANT_SET_TIMEOUT_MS);
+		emit_set(bld, s, flush);
+		nftnl_set_free(s);
+	}
+}
+
+/*
+ * "limit rate R/second burst 2R packets log group G prefix P": the limit
+ * keeps a flood from drowning the agent; over it, packets are denied
+ * without a log message.
+ */
+static void emit_log_rule(struct builder *bld, const struct jit_ruleset *rs,
+			  const char *chain, const char *prefix)
+{
+	struct nftnl_rule *r;
+	struct nftnl_expr *e;
+	int err = 0;
+
+	if (!rs->log_rate)
+		return;
+	r = rule_new(bld, chain);
+	if (!r)
+		return;
+	e = nftnl_expr_alloc("limit");
+	if (e) {
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rs->log_rate);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST,
+				   rs->log_rate * LOG_BURST_FACTOR);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	}
+	err = expr_add(r, e);
+	if (!err) {
+		e = nftnl_expr_alloc("log");
+		if (e) {
+			nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP,
+					   rs->log_group);
+			nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
+		}
+		err = expr_add(r, e);
+	}
+	rule_emit(bld, r, err, "rule 'limit rate ... log group ...'");
+}
+
+static void emit_drop_chain(struct builder *bld, const struct jit_ruleset *rs)
+{
+	struct nftnl_rule *r;
+	int err;
+
+	emit_chain(bld, CHAIN_DROP, false);
+	emit_log_rule(bld, rs, CHAIN_DROP, JIT_LOG_PREFIX_DROP);
+	r = rule_new(bld, CHAIN_DROP);
+	err = r ? e_verdict(r, NF_DROP) : 0;
+	rule_emit(bld, r, err, "rule 'drop'");
+}
+
+static void emit_reject_chain(struct builder *bld, const struct jit_ruleset *rs)
+{
+	struct nftnl_rule *r;
+	int err;
+
+	emit_chain(bld, CHAIN_REJECT, false);
+	emit_log_rule(bld, rs, CHAIN_REJECT, JIT_LOG_PREFIX_REJECT);
+
+	r = rule_new(bld, CHAIN_REJECT);
+	err = r ? e_meta(r, NFT_META_L4PROTO, NFT_REG32_00) : 0;
+	if (!err)
+		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
+	if (!err)
+		err = e_reject(r, NFT_REJECT_TCP_RST, 0);
+	rule_emit(bld, r, err, "rule 'meta l4proto tcp reject with tcp reset'");
+
+	r = rule_new(bld, CHAIN_REJECT);
+	err = r ? e_reject(r, NFT_REJECT_ICMPX_UNREACH,
+			   NFT_REJECT_ICMPX_PORT_UNREACH)
+		: 0;
+	rule_emit(bld, r, err, "rule 'reject with icmpx port-unreachable'");
+}
+
+static void emit_input_chain(struct builder *bld)
+{
+	struct nftnl_rule *r;
+	int err;
+
+	emit_chain(bld, CHAIN_INPUT, true);
+
+	/* Fast path: traffic to ports no policy protects is not ours. */
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_proto_port(r, NFT_REG32_00) : 0;
+	if (!err)
+		err = e_lookup(r, NFT_REG32_00, SET_PROTECTED, SET_ID_PROTECTED,
+			       false, true);
+	if (!err)
+		err = e_verdict(r, NF_ACCEPT);
+	rule_emit(bld, r, err,
+		  "rule 'meta l4proto . th dport != @protected accept'");
+
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+					NF_CT_STATE_BIT(IP_CT_RELATED))
+		: 0;
+	if (!err)
+		err = e_verdict(r, NF_ACCEPT);
+	rule_emit(bld, r, err, "rule 'ct state established,related accept'");
+
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
+		const struct grant_set_def *g = &grant_sets[i];
+		bool v4 = g->family == AF_INET;
+		char what[96];
+
+		r = rule_new(bld, CHAIN_INPUT);
+		err = r ? e_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) : 0;
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+					v4 ? 12 : 8, v4 ? 4 : 16, NFT_REG32_00);
+		if (!err)
+			err = e_proto_port(r, v4 ? NFT_REG32_01 : NFT_REG32_04);
+		if (!err)
+			err = e_lookup(r, NFT_REG32_00, g->name,
+				       SET_ID_GRANTS + i, false, false);
+		if (!err)
+			err = e_verdict(r, NF_ACCEPT);
+		snprintf(what, sizeof(what),
+			 "rule '%s saddr . meta l4proto . th dport @%s accept'",
+			 v4 ? "ip" : "ip6", g->name);
+		rule_emit(bld, r, err, what);
+	}
+
+	/*
+	 * A session older than our conntrack state is picked up mid-stream
+	 * as "new". Let it through only if it carries ACK without SYN/RST,
+	 * its exact 4-tuple was a connected local socket at our last commit,
+	 * and a local socket bound to a specific address still owns it.
+	 * README.md ("Sessions older than the agent") says why that is sound.
+	 */
+	for (int v = 0; v < 2; v++) {
+		bool v4 = v == 0;
+
+		r = rule_new(bld, CHAIN_INPUT);
+		err = r ? e_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) : 0;
+		if (!err)
+			err = e_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW));
+		if (!err)
+			err = e_meta(r, NFT_META_L4PROTO, NFT_REG32_00);
+		if (!err)
+			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ,
+				       IPPROTO_TCP);
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1,
+					NFT_REG32_00);
+		if (!err)
+			err = e_mask(r, NFT_REG32_00, 1, 0x02 | 0x04 | 0x10);
+		if (!err)
+			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0x10);
+		/* saddr and daddr are adjacent in both headers. */
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+					v4 ? 12 : 8, v4 ? 8 : 32, NFT_REG32_00);
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
+					v4 ? NFT_REG32_02 : NFT_REG32_08);
+		if (!err)
+			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+					v4 ? NFT_REG32_03 : NFT_REG32_09);
+		if (!err)
+			err = e_lookup(r, NFT_REG32_00,
+				       v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6,
+				       v4 ? SET_ID_SESSIONS_V4
+					  : SET_ID_SESSIONS_V6,
+				       false, false);
+		if (!err) {
+			struct nftnl_expr *e = nftnl_expr_alloc("socket");
+
+			if (e) {
+				nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY,
+						   NFT_SOCKET_WILDCARD);
+				nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG,
+						   NFT_REG32_00);
+			}
+			err = expr_add(r, e);
+		}
+		if (!err)
+			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0);
+		if (!err)
+			err = e_verdict(r, NF_ACCEPT);
+		rule_emit(bld, r, err,
+			  v4 ? "rule 'ct state new tcp flags ack / syn,rst,ack "
+			       "ip saddr . ip daddr . th sport . th dport "
+			       "@sessions_v4 socket wildcard 0 accept'"
+			     : "rule 'ct state new tcp flags ack / syn,rst,ack "
+			       "ip6 saddr . ip6 daddr . th sport . th dport "
+			       "@sessions_v6 socket wildcard 0 accept'");
+	}
+
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_proto_port(r, NFT_REG32_00) : 0;
+	if (!err)
+		err = e_lookup(r, NFT_REG32_00, MAP_DENY, SET_ID_DENY, true,
+			       false);
+	rule_emit(bld, r, err, "rule 'meta l4proto . th dport vmap @deny'");
+
+	r = rule_new(bld, CHAIN_INPUT);
+	err = r ? e_meta(r, NFT_META_IIFNAME, NFT_REG32_00) : 0;
+	if (!err)
+		err = e_proto_port(r, NFT_REG32_04);
+	if (!err)
+		err = e_lookup(r, NFT_REG32_00, MAP_DENY_IFACE,
+			       SET_ID_DENY_IFACE, true, false);
+	rule_emit(bld, r, err,
+		  "rule 'iifname . meta l4proto . th dport vmap @deny_iface'");
+}
+
+struct commit_args {
+	const struct jit_ruleset *rs;
+	const struct jit_session *sessions;
+	size_t n_sessions;
+	bool sync_grants;
+	const struct jit_grant_key *grants;
+	const uint64_t *timeouts;
+	size_t n_grants;
+};
+
+static void emit_grant_elems(struct builder *bld,
+			     const struct jit_grant_key *keys,
+			     const uint64_t *timeouts, size_t n);
+
+static int build_commit(struct jit_table *t, const struct commit_args *a,
+			uint32_t table_flags, bool replace,
+			struct jit_batch **ret)
+{
+	struct builder bld = { .table = t->name };
+
+	bld.b = batch_new(t->nft);
+	if (!bld.b)
+		return -ENOMEM;
+	/*
+	 * Replacing deletes first: a NEWTABLE on an existing table whose
+	 * flags differ (e.g. persist) would fail before the delete ran.
+	 */
+	if (replace)
+		emit_table(&bld, NFT_MSG_DELTABLE, 0);
+	emit_table(&bld, NFT_MSG_NEWTABLE, table_flags);
+	emit_drop_chain(&bld, a->rs);
+	emit_reject_chain(&bld, a->rs);
+	emit_protected(&bld, a->rs);
+	emit_deny(&bld, a->rs, false);
+	emit_deny(&bld, a->rs, true);
+	emit_sessions(&bld, a->sessions, a->n_sessions, true);
+	emit_sessions(&bld, a->sessions, a->n_sessions, false);
+	emit_grant_sets(&bld, a->sync_grants);
+	if (a->sync_grants)
+		emit_grant_elems(&bld, a->grants, a->timeouts, a->n_grants);
+	emit_input_chain(&bld);
+	if (bld.err) {
+		batch_free(bld.b);
+		return bld.err;
+	}
+	*ret = bld.b;
+	return 0;
+}
+
+static int commit_once(struct jit_table *t, const struct commit_args *rs,
+		       uint32_t flags, bool replace, char *err, size_t errlen,
+		       int *failed_type)
+{
+	struct jit_batch *b = NULL;
+	int r;
+
+	r = build_commit(t, rs, flags, replace, &b);
+	if (r < 0) {
+		snprintf(err, errlen, "building ruleset: %s", strerror(-r));
+		return r;
+	}
+	r = batch_commit(b, err, errlen, failed_type);
+	batch_free(b);
+	return r;
+}
+
+int table_open(const char *name, bool allow_owner, struct jit_table **ret)
+{
+	struct jit_table *t;
+	int r;
+
+	if (!name[0] || strlen(name) > JIT_TABLE_NAME_MAX)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	r = nft_open(&t->nft);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->allow_owner = allow_owner;
+	t->mode = JIT_TABLE_PLAIN;
+	*ret = t;
+	return 0;
+}
+
+struct jit_table *table_close(struct jit_table *t)
+{
+	if (t) {
+		nft_close(t->nft);
+		free(t);
+	}
+	return NULL;
+}
+
+enum jit_table_mode table_mode(const struct jit_table *t)
+{
+	return t->mode;
+}
+
+const char *table_name(const struct jit_table *t)
+{
+	return t->name;
+}
+
+static uint32_t mode_flags(enum jit_table_mode m)
+{
+	return m == JIT_TABLE_OWNER_PERSIST
+		       ? NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST
+		       : 0;
+}
+
+static int commit_common(struct jit_table *t, const struct commit_args *rs,
+			 char *err, size_t errlen)
+{
+	int failed_type, r;
+
+	if (t->probed)
+		return commit_once(t, rs, mode_flags(t->mode), false, err,
+				   errlen, &failed_type);
+
+	/*
+	 * First commit: try owner+persist, then a plain table if the kernel
+	 * does not know the flags. A table left by an earlier version with a
+	 * different layout is replaced whole, still in one transaction.
+	 */
+	static const enum jit_table_mode modes[] = { JIT_TABLE_OWNER_PERSIST,
+						     JIT_TABLE_PLAIN };
+	r = -EINVAL;
+	for (size_t i = t->allow_owner ? 0 : 1; i < ARRAY_SIZE(modes); i++) {
+		uint32_t flags = mode_flags(modes[i]);
+
+		r = commit_once(t, rs, flags, false, err, errlen, &failed_type);
+		if (r == -EEXIST || r == -EOPNOTSUPP || r == -EBUSY ||
+		    (r == -EINVAL && failed_type != NFT_MSG_NEWTABLE)) {
+			char err2[256];
+			int r2 = commit_once(t, rs, flags, true, err2,
+					     sizeof(err2), &failed_type);
+
+			if (r2 == 0) {
+				t->mode = modes[i];
+				t->probed = true;
+				err[0] = '\0';
+				return 1;
+			}
+		}
+		if (r == 0) {
+			t->mode = modes[i];
+			t->probed = true;
+			return 0;
+		}
+		/* Unknown table flags: fall back to a plain table. */
+		if (failed_type == NFT_MSG_NEWTABLE &&
+		    (r == -EOPNOTSUPP || r == -EINVAL))
+			continue;
+		break;
+	}
+	return r;
+}
+
+int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
+		 const struct jit_session *sessions, size_t n_sessions,
+		 char *err, size_t errlen)
+{
+	const struct commit_args args = {
+		.rs = ruleset,
+		.sessions = sessions,
+		.n_sessions = n_sessions,
+	};
+
+	return commit_common(t, &args, err, errlen);
+}
+
+int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
+		     const struct jit_session *sessions, size_t n_sessions,
+		     const struct jit_grant_key *grants,
+		     const uint64_t *timeout_ms, size_t n_grants, char *err,
+		     size_t errlen)
+{
+	const struct commit_args args = {
+		.rs = ruleset,
+		.sessions = sessions,
+		.n_sessions = n_sessions,
+		.sync_grants = true,
+		.grants = grants,
+		.timeouts = timeout_ms,
+		.n_grants = n_grants,
+	};
+
+	return commit_common(t, &args, err, errlen);
+}
+
+/* ---- grant elements --------------------------------------------------- */
+
+#define ELEMS_PER_MSG  512
+#define MIN_TIMEOUT_MS 1000
+
+/* One pending set-element message per grant set. */
+struct elem_acc {
+	struct builder *bld;
+	uint16_t type;
+	struct nftnl_set *s[ARRAY_SIZE(grant_sets)];
+	size_t n[ARRAY_SIZE(grant_sets)];
+};
+
+static void acc_flush(struct elem_acc *acc, size_t i)
+{
+	char what[64];
+
+	if (!acc->s[i])
+		return;
+	if (acc->n[i]) {
+		snprintf(what, sizeof(what), "%s elements of set %s",
+			 acc->type == NFT_MSG_NEWSETELEM ? "adding"
+							 : "removing",
+			 grant_sets[i].name);
+		add_msg(acc->bld, acc->type,
+			acc->type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
+			elems_payload, acc->s[i], what);
+	}
+	nftnl_set_free(acc->s[i]);
+	acc->s[i] = NULL;
+	acc->n[i] = 0;
+}
+
+static void acc_add(struct elem_acc *acc, size_t i, const uint8_t *key,
+		    const uint8_t *key_end, uint32_t len, uint64_t timeout_ms)
+{
+	struct nftnl_set_elem *e;
+
+	if (acc->bld->err)
+		return;
+	if (!acc->s[i]) {
+		acc->s[i] = set_new(acc->bld, grant_sets[i].name,
+				    SET_ID_GRANTS + (uint32_t)i);
+		if (!acc->s[i])
+			return;
+	}
+	e = nftnl_set_elem_alloc();
+	if (!e) {
+		acc->bld->err = -ENOMEM;
+		return;
+	}
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	if (key_end)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key_end, len);
+	if (timeout_ms)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	nftnl_set_elem_add(acc->s[i], e);
+	if (++acc->n[i] >= ELEMS_PER_MSG)
+		acc_flush(acc, i);
+}
+
+/* [addr 4|16][proto 1 + 3][port 2 + 2] */
+static uint32_t grant_elem_key(uint8_t *key, const uint8_t *addr, unsigned alen,
+			       uint8_t proto, uint16_t port)
+{
+	uint16_t p = htons(port);
+
+	memset(key, 0, 24);
+	memcpy(key, addr, alen);
+	key[alen] = proto;
+	memcpy(key + alen + 4, &p, 2);
+	return alen + 8;
+}
+
+static void acc_key(struct elem_acc *acc, const struct jit_grant_key *k,
+		    uint64_t timeout_ms)
+{
+	static const struct {
+		unsigned bit;
+		uint8_t proto;
+	} protos[] = { { JIT_PROTO_TCP, IPPROTO_TCP },
+		       { JIT_PROTO_UDP, IPPROTO_UDP } };
+	bool v4 = k->source.family == AF_INET;
+	unsigned alen = prefix_addr_len(&k->source);
+	bool prefix = grant_key_is_prefix(k);
+	size_t set = (prefix ? 2 : 0) + (v4 ? 0 : 1);
+	uint8_t key[24], key_end[24], last[16];
+	uint32_t len;
+
+	prefix_last(&k->source, last);
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
+		if (!(k->protos & protos[i].bit))
+			continue;
+		if (prefix) {
+			len = grant_elem_key(key, k->source.addr, alen,
+					     protos[i].proto, k->port_lo);
+			grant_elem_key(key_end, last, alen, protos[i].proto,
+				       k->port_hi);
+			acc_add(acc, set, key, key_end, len, timeout_ms);
+			continue;
+		}
+		for (uint32_t port = k->port_lo; port <= k->port_hi; port++) {
+			len = grant_elem_key(key, k->source.addr, alen,
+					     protos[i].proto, (uint16_t)port);
+			acc_add(acc, set, key, NULL, len, timeout_ms);
+		}
+	}
+}
+
+static void emit_grant_elems(struct builder *bld,
+			     const struct jit_grant_key *keys,
+			     const uint64_t *timeouts, size_t n)
+{
+	struct elem_acc acc = { .bld = bld, .type = NFT_MSG_NEWSETELEM };
+
+	for (size_t i = 0; i < n; i++)
+		acc_key(&acc, &keys[i],
+			timeouts[i] < MIN_TIMEOUT_MS ? MIN_TIMEOUT_MS
+						     : timeouts[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
+		acc_flush(&acc, i);
+}
+
+static int grants_batch(struct jit_table *t, const struct jit_grant_key *del,
+			size_t n_del, const struct jit_grant_key *add,
+			const uint64_t *timeout_ms, size_t n_add,
+			uint16_t del_type, char *err, size_t errlen,
+			int *failed_type)
+{
+	struct builder bld = { .table = t->name };
+	struct elem_acc acc = { .bld = &bld };
+	int r;
+
+	bld.b = batch_new(t->nft);
+	if (!bld.b)
+		return -ENOMEM;
+	acc.type = del_type;
+	for (size_t i = 0; i < n_del; i++)
+		acc_key(&acc, &del[i], 0);
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
+		acc_flush(&acc, i);
+	emit_grant_elems(&bld, add, timeout_ms, n_add);
+	r = bld.err;
+	if (r < 0)
+		snprintf(err, errlen, "building grant batch: %s", strerror(-r));
+	else if (batch_count(bld.b))
+		r = batch_commit(bld.b, err, errlen, failed_type);
+	batch_free(bld.b);
+	return r;
+}
+
+int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
+			size_t n_del, const struct jit_grant_key *add,
+			const uint64_t *timeout_ms, size_t n_add, char *err,
+			size_t errlen)
+{
+	int failed_type = -1, r;
+
+	if (!t->no_destroy) {
+		r = grants_batch(t, del, n_del, add, timeout_ms, n_add,
+				 JIT_MSG_DESTROYSETELEM, err, errlen,
+				 &failed_type);
+		if (!(n_del && failed_type == JIT_MSG_DESTROYSETELEM &&
+		      (r == -EINVAL || r == -EOPNOTSUPP)))
+			return r;
+		t->no_destroy = true;
+	}
+	/*
+	 * Before Linux 6.3 there is only DELSETELEM, which fails the whole
+	 * batch on an element that already expired. Then the deletes are
+	 * dropped: what is left to delete has expired or is refreshed by
+	 * the add that follows.
+	 */
+	r = grants_batch(t, del, n_del, add, timeout_ms, n_add,
+			 NFT_MSG_DELSETELEM, err, errlen, &failed_type);
+	if (r == -ENOENT && failed_type == NFT_MSG_DELSETELEM)
+		r = grants_batch(t, NULL, 0, add, timeout_ms, n_add,
+				 NFT_MSG_DELSETELEM, err, errlen, &failed_type);
+	return r;
+}
+
+struct dump_state {
+	struct nftnl_set *s;
+	const char *name;
+	const char *table;
+};
+
+static void dump_reset(void *data)
+{
+	struct dump_state *d = data;
+
+	if (d->s)
+		nftnl_set_free(d->s);
+	d->s = nftnl_set_alloc();
+	if (d->s) {
+		nftnl_set_set_str(d->s, NFTNL_SET_TABLE, d->table);
+		nftnl_set_set_str(d->s, NFTNL_SET_NAME, d->name);
+		nftnl_set_set_u32(d->s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	}
+}
+
+static int dump_elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_state *d = data;
+
+	if (!d->s)
+		return -ENOMEM;
+	return nftnl_set_elems_nlmsg_parse(nlh, d->s) < 0 ? -EPROTO : 0;
+}
+
+static void dump_build(struct nlmsghdr *nlh, const void *obj)
+{
+	nftnl_set_elems_nlmsg_build_payload(nlh, (struct nftnl_set *)obj);
+}
+
+/* The prefix whose first and last addresses these are, or -EINVAL. */
+static int range_to_prefix(int family, const uint8_t *first,
+			   const uint8_t *last, struct jit_prefix *ret)
+{
+	struct jit_prefix p = { .family = (uint8_t)family };
+	unsigned alen = family == AF_INET ? 4 : 16;
+	uint8_t end[16];
+
+	memcpy(p.addr, first, alen);
+	for (unsigned len = 0; len <= alen * 8; len++) {
+		struct jit_prefix q = p;
+		char buf[JIT_PREFIX_STRLEN];
+
+		q.len = (uint8_t)len;
+		prefix_last(&q, end);
+		if (memcmp(end, last, alen))
+			continue;
+		/* A whole prefix: the first address has no host bits. */
+		if (prefix_parse(prefix_format(&q, buf, sizeof(buf)), &q) < 0)
+			return -EINVAL;
+		*ret = q;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int table_dump_grants(struct jit_table *t, struct jit_kernel_grant **ret)
+{
+	struct jit_kernel_grant *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	*ret = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets) && r >= 0; i++) {
+		const struct grant_set_def *g = &grant_sets[i];
+		struct dump_state d = { .name = g->name, .table = t->name };
+		unsigned alen = g->family == AF_INET ? 4 : 16;
+		struct nftnl_set_elems_iter *it;
+		struct nftnl_set_elem *e;
+
+		struct nftnl_set *query;
+
+		/* The query stays put; d.s collects (and is reset on retry). */
+		dump_reset(&d);
+		query = d.s;
+		d.s = NULL;
+		dump_reset(&d);
+		if (!query || !d.s) {
+			if (query)
+				nftnl_set_free(query);
+			if (d.s)
+				nftnl_set_free(d.s);
+			r = -ENOMEM;
+			break;
+		}
+		r = nft_dump(t->nft, NFT_MSG_GETSETELEM, NFPROTO_INET, query,
+			     dump_build, dump_elems_cb, dump_reset, &d);
+		nftnl_set_free(query);
+		if (r < 0) {
+			if (d.s)
+				nftnl_set_free(d.s);
+			break;
+		}
+		it = nftnl_set_elems_iter_create(d.s);
+		while (it && (e = nftnl_set_elems_iter_next(it))) {
+			struct jit_kernel_grant kg = { 0 };
+			const uint8_t *key, *key_end;
+			uint32_t klen = 0, kelen = 0;
+			uint16_t port, port_end;
+
+			key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+			if (!key || klen != alen + 8)
+				continue;
+			key_end = key;
+			if (g->interval) {
+				key_end = nftnl_set_elem_get(
+					e, NFTNL_SET_ELEM_KEY_END, &kelen);
+				if (!key_end || kelen != klen)
+					continue;
+			}
+			if (key[alen] == IPPROTO_TCP)
+				kg.key.protos = JIT_PROTO_TCP;
+			else if (key[alen] == IPPROTO_UDP)
+				kg.key.protos = JIT_PROTO_UDP;
+			else
+				continue;
+			memcpy(&port, key + alen + 4, 2);
+			memcpy(&port_end, key_end + alen + 4, 2);
+			kg.key.port_lo = ntohs(port);
+			kg.key.port_hi = ntohs(port_end);
+			if (range_to_prefix(g->family, key, key_end,
+					    &kg.key.source) < 0 ||
+			    kg.key.port_hi < kg.key.port_lo || !kg.key.port_lo)
+				continue;
+			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+				kg.expires_ms = nftnl_set_elem_get_u64(
+					e, NFTNL_SET_ELEM_EXPIRATION);
+			if (grow_array((void **)&v, &cap, n + 1, sizeof(*v)) <
+			    0) {
+				r = -ENOMEM;
+				break;
+			}
+			v[n++] = kg;
+		}
+		if (it)
+			nftnl_set_elems_iter_destroy(it);
+		nftnl_set_free(d.s);
+	}
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	return (int)n;
+}
+
+struct chains_ctx {
+	const char *ours;
+	struct jit_foreign_chain *v;
+	size_t n, cap;
+	int err;
+};
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct chains_ctx *ctx = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct jit_foreign_chain *f;
+	uint32_t family;
+	int r = 0;
+
+	if (!c)
+		return -ENOMEM;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto out;
+	family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
+	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) ||
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != NF_INET_LOCAL_IN ||
+	    (family != NFPROTO_IPV4 && family != NFPROTO_IPV6 &&
+	     family != NFPROTO_INET) ||
+	    (family == NFPROTO_INET &&
+	     streq(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ctx->ours)))
+		goto out;
+	if (grow_array((void **)&ctx->v, &ctx->cap, ctx->n + 1,
+		       sizeof(*ctx->v)) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	f = &ctx->v[ctx->n++];
+	memset(f, 0, sizeof(*f));
+	f->family = (uint8_t)family;
+	snprintf(f->table, sizeof(f->table), "%s",
+		 nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
+	snprintf(f->chain, sizeof(f->chain), "%s",
+		 nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	f->priority = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+	f->policy_drop = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) &&
+			 nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP;
+out:
+	nftnl_chain_free(c);
+	return r;
+}
+
+static void chain_reset(void *data)
+{
+	struct chains_ctx *ctx = data;
+
+	ctx->n = 0;
+}
+
+static void chain_build(struct nlmsghdr *nlh, const void *obj)
+{
+	(void)nlh;
+	(void)obj;
+}
+
+int table_foreign_input_chains(struct jit_table *t,
+			       struct jit_foreign_chain **ret)
+{
+	struct chains_ctx ctx = { .ours = t->name };
+	int r;
+
+	r = nft_dump(t->nft, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NULL,
+		     chain_build, chain_cb, chain_reset, &ctx);
+	if (r < 0) {
+		free(ctx.v);
+		return r;
+	}
+	*ret = ctx.v;
+	return (int)ctx.n;
+}
+
+int table_input_priority(void)
+{
+	return INPUT_PRIORITY;
+}
+
+int table_remove(struct jit_table *t, char *err, size_t errlen)
+{
+	struct builder bld = { .table = t->name };
+	int failed_type, r;
+
+	bld.b = batch_new(t->nft);
+	if (!bld.b)
+		return -ENOMEM;
+	emit_table(&bld, NFT_MSG_DELTABLE, 0);
+	r = bld.err;
+	if (!r)
+		r = batch_commit(bld.b, err, errlen, &failed_type);
+	batch_free(bld.b);
+	return r;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Our table in the kernel (inet jit_enforcer by default): the ruleset and
+ * the grants, committed in single netlink batches on the socket that owns
+ * the table.
+ */
+#ifndef JIT_TABLE_H
+#define JIT_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "grant.h"
+#include "ruleset.h"
+
+#define JIT_TABLE_DEFAULT  "jit_enforcer"
+#define JIT_TABLE_NAME_MAX 64
+
+/**
+ * struct jit_session - a connected local TCP socket on a protected port
+ * @family: AF_INET or AF_INET6
+ * @remote: peer address (4 or 16 bytes used)
+ * @local: local address
+ * @rport: peer port, host order
+ * @lport: local port, host order
+ *
+ * A session older than our conntrack state is picked up mid-stream as
+ * "ct state new"; only the sessions listed at the last commit (and still
+ * backed by a local socket) pass as such. See "Sessions older than the agent"
+ * in README.md.
+ */
+struct jit_session {
+	uint8_t family;
+	uint8_t remote[16];
+	uint8_t local[16];
+	uint16_t rport;
+	uint16_t lport;
+};
+
+/* How the kernel protects the table from other processes. */
+enum jit_table_mode {
+	JIT_TABLE_PLAIN,	 /* anyone with CAP_NET_ADMIN may change it */
+	JIT_TABLE_OWNER_PERSIST, /* only our socket may change it; survives us
+				  */
+};
+
+const char *table_mode_name(enum jit_table_mode m);
+
+struct jit_table;
+
+/*
+ * Open the netlink channel for table name. allow_owner false forces a plain
+ * table (--no-table-owner). Nothing is sent to the kernel yet.
+ */
+int table_open(const char *name, bool allow_owner, struct jit_table **ret);
+struct jit_table *table_close(struct jit_table *t);
+enum jit_table_mode table_mode(const struct jit_table *t);
+const char *table_name(const struct jit_table *t);
+
+/*
+ * Bring the kernel table to the ruleset in one transaction, keeping the
+ * grant sets and their elements, and replacing the known sessions. The first
+ * commit probes owner+persist (falls back to a plain table) and replaces a
+ * table whose layout differs. Returns 0, or 1 when the table was replaced whole
+ * (its grant elements are gone and must be added again). On failure the kernel
+ * keeps what it had; err says why.
+ */
+int table_commit(struct jit_table *t, const struct jit_ruleset *r,
+		 const struct jit_session *sessions, size_t n_sessions,
+		 char *err, size_t errlen);
+/*
+ * Like table_commit, and in the same transaction replace the content of the
+ * grant sets by exactly these grants (timeouts in ms, at least one second):
+ * for a start or a repair, where the agent's records are the truth.
+ */
+int table_commit_all(struct jit_table *t, const struct jit_ruleset *r,
+		     const struct jit_session *sessions, size_t n_sessions,
+		     const struct jit_grant_key *grants,
+		     const uint64_t *timeout_ms, size_t n_grants, char *err,
+		     size_t errlen);
+
+/*
+ * Change grants in one transaction: remove the elements of del (those that
+ * already expired are no error), then add those of add, each with its own
+ * timeout in milliseconds (raised to at least one second: zero would mean
+ * "never"). A host with up to 16 ports goes to the hash sets, one element
+ * per protocol and port; prefixes and wider ranges go to the interval sets.
+ */
+int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
+			size_t n_del, const struct jit_grant_key *add,
+			const uint64_t *timeout_ms, size_t n_add, char *err,
+			size_t errlen);
+
+/**
+ * struct jit_kernel_grant - a grant element found in the kernel
+ * @key: what it opens (one protocol; a host and one port for hash-set
+ *       elements)
+ * @expires_ms: time left before the kernel drops it
+ */
+struct jit_kernel_grant {
+	struct jit_grant_key key;
+	uint64_t expires_ms;
+};
+
+/*
+ * Read the grant elements of our table from the kernel. Elements that are
+ * not whole prefixes (nothing the agent creates) are skipped. Returns the
+ * number found (*ret is malloc'd, may be NULL when 0), -ENOENT when there is
+ * no table, or -errno.
+ */
+int table_dump_grants(struct jit_table *t, struct jit_kernel_grant **ret);
+
+/**
+ * struct jit_foreign_chain - another table's base chain on the input hook
+ * @family: NFPROTO_IPV4, NFPROTO_IPV6 or NFPROTO_INET
+ * @table: its table
+ * @chain: its name
+ * @priority: hook priority (ours is table_input_priority())
+ * @policy_drop: the chain's policy is drop
+ */
+struct jit_foreign_chain {
+	uint8_t family;
+	char table[64];
+	char chain[64];
+	int32_t priority;
+	bool policy_drop;
+};
+
+/*
+ * Base chains of other tables on the input hook (firewalld, docker,
+ * iptables-nft...): their drops still apply to protected ports; their
+ * accepts cannot open one. Returns the count (*ret malloc'd) or -errno.
+ */
+int table_foreign_input_chains(struct jit_table *t,
+			       struct jit_foreign_chain **ret);
+int table_input_priority(void);
+
+/* Delete the table (lifts every deny). -ENOENT if there is none. */
+int table_remove(struct jit_table *t, char *err, size_t errlen);
+
+#endif
