@@ -17,6 +17,7 @@
 /* One source on one port. */
 struct pair {
 	bool used;
+	bool ref; /* seen since the clock hand last passed */
 	struct jit_prefix src;
 	uint8_t proto;
 	uint16_t port;
@@ -28,6 +29,7 @@ struct pair {
 /* One port, all sources. */
 struct port {
 	bool used;
+	bool ref;
 	uint8_t proto;
 	uint16_t port;
 	uint64_t window_start, first, last;
@@ -39,6 +41,7 @@ struct port {
 /* One source, all ports. */
 struct source {
 	bool used;
+	bool ref;
 	struct jit_prefix src;
 	uint64_t window_start, first, last;
 	uint8_t protos[DETECT_SCAN_MAX];
@@ -179,16 +182,25 @@ static uint64_t window_ms(const struct jit_detect *d)
 }
 
 /*
- * A slot for a new entry: the one under the clock hand. Slots are taken in
- * order, so the hand points at the oldest entry; a used one is evicted
- * (counted). Constant work and fixed memory, whatever the traffic.
+ * A slot for a new entry, by the clock algorithm: the hand skips (and
+ * clears) entries seen since it last passed, at most CLOCK_STEPS of them,
+ * and takes the next; a live entry taken is counted as evicted. A source
+ * that keeps hitting survives a flood of one-off spoofed sources; work per
+ * packet and memory stay fixed.
  */
-#define FIND_SLOT(arr, n, hand, now, win, evicted)                     \
-	({                                                             \
-		size_t _s = (hand)++ % (n);                            \
-		if ((arr)[_s].used && (now) - (arr)[_s].last <= (win)) \
-			(evicted)++;                                   \
-		_s;                                                    \
+#define CLOCK_STEPS 8
+#define FIND_SLOT(arr, n, hand, now, win, evicted)                        \
+	({                                                                \
+		size_t _s = (hand)++ % (n);                               \
+		for (int _k = 0;                                          \
+		     _k < CLOCK_STEPS && (arr)[_s].used && (arr)[_s].ref; \
+		     _k++) {                                              \
+			(arr)[_s].ref = false;                            \
+			_s = (hand)++ % (n);                              \
+		}                                                         \
+		if ((arr)[_s].used && (now) - (arr)[_s].last <= (win))    \
+			(evicted)++;                                      \
+		_s;                                                       \
 	})
 
 static json_t *entities(const struct jit_prefix *src, uint8_t proto,
@@ -230,6 +242,7 @@ static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 		if (x->used && x->proto == a->proto && x->port == a->port &&
 		    same_host(&x->src, &a->src)) {
 			p = x;
+			p->ref = true;
 			break;
 		}
 	}
@@ -261,6 +274,7 @@ static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 			if (d->ports[i].used && d->ports[i].proto == a->proto &&
 			    d->ports[i].port == a->port) {
 				q = &d->ports[i];
+				q->ref = true;
 				break;
 			}
 		if (!q) {
@@ -326,6 +340,7 @@ static void check_sweep(struct jit_detect *d, const struct jit_attempt *a)
 		if (d->sources[i].used &&
 		    same_host(&d->sources[i].src, &a->src)) {
 			s = &d->sources[i];
+			s->ref = true;
 			break;
 		}
 	if (!s) {

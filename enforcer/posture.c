@@ -88,7 +88,9 @@ static char *snippet(uint8_t proto, uint16_t port, const char *service)
 	}
 	while (k && name[k - 1] == '-')
 		k--;
-	snprintf(name + k, sizeof(name) - k, "%s%u", k ? "-" : "port-", port);
+	/* The protocol is in the name for UDP: tcp/3389 and udp/3389 differ. */
+	snprintf(name + k, sizeof(name) - k, "%s%s%u", k ? "-" : "port-",
+		 proto == IPPROTO_UDP ? "udp-" : "", port);
 	if (asprintf(&s,
 		     "name: %s\n"
 		     "description: %s, closed until access is granted\n"

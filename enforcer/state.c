@@ -212,11 +212,16 @@ int state_decode(const char *buf, size_t len, struct jit_state *ret, char *why,
 	size_t i;
 	int r = -EBADMSG;
 
+	char header[129];
+
 	if (!nl)
 		return bad(why, whylen, "no header line");
-	if (sscanf(buf, "%31s %d %8x %llu%n", magic, &version, &crc, &blen,
+	/* buf need not end in a NUL: parse a terminated copy of the line. */
+	memcpy(header, buf, (size_t)(nl - buf));
+	header[nl - buf] = '\0';
+	if (sscanf(header, "%31s %d %8x %llu%n", magic, &version, &crc, &blen,
 		   &n) != 4 ||
-	    buf + n != nl || !streq(magic, STATE_MAGIC))
+	    n != nl - buf || !streq(magic, STATE_MAGIC))
 		return bad(why, whylen, "not a jit-enforcer state file");
 	if (version != JIT_STATE_VERSION)
 		return bad(why, whylen, "state version %d, this agent reads %d",

@@ -20,7 +20,7 @@ alerts:
   window: 60s
   after_grant_end: 2m
   wide_grant_prefix_v4: 28
-  log_rate: 20000
+  log_rate: 10000
 Y
 write_policy remote <<'Y'
 name: remote
