@@ -16,6 +16,7 @@
 #include <dirent.h>
 
 #include "azure.h"
+#include "golden.h"
 #include "duration.h"
 #include "policy.h"
 #include "util.h"
@@ -27,71 +28,9 @@
 static char **golden;
 static size_t n_golden;
 
-static char *read_all(const char *path, size_t *len)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, r;
-
-	if (!f)
-		return NULL;
-	do {
-		ck_assert_int_eq(grow_array((void **)&buf, &cap, n + 4096, 1),
-				 0);
-		r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-	} while (r > 0);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-static void write_all(const char *path, const char *text)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "we");
-
-	ck_assert_msg(f, "cannot write %s", path);
-	ck_assert_int_eq(fputs(text, f) >= 0, 1);
-}
-
 static bool has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && streq(s + n - m, suffix);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void list_golden(void)
-{
-	DIR *d = opendir(AZURE_GOLDEN_DIR);
-	struct dirent *de;
-	size_t cap = 0;
-
-	if (!d) {
-		fprintf(stderr, "cannot open %s\n", AZURE_GOLDEN_DIR);
-		exit(EXIT_FAILURE);
-	}
-	while ((de = readdir(d))) {
-		if (!has_suffix(de->d_name, ".json"))
-			continue;
-		if (grow_array((void **)&golden, &cap, n_golden + 1,
-			       sizeof(*golden)) < 0)
-			abort();
-		golden[n_golden++] = strdup(de->d_name);
-	}
-	closedir(d);
-	qsort(golden, n_golden, sizeof(*golden), cmp_str);
 }
 
 /* Append to a memstream-backed text. */
@@ -109,7 +48,7 @@ static void read_args(const char *base, char **vm, char **name)
 
 	ck_assert_int_ge(asprintf(&path, "%s/%s.args", AZURE_GOLDEN_DIR, base),
 			 0);
-	text = read_all(path, NULL);
+	text = golden_read(path, NULL);
 	if (!text)
 		return;
 	for (line = strtok_r(text, "\n", &save); line;
@@ -234,17 +173,15 @@ static char *golden_requests(const char *name, const char *input, bool *ok)
 START_TEST(test_golden)
 {
 	const char *name = golden[_i];
-	_cleanup_free_ char *in_path = NULL, *out_path = NULL, *input = NULL,
-			    *expected = NULL, *actual = NULL, *base = NULL;
+	_cleanup_free_ char *in_path = NULL, *input = NULL, *actual = NULL,
+			    *base = NULL;
 	size_t len;
 	bool ok = false;
 
 	base = strndup(name, strlen(name) - 5);
 	ck_assert_int_ge(asprintf(&in_path, "%s/%s", AZURE_GOLDEN_DIR, name),
 			 0);
-	ck_assert_int_ge(
-		asprintf(&out_path, "%s/%s.out", AZURE_GOLDEN_DIR, base), 0);
-	input = read_all(in_path, &len);
+	input = golden_read(in_path, &len);
 	ck_assert_ptr_nonnull(input);
 
 	if (has_prefix(name, "policy-"))
@@ -262,14 +199,7 @@ START_TEST(test_golden)
 	else
 		ck_assert_msg(ok, "%s should convert", name);
 
-	if (getenv("UPDATE_GOLDEN") && streq(getenv("UPDATE_GOLDEN"), "1"))
-		write_all(out_path, actual);
-	expected = read_all(out_path, NULL);
-	ck_assert_msg(expected, "missing %s (run with UPDATE_GOLDEN=1)",
-		      out_path);
-	ck_assert_msg(streq(expected, actual),
-		      "%s differs.\n--- expected\n%s--- actual\n%s", name,
-		      expected, actual);
+	golden_compare(AZURE_GOLDEN_DIR, base, actual);
 }
 END_TEST
 
@@ -1286,13 +1216,11 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	list_golden();
+	n_golden = golden_list(AZURE_GOLDEN_DIR, ".json", &golden);
 	sr = srunner_create(azure_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	for (size_t i = 0; i < n_golden; i++)
-		free(golden[i]);
-	free(golden);
+	golden_list_free(golden, n_golden);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
+#include "golden.h"
 #include "policy.h"
 #include "util.h"
 
@@ -19,65 +20,12 @@
 static char **golden;
 static size_t n_golden;
 
-static char *read_all(const char *path, size_t *len)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, r;
-
-	if (!f)
-		return NULL;
-	do {
-		ck_assert_int_eq(grow_array((void **)&buf, &cap, n + 4096, 1),
-				 0);
-		r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-	} while (r > 0);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 static void write_all(const char *path, const char *text)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "we");
 
 	ck_assert_msg(f, "cannot write %s", path);
 	ck_assert_int_eq(fputs(text, f) >= 0, 1);
-}
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && streq(s + n - m, suffix);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void list_golden(void)
-{
-	DIR *d = opendir(POLICY_GOLDEN_DIR);
-	struct dirent *de;
-	size_t cap = 0;
-
-	if (!d) {
-		fprintf(stderr, "cannot open %s\n", POLICY_GOLDEN_DIR);
-		exit(EXIT_FAILURE);
-	}
-	while ((de = readdir(d))) {
-		if (!has_suffix(de->d_name, ".yaml"))
-			continue;
-		if (grow_array((void **)&golden, &cap, n_golden + 1,
-			       sizeof(*golden)) < 0)
-			abort();
-		golden[n_golden++] = strdup(de->d_name);
-	}
-	closedir(d);
-	qsort(golden, n_golden, sizeof(*golden), cmp_str);
 }
 
 /* Canonical text of every policy of f, as the golden files hold it. */
@@ -97,20 +45,17 @@ static char *print_file(const struct jit_policy_file *f)
 START_TEST(test_golden)
 {
 	const char *name = golden[_i];
-	_cleanup_free_ char *in_path = NULL, *out_path = NULL, *input = NULL,
-			    *expected = NULL, *printed = NULL;
+	_cleanup_free_ char *in_path = NULL, *input = NULL, *printed = NULL,
+			    *base = strndup(name, strlen(name) - 5);
 	struct jit_policy_file *f = NULL;
 	struct jit_diag diag;
 	const char *actual;
-	size_t len, exp_len;
+	size_t len;
 	int r;
 
 	ck_assert_int_ge(asprintf(&in_path, "%s/%s", POLICY_GOLDEN_DIR, name),
 			 0);
-	ck_assert_int_ge(asprintf(&out_path, "%s/%.*s.out", POLICY_GOLDEN_DIR,
-				  (int)(strlen(name) - 5), name),
-			 0);
-	input = read_all(in_path, &len);
+	input = golden_read(in_path, &len);
 	ck_assert_ptr_nonnull(input);
 
 	diag_init(&diag);
@@ -133,14 +78,7 @@ START_TEST(test_golden)
 		actual = diag.text;
 	}
 
-	if (getenv("UPDATE_GOLDEN") && streq(getenv("UPDATE_GOLDEN"), "1"))
-		write_all(out_path, actual);
-	expected = read_all(out_path, &exp_len);
-	ck_assert_msg(expected, "missing %s (run with UPDATE_GOLDEN=1)",
-		      out_path);
-	ck_assert_msg(streq(expected, actual),
-		      "%s differs.\n--- expected\n%s--- actual\n%s", name,
-		      expected, actual);
+	golden_compare(POLICY_GOLDEN_DIR, base, actual);
 	policy_file_free(f);
 	diag_release(&diag);
 }
@@ -183,7 +121,7 @@ START_TEST(test_diag_render)
 					     "error: no file\n"
 					     "p.yaml:7:1: error: line past the "
 					     "end\n"));
-	ck_assert(has_suffix(d.text, "end\n"));
+	ck_assert(str_has_suffix(d.text, "end\n"));
 	diag_release(&d);
 	ck_assert_ptr_null(d.text);
 	ck_assert_uint_eq(d.errors, 0);
@@ -396,9 +334,9 @@ START_TEST(test_parse_error_cap)
 	ck_assert_int_eq(parse(text, &f, &d), -EINVAL);
 	/* 50 errors, then one line saying the rest is not shown. */
 	ck_assert_uint_eq(d.errors, 51);
-	ck_assert(has_suffix(d.text,
-			     "t.yaml: error: too many errors; not reporting "
-			     "more\n"));
+	ck_assert(str_has_suffix(
+		d.text, "t.yaml: error: too many errors; not reporting "
+			"more\n"));
 	diag_release(&d);
 }
 END_TEST
@@ -570,9 +508,9 @@ START_TEST(test_file_too_big)
 	big[JIT_POLICY_FILE_MAX_BYTES] = '\0';
 	ck_assert_int_eq(policy_file_load(put("big.yaml", big), &f, &d),
 			 -EINVAL);
-	ck_assert(has_suffix(d.text, "/big.yaml: error: no policy in file; "
-				     "expected at least one YAML document "
-				     "with name and ports\n"));
+	ck_assert(str_has_suffix(d.text, "/big.yaml: error: no policy in file; "
+					 "expected at least one YAML document "
+					 "with name and ports\n"));
 	diag_release(&d);
 }
 END_TEST
@@ -869,13 +807,11 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	list_golden();
+	n_golden = golden_list(POLICY_GOLDEN_DIR, ".yaml", &golden);
 	sr = srunner_create(policy_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	for (size_t i = 0; i < n_golden; i++)
-		free(golden[i]);
-	free(golden);
+	golden_list_free(golden, n_golden);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

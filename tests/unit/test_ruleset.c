@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 
+#include "golden.h"
 #include "ruleset.h"
 #include "util.h"
 
@@ -18,66 +19,6 @@
 
 static char **golden;
 static size_t n_golden;
-
-static char *read_all(const char *path)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, r;
-
-	if (!f)
-		return NULL;
-	do {
-		ck_assert_int_eq(grow_array((void **)&buf, &cap, n + 4096, 1),
-				 0);
-		r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-	} while (r > 0);
-	buf[n] = '\0';
-	return buf;
-}
-
-static void write_all(const char *path, const char *text)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "we");
-
-	ck_assert_msg(f, "cannot write %s", path);
-	ck_assert_int_eq(fputs(text, f) >= 0, 1);
-}
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && streq(s + n - m, suffix);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void list_golden(void)
-{
-	DIR *d = opendir(RULESET_GOLDEN_DIR);
-	struct dirent *de;
-	size_t cap = 0;
-
-	if (!d) {
-		fprintf(stderr, "cannot open %s\n", RULESET_GOLDEN_DIR);
-		exit(EXIT_FAILURE);
-	}
-	while ((de = readdir(d))) {
-		if (!has_suffix(de->d_name, ".yaml"))
-			continue;
-		if (grow_array((void **)&golden, &cap, n_golden + 1,
-			       sizeof(*golden)) < 0)
-			abort();
-		golden[n_golden++] = strdup(de->d_name);
-	}
-	closedir(d);
-	qsort(golden, n_golden, sizeof(*golden), cmp_str);
-}
 
 /* A set holding the one golden file name (in the golden directory). */
 static struct jit_policy_set *load(const char *name)
@@ -212,26 +153,17 @@ static void check_invariants(const char *name, const struct jit_ruleset *r)
 START_TEST(test_golden)
 {
 	const char *name = golden[_i];
-	_cleanup_free_ char *out_path = NULL, *expected = NULL, *actual = NULL;
+	_cleanup_free_ char *actual = NULL,
+			    *base = strndup(name, strlen(name) - 5);
 	struct jit_policy_set *s;
 	struct jit_ruleset *r;
 
-	ck_assert_int_ge(asprintf(&out_path, "%s/%.*s.out", RULESET_GOLDEN_DIR,
-				  (int)(strlen(name) - 5), name),
-			 0);
 	s = load(name);
 	r = compile(s);
 	actual = print(r);
 	check_invariants(name, r);
 
-	if (getenv("UPDATE_GOLDEN") && streq(getenv("UPDATE_GOLDEN"), "1"))
-		write_all(out_path, actual);
-	expected = read_all(out_path);
-	ck_assert_msg(expected, "missing %s (run with UPDATE_GOLDEN=1)",
-		      out_path);
-	ck_assert_msg(streq(expected, actual),
-		      "%s differs.\n--- expected\n%s--- actual\n%s", name,
-		      expected, actual);
+	golden_compare(RULESET_GOLDEN_DIR, base, actual);
 
 	/* Compiling is deterministic. */
 	{
@@ -431,13 +363,11 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	list_golden();
+	n_golden = golden_list(RULESET_GOLDEN_DIR, ".yaml", &golden);
 	sr = srunner_create(ruleset_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	for (size_t i = 0; i < n_golden; i++)
-		free(golden[i]);
-	free(golden);
+	golden_list_free(golden, n_golden);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <check.h>
+#include <dirent.h>
+
+#include "golden.h"
+#include "util.h"
+
+char *golden_read(const char *path, size_t *len)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, r;
+
+	if (!f)
+		return NULL;
+	do {
+		ck_assert_int_eq(grow_array((void **)&buf, &cap, n + 4096, 1),
+				 0);
+		r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+	} while (r > 0);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && streq(s + n - m, suffix);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t golden_list(const char *dir, const char *suffix, char ***names)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!d) {
+		fprintf(stderr, "cannot open %s\n", dir);
+		exit(EXIT_FAILURE);
+	}
+	while ((de = readdir(d))) {
+		if (!str_has_suffix(de->d_name, suffix))
+			continue;
+		if (grow_array((void **)&v, &cap, n + 1, sizeof(*v)) < 0)
+			abort();
+		v[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
+	*names = v;
+	return n;
+}
+
+void golden_list_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+void golden_compare(const char *dir, const char *base, const char *actual)
+{
+	_cleanup_free_ char *path = NULL, *expected = NULL;
+	const char *update = getenv("UPDATE_GOLDEN");
+
+	ck_assert_int_ge(asprintf(&path, "%s/%s.out", dir, base), 0);
+	if (update && streq(update, "1")) {
+		_cleanup_fclose_ FILE *f = fopen(path, "we");
+
+		ck_assert_msg(f, "cannot write %s", path);
+		ck_assert_int_ge(fputs(actual, f), 0);
+	}
+	expected = golden_read(path, NULL);
+	ck_assert_msg(expected, "missing %s (run with UPDATE_GOLDEN=1)", path);
+	ck_assert_msg(streq(expected, actual),
+		      "%s differs.\n--- expected\n%s--- actual\n%s", base,
+		      expected, actual);
+}

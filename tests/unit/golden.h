@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Golden-file helpers for the unit tests: list the inputs of a golden
+ * directory, and compare output with NAME.out (UPDATE_GOLDEN=1 rewrites it;
+ * review the diff before committing).
+ */
+#ifndef JIT_TEST_GOLDEN_H
+#define JIT_TEST_GOLDEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A whole file, NUL-terminated, or NULL if it cannot be opened. */
+char *golden_read(const char *path, size_t *len);
+/* Sorted names (not paths) of dir's files ending in suffix; exits if the
+ * directory cannot be read. */
+size_t golden_list(const char *dir, const char *suffix, char ***names);
+void golden_list_free(char **names, size_t n);
+/* Assert that actual equals dir/base.out (or write it with UPDATE_GOLDEN=1). */
+void golden_compare(const char *dir, const char *base, const char *actual);
+bool str_has_suffix(const char *s, const char *suffix);
+
+#endif
