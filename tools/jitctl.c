@@ -999,11 +999,7 @@ static int cmd_requests(struct ctx *ctx, int argc, char **argv)
 
 static void alert_line(json_t *a)
 {
-	json_t *e = json_object_get(a, "entities");
-	const char *src = str(json_object_get(e, "source"), "address");
-
-	if (!src[0])
-		src = str(json_object_get(e, "source"), "prefix");
+	/* The description names the source, ports and counts. */
 	printf("%s  %-6s  %-13s  %-27s  %s\n", str(a, "last_seen"),
 	       str(a, "severity"), str(a, "intent"), str(a, "alert_type"),
 	       str(a, "description"));
