@@ -128,6 +128,32 @@ static const char *json_what(const json_t *v)
 	return "something else";
 }
 
+/*
+ * obj.key must be a non-empty list: returns it, with its path in path, or
+ * NULL after reporting what is wrong ("empty: ..." takes the caller's why).
+ */
+static json_t *required_list(struct conv *c, json_t *obj, const char *base,
+			     const char *key, char path[static PATH_LEN],
+			     const char *why_empty)
+{
+	json_t *v = json_object_get(obj, key);
+
+	path_key(path, base, key);
+	if (!v) {
+		conv_error(c, base, "missing required field '%s'", key);
+		return NULL;
+	}
+	if (!json_is_array(v)) {
+		conv_error(c, path, "expected a list, got %s", json_what(v));
+		return NULL;
+	}
+	if (json_array_size(v) == 0) {
+		conv_error(c, path, "empty: %s", why_empty);
+		return NULL;
+	}
+	return v;
+}
+
 static bool in_list(const char *key, const char *const *list)
 {
 	for (; *list; list++)
@@ -761,7 +787,7 @@ static int import_vm(struct conv *c, json_t *vm, const char *vpath,
 		     struct port_out **ret, size_t *ret_n)
 {
 	static const char *const known[] = { "id", "ports", NULL };
-	json_t *ports = json_object_get(vm, "ports");
+	json_t *ports;
 	json_t *pip = json_object_get(vm, "publicIpAddress");
 	struct port_out *out;
 	char p[PATH_LEN], pj[PATH_LEN];
@@ -783,15 +809,10 @@ static int import_vm(struct conv *c, json_t *vm, const char *vpath,
 	} else {
 		note_unknown(c, vm, vpath, known);
 	}
+	ports = required_list(c, vm, vpath, "ports", p,
+			      "a policy needs at least one port");
 	if (!ports)
-		return conv_error(c, vpath, "missing required field 'ports'");
-	path_key(p, vpath, "ports");
-	if (!json_is_array(ports))
-		return conv_error(c, p, "expected a list, got %s",
-				  json_what(ports));
-	if (json_array_size(ports) == 0)
-		return conv_error(c, p,
-				  "empty: a policy needs at least one port");
+		return -EINVAL;
 	if (json_array_size(ports) > JIT_POLICY_MAX_PORTS)
 		return conv_error(c, p, "%zu ports; a policy has at most %d",
 				  json_array_size(ports), JIT_POLICY_MAX_PORTS);
@@ -856,22 +877,10 @@ int azure_policy_import(const char *file, const char *text, size_t len,
 	if (!props)
 		goto out;
 
-	vms = json_object_get(props, "virtualMachines");
-	path_key(vbase, pbase, "virtualMachines");
-	if (!vms) {
-		conv_error(&c, pbase,
-			   "missing required field 'virtualMachines'");
+	vms = required_list(&c, props, pbase, "virtualMachines", vbase,
+			    "no virtual machine to import");
+	if (!vms)
 		goto out;
-	}
-	if (!json_is_array(vms)) {
-		conv_error(&c, vbase, "expected a list, got %s",
-			   json_what(vms));
-		goto out;
-	}
-	if (json_array_size(vms) == 0) {
-		conv_error(&c, vbase, "empty: no virtual machine to import");
-		goto out;
-	}
 	v = json_object_get(props, "requests");
 	if (json_array_size(v))
 		conv_note(&c, path_key(vpath, pbase, "requests"),
@@ -1324,22 +1333,10 @@ int azure_initiate_parse(const char *file, const char *text, size_t len,
 	note_unknown(&c, body, base, known);
 	justification(&c, body, base, &reason);
 
-	vms = json_object_get(body, "virtualMachines");
-	path_key(vbase, base, "virtualMachines");
-	if (!vms) {
-		conv_error(&c, base,
-			   "missing required field 'virtualMachines'");
+	vms = required_list(&c, body, base, "virtualMachines", vbase,
+			    "nothing to request");
+	if (!vms)
 		goto out;
-	}
-	if (!json_is_array(vms)) {
-		conv_error(&c, vbase, "expected a list, got %s",
-			   json_what(vms));
-		goto out;
-	}
-	if (json_array_size(vms) == 0) {
-		conv_error(&c, vbase, "empty: nothing to request");
-		goto out;
-	}
 	if (policy && json_array_size(vms) > 1) {
 		conv_error(&c, vbase,
 			   "%zu virtual machines, but --policy names one "
@@ -1351,7 +1348,7 @@ int azure_initiate_parse(const char *file, const char *text, size_t len,
 	json_array_foreach(vms, i, vm)
 	{
 		char derived[JIT_POLICY_NAME_MAX + 1];
-		json_t *ports = json_object_get(vm, "ports");
+		json_t *ports;
 		const char *name;
 		bool reported = false;
 
@@ -1365,20 +1362,10 @@ int azure_initiate_parse(const char *file, const char *text, size_t len,
 		if (vm_name_of(&c, vm, vpath, &name) < 0)
 			continue;
 		azure_policy_name(name, derived, sizeof(derived));
-		if (!ports) {
-			conv_error(&c, vpath, "missing required field 'ports'");
+		ports = required_list(&c, vm, vpath, "ports", pp,
+				      "nothing to request");
+		if (!ports)
 			continue;
-		}
-		path_key(pp, vpath, "ports");
-		if (!json_is_array(ports)) {
-			conv_error(&c, pp, "expected a list, got %s",
-				   json_what(ports));
-			continue;
-		}
-		if (json_array_size(ports) == 0) {
-			conv_error(&c, pp, "empty: nothing to request");
-			continue;
-		}
 		json_array_foreach(ports, j, port)
 		{
 			if (grow_array((void **)&reqs, &cap, n + 1,
