@@ -924,8 +924,7 @@ int access_adopt_kernel(struct jit_daemon *d)
 		tmpl.duration_s = (uint32_t)((left + 999) / 1000);
 		if (grants_add(d->grants, &tmpl, now, &r) < 0)
 			break;
-		grants_initiate(d->grants, r, now);
-		r->end_ms = now + left;
+		grants_initiate_until(d->grants, r, now, now + left);
 		snprintf(r->decided_by, sizeof(r->decided_by), "jit-enforcer");
 		elem_put(&h, &k);
 		ev = audit_base("adopt", &agent);

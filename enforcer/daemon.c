@@ -31,8 +31,9 @@ static void log_posture(struct jit_daemon *d);
 static json_t *alerts_json(struct jit_daemon *d, json_t *req);
 static json_t *posture_json(struct jit_daemon *d);
 
-/* Coalescing delay of state writes. */
-#define STATE_DELAY_MS 50
+/* Coalescing of state writes: quiet time, and the most a change waits. */
+#define STATE_DELAY_MS	   50
+#define STATE_MAX_DELAY_MS 1000
 /* Editors write files in several steps; wait for them to settle. */
 #define RELOAD_SETTLE_MS 150
 /* How often the list of sessions older than conntrack is refreshed. */
@@ -600,23 +601,30 @@ static void state_write(struct jit_daemon *d)
 }
 
 /*
- * Writes are coalesced: the state holds every request, so under a burst of
- * changes it is written at most every STATE_DELAY_MS (or ten times as long
- * as the last write took). A crash in between loses no access: the kernel
+ * Writes are coalesced: the state holds every request, and a write (with
+ * its fsync) stalls the loop. It happens once changes pause for
+ * STATE_DELAY_MS (or ten times the last write's cost), and at the latest
+ * STATE_MAX_DELAY_MS after the first unsaved change, so a burst of requests
+ * is not slowed by it. A crash in between loses no access: the kernel
  * keeps the elements and the next start adopts them.
  */
 void daemon_state_changed(struct jit_daemon *d)
 {
-	uint64_t delay = STATE_DELAY_MS;
+	uint64_t now = now_mono_ms(), delay = STATE_DELAY_MS, at;
 	struct itimerspec its = { 0 };
 
+	if (!d->state_dirty)
+		d->state_dirty_since = now;
 	d->state_dirty = true;
-	if (d->state_armed)
-		return;
 	if (d->state_cost_ms * 10 > delay)
 		delay = d->state_cost_ms * 10;
-	its.it_value.tv_sec = (time_t)(delay / 1000);
-	its.it_value.tv_nsec = (long)(delay % 1000) * 1000000L;
+	at = now + delay;
+	if (at > d->state_dirty_since + STATE_MAX_DELAY_MS)
+		at = d->state_dirty_since + STATE_MAX_DELAY_MS;
+	if (at <= now)
+		at = now + 1;
+	its.it_value.tv_sec = (time_t)((at - now) / 1000);
+	its.it_value.tv_nsec = (long)((at - now) % 1000) * 1000000L;
 	if (timerfd_settime(d->state_timer.fd, 0, &its, NULL) == 0)
 		d->state_armed = true;
 	else

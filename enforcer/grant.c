@@ -6,11 +6,32 @@
 #include "grant.h"
 #include "util.h"
 
+/* Live and pending requests of one user, for the per-user caps. */
+struct user_count {
+	uint32_t uid;
+	uint32_t pending;
+	uint32_t live;
+	bool used;
+};
+
+/*
+ * Every request lives in v (ordered by id). Live grants are also indexed
+ * by key (open addressing, linear probing) and prefix grants listed apart,
+ * so that a request costs the same with 100,000 grants as with none.
+ */
 struct jit_grants {
-	struct jit_request **v; /* ordered by id */
+	struct jit_request **v;
 	size_t n, cap;
 	size_t n_finished;
 	uint64_t next_id;
+	struct jit_request **by_key; /* NULL slots are empty */
+	size_t key_cap, key_n;
+	struct jit_request **prefixes;
+	size_t n_prefixes, cap_prefixes;
+	struct user_count *users;
+	size_t user_cap, user_n;
+	uint64_t next_end; /* earliest end of a live grant, when !end_dirty */
+	bool end_dirty;
 };
 
 const char *status_name(enum jit_status s)
@@ -294,6 +315,160 @@ json_t *request_json(const struct jit_request *r, uint64_t now_ms)
 	return j;
 }
 
+static uint64_t key_hash(const struct jit_grant_key *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	const uint8_t head[] = {
+		k->source.family,    k->source.len,
+		(uint8_t)k->protos,  (uint8_t)(k->port_lo >> 8),
+		(uint8_t)k->port_lo, (uint8_t)(k->port_hi >> 8),
+		(uint8_t)k->port_hi
+	};
+
+	for (size_t i = 0; i < sizeof(head); i++)
+		h = (h ^ head[i]) * 1099511628211ull;
+	for (size_t i = 0; i < sizeof(k->source.addr); i++)
+		h = (h ^ k->source.addr[i]) * 1099511628211ull;
+	return h;
+}
+
+static int key_put(struct jit_grants *g, struct jit_request *r);
+
+static int key_grow(struct jit_grants *g)
+{
+	struct jit_request **old = g->by_key;
+	size_t old_cap = g->key_cap, cap = old_cap ? old_cap * 2 : 256;
+
+	g->by_key = calloc(cap, sizeof(*g->by_key));
+	if (!g->by_key) {
+		g->by_key = old;
+		return -ENOMEM;
+	}
+	g->key_cap = cap;
+	g->key_n = 0;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i])
+			key_put(g, old[i]);
+	free(old);
+	return 0;
+}
+
+static int key_put(struct jit_grants *g, struct jit_request *r)
+{
+	size_t i;
+
+	if ((g->key_n + 1) * 2 > g->key_cap && key_grow(g) < 0)
+		return -ENOMEM;
+	i = key_hash(&r->key) & (g->key_cap - 1);
+	while (g->by_key[i])
+		i = (i + 1) & (g->key_cap - 1);
+	g->by_key[i] = r;
+	g->key_n++;
+	return 0;
+}
+
+/* Remove r, shifting later entries of its probe run back (no tombstones). */
+static void key_del(struct jit_grants *g, const struct jit_request *r)
+{
+	size_t mask = g->key_cap - 1, i, j;
+
+	if (!g->key_cap)
+		return;
+	i = key_hash(&r->key) & mask;
+	while (g->by_key[i] && g->by_key[i] != r)
+		i = (i + 1) & mask;
+	if (!g->by_key[i])
+		return;
+	g->by_key[i] = NULL;
+	g->key_n--;
+	for (j = (i + 1) & mask; g->by_key[j]; j = (j + 1) & mask) {
+		size_t home = key_hash(&g->by_key[j]->key) & mask;
+
+		/* Move it back if its home is not in (i, j]. */
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && home <= i && home > j)) {
+			g->by_key[i] = g->by_key[j];
+			g->by_key[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+static struct user_count *user_of(struct jit_grants *g, uint32_t uid,
+				  bool create)
+{
+	size_t mask, i;
+
+	if (create && (g->user_n + 1) * 2 > g->user_cap) {
+		struct user_count *old = g->users;
+		size_t old_cap = g->user_cap, cap = old_cap ? old_cap * 2 : 64;
+
+		g->users = calloc(cap, sizeof(*g->users));
+		if (!g->users) {
+			g->users = old;
+			return NULL;
+		}
+		g->user_cap = cap;
+		for (size_t k = 0; k < old_cap; k++) {
+			if (!old[k].used)
+				continue;
+			i = (old[k].uid * 2654435761u) & (cap - 1);
+			while (g->users[i].used)
+				i = (i + 1) & (cap - 1);
+			g->users[i] = old[k];
+		}
+		free(old);
+	}
+	if (!g->user_cap)
+		return NULL;
+	mask = g->user_cap - 1;
+	for (i = (uid * 2654435761u) & mask; g->users[i].used;
+	     i = (i + 1) & mask)
+		if (g->users[i].uid == uid)
+			return &g->users[i];
+	if (!create)
+		return NULL;
+	g->users[i] = (struct user_count){ .uid = uid, .used = true };
+	g->user_n++;
+	return &g->users[i];
+}
+
+/* Book r entering (delta +1) or leaving (-1) its current status. */
+static void book(struct jit_grants *g, struct jit_request *r, int delta)
+{
+	struct user_count *u;
+
+	if (r->status != JIT_PENDING && r->status != JIT_INITIATED)
+		return;
+	u = user_of(g, r->uid, delta > 0);
+	if (u) {
+		if (r->status == JIT_PENDING)
+			u->pending += (uint32_t)delta;
+		else
+			u->live += (uint32_t)delta;
+	}
+	if (r->status != JIT_INITIATED)
+		return;
+	if (delta > 0) {
+		(void)key_put(g, r);
+		if (grant_key_is_prefix(&r->key) &&
+		    grow_array((void **)&g->prefixes, &g->cap_prefixes,
+			       g->n_prefixes + 1, sizeof(*g->prefixes)) == 0)
+			g->prefixes[g->n_prefixes++] = r;
+		if (!g->end_dirty && (!g->next_end || r->end_ms < g->next_end))
+			g->next_end = r->end_ms;
+		return;
+	}
+	key_del(g, r);
+	for (size_t i = 0; i < g->n_prefixes; i++)
+		if (g->prefixes[i] == r) {
+			g->prefixes[i] = g->prefixes[--g->n_prefixes];
+			break;
+		}
+	if (r->end_ms <= g->next_end)
+		g->end_dirty = true;
+}
+
 struct jit_grants *grants_new(void)
 {
 	struct jit_grants *g = calloc(1, sizeof(*g));
@@ -310,6 +485,9 @@ struct jit_grants *grants_free(struct jit_grants *g)
 	for (size_t i = 0; i < g->n; i++)
 		free(g->v[i]);
 	free(g->v);
+	free(g->by_key);
+	free(g->prefixes);
+	free(g->users);
 	free(g);
 	return NULL;
 }
@@ -335,6 +513,7 @@ int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
 	r->decided_by[0] = '\0';
 	r->replaced_by = 0;
 	g->v[g->n++] = r;
+	book(g, r, +1);
 	*ret = r;
 	return 0;
 }
@@ -358,6 +537,7 @@ int grants_restore(struct jit_grants *g, const struct jit_request *r)
 	g->v[g->n++] = copy;
 	if (is_finished(copy))
 		g->n_finished++;
+	book(g, copy, +1);
 	if (g->next_id <= r->id)
 		g->next_id = r->id + 1;
 	return 0;
@@ -405,10 +585,14 @@ struct jit_request *grants_find_same(struct jit_grants *g,
 				     const struct jit_grant_key *k,
 				     const struct jit_request *except)
 {
-	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i] != except && g->v[i]->status == JIT_INITIATED &&
-		    grant_key_equal(&g->v[i]->key, k))
-			return g->v[i];
+	size_t mask = g->key_cap - 1;
+
+	if (!g->key_cap)
+		return NULL;
+	for (size_t i = key_hash(k) & mask; g->by_key[i]; i = (i + 1) & mask)
+		if (g->by_key[i] != except &&
+		    grant_key_equal(&g->by_key[i]->key, k))
+			return g->by_key[i];
 	return NULL;
 }
 
@@ -416,18 +600,24 @@ struct jit_request *grants_find_conflict(struct jit_grants *g,
 					 const struct jit_grant_key *k,
 					 const struct jit_request *except)
 {
-	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i] != except && g->v[i]->status == JIT_INITIATED &&
-		    grant_key_conflicts(&g->v[i]->key, k))
-			return g->v[i];
+	/* Only prefix grants can conflict, and they are listed apart. */
+	for (size_t i = 0; i < g->n_prefixes; i++)
+		if (g->prefixes[i] != except &&
+		    grant_key_conflicts(&g->prefixes[i]->key, k))
+			return g->prefixes[i];
 	return NULL;
 }
 
 size_t grants_count_user(const struct jit_grants *g, uint32_t uid,
 			 enum jit_status st)
 {
+	const struct user_count *u;
 	size_t n = 0;
 
+	if (st == JIT_PENDING || st == JIT_INITIATED) {
+		u = user_of((struct jit_grants *)g, uid, false);
+		return !u ? 0 : st == JIT_PENDING ? u->pending : u->live;
+	}
 	for (size_t i = 0; i < g->n; i++)
 		if (g->v[i]->uid == uid && g->v[i]->status == st)
 			n++;
@@ -437,10 +627,19 @@ size_t grants_count_user(const struct jit_grants *g, uint32_t uid,
 void grants_initiate(struct jit_grants *g, struct jit_request *r,
 		     uint64_t now_ms)
 {
+	grants_initiate_until(g, r, now_ms,
+			      now_ms + (uint64_t)r->duration_s * 1000);
+}
+
+void grants_initiate_until(struct jit_grants *g, struct jit_request *r,
+			   uint64_t start_ms, uint64_t end_ms)
+{
+	book(g, r, -1);
 	r->status = JIT_INITIATED;
-	r->start_ms = now_ms;
-	r->end_ms = now_ms + (uint64_t)r->duration_s * 1000;
+	r->start_ms = start_ms;
+	r->end_ms = end_ms;
 	r->status_reason[0] = '\0';
+	book(g, r, +1);
 }
 
 static bool is_finished(const struct jit_request *r)
@@ -479,6 +678,7 @@ void grants_finish(struct jit_grants *g, struct jit_request *r,
 {
 	if (!is_finished(r))
 		g->n_finished++;
+	book(g, r, -1);
 	/* A grant cut short ends now, not at its planned end. */
 	if (r->status == JIT_INITIATED && st == JIT_REVOKED) {
 		uint64_t now = now_real_ms();
@@ -494,13 +694,17 @@ void grants_finish(struct jit_grants *g, struct jit_request *r,
 	trim_history(g, r);
 }
 
-uint64_t grants_next_end(const struct jit_grants *g)
+uint64_t grants_next_end(struct jit_grants *g)
 {
 	uint64_t next = 0;
 
-	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i]->status == JIT_INITIATED &&
-		    (!next || g->v[i]->end_ms < next))
-			next = g->v[i]->end_ms;
+	/* Recomputed only after the earliest grant ended. */
+	if (!g->end_dirty)
+		return g->next_end;
+	for (size_t i = 0; i < g->key_cap; i++)
+		if (g->by_key[i] && (!next || g->by_key[i]->end_ms < next))
+			next = g->by_key[i]->end_ms;
+	g->next_end = next;
+	g->end_dirty = false;
 	return next;
 }

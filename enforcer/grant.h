@@ -159,6 +159,9 @@ size_t grants_count_user(const struct jit_grants *g, uint32_t uid,
 /* pending -> initiated, from now for duration_s. */
 void grants_initiate(struct jit_grants *g, struct jit_request *r,
 		     uint64_t now_ms);
+/* pending -> initiated with given times (a grant adopted from the kernel). */
+void grants_initiate_until(struct jit_grants *g, struct jit_request *r,
+			   uint64_t start_ms, uint64_t end_ms);
 /*
  * -> denied, revoked or expired, with a reason and who did it (may be
  * NULL). A live grant revoked before its end gets end_ms = now. Old finished
@@ -169,6 +172,6 @@ void grants_initiate(struct jit_grants *g, struct jit_request *r,
 void grants_finish(struct jit_grants *g, struct jit_request *r,
 		   enum jit_status st, const char *reason, const char *by);
 /* Earliest end of a live grant, or 0 if none. */
-uint64_t grants_next_end(const struct jit_grants *g);
+uint64_t grants_next_end(struct jit_grants *g);
 
 #endif

@@ -883,6 +883,90 @@ START_TEST(test_grants_history)
 }
 END_TEST
 
+/*
+ * The indexes (live grants by key, prefix grants, per-user counts, earliest
+ * end) must always agree with a plain scan of the registry, through random
+ * requests, grants, revokes and expiries.
+ */
+START_TEST(test_grants_indexes_agree)
+{
+	struct jit_grants *g = grants_new();
+	uint32_t seed = 12345;
+
+	for (int step = 0; step < 20000; step++) {
+		char src[32];
+		struct jit_request t, *r;
+		uint32_t x;
+
+		seed = seed * 1103515245u + 12345u;
+		x = seed >> 8;
+		snprintf(src, sizeof(src), "192.0.2.%u%s", x % 64,
+			 (x >> 6) % 8 ? "" : "/32");
+		if ((x >> 9) % 16 == 0)
+			snprintf(src, sizeof(src), "198.51.100.%u/30",
+				 (x % 32) * 4);
+		t = tmpl(x % 5, "u", key(src, TCP, 22, 22 + (x >> 13) % 3),
+			 1 + (x >> 15) % 100);
+		switch ((x >> 20) % 4) {
+		case 0:
+		case 1: {
+			struct jit_request *same;
+
+			r = add(g, &t, step);
+			same = grants_find_same(g, &r->key, r);
+			grants_initiate(g, r, step);
+			if (same)
+				grants_finish(g, same, JIT_REVOKED,
+					      JIT_REASON_NEWER, NULL);
+			break;
+		}
+		case 2:
+			r = grants_at(g, (x >> 3) % (grants_count(g) + 1));
+			if (r && r->status == JIT_INITIATED)
+				grants_finish(g, r, JIT_EXPIRED,
+					      JIT_REASON_EXPIRED, NULL);
+			break;
+		default:
+			add(g, &t, step);
+			break;
+		}
+		if (step % 97)
+			continue;
+		/* Check every index against a scan. */
+		{
+			uint64_t next = 0;
+			size_t live[5] = { 0 }, pending[5] = { 0 };
+
+			for (size_t i = 0; i < grants_count(g); i++) {
+				struct jit_request *q = grants_at(g, i);
+
+				if (q->status == JIT_PENDING)
+					pending[q->uid]++;
+				if (q->status != JIT_INITIATED)
+					continue;
+				live[q->uid]++;
+				if (!next || q->end_ms < next)
+					next = q->end_ms;
+				ck_assert_ptr_eq(
+					grants_find_same(g, &q->key, NULL), q);
+				ck_assert_ptr_null(
+					grants_find_same(g, &q->key, q));
+			}
+			ck_assert_uint_eq(grants_next_end(g), next);
+			for (uint32_t u = 0; u < 5; u++) {
+				ck_assert_uint_eq(
+					grants_count_user(g, u, JIT_INITIATED),
+					live[u]);
+				ck_assert_uint_eq(
+					grants_count_user(g, u, JIT_PENDING),
+					pending[u]);
+			}
+		}
+	}
+	grants_free(g);
+}
+END_TEST
+
 /* --- request_json --------------------------------------------------------- */
 
 static void assert_json_str(json_t *j, const char *k, const char *want)
@@ -1009,6 +1093,7 @@ static Suite *grant_suite(void)
 	tcase_add_test(tc, test_grants_next_end);
 	tcase_add_test(tc, test_grants_count_user);
 	tcase_add_test(tc, test_grants_history);
+	tcase_add_test(tc, test_grants_indexes_agree);
 	tcase_add_test(tc, test_request_json);
 	suite_add_tcase(s, tc);
 	return s;
