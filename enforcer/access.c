@@ -45,7 +45,7 @@ static void audit_request(struct jit_daemon *d, json_t *ev,
 	if (r->duration_s)
 		json_object_set_new(ev, "duration_s",
 				    json_integer(r->duration_s));
-	json_object_set_new(ev, "reason", json_string(r->reason));
+	json_object_set_new(ev, "reason", json_string(request_reason(r)));
 	if (r->user[0] && r->uid)
 		json_object_set_new(ev, "requestor", json_string(r->user));
 	if (r->end_ms)
@@ -231,6 +231,7 @@ json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
 	reply = json_pack("{s:b, s:o}", "ok", 1, "request",
 			  request_json(r, now_real_ms()));
 out:
+	request_release(&tmpl);
 	identity_release(&id);
 	return reply;
 }
@@ -919,8 +920,7 @@ int access_adopt_kernel(struct jit_daemon *d)
 		snprintf(tmpl.policy, sizeof(tmpl.policy), "%s",
 			 policy_for(d, &tmpl.key));
 		snprintf(tmpl.user, sizeof(tmpl.user), "(unknown)");
-		snprintf(tmpl.reason, sizeof(tmpl.reason),
-			 "adopted from the kernel table at start");
+		tmpl.reason = (char *)"adopted from the kernel table at start";
 		tmpl.duration_s = (uint32_t)((left + 999) / 1000);
 		if (grants_add(d->grants, &tmpl, now, &r) < 0)
 			break;

@@ -49,7 +49,8 @@ struct jit_daemon {
 	bool state_armed;
 	bool resync; /* next commit replaces the grant sets' content */
 	bool state_failing;
-	uint64_t state_dirty_since; /* monotonic ms of the first unsaved change */
+	uint64_t state_dirty_since; /* monotonic ms of the first unsaved change
+				     */
 	uint64_t state_cost_ms;
 	struct jit_state_policy *restored; /* policy texts from the state */
 	size_t n_restored;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <signal.h>
@@ -598,6 +599,8 @@ static void state_write(struct jit_daemon *d)
 		log_notice("state written to '%s' again", d->cfg->state_dir);
 	d->state_failing = false;
 	d->state_cost_ms = now_mono_ms() - t0;
+	/* The file's image was as large as the registry: give it back. */
+	malloc_trim(0);
 }
 
 /*
@@ -1089,6 +1092,8 @@ static int daemon_setup(struct jit_daemon *d)
 			log_info("running with CAP_NET_ADMIN only");
 	}
 	log_notice("enforcing; control socket %s", d->cfg->socket_path);
+	/* Reading the state file took memory the agent no longer needs. */
+	malloc_trim(0);
 	(void)notify_send("READY=1\nSTATUS=enforcing");
 	return 0;
 }

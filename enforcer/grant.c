@@ -34,6 +34,39 @@ struct jit_grants {
 	bool end_dirty;
 };
 
+void request_release(struct jit_request *r)
+{
+	free(r->reason);
+	r->reason = NULL;
+}
+
+/* A copy of tmpl that owns its own reason. */
+static struct jit_request *request_dup(const struct jit_request *tmpl)
+{
+	struct jit_request *r = malloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	*r = *tmpl;
+	r->reason = NULL;
+	if (tmpl->reason && *tmpl->reason) {
+		r->reason = strdup(tmpl->reason);
+		if (!r->reason) {
+			free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+static void request_free(struct jit_request *r)
+{
+	if (r) {
+		request_release(r);
+		free(r);
+	}
+}
+
 const char *status_name(enum jit_status s)
 {
 	switch (s) {
@@ -270,7 +303,12 @@ int request_parse(json_t *msg, struct jit_request *out, const char **code,
 				return fail(code, errmsg, errlen, "bad-value",
 					    "reason must not contain control "
 					    "characters");
-		snprintf(out->reason, sizeof(out->reason), "%s", s);
+		if (*s) {
+			out->reason = strdup(s);
+			if (!out->reason)
+				return fail(code, errmsg, errlen, "internal",
+					    "out of memory");
+		}
 	}
 	return 0;
 }
@@ -287,10 +325,11 @@ json_t *request_json(const struct jit_request *r, uint64_t now_ms)
 		      prefix_format(&r->key.source, src, sizeof(src)), "ports",
 		      grant_key_ports(&r->key, ports, sizeof(ports)), "port_lo",
 		      r->key.port_lo, "port_hi", r->key.port_hi, "reason",
-		      r->reason, "duration_s", (json_int_t)r->duration_s,
-		      "status", status_name(r->status), "status_reason",
-		      r->status_reason, "decided_by", r->decided_by,
-		      "requested_ms", (json_int_t)r->requested_ms);
+		      request_reason(r), "duration_s",
+		      (json_int_t)r->duration_s, "status",
+		      status_name(r->status), "status_reason", r->status_reason,
+		      "decided_by", r->decided_by, "requested_ms",
+		      (json_int_t)r->requested_ms);
 	if (!j)
 		return NULL;
 	json_object_set_new(
@@ -483,7 +522,7 @@ struct jit_grants *grants_free(struct jit_grants *g)
 	if (!g)
 		return NULL;
 	for (size_t i = 0; i < g->n; i++)
-		free(g->v[i]);
+		request_free(g->v[i]);
 	free(g->v);
 	free(g->by_key);
 	free(g->prefixes);
@@ -501,10 +540,9 @@ int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
 		return -ENOSPC;
 	if (grow_array((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
 		return -ENOMEM;
-	r = malloc(sizeof(*r));
+	r = request_dup(tmpl);
 	if (!r)
 		return -ENOMEM;
-	*r = *tmpl;
 	r->id = g->next_id++;
 	r->requested_ms = now_ms;
 	r->start_ms = r->end_ms = 0;
@@ -530,10 +568,9 @@ int grants_restore(struct jit_grants *g, const struct jit_request *r)
 		return -ENOSPC;
 	if (grow_array((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
 		return -ENOMEM;
-	copy = malloc(sizeof(*copy));
+	copy = request_dup(r);
 	if (!copy)
 		return -ENOMEM;
-	*copy = *r;
 	g->v[g->n++] = copy;
 	if (is_finished(copy))
 		g->n_finished++;
@@ -663,7 +700,7 @@ static void trim_history(struct jit_grants *g, const struct jit_request *keep)
 		struct jit_request *r = g->v[i];
 
 		if (drop && r != keep && is_finished(r)) {
-			free(r);
+			request_free(r);
 			drop--;
 			g->n_finished--;
 			continue;

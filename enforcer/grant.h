@@ -17,7 +17,7 @@
 
 #define JIT_USER_MAX   64
 #define JIT_REASON_MAX 256
-#define JIT_STATUS_MAX 160
+#define JIT_STATUS_MAX 96
 /* Finished requests kept for `jitctl requests --all`. */
 #define JIT_HISTORY_MAX 1000
 /*
@@ -65,7 +65,9 @@ struct jit_grant_key {
  * @user: requesting user's name
  * @key: source, protocols and ports asked for
  * @duration_s: length asked for
- * @reason: justification given by the requester
+ * @reason: justification given by the requester, at most
+ *          JIT_REASON_MAX - 1 bytes (owned by the record; NULL for none:
+ *          most are short, and a registry may hold 100,000 of them)
  * @requested_ms: when it was made (unix ms)
  * @start_ms: when the grant started (0 until initiated)
  * @end_ms: when it ends or ended (0 until initiated)
@@ -81,7 +83,7 @@ struct jit_request {
 	char user[JIT_USER_MAX];
 	struct jit_grant_key key;
 	uint32_t duration_s;
-	char reason[JIT_REASON_MAX];
+	char *reason;
 	uint64_t requested_ms;
 	uint64_t start_ms;
 	uint64_t end_ms;
@@ -92,6 +94,14 @@ struct jit_request {
 };
 
 const char *status_name(enum jit_status s);
+
+/* Free what a request owns (its reason); the struct is the caller's. */
+void request_release(struct jit_request *r);
+/* The reason, "" when there is none. */
+static inline const char *request_reason(const struct jit_request *r)
+{
+	return r->reason ? r->reason : "";
+}
 /* "tcp/22", "tcp,udp/5985-5986" */
 char *grant_key_ports(const struct jit_grant_key *k, char *buf, size_t n);
 bool grant_key_equal(const struct jit_grant_key *a,
@@ -110,8 +120,9 @@ bool grant_key_is_prefix(const struct jit_grant_key *k);
  * "port" (number or "lo-hi"), "protocol" (tcp|udp|any, optional), "source"
  * (address or prefix), "duration" (string as in policies, or seconds;
  * optional: 0 means the policy's maximum), "reason" (optional). Fills key,
- * policy, duration_s and reason of out. On error returns -EINVAL with a
- * stable code and a message for a person.
+ * policy, duration_s and reason of out (release it with request_release).
+ * On error returns -EINVAL with a stable code and a message for a person;
+ * nothing is left to release then.
  */
 int request_parse(json_t *msg, struct jit_request *out, const char **code,
 		  char *errmsg, size_t errlen);

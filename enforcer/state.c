@@ -17,6 +17,8 @@ void state_release(struct jit_state *st)
 		free(st->policies[i].text);
 	}
 	free(st->policies);
+	for (size_t i = 0; i < st->n_requests; i++)
+		request_release(&st->requests[i]);
 	free(st->requests);
 	memset(st, 0, sizeof(*st));
 }
@@ -47,78 +49,109 @@ static json_t *request_state(const struct jit_request *r)
 {
 	char src[JIT_PREFIX_STRLEN];
 
-	return json_pack("{s:I, s:s, s:I, s:s, s:s, s:i, s:i, s:i, s:I, s:s, "
-			 "s:I, s:I, s:I, s:s, s:s, s:s, s:I}",
-			 "id", (json_int_t)r->id, "policy", r->policy, "uid",
-			 (json_int_t)r->uid, "user", r->user, "source",
-			 prefix_format(&r->key.source, src, sizeof(src)),
-			 "protos", (int)r->key.protos, "port_lo",
-			 (int)r->key.port_lo, "port_hi", (int)r->key.port_hi,
-			 "duration_s", (json_int_t)r->duration_s, "reason",
-			 r->reason, "requested_ms", (json_int_t)r->requested_ms,
-			 "start_ms", (json_int_t)r->start_ms, "end_ms",
-			 (json_int_t)r->end_ms, "status",
-			 status_name(r->status), "status_reason",
-			 r->status_reason, "decided_by", r->decided_by,
-			 "replaced_by", (json_int_t)r->replaced_by);
+	return json_pack(
+		"{s:I, s:s, s:I, s:s, s:s, s:i, s:i, s:i, s:I, s:s, "
+		"s:I, s:I, s:I, s:s, s:s, s:s, s:I}",
+		"id", (json_int_t)r->id, "policy", r->policy, "uid",
+		(json_int_t)r->uid, "user", r->user, "source",
+		prefix_format(&r->key.source, src, sizeof(src)), "protos",
+		(int)r->key.protos, "port_lo", (int)r->key.port_lo, "port_hi",
+		(int)r->key.port_hi, "duration_s", (json_int_t)r->duration_s,
+		"reason", request_reason(r), "requested_ms",
+		(json_int_t)r->requested_ms, "start_ms",
+		(json_int_t)r->start_ms, "end_ms", (json_int_t)r->end_ms,
+		"status", status_name(r->status), "status_reason",
+		r->status_reason, "decided_by", r->decided_by, "replaced_by",
+		(json_int_t)r->replaced_by);
 }
 
+/* A growing text; ok turns false on the first allocation failure. */
+struct text {
+	char *p;
+	size_t len, cap;
+	bool ok;
+};
+
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	if (!t->ok ||
+	    grow_array((void **)&t->p, &t->cap, t->len + n + 1, 1) < 0) {
+		t->ok = false;
+		return;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+/* Append j (taken) as compact JSON. */
+static void text_json(struct text *t, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (!s) {
+		t->ok = false;
+		return;
+	}
+	text_add(t, s, strlen(s));
+	free(s);
+}
+
+/*
+ * The body is written record by record: a tree of every request at once
+ * would cost some 2 KiB per request (hundreds of MiB at 100,000 grants).
+ */
 int state_encode(struct jit_grants *g, const struct jit_policy_set *set,
 		 uint64_t now_ms, char **ret, size_t *ret_len)
 {
-	json_t *root, *reqs, *pols;
-	char *body, *out;
-	char header[96];
-	size_t blen;
-	int hlen;
+	struct text t = { .ok = true };
+	char head[160];
+	size_t pos;
+	int n;
 
-	reqs = json_array();
-	pols = json_array();
-	root = json_pack("{s:i, s:I, s:I, s:o, s:o}", "version",
-			 JIT_STATE_VERSION, "written_ms", (json_int_t)now_ms,
-			 "next_id", (json_int_t)grants_next_id(g), "requests",
-			 reqs, "policies", pols);
-	if (!root)
-		return -ENOMEM;
-	for (size_t i = 0; i < grants_count(g); i++)
-		if (json_array_append_new(reqs,
-					  request_state(grants_at(g, i))) < 0)
-			goto oom;
-	for (size_t i = 0; set && i < policy_set_file_count(set); i++) {
+	/* Room for the header line, filled in once the body is known. */
+	memset(head, ' ', 96);
+	text_add(&t, head, 96);
+	pos = t.len;
+	n = snprintf(head, sizeof(head),
+		     "{\"version\":%d,\"written_ms\":%" PRIu64
+		     ",\"next_id\":%" PRIu64 ",\"requests\":[",
+		     JIT_STATE_VERSION, now_ms, grants_next_id(g));
+	text_add(&t, head, (size_t)n);
+	for (size_t i = 0; i < grants_count(g); i++) {
+		if (i)
+			text_add(&t, ",", 1);
+		text_json(&t, request_state(grants_at(g, i)));
+	}
+	text_add(&t, "],\"policies\":[", 14);
+	for (size_t i = 0, k = 0; set && i < policy_set_file_count(set); i++) {
 		const struct jit_policy_file *f = policy_set_file(set, i);
 		size_t len;
 		const char *text = policy_file_text(f, &len);
 
 		if (!text)
 			continue;
-		if (json_array_append_new(pols, json_pack("{s:s, s:s%}", "path",
-							  policy_file_path(f),
-							  "text", text, len)) <
-		    0)
-			goto oom;
+		if (k++)
+			text_add(&t, ",", 1);
+		text_json(&t,
+			  json_pack("{s:s, s:s%}", "path", policy_file_path(f),
+				    "text", text, len));
 	}
-	body = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	if (!body)
-		return -ENOMEM;
-	blen = strlen(body);
-	hlen = snprintf(header, sizeof(header), "%s %d %08" PRIx32 " %zu\n",
-			STATE_MAGIC, JIT_STATE_VERSION, state_crc32(body, blen),
-			blen);
-	out = malloc((size_t)hlen + blen + 1);
-	if (!out) {
-		free(body);
+	text_add(&t, "]}", 2);
+	if (!t.ok) {
+		free(t.p);
 		return -ENOMEM;
 	}
-	memcpy(out, header, (size_t)hlen);
-	memcpy(out + hlen, body, blen + 1);
-	free(body);
-	*ret = out;
-	*ret_len = (size_t)hlen + blen;
+	n = snprintf(head, sizeof(head), "%s %d %08" PRIx32 " %zu\n",
+		     STATE_MAGIC, JIT_STATE_VERSION,
+		     state_crc32(t.p + pos, t.len - pos), t.len - pos);
+	/* Move the body up against the header. */
+	memmove(t.p + n, t.p + pos, t.len - pos + 1);
+	memcpy(t.p, head, (size_t)n);
+	*ret = t.p;
+	*ret_len = t.len - pos + (size_t)n;
 	return 0;
-oom:
-	json_decref(root);
-	return -ENOMEM;
 }
 
 __attribute__((format(printf, 3, 4))) static int bad(char *why, size_t n,
@@ -178,7 +211,7 @@ static int request_from_state(json_t *o, struct jit_request *r)
 		return -EINVAL;
 	if (copy_str(r->policy, sizeof(r->policy), policy) < 0 ||
 	    copy_str(r->user, sizeof(r->user), user) < 0 ||
-	    copy_str(r->reason, sizeof(r->reason), reason) < 0 ||
+	    strlen(reason) >= JIT_REASON_MAX ||
 	    copy_str(r->status_reason, sizeof(r->status_reason), sreason) < 0 ||
 	    copy_str(r->decided_by, sizeof(r->decided_by), by) < 0 ||
 	    prefix_parse(source, &r->key.source) < 0 ||
@@ -194,6 +227,8 @@ static int request_from_state(json_t *o, struct jit_request *r)
 	r->start_ms = (uint64_t)start;
 	r->end_ms = (uint64_t)end;
 	r->replaced_by = (uint64_t)repl;
+	if (*reason && !(r->reason = strdup(reason)))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -256,12 +291,13 @@ int state_decode(const char *buf, size_t len, struct jit_state *ret, char *why,
 	}
 	json_array_foreach(reqs, i, v)
 	{
+		/* Counted first, so that state_release frees its reason. */
+		st.n_requests++;
 		if (request_from_state(v, &st.requests[i]) < 0 ||
 		    (i && st.requests[i].id <= st.requests[i - 1].id)) {
 			r = bad(why, whylen, "request #%zu is malformed", i);
 			goto out;
 		}
-		st.n_requests++;
 	}
 	json_array_foreach(pols, i, v)
 	{

@@ -48,8 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		j = request_json(&req, 0);
 		if (!j)
 			broken("request_json failed on a parsed request",
-			       req.reason);
+			       request_reason(&req));
 		json_decref(j);
+		request_release(&req);
 	} else {
 		if (!code)
 			broken("request_parse failed without an error code",

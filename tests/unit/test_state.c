@@ -115,8 +115,15 @@ static struct jit_request request(uint64_t id, enum jit_status st)
 	r.key.protos = JIT_PROTO_TCP;
 	r.key.port_lo = r.key.port_hi = 22;
 	r.duration_s = 3600;
-	snprintf(r.reason, sizeof(r.reason), "Wartung für DB — ticket #%u ✓",
-		 (unsigned)id);
+	{
+		static char ring[8][64];
+		static unsigned next;
+		char *buf = ring[next++ % 8];
+
+		snprintf(buf, sizeof(ring[0]), "Wartung für DB — ticket #%u ✓",
+			 (unsigned)id);
+		r.reason = buf;
+	}
 	r.requested_ms = T0 + id;
 	r.status = st;
 	switch (st) {
@@ -175,7 +182,12 @@ static struct jit_grants *grants(void)
 		if (i == 4) {
 			fill(r.policy, sizeof(r.policy), 'p');
 			fill(r.user, sizeof(r.user), 'u');
-			fill(r.reason, sizeof(r.reason), 'r');
+			{
+				static char longest[JIT_REASON_MAX];
+
+				fill(longest, sizeof(longest), 'r');
+				r.reason = longest;
+			}
 			fill(r.status_reason, sizeof(r.status_reason), 's');
 			fill(r.decided_by, sizeof(r.decided_by), 'd');
 			r.key.protos = JIT_PROTO_UDP;
@@ -202,7 +214,7 @@ static void assert_request_eq(const struct jit_request *a,
 	ck_assert_uint_eq(a->key.port_lo, b->key.port_lo);
 	ck_assert_uint_eq(a->key.port_hi, b->key.port_hi);
 	ck_assert_uint_eq(a->duration_s, b->duration_s);
-	ck_assert_str_eq(a->reason, b->reason);
+	ck_assert_str_eq(request_reason(a), request_reason(b));
 	ck_assert_uint_eq(a->requested_ms, b->requested_ms);
 	ck_assert_uint_eq(a->start_ms, b->start_ms);
 	ck_assert_uint_eq(a->end_ms, b->end_ms);
