@@ -49,6 +49,8 @@ struct jit_daemon {
 	bool state_armed;
 	bool resync; /* next commit replaces the grant sets' content */
 	bool state_failing;
+	bool clean_start; /* the last agent exited normally after saving */
+	bool enforcing;	  /* setup finished */
 	uint64_t state_dirty_since; /* monotonic ms of the first unsaved change
 				     */
 	uint64_t state_cost_ms;

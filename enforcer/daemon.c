@@ -657,10 +657,13 @@ static void load_state(struct jit_daemon *d)
 {
 	struct jit_state st = { 0 };
 	char why[256] = "";
+	bool clean;
 	int r;
 
 	if (mkdir(d->cfg->state_dir, 0700) < 0 && errno != EEXIST)
 		log_err("creating state directory '%s': %m", d->cfg->state_dir);
+	/* Taken whatever happens next: it vouches for this state file only. */
+	clean = state_take_clean(d->cfg->state_dir) == 1;
 	r = state_load(d->cfg->state_dir, &st, why, sizeof(why));
 	if (r == -ENOENT) {
 		log_info("no state file in '%s': first start",
@@ -689,6 +692,7 @@ static void load_state(struct jit_daemon *d)
 	d->n_restored = d->restored ? st.n_policies : 0;
 	access_load_state(d, &st);
 	state_release(&st);
+	d->clean_start = clean;
 }
 
 /*
@@ -1047,7 +1051,16 @@ static int daemon_setup(struct jit_daemon *d)
 	(void)policy_set_load_dir(d->policies, d->cfg->policy_dir, &pre);
 	diag_release(&pre);
 	restore_policy_texts(d);
-	access_adopt_kernel(d);
+	/*
+	 * After a crash the kernel may hold grants the state file never saw;
+	 * after a clean exit it holds exactly the saved ones (anything else
+	 * was added behind the agent's back, and the commit drops it).
+	 */
+	if (d->clean_start)
+		log_info("the last agent exited cleanly: grants come from the "
+			 "state file alone");
+	else
+		access_adopt_kernel(d);
 	d->resync = true;
 	r = daemon_reload(d, true);
 	if (r < 0) {
@@ -1091,6 +1104,7 @@ static int daemon_setup(struct jit_daemon *d)
 		else
 			log_info("running with CAP_NET_ADMIN only");
 	}
+	d->enforcing = true;
 	log_notice("enforcing; control socket %s", d->cfg->socket_path);
 	/* Reading the state file took memory the agent no longer needs. */
 	malloc_trim(0);
@@ -1101,8 +1115,14 @@ static int daemon_setup(struct jit_daemon *d)
 static void daemon_teardown(struct jit_daemon *d)
 {
 	(void)notify_send("STOPPING=1");
-	if (d->state_dirty && d->grants)
-		state_write(d);
+	if (d->enforcing && d->grants) {
+		if (d->state_dirty)
+			state_write(d);
+		if (!d->state_dirty && !d->state_failing &&
+		    state_mark_clean(d->cfg->state_dir) < 0)
+			log_warn("marking a clean shutdown in '%s': %m",
+				 d->cfg->state_dir);
+	}
 	if (d->state_timer.fd >= 0)
 		close(d->state_timer.fd);
 	control_close(d->control);

@@ -378,6 +378,44 @@ int state_save(const char *dir, struct jit_grants *g,
 	return 0;
 }
 
+static int sync_dir(const char *dir)
+{
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	return fsync(dfd) < 0 ? -errno : 0;
+}
+
+int state_mark_clean(const char *dir)
+{
+	_cleanup_free_ char *path = path_of(dir, JIT_STATE_CLEAN);
+	_cleanup_close_ int fd = -1;
+
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	return sync_dir(dir);
+}
+
+int state_take_clean(const char *dir)
+{
+	_cleanup_free_ char *path = path_of(dir, JIT_STATE_CLEAN);
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* Gone for good before anything can change: a crash from now on
+	 * must make the next start look at the kernel. */
+	r = sync_dir(dir);
+	return r < 0 ? r : 1;
+}
+
 int state_load(const char *dir, struct jit_state *ret, char *why, size_t whylen)
 {
 	_cleanup_free_ char *path = path_of(dir, JIT_STATE_FILE);

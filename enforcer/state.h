@@ -18,6 +18,8 @@
 
 #define JIT_STATE_VERSION 1
 #define JIT_STATE_FILE	  "state.json"
+/* Left by an agent that saved its state and exited normally. */
+#define JIT_STATE_CLEAN "clean-shutdown"
 
 /**
  * struct jit_state_policy - the last good text of one policy file
@@ -76,5 +78,14 @@ int state_save(const char *dir, struct jit_grants *g,
  */
 int state_load(const char *dir, struct jit_state *ret, char *why,
 	       size_t whylen);
+
+/*
+ * The clean-shutdown marker: set after the last state write of a normal
+ * exit; taken (removed, durably) at start. While it is there, the state
+ * file is exactly what the agent had, and nothing needs adopting from the
+ * kernel. state_take_clean returns 1 if it was there, 0 if not, or -errno.
+ */
+int state_mark_clean(const char *dir);
+int state_take_clean(const char *dir);
 
 #endif

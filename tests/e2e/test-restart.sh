@@ -43,6 +43,17 @@ expect_tcp c1 "$VM4_1" 22 open
 expect_tcp c2 "$VM4_2" 22 dropped
 check "the expiry while down is audited" grep -q '"event":"expire".*ended while the agent was stopped' "$TMP/log/audit.log"
 
+# --- a clean exit vouches for the state file ------------------------------
+stop_agent TERM
+check "a clean exit leaves its marker" [ -e "$TMP/state/clean-shutdown" ]
+vm nft add element inet "$TABLE" grants_v4 "{ 203.0.113.9 . tcp . 22 timeout 1h }"
+start_agent || exit 1
+check "the next start trusts the state file alone" grep -q "exited cleanly" "$TMP/agent.log"
+check "the marker is taken at start" [ ! -e "$TMP/state/clean-shutdown" ]
+check "an element added while the agent was down is dropped, not adopted" \
+	bash -c "! ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep -q 203.0.113.9"
+expect_tcp c1 "$VM4_1" 22 open
+
 # --- a grant the state never saw (lost state) is adopted, not closed -----
 stop_agent KILL
 rm -f "$STATE"
