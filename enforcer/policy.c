@@ -1243,42 +1243,42 @@ static void parse_approvers(struct parse_ctx *c, const struct node *v,
 			 "approvers");
 }
 
-static void parse_approval(struct parse_ctx *c, const struct node *v, void *obj)
+/* A scalar that must be one of two words: 0 for a, 1 for b, -1 if not. */
+static int parse_word(struct parse_ctx *c, const struct node *v,
+		      const char *key, const char *a, const char *b)
 {
-	struct jit_policy *p = obj;
-	char q[QUOTE_BUF];
+	char what[64], q[QUOTE_BUF];
 	const char *s;
 
-	s = want_scalar(c, v, "approval", "auto or manual");
+	snprintf(what, sizeof(what), "%s or %s", a, b);
+	s = want_scalar(c, v, key, what);
 	if (!s)
-		return;
-	if (streq(s, "auto"))
-		p->approval = JIT_APPROVAL_AUTO;
-	else if (streq(s, "manual"))
-		p->approval = JIT_APPROVAL_MANUAL;
-	else
-		node_err(c, v,
-			 "approval '%s' is not valid; allowed: auto, manual",
-			 quote(q, s));
+		return -1;
+	if (streq(s, a))
+		return 0;
+	if (streq(s, b))
+		return 1;
+	node_err(c, v, "%s '%s' is not valid; allowed: %s, %s", key,
+		 quote(q, s), a, b);
+	return -1;
+}
+
+static void parse_approval(struct parse_ctx *c, const struct node *v, void *obj)
+{
+	int r = parse_word(c, v, "approval", "auto", "manual");
+
+	if (r >= 0)
+		((struct jit_policy *)obj)->approval =
+			r ? JIT_APPROVAL_MANUAL : JIT_APPROVAL_AUTO;
 }
 
 static void parse_action(struct parse_ctx *c, const struct node *v, void *obj)
 {
-	struct jit_policy *p = obj;
-	char q[QUOTE_BUF];
-	const char *s;
+	int r = parse_word(c, v, "action", "drop", "reject");
 
-	s = want_scalar(c, v, "action", "drop or reject");
-	if (!s)
-		return;
-	if (streq(s, "drop"))
-		p->action = JIT_ACTION_DROP;
-	else if (streq(s, "reject"))
-		p->action = JIT_ACTION_REJECT;
-	else
-		node_err(c, v,
-			 "action '%s' is not valid; allowed: drop, reject",
-			 quote(q, s));
+	if (r >= 0)
+		((struct jit_policy *)obj)->action =
+			r ? JIT_ACTION_REJECT : JIT_ACTION_DROP;
 }
 
 struct limit_def {
