@@ -154,6 +154,30 @@ static json_t *required_list(struct conv *c, json_t *obj, const char *base,
 	return v;
 }
 
+/* A port entry's "number": an integer 1..65535. */
+static int port_number(struct conv *c, json_t *num, const char *path, long *ret)
+{
+	char p[PATH_LEN];
+	json_int_t n;
+
+	if (!num)
+		return conv_error(c, path, "missing required field 'number'");
+	path_key(p, path, "number");
+	if (!json_is_integer(num))
+		return conv_error(c, p, "expected an integer, got %s",
+				  json_what(num));
+	n = json_integer_value(num);
+	if (n == 0)
+		return conv_error(c, p,
+				  "port 0 cannot be protected; ports are "
+				  "1..65535");
+	if (n < 0 || n > 65535)
+		return conv_error(c, p, "%lld is out of range 1..65535",
+				  (long long)n);
+	*ret = (long)n;
+	return 0;
+}
+
 static bool in_list(const char *key, const char *const *list)
 {
 	for (; *list; list++)
@@ -539,25 +563,8 @@ static int port_rule(struct conv *c, json_t *port, const char *path,
 				  json_what(port));
 	note_unknown(c, port, path, known);
 
-	if (!num) {
-		r = conv_error(c, path, "missing required field 'number'");
-	} else if (!json_is_integer(num)) {
-		r = conv_error(c, path_key(p, path, "number"),
-			       "expected an integer, got %s", json_what(num));
-	} else {
-		json_int_t n = json_integer_value(num);
-
-		if (n == 0)
-			r = conv_error(c, path_key(p, path, "number"),
-				       "port 0 cannot be protected; ports are "
-				       "1..65535");
-		else if (n < 0 || n > 65535)
-			r = conv_error(c, path_key(p, path, "number"),
-				       "%lld is out of range 1..65535",
-				       (long long)n);
-		else
-			out->number = (long)n;
-	}
+	if (port_number(c, num, path, &out->number) < 0)
+		r = -EINVAL;
 
 	if (!proto) {
 		r = conv_error(c, path, "missing required field 'protocol'");
@@ -1165,19 +1172,8 @@ static int initiate_port(struct conv *c, json_t *port, const char *path,
 				  json_what(port));
 	note_unknown(c, port, path, known);
 
-	if (!num) {
-		r = conv_error(c, path, "missing required field 'number'");
-	} else if (!json_is_integer(num)) {
-		r = conv_error(c, path_key(p, path, "number"),
-			       "expected an integer, got %s", json_what(num));
-	} else if (json_integer_value(num) < 1 ||
-		   json_integer_value(num) > 65535) {
-		r = conv_error(c, path_key(p, path, "number"),
-			       "%lld is out of range 1..65535",
-			       (long long)json_integer_value(num));
-	} else {
-		number = (long)json_integer_value(num);
-	}
+	if (port_number(c, num, path, &number) < 0)
+		r = -EINVAL;
 
 	if (!end) {
 		r = conv_error(c, path, "missing required field 'endTimeUtc'");
