@@ -623,27 +623,33 @@ static const struct jit_identity *cached_identity(struct id_cache *c,
 	return c->ok[slot] ? &c->id[slot] : NULL;
 }
 
+struct withdrawal {
+	struct jit_request *r;
+	char *why;
+};
+
 void access_recheck(struct jit_daemon *d)
 {
 	struct jit_identity agent = { .uid = 0 };
 	struct id_cache cache = { 0 };
+	struct withdrawal *w = NULL;
+	struct jit_grant_key *keys = NULL;
 	struct jit_request **open;
-	size_t n;
+	size_t n, n_w = 0, cap_w = 0, n_keys = 0, cap_keys = 0;
+	bool kernel_ok = true;
+	char err[512];
 
 	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
 	open = collect(d, is_open, 0, &n);
+	/* Decide first, so that the kernel changes once for all of them. */
 	for (size_t i = 0; i < n; i++) {
-		struct jit_request *r = open[i];
+		struct jit_request *r = open[i], check = *r;
 		const struct jit_policy *p;
 		const struct jit_identity *who;
-		struct jit_request check;
 		const char *code;
-		char why[512] = "", err[512];
-		bool live;
-		json_t *ev;
+		char why[512] = "";
 
 		p = policy_set_find(d->policies, r->policy);
-		check = *r;
 		if (!p) {
 			snprintf(why, sizeof(why), "policy '%s' was removed",
 				 r->policy);
@@ -656,15 +662,31 @@ void access_recheck(struct jit_daemon *d)
 		}
 		if (!why[0])
 			continue;
-		live = r->status == JIT_INITIATED;
-		if (live &&
-		    table_grants_update(d->table, &r->key, 1, NULL, NULL, 0,
-					err, sizeof(err)) < 0) {
-			log_err("revoking grant %" PRIu64
-				" after a policy change: %s",
-				r->id, err);
+		if (grow_array((void **)&w, &cap_w, n_w + 1, sizeof(*w)) < 0 ||
+		    (r->status == JIT_INITIATED &&
+		     grow_array((void **)&keys, &cap_keys, n_keys + 1,
+				sizeof(*keys)) < 0))
+			break;
+		w[n_w].r = r;
+		w[n_w++].why = strdup(why);
+		if (r->status == JIT_INITIATED)
+			keys[n_keys++] = r->key;
+	}
+	if (n_keys && table_grants_update(d->table, keys, n_keys, NULL, NULL, 0,
+					  err, sizeof(err)) < 0) {
+		/* Nothing changed in the kernel: the grants stay live. */
+		log_err("revoking %zu grants after a policy change: %s", n_keys,
+			err);
+		kernel_ok = false;
+	}
+	for (size_t i = 0; i < n_w; i++) {
+		struct jit_request *r = w[i].r;
+		const char *why = w[i].why ? w[i].why : "policy changed";
+		bool live = r->status == JIT_INITIATED;
+		json_t *ev;
+
+		if (live && !kernel_ok)
 			continue;
-		}
 		grants_finish(d->grants, r, live ? JIT_REVOKED : JIT_DENIED,
 			      JIT_REASON_POLICY, "jit-enforcer");
 		if (live)
@@ -678,6 +700,10 @@ void access_recheck(struct jit_daemon *d)
 		log_notice("request %" PRIu64 " %s: policy changed (%s)", r->id,
 			   live ? "revoked" : "withdrawn", why);
 	}
+	for (size_t i = 0; i < n_w; i++)
+		free(w[i].why);
+	free(w);
+	free(keys);
 	free(open);
 	for (size_t i = 0; i < cache.n; i++)
 		identity_release(&cache.id[i]);
@@ -848,21 +874,6 @@ static void expand_key(const struct jit_grant_key *g, struct elem_hash *h,
 	}
 }
 
-static const char *policy_for(struct jit_daemon *d,
-			      const struct jit_grant_key *k)
-{
-	for (size_t i = 0; i < policy_set_count(d->policies); i++) {
-		const struct jit_policy *p = policy_set_get(d->policies, i);
-
-		for (size_t j = 0; j < p->n_ports; j++)
-			if (p->ports[j].port_lo <= k->port_lo &&
-			    k->port_hi <= p->ports[j].port_hi &&
-			    (k->protos & p->ports[j].protos))
-				return p->name;
-	}
-	return "-";
-}
-
 int access_adopt_kernel(struct jit_daemon *d)
 {
 	struct jit_identity agent = { .uid = 0 };
@@ -908,6 +919,7 @@ int access_adopt_kernel(struct jit_daemon *d)
 				      .hi = kg[i].key.port_hi };
 		struct jit_request tmpl = { 0 }, *r;
 		uint64_t left = kg[i].expires_ms;
+		const char *pol;
 		json_t *ev;
 
 		k.proto = kg[i].key.protos == JIT_PROTO_TCP ? IPPROTO_TCP
@@ -917,8 +929,9 @@ int access_adopt_kernel(struct jit_daemon *d)
 		if (!left || left > (uint64_t)JIT_DURATION_MAX_S * 1000)
 			left = (uint64_t)JIT_DURATION_MAX_S * 1000;
 		tmpl.key = kg[i].key;
+		pol = daemon_policy_for(d, k.proto, tmpl.key.port_lo);
 		snprintf(tmpl.policy, sizeof(tmpl.policy), "%s",
-			 policy_for(d, &tmpl.key));
+			 pol[0] ? pol : "-");
 		snprintf(tmpl.user, sizeof(tmpl.user), "(unknown)");
 		tmpl.reason = (char *)"adopted from the kernel table at start";
 		tmpl.duration_s = (uint32_t)((left + 999) / 1000);

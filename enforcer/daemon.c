@@ -197,15 +197,29 @@ static json_t *policies_json(struct jit_daemon *d)
 	return json_pack("{s:b, s:o}", "ok", 1, "policies", arr);
 }
 
+/* Field by field: structure padding is not guaranteed to be zero. */
 static bool ruleset_equal(const struct jit_ruleset *a,
 			  const struct jit_ruleset *b)
 {
-	return a && b && a->n_protected == b->n_protected &&
-	       a->n_deny == b->n_deny &&
-	       !memcmp(a->protected, b->protected,
-		       a->n_protected * sizeof(*a->protected)) &&
-	       !memcmp(a->deny, b->deny, a->n_deny * sizeof(*a->deny)) &&
-	       a->log_group == b->log_group && a->log_rate == b->log_rate;
+	if (!a || !b || a->n_protected != b->n_protected ||
+	    a->n_deny != b->n_deny || a->log_group != b->log_group ||
+	    a->log_rate != b->log_rate)
+		return false;
+	for (size_t i = 0; i < a->n_protected; i++) {
+		const struct jit_protected *x = &a->protected[i],
+					   *y = &b->protected[i];
+
+		if (x->proto != y->proto || x->lo != y->lo || x->hi != y->hi)
+			return false;
+	}
+	for (size_t i = 0; i < a->n_deny; i++) {
+		const struct jit_deny *x = &a->deny[i], *y = &b->deny[i];
+
+		if (x->proto != y->proto || x->lo != y->lo || x->hi != y->hi ||
+		    x->action != y->action || !streq(x->iface, y->iface))
+			return false;
+	}
+	return true;
 }
 
 struct sessions_ctx {

@@ -184,9 +184,21 @@ check "wrong type" bash -c "printf '{\"op\":\"request\",\"policy\":1,\"port\":22
 check "missing field" bash -c "printf '{\"op\":\"revoke\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
 check "a line over 64 KiB is refused" bash -c "head -c 70000 /dev/zero | tr '\\\\0' a | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"line-too-long\"'"
 check "several requests on one connection are answered in order" bash -c "printf '{\"op\":\"status\"}\n{\"op\":\"grants\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -q 2"
-# 100 clients that connect and never speak or read
+# 100 clients that connect and never speak or read; inside the namespace,
+# idle side included, so that cleanup finds and ends every process
 for i in $(seq 1 100); do
-	sleep 30 | vm "$PROBE" unix "$SOCK" >/dev/null 2>&1 &
+	vm sh -c "sleep 30 | '$PROBE' unix '$SOCK'" >/dev/null 2>&1 &
 done
 check "the agent still serves a real client during a flood" jitctl status
 check "agent still running" kill -0 "$AGENT_PID"
+
+# --- a policy change revokes the grants it no longer allows ---------------
+check "alice's rdp grant is live before the change" \
+	bash -c "ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep -q '$C1_4 . tcp . 3389'"
+rm "$TMP/policies/rdp.yaml"
+check "removing its policy revokes it, status reason 'policy changed'" wait_for "rdp revoked" 5 \
+	bash -c "$(declare -f record_of jitctl vm); SOCK=$SOCK JITCTL=$JITCTL NS_VM=$NS_VM; record_of $idm requests --all | grep -q '\"status_reason\": \"policy changed\"'"
+check "and its element leaves the kernel" \
+	bash -c "! ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep -q '$C1_4 . tcp . 3389'"
+check "the revoke is audited" grep -q '"event":"revoke".*"status_reason":"policy changed".*"policy":"rdp"' "$TMP/log/audit.log"
+expect_tcp c1 "$VM4_1" 3389 open
