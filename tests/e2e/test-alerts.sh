@@ -105,7 +105,10 @@ after=$(rss_kb)
 seen=$(jitctl --json alerts --limit 0 | sed -n 's/.*"denied_seen": \([0-9]*\).*/\1/p')
 tracked=$(jitctl --json alerts --limit 0 | sed -n 's/.*"tracked": \([0-9]*\).*/\1/p')
 echo "# flood: 100000 SYNs sent, $seen denied attempts reached the agent, $tracked entries tracked, RSS ${before} -> ${after} KiB"
-check "thousands of log messages reached the agent" [ "${seen:-0}" -gt 5000 ]
+# More sources than the pair table holds (2048) must reach the agent, so
+# that eviction is exercised; how many more depends on the machine (a
+# sanitizer build reads slower and the kernel drops the rest).
+check "more denied sources reached the agent than its tables hold" [ "${seen:-0}" -gt 2048 ]
 check "tracked entries stay within the fixed tables (<= 4608)" [ "${tracked:-99999}" -le 4608 ]
 check "RSS grew by less than 8 MiB" [ $((after - before)) -lt 8192 ]
 check "the agent still serves requests" jitctl grants
