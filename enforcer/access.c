@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The request lifecycle over the control socket: request, approve, deny,
- * revoke, list; expiry and policy changes. Every decision is audited,
- * refusals included. Kernel changes come first; the records follow only
- * once the kernel said yes, so they never claim access the kernel does not
- * give (or the reverse).
+ * revoke, list; expiry, policy changes and the start. Every decision is
+ * journalled before the kernel changes and before its reply goes out (the
+ * daemon syncs the journal once per pass of its loop and holds the replies
+ * until then); every decision is audited, refusals included. Records are
+ * one user's right each; what the kernel holds follows from all live
+ * records together (cover.c).
  */
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -72,6 +74,103 @@ static json_t *refuse(struct jit_daemon *d, const struct jit_identity *id,
 	return control_error(code, "%s", msg);
 }
 
+/* ---- records, journal and kernel -------------------------------------- */
+
+static const struct jit_identity *agent_identity(void)
+{
+	static struct jit_identity agent = { .uid = 0, .name = "jit-enforcer" };
+
+	return &agent;
+}
+
+/* The next state of r once finished (end cut to now if it was live). */
+static struct jit_request finished(const struct jit_request *r,
+				   enum jit_status st, const char *reason,
+				   const char *by, uint64_t now)
+{
+	struct jit_request next = *r;
+
+	if (r->status == JIT_INITIATED && st != JIT_EXPIRED && r->end_ms > now)
+		next.end_ms = now;
+	next.status = st;
+	snprintf(next.status_reason, sizeof(next.status_reason), "%s",
+		 reason ? reason : "");
+	if (by)
+		snprintf(next.decided_by, sizeof(next.decided_by), "%s", by);
+	return next;
+}
+
+/*
+ * Journal next (r's coming state). keep: a decision that takes access
+ * away happens even when it cannot be written now; it is retried. Returns
+ * 0 or -errno; a failure puts the agent in degraded mode.
+ */
+static int record(struct jit_daemon *d, const struct jit_request *next,
+		  bool keep)
+{
+	int r = journal_append_request(d->journal, next, keep);
+
+	if (r < 0)
+		daemon_journal_failed(d, r);
+	d->state_dirty = true;
+	return r;
+}
+
+static void not_recorded_msg(struct jit_daemon *d, int err, char *msg, size_t n)
+{
+	snprintf(msg, n, "cannot record the decision: %s on %s", strerror(-err),
+		 d->cfg->state_dir);
+}
+
+/*
+ * Bring the kernel to what the cover staged, in one batch. On failure the
+ * staged changes are undone and err says why.
+ */
+static int apply(struct jit_daemon *d, char *err, size_t errlen)
+{
+	_cleanup_free_ struct jit_elem *del = NULL, *add = NULL;
+	size_t n_del = 0, n_add = 0;
+	int r;
+
+	r = cover_delta(d->cover, &del, &n_del, &add, &n_add);
+	if (r == 0)
+		r = table_elems_update(d->table, del, n_del, add, n_add,
+				       now_real_ms(), err, errlen);
+	else
+		snprintf(err, errlen, "computing elements: %s", strerror(-r));
+	if (r < 0) {
+		cover_rollback(d->cover);
+		return r;
+	}
+	cover_commit(d->cover);
+	return 0;
+}
+
+/*
+ * For decisions already taken (expiry, policy change): the records are
+ * final, so the kernel must follow. If the batch is refused, the sets are
+ * replaced whole from the records instead.
+ */
+static void apply_or_resync(struct jit_daemon *d, const char *what)
+{
+	_cleanup_free_ struct jit_elem *del = NULL, *add = NULL;
+	size_t n_del = 0, n_add = 0;
+	char err[512] = "";
+	int r;
+
+	r = cover_delta(d->cover, &del, &n_del, &add, &n_add);
+	if (r == 0)
+		r = table_elems_update(d->table, del, n_del, add, n_add,
+				       now_real_ms(), err, sizeof(err));
+	cover_commit(d->cover);
+	if (r < 0) {
+		log_err("updating grant elements %s: %s; replacing the grant "
+			"sets whole",
+			what, err[0] ? err : strerror(-r));
+		daemon_resync(d);
+	}
+}
+
 void access_arm_timer(struct jit_daemon *d)
 {
 	uint64_t next = grants_next_end(d->grants);
@@ -87,51 +186,70 @@ void access_arm_timer(struct jit_daemon *d)
 }
 
 /*
- * Put r's elements in the kernel (replacing a live grant with the same
- * key) and record it as initiated. Returns NULL on success or an error
- * reply.
+ * Give r (pending) its grant: journal it (and the end of the same user's
+ * older grant with the same key, which it replaces), then change the
+ * kernel. Returns NULL on success or an error reply; on error r is as it
+ * was.
  */
 static json_t *initiate(struct jit_daemon *d, const struct jit_identity *id,
-			struct jit_request *r, const char *event)
+			struct jit_request *r, const char *event,
+			const char *by)
 {
-	struct jit_request *same, *conflict;
+	struct jit_request next = *r, same_next, *same;
 	uint64_t now = now_real_ms();
-	uint64_t timeout = (uint64_t)r->duration_s * 1000;
-	char err[512], msg[640], src[JIT_PREFIX_STRLEN], ports[48];
+	char err[512], msg[640];
 	int ret;
 
-	conflict = grants_find_conflict(d->grants, &r->key, r);
-	if (conflict) {
-		snprintf(msg, sizeof(msg),
-			 "%s %s overlaps live grant %" PRIu64
-			 " (%s %s); revoke it first or ask for exactly the "
-			 "same prefix",
-			 prefix_format(&r->key.source, src, sizeof(src)),
-			 grant_key_ports(&r->key, ports, sizeof(ports)),
-			 conflict->id,
-			 prefix_format(&conflict->key.source, src, sizeof(src)),
-			 grant_key_ports(&conflict->key, ports, sizeof(ports)));
-		return refuse(d, id, event, r, "overlapping-grant", msg);
-	}
-	same = grants_find_same(d->grants, &r->key, r);
-	ret = table_grants_update(d->table, same ? &same->key : NULL,
-				  same ? 1 : 0, &r->key, &timeout, 1, err,
-				  sizeof(err));
+	same = grants_find_same(d->grants, &r->key, r->uid, r);
+	if (same && !authz_may_replace(r, same))
+		same = NULL;
+	next.status = JIT_INITIATED;
+	next.start_ms = now;
+	next.end_ms = now + (uint64_t)r->duration_s * 1000;
+	next.status_reason[0] = '\0';
+	snprintf(next.decided_by, sizeof(next.decided_by), "%s", by);
+	ret = record(d, &next, false);
 	if (ret < 0) {
+		not_recorded_msg(d, ret, msg, sizeof(msg));
+		return refuse(d, id, event, r, "not-recorded", msg);
+	}
+	if (same) {
+		same_next = finished(same, JIT_REVOKED, JIT_REASON_NEWER,
+				     id->name, now);
+		same_next.replaced_by = r->id;
+		(void)record(d, &same_next, true);
+	}
+	ret = cover_add(d->cover, r->id, &r->key, next.end_ms);
+	if (ret == 0 && same)
+		ret = cover_del(d->cover, same->id, &same->key);
+	if (ret < 0) {
+		cover_rollback(d->cover);
+		snprintf(err, sizeof(err), "%s", strerror(-ret));
+	} else {
+		ret = apply(d, err, sizeof(err));
+	}
+	if (ret < 0) {
+		struct jit_request undo =
+			finished(r, JIT_DENIED, "the kernel refused the grant",
+				 NULL, now);
+
+		/* What was journalled is taken back, in order. */
+		(void)record(d, &undo, true);
+		if (same)
+			(void)record(d, same, true);
 		log_err("adding grant %" PRIu64 " to the kernel: %s", r->id,
 			err);
 		snprintf(msg, sizeof(msg), "the kernel refused the grant: %s",
 			 err);
+		grants_apply(d->grants, r, &undo);
 		return refuse(d, id, event, r, "kernel-error", msg);
 	}
-	grants_initiate(d->grants, r, now);
+	grants_apply(d->grants, r, &next);
 	detect_grant_started(d->detect, r, now);
 	if (same) {
 		json_t *ev = audit_base("replace", id);
 
-		same->replaced_by = r->id;
-		grants_finish(d->grants, same, JIT_REVOKED, JIT_REASON_NEWER,
-			      id->name);
+		grants_apply(d->grants, same, &same_next);
 		json_object_set_new(ev, "result", json_string("revoked"));
 		json_object_set_new(ev, "status_reason",
 				    json_string(JIT_REASON_NEWER));
@@ -154,6 +272,23 @@ static int lookup_identity(const struct jit_peer *peer, struct jit_identity *id)
 	return r;
 }
 
+static int get_id(json_t *msg, uint64_t *id, json_t **reply)
+{
+	json_t *v = json_object_get(msg, "id");
+
+	if (!v) {
+		*reply = control_error("missing-field", "missing field 'id'");
+		return -EINVAL;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 1) {
+		*reply = control_error("bad-type",
+				       "field 'id' must be a positive integer");
+		return -EINVAL;
+	}
+	*id = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
 json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
 		       json_t *msg)
 {
@@ -163,7 +298,9 @@ json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
 	const char *code = "bad-request";
 	char err[512];
 	json_t *reply, *ev;
+	int ret;
 
+	access_expire(d);
 	lookup_identity(peer, &id);
 	if (request_parse(msg, &tmpl, &code, err, sizeof(err)) < 0) {
 		reply = refuse(d, &id, "request", &tmpl, code, err);
@@ -194,7 +331,7 @@ json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
 	if (id.uid != 0 &&
 	    grants_count_user(d->grants, id.uid, JIT_INITIATED) >=
 		    JIT_GRANTS_PER_USER &&
-	    !grants_find_same(d->grants, &tmpl.key, NULL)) {
+	    !grants_find_same(d->grants, &tmpl.key, id.uid, NULL)) {
 		snprintf(err, sizeof(err),
 			 "user '%s' already has %d live grants; revoke some "
 			 "first",
@@ -209,16 +346,22 @@ json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
 		goto out;
 	}
 	if (p->approval == JIT_APPROVAL_AUTO) {
-		reply = initiate(d, &id, r, "request");
-		if (reply) {
-			grants_finish(d->grants, r, JIT_DENIED,
-				      json_string_value(json_object_get(
-					      json_object_get(reply, "error"),
-					      "message")),
-				      NULL);
-			goto out;
+		reply = initiate(d, &id, r, "request", "auto");
+	} else {
+		ret = record(d, r, false);
+		reply = NULL;
+		if (ret < 0) {
+			not_recorded_msg(d, ret, err, sizeof(err));
+			reply = refuse(d, &id, "request", &tmpl, "not-recorded",
+				       err);
 		}
-		snprintf(r->decided_by, sizeof(r->decided_by), "auto");
+	}
+	if (reply) {
+		/* Nothing of it was recorded: as if it had never been made,
+		 * so that its id is not used (the journal never saw it). */
+		if (r->status == JIT_PENDING)
+			grants_discard(d->grants, r);
+		goto out;
 	}
 	ev = audit_base("request", &id);
 	json_object_set_new(ev, "result",
@@ -230,27 +373,12 @@ json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
 		 r->status == JIT_INITIATED ? "granted" : "pending approval");
 	reply = json_pack("{s:b, s:o}", "ok", 1, "request",
 			  request_json(r, now_real_ms()));
+	if (r->status == JIT_INITIATED)
+		daemon_pass_grant(d, r->id, reply);
 out:
 	request_release(&tmpl);
 	identity_release(&id);
 	return reply;
-}
-
-static int get_id(json_t *msg, uint64_t *id, json_t **reply)
-{
-	json_t *v = json_object_get(msg, "id");
-
-	if (!v) {
-		*reply = control_error("missing-field", "missing field 'id'");
-		return -EINVAL;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < 1) {
-		*reply = control_error("bad-type",
-				       "field 'id' must be a positive integer");
-		return -EINVAL;
-	}
-	*id = (uint64_t)json_integer_value(v);
-	return 0;
 }
 
 /* approve and deny share everything up to the decision. */
@@ -262,11 +390,13 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 	const struct jit_policy *p;
 	struct jit_identity id;
 	json_t *reply = NULL, *ev, *why;
-	char err[256], reason[JIT_STATUS_MAX];
+	const char *code;
+	char err[512], reason[JIT_STATUS_MAX];
 	uint64_t rid;
 
 	if (get_id(msg, &rid, &reply) < 0)
 		return reply;
+	access_expire(d);
 	lookup_identity(peer, &id);
 	none.id = rid;
 	why = json_object_get(msg, "reason");
@@ -298,39 +428,38 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 		reply = refuse(d, &id, event, r, "unknown-policy", err);
 		goto out;
 	}
-	if (!authz_match(&p->approvers, &id)) {
-		snprintf(err, sizeof(err),
-			 "user '%s' may not approve or deny requests under "
-			 "policy '%s'",
-			 id.name, p->name);
-		reply = refuse(d, &id, event, r, "not-approver", err);
-		goto out;
-	}
-	if (id.uid == r->uid && id.uid != 0) {
-		reply = refuse(d, &id, event, r, "own-request",
-			       "approvers cannot decide their own requests");
+	if (authz_may_decide(p, &id, r, &code, err, sizeof(err)) < 0) {
+		reply = refuse(d, &id, event, r, code, err);
 		goto out;
 	}
 	if (approve) {
 		struct jit_request check = *r;
-		const char *code;
 
 		/* The policy may have changed while the request waited. */
-		check.duration_s = r->duration_s;
-		if (authz_check_request(p, &(struct jit_identity){ .uid = 0 },
-					&check, &code, err, sizeof(err)) < 0) {
+		if (authz_check_limits(p, &check, &code, err, sizeof(err)) <
+		    0) {
 			reply = refuse(d, &id, event, r, code, err);
 			goto out;
 		}
-		reply = initiate(d, &id, r, event);
+		reply = initiate(d, &id, r, event, id.name);
 		if (reply)
 			goto out;
-		snprintf(r->decided_by, sizeof(r->decided_by), "%s", id.name);
 	} else {
+		struct jit_request next;
+		int ret;
+
 		snprintf(reason, sizeof(reason), "denied%s%s",
 			 why && json_string_value(why)[0] ? ": " : "",
 			 why ? json_string_value(why) : "");
-		grants_finish(d->grants, r, JIT_DENIED, reason, id.name);
+		next = finished(r, JIT_DENIED, reason, id.name, now_real_ms());
+		/* A denial that is not recorded would not hold: refuse it. */
+		ret = record(d, &next, false);
+		if (ret < 0) {
+			not_recorded_msg(d, ret, err, sizeof(err));
+			reply = refuse(d, &id, event, r, "not-recorded", err);
+			goto out;
+		}
+		grants_apply(d->grants, r, &next);
 	}
 	ev = audit_base(event, &id);
 	json_object_set_new(ev, "result",
@@ -340,6 +469,8 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 	audit_request(d, ev, r);
 	reply = json_pack("{s:b, s:o}", "ok", 1, "request",
 			  request_json(r, now_real_ms()));
+	if (approve)
+		daemon_pass_grant(d, r->id, reply);
 out:
 	identity_release(&id);
 	return reply;
@@ -414,16 +545,50 @@ static int terminate(const struct jit_grant_key *k, unsigned *sockets,
 	return r;
 }
 
+/*
+ * End r now as st: journal it first (kept for retry if the journal cannot
+ * take it), then take its elements out of the kernel. Returns 0, 1 when
+ * the kernel is right but the journal not yet, or -errno when the kernel
+ * refused (then nothing changed and r is as it was).
+ */
+static int end_grant(struct jit_daemon *d, struct jit_request *r,
+		     enum jit_status st, const char *reason, const char *by,
+		     char *err, size_t errlen)
+{
+	uint64_t now = now_real_ms();
+	struct jit_request next = finished(r, st, reason, by, now);
+	bool live = r->status == JIT_INITIATED;
+	int rec, ret = 0;
+
+	rec = record(d, &next, true);
+	if (live) {
+		ret = cover_del(d->cover, r->id, &r->key);
+		if (ret == 0)
+			ret = apply(d, err, errlen);
+		else
+			snprintf(err, errlen, "%s", strerror(-ret));
+		if (ret < 0) {
+			(void)record(d, r, true);
+			return ret;
+		}
+	}
+	grants_apply(d->grants, r, &next);
+	if (live)
+		detect_grant_ended(d->detect, r,
+				   st == JIT_EXPIRED ? r->end_ms : now);
+	return rec < 0 ? 1 : 0;
+}
+
 json_t *access_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 		      json_t *msg)
 {
 	struct jit_request *r, none = { 0 };
-	const struct jit_policy *p;
 	struct jit_identity id;
 	json_t *reply = NULL, *ev, *term = json_object_get(msg, "terminate");
+	const char *code;
 	char err[512];
 	unsigned sockets = 0;
-	int flows = 0, tr = 0;
+	int flows = 0, tr = 0, ret;
 	uint64_t rid;
 
 	if (get_id(msg, &rid, &reply) < 0)
@@ -431,6 +596,7 @@ json_t *access_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 	if (term && !json_is_boolean(term))
 		return control_error("bad-type",
 				     "field 'terminate' must be true or false");
+	access_expire(d);
 	lookup_identity(peer, &id);
 	none.id = rid;
 	r = grants_get(d->grants, rid);
@@ -445,34 +611,18 @@ json_t *access_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 		reply = refuse(d, &id, "revoke", r, "not-live", err);
 		goto out;
 	}
-	p = policy_set_find(d->policies, r->policy);
-	if (id.uid != 0 && id.uid != r->uid &&
-	    !(p && authz_match(&p->approvers, &id))) {
-		snprintf(err, sizeof(err),
-			 "user '%s' may only revoke their own grants", id.name);
-		reply = refuse(d, &id, "revoke", r, "permission-denied", err);
+	if (authz_may_revoke(policy_set_find(d->policies, r->policy), &id, r,
+			     &code, err, sizeof(err)) < 0) {
+		reply = refuse(d, &id, "revoke", r, code, err);
 		goto out;
 	}
-	if (json_is_true(term) && id.uid != 0 &&
-	    !(p && authz_match(&p->approvers, &id)) && id.uid != r->uid) {
-		reply = refuse(d, &id, "revoke", r, "permission-denied",
-			       "only root, approvers or the requester may "
-			       "terminate connections");
+	ret = end_grant(d, r, JIT_REVOKED, JIT_REASON_USER, id.name, err,
+			sizeof(err));
+	if (ret < 0) {
+		log_err("removing grant %" PRIu64 ": %s", rid, err);
+		reply = refuse(d, &id, "revoke", r, "kernel-error", err);
 		goto out;
 	}
-	if (r->status == JIT_INITIATED) {
-		int ret = table_grants_update(d->table, &r->key, 1, NULL, NULL,
-					      0, err, sizeof(err));
-
-		if (ret < 0) {
-			log_err("removing grant %" PRIu64 ": %s", rid, err);
-			reply = refuse(d, &id, "revoke", r, "kernel-error",
-				       err);
-			goto out;
-		}
-	}
-	grants_finish(d->grants, r, JIT_REVOKED, JIT_REASON_USER, id.name);
-	detect_grant_ended(d->detect, r, now_real_ms());
 	if (json_is_true(term)) {
 		tr = terminate(&r->key, &sockets, &flows);
 		if (tr < 0)
@@ -490,8 +640,21 @@ json_t *access_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 		json_object_set_new(ev, "deleted_flows", json_integer(flows));
 	}
 	audit_request(d, ev, r);
-	reply = json_pack("{s:b, s:o}", "ok", 1, "request",
-			  request_json(r, now_real_ms()));
+	reply = json_pack("{s:b, s:o, s:b}", "ok", 1, "request",
+			  request_json(r, now_real_ms()), "recorded", ret == 0);
+	if (ret > 0) {
+		not_recorded_msg(d, journal_error(d->journal), err,
+				 sizeof(err));
+		json_object_set_new(
+			reply, "warning",
+			json_pack(
+				"{s:s, s:s}", "code", "not-recorded", "message",
+				"the revoke is in force in the kernel but not "
+				"yet recorded; the agent keeps trying"));
+		log_warn("revoke of %" PRIu64 " is in force but not recorded: "
+			 "%s",
+			 rid, err);
+	}
 	if (json_is_true(term)) {
 		json_object_set_new(reply, "terminated_sockets",
 				    json_integer(sockets));
@@ -506,19 +669,53 @@ out:
 	return reply;
 }
 
+#define LIST_PAGE_DEFAULT 1000
+#define LIST_PAGE_MAX	  5000
+
+/*
+ * One page of records, oldest first, from the first id above "after":
+ * at most "limit" (default LIST_PAGE_DEFAULT), so that a reply stays small
+ * and other clients are never kept waiting. "next" in the reply is the
+ * "after" of the following page, absent on the last one.
+ */
 json_t *access_list(struct jit_daemon *d, const struct jit_peer *peer,
 		    json_t *msg, bool grants_only)
 {
 	json_t *all = json_object_get(msg, "all");
-	json_t *arr = json_array();
-	uint64_t now = now_real_ms();
+	json_t *after = json_object_get(msg, "after");
+	json_t *limit = json_object_get(msg, "limit");
+	json_t *arr, *reply;
+	uint64_t now = now_real_ms(), from = 0, last = 0;
+	size_t max = LIST_PAGE_DEFAULT, n = 0, i, lo = 0, hi;
 
-	if (all && !json_is_boolean(all)) {
-		json_decref(arr);
+	if ((all && !json_is_boolean(all)) ||
+	    (after &&
+	     (!json_is_integer(after) || json_integer_value(after) < 0)) ||
+	    (limit &&
+	     (!json_is_integer(limit) || json_integer_value(limit) < 1)))
 		return control_error("bad-type",
-				     "field 'all' must be true or false");
+				     "'all' must be true or false, 'after' a "
+				     "request id and 'limit' a positive "
+				     "number");
+	access_expire(d);
+	if (after)
+		from = (uint64_t)json_integer_value(after);
+	if (limit)
+		max = (size_t)json_integer_value(limit);
+	if (max > LIST_PAGE_MAX)
+		max = LIST_PAGE_MAX;
+	/* Records are ordered by id: find the first above "after". */
+	hi = grants_count(d->grants);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (grants_at(d->grants, mid)->id <= from)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	for (size_t i = 0; i < grants_count(d->grants); i++) {
+	arr = json_array();
+	for (i = lo; i < grants_count(d->grants) && n < max; i++) {
 		const struct jit_request *r = grants_at(d->grants, i);
 
 		if (grants_only
@@ -527,70 +724,42 @@ json_t *access_list(struct jit_daemon *d, const struct jit_peer *peer,
 				      r->status != JIT_INITIATED)
 			continue;
 		json_array_append_new(arr, request_json(r, now));
+		last = r->id;
+		n++;
 	}
-	return json_pack("{s:b, s:o}", "ok", 1,
-			 grants_only ? "grants" : "requests", arr);
-}
-
-/*
- * Requests matching want, collected before any is finished: finishing may
- * drop old finished records and move the others, but never a live one.
- */
-static struct jit_request **collect(struct jit_daemon *d,
-				    bool (*want)(const struct jit_request *r,
-						 uint64_t now),
-				    uint64_t now, size_t *n)
-{
-	struct jit_request **v = NULL;
-	size_t cap = 0;
-
-	*n = 0;
-	for (size_t i = 0; i < grants_count(d->grants); i++) {
-		struct jit_request *r = grants_at(d->grants, i);
-
-		if (!want(r, now))
-			continue;
-		if (grow_array((void **)&v, &cap, *n + 1, sizeof(*v)) < 0)
-			break;
-		v[(*n)++] = r;
-	}
-	return v;
-}
-
-static bool is_due(const struct jit_request *r, uint64_t now)
-{
-	return r->status == JIT_INITIATED && r->end_ms <= now;
-}
-
-static bool is_open(const struct jit_request *r, uint64_t now)
-{
-	return r->status == JIT_INITIATED || r->status == JIT_PENDING;
+	reply = json_pack("{s:b, s:o}", "ok", 1,
+			  grants_only ? "grants" : "requests", arr);
+	if (n == max && i < grants_count(d->grants))
+		json_object_set_new(reply, "next", json_integer(last));
+	return reply;
 }
 
 void access_expire(struct jit_daemon *d)
 {
 	uint64_t now = now_real_ms();
-	struct jit_identity agent = { .uid = 0 };
-	struct jit_request **due;
-	size_t n;
+	struct jit_request *r;
+	int n = 0;
 
-	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
-	due = collect(d, is_due, now, &n);
-	for (size_t i = 0; i < n; i++) {
-		struct jit_request *r = due[i];
+	/* One kernel batch for all that are due. */
+	while ((r = grants_next_due(d->grants, now))) {
+		struct jit_request next =
+			finished(r, JIT_EXPIRED, JIT_REASON_EXPIRED, NULL, now);
 		json_t *ev;
 
-		grants_finish(d->grants, r, JIT_EXPIRED, JIT_REASON_EXPIRED,
-			      NULL);
+		(void)record(d, &next, true);
+		(void)cover_del(d->cover, r->id, &r->key);
+		grants_apply(d->grants, r, &next);
 		detect_grant_ended(d->detect, r, r->end_ms);
-		ev = audit_base("expire", &agent);
+		ev = audit_base("expire", agent_identity());
 		json_object_set_new(ev, "result", json_string("expired"));
 		json_object_set_new(ev, "status_reason",
 				    json_string(JIT_REASON_EXPIRED));
 		audit_request(d, ev, r);
 		log_info("grant %" PRIu64 " expired", r->id);
+		n++;
 	}
-	free(due);
+	if (n)
+		apply_or_resync(d, "after grants expired");
 	access_arm_timer(d);
 }
 
@@ -630,25 +799,23 @@ struct withdrawal {
 
 void access_recheck(struct jit_daemon *d)
 {
-	struct jit_identity agent = { .uid = 0 };
 	struct id_cache cache = { 0 };
 	struct withdrawal *w = NULL;
-	struct jit_grant_key *keys = NULL;
-	struct jit_request **open;
-	size_t n, n_w = 0, cap_w = 0, n_keys = 0, cap_keys = 0;
-	bool kernel_ok = true;
-	char err[512];
+	size_t n_w = 0, cap_w = 0;
+	uint64_t now = now_real_ms();
+	bool kernel = false;
 
-	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
-	open = collect(d, is_open, 0, &n);
-	/* Decide first, so that the kernel changes once for all of them. */
-	for (size_t i = 0; i < n; i++) {
-		struct jit_request *r = open[i], check = *r;
+	access_expire(d);
+	/* Decide first (records never move while nothing is finished). */
+	for (size_t i = 0; i < grants_count(d->grants); i++) {
+		struct jit_request *r = grants_at(d->grants, i), check = *r;
 		const struct jit_policy *p;
 		const struct jit_identity *who;
 		const char *code;
 		char why[512] = "";
 
+		if (r->status != JIT_INITIATED && r->status != JIT_PENDING)
+			continue;
 		p = policy_set_find(d->policies, r->policy);
 		if (!p) {
 			snprintf(why, sizeof(why), "policy '%s' was removed",
@@ -662,36 +829,39 @@ void access_recheck(struct jit_daemon *d)
 		}
 		if (!why[0])
 			continue;
-		if (grow_array((void **)&w, &cap_w, n_w + 1, sizeof(*w)) < 0 ||
-		    (r->status == JIT_INITIATED &&
-		     grow_array((void **)&keys, &cap_keys, n_keys + 1,
-				sizeof(*keys)) < 0))
+		if (grow_array((void **)&w, &cap_w, n_w + 1, sizeof(*w)) < 0)
 			break;
 		w[n_w].r = r;
 		w[n_w++].why = strdup(why);
-		if (r->status == JIT_INITIATED)
-			keys[n_keys++] = r->key;
 	}
-	if (n_keys && table_grants_update(d->table, keys, n_keys, NULL, NULL, 0,
-					  err, sizeof(err)) < 0) {
-		/* Nothing changed in the kernel: the grants stay live. */
-		log_err("revoking %zu grants after a policy change: %s", n_keys,
-			err);
-		kernel_ok = false;
+	/* Journal every withdrawal, then one kernel batch for them all. */
+	for (size_t i = 0; i < n_w; i++) {
+		struct jit_request *r = w[i].r;
+		bool live = r->status == JIT_INITIATED;
+		struct jit_request next =
+			finished(r, live ? JIT_REVOKED : JIT_DENIED,
+				 JIT_REASON_POLICY, "jit-enforcer", now);
+
+		(void)record(d, &next, true);
+		if (live) {
+			(void)cover_del(d->cover, r->id, &r->key);
+			detect_grant_ended(d->detect, r, now);
+			kernel = true;
+		}
 	}
+	if (kernel)
+		apply_or_resync(d, "after a policy change");
 	for (size_t i = 0; i < n_w; i++) {
 		struct jit_request *r = w[i].r;
 		const char *why = w[i].why ? w[i].why : "policy changed";
 		bool live = r->status == JIT_INITIATED;
+		struct jit_request next =
+			finished(r, live ? JIT_REVOKED : JIT_DENIED,
+				 JIT_REASON_POLICY, "jit-enforcer", now);
 		json_t *ev;
 
-		if (live && !kernel_ok)
-			continue;
-		grants_finish(d->grants, r, live ? JIT_REVOKED : JIT_DENIED,
-			      JIT_REASON_POLICY, "jit-enforcer");
-		if (live)
-			detect_grant_ended(d->detect, r, now_real_ms());
-		ev = audit_base("revoke", &agent);
+		grants_apply(d->grants, r, &next);
+		ev = audit_base("revoke", agent_identity());
 		json_object_set_new(ev, "result", json_string("revoked"));
 		json_object_set_new(ev, "status_reason",
 				    json_string(JIT_REASON_POLICY));
@@ -703,254 +873,286 @@ void access_recheck(struct jit_daemon *d)
 	for (size_t i = 0; i < n_w; i++)
 		free(w[i].why);
 	free(w);
-	free(keys);
-	free(open);
 	for (size_t i = 0; i < cache.n; i++)
 		identity_release(&cache.id[i]);
 	access_arm_timer(d);
 }
 
-int access_live_keys(struct jit_daemon *d, struct jit_grant_key **keys,
-		     uint64_t **timeouts_ms, size_t *n)
+/* ---- start ------------------------------------------------------------ */
+
+static int elem_point_cmp(const void *a, const void *b)
 {
-	uint64_t now = now_real_ms();
-	size_t count = 0, k = 0;
+	const struct jit_elem *x = a, *y = b;
+	int c;
 
-	for (size_t i = 0; i < grants_count(d->grants); i++) {
-		const struct jit_request *q = grants_at(d->grants, i);
-
-		count += q->status == JIT_INITIATED && q->end_ms > now;
-	}
-	*keys = calloc(count + 1, sizeof(**keys));
-	*timeouts_ms = calloc(count + 1, sizeof(**timeouts_ms));
-	if (!*keys || !*timeouts_ms) {
-		free(*keys);
-		free(*timeouts_ms);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < grants_count(d->grants) && k < count; i++) {
-		const struct jit_request *q = grants_at(d->grants, i);
-
-		if (q->status != JIT_INITIATED || q->end_ms <= now)
-			continue;
-		(*keys)[k] = q->key;
-		(*timeouts_ms)[k++] = q->end_ms - now;
-	}
-	*n = k;
-	return 0;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	c = memcmp(x->addr_lo, y->addr_lo, 16);
+	if (c)
+		return c;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return x->port_lo < y->port_lo ? -1 : x->port_lo > y->port_lo;
 }
 
-void access_load_state(struct jit_daemon *d, const struct jit_state *st)
+/* 16-byte big-endian address + 1; false when it wrapped. */
+static bool addr_next(uint8_t a[16], unsigned alen)
 {
-	struct jit_identity agent = { .uid = 0 };
-	uint64_t now = now_real_ms();
-	size_t expired = 0, live = 0, n_due;
-	struct jit_request **due;
+	for (int i = (int)alen - 1; i >= 0; i--)
+		if (++a[i])
+			return true;
+	return false;
+}
 
-	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
-	for (size_t i = 0; i < st->n_requests; i++) {
-		if (grants_restore(d->grants, &st->requests[i]) < 0) {
-			log_warn("state: request %" PRIu64 " skipped",
-				 st->requests[i].id);
-			continue;
-		}
-		live += st->requests[i].status == JIT_INITIATED;
-	}
-	grants_set_next_id(d->grants, st->next_id);
-	due = collect(d, is_due, now, &n_due);
-	for (size_t i = 0; i < n_due; i++) {
-		struct jit_request *r = due[i];
-		json_t *ev;
+struct kernel_view {
+	struct jit_elem *hosts; /* hash-set elements, sorted */
+	size_t n_hosts;
+	struct jit_elem *nets; /* interval-set elements */
+	size_t n_nets;
+};
 
-		grants_finish(d->grants, r, JIT_EXPIRED, JIT_REASON_EXPIRED,
-			      NULL);
-		ev = audit_base("expire", &agent);
-		json_object_set_new(ev, "result", json_string("expired"));
-		json_object_set_new(ev, "status_reason",
-				    json_string(JIT_REASON_EXPIRED));
-		json_object_set_new(ev, "message",
-				    json_string("ended while the agent was "
-						"stopped"));
-		audit_request(d, ev, r);
-		expired++;
-	}
-	free(due);
-	log_notice("state: %zu requests restored; %zu grants live, %zu ended "
-		   "while the agent was stopped",
-		   st->n_requests, live - expired, expired);
+static bool host_present(const struct kernel_view *kv, uint8_t family,
+			 const uint8_t *addr, uint8_t proto, uint16_t port,
+			 uint64_t min_end)
+{
+	struct jit_elem key = { .family = family,
+				.proto = proto,
+				.port_lo = port };
+	const struct jit_elem *e;
+
+	memcpy(key.addr_lo, addr, family == AF_INET ? 4 : 16);
+	e = bsearch(&key, kv->hosts, kv->n_hosts, sizeof(key), elem_point_cmp);
+	return e && e->end_ms >= min_end;
+}
+
+static int port_cmp(const void *a, const void *b)
+{
+	const struct jit_elem *const *x = a, *const *y = b;
+
+	return (*x)->port_lo < (*y)->port_lo ? -1
+					     : (*x)->port_lo > (*y)->port_lo;
 }
 
 /*
- * Kernel elements are matched to records through one hash of element keys:
- * (prefix, protocol, first port, last port). Hosts are expanded per port,
- * exactly as ruleset.c puts them in the hash sets.
+ * Do the interval elements (with end >= min_end) cover every point of the
+ * box [alo, ahi] x proto x [plo, phi]? A sweep over the address axis: at
+ * each address where some element starts or stops, the elements there
+ * must cover the whole port range.
  */
-struct elem_key {
-	struct jit_prefix src;
-	uint8_t proto;
-	uint16_t lo, hi;
-	bool used;
-};
-
-struct elem_hash {
-	struct elem_key *slots;
-	size_t mask;
-};
-
-static uint64_t elem_hash_of(const struct elem_key *k)
+static bool box_present(const struct kernel_view *kv, uint8_t family,
+			const uint8_t *alo, const uint8_t *ahi, uint8_t proto,
+			uint16_t plo, uint16_t phi, uint64_t min_end)
 {
-	uint64_t h = 1469598103934665603ull;
-	const uint8_t *parts[] = { k->src.addr, &k->src.len, &k->proto,
-				   (const uint8_t *)&k->lo,
-				   (const uint8_t *)&k->hi };
-	const size_t lens[] = { 16, 1, 1, 2, 2 };
+	unsigned alen = family == AF_INET ? 4 : 16;
+	_cleanup_free_ const struct jit_elem **in = NULL;
+	_cleanup_free_ uint8_t(*cuts)[16] = NULL;
+	size_t n_in = 0, n_cuts = 0;
+	bool ok = true;
 
-	for (size_t p = 0; p < ARRAY_SIZE(parts); p++)
-		for (size_t i = 0; i < lens[p]; i++)
-			h = (h ^ parts[p][i]) * 1099511628211ull;
-	return h ^ k->src.family;
-}
+	in = calloc(kv->n_nets + 1, sizeof(*in));
+	cuts = calloc(2 * kv->n_nets + 1, sizeof(*cuts));
+	if (!in || !cuts)
+		return true; /* no memory: keep the record */
+	memset(cuts[n_cuts], 0, 16);
+	memcpy(cuts[n_cuts++], alo, alen);
+	for (size_t i = 0; i < kv->n_nets; i++) {
+		const struct jit_elem *e = &kv->nets[i];
 
-static bool elem_eq(const struct elem_key *a, const struct elem_key *b)
-{
-	return a->src.family == b->src.family && a->src.len == b->src.len &&
-	       !memcmp(a->src.addr, b->src.addr, 16) && a->proto == b->proto &&
-	       a->lo == b->lo && a->hi == b->hi;
-}
-
-/* Returns true if k was already there. */
-static bool elem_put(struct elem_hash *h, const struct elem_key *k)
-{
-	size_t i = elem_hash_of(k) & h->mask;
-
-	while (h->slots[i].used) {
-		if (elem_eq(&h->slots[i], k))
-			return true;
-		i = (i + 1) & h->mask;
+		if (e->family != family || e->proto != proto ||
+		    e->end_ms < min_end || e->port_hi < plo ||
+		    e->port_lo > phi || memcmp(e->addr_hi, alo, alen) < 0 ||
+		    memcmp(e->addr_lo, ahi, alen) > 0)
+			continue;
+		in[n_in++] = e;
+		if (memcmp(e->addr_lo, alo, alen) > 0) {
+			memset(cuts[n_cuts], 0, 16);
+			memcpy(cuts[n_cuts++], e->addr_lo, alen);
+		}
+		if (memcmp(e->addr_hi, ahi, alen) < 0) {
+			memset(cuts[n_cuts], 0, 16);
+			memcpy(cuts[n_cuts], e->addr_hi, alen);
+			if (addr_next(cuts[n_cuts], alen))
+				n_cuts++;
+		}
 	}
-	h->slots[i] = *k;
-	h->slots[i].used = true;
-	return false;
-}
+	for (size_t c = 0; c < n_cuts && ok; c++) {
+		_cleanup_free_ const struct jit_elem **here =
+			calloc(n_in + 1, sizeof(*here));
+		size_t n_here = 0;
+		uint32_t need = plo;
 
-static bool elem_has(const struct elem_hash *h, const struct elem_key *k)
-{
-	size_t i = elem_hash_of(k) & h->mask;
-
-	while (h->slots[i].used) {
-		if (elem_eq(&h->slots[i], k))
+		if (!here)
 			return true;
-		i = (i + 1) & h->mask;
+		for (size_t i = 0; i < n_in; i++)
+			if (memcmp(in[i]->addr_lo, cuts[c], alen) <= 0 &&
+			    memcmp(in[i]->addr_hi, cuts[c], alen) >= 0)
+				here[n_here++] = in[i];
+		qsort(here, n_here, sizeof(*here), port_cmp);
+		for (size_t i = 0; i < n_here && need <= phi; i++) {
+			if (here[i]->port_lo > need)
+				break;
+			if ((uint32_t)here[i]->port_hi + 1 > need)
+				need = (uint32_t)here[i]->port_hi + 1;
+		}
+		ok = need > phi;
 	}
-	return false;
+	return ok;
 }
 
-/* Call fn for every kernel element key of a grant key. */
-static void expand_key(const struct jit_grant_key *g, struct elem_hash *h,
-		       bool (*fn)(struct elem_hash *, const struct elem_key *))
+/* Is every element of r in the kernel, until at least r's end? */
+static bool record_present(const struct kernel_view *kv,
+			   const struct jit_request *r)
 {
-	static const struct {
-		unsigned bit;
-		uint8_t proto;
-	} protos[] = { { JIT_PROTO_TCP, IPPROTO_TCP },
-		       { JIT_PROTO_UDP, IPPROTO_UDP } };
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	static const unsigned bits[] = { JIT_PROTO_TCP, JIT_PROTO_UDP };
+	/* The kernel counts in ticks, and the end was sent as a timeout. */
+	uint64_t min_end = r->end_ms > 2000 ? r->end_ms - 2000 : 0;
+	uint8_t last[16] = { 0 };
 
+	prefix_last(&r->key.source, last);
 	for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
-		struct elem_key k = { .src = g->source,
-				      .proto = protos[i].proto };
-
-		if (!(g->protos & protos[i].bit))
+		if (!(r->key.protos & bits[i]))
 			continue;
-		if (grant_key_is_prefix(g)) {
-			k.lo = g->port_lo;
-			k.hi = g->port_hi;
-			fn(h, &k);
+		if (grant_key_is_prefix(&r->key)) {
+			if (!box_present(kv, r->key.source.family,
+					 r->key.source.addr, last, protos[i],
+					 r->key.port_lo, r->key.port_hi,
+					 min_end))
+				return false;
 			continue;
 		}
-		for (uint32_t p = g->port_lo; p <= g->port_hi; p++) {
-			k.lo = k.hi = (uint16_t)p;
-			fn(h, &k);
-		}
+		for (uint32_t p = r->key.port_lo; p <= r->key.port_hi; p++)
+			if (!host_present(kv, r->key.source.family,
+					  r->key.source.addr, protos[i],
+					  (uint16_t)p, min_end))
+				return false;
 	}
+	return true;
 }
 
-int access_adopt_kernel(struct jit_daemon *d)
+/*
+ * At start, after the journal was read: grants that ended while the agent
+ * was down are expired; with our table still in the kernel (the agent
+ * stopped or crashed, the host did not reboot), a grant whose elements the
+ * kernel no longer holds was taken away before the journal could say so
+ * (a revoke on a full disk, or a grant journalled just before a crash and
+ * never given): the kernel's absence wins. Then the cover is built from
+ * what is left; the first commit puts exactly that in the kernel.
+ */
+int access_start(struct jit_daemon *d, bool trust_journal)
 {
-	struct jit_identity agent = { .uid = 0 };
-	struct jit_kernel_grant *kg = NULL;
-	struct elem_hash h = { 0 };
+	struct kernel_view kv = { 0 };
+	_cleanup_free_ struct jit_elem *kel = NULL;
 	uint64_t now = now_real_ms();
-	size_t slots = 64, elems = 0, adopted = 0;
-	int n;
+	size_t live = 0, ended = 0, absent = 0, n_end = 0;
+	_cleanup_free_ struct jit_request **end = NULL;
+	int n = -ENOENT;
 
-	n = table_dump_grants(d->table, &kg);
-	if (n == -ENOENT || n == 0)
-		return 0;
-	if (n < 0) {
-		log_warn("reading the kernel's grant elements: %s",
-			 strerror(-n));
-		return n;
+	if (!trust_journal) {
+		n = table_dump_elems(d->table, now, &kel);
+		if (n < 0 && n != -ENOENT)
+			log_warn("reading the kernel's grant elements: %s; "
+				 "the journal alone decides",
+				 strerror(-n));
 	}
-	for (size_t i = 0; i < grants_count(d->grants); i++) {
-		const struct jit_request *r = grants_at(d->grants, i);
-
-		if (r->status == JIT_INITIATED)
-			elems += (size_t)(r->key.port_hi - r->key.port_lo + 1) *
-				 2;
+	if (n >= 0) {
+		kv.hosts = calloc((size_t)n + 1, sizeof(*kv.hosts));
+		kv.nets = calloc((size_t)n + 1, sizeof(*kv.nets));
+		if (!kv.hosts || !kv.nets) {
+			free(kv.hosts);
+			free(kv.nets);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < n; i++) {
+			if (kel[i].interval)
+				kv.nets[kv.n_nets++] = kel[i];
+			else
+				kv.hosts[kv.n_hosts++] = kel[i];
+		}
+		qsort(kv.hosts, kv.n_hosts, sizeof(*kv.hosts), elem_point_cmp);
 	}
-	while (slots < 2 * (elems + (size_t)n))
-		slots *= 2;
-	h.slots = calloc(slots, sizeof(*h.slots));
-	if (!h.slots) {
-		free(kg);
+	end = calloc(grants_count_status(d->grants, JIT_INITIATED) + 1,
+		     sizeof(*end));
+	if (!end) {
+		free(kv.hosts);
+		free(kv.nets);
 		return -ENOMEM;
 	}
-	h.mask = slots - 1;
 	for (size_t i = 0; i < grants_count(d->grants); i++) {
-		const struct jit_request *r = grants_at(d->grants, i);
+		struct jit_request *r = grants_at(d->grants, i);
+		int ret;
 
-		if (r->status == JIT_INITIATED && r->end_ms > now)
-			expand_key(&r->key, &h, elem_put);
+		if (r->status != JIT_INITIATED)
+			continue;
+		if (r->end_ms <= now || (n >= 0 && !record_present(&kv, r))) {
+			end[n_end++] = r;
+			continue;
+		}
+		ret = cover_add(d->cover, r->id, &r->key, r->end_ms);
+		if (ret < 0) {
+			free(kv.hosts);
+			free(kv.nets);
+			return ret;
+		}
+		live++;
 	}
-	snprintf(agent.name, sizeof(agent.name), "jit-enforcer");
-	for (int i = 0; i < n; i++) {
-		struct elem_key k = { .src = kg[i].key.source,
-				      .lo = kg[i].key.port_lo,
-				      .hi = kg[i].key.port_hi };
-		struct jit_request tmpl = { 0 }, *r;
-		uint64_t left = kg[i].expires_ms;
-		const char *pol;
+	/* Finishing may drop old finished records, never a live one. */
+	for (size_t i = 0; i < n_end; i++) {
+		struct jit_request *r = end[i], next;
+		const char *what;
 		json_t *ev;
 
-		k.proto = kg[i].key.protos == JIT_PROTO_TCP ? IPPROTO_TCP
-							    : IPPROTO_UDP;
-		if (elem_has(&h, &k) || left < 1000)
-			continue;
-		if (!left || left > (uint64_t)JIT_DURATION_MAX_S * 1000)
-			left = (uint64_t)JIT_DURATION_MAX_S * 1000;
-		tmpl.key = kg[i].key;
-		pol = daemon_policy_for(d, k.proto, tmpl.key.port_lo);
-		snprintf(tmpl.policy, sizeof(tmpl.policy), "%s",
-			 pol[0] ? pol : "-");
-		snprintf(tmpl.user, sizeof(tmpl.user), "(unknown)");
-		tmpl.reason = (char *)"adopted from the kernel table at start";
-		tmpl.duration_s = (uint32_t)((left + 999) / 1000);
-		if (grants_add(d->grants, &tmpl, now, &r) < 0)
-			break;
-		grants_initiate_until(d->grants, r, now, now + left);
-		snprintf(r->decided_by, sizeof(r->decided_by), "jit-enforcer");
-		elem_put(&h, &k);
-		ev = audit_base("adopt", &agent);
-		json_object_set_new(ev, "result", json_string("initiated"));
+		if (r->end_ms <= now) {
+			next = finished(r, JIT_EXPIRED, JIT_REASON_EXPIRED,
+					NULL, now);
+			what = "ended while the agent was stopped";
+			ended++;
+		} else {
+			next = finished(r, JIT_REVOKED, JIT_REASON_ABSENT,
+					"jit-enforcer", now);
+			what = "its elements were no longer in the kernel";
+			absent++;
+		}
+		(void)record(d, &next, true);
+		grants_apply(d->grants, r, &next);
+		ev = audit_base(next.status == JIT_EXPIRED ? "expire"
+							   : "revoke",
+				agent_identity());
+		json_object_set_new(ev, "result",
+				    json_string(status_name(next.status)));
+		json_object_set_new(ev, "status_reason",
+				    json_string(next.status_reason));
+		json_object_set_new(ev, "message", json_string(what));
 		audit_request(d, ev, r);
-		adopted++;
 	}
-	if (adopted)
-		log_warn("adopted %zu grant element(s) the kernel held without "
-			 "a record (written before a crash?); they keep their "
-			 "end time",
-			 adopted);
-	free(h.slots);
-	free(kg);
-	return (int)adopted;
+	free(kv.hosts);
+	free(kv.nets);
+	/* What the first commit writes whole. */
+	cover_commit(d->cover);
+	if (absent)
+		log_warn("%zu grant(s) of the journal were no longer in the "
+			 "kernel and end now",
+			 absent);
+	log_notice("journal: %zu requests; %zu grants live, %zu ended while "
+		   "the agent was stopped",
+		   grants_count(d->grants), live, ended);
+	access_arm_timer(d);
+	return 0;
+}
+
+void access_unrecorded_grant(struct jit_daemon *d, uint64_t id, int err)
+{
+	struct jit_request *r = grants_get(d->grants, id);
+	char why[JIT_STATUS_MAX], kerr[512];
+
+	if (!r || r->status != JIT_INITIATED)
+		return;
+	snprintf(why, sizeof(why), "not recorded: %s", strerror(-err));
+	if (end_grant(d, r, JIT_DENIED, why, "jit-enforcer", kerr,
+		      sizeof(kerr)) < 0) {
+		log_err("taking back unrecorded grant %" PRIu64 ": %s", id,
+			kerr);
+		daemon_resync(d);
+	}
+	access_arm_timer(d);
 }

@@ -5,6 +5,22 @@
 #include "alert.h"
 #include "util.h"
 
+const struct jit_alert_def alert_journal_failed = {
+	.type = "JIT_JOURNAL_FAILED",
+	.name = "Just-in-time access decisions cannot be recorded",
+	.intent = "Impact",
+	.techniques = { "T1499", NULL },
+	.severity = "High",
+	.remediation = {
+		"Free space on (or remount read-write) the file system of the "
+		"agent's state directory; check it for I/O errors.",
+		"Until then new grants are refused; revokes and expiries take "
+		"effect and are recorded as soon as the journal can be "
+		"written.",
+		NULL,
+	},
+};
+
 const struct jit_alert_def alert_table_tampered = {
 	.type = "JIT_TABLE_TAMPERED",
 	.name = "Just-in-time firewall rules changed by another process",

@@ -109,15 +109,52 @@ int authz_check_request(const struct jit_policy *p,
 			const struct jit_identity *id, struct jit_request *r,
 			const char **code, char *msg, size_t n)
 {
-	const struct jit_port_rule *entry = NULL;
-	char buf[JIT_PREFIX_STRLEN], dur[32], max[32];
-	bool inside = false;
-
 	if (!authz_match(&p->requesters, id))
 		return refuse(-EPERM, code, msg, n, "not-requester",
 			      "user '%s' may not request access under policy "
 			      "'%s'",
 			      id->name, p->name);
+	return authz_check_limits(p, r, code, msg, n);
+}
+
+int authz_may_decide(const struct jit_policy *p, const struct jit_identity *id,
+		     const struct jit_request *r, const char **code, char *msg,
+		     size_t n)
+{
+	if (!authz_match(&p->approvers, id))
+		return refuse(-EPERM, code, msg, n, "not-approver",
+			      "user '%s' may not approve or deny requests "
+			      "under policy '%s'",
+			      id->name, p->name);
+	if (id->uid == r->uid && id->uid != 0)
+		return refuse(-EPERM, code, msg, n, "own-request",
+			      "approvers cannot decide their own requests");
+	return 0;
+}
+
+int authz_may_revoke(const struct jit_policy *p, const struct jit_identity *id,
+		     const struct jit_request *r, const char **code, char *msg,
+		     size_t n)
+{
+	if (id->uid == 0 || id->uid == r->uid ||
+	    (p && authz_match(&p->approvers, id)))
+		return 0;
+	return refuse(-EPERM, code, msg, n, "permission-denied",
+		      "user '%s' may only revoke their own grants", id->name);
+}
+
+bool authz_may_replace(const struct jit_request *newer,
+		       const struct jit_request *older)
+{
+	return newer->uid == older->uid && newer->id != older->id;
+}
+
+int authz_check_limits(const struct jit_policy *p, struct jit_request *r,
+		       const char **code, char *msg, size_t n)
+{
+	const struct jit_port_rule *entry = NULL;
+	char buf[JIT_PREFIX_STRLEN], dur[32], max[32];
+	bool inside = false;
 
 	for (size_t i = 0; i < p->n_ports && !entry; i++) {
 		const struct jit_port_rule *e = &p->ports[i];

@@ -47,5 +47,26 @@ bool authz_match(const struct jit_principals *p, const struct jit_identity *id);
 int authz_check_request(const struct jit_policy *p,
 			const struct jit_identity *id, struct jit_request *r,
 			const char **code, char *msg, size_t n);
+/*
+ * The policy's limits alone (ports, sources, duration), whoever asks: for
+ * a request that waited for approval while the policy changed.
+ */
+int authz_check_limits(const struct jit_policy *p, struct jit_request *r,
+		       const char **code, char *msg, size_t n);
+/* May id approve or deny r? Approvers of p, never on their own request
+ * (root excepted). 0 or -EPERM with a code and message. */
+int authz_may_decide(const struct jit_policy *p, const struct jit_identity *id,
+		     const struct jit_request *r, const char **code, char *msg,
+		     size_t n);
+/*
+ * May id revoke r (and end its connections)? Root, the requester, or an
+ * approver of p (p may be NULL: the policy is gone). 0 or -EPERM.
+ */
+int authz_may_revoke(const struct jit_policy *p, const struct jit_identity *id,
+		     const struct jit_request *r, const char **code, char *msg,
+		     size_t n);
+/* May newer end older as "newer request initiated"? Only the same user's. */
+bool authz_may_replace(const struct jit_request *newer,
+		       const struct jit_request *older);
 
 #endif

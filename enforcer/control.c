@@ -18,8 +18,10 @@ struct client {
 	char *out;
 	size_t out_len, out_cap;
 	uint64_t last_active;
-	bool closing; /* flush the output, then drop */
-	bool follows; /* gets every broadcast (jitctl alerts --follow) */
+	bool closing;  /* flush the output, then drop */
+	bool follows;  /* gets every broadcast (jitctl alerts --follow) */
+	json_t **held; /* replies waiting for control_release */
+	size_t n_held, cap_held;
 	struct client *next;
 };
 
@@ -31,6 +33,7 @@ struct jit_control {
 	void *userdata;
 	struct client *clients;
 	unsigned n_clients;
+	bool hold; /* replies wait for control_release */
 };
 
 json_t *control_error(const char *code, const char *fmt, ...)
@@ -93,6 +96,9 @@ static void client_free(struct client *cl)
 	c->n_clients--;
 	loop_del(c->epfd, &cl->io);
 	close(cl->io.fd);
+	for (size_t i = 0; i < cl->n_held; i++)
+		json_decref(cl->held[i]);
+	free(cl->held);
 	free(cl->in);
 	free(cl->out);
 	free(cl);
@@ -135,8 +141,8 @@ static int client_flush(struct client *cl)
 	return 0;
 }
 
-/* Queue a reply line; drops a client whose backlog is past the cap. */
-static int client_send(struct client *cl, json_t *reply)
+/* Add a reply line to the output; drops a client past the cap. */
+static int client_queue(struct client *cl, json_t *reply)
 {
 	char *s;
 	size_t n;
@@ -161,6 +167,24 @@ static int client_send(struct client *cl, json_t *reply)
 	cl->out[cl->out_len + n] = '\n';
 	cl->out_len += n + 1;
 	free(s);
+	return 0;
+}
+
+/* Send a reply, or keep it while replies are held. */
+static int client_send(struct client *cl, json_t *reply)
+{
+	if (cl->ctl->hold) {
+		if (grow_array((void **)&cl->held, &cl->cap_held,
+			       cl->n_held + 1, sizeof(*cl->held)) < 0) {
+			json_decref(reply);
+			client_free(cl);
+			return -1;
+		}
+		cl->held[cl->n_held++] = reply;
+		return 0;
+	}
+	if (client_queue(cl, reply) < 0)
+		return -1;
 	return client_flush(cl);
 }
 
@@ -204,7 +228,10 @@ static void client_read(struct client *cl)
 			return;
 		if (n <= 0) {
 			/* Peer closed (or failed): answer nothing more. */
-			if (cl->out_len) {
+			if (cl->n_held) {
+				cl->closing = true;
+				client_update_events(cl);
+			} else if (cl->out_len) {
 				cl->closing = true;
 				client_flush(cl);
 			} else {
@@ -400,6 +427,41 @@ void control_broadcast(struct jit_control *c, json_t *msg)
 		cl = next;
 	}
 	json_decref(msg);
+}
+
+void control_hold(struct jit_control *c)
+{
+	if (c)
+		c->hold = true;
+}
+
+void control_release(struct jit_control *c)
+{
+	struct client *cl;
+
+	if (!c || !c->hold)
+		return;
+	c->hold = false;
+	for (cl = c->clients; cl;) {
+		/* Sending may free the client: step first. */
+		struct client *next = cl->next;
+		json_t **held = cl->held;
+		size_t n = cl->n_held;
+		size_t i;
+
+		cl->held = NULL;
+		cl->n_held = cl->cap_held = 0;
+		for (i = 0; i < n; i++)
+			if (client_queue(cl, held[i]) < 0)
+				break;
+		/* A client dropped midway leaves the rest unsent. */
+		for (i = i < n ? i + 1 : n; i < n; i++)
+			json_decref(held[i]);
+		free(held);
+		if (i == n && (n || cl->closing))
+			client_flush(cl);
+		cl = next;
+	}
 }
 
 unsigned control_clients(const struct jit_control *c)

@@ -48,6 +48,13 @@ int control_open(const char *path, gid_t group, int epfd, control_handler_fn fn,
 /* Close every client and the socket, and unlink the path. */
 struct jit_control *control_close(struct jit_control *c);
 unsigned control_clients(const struct jit_control *c);
+/*
+ * While held, replies and broadcasts are queued, unsent, and may still be
+ * changed by whoever keeps a reference to them: the daemon holds them while
+ * it syncs its journal, so no reply says more than what is durable.
+ */
+void control_hold(struct jit_control *c);
+void control_release(struct jit_control *c);
 
 /*
  * A reply carrying this key set to true subscribes its client to

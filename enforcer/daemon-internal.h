@@ -6,6 +6,8 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "cover.h"
+#include "journal.h"
 #include "control.h"
 #include "daemon.h"
 #include "grant.h"
@@ -19,6 +21,12 @@
 #include "nflog.h"
 
 #define JIT_RECENT_ALERTS 256
+
+/* A grant answered in this pass: its reply waits for the journal sync. */
+struct jit_pass_grant {
+	uint64_t id;
+	json_t *reply;
+};
 
 struct jit_daemon {
 	const struct jit_config *cfg;
@@ -44,17 +52,16 @@ struct jit_daemon {
 	size_t n_mgmt_ports;
 	unsigned tampers;
 	struct jit_io expiry_timer;
-	struct jit_io state_timer;
-	bool state_dirty;
-	bool state_armed;
-	bool resync; /* next commit replaces the grant sets' content */
-	bool state_failing;
-	bool clean_start; /* the last agent exited normally after saving */
-	bool enforcing;	  /* setup finished */
-	uint64_t state_dirty_since; /* monotonic ms of the first unsaved change
-				     */
-	uint64_t state_cost_ms;
-	struct jit_state_policy *restored; /* policy texts from the state */
+	struct jit_journal *journal;
+	struct jit_cover *cover;     /* what the grant sets hold */
+	struct jit_pass_grant *pass; /* grants answered in this loop pass */
+	size_t n_pass, cap_pass;
+	bool state_dirty;     /* journalled since the last sync */
+	bool journal_alerted; /* the degraded alert went out */
+	bool resync;	      /* next commit replaces the grant sets' content */
+	bool clean_start;     /* the last agent exited normally after syncing */
+	bool enforcing;	      /* setup finished */
+	struct jit_state_policy *restored; /* policy texts from the journal */
 	size_t n_restored;
 	char *policy_errors; /* rendered diagnostics of rejected files */
 	uint64_t started_ms;
@@ -78,17 +85,14 @@ json_t *access_list(struct jit_daemon *d, const struct jit_peer *peer,
 void access_expire(struct jit_daemon *d);
 /* After a policy change: revoke grants the policies no longer allow. */
 void access_recheck(struct jit_daemon *d);
-/* Keys and remaining times (ms) of every live grant, for a resync. */
-int access_live_keys(struct jit_daemon *d, struct jit_grant_key **keys,
-		     uint64_t **timeouts_ms, size_t *n);
 /*
- * At start: put back the requests of the state file (grants that ended
- * while the agent was down become expired), then adopt grant elements the
- * kernel holds that no record explains (a crash before the state was
- * written), so that nothing approved is closed.
+ * At start, with the journal read into d->grants: end what ended while the
+ * agent was down and (unless trust_journal, after a clean exit) what the
+ * kernel no longer holds; fill d->cover with the rest.
  */
-void access_load_state(struct jit_daemon *d, const struct jit_state *st);
-int access_adopt_kernel(struct jit_daemon *d);
+int access_start(struct jit_daemon *d, bool trust_journal);
+/* A grant that failed to become durable after its reply was built. */
+void access_unrecorded_grant(struct jit_daemon *d, uint64_t id, int err);
 /* Raise an alert: alerts.log, syslog, `jitctl alerts`, followers. */
 void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 		  const char *description, json_t *entities, uint64_t first_ms,
@@ -96,8 +100,12 @@ void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 /* Name of a policy that protects proto/port, or "". */
 const char *daemon_policy_for(struct jit_daemon *d, uint8_t proto,
 			      uint16_t port);
-/* Something the state file records changed: save it soon. */
-void daemon_state_changed(struct jit_daemon *d);
+/* Replace the grant sets' content whole with what d->cover holds. */
+int daemon_resync(struct jit_daemon *d);
+/* The journal could not take a decision: degraded, alert once. */
+void daemon_journal_failed(struct jit_daemon *d, int err);
+/* reply (a grant) may go out only once the journal is synced. */
+void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply);
 /* Arm the expiry timer at the next end of a live grant. */
 void access_arm_timer(struct jit_daemon *d);
 

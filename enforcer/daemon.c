@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 
 #include "control.h"
 #include "daemon-internal.h"
@@ -31,10 +32,11 @@ static void collect_mgmt_ports(struct jit_daemon *d);
 static void log_posture(struct jit_daemon *d);
 static json_t *alerts_json(struct jit_daemon *d, json_t *req);
 static json_t *posture_json(struct jit_daemon *d);
+static void compaction_reap(struct jit_daemon *d);
+static void record_policies(struct jit_daemon *d);
 
-/* Coalescing of state writes: quiet time, and the most a change waits. */
-#define STATE_DELAY_MS	   50
-#define STATE_MAX_DELAY_MS 1000
+/* Events handled in one pass of the loop, before the journal is synced. */
+#define PASS_EVENTS 64
 /* Editors write files in several steps; wait for them to settle. */
 #define RELOAD_SETTLE_MS 150
 /* How often the list of sessions older than conntrack is refreshed. */
@@ -85,14 +87,9 @@ static json_t *status_json(struct jit_daemon *d)
 		"clients", (int)control_clients(d->control), "ruleset",
 		ruleset_json(d->ruleset), "policy_errors", d->policy_errors);
 	if (j) {
-		size_t live = 0, pending = 0;
-
-		for (size_t i = 0; i < grants_count(d->grants); i++) {
-			enum jit_status st = grants_at(d->grants, i)->status;
-
-			live += st == JIT_INITIATED;
-			pending += st == JIT_PENDING;
-		}
+		size_t live = grants_count_status(d->grants, JIT_INITIATED);
+		size_t pending = grants_count_status(d->grants, JIT_PENDING);
+		int jerr = journal_error(d->journal);
 		char caps[40] = "";
 		struct jit_foreign_chain *fc = NULL;
 		int nfc = table_foreign_input_chains(d->table, &fc);
@@ -131,6 +128,25 @@ static json_t *status_json(struct jit_daemon *d)
 				    json_integer((json_int_t)live));
 		json_object_set_new(j, "pending",
 				    json_integer((json_int_t)pending));
+		json_object_set_new(
+			j, "elements",
+			json_integer((json_int_t)cover_count(d->cover)));
+		json_object_set_new(
+			j, "journal",
+			json_pack(
+				"{s:s, s:s, s:s?, s:I, s:I, s:I, s:b}",
+				"state_dir", d->cfg->state_dir, "state",
+				journal_degraded(d->journal) ? "degraded"
+							     : "ok",
+				"error", jerr ? strerror(-jerr) : NULL,
+				"unrecorded",
+				(json_int_t)journal_backlog(d->journal),
+				"journal_bytes",
+				(json_int_t)journal_bytes(d->journal),
+				"snapshot_bytes",
+				(json_int_t)journal_snapshot_bytes(d->journal),
+				"compacting",
+				journal_compacting(d->journal) > 0));
 	}
 	return j;
 }
@@ -294,9 +310,8 @@ static int commit_with_grants(struct jit_daemon *d,
 			      size_t errlen)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct jit_grant_key *keys = NULL;
-		uint64_t *timeouts = NULL;
-		size_t n_keys = 0;
+		struct jit_elem *elems = NULL;
+		size_t n_elems = 0;
 		int r;
 
 		if (!d->resync) {
@@ -309,16 +324,15 @@ static int commit_with_grants(struct jit_daemon *d,
 			d->resync = true;
 			continue;
 		}
-		r = access_live_keys(d, &keys, &timeouts, &n_keys);
+		r = cover_elements(d->cover, &elems, &n_elems);
 		if (r < 0) {
-			snprintf(err, errlen, "listing live grants: %s",
+			snprintf(err, errlen, "listing grant elements: %s",
 				 strerror(-r));
 			return r;
 		}
-		r = table_commit_all(d->table, rs, ss, n, keys, timeouts,
-				     n_keys, err, errlen);
-		free(keys);
-		free(timeouts);
+		r = table_commit_all(d->table, rs, ss, n, elems, n_elems,
+				     now_real_ms(), err, errlen);
+		free(elems);
 		if (r >= 0) {
 			d->resync = false;
 			return 0;
@@ -373,6 +387,24 @@ static int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs)
 	return 0;
 }
 
+/* The last good policy texts go to the journal with every reload. */
+static void record_policies(struct jit_daemon *d)
+{
+	int r = journal_append_policies(d->journal, d->policies);
+
+	if (r < 0)
+		daemon_journal_failed(d, r);
+	d->state_dirty = true;
+}
+
+int daemon_resync(struct jit_daemon *d)
+{
+	if (!d->ruleset)
+		return 0;
+	d->resync = true;
+	return daemon_commit(d, d->ruleset);
+}
+
 /*
  * Reload the policy directory and bring the kernel in line. A rejected file
  * keeps its last good version; a failed commit leaves the kernel as it was.
@@ -424,6 +456,7 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 		ruleset_free(rs);
 		access_recheck(d);
 		collect_mgmt_ports(d);
+		record_policies(d);
 		return 0;
 	}
 	r = daemon_commit(d, rs);
@@ -436,7 +469,7 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	access_recheck(d);
 	collect_mgmt_ports(d);
 	log_posture(d);
-	daemon_state_changed(d);
+	record_policies(d);
 	d->last_reload_ms = now_real_ms();
 	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
 		   "ranges",
@@ -445,50 +478,77 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	return 0;
 }
 
+static json_t *op_status(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	return status_json(d);
+}
+
+static json_t *op_grants(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	return access_list(d, peer, req, true);
+}
+
+static json_t *op_requests(struct jit_daemon *d, const struct jit_peer *peer,
+			   json_t *req)
+{
+	return access_list(d, peer, req, false);
+}
+
+static json_t *op_alerts(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	return alerts_json(d, req);
+}
+
+static json_t *op_posture(struct jit_daemon *d, const struct jit_peer *peer,
+			  json_t *req)
+{
+	return posture_json(d);
+}
+
+static json_t *op_policies(struct jit_daemon *d, const struct jit_peer *peer,
+			   json_t *req)
+{
+	return policies_json(d);
+}
+
+static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	if (peer->uid != 0)
+		return control_error("permission-denied",
+				     "only root may reload policies");
+	if (daemon_reload(d, false) < 0)
+		return control_error("reload-failed",
+				     "reload failed; see the agent's log");
+	return json_pack("{s:b, s:s?}", "ok", 1, "policy_errors",
+			 d->policy_errors);
+}
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(struct jit_daemon *d, const struct jit_peer *peer,
+		      json_t *req);
+} ops[] = {
+	{ "status", op_status },       { "request", access_request },
+	{ "approve", access_approve }, { "deny", access_deny },
+	{ "revoke", access_revoke },   { "grants", op_grants },
+	{ "requests", op_requests },   { "alerts", op_alerts },
+	{ "posture", op_posture },     { "policies", op_policies },
+	{ "reload", op_reload },
+};
+
 static json_t *handle_request(void *userdata, const struct jit_peer *peer,
 			      json_t *req)
 {
 	struct jit_daemon *d = userdata;
 	const char *op = json_string_value(json_object_get(req, "op"));
 
-	json_t *reply = NULL;
-
-	if (streq(op, "status"))
-		return status_json(d);
-	if (streq(op, "request"))
-		reply = access_request(d, peer, req);
-	else if (streq(op, "approve"))
-		reply = access_approve(d, peer, req);
-	else if (streq(op, "deny"))
-		reply = access_deny(d, peer, req);
-	else if (streq(op, "revoke"))
-		reply = access_revoke(d, peer, req);
-	if (reply) {
-		/* Refusals change nothing but the audit log; cheap anyway. */
-		daemon_state_changed(d);
-		return reply;
-	}
-	if (streq(op, "alerts"))
-		return alerts_json(d, req);
-	if (streq(op, "posture"))
-		return posture_json(d);
-	if (streq(op, "grants"))
-		return access_list(d, peer, req, true);
-	if (streq(op, "requests"))
-		return access_list(d, peer, req, false);
-	if (streq(op, "policies"))
-		return policies_json(d);
-	if (streq(op, "reload")) {
-		if (peer->uid != 0)
-			return control_error("permission-denied",
-					     "only root may reload policies");
-		if (daemon_reload(d, false) < 0)
-			return control_error("reload-failed",
-					     "reload failed; see the agent's "
-					     "log");
-		return json_pack("{s:b, s:s?}", "ok", 1, "policy_errors",
-				 d->policy_errors);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+		if (streq(op, ops[i].name))
+			return ops[i].fn(d, peer, req);
 	return control_error("unknown-op", "unknown op '%.64s'", op);
 }
 
@@ -513,6 +573,8 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 		if (si.ssi_signo == SIGHUP) {
 			log_notice("SIGHUP: reloading policies");
 			daemon_reload(d, false);
+		} else if (si.ssi_signo == SIGCHLD) {
+			compaction_reap(d);
 		} else {
 			log_notice("signal %u: exiting; the table stays in "
 				   "force",
@@ -572,7 +634,6 @@ static void expiry_timer_cb(struct jit_io *io, uint32_t events)
 	/* ECANCELED after a clock change is a reason to look, too. */
 	(void)!read(io->fd, &ticks, sizeof(ticks));
 	access_expire(d);
-	daemon_state_changed(d);
 }
 
 static void sessions_timer_cb(struct jit_io *io, uint32_t events)
@@ -593,120 +654,269 @@ static void sessions_timer_cb(struct jit_io *io, uint32_t events)
 	free(now);
 }
 
-static void state_write(struct jit_daemon *d)
-{
-	uint64_t t0 = now_mono_ms();
-	int r;
+/* ---- the journal ------------------------------------------------------- */
 
-	d->state_dirty = false;
-	r = state_save(d->cfg->state_dir, d->grants, d->policies,
-		       now_real_ms());
-	if (r < 0) {
-		/* Keep trying on the next change; say so once per streak. */
-		if (!d->state_failing)
-			log_err("writing state to '%s': %s", d->cfg->state_dir,
-				strerror(-r));
-		d->state_failing = true;
+void daemon_journal_failed(struct jit_daemon *d, int err)
+{
+	char desc[512];
+	uint64_t now = now_real_ms();
+
+	if (d->journal_alerted)
+		return;
+	d->journal_alerted = true;
+	log_err("the journal in '%s' cannot be written: %s; grants are refused "
+		"and removals are kept to retry until it can",
+		d->cfg->state_dir, strerror(-err));
+	snprintf(desc, sizeof(desc),
+		 "The agent cannot record its decisions in '%s' (%s). New "
+		 "grants are refused; revokes and expiries take effect in the "
+		 "kernel and are recorded once the journal can be written.",
+		 d->cfg->state_dir, strerror(-err));
+	daemon_alert(d, &alert_journal_failed, desc,
+		     json_pack("{s:s, s:s}", "state_dir", d->cfg->state_dir,
+			       "error", strerror(-err)),
+		     now, now, 1);
+}
+
+void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply)
+{
+	if (grow_array((void **)&d->pass, &d->cap_pass, d->n_pass + 1,
+		       sizeof(*d->pass)) < 0) {
+		/* Unsynced and untracked: better no grant than a false one. */
+		access_unrecorded_grant(d, id, -ENOMEM);
+		json_object_clear(reply);
+		json_object_set_new(reply, "ok", json_false());
 		return;
 	}
-	if (d->state_failing)
-		log_notice("state written to '%s' again", d->cfg->state_dir);
-	d->state_failing = false;
-	d->state_cost_ms = now_mono_ms() - t0;
-	/* The file's image was as large as the registry: give it back. */
-	malloc_trim(0);
+	d->pass[d->n_pass].id = id;
+	d->pass[d->n_pass++].reply = json_incref(reply);
 }
 
 /*
- * Writes are coalesced: the state holds every request, and a write (with
- * its fsync) stalls the loop. It happens once changes pause for
- * STATE_DELAY_MS (or ten times the last write's cost), and at the latest
- * STATE_MAX_DELAY_MS after the first unsaved change, so a burst of requests
- * is not slowed by it. A crash in between loses no access: the kernel
- * keeps the elements and the next start adopts them.
+ * End of a pass of the loop: one fdatasync for every decision of the pass
+ * (group commit), then the replies that waited for it go out. A grant
+ * whose record did not become durable is taken back and its reply turned
+ * into an error.
  */
-void daemon_state_changed(struct jit_daemon *d)
+static void pass_end(struct jit_daemon *d)
 {
-	uint64_t now = now_mono_ms(), delay = STATE_DELAY_MS, at;
-	struct itimerspec its = { 0 };
+	int r = 0;
 
-	if (!d->state_dirty)
-		d->state_dirty_since = now;
-	d->state_dirty = true;
-	if (d->state_cost_ms * 10 > delay)
-		delay = d->state_cost_ms * 10;
-	at = now + delay;
-	if (at > d->state_dirty_since + STATE_MAX_DELAY_MS)
-		at = d->state_dirty_since + STATE_MAX_DELAY_MS;
-	if (at <= now)
-		at = now + 1;
-	its.it_value.tv_sec = (time_t)((at - now) / 1000);
-	its.it_value.tv_nsec = (long)((at - now) % 1000) * 1000000L;
-	if (timerfd_settime(d->state_timer.fd, 0, &its, NULL) == 0)
-		d->state_armed = true;
-	else
-		state_write(d);
+	if (d->state_dirty || journal_backlog(d->journal)) {
+		r = journal_sync(d->journal);
+		if (r < 0)
+			daemon_journal_failed(d, r);
+		else
+			d->state_dirty = false;
+		if (r == 0 && !journal_degraded(d->journal) &&
+		    d->journal_alerted) {
+			log_notice("the journal in '%s' is written again",
+				   d->cfg->state_dir);
+			d->journal_alerted = false;
+		}
+	}
+	for (size_t i = 0; i < d->n_pass; i++) {
+		json_t *reply = d->pass[i].reply;
+
+		if (r < 0) {
+			char msg[512];
+
+			access_unrecorded_grant(d, d->pass[i].id, r);
+			snprintf(msg, sizeof(msg),
+				 "cannot record the decision: %s on %s",
+				 strerror(-r), d->cfg->state_dir);
+			json_object_clear(reply);
+			json_object_set_new(reply, "ok", json_false());
+			json_object_set_new(reply, "error",
+					    json_pack("{s:s, s:s}", "code",
+						      "not-recorded", "message",
+						      msg));
+		}
+		json_decref(reply);
+	}
+	d->n_pass = 0;
+	control_release(d->control);
+	if (journal_wants_compaction(d->journal)) {
+		pid_t pid;
+		int c = journal_compact(d->journal, d->grants, d->policies,
+					&pid);
+
+		if (c < 0)
+			log_warn("compacting the journal: %s", strerror(-c));
+		else
+			log_info("compacting the journal (pid %d)", (int)pid);
+	}
 }
 
-static void state_timer_cb(struct jit_io *io, uint32_t events)
+static void compaction_reap(struct jit_daemon *d)
 {
-	struct jit_daemon *d =
-		(struct jit_daemon *)((char *)io -
-				      offsetof(struct jit_daemon, state_timer));
-	uint64_t ticks;
+	pid_t pid = journal_compacting(d->journal);
+	int status;
 
-	(void)!read(io->fd, &ticks, sizeof(ticks));
-	d->state_armed = false;
-	if (d->state_dirty)
-		state_write(d);
+	if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
+		return;
+	journal_compact_done(d->journal, pid, status);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		log_warn("writing the journal's snapshot failed; the journal "
+			 "stays as it is");
 }
 
-/*
- * The state file at start: requests come back, and every policy file that
- * is still there but fails to load now gets its last good version back.
- * A damaged file is set aside and reported; the agent then starts from the
- * policies and the kernel's table.
- */
-static void load_state(struct jit_daemon *d)
+struct load_ctx {
+	struct jit_daemon *d;
+	struct jit_state_policy *texts;
+	size_t n, cap;
+};
+
+static int load_request(void *userdata, const struct jit_request *r)
+{
+	struct load_ctx *l = userdata;
+
+	return grants_upsert(l->d->grants, r) == -ENOMEM ? -ENOMEM : 0;
+}
+
+static void load_policies_begin(void *userdata)
+{
+	struct load_ctx *l = userdata;
+
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->texts[i].path);
+		free(l->texts[i].text);
+	}
+	l->n = 0;
+}
+
+static int load_policy(void *userdata, const char *path, const char *text,
+		       size_t len)
+{
+	struct load_ctx *l = userdata;
+	struct jit_state_policy *p;
+
+	if (grow_array((void **)&l->texts, &l->cap, l->n + 1,
+		       sizeof(*l->texts)) < 0)
+		return -ENOMEM;
+	p = &l->texts[l->n];
+	p->path = strdup(path);
+	p->text = malloc(len + 1);
+	if (!p->path || !p->text) {
+		free(p->path);
+		free(p->text);
+		return -ENOMEM;
+	}
+	memcpy(p->text, text, len + 1);
+	p->len = len;
+	l->n++;
+	return 0;
+}
+
+/* A state file of an earlier version: its records become the journal's. */
+static int import_state_file(struct jit_daemon *d, struct load_ctx *l)
 {
 	struct jit_state st = { 0 };
 	char why[256] = "";
-	bool clean;
-	int r;
+	int r = state_load(d->cfg->state_dir, &st, why, sizeof(why));
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		log_err("the state file of an earlier version in '%s' is "
+			"unusable (%s); starting without it",
+			d->cfg->state_dir, r == -EBADMSG ? why : strerror(-r));
+		return 0;
+	}
+	for (size_t i = 0; i < st.n_requests && r == 0; i++)
+		r = load_request(l, &st.requests[i]);
+	for (size_t i = 0; i < st.n_policies && r == 0; i++)
+		r = load_policy(l, st.policies[i].path, st.policies[i].text,
+				st.policies[i].len);
+	grants_set_next_id(d->grants, st.next_id);
+	log_notice("imported %zu requests from the state file of an earlier "
+		   "version",
+		   st.n_requests);
+	{
+		_cleanup_free_ char *from = NULL, *to = NULL;
+
+		/* Imported once: the journal takes over from here. */
+		if (asprintf(&from, "%s/%s", d->cfg->state_dir,
+			     JIT_STATE_FILE) >= 0 &&
+		    asprintf(&to, "%s/%s.imported", d->cfg->state_dir,
+			     JIT_STATE_FILE) >= 0 &&
+		    rename(from, to) < 0)
+			log_warn("renaming '%s': %m", from);
+	}
+	state_release(&st);
+	return r < 0 ? r : 1;
+}
+
+/*
+ * The journal at start: requests come back, and every policy file that
+ * is still there but fails to load gets its last good version back. A
+ * damaged snapshot is set aside and reported; the agent then starts from
+ * the journals that follow it, the policies and the kernel's table.
+ */
+static int load_journal(struct jit_daemon *d)
+{
+	struct load_ctx l = { .d = d };
+	const struct jit_journal_sink sink = {
+		.request = load_request,
+		.policies_begin = load_policies_begin,
+		.policy = load_policy,
+		.userdata = &l,
+	};
+	struct jit_journal_info info;
+	char why[256] = "";
+	uint64_t t0 = now_mono_ms();
+	int r, imported = 0;
 
 	if (mkdir(d->cfg->state_dir, 0700) < 0 && errno != EEXIST)
 		log_err("creating state directory '%s': %m", d->cfg->state_dir);
-	/* Taken whatever happens next: it vouches for this state file only. */
-	clean = state_take_clean(d->cfg->state_dir) == 1;
-	r = state_load(d->cfg->state_dir, &st, why, sizeof(why));
-	if (r == -ENOENT) {
-		log_info("no state file in '%s': first start",
-			 d->cfg->state_dir);
-		return;
-	}
-	if (r < 0) {
+	/* Taken whatever happens next: it vouches for this journal only. */
+	d->clean_start = state_take_clean(d->cfg->state_dir) == 1;
+	r = journal_open(d->cfg->state_dir, &sink, &d->journal, &info, why,
+			 sizeof(why));
+	if (r == 0 && info.damaged_lines) {
 		_cleanup_free_ char *from = NULL, *to = NULL;
 
-		log_err("state file in '%s' is unusable (%s); starting from "
-			"the policies and the kernel's table",
-			d->cfg->state_dir, r == -EBADMSG ? why : strerror(-r));
-		if (asprintf(&from, "%s/%s", d->cfg->state_dir,
-			     JIT_STATE_FILE) >= 0 &&
-		    asprintf(&to, "%s/%s.damaged-%" PRIu64, d->cfg->state_dir,
-			     JIT_STATE_FILE, now_real_ms()) >= 0 &&
-		    rename(from, to) == 0)
-			log_notice("kept the damaged file as '%s'", to);
-		return;
+		log_err("the journal's snapshot in '%s' is damaged (%s); kept "
+			"aside, and a new one is written",
+			d->cfg->state_dir, why);
+		if (asprintf(&from, "%s/" JIT_SNAPSHOT_FILE,
+			     d->cfg->state_dir) >= 0 &&
+		    asprintf(&to, "%s/" JIT_SNAPSHOT_FILE ".damaged-%" PRIu64,
+			     d->cfg->state_dir, now_real_ms()) >= 0 &&
+		    link(from, to) == 0)
+			log_notice("kept the damaged snapshot as '%s'", to);
+		d->clean_start = false;
 	}
-	d->restored = calloc(st.n_policies + 1, sizeof(*d->restored));
-	for (size_t i = 0; d->restored && i < st.n_policies; i++) {
-		d->restored[i] = st.policies[i];
-		st.policies[i] = (struct jit_state_policy){ 0 };
+	if (r < 0) {
+		log_err("reading the journal in '%s': %s", d->cfg->state_dir,
+			strerror(-r));
+		load_policies_begin(&l);
+		free(l.texts);
+		return r;
 	}
-	d->n_restored = d->restored ? st.n_policies : 0;
-	access_load_state(d, &st);
-	state_release(&st);
-	d->clean_start = clean;
+	grants_set_next_id(d->grants, info.next_id);
+	if (!info.found)
+		imported = import_state_file(d, &l);
+	if (info.cut_bytes) {
+		log_warn("journal: cut %zu bytes of a torn or damaged tail",
+			 info.cut_bytes);
+		d->clean_start = false;
+	}
+	if (journal_degraded(d->journal))
+		daemon_journal_failed(d, journal_error(d->journal));
+	d->restored = l.texts;
+	d->n_restored = l.n;
+	log_info("journal: %zu records from %u file(s) in %" PRIu64 " ms",
+		 info.lines, info.files, now_mono_ms() - t0);
+	/* An import, a damaged snapshot, or many files after restarts: one
+	 * new snapshot for all. */
+	if (imported > 0 || info.damaged_lines || info.files > 8) {
+		r = journal_compact_now(d->journal, d->grants, NULL);
+		if (r < 0)
+			log_warn("writing the journal's snapshot: %s",
+				 strerror(-r));
+	}
+	return 0;
 }
 
 /*
@@ -727,7 +937,7 @@ static void restore_policy_texts(struct jit_daemon *d)
 		if (policy_set_load_text(d->policies, p->path, p->text, p->len,
 					 &diag) == 0)
 			log_notice("'%s' does not load; its last good version "
-				   "(from the state file) stays in force",
+				   "(from the journal) stays in force",
 				   p->path);
 		diag_release(&diag);
 	}
@@ -986,6 +1196,7 @@ static int daemon_setup(struct jit_daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -1015,6 +1226,9 @@ static int daemon_setup(struct jit_daemon *d)
 	    loop_add(d->epfd, &d->expiry_timer, EPOLLIN) < 0)
 		return log_err("timerfd: %m"), -errno;
 	d->grants = grants_new();
+	d->cover = cover_new();
+	if (!d->cover)
+		return -ENOMEM;
 	d->detect = detect_new(on_detect, d);
 	d->recent_alerts = json_array();
 	if (!d->grants || !d->detect || !d->recent_alerts)
@@ -1049,32 +1263,25 @@ static int daemon_setup(struct jit_daemon *d)
 		log_err("opening nftables netlink socket: %s", strerror(-r));
 		return r;
 	}
-	d->state_timer.fd =
-		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	d->state_timer.cb = state_timer_cb;
-	if (d->state_timer.fd < 0 ||
-	    loop_add(d->epfd, &d->state_timer, EPOLLIN) < 0)
-		return log_err("timerfd: %m"), -errno;
-	load_state(d);
-	/*
-	 * Policies first (so adopted grants can be named after theirs), then
-	 * whatever the kernel holds that no record explains; then one batch
-	 * brings table and grants to exactly that.
-	 */
+	r = load_journal(d);
+	if (r < 0)
+		return r;
 	diag_init(&pre);
 	(void)policy_set_load_dir(d->policies, d->cfg->policy_dir, &pre);
 	diag_release(&pre);
 	restore_policy_texts(d);
 	/*
-	 * After a crash the kernel may hold grants the state file never saw;
-	 * after a clean exit it holds exactly the saved ones (anything else
-	 * was added behind the agent's back, and the commit drops it).
+	 * The journal is the truth for what was acknowledged. After a crash
+	 * the kernel still says what was taken away before the journal could
+	 * (its absence wins); after a clean exit the journal alone decides.
+	 * Then one batch brings table and grants to exactly that.
 	 */
 	if (d->clean_start)
 		log_info("the last agent exited cleanly: grants come from the "
-			 "state file alone");
-	else
-		access_adopt_kernel(d);
+			 "journal alone");
+	r = access_start(d, d->clean_start);
+	if (r < 0)
+		return r;
 	d->resync = true;
 	r = daemon_reload(d, true);
 	if (r < 0) {
@@ -1129,16 +1336,25 @@ static int daemon_setup(struct jit_daemon *d)
 static void daemon_teardown(struct jit_daemon *d)
 {
 	(void)notify_send("STOPPING=1");
-	if (d->enforcing && d->grants) {
-		if (d->state_dirty)
-			state_write(d);
-		if (!d->state_dirty && !d->state_failing &&
+	if (d->journal) {
+		pass_end(d);
+		/* A snapshot being written is finished, not abandoned. */
+		if (journal_compacting(d->journal) > 0) {
+			int status;
+			pid_t pid = journal_compacting(d->journal);
+
+			if (waitpid(pid, &status, 0) == pid)
+				journal_compact_done(d->journal, pid, status);
+		}
+		/* One snapshot for all: the next start reads it alone. */
+		if (d->enforcing && !journal_degraded(d->journal) &&
+		    journal_compact_now(d->journal, d->grants, d->policies) < 0)
+			log_warn("writing the journal's snapshot at exit: %m");
+		if (d->enforcing && !journal_degraded(d->journal) &&
 		    state_mark_clean(d->cfg->state_dir) < 0)
 			log_warn("marking a clean shutdown in '%s': %m",
 				 d->cfg->state_dir);
 	}
-	if (d->state_timer.fd >= 0)
-		close(d->state_timer.fd);
 	control_close(d->control);
 	/* Fail closed: the table stays after we exit. */
 	table_close(d->table);
@@ -1159,6 +1375,9 @@ static void daemon_teardown(struct jit_daemon *d)
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);
 	grants_free(d->grants);
+	cover_free(d->cover);
+	journal_close(d->journal);
+	free(d->pass);
 	audit_close(d->audit);
 	audit_close(d->alerts);
 	if (d->sig.fd >= 0)
@@ -1177,16 +1396,20 @@ int daemon_run(const struct jit_config *cfg)
 		.reload_timer.fd = -1,
 		.sessions_timer.fd = -1,
 		.expiry_timer.fd = -1,
-		.state_timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};
 	int r;
 
 	r = daemon_setup(&d);
+	/* Setup may have journalled (grants that ended while down). */
+	if (r == 0)
+		pass_end(&d);
 	while (r == 0 && !d.quit) {
 		/*
 		 * One event per wait: a callback may free another watched
-		 * object (an evicted client) whose event would be next.
+		 * object (an evicted client) whose event would be next. A
+		 * pass takes what is ready, up to PASS_EVENTS, with replies
+		 * held; then one journal sync, then the replies.
 		 */
 		struct epoll_event ev[1];
 		int n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev), -1);
@@ -1198,11 +1421,14 @@ int daemon_run(const struct jit_config *cfg)
 			r = -errno;
 			break;
 		}
-		for (int i = 0; i < n; i++) {
-			struct jit_io *io = ev[i].data.ptr;
+		control_hold(d.control);
+		for (int k = 0; n > 0 && k < PASS_EVENTS && !d.quit; k++) {
+			struct jit_io *io = ev[0].data.ptr;
 
-			io->cb(io, ev[i].events);
+			io->cb(io, ev[0].events);
+			n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev), 0);
 		}
+		pass_end(&d);
 	}
 	daemon_teardown(&d);
 	return r < 0 ? 1 : 0;

@@ -16,8 +16,9 @@ struct user_count {
 
 /*
  * Every request lives in v (ordered by id). Live grants are also indexed
- * by key (open addressing, linear probing) and prefix grants listed apart,
- * so that a request costs the same with 100,000 grants as with none.
+ * by key (open addressing, linear probing) and kept in a heap by end, so
+ * that a request, a revoke or an expiry costs the same with 100,000 grants
+ * as with none.
  */
 struct jit_grants {
 	struct jit_request **v;
@@ -26,12 +27,12 @@ struct jit_grants {
 	uint64_t next_id;
 	struct jit_request **by_key; /* NULL slots are empty */
 	size_t key_cap, key_n;
-	struct jit_request **prefixes;
-	size_t n_prefixes, cap_prefixes;
 	struct user_count *users;
 	size_t user_cap, user_n;
-	uint64_t next_end; /* earliest end of a live grant, when !end_dirty */
-	bool end_dirty;
+	/* Live grants in a binary min-heap by end: the next end in O(1). */
+	struct jit_request **heap;
+	size_t n_heap, cap_heap;
+	size_t n_pending;
 };
 
 void request_release(struct jit_request *r)
@@ -116,20 +117,6 @@ bool grant_key_is_prefix(const struct jit_grant_key *k)
 
 	return k->source.len != host ||
 	       (unsigned)(k->port_hi - k->port_lo) + 1 > HOST_PORTS_EXPANDED;
-}
-
-bool grant_key_conflicts(const struct jit_grant_key *a,
-			 const struct jit_grant_key *b)
-{
-	if (!grant_key_is_prefix(a) || !grant_key_is_prefix(b) ||
-	    grant_key_equal(a, b) || a->source.family != b->source.family)
-		return false;
-	if (!(a->protos & b->protos))
-		return false;
-	if (a->port_hi < b->port_lo || b->port_hi < a->port_lo)
-		return false;
-	return prefix_contains(&a->source, &b->source) ||
-	       prefix_contains(&b->source, &a->source);
 }
 
 static int fail(const char **code, char *msg, size_t n, const char *c,
@@ -472,6 +459,73 @@ static struct user_count *user_of(struct jit_grants *g, uint32_t uid,
 	return &g->users[i];
 }
 
+static void heap_set(struct jit_grants *g, size_t i, struct jit_request *r)
+{
+	g->heap[i] = r;
+	r->heap_idx = i;
+}
+
+static void heap_up(struct jit_grants *g, size_t i)
+{
+	struct jit_request *r = g->heap[i];
+
+	while (i) {
+		size_t parent = (i - 1) / 2;
+
+		if (g->heap[parent]->end_ms <= r->end_ms)
+			break;
+		heap_set(g, i, g->heap[parent]);
+		i = parent;
+	}
+	heap_set(g, i, r);
+}
+
+static void heap_down(struct jit_grants *g, size_t i)
+{
+	struct jit_request *r = g->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= g->n_heap)
+			break;
+		if (c + 1 < g->n_heap &&
+		    g->heap[c + 1]->end_ms < g->heap[c]->end_ms)
+			c++;
+		if (g->heap[c]->end_ms >= r->end_ms)
+			break;
+		heap_set(g, i, g->heap[c]);
+		i = c;
+	}
+	heap_set(g, i, r);
+}
+
+static void heap_push(struct jit_grants *g, struct jit_request *r)
+{
+	if (grow_array((void **)&g->heap, &g->cap_heap, g->n_heap + 1,
+		       sizeof(*g->heap)) < 0) {
+		r->heap_idx = SIZE_MAX;
+		return;
+	}
+	g->heap[g->n_heap] = r;
+	heap_up(g, g->n_heap++);
+}
+
+static void heap_remove(struct jit_grants *g, struct jit_request *r)
+{
+	size_t i = r->heap_idx;
+
+	if (i >= g->n_heap || g->heap[i] != r)
+		return;
+	r->heap_idx = SIZE_MAX;
+	if (i == --g->n_heap)
+		return;
+	r = g->heap[g->n_heap];
+	heap_set(g, i, r);
+	heap_down(g, i);
+	heap_up(g, r->heap_idx);
+}
+
 /* Book r entering (delta +1) or leaving (-1) its current status. */
 static void book(struct jit_grants *g, struct jit_request *r, int delta)
 {
@@ -486,26 +540,17 @@ static void book(struct jit_grants *g, struct jit_request *r, int delta)
 		else
 			u->live += (uint32_t)delta;
 	}
-	if (r->status != JIT_INITIATED)
+	if (r->status == JIT_PENDING) {
+		g->n_pending += (size_t)(ssize_t)delta;
 		return;
+	}
 	if (delta > 0) {
 		(void)key_put(g, r);
-		if (grant_key_is_prefix(&r->key) &&
-		    grow_array((void **)&g->prefixes, &g->cap_prefixes,
-			       g->n_prefixes + 1, sizeof(*g->prefixes)) == 0)
-			g->prefixes[g->n_prefixes++] = r;
-		if (!g->end_dirty && (!g->next_end || r->end_ms < g->next_end))
-			g->next_end = r->end_ms;
+		heap_push(g, r);
 		return;
 	}
 	key_del(g, r);
-	for (size_t i = 0; i < g->n_prefixes; i++)
-		if (g->prefixes[i] == r) {
-			g->prefixes[i] = g->prefixes[--g->n_prefixes];
-			break;
-		}
-	if (r->end_ms <= g->next_end)
-		g->end_dirty = true;
+	heap_remove(g, r);
 }
 
 struct jit_grants *grants_new(void)
@@ -525,7 +570,7 @@ struct jit_grants *grants_free(struct jit_grants *g)
 		request_free(g->v[i]);
 	free(g->v);
 	free(g->by_key);
-	free(g->prefixes);
+	free(g->heap);
 	free(g->users);
 	free(g);
 	return NULL;
@@ -580,6 +625,57 @@ int grants_restore(struct jit_grants *g, const struct jit_request *r)
 	return 0;
 }
 
+int grants_upsert(struct jit_grants *g, const struct jit_request *r)
+{
+	struct jit_request *cur = grants_get(g, r->id);
+	size_t at;
+	char *reason = NULL;
+
+	if (!r->id)
+		return -EINVAL;
+	if (!cur) {
+		if (!g->n || g->v[g->n - 1]->id < r->id)
+			return grants_restore(g, r);
+		/* Older than the newest (never the case in a journal): in
+		 * order all the same. */
+		if (g->n >= JIT_REQUESTS_MAX)
+			return -ENOSPC;
+		if (grow_array((void **)&g->v, &g->cap, g->n + 1,
+			       sizeof(*g->v)) < 0)
+			return -ENOMEM;
+		for (at = g->n; at && g->v[at - 1]->id > r->id; at--)
+			;
+		cur = request_dup(r);
+		if (!cur)
+			return -ENOMEM;
+		memmove(g->v + at + 1, g->v + at, (g->n - at) * sizeof(*g->v));
+		g->v[at] = cur;
+		g->n++;
+		if (is_finished(cur))
+			g->n_finished++;
+		book(g, cur, +1);
+		return 0;
+	}
+	if (r->reason && *r->reason) {
+		reason = strdup(r->reason);
+		if (!reason)
+			return -ENOMEM;
+	}
+	if (is_finished(cur))
+		g->n_finished--;
+	book(g, cur, -1);
+	request_release(cur);
+	*cur = *r;
+	cur->reason = reason;
+	cur->heap_idx = SIZE_MAX;
+	if (is_finished(cur))
+		g->n_finished++;
+	book(g, cur, +1);
+	if (g->next_id <= r->id)
+		g->next_id = r->id + 1;
+	return 0;
+}
+
 uint64_t grants_next_id(const struct jit_grants *g)
 {
 	return g->next_id;
@@ -620,6 +716,7 @@ struct jit_request *grants_at(struct jit_grants *g, size_t i)
 
 struct jit_request *grants_find_same(struct jit_grants *g,
 				     const struct jit_grant_key *k,
+				     uint32_t uid,
 				     const struct jit_request *except)
 {
 	size_t mask = g->key_cap - 1;
@@ -627,22 +724,22 @@ struct jit_request *grants_find_same(struct jit_grants *g,
 	if (!g->key_cap)
 		return NULL;
 	for (size_t i = key_hash(k) & mask; g->by_key[i]; i = (i + 1) & mask)
-		if (g->by_key[i] != except &&
+		if (g->by_key[i] != except && g->by_key[i]->uid == uid &&
 		    grant_key_equal(&g->by_key[i]->key, k))
 			return g->by_key[i];
 	return NULL;
 }
 
-struct jit_request *grants_find_conflict(struct jit_grants *g,
-					 const struct jit_grant_key *k,
-					 const struct jit_request *except)
+size_t grants_count_status(const struct jit_grants *g, enum jit_status st)
 {
-	/* Only prefix grants can conflict, and they are listed apart. */
-	for (size_t i = 0; i < g->n_prefixes; i++)
-		if (g->prefixes[i] != except &&
-		    grant_key_conflicts(&g->prefixes[i]->key, k))
-			return g->prefixes[i];
-	return NULL;
+	return st == JIT_PENDING     ? g->n_pending
+	       : st == JIT_INITIATED ? g->n_heap
+				     : 0;
+}
+
+struct jit_request *grants_next_due(struct jit_grants *g, uint64_t now_ms)
+{
+	return g->n_heap && g->heap[0]->end_ms <= now_ms ? g->heap[0] : NULL;
 }
 
 size_t grants_count_user(const struct jit_grants *g, uint32_t uid,
@@ -731,17 +828,36 @@ void grants_finish(struct jit_grants *g, struct jit_request *r,
 	trim_history(g, r);
 }
 
+void grants_apply(struct jit_grants *g, struct jit_request *r,
+		  const struct jit_request *next)
+{
+	char *reason = r->reason;
+	bool was_finished = is_finished(r);
+
+	book(g, r, -1);
+	*r = *next;
+	r->reason = reason;
+	r->heap_idx = SIZE_MAX;
+	book(g, r, +1);
+	if (is_finished(r) && !was_finished) {
+		g->n_finished++;
+		trim_history(g, r);
+	}
+}
+
+int grants_discard(struct jit_grants *g, struct jit_request *r)
+{
+	if (!g->n || g->v[g->n - 1] != r)
+		return -EINVAL;
+	book(g, r, -1);
+	if (is_finished(r))
+		g->n_finished--;
+	request_free(r);
+	g->n--;
+	return 0;
+}
+
 uint64_t grants_next_end(struct jit_grants *g)
 {
-	uint64_t next = 0;
-
-	/* Recomputed only after the earliest grant ended. */
-	if (!g->end_dirty)
-		return g->next_end;
-	for (size_t i = 0; i < g->key_cap; i++)
-		if (g->by_key[i] && (!next || g->by_key[i]->end_ms < next))
-			next = g->by_key[i]->end_ms;
-	g->next_end = next;
-	g->end_dirty = false;
-	return next;
+	return g->n_heap ? g->heap[0]->end_ms : 0;
 }

@@ -42,6 +42,7 @@ enum jit_status {
 #define JIT_REASON_USER	   "user requested"
 #define JIT_REASON_NEWER   "newer request initiated"
 #define JIT_REASON_POLICY  "policy changed"
+#define JIT_REASON_ABSENT  "not in force at restart"
 
 /**
  * struct jit_grant_key - what a grant opens in the kernel
@@ -75,6 +76,7 @@ struct jit_grant_key {
  * @status_reason: why it is in that state ("expired", "user requested"...)
  * @decided_by: who approved, denied or revoked it
  * @replaced_by: id of the request that replaced this grant, or 0
+ * @heap_idx: the registry's own (position among live grants by end)
  */
 struct jit_request {
 	uint64_t id;
@@ -91,6 +93,7 @@ struct jit_request {
 	char status_reason[JIT_STATUS_MAX];
 	char decided_by[JIT_USER_MAX];
 	uint64_t replaced_by;
+	size_t heap_idx;
 };
 
 const char *status_name(enum jit_status s);
@@ -106,12 +109,6 @@ static inline const char *request_reason(const struct jit_request *r)
 char *grant_key_ports(const struct jit_grant_key *k, char *buf, size_t n);
 bool grant_key_equal(const struct jit_grant_key *a,
 		     const struct jit_grant_key *b);
-/*
- * True if a and b are different keys whose kernel elements would overlap in
- * the prefix (interval) sets, which the kernel refuses.
- */
-bool grant_key_conflicts(const struct jit_grant_key *a,
-			 const struct jit_grant_key *b);
 /* True if the grant goes to the prefix (interval) sets. */
 bool grant_key_is_prefix(const struct jit_grant_key *k);
 
@@ -155,14 +152,23 @@ size_t grants_count(const struct jit_grants *g);
 /* i-th request, oldest first. */
 struct jit_request *grants_at(struct jit_grants *g, size_t i);
 
-/* The live grant with exactly this key (other than except), or NULL. */
+/*
+ * Put back a record read from the journal: replaces the record with its
+ * id, or adds it. Returns 0 or -ENOMEM/-ENOSPC/-EINVAL.
+ */
+int grants_upsert(struct jit_grants *g, const struct jit_request *r);
+/*
+ * uid's live grant with exactly this key (other than except), or NULL:
+ * the one a newer request of the same user replaces.
+ */
 struct jit_request *grants_find_same(struct jit_grants *g,
 				     const struct jit_grant_key *k,
+				     uint32_t uid,
 				     const struct jit_request *except);
-/* A live grant whose prefix elements would overlap k's, or NULL. */
-struct jit_request *grants_find_conflict(struct jit_grants *g,
-					 const struct jit_grant_key *k,
-					 const struct jit_request *except);
+/* Requests in status st, for pending and initiated only (kept counted). */
+size_t grants_count_status(const struct jit_grants *g, enum jit_status st);
+/* The live grant that ends first if its end is at or before now, or NULL. */
+struct jit_request *grants_next_due(struct jit_grants *g, uint64_t now_ms);
 /* Requests of uid in status st. */
 size_t grants_count_user(const struct jit_grants *g, uint32_t uid,
 			 enum jit_status st);
@@ -182,6 +188,18 @@ void grants_initiate_until(struct jit_grants *g, struct jit_request *r,
  */
 void grants_finish(struct jit_grants *g, struct jit_request *r,
 		   enum jit_status st, const char *reason, const char *by);
+/*
+ * Give r the state of next (all but its reason, which r keeps): how a
+ * decision that was journalled takes effect. Finishing r may drop old
+ * finished requests, as grants_finish does.
+ */
+void grants_apply(struct jit_grants *g, struct jit_request *r,
+		  const struct jit_request *next);
+/*
+ * Forget r, the newest request, as if it was never made (its creation
+ * could not be recorded). -EINVAL if r is not the newest.
+ */
+int grants_discard(struct jit_grants *g, struct jit_request *r);
 /* Earliest end of a live grant, or 0 if none. */
 uint64_t grants_next_end(struct jit_grants *g);
 

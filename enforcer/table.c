@@ -881,14 +881,13 @@ struct commit_args {
 	const struct jit_session *sessions;
 	size_t n_sessions;
 	bool sync_grants;
-	const struct jit_grant_key *grants;
-	const uint64_t *timeouts;
-	size_t n_grants;
+	const struct jit_elem *elems;
+	size_t n_elems;
+	uint64_t now_ms;
 };
 
-static void emit_grant_elems(struct builder *bld,
-			     const struct jit_grant_key *keys,
-			     const uint64_t *timeouts, size_t n);
+static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
+			     size_t n, uint64_t now_ms);
 
 static int build_commit(struct jit_table *t, const struct commit_args *a,
 			uint32_t table_flags, bool replace,
@@ -915,7 +914,7 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	emit_sessions(&bld, a->sessions, a->n_sessions, false);
 	emit_grant_sets(&bld, a->sync_grants);
 	if (a->sync_grants)
-		emit_grant_elems(&bld, a->grants, a->timeouts, a->n_grants);
+		emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
 	emit_input_chain(&bld);
 	if (bld.err) {
 		batch_free(bld.b);
@@ -1053,18 +1052,17 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
 
 int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
 		     const struct jit_session *sessions, size_t n_sessions,
-		     const struct jit_grant_key *grants,
-		     const uint64_t *timeout_ms, size_t n_grants, char *err,
-		     size_t errlen)
+		     const struct jit_elem *elems, size_t n_elems,
+		     uint64_t now_ms, char *err, size_t errlen)
 {
 	const struct commit_args args = {
 		.rs = ruleset,
 		.sessions = sessions,
 		.n_sessions = n_sessions,
 		.sync_grants = true,
-		.grants = grants,
-		.timeouts = timeout_ms,
-		.n_grants = n_grants,
+		.elems = elems,
+		.n_elems = n_elems,
+		.now_ms = now_ms,
 	};
 
 	return commit_common(t, &args, err, errlen);
@@ -1101,6 +1099,12 @@ static void acc_flush(struct elem_acc *acc, size_t i)
 	nftnl_set_free(acc->s[i]);
 	acc->s[i] = NULL;
 	acc->n[i] = 0;
+}
+
+static void acc_flush_all(struct elem_acc *acc)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
+		acc_flush(acc, i);
 }
 
 static void acc_add(struct elem_acc *acc, size_t i, const uint8_t *key,
@@ -1144,74 +1148,59 @@ static uint32_t grant_elem_key(uint8_t *key, const uint8_t *addr, unsigned alen,
 	return alen + 8;
 }
 
-static void acc_key(struct elem_acc *acc, const struct jit_grant_key *k,
-		    uint64_t timeout_ms)
+/*
+ * One element. The timeout is what is left of its end at now_ms, at least
+ * a second (0 would mean "never"); deletes carry none.
+ */
+static void acc_elem(struct elem_acc *acc, const struct jit_elem *e,
+		     uint64_t now_ms, bool with_timeout)
 {
-	static const struct {
-		unsigned bit;
-		uint8_t proto;
-	} protos[] = { { JIT_PROTO_TCP, IPPROTO_TCP },
-		       { JIT_PROTO_UDP, IPPROTO_UDP } };
-	bool v4 = k->source.family == AF_INET;
-	unsigned alen = prefix_addr_len(&k->source);
-	bool prefix = grant_key_is_prefix(k);
-	size_t set = (prefix ? 2 : 0) + (v4 ? 0 : 1);
-	uint8_t key[24], key_end[24], last[16];
+	unsigned alen = e->family == AF_INET ? 4 : 16;
+	size_t set = (e->interval ? 2 : 0) + (e->family == AF_INET ? 0 : 1);
+	uint8_t key[24], key_end[24];
+	uint64_t timeout = 0;
 	uint32_t len;
 
-	prefix_last(&k->source, last);
-	for (size_t i = 0; i < ARRAY_SIZE(protos); i++) {
-		if (!(k->protos & protos[i].bit))
-			continue;
-		if (prefix) {
-			len = grant_elem_key(key, k->source.addr, alen,
-					     protos[i].proto, k->port_lo);
-			grant_elem_key(key_end, last, alen, protos[i].proto,
-				       k->port_hi);
-			acc_add(acc, set, key, key_end, len, timeout_ms);
-			continue;
-		}
-		for (uint32_t port = k->port_lo; port <= k->port_hi; port++) {
-			len = grant_elem_key(key, k->source.addr, alen,
-					     protos[i].proto, (uint16_t)port);
-			acc_add(acc, set, key, NULL, len, timeout_ms);
-		}
+	if (with_timeout) {
+		timeout = e->end_ms > now_ms ? e->end_ms - now_ms : 0;
+		if (timeout < MIN_TIMEOUT_MS)
+			timeout = MIN_TIMEOUT_MS;
 	}
+	len = grant_elem_key(key, e->addr_lo, alen, e->proto, e->port_lo);
+	if (!e->interval) {
+		acc_add(acc, set, key, NULL, len, timeout);
+		return;
+	}
+	grant_elem_key(key_end, e->addr_hi, alen, e->proto, e->port_hi);
+	acc_add(acc, set, key, key_end, len, timeout);
 }
 
-static void emit_grant_elems(struct builder *bld,
-			     const struct jit_grant_key *keys,
-			     const uint64_t *timeouts, size_t n)
+static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
+			     size_t n, uint64_t now_ms)
 {
 	struct elem_acc acc = { .bld = bld, .type = NFT_MSG_NEWSETELEM };
 
 	for (size_t i = 0; i < n; i++)
-		acc_key(&acc, &keys[i],
-			timeouts[i] < MIN_TIMEOUT_MS ? MIN_TIMEOUT_MS
-						     : timeouts[i]);
-	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
-		acc_flush(&acc, i);
+		acc_elem(&acc, &elems[i], now_ms, true);
+	acc_flush_all(&acc);
 }
 
-static int grants_batch(struct jit_table *t, const struct jit_grant_key *del,
-			size_t n_del, const struct jit_grant_key *add,
-			const uint64_t *timeout_ms, size_t n_add,
-			uint16_t del_type, char *err, size_t errlen,
-			int *failed_type)
+static int elems_batch(struct jit_table *t, const struct jit_elem *del,
+		       size_t n_del, const struct jit_elem *add, size_t n_add,
+		       uint64_t now_ms, uint16_t del_type, char *err,
+		       size_t errlen, int *failed_type)
 {
 	struct builder bld = { .table = t->name };
-	struct elem_acc acc = { .bld = &bld };
+	struct elem_acc acc = { .bld = &bld, .type = del_type };
 	int r;
 
 	bld.b = batch_new(t->nft);
 	if (!bld.b)
 		return -ENOMEM;
-	acc.type = del_type;
 	for (size_t i = 0; i < n_del; i++)
-		acc_key(&acc, &del[i], 0);
-	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++)
-		acc_flush(&acc, i);
-	emit_grant_elems(&bld, add, timeout_ms, n_add);
+		acc_elem(&acc, &del[i], now_ms, false);
+	acc_flush_all(&acc);
+	emit_grant_elems(&bld, add, n_add, now_ms);
 	r = bld.err;
 	if (r < 0)
 		snprintf(err, errlen, "building grant batch: %s", strerror(-r));
@@ -1221,17 +1210,18 @@ static int grants_batch(struct jit_table *t, const struct jit_grant_key *del,
 	return r;
 }
 
-int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
-			size_t n_del, const struct jit_grant_key *add,
-			const uint64_t *timeout_ms, size_t n_add, char *err,
-			size_t errlen)
+int table_elems_update(struct jit_table *t, const struct jit_elem *del,
+		       size_t n_del, const struct jit_elem *add, size_t n_add,
+		       uint64_t now_ms, char *err, size_t errlen)
 {
 	int failed_type = -1, r;
 
+	if (!n_del && !n_add)
+		return 0;
 	if (!t->no_destroy) {
-		r = grants_batch(t, del, n_del, add, timeout_ms, n_add,
-				 JIT_MSG_DESTROYSETELEM, err, errlen,
-				 &failed_type);
+		r = elems_batch(t, del, n_del, add, n_add, now_ms,
+				JIT_MSG_DESTROYSETELEM, err, errlen,
+				&failed_type);
 		if (!(n_del && failed_type == JIT_MSG_DESTROYSETELEM &&
 		      (r == -EINVAL || r == -EOPNOTSUPP)))
 			return r;
@@ -1240,15 +1230,21 @@ int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
 	/*
 	 * Before Linux 6.3 there is only DELSETELEM, which fails the whole
 	 * batch on an element that already expired. Then the deletes are
-	 * dropped: what is left to delete has expired or is refreshed by
-	 * the add that follows.
+	 * sent one batch at a time, the missing ones skipped, and the adds
+	 * follow.
 	 */
-	r = grants_batch(t, del, n_del, add, timeout_ms, n_add,
-			 NFT_MSG_DELSETELEM, err, errlen, &failed_type);
-	if (r == -ENOENT && failed_type == NFT_MSG_DELSETELEM)
-		r = grants_batch(t, NULL, 0, add, timeout_ms, n_add,
-				 NFT_MSG_DELSETELEM, err, errlen, &failed_type);
-	return r;
+	r = elems_batch(t, del, n_del, add, n_add, now_ms, NFT_MSG_DELSETELEM,
+			err, errlen, &failed_type);
+	if (r != -ENOENT || failed_type != NFT_MSG_DELSETELEM)
+		return r;
+	for (size_t i = 0; i < n_del; i++) {
+		r = elems_batch(t, &del[i], 1, NULL, 0, now_ms,
+				NFT_MSG_DELSETELEM, err, errlen, &failed_type);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	return elems_batch(t, NULL, 0, add, n_add, now_ms, NFT_MSG_DELSETELEM,
+			   err, errlen, &failed_type);
 }
 
 struct dump_state {
@@ -1285,35 +1281,50 @@ static void dump_build(struct nlmsghdr *nlh, const void *obj)
 	nftnl_set_elems_nlmsg_build_payload(nlh, (struct nftnl_set *)obj);
 }
 
-/* The prefix whose first and last addresses these are, or -EINVAL. */
-static int range_to_prefix(int family, const uint8_t *first,
-			   const uint8_t *last, struct jit_prefix *ret)
+/* A kernel element as ours, or -EINVAL for one the agent never writes. */
+static int elem_of(const struct grant_set_def *g, struct nftnl_set_elem *e,
+		   uint64_t now_ms, struct jit_elem *out)
 {
-	struct jit_prefix p = { .family = (uint8_t)family };
-	unsigned alen = family == AF_INET ? 4 : 16;
-	uint8_t end[16];
+	unsigned alen = g->family == AF_INET ? 4 : 16;
+	const uint8_t *key, *key_end;
+	uint32_t klen = 0, kelen = 0;
+	uint16_t port, port_end;
 
-	memcpy(p.addr, first, alen);
-	for (unsigned len = 0; len <= alen * 8; len++) {
-		struct jit_prefix q = p;
-		char buf[JIT_PREFIX_STRLEN];
-
-		q.len = (uint8_t)len;
-		prefix_last(&q, end);
-		if (memcmp(end, last, alen))
-			continue;
-		/* A whole prefix: the first address has no host bits. */
-		if (prefix_parse(prefix_format(&q, buf, sizeof(buf)), &q) < 0)
+	memset(out, 0, sizeof(*out));
+	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+	if (!key || klen != alen + 8)
+		return -EINVAL;
+	key_end = key;
+	if (g->interval) {
+		key_end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &kelen);
+		if (!key_end || kelen != klen || key_end[alen] != key[alen])
 			return -EINVAL;
-		*ret = q;
-		return 0;
 	}
-	return -EINVAL;
+	if (key[alen] != IPPROTO_TCP && key[alen] != IPPROTO_UDP)
+		return -EINVAL;
+	memcpy(&port, key + alen + 4, 2);
+	memcpy(&port_end, key_end + alen + 4, 2);
+	out->family = (uint8_t)g->family;
+	out->proto = key[alen];
+	out->interval = g->interval;
+	memcpy(out->addr_lo, key, alen);
+	memcpy(out->addr_hi, key_end, alen);
+	out->port_lo = ntohs(port);
+	out->port_hi = ntohs(port_end);
+	if (out->port_hi < out->port_lo || memcmp(key, key_end, alen) > 0)
+		return -EINVAL;
+	/* No expiration: an element without timeout (never ours). */
+	out->end_ms = UINT64_MAX;
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+		out->end_ms = now_ms + nftnl_set_elem_get_u64(
+					       e, NFTNL_SET_ELEM_EXPIRATION);
+	return 0;
 }
 
-int table_dump_grants(struct jit_table *t, struct jit_kernel_grant **ret)
+int table_dump_elems(struct jit_table *t, uint64_t now_ms,
+		     struct jit_elem **ret)
 {
-	struct jit_kernel_grant *v = NULL;
+	struct jit_elem *v = NULL;
 	size_t n = 0, cap = 0;
 	int r = 0;
 
@@ -1321,10 +1332,8 @@ int table_dump_grants(struct jit_table *t, struct jit_kernel_grant **ret)
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets) && r >= 0; i++) {
 		const struct grant_set_def *g = &grant_sets[i];
 		struct dump_state d = { .name = g->name, .table = t->name };
-		unsigned alen = g->family == AF_INET ? 4 : 16;
 		struct nftnl_set_elems_iter *it;
 		struct nftnl_set_elem *e;
-
 		struct nftnl_set *query;
 
 		/* The query stays put; d.s collects (and is reset on retry). */
@@ -1350,44 +1359,16 @@ int table_dump_grants(struct jit_table *t, struct jit_kernel_grant **ret)
 		}
 		it = nftnl_set_elems_iter_create(d.s);
 		while (it && (e = nftnl_set_elems_iter_next(it))) {
-			struct jit_kernel_grant kg = { 0 };
-			const uint8_t *key, *key_end;
-			uint32_t klen = 0, kelen = 0;
-			uint16_t port, port_end;
+			struct jit_elem x;
 
-			key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-			if (!key || klen != alen + 8)
+			if (elem_of(g, e, now_ms, &x) < 0)
 				continue;
-			key_end = key;
-			if (g->interval) {
-				key_end = nftnl_set_elem_get(
-					e, NFTNL_SET_ELEM_KEY_END, &kelen);
-				if (!key_end || kelen != klen)
-					continue;
-			}
-			if (key[alen] == IPPROTO_TCP)
-				kg.key.protos = JIT_PROTO_TCP;
-			else if (key[alen] == IPPROTO_UDP)
-				kg.key.protos = JIT_PROTO_UDP;
-			else
-				continue;
-			memcpy(&port, key + alen + 4, 2);
-			memcpy(&port_end, key_end + alen + 4, 2);
-			kg.key.port_lo = ntohs(port);
-			kg.key.port_hi = ntohs(port_end);
-			if (range_to_prefix(g->family, key, key_end,
-					    &kg.key.source) < 0 ||
-			    kg.key.port_hi < kg.key.port_lo || !kg.key.port_lo)
-				continue;
-			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
-				kg.expires_ms = nftnl_set_elem_get_u64(
-					e, NFTNL_SET_ELEM_EXPIRATION);
 			if (grow_array((void **)&v, &cap, n + 1, sizeof(*v)) <
 			    0) {
 				r = -ENOMEM;
 				break;
 			}
-			v[n++] = kg;
+			v[n++] = x;
 		}
 		if (it)
 			nftnl_set_elems_iter_destroy(it);

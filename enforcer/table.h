@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cover.h"
 #include "grant.h"
 #include "ruleset.h"
 
@@ -70,45 +71,34 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *r,
 		 char *err, size_t errlen);
 /*
  * Like table_commit, and in the same transaction replace the content of the
- * grant sets by exactly these grants (timeouts in ms, at least one second):
- * for a start or a repair, where the agent's records are the truth.
+ * grant sets by exactly these elements (timeouts: what is left of each end
+ * at now_ms, at least one second): for a start or a repair, where the
+ * agent's records are the truth.
  */
 int table_commit_all(struct jit_table *t, const struct jit_ruleset *r,
 		     const struct jit_session *sessions, size_t n_sessions,
-		     const struct jit_grant_key *grants,
-		     const uint64_t *timeout_ms, size_t n_grants, char *err,
-		     size_t errlen);
+		     const struct jit_elem *elems, size_t n_elems,
+		     uint64_t now_ms, char *err, size_t errlen);
 
 /*
- * Change grants in one transaction: remove the elements of del (those that
- * already expired are no error), then add those of add, each with its own
- * timeout in milliseconds (raised to at least one second: zero would mean
- * "never"). A host with up to 16 ports goes to the hash sets, one element
- * per protocol and port; prefixes and wider ranges go to the interval sets.
+ * Change grant elements in one transaction: remove those of del (those that
+ * already expired are no error), then add those of add, each with what is
+ * left of its end at now_ms as timeout (raised to at least one second: zero
+ * would mean "never").
  */
-int table_grants_update(struct jit_table *t, const struct jit_grant_key *del,
-			size_t n_del, const struct jit_grant_key *add,
-			const uint64_t *timeout_ms, size_t n_add, char *err,
-			size_t errlen);
-
-/**
- * struct jit_kernel_grant - a grant element found in the kernel
- * @key: what it opens (one protocol; a host and one port for hash-set
- *       elements)
- * @expires_ms: time left before the kernel drops it
- */
-struct jit_kernel_grant {
-	struct jit_grant_key key;
-	uint64_t expires_ms;
-};
+int table_elems_update(struct jit_table *t, const struct jit_elem *del,
+		       size_t n_del, const struct jit_elem *add, size_t n_add,
+		       uint64_t now_ms, char *err, size_t errlen);
 
 /*
- * Read the grant elements of our table from the kernel. Elements that are
- * not whole prefixes (nothing the agent creates) are skipped. Returns the
- * number found (*ret is malloc'd, may be NULL when 0), -ENOENT when there is
- * no table, or -errno.
+ * Read the grant elements of our table from the kernel, each with its end
+ * (now_ms + what the kernel has left; UINT64_MAX for one without timeout).
+ * Elements of a shape the agent never writes are skipped. Returns the
+ * number found (*ret is malloc'd, may be NULL when 0), -ENOENT when there
+ * is no table, or -errno.
  */
-int table_dump_grants(struct jit_table *t, struct jit_kernel_grant **ret);
+int table_dump_elems(struct jit_table *t, uint64_t now_ms,
+		     struct jit_elem **ret);
 
 /**
  * struct jit_foreign_chain - another table's base chain on the input hook

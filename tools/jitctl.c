@@ -861,16 +861,99 @@ static int cmd_revoke(struct ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * A whole list, page by page (the agent answers at most a few thousand
+ * records at a time, so that no listing keeps other clients waiting):
+ * req gets "after" and "limit" for each page; the pages' key arrays are
+ * joined into *reply. limit 0: everything. --json prints the joined reply.
+ */
+static int fetch_list(struct ctx *ctx, json_t *req, const char *key,
+		      size_t limit, json_t **reply)
+{
+	bool json = ctx->json;
+	json_t *all = json_array(), *page = NULL;
+	uint64_t after = 0;
+	int rc = 0;
+
+	ctx->json = false;
+	for (;;) {
+		json_t *next;
+		size_t want = limit ? limit - json_array_size(all) : 0;
+
+		json_object_set_new(req, "after",
+				    json_integer((json_int_t)after));
+		if (want)
+			json_object_set_new(req, "limit",
+					    json_integer((json_int_t)want));
+		rc = call(ctx, json_incref(req), &page);
+		if (rc)
+			break;
+		json_array_extend(all, json_object_get(page, key));
+		next = json_object_get(page, "next");
+		if (!json_is_integer(next) ||
+		    (limit && json_array_size(all) >= limit))
+			break;
+		after = (uint64_t)json_integer_value(next);
+		json_decref(page);
+		page = NULL;
+	}
+	ctx->json = json;
+	json_decref(req);
+	if (rc) {
+		json_decref(all);
+		json_decref(page);
+		return rc;
+	}
+	json_object_set_new(page, key, all);
+	json_object_del(page, "next");
+	if (json) {
+		json_dumpf(page, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	}
+	*reply = page;
+	return 0;
+}
+
+static int parse_limit(const char *cmd, const char *s, size_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || !v || v > 10000000) {
+		fprintf(stderr,
+			"jitctl %s: --limit wants a number of records, not "
+			"'%s'\n",
+			cmd, s);
+		return 2;
+	}
+	*ret = v;
+	return 0;
+}
+
 static int cmd_grants(struct ctx *ctx, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "limit", required_argument, NULL, 'n' },
+		{ 0 },
+	};
 	struct table t = { .ncols = 7 };
 	json_t *reply = NULL, *r;
-	size_t i;
-	int rc;
+	size_t i, limit = 0;
+	int c, rc;
 
-	if ((rc = no_args("grants", argc, argv)))
-		return rc;
-	rc = call(ctx, json_pack("{s:s}", "op", "grants"), &reply);
+	optind = 0;
+	while ((c = sub_getopt(argc, argv, "n:", opts)) != -1) {
+		if (c != 'n' || (rc = parse_limit("grants", optarg, &limit)))
+			return 2;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: jitctl grants [--limit N]\n");
+		return 2;
+	}
+	rc = fetch_list(ctx, json_pack("{s:s}", "op", "grants"), "grants",
+			limit, &reply);
 	if (rc || ctx->json) {
 		json_decref(reply);
 		return rc;
@@ -927,19 +1010,24 @@ static int cmd_requests(struct ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "limit", required_argument, NULL, 'n' },
 		{ 0 },
 	};
 	struct table t = { .ncols = 9 };
 	json_t *reply = NULL, *r;
 	bool all = false, azure = false;
-	size_t i;
+	size_t i, limit = 0;
 	int c, rc;
 
 	optind = 0;
-	while ((c = sub_getopt(argc, argv, "a", opts)) != -1) {
+	while ((c = sub_getopt(argc, argv, "an:", opts)) != -1) {
 		switch (c) {
 		case 'a':
 			all = true;
+			break;
+		case 'n':
+			if (parse_limit("requests", optarg, &limit))
+				return 2;
 			break;
 		case 'F':
 			if (!streq(optarg, "azure") &&
@@ -957,15 +1045,16 @@ static int cmd_requests(struct ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "usage: jitctl requests [--all] [--format "
-				"table|azure]\n");
+		fprintf(stderr, "usage: jitctl requests [--all] [--limit N] "
+				"[--format table|azure]\n");
 		return 2;
 	}
 	/* The cloud shape is JSON already; --json would print ours. */
 	if (azure)
 		ctx->json = false;
-	rc = call(ctx, json_pack("{s:s, s:b}", "op", "requests", "all", all),
-		  &reply);
+	rc = fetch_list(ctx,
+			json_pack("{s:s, s:b}", "op", "requests", "all", all),
+			"requests", limit, &reply);
 	if (!rc && azure)
 		rc = print_requests_azure(json_object_get(reply, "requests"));
 	if (rc || ctx->json || azure) {

@@ -156,7 +156,15 @@ expect_tcp c2 "$VM4_2" 22 open
 check "prefix grants live in the interval set" [ "$(elements grant_nets_v4 '198.51.100.0/24 . tcp . 22')" = 1 ]
 out=$(jitctl request ssh --port 22 --from 2001:db8:2::/64 --for 10m)
 expect_tcp c2 "$VM6_2" 22 open
-refused "overlaps live grant" root request ssh --port 22 --from 198.51.100.0/25 --for 1m
+# Overlapping prefixes are both granted: the interval set holds the
+# disjoint pieces of their union, each with the latest end covering it.
+out=$(jitctl request ssh --port 22 --from 198.51.100.0/25 --for 1m)
+check "an overlapping prefix grant is granted too: $out" grep -q "granted: 198.51.100.0/25 -> tcp/22" <<<"$out"
+id25=$(sed -n 's/^request \([0-9]*\) granted.*/\1/p' <<<"$out")
+expect_tcp c2 "$VM4_2" 22 open
+jitctl revoke "$id25" >/dev/null
+check "revoking the /25 keeps the /24's access" [ "$(elements grant_nets_v4 '198.51.100.0/24 . tcp . 22')" = 1 ]
+expect_tcp c2 "$VM4_2" 22 open
 
 # --- expiry and live grants while the agent is stopped -------------------
 jitctl request ssh --port 22 --from "$C1_4" --for 3s >/dev/null

@@ -475,72 +475,6 @@ START_TEST(test_key_is_prefix)
 }
 END_TEST
 
-START_TEST(test_key_conflicts)
-{
-	static const struct {
-		const char *a;
-		unsigned ap;
-		uint16_t alo, ahi;
-		const char *b;
-		unsigned bp;
-		uint16_t blo, bhi;
-		bool conflict;
-	} cases[] = {
-		/* nested prefixes, overlapping ports and protocols */
-		{ "192.0.2.0/24", TCP, 22, 22, "192.0.2.0/25", TCP, 22, 22,
-		  true },
-		{ "0.0.0.0/0", TCP, 22, 22, "192.0.2.0/24", TCP, 22, 22, true },
-		{ "192.0.2.0/24", TCP, 20, 30, "192.0.2.0/24", TCP, 25, 25,
-		  true },
-		{ "192.0.2.0/24", TCP, 20, 30, "192.0.2.0/24", TCP, 30, 40,
-		  true },
-		{ "192.0.2.0/24", TCP, 22, 22, "192.0.2.0/24", ANY, 22, 22,
-		  true },
-		{ "2001:db8::/32", UDP, 53, 53, "2001:db8:1::/48", ANY, 1, 100,
-		  true },
-		/* a host with more than 16 ports is an interval element */
-		{ "192.0.2.7", TCP, 1000, 1016, "192.0.2.0/24", TCP, 1000, 1000,
-		  true },
-		{ "192.0.2.7", TCP, 1000, 1016, "192.0.2.7", TCP, 1010, 1030,
-		  true },
-		/* identical keys replace each other instead */
-		{ "192.0.2.0/24", TCP, 22, 22, "192.0.2.0/24", TCP, 22, 22,
-		  false },
-		{ "192.0.2.7", TCP, 1000, 1016, "192.0.2.7", TCP, 1000, 1016,
-		  false },
-		/* hosts go to the hash sets and never conflict */
-		{ "192.0.2.7", TCP, 22, 22, "192.0.2.0/24", TCP, 22, 22,
-		  false },
-		{ "192.0.2.7", TCP, 22, 22, "192.0.2.7", ANY, 20, 30, false },
-		{ "2001:db8::1", TCP, 22, 22, "2001:db8::/32", TCP, 22, 22,
-		  false },
-		/* disjoint ports, protocols, prefixes or families */
-		{ "192.0.2.0/24", TCP, 22, 22, "192.0.2.0/24", TCP, 23, 23,
-		  false },
-		{ "192.0.2.0/24", TCP, 20, 29, "192.0.2.0/24", TCP, 30, 40,
-		  false },
-		{ "192.0.2.0/24", TCP, 22, 22, "192.0.2.0/24", UDP, 22, 22,
-		  false },
-		{ "192.0.2.0/25", TCP, 22, 22, "192.0.2.128/25", TCP, 22, 22,
-		  false },
-		{ "0.0.0.0/0", ANY, 1, 65535, "::/0", ANY, 1, 65535, false },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct jit_grant_key a = key(cases[i].a, cases[i].ap,
-					     cases[i].alo, cases[i].ahi);
-		struct jit_grant_key b = key(cases[i].b, cases[i].bp,
-					     cases[i].blo, cases[i].bhi);
-
-		ck_assert_msg(grant_key_conflicts(&a, &b) == cases[i].conflict,
-			      "case %zu: %s vs %s", i, cases[i].a, cases[i].b);
-		ck_assert_msg(grant_key_conflicts(&b, &a) == cases[i].conflict,
-			      "case %zu reversed: %s vs %s", i, cases[i].b,
-			      cases[i].a);
-	}
-}
-END_TEST
-
 START_TEST(test_status_name)
 {
 	ck_assert_str_eq(status_name(JIT_PENDING), "pending");
@@ -708,79 +642,41 @@ START_TEST(test_grants_find_same)
 	struct jit_grant_key probe;
 
 	pending = add(g, &t, 1);
-	ck_assert_ptr_null(grants_find_same(g, &k, NULL));
+	ck_assert_ptr_null(grants_find_same(g, &k, 1000, NULL));
 	live = add(g, &t, 2);
 	grants_initiate(g, live, 2);
 	/* Only live grants count; a pending one with the key does not. */
-	ck_assert_ptr_eq(grants_find_same(g, &k, NULL), live);
-	ck_assert_ptr_eq(grants_find_same(g, &k, pending), live);
-	ck_assert_ptr_null(grants_find_same(g, &k, live));
+	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, NULL), live);
+	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, pending), live);
+	/* Another user's grant with the same key is not theirs to replace. */
+	ck_assert_ptr_null(grants_find_same(g, &k, 1001, NULL));
+	ck_assert_uint_eq(grants_count_status(g, JIT_INITIATED), 1);
+	ck_assert_uint_eq(grants_count_status(g, JIT_PENDING), 1);
+	ck_assert_ptr_null(grants_find_same(g, &k, 1000, live));
 
 	/* Only the very same key. */
 	probe = key("192.0.2.0/25", TCP, 22, 22);
-	ck_assert_ptr_null(grants_find_same(g, &probe, NULL));
+	ck_assert_ptr_null(grants_find_same(g, &probe, 1000, NULL));
 	probe = key("192.0.2.0/24", ANY, 22, 22);
-	ck_assert_ptr_null(grants_find_same(g, &probe, NULL));
+	ck_assert_ptr_null(grants_find_same(g, &probe, 1000, NULL));
 	probe = key("192.0.2.0/24", TCP, 22, 23);
-	ck_assert_ptr_null(grants_find_same(g, &probe, NULL));
+	ck_assert_ptr_null(grants_find_same(g, &probe, 1000, NULL));
 
 	t.key = key("198.51.100.7", TCP, 22, 22);
 	other = add(g, &t, 3);
 	grants_initiate(g, other, 3);
-	ck_assert_ptr_eq(grants_find_same(g, &k, NULL), live);
-	ck_assert_ptr_eq(grants_find_same(g, &t.key, NULL), other);
+	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, NULL), live);
+	ck_assert_ptr_eq(grants_find_same(g, &t.key, 1000, NULL), other);
 
 	/* A newer grant with the same key finds the older one. */
 	t.key = k;
 	newer = add(g, &t, 4);
 	grants_initiate(g, newer, 4);
-	ck_assert_ptr_eq(grants_find_same(g, &k, newer), live);
-	ck_assert_ptr_eq(grants_find_same(g, &k, live), newer);
+	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, newer), live);
+	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, live), newer);
 	grants_finish(g, live, JIT_REVOKED, JIT_REASON_NEWER, "alice");
-	ck_assert_ptr_eq(grants_find_same(g, &k, NULL), newer);
-	ck_assert_ptr_null(grants_find_same(g, &k, newer));
-	grants_free(g);
-}
-END_TEST
-
-START_TEST(test_grants_find_conflict)
-{
-	struct jit_grants *g = grants_new();
-	struct jit_request t =
-		tmpl(1000, "alice", key("192.0.2.0/24", TCP, 20, 30), 600);
-	struct jit_request *net, *host, *pending;
-	struct jit_grant_key probe;
-
-	net = add(g, &t, 1);
-	probe = key("192.0.2.0/25", TCP, 25, 25);
-	ck_assert_ptr_null(grants_find_conflict(g, &probe, NULL));
-	grants_initiate(g, net, 1);
-	ck_assert_ptr_eq(grants_find_conflict(g, &probe, NULL), net);
-	ck_assert_ptr_null(grants_find_conflict(g, &probe, net));
-	/* The same key is no conflict: it replaces. */
-	ck_assert_ptr_null(grants_find_conflict(g, &net->key, NULL));
-
-	t.key = key("192.0.2.7", TCP, 22, 22);
-	host = add(g, &t, 2);
-	grants_initiate(g, host, 2);
-	probe = key("192.0.2.7", TCP, 22, 22);
-	ck_assert_ptr_null(grants_find_conflict(g, &probe, NULL));
-	probe = key("192.0.2.0/30", TCP, 22, 22);
-	ck_assert_ptr_eq(grants_find_conflict(g, &probe, NULL), net);
-	probe = key("192.0.2.0/24", UDP, 20, 30);
-	ck_assert_ptr_null(grants_find_conflict(g, &probe, NULL));
-	probe = key("192.0.2.0/24", TCP, 31, 40);
-	ck_assert_ptr_null(grants_find_conflict(g, &probe, NULL));
-
-	/* Pending and finished requests are not in the kernel. */
-	t.key = key("198.51.100.0/24", TCP, 22, 22);
-	pending = add(g, &t, 3);
-	probe = key("198.51.100.0/25", TCP, 22, 22);
-	ck_assert_ptr_null(grants_find_conflict(g, &probe, NULL));
-	grants_initiate(g, pending, 3);
-	ck_assert_ptr_eq(grants_find_conflict(g, &probe, NULL), pending);
-	grants_finish(g, pending, JIT_EXPIRED, JIT_REASON_EXPIRED, NULL);
-	ck_assert_ptr_null(grants_find_conflict(g, &probe, NULL));
+	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, NULL), newer);
+	ck_assert_ptr_null(grants_find_same(g, &k, 1000, newer));
 	grants_free(g);
 }
 END_TEST
@@ -929,7 +825,7 @@ START_TEST(test_grants_indexes_agree)
 			struct jit_request *same;
 
 			r = add(g, &t, step);
-			same = grants_find_same(g, &r->key, r);
+			same = grants_find_same(g, &r->key, r->uid, r);
 			grants_initiate(g, r, step);
 			if (same)
 				grants_finish(g, same, JIT_REVOKED,
@@ -963,12 +859,27 @@ START_TEST(test_grants_indexes_agree)
 				live[q->uid]++;
 				if (!next || q->end_ms < next)
 					next = q->end_ms;
-				ck_assert_ptr_eq(
-					grants_find_same(g, &q->key, NULL), q);
-				ck_assert_ptr_null(
-					grants_find_same(g, &q->key, q));
+				ck_assert_ptr_eq(grants_find_same(g, &q->key,
+								  q->uid, NULL),
+						 q);
+				ck_assert_ptr_null(grants_find_same(g, &q->key,
+								    q->uid, q));
 			}
 			ck_assert_uint_eq(grants_next_end(g), next);
+			{
+				size_t nl = 0, np = 0;
+
+				for (uint32_t u = 0; u < 5; u++) {
+					nl += live[u];
+					np += pending[u];
+				}
+				ck_assert_uint_eq(
+					grants_count_status(g, JIT_INITIATED),
+					nl);
+				ck_assert_uint_eq(
+					grants_count_status(g, JIT_PENDING),
+					np);
+			}
 			for (uint32_t u = 0; u < 5; u++) {
 				ck_assert_uint_eq(
 					grants_count_user(g, u, JIT_INITIATED),
@@ -1096,7 +1007,6 @@ static Suite *grant_suite(void)
 	tcase_add_test(tc, test_key_ports);
 	tcase_add_test(tc, test_key_equal);
 	tcase_add_test(tc, test_key_is_prefix);
-	tcase_add_test(tc, test_key_conflicts);
 	tcase_add_test(tc, test_status_name);
 	suite_add_tcase(s, tc);
 
@@ -1105,7 +1015,6 @@ static Suite *grant_suite(void)
 	tcase_add_test(tc, test_grants_get_many);
 	tcase_add_test(tc, test_grants_initiate_finish);
 	tcase_add_test(tc, test_grants_find_same);
-	tcase_add_test(tc, test_grants_find_conflict);
 	tcase_add_test(tc, test_grants_next_end);
 	tcase_add_test(tc, test_grants_count_user);
 	tcase_add_test(tc, test_grants_history);

@@ -1,0 +1,1564 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The union of overlapping access records, as kernel set elements.
+ *
+ * Host records are expanded into points (family, address, port) held in an
+ * open-addressing map; each point lists the records covering it, so adding
+ * or removing a host record costs O(its ports) whatever the number of
+ * records. A point serves both protocols: a record's protocols are read from
+ * the record, and the point keeps what the kernel holds for tcp and udp.
+ *
+ * Prefix records go into one group per (family, protocol). A group that a
+ * change touched is recomputed whole by a sweep over its address
+ * breakpoints: between two breakpoints the covering records do not change,
+ * so the port profile (latest end per port range) is computed once per slab
+ * and pieces of equal ports and end in consecutive slabs are merged.
+ *
+ * Every change is journalled until commit. Rollback replays the journal
+ * backwards without allocating: removals never release capacity, so what an
+ * undo puts back always fits where it was.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+
+#include "cover.h"
+#include "policy.h"
+#include "util.h"
+
+/* Indices are 32-bit to keep records and points small. */
+#define COVER_MAX_ENTRIES (1u << 30)
+
+/* An address as a 128-bit number; IPv4 in the low 32 bits. */
+struct a128 {
+	uint64_t hi, lo;
+};
+
+enum { REC_FREE, REC_LIVE, REC_DEAD };
+
+/*
+ * A record. Host records keep no key: cover_del is given it, and the point
+ * lists tell whether it is the right one. Prefix records are copied into
+ * their groups.
+ */
+struct rec {
+	uint64_t id;
+	uint64_t end;
+	uint32_t next_free; /* free list, index + 1 */
+	uint8_t state;
+	uint8_t protos;
+	uint8_t prefix;
+	uint8_t nports; /* host records: points linked */
+};
+
+/* One record in a point's list. */
+struct node {
+	uint32_t rec;
+	uint32_t next; /* index + 1, 0 ends the list */
+};
+
+/* Index 0 is tcp, 1 is udp, in points and groups alike. */
+#define NPROTO 2
+
+struct point {
+	uint8_t addr[16];
+	uint8_t family; /* 0: a free slot */
+	uint8_t dirty;
+	uint16_t port;
+	uint32_t head;		    /* first node + 1; next free slot + 1 */
+	uint64_t applied[NPROTO]; /* end in the kernel, 0 if absent */
+};
+
+struct point_key {
+	uint8_t family;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+/* A prefix record in its group. */
+struct pent {
+	struct a128 lo, hi;
+	uint64_t end;
+	uint32_t rec;
+	uint16_t plo, phi;
+};
+
+/* An interval element. */
+struct piece {
+	struct a128 lo, hi;
+	uint64_t end;
+	uint16_t plo, phi;
+};
+
+struct pieces {
+	struct piece *v;
+	size_t n, cap;
+};
+
+struct group {
+	struct pent *ent;
+	size_t n_ent, cap_ent;
+	struct pieces applied;
+	struct pieces pend; /* staged pieces, valid if pend_valid */
+	bool pend_valid;
+	bool dirty;
+	bool stale; /* committed without its pieces (out of memory) */
+};
+
+/* Group of a family and protocol index. */
+#define NGROUP		    4
+#define GROUP(v6, pi)	    ((v6) ? 2 + (pi) : (pi))
+#define GROUP_V6(g)	    ((g) >= 2)
+#define GROUP_PROTO_IDX(g)  ((g) & 1)
+
+struct jop {
+	struct jit_grant_key key;
+	uint32_t rec;
+	bool del;
+};
+
+/* Open addressing with linear probing over entry indices. */
+struct itab {
+	uint32_t *slot; /* entry index + 1, 0 is empty */
+	size_t size;	/* a power of two, or 0 */
+	size_t n;
+};
+
+struct jit_cover {
+	uint64_t seed;
+
+	struct rec *recs;
+	size_t n_recs, cap_recs;
+	uint32_t free_rec;
+	size_t live;
+	struct itab ids;
+
+	struct point *pts;
+	size_t n_pts, cap_pts;
+	uint32_t free_pt;
+	struct itab pmap;
+	struct node *nodes;
+	size_t n_nodes, cap_nodes;
+	uint32_t free_node;
+	size_t applied_points; /* hash elements in the kernel */
+
+	uint32_t *dirty;
+	size_t n_dirty, cap_dirty;
+
+	struct group groups[NGROUP];
+
+	struct jop *journal;
+	size_t n_journal, cap_journal;
+
+	size_t last_points, last_groups;
+};
+
+static const unsigned proto_bit[NPROTO] = { JIT_PROTO_TCP, JIT_PROTO_UDP };
+static const uint8_t proto_num[NPROTO] = { IPPROTO_TCP, IPPROTO_UDP };
+
+/* ---- addresses ---------------------------------------------------------- */
+
+static uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void store_be64(uint8_t *p, uint64_t v)
+{
+	for (unsigned i = 8; i-- > 0; v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static struct a128 a128_load(bool v6, const uint8_t *addr)
+{
+	struct a128 a = { 0, 0 };
+
+	if (v6) {
+		a.hi = load_be64(addr);
+		a.lo = load_be64(addr + 8);
+	} else {
+		a.lo = (uint64_t)addr[0] << 24 | (uint64_t)addr[1] << 16 |
+		       (uint64_t)addr[2] << 8 | addr[3];
+	}
+	return a;
+}
+
+static void a128_store(bool v6, struct a128 a, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (v6) {
+		store_be64(out, a.hi);
+		store_be64(out + 8, a.lo);
+	} else {
+		out[0] = (uint8_t)(a.lo >> 24);
+		out[1] = (uint8_t)(a.lo >> 16);
+		out[2] = (uint8_t)(a.lo >> 8);
+		out[3] = (uint8_t)a.lo;
+	}
+}
+
+static int a128_cmp(const struct a128 *a, const struct a128 *b)
+{
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return 0;
+}
+
+static bool a128_eq(const struct a128 *a, const struct a128 *b)
+{
+	return a->hi == b->hi && a->lo == b->lo;
+}
+
+static struct a128 a128_inc(struct a128 a)
+{
+	if (++a.lo == 0)
+		a.hi++;
+	return a;
+}
+
+static struct a128 a128_dec(struct a128 a)
+{
+	if (a.lo-- == 0)
+		a.hi--;
+	return a;
+}
+
+/* The last address of the family: 255.255.255.255 or ffff:...:ffff. */
+static struct a128 a128_max(bool v6)
+{
+	struct a128 a = { v6 ? UINT64_MAX : 0, v6 ? UINT64_MAX : 0xffffffffu };
+
+	return a;
+}
+
+/* High bits set: the mask of a len-bit prefix within one 64-bit word. */
+static uint64_t mask64(unsigned len)
+{
+	return len == 0 ? 0 : len >= 64 ? UINT64_MAX : UINT64_MAX << (64 - len);
+}
+
+/* First and last address of a prefix; host bits are ignored. */
+static void prefix_range(const struct jit_prefix *p, struct a128 *lo,
+			 struct a128 *hi)
+{
+	bool v6 = p->family == AF_INET6;
+	struct a128 a = a128_load(v6, p->addr), m;
+
+	if (v6) {
+		m.hi = mask64(p->len);
+		m.lo = p->len > 64 ? mask64(p->len - 64u) : 0;
+	} else {
+		m.hi = 0;
+		m.lo = mask64(p->len) >> 32;
+	}
+	lo->hi = a.hi & m.hi;
+	lo->lo = a.lo & m.lo;
+	hi->hi = lo->hi | (v6 ? ~m.hi : 0);
+	hi->lo = lo->lo | (~m.lo & (v6 ? UINT64_MAX : 0xffffffffu));
+}
+
+/* ---- keys and records --------------------------------------------------- */
+
+static bool key_ok(const struct jit_grant_key *k)
+{
+	unsigned max;
+
+	if (!k)
+		return false;
+	if (k->source.family == AF_INET)
+		max = 32;
+	else if (k->source.family == AF_INET6)
+		max = 128;
+	else
+		return false;
+	return k->source.len <= max && k->protos &&
+	       !(k->protos & ~(unsigned)(JIT_PROTO_TCP | JIT_PROTO_UDP)) &&
+	       k->port_lo <= k->port_hi;
+}
+
+static int proto_idx(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : -1;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	/* The murmur3 finaliser: every input bit reaches every output bit. */
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* ---- index tables ------------------------------------------------------- */
+
+/*
+ * Entries live in dense arrays and the tables only hold indices, which keeps
+ * an empty slot at 4 bytes. The callbacks hash an entry and compare it with
+ * a lookup key.
+ */
+typedef uint64_t (*hash_fn)(const struct jit_cover *c, uint32_t idx);
+typedef bool (*eq_fn)(const struct jit_cover *c, uint32_t idx,
+		      const void *key);
+
+static void itab_free(struct itab *t)
+{
+	free(t->slot);
+	*t = (struct itab){ 0 };
+}
+
+/* Room for more entries without passing a load of 3/4. */
+static int itab_reserve(struct itab *t, size_t more, const struct jit_cover *c,
+			hash_fn hash)
+{
+	size_t need = t->n + more, size = t->size ? t->size : 16;
+	uint32_t *slot;
+
+	if (need <= t->size / 4 * 3)
+		return 0;
+	while (need > size / 4 * 3) {
+		if (size > SIZE_MAX / 2 / sizeof(*slot))
+			return -ENOMEM;
+		size *= 2;
+	}
+	slot = calloc(size, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->size; i++) {
+		size_t j;
+
+		if (!t->slot[i])
+			continue;
+		j = hash(c, t->slot[i] - 1) & (size - 1);
+		while (slot[j])
+			j = (j + 1) & (size - 1);
+		slot[j] = t->slot[i];
+	}
+	free(t->slot);
+	t->slot = slot;
+	t->size = size;
+	return 0;
+}
+
+/*
+ * Slot of the entry equal to key, or of the empty slot where it would go
+ * (*found false). The table must have a slot.
+ */
+static size_t itab_find(const struct itab *t, uint64_t h,
+			const struct jit_cover *c, eq_fn eq, const void *key,
+			bool *found)
+{
+	size_t i = h & (t->size - 1);
+
+	while (t->slot[i]) {
+		if (eq(c, t->slot[i] - 1, key)) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & (t->size - 1);
+	}
+	*found = false;
+	return i;
+}
+
+static bool itab_lookup(const struct itab *t, uint64_t h,
+			const struct jit_cover *c, eq_fn eq, const void *key,
+			uint32_t *idx)
+{
+	bool found;
+	size_t i;
+
+	if (!t->size)
+		return false;
+	i = itab_find(t, h, c, eq, key, &found);
+	if (found)
+		*idx = t->slot[i] - 1;
+	return found;
+}
+
+static void itab_put(struct itab *t, size_t pos, uint32_t idx)
+{
+	t->slot[pos] = idx + 1;
+	t->n++;
+}
+
+/*
+ * Backward-shift deletion: later entries of the probe run move up, so no
+ * tombstones build up and lookups stay short.
+ */
+static void itab_remove(struct itab *t, size_t pos, const struct jit_cover *c,
+			hash_fn hash)
+{
+	size_t mask = t->size - 1, i = pos, j = pos;
+
+	t->slot[i] = 0;
+	t->n--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (!t->slot[j])
+			return;
+		home = hash(c, t->slot[j] - 1) & mask;
+		/* Leave it if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		t->slot[i] = t->slot[j];
+		t->slot[j] = 0;
+		i = j;
+	}
+}
+
+static uint64_t id_hash(const struct jit_cover *c, uint64_t id)
+{
+	return mix64(id ^ c->seed);
+}
+
+static uint64_t rec_hash(const struct jit_cover *c, uint32_t idx)
+{
+	return id_hash(c, c->recs[idx].id);
+}
+
+static bool rec_eq(const struct jit_cover *c, uint32_t idx, const void *key)
+{
+	return c->recs[idx].id == *(const uint64_t *)key;
+}
+
+static uint64_t pkey_hash(const struct jit_cover *c, uint8_t family,
+			  uint16_t port, const uint8_t *addr)
+{
+	uint64_t h = c->seed;
+
+	h = mix64(h ^ load_be64(addr));
+	h = mix64(h ^ load_be64(addr + 8));
+	return mix64(h ^ ((uint64_t)family << 16 | port));
+}
+
+static uint64_t point_hash(const struct jit_cover *c, uint32_t idx)
+{
+	const struct point *p = &c->pts[idx];
+
+	return pkey_hash(c, p->family, p->port, p->addr);
+}
+
+static bool point_eq(const struct jit_cover *c, uint32_t idx, const void *key)
+{
+	const struct point *p = &c->pts[idx];
+	const struct point_key *k = key;
+
+	return p->family == k->family && p->port == k->port &&
+	       memcmp(p->addr, k->addr, sizeof(p->addr)) == 0;
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+static bool rec_find(const struct jit_cover *c, uint64_t id, uint32_t *idx)
+{
+	return itab_lookup(&c->ids, id_hash(c, id), c, rec_eq, &id, idx);
+}
+
+static struct point_key point_key(const struct jit_grant_key *k, uint16_t port)
+{
+	struct point_key pk = { .family = k->source.family, .port = port };
+
+	memcpy(pk.addr, k->source.addr, prefix_addr_len(&k->source));
+	return pk;
+}
+
+static bool point_find(const struct jit_cover *c, const struct point_key *pk,
+		       uint32_t *idx)
+{
+	return itab_lookup(&c->pmap,
+			   pkey_hash(c, pk->family, pk->port, pk->addr), c,
+			   point_eq, pk, idx);
+}
+
+/* Latest end among the records of a point's list with protocol index pi. */
+static uint64_t point_staged(const struct jit_cover *c, const struct point *p,
+			     unsigned pi)
+{
+	uint64_t end = 0;
+
+	for (uint32_t n = p->head; n; n = c->nodes[n - 1].next) {
+		const struct rec *r = &c->recs[c->nodes[n - 1].rec];
+
+		if ((r->protos & proto_bit[pi]) && r->end > end)
+			end = r->end;
+	}
+	return end;
+}
+
+static void mark_point(struct jit_cover *c, uint32_t pt)
+{
+	/* Capacity for the dirty list was reserved by the caller. */
+	if (c->pts[pt].dirty)
+		return;
+	c->pts[pt].dirty = 1;
+	c->dirty[c->n_dirty++] = pt;
+}
+
+static void mark_group(struct group *g)
+{
+	g->dirty = true;
+	if (g->pend_valid) {
+		free(g->pend.v);
+		g->pend = (struct pieces){ 0 };
+		g->pend_valid = false;
+	}
+}
+
+/* ---- allocation from the pools (capacity reserved beforehand) ---------- */
+
+static uint32_t rec_alloc(struct jit_cover *c)
+{
+	uint32_t i;
+
+	if (c->free_rec) {
+		i = c->free_rec - 1;
+		c->free_rec = c->recs[i].next_free;
+	} else {
+		i = (uint32_t)c->n_recs++;
+	}
+	c->recs[i] = (struct rec){ .state = REC_LIVE };
+	return i;
+}
+
+static void rec_release(struct jit_cover *c, uint32_t i)
+{
+	c->recs[i] = (struct rec){ .state = REC_FREE,
+				   .next_free = c->free_rec };
+	c->free_rec = i + 1;
+}
+
+static uint32_t node_alloc(struct jit_cover *c)
+{
+	uint32_t i;
+
+	if (c->free_node) {
+		i = c->free_node - 1;
+		c->free_node = c->nodes[i].next;
+	} else {
+		i = (uint32_t)c->n_nodes++;
+	}
+	return i;
+}
+
+static void node_release(struct jit_cover *c, uint32_t i)
+{
+	c->nodes[i].next = c->free_node;
+	c->free_node = i + 1;
+}
+
+/* The point of pk, created (empty, with the slot pos from itab_find). */
+static uint32_t point_create(struct jit_cover *c, const struct point_key *pk,
+			     size_t pos)
+{
+	uint32_t i;
+
+	if (c->free_pt) {
+		i = c->free_pt - 1;
+		c->free_pt = c->pts[i].head;
+	} else {
+		i = (uint32_t)c->n_pts++;
+	}
+	c->pts[i] = (struct point){ .family = pk->family, .port = pk->port };
+	memcpy(c->pts[i].addr, pk->addr, sizeof(pk->addr));
+	itab_put(&c->pmap, pos, i);
+	return i;
+}
+
+static void point_release(struct jit_cover *c, uint32_t i)
+{
+	struct point_key pk = { .family = c->pts[i].family,
+				.port = c->pts[i].port };
+	bool found;
+	size_t pos;
+
+	memcpy(pk.addr, c->pts[i].addr, sizeof(pk.addr));
+	pos = itab_find(&c->pmap, point_hash(c, i), c, point_eq, &pk, &found);
+	if (found)
+		itab_remove(&c->pmap, pos, c, point_hash);
+	c->pts[i] = (struct point){ .head = c->free_pt };
+	c->free_pt = i + 1;
+}
+
+/* Link record r into the point of pk, which must exist. */
+static void point_link(struct jit_cover *c, uint32_t pt, uint32_t r)
+{
+	uint32_t n = node_alloc(c);
+
+	c->nodes[n].rec = r;
+	c->nodes[n].next = c->pts[pt].head;
+	c->pts[pt].head = n + 1;
+}
+
+/* Unlink record r from point pt; false if it was not there. */
+static bool point_unlink(struct jit_cover *c, uint32_t pt, uint32_t r)
+{
+	uint32_t *link = &c->pts[pt].head;
+
+	while (*link) {
+		uint32_t n = *link - 1;
+
+		if (c->nodes[n].rec == r) {
+			*link = c->nodes[n].next;
+			node_release(c, n);
+			return true;
+		}
+		link = &c->nodes[n].next;
+	}
+	return false;
+}
+
+static bool point_has(const struct jit_cover *c, uint32_t pt, uint32_t r)
+{
+	for (uint32_t n = c->pts[pt].head; n; n = c->nodes[n - 1].next)
+		if (c->nodes[n - 1].rec == r)
+			return true;
+	return false;
+}
+
+static struct pent pent_of(const struct jit_grant_key *k, uint32_t r,
+			   uint64_t end)
+{
+	struct pent e = { .end = end,
+			  .rec = r,
+			  .plo = k->port_lo,
+			  .phi = k->port_hi };
+
+	prefix_range(&k->source, &e.lo, &e.hi);
+	return e;
+}
+
+/* Position of record r's entry in group g, or -1. */
+static ssize_t group_find(const struct group *g, uint32_t r)
+{
+	for (size_t i = 0; i < g->n_ent; i++)
+		if (g->ent[i].rec == r)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void group_remove(struct group *g, size_t i)
+{
+	g->ent[i] = g->ent[--g->n_ent];
+}
+
+static unsigned key_group(const struct jit_grant_key *k, unsigned pi)
+{
+	return GROUP(k->source.family == AF_INET6, pi);
+}
+
+/* ---- staging ------------------------------------------------------------ */
+
+/*
+ * Link or unlink a record with the points or groups of its key. Capacity
+ * was reserved by the caller, or is known to be there (rollback).
+ */
+static void rec_attach(struct jit_cover *c, uint32_t r,
+		       const struct jit_grant_key *k, bool mark)
+{
+	if (c->recs[r].prefix) {
+		for (unsigned pi = 0; pi < NPROTO; pi++) {
+			struct group *g = &c->groups[key_group(k, pi)];
+
+			if (!(k->protos & proto_bit[pi]))
+				continue;
+			g->ent[g->n_ent++] = pent_of(k, r, c->recs[r].end);
+			if (mark)
+				mark_group(g);
+		}
+		return;
+	}
+	for (uint32_t port = k->port_lo; port <= k->port_hi; port++) {
+		struct point_key pk = point_key(k, (uint16_t)port);
+		uint32_t pt;
+		bool found;
+		size_t pos;
+
+		pos = itab_find(&c->pmap,
+				pkey_hash(c, pk.family, pk.port, pk.addr), c,
+				point_eq, &pk, &found);
+		pt = found ? c->pmap.slot[pos] - 1 : point_create(c, &pk, pos);
+		point_link(c, pt, r);
+		if (mark)
+			mark_point(c, pt);
+	}
+}
+
+static void rec_detach(struct jit_cover *c, uint32_t r,
+		       const struct jit_grant_key *k, bool mark)
+{
+	if (c->recs[r].prefix) {
+		for (unsigned pi = 0; pi < NPROTO; pi++) {
+			struct group *g = &c->groups[key_group(k, pi)];
+			ssize_t i;
+
+			if (!(k->protos & proto_bit[pi]))
+				continue;
+			i = group_find(g, r);
+			if (i >= 0)
+				group_remove(g, (size_t)i);
+			if (mark)
+				mark_group(g);
+		}
+		return;
+	}
+	for (uint32_t port = k->port_lo; port <= k->port_hi; port++) {
+		struct point_key pk = point_key(k, (uint16_t)port);
+		uint32_t pt;
+
+		if (!point_find(c, &pk, &pt))
+			continue;
+		point_unlink(c, pt, r);
+		if (mark)
+			mark_point(c, pt);
+	}
+}
+
+/* True if r was added with exactly k. */
+static bool rec_matches(const struct jit_cover *c, uint32_t r,
+			const struct jit_grant_key *k)
+{
+	const struct rec *rc = &c->recs[r];
+	unsigned nports = (unsigned)(k->port_hi - k->port_lo) + 1;
+
+	if (rc->prefix != grant_key_is_prefix(k) || rc->protos != k->protos)
+		return false;
+	if (rc->prefix) {
+		struct pent want = pent_of(k, r, rc->end);
+
+		for (unsigned pi = 0; pi < NPROTO; pi++) {
+			const struct group *g = &c->groups[key_group(k, pi)];
+			ssize_t i;
+
+			if (!(k->protos & proto_bit[pi]))
+				continue;
+			i = group_find(g, r);
+			if (i < 0 || !a128_eq(&g->ent[i].lo, &want.lo) ||
+			    !a128_eq(&g->ent[i].hi, &want.hi) ||
+			    g->ent[i].plo != want.plo ||
+			    g->ent[i].phi != want.phi)
+				return false;
+		}
+		return true;
+	}
+	/* All of k's points list r, and r has no others. */
+	if (rc->nports != nports)
+		return false;
+	for (uint32_t port = k->port_lo; port <= k->port_hi; port++) {
+		struct point_key pk = point_key(k, (uint16_t)port);
+		uint32_t pt;
+
+		if (!point_find(c, &pk, &pt) || !point_has(c, pt, r))
+			return false;
+	}
+	return true;
+}
+
+static int journal_reserve(struct jit_cover *c)
+{
+	return grow_array((void **)&c->journal, &c->cap_journal,
+			  c->n_journal + 1, sizeof(*c->journal));
+}
+
+int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
+	      uint64_t end_ms)
+{
+	bool prefix;
+	unsigned nports;
+	uint32_t r;
+	bool found;
+	size_t pos;
+	int ret;
+
+	if (!c || !key_ok(k))
+		return -EINVAL;
+	if (rec_find(c, id, &r))
+		return -EEXIST;
+	prefix = grant_key_is_prefix(k);
+	nports = prefix ? 0 : (unsigned)(k->port_hi - k->port_lo) + 1;
+	if (c->n_recs >= COVER_MAX_ENTRIES ||
+	    c->n_pts + nports >= COVER_MAX_ENTRIES ||
+	    c->n_nodes + nports >= COVER_MAX_ENTRIES)
+		return -ENOMEM;
+
+	/* Reserve everything first, so that nothing fails half-way. */
+	ret = journal_reserve(c);
+	if (ret < 0)
+		return ret;
+	if (!c->free_rec) {
+		ret = grow_array((void **)&c->recs, &c->cap_recs, c->n_recs + 1,
+				 sizeof(*c->recs));
+		if (ret < 0)
+			return ret;
+	}
+	ret = itab_reserve(&c->ids, 1, c, rec_hash);
+	if (ret < 0)
+		return ret;
+	if (prefix) {
+		for (unsigned pi = 0; pi < NPROTO; pi++) {
+			struct group *g = &c->groups[key_group(k, pi)];
+
+			if (!(k->protos & proto_bit[pi]))
+				continue;
+			ret = grow_array((void **)&g->ent, &g->cap_ent,
+					 g->n_ent + 1, sizeof(*g->ent));
+			if (ret < 0)
+				return ret;
+		}
+	} else {
+		ret = grow_array((void **)&c->pts, &c->cap_pts,
+				 c->n_pts + nports, sizeof(*c->pts));
+		if (ret < 0)
+			return ret;
+		ret = itab_reserve(&c->pmap, nports, c, point_hash);
+		if (ret < 0)
+			return ret;
+		ret = grow_array((void **)&c->nodes, &c->cap_nodes,
+				 c->n_nodes + nports, sizeof(*c->nodes));
+		if (ret < 0)
+			return ret;
+		ret = grow_array((void **)&c->dirty, &c->cap_dirty,
+				 c->n_dirty + nports, sizeof(*c->dirty));
+		if (ret < 0)
+			return ret;
+	}
+
+	r = rec_alloc(c);
+	c->recs[r].id = id;
+	/* 0 would read as "no element". */
+	c->recs[r].end = end_ms ? end_ms : 1;
+	c->recs[r].protos = (uint8_t)k->protos;
+	c->recs[r].prefix = prefix;
+	c->recs[r].nports = (uint8_t)nports;
+	pos = itab_find(&c->ids, id_hash(c, id), c, rec_eq, &id, &found);
+	itab_put(&c->ids, pos, r);
+	c->live++;
+	rec_attach(c, r, k, true);
+	c->journal[c->n_journal++] = (struct jop){ .key = *k, .rec = r };
+	return 0;
+}
+
+int cover_del(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k)
+{
+	uint32_t r;
+	bool found;
+	size_t pos;
+	int ret;
+
+	if (!c || !key_ok(k))
+		return -EINVAL;
+	if (!rec_find(c, id, &r))
+		return -ENOENT;
+	if (!rec_matches(c, r, k))
+		return -EINVAL;
+	ret = journal_reserve(c);
+	if (ret < 0)
+		return ret;
+	if (!c->recs[r].prefix) {
+		ret = grow_array((void **)&c->dirty, &c->cap_dirty,
+				 c->n_dirty + c->recs[r].nports,
+				 sizeof(*c->dirty));
+		if (ret < 0)
+			return ret;
+	}
+
+	rec_detach(c, r, k, true);
+	pos = itab_find(&c->ids, id_hash(c, id), c, rec_eq, &id, &found);
+	itab_remove(&c->ids, pos, c, rec_hash);
+	c->live--;
+	/* Kept until commit, for rollback. */
+	c->recs[r].state = REC_DEAD;
+	c->journal[c->n_journal++] =
+		(struct jop){ .key = *k, .rec = r, .del = true };
+	return 0;
+}
+
+/* ---- interval pieces ---------------------------------------------------- */
+
+static int pent_cmp_lo(const void *a, const void *b)
+{
+	return a128_cmp(&((const struct pent *)a)->lo,
+			&((const struct pent *)b)->lo);
+}
+
+static int a128_qcmp(const void *a, const void *b)
+{
+	return a128_cmp(a, b);
+}
+
+struct event {
+	uint32_t port;
+	uint32_t act; /* position in the active list */
+	bool add;
+};
+
+static int event_cmp(const void *a, const void *b)
+{
+	const struct event *x = a, *y = b;
+
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+struct seg {
+	uint32_t plo, phi;
+	uint64_t end;
+};
+
+/* Scratch space of one group computation, sized by its entries. */
+struct sweep {
+	struct pent *ent; /* sorted by first address */
+	size_t n;
+	struct a128 *bp;
+	uint32_t *act;
+	struct event *ev;
+	uint32_t *heap; /* positions in act, by latest end */
+	bool *gone;
+	struct seg *seg;
+	uint32_t *open, *open_next; /* pieces of the previous slab */
+};
+
+static void sweep_free(struct sweep *s)
+{
+	free(s->ent);
+	free(s->bp);
+	free(s->act);
+	free(s->ev);
+	free(s->heap);
+	free(s->gone);
+	free(s->seg);
+	free(s->open);
+	free(s->open_next);
+}
+
+static uint64_t heap_end(const struct sweep *s, uint32_t h)
+{
+	return s->ent[s->act[h]].end;
+}
+
+static void heap_push(const struct sweep *s, size_t *nh, uint32_t v)
+{
+	size_t i = (*nh)++;
+
+	while (i > 0) {
+		size_t up = (i - 1) / 2;
+
+		if (heap_end(s, s->heap[up]) >= heap_end(s, v))
+			break;
+		s->heap[i] = s->heap[up];
+		i = up;
+	}
+	s->heap[i] = v;
+}
+
+static void heap_pop(const struct sweep *s, size_t *nh)
+{
+	uint32_t v = s->heap[--*nh];
+	size_t i = 0;
+
+	for (;;) {
+		size_t l = 2 * i + 1, big;
+
+		if (l >= *nh)
+			break;
+		big = l + 1 < *nh && heap_end(s, s->heap[l + 1]) >
+						   heap_end(s, s->heap[l]) ?
+			      l + 1 :
+			      l;
+		if (heap_end(s, s->heap[big]) <= heap_end(s, v))
+			break;
+		s->heap[i] = s->heap[big];
+		i = big;
+	}
+	if (*nh)
+		s->heap[i] = v;
+}
+
+/*
+ * The port profile of the nact active entries: disjoint port ranges with the
+ * latest end covering them, adjacent ranges of equal end merged. Sweeps the
+ * range starts and ends with a heap of ends, dropping ended entries lazily.
+ */
+static size_t profile(struct sweep *s, size_t nact)
+{
+	size_t nev = 0, nh = 0, nseg = 0, i = 0;
+
+	for (size_t a = 0; a < nact; a++) {
+		const struct pent *e = &s->ent[s->act[a]];
+
+		s->ev[nev++] = (struct event){ e->plo, (uint32_t)a, true };
+		s->ev[nev++] =
+			(struct event){ (uint32_t)e->phi + 1, (uint32_t)a, false };
+		s->gone[a] = false;
+	}
+	qsort(s->ev, nev, sizeof(*s->ev), event_cmp);
+	while (i < nev) {
+		uint32_t port = s->ev[i].port, next;
+		uint64_t end;
+
+		for (; i < nev && s->ev[i].port == port; i++) {
+			if (s->ev[i].add)
+				heap_push(s, &nh, s->ev[i].act);
+			else
+				s->gone[s->ev[i].act] = true;
+		}
+		while (nh && s->gone[s->heap[0]])
+			heap_pop(s, &nh);
+		if (!nh || i == nev)
+			continue;
+		next = s->ev[i].port;
+		end = heap_end(s, s->heap[0]);
+		if (nseg && s->seg[nseg - 1].phi + 1 == port &&
+		    s->seg[nseg - 1].end == end)
+			s->seg[nseg - 1].phi = next - 1;
+		else
+			s->seg[nseg++] = (struct seg){ port, next - 1, end };
+	}
+	return nseg;
+}
+
+static int pieces_push(struct pieces *p, const struct piece *x)
+{
+	int ret = grow_array((void **)&p->v, &p->cap, p->n + 1, sizeof(*p->v));
+
+	if (ret < 0)
+		return ret;
+	p->v[p->n++] = *x;
+	return 0;
+}
+
+static void *alloc_n(size_t n, size_t sz)
+{
+	return calloc(n ? n : 1, sz);
+}
+
+/*
+ * The disjoint pieces of a group's entries, sorted by first address then
+ * first port. Between two consecutive breakpoints (a first address, or one
+ * past a last address) the active entries are the same, so one port profile
+ * holds for the whole slab; a segment equal to one of the previous slab
+ * extends that piece instead of starting a new one.
+ */
+static int group_compute(const struct group *g, bool v6, struct pieces *out)
+{
+	const struct a128 amax = a128_max(v6);
+	struct sweep s = { .n = g->n_ent };
+	size_t m = 0, next = 0, nact = 0, nopen = 0;
+	int ret = -ENOMEM;
+
+	*out = (struct pieces){ 0 };
+	if (!s.n)
+		return 0;
+	s.ent = alloc_n(s.n, sizeof(*s.ent));
+	s.bp = alloc_n(2 * s.n, sizeof(*s.bp));
+	s.act = alloc_n(s.n, sizeof(*s.act));
+	s.ev = alloc_n(2 * s.n, sizeof(*s.ev));
+	s.heap = alloc_n(s.n, sizeof(*s.heap));
+	s.gone = alloc_n(s.n, sizeof(*s.gone));
+	s.seg = alloc_n(2 * s.n, sizeof(*s.seg));
+	s.open = alloc_n(2 * s.n, sizeof(*s.open));
+	s.open_next = alloc_n(2 * s.n, sizeof(*s.open_next));
+	if (!s.ent || !s.bp || !s.act || !s.ev || !s.heap || !s.gone ||
+	    !s.seg || !s.open || !s.open_next)
+		goto out;
+
+	memcpy(s.ent, g->ent, s.n * sizeof(*s.ent));
+	qsort(s.ent, s.n, sizeof(*s.ent), pent_cmp_lo);
+	for (size_t i = 0; i < s.n; i++) {
+		s.bp[m++] = s.ent[i].lo;
+		/* Nothing starts after the top address. */
+		if (!a128_eq(&s.ent[i].hi, &amax))
+			s.bp[m++] = a128_inc(s.ent[i].hi);
+	}
+	qsort(s.bp, m, sizeof(*s.bp), a128_qcmp);
+	{
+		size_t u = 0;
+
+		for (size_t i = 0; i < m; i++)
+			if (!u || !a128_eq(&s.bp[u - 1], &s.bp[i]))
+				s.bp[u++] = s.bp[i];
+		m = u;
+	}
+
+	for (size_t j = 0; j < m; j++) {
+		struct a128 lo = s.bp[j];
+		struct a128 hi = j + 1 < m ? a128_dec(s.bp[j + 1]) : amax;
+		size_t nseg, k = 0, nopen_next = 0, kept = 0;
+
+		while (next < s.n && a128_cmp(&s.ent[next].lo, &lo) <= 0)
+			s.act[nact++] = (uint32_t)next++;
+		for (size_t a = 0; a < nact; a++)
+			if (a128_cmp(&s.ent[s.act[a]].hi, &lo) >= 0)
+				s.act[kept++] = s.act[a];
+		nact = kept;
+		if (!nact) {
+			nopen = 0;
+			continue;
+		}
+		nseg = profile(&s, nact);
+		for (size_t i = 0; i < nseg; i++) {
+			const struct seg *sg = &s.seg[i];
+			struct piece *p = NULL;
+
+			/* Both lists are sorted by port. */
+			while (k < nopen && out->v[s.open[k]].plo < sg->plo)
+				k++;
+			if (k < nopen) {
+				p = &out->v[s.open[k]];
+				if (p->plo != sg->plo || p->phi != sg->phi ||
+				    p->end != sg->end)
+					p = NULL;
+			}
+			if (p) {
+				p->hi = hi;
+				s.open_next[nopen_next++] = s.open[k];
+				continue;
+			}
+			ret = pieces_push(out,
+					  &(struct piece){
+						  .lo = lo,
+						  .hi = hi,
+						  .end = sg->end,
+						  .plo = (uint16_t)sg->plo,
+						  .phi = (uint16_t)sg->phi,
+					  });
+			if (ret < 0)
+				goto out;
+			s.open_next[nopen_next++] = (uint32_t)(out->n - 1);
+		}
+		memcpy(s.open, s.open_next, nopen_next * sizeof(*s.open));
+		nopen = nopen_next;
+	}
+	ret = 0;
+out:
+	sweep_free(&s);
+	if (ret < 0) {
+		free(out->v);
+		*out = (struct pieces){ 0 };
+	}
+	return ret;
+}
+
+static int piece_key_cmp(const struct piece *a, const struct piece *b)
+{
+	int r = a128_cmp(&a->lo, &b->lo);
+
+	if (r)
+		return r;
+	return a->plo < b->plo ? -1 : a->plo > b->plo;
+}
+
+static bool piece_eq(const struct piece *a, const struct piece *b)
+{
+	return a128_eq(&a->lo, &b->lo) && a128_eq(&a->hi, &b->hi) &&
+	       a->plo == b->plo && a->phi == b->phi && a->end == b->end;
+}
+
+/* ---- delta -------------------------------------------------------------- */
+
+struct elems {
+	struct jit_elem *v;
+	size_t n, cap;
+};
+
+static int elems_push(struct elems *l, const struct jit_elem *e)
+{
+	int ret = grow_array((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+
+	if (ret < 0)
+		return ret;
+	l->v[l->n++] = *e;
+	return 0;
+}
+
+static struct jit_elem point_elem(const struct point *p, unsigned pi,
+				  uint64_t end)
+{
+	struct jit_elem e = { .family = p->family,
+			      .proto = proto_num[pi],
+			      .port_lo = p->port,
+			      .port_hi = p->port,
+			      .end_ms = end };
+
+	memcpy(e.addr_lo, p->addr, sizeof(e.addr_lo));
+	memcpy(e.addr_hi, p->addr, sizeof(e.addr_hi));
+	return e;
+}
+
+static struct jit_elem piece_elem(unsigned g, const struct piece *p)
+{
+	bool v6 = GROUP_V6(g);
+	struct jit_elem e = { .family = v6 ? AF_INET6 : AF_INET,
+			      .proto = proto_num[GROUP_PROTO_IDX(g)],
+			      .interval = true,
+			      .port_lo = p->plo,
+			      .port_hi = p->phi,
+			      .end_ms = p->end };
+
+	a128_store(v6, p->lo, e.addr_lo);
+	a128_store(v6, p->hi, e.addr_hi);
+	return e;
+}
+
+static int delta_points(struct jit_cover *c, struct elems *del,
+			struct elems *add)
+{
+	for (size_t i = 0; i < c->n_dirty; i++) {
+		const struct point *p = &c->pts[c->dirty[i]];
+
+		for (unsigned pi = 0; pi < NPROTO; pi++) {
+			uint64_t end = point_staged(c, p, pi);
+			struct jit_elem e;
+			int ret;
+
+			if (end == p->applied[pi])
+				continue;
+			if (p->applied[pi]) {
+				e = point_elem(p, pi, p->applied[pi]);
+				ret = elems_push(del, &e);
+				if (ret < 0)
+					return ret;
+			}
+			if (end) {
+				e = point_elem(p, pi, end);
+				ret = elems_push(add, &e);
+				if (ret < 0)
+					return ret;
+			}
+		}
+	}
+	c->last_points = c->n_dirty;
+	return 0;
+}
+
+/* Both lists are sorted by (first address, first port) and disjoint. */
+static int delta_group(unsigned gi, const struct pieces *old,
+		       const struct pieces *new, struct elems *del,
+		       struct elems *add)
+{
+	size_t i = 0, j = 0;
+	int ret = 0;
+
+	while (ret >= 0 && (i < old->n || j < new->n)) {
+		struct jit_elem e;
+		int cmp = i == old->n ? 1 :
+			  j == new->n ? -1 :
+					piece_key_cmp(&old->v[i], &new->v[j]);
+
+		if (cmp == 0 && piece_eq(&old->v[i], &new->v[j])) {
+			i++;
+			j++;
+			continue;
+		}
+		if (cmp <= 0) {
+			e = piece_elem(gi, &old->v[i++]);
+			ret = elems_push(del, &e);
+		}
+		if (ret >= 0 && cmp >= 0) {
+			e = piece_elem(gi, &new->v[j++]);
+			ret = elems_push(add, &e);
+		}
+	}
+	return ret;
+}
+
+int cover_delta(struct jit_cover *c, struct jit_elem **del, size_t *n_del,
+		struct jit_elem **add, size_t *n_add)
+{
+	struct elems d = { 0 }, a = { 0 };
+	int ret;
+
+	if (!c || !del || !n_del || !add || !n_add)
+		return -EINVAL;
+	*del = *add = NULL;
+	*n_del = *n_add = 0;
+	c->last_groups = 0;
+	ret = delta_points(c, &d, &a);
+	for (unsigned gi = 0; ret >= 0 && gi < NGROUP; gi++) {
+		struct group *g = &c->groups[gi];
+
+		if (!g->dirty)
+			continue;
+		if (!g->pend_valid) {
+			ret = group_compute(g, GROUP_V6(gi), &g->pend);
+			if (ret < 0)
+				break;
+			g->pend_valid = true;
+			c->last_groups++;
+		}
+		ret = delta_group(gi, &g->applied, &g->pend, &d, &a);
+	}
+	if (ret < 0) {
+		free(d.v);
+		free(a.v);
+		return ret;
+	}
+	*del = d.v;
+	*n_del = d.n;
+	*add = a.v;
+	*n_add = a.n;
+	return 0;
+}
+
+/* ---- commit and rollback ------------------------------------------------ */
+
+/* Drop the journal's memory after a large batch (e.g. a resync). */
+static void journal_clear(struct jit_cover *c)
+{
+	c->n_journal = 0;
+	if (c->cap_journal > 256) {
+		free(c->journal);
+		c->journal = NULL;
+		c->cap_journal = 0;
+	}
+}
+
+/* Points no record covers and the kernel does not hold go back. */
+static void points_settle(struct jit_cover *c)
+{
+	for (size_t i = 0; i < c->n_dirty; i++) {
+		uint32_t pt = c->dirty[i];
+		struct point *p = &c->pts[pt];
+
+		p->dirty = 0;
+		if (!p->head && !p->applied[0] && !p->applied[1])
+			point_release(c, pt);
+	}
+	c->n_dirty = 0;
+	if (c->cap_dirty > 256) {
+		free(c->dirty);
+		c->dirty = NULL;
+		c->cap_dirty = 0;
+	}
+}
+
+void cover_commit(struct jit_cover *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_dirty; i++) {
+		struct point *p = &c->pts[c->dirty[i]];
+
+		for (unsigned pi = 0; pi < NPROTO; pi++) {
+			uint64_t end = point_staged(c, p, pi);
+
+			if (end && !p->applied[pi])
+				c->applied_points++;
+			else if (!end && p->applied[pi])
+				c->applied_points--;
+			p->applied[pi] = end;
+		}
+	}
+	points_settle(c);
+	for (unsigned gi = 0; gi < NGROUP; gi++) {
+		struct group *g = &c->groups[gi];
+
+		if (!g->dirty)
+			continue;
+		if (!g->pend_valid) {
+			if (group_compute(g, GROUP_V6(gi), &g->pend) < 0) {
+				/* Stays dirty: see cover.h. */
+				g->stale = true;
+				continue;
+			}
+			g->pend_valid = true;
+		}
+		free(g->applied.v);
+		g->applied = g->pend;
+		g->pend = (struct pieces){ 0 };
+		g->pend_valid = false;
+		g->dirty = false;
+		g->stale = false;
+	}
+	for (size_t i = 0; i < c->n_journal; i++)
+		if (c->journal[i].del)
+			rec_release(c, c->journal[i].rec);
+	journal_clear(c);
+}
+
+void cover_rollback(struct jit_cover *c)
+{
+	if (!c)
+		return;
+	for (size_t i = c->n_journal; i-- > 0;) {
+		const struct jop *op = &c->journal[i];
+		uint64_t id = c->recs[op->rec].id;
+		bool found;
+		size_t pos;
+
+		pos = itab_find(&c->ids, id_hash(c, id), c, rec_eq, &id,
+				&found);
+		if (op->del) {
+			/* The slot it had is free again: the table has room. */
+			itab_put(&c->ids, pos, op->rec);
+			c->live++;
+			c->recs[op->rec].state = REC_LIVE;
+			rec_attach(c, op->rec, &op->key, false);
+		} else {
+			itab_remove(&c->ids, pos, c, rec_hash);
+			c->live--;
+			rec_detach(c, op->rec, &op->key, false);
+			rec_release(c, op->rec);
+		}
+	}
+	journal_clear(c);
+	points_settle(c);
+	for (unsigned gi = 0; gi < NGROUP; gi++) {
+		struct group *g = &c->groups[gi];
+
+		free(g->pend.v);
+		g->pend = (struct pieces){ 0 };
+		g->pend_valid = false;
+		g->dirty = g->stale;
+	}
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+int cover_elements(const struct jit_cover *c, struct jit_elem **ret, size_t *n)
+{
+	size_t total, k = 0;
+	struct jit_elem *v;
+
+	if (!c || !ret || !n)
+		return -EINVAL;
+	*ret = NULL;
+	*n = 0;
+	total = cover_count(c);
+	if (!total)
+		return 0;
+	v = calloc(total, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_pts; i++) {
+		const struct point *p = &c->pts[i];
+
+		if (!p->family)
+			continue;
+		for (unsigned pi = 0; pi < NPROTO; pi++)
+			if (p->applied[pi])
+				v[k++] = point_elem(p, pi, p->applied[pi]);
+	}
+	for (unsigned gi = 0; gi < NGROUP; gi++)
+		for (size_t i = 0; i < c->groups[gi].applied.n; i++)
+			v[k++] = piece_elem(gi, &c->groups[gi].applied.v[i]);
+	*ret = v;
+	*n = k;
+	return 0;
+}
+
+uint64_t cover_end_at(const struct jit_cover *c, uint8_t family,
+		      const uint8_t *addr, uint8_t proto, uint16_t port)
+{
+	struct point_key pk = { .family = family, .port = port };
+	int pi = proto_idx(proto);
+	const struct group *g;
+	uint64_t end = 0;
+	struct a128 a;
+	uint32_t pt;
+
+	if (!c || !addr || pi < 0 || (family != AF_INET && family != AF_INET6))
+		return 0;
+	memcpy(pk.addr, addr, family == AF_INET ? 4 : 16);
+	if (point_find(c, &pk, &pt))
+		end = point_staged(c, &c->pts[pt], (unsigned)pi);
+	a = a128_load(family == AF_INET6, addr);
+	g = &c->groups[GROUP(family == AF_INET6, pi)];
+	for (size_t i = 0; i < g->n_ent; i++) {
+		const struct pent *e = &g->ent[i];
+
+		if (e->end > end && e->plo <= port && port <= e->phi &&
+		    a128_cmp(&e->lo, &a) <= 0 && a128_cmp(&a, &e->hi) <= 0)
+			end = e->end;
+	}
+	return end;
+}
+
+size_t cover_count(const struct jit_cover *c)
+{
+	size_t n;
+
+	if (!c)
+		return 0;
+	n = c->applied_points;
+	for (unsigned gi = 0; gi < NGROUP; gi++)
+		n += c->groups[gi].applied.n;
+	return n;
+}
+
+void cover_stats(const struct jit_cover *c, struct jit_cover_stats *ret)
+{
+	size_t bytes;
+
+	if (!ret)
+		return;
+	*ret = (struct jit_cover_stats){ 0 };
+	if (!c)
+		return;
+	bytes = sizeof(*c) + c->cap_recs * sizeof(*c->recs) +
+		c->ids.size * sizeof(*c->ids.slot) +
+		c->cap_pts * sizeof(*c->pts) +
+		c->pmap.size * sizeof(*c->pmap.slot) +
+		c->cap_nodes * sizeof(*c->nodes) +
+		c->cap_dirty * sizeof(*c->dirty) +
+		c->cap_journal * sizeof(*c->journal);
+	for (unsigned gi = 0; gi < NGROUP; gi++) {
+		const struct group *g = &c->groups[gi];
+
+		bytes += g->cap_ent * sizeof(*g->ent) +
+			 g->applied.cap * sizeof(*g->applied.v) +
+			 g->pend.cap * sizeof(*g->pend.v);
+	}
+	ret->records = c->live;
+	ret->elements = cover_count(c);
+	ret->bytes = bytes;
+	ret->points_checked = c->last_points;
+	ret->groups_computed = c->last_groups;
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+struct jit_cover *cover_new(void)
+{
+	struct jit_cover *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	/*
+	 * Sources are chosen by requesters: a secret seed keeps them from
+	 * lining up in one probe run. Without entropy the map still works.
+	 */
+	if (getrandom(&c->seed, sizeof(c->seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(c->seed))
+		c->seed = now_mono_us() ^ (uint64_t)(uintptr_t)c;
+	return c;
+}
+
+struct jit_cover *cover_free(struct jit_cover *c)
+{
+	if (!c)
+		return NULL;
+	free(c->recs);
+	itab_free(&c->ids);
+	free(c->pts);
+	itab_free(&c->pmap);
+	free(c->nodes);
+	free(c->dirty);
+	free(c->journal);
+	for (unsigned gi = 0; gi < NGROUP; gi++) {
+		free(c->groups[gi].ent);
+		free(c->groups[gi].applied.v);
+		free(c->groups[gi].pend.v);
+	}
+	free(c);
+	return NULL;
+}

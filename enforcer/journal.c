@@ -1,0 +1,1126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "journal.h"
+#include "state.h"
+#include "util.h"
+
+#define SNAPSHOT_TMP ".snapshot.tmp"
+/* Compact once the journals hold more than the snapshot, and this much. */
+#define COMPACT_MIN_BYTES (256u * 1024)
+/* Or once there are this many journal files (one per start). */
+#define COMPACT_MAX_FILES 8
+#define LOAD_MAX_BYTES	  (1024u * 1024 * 1024)
+
+struct backlog_line {
+	char *line;
+	size_t len;
+};
+
+struct jit_journal {
+	char *dir;
+	int fd;	       /* journal.<gen> we append to, or -1 */
+	uint64_t gen;  /* its generation */
+	uint64_t good; /* bytes of it known to hold whole lines */
+	uint64_t upto; /* the snapshot holds every journal <= upto */
+	uint64_t snap_bytes;
+	uint64_t old_bytes; /* journal files before the current one */
+	bool dirty;	    /* appended since the last sync */
+	int error;	    /* why it is degraded, or 0 */
+	struct backlog_line *backlog;
+	size_t n_backlog, cap_backlog;
+	pid_t child;
+	uint64_t child_upto;
+};
+
+/* ---- lines ------------------------------------------------------------ */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool ok;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (!b->ok)
+		return;
+	if (grow_array((void **)&b->p, &b->cap, b->len + n + 1, 1) < 0) {
+		b->ok = false;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		b->ok = false;
+		return;
+	}
+	buf_add(b, tmp, (size_t)n);
+}
+
+/* A field: tab first, then s with \\, tab, newline and controls escaped. */
+static void buf_field(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf_add(b, "\t", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[4] = { '\\', 0, 0, 0 };
+		size_t k = 2;
+
+		if (c == '\\')
+			esc[1] = '\\';
+		else if (c == '\t')
+			esc[1] = 't';
+		else if (c == '\n')
+			esc[1] = 'n';
+		else if (c < 0x20 || c == 0x7f) {
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 15];
+			k = 4;
+		} else {
+			size_t run = i;
+
+			while (run < n && (unsigned char)s[run] >= 0x20 &&
+			       s[run] != '\\' && s[run] != 0x7f)
+				run++;
+			buf_add(b, s + i, run - i);
+			i = run - 1;
+			continue;
+		}
+		buf_add(b, esc, k);
+	}
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+	buf_field(b, s, strlen(s));
+}
+
+static int unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Unescape [s, s+n) into out (at most n bytes + NUL). */
+static int field_unescape(const char *s, size_t n, char *out, size_t *outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\\') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (++i >= n)
+			return -EINVAL;
+		switch (s[i]) {
+		case '\\':
+			out[o++] = '\\';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'x': {
+			int h, l;
+
+			if (i + 2 >= n)
+				return -EINVAL;
+			h = unhex(s[i + 1]);
+			l = unhex(s[i + 2]);
+			if (h < 0 || l < 0)
+				return -EINVAL;
+			out[o++] = (char)(h << 4 | l);
+			i += 2;
+			break;
+		}
+		default:
+			return -EINVAL;
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return 0;
+}
+
+/* Split a payload at tabs; fields point into it (not unescaped). */
+struct fields {
+	const char *s[24];
+	size_t n[24];
+	size_t count;
+};
+
+static int split(const char *p, size_t len, struct fields *f)
+{
+	size_t start = 0;
+
+	f->count = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && p[i] != '\t')
+			continue;
+		if (f->count >= ARRAY_SIZE(f->s))
+			return -EINVAL;
+		f->s[f->count] = p + start;
+		f->n[f->count++] = i - start;
+		start = i + 1;
+	}
+	return 0;
+}
+
+static int field_u64(const struct fields *f, size_t i, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (i >= f->count || !f->n[i] || f->n[i] > 20)
+		return -EINVAL;
+	for (size_t k = 0; k < f->n[i]; k++) {
+		char c = f->s[i][k];
+
+		if (c < '0' || c > '9' || x > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		x = x * 10 + (uint64_t)(c - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+/* A string field into a fixed buffer of size cap (escaped text may be
+ * longer than the result; the result must fit). */
+static int field_str(const struct fields *f, size_t i, char *out, size_t cap)
+{
+	char tmp[1024];
+	size_t n;
+
+	if (i >= f->count || f->n[i] >= sizeof(tmp))
+		return -EINVAL;
+	if (field_unescape(f->s[i], f->n[i], tmp, &n) < 0 || n >= cap ||
+	    memchr(tmp, '\0', n))
+		return -EINVAL;
+	memcpy(out, tmp, n + 1);
+	return 0;
+}
+
+static const char status_chars[] = {
+	[JIT_PENDING] = 'P', [JIT_DENIED] = 'D',  [JIT_INITIATED] = 'I',
+	[JIT_REVOKED] = 'R', [JIT_EXPIRED] = 'E',
+};
+
+/*
+ * r <id> <status> <uid> <user> <policy> <source> <protos> <port_lo>
+ *   <port_hi> <duration_s> <requested_ms> <start_ms> <end_ms>
+ *   <decided_by> <replaced_by> <status_reason> <reason>
+ */
+static void format_request(struct buf *b, const struct jit_request *r)
+{
+	char src[JIT_PREFIX_STRLEN];
+
+	buf_printf(b, "r\t%" PRIu64 "\t%c\t%" PRIu32, r->id,
+		   status_chars[r->status], r->uid);
+	buf_str(b, r->user);
+	buf_str(b, r->policy);
+	buf_str(b, prefix_format(&r->key.source, src, sizeof(src)));
+	buf_printf(b,
+		   "\t%u\t%u\t%u\t%" PRIu32 "\t%" PRIu64 "\t%" PRIu64
+		   "\t%" PRIu64,
+		   r->key.protos, r->key.port_lo, r->key.port_hi, r->duration_s,
+		   r->requested_ms, r->start_ms, r->end_ms);
+	buf_str(b, r->decided_by);
+	buf_printf(b, "\t%" PRIu64, r->replaced_by);
+	buf_str(b, r->status_reason);
+	buf_str(b, request_reason(r));
+}
+
+char *journal_format_request(const struct jit_request *r)
+{
+	struct buf b = { .ok = true };
+
+	format_request(&b, r);
+	if (!b.ok) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static int parse_request(const struct fields *f, struct jit_request *out)
+{
+	uint64_t v[11];
+	char src[JIT_PREFIX_STRLEN], reason[JIT_REASON_MAX];
+	const char *st;
+
+	memset(out, 0, sizeof(*out));
+	if (f->count != 18 || f->n[0] != 1 || f->s[0][0] != 'r' || f->n[2] != 1)
+		return -EINVAL;
+	st = memchr(status_chars, f->s[2][0], sizeof(status_chars));
+	if (!st)
+		return -EINVAL;
+	out->status = (enum jit_status)(st - status_chars);
+	if (field_u64(f, 1, &v[0]) < 0 || field_u64(f, 3, &v[1]) < 0 ||
+	    field_u64(f, 7, &v[2]) < 0 || field_u64(f, 8, &v[3]) < 0 ||
+	    field_u64(f, 9, &v[4]) < 0 || field_u64(f, 10, &v[5]) < 0 ||
+	    field_u64(f, 11, &v[6]) < 0 || field_u64(f, 12, &v[7]) < 0 ||
+	    field_u64(f, 13, &v[8]) < 0 || field_u64(f, 15, &v[9]) < 0)
+		return -EINVAL;
+	if (!v[0] || v[1] > UINT32_MAX || !v[2] ||
+	    v[2] > (JIT_PROTO_TCP | JIT_PROTO_UDP) || !v[3] || v[3] > 65535 ||
+	    v[4] < v[3] || v[4] > 65535 || v[5] > UINT32_MAX)
+		return -EINVAL;
+	if (field_str(f, 4, out->user, sizeof(out->user)) < 0 ||
+	    field_str(f, 5, out->policy, sizeof(out->policy)) < 0 ||
+	    field_str(f, 6, src, sizeof(src)) < 0 ||
+	    field_str(f, 14, out->decided_by, sizeof(out->decided_by)) < 0 ||
+	    field_str(f, 16, out->status_reason, sizeof(out->status_reason)) <
+		    0 ||
+	    field_str(f, 17, reason, sizeof(reason)) < 0 ||
+	    prefix_parse(src, &out->key.source) < 0)
+		return -EINVAL;
+	out->id = v[0];
+	out->uid = (uint32_t)v[1];
+	out->key.protos = (unsigned)v[2];
+	out->key.port_lo = (uint16_t)v[3];
+	out->key.port_hi = (uint16_t)v[4];
+	out->duration_s = (uint32_t)v[5];
+	out->requested_ms = v[6];
+	out->start_ms = v[7];
+	out->end_ms = v[8];
+	out->replaced_by = v[9];
+	if (reason[0]) {
+		out->reason = strdup(reason);
+		if (!out->reason)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int journal_parse_request(const char *payload, size_t len,
+			  struct jit_request *out)
+{
+	struct fields f;
+	int r;
+
+	if (split(payload, len, &f) < 0)
+		return -EINVAL;
+	r = parse_request(&f, out);
+	if (r < 0)
+		request_release(out);
+	return r;
+}
+
+/* Frame payload (in b, from off) as a line: "CRC payload\n". */
+static int frame(struct buf *b, size_t off)
+{
+	char head[10];
+	uint32_t crc = state_crc32(b->p + off + 9, b->len - off - 9);
+
+	snprintf(head, sizeof(head), "%08" PRIx32, crc);
+	memcpy(b->p + off, head, 8);
+	b->p[off + 8] = ' ';
+	buf_add(b, "\n", 1);
+	return b->ok ? 0 : -ENOMEM;
+}
+
+/* Start a line in b: room for the CRC, filled in by frame(). */
+static size_t line_start(struct buf *b)
+{
+	size_t off = b->len;
+
+	buf_add(b, "00000000 ", 9);
+	return off;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static char *path_of(const char *dir, const char *name)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+static char *journal_path(const char *dir, uint64_t gen)
+{
+	char *p;
+
+	return asprintf(&p, "%s/" JIT_JOURNAL_PREFIX "%020" PRIu64, dir, gen) <
+			       0
+		       ? NULL
+		       : p;
+}
+
+static int sync_dir(const char *dir)
+{
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	return fsync(dfd) < 0 ? -errno : 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_file(const char *path, char **ret, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	char *p;
+	size_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > LOAD_MAX_BYTES)
+		return -EFBIG;
+	p = malloc((size_t)st.st_size + 1);
+	if (!p)
+		return -ENOMEM;
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, p + off, (size_t)st.st_size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = -errno;
+
+			free(p);
+			return e;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	p[off] = '\0';
+	*ret = p;
+	*len = off;
+	return 0;
+}
+
+struct loader {
+	const struct jit_journal_sink *sink;
+	struct jit_journal_info *info;
+};
+
+/* Apply one payload. -EINVAL for a line that does not parse. */
+static int apply_line(struct loader *l, const char *p, size_t n)
+{
+	struct fields f;
+	int r = 0;
+
+	if (split(p, n, &f) < 0 || !f.count || f.n[0] != 1)
+		return -EINVAL;
+	switch (f.s[0][0]) {
+	case 'r': {
+		struct jit_request req;
+
+		r = parse_request(&f, &req);
+		if (r == 0) {
+			r = l->sink->request(l->sink->userdata, &req);
+			if (req.id >= l->info->next_id)
+				l->info->next_id = req.id + 1;
+		}
+		request_release(&req);
+		break;
+	}
+	case 'P':
+		if (l->sink->policies_begin)
+			l->sink->policies_begin(l->sink->userdata);
+		break;
+	case 'p': {
+		char *path, *text;
+		size_t plen, tlen;
+
+		if (f.count != 3)
+			return -EINVAL;
+		path = malloc(f.n[1] + 1);
+		text = malloc(f.n[2] + 1);
+		if (!path || !text) {
+			free(path);
+			free(text);
+			return -ENOMEM;
+		}
+		r = field_unescape(f.s[1], f.n[1], path, &plen);
+		if (r == 0)
+			r = field_unescape(f.s[2], f.n[2], text, &tlen);
+		if (r == 0 && l->sink->policy)
+			r = l->sink->policy(l->sink->userdata, path, text,
+					    tlen);
+		free(path);
+		free(text);
+		break;
+	}
+	case 'n': {
+		uint64_t id;
+
+		if (field_u64(&f, 1, &id) < 0)
+			return -EINVAL;
+		if (id > l->info->next_id)
+			l->info->next_id = id;
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+	return r;
+}
+
+/*
+ * Walk the lines of buf. The first must be a header of kind; *hdr gets
+ * its numbers. Returns the length of the prefix made of whole, valid
+ * lines (what follows is torn or damaged), or -errno from the sink.
+ */
+static ssize_t walk(struct loader *l, const char *buf, size_t len,
+		    const char *kind, uint64_t hdr[2], size_t *skipped)
+{
+	size_t off = 0;
+	bool first = true;
+
+	while (off < len) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		const char *p = buf + off + 9;
+		size_t n;
+		char crc[9];
+		int r;
+
+		if (!nl || (size_t)(nl - (buf + off)) < 10 ||
+		    buf[off + 8] != ' ') {
+			if (!skipped || !nl)
+				break;
+			/* Salvage: every line stands on its own CRC. */
+			(*skipped)++;
+			off = (size_t)(nl - buf) + 1;
+			continue;
+		}
+		n = (size_t)(nl - p);
+		snprintf(crc, sizeof(crc), "%08" PRIx32, state_crc32(p, n));
+		if (memcmp(crc, buf + off, 8)) {
+			if (!skipped)
+				break;
+			(*skipped)++;
+			first = false;
+			off = (size_t)(nl - buf) + 1;
+			continue;
+		}
+		if (first) {
+			struct fields f;
+
+			if (split(p, n, &f) < 0 || f.count < 4 || f.n[0] != 1 ||
+			    f.s[0][0] != 'h' || f.n[1] != strlen(kind) ||
+			    memcmp(f.s[1], kind, f.n[1]) ||
+			    field_u64(&f, 2, &hdr[0]) < 0 ||
+			    hdr[0] != JIT_JOURNAL_VERSION ||
+			    field_u64(&f, 3, &hdr[0]) < 0)
+				break;
+			hdr[1] = 0;
+			if (f.count > 4 && field_u64(&f, 4, &hdr[1]) < 0)
+				break;
+			first = false;
+		} else {
+			r = apply_line(l, p, n);
+			if (r == -EINVAL && skipped) {
+				(*skipped)++;
+				off = (size_t)(nl - buf) + 1;
+				continue;
+			}
+			if (r == -EINVAL)
+				break;
+			if (r < 0)
+				return r;
+			l->info->lines++;
+		}
+		off = (size_t)(nl - buf) + 1;
+	}
+	return first ? 0 : (ssize_t)off;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Generations of the journal files in dir, sorted. */
+static int list_journals(const char *dir, uint64_t **ret, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t cap = 0;
+
+	*ret = NULL;
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		const char *s = e->d_name;
+		char *end;
+		uint64_t gen;
+
+		if (strncmp(s, JIT_JOURNAL_PREFIX, strlen(JIT_JOURNAL_PREFIX)))
+			continue;
+		s += strlen(JIT_JOURNAL_PREFIX);
+		if (*s < '0' || *s > '9')
+			continue;
+		errno = 0;
+		gen = strtoull(s, &end, 10);
+		if (*end || errno)
+			continue;
+		if (grow_array((void **)ret, &cap, *n + 1, sizeof(**ret)) < 0) {
+			closedir(d);
+			return -ENOMEM;
+		}
+		(*ret)[(*n)++] = gen;
+	}
+	closedir(d);
+	if (*n)
+		qsort(*ret, *n, sizeof(**ret), cmp_u64);
+	return 0;
+}
+
+/* Open a new, empty journal file of generation gen, header written. */
+static int journal_start_file(struct jit_journal *j, uint64_t gen)
+{
+	_cleanup_free_ char *path = journal_path(j->dir, gen);
+	struct buf b = { .ok = true };
+	size_t off;
+	int fd, r;
+
+	if (!path)
+		return -ENOMEM;
+	fd = open(path,
+		  O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC |
+			  O_NOFOLLOW | O_NOCTTY,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	off = line_start(&b);
+	buf_printf(&b, "h\tjournal\t%d\t%" PRIu64, JIT_JOURNAL_VERSION, gen);
+	r = frame(&b, off);
+	if (r == 0)
+		r = write_all(fd, b.p, b.len);
+	/* The file must exist for good before a line in it is trusted. */
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -errno;
+	if (r == 0)
+		r = sync_dir(j->dir);
+	if (r < 0) {
+		close(fd);
+		unlink(path);
+		free(b.p);
+		return r;
+	}
+	if (j->fd >= 0) {
+		j->old_bytes += j->good;
+		close(j->fd);
+	}
+	j->fd = fd;
+	j->gen = gen;
+	j->good = b.len;
+	j->dirty = false;
+	free(b.p);
+	return 0;
+}
+
+int journal_open(const char *dir, const struct jit_journal_sink *sink,
+		 struct jit_journal **ret, struct jit_journal_info *info,
+		 char *why, size_t whylen)
+{
+	struct jit_journal *j;
+	struct loader l = { .sink = sink, .info = info };
+	_cleanup_free_ uint64_t *gens = NULL;
+	_cleanup_free_ char *snap = NULL;
+	uint64_t hdr[2], last_gen = 0;
+	size_t n_gens = 0;
+	char *buf = NULL;
+	size_t len;
+	ssize_t good;
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	info->next_id = 1;
+	why[0] = '\0';
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->fd = -1;
+	j->dir = strdup(dir);
+	if (!j->dir) {
+		free(j);
+		return -ENOMEM;
+	}
+	snap = path_of(dir, JIT_SNAPSHOT_FILE);
+	if (!snap) {
+		journal_close(j);
+		return -ENOMEM;
+	}
+	r = read_file(snap, &buf, &len);
+	if (r == 0) {
+		info->found = true;
+		hdr[0] = hdr[1] = 0;
+		good = walk(&l, buf, len, "snapshot", hdr, NULL);
+		if (good >= 0 && (size_t)good != len) {
+			/*
+			 * Written whole and renamed into place: any flaw is
+			 * damage. Take every line whose own CRC holds (what
+			 * was read again is the same upsert); the caller sets
+			 * the file aside and writes a new one.
+			 */
+			size_t skipped = 0;
+
+			hdr[0] = hdr[1] = 0;
+			good = walk(&l, buf, len, "snapshot", hdr, &skipped);
+			info->damaged_lines = skipped ? skipped : 1;
+			snprintf(why, whylen,
+				 "%zu damaged line(s) skipped, the rest taken",
+				 info->damaged_lines);
+		}
+		free(buf);
+		if (good < 0) {
+			journal_close(j);
+			return (int)good;
+		}
+		j->upto = hdr[0];
+		j->snap_bytes = len;
+		if (hdr[1] > info->next_id)
+			info->next_id = hdr[1];
+	} else if (r != -ENOENT) {
+		journal_close(j);
+		return r;
+	}
+	r = list_journals(dir, &gens, &n_gens);
+	if (r < 0) {
+		journal_close(j);
+		return r;
+	}
+	last_gen = j->upto;
+	for (size_t i = 0; i < n_gens; i++) {
+		_cleanup_free_ char *path = journal_path(dir, gens[i]);
+
+		if (!path) {
+			journal_close(j);
+			return -ENOMEM;
+		}
+		if (gens[i] > last_gen)
+			last_gen = gens[i];
+		if (gens[i] <= j->upto) {
+			/* Left by a compaction that ended before its cleanup.
+			 */
+			(void)unlink(path);
+			continue;
+		}
+		r = read_file(path, &buf, &len);
+		if (r < 0) {
+			journal_close(j);
+			return r;
+		}
+		info->found = true;
+		info->files++;
+		good = walk(&l, buf, len, "journal", hdr, NULL);
+		free(buf);
+		if (good < 0) {
+			journal_close(j);
+			return (int)good;
+		}
+		if ((size_t)good < len) {
+			/* A torn tail: cut it, so nothing is ever read past it.
+			 */
+			info->cut_bytes += len - (size_t)good;
+			(void)truncate(path, good);
+		}
+		j->old_bytes += (uint64_t)good;
+	}
+	/* A new file per start: nothing is ever appended after a cut. */
+	r = journal_start_file(j, last_gen + 1);
+	if (r < 0) {
+		j->error = r;
+		j->gen = last_gen + 1;
+	}
+	*ret = j;
+	return 0;
+}
+
+struct jit_journal *journal_close(struct jit_journal *j)
+{
+	if (!j)
+		return NULL;
+	if (j->child > 0) {
+		int status;
+
+		(void)waitpid(j->child, &status, 0);
+	}
+	if (j->fd >= 0)
+		close(j->fd);
+	for (size_t i = 0; i < j->n_backlog; i++)
+		free(j->backlog[i].line);
+	free(j->backlog);
+	free(j->dir);
+	free(j);
+	return NULL;
+}
+
+/* Write line at the end of the current file; on failure nothing stays. */
+static int put(struct jit_journal *j, const char *line, size_t len)
+{
+	int r;
+
+	if (j->fd < 0) {
+		r = journal_start_file(j, j->gen + 1);
+		if (r < 0)
+			return r;
+	}
+	r = write_all(j->fd, line, len);
+	if (r < 0) {
+		/* A partial line would end the journal at the next load. */
+		if (ftruncate(j->fd, (off_t)j->good) < 0) {
+			/* Then the file is unusable: the next put starts a
+			 * new one, and the torn tail is cut at load. */
+			close(j->fd);
+			j->old_bytes += j->good;
+			j->fd = -1;
+		}
+		return r;
+	}
+	j->good += len;
+	j->dirty = true;
+	return 0;
+}
+
+static int flush_backlog(struct jit_journal *j)
+{
+	size_t done = 0;
+	int r = 0;
+
+	while (done < j->n_backlog) {
+		r = put(j, j->backlog[done].line, j->backlog[done].len);
+		if (r < 0)
+			break;
+		free(j->backlog[done].line);
+		done++;
+	}
+	if (done) {
+		memmove(j->backlog, j->backlog + done,
+			(j->n_backlog - done) * sizeof(*j->backlog));
+		j->n_backlog -= done;
+	}
+	return r;
+}
+
+static int append_line(struct jit_journal *j, struct buf *b, bool keep)
+{
+	int r = flush_backlog(j);
+
+	if (r == 0)
+		r = put(j, b->p, b->len);
+	if (r == 0) {
+		free(b->p);
+		return 0;
+	}
+	j->error = r;
+	if (keep && j->n_backlog < JIT_JOURNAL_BACKLOG_MAX &&
+	    grow_array((void **)&j->backlog, &j->cap_backlog, j->n_backlog + 1,
+		       sizeof(*j->backlog)) == 0) {
+		j->backlog[j->n_backlog].line = b->p;
+		j->backlog[j->n_backlog++].len = b->len;
+		return r;
+	}
+	free(b->p);
+	return r;
+}
+
+int journal_append_request(struct jit_journal *j, const struct jit_request *r,
+			   bool keep)
+{
+	struct buf b = { .ok = true };
+	size_t off = line_start(&b);
+
+	format_request(&b, r);
+	if (frame(&b, off) < 0) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	return append_line(j, &b, keep);
+}
+
+static void format_policies(struct buf *b, const struct jit_policy_set *set)
+{
+	size_t off = line_start(b);
+
+	buf_add(b, "P", 1);
+	frame(b, off);
+	for (size_t i = 0; set && i < policy_set_file_count(set); i++) {
+		const struct jit_policy_file *f = policy_set_file(set, i);
+		size_t len;
+		const char *text = policy_file_text(f, &len);
+
+		if (!text)
+			continue;
+		off = line_start(b);
+		buf_add(b, "p", 1);
+		buf_str(b, policy_file_path(f));
+		buf_field(b, text, len);
+		frame(b, off);
+	}
+}
+
+int journal_append_policies(struct jit_journal *j,
+			    const struct jit_policy_set *set)
+{
+	struct buf b = { .ok = true };
+
+	format_policies(&b, set);
+	if (!b.ok) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	return append_line(j, &b, true);
+}
+
+int journal_sync(struct jit_journal *j)
+{
+	int r = flush_backlog(j);
+
+	if (j->dirty) {
+		if (fdatasync(j->fd) < 0) {
+			r = -errno;
+		} else {
+			j->dirty = false;
+		}
+	}
+	if (r < 0)
+		j->error = r;
+	else if (!j->n_backlog && j->fd >= 0)
+		j->error = 0;
+	return r;
+}
+
+bool journal_degraded(const struct jit_journal *j)
+{
+	return j->error != 0 || j->n_backlog || j->fd < 0;
+}
+
+int journal_error(const struct jit_journal *j)
+{
+	return j->error ? j->error : j->fd < 0 ? -EIO : 0;
+}
+
+size_t journal_backlog(const struct jit_journal *j)
+{
+	return j->n_backlog;
+}
+
+uint64_t journal_bytes(const struct jit_journal *j)
+{
+	return j->old_bytes + j->good;
+}
+
+uint64_t journal_snapshot_bytes(const struct jit_journal *j)
+{
+	return j->snap_bytes;
+}
+
+/* ---- compaction ------------------------------------------------------- */
+
+bool journal_wants_compaction(const struct jit_journal *j)
+{
+	uint64_t bytes = journal_bytes(j);
+
+	if (j->child > 0 || j->fd < 0 || j->n_backlog)
+		return false;
+	return bytes > COMPACT_MIN_BYTES && bytes > j->snap_bytes;
+}
+
+pid_t journal_compacting(const struct jit_journal *j)
+{
+	return j->child;
+}
+
+/* Write the whole snapshot of g and set to dir; covers journals <= upto. */
+static int write_snapshot(const char *dir, struct jit_grants *g,
+			  const struct jit_policy_set *set, uint64_t upto,
+			  uint64_t *bytes)
+{
+	_cleanup_free_ char *tmp = path_of(dir, SNAPSHOT_TMP);
+	_cleanup_free_ char *path = path_of(dir, JIT_SNAPSHOT_FILE);
+	_cleanup_close_ int fd = -1;
+	struct buf b = { .ok = true };
+	uint64_t total = 0;
+	size_t off;
+	int r = 0;
+
+	if (!tmp || !path)
+		return -ENOMEM;
+	fd = open(tmp,
+		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW |
+			  O_NOCTTY,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	off = line_start(&b);
+	buf_printf(&b, "h\tsnapshot\t%d\t%" PRIu64 "\t%" PRIu64,
+		   JIT_JOURNAL_VERSION, upto, grants_next_id(g));
+	frame(&b, off);
+	format_policies(&b, set);
+	for (size_t i = 0; i < grants_count(g) && b.ok && r == 0; i++) {
+		off = line_start(&b);
+		format_request(&b, grants_at(g, i));
+		frame(&b, off);
+		if (b.len > 1024 * 1024) {
+			r = write_all(fd, b.p, b.len);
+			total += b.len;
+			b.len = 0;
+		}
+	}
+	if (!b.ok)
+		r = -ENOMEM;
+	if (r == 0)
+		r = write_all(fd, b.p, b.len);
+	total += b.len;
+	free(b.p);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	*bytes = total;
+	return sync_dir(dir);
+}
+
+static void drop_old_journals(struct jit_journal *j, uint64_t upto)
+{
+	_cleanup_free_ uint64_t *gens = NULL;
+	size_t n = 0;
+
+	if (list_journals(j->dir, &gens, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = NULL;
+
+		if (gens[i] > upto)
+			continue;
+		path = journal_path(j->dir, gens[i]);
+		if (path)
+			(void)unlink(path);
+	}
+}
+
+int journal_compact(struct jit_journal *j, struct jit_grants *g,
+		    const struct jit_policy_set *set, pid_t *child)
+{
+	uint64_t upto = j->gen;
+	pid_t pid;
+	int r;
+
+	if (j->child > 0)
+		return -EBUSY;
+	/* Everything so far goes to the snapshot; the rest to a new file. */
+	r = journal_sync(j);
+	if (r < 0)
+		return r;
+	r = journal_start_file(j, j->gen + 1);
+	if (r < 0)
+		return r;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		uint64_t bytes;
+
+		signal(SIGTERM, SIG_DFL);
+		_exit(write_snapshot(j->dir, g, set, upto, &bytes) < 0 ? 1 : 0);
+	}
+	j->child = pid;
+	j->child_upto = upto;
+	*child = pid;
+	return 0;
+}
+
+void journal_compact_done(struct jit_journal *j, pid_t pid, int status)
+{
+	struct stat st;
+	_cleanup_free_ char *path = NULL;
+
+	if (pid != j->child)
+		return;
+	j->child = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return;
+	j->upto = j->child_upto;
+	path = path_of(j->dir, JIT_SNAPSHOT_FILE);
+	if (path && stat(path, &st) == 0)
+		j->snap_bytes = (uint64_t)st.st_size;
+	drop_old_journals(j, j->upto);
+	j->old_bytes = 0;
+}
+
+int journal_compact_now(struct jit_journal *j, struct jit_grants *g,
+			const struct jit_policy_set *set)
+{
+	uint64_t upto = j->gen, bytes = 0;
+	int r;
+
+	if (j->child > 0)
+		return -EBUSY;
+	r = journal_sync(j);
+	if (r < 0)
+		return r;
+	r = journal_start_file(j, j->gen + 1);
+	if (r < 0)
+		return r;
+	r = write_snapshot(j->dir, g, set, upto, &bytes);
+	if (r < 0)
+		return r;
+	j->upto = upto;
+	j->snap_bytes = bytes;
+	drop_old_journals(j, upto);
+	j->old_bytes = 0;
+	return 0;
+}

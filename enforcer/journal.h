@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The journal: every decision about a request, appended and made durable
+ * before its reply, and compacted now and then into a snapshot.
+ *
+ * Files in the state directory:
+ *   snapshot          every record the agent holds, as of one moment
+ *   journal.<gen>     decisions appended since (several while a
+ *                     compaction runs, or after a failed one)
+ * Both are text, one record per line: "CRC32 payload\n", the CRC-32 (hex)
+ * of the payload. The payload is tab-separated, with \\, \t, \n and other
+ * control bytes escaped. A line whose CRC does not match ends the file
+ * there: a torn tail is cut, never trusted.
+ *
+ * Request lines carry the whole record, so replaying them in order gives
+ * the latest state of each (an upsert per line), and replaying one twice
+ * does no harm.
+ */
+#ifndef JIT_JOURNAL_H
+#define JIT_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "grant.h"
+#include "policy.h"
+
+#define JIT_JOURNAL_VERSION 1
+#define JIT_SNAPSHOT_FILE   "snapshot"
+#define JIT_JOURNAL_PREFIX  "journal."
+/* Lines that could not be written yet, kept to retry in order. */
+#define JIT_JOURNAL_BACKLOG_MAX 65536
+
+/**
+ * struct jit_journal_sink - where a load puts what it reads
+ * @request: one request line (an upsert of the record with that id)
+ * @policies_begin: the policy texts that follow replace all earlier ones
+ * @policy: the last good text of one policy file
+ * @userdata: passed to each
+ */
+struct jit_journal_sink {
+	int (*request)(void *userdata, const struct jit_request *r);
+	void (*policies_begin)(void *userdata);
+	int (*policy)(void *userdata, const char *path, const char *text,
+		      size_t len);
+	void *userdata;
+};
+
+/**
+ * struct jit_journal_info - what a load found
+ * @found: a snapshot or a journal was there
+ * @next_id: the lowest id never used
+ * @lines: records applied
+ * @cut_bytes: bytes cut from torn or damaged tails
+ * @files: journal files read
+ * @damaged_lines: lines of a damaged snapshot that were skipped (0: the
+ *                 snapshot was whole); why says so
+ */
+struct jit_journal_info {
+	bool found;
+	uint64_t next_id;
+	size_t lines;
+	size_t cut_bytes;
+	unsigned files;
+	size_t damaged_lines;
+};
+
+struct jit_journal;
+
+/*
+ * Load dir's snapshot and journals into sink, then open a new journal file
+ * to append to. A directory that cannot be written still loads: appends
+ * then fail (and journal_degraded says so). A damaged snapshot gives what
+ * its intact lines hold (info->damaged_lines, why). Returns 0, or -errno
+ * when the files cannot be read.
+ */
+int journal_open(const char *dir, const struct jit_journal_sink *sink,
+		 struct jit_journal **ret, struct jit_journal_info *info,
+		 char *why, size_t whylen);
+struct jit_journal *journal_close(struct jit_journal *j);
+
+/*
+ * Append r's current state. The bytes reach the file at once (a kill -9
+ * keeps them) and are durable after the next journal_sync. With keep, a
+ * line that cannot be written now stays in a backlog that every later
+ * append and sync retries first (for decisions that remove access: they
+ * happen anyway). Without keep it is dropped (for decisions that must not
+ * happen unrecorded). Returns 0 or -errno (-ENOSPC, -EROFS, -EIO...).
+ */
+int journal_append_request(struct jit_journal *j, const struct jit_request *r,
+			   bool keep);
+/* The last good text of every policy file of set (replacing earlier ones). */
+int journal_append_policies(struct jit_journal *j,
+			    const struct jit_policy_set *set);
+/* Write the backlog and fdatasync what was appended. 0 or -errno. */
+int journal_sync(struct jit_journal *j);
+/* Lines not yet durable: a backlog, a failed sync, or no file to write. */
+bool journal_degraded(const struct jit_journal *j);
+/* The error that made it degraded (negative errno), or 0. */
+int journal_error(const struct jit_journal *j);
+size_t journal_backlog(const struct jit_journal *j);
+/* Bytes in the journal files and in the snapshot. */
+uint64_t journal_bytes(const struct jit_journal *j);
+uint64_t journal_snapshot_bytes(const struct jit_journal *j);
+
+/*
+ * Compaction. journal_wants_compaction is true once the journals outgrow
+ * the snapshot. journal_compact starts a child that writes a new snapshot
+ * of g and set while appends go on in a new journal file; *child is its
+ * pid (0 when it was written in-process because fork failed... never: an
+ * error is returned then). journal_compact_done takes its exit status.
+ */
+bool journal_wants_compaction(const struct jit_journal *j);
+int journal_compact(struct jit_journal *j, struct jit_grants *g,
+		    const struct jit_policy_set *set, pid_t *child);
+void journal_compact_done(struct jit_journal *j, pid_t pid, int status);
+pid_t journal_compacting(const struct jit_journal *j);
+/* Write the snapshot in this process (at start, and in tests). */
+int journal_compact_now(struct jit_journal *j, struct jit_grants *g,
+			const struct jit_policy_set *set);
+
+/* One request as a journal payload (no CRC, no newline); malloc'd. */
+char *journal_format_request(const struct jit_request *r);
+/* Parse such a payload into out (release with request_release). */
+int journal_parse_request(const char *payload, size_t len,
+			  struct jit_request *out);
+
+#endif

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The journal: records survive a reopen exactly (odd bytes included), a torn
+ * tail is cut and never trusted, a damaged snapshot gives what its intact
+ * lines hold, compaction (in process and in a child) loses nothing and ids
+ * are never reused across reopens.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "journal.h"
+#include "util.h"
+
+#define T0 1700000000000ull
+
+static char *scratch(void)
+{
+	char tmpl[] = "/tmp/jit-journal-XXXXXX";
+	char *d = mkdtemp(tmpl);
+
+	ck_assert_ptr_nonnull(d);
+	return strdup(d);
+}
+
+static void rm_rf(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char *p;
+
+		if (e->d_name[0] == '.' &&
+		    (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		ck_assert_int_ge(asprintf(&p, "%s/%s", dir, e->d_name), 0);
+		unlink(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int sink_request(void *userdata, const struct jit_request *r)
+{
+	return grants_upsert(userdata, r);
+}
+
+static struct jit_journal *open_into(const char *dir, struct jit_grants *g,
+				     struct jit_journal_info *info)
+{
+	const struct jit_journal_sink sink = { .request = sink_request,
+					       .userdata = g };
+	struct jit_journal *j = NULL;
+	char why[256];
+
+	ck_assert_int_eq(journal_open(dir, &sink, &j, info, why, sizeof(why)),
+			 0);
+	grants_set_next_id(g, info->next_id);
+	return j;
+}
+
+static struct jit_request request(uint64_t id, enum jit_status st)
+{
+	struct jit_request r = {
+		.id = id,
+		.uid = 1000 + (uint32_t)id % 3,
+		.key = { .protos = JIT_PROTO_TCP,
+			 .port_lo = 22,
+			 .port_hi = 22 },
+		.duration_s = 600,
+		.requested_ms = T0 + id,
+		.status = st,
+	};
+
+	snprintf(r.user, sizeof(r.user), "user%u", r.uid);
+	snprintf(r.policy, sizeof(r.policy), "ssh");
+	ck_assert_int_eq(prefix_parse(id % 2 ? "192.0.2.5" : "2001:db8::1",
+				      &r.key.source),
+			 0);
+	if (st != JIT_PENDING) {
+		r.start_ms = T0 + 1000;
+		r.end_ms = T0 + 601000;
+	}
+	return r;
+}
+
+static void assert_same(const struct jit_request *a,
+			const struct jit_request *b)
+{
+	ck_assert_uint_eq(a->id, b->id);
+	ck_assert_int_eq(a->status, b->status);
+	ck_assert_uint_eq(a->uid, b->uid);
+	ck_assert_str_eq(a->user, b->user);
+	ck_assert_str_eq(a->policy, b->policy);
+	ck_assert(grant_key_equal(&a->key, &b->key));
+	ck_assert_uint_eq(a->duration_s, b->duration_s);
+	ck_assert_uint_eq(a->requested_ms, b->requested_ms);
+	ck_assert_uint_eq(a->start_ms, b->start_ms);
+	ck_assert_uint_eq(a->end_ms, b->end_ms);
+	ck_assert_str_eq(a->decided_by, b->decided_by);
+	ck_assert_uint_eq(a->replaced_by, b->replaced_by);
+	ck_assert_str_eq(a->status_reason, b->status_reason);
+	ck_assert_str_eq(request_reason(a), request_reason(b));
+}
+
+START_TEST(test_format_round_trip)
+{
+	struct jit_request r = request(7, JIT_REVOKED), back;
+	char reason[] = "tab\there, newline\nthere, back\\slash, \x01\x7f, "
+			"\xc3\xa9t\xc3\xa9";
+	char *line;
+
+	r.reason = reason;
+	snprintf(r.status_reason, sizeof(r.status_reason), "%s",
+		 JIT_REASON_NEWER);
+	snprintf(r.decided_by, sizeof(r.decided_by), "bob\tsmith");
+	r.replaced_by = 9;
+	line = journal_format_request(&r);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_ptr_null(strchr(line, '\n'));
+	ck_assert_int_eq(journal_parse_request(line, strlen(line), &back), 0);
+	assert_same(&r, &back);
+	request_release(&back);
+	/* Cut anywhere before the last field (whose end the line's CRC
+	 * guards), it never parses. */
+	for (size_t n = 0; n < (size_t)(strrchr(line, '\t') - line); n++) {
+		int ret = journal_parse_request(line, n, &back);
+
+		if (ret == 0)
+			request_release(&back);
+		ck_assert_int_ne(ret, 0);
+	}
+	free(line);
+}
+END_TEST
+
+START_TEST(test_reopen_and_ids)
+{
+	_cleanup_free_ char *dir = scratch();
+	struct jit_grants *g = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	struct jit_request a = request(1, JIT_PENDING),
+			   b = request(2, JIT_INITIATED);
+
+	ck_assert(!info.found);
+	ck_assert_int_eq(journal_append_request(j, &a, false), 0);
+	ck_assert_int_eq(journal_append_request(j, &b, false), 0);
+	a.status = JIT_DENIED;
+	snprintf(a.status_reason, sizeof(a.status_reason), "denied: no");
+	ck_assert_int_eq(journal_append_request(j, &a, false), 0);
+	ck_assert_int_eq(journal_sync(j), 0);
+	ck_assert(!journal_degraded(j));
+	/* No close: as after a kill -9, the bytes are in the file. */
+	grants_free(g);
+	g = grants_new();
+	journal_close(open_into(dir, g, &info));
+	ck_assert(info.found);
+	ck_assert_uint_eq(info.lines, 3);
+	ck_assert_uint_eq(grants_count(g), 2);
+	assert_same(grants_get(g, 1), &a);
+	assert_same(grants_get(g, 2), &b);
+	/* Ids go on after the highest one ever journalled. */
+	ck_assert_uint_eq(grants_next_id(g), 3);
+	journal_close(j);
+	grants_free(g);
+	rm_rf(dir);
+}
+END_TEST
+
+static char *last_journal(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char *best = NULL;
+
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, JIT_JOURNAL_PREFIX,
+			    strlen(JIT_JOURNAL_PREFIX)))
+			continue;
+		if (!best || strcmp(e->d_name, best) > 0) {
+			free(best);
+			best = strdup(e->d_name);
+		}
+	}
+	closedir(d);
+	ck_assert_ptr_nonnull(best);
+	return best;
+}
+
+START_TEST(test_torn_tail_is_cut)
+{
+	_cleanup_free_ char *dir = scratch(), *name = NULL, *path = NULL;
+	struct jit_grants *g = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	struct jit_request a = request(1, JIT_INITIATED);
+	struct stat st;
+	int fd;
+
+	ck_assert_int_eq(journal_append_request(j, &a, false), 0);
+	ck_assert_int_eq(journal_sync(j), 0);
+	journal_close(j);
+	name = last_journal(dir);
+	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+	/* Half a line, then a whole line with a wrong CRC after it. */
+	fd = open(path, O_WRONLY | O_APPEND);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "1234abcd r\t2\tI", 14), 14);
+	close(fd);
+	ck_assert_int_eq(stat(path, &st), 0);
+	grants_free(g);
+	g = grants_new();
+	j = open_into(dir, g, &info);
+	ck_assert_uint_eq(info.cut_bytes, 14);
+	ck_assert_uint_eq(grants_count(g), 1);
+	ck_assert_ptr_null(grants_get(g, 2));
+	/* Cut in the file itself: nothing is ever read past it. */
+	{
+		struct stat st2;
+
+		ck_assert_int_eq(stat(path, &st2), 0);
+		ck_assert_int_eq(st2.st_size, st.st_size - 14);
+	}
+	journal_close(j);
+	grants_free(g);
+	rm_rf(dir);
+}
+END_TEST
+
+static void fill(struct jit_journal *j, uint64_t n)
+{
+	for (uint64_t id = 1; id <= n; id++) {
+		struct jit_request r = request(id, JIT_INITIATED);
+
+		ck_assert_int_eq(journal_append_request(j, &r, false), 0);
+		if (id % 3 == 0) {
+			r.status = JIT_REVOKED;
+			ck_assert_int_eq(journal_append_request(j, &r, false),
+					 0);
+		}
+	}
+	ck_assert_int_eq(journal_sync(j), 0);
+}
+
+static void check_filled(struct jit_grants *g, uint64_t n)
+{
+	ck_assert_uint_eq(grants_count(g), n);
+	for (uint64_t id = 1; id <= n; id++) {
+		struct jit_request r = request(id, JIT_INITIATED);
+
+		if (id % 3 == 0)
+			r.status = JIT_REVOKED;
+		assert_same(grants_get(g, id), &r);
+	}
+}
+
+START_TEST(test_compaction)
+{
+	_cleanup_free_ char *dir = scratch();
+	struct jit_grants *g = grants_new(), *g2 = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	struct jit_request late = request(200, JIT_INITIATED);
+	pid_t child;
+	int status;
+
+	fill(j, 150);
+	journal_close(j);
+	grants_free(g);
+	g = grants_new();
+	j = open_into(dir, g, &info);
+	check_filled(g, 150);
+	/* In a child, while appends go on. */
+	ck_assert_int_eq(journal_compact(j, g, NULL, &child), 0);
+	ck_assert_int_eq(journal_append_request(j, &late, false), 0);
+	ck_assert_int_eq(journal_sync(j), 0);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	journal_compact_done(j, child, status);
+	ck_assert_uint_gt(journal_snapshot_bytes(j), 0);
+	j = journal_close(j);
+	j = open_into(dir, g2, &info);
+	ck_assert_uint_eq(grants_count(g2), 151);
+	assert_same(grants_get(g2, 200), &late);
+	ck_assert_uint_eq(grants_next_id(g2), 201);
+	/* Only the journal written after the snapshot is left to read. */
+	ck_assert_uint_le(info.files, 2);
+	journal_close(j);
+	grants_free(g);
+	grants_free(g2);
+	rm_rf(dir);
+}
+END_TEST
+
+START_TEST(test_damaged_snapshot_salvaged)
+{
+	_cleanup_free_ char *dir = scratch(), *path = NULL;
+	struct jit_grants *g = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	int fd;
+
+	fill(j, 30);
+	journal_close(j);
+	j = open_into(dir, g, &info);
+	ck_assert_int_eq(journal_compact_now(j, g, NULL), 0);
+	journal_close(j);
+	grants_free(g);
+	/* A flipped byte in the header line. */
+	ck_assert_int_ge(asprintf(&path, "%s/" JIT_SNAPSHOT_FILE, dir), 0);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "X", 1, 12), 1);
+	close(fd);
+	g = grants_new();
+	j = open_into(dir, g, &info);
+	ck_assert_uint_eq(info.damaged_lines, 1);
+	check_filled(g, 30);
+	journal_close(j);
+	grants_free(g);
+	rm_rf(dir);
+}
+END_TEST
+
+static Suite *journal_suite(void)
+{
+	Suite *s = suite_create("journal");
+	TCase *tc = tcase_create("journal");
+
+	tcase_add_test(tc, test_format_round_trip);
+	tcase_add_test(tc, test_reopen_and_ids);
+	tcase_add_test(tc, test_torn_tail_is_cut);
+	tcase_add_test(tc, test_compaction);
+	tcase_add_test(tc, test_damaged_snapshot_salvaged);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(journal_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
