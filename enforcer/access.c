@@ -561,6 +561,18 @@ static int end_grant(struct jit_daemon *d, struct jit_request *r,
 	int rec, ret = 0;
 
 	rec = record(d, &next, true);
+	if (rec < 0) {
+		char merr[256];
+
+		/* Until the journal can say so, the kernel keeps the word. */
+		if (table_mark_unrecorded(d->table, r->id,
+					  r->end_ms ? r->end_ms
+						    : now + 86400000,
+					  now, merr, sizeof(merr)) < 0)
+			log_err("marking %" PRIu64
+				" as ended in the kernel: %s",
+				r->id, merr);
+	}
 	if (live) {
 		ret = cover_del(d->cover, r->id, &r->key);
 		if (ret == 0)
@@ -1043,12 +1055,36 @@ int access_start(struct jit_daemon *d, bool trust_journal)
 {
 	struct kernel_view kv = { 0 };
 	_cleanup_free_ struct jit_elem *kel = NULL;
+	_cleanup_free_ uint64_t *marked = NULL;
+	int n_marked = 0;
 	uint64_t now = now_real_ms();
 	size_t live = 0, ended = 0, absent = 0, n_end = 0;
 	_cleanup_free_ struct jit_request **end = NULL;
 	int n = -ENOENT;
 
 	if (!trust_journal) {
+		/* Ended while the journal could not say so (a full disk). */
+		n_marked = table_dump_unrecorded(d->table, &marked);
+		if (n_marked < 0)
+			n_marked = 0;
+		for (int i = 0; i < n_marked; i++) {
+			struct jit_request *r =
+				grants_get(d->grants, marked[i]);
+			struct jit_request next;
+
+			if (!r || (r->status != JIT_PENDING &&
+				   r->status != JIT_INITIATED))
+				continue;
+			next = finished(r,
+					r->status == JIT_PENDING ? JIT_DENIED
+								 : JIT_REVOKED,
+					JIT_REASON_ABSENT, "jit-enforcer", now);
+			(void)record(d, &next, true);
+			grants_apply(d->grants, r, &next);
+			log_notice("request %" PRIu64 " was ended before the "
+				   "journal could record it; it stays ended",
+				   marked[i]);
+		}
 		n = table_dump_elems(d->table, now, &kel);
 		if (n < 0 && n != -ENOENT)
 			log_warn("reading the kernel's grant elements: %s; "

@@ -232,8 +232,17 @@ enum {
 	SET_ID_DENY_IFACE,
 	SET_ID_SESSIONS_V4,
 	SET_ID_SESSIONS_V6,
+	SET_ID_UNRECORDED,
 	SET_ID_GRANTS, /* + index into grant_sets */
 };
+
+/*
+ * Ids of records ended (revoked, expired) while the journal could not say
+ * so: the kernel keeps the word until the journal can, so that a restart in
+ * between does not bring the grant back. Each lives until its record's end.
+ */
+#define SET_UNRECORDED "unrecorded"
+#define DT_INTEGER     4
 
 struct jit_table {
 	struct jit_nft *nft;
@@ -668,6 +677,20 @@ static void emit_grant_sets(struct builder *bld, bool flush)
 	}
 }
 
+static void emit_unrecorded_set(struct builder *bld)
+{
+	struct nftnl_set *s = set_new(bld, SET_UNRECORDED, SET_ID_UNRECORDED);
+
+	if (!s)
+		return;
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_INTEGER);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 8);
+	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, GRANT_SET_TIMEOUT_MS);
+	emit_set(bld, s, false);
+	nftnl_set_free(s);
+}
+
 /*
  * "limit rate R/second burst 2R packets log group G prefix P": the limit
  * keeps a flood from drowning the agent; over it, packets are denied
@@ -913,6 +936,7 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	emit_sessions(&bld, a->sessions, a->n_sessions, true);
 	emit_sessions(&bld, a->sessions, a->n_sessions, false);
 	emit_grant_sets(&bld, a->sync_grants);
+	emit_unrecorded_set(&bld);
 	if (a->sync_grants)
 		emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
 	emit_input_chain(&bld);
@@ -1319,6 +1343,116 @@ static int elem_of(const struct grant_set_def *g, struct nftnl_set_elem *e,
 		out->end_ms = now_ms + nftnl_set_elem_get_u64(
 					       e, NFTNL_SET_ELEM_EXPIRATION);
 	return 0;
+}
+
+int table_mark_unrecorded(struct jit_table *t, uint64_t id, uint64_t end_ms,
+			  uint64_t now_ms, char *err, size_t errlen)
+{
+	struct builder bld = { .table = t->name };
+	struct nftnl_set *s;
+	struct nftnl_set_elem *e;
+	uint64_t key = htobe64(id);
+	uint64_t timeout = end_ms > now_ms ? end_ms - now_ms : 0;
+	int r;
+
+	if (timeout < MIN_TIMEOUT_MS)
+		timeout = MIN_TIMEOUT_MS;
+	bld.b = batch_new(t->nft);
+	if (!bld.b)
+		return -ENOMEM;
+	s = set_new(&bld, SET_UNRECORDED, 0);
+	e = nftnl_set_elem_alloc();
+	if (!s || !e) {
+		if (s)
+			nftnl_set_free(s);
+		if (e)
+			nftnl_set_elem_free(e);
+		batch_free(bld.b);
+		return -ENOMEM;
+	}
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
+	nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout);
+	nftnl_set_elem_add(s, e);
+	add_msg(&bld, NFT_MSG_NEWSETELEM, NLM_F_CREATE, elems_payload, s,
+		"marking an unrecorded decision");
+	nftnl_set_free(s);
+	r = bld.err;
+	if (r == 0)
+		r = batch_commit(bld.b, err, errlen, NULL);
+	batch_free(bld.b);
+	return r;
+}
+
+/* Every element of one of our sets, into *ret (freed by the caller). */
+static int dump_set(struct jit_table *t, const char *name,
+		    struct nftnl_set **ret)
+{
+	struct dump_state d = { .name = name, .table = t->name };
+	struct nftnl_set *query;
+	int r;
+
+	/* The query stays put; d.s collects (and is reset on retry). */
+	dump_reset(&d);
+	query = d.s;
+	d.s = NULL;
+	dump_reset(&d);
+	if (!query || !d.s) {
+		if (query)
+			nftnl_set_free(query);
+		if (d.s)
+			nftnl_set_free(d.s);
+		return -ENOMEM;
+	}
+	r = nft_dump(t->nft, NFT_MSG_GETSETELEM, NFPROTO_INET, query,
+		     dump_build, dump_elems_cb, dump_reset, &d);
+	nftnl_set_free(query);
+	if (r < 0) {
+		if (d.s)
+			nftnl_set_free(d.s);
+		return r;
+	}
+	*ret = d.s;
+	return 0;
+}
+
+int table_dump_unrecorded(struct jit_table *t, uint64_t **ret)
+{
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	struct nftnl_set *s = NULL;
+	uint64_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	*ret = NULL;
+	r = dump_set(t, SET_UNRECORDED, &s);
+	if (r < 0)
+		return r;
+	it = nftnl_set_elems_iter_create(s);
+	while (it && (e = nftnl_set_elems_iter_next(it))) {
+		uint32_t len = 0;
+		const void *key =
+			nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+		uint64_t id;
+
+		if (!key || len != sizeof(id))
+			continue;
+		memcpy(&id, key, sizeof(id));
+		if (grow_array((void **)&v, &cap, n + 1, sizeof(*v)) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		v[n++] = be64toh(id);
+	}
+	if (it)
+		nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	return (int)n;
 }
 
 int table_dump_elems(struct jit_table *t, uint64_t now_ms,

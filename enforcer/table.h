@@ -100,6 +100,17 @@ int table_elems_update(struct jit_table *t, const struct jit_elem *del,
 int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 		     struct jit_elem **ret);
 
+/*
+ * Record id was ended while the journal could not say so: the kernel keeps
+ * the word (in set "unrecorded", until end_ms) so that a restart before the
+ * journal catches up does not bring it back.
+ */
+int table_mark_unrecorded(struct jit_table *t, uint64_t id, uint64_t end_ms,
+			  uint64_t now_ms, char *err, size_t errlen);
+/* The ids so marked. Returns their number (*ret malloc'd), or -errno
+ * (-ENOENT without a table). */
+int table_dump_unrecorded(struct jit_table *t, uint64_t **ret);
+
 /**
  * struct jit_foreign_chain - another table's base chain on the input hook
  * @family: NFPROTO_IPV4, NFPROTO_IPV6 or NFPROTO_INET

@@ -64,7 +64,7 @@ run_phase() {
 	shift 3
 	echo "# phase $name: $kills kills, state in $state, seed $SEED"
 	mkdir -p "$state"
-	"$PY" "$HERE/crash-client.py" --ns "$NS_VM" --enforcer "$ENFORCER" \
+	"$PY" "${CRASH_CLIENT:-$HERE/crash-client.py}" --ns "$NS_VM" --enforcer "$ENFORCER" \
 		--policies "$TMP/policies" --state-dir "$state" --socket "$SOCK" \
 		--table "$TABLE" --log-dir "$TMP/log" --agent-log "$TMP/agent.log" \
 		--kills "$kills" --phase "$name" --seed "$SEED" --totals "$TOTALS" \

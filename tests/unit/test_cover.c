@@ -11,6 +11,16 @@
 #include "cover.h"
 #include "util.h"
 
+/*
+ * Check logs the place of every assertion that passes; the model checks
+ * millions of points, so its loops only call Check on a failure.
+ */
+#define require(cond, ...)                   \
+	do {                                 \
+		if (!(cond))                 \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
+
 #define TCP JIT_PROTO_TCP
 #define UDP JIT_PROTO_UDP
 #define ANY (JIT_PROTO_TCP | JIT_PROTO_UDP)
@@ -133,16 +143,16 @@ static void fk_add(struct fake_kernel *fk, const struct jit_elem *e)
 	size_t s = fk_set(e);
 	unsigned n = alen(e->family);
 
-	ck_assert_msg(e->family == AF_INET || e->family == AF_INET6,
+	require(e->family == AF_INET || e->family == AF_INET6,
 		      "bad family %u", e->family);
-	ck_assert_msg(e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP,
+	require(e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP,
 		      "bad proto %u", e->proto);
-	ck_assert_msg(e->end_ms != 0, "element with end 0");
-	ck_assert_msg(memcmp(e->addr_lo, e->addr_hi, n) <= 0 &&
+	require(e->end_ms != 0, "element with end 0");
+	require(memcmp(e->addr_lo, e->addr_hi, n) <= 0 &&
 			      e->port_lo <= e->port_hi,
 		      "empty element");
 	if (!e->interval) {
-		ck_assert_msg(memcmp(e->addr_lo, e->addr_hi, n) == 0 &&
+		require(memcmp(e->addr_lo, e->addr_hi, n) == 0 &&
 				      e->port_lo == e->port_hi,
 			      "hash element is a range");
 		for (size_t i = 0; i < fk->n[s]; i++)
@@ -154,15 +164,15 @@ static void fk_add(struct fake_kernel *fk, const struct jit_elem *e)
 		const struct jit_elem *o = fk_overlap(fk, e);
 
 		/* The kernel refuses the batch: so does the test. */
-		ck_assert_msg(!o,
+		require(!o,
 			      "kernel refuses overlapping interval (ports "
 			      "%u-%u over %u-%u)",
 			      e->port_lo, e->port_hi, o ? o->port_lo : 0,
 			      o ? o->port_hi : 0);
 	}
-	ck_assert_int_eq(grow_array((void **)&fk->set[s], &fk->cap[s],
-				    fk->n[s] + 1, sizeof(*fk->set[s])),
-			 0);
+	require(grow_array((void **)&fk->set[s], &fk->cap[s], fk->n[s] + 1,
+			   sizeof(*fk->set[s])) == 0,
+		"out of memory");
 	fk->set[s][fk->n[s]++] = *e;
 }
 
@@ -247,7 +257,7 @@ static void assert_elements_match(const struct jit_cover *c,
 	qsort(mine, n, sizeof(*mine), elem_cmp);
 	qsort(theirs, n, sizeof(*theirs), elem_cmp);
 	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(elem_eq(&mine[i], &theirs[i]),
+		require(elem_eq(&mine[i], &theirs[i]),
 			      "element %zu differs from the kernel's", i);
 }
 
@@ -457,7 +467,7 @@ static unsigned u_offset(const struct jit_elem *e, const uint8_t *addr)
 {
 	unsigned fam = e->family == AF_INET6, last = fam ? 15 : 3;
 
-	ck_assert_msg(memcmp(addr, fam ? base6 : base4, last) == 0 &&
+	require(memcmp(addr, fam ? base6 : base4, last) == 0 &&
 			      addr[last] < U_ADDRS,
 		      "element outside the universe");
 	return addr[last];
@@ -474,7 +484,7 @@ static void paint_kernel(const struct fake_kernel *fk)
 			unsigned lo = u_offset(e, e->addr_lo);
 			unsigned hi = u_offset(e, e->addr_hi);
 
-			ck_assert_msg(e->port_lo >= U_PORT_MIN &&
+			require(e->port_lo >= U_PORT_MIN &&
 					      e->port_hi <= U_PORT_MAX,
 				      "element ports outside the universe");
 			for (unsigned a = lo; a <= hi; a++)
@@ -501,14 +511,14 @@ static void check_kernel(const struct model *m, const struct fake_kernel *fk,
 					uint64_t want = grid_model[f][a][pi][p];
 					uint64_t got = grid_kernel[f][a][pi][p];
 
-					ck_assert_msg(want || !got,
+					require(want || !got,
 						      "step %u: element at "
 						      "uncovered point "
 						      "v%u+%u %s/%u",
 						      step, f ? 6 : 4, a,
 						      pi ? "udp" : "tcp",
 						      p + U_PORT_MIN);
-					ck_assert_msg(want == got,
+					require(want == got,
 						      "step %u: v%u+%u %s/%u: "
 						      "kernel end %llu, model "
 						      "%llu",
@@ -531,7 +541,7 @@ static void check_end_at_point(const struct jit_cover *c, const struct model *m,
 	u_addr(f, a, addr);
 	got = cover_end_at(c, f ? AF_INET6 : AF_INET, addr,
 			   pi ? IPPROTO_UDP : IPPROTO_TCP, (uint16_t)p);
-	ck_assert_msg(got == want,
+	require(got == want,
 		      "step %u: cover_end_at v%u+%u %s/%u = %llu, model %llu",
 		      step, f ? 6 : 4, a, pi ? "udp" : "tcp", p,
 		      (unsigned long long)got, (unsigned long long)want);
@@ -573,7 +583,7 @@ static void assert_delta_empty(struct jit_cover *c, unsigned step)
 static void model_add(struct model *m, uint64_t id,
 		      const struct jit_grant_key *k, uint64_t end)
 {
-	ck_assert_uint_lt(m->n, ARRAY_SIZE(m->v));
+	require(m->n < ARRAY_SIZE(m->v), "model full");
 	m->v[m->n++] = (struct model_rec){ .id = id, .k = *k, .end = end };
 }
 
@@ -680,9 +690,11 @@ START_TEST(test_model)
 			ck_assert_uint_eq(nd1, nd2);
 			ck_assert_uint_eq(na1, na2);
 			for (size_t i = 0; i < nd1; i++)
-				ck_assert(elem_eq(&d1[i], &d2[i]));
+				require(elem_eq(&d1[i], &d2[i]),
+					"step %u: delete %zu differs", ops, i);
 			for (size_t i = 0; i < na1; i++)
-				ck_assert(elem_eq(&a1[i], &a2[i]));
+				require(elem_eq(&a1[i], &a2[i]),
+					"step %u: add %zu differs", ops, i);
 			fk_apply(&fk, d1, nd1, a1, na1);
 			cover_commit(c);
 			free(d1);
@@ -1232,7 +1244,8 @@ START_TEST(test_many_records)
 	ck_assert_int_eq(cover_add(c, 2, &net6, 10), 0);
 	for (uint32_t i = 0; i < MANY; i++) {
 		k = host_n(i);
-		ck_assert_int_eq(cover_add(c, 100 + i, &k, 1000 + i % 7), 0);
+		require(cover_add(c, 100 + i, &k, 1000 + i % 7) == 0,
+			"adding host %u", i);
 	}
 	d = delta_commit(c);
 	ck_assert_uint_eq(d.del, 0);
