@@ -37,14 +37,15 @@ struct a128 {
 enum { REC_FREE, REC_LIVE, REC_DEAD };
 
 /*
- * A record. Host records keep no key: cover_del is given it, and the point
- * lists tell whether it is the right one. Prefix records are copied into
+ * A record, in 24 bytes. A host record's key is its first point (family,
+ * address, first port), its protocols and its number of ports, so neither
+ * the record nor the journal copies it. Prefix records are copied into
  * their groups.
  */
 struct rec {
 	uint64_t id;
 	uint64_t end;
-	uint32_t next_free; /* free list, index + 1 */
+	uint32_t link; /* host: first point; free: next free + 1 */
 	uint8_t state;
 	uint8_t protos;
 	uint8_t prefix;
@@ -65,7 +66,7 @@ struct point {
 	uint8_t family; /* 0: a free slot */
 	uint8_t dirty;
 	uint16_t port;
-	uint32_t head;		    /* first node + 1; next free slot + 1 */
+	uint32_t head;		  /* first node + 1; next free slot + 1 */
 	uint64_t applied[NPROTO]; /* end in the kernel, 0 if absent */
 };
 
@@ -106,14 +107,15 @@ struct group {
 };
 
 /* Group of a family and protocol index. */
-#define NGROUP		    4
-#define GROUP(v6, pi)	    ((v6) ? 2 + (pi) : (pi))
-#define GROUP_V6(g)	    ((g) >= 2)
-#define GROUP_PROTO_IDX(g)  ((g) & 1)
+#define NGROUP		   4
+#define GROUP(v6, pi)	   ((v6) ? 2 + (pi) : (pi))
+#define GROUP_V6(g)	   ((g) >= 2)
+#define GROUP_PROTO_IDX(g) ((g)&1)
 
+/* One change since the last commit; pkey indexes pkeys (prefix records). */
 struct jop {
-	struct jit_grant_key key;
 	uint32_t rec;
+	uint32_t pkey;
 	bool del;
 };
 
@@ -149,6 +151,8 @@ struct jit_cover {
 
 	struct jop *journal;
 	size_t n_journal, cap_journal;
+	struct jit_grant_key *pkeys;
+	size_t n_pkeys, cap_pkeys;
 
 	size_t last_points, last_groups;
 };
@@ -306,8 +310,7 @@ static uint64_t mix64(uint64_t x)
  * a lookup key.
  */
 typedef uint64_t (*hash_fn)(const struct jit_cover *c, uint32_t idx);
-typedef bool (*eq_fn)(const struct jit_cover *c, uint32_t idx,
-		      const void *key);
+typedef bool (*eq_fn)(const struct jit_cover *c, uint32_t idx, const void *key);
 
 static void itab_free(struct itab *t)
 {
@@ -523,7 +526,7 @@ static uint32_t rec_alloc(struct jit_cover *c)
 
 	if (c->free_rec) {
 		i = c->free_rec - 1;
-		c->free_rec = c->recs[i].next_free;
+		c->free_rec = c->recs[i].link;
 	} else {
 		i = (uint32_t)c->n_recs++;
 	}
@@ -533,8 +536,7 @@ static uint32_t rec_alloc(struct jit_cover *c)
 
 static void rec_release(struct jit_cover *c, uint32_t i)
 {
-	c->recs[i] = (struct rec){ .state = REC_FREE,
-				   .next_free = c->free_rec };
+	c->recs[i] = (struct rec){ .state = REC_FREE, .link = c->free_rec };
 	c->free_rec = i + 1;
 }
 
@@ -618,21 +620,12 @@ static bool point_unlink(struct jit_cover *c, uint32_t pt, uint32_t r)
 	return false;
 }
 
-static bool point_has(const struct jit_cover *c, uint32_t pt, uint32_t r)
-{
-	for (uint32_t n = c->pts[pt].head; n; n = c->nodes[n - 1].next)
-		if (c->nodes[n - 1].rec == r)
-			return true;
-	return false;
-}
-
 static struct pent pent_of(const struct jit_grant_key *k, uint32_t r,
 			   uint64_t end)
 {
-	struct pent e = { .end = end,
-			  .rec = r,
-			  .plo = k->port_lo,
-			  .phi = k->port_hi };
+	struct pent e = {
+		.end = end, .rec = r, .plo = k->port_lo, .phi = k->port_hi
+	};
 
 	prefix_range(&k->source, &e.lo, &e.hi);
 	return e;
@@ -689,6 +682,8 @@ static void rec_attach(struct jit_cover *c, uint32_t r,
 				point_eq, &pk, &found);
 		pt = found ? c->pmap.slot[pos] - 1 : point_create(c, &pk, pos);
 		point_link(c, pt, r);
+		if (port == k->port_lo)
+			c->recs[r].link = pt;
 		if (mark)
 			mark_point(c, pt);
 	}
@@ -724,12 +719,33 @@ static void rec_detach(struct jit_cover *c, uint32_t r,
 	}
 }
 
+/*
+ * The key of host record r, from its first point. Valid while the record is
+ * live, and for a dead one until commit or rollback: points only go at the
+ * end of those.
+ */
+static struct jit_grant_key host_key(const struct jit_cover *c, uint32_t r)
+{
+	const struct rec *rc = &c->recs[r];
+	const struct point *p = &c->pts[rc->link];
+	struct jit_grant_key k = {
+		.source = { .family = p->family,
+			    .len = p->family == AF_INET ? 32 : 128 },
+		.protos = rc->protos,
+		.port_lo = p->port,
+		.port_hi = (uint16_t)(p->port + rc->nports - 1),
+	};
+
+	memcpy(k.source.addr, p->addr, sizeof(k.source.addr));
+	return k;
+}
+
 /* True if r was added with exactly k. */
 static bool rec_matches(const struct jit_cover *c, uint32_t r,
 			const struct jit_grant_key *k)
 {
 	const struct rec *rc = &c->recs[r];
-	unsigned nports = (unsigned)(k->port_hi - k->port_lo) + 1;
+	struct jit_grant_key h;
 
 	if (rc->prefix != grant_key_is_prefix(k) || rc->protos != k->protos)
 		return false;
@@ -751,23 +767,36 @@ static bool rec_matches(const struct jit_cover *c, uint32_t r,
 		}
 		return true;
 	}
-	/* All of k's points list r, and r has no others. */
-	if (rc->nports != nports)
-		return false;
-	for (uint32_t port = k->port_lo; port <= k->port_hi; port++) {
-		struct point_key pk = point_key(k, (uint16_t)port);
-		uint32_t pt;
-
-		if (!point_find(c, &pk, &pt) || !point_has(c, pt, r))
-			return false;
-	}
-	return true;
+	h = host_key(c, r);
+	return h.source.family == k->source.family &&
+	       h.source.len == k->source.len && h.port_lo == k->port_lo &&
+	       h.port_hi == k->port_hi &&
+	       memcmp(h.source.addr, k->source.addr,
+		      prefix_addr_len(&k->source)) == 0;
 }
 
-static int journal_reserve(struct jit_cover *c)
+static int journal_reserve(struct jit_cover *c, bool prefix)
 {
-	return grow_array((void **)&c->journal, &c->cap_journal,
-			  c->n_journal + 1, sizeof(*c->journal));
+	int ret = grow_array((void **)&c->journal, &c->cap_journal,
+			     c->n_journal + 1, sizeof(*c->journal));
+
+	if (ret < 0 || !prefix)
+		return ret;
+	return grow_array((void **)&c->pkeys, &c->cap_pkeys, c->n_pkeys + 1,
+			  sizeof(*c->pkeys));
+}
+
+/* Capacity reserved by journal_reserve. */
+static void journal_push(struct jit_cover *c, uint32_t r,
+			 const struct jit_grant_key *k, bool del)
+{
+	struct jop op = { .rec = r, .del = del };
+
+	if (c->recs[r].prefix) {
+		op.pkey = (uint32_t)c->n_pkeys;
+		c->pkeys[c->n_pkeys++] = *k;
+	}
+	c->journal[c->n_journal++] = op;
 }
 
 int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
@@ -792,7 +821,7 @@ int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 		return -ENOMEM;
 
 	/* Reserve everything first, so that nothing fails half-way. */
-	ret = journal_reserve(c);
+	ret = journal_reserve(c, prefix);
 	if (ret < 0)
 		return ret;
 	if (!c->free_rec) {
@@ -844,7 +873,7 @@ int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 	itab_put(&c->ids, pos, r);
 	c->live++;
 	rec_attach(c, r, k, true);
-	c->journal[c->n_journal++] = (struct jop){ .key = *k, .rec = r };
+	journal_push(c, r, k, false);
 	return 0;
 }
 
@@ -861,7 +890,7 @@ int cover_del(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k)
 		return -ENOENT;
 	if (!rec_matches(c, r, k))
 		return -EINVAL;
-	ret = journal_reserve(c);
+	ret = journal_reserve(c, c->recs[r].prefix);
 	if (ret < 0)
 		return ret;
 	if (!c->recs[r].prefix) {
@@ -878,8 +907,7 @@ int cover_del(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k)
 	c->live--;
 	/* Kept until commit, for rollback. */
 	c->recs[r].state = REC_DEAD;
-	c->journal[c->n_journal++] =
-		(struct jop){ .key = *k, .rec = r, .del = true };
+	journal_push(c, r, k, true);
 	return 0;
 }
 
@@ -971,9 +999,9 @@ static void heap_pop(const struct sweep *s, size_t *nh)
 		if (l >= *nh)
 			break;
 		big = l + 1 < *nh && heap_end(s, s->heap[l + 1]) >
-						   heap_end(s, s->heap[l]) ?
-			      l + 1 :
-			      l;
+					      heap_end(s, s->heap[l])
+			      ? l + 1
+			      : l;
 		if (heap_end(s, s->heap[big]) <= heap_end(s, v))
 			break;
 		s->heap[i] = s->heap[big];
@@ -996,8 +1024,8 @@ static size_t profile(struct sweep *s, size_t nact)
 		const struct pent *e = &s->ent[s->act[a]];
 
 		s->ev[nev++] = (struct event){ e->plo, (uint32_t)a, true };
-		s->ev[nev++] =
-			(struct event){ (uint32_t)e->phi + 1, (uint32_t)a, false };
+		s->ev[nev++] = (struct event){ (uint32_t)e->phi + 1,
+					       (uint32_t)a, false };
 		s->gone[a] = false;
 	}
 	qsort(s->ev, nev, sizeof(*s->ev), event_cmp);
@@ -1123,14 +1151,13 @@ static int group_compute(const struct group *g, bool v6, struct pieces *out)
 				s.open_next[nopen_next++] = s.open[k];
 				continue;
 			}
-			ret = pieces_push(out,
-					  &(struct piece){
-						  .lo = lo,
-						  .hi = hi,
-						  .end = sg->end,
-						  .plo = (uint16_t)sg->plo,
-						  .phi = (uint16_t)sg->phi,
-					  });
+			ret = pieces_push(out, &(struct piece){
+						       .lo = lo,
+						       .hi = hi,
+						       .end = sg->end,
+						       .plo = (uint16_t)sg->plo,
+						       .phi = (uint16_t)sg->phi,
+					       });
 			if (ret < 0)
 				goto out;
 			s.open_next[nopen_next++] = (uint32_t)(out->n - 1);
@@ -1250,9 +1277,9 @@ static int delta_group(unsigned gi, const struct pieces *old,
 
 	while (ret >= 0 && (i < old->n || j < new->n)) {
 		struct jit_elem e;
-		int cmp = i == old->n ? 1 :
-			  j == new->n ? -1 :
-					piece_key_cmp(&old->v[i], &new->v[j]);
+		int cmp = i == old->n	? 1
+			  : j == new->n ? -1
+					: piece_key_cmp(&old->v[i], &new->v[j]);
 
 		if (cmp == 0 && piece_eq(&old->v[i], &new->v[j])) {
 			i++;
@@ -1315,10 +1342,16 @@ int cover_delta(struct jit_cover *c, struct jit_elem **del, size_t *n_del,
 static void journal_clear(struct jit_cover *c)
 {
 	c->n_journal = 0;
+	c->n_pkeys = 0;
 	if (c->cap_journal > 256) {
 		free(c->journal);
 		c->journal = NULL;
 		c->cap_journal = 0;
+	}
+	if (c->cap_pkeys > 256) {
+		free(c->pkeys);
+		c->pkeys = NULL;
+		c->cap_pkeys = 0;
 	}
 }
 
@@ -1392,6 +1425,9 @@ void cover_rollback(struct jit_cover *c)
 	for (size_t i = c->n_journal; i-- > 0;) {
 		const struct jop *op = &c->journal[i];
 		uint64_t id = c->recs[op->rec].id;
+		struct jit_grant_key k = c->recs[op->rec].prefix
+						 ? c->pkeys[op->pkey]
+						 : host_key(c, op->rec);
 		bool found;
 		size_t pos;
 
@@ -1402,11 +1438,11 @@ void cover_rollback(struct jit_cover *c)
 			itab_put(&c->ids, pos, op->rec);
 			c->live++;
 			c->recs[op->rec].state = REC_LIVE;
-			rec_attach(c, op->rec, &op->key, false);
+			rec_attach(c, op->rec, &k, false);
 		} else {
 			itab_remove(&c->ids, pos, c, rec_hash);
 			c->live--;
-			rec_detach(c, op->rec, &op->key, false);
+			rec_detach(c, op->rec, &k, false);
 			rec_release(c, op->rec);
 		}
 	}
@@ -1510,7 +1546,8 @@ void cover_stats(const struct jit_cover *c, struct jit_cover_stats *ret)
 		c->pmap.size * sizeof(*c->pmap.slot) +
 		c->cap_nodes * sizeof(*c->nodes) +
 		c->cap_dirty * sizeof(*c->dirty) +
-		c->cap_journal * sizeof(*c->journal);
+		c->cap_journal * sizeof(*c->journal) +
+		c->cap_pkeys * sizeof(*c->pkeys);
 	for (unsigned gi = 0; gi < NGROUP; gi++) {
 		const struct group *g = &c->groups[gi];
 
@@ -1554,6 +1591,7 @@ struct jit_cover *cover_free(struct jit_cover *c)
 	free(c->nodes);
 	free(c->dirty);
 	free(c->journal);
+	free(c->pkeys);
 	for (unsigned gi = 0; gi < NGROUP; gi++) {
 		free(c->groups[gi].ent);
 		free(c->groups[gi].applied.v);

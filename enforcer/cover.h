@@ -114,8 +114,7 @@ void cover_rollback(struct jit_cover *c);
  * elements first, then interval elements. *ret is malloc'd (NULL when
  * empty). Returns 0, -EINVAL or -ENOMEM.
  */
-int cover_elements(const struct jit_cover *c, struct jit_elem **ret,
-		   size_t *n);
+int cover_elements(const struct jit_cover *c, struct jit_elem **ret, size_t *n);
 
 /*
  * Latest end among the staged live records covering one point, 0 if none.

@@ -25,6 +25,7 @@ what the kernel holds against every reply it ever received:
   id-reused       an id that now names another (user, policy, source, ports)
   id-order        a new request's id is not above every id seen before
   restart-failed  the agent did not come back after a kill
+  agent-died      the agent died by itself
   protocol        a reply that does not fit its request
 
 Standard library only; the agent and nft run in the test's namespace through
@@ -82,8 +83,12 @@ class HarnessError(Exception):
 
 
 class AgentFailed(Exception):
-    """The agent did not come back after a kill: a finding, not a harness
-    problem."""
+    """The agent did not come back after a kill, or died by itself: a
+    finding, not a harness problem."""
+
+    def __init__(self, kind, msg):
+        super().__init__(msg)
+        self.kind = kind
 
 
 # ---- keys and kernel elements -------------------------------------------
@@ -241,7 +246,8 @@ class Agent:
         deadline = t0 + 15
         while True:
             if self.proc.poll() is not None:
-                raise AgentFailed("the agent exited with status %s at start "
+                raise AgentFailed("restart-failed",
+                                  "the agent exited with status %s at start "
                                   "(see the agent log)" % self.proc.returncode)
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -250,7 +256,8 @@ class Agent:
             except (FileNotFoundError, ConnectionRefusedError):
                 s.close()
             if time.monotonic() > deadline:
-                raise AgentFailed("the agent's socket did not answer "
+                raise AgentFailed("restart-failed",
+                                  "the agent's socket did not answer "
                                   "within 15 s of its start")
             time.sleep(0.005)
         self.sock = s
@@ -329,12 +336,24 @@ class Agent:
         self.close()
         return out
 
+    def died(self):
+        """An AgentFailed if the agent died by itself (not by our kill)."""
+        rc = self.proc.poll() if self.proc else None
+        if rc is None:
+            return None
+        return AgentFailed("agent-died", "the agent died by itself with "
+                           "status %s (see the agent log)" % rc)
+
     def call(self, msg, timeout=10):
-        self.send([msg])
-        r = self.recv_lines(1, timeout)
+        try:
+            self.send([msg])
+            r = self.recv_lines(1, timeout)
+        except OSError as e:
+            raise self.died() or HarnessError("%s: %s" % (msg["op"], e))
         if not r:
-            raise HarnessError("no reply within %ds to %s" % (timeout,
-                                                              msg["op"]))
+            time.sleep(0.1)
+            raise self.died() or HarnessError(
+                "no reply within %ds to %s" % (timeout, msg["op"]))
         return r[0]
 
 
@@ -651,6 +670,8 @@ def run_burst(agent, chk, rng, hooks, after_kill):
             time.sleep(rng.uniform(0, 0.12))
         elif x < 0.45:
             time.sleep(rng.uniform(0.2, 1.2))
+        if agent.died():
+            raise agent.died()
         agent.kill()
         after_kill()
         rest = agent.drain()
@@ -683,6 +704,8 @@ def run_burst(agent, chk, rng, hooks, after_kill):
                 sent += chunk
                 time.sleep(rng.uniform(0, 0.003 if i == last else 0.002))
             ops = sent  # the rest never left
+        if agent.died():
+            raise agent.died()
         agent.kill()
         after_kill()
         replies = got + agent.drain()
@@ -938,6 +961,10 @@ class Disk:
         self.ro_deferred = False
 
     def fill(self):
+        # Never fill anything but a mount of our own (a failed mount would
+        # leave the plain directory on the host's disk).
+        if not os.path.ismount(self.a.mount):
+            raise HarnessError("%s is not a mount point" % self.a.mount)
         path = os.path.join(self.a.mount, "filler")
         try:
             with open(path, "wb") as f:
@@ -960,6 +987,8 @@ class Disk:
     def remount(self, mode, tries=200):
         """False if the kernel kept saying busy (a file open for writing:
         a read-only remount must wait until the agent is down)."""
+        if not os.path.ismount(self.a.mount):
+            raise HarnessError("%s is not a mount point" % self.a.mount)
         for _ in range(tries):
             r = subprocess.run(["mount", "-o", "remount," + mode,
                                 self.a.mount], capture_output=True,
@@ -1059,8 +1088,7 @@ def main():
             disk.remount("rw")
         agent.stop()
     except AgentFailed as e:
-        chk.fail("restart-failed", "-", "%s; the phase ends here" % e,
-                 once=False)
+        chk.fail(e.kind, "-", "%s; the phase ends here" % e, once=False)
         tail = open(args.agent_log, errors="replace").read().splitlines()
         for line in tail[-6:]:
             print("#   agent: %s" % line, flush=True)
