@@ -1146,6 +1146,45 @@ START_TEST(test_rollback)
 }
 END_TEST
 
+/*
+ * At start the daemon stages every record, commits without asking for a
+ * delta and writes the sets whole from cover_elements.
+ */
+START_TEST(test_commit_without_delta)
+{
+	struct jit_cover *c = cover_new();
+	struct fake_kernel fk = { 0 };
+	struct jit_grant_key outer = key("10.0.0.0/8", ANY, 22, 22);
+	struct jit_grant_key inner = key("10.1.0.0/16", TCP, 22, 22);
+	struct jit_grant_key host = key("192.0.2.7", UDP, 53, 54);
+	struct jit_elem *all;
+	size_t n;
+
+	ck_assert_int_eq(cover_add(c, 1, &outer, 100), 0);
+	ck_assert_int_eq(cover_add(c, 2, &inner, 200), 0);
+	ck_assert_int_eq(cover_add(c, 3, &host, 300), 0);
+	cover_commit(c);
+	ck_assert_uint_eq(cover_count(c), 6);
+	ck_assert_int_eq(cover_elements(c, &all, &n), 0);
+	ck_assert_uint_eq(n, 6);
+	fk_apply(&fk, NULL, 0, all, n);
+	free(all);
+	assert_delta_empty(c, 0);
+	ck_assert_uint_eq(end_at(&fk, "10.1.0.1", IPPROTO_TCP, 22), 200);
+	ck_assert_uint_eq(end_at(&fk, "10.1.0.1", IPPROTO_UDP, 22), 100);
+	ck_assert_uint_eq(end_at(&fk, "192.0.2.7", IPPROTO_UDP, 54), 300);
+
+	/* And from there on, deltas as usual. */
+	ck_assert_int_eq(cover_del(c, 2, &inner), 0);
+	sync_kernel(c, &fk);
+	ck_assert_uint_eq(end_at(&fk, "10.1.0.1", IPPROTO_TCP, 22), 100);
+	ck_assert_uint_eq(fk.missing_del, 0);
+	assert_elements_match(c, &fk);
+	fk_release(&fk);
+	cover_free(c);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
 	struct jit_cover *c = cover_new();
@@ -1368,6 +1407,7 @@ static Suite *cover_suite(void)
 	tcase_add_test(tc, test_whole_address_space);
 	tcase_add_test(tc, test_identical_records);
 	tcase_add_test(tc, test_rollback);
+	tcase_add_test(tc, test_commit_without_delta);
 	tcase_add_test(tc, test_errors);
 	suite_add_tcase(s, tc);
 
