@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The agent's state, shared by daemon.c (the loop) and access.c (grants). */
+/* The agent's state, shared by daemon.c (the loop) and api.c (the protocol). */
 #ifndef JIT_DAEMON_INTERNAL_H
 #define JIT_DAEMON_INTERNAL_H
 
 #include <jansson.h>
 
+#include "access.h"
+#include "api.h"
 #include "audit.h"
 #include "cover.h"
 #include "journal.h"
@@ -41,7 +43,6 @@ struct jit_daemon {
 	struct jit_ruleset *ruleset;
 	struct jit_table *table;
 	struct jit_control *control;
-	struct jit_grants *grants;
 	struct jit_audit *audit;
 	struct jit_audit *alerts;
 	struct jit_watch *watch;
@@ -52,11 +53,9 @@ struct jit_daemon {
 	size_t n_mgmt_ports;
 	unsigned tampers;
 	struct jit_io expiry_timer;
-	struct jit_journal *journal;
-	struct jit_cover *cover;     /* what the grant sets hold */
+	struct jit_access access;    /* records, cover and journal */
 	struct jit_pass_grant *pass; /* grants answered in this loop pass */
 	size_t n_pass, cap_pass;
-	bool state_dirty;     /* journalled since the last sync */
 	bool journal_alerted; /* the degraded alert went out */
 	bool resync;	      /* next commit replaces the grant sets' content */
 	bool clean_start;     /* the last agent exited normally after syncing */
@@ -70,29 +69,6 @@ struct jit_daemon {
 	bool quit;
 };
 
-/* Control ops of the request lifecycle (access.c). */
-json_t *access_request(struct jit_daemon *d, const struct jit_peer *peer,
-		       json_t *msg);
-json_t *access_approve(struct jit_daemon *d, const struct jit_peer *peer,
-		       json_t *msg);
-json_t *access_deny(struct jit_daemon *d, const struct jit_peer *peer,
-		    json_t *msg);
-json_t *access_revoke(struct jit_daemon *d, const struct jit_peer *peer,
-		      json_t *msg);
-json_t *access_list(struct jit_daemon *d, const struct jit_peer *peer,
-		    json_t *msg, bool grants_only);
-/* Record grants whose end has come; re-arm the expiry timer. */
-void access_expire(struct jit_daemon *d);
-/* After a policy change: revoke grants the policies no longer allow. */
-void access_recheck(struct jit_daemon *d);
-/*
- * At start, with the journal read into d->grants: end what ended while the
- * agent was down and (unless trust_journal, after a clean exit) what the
- * kernel no longer holds; fill d->cover with the rest.
- */
-int access_start(struct jit_daemon *d, bool trust_journal);
-/* A grant that failed to become durable after its reply was built. */
-void access_unrecorded_grant(struct jit_daemon *d, uint64_t id, int err);
 /* Raise an alert: alerts.log, syslog, `jitctl alerts`, followers. */
 void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 		  const char *description, json_t *entities, uint64_t first_ms,
@@ -108,5 +84,7 @@ void daemon_journal_failed(struct jit_daemon *d, int err);
 void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply);
 /* Arm the expiry timer at the next end of a live grant. */
 void access_arm_timer(struct jit_daemon *d);
+/* Look a user up by uid (for policy rechecks). */
+int daemon_lookup_uid(uint32_t uid, struct jit_identity *ret);
 
 #endif

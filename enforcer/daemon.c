@@ -87,9 +87,11 @@ static json_t *status_json(struct jit_daemon *d)
 		"clients", (int)control_clients(d->control), "ruleset",
 		ruleset_json(d->ruleset), "policy_errors", d->policy_errors);
 	if (j) {
-		size_t live = grants_count_status(d->grants, JIT_INITIATED);
-		size_t pending = grants_count_status(d->grants, JIT_PENDING);
-		int jerr = journal_error(d->journal);
+		size_t live =
+			grants_count_status(d->access.grants, JIT_INITIATED);
+		size_t pending =
+			grants_count_status(d->access.grants, JIT_PENDING);
+		int jerr = journal_error(d->access.journal);
 		char caps[40] = "";
 		struct jit_foreign_chain *fc = NULL;
 		int nfc = table_foreign_input_chains(d->table, &fc);
@@ -130,23 +132,24 @@ static json_t *status_json(struct jit_daemon *d)
 				    json_integer((json_int_t)pending));
 		json_object_set_new(
 			j, "elements",
-			json_integer((json_int_t)cover_count(d->cover)));
+			json_integer((json_int_t)cover_count(d->access.cover)));
 		json_object_set_new(
 			j, "journal",
 			json_pack(
 				"{s:s, s:s, s:s?, s:I, s:I, s:I, s:b}",
 				"state_dir", d->cfg->state_dir, "state",
-				journal_degraded(d->journal) ? "degraded"
-							     : "ok",
+				journal_degraded(d->access.journal) ? "degraded"
+								    : "ok",
 				"error", jerr ? strerror(-jerr) : NULL,
 				"unrecorded",
-				(json_int_t)journal_backlog(d->journal),
+				(json_int_t)journal_backlog(d->access.journal),
 				"journal_bytes",
-				(json_int_t)journal_bytes(d->journal),
+				(json_int_t)journal_bytes(d->access.journal),
 				"snapshot_bytes",
-				(json_int_t)journal_snapshot_bytes(d->journal),
+				(json_int_t)journal_snapshot_bytes(
+					d->access.journal),
 				"compacting",
-				journal_compacting(d->journal) > 0));
+				journal_compacting(d->access.journal) > 0));
 	}
 	return j;
 }
@@ -324,7 +327,7 @@ static int commit_with_grants(struct jit_daemon *d,
 			d->resync = true;
 			continue;
 		}
-		r = cover_elements(d->cover, &elems, &n_elems);
+		r = cover_elements(d->access.cover, &elems, &n_elems);
 		if (r < 0) {
 			snprintf(err, errlen, "listing grant elements: %s",
 				 strerror(-r));
@@ -390,11 +393,11 @@ static int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs)
 /* The last good policy texts go to the journal with every reload. */
 static void record_policies(struct jit_daemon *d)
 {
-	int r = journal_append_policies(d->journal, d->policies);
+	int r = journal_append_policies(d->access.journal, d->policies);
 
 	if (r < 0)
 		daemon_journal_failed(d, r);
-	d->state_dirty = true;
+	d->access.dirty = true;
 }
 
 int daemon_resync(struct jit_daemon *d)
@@ -454,7 +457,8 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	if (!initial && ruleset_equal(rs, d->ruleset)) {
 		/* Same ports, but limits or requesters may have changed. */
 		ruleset_free(rs);
-		access_recheck(d);
+		access_recheck(&d->access, daemon_lookup_uid);
+		access_arm_timer(d);
 		collect_mgmt_ports(d);
 		record_policies(d);
 		return 0;
@@ -466,7 +470,8 @@ static int daemon_reload(struct jit_daemon *d, bool initial)
 	}
 	ruleset_free(d->ruleset);
 	d->ruleset = rs;
-	access_recheck(d);
+	access_recheck(&d->access, daemon_lookup_uid);
+	access_arm_timer(d);
 	collect_mgmt_ports(d);
 	log_posture(d);
 	record_policies(d);
@@ -487,13 +492,13 @@ static json_t *op_status(struct jit_daemon *d, const struct jit_peer *peer,
 static json_t *op_grants(struct jit_daemon *d, const struct jit_peer *peer,
 			 json_t *req)
 {
-	return access_list(d, peer, req, true);
+	return api_list(d, peer, req, true);
 }
 
 static json_t *op_requests(struct jit_daemon *d, const struct jit_peer *peer,
 			   json_t *req)
 {
-	return access_list(d, peer, req, false);
+	return api_list(d, peer, req, false);
 }
 
 static json_t *op_alerts(struct jit_daemon *d, const struct jit_peer *peer,
@@ -532,11 +537,11 @@ static const struct {
 	json_t *(*fn)(struct jit_daemon *d, const struct jit_peer *peer,
 		      json_t *req);
 } ops[] = {
-	{ "status", op_status },       { "request", access_request },
-	{ "approve", access_approve }, { "deny", access_deny },
-	{ "revoke", access_revoke },   { "grants", op_grants },
-	{ "requests", op_requests },   { "alerts", op_alerts },
-	{ "posture", op_posture },     { "policies", op_policies },
+	{ "status", op_status },     { "request", api_request },
+	{ "approve", api_approve },  { "deny", api_deny },
+	{ "revoke", api_revoke },    { "grants", op_grants },
+	{ "requests", op_requests }, { "alerts", op_alerts },
+	{ "posture", op_posture },   { "policies", op_policies },
 	{ "reload", op_reload },
 };
 
@@ -633,7 +638,8 @@ static void expiry_timer_cb(struct jit_io *io, uint32_t events)
 
 	/* ECANCELED after a clock change is a reason to look, too. */
 	(void)!read(io->fd, &ticks, sizeof(ticks));
-	access_expire(d);
+	access_expire(&d->access, now_real_ms());
+	access_arm_timer(d);
 }
 
 static void sessions_timer_cb(struct jit_io *io, uint32_t events)
@@ -652,6 +658,109 @@ static void sessions_timer_cb(struct jit_io *io, uint32_t events)
 	if (!sessions_equal(now, n, d->sessions, d->n_sessions))
 		(void)daemon_commit(d, d->ruleset);
 	free(now);
+}
+
+/* ---- the core's kernel and hooks ----------------------------------------- */
+
+void access_arm_timer(struct jit_daemon *d)
+{
+	uint64_t next = grants_next_end(d->access.grants);
+	struct itimerspec its = { 0 };
+
+	if (next) {
+		its.it_value.tv_sec = (time_t)(next / 1000);
+		its.it_value.tv_nsec = (long)(next % 1000) * 1000000L;
+	}
+	/* An all-zero value disarms; an end in the past fires at once. */
+	(void)timerfd_settime(d->expiry_timer.fd, TFD_TIMER_ABSTIME, &its,
+			      NULL);
+}
+
+int daemon_lookup_uid(uint32_t uid, struct jit_identity *ret)
+{
+	return identity_lookup(uid, (uint32_t)-1, ret);
+}
+
+static int k_update(void *ctx, const struct jit_elem *del, size_t n_del,
+		    const struct jit_elem *add, size_t n_add, uint64_t now_ms,
+		    char *err, size_t errlen)
+{
+	struct jit_daemon *d = ctx;
+	int r = table_elems_update(d->table, del, n_del, add, n_add, now_ms,
+				   err, errlen);
+
+	if (r < 0)
+		log_err("updating grant elements: %s", err);
+	return r;
+}
+
+static int k_mark_unrecorded(void *ctx, uint64_t id, uint64_t end_ms,
+			     uint64_t now_ms, char *err, size_t errlen)
+{
+	struct jit_daemon *d = ctx;
+	int r = table_mark_unrecorded(d->table, id, end_ms, now_ms, err,
+				      errlen);
+
+	if (r < 0)
+		log_err("marking %" PRIu64 " as ended in the kernel: %s", id,
+			err);
+	return r;
+}
+
+static int k_dump(void *ctx, uint64_t now_ms, struct jit_elem **ret)
+{
+	struct jit_daemon *d = ctx;
+	int r = table_dump_elems(d->table, now_ms, ret);
+
+	if (r < 0 && r != -ENOENT)
+		log_warn("reading the kernel's grant elements: %s; the "
+			 "journal alone decides",
+			 strerror(-r));
+	return r;
+}
+
+static int k_dump_unrecorded(void *ctx, uint64_t **ret)
+{
+	struct jit_daemon *d = ctx;
+
+	return table_dump_unrecorded(d->table, ret);
+}
+
+static int k_resync(void *ctx)
+{
+	struct jit_daemon *d = ctx;
+
+	log_warn("replacing the grant sets whole from the records");
+	return daemon_resync(d);
+}
+
+static const struct jit_kernel_ops kernel_ops = {
+	.update = k_update,
+	.mark_unrecorded = k_mark_unrecorded,
+	.dump = k_dump,
+	.dump_unrecorded = k_dump_unrecorded,
+	.resync = k_resync,
+};
+
+static void on_grant_started(void *userdata, const struct jit_request *r,
+			     uint64_t now_ms)
+{
+	struct jit_daemon *d = userdata;
+
+	detect_grant_started(d->detect, r, now_ms);
+}
+
+static void on_grant_ended(void *userdata, const struct jit_request *r,
+			   uint64_t at_ms)
+{
+	struct jit_daemon *d = userdata;
+
+	detect_grant_ended(d->detect, r, at_ms);
+}
+
+static void on_journal_failed(void *userdata, int err)
+{
+	daemon_journal_failed(userdata, err);
 }
 
 /* ---- the journal ------------------------------------------------------- */
@@ -683,7 +792,7 @@ void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply)
 	if (grow_array((void **)&d->pass, &d->cap_pass, d->n_pass + 1,
 		       sizeof(*d->pass)) < 0) {
 		/* Unsynced and untracked: better no grant than a false one. */
-		access_unrecorded_grant(d, id, -ENOMEM);
+		access_unrecorded_grant(&d->access, id, -ENOMEM);
 		json_object_clear(reply);
 		json_object_set_new(reply, "ok", json_false());
 		return;
@@ -702,13 +811,13 @@ static void pass_end(struct jit_daemon *d)
 {
 	int r = 0;
 
-	if (d->state_dirty || journal_backlog(d->journal)) {
-		r = journal_sync(d->journal);
+	if (d->access.dirty || journal_backlog(d->access.journal)) {
+		r = journal_sync(d->access.journal);
 		if (r < 0)
 			daemon_journal_failed(d, r);
 		else
-			d->state_dirty = false;
-		if (r == 0 && !journal_degraded(d->journal) &&
+			d->access.dirty = false;
+		if (r == 0 && !journal_degraded(d->access.journal) &&
 		    d->journal_alerted) {
 			log_notice("the journal in '%s' is written again",
 				   d->cfg->state_dir);
@@ -721,7 +830,7 @@ static void pass_end(struct jit_daemon *d)
 		if (r < 0) {
 			char msg[512];
 
-			access_unrecorded_grant(d, d->pass[i].id, r);
+			access_unrecorded_grant(&d->access, d->pass[i].id, r);
 			snprintf(msg, sizeof(msg),
 				 "cannot record the decision: %s on %s",
 				 strerror(-r), d->cfg->state_dir);
@@ -736,10 +845,10 @@ static void pass_end(struct jit_daemon *d)
 	}
 	d->n_pass = 0;
 	control_release(d->control);
-	if (journal_wants_compaction(d->journal)) {
+	if (journal_wants_compaction(d->access.journal)) {
 		pid_t pid;
-		int c = journal_compact(d->journal, d->grants, d->policies,
-					&pid);
+		int c = journal_compact(d->access.journal, d->access.grants,
+					d->policies, &pid);
 
 		if (c < 0)
 			log_warn("compacting the journal: %s", strerror(-c));
@@ -750,12 +859,12 @@ static void pass_end(struct jit_daemon *d)
 
 static void compaction_reap(struct jit_daemon *d)
 {
-	pid_t pid = journal_compacting(d->journal);
+	pid_t pid = journal_compacting(d->access.journal);
 	int status;
 
 	if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
 		return;
-	journal_compact_done(d->journal, pid, status);
+	journal_compact_done(d->access.journal, pid, status);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		log_warn("writing the journal's snapshot failed; the journal "
 			 "stays as it is");
@@ -771,7 +880,7 @@ static int load_request(void *userdata, const struct jit_request *r)
 {
 	struct load_ctx *l = userdata;
 
-	return grants_upsert(l->d->grants, r) == -ENOMEM ? -ENOMEM : 0;
+	return grants_upsert(l->d->access.grants, r) == -ENOMEM ? -ENOMEM : 0;
 }
 
 static void load_policies_begin(void *userdata)
@@ -828,7 +937,7 @@ static int import_state_file(struct jit_daemon *d, struct load_ctx *l)
 	for (size_t i = 0; i < st.n_policies && r == 0; i++)
 		r = load_policy(l, st.policies[i].path, st.policies[i].text,
 				st.policies[i].len);
-	grants_set_next_id(d->grants, st.next_id);
+	grants_set_next_id(d->access.grants, st.next_id);
 	log_notice("imported %zu requests from the state file of an earlier "
 		   "version",
 		   st.n_requests);
@@ -871,8 +980,8 @@ static int load_journal(struct jit_daemon *d)
 		log_err("creating state directory '%s': %m", d->cfg->state_dir);
 	/* Taken whatever happens next: it vouches for this journal only. */
 	d->clean_start = state_take_clean(d->cfg->state_dir) == 1;
-	r = journal_open(d->cfg->state_dir, &sink, &d->journal, &info, why,
-			 sizeof(why));
+	r = journal_open(d->cfg->state_dir, &sink, &d->access.journal, &info,
+			 why, sizeof(why));
 	if (r == 0 && info.damaged_lines) {
 		_cleanup_free_ char *from = NULL, *to = NULL;
 
@@ -894,7 +1003,7 @@ static int load_journal(struct jit_daemon *d)
 		free(l.texts);
 		return r;
 	}
-	grants_set_next_id(d->grants, info.next_id);
+	grants_set_next_id(d->access.grants, info.next_id);
 	if (!info.found)
 		imported = import_state_file(d, &l);
 	if (info.cut_bytes) {
@@ -902,8 +1011,8 @@ static int load_journal(struct jit_daemon *d)
 			 info.cut_bytes);
 		d->clean_start = false;
 	}
-	if (journal_degraded(d->journal))
-		daemon_journal_failed(d, journal_error(d->journal));
+	if (journal_degraded(d->access.journal))
+		daemon_journal_failed(d, journal_error(d->access.journal));
 	d->restored = l.texts;
 	d->n_restored = l.n;
 	log_info("journal: %zu records from %u file(s) in %" PRIu64 " ms",
@@ -911,7 +1020,8 @@ static int load_journal(struct jit_daemon *d)
 	/* An import, a damaged snapshot, or many files after restarts: one
 	 * new snapshot for all. */
 	if (imported > 0 || info.damaged_lines || info.files > 8) {
-		r = journal_compact_now(d->journal, d->grants, NULL);
+		r = journal_compact_now(d->access.journal, d->access.grants,
+					NULL);
 		if (r < 0)
 			log_warn("writing the journal's snapshot: %s",
 				 strerror(-r));
@@ -1225,13 +1335,23 @@ static int daemon_setup(struct jit_daemon *d)
 	if (d->expiry_timer.fd < 0 ||
 	    loop_add(d->epfd, &d->expiry_timer, EPOLLIN) < 0)
 		return log_err("timerfd: %m"), -errno;
-	d->grants = grants_new();
-	d->cover = cover_new();
-	if (!d->cover)
+	d->access = (struct jit_access){
+		.grants = grants_new(),
+		.cover = cover_new(),
+		.kernel = &kernel_ops,
+		.kernel_ctx = d,
+		.hooks = { .audit = api_audit,
+			   .grant_started = on_grant_started,
+			   .grant_ended = on_grant_ended,
+			   .journal_failed = on_journal_failed,
+			   .userdata = d },
+		.state_dir = d->cfg->state_dir,
+	};
+	if (!d->access.cover)
 		return -ENOMEM;
 	d->detect = detect_new(on_detect, d);
 	d->recent_alerts = json_array();
-	if (!d->grants || !d->detect || !d->recent_alerts)
+	if (!d->access.grants || !d->detect || !d->recent_alerts)
 		return -ENOMEM;
 	r = open_logs(d);
 	if (r < 0)
@@ -1258,6 +1378,7 @@ static int daemon_setup(struct jit_daemon *d)
 	d->policies = policy_set_new();
 	if (!d->policies)
 		return -ENOMEM;
+	d->access.policies = d->policies;
 	r = table_open(d->cfg->table, d->cfg->allow_owner, &d->table);
 	if (r < 0) {
 		log_err("opening nftables netlink socket: %s", strerror(-r));
@@ -1279,9 +1400,13 @@ static int daemon_setup(struct jit_daemon *d)
 	if (d->clean_start)
 		log_info("the last agent exited cleanly: grants come from the "
 			 "journal alone");
-	r = access_start(d, d->clean_start);
+	r = access_start(&d->access, d->clean_start, now_real_ms());
 	if (r < 0)
 		return r;
+	access_arm_timer(d);
+	log_notice("journal: %zu requests, %zu grants live",
+		   grants_count(d->access.grants),
+		   grants_count_status(d->access.grants, JIT_INITIATED));
 	d->resync = true;
 	r = daemon_reload(d, true);
 	if (r < 0) {
@@ -1336,21 +1461,23 @@ static int daemon_setup(struct jit_daemon *d)
 static void daemon_teardown(struct jit_daemon *d)
 {
 	(void)notify_send("STOPPING=1");
-	if (d->journal) {
+	if (d->access.journal) {
 		pass_end(d);
 		/* A snapshot being written is finished, not abandoned. */
-		if (journal_compacting(d->journal) > 0) {
+		if (journal_compacting(d->access.journal) > 0) {
 			int status;
-			pid_t pid = journal_compacting(d->journal);
+			pid_t pid = journal_compacting(d->access.journal);
 
 			if (waitpid(pid, &status, 0) == pid)
-				journal_compact_done(d->journal, pid, status);
+				journal_compact_done(d->access.journal, pid,
+						     status);
 		}
 		/* One snapshot for all: the next start reads it alone. */
-		if (d->enforcing && !journal_degraded(d->journal) &&
-		    journal_compact_now(d->journal, d->grants, d->policies) < 0)
+		if (d->enforcing && !journal_degraded(d->access.journal) &&
+		    journal_compact_now(d->access.journal, d->access.grants,
+					d->policies) < 0)
 			log_warn("writing the journal's snapshot at exit: %m");
-		if (d->enforcing && !journal_degraded(d->journal) &&
+		if (d->enforcing && !journal_degraded(d->access.journal) &&
 		    state_mark_clean(d->cfg->state_dir) < 0)
 			log_warn("marking a clean shutdown in '%s': %m",
 				 d->cfg->state_dir);
@@ -1374,9 +1501,9 @@ static void daemon_teardown(struct jit_daemon *d)
 	nflog_close(d->nflog);
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);
-	grants_free(d->grants);
-	cover_free(d->cover);
-	journal_close(d->journal);
+	grants_free(d->access.grants);
+	cover_free(d->access.cover);
+	journal_close(d->access.journal);
 	free(d->pass);
 	audit_close(d->audit);
 	audit_close(d->alerts);

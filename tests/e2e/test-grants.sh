@@ -180,7 +180,7 @@ check "audit: refused request with its reason" grep -q '"event":"request".*"resu
 check "audit: approval by bob" grep -q "\"event\":\"approve\",\"peer_uid\":[0-9]*,\"peer_user\":\"$U_BOB\".*\"result\":\"granted\"" "$AUDIT"
 check "audit: denial" grep -q '"event":"deny".*"result":"denied"' "$AUDIT"
 check "audit: expiry" grep -q '"event":"expire".*"status_reason":"expired"' "$AUDIT"
-check "audit: revoke with terminate" grep -q '"event":"revoke".*"terminated_sockets"' "$AUDIT"
+check "audit: revoke with terminate" grep -q '"event":"terminate".*"terminated_sockets"' "$AUDIT"
 check "audit: replacement" grep -q '"event":"replace".*"newer request initiated"' "$AUDIT"
 check "audit: every line is one JSON object with a time" bash -c "! grep -v '^{\"time\":\"[0-9T:.-]*Z\",\"event\":' '$AUDIT'"
 

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The protocol edge of the request lifecycle: control messages in, typed
+ * calls into the decision core (access.c), replies and audit lines out.
+ * Grants answered here wait for the journal sync of the loop's pass.
+ */
+#include <inttypes.h>
+#include <netinet/in.h>
+
+#include "api.h"
+#include "conntrack.h"
+#include "daemon-internal.h"
+#include "log.h"
+#include "sockdiag.h"
+#include "util.h"
+
+static json_t *audit_base(const char *event, const struct jit_identity *id)
+{
+	return json_pack("{s:s, s:I, s:s}", "event", event, "peer_uid",
+			 (json_int_t)id->uid, "peer_user", id->name);
+}
+
+static void audit_request(struct jit_daemon *d, json_t *ev,
+			  const struct jit_request *r)
+{
+	char src[JIT_PREFIX_STRLEN], ports[48];
+
+	if (r->id)
+		json_object_set_new(ev, "request_id", json_integer(r->id));
+	if (r->policy[0])
+		json_object_set_new(ev, "policy", json_string(r->policy));
+	if (r->key.source.family) {
+		json_object_set_new(ev, "source",
+				    json_string(prefix_format(
+					    &r->key.source, src, sizeof(src))));
+		json_object_set_new(ev, "ports",
+				    json_string(grant_key_ports(
+					    &r->key, ports, sizeof(ports))));
+	}
+	if (r->duration_s)
+		json_object_set_new(ev, "duration_s",
+				    json_integer(r->duration_s));
+	json_object_set_new(ev, "reason", json_string(request_reason(r)));
+	if (r->user[0] && r->uid)
+		json_object_set_new(ev, "requestor", json_string(r->user));
+	if (r->end_ms)
+		json_object_set_new(ev, "end_ms", json_integer(r->end_ms));
+	if (audit_event(d->audit, ev) < 0)
+		log_err("writing the audit log failed");
+}
+
+/* The core's audit hook: one JSON line per decision or refusal. */
+void api_audit(void *userdata, const struct jit_access_event *e)
+{
+	struct jit_daemon *d = userdata;
+	json_t *ev = audit_base(e->event, e->by);
+
+	json_object_set_new(ev, "result", json_string(e->result));
+	if (!e->error && e->r->status_reason[0] &&
+	    e->r->status != JIT_INITIATED)
+		json_object_set_new(ev, "status_reason",
+				    json_string(e->r->status_reason));
+	if (e->error)
+		json_object_set_new(ev, "error", json_string(e->error));
+	if (e->message)
+		json_object_set_new(ev, "message", json_string(e->message));
+	if (e->decision_reason)
+		json_object_set_new(ev, "decision_reason",
+				    json_string(e->decision_reason));
+	if (e->replaced_by)
+		json_object_set_new(ev, "replaced_by",
+				    json_integer(e->replaced_by));
+	audit_request(d, ev, e->r);
+	if (e->error)
+		log_notice("%s by %s refused: %s", e->event, e->by->name,
+			   e->message ? e->message : e->error);
+	else if (e->r->id)
+		log_info("%s %" PRIu64 " by %s: %s", e->event, e->r->id,
+			 e->by->name, e->result);
+}
+
+/* A refusal found here, before the core was asked (malformed messages). */
+static json_t *refuse(struct jit_daemon *d, const struct jit_identity *id,
+		      const char *event, const struct jit_request *r,
+		      const char *code, const char *message)
+{
+	struct jit_access_event e = { .event = event,
+				      .by = id,
+				      .r = r,
+				      .result = "refused",
+				      .error = code,
+				      .message = message };
+
+	api_audit(d, &e);
+	return control_error(code, "%s", message);
+}
+
+static json_t *refusal(const struct jit_refusal *why)
+{
+	return control_error(why->code, "%s", why->message);
+}
+
+static json_t *request_reply(const struct jit_request *r)
+{
+	return json_pack("{s:b, s:o}", "ok", 1, "request",
+			 request_json(r, now_real_ms()));
+}
+
+static int lookup_identity(const struct jit_peer *peer, struct jit_identity *id)
+{
+	int r = identity_lookup(peer->uid, peer->gid, id);
+
+	if (r < 0) {
+		memset(id, 0, sizeof(*id));
+		id->uid = peer->uid;
+		snprintf(id->name, sizeof(id->name), "%u", peer->uid);
+	}
+	return r;
+}
+
+static int get_id(json_t *msg, uint64_t *id, json_t **reply)
+{
+	json_t *v = json_object_get(msg, "id");
+
+	if (!v) {
+		*reply = control_error("missing-field", "missing field 'id'");
+		return -EINVAL;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 1) {
+		*reply = control_error("bad-type",
+				       "field 'id' must be a positive integer");
+		return -EINVAL;
+	}
+	*id = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+struct terminate_ctx {
+	const struct jit_grant_key *k;
+	unsigned destroyed;
+	int err;
+};
+
+static int terminate_cb(const struct jit_sock *s, void *userdata)
+{
+	struct terminate_ctx *ctx = userdata;
+	struct jit_prefix host = { .family = s->family };
+	int r;
+
+	if (s->family != ctx->k->source.family || s->lport < ctx->k->port_lo ||
+	    s->lport > ctx->k->port_hi)
+		return 0;
+	host.len = s->family == AF_INET ? 32 : 128;
+	memcpy(host.addr, s->remote, prefix_addr_len(&host));
+	if (!prefix_contains(&ctx->k->source, &host))
+		return 0;
+	r = sockdiag_destroy(s);
+	if (r == 0)
+		ctx->destroyed++;
+	else if (r != -ENOENT && !ctx->err)
+		ctx->err = r;
+	return 0;
+}
+
+/*
+ * End the connections a grant let in: destroy the local TCP sockets (a
+ * conntrack entry alone would be picked up again) and delete the
+ * conntrack entries (UDP flows, and TCP state).
+ */
+static int terminate(const struct jit_grant_key *k, unsigned *sockets,
+		     int *flows)
+{
+	struct terminate_ctx ctx = { .k = k };
+	int r = 0;
+
+	*sockets = 0;
+	*flows = 0;
+	if (k->protos & JIT_PROTO_TCP) {
+		r = sockdiag_dump(IPPROTO_TCP, SOCKDIAG_CONNECTED, terminate_cb,
+				  &ctx);
+		*sockets = ctx.destroyed;
+		if (!r)
+			r = ctx.err;
+	}
+	*flows =
+		conntrack_delete(&k->source, k->protos, k->port_lo, k->port_hi);
+	if (*flows < 0) {
+		if (!r)
+			r = *flows;
+		*flows = 0;
+	}
+	return r;
+}
+
+json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
+		    json_t *msg)
+{
+	struct jit_identity id;
+	struct jit_request tmpl, *r;
+	struct jit_refusal why;
+	const char *code = "bad-request";
+	char err[512];
+	json_t *reply;
+
+	lookup_identity(peer, &id);
+	if (request_parse(msg, &tmpl, &code, err, sizeof(err)) < 0) {
+		tmpl.uid = id.uid;
+		snprintf(tmpl.user, sizeof(tmpl.user), "%s", id.name);
+		reply = refuse(d, &id, "request", &tmpl, code, err);
+	} else if (access_request(&d->access, &id, &tmpl, &r, &why) < 0) {
+		reply = refusal(&why);
+	} else {
+		reply = request_reply(r);
+		if (r->status == JIT_INITIATED)
+			daemon_pass_grant(d, r->id, reply);
+	}
+	access_arm_timer(d);
+	request_release(&tmpl);
+	identity_release(&id);
+	return reply;
+}
+
+/* approve and deny share everything up to the decision. */
+static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
+		      json_t *msg, bool approve)
+{
+	const char *event = approve ? "approve" : "deny";
+	struct jit_request *r, none = { 0 };
+	struct jit_identity id;
+	struct jit_refusal why;
+	json_t *reply = NULL, *reason;
+	uint64_t rid;
+
+	if (get_id(msg, &rid, &reply) < 0)
+		return reply;
+	lookup_identity(peer, &id);
+	none.id = rid;
+	reason = json_object_get(msg, "reason");
+	if (reason && !json_is_null(reason) &&
+	    (!json_is_string(reason) ||
+	     strlen(json_string_value(reason)) >= JIT_REASON_MAX)) {
+		reply = refuse(d, &id, event, &none, "bad-type",
+			       "field 'reason' must be a string of at most "
+			       "255 bytes");
+	} else if (access_decide(&d->access, &id, rid, approve,
+				 json_string_value(reason), &r, &why) < 0) {
+		reply = refusal(&why);
+	} else {
+		reply = request_reply(r);
+		if (approve)
+			daemon_pass_grant(d, r->id, reply);
+	}
+	access_arm_timer(d);
+	identity_release(&id);
+	return reply;
+}
+
+json_t *api_approve(struct jit_daemon *d, const struct jit_peer *peer,
+		    json_t *msg)
+{
+	return decide(d, peer, msg, true);
+}
+
+json_t *api_deny(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg)
+{
+	return decide(d, peer, msg, false);
+}
+
+json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
+		   json_t *msg)
+{
+	struct jit_request *r, none = { 0 };
+	struct jit_identity id;
+	struct jit_refusal why;
+	json_t *reply = NULL, *term = json_object_get(msg, "terminate");
+	unsigned sockets = 0;
+	int flows = 0, tr = 0, ret;
+	uint64_t rid;
+
+	if (get_id(msg, &rid, &reply) < 0)
+		return reply;
+	lookup_identity(peer, &id);
+	none.id = rid;
+	if (term && !json_is_boolean(term)) {
+		reply = refuse(d, &id, "revoke", &none, "bad-type",
+			       "field 'terminate' must be true or false");
+		goto out;
+	}
+	ret = access_revoke(&d->access, &id, rid, &r, &why);
+	if (ret < 0) {
+		reply = refusal(&why);
+		goto out;
+	}
+	reply = json_pack("{s:b, s:o, s:b}", "ok", 1, "request",
+			  request_json(r, now_real_ms()), "recorded", ret == 0);
+	if (ret > 0)
+		json_object_set_new(
+			reply, "warning",
+			json_pack(
+				"{s:s, s:s}", "code", "not-recorded", "message",
+				"the revoke is in force in the kernel but not "
+				"yet recorded; the agent keeps trying"));
+	if (json_is_true(term)) {
+		json_t *ev = audit_base("terminate", &id);
+
+		tr = terminate(&r->key, &sockets, &flows);
+		if (tr < 0)
+			log_warn("terminating connections of grant %" PRIu64
+				 ": %s",
+				 rid, strerror(-tr));
+		json_object_set_new(ev, "result",
+				    json_string(tr < 0 ? "partial" : "done"));
+		json_object_set_new(ev, "terminated_sockets",
+				    json_integer(sockets));
+		json_object_set_new(ev, "deleted_flows", json_integer(flows));
+		audit_request(d, ev, r);
+		json_object_set_new(reply, "terminated_sockets",
+				    json_integer(sockets));
+		json_object_set_new(reply, "deleted_flows",
+				    json_integer(flows));
+		if (tr < 0)
+			json_object_set_new(reply, "terminate_error",
+					    json_string(strerror(-tr)));
+	}
+out:
+	access_arm_timer(d);
+	identity_release(&id);
+	return reply;
+}
+
+#define LIST_PAGE_DEFAULT 1000
+#define LIST_PAGE_MAX	  5000
+
+/*
+ * One page of records, oldest first, from the first id above "after":
+ * at most "limit" (default LIST_PAGE_DEFAULT), so that a reply stays small
+ * and other clients are never kept waiting. "next" in the reply is the
+ * "after" of the following page, absent on the last one.
+ */
+json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
+		 bool grants_only)
+{
+	json_t *all = json_object_get(msg, "all");
+	json_t *after = json_object_get(msg, "after");
+	json_t *limit = json_object_get(msg, "limit");
+	json_t *arr, *reply;
+	uint64_t now = now_real_ms(), from = 0, last = 0;
+	size_t max = LIST_PAGE_DEFAULT, n = 0, i, lo = 0, hi;
+
+	if ((all && !json_is_boolean(all)) ||
+	    (after &&
+	     (!json_is_integer(after) || json_integer_value(after) < 0)) ||
+	    (limit &&
+	     (!json_is_integer(limit) || json_integer_value(limit) < 1)))
+		return control_error("bad-type",
+				     "'all' must be true or false, 'after' a "
+				     "request id and 'limit' a positive "
+				     "number");
+	access_expire(&d->access, now);
+	if (after)
+		from = (uint64_t)json_integer_value(after);
+	if (limit)
+		max = (size_t)json_integer_value(limit);
+	if (max > LIST_PAGE_MAX)
+		max = LIST_PAGE_MAX;
+	/* Records are ordered by id: find the first above "after". */
+	hi = grants_count(d->access.grants);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (grants_at(d->access.grants, mid)->id <= from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	arr = json_array();
+	for (i = lo; i < grants_count(d->access.grants) && n < max; i++) {
+		const struct jit_request *r = grants_at(d->access.grants, i);
+
+		if (grants_only
+			    ? r->status != JIT_INITIATED
+			    : !json_is_true(all) && r->status != JIT_PENDING &&
+				      r->status != JIT_INITIATED)
+			continue;
+		json_array_append_new(arr, request_json(r, now));
+		last = r->id;
+		n++;
+	}
+	reply = json_pack("{s:b, s:o}", "ok", 1,
+			  grants_only ? "grants" : "requests", arr);
+	if (n == max && i < grants_count(d->access.grants))
+		json_object_set_new(reply, "next", json_integer(last));
+	return reply;
+}
