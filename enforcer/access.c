@@ -497,7 +497,7 @@ static const struct jit_identity *cached_identity(struct id_cache *c,
 		slot = uid % ARRAY_SIZE(c->id);
 		identity_release(&c->id[slot]);
 	}
-	c->ok[slot] = c->lookup(uid, &c->id[slot]) == 0;
+	c->ok[slot] = c->lookup && c->lookup(uid, &c->id[slot]) == 0;
 	if (!c->ok[slot]) {
 		memset(&c->id[slot], 0, sizeof(c->id[slot]));
 		c->id[slot].uid = uid;

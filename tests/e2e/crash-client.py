@@ -239,9 +239,12 @@ class Agent:
         with open(self.a.agent_log, "ab") as log:
             log.write(b"--- crash-client: start %d\n" % (self.starts + 1))
             log.flush()
-            # `ip netns exec` execs: the pid is the agent's.
+            # `ip netns exec` execs: the pid is the agent's. Its own
+            # session: a Ctrl-C is ours to handle (we kill it), not a clean
+            # exit of the agent that would look like a failed restart.
             self.proc = subprocess.Popen(self.cmd(), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log)
+                                         stdout=log, stderr=log,
+                                         start_new_session=True)
         self.starts += 1
         deadline = t0 + 15
         while True:
@@ -1140,6 +1143,10 @@ def main():
                         c["kills"], c["ops"], c["acked_grants"],
                         c["acked_revokes"], c["acked_denies"], chk.nviol(),
                         1 if status == 2 else 0))
+    if status == 130:
+        # Die of SIGINT, so that the shell running us stops too.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     if status:
         return status
     return 1 if chk.nviol() else 0

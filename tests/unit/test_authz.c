@@ -31,10 +31,16 @@ static const char policies_yaml[] =
 	"---\n"
 	"name: users-only\n"
 	"ports: [{port: 2223}]\n"
-	"requesters: {users: [ops]}\n";
+	"requesters: {users: [ops]}\n"
+	"---\n"
+	"name: gated\n"
+	"ports: [{port: 3389, max_duration: 1h}]\n"
+	"requesters: {users: [alice, bob, carol]}\n"
+	"approval: manual\n"
+	"approvers: {users: [bob], groups: [Ops]}\n";
 
 static struct jit_policy_file *pf;
-static const struct jit_policy *ssh, *rootonly, *users_only;
+static const struct jit_policy *ssh, *rootonly, *users_only, *gated;
 
 static char alice_groups[][JIT_USER_MAX] = { "alice", "users" };
 static char bob_groups[][JIT_USER_MAX] = { "users", "ops" };
@@ -63,7 +69,8 @@ static void setup(void)
 			 0);
 	ck_assert_msg(!d.text, "%s", d.text);
 	diag_release(&d);
-	ck_assert_uint_eq(policy_file_count(pf), 3);
+	ck_assert_uint_eq(policy_file_count(pf), 4);
+	gated = policy_file_get(pf, 3);
 	ssh = policy_file_get(pf, 0);
 	rootonly = policy_file_get(pf, 1);
 	users_only = policy_file_get(pf, 2);
@@ -414,6 +421,128 @@ START_TEST(test_identity_unknown)
 }
 END_TEST
 
+/* --- decisions: approve/deny, revoke, replace, limits -----------------------
+ */
+
+START_TEST(test_may_decide)
+{
+	static const struct {
+		const struct jit_identity *who;
+		uint32_t owner;
+		int err;
+		const char *code;
+	} cases[] = {
+		/* root decides anything, its own requests too */
+		{ &root, 1000, 0, NULL },
+		{ &root, 0, 0, NULL },
+		/* an approver by name, on someone else's request */
+		{ &bob, 1000, 0, NULL },
+		/* an approver deciding their own request */
+		{ &bob, 1001, -EPERM, "own-request" },
+		/* an approver through a group (matched exactly: "Ops") */
+		{ &carol, 1000, 0, NULL },
+		{ &carol, 1002, -EPERM, "own-request" },
+		/* requesters who are not approvers */
+		{ &alice, 1001, -EPERM, "not-approver" },
+		{ &alice, 1000, -EPERM, "not-approver" },
+		{ &ops_user, 1000, -EPERM, "not-approver" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct jit_request r =
+			req("192.0.2.7", JIT_PROTO_TCP, 3389, 3389, 600);
+		const char *code = NULL;
+		char msg[256] = "";
+		int e;
+
+		r.uid = cases[i].owner;
+		e = authz_may_decide(gated, cases[i].who, &r, &code, msg,
+				     sizeof(msg));
+		ck_assert_msg(e == cases[i].err, "case %zu: %d", i, e);
+		if (cases[i].code) {
+			ck_assert_str_eq(code, cases[i].code);
+			ck_assert(msg[0]);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_may_revoke)
+{
+	static const struct {
+		const struct jit_identity *who;
+		uint32_t owner;
+		bool policy_gone;
+		int err;
+	} cases[] = {
+		{ &root, 1000, false, 0 },
+		{ &root, 1000, true, 0 },
+		/* the requester, even after the policy went */
+		{ &alice, 1000, false, 0 },
+		{ &alice, 1000, true, 0 },
+		/* an approver of the record's policy */
+		{ &bob, 1000, false, 0 },
+		{ &carol, 1000, false, 0 },
+		/* an approver of a policy that is gone is nobody's approver */
+		{ &bob, 1000, true, -EPERM },
+		/* anyone else */
+		{ &alice, 1001, false, -EPERM },
+		{ &ops_user, 1000, false, -EPERM },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct jit_request r =
+			req("192.0.2.7", JIT_PROTO_TCP, 3389, 3389, 600);
+		const char *code = NULL;
+		char msg[256] = "";
+		int e;
+
+		r.uid = cases[i].owner;
+		e = authz_may_revoke(cases[i].policy_gone ? NULL : gated,
+				     cases[i].who, &r, &code, msg, sizeof(msg));
+		ck_assert_msg(e == cases[i].err, "case %zu: %d", i, e);
+		if (e)
+			ck_assert_str_eq(code, "permission-denied");
+	}
+}
+END_TEST
+
+START_TEST(test_may_replace)
+{
+	struct jit_request older = { .id = 1, .uid = 1000 };
+	struct jit_request mine = { .id = 2, .uid = 1000 };
+	struct jit_request theirs = { .id = 3, .uid = 1001 };
+	struct jit_request roots = { .id = 4, .uid = 0 };
+
+	ck_assert(authz_may_replace(&mine, &older));
+	/* Never someone else's, not even root's request ends alice's. */
+	ck_assert(!authz_may_replace(&theirs, &older));
+	ck_assert(!authz_may_replace(&roots, &older));
+	ck_assert(!authz_may_replace(&older, &older));
+}
+END_TEST
+
+START_TEST(test_check_limits_whoever_asks)
+{
+	struct jit_request r = req("192.0.2.7", 0, 3389, 3389, 0);
+	const char *code = NULL;
+	char msg[256] = "";
+
+	/* No identity involved: the policy's limits alone. */
+	ck_assert_int_eq(authz_check_limits(gated, &r, &code, msg, sizeof(msg)),
+			 0);
+	ck_assert_uint_eq(r.duration_s, 3600);
+	r.duration_s = 7200;
+	ck_assert_int_eq(authz_check_limits(gated, &r, &code, msg, sizeof(msg)),
+			 -EINVAL);
+	ck_assert_str_eq(code, "duration-too-long");
+	r = req("192.0.2.7", 0, 3390, 3390, 60);
+	ck_assert_int_eq(authz_check_limits(gated, &r, &code, msg, sizeof(msg)),
+			 -EINVAL);
+	ck_assert_str_eq(code, "port-not-in-policy");
+}
+END_TEST
+
 static Suite *authz_suite(void)
 {
 	Suite *s = suite_create("authz");
@@ -437,6 +566,14 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_check_source);
 	tcase_add_test(tc, test_check_duration);
 	tcase_add_test(tc, test_check_message_truncated);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("decide");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_may_decide);
+	tcase_add_test(tc, test_may_revoke);
+	tcase_add_test(tc, test_may_replace);
+	tcase_add_test(tc, test_check_limits_whoever_asks);
 	suite_add_tcase(s, tc);
 	return s;
 }
