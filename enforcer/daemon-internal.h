@@ -76,6 +76,42 @@ void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 /* Name of a policy that protects proto/port, or "". */
 const char *daemon_policy_for(struct jit_daemon *d, uint8_t proto,
 			      uint16_t port);
+/* daemon-commit.c: policies to kernel. */
+/* Reload the policy directory and bring the kernel in line. */
+int daemon_reload(struct jit_daemon *d, bool initial);
+/* Commit rs with the sessions connected right now (and, with d->resync,
+ * the grant sets whole). */
+int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs);
+/* Commit again if the sessions older than conntrack changed. */
+void daemon_refresh_sessions(struct jit_daemon *d);
+/* Management ports for posture: the policies' extra ones. */
+void daemon_collect_mgmt_ports(struct jit_daemon *d);
+
+/* daemon-views.c: what the control socket shows. */
+json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
+			      json_t *req);
+/* Posture findings to the log (at start and when the policies change). */
+void daemon_log_posture(struct jit_daemon *d);
+
+/* daemon-alerts.c: logs and alerts. */
+int daemon_open_logs(struct jit_daemon *d);
+void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
+		      const char *description, json_t *entities,
+		      uint64_t first_ms, uint64_t last_ms, unsigned count);
+void daemon_on_denied(void *userdata, const struct jit_denied *x);
+void daemon_on_tamper(void *userdata, const struct jit_tamper *t);
+
+/* daemon-journal.c: the core, the journal, the pass of the loop. */
+/* Set up d->access with the table as its kernel; -ENOMEM. */
+int daemon_init_access(struct jit_daemon *d);
+/* Read the journal (or import a state file of an earlier version). */
+int daemon_load_journal(struct jit_daemon *d);
+/* Files that fail to load get the last good text the journal kept. */
+void daemon_restore_policy_texts(struct jit_daemon *d);
+/* End of a pass: one sync, then the held replies go out. */
+void daemon_pass_end(struct jit_daemon *d);
+/* A compaction child may have exited. */
+void daemon_compaction_reap(struct jit_daemon *d);
 /* Replace the grant sets' content whole with what d->cover holds. */
 int daemon_resync(struct jit_daemon *d);
 /* The journal could not take a decision: degraded, alert once. */

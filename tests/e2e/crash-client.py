@@ -802,7 +802,7 @@ def check_after_restart(agent, chk):
     # 1. acknowledged grants: listed with the same record, in the kernel
     for rid, g in list(chk.live.items()):
         st = status(rid, g)
-        if rid in chk.maybe_gone and st != "initiated":
+        if rid in chk.maybe_gone and st not in ("initiated", None):
             chk.forget(rid)  # an operation in flight may have ended it
             continue
         chk.maybe_gone.discard(rid)
@@ -869,7 +869,9 @@ def check_after_restart(agent, chk):
     # could decide them was in flight
     for rid, g in list(chk.pending.items()):
         st = status(rid, g)
-        if rid in chk.maybe_gone or rid in chk.maybe_live:
+        if (rid in chk.maybe_gone or rid in chk.maybe_live) and st:
+            # an operation in flight may have decided it (but the record
+            # stays)
             chk.forget(rid)
             if st == "pending":
                 chk.weak_pending[rid] = g
@@ -1025,7 +1027,7 @@ def main():
     ap.add_argument("--disk", choices=["none", "full", "ro"], default="none")
     ap.add_argument("--mount", help="the tmpfs holding the state dir")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--max-print", type=int, default=12,
+    ap.add_argument("--max-print", type=int, default=20,
                     help="FAIL lines shown per kind of violation and phase")
     ap.add_argument("--totals", help="append a key=value totals line here")
     args = ap.parse_args()

@@ -16,7 +16,8 @@
 #   ro    the same tmpfs remounted read-only part-way, then read-write
 # CRASH_SEED=N repeats the operations of a run (the kill instants vary; the
 # phases use N, N+1 and N+2);
-# CRASH_MAX_PRINT=N shows N FAIL lines per kind of violation (default 12).
+# CRASH_MAX_PRINT=N shows N FAIL lines per kind of violation and phase
+# (default 20; the counts in the summary lines are complete).
 . "$(dirname "$0")/lib.sh"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PY=/usr/bin/python3
@@ -71,7 +72,7 @@ run_phase() {
 		--policies "$TMP/policies" --state-dir "$state" --socket "$SOCK" \
 		--table "$TABLE" --log-dir "$TMP/log" --agent-log "$TMP/agent.log" \
 		--kills "$kills" --phase "$name" --seed "$seed" --totals "$TOTALS" \
-		--max-print "${CRASH_MAX_PRINT:-12}" \
+		--max-print "${CRASH_MAX_PRINT:-20}" \
 		"$@" || rc=$?
 	case "$rc" in
 	0) ok "phase $name: every acknowledged operation survived $kills kills" ;;

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The audit and alert logs, alerts from detection and from tampering with
+ * the table, and which policy a denied packet ran into.
+ */
+#include <netinet/in.h>
+#include <sys/stat.h>
+
+#include "alert.h"
+#include "daemon-internal.h"
+#include "log.h"
+#include "util.h"
+
+static int open_log(struct jit_daemon *d, const char *name, const char *tag,
+		    int priority, struct jit_audit **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (!d->cfg->log_dir)
+		return audit_open(NULL, d->cfg->use_syslog, tag, priority, ret);
+	if (asprintf(&path, "%s/%s", d->cfg->log_dir, name) < 0)
+		return -ENOMEM;
+	r = audit_open(path, d->cfg->use_syslog, tag, priority, ret);
+	if (r < 0)
+		log_err("opening '%s': %s", path, strerror(-r));
+	return r;
+}
+
+int daemon_open_logs(struct jit_daemon *d)
+{
+	int r;
+
+	if (d->cfg->log_dir && mkdir(d->cfg->log_dir, 0750) < 0 &&
+	    errno != EEXIST) {
+		r = -errno;
+		log_err("creating log directory '%s': %s", d->cfg->log_dir,
+			strerror(-r));
+		return r;
+	}
+	r = open_log(d, "audit.log", "audit", LOG_AUTHPRIV | LOG_NOTICE,
+		     &d->audit);
+	if (r == 0)
+		r = open_log(d, "alerts.log", "alert",
+			     LOG_AUTHPRIV | LOG_WARNING, &d->alerts);
+	return r;
+}
+
+void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
+		  const char *description, json_t *entities, uint64_t first_ms,
+		  uint64_t last_ms, unsigned count)
+{
+	json_t *a = alert_build(def, description, entities, first_ms, last_ms,
+				count);
+
+	if (!a)
+		return;
+	log_warn("alert %s (%s, %s): %s", def->type, def->severity, def->intent,
+		 description);
+	json_array_append(d->recent_alerts, a);
+	while (json_array_size(d->recent_alerts) > JIT_RECENT_ALERTS)
+		json_array_remove(d->recent_alerts, 0);
+	control_broadcast(d->control, json_pack("{s:O}", "alert", a));
+	audit_event(d->alerts, a);
+}
+
+const char *daemon_policy_for(struct jit_daemon *d, uint8_t proto,
+			      uint16_t port)
+{
+	unsigned bit = proto == IPPROTO_TCP ? JIT_PROTO_TCP : JIT_PROTO_UDP;
+
+	for (size_t i = 0; i < policy_set_count(d->policies); i++) {
+		const struct jit_policy *p = policy_set_get(d->policies, i);
+
+		for (size_t j = 0; j < p->n_ports; j++)
+			if ((p->ports[j].protos & bit) &&
+			    p->ports[j].port_lo <= port &&
+			    port <= p->ports[j].port_hi)
+				return p->name;
+	}
+	return "";
+}
+
+void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
+		      const char *description, json_t *entities,
+		      uint64_t first_ms, uint64_t last_ms, unsigned count)
+{
+	daemon_alert(userdata, def, description, entities, first_ms, last_ms,
+		     count);
+}
+
+void daemon_on_denied(void *userdata, const struct jit_denied *x)
+{
+	struct jit_daemon *d = userdata;
+	struct jit_attempt a = {
+		.ms = now_real_ms(),
+		.src = x->src,
+		.proto = x->proto,
+		.port = x->port,
+	};
+
+	snprintf(a.policy, sizeof(a.policy), "%s",
+		 daemon_policy_for(d, x->proto, x->port));
+	detect_attempt(d->detect, &a);
+}
+
+/*
+ * Someone else changed our table (only possible without owner+persist):
+ * put everything back at once, grants included, and raise an alert.
+ */
+void daemon_on_tamper(void *userdata, const struct jit_tamper *t)
+{
+	struct jit_daemon *d = userdata;
+	uint64_t t0 = now_mono_us(), now = now_real_ms();
+	char desc[512];
+	double ms;
+	int r;
+
+	if (!d->ruleset)
+		return;
+	d->resync = true;
+	r = daemon_commit(d, d->ruleset);
+	ms = (double)(now_mono_us() - t0) / 1000.0;
+	if (t->lost) {
+		log_warn("nftables events were lost; table inet %s re-applied "
+			 "in %.1f ms",
+			 table_name(d->table), ms);
+		return;
+	}
+	d->tampers++;
+	if (r < 0) {
+		log_err("table inet %s was changed by %s (pid %d) and could "
+			"not be restored",
+			table_name(d->table), t->comm[0] ? t->comm : "?",
+			(int)t->pid);
+	} else {
+		log_warn("table inet %s was %s by %s (pid %d); restored in "
+			 "%.1f ms",
+			 table_name(d->table),
+			 t->deleted ? "deleted or cut" : "changed",
+			 t->comm[0] ? t->comm : "an unknown process",
+			 (int)t->pid, ms);
+	}
+	snprintf(desc, sizeof(desc),
+		 "Process '%s' (pid %d) %s the just-in-time firewall table "
+		 "inet %s (%u change%s in one transaction). %s",
+		 t->comm[0] ? t->comm : "unknown", (int)t->pid,
+		 t->deleted ? "deleted parts of" : "changed",
+		 table_name(d->table), t->changes, t->changes == 1 ? "" : "s",
+		 r < 0 ? "The agent could NOT restore it."
+		       : "The agent restored it.");
+	{
+		json_t *ent = json_pack(
+			"{s:{s:i, s:s}, s:s, s:s, s:b, s:I}", "process", "pid",
+			(int)t->pid, "name", t->comm, "table",
+			table_name(d->table), "protection",
+			table_mode_name(table_mode(d->table)), "restored",
+			r >= 0, "restore_us", (json_int_t)(ms * 1000));
+
+		daemon_alert(d, &alert_table_tampered, desc, ent, now, now, 1);
+	}
+}

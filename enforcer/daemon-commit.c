@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Bringing the kernel in line with the policies: reload the directory,
+ * compile, commit in one batch with the sessions older than conntrack, and
+ * put the grant sets back whole when the table was replaced or tampered
+ * with.
+ */
+#include <netinet/in.h>
+
+#include "sockdiag.h"
+#include "daemon-internal.h"
+#include "log.h"
+#include "util.h"
+
+#define SESSIONS_MAX 65536
+
+static void record_policies(struct jit_daemon *d);
+
+/* Field by field: structure padding is not guaranteed to be zero. */
+static bool ruleset_equal(const struct jit_ruleset *a,
+			  const struct jit_ruleset *b)
+{
+	if (!a || !b || a->n_protected != b->n_protected ||
+	    a->n_deny != b->n_deny || a->log_group != b->log_group ||
+	    a->log_rate != b->log_rate)
+		return false;
+	for (size_t i = 0; i < a->n_protected; i++) {
+		const struct jit_protected *x = &a->protected[i],
+					   *y = &b->protected[i];
+
+		if (x->proto != y->proto || x->lo != y->lo || x->hi != y->hi)
+			return false;
+	}
+	for (size_t i = 0; i < a->n_deny; i++) {
+		const struct jit_deny *x = &a->deny[i], *y = &b->deny[i];
+
+		if (x->proto != y->proto || x->lo != y->lo || x->hi != y->hi ||
+		    x->action != y->action || !streq(x->iface, y->iface))
+			return false;
+	}
+	return true;
+}
+
+struct sessions_ctx {
+	const struct jit_ruleset *rs;
+	struct jit_session *v;
+	size_t n, cap;
+};
+
+static int session_cb(const struct jit_sock *s, void *userdata)
+{
+	struct sessions_ctx *ctx = userdata;
+	struct jit_session *x;
+
+	if (!ruleset_protects(ctx->rs, IPPROTO_TCP, s->lport))
+		return 0;
+	if (ctx->n >= SESSIONS_MAX)
+		return -E2BIG;
+	if (grow_array((void **)&ctx->v, &ctx->cap, ctx->n + 1,
+		       sizeof(*ctx->v)) < 0)
+		return -ENOMEM;
+	x = &ctx->v[ctx->n++];
+	memset(x, 0, sizeof(*x));
+	x->family = s->family;
+	memcpy(x->remote, s->remote, sizeof(x->remote));
+	memcpy(x->local, s->local, sizeof(x->local));
+	x->rport = s->rport;
+	x->lport = s->lport;
+	return 0;
+}
+
+/* Connected TCP sockets on protected ports, in the kernel's order. */
+static int collect_sessions(const struct jit_ruleset *rs,
+			    struct jit_session **ret, size_t *n)
+{
+	struct sessions_ctx ctx = { .rs = rs };
+	int r;
+
+	r = sockdiag_dump(IPPROTO_TCP, SOCKDIAG_CONNECTED, session_cb, &ctx);
+	if (r < 0 && r != -E2BIG) {
+		free(ctx.v);
+		return r;
+	}
+	if (r == -E2BIG)
+		log_warn("more than %d sessions on protected ports; only the "
+			 "first are kept across a restart",
+			 SESSIONS_MAX);
+	*ret = ctx.v;
+	*n = ctx.n;
+	return 0;
+}
+
+static bool sessions_equal(const struct jit_session *a, size_t na,
+			   const struct jit_session *b, size_t nb)
+{
+	return na == nb && (!na || !memcmp(a, b, na * sizeof(*a)));
+}
+
+/*
+ * Commit rs with the sessions connected right now. A session that connected
+ * while the batch was in flight is added by a second commit: until then its
+ * packets are dropped, not reset, so TCP retransmits them.
+ */
+/*
+ * One transaction for the ruleset; with d->resync also the grant sets,
+ * replaced by exactly the live grants (at start and after tampering). A
+ * table replaced whole for a new layout lost its grants: they are put back
+ * by a resync right away.
+ */
+static int commit_with_grants(struct jit_daemon *d,
+			      const struct jit_ruleset *rs,
+			      const struct jit_session *ss, size_t n, char *err,
+			      size_t errlen)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct jit_elem *elems = NULL;
+		size_t n_elems = 0;
+		int r;
+
+		if (!d->resync) {
+			r = table_commit(d->table, rs, ss, n, err, errlen);
+			if (r != 1)
+				return r;
+			log_warn("table inet %s had another layout and was "
+				 "replaced whole; putting the live grants back",
+				 table_name(d->table));
+			d->resync = true;
+			continue;
+		}
+		r = cover_elements(d->access.cover, &elems, &n_elems);
+		if (r < 0) {
+			snprintf(err, errlen, "listing grant elements: %s",
+				 strerror(-r));
+			return r;
+		}
+		r = table_commit_all(d->table, rs, ss, n, elems, n_elems,
+				     now_real_ms(), err, errlen);
+		free(elems);
+		if (r >= 0) {
+			d->resync = false;
+			return 0;
+		}
+		return r;
+	}
+	return -EIO;
+}
+
+int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs)
+{
+	struct jit_session *ss = NULL;
+	size_t n = 0;
+	char err[512];
+	int r;
+
+	for (int round = 0; round < 2; round++) {
+		struct jit_session *now = NULL;
+		size_t n_now = 0;
+
+		r = collect_sessions(rs, &now, &n_now);
+		if (r < 0) {
+			log_warn("listing local sessions: %s; sessions older "
+				 "than conntrack may be cut",
+				 strerror(-r));
+			now = NULL;
+			n_now = 0;
+		}
+		if (round == 1 && sessions_equal(now, n_now, ss, n)) {
+			free(now);
+			break;
+		}
+		free(ss);
+		ss = now;
+		n = n_now;
+		r = commit_with_grants(d, rs, ss, n, err, sizeof(err));
+		if (r < 0) {
+			if (r == -EPERM)
+				log_err("committing table inet %s: %s (is "
+					"another agent running?)",
+					table_name(d->table), err);
+			else
+				log_err("committing table inet %s: %s",
+					table_name(d->table), err);
+			free(ss);
+			return r;
+		}
+	}
+	free(d->sessions);
+	d->sessions = ss;
+	d->n_sessions = n;
+	return 0;
+}
+
+/* The last good policy texts go to the journal with every reload. */
+static void record_policies(struct jit_daemon *d)
+{
+	int r = journal_append_policies(d->access.journal, d->policies);
+
+	if (r < 0)
+		daemon_journal_failed(d, r);
+	d->access.dirty = true;
+}
+
+int daemon_resync(struct jit_daemon *d)
+{
+	if (!d->ruleset)
+		return 0;
+	d->resync = true;
+	return daemon_commit(d, d->ruleset);
+}
+
+/*
+ * Reload the policy directory and bring the kernel in line. A rejected file
+ * keeps its last good version; a failed commit leaves the kernel as it was.
+ */
+int daemon_reload(struct jit_daemon *d, bool initial)
+{
+	struct jit_ruleset *rs = NULL;
+	struct jit_diag diag;
+	int r;
+
+	d->reloads++;
+	diag_init(&diag);
+	r = policy_set_load_dir(d->policies, d->cfg->policy_dir, &diag);
+	if (r < 0) {
+		log_err("reading policy directory '%s': %s", d->cfg->policy_dir,
+			strerror(-r));
+		diag_release(&diag);
+		return r;
+	}
+	if (diag.errors) {
+		if (!d->policy_errors || !streq(d->policy_errors, diag.text)) {
+			log_err("%d policy file(s) rejected; their last good "
+				"version stays in force:",
+				r);
+			log_lines(LOG_ERR, diag.text);
+		}
+		free(d->policy_errors);
+		d->policy_errors = TAKE_PTR(diag.text);
+	} else {
+		d->policy_errors = (free(d->policy_errors), NULL);
+	}
+	diag_release(&diag);
+
+	r = ruleset_compile(d->policies, &rs);
+	if (r < 0) {
+		log_err("compiling policies: %s", strerror(-r));
+		return r;
+	}
+	{
+		struct jit_detect_limits lim;
+
+		detect_limits_from_policies(d->policies, &lim);
+		detect_set_limits(d->detect, &lim);
+		rs->log_group = d->cfg->nflog_group;
+		rs->log_rate = d->nflog || initial ? lim.log_rate : 0;
+	}
+	if (!initial && ruleset_equal(rs, d->ruleset)) {
+		/* Same ports, but limits or requesters may have changed. */
+		ruleset_free(rs);
+		access_recheck(&d->access, daemon_lookup_uid);
+		access_arm_timer(d);
+		daemon_collect_mgmt_ports(d);
+		record_policies(d);
+		return 0;
+	}
+	r = daemon_commit(d, rs);
+	if (r < 0) {
+		ruleset_free(rs);
+		return r;
+	}
+	ruleset_free(d->ruleset);
+	d->ruleset = rs;
+	access_recheck(&d->access, daemon_lookup_uid);
+	access_arm_timer(d);
+	daemon_collect_mgmt_ports(d);
+	daemon_log_posture(d);
+	record_policies(d);
+	d->last_reload_ms = now_real_ms();
+	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
+		   "ranges",
+		   table_name(d->table), table_mode_name(table_mode(d->table)),
+		   policy_set_count(d->policies), rs->n_protected);
+	return 0;
+}
+
+/* Management ports for posture: the policies' extra ones. */
+void daemon_collect_mgmt_ports(struct jit_daemon *d)
+{
+	d->n_mgmt_ports = 0;
+	for (size_t i = 0; i < policy_set_count(d->policies); i++) {
+		const struct jit_alert_limits *a =
+			&policy_set_get(d->policies, i)->alerts;
+
+		for (size_t k = 0; k < a->n_mgmt_ports &&
+				   d->n_mgmt_ports < ARRAY_SIZE(d->mgmt_ports);
+		     k++)
+			d->mgmt_ports[d->n_mgmt_ports++] = a->mgmt_ports[k];
+	}
+}
+
+void daemon_refresh_sessions(struct jit_daemon *d)
+{
+	struct jit_session *now = NULL;
+	size_t n = 0;
+
+	if (!d->ruleset || collect_sessions(d->ruleset, &now, &n) < 0)
+		return;
+	if (!sessions_equal(now, n, d->sessions, d->n_sessions))
+		(void)daemon_commit(d, d->ruleset);
+	free(now);
+}

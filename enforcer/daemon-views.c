@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the control socket shows: status, policies, posture and alerts as
+ * JSON, and the table of ops that dispatches requests to them and to the
+ * request lifecycle (api.c).
+ */
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+
+#include "caps.h"
+#include "duration.h"
+#include "posture.h"
+#include "daemon-internal.h"
+#include "log.h"
+#include "util.h"
+
+#include "config.h"
+
+static json_t *ruleset_json(const struct jit_ruleset *r)
+{
+	json_t *prot = json_array(), *deny = json_array();
+
+	for (size_t i = 0; i < r->n_protected; i++) {
+		const struct jit_protected *p = &r->protected[i];
+
+		json_array_append_new(
+			prot, json_pack("{s:s, s:i, s:i}", "protocol",
+					p->proto == IPPROTO_TCP ? "tcp" : "udp",
+					"port_lo", p->lo, "port_hi", p->hi));
+	}
+	for (size_t i = 0; i < r->n_deny; i++) {
+		const struct jit_deny *d = &r->deny[i];
+
+		json_array_append_new(
+			deny,
+			json_pack("{s:s, s:i, s:i, s:s, s:s}", "protocol",
+				  d->proto == IPPROTO_TCP ? "tcp" : "udp",
+				  "port_lo", d->lo, "port_hi", d->hi,
+				  "interface", d->iface[0] ? d->iface : "*",
+				  "action",
+				  d->action == JIT_ACTION_DROP ? "drop"
+							       : "reject"));
+	}
+	return json_pack("{s:o, s:o}", "protected", prot, "deny", deny);
+}
+
+static json_t *status_json(struct jit_daemon *d)
+{
+	json_t *j;
+
+	j = json_pack(
+		"{s:b, s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:i, "
+		"s:i, s:i, s:o, s:s?}",
+		"ok", 1, "version", JIT_VERSION, "pid", (int)getpid(), "table",
+		table_name(d->table), "table_family", "inet", "protection",
+		table_mode_name(table_mode(d->table)), "policy_dir",
+		d->cfg->policy_dir, "started_ms", (json_int_t)d->started_ms,
+		"last_reload_ms", (json_int_t)d->last_reload_ms, "reloads",
+		d->reloads, "policies", (int)policy_set_count(d->policies),
+		"clients", (int)control_clients(d->control), "ruleset",
+		ruleset_json(d->ruleset), "policy_errors", d->policy_errors);
+	if (j) {
+		size_t live =
+			grants_count_status(d->access.grants, JIT_INITIATED);
+		size_t pending =
+			grants_count_status(d->access.grants, JIT_PENDING);
+		int jerr = journal_error(d->access.journal);
+		char caps[40] = "";
+		struct jit_foreign_chain *fc = NULL;
+		int nfc = table_foreign_input_chains(d->table, &fc);
+		json_t *arr = json_array();
+
+		for (int i = 0; i < nfc; i++)
+			json_array_append_new(
+				arr,
+				json_pack(
+					"{s:s, s:s, s:s, s:i, s:s, s:s}",
+					"family",
+					fc[i].family == NFPROTO_IPV4   ? "ip"
+					: fc[i].family == NFPROTO_IPV6 ? "ip6"
+								       : "inet",
+					"table", fc[i].table, "chain",
+					fc[i].chain, "priority",
+					(int)fc[i].priority, "policy",
+					fc[i].policy_drop ? "drop" : "accept",
+					"runs",
+					fc[i].priority < table_input_priority()
+						? "before ours"
+					: fc[i].priority ==
+							table_input_priority()
+						? "with ours (order undefined)"
+						: "after ours"));
+		free(fc);
+		json_object_set_new(j, "other_input_chains", arr);
+		if (caps_effective(caps, sizeof(caps)) == 0)
+			json_object_set_new(j, "capabilities_effective",
+					    json_string(caps));
+		json_object_set_new(j, "tamper_events",
+				    json_integer((json_int_t)d->tampers));
+		json_object_set_new(j, "tamper_watch",
+				    json_boolean(d->watch != NULL));
+		json_object_set_new(j, "grants",
+				    json_integer((json_int_t)live));
+		json_object_set_new(j, "pending",
+				    json_integer((json_int_t)pending));
+		json_object_set_new(
+			j, "elements",
+			json_integer((json_int_t)cover_count(d->access.cover)));
+		json_object_set_new(
+			j, "journal",
+			json_pack(
+				"{s:s, s:s, s:s?, s:I, s:I, s:I, s:b}",
+				"state_dir", d->cfg->state_dir, "state",
+				journal_degraded(d->access.journal) ? "degraded"
+								    : "ok",
+				"error", jerr ? strerror(-jerr) : NULL,
+				"unrecorded",
+				(json_int_t)journal_backlog(d->access.journal),
+				"journal_bytes",
+				(json_int_t)journal_bytes(d->access.journal),
+				"snapshot_bytes",
+				(json_int_t)journal_snapshot_bytes(
+					d->access.journal),
+				"compacting",
+				journal_compacting(d->access.journal) > 0));
+	}
+	return j;
+}
+
+static json_t *principals_json(const struct jit_principals *p)
+{
+	json_t *u = json_array(), *g = json_array();
+
+	for (size_t i = 0; i < p->n_users; i++)
+		json_array_append_new(u, json_string(p->users[i]));
+	for (size_t i = 0; i < p->n_groups; i++)
+		json_array_append_new(g, json_string(p->groups[i]));
+	return json_pack("{s:o, s:o}", "users", u, "groups", g);
+}
+
+static json_t *policy_json(const struct jit_policy *p)
+{
+	json_t *ports = json_array(), *ifs = json_array();
+
+	for (size_t i = 0; i < p->n_ports; i++) {
+		const struct jit_port_rule *r = &p->ports[i];
+		json_t *src = json_array();
+		char buf[JIT_PREFIX_STRLEN], dur[32];
+
+		if (r->any_source)
+			json_array_append_new(src, json_string("any"));
+		for (size_t k = 0; k < r->n_sources; k++)
+			json_array_append_new(src, json_string(prefix_format(
+							   &r->sources[k], buf,
+							   sizeof(buf))));
+		json_array_append_new(
+			ports,
+			json_pack("{s:i, s:i, s:s, s:s, s:i, s:o}", "port_lo",
+				  r->port_lo, "port_hi", r->port_hi, "protocol",
+				  r->protos == (JIT_PROTO_TCP | JIT_PROTO_UDP)
+					  ? "any"
+				  : r->protos == JIT_PROTO_TCP ? "tcp"
+							       : "udp",
+				  "max_duration",
+				  duration_format(r->max_duration_s, dur,
+						  sizeof(dur)),
+				  "max_duration_s", (int)r->max_duration_s,
+				  "allowed_sources", src));
+	}
+	for (size_t i = 0; i < p->n_interfaces; i++)
+		json_array_append_new(ifs, json_string(p->interfaces[i]));
+	return json_pack("{s:s, s:s?, s:s, s:i, s:o, s:o, s:o, s:s, s:o, s:s}",
+			 "name", p->name, "description", p->description, "file",
+			 p->file, "line", p->line, "ports", ports, "interfaces",
+			 ifs, "requesters", principals_json(&p->requesters),
+			 "approval",
+			 p->approval == JIT_APPROVAL_AUTO ? "auto" : "manual",
+			 "approvers", principals_json(&p->approvers), "action",
+			 p->action == JIT_ACTION_DROP ? "drop" : "reject");
+}
+
+static json_t *policies_json(struct jit_daemon *d)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < policy_set_count(d->policies); i++)
+		json_array_append_new(
+			arr, policy_json(policy_set_get(d->policies, i)));
+	return json_pack("{s:b, s:o}", "ok", 1, "policies", arr);
+}
+
+static json_t *posture_json(struct jit_daemon *d)
+{
+	json_t *findings = NULL;
+	int r = posture_scan(d->ruleset, d->policies, d->mgmt_ports,
+			     d->n_mgmt_ports, &findings);
+
+	if (r < 0)
+		return control_error("posture-failed",
+				     "listing listening sockets: %s",
+				     strerror(-r));
+	return json_pack("{s:b, s:o}", "ok", 1, "listeners", findings);
+}
+
+/* Findings go to the log at start and whenever the policies change. */
+void daemon_log_posture(struct jit_daemon *d)
+{
+	json_t *reply = posture_json(d),
+	       *l = json_object_get(reply, "listeners");
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(l, i, f)
+	{
+		if (!json_is_true(json_object_get(f, "finding")))
+			continue;
+		log_warn(
+			"posture: %s listens on %s/%lld and no policy protects "
+			"it; %s",
+			json_string_value(json_object_get(f, "service")),
+			json_string_value(json_object_get(f, "protocol")),
+			(long long)json_integer_value(
+				json_object_get(f, "port")),
+			json_string_value(
+				json_object_get(f, "recommendation")));
+	}
+	json_decref(reply);
+}
+
+static json_t *alerts_json(struct jit_daemon *d, json_t *req)
+{
+	json_t *follow = json_object_get(req, "follow");
+	json_t *limit = json_object_get(req, "limit");
+	json_t *out = json_array();
+	size_t n = json_array_size(d->recent_alerts), from = 0;
+
+	if ((follow && !json_is_boolean(follow)) ||
+	    (limit &&
+	     (!json_is_integer(limit) || json_integer_value(limit) < 0))) {
+		json_decref(out);
+		return control_error("bad-type",
+				     "'follow' must be true or false and "
+				     "'limit' a number of alerts");
+	}
+	if (limit && (size_t)json_integer_value(limit) < n)
+		from = n - (size_t)json_integer_value(limit);
+	for (size_t i = from; i < n; i++)
+		json_array_append(out, json_array_get(d->recent_alerts, i));
+	return json_pack("{s:b, s:o, s:I, s:I, s:b}", "ok", 1, "alerts", out,
+			 "denied_seen", (json_int_t)detect_seen(d->detect),
+			 "tracked", (json_int_t)detect_tracked(d->detect),
+			 CONTROL_FOLLOW, json_is_true(follow));
+}
+
+static json_t *op_status(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	return status_json(d);
+}
+
+static json_t *op_grants(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	return api_list(d, peer, req, true);
+}
+
+static json_t *op_requests(struct jit_daemon *d, const struct jit_peer *peer,
+			   json_t *req)
+{
+	return api_list(d, peer, req, false);
+}
+
+static json_t *op_alerts(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	return alerts_json(d, req);
+}
+
+static json_t *op_posture(struct jit_daemon *d, const struct jit_peer *peer,
+			  json_t *req)
+{
+	return posture_json(d);
+}
+
+static json_t *op_policies(struct jit_daemon *d, const struct jit_peer *peer,
+			   json_t *req)
+{
+	return policies_json(d);
+}
+
+static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	if (peer->uid != 0)
+		return control_error("permission-denied",
+				     "only root may reload policies");
+	if (daemon_reload(d, false) < 0)
+		return control_error("reload-failed",
+				     "reload failed; see the agent's log");
+	return json_pack("{s:b, s:s?}", "ok", 1, "policy_errors",
+			 d->policy_errors);
+}
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(struct jit_daemon *d, const struct jit_peer *peer,
+		      json_t *req);
+} ops[] = {
+	{ "status", op_status },     { "request", api_request },
+	{ "approve", api_approve },  { "deny", api_deny },
+	{ "revoke", api_revoke },    { "grants", op_grants },
+	{ "requests", op_requests }, { "alerts", op_alerts },
+	{ "posture", op_posture },   { "policies", op_policies },
+	{ "reload", op_reload },
+};
+
+json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
+			      json_t *req)
+{
+	struct jit_daemon *d = userdata;
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+		if (streq(op, ops[i].name))
+			return ops[i].fn(d, peer, req);
+	return control_error("unknown-op", "unknown op '%.64s'", op);
+}
