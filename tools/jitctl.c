@@ -852,6 +852,9 @@ static int cmd_revoke(struct ctx *ctx, int argc, char **argv)
 		       (long long)num(reply, "terminated_sockets"),
 		       (long long)num(reply, "deleted_flows"));
 	printf("\n");
+	if (json_is_false(json_object_get(reply, "recorded")))
+		fprintf(stderr, "jitctl: warning: %s\n",
+			str(json_object_get(reply, "warning"), "message"));
 	if (json_is_string(json_object_get(reply, "terminate_error"))) {
 		fprintf(stderr, "jitctl: terminating connections: %s\n",
 			str(reply, "terminate_error"));
