@@ -4,6 +4,9 @@
  * file and as the nft files of the baselines, so that every side of a
  * comparison holds exactly the same elements.
  *
+ *   bench-gen snapshot OUT N CLIENT DURATION_S
+ *       the journal's snapshot (enforcer/journal.h format) with N live
+ *       grants of user nobody plus CLIENT's own grant on port 22
  *   bench-gen state OUT N CLIENT DURATION_S
  *       a state file (enforcer/state.h format) with N live grants of user
  *       nobody under policy "bulk", plus one live grant of root under
@@ -148,6 +151,50 @@ static int gen_state(FILE *out, unsigned long n, const char *client,
 	return 0;
 }
 
+/* One journal line: "CRC payload\n" (enforcer/journal.h). */
+static void line(FILE *out, struct buf *b)
+{
+	fprintf(out, "%08" PRIx32 " ", crc32_ieee(b->p, b->len));
+	fwrite(b->p, 1, b->len, out);
+	fputc('\n', out);
+	b->len = 0;
+}
+
+static void snap_record(FILE *out, struct buf *b, uint64_t id,
+			const char *policy, unsigned uid, const char *user,
+			const char *src, unsigned port, unsigned dur_s,
+			uint64_t now)
+{
+	buf_printf(b,
+		   "r\t%" PRIu64 "\tI\t%u\t%s\t%s\t%s/32\t1\t%u\t%u\t%u\t%" PRIu64
+		   "\t%" PRIu64 "\t%" PRIu64 "\tauto\t0\t\tbench",
+		   id, uid, user, policy, src, port, port, dur_s, now, now,
+		   now + (uint64_t)dur_s * 1000);
+	line(out, b);
+}
+
+/* The journal's snapshot (enforcer/journal.c) with the same grants. */
+static int gen_snapshot(FILE *out, unsigned long n, const char *client,
+			unsigned dur)
+{
+	struct buf b = { 0 };
+	uint64_t now = now_ms();
+	char addr[32];
+
+	buf_printf(&b, "h\tsnapshot\t1\t0\t%lu", n + 2);
+	line(out, &b);
+	buf_printf(&b, "P");
+	line(out, &b);
+	for (unsigned long i = 0; i < n; i++) {
+		grant_addr(i, addr, sizeof(addr));
+		snap_record(out, &b, i + 1, "bulk", 65534, "nobody", addr,
+			    grant_port(i), dur, now);
+	}
+	snap_record(out, &b, n + 1, "ssh", 0, "root", client, 22, dur, now);
+	free(b.p);
+	return 0;
+}
+
 static void elements(FILE *out, unsigned long n, const char *client,
 		     const char *timeout)
 {
@@ -228,7 +275,7 @@ static int gen_set(FILE *out, unsigned long n, const char *client,
 
 static int usage(void)
 {
-	fputs("usage: bench-gen state|elems|rules|set OUT N CLIENT "
+	fputs("usage: bench-gen state|snapshot|elems|rules|set OUT N CLIENT "
 	      "[DURATION_S|hash|interval]\n",
 	      stderr);
 	return 2;
@@ -253,6 +300,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "state") && argc == 6)
 		r = gen_state(out, n, argv[4], (unsigned)atoi(argv[5]));
+	else if (!strcmp(argv[1], "snapshot") && argc == 6)
+		r = gen_snapshot(out, n, argv[4], (unsigned)atoi(argv[5]));
 	else if (!strcmp(argv[1], "elems") && argc == 6)
 		r = gen_elems(out, n, argv[4], (unsigned)atoi(argv[5]));
 	else if (!strcmp(argv[1], "rules") && argc == 5)

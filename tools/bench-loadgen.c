@@ -623,6 +623,125 @@ static int cmd_stall(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Decisions per second with many clients at once: CLIENTS processes, each
+ * with its own connection, send PER requests back to back (each waits for
+ * its reply, which the agent sends once the decision is synced). All start
+ * together; the rate is all decisions over the wall time.
+ */
+static int cmd_concurrent(int argc, char **argv)
+{
+	unsigned long clients, per, errors = 0;
+	int go[2], port;
+	pid_t *pids;
+	double t0, t1;
+
+	if (argc != 5)
+		die("usage: concurrent SOCK CLIENTS PER POLICY PORT");
+	clients = strtoul(argv[1], NULL, 10);
+	per = strtoul(argv[2], NULL, 10);
+	port = atoi(argv[4]);
+	pids = calloc(clients, sizeof(*pids));
+	if (!clients || !per || !pids || pipe(go) < 0)
+		die("bad arguments");
+	for (unsigned long k = 0; k < clients; k++) {
+		pids[k] = fork();
+		if (pids[k] < 0)
+			die("fork: %s", strerror(errno));
+		if (pids[k] == 0) {
+			struct ctl c;
+			char b, src[32];
+			unsigned long bad = 0;
+
+			close(go[1]);
+			ctl_connect(&c, argv[0]);
+			if (read(go[0], &b, 1) < 0)
+				_exit(255);
+			for (unsigned long i = 0; i < per; i++) {
+				pool_addr(k * per + i, src, sizeof(src));
+				if (!ctl_request(&c, argv[3], port, src, "10m",
+						 NULL))
+					bad++;
+			}
+			ctl_close(&c);
+			_exit(bad > 254 ? 254 : (int)bad);
+		}
+	}
+	close(go[0]);
+	/* Let every child connect first. */
+	sleep_us(200e3);
+	t0 = mono_us();
+	close(go[1]);
+	for (unsigned long k = 0; k < clients; k++) {
+		int st;
+
+		if (waitpid(pids[k], &st, 0) == pids[k] && WIFEXITED(st))
+			errors += (unsigned long)WEXITSTATUS(st);
+		else
+			errors += per;
+	}
+	t1 = mono_us();
+	printf("{\"clients\":%lu,\"decisions\":%lu,\"seconds\":%.3f,"
+	       "\"per_s\":%.1f,\"errors\":%lu}\n",
+	       clients, clients * per, (t1 - t0) / 1e6,
+	       (double)(clients * per) / ((t1 - t0) / 1e6), errors);
+	free(pids);
+	return 0;
+}
+
+/*
+ * One request every INTERVAL_MS for SECONDS on one connection, each grant
+ * revoked by the next round: the latency of every request, to see whether
+ * anything (compaction, expiry, listing) ever stalls the agent.
+ */
+static int cmd_paced(int argc, char **argv)
+{
+	double interval_us, until, next, *lat;
+	size_t n = 0, cap;
+	unsigned long errors = 0, i = 0;
+	uint64_t prev = 0;
+	struct ctl c;
+	int port;
+
+	if (argc != 5)
+		die("usage: paced SOCK INTERVAL_MS SECONDS POLICY PORT");
+	interval_us = atof(argv[1]) * 1e3;
+	cap = (size_t)(atof(argv[2]) * 1e6 / interval_us) + 16;
+	lat = calloc(cap, sizeof(*lat));
+	if (!lat || interval_us <= 0)
+		die("bad arguments");
+	port = atoi(argv[4]);
+	ctl_connect(&c, argv[0]);
+	next = mono_us();
+	until = next + atof(argv[2]) * 1e6;
+	while (next < until && n < cap) {
+		char src[32];
+		double t0;
+		uint64_t id;
+
+		while (mono_us() < next)
+			sleep_us(next - mono_us());
+		pool_addr(i++, src, sizeof(src));
+		t0 = mono_us();
+		id = ctl_request(&c, argv[3], port, src, "10m", NULL);
+		lat[n++] = (mono_us() - t0) / 1e3;
+		if (!id)
+			errors++;
+		if (prev && !ctl_revoke(&c, prev))
+			errors++;
+		prev = id;
+		next += interval_us;
+	}
+	if (prev)
+		(void)ctl_revoke(&c, prev);
+	ctl_close(&c);
+	printf("{");
+	print_stats("request_ms", lat, n, true);
+	printf("\"errors\":%lu}\n", errors);
+	free(lat);
+	return 0;
+}
+
 /* ---- processes ------------------------------------------------------ */
 
 /*
@@ -1096,6 +1215,8 @@ int main(int argc, char **argv)
 		{ "startwait", cmd_startwait },
 		{ "timecmd", cmd_timecmd },
 		{ "stall", cmd_stall },
+		{ "concurrent", cmd_concurrent },
+		{ "paced", cmd_paced },
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1104,7 +1225,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 2, argv + 2);
 	fputs("usage: bench-loadgen listen|connrate|grantlat|spawnlat|e2e|"
-	      "expiry|startwait|timecmd|stall ...\n",
+	      "expiry|startwait|timecmd|stall|concurrent|paced ...\n",
 	      stderr);
 	return 2;
 }
