@@ -749,8 +749,17 @@ static bool record_present(const struct kernel_view *kv,
  * built from what is left; the first commit puts exactly that in the
  * kernel.
  */
-int access_start(struct jit_access *a, bool trust_journal, uint64_t now)
+static int cmp_id(const void *x, const void *y)
 {
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+int access_start(struct jit_access *a, bool trust_journal,
+		 const uint64_t *check, size_t n_check, uint64_t now)
+{
+	_cleanup_free_ uint64_t *sorted = NULL;
 	struct kernel_view kv = { 0 };
 	_cleanup_free_ struct jit_elem *kel = NULL;
 	_cleanup_free_ uint64_t *marked = NULL;
@@ -760,7 +769,18 @@ int access_start(struct jit_access *a, bool trust_journal, uint64_t now)
 
 	if (!trust_journal) {
 		n_marked = a->kernel->dump_unrecorded(a->kernel_ctx, &marked);
-		n = a->kernel->dump(a->kernel_ctx, now, &kel);
+		/* Reading 100,000 elements back costs more than the rest of
+		 * a start: only when some decision may not have reached the
+		 * kernel. */
+		if (!check || n_check)
+			n = a->kernel->dump(a->kernel_ctx, now, &kel);
+	}
+	if (check && n_check) {
+		sorted = calloc(n_check, sizeof(*sorted));
+		if (!sorted)
+			return -ENOMEM;
+		memcpy(sorted, check, n_check * sizeof(*sorted));
+		qsort(sorted, n_check, sizeof(*sorted), cmp_id);
 	}
 	for (int i = 0; i < n_marked; i++) {
 		struct jit_request *r = grants_get(a->grants, marked[i]), next;
@@ -802,7 +822,11 @@ int access_start(struct jit_access *a, bool trust_journal, uint64_t now)
 
 		if (r->status != JIT_INITIATED)
 			continue;
-		if (r->end_ms <= now || (n >= 0 && !record_present(&kv, r))) {
+		if (r->end_ms <= now ||
+		    (n >= 0 &&
+		     (!check || bsearch(&r->id, sorted, n_check,
+					sizeof(*sorted), cmp_id)) &&
+		     !record_present(&kv, r))) {
 			end[n_end++] = r;
 			continue;
 		}

@@ -148,10 +148,13 @@ void access_recheck(struct jit_access *a,
 /*
  * At start, with the journal read into a->grants: end what ended while the
  * agent was down and (unless trust_journal, after a clean exit) what the
- * kernel no longer holds or marked as ended; fill a->cover with the rest
- * and mark it applied (the caller's first commit writes it whole).
+ * kernel marked as ended or no longer holds; fill a->cover with the rest
+ * and mark it applied (the caller's first commit writes it whole). Only
+ * the records of check (the decisions after the journal's last sync
+ * point) are looked for in the kernel; check NULL: every live record.
  */
-int access_start(struct jit_access *a, bool trust_journal, uint64_t now_ms);
+int access_start(struct jit_access *a, bool trust_journal,
+		 const uint64_t *check, size_t n_check, uint64_t now_ms);
 /* Grant rid was answered but could not be made durable: take it back. */
 void access_unrecorded_grant(struct jit_access *a, uint64_t rid, int err);
 

@@ -12,7 +12,7 @@
 #include <sys/types.h>
 
 #define JIT_CONTROL_LINE_MAX	(64 * 1024)
-#define JIT_CONTROL_CLIENTS_MAX 64
+#define JIT_CONTROL_CLIENTS_MAX 256
 /* A client that lets this much output pile up unread is dropped. */
 #define JIT_CONTROL_OUTBUF_MAX (4 * 1024 * 1024)
 

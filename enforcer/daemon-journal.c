@@ -183,6 +183,9 @@ void daemon_pass_end(struct jit_daemon *d)
 	int r = 0;
 
 	if (d->access.dirty || journal_backlog(d->access.journal)) {
+		/* Every decision of the pass is in the kernel by now. */
+		if (d->access.dirty)
+			(void)journal_append_sync_point(d->access.journal);
 		r = journal_sync(d->access.journal);
 		if (r < 0)
 			daemon_journal_failed(d, r);
@@ -245,13 +248,26 @@ struct load_ctx {
 	struct jit_daemon *d;
 	struct jit_state_policy *texts;
 	size_t n, cap;
+	uint64_t *after; /* ids decided after the last sync point */
+	size_t n_after, cap_after;
 };
 
 static int load_request(void *userdata, const struct jit_request *r)
 {
 	struct load_ctx *l = userdata;
 
+	if (grow_array((void **)&l->after, &l->cap_after, l->n_after + 1,
+		       sizeof(*l->after)) < 0)
+		return -ENOMEM;
+	l->after[l->n_after++] = r->id;
 	return grants_upsert(l->d->access.grants, r) == -ENOMEM ? -ENOMEM : 0;
+}
+
+static void load_sync_point(void *userdata)
+{
+	struct load_ctx *l = userdata;
+
+	l->n_after = 0;
 }
 
 static void load_policies_begin(void *userdata)
@@ -340,6 +356,7 @@ int daemon_load_journal(struct jit_daemon *d)
 		.request = load_request,
 		.policies_begin = load_policies_begin,
 		.policy = load_policy,
+		.sync_point = load_sync_point,
 		.userdata = &l,
 	};
 	struct jit_journal_info info;
@@ -372,6 +389,7 @@ int daemon_load_journal(struct jit_daemon *d)
 			strerror(-r));
 		load_policies_begin(&l);
 		free(l.texts);
+		free(l.after);
 		return r;
 	}
 	grants_set_next_id(d->access.grants, info.next_id);
@@ -386,6 +404,11 @@ int daemon_load_journal(struct jit_daemon *d)
 		daemon_journal_failed(d, journal_error(d->access.journal));
 	d->restored = l.texts;
 	d->n_restored = l.n;
+	/* What the start must look for in the kernel: the decisions after
+	 * the last sync point; everything when there is none to go by. */
+	d->start_check = TAKE_PTR(l.after);
+	d->n_start_check = l.n_after;
+	d->start_check_all = imported > 0 || info.damaged_lines;
 	log_info("journal: %zu records from %u file(s) in %" PRIu64 " ms",
 		 info.lines, info.files, now_mono_ms() - t0);
 	/* An import, a damaged snapshot, or many files after restarts: one

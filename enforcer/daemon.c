@@ -232,7 +232,15 @@ static int daemon_setup(struct jit_daemon *d)
 	if (d->clean_start)
 		log_info("the last agent exited cleanly: grants come from the "
 			 "journal alone");
-	r = access_start(&d->access, d->clean_start, now_real_ms());
+	{
+		static const uint64_t none;
+		const uint64_t *check = d->start_check ? d->start_check : &none;
+
+		r = access_start(&d->access, d->clean_start,
+				 d->start_check_all ? NULL : check,
+				 d->n_start_check, now_real_ms());
+		d->start_check = (free(d->start_check), NULL);
+	}
 	if (r < 0)
 		return r;
 	access_arm_timer(d);

@@ -495,6 +495,10 @@ static int apply_line(struct loader *l, const char *p, size_t n)
 		free(text);
 		break;
 	}
+	case 'S':
+		if (l->sink->sync_point)
+			l->sink->sync_point(l->sink->userdata);
+		break;
 	case 'n': {
 		uint64_t id;
 
@@ -727,6 +731,9 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 		}
 		j->upto = hdr[0];
 		j->snap_bytes = len;
+		/* Written from memory between passes: all of it took effect. */
+		if (sink->sync_point)
+			sink->sync_point(sink->userdata);
 		if (hdr[1] > info->next_id)
 			info->next_id = hdr[1];
 	} else if (r != -ENOENT) {
@@ -919,6 +926,20 @@ int journal_append_policies(struct jit_journal *j,
 		return -ENOMEM;
 	}
 	return append_line(j, &b, true);
+}
+
+int journal_append_sync_point(struct jit_journal *j)
+{
+	struct buf b = { .ok = true };
+	size_t off = line_start(&b);
+
+	buf_add(&b, "S", 1);
+	if (frame(&b, off) < 0) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	/* Never kept for later: a late marker would vouch for too much. */
+	return append_line(j, &b, false);
 }
 
 int journal_sync(struct jit_journal *j)

@@ -38,6 +38,8 @@
  * @request: one request line (an upsert of the record with that id)
  * @policies_begin: the policy texts that follow replace all earlier ones
  * @policy: the last good text of one policy file
+ * @sync_point: every decision before it took effect in the kernel (the
+ *              snapshot is one too); those after it may not have
  * @userdata: passed to each
  */
 struct jit_journal_sink {
@@ -45,6 +47,7 @@ struct jit_journal_sink {
 	void (*policies_begin)(void *userdata);
 	int (*policy)(void *userdata, const char *path, const char *text,
 		      size_t len);
+	void (*sync_point)(void *userdata);
 	void *userdata;
 };
 
@@ -94,6 +97,12 @@ int journal_append_request(struct jit_journal *j, const struct jit_request *r,
 /* The last good text of every policy file of set (replacing earlier ones). */
 int journal_append_policies(struct jit_journal *j,
 			    const struct jit_policy_set *set);
+/*
+ * Every decision appended so far took effect in the kernel (the end of a
+ * pass of the agent's loop): at start, only the decisions after the last
+ * such point need checking against the kernel.
+ */
+int journal_append_sync_point(struct jit_journal *j);
 /* Write the backlog and fdatasync what was appended. 0 or -errno. */
 int journal_sync(struct jit_journal *j);
 /* Lines not yet durable: a backlog, a failed sync, or no file to write. */

@@ -192,9 +192,10 @@ check "wrong type" bash -c "printf '{\"op\":\"request\",\"policy\":1,\"port\":22
 check "missing field" bash -c "printf '{\"op\":\"revoke\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
 check "a line over 64 KiB is refused" bash -c "head -c 70000 /dev/zero | tr '\\\\0' a | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"line-too-long\"'"
 check "several requests on one connection are answered in order" bash -c "printf '{\"op\":\"status\"}\n{\"op\":\"grants\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -q 2"
-# 100 clients that connect and never speak or read; inside the namespace,
+# 300 clients (more than the agent holds) that connect and never speak or
+# read; inside the namespace,
 # idle side included, so that cleanup finds and ends every process
-for i in $(seq 1 100); do
+for i in $(seq 1 300); do
 	vm sh -c "sleep 30 | '$PROBE' unix '$SOCK'" >/dev/null 2>&1 &
 done
 check "the agent still serves a real client during a flood" jitctl status

@@ -552,7 +552,7 @@ START_TEST(test_unrecorded_grant_refused)
 	disk_full(false);
 	core_open(w);
 	ck_assert_int_eq(status_of(w, live), JIT_INITIATED);
-	ck_assert_int_eq(access_start(&w->a, false, now_real_ms()), 0);
+	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_ne(status_of(w, live), JIT_INITIATED);
 	ck_assert_uint_eq(cover_count(w->a.cover), 0);
 	world_free(w);
@@ -592,7 +592,7 @@ START_TEST(test_ids_never_reused)
 	/* A crash (no clean close of anything but the files). */
 	core_close(w);
 	core_open(w);
-	ck_assert_int_eq(access_start(&w->a, false, now_real_ms()), 0);
+	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	b = grant(w, &bob, ask("192.0.2.10", JIT_PROTO_TCP, 22, 22, 60, "ssh"));
 	ck_assert_uint_gt(b, a);
 	world_free(w);
@@ -616,7 +616,7 @@ START_TEST(test_start_kernel_absence_wins)
 			i++;
 	core_close(w);
 	core_open(w);
-	ck_assert_int_eq(access_start(&w->a, false, now_real_ms()), 0);
+	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_eq(status_of(w, kept), JIT_INITIATED);
 	ck_assert_int_ne(status_of(w, lost), JIT_INITIATED);
 	ck_assert_str_eq(grants_get(w->a.grants, lost)->status_reason,
@@ -625,15 +625,51 @@ START_TEST(test_start_kernel_absence_wins)
 	core_close(w);
 	core_open(w);
 	w->k.n = 0;
-	ck_assert_int_eq(access_start(&w->a, true, now_real_ms()), 0);
+	ck_assert_int_eq(access_start(&w->a, true, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_eq(status_of(w, kept), JIT_INITIATED);
 	/* With no table at all (a reboot), the journal decides too. */
 	core_close(w);
 	core_open(w);
 	w->k.no_table = true;
-	ck_assert_int_eq(access_start(&w->a, false, now_real_ms()), 0);
+	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_eq(status_of(w, kept), JIT_INITIATED);
 	ck_assert_uint_gt(cover_count(w->a.cover), 0);
+	world_free(w);
+}
+END_TEST
+
+START_TEST(test_start_checks_only_unconfirmed)
+{
+	struct world *w = world_new();
+	uint64_t confirmed, unconfirmed;
+
+	confirmed = grant(w, &alice, ask("192.0.2.9", JIT_PROTO_TCP, 22, 22,
+					 600, "ssh"));
+	unconfirmed = grant(w, &alice, ask("192.0.2.10", JIT_PROTO_TCP, 22,
+					   22, 600, "ssh"));
+	/* Both elements gone from the kernel (say, a plain table flushed
+	 * while no agent ran); only the second was decided after the last
+	 * sync point, so only it may never have reached the kernel. */
+	w->k.n = 0;
+	core_close(w);
+	core_open(w);
+	ck_assert_int_eq(access_start(&w->a, false, &unconfirmed, 1,
+				      now_real_ms()),
+			 0);
+	ck_assert_int_eq(status_of(w, confirmed), JIT_INITIATED);
+	ck_assert_int_ne(status_of(w, unconfirmed), JIT_INITIATED);
+	/* With nothing to check, the kernel's elements are not even read. */
+	core_close(w);
+	core_open(w);
+	w->k.no_table = false;
+	{
+		static const uint64_t none;
+
+		ck_assert_int_eq(access_start(&w->a, false, &none, 0,
+					      now_real_ms()),
+				 0);
+	}
+	ck_assert_int_eq(status_of(w, confirmed), JIT_INITIATED);
 	world_free(w);
 }
 END_TEST
@@ -704,6 +740,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_backlog_is_written_when_space_returns);
 	tcase_add_test(tc, test_ids_never_reused);
 	tcase_add_test(tc, test_start_kernel_absence_wins);
+	tcase_add_test(tc, test_start_checks_only_unconfirmed);
 	tcase_add_test(tc, test_approval_rules);
 	tcase_add_test(tc, test_policy_removed_revokes);
 	suite_add_tcase(s, tc);

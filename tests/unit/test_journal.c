@@ -327,6 +327,65 @@ START_TEST(test_damaged_snapshot_salvaged)
 }
 END_TEST
 
+struct after {
+	struct jit_grants *g;
+	uint64_t ids[8];
+	size_t n;
+	unsigned points;
+};
+
+static int after_request(void *userdata, const struct jit_request *r)
+{
+	struct after *a = userdata;
+
+	if (a->n < 8)
+		a->ids[a->n++] = r->id;
+	return grants_upsert(a->g, r);
+}
+
+static void after_point(void *userdata)
+{
+	struct after *a = userdata;
+
+	a->n = 0;
+	a->points++;
+}
+
+START_TEST(test_sync_points)
+{
+	_cleanup_free_ char *dir = scratch();
+	struct jit_grants *g = grants_new();
+	struct after a = { .g = grants_new() };
+	const struct jit_journal_sink sink = { .request = after_request,
+					       .sync_point = after_point,
+					       .userdata = &a };
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	struct jit_request r1 = request(1, JIT_INITIATED),
+			   r2 = request(2, JIT_INITIATED),
+			   r3 = request(3, JIT_INITIATED);
+	char why[256];
+
+	ck_assert_int_eq(journal_append_request(j, &r1, false), 0);
+	ck_assert_int_eq(journal_append_sync_point(j), 0);
+	ck_assert_int_eq(journal_append_request(j, &r2, false), 0);
+	ck_assert_int_eq(journal_append_request(j, &r3, false), 0);
+	journal_close(j);
+	/* Only what came after the last point may not have taken effect. */
+	ck_assert_int_eq(journal_open(dir, &sink, &j, &info, why, sizeof(why)),
+			 0);
+	ck_assert_uint_eq(a.points, 1);
+	ck_assert_uint_eq(a.n, 2);
+	ck_assert_uint_eq(a.ids[0], 2);
+	ck_assert_uint_eq(a.ids[1], 3);
+	ck_assert_uint_eq(grants_count(a.g), 3);
+	journal_close(j);
+	grants_free(g);
+	grants_free(a.g);
+	rm_rf(dir);
+}
+END_TEST
+
 static Suite *journal_suite(void)
 {
 	Suite *s = suite_create("journal");
@@ -337,6 +396,7 @@ static Suite *journal_suite(void)
 	tcase_add_test(tc, test_torn_tail_is_cut);
 	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_damaged_snapshot_salvaged);
+	tcase_add_test(tc, test_sync_points);
 	suite_add_tcase(s, tc);
 	return s;
 }
