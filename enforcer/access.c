@@ -247,7 +247,7 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 
 	access_expire(a, now_real_ms());
 	tmpl.uid = id->uid;
-	snprintf(tmpl.user, sizeof(tmpl.user), "%s", id->name);
+	snprintf(tmpl.user, sizeof(tmpl.user), "%.32s", id->name);
 	p = policy_set_find(a->policies, tmpl.policy);
 	if (!p)
 		return refuse(a, why, "request", id, &tmpl, -EINVAL,

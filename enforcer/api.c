@@ -205,7 +205,7 @@ json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
 	lookup_identity(peer, &id);
 	if (request_parse(msg, &tmpl, &code, err, sizeof(err)) < 0) {
 		tmpl.uid = id.uid;
-		snprintf(tmpl.user, sizeof(tmpl.user), "%s", id.name);
+		snprintf(tmpl.user, sizeof(tmpl.user), "%.32s", id.name);
 		reply = refuse(d, &id, "request", &tmpl, code, err);
 	} else if (access_request(&d->access, &id, &tmpl, &r, &why) < 0) {
 		reply = refusal(&why);

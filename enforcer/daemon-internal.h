@@ -61,7 +61,7 @@ struct jit_daemon {
 	bool clean_start;     /* the last agent exited normally after syncing */
 	bool enforcing;	      /* setup finished */
 	struct jit_state_policy *restored; /* policy texts from the journal */
-	uint64_t *start_check;	/* ids to look for in the kernel at start */
+	uint64_t *start_check; /* ids to look for in the kernel at start */
 	size_t n_start_check;
 	bool start_check_all;
 	size_t n_restored;

@@ -17,7 +17,14 @@
 
 #define JIT_USER_MAX   64
 #define JIT_REASON_MAX 256
-#define JIT_STATUS_MAX 96
+#define JIT_STATUS_MAX 64
+/*
+ * A user name as a record keeps it (requester, who decided): Linux names
+ * have at most 32 bytes; a longer one is kept cut (permissions never come
+ * from this copy, always from the peer's uid). 100,000 records make every
+ * byte here count: 100 KB.
+ */
+#define JIT_RECORD_USER_MAX 33
 /* Finished requests kept for `jitctl requests --all`. */
 #define JIT_HISTORY_MAX 1000
 /*
@@ -82,7 +89,7 @@ struct jit_request {
 	uint64_t id;
 	char policy[JIT_POLICY_NAME_MAX + 1];
 	uint32_t uid;
-	char user[JIT_USER_MAX];
+	char user[JIT_RECORD_USER_MAX];
 	struct jit_grant_key key;
 	uint32_t duration_s;
 	char *reason;
@@ -91,7 +98,7 @@ struct jit_request {
 	uint64_t end_ms;
 	enum jit_status status;
 	char status_reason[JIT_STATUS_MAX];
-	char decided_by[JIT_USER_MAX];
+	char decided_by[JIT_RECORD_USER_MAX];
 	uint64_t replaced_by;
 	size_t heap_idx;
 };

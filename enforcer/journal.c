@@ -223,9 +223,15 @@ static int field_str(const struct fields *f, size_t i, char *out, size_t cap)
 
 	if (i >= f->count || f->n[i] >= sizeof(tmp))
 		return -EINVAL;
-	if (field_unescape(f->s[i], f->n[i], tmp, &n) < 0 || n >= cap ||
+	if (field_unescape(f->s[i], f->n[i], tmp, &n) < 0 ||
 	    memchr(tmp, '\0', n))
 		return -EINVAL;
+	/* Written by an agent with longer fields: kept cut, not lost. */
+	if (n >= cap) {
+		tmp[cap - 1] = '\0';
+		utf8_truncate_invalid(tmp);
+		n = strlen(tmp);
+	}
 	memcpy(out, tmp, n + 1);
 	return 0;
 }

@@ -643,19 +643,19 @@ START_TEST(test_start_checks_only_unconfirmed)
 	struct world *w = world_new();
 	uint64_t confirmed, unconfirmed;
 
-	confirmed = grant(w, &alice, ask("192.0.2.9", JIT_PROTO_TCP, 22, 22,
-					 600, "ssh"));
-	unconfirmed = grant(w, &alice, ask("192.0.2.10", JIT_PROTO_TCP, 22,
-					   22, 600, "ssh"));
+	confirmed = grant(w, &alice,
+			  ask("192.0.2.9", JIT_PROTO_TCP, 22, 22, 600, "ssh"));
+	unconfirmed =
+		grant(w, &alice,
+		      ask("192.0.2.10", JIT_PROTO_TCP, 22, 22, 600, "ssh"));
 	/* Both elements gone from the kernel (say, a plain table flushed
 	 * while no agent ran); only the second was decided after the last
 	 * sync point, so only it may never have reached the kernel. */
 	w->k.n = 0;
 	core_close(w);
 	core_open(w);
-	ck_assert_int_eq(access_start(&w->a, false, &unconfirmed, 1,
-				      now_real_ms()),
-			 0);
+	ck_assert_int_eq(
+		access_start(&w->a, false, &unconfirmed, 1, now_real_ms()), 0);
 	ck_assert_int_eq(status_of(w, confirmed), JIT_INITIATED);
 	ck_assert_int_ne(status_of(w, unconfirmed), JIT_INITIATED);
 	/* With nothing to check, the kernel's elements are not even read. */
@@ -665,9 +665,8 @@ START_TEST(test_start_checks_only_unconfirmed)
 	{
 		static const uint64_t none;
 
-		ck_assert_int_eq(access_start(&w->a, false, &none, 0,
-					      now_real_ms()),
-				 0);
+		ck_assert_int_eq(
+			access_start(&w->a, false, &none, 0, now_real_ms()), 0);
 	}
 	ck_assert_int_eq(status_of(w, confirmed), JIT_INITIATED);
 	world_free(w);
