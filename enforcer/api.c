@@ -329,7 +329,7 @@ out:
 }
 
 #define LIST_PAGE_DEFAULT 1000
-#define LIST_PAGE_MAX	  5000
+#define LIST_PAGE_MAX	  1000
 
 /*
  * One page of records, oldest first, from the first id above "after":

@@ -220,6 +220,7 @@ void daemon_pass_end(struct jit_daemon *d)
 	d->n_pass = 0;
 	control_release(d->control);
 	if (journal_wants_compaction(d->access.journal)) {
+		uint64_t t0 = now_mono_us();
 		pid_t pid;
 		int c = journal_compact(d->access.journal, d->access.grants,
 					d->policies, &pid);
@@ -227,7 +228,9 @@ void daemon_pass_end(struct jit_daemon *d)
 		if (c < 0)
 			log_warn("compacting the journal: %s", strerror(-c));
 		else
-			log_info("compacting the journal (pid %d)", (int)pid);
+			log_info("compacting the journal in pid %d (the agent "
+				 "paused %.1f ms for it)",
+				 (int)pid, (double)(now_mono_us() - t0) / 1000.0);
 	}
 }
 
