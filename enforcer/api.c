@@ -7,12 +7,242 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 
+#include <stdarg.h>
+
 #include "api.h"
 #include "conntrack.h"
 #include "daemon-internal.h"
+#include "duration.h"
 #include "log.h"
 #include "sockdiag.h"
 #include "util.h"
+
+/* ---- request messages ---------------------------------------------------- */
+
+static int fail(const char **code, char *msg, size_t n, const char *c,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	*code = c;
+	va_start(ap, fmt);
+	vsnprintf(msg, n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A user's value for a message: at most max bytes, cut on a character. */
+static const char *clip(const char *s, size_t max, char buf[static 68])
+{
+	snprintf(buf, max + 1 < 68 ? max + 1 : 68, "%s", s);
+	utf8_truncate_invalid(buf);
+	return buf;
+}
+
+static int parse_port_text(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	unsigned long a, b;
+	char *end;
+
+	if (!*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	a = strtoul(s, &end, 10);
+	b = a;
+	if (*end == '-') {
+		if (end[1] < '0' || end[1] > '9')
+			return -EINVAL;
+		b = strtoul(end + 1, &end, 10);
+	}
+	if (*end || a < 1 || a > 65535 || b < a || b > 65535)
+		return -EINVAL;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}
+
+int request_parse(json_t *msg, struct jit_request *out, const char **code,
+		  char *errmsg, size_t errlen)
+{
+	json_t *policy = json_object_get(msg, "policy");
+	json_t *port = json_object_get(msg, "port");
+	json_t *proto = json_object_get(msg, "protocol");
+	json_t *source = json_object_get(msg, "source");
+	json_t *dur = json_object_get(msg, "duration");
+	json_t *reason = json_object_get(msg, "reason");
+	const char *s;
+	char val[68];
+
+	memset(out, 0, sizeof(*out));
+	if (!policy)
+		return fail(code, errmsg, errlen, "missing-field",
+			    "missing field 'policy'");
+	s = json_string_value(policy);
+	if (!s)
+		return fail(code, errmsg, errlen, "bad-type",
+			    "field 'policy' must be a string");
+	if (!*s || strlen(s) > JIT_POLICY_NAME_MAX)
+		return fail(code, errmsg, errlen, "bad-value",
+			    "policy name must be 1..%d characters",
+			    JIT_POLICY_NAME_MAX);
+	snprintf(out->policy, sizeof(out->policy), "%s", s);
+
+	if (!port)
+		return fail(code, errmsg, errlen, "missing-field",
+			    "missing field 'port'");
+	if (json_is_integer(port)) {
+		json_int_t v = json_integer_value(port);
+
+		if (v < 1 || v > 65535)
+			return fail(code, errmsg, errlen, "bad-value",
+				    "port %lld is out of range 1..65535",
+				    (long long)v);
+		out->key.port_lo = out->key.port_hi = (uint16_t)v;
+	} else if (json_is_string(port)) {
+		if (parse_port_text(json_string_value(port), &out->key.port_lo,
+				    &out->key.port_hi) < 0)
+			return fail(code, errmsg, errlen, "bad-value",
+				    "port '%s' is not a port (1..65535) or "
+				    "a range like 5985-5986",
+				    clip(json_string_value(port), 32, val));
+	} else {
+		return fail(code, errmsg, errlen, "bad-type",
+			    "field 'port' must be a number or a string");
+	}
+
+	if (proto && !json_is_null(proto)) {
+		s = json_string_value(proto);
+		if (!s)
+			return fail(code, errmsg, errlen, "bad-type",
+				    "field 'protocol' must be a string");
+		if (streq(s, "tcp"))
+			out->key.protos = JIT_PROTO_TCP;
+		else if (streq(s, "udp"))
+			out->key.protos = JIT_PROTO_UDP;
+		else if (streq(s, "any"))
+			out->key.protos = JIT_PROTO_TCP | JIT_PROTO_UDP;
+		else
+			return fail(code, errmsg, errlen, "bad-value",
+				    "protocol '%s' is not tcp, udp or any",
+				    clip(s, 16, val));
+	}
+
+	if (!source)
+		return fail(code, errmsg, errlen, "missing-field",
+			    "missing field 'source'");
+	s = json_string_value(source);
+	if (!s)
+		return fail(code, errmsg, errlen, "bad-type",
+			    "field 'source' must be a string");
+	if (prefix_parse(s, &out->key.source) < 0)
+		return fail(code, errmsg, errlen, "bad-value",
+			    "source '%s' is not an IPv4/IPv6 address or "
+			    "prefix (with no host bits set)",
+			    clip(s, 64, val));
+
+	if (dur && !json_is_null(dur)) {
+		uint64_t v;
+
+		if (json_is_integer(dur)) {
+			json_int_t i = json_integer_value(dur);
+
+			if (i < 1 || i > JIT_DURATION_MAX_S)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "duration %llds is out of range "
+					    "1s..24h",
+					    (long long)i);
+			v = (uint64_t)i;
+		} else if (json_is_string(dur)) {
+			s = json_string_value(dur);
+			if (duration_parse(s, &v) < 0)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "duration '%s' is not a "
+					    "duration like 90s, 15m, 2h, "
+					    "1h30m or PT2H",
+					    clip(s, 32, val));
+			if (v == 0)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "duration '%s' is zero",
+					    clip(s, 32, val));
+			if (v > JIT_DURATION_MAX_S)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "duration '%s' exceeds the "
+					    "limit of 24h",
+					    clip(s, 32, val));
+		} else {
+			return fail(code, errmsg, errlen, "bad-type",
+				    "field 'duration' must be a string or a "
+				    "number of seconds");
+		}
+		out->duration_s = (uint32_t)v;
+	}
+
+	if (reason && !json_is_null(reason)) {
+		s = json_string_value(reason);
+		if (!s)
+			return fail(code, errmsg, errlen, "bad-type",
+				    "field 'reason' must be a string");
+		if (strlen(s) >= JIT_REASON_MAX)
+			return fail(code, errmsg, errlen, "bad-value",
+				    "reason is longer than %d bytes",
+				    JIT_REASON_MAX - 1);
+		for (const char *p = s; *p; p++)
+			if ((unsigned char)*p < 0x20)
+				return fail(code, errmsg, errlen, "bad-value",
+					    "reason must not contain control "
+					    "characters");
+		if (*s) {
+			out->reason = strdup(s);
+			if (!out->reason)
+				return fail(code, errmsg, errlen, "internal",
+					    "out of memory");
+		}
+	}
+	return 0;
+}
+
+json_t *request_json(const struct jit_request *r, uint64_t now_ms)
+{
+	char src[JIT_PREFIX_STRLEN], ports[48];
+	json_t *j;
+
+	j = json_pack("{s:I, s:s, s:{s:s, s:I}, s:s, s:s, s:i, s:i, s:s, "
+		      "s:I, s:s, s:s, s:s, s:I}",
+		      "id", (json_int_t)r->id, "policy", r->policy, "requestor",
+		      "user", r->user, "uid", (json_int_t)r->uid, "source",
+		      prefix_format(&r->key.source, src, sizeof(src)), "ports",
+		      grant_key_ports(&r->key, ports, sizeof(ports)), "port_lo",
+		      r->key.port_lo, "port_hi", r->key.port_hi, "reason",
+		      request_reason(r), "duration_s",
+		      (json_int_t)r->duration_s, "status",
+		      status_name(r->status), "status_reason", r->status_reason,
+		      "decided_by", r->decided_by, "requested_ms",
+		      (json_int_t)r->requested_ms);
+	if (!j)
+		return NULL;
+	json_object_set_new(
+		j, "protocols",
+		json_string(r->key.protos == (JIT_PROTO_TCP | JIT_PROTO_UDP)
+				    ? "any"
+			    : r->key.protos == JIT_PROTO_UDP ? "udp"
+							     : "tcp"));
+	if (r->start_ms) {
+		json_object_set_new(j, "start_ms", json_integer(r->start_ms));
+		json_object_set_new(j, "end_ms", json_integer(r->end_ms));
+	}
+	if (r->status == JIT_INITIATED)
+		json_object_set_new(
+			j, "expires_in_s",
+			json_integer(r->end_ms > now_ms
+					     ? (r->end_ms - now_ms + 999) / 1000
+					     : 0));
+	if (r->replaced_by)
+		json_object_set_new(j, "replaced_by",
+				    json_integer(r->replaced_by));
+	return j;
+}
+
+/* ---- the lifecycle --------------------------------------------------------
+ */
 
 static json_t *audit_base(const char *event, const struct jit_identity *id)
 {

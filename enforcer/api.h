@@ -14,6 +14,21 @@
 
 struct jit_daemon;
 
+/*
+ * Parse the request fields of a control message: "policy" (string),
+ * "port" (number or "lo-hi"), "protocol" (tcp|udp|any, optional), "source"
+ * (address or prefix), "duration" (string as in policies, or seconds;
+ * optional: 0 means the policy's maximum), "reason" (optional). Fills key,
+ * policy, duration_s and reason of out (release it with request_release).
+ * On error returns -EINVAL with a stable code and a message for a person;
+ * nothing is left to release then.
+ */
+int request_parse(json_t *msg, struct jit_request *out, const char **code,
+		  char *errmsg, size_t errlen);
+
+/* The record as JSON, with "expires_in_s" computed against now_ms. */
+json_t *request_json(const struct jit_request *r, uint64_t now_ms);
+
 json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
 		    json_t *msg);
 json_t *api_approve(struct jit_daemon *d, const struct jit_peer *peer,

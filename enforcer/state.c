@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <sys/stat.h>

@@ -281,6 +281,26 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 	printf("grants:      %lld live, %lld pending approval\n",
 	       (long long)num(reply, "grants"),
 	       (long long)num(reply, "pending"));
+	{
+		json_t *jr = json_object_get(reply, "journal");
+
+		if (streq(str(jr, "state"), "degraded"))
+			printf("journal:     DEGRADED in %s: %s; %lld "
+			       "decision(s) "
+			       "not yet recorded (grants are refused until it "
+			       "can be written)\n",
+			       str(jr, "state_dir"), str(jr, "error"),
+			       (long long)num(jr, "unrecorded"));
+		else if (jr)
+			printf("journal:     ok in %s (%lld KiB, snapshot %lld "
+			       "KiB%s)\n",
+			       str(jr, "state_dir"),
+			       (long long)num(jr, "journal_bytes") / 1024,
+			       (long long)num(jr, "snapshot_bytes") / 1024,
+			       json_is_true(json_object_get(jr, "compacting"))
+				       ? ", compacting"
+				       : "");
+	}
 	printf("tampering:   %s; %lld change(s) by other processes undone\n",
 	       json_is_true(json_object_get(reply, "tamper_watch"))
 		       ? "watching nftables events"

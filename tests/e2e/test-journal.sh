@@ -88,6 +88,7 @@ check "2: a revoke on a full disk is in force, not yet recorded: $out" [ -n "$un
 src=$(jitctl --json requests --all | jq -r --argjson id "${unrecorded:-0}" '.requests[] | select(.id == $id) | .source' | cut -d/ -f1)
 check "2: its element left the kernel" bash -c "[ -n '$src' ] && ! ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep -q '$src '"
 check "2: status says the journal is degraded" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.journal.state == \"degraded\"' >/dev/null"
+check "2: jitctl status says DEGRADED" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK status | grep -q '^journal: *DEGRADED'"
 check "2: a High alert is raised" grep -q '"alert_type":"JIT_JOURNAL_FAILED".*"severity":"High"' "$TMP/log/alerts.log"
 stop_agent TERM
 rm -f "$STATE_MNT/filler"

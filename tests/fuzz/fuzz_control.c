@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "control.h"
+#include "api.h"
 #include "grant.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 
+#include "api.h"
 #include "grant.h"
 #include "util.h"
 

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <regex.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
