@@ -87,11 +87,14 @@ done
 check "2: a revoke on a full disk is in force, not yet recorded: $out" [ -n "$unrecorded" ]
 src=$(jitctl --json requests --all | jq -r --argjson id "${unrecorded:-0}" '.requests[] | select(.id == $id) | .source' | cut -d/ -f1)
 check "2: its element left the kernel" bash -c "[ -n '$src' ] && ! ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep -q '$src '"
+# A failed write gives its partial page back: take that too, so the
+# journal stays unwritable while status is asked.
+dd if=/dev/zero of="$STATE_MNT/filler2" bs=512 count=1000 status=none 2>/dev/null || true
 check "2: status says the journal is degraded" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.journal.state == \"degraded\"' >/dev/null"
 check "2: jitctl status says DEGRADED" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK status | grep -q '^journal: *DEGRADED'"
 check "2: a High alert is raised" grep -q '"alert_type":"JIT_JOURNAL_FAILED".*"severity":"High"' "$TMP/log/alerts.log"
 stop_agent TERM
-rm -f "$STATE_MNT/filler"
+rm -f "$STATE_MNT/filler" "$STATE_MNT/filler2"
 start_agent_here || exit 1
 check "2: after a stop and a freed disk the revoke holds" [ "$(status_of "${unrecorded:-0}")" = revoked ]
 check "2: and the grant is not back in the kernel" bash -c "[ -n '$src' ] && ! ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep -q '$src '"
