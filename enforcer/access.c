@@ -369,6 +369,23 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 }
 
 /*
+ * The journal could not take r's end: until it can, the kernel keeps the
+ * word, set before the elements go so that no crash falls between. (Should
+ * the kernel then refuse the removal too, the next start still ends r: the
+ * revoke that was asked for.) A failure here is logged by the kernel side;
+ * the journal's retry still comes.
+ */
+static void mark_unrecorded(struct jit_access *a, const struct jit_request *r,
+			    uint64_t now)
+{
+	uint64_t until = r->end_ms > now ? r->end_ms : now + 86400000;
+	char err[256];
+
+	(void)a->kernel->mark_unrecorded(a->kernel_ctx, r->id, until, now, err,
+					 sizeof(err));
+}
+
+/*
  * End r now as st: journal it first (kept for retry if the journal cannot
  * take it, and marked in the kernel meanwhile), then take its elements out
  * of the kernel. Returns 0, 1 when the kernel is right but the journal not
@@ -384,16 +401,8 @@ static int end_grant(struct jit_access *a, struct jit_request *r,
 	int rec, ret = 0;
 
 	rec = record(a, &next, true);
-	if (rec < 0) {
-		char merr[256];
-
-		/* Until the journal can say so, the kernel keeps the word. */
-		if (a->kernel->mark_unrecorded(a->kernel_ctx, r->id,
-					       r->end_ms > now ? r->end_ms
-							       : now + 86400000,
-					       now, merr, sizeof(merr)) < 0)
-			(void)0; /* the journal's retry still comes */
-	}
+	if (rec < 0)
+		mark_unrecorded(a, r, now);
 	if (live) {
 		ret = cover_del(a->cover, r->id, &r->key);
 		if (ret == 0)
@@ -453,13 +462,8 @@ void access_expire(struct jit_access *a, uint64_t now)
 		struct jit_request next =
 			finished(r, JIT_EXPIRED, JIT_REASON_EXPIRED, NULL, now);
 
-		if (record(a, &next, true) < 0) {
-			char merr[256];
-
-			(void)a->kernel->mark_unrecorded(a->kernel_ctx, r->id,
-							 now + 1000, now, merr,
-							 sizeof(merr));
-		}
+		/* Unrecorded, it is expired at the next start all the same. */
+		(void)record(a, &next, true);
 		(void)cover_del(a->cover, r->id, &r->key);
 		grants_apply(a->grants, r, &next);
 		ended(a, r, r->end_ms);
@@ -551,14 +555,8 @@ void access_recheck(struct jit_access *a,
 			finished(r, live ? JIT_REVOKED : JIT_DENIED,
 				 JIT_REASON_POLICY, "jit-enforcer", now);
 
-		if (record(a, &next, true) < 0) {
-			char merr[256];
-
-			(void)a->kernel->mark_unrecorded(
-				a->kernel_ctx, r->id,
-				r->end_ms > now ? r->end_ms : now + 86400000,
-				now, merr, sizeof(merr));
-		}
+		if (record(a, &next, true) < 0)
+			mark_unrecorded(a, r, now);
 		if (live) {
 			(void)cover_del(a->cover, r->id, &r->key);
 			kernel = true;
