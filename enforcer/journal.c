@@ -1079,20 +1079,39 @@ static void drop_old_journals(struct jit_journal *j, uint64_t upto)
 	}
 }
 
-int journal_compact(struct jit_journal *j, struct jit_grants *g,
-		    const struct jit_policy_set *set, pid_t *child)
+/*
+ * Everything so far goes to the snapshot (covering journals <= *upto);
+ * what follows goes to a new journal file.
+ */
+static int compaction_begin(struct jit_journal *j, uint64_t *upto)
 {
-	uint64_t upto = j->gen;
-	pid_t pid;
 	int r;
 
 	if (j->child > 0)
 		return -EBUSY;
-	/* Everything so far goes to the snapshot; the rest to a new file. */
 	r = journal_sync(j);
 	if (r < 0)
 		return r;
-	r = journal_start_file(j, j->gen + 1);
+	*upto = j->gen;
+	return journal_start_file(j, j->gen + 1);
+}
+
+/* The snapshot covering journals <= upto is in place. */
+static void compaction_end(struct jit_journal *j, uint64_t upto, uint64_t bytes)
+{
+	j->upto = upto;
+	j->snap_bytes = bytes;
+	drop_old_journals(j, upto);
+	j->old_bytes = 0;
+}
+
+int journal_compact(struct jit_journal *j, struct jit_grants *g,
+		    const struct jit_policy_set *set, pid_t *child)
+{
+	uint64_t upto;
+	pid_t pid;
+	int r = compaction_begin(j, &upto);
+
 	if (r < 0)
 		return r;
 	pid = fork();
@@ -1112,42 +1131,29 @@ int journal_compact(struct jit_journal *j, struct jit_grants *g,
 
 void journal_compact_done(struct jit_journal *j, pid_t pid, int status)
 {
-	struct stat st;
 	_cleanup_free_ char *path = NULL;
+	struct stat st;
 
 	if (pid != j->child)
 		return;
 	j->child = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return;
-	j->upto = j->child_upto;
 	path = path_of(j->dir, JIT_SNAPSHOT_FILE);
-	if (path && stat(path, &st) == 0)
-		j->snap_bytes = (uint64_t)st.st_size;
-	drop_old_journals(j, j->upto);
-	j->old_bytes = 0;
+	compaction_end(j, j->child_upto,
+		       path && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
 }
 
 int journal_compact_now(struct jit_journal *j, struct jit_grants *g,
 			const struct jit_policy_set *set)
 {
-	uint64_t upto = j->gen, bytes = 0;
-	int r;
+	uint64_t upto, bytes = 0;
+	int r = compaction_begin(j, &upto);
 
-	if (j->child > 0)
-		return -EBUSY;
-	r = journal_sync(j);
+	if (r == 0)
+		r = write_snapshot(j->dir, g, set, upto, &bytes);
 	if (r < 0)
 		return r;
-	r = journal_start_file(j, j->gen + 1);
-	if (r < 0)
-		return r;
-	r = write_snapshot(j->dir, g, set, upto, &bytes);
-	if (r < 0)
-		return r;
-	j->upto = upto;
-	j->snap_bytes = bytes;
-	drop_old_journals(j, upto);
-	j->old_bytes = 0;
+	compaction_end(j, upto, bytes);
 	return 0;
 }
