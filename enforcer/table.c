@@ -1465,33 +1465,14 @@ int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 	*ret = NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets) && r >= 0; i++) {
 		const struct grant_set_def *g = &grant_sets[i];
-		struct dump_state d = { .name = g->name, .table = t->name };
 		struct nftnl_set_elems_iter *it;
 		struct nftnl_set_elem *e;
-		struct nftnl_set *query;
+		struct nftnl_set *s = NULL;
 
-		/* The query stays put; d.s collects (and is reset on retry). */
-		dump_reset(&d);
-		query = d.s;
-		d.s = NULL;
-		dump_reset(&d);
-		if (!query || !d.s) {
-			if (query)
-				nftnl_set_free(query);
-			if (d.s)
-				nftnl_set_free(d.s);
-			r = -ENOMEM;
+		r = dump_set(t, g->name, &s);
+		if (r < 0)
 			break;
-		}
-		r = nft_dump(t->nft, NFT_MSG_GETSETELEM, NFPROTO_INET, query,
-			     dump_build, dump_elems_cb, dump_reset, &d);
-		nftnl_set_free(query);
-		if (r < 0) {
-			if (d.s)
-				nftnl_set_free(d.s);
-			break;
-		}
-		it = nftnl_set_elems_iter_create(d.s);
+		it = nftnl_set_elems_iter_create(s);
 		while (it && (e = nftnl_set_elems_iter_next(it))) {
 			struct jit_elem x;
 
@@ -1506,7 +1487,7 @@ int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 		}
 		if (it)
 			nftnl_set_elems_iter_destroy(it);
-		nftnl_set_free(d.s);
+		nftnl_set_free(s);
 	}
 	if (r < 0) {
 		free(v);
