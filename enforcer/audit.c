@@ -25,7 +25,10 @@ int audit_open(const char *path, bool use_syslog, const char *tag, int priority,
 	a->tag = tag;
 	a->priority = priority;
 	if (path) {
-		a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		/* Never through a symlink, never a terminal. */
+		a->fd = open(path,
+			     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+				     O_NOFOLLOW | O_NOCTTY,
 			     0640);
 		if (a->fd < 0) {
 			int r = -errno;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
+#include <libgen.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
@@ -132,6 +133,45 @@ static void sessions_timer_cb(struct jit_io *io, uint32_t events)
 	daemon_refresh_sessions(d);
 }
 
+/* Create the state and log directories; refuse any that others control. */
+static int check_dirs(struct jit_daemon *d)
+{
+	_cleanup_free_ char *sock_dir = strdup(d->cfg->socket_path);
+	const struct {
+		const char *what, *dir;
+		mode_t mode; /* created with, 0: never created here */
+	} dirs[] = {
+		{ "state", d->cfg->state_dir, 0700 },
+		{ "log", d->cfg->log_dir, 0750 },
+		{ "socket", sock_dir ? dirname(sock_dir) : NULL, 0 },
+	};
+	char why[128];
+
+	if (!sock_dir)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int r;
+
+		if (!dirs[i].dir)
+			continue;
+		if (dirs[i].mode && mkdir(dirs[i].dir, dirs[i].mode) < 0 &&
+		    errno != EEXIST) {
+			r = -errno;
+			log_err("creating %s directory '%s': %s", dirs[i].what,
+				dirs[i].dir, strerror(-r));
+			return r;
+		}
+		r = dir_check_private(dirs[i].dir, why, sizeof(why));
+		if (r < 0) {
+			log_err("refusing %s directory '%s': %s (it must be "
+				"owned by root and writable by root only)",
+				dirs[i].what, dirs[i].dir, why);
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int daemon_setup(struct jit_daemon *d)
 {
 	struct jit_diag pre;
@@ -185,6 +225,9 @@ static int daemon_setup(struct jit_daemon *d)
 	d->recent_alerts = json_array();
 	if (!d->access.grants || !d->detect || !d->recent_alerts)
 		return -ENOMEM;
+	r = check_dirs(d);
+	if (r < 0)
+		return r;
 	r = daemon_open_logs(d);
 	if (r < 0)
 		return r;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include "util.h"
 
 int grow_array(void **array, size_t *cap, size_t need, size_t sz)
@@ -88,4 +90,30 @@ void utf8_truncate_invalid(char *s)
 		p += n + 1;
 	}
 	*p = '\0';
+}
+
+int dir_check_private(const char *dir, char *why, size_t n)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		snprintf(why, n, "%s", strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, n, "not a directory");
+		return -ENOTDIR;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, n, "owned by uid %u, not by root",
+			 (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, n, "mode %04o: writable by %s",
+			 (unsigned)(st.st_mode & 07777),
+			 st.st_mode & S_IWOTH ? "others" : "its group");
+		return -EPERM;
+	}
+	return 0;
 }

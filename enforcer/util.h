@@ -77,6 +77,15 @@ int grow_array(void **array, size_t *cap, size_t need, size_t sz);
  */
 void utf8_truncate_invalid(char *s);
 
+/*
+ * A directory whose files the agent may trust and write as root: owned by
+ * root (or by us) and writable by nobody else, as sshd's StrictModes
+ * wants. Anyone who can write there could plant a symlink for root to
+ * follow, or forge a journal. Returns 0, or -EPERM/-ENOTDIR/-errno with
+ * why filled in.
+ */
+int dir_check_private(const char *dir, char *why, size_t n);
+
 /* Monotonic and real clocks, milliseconds. */
 uint64_t now_mono_ms(void);
 uint64_t now_real_ms(void);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# End-to-end: the host surface. The agent writes as root only into
+# directories nobody else controls, never through a symlink.
+. "$(dirname "$0")/lib.sh"
+e2e_setup
+chmod 755 "$TMP"
+
+write_policy ssh <<'Y'
+name: ssh
+ports:
+  - port: 22
+    max_duration: 1h
+Y
+printf 'root only\n' >"$TMP/secret"
+chmod 600 "$TMP/secret"
+secret_sum=$(sha256sum <"$TMP/secret")
+
+# Run the agent expecting it to refuse to start; its output goes to $TMP/refused.log.
+refuses() {
+	local rc=0
+	timeout 20 ip netns exec "$NS_VM" "$ENFORCER" --policies "$TMP/policies" \
+		--table "$TABLE" --no-syslog "$@" >"$TMP/refused.log" 2>&1 || rc=$?
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+}
+
+# --- 1. a user-writable log directory with a symlink planted in it -------
+mkdir -m 1777 "$TMP/w"
+runuser -u nobody -- mkdir "$TMP/w/jit"
+runuser -u nobody -- ln -s "$TMP/secret" "$TMP/w/jit/audit.log"
+check "a log directory owned by another user is refused" \
+	refuses --state-dir "$TMP/state" --socket "$TMP/c1.sock" --log-dir "$TMP/w/jit"
+check "with a message naming the directory and why" \
+	grep -q "refusing log directory '$TMP/w/jit': owned by uid $(id -u nobody)" "$TMP/refused.log"
+check "the symlink's target is untouched" [ "$(sha256sum <"$TMP/secret")" = "$secret_sum" ]
+check "no socket appeared" [ ! -e "$TMP/c1.sock" ]
+check "nothing was put in the kernel" bash -c "! ip netns exec $NS_VM nft list table inet $TABLE >/dev/null 2>&1"
+
+# A world-writable one, owned by root.
+mkdir -m 0777 "$TMP/w2"
+chmod 0777 "$TMP/w2"
+check "a log directory writable by others is refused" \
+	refuses --state-dir "$TMP/state" --socket "$TMP/c1.sock" --log-dir "$TMP/w2"
+check "the message gives its mode" grep -q "refusing log directory '$TMP/w2': mode 0777: writable by others" "$TMP/refused.log"
+
+# Root's own directory with a symlink in it (only root could plant it,
+# still never followed).
+mkdir -m 0750 "$TMP/log2"
+ln -s "$TMP/secret" "$TMP/log2/audit.log"
+check "an audit log that is a symlink is not followed" \
+	refuses --state-dir "$TMP/state" --socket "$TMP/c1.sock" --log-dir "$TMP/log2"
+check "the target is still untouched" [ "$(sha256sum <"$TMP/secret")" = "$secret_sum" ]
+
+# --- the state directory: anyone who can write it could forge grants ------
+mkdir -m 0770 "$TMP/state-g"
+chmod 0770 "$TMP/state-g"
+check "a group-writable state directory is refused" \
+	refuses --state-dir "$TMP/state-g" --socket "$TMP/c1.sock" --log-dir "$TMP/log"
+check "the message names it" grep -q "refusing state directory '$TMP/state-g': mode 0770: writable by its group" "$TMP/refused.log"
+
+# --- the socket directory ------------------------------------------------
+mkdir "$TMP/run"
+chown nobody "$TMP/run"
+check "a socket directory owned by another user is refused" \
+	refuses --state-dir "$TMP/state" --socket "$TMP/run/control.sock" --log-dir "$TMP/log"
+check "the message names it" grep -q "refusing socket directory '$TMP/run'" "$TMP/refused.log"
+
+# --- and with proper directories it starts --------------------------------
+start_agent || exit 1
+check "with directories only root controls the agent starts" jitctl status
+check "its files are root's" bash -c "[ \"\$(stat -c %U '$TMP/log/audit.log')\" = root ]"
