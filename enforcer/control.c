@@ -278,16 +278,49 @@ static void client_cb(struct jit_io *io, uint32_t events)
 		client_read(cl);
 }
 
-/* Make room for a new client by dropping the one idle the longest. */
-static void evict_idlest(struct jit_control *c)
+/*
+ * Make room for a new client by dropping the one idle the longest. A
+ * follower (alerts --follow) is idle by nature and never dropped for it.
+ * Returns false when there is nobody to drop.
+ */
+static bool evict_idlest(struct jit_control *c)
 {
 	struct client *victim = NULL;
 
 	for (struct client *cl = c->clients; cl; cl = cl->next)
-		if (!victim || cl->last_active < victim->last_active)
+		if (!cl->follows &&
+		    (!victim || cl->last_active < victim->last_active))
 			victim = cl;
 	if (victim)
 		client_free(victim);
+	return victim != NULL;
+}
+
+static unsigned clients_of(const struct jit_control *c, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct client *cl = c->clients; cl; cl = cl->next)
+		n += cl->peer.uid == uid;
+	return n;
+}
+
+/* Tell a connection why it is not taken, and close it. */
+static void turn_away(int fd, const char *code, const char *message)
+{
+	json_t *j = control_error(code, "%s", message);
+	char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (line) {
+		size_t n = strlen(line);
+
+		line[n] = '\n';
+		(void)!send(fd, line, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		line[n] = '\0';
+	}
+	free(line);
+	json_decref(j);
+	close(fd);
 }
 
 static void listen_cb(struct jit_io *io, uint32_t events)
@@ -308,8 +341,19 @@ static void listen_cb(struct jit_io *io, uint32_t events)
 			close(fd);
 			continue;
 		}
-		if (c->n_clients >= JIT_CONTROL_CLIENTS_MAX)
-			evict_idlest(c);
+		/* One user cannot take every connection from the others. */
+		if (cred.uid != 0 &&
+		    clients_of(c, cred.uid) >= JIT_CONTROL_CLIENTS_PER_UID) {
+			turn_away(fd, "too-many-connections",
+				  "too many connections from this user");
+			continue;
+		}
+		if (c->n_clients >= JIT_CONTROL_CLIENTS_MAX &&
+		    !evict_idlest(c)) {
+			turn_away(fd, "too-many-connections",
+				  "the agent serves too many connections");
+			continue;
+		}
 		cl = calloc(1, sizeof(*cl));
 		if (!cl) {
 			close(fd);

@@ -69,3 +69,26 @@ check "the message names it" grep -q "refusing socket directory '$TMP/run'" "$TM
 start_agent || exit 1
 check "with directories only root controls the agent starts" jitctl status
 check "its files are root's" bash -c "[ \"\$(stat -c %U '$TMP/log/audit.log')\" = root ]"
+
+# --- 5. one user's idle connections neither starve others nor cut followers
+U_MAL="${E2E_ID}ma"
+U_BOB="${E2E_ID}bo"
+G_SOCK="${E2E_ID}so"
+add_group "$G_SOCK"
+add_user "$U_MAL" "$G_SOCK"
+add_user "$U_BOB" "$G_SOCK"
+stop_agent TERM
+start_agent --socket-group "$G_SOCK" || exit 1
+as "$U_BOB" "$JITCTL" --socket "$SOCK" alerts --follow >"$TMP/follow.out" 2>&1 &
+follower=$!
+wait_for "the follower is connected" 5 bash -c "[ \$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq .clients) -ge 1 ]"
+# 300 idle connections, inside the namespace (cleanup ends them).
+for i in $(seq 1 300); do
+	as "$U_MAL" sh -c "sleep 20 | '$PROBE' unix '$SOCK'" >>"$TMP/flood.out" 2>&1 &
+done
+wait_for "the flood is turned away" 10 grep -q too-many-connections "$TMP/flood.out"
+held=$(jitctl --json status | jq .clients)
+check "one user holds at most 32 connections ($held in all)" [ "$held" -le 34 ]
+check "the follower's stream is not cut" kill -0 "$follower"
+check "another member of the group is still served" as "$U_BOB" "$JITCTL" --socket "$SOCK" status
+kill "$follower" 2>/dev/null
