@@ -222,11 +222,17 @@ int daemon_reload(struct jit_daemon *d, bool initial)
 	diag_init(&diag);
 	r = policy_set_load_dir(d->policies, d->cfg->policy_dir, &diag);
 	if (r < 0) {
-		log_err("reading policy directory '%s': %s", d->cfg->policy_dir,
-			strerror(-r));
+		if (!(r == -ENOENT && d->policy_dir_missing))
+			log_err("reading policy directory '%s': %s; the "
+				"policies in force stay",
+				d->cfg->policy_dir, strerror(-r));
+		d->policy_dir_missing = r == -ENOENT;
 		diag_release(&diag);
 		return r;
 	}
+	if (d->policy_dir_missing)
+		log_notice("policy directory '%s' is back", d->cfg->policy_dir);
+	d->policy_dir_missing = false;
 	if (diag.errors) {
 		if (!d->policy_errors || !streq(d->policy_errors, diag.text)) {
 			log_err("%d policy file(s) rejected; their last good "

@@ -35,6 +35,9 @@ struct jit_daemon {
 	int epfd;
 	struct jit_io sig;
 	struct jit_io inotify;
+	int dir_wd;		 /* watch on the policy directory, or -1 */
+	int parent_wd;		 /* watch on its parent (it may be swapped) */
+	bool policy_dir_missing; /* the last reload found no directory */
 	struct jit_io reload_timer;
 	struct jit_io sessions_timer;
 	struct jit_session *sessions; /* as committed */

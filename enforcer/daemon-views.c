@@ -95,6 +95,10 @@ static json_t *status_json(struct jit_daemon *d)
 		if (caps_effective(caps, sizeof(caps)) == 0)
 			json_object_set_new(j, "capabilities_effective",
 					    json_string(caps));
+		json_object_set_new(j, "policy_dir_missing",
+				    json_boolean(d->policy_dir_missing));
+		json_object_set_new(j, "policy_dir_watched",
+				    json_boolean(d->dir_wd >= 0));
 		json_object_set_new(j, "tamper_events",
 				    json_integer((json_int_t)d->tampers));
 		json_object_set_new(j, "tamper_watch",

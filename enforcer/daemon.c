@@ -68,6 +68,34 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 	}
 }
 
+#define DIR_EVENTS                                                  \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
+	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR)
+#define PARENT_EVENTS \
+	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
+
+/*
+ * Watch the policy directory, and its parent for the directory coming and
+ * going: tools that swap a directory whole (rm -rf; mkdir; copy, or a
+ * rename over it) must be followed every time, not only the first.
+ * Returns 0 if the directory itself is watched.
+ */
+static int watch_policy_dir(struct jit_daemon *d)
+{
+	if (d->parent_wd < 0) {
+		_cleanup_free_ char *parent = strdup(d->cfg->policy_dir);
+
+		if (parent)
+			d->parent_wd = inotify_add_watch(
+				d->inotify.fd, dirname(parent), PARENT_EVENTS);
+	}
+	if (d->dir_wd >= 0)
+		return 0;
+	d->dir_wd = inotify_add_watch(d->inotify.fd, d->cfg->policy_dir,
+				      DIR_EVENTS);
+	return d->dir_wd < 0 ? -errno : 0;
+}
+
 static void inotify_cb(struct jit_io *io, uint32_t events)
 {
 	struct jit_daemon *d =
@@ -75,6 +103,8 @@ static void inotify_cb(struct jit_io *io, uint32_t events)
 				      offsetof(struct jit_daemon, inotify));
 	char buf[8192]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
+	_cleanup_free_ char *dirbuf = strdup(d->cfg->policy_dir);
+	const char *name = dirbuf ? basename(dirbuf) : "";
 	bool relevant = false;
 	ssize_t n;
 
@@ -82,16 +112,41 @@ static void inotify_cb(struct jit_io *io, uint32_t events)
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 
-			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
-				log_warn("policy directory '%s' was removed or "
-					 "moved; the policies in force stay",
-					 d->cfg->policy_dir);
-			if (!ev->len || policy_is_policy_filename(ev->name) ||
-			    (ev->mask & IN_Q_OVERFLOW))
-				relevant = true;
 			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				relevant = true;
+				continue;
+			}
+			if (ev->wd == d->parent_wd) {
+				/* The directory itself came or went. */
+				if (ev->len && streq(ev->name, name))
+					relevant = true;
+				continue;
+			}
+			if (ev->wd != d->dir_wd)
+				continue;
+			if (ev->mask &
+			    (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+				if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF))
+					log_warn("policy directory '%s' was "
+						 "removed or moved; the "
+						 "policies in force stay",
+						 d->cfg->policy_dir);
+				if (ev->mask & IN_MOVE_SELF)
+					(void)inotify_rm_watch(io->fd,
+							       d->dir_wd);
+				d->dir_wd = -1;
+				relevant = true;
+				continue;
+			}
+			if (!ev->len || policy_is_policy_filename(ev->name))
+				relevant = true;
 		}
 	}
+	/* A directory that reappeared is watched again before it is read,
+	 * so that no file written in between goes unseen. */
+	if (relevant && d->dir_wd < 0)
+		(void)watch_policy_dir(d);
 	if (relevant)
 		arm_reload(d);
 }
@@ -237,12 +292,8 @@ static int daemon_setup(struct jit_daemon *d)
 	d->inotify.cb = inotify_cb;
 	if (d->inotify.fd < 0)
 		return log_err("inotify: %m"), -errno;
-	if (inotify_add_watch(d->inotify.fd, d->cfg->policy_dir,
-			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-				      IN_DELETE | IN_DELETE_SELF |
-				      IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR) <
-	    0) {
-		r = -errno;
+	r = watch_policy_dir(d);
+	if (r < 0) {
 		log_err("watching policy directory '%s': %s",
 			d->cfg->policy_dir, strerror(-r));
 		return r;
@@ -405,6 +456,8 @@ int daemon_run(const struct jit_config *cfg)
 		.epfd = -1,
 		.sig.fd = -1,
 		.inotify.fd = -1,
+		.dir_wd = -1,
+		.parent_wd = -1,
 		.reload_timer.fd = -1,
 		.sessions_timer.fd = -1,
 		.expiry_timer.fd = -1,

@@ -256,6 +256,10 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 	       (long long)json_integer_value(
 		       json_object_get(reply, "policies")),
 	       str(reply, "policy_dir"), when);
+	if (json_is_true(json_object_get(reply, "policy_dir_missing")))
+		printf("             WARNING: %s is missing; the policies "
+		       "above stay in force until it is back\n",
+		       str(reply, "policy_dir"));
 	rs = json_object_get(reply, "ruleset");
 	if (!json_array_size(json_object_get(rs, "deny"))) {
 		printf("protected:   nothing (no policy in force)\n");

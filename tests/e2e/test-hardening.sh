@@ -92,3 +92,34 @@ check "one user holds at most 32 connections ($held in all)" [ "$held" -le 34 ]
 check "the follower's stream is not cut" kill -0 "$follower"
 check "another member of the group is still served" as "$U_BOB" "$JITCTL" --socket "$SOCK" status
 kill "$follower" 2>/dev/null
+
+# --- 3. a policy directory swapped whole is followed every time ----------
+mk_policy() { printf 'name: p%s\nports:\n  - port: %s\n    max_duration: 1h\n' "$1" "$1" >"$2/p$1.yaml"; }
+policies_now() { jitctl --json policies | jq -r '[.policies[].name] | sort | join(",")'; }
+for port in 2223 2224 2225; do
+	rm -rf "$TMP/policies"
+	mkdir "$TMP/policies"
+	mk_policy "$port" "$TMP/policies"
+	check "swap to p$port is applied" wait_for "p$port in force" 5 bash -c "[ \"\$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | jq -r '[.policies[].name] | join(\",\")')\" = p$port ]"
+done
+# Renamed over, as config tools do.
+mkdir "$TMP/policies.new"
+mk_policy 2226 "$TMP/policies.new"
+mv "$TMP/policies" "$TMP/policies.old"
+mv "$TMP/policies.new" "$TMP/policies"
+check "a directory renamed into place is applied" wait_for "p2226 in force" 5 bash -c "[ \"\$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | jq -r '[.policies[].name] | join(\",\")')\" = p2226 ]"
+# Many files moved in at once.
+rm -rf "$TMP/policies.old" "$TMP/many"
+mkdir "$TMP/many"
+for port in $(seq 3000 3299); do mk_policy "$port" "$TMP/many"; done
+rm -rf "$TMP/policies"
+mv "$TMP/many" "$TMP/policies"
+check "300 files moved in at once are applied" wait_for "300 in force" 10 bash -c "[ \"\$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | jq '.policies | length')\" = 300 ]"
+# Gone: status says so, and the policies in force stay.
+rm -rf "$TMP/policies"
+check "status says the directory is missing" wait_for "missing" 5 bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e .policy_dir_missing >/dev/null"
+check "the policies in force stay" [ "$(jitctl --json policies | jq '.policies | length')" = 300 ]
+check "jitctl status warns" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK status | grep -q 'is missing'"
+mkdir "$TMP/policies"
+mk_policy 22 "$TMP/policies"
+check "and it is followed when it is back" wait_for "p22 in force" 5 bash -c "[ \"\$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | jq -r '[.policies[].name] | join(\",\")')\" = p22 ]"
