@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include "control.h"
+#include "log.h"
 #include "loop.h"
 #include "util.h"
 
@@ -375,53 +376,73 @@ static void listen_cb(struct jit_io *io, uint32_t events)
 	}
 }
 
-/* 0 if nobody answers at path (stale or absent), -EADDRINUSE if one does. */
-static int probe_live(const struct sockaddr_un *sa)
+/*
+ * 0 if nobody answers at path (stale or absent) or only an impostor does
+ * (a listener that is not root: *impostor says who), -EADDRINUSE if an
+ * agent does.
+ */
+static int probe_live(const struct sockaddr_un *sa, struct ucred *impostor)
 {
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
 
+	impostor->pid = 0;
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -EADDRINUSE;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return -EADDRINUSE;
+	*impostor = cred;
 	return 0;
 }
 
 int control_open(const char *path, gid_t group, int epfd, control_handler_fn fn,
 		 void *userdata, struct jit_control **ret)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX },
+			   tmp = { .sun_family = AF_UNIX };
+	struct ucred impostor;
 	_cleanup_close_ int fd = -1;
 	struct jit_control *c;
 	mode_t old;
 	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (strlen(path) + 16 >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	r = probe_live(&sa);
+	r = probe_live(&sa, &impostor);
 	if (r < 0)
 		return r;
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
+	if (impostor.pid)
+		log_warn("'%s' was answered by a process that is not an agent "
+			 "(pid %d, uid %u); replacing it",
+			 path, (int)impostor.pid, (unsigned)impostor.uid);
 
+	/*
+	 * Bound under a temporary name, with its owner and mode set there,
+	 * then renamed over the final one in one step: the path never
+	 * names a socket with wider permissions, nor anyone else's.
+	 */
+	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d", path,
+		 (int)getpid());
+	(void)unlink(tmp.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* Never visible with wider permissions than 0660, not even briefly. */
 	old = umask(0117);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	r = bind(fd, (struct sockaddr *)&tmp, sizeof(tmp));
 	umask(old);
 	if (r < 0)
 		return -errno;
-	if (chown(path, 0, group) < 0 || chmod(path, 0660) < 0) {
+	if (lchown(tmp.sun_path, 0, group) < 0 ||
+	    fchmodat(AT_FDCWD, tmp.sun_path, 0660, 0) < 0 ||
+	    listen(fd, 64) < 0 || rename(tmp.sun_path, path) < 0) {
 		r = -errno;
-		unlink(path);
-		return r;
-	}
-	if (listen(fd, 64) < 0) {
-		r = -errno;
-		unlink(path);
+		unlink(tmp.sun_path);
 		return r;
 	}
 	c = calloc(1, sizeof(*c));

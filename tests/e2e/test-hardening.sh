@@ -123,3 +123,32 @@ check "jitctl status warns" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK
 mkdir "$TMP/policies"
 mk_policy 22 "$TMP/policies"
 check "and it is followed when it is back" wait_for "p22 in force" 5 bash -c "[ \"\$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | jq -r '[.policies[].name] | join(\",\")')\" = p22 ]"
+
+# --- 2. an impostor listening on the socket's path -------------------------
+# Bound by root in a root-only directory, then listening as nobody: what a
+# compromised service could leave there. It must be replaced, not obeyed.
+stop_agent TERM
+mkdir -m 0755 "$TMP/run2"
+ip netns exec "$NS_VM" python3 -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+os.setgid(65534); os.setuid(65534)
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"{\"ok\":true,\"pid\":1}\n")
+' "$TMP/run2/control.sock" &
+IMPOSTOR=$!
+wait_for "the impostor listens" 5 test -S "$TMP/run2/control.sock"
+SOCK_SAVED="$SOCK"
+SOCK="$TMP/run2/control.sock"
+# (start_agent's own wait is answered by the impostor: wait for the agent.)
+start_agent || exit 1
+check "the agent starts over an impostor's socket" wait_for "the agent replaced it" 10 \
+	bash -c "grep -q 'not an agent (pid [0-9]*, uid 65534); replacing it' '$TMP/agent.log' && grep -q enforcing '$TMP/agent.log'"
+check "jitctl now talks to the agent" bash -c "[ \"\$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq .pid)\" = $AGENT_PID ]"
+check "the socket is root's, mode 0660" bash -c "[ \"\$(stat -c '%U %a' '$SOCK')\" = 'root 660' ]"
+kill "$IMPOSTOR" 2>/dev/null
+stop_agent TERM
+SOCK="$SOCK_SAVED"
