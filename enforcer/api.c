@@ -530,6 +530,9 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 				"{s:s, s:s}", "code", "not-recorded", "message",
 				"the revoke is in force in the kernel but not "
 				"yet recorded; the agent keeps trying"));
+	/* A session listed as older than conntrack must not outlive its
+	 * socket into the time after the grant. */
+	daemon_prune_sessions(d);
 	if (json_is_true(term)) {
 		json_t *ev = audit_base("terminate", &id);
 

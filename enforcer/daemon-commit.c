@@ -304,6 +304,83 @@ void daemon_collect_mgmt_ports(struct jit_daemon *d)
 	}
 }
 
+/* Remove sessions at indexes where gone[i] from d->sessions and the kernel. */
+static void drop_sessions(struct jit_daemon *d, const bool *gone)
+{
+	_cleanup_free_ struct jit_session *del =
+		calloc(d->n_sessions + 1, sizeof(*del));
+	size_t n_del = 0, out = 0;
+	char err[256];
+
+	if (!del)
+		return;
+	for (size_t i = 0; i < d->n_sessions; i++) {
+		if (gone[i])
+			del[n_del++] = d->sessions[i];
+		else
+			d->sessions[out++] = d->sessions[i];
+	}
+	if (!n_del)
+		return;
+	d->n_sessions = out;
+	if (table_sessions_delete(d->table, del, n_del, err, sizeof(err)) < 0) {
+		log_warn("removing %zu closed session(s): %s; the list is "
+			 "committed again",
+			 n_del, err);
+		(void)daemon_commit(d, d->ruleset);
+	}
+}
+
+static bool session_is(const struct jit_session *x, const struct jit_sock *s)
+{
+	size_t alen = x->family == AF_INET ? 4 : 16;
+
+	return x->family == s->family && x->rport == s->rport &&
+	       x->lport == s->lport && !memcmp(x->remote, s->remote, alen) &&
+	       !memcmp(x->local, s->local, alen);
+}
+
+void daemon_prune_sessions(struct jit_daemon *d)
+{
+	_cleanup_free_ struct jit_session *now = NULL;
+	_cleanup_free_ bool *gone = NULL;
+	size_t n = 0;
+
+	if (!d->n_sessions || !d->ruleset ||
+	    collect_sessions(d->ruleset, &now, &n) < 0)
+		return;
+	gone = calloc(d->n_sessions, sizeof(*gone));
+	if (!gone)
+		return;
+	for (size_t i = 0; i < d->n_sessions; i++) {
+		gone[i] = true;
+		for (size_t k = 0; k < n && gone[i]; k++)
+			gone[i] = memcmp(&d->sessions[i], &now[k],
+					 sizeof(now[k])) != 0;
+	}
+	drop_sessions(d, gone);
+}
+
+int daemon_session_closed(const struct jit_sock *s, void *userdata)
+{
+	struct jit_daemon *d = userdata;
+	_cleanup_free_ bool *gone = NULL;
+
+	if (!s) {
+		daemon_prune_sessions(d);
+		return 0;
+	}
+	if (!d->n_sessions)
+		return 0;
+	gone = calloc(d->n_sessions, sizeof(*gone));
+	if (!gone)
+		return 0;
+	for (size_t i = 0; i < d->n_sessions; i++)
+		gone[i] = session_is(&d->sessions[i], s);
+	drop_sessions(d, gone);
+	return 0;
+}
+
 void daemon_refresh_sessions(struct jit_daemon *d)
 {
 	struct jit_session *now = NULL;

@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "ruleset.h"
 #include "table.h"
+#include "sockdiag.h"
 #include "state.h"
 #include "watch.h"
 #include "detect.h"
@@ -40,7 +41,8 @@ struct jit_daemon {
 	bool policy_dir_missing; /* the last reload found no directory */
 	struct jit_io reload_timer;
 	struct jit_io sessions_timer;
-	struct jit_session *sessions; /* as committed */
+	struct jit_session *sessions;	 /* as committed */
+	struct jit_sockwatch *sockwatch; /* closed sockets, to drop sessions */
 	size_t n_sessions;
 	struct jit_policy_set *policies;
 	struct jit_ruleset *ruleset;
@@ -90,6 +92,13 @@ int daemon_reload(struct jit_daemon *d, bool initial);
 int daemon_commit(struct jit_daemon *d, const struct jit_ruleset *rs);
 /* Commit again if the sessions older than conntrack changed. */
 void daemon_refresh_sessions(struct jit_daemon *d);
+/*
+ * A session may pass only while its socket lives: drop the listed ones
+ * whose socket is gone (after a revoke), or the one that just closed
+ * (s NULL: notifications were lost, look at all). sockwatch's callback.
+ */
+void daemon_prune_sessions(struct jit_daemon *d);
+int daemon_session_closed(const struct jit_sock *s, void *userdata);
 /* Management ports for posture: the policies' extra ones. */
 void daemon_collect_mgmt_ports(struct jit_daemon *d);
 

@@ -230,7 +230,8 @@ void daemon_pass_end(struct jit_daemon *d)
 		else
 			log_info("compacting the journal in pid %d (the agent "
 				 "paused %.1f ms for it)",
-				 (int)pid, (double)(now_mono_us() - t0) / 1000.0);
+				 (int)pid,
+				 (double)(now_mono_us() - t0) / 1000.0);
 	}
 }
 

@@ -360,6 +360,13 @@ static int daemon_setup(struct jit_daemon *d)
 		/* Without a reader the log rule would only cost cycles. */
 		daemon_reload(d, false);
 	}
+	/* Sessions older than conntrack pass only while their socket
+	 * lives: be told when one closes. */
+	r = sockwatch_open(d->epfd, daemon_session_closed, d, &d->sockwatch);
+	if (r < 0)
+		log_warn("watching closed sockets: %s; closed sessions are "
+			 "dropped at revokes and every %d s only",
+			 strerror(-r), SESSIONS_REFRESH_S);
 	r = watch_open(table_name(d->table), d->epfd, daemon_on_tamper, d,
 		       &d->watch);
 	if (r < 0)
@@ -434,6 +441,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->expiry_timer.fd >= 0)
 		close(d->expiry_timer.fd);
 	watch_close(d->watch);
+	sockwatch_close(d->sockwatch);
 	nflog_close(d->nflog);
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);

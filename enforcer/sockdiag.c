@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "loop.h"
 #include "sockdiag.h"
 #include "util.h"
 
@@ -167,4 +168,83 @@ int sockdiag_destroy(const struct jit_sock *s)
 out:
 	mnl_socket_close(nl);
 	return r;
+}
+
+struct jit_sockwatch {
+	struct jit_io io; /* first: the loop hands us this */
+	int epfd;
+	struct mnl_socket *nl;
+	sockdiag_fn fn;
+	void *userdata;
+};
+
+static void sockwatch_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_sockwatch *w = (struct jit_sockwatch *)io;
+	struct dump_ctx ctx = { .proto = IPPROTO_TCP,
+				.fn = w->fn,
+				.userdata = w->userdata };
+	char buf[16384];
+
+	for (;;) {
+		ssize_t n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ENOBUFS) {
+			/* Notifications were lost: the caller looks again. */
+			(void)w->fn(NULL, w->userdata);
+			continue;
+		}
+		if (n <= 0)
+			return;
+		(void)mnl_cb_run(buf, (size_t)n, 0, 0, dump_cb, &ctx);
+	}
+}
+
+int sockwatch_open(int epfd, sockdiag_fn fn, void *userdata,
+		   struct jit_sockwatch **ret)
+{
+	unsigned groups = (1u << (SKNLGRP_INET_TCP_DESTROY - 1)) |
+			  (1u << (SKNLGRP_INET6_TCP_DESTROY - 1));
+	struct jit_sockwatch *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->nl = mnl_socket_open2(NETLINK_SOCK_DIAG,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!w->nl) {
+		r = -errno;
+		free(w);
+		return r;
+	}
+	if (mnl_socket_bind(w->nl, groups, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		sockwatch_close(w);
+		return r;
+	}
+	w->io.fd = mnl_socket_get_fd(w->nl);
+	w->io.cb = sockwatch_cb;
+	w->epfd = epfd;
+	w->fn = fn;
+	w->userdata = userdata;
+	r = loop_add(epfd, &w->io, EPOLLIN);
+	if (r < 0) {
+		sockwatch_close(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
+}
+
+struct jit_sockwatch *sockwatch_close(struct jit_sockwatch *w)
+{
+	if (!w)
+		return NULL;
+	if (w->io.cb)
+		loop_del(w->epfd, &w->io);
+	mnl_socket_close(w->nl);
+	free(w);
+	return NULL;
 }

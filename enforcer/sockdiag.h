@@ -66,4 +66,15 @@ int sockdiag_dump(uint8_t proto, uint32_t states, sockdiag_fn fn,
  */
 int sockdiag_destroy(const struct jit_sock *s);
 
+struct jit_sockwatch;
+
+/*
+ * Be told of every TCP socket the kernel destroys (sock_diag's destroy
+ * groups; CAP_NET_ADMIN): fn gets each, or NULL when notifications were
+ * lost and the caller should look for itself. Registered on epfd.
+ */
+int sockwatch_open(int epfd, sockdiag_fn fn, void *userdata,
+		   struct jit_sockwatch **ret);
+struct jit_sockwatch *sockwatch_close(struct jit_sockwatch *w);
+
 #endif

@@ -1383,6 +1383,49 @@ int table_mark_unrecorded(struct jit_table *t, uint64_t id, uint64_t end_ms,
 	return r;
 }
 
+int table_sessions_delete(struct jit_table *t, const struct jit_session *ss,
+			  size_t n, char *err, size_t errlen)
+{
+	struct builder bld = { .table = t->name };
+	int r = 0;
+
+	if (!n)
+		return 0;
+	bld.b = batch_new(t->nft);
+	if (!bld.b)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !bld.err; i++) {
+		bool v4 = ss[i].family == AF_INET;
+		struct nftnl_set *s = set_new(
+			&bld, v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6, 0);
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		uint8_t k[40];
+		size_t len = session_key(k, &ss[i]);
+
+		if (!s || !e) {
+			if (s)
+				nftnl_set_free(s);
+			if (e)
+				nftnl_set_elem_free(e);
+			bld.err = -ENOMEM;
+			break;
+		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
+		nftnl_set_elem_add(s, e);
+		/* Gone already (a commit replaced the list) is no error. */
+		add_msg(&bld,
+			t->no_destroy ? NFT_MSG_DELSETELEM
+				      : JIT_MSG_DESTROYSETELEM,
+			0, elems_payload, s, "removing a closed session");
+		nftnl_set_free(s);
+	}
+	r = bld.err;
+	if (r == 0)
+		r = batch_commit(bld.b, err, errlen, NULL);
+	batch_free(bld.b);
+	return r;
+}
+
 /* Every element of one of our sets, into *ret (freed by the caller). */
 static int dump_set(struct jit_table *t, const char *name,
 		    struct nftnl_set **ret)

@@ -100,6 +100,10 @@ int table_elems_update(struct jit_table *t, const struct jit_elem *del,
 int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 		     struct jit_elem **ret);
 
+/* Take sessions that closed out of the sessions sets. */
+int table_sessions_delete(struct jit_table *t, const struct jit_session *ss,
+			  size_t n, char *err, size_t errlen);
+
 /*
  * Record id was ended while the journal could not say so: the kernel keeps
  * the word (in set "unrecorded", until end_ms) so that a restart before the

@@ -14,7 +14,8 @@
  *   probe session ADDR PORT        connect, then for each stdin line send it
  *                                  and print "ok" once echoed, or "fail"
  *                                  (reset, closed or 2 s without echo)
- *   probe ack ADDR PORT [MS]       send a lone TCP ACK (no handshake) from a
+ *   probe ack ADDR PORT [MS [SPORT]]
+ *                                  send a lone TCP ACK (no handshake) from a
  *                                  raw socket, IPv4; exit 0 if the host's
  *                                  stack answered with a reset (the packet
  *                                  got through), 2 if nothing came back
@@ -203,7 +204,7 @@ static uint16_t csum(const void *data, size_t len, uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-static int do_ack(const char *addr, const char *port, int ms)
+static int do_ack(const char *addr, const char *port, int ms, int src_port)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET };
 	struct sockaddr_in src;
@@ -214,7 +215,8 @@ static int do_ack(const char *addr, const char *port, int ms)
 		uint16_t len;
 		struct tcphdr th;
 	} ph;
-	uint16_t sport = (uint16_t)(20000 + getpid() % 20000);
+	uint16_t sport = src_port > 0 ? (uint16_t)src_port
+				      : (uint16_t)(20000 + getpid() % 20000);
 	int s, u;
 
 	if (inet_pton(AF_INET, addr, &dst.sin_addr) != 1)
@@ -486,7 +488,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 4 && !strcmp(argv[1], "ack")) {
 		ms = argc >= 5 ? atoi(argv[4]) : 1000;
-		return do_ack(argv[2], argv[3], ms);
+		return do_ack(argv[2], argv[3], ms,
+			      argc >= 6 ? atoi(argv[5]) : 0);
 	}
 	if (argc == 3 && !strcmp(argv[1], "unix"))
 		return do_unix(argv[2]);

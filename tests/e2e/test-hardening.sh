@@ -152,3 +152,21 @@ check "the socket is root's, mode 0660" bash -c "[ \"\$(stat -c '%U %a' '$SOCK')
 kill "$IMPOSTOR" 2>/dev/null
 stop_agent TERM
 SOCK="$SOCK_SAVED"
+
+# --- 4. a listed session passes only while its socket lives ---------------
+start_listeners "22@$VM4_1"
+start_agent || exit 1
+gid=$(jitctl request p22 --port 22 --from "$C1_4" --for 10m | sed -n 's/^request \([0-9]*\) .*/\1/p')
+session_open s4 c1 "$VM4_1" 22
+# A commit lists the connected sessions on protected ports.
+mk_policy 2230 "$TMP/policies"
+sess() { vm nft list set inet "$TABLE" sessions_v4 | grep -o "$C1_4 . $VM4_1 . [0-9]* . 22"; }
+check "a commit lists the session" wait_for "session listed" 5 sess
+sport=$(sess | head -n1 | awk '{print $5}')
+session_close s4
+check "the session leaves the list as soon as its socket closes" \
+	wait_for "session gone" 3 bash -c "! ip netns exec $NS_VM nft list set inet $TABLE sessions_v4 | grep -q '$C1_4 . $VM4_1 . $sport . 22'"
+jitctl revoke "$gid" >/dev/null
+vm conntrack -D -p tcp --dport 22 >/dev/null 2>&1 || true
+ack_rc() { local rc=0; c1 "$PROBE" ack "$VM4_1" 22 700 "$sport" || rc=$?; echo "$rc"; }
+check "a forged ACK on the closed session's 4-tuple is dropped" [ "$(ack_rc)" = 2 ]
