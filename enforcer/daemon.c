@@ -229,6 +229,7 @@ static int check_dirs(struct jit_daemon *d)
 
 static int daemon_setup(struct jit_daemon *d)
 {
+	uint64_t t_journal = 0, t_check = 0, t_commit = 0, t_done = 0;
 	struct jit_diag pre;
 	struct itimerspec every = {
 		.it_interval = { .tv_sec = SESSIONS_REFRESH_S },
@@ -310,6 +311,7 @@ static int daemon_setup(struct jit_daemon *d)
 		log_err("opening nftables netlink socket: %s", strerror(-r));
 		return r;
 	}
+	t_journal = now_mono_us();
 	r = daemon_load_journal(d);
 	if (r < 0)
 		return r;
@@ -330,6 +332,7 @@ static int daemon_setup(struct jit_daemon *d)
 		static const uint64_t none;
 		const uint64_t *check = d->start_check ? d->start_check : &none;
 
+		t_check = now_mono_us();
 		r = access_start(&d->access, d->clean_start,
 				 d->start_check_all ? NULL : check,
 				 d->n_start_check, now_real_ms());
@@ -342,7 +345,9 @@ static int daemon_setup(struct jit_daemon *d)
 		   grants_count(d->access.grants),
 		   grants_count_status(d->access.grants, JIT_INITIATED));
 	d->resync = true;
+	t_commit = now_mono_us();
 	r = daemon_reload(d, true);
+	t_done = now_mono_us();
 	if (r < 0) {
 		if (!d->ruleset)
 			log_err("first commit failed; nothing was changed in "
@@ -395,6 +400,11 @@ static int daemon_setup(struct jit_daemon *d)
 	}
 	d->enforcing = true;
 	log_notice("enforcing; control socket %s", d->cfg->socket_path);
+	log_info("start: journal %.1f ms, records against the kernel %.1f ms, "
+		 "first commit %.1f ms",
+		 (double)(t_check - t_journal) / 1000.0,
+		 (double)(t_commit - t_check) / 1000.0,
+		 (double)(t_done - t_commit) / 1000.0);
 	/* Reading the state file took memory the agent no longer needs. */
 	malloc_trim(0);
 	(void)notify_send("READY=1\nSTATUS=enforcing");
