@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,8 @@ static const char *level_name(int level)
 
 void log_msg(int level, const char *fmt, ...)
 {
+	/* Callers write `return log_err("...: %m"), -errno;`: keep errno. */
+	int saved = errno;
 	char buf[2048];
 	va_list ap;
 
@@ -62,6 +65,7 @@ void log_msg(int level, const char *fmt, ...)
 	fprintf(stderr, "%s: %s: %s\n", log_ident, level_name(level), buf);
 	if (log_syslog)
 		syslog(level, "%s", buf);
+	errno = saved;
 }
 
 void log_lines(int level, const char *text)

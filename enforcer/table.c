@@ -65,10 +65,17 @@
 
 /* ---- expressions ------------------------------------------------------ */
 
+/*
+ * Every emitter may be handed the NULL of a rule_new() that ran out of
+ * memory (the builder keeps that error): never add to it.
+ */
 static int expr_add(struct nftnl_rule *r, struct nftnl_expr *e)
 {
-	if (!e)
+	if (!r || !e) {
+		if (e)
+			nftnl_expr_free(e);
 		return -ENOMEM;
+	}
 	nftnl_rule_add_expr(r, e);
 	return 0;
 }
