@@ -88,6 +88,20 @@ expect_tcp c2 "$VM4_2" 5986 refused
 status_json=$(jitctl status --json)
 mode=$(printf '%s' "$status_json" | sed -n 's/.*"protection": "\([^"]*\)".*/\1/p')
 check "status reports a protection mode ($mode)" [ -n "$mode" ]
+# Probe the kernel independently: 6.9+ has owner and persist, and the
+# kernel's own flags of the table must say what the agent claims (nft
+# 1.0.6 prints persist as "unknown").
+kver=$(uname -r | awk -F. '{print $1 * 100 + $2}')
+want=plain
+[ "$kver" -ge 609 ] && want=owner+persist
+check "on Linux $(uname -r) the agent chose $want (it says $mode)" [ "$mode" = "$want" ]
+kflags=$(vm nft -j list tables | jq -c '[.nftables[] | select(.table.name == "'"$TABLE"'") | .table.flags // []] | .[0]')
+if [ "$want" = owner+persist ]; then
+	check "the kernel's flags of the table are owner and persist ($kflags)" \
+		bash -c "jq -e 'length == 2 and index(\"owner\") != null' <<<'$kflags' >/dev/null"
+else
+	check "the kernel's flags of the table are none ($kflags)" bash -c "jq -e 'length == 0' <<<'$kflags' >/dev/null"
+fi
 check "jitctl status prints a table" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK status | grep -q 'tcp/22'"
 check "jitctl policies lists the four policies" \
 	bash -c "[ \$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json policies | grep -c '\"name\"') -eq 4 ]"

@@ -64,7 +64,7 @@ eventually_tcp c1 "$VM4_1" 22 dropped 8
 check "session opened during the grant outlives its expiry" session_ok long
 check "and keeps passing data" session_ok long
 check "expiry is recorded" wait_for "request $id1 expired" 5 \
-	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | grep -A30 '\"id\": $id1,' | grep -q '\"status_reason\": \"expired\"'"
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | jq -e '.requests[] | select(.id == $id1) | .status_reason == \"expired\"' >/dev/null"
 session_close long
 
 # --- replacement: same source, proto and port, no duplicate element ------
@@ -77,7 +77,7 @@ check "one element, not two" [ "$(elements grants_v4 "$C1_4 . tcp . 22")" = 1 ]
 check "the element now has the longer timeout" \
 	bash -c "ip netns exec $NS_VM nft list set inet $TABLE grants_v4 | grep '$C1_4 . tcp . 22' | grep -Eq 'expires (19|20)m'"
 check "the old request says it was replaced" \
-	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | grep -A30 '\"id\": $id2,' | grep -q 'newer request initiated'"
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | jq -e '.requests[] | select(.id == $id2) | .status_reason == \"newer request initiated\"' >/dev/null"
 sleep 0.1
 out=$(jitctl request ssh --port 22 --from "$C1_4" --for 10m)
 check "a shorter replacement shortens it" \
@@ -128,7 +128,7 @@ expect_tcp c1 "$VM4_1" 3389 open
 out=$(actl "$U_ALICE" request rdp --port 3389 --from 192.0.2.0/25 --for 5m)
 idd=$(grant_id <<<"$out")
 check "bob denies another" actl "$U_BOB" deny "$idd" --reason "not tonight"
-check "the denial is recorded" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | grep -A30 '\"id\": $idd,' | grep -q 'denied: not tonight'"
+check "the denial is recorded" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | jq -e '.requests[] | select(.id == $idd) | .status_reason == \"denied: not tonight\"' >/dev/null"
 out=$(actl "$U_MAL" revoke "$idm" 2>&1 || true)
 check "mallory cannot revoke alice's grant: $out" grep -q "may only revoke" <<<"$out"
 
