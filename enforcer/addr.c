@@ -135,3 +135,8 @@ void prefix_last(const struct jit_prefix *p, uint8_t out[16])
 	for (unsigned i = 0; i < n; i++)
 		out[i] = (uint8_t)(p->addr[i] | (uint8_t)~byte_mask(p->len, i));
 }
+
+const char *proto_name(uint8_t ipproto)
+{
+	return ipproto == IPPROTO_TCP ? "tcp" : "udp";
+}

@@ -52,6 +52,9 @@ static inline unsigned prefix_addr_len(const struct jit_prefix *p)
 	return p->family == AF_INET ? 4 : 16;
 }
 
+/* "tcp" or "udp" for IPPROTO_TCP or IPPROTO_UDP (the only two we use). */
+const char *proto_name(uint8_t ipproto);
+
 /* Last address of the prefix into out (4 or 16 bytes). */
 void prefix_last(const struct jit_prefix *p, uint8_t out[16]);
 

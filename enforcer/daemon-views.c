@@ -23,10 +23,10 @@ static json_t *ruleset_json(const struct jit_ruleset *r)
 	for (size_t i = 0; i < r->n_protected; i++) {
 		const struct jit_protected *p = &r->protected[i];
 
-		json_array_append_new(
-			prot, json_pack("{s:s, s:i, s:i}", "protocol",
-					p->proto == IPPROTO_TCP ? "tcp" : "udp",
-					"port_lo", p->lo, "port_hi", p->hi));
+		json_array_append_new(prot,
+				      json_pack("{s:s, s:i, s:i}", "protocol",
+						proto_name(p->proto), "port_lo",
+						p->lo, "port_hi", p->hi));
 	}
 	for (size_t i = 0; i < r->n_deny; i++) {
 		const struct jit_deny *d = &r->deny[i];
@@ -34,10 +34,9 @@ static json_t *ruleset_json(const struct jit_ruleset *r)
 		json_array_append_new(
 			deny,
 			json_pack("{s:s, s:i, s:i, s:s, s:s}", "protocol",
-				  d->proto == IPPROTO_TCP ? "tcp" : "udp",
-				  "port_lo", d->lo, "port_hi", d->hi,
-				  "interface", d->iface[0] ? d->iface : "*",
-				  "action",
+				  proto_name(d->proto), "port_lo", d->lo,
+				  "port_hi", d->hi, "interface",
+				  d->iface[0] ? d->iface : "*", "action",
 				  d->action == JIT_ACTION_DROP ? "drop"
 							       : "reject"));
 	}

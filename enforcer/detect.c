@@ -171,11 +171,6 @@ static bool same_host(const struct jit_prefix *a, const struct jit_prefix *b)
 	       !memcmp(a->addr, b->addr, prefix_addr_len(a));
 }
 
-static const char *proto_name(uint8_t p)
-{
-	return p == IPPROTO_TCP ? "tcp" : "udp";
-}
-
 static uint64_t window_ms(const struct jit_detect *d)
 {
 	return (uint64_t)d->lim.window_s * 1000;

@@ -87,9 +87,7 @@ const char *status_name(enum jit_status s)
 
 char *grant_key_ports(const struct jit_grant_key *k, char *buf, size_t n)
 {
-	const char *p = k->protos == (JIT_PROTO_TCP | JIT_PROTO_UDP) ? "tcp,udp"
-			: k->protos == JIT_PROTO_UDP		     ? "udp"
-								     : "tcp";
+	const char *p = protos_name(k->protos);
 
 	if (k->port_lo == k->port_hi)
 		snprintf(buf, n, "%s/%u", p, k->port_lo);

@@ -969,7 +969,7 @@ static bool parse_port_entry(struct parse_ctx *c, const struct node *v,
 	return c->errors == errors && pb.port_ok;
 }
 
-static const char *proto_name(unsigned protos)
+const char *protos_name(unsigned protos)
 {
 	switch (protos) {
 	case JIT_PROTO_TCP:
@@ -1023,7 +1023,7 @@ static void parse_ports(struct parse_ctx *c, const struct node *v, void *obj)
 				 "port %u); each port and protocol may appear "
 				 "once per policy",
 				 v->kids[i]->line,
-				 proto_name(a->protos & b->protos),
+				 protos_name(a->protos & b->protos),
 				 a->port_lo > b->port_lo ? a->port_lo
 							 : b->port_lo);
 			break;
@@ -2224,7 +2224,8 @@ void policy_print(const struct jit_policy *p, FILE *out)
 	for (size_t i = 0; i < p->n_ports; i++) {
 		const struct jit_port_rule *r = &p->ports[i];
 
-		fprintf(out, "  port %s/%u", proto_name(r->protos), r->port_lo);
+		fprintf(out, "  port %s/%u", protos_name(r->protos),
+			r->port_lo);
 		if (r->port_hi != r->port_lo)
 			fprintf(out, "-%u", r->port_hi);
 		fprintf(out, " max_duration %s sources ",

@@ -29,6 +29,9 @@ enum {
 	JIT_PROTO_UDP = 1 << 1,
 };
 
+/* "tcp", "udp" or "tcp,udp" for a set of JIT_PROTO_* bits. */
+const char *protos_name(unsigned protos);
+
 enum jit_approval {
 	JIT_APPROVAL_AUTO,
 	JIT_APPROVAL_MANUAL,

@@ -39,11 +39,6 @@ const char *posture_service(uint8_t proto, uint16_t port, const uint16_t *extra,
 	return NULL;
 }
 
-static const char *proto_name(uint8_t p)
-{
-	return p == IPPROTO_TCP ? "tcp" : "udp";
-}
-
 /* Policies whose ports cover proto/port, and the interfaces they name. */
 static void covering(const struct jit_policy_set *ps, uint8_t proto,
 		     uint16_t port, json_t *names, json_t *ifaces, bool *all)

@@ -290,11 +290,6 @@ struct jit_ruleset *ruleset_free(struct jit_ruleset *r)
 	return NULL;
 }
 
-static const char *proto_name(uint8_t proto)
-{
-	return proto == IPPROTO_TCP ? "tcp" : "udp";
-}
-
 static void print_ports(FILE *out, uint16_t lo, uint16_t hi)
 {
 	if (lo == hi)
