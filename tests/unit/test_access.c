@@ -16,6 +16,7 @@
 #include "access.h"
 #include "diag.h"
 #include "util.h"
+#include "runner.h"
 
 static const char policies_yaml[] = "name: ssh\n"
 				    "ports:\n"
@@ -746,13 +747,4 @@ static Suite *access_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(access_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+TEST_MAIN(access_suite)

@@ -3,6 +3,7 @@
 
 #include "addr.h"
 #include "util.h"
+#include "runner.h"
 
 static struct jit_prefix parse_ok(const char *s)
 {
@@ -240,13 +241,4 @@ static Suite *addr_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(addr_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(addr_suite)

@@ -8,6 +8,7 @@
 
 #include "authz.h"
 #include "util.h"
+#include "runner.h"
 
 static const char policies_yaml[] =
 	"name: ssh\n"
@@ -578,13 +579,4 @@ static Suite *authz_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(authz_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(authz_suite)

@@ -20,6 +20,7 @@
 #include "duration.h"
 #include "policy.h"
 #include "util.h"
+#include "runner.h"
 
 #define AZURE_GOLDEN_DIR GOLDEN_DIR "/azure"
 /* 2026-12-01T12:00:00Z */
@@ -1213,14 +1214,10 @@ static Suite *azure_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	n_golden = golden_list(AZURE_GOLDEN_DIR, ".json", &golden);
-	sr = srunner_create(azure_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = run_suite(azure_suite());
 	golden_list_free(golden, n_golden);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "util.h"
+#include "runner.h"
 
 /* Checks reply is {"ok": false, "error": {"code": code, "message": ...}}. */
 static const char *assert_error(json_t *reply, const char *code)
@@ -339,13 +340,4 @@ static Suite *control_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(control_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(control_suite)

@@ -10,6 +10,7 @@
 
 #include "cover.h"
 #include "util.h"
+#include "runner.h"
 
 /*
  * Check logs the place of every assertion that passes; the model checks
@@ -1418,13 +1419,4 @@ static Suite *cover_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(cover_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(cover_suite)

@@ -21,6 +21,7 @@
 #include "detect.h"
 #include "diag.h"
 #include "util.h"
+#include "runner.h"
 
 /* 2023-11-14T22:13:20.000Z */
 #define T0    1700000000000ull
@@ -1315,13 +1316,4 @@ static Suite *detect_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(detect_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(detect_suite)

@@ -3,6 +3,7 @@
 
 #include "duration.h"
 #include "util.h"
+#include "runner.h"
 
 START_TEST(test_parse_good)
 {
@@ -140,13 +141,4 @@ static Suite *duration_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(duration_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(duration_suite)

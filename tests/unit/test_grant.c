@@ -8,6 +8,7 @@
 #include "api.h"
 #include "grant.h"
 #include "util.h"
+#include "runner.h"
 
 /* --- request_parse -------------------------------------------------------- */
 
@@ -1025,13 +1026,4 @@ static Suite *grant_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(grant_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(grant_suite)

@@ -13,6 +13,7 @@
 
 #include "journal.h"
 #include "util.h"
+#include "runner.h"
 
 #define T0 1700000000000ull
 
@@ -401,13 +402,4 @@ static Suite *journal_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(journal_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+TEST_MAIN(journal_suite)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "runner.h"
 
 START_TEST(test_errno_kept)
 {
@@ -20,18 +21,14 @@ START_TEST(test_errno_kept)
 }
 END_TEST
 
-int main(void)
+static Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("log");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_errno_kept);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+TEST_MAIN(log_suite)

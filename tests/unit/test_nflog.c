@@ -10,6 +10,7 @@
 
 #include "nflog.h"
 #include "util.h"
+#include "runner.h"
 
 /* An IPv4 header of ihl words, with a TCP/UDP header's ports after it. */
 static size_t ipv4(uint8_t *p, unsigned ihl, uint8_t proto, const char *src,
@@ -303,13 +304,4 @@ static Suite *nflog_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(nflog_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(nflog_suite)

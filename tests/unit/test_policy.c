@@ -13,6 +13,7 @@
 #include "golden.h"
 #include "policy.h"
 #include "util.h"
+#include "runner.h"
 
 #define POLICY_GOLDEN_DIR GOLDEN_DIR "/policy"
 #define EXAMPLES_DIR	  GOLDEN_DIR "/../../policies"
@@ -804,14 +805,10 @@ static Suite *policy_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	n_golden = golden_list(POLICY_GOLDEN_DIR, ".yaml", &golden);
-	sr = srunner_create(policy_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = run_suite(policy_suite());
 	golden_list_free(golden, n_golden);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc;
 }

@@ -13,6 +13,7 @@
 #include "posture.h"
 #include "ruleset.h"
 #include "util.h"
+#include "runner.h"
 
 #define RECOMMENDATION                                                    \
 	"Management ports should be protected with just-in-time network " \
@@ -427,13 +428,4 @@ static Suite *posture_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(posture_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(posture_suite)

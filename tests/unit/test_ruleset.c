@@ -14,6 +14,7 @@
 #include "golden.h"
 #include "ruleset.h"
 #include "util.h"
+#include "runner.h"
 
 #define RULESET_GOLDEN_DIR GOLDEN_DIR "/ruleset"
 
@@ -360,14 +361,10 @@ static Suite *ruleset_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	n_golden = golden_list(RULESET_GOLDEN_DIR, ".yaml", &golden);
-	sr = srunner_create(ruleset_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = run_suite(ruleset_suite());
 	golden_list_free(golden, n_golden);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc;
 }

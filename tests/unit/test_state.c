@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "state.h"
 #include "util.h"
+#include "runner.h"
 
 #define T0 1700000000000ull
 
@@ -1042,13 +1043,4 @@ static Suite *state_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(state_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TEST_MAIN(state_suite)
