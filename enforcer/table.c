@@ -63,161 +63,6 @@
 #define DT_CONCAT3(a, b, c)    (((a) << 12) | ((b) << 6) | (c))
 #define DT_CONCAT4(a, b, c, d) (((a) << 18) | ((b) << 12) | ((c) << 6) | (d))
 
-/* ---- expressions ------------------------------------------------------ */
-
-/*
- * Every emitter may be handed the NULL of a rule_new() that ran out of
- * memory (the builder keeps that error): never add to it.
- */
-static int expr_add(struct nftnl_rule *r, struct nftnl_expr *e)
-{
-	if (!r || !e) {
-		if (e)
-			nftnl_expr_free(e);
-		return -ENOMEM;
-	}
-	nftnl_rule_add_expr(r, e);
-	return 0;
-}
-
-static int e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-	}
-	return expr_add(r, e);
-}
-
-static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
-		     uint32_t len, uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-	}
-	return expr_add(r, e);
-}
-
-static int e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op,
-		 const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	}
-	return expr_add(r, e);
-}
-
-static int e_cmp_u8(struct nftnl_rule *r, uint32_t sreg, uint32_t op, uint8_t v)
-{
-	return e_cmp(r, sreg, op, &v, sizeof(v));
-}
-
-static int e_mask(struct nftnl_rule *r, uint32_t reg, uint32_t len,
-		  uint32_t mask)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-	uint32_t zero = 0;
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, len);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, len);
-	}
-	return expr_add(r, e);
-}
-
-static int e_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set,
-		    uint32_t set_id, bool map, bool invert)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-		if (map)
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG,
-					   NFT_REG_VERDICT);
-		if (invert)
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS,
-					   NFT_LOOKUP_F_INV);
-	}
-	return expr_add(r, e);
-}
-
-static int e_verdict(struct nftnl_rule *r, int verdict)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
-				   (uint32_t)verdict);
-	}
-	return expr_add(r, e);
-}
-
-static int e_ct_state(struct nftnl_rule *r, uint32_t mask)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-	uint32_t zero = 0;
-	int err;
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG32_00);
-	}
-	err = expr_add(r, e);
-	if (!err)
-		err = e_mask(r, NFT_REG32_00, 4, mask);
-	if (!err)
-		err = e_cmp(r, NFT_REG32_00, NFT_CMP_NEQ, &zero, 4);
-	return err;
-}
-
-static int e_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("reject");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
-		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
-	}
-	return expr_add(r, e);
-}
-
-/* Load "meta l4proto . th dport" into REG32_xx starting at reg. */
-static int e_proto_port(struct nftnl_rule *r, uint32_t reg)
-{
-	int err = e_meta(r, NFT_META_L4PROTO, reg);
-
-	if (!err)
-		err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg + 1);
-	return err;
-}
-
-static int e_nfproto(struct nftnl_rule *r, uint8_t nfproto)
-{
-	int err = e_meta(r, NFT_META_NFPROTO, NFT_REG32_00);
-
-	if (!err)
-		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, nfproto);
-	return err;
-}
-
 /* ---- table objects ---------------------------------------------------- */
 
 struct grant_set_def {
@@ -269,7 +114,8 @@ const char *table_mode_name(enum jit_table_mode m)
 struct builder {
 	struct jit_batch *b;
 	const char *table;
-	int err;
+	int err; /* the first error; everything after is a no-op */
+	struct nftnl_rule *rule; /* the rule being built */
 };
 
 typedef void (*payload_fn)(struct nlmsghdr *nlh, const void *obj);
@@ -372,30 +218,221 @@ static void emit_chain(struct builder *bld, const char *name, bool base)
 	}
 }
 
-static struct nftnl_rule *rule_new(struct builder *bld, const char *chain)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
+/* ---- rules and their expressions ---------------------------------------- */
 
-	if (!r) {
+/*
+ * A rule is built between rule_begin and rule_end by the e_* emitters. The
+ * builder keeps its first error; after it every emitter does nothing, so a
+ * rule reads as a flat list of its expressions, as nft's netlink_gen_*.
+ */
+static void rule_begin(struct builder *bld, const char *chain)
+{
+	if (bld->err)
+		return;
+	bld->rule = nftnl_rule_alloc();
+	if (!bld->rule) {
 		bld->err = -ENOMEM;
-		return NULL;
+		return;
 	}
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, bld->table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	return r;
+	nftnl_rule_set_str(bld->rule, NFTNL_RULE_TABLE, bld->table);
+	nftnl_rule_set_str(bld->rule, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(bld->rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
 }
 
-static void rule_emit(struct builder *bld, struct nftnl_rule *r, int err,
-		      const char *what)
+static void rule_end(struct builder *bld, const char *what)
 {
-	if (!r)
+	if (!bld->rule)
 		return;
-	if (err && !bld->err)
-		bld->err = err;
-	add_msg(bld, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, rule_payload,
-		r, what);
-	nftnl_rule_free(r);
+	if (!bld->err)
+		add_msg(bld, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+			rule_payload, bld->rule, what);
+	nftnl_rule_free(bld->rule);
+	bld->rule = NULL;
+}
+
+/* A new expression of type name for the current rule, or NULL. */
+static struct nftnl_expr *e_new(struct builder *bld, const char *name)
+{
+	struct nftnl_expr *e;
+
+	if (bld->err || !bld->rule)
+		return NULL;
+	e = nftnl_expr_alloc(name);
+	if (!e)
+		bld->err = -ENOMEM;
+	return e;
+}
+
+static void e_add(struct builder *bld, struct nftnl_expr *e)
+{
+	if (e)
+		nftnl_rule_add_expr(bld->rule, e);
+}
+
+static void e_meta(struct builder *bld, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = e_new(bld, "meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	}
+	e_add(bld, e);
+}
+
+static void e_payload(struct builder *bld, uint32_t base, uint32_t off,
+		      uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = e_new(bld, "payload");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	}
+	e_add(bld, e);
+}
+
+static void e_cmp(struct builder *bld, uint32_t sreg, uint32_t op,
+		  const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = e_new(bld, "cmp");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	e_add(bld, e);
+}
+
+static void e_cmp_u8(struct builder *bld, uint32_t sreg, uint32_t op, uint8_t v)
+{
+	e_cmp(bld, sreg, op, &v, sizeof(v));
+}
+
+static void e_mask(struct builder *bld, uint32_t reg, uint32_t len,
+		   uint32_t mask)
+{
+	struct nftnl_expr *e = e_new(bld, "bitwise");
+	uint32_t zero = 0;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, len);
+	}
+	e_add(bld, e);
+}
+
+static void e_lookup(struct builder *bld, uint32_t sreg, const char *set,
+		     uint32_t set_id, bool map, bool invert)
+{
+	struct nftnl_expr *e = e_new(bld, "lookup");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+		if (map)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG,
+					   NFT_REG_VERDICT);
+		if (invert)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS,
+					   NFT_LOOKUP_F_INV);
+	}
+	e_add(bld, e);
+}
+
+static void e_verdict(struct builder *bld, int verdict)
+{
+	struct nftnl_expr *e = e_new(bld, "immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT,
+				   (uint32_t)verdict);
+	}
+	e_add(bld, e);
+}
+
+static void e_ct_state(struct builder *bld, uint32_t mask)
+{
+	struct nftnl_expr *e = e_new(bld, "ct");
+	uint32_t zero = 0;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG32_00);
+	}
+	e_add(bld, e);
+	e_mask(bld, NFT_REG32_00, 4, mask);
+	e_cmp(bld, NFT_REG32_00, NFT_CMP_NEQ, &zero, 4);
+}
+
+static void e_reject(struct builder *bld, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = e_new(bld, "reject");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+	}
+	e_add(bld, e);
+}
+
+static void e_socket_wildcard(struct builder *bld, uint32_t dreg)
+{
+	struct nftnl_expr *e = e_new(bld, "socket");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY,
+				   NFT_SOCKET_WILDCARD);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, dreg);
+	}
+	e_add(bld, e);
+}
+
+static void e_limit(struct builder *bld, uint64_t rate, uint32_t burst)
+{
+	struct nftnl_expr *e = e_new(bld, "limit");
+
+	if (e) {
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, burst);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	}
+	e_add(bld, e);
+}
+
+static void e_log(struct builder *bld, uint16_t group, const char *prefix)
+{
+	struct nftnl_expr *e = e_new(bld, "log");
+
+	if (e) {
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
+	}
+	e_add(bld, e);
+}
+
+/* Load "meta l4proto . th dport" into REG32_xx starting at reg. */
+static void e_proto_port(struct builder *bld, uint32_t reg)
+{
+	e_meta(bld, NFT_META_L4PROTO, reg);
+	e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg + 1);
+}
+
+static void e_nfproto(struct builder *bld, uint8_t nfproto)
+{
+	e_meta(bld, NFT_META_NFPROTO, NFT_REG32_00);
+	e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, nfproto);
 }
 
 static struct nftnl_set *set_new(struct builder *bld, const char *name,
@@ -706,120 +743,74 @@ static void emit_unrecorded_set(struct builder *bld)
 static void emit_log_rule(struct builder *bld, const struct jit_ruleset *rs,
 			  const char *chain, const char *prefix)
 {
-	struct nftnl_rule *r;
-	struct nftnl_expr *e;
-	int err = 0;
-
 	if (!rs->log_rate)
 		return;
-	r = rule_new(bld, chain);
-	if (!r)
-		return;
-	e = nftnl_expr_alloc("limit");
-	if (e) {
-		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rs->log_rate);
-		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST,
-				   rs->log_rate * LOG_BURST_FACTOR);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
-	}
-	err = expr_add(r, e);
-	if (!err) {
-		e = nftnl_expr_alloc("log");
-		if (e) {
-			nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP,
-					   rs->log_group);
-			nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
-		}
-		err = expr_add(r, e);
-	}
-	rule_emit(bld, r, err, "rule 'limit rate ... log group ...'");
+	rule_begin(bld, chain);
+	e_limit(bld, rs->log_rate, rs->log_rate * LOG_BURST_FACTOR);
+	e_log(bld, rs->log_group, prefix);
+	rule_end(bld, "rule 'limit rate ... log group ...'");
 }
 
 static void emit_drop_chain(struct builder *bld, const struct jit_ruleset *rs)
 {
-	struct nftnl_rule *r;
-	int err;
-
 	emit_chain(bld, CHAIN_DROP, false);
 	emit_log_rule(bld, rs, CHAIN_DROP, JIT_LOG_PREFIX_DROP);
-	r = rule_new(bld, CHAIN_DROP);
-	err = r ? e_verdict(r, NF_DROP) : 0;
-	rule_emit(bld, r, err, "rule 'drop'");
+	rule_begin(bld, CHAIN_DROP);
+	e_verdict(bld, NF_DROP);
+	rule_end(bld, "rule 'drop'");
 }
 
 static void emit_reject_chain(struct builder *bld, const struct jit_ruleset *rs)
 {
-	struct nftnl_rule *r;
-	int err;
-
 	emit_chain(bld, CHAIN_REJECT, false);
 	emit_log_rule(bld, rs, CHAIN_REJECT, JIT_LOG_PREFIX_REJECT);
 
-	r = rule_new(bld, CHAIN_REJECT);
-	err = r ? e_meta(r, NFT_META_L4PROTO, NFT_REG32_00) : 0;
-	if (!err)
-		err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
-	if (!err)
-		err = e_reject(r, NFT_REJECT_TCP_RST, 0);
-	rule_emit(bld, r, err, "rule 'meta l4proto tcp reject with tcp reset'");
+	rule_begin(bld, CHAIN_REJECT);
+	e_meta(bld, NFT_META_L4PROTO, NFT_REG32_00);
+	e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
+	e_reject(bld, NFT_REJECT_TCP_RST, 0);
+	rule_end(bld, "rule 'meta l4proto tcp reject with tcp reset'");
 
-	r = rule_new(bld, CHAIN_REJECT);
-	err = r ? e_reject(r, NFT_REJECT_ICMPX_UNREACH,
-			   NFT_REJECT_ICMPX_PORT_UNREACH)
-		: 0;
-	rule_emit(bld, r, err, "rule 'reject with icmpx port-unreachable'");
+	rule_begin(bld, CHAIN_REJECT);
+	e_reject(bld, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_PORT_UNREACH);
+	rule_end(bld, "rule 'reject with icmpx port-unreachable'");
 }
 
 static void emit_input_chain(struct builder *bld)
 {
-	struct nftnl_rule *r;
-	int err;
-
 	emit_chain(bld, CHAIN_INPUT, true);
 
 	/* Fast path: traffic to ports no policy protects is not ours. */
-	r = rule_new(bld, CHAIN_INPUT);
-	err = r ? e_proto_port(r, NFT_REG32_00) : 0;
-	if (!err)
-		err = e_lookup(r, NFT_REG32_00, SET_PROTECTED, SET_ID_PROTECTED,
-			       false, true);
-	if (!err)
-		err = e_verdict(r, NF_ACCEPT);
-	rule_emit(bld, r, err,
-		  "rule 'meta l4proto . th dport != @protected accept'");
+	rule_begin(bld, CHAIN_INPUT);
+	e_proto_port(bld, NFT_REG32_00);
+	e_lookup(bld, NFT_REG32_00, SET_PROTECTED, SET_ID_PROTECTED, false,
+		 true);
+	e_verdict(bld, NF_ACCEPT);
+	rule_end(bld, "rule 'meta l4proto . th dport != @protected accept'");
 
-	r = rule_new(bld, CHAIN_INPUT);
-	err = r ? e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
-					NF_CT_STATE_BIT(IP_CT_RELATED))
-		: 0;
-	if (!err)
-		err = e_verdict(r, NF_ACCEPT);
-	rule_emit(bld, r, err, "rule 'ct state established,related accept'");
+	rule_begin(bld, CHAIN_INPUT);
+	e_ct_state(bld, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+				NF_CT_STATE_BIT(IP_CT_RELATED));
+	e_verdict(bld, NF_ACCEPT);
+	rule_end(bld, "rule 'ct state established,related accept'");
 
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
 		const struct grant_set_def *g = &grant_sets[i];
 		bool v4 = g->family == AF_INET;
 		char what[96];
 
-		r = rule_new(bld, CHAIN_INPUT);
-		err = r ? e_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) : 0;
-		if (!err)
-			err = e_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
-					v4 ? 12 : 8, v4 ? 4 : 16, NFT_REG32_00);
-		if (!err)
-			err = e_proto_port(r, v4 ? NFT_REG32_01 : NFT_REG32_04);
-		if (!err)
-			err = e_lookup(r, NFT_REG32_00, g->name,
-				       SET_ID_GRANTS + i, false, false);
-		if (!err)
-			err = e_verdict(r, NF_ACCEPT);
 		snprintf(what, sizeof(what),
 			 "rule '%s saddr . meta l4proto . th dport @%s accept'",
 			 v4 ? "ip" : "ip6", g->name);
-		rule_emit(bld, r, err, what);
+		rule_begin(bld, CHAIN_INPUT);
+		e_nfproto(bld, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		e_payload(bld, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
+			  v4 ? 4 : 16, NFT_REG32_00);
+		e_proto_port(bld, v4 ? NFT_REG32_01 : NFT_REG32_04);
+		e_lookup(bld, NFT_REG32_00, g->name,
+			 SET_ID_GRANTS + (uint32_t)i, false, false);
+		e_verdict(bld, NF_ACCEPT);
+		rule_end(bld, what);
 	}
 
 	/*
@@ -832,78 +823,50 @@ static void emit_input_chain(struct builder *bld)
 	for (int v = 0; v < 2; v++) {
 		bool v4 = v == 0;
 
-		r = rule_new(bld, CHAIN_INPUT);
-		err = r ? e_nfproto(r, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6) : 0;
-		if (!err)
-			err = e_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW));
-		if (!err)
-			err = e_meta(r, NFT_META_L4PROTO, NFT_REG32_00);
-		if (!err)
-			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ,
-				       IPPROTO_TCP);
-		if (!err)
-			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1,
-					NFT_REG32_00);
-		if (!err)
-			err = e_mask(r, NFT_REG32_00, 1, 0x02 | 0x04 | 0x10);
-		if (!err)
-			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0x10);
+		rule_begin(bld, CHAIN_INPUT);
+		e_nfproto(bld, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		e_ct_state(bld, NF_CT_STATE_BIT(IP_CT_NEW));
+		e_meta(bld, NFT_META_L4PROTO, NFT_REG32_00);
+		e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
+		e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1,
+			  NFT_REG32_00);
+		e_mask(bld, NFT_REG32_00, 1, 0x02 | 0x04 | 0x10);
+		e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, 0x10);
 		/* saddr and daddr are adjacent in both headers. */
-		if (!err)
-			err = e_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
-					v4 ? 12 : 8, v4 ? 8 : 32, NFT_REG32_00);
-		if (!err)
-			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
-					v4 ? NFT_REG32_02 : NFT_REG32_08);
-		if (!err)
-			err = e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
-					v4 ? NFT_REG32_03 : NFT_REG32_09);
-		if (!err)
-			err = e_lookup(r, NFT_REG32_00,
-				       v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6,
-				       v4 ? SET_ID_SESSIONS_V4
-					  : SET_ID_SESSIONS_V6,
-				       false, false);
-		if (!err) {
-			struct nftnl_expr *e = nftnl_expr_alloc("socket");
-
-			if (e) {
-				nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY,
-						   NFT_SOCKET_WILDCARD);
-				nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG,
-						   NFT_REG32_00);
-			}
-			err = expr_add(r, e);
-		}
-		if (!err)
-			err = e_cmp_u8(r, NFT_REG32_00, NFT_CMP_EQ, 0);
-		if (!err)
-			err = e_verdict(r, NF_ACCEPT);
-		rule_emit(bld, r, err,
-			  v4 ? "rule 'ct state new tcp flags ack / syn,rst,ack "
-			       "ip saddr . ip daddr . th sport . th dport "
-			       "@sessions_v4 socket wildcard 0 accept'"
-			     : "rule 'ct state new tcp flags ack / syn,rst,ack "
-			       "ip6 saddr . ip6 daddr . th sport . th dport "
-			       "@sessions_v6 socket wildcard 0 accept'");
+		e_payload(bld, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
+			  v4 ? 8 : 32, NFT_REG32_00);
+		e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
+			  v4 ? NFT_REG32_02 : NFT_REG32_08);
+		e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+			  v4 ? NFT_REG32_03 : NFT_REG32_09);
+		e_lookup(bld, NFT_REG32_00,
+			 v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6,
+			 v4 ? SET_ID_SESSIONS_V4 : SET_ID_SESSIONS_V6, false,
+			 false);
+		e_socket_wildcard(bld, NFT_REG32_00);
+		e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, 0);
+		e_verdict(bld, NF_ACCEPT);
+		rule_end(bld,
+			 v4 ? "rule 'ct state new tcp flags ack / syn,rst,ack "
+			      "ip saddr . ip daddr . th sport . th dport "
+			      "@sessions_v4 socket wildcard 0 accept'"
+			    : "rule 'ct state new tcp flags ack / syn,rst,ack "
+			      "ip6 saddr . ip6 daddr . th sport . th dport "
+			      "@sessions_v6 socket wildcard 0 accept'");
 	}
 
-	r = rule_new(bld, CHAIN_INPUT);
-	err = r ? e_proto_port(r, NFT_REG32_00) : 0;
-	if (!err)
-		err = e_lookup(r, NFT_REG32_00, MAP_DENY, SET_ID_DENY, true,
-			       false);
-	rule_emit(bld, r, err, "rule 'meta l4proto . th dport vmap @deny'");
+	rule_begin(bld, CHAIN_INPUT);
+	e_proto_port(bld, NFT_REG32_00);
+	e_lookup(bld, NFT_REG32_00, MAP_DENY, SET_ID_DENY, true, false);
+	rule_end(bld, "rule 'meta l4proto . th dport vmap @deny'");
 
-	r = rule_new(bld, CHAIN_INPUT);
-	err = r ? e_meta(r, NFT_META_IIFNAME, NFT_REG32_00) : 0;
-	if (!err)
-		err = e_proto_port(r, NFT_REG32_04);
-	if (!err)
-		err = e_lookup(r, NFT_REG32_00, MAP_DENY_IFACE,
-			       SET_ID_DENY_IFACE, true, false);
-	rule_emit(bld, r, err,
-		  "rule 'iifname . meta l4proto . th dport vmap @deny_iface'");
+	rule_begin(bld, CHAIN_INPUT);
+	e_meta(bld, NFT_META_IIFNAME, NFT_REG32_00);
+	e_proto_port(bld, NFT_REG32_04);
+	e_lookup(bld, NFT_REG32_00, MAP_DENY_IFACE, SET_ID_DENY_IFACE, true,
+		 false);
+	rule_end(bld,
+		 "rule 'iifname . meta l4proto . th dport vmap @deny_iface'");
 }
 
 struct commit_args {
