@@ -189,8 +189,15 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 	next.status_reason[0] = '\0';
 	snprintf(next.decided_by, sizeof(next.decided_by), "%s", by);
 	ret = record(a, &next, false);
-	if (ret < 0)
-		return not_recorded(a, why, event, id, r, ret);
+	if (ret < 0) {
+		/* A request granted at once was never journalled: its id
+		 * goes back unused, so the audit line names none. */
+		struct jit_request shown = *r;
+
+		if (streq(event, "request"))
+			shown.id = 0;
+		return not_recorded(a, why, event, id, &shown, ret);
+	}
 	if (same) {
 		same_next = finished(same, JIT_REVOKED, JIT_REASON_NEWER,
 				     id->name, now);
