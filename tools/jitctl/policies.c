@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* jitctl policies and reload. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "azure.h"
+#include "client.h"
+#include "jitctl.h"
+#include "util.h"
+
+#include "config.h"
+
+int cmd_policies(struct ctx *ctx, int argc, char **argv)
+{
+	struct table t = { .ncols = 8 };
+	json_t *reply = NULL, *p;
+	size_t i;
+	int r;
+
+	if ((r = no_args("policies", argc, argv)))
+		return r;
+	r = call(ctx, json_pack("{s:s}", "op", "policies"), &reply);
+	if (r || ctx->json) {
+		json_decref(reply);
+		return r;
+	}
+	if (!json_array_size(json_object_get(reply, "policies"))) {
+		printf("no policies in force\n");
+		json_decref(reply);
+		return 0;
+	}
+	table_row(&t, "NAME", "PORT", "MAX", "SOURCES", "REQUESTERS",
+		  "APPROVAL", "ACTION", "INTERFACES");
+	json_array_foreach(json_object_get(reply, "policies"), i, p)
+	{
+		char req[256], ifs[256];
+		json_t *port;
+		size_t k;
+
+		principals_text(json_object_get(p, "requesters"), req,
+				sizeof(req));
+		join_strings(json_object_get(p, "interfaces"), ifs, sizeof(ifs),
+			     "all");
+		json_array_foreach(json_object_get(p, "ports"), k, port)
+		{
+			char pt[48], src[512], appr[300];
+
+			ports_text(port, pt, sizeof(pt));
+			join_strings(json_object_get(port, "allowed_sources"),
+				     src, sizeof(src), "any");
+			if (streq(str(p, "approval"), "manual")) {
+				char who[256];
+
+				principals_text(json_object_get(p, "approvers"),
+						who, sizeof(who));
+				snprintf(appr, sizeof(appr), "manual by %s",
+					 who);
+			} else {
+				snprintf(appr, sizeof(appr), "auto");
+			}
+			table_row(&t, k ? "" : str(p, "name"), pt,
+				  str(port, "max_duration"), src, k ? "" : req,
+				  k ? "" : appr, k ? "" : str(p, "action"),
+				  k ? "" : ifs);
+		}
+	}
+	table_print(&t);
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_reload(struct ctx *ctx, int argc, char **argv)
+{
+	json_t *reply = NULL;
+	int r;
+
+	if ((r = no_args("reload", argc, argv)))
+		return r;
+	r = call(ctx, json_pack("{s:s}", "op", "reload"), &reply);
+	if (r || ctx->json) {
+		json_decref(reply);
+		return r;
+	}
+	if (json_is_string(json_object_get(reply, "policy_errors"))) {
+		printf("reloaded; rejected files keep their last good "
+		       "version:\n%s",
+		       str(reply, "policy_errors"));
+		r = 1;
+	} else {
+		printf("reloaded\n");
+	}
+	json_decref(reply);
+	return r;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* jitctl status: the agent, its table, protection and journal. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "azure.h"
+#include "client.h"
+#include "jitctl.h"
+#include "util.h"
+
+#include "config.h"
+
+int cmd_status(struct ctx *ctx, int argc, char **argv)
+{
+	json_t *reply = NULL, *rs, *v;
+	char when[64] = "-";
+	size_t i;
+	int r;
+
+	if ((r = no_args("status", argc, argv)))
+		return r;
+	r = call(ctx, json_pack("{s:s}", "op", "status"), &reply);
+	if (r || ctx->json) {
+		json_decref(reply);
+		return r;
+	}
+	{
+		time_t t = (time_t)(json_integer_value(json_object_get(
+					    reply, "last_reload_ms")) /
+				    1000);
+		struct tm tm;
+
+		if (t && gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+				 &tm);
+	}
+	printf("agent:       running, pid %lld, version %s\n",
+	       (long long)json_integer_value(json_object_get(reply, "pid")),
+	       str(reply, "version"));
+	printf("table:       %s %s\n", str(reply, "table_family"),
+	       str(reply, "table"));
+	printf("protection:  %s (%s)\n", str(reply, "protection"),
+	       streq(str(reply, "protection"), "owner+persist")
+		       ? "only the agent can change or delete the table; it "
+			 "stays if the agent stops"
+		       : "the table stays if the agent stops; other root "
+			 "processes can change it");
+	printf("policies:    %lld in force from %s (last commit %s)\n",
+	       (long long)json_integer_value(
+		       json_object_get(reply, "policies")),
+	       str(reply, "policy_dir"), when);
+	if (json_is_true(json_object_get(reply, "policy_dir_missing")))
+		printf("             WARNING: %s is missing; the policies "
+		       "above stay in force until it is back\n",
+		       str(reply, "policy_dir"));
+	rs = json_object_get(reply, "ruleset");
+	if (!json_array_size(json_object_get(rs, "deny"))) {
+		printf("protected:   nothing (no policy in force)\n");
+	} else {
+		struct table t = { .ncols = 3 };
+
+		printf("protected:\n");
+		table_row(&t, "  PORT", "INTERFACE", "ACTION");
+		json_array_foreach(json_object_get(rs, "deny"), i, v)
+		{
+			char p[48], col[52];
+
+			ports_text(v, p, sizeof(p));
+			snprintf(col, sizeof(col), "  %s", p);
+			table_row(&t, col,
+				  streq(str(v, "interface"), "*")
+					  ? "all"
+					  : str(v, "interface"),
+				  str(v, "action"));
+		}
+		table_print(&t);
+	}
+	printf("grants:      %lld live, %lld pending approval\n",
+	       (long long)num(reply, "grants"),
+	       (long long)num(reply, "pending"));
+	{
+		json_t *jr = json_object_get(reply, "journal");
+
+		if (streq(str(jr, "state"), "degraded"))
+			printf("journal:     DEGRADED in %s: %s; %lld "
+			       "decision(s) "
+			       "not yet recorded (grants are refused until it "
+			       "can be written)\n",
+			       str(jr, "state_dir"), str(jr, "error"),
+			       (long long)num(jr, "unrecorded"));
+		else if (jr)
+			printf("journal:     ok in %s (%lld KiB, snapshot %lld "
+			       "KiB%s)\n",
+			       str(jr, "state_dir"),
+			       (long long)num(jr, "journal_bytes") / 1024,
+			       (long long)num(jr, "snapshot_bytes") / 1024,
+			       json_is_true(json_object_get(jr, "compacting"))
+				       ? ", compacting"
+				       : "");
+	}
+	printf("tampering:   %s; %lld change(s) by other processes undone\n",
+	       json_is_true(json_object_get(reply, "tamper_watch"))
+		       ? "watching nftables events"
+		       : "NOT watching nftables events",
+	       (long long)num(reply, "tamper_events"));
+	if (json_is_string(json_object_get(reply, "capabilities_effective")))
+		printf("privileges:  effective capabilities %s%s\n",
+		       str(reply, "capabilities_effective"),
+		       streq(str(reply, "capabilities_effective"),
+			     "0000000000001000")
+			       ? " (CAP_NET_ADMIN only)"
+			       : "");
+	v = json_object_get(reply, "other_input_chains");
+	if (json_array_size(v)) {
+		struct table t = { .ncols = 5 };
+		json_t *c;
+
+		printf("\nother tables filter input too. Their drops still "
+		       "apply to protected ports;\ntheir accepts cannot open "
+		       "one (an accept ends only their own chain):\n");
+		table_row(&t, "  TABLE", "CHAIN", "PRIORITY", "POLICY", "RUNS");
+		json_array_foreach(v, i, c)
+		{
+			char tab[160], prio[16];
+
+			snprintf(tab, sizeof(tab), "  %s %s", str(c, "family"),
+				 str(c, "table"));
+			snprintf(prio, sizeof(prio), "%lld",
+				 (long long)num(c, "priority"));
+			table_row(&t, tab, str(c, "chain"), prio,
+				  str(c, "policy"), str(c, "runs"));
+		}
+		table_print(&t);
+	}
+	if (json_is_string(json_object_get(reply, "policy_errors"))) {
+		printf("\nrejected policy files (their last good version stays "
+		       "in force):\n%s",
+		       str(reply, "policy_errors"));
+		r = 0;
+	}
+	json_decref(reply);
+	return r;
+}
