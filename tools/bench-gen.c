@@ -166,7 +166,8 @@ static void snap_record(FILE *out, struct buf *b, uint64_t id,
 			uint64_t now)
 {
 	buf_printf(b,
-		   "r\t%" PRIu64 "\tI\t%u\t%s\t%s\t%s/32\t1\t%u\t%u\t%u\t%" PRIu64
+		   "r\t%" PRIu64
+		   "\tI\t%u\t%s\t%s\t%s/32\t1\t%u\t%u\t%u\t%" PRIu64
 		   "\t%" PRIu64 "\t%" PRIu64 "\tauto\t0\t\tbench",
 		   id, uid, user, policy, src, port, port, dur_s, now, now,
 		   now + (uint64_t)dur_s * 1000);

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <check.h>
 #include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "golden.h"
 #include "util.h"
@@ -86,4 +90,35 @@ void golden_compare(const char *dir, const char *base, const char *actual)
 	ck_assert_msg(streq(expected, actual),
 		      "%s differs.\n--- expected\n%s--- actual\n%s", base,
 		      expected, actual);
+}
+
+char *scratch_dir(const char *name)
+{
+	char *path;
+
+	if (asprintf(&path, "/tmp/%s-XXXXXX", name) < 0 || !mkdtemp(path)) {
+		perror("scratch_dir");
+		exit(2);
+	}
+	return path;
+}
+
+void rm_rf(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char *p;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (asprintf(&p, "%s/%s", dir, e->d_name) < 0)
+			continue;
+		unlink(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
 }

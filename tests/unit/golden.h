@@ -20,4 +20,9 @@ void golden_list_free(char **names, size_t n);
 void golden_compare(const char *dir, const char *base, const char *actual);
 bool str_has_suffix(const char *s, const char *suffix);
 
+/* A new empty directory under /tmp (malloc'd path); exits on failure. */
+char *scratch_dir(const char *name);
+/* Remove dir and the files in it (one level, as the tests make them). */
+void rm_rf(const char *dir);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "access.h"
 #include "diag.h"
+#include "golden.h"
 #include "util.h"
 #include "runner.h"
 
@@ -272,25 +273,6 @@ static void core_close(struct world *w)
 	cover_free(w->a.cover);
 	grants_free(w->a.grants);
 	memset(&w->a, 0, sizeof(w->a));
-}
-
-static void rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char *p;
-
-		if (e->d_name[0] == '.')
-			continue;
-		ck_assert_int_ge(asprintf(&p, "%s/%s", dir, e->d_name), 0);
-		unlink(p);
-		free(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
 }
 
 static struct world *world_new(void)

@@ -11,40 +11,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "golden.h"
 #include "journal.h"
 #include "util.h"
 #include "runner.h"
 
 #define T0 1700000000000ull
-
-static char *scratch(void)
-{
-	char tmpl[] = "/tmp/jit-journal-XXXXXX";
-	char *d = mkdtemp(tmpl);
-
-	ck_assert_ptr_nonnull(d);
-	return strdup(d);
-}
-
-static void rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char *p;
-
-		if (e->d_name[0] == '.' &&
-		    (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-			continue;
-		ck_assert_int_ge(asprintf(&p, "%s/%s", dir, e->d_name), 0);
-		unlink(p);
-		free(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
 
 static int sink_request(void *userdata, const struct jit_request *r)
 {
@@ -142,7 +114,7 @@ END_TEST
 
 START_TEST(test_reopen_and_ids)
 {
-	_cleanup_free_ char *dir = scratch();
+	_cleanup_free_ char *dir = scratch_dir("jit-journal");
 	struct jit_grants *g = grants_new();
 	struct jit_journal_info info;
 	struct jit_journal *j = open_into(dir, g, &info);
@@ -196,7 +168,8 @@ static char *last_journal(const char *dir)
 
 START_TEST(test_torn_tail_is_cut)
 {
-	_cleanup_free_ char *dir = scratch(), *name = NULL, *path = NULL;
+	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *name = NULL,
+			    *path = NULL;
 	struct jit_grants *g = grants_new();
 	struct jit_journal_info info;
 	struct jit_journal *j = open_into(dir, g, &info);
@@ -263,7 +236,7 @@ static void check_filled(struct jit_grants *g, uint64_t n)
 
 START_TEST(test_compaction)
 {
-	_cleanup_free_ char *dir = scratch();
+	_cleanup_free_ char *dir = scratch_dir("jit-journal");
 	struct jit_grants *g = grants_new(), *g2 = grants_new();
 	struct jit_journal_info info;
 	struct jit_journal *j = open_into(dir, g, &info);
@@ -300,7 +273,7 @@ END_TEST
 
 START_TEST(test_damaged_snapshot_salvaged)
 {
-	_cleanup_free_ char *dir = scratch(), *path = NULL;
+	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *path = NULL;
 	struct jit_grants *g = grants_new();
 	struct jit_journal_info info;
 	struct jit_journal *j = open_into(dir, g, &info);
@@ -354,7 +327,7 @@ static void after_point(void *userdata)
 
 START_TEST(test_sync_points)
 {
-	_cleanup_free_ char *dir = scratch();
+	_cleanup_free_ char *dir = scratch_dir("jit-journal");
 	struct jit_grants *g = grants_new();
 	struct after a = { .g = grants_new() };
 	const struct jit_journal_sink sink = { .request = after_request,
