@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Policy loader. libyaml's event parser feeds a small tree of nodes that
- * keep their positions; the validator walks that tree, reports every problem
- * with file:line:col into a jit_diag and builds struct jit_policy only from
- * documents that are entirely valid.
+ * The policy schema: the validator walks the node tree of a document,
+ * reports every problem (policy-yaml.c words it) and builds struct
+ * jit_policy only from documents that are entirely valid; and the
+ * canonical printing of a policy.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,680 +12,8 @@
 #include <yaml.h>
 
 #include "duration.h"
-#include "policy.h"
+#include "policy-internal.h"
 #include "util.h"
-
-#define DESCRIPTION_MAX	   1024
-#define PRINCIPAL_NAME_MAX 64
-/* A policy needs four levels; the cap keeps node_free's recursion short. */
-#define YAML_DEPTH_MAX 16
-/* 64 ports x 256 sources plus the rest fits well below this. */
-#define YAML_NODES_MAX 65536
-/* Enough to fix a file; bounds the text one bad file can produce. */
-#define FILE_ERRORS_MAX 50
-/* Characters of a user's value quoted in a message. */
-#define QUOTE_MAX    64
-#define QUOTE_BUF    (QUOTE_MAX * 6 + 4)
-#define DESCRIBE_BUF (QUOTE_BUF + 32)
-
-#define SOURCES_WHAT  "a CIDR like 192.0.2.0/24 or 2001:db8::/32, or any"
-#define DURATION_WHAT "a duration like 90s, 15m, 3h, 1h30m or PT3H"
-#define PORT_WHAT     "a port number 1..65535 or a range like 5985-5986"
-
-/*
- * One entry of a file: the policy and where its name was written, for
- * messages about a name clash found after parsing.
- */
-struct policy_entry {
-	struct jit_policy p;
-	unsigned name_line;
-	unsigned name_col;
-};
-
-struct jit_policy_file {
-	char *path;
-	char *text; /* the source, kept as the file's last good version */
-	size_t len;
-	struct policy_entry *entries;
-	size_t n;
-	size_t cap;
-};
-
-struct jit_policy_set {
-	struct jit_policy_file **files; /* sorted by path */
-	size_t n_files;
-	size_t cap_files;
-	const struct jit_policy **index; /* every policy, in file order */
-	size_t n_index;
-	size_t cap_index;
-};
-
-enum node_kind {
-	NODE_SCALAR,
-	NODE_SEQ,
-	NODE_MAP,
-};
-
-/*
- * A YAML value with its position. A mapping's kids alternate key, value.
- * @plain: a plain scalar, which YAML may read as null, boolean or number.
- * @bad: already reported (an alias or a tag); validators stay silent.
- */
-struct node {
-	enum node_kind kind;
-	bool plain;
-	bool bad;
-	unsigned line;
-	unsigned col;
-	char *text;
-	struct node **kids;
-	size_t n_kids;
-	size_t cap_kids;
-};
-
-struct seen_name {
-	char name[JIT_POLICY_NAME_MAX + 1];
-	unsigned line;
-};
-
-/* An error held until its document is done, to be reported in line order. */
-struct pending_error {
-	unsigned line;
-	unsigned col;
-	unsigned seq;
-	char *msg;
-};
-
-struct parse_ctx {
-	const char *path;
-	const char *src; /* NUL-terminated, for the lines shown in messages */
-	struct jit_diag *diag;
-	unsigned errors;
-	unsigned errors_at_doc; /* c->errors when the document started */
-	struct pending_error *pending;
-	size_t n_pending;
-	size_t cap_pending;
-	struct jit_policy_file *file;
-	struct seen_name *names; /* every valid name met, to find duplicates */
-	size_t n_names;
-	size_t cap_names;
-};
-
-struct builder {
-	struct node *stack[YAML_DEPTH_MAX];
-	size_t depth;
-	struct node *root;
-	size_t n_nodes;
-	unsigned docs;
-	bool done;
-};
-
-struct key_handler {
-	const char *key;
-	void (*parse)(struct parse_ctx *c, const struct node *v, void *obj);
-};
-
-/* --- messages ----------------------------------------------------------- */
-
-/*
- * Errors are found in tree order (the builder's before the validator's),
- * and held so that each document's are reported by position.
- */
-__attribute__((format(printf, 4, 0))) static int
-vperr(struct parse_ctx *c, unsigned line, unsigned col, const char *fmt,
-      va_list ap)
-{
-	struct pending_error *e;
-	char *msg;
-
-	c->errors++;
-	if (c->errors > FILE_ERRORS_MAX)
-		return -EINVAL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		return -EINVAL;
-	if (grow_array((void **)&c->pending, &c->cap_pending, c->n_pending + 1,
-		       sizeof(*c->pending)) < 0) {
-		diag_error(c->diag, c->path, c->src, line, col, "%s", msg);
-		free(msg);
-		return -EINVAL;
-	}
-	e = &c->pending[c->n_pending];
-	*e = (struct pending_error){ line, col, (unsigned)c->n_pending, msg };
-	c->n_pending++;
-	return -EINVAL;
-}
-
-static int cmp_pending(const void *a, const void *b)
-{
-	const struct pending_error *x = a, *y = b;
-
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	if (x->col != y->col)
-		return x->col < y->col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void flush_errors(struct parse_ctx *c)
-{
-	if (c->n_pending)
-		qsort(c->pending, c->n_pending, sizeof(*c->pending),
-		      cmp_pending);
-	for (size_t i = 0; i < c->n_pending; i++) {
-		const struct pending_error *e = &c->pending[i];
-
-		diag_error(c->diag, c->path, c->src, e->line, e->col, "%s",
-			   e->msg);
-		free(e->msg);
-	}
-	c->n_pending = 0;
-}
-
-__attribute__((format(printf, 4, 5))) static int
-perr(struct parse_ctx *c, unsigned line, unsigned col, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vperr(c, line, col, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-__attribute__((format(printf, 3, 4))) static int
-node_err(struct parse_ctx *c, const struct node *n, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vperr(c, n->line, n->col, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-/*
- * A user's value for a message: cut to QUOTE_MAX characters, and control
- * characters (which double-quoted YAML can carry) escaped so they cannot
- * drive the reader's terminal.
- */
-static const char *quote(char buf[static QUOTE_BUF], const char *s)
-{
-	size_t o = 0;
-
-	for (unsigned shown = 0; *s; shown++) {
-		unsigned char ch = (unsigned char)s[0];
-
-		if (shown == QUOTE_MAX) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (ch < 0x20 || ch == 0x7f) {
-			o += (size_t)sprintf(buf + o, "\\x%02x", ch);
-			s++;
-		} else if (ch == 0xc2 && (unsigned char)s[1] >= 0x80 &&
-			   (unsigned char)s[1] < 0xa0) {
-			o += (size_t)sprintf(buf + o, "\\u%04x",
-					     (unsigned char)s[1]);
-			s += 2;
-		} else {
-			size_t l = ch < 0x80	? 1
-				   : ch >= 0xf0 ? 4
-				   : ch >= 0xe0 ? 3
-						: 2;
-
-			for (size_t i = 0; i < l && *s; i++)
-				buf[o++] = *s++;
-		}
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-static bool is_null(const struct node *n)
-{
-	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
-
-	if (n->kind != NODE_SCALAR || !n->plain)
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(nulls); i++)
-		if (streq(n->text, nulls[i]))
-			return true;
-	return false;
-}
-
-/* YAML 1.2 booleans; yes/no/on/off stay strings, none is a valid value. */
-static bool is_bool(const struct node *n)
-{
-	static const char *const bools[] = { "true",  "True",  "TRUE",
-					     "false", "False", "FALSE" };
-
-	if (n->kind != NODE_SCALAR || !n->plain)
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(bools); i++)
-		if (streq(n->text, bools[i]))
-			return true;
-	return false;
-}
-
-static bool is_number(const struct node *n)
-{
-	const char *s = n->text;
-
-	if (n->kind != NODE_SCALAR || !n->plain)
-		return false;
-	if (*s == '-' || *s == '+')
-		s++;
-	if (*s == '.')
-		s++;
-	return *s >= '0' && *s <= '9';
-}
-
-/* "a mapping", "a list", "null", "a string 'x'": what the user wrote. */
-static const char *describe(const struct node *n, char buf[static DESCRIBE_BUF])
-{
-	char q[QUOTE_BUF];
-
-	if (n->kind == NODE_MAP)
-		return "a mapping";
-	if (n->kind == NODE_SEQ)
-		return "a list";
-	if (is_null(n))
-		return "null";
-	snprintf(buf, DESCRIBE_BUF, "%s '%s'",
-		 is_bool(n)	? "a boolean"
-		 : is_number(n) ? "a number"
-				: "a string",
-		 quote(q, n->text));
-	return buf;
-}
-
-/* The text of a scalar that is not null or boolean, or NULL (reported). */
-static const char *want_scalar(struct parse_ctx *c, const struct node *n,
-			       const char *key, const char *what)
-{
-	char d[DESCRIBE_BUF];
-
-	if (n->bad)
-		return NULL;
-	if (n->kind == NODE_SCALAR && !is_null(n) && !is_bool(n))
-		return n->text;
-	node_err(c, n, "%s: expected %s, got %s", key, what, describe(n, d));
-	return NULL;
-}
-
-static bool want_kind(struct parse_ctx *c, const struct node *n,
-		      enum node_kind kind, const char *key, const char *what)
-{
-	char d[DESCRIBE_BUF];
-
-	if (n->bad)
-		return false;
-	if (n->kind == kind)
-		return true;
-	node_err(c, n, "%s: expected %s, got %s", key, what, describe(n, d));
-	return false;
-}
-
-/* --- the node tree -------------------------------------------------------- */
-
-static void node_free(struct node *n)
-{
-	if (!n)
-		return;
-	for (size_t i = 0; i < n->n_kids; i++)
-		node_free(n->kids[i]);
-	free(n->kids);
-	free(n->text);
-	free(n);
-}
-
-/* Create a node and hang it under the open collection (or as the root). */
-static int builder_add(struct parse_ctx *c, struct builder *b,
-		       enum node_kind kind, const yaml_mark_t *mark,
-		       struct node **ret)
-{
-	struct node *n, *parent;
-	int r;
-
-	if (++b->n_nodes > YAML_NODES_MAX)
-		return perr(c, (unsigned)mark->line + 1,
-			    (unsigned)mark->column + 1,
-			    "document has more than %d values; a policy is "
-			    "much smaller",
-			    YAML_NODES_MAX);
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	n->kind = kind;
-	n->line = (unsigned)mark->line + 1;
-	n->col = (unsigned)mark->column + 1;
-
-	if (b->depth == 0) {
-		node_free(b->root);
-		b->root = n;
-	} else {
-		parent = b->stack[b->depth - 1];
-		r = grow_array((void **)&parent->kids, &parent->cap_kids,
-			       parent->n_kids + 1, sizeof(*parent->kids));
-		if (r < 0) {
-			free(n);
-			return r;
-		}
-		parent->kids[parent->n_kids++] = n;
-	}
-	*ret = n;
-	return 0;
-}
-
-static void check_anchor_tag(struct parse_ctx *c, struct node *n,
-			     const yaml_char_t *anchor, const yaml_char_t *tag)
-{
-	char q[QUOTE_BUF];
-
-	/* Aliases can multiply a small file into a huge tree. */
-	if (anchor)
-		node_err(c, n,
-			 "anchor '&%s' is not supported: policy files may not "
-			 "use anchors or aliases",
-			 quote(q, (const char *)anchor));
-	if (tag) {
-		const char *t = (const char *)tag;
-
-		/* Show "!!str" as written, not libyaml's expansion of it. */
-		if (strncmp(t, "tag:yaml.org,2002:", 18) == 0)
-			node_err(c, n,
-				 "tag '!!%s' is not supported: write plain "
-				 "values without tags",
-				 quote(q, t + 18));
-		else
-			node_err(c, n,
-				 "tag '%s' is not supported: write plain "
-				 "values without tags",
-				 quote(q, t));
-		n->bad = true;
-	}
-}
-
-static void validate_document(struct parse_ctx *c, const struct node *root);
-
-static int builder_event(struct parse_ctx *c, struct builder *b,
-			 const yaml_event_t *ev)
-{
-	const yaml_mark_t *m = &ev->start_mark;
-	char q[QUOTE_BUF];
-	struct node *n;
-	int r;
-
-	switch (ev->type) {
-	case YAML_STREAM_END_EVENT:
-		b->done = true;
-		return 0;
-	case YAML_DOCUMENT_START_EVENT:
-		b->n_nodes = 0;
-		c->errors_at_doc = c->errors;
-		return 0;
-	case YAML_DOCUMENT_END_EVENT:
-		b->docs++;
-		if (b->root)
-			validate_document(c, b->root);
-		node_free(b->root);
-		b->root = NULL;
-		flush_errors(c);
-		return 0;
-	case YAML_ALIAS_EVENT:
-		r = builder_add(c, b, NODE_SCALAR, m, &n);
-		if (r < 0)
-			return r;
-		n->bad = true;
-		node_err(c, n,
-			 "alias '*%s' is not supported: policy files may not "
-			 "use anchors or aliases",
-			 quote(q, (const char *)ev->data.alias.anchor));
-		n->text = strdup("");
-		return n->text ? 0 : -ENOMEM;
-	case YAML_SCALAR_EVENT:
-		r = builder_add(c, b, NODE_SCALAR, m, &n);
-		if (r < 0)
-			return r;
-		n->text = strndup((const char *)ev->data.scalar.value,
-				  ev->data.scalar.length);
-		if (!n->text)
-			return -ENOMEM;
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		check_anchor_tag(c, n, ev->data.scalar.anchor,
-				 ev->data.scalar.tag);
-		/* "\0" in a quoted scalar would cut every string after it. */
-		if (!n->bad && strlen(n->text) != ev->data.scalar.length) {
-			node_err(c, n, "value contains a NUL character");
-			n->bad = true;
-		}
-		return 0;
-	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		r = builder_add(c, b,
-				ev->type == YAML_MAPPING_START_EVENT ? NODE_MAP
-								     : NODE_SEQ,
-				m, &n);
-		if (r < 0)
-			return r;
-		if (ev->type == YAML_MAPPING_START_EVENT)
-			check_anchor_tag(c, n, ev->data.mapping_start.anchor,
-					 ev->data.mapping_start.tag);
-		else
-			check_anchor_tag(c, n, ev->data.sequence_start.anchor,
-					 ev->data.sequence_start.tag);
-		if (b->depth == YAML_DEPTH_MAX)
-			return node_err(c, n,
-					"values are nested more than %d levels "
-					"deep; a policy needs four",
-					YAML_DEPTH_MAX);
-		b->stack[b->depth++] = n;
-		return 0;
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		if (b->depth > 0)
-			b->depth--;
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-/* 1-based line and column of a byte offset, counted as libyaml does. */
-static void offset_to_mark(const char *src, size_t offset, unsigned *line,
-			   unsigned *col)
-{
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < offset && src[i]; i++) {
-		if (src[i] == '\n' || (src[i] == '\r' && src[i + 1] != '\n')) {
-			(*line)++;
-			*col = 1;
-		} else if ((src[i] & 0xc0) != 0x80 && src[i] != '\r') {
-			(*col)++;
-		}
-	}
-}
-
-/* Character number index of src (libyaml's mark.index counts characters). */
-static const char *char_at(const char *src, size_t index)
-{
-	if (strncmp(src, "\xef\xbb\xbf", 3) == 0)
-		src += 3;
-	for (; *src && index > 0; index--) {
-		src++;
-		while ((*src & 0xc0) == 0x80)
-			src++;
-	}
-	return src;
-}
-
-static int report_yaml_error(struct parse_ctx *c, const yaml_parser_t *p)
-{
-	unsigned line, col;
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		return -ENOMEM;
-	case YAML_READER_ERROR:
-		offset_to_mark(c->src, p->problem_offset, &line, &col);
-		if (p->problem_value != -1)
-			return perr(c, line, col, "invalid input: %s (0x%X)",
-				    p->problem, (unsigned)p->problem_value);
-		return perr(c, line, col, "invalid input: %s", p->problem);
-	default:
-		line = (unsigned)p->problem_mark.line + 1;
-		col = (unsigned)p->problem_mark.column + 1;
-		/* libyaml's message for the most common mistake is cryptic. */
-		if (*char_at(c->src, p->problem_mark.index) == '\t')
-			return perr(c, line, col,
-				    "invalid YAML: a tab character; YAML "
-				    "indents with spaces only");
-		if (p->context)
-			return perr(c, line, col,
-				    "invalid YAML: %s (%s started at line %u)",
-				    p->problem, p->context,
-				    (unsigned)p->context_mark.line + 1);
-		return perr(c, line, col, "invalid YAML: %s",
-			    p->problem ? p->problem : "syntax error");
-	}
-}
-
-/* Feed every document of text to validate_document; -errno if it stops. */
-static int parse_stream(struct parse_ctx *c, const char *text, size_t len)
-{
-	struct builder b = { 0 };
-	yaml_parser_t parser;
-	int r = 0;
-
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	/* UTF-16 would make the lines we show unreadable; refuse it. */
-	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
-
-	while (!b.done && r == 0) {
-		yaml_event_t ev;
-
-		if (!yaml_parser_parse(&parser, &ev)) {
-			r = report_yaml_error(c, &parser);
-			break;
-		}
-		r = builder_event(c, &b, &ev);
-		yaml_event_delete(&ev);
-	}
-	node_free(b.root);
-	yaml_parser_delete(&parser);
-	if (r == 0 && b.docs == 0)
-		r = perr(c, 0, 0,
-			 "no policy in file; expected at least one YAML "
-			 "document with name and ports");
-	flush_errors(c);
-	free(c->pending);
-	if (c->errors > FILE_ERRORS_MAX)
-		diag_error(c->diag, c->path, NULL, 0, 0,
-			   "too many errors; not reporting more");
-	return r;
-}
-
-/* --- walking mappings ----------------------------------------------------- */
-
-static unsigned edit_distance(const char *a, const char *b)
-{
-	unsigned row[JIT_POLICY_NAME_MAX + 1];
-	size_t lb = strlen(b);
-
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (unsigned)j;
-	for (size_t i = 1; a[i - 1]; i++) {
-		unsigned diag = row[0];
-
-		row[0] = (unsigned)i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j];
-			unsigned best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-static void unknown_key(struct parse_ctx *c, const struct node *k,
-			const char *where, const struct key_handler *keys,
-			size_t n_keys)
-{
-	char allowed[256] = "", hint[64] = "", q[QUOTE_BUF];
-	unsigned best = 3;
-
-	for (size_t i = 0; i < n_keys; i++) {
-		size_t o = strlen(allowed);
-
-		snprintf(allowed + o, sizeof(allowed) - o, "%s%s",
-			 i ? ", " : "", keys[i].key);
-		/* Known keys are short; anything longer is no typo of one. */
-		if (strlen(k->text) <= JIT_POLICY_NAME_MAX &&
-		    strlen(keys[i].key) <= JIT_POLICY_NAME_MAX) {
-			unsigned d = edit_distance(k->text, keys[i].key);
-
-			/* Two edits turn "base" into "name": too loose. */
-			if (d < best && (d == 1 || strlen(keys[i].key) >= 6)) {
-				best = d;
-				snprintf(hint, sizeof(hint),
-					 "did you mean '%s'? ", keys[i].key);
-			}
-		}
-	}
-	node_err(c, k, "unknown key '%s' in %s; %sallowed keys: %s",
-		 quote(q, k->text), where, hint, allowed);
-}
-
-/*
- * Hand each value of mapping m to the handler of its key. Reports keys that
- * are not scalars, unknown or repeated. seen[i] gets the key node of
- * keys[i], so callers can tell what was given and where.
- */
-static void walk_mapping(struct parse_ctx *c, const struct node *m,
-			 const char *where, const struct key_handler *keys,
-			 size_t n_keys, const struct node **seen, void *obj)
-{
-	char d[DESCRIBE_BUF];
-
-	for (size_t i = 0; i + 1 < m->n_kids; i += 2) {
-		const struct node *k = m->kids[i], *v = m->kids[i + 1];
-		size_t h;
-
-		if (k->bad)
-			continue;
-		if (k->kind != NODE_SCALAR) {
-			node_err(c, k, "a key must be a word, got %s",
-				 describe(k, d));
-			continue;
-		}
-		for (h = 0; h < n_keys; h++)
-			if (streq(k->text, keys[h].key))
-				break;
-		if (h == n_keys) {
-			unknown_key(c, k, where, keys, n_keys);
-			continue;
-		}
-		if (seen[h]) {
-			node_err(c, k, "duplicate key '%s' (first at line %u)",
-				 keys[h].key, seen[h]->line);
-			continue;
-		}
-		seen[h] = k;
-		keys[h].parse(c, v, obj);
-	}
-}
 
 /* --- values --------------------------------------------------------------- */
 
@@ -779,21 +107,21 @@ static void parse_port(struct parse_ctx *c, const struct node *v, void *obj)
 	uint16_t lo = 0, hi = 0;
 	int r;
 
-	s = want_scalar(c, v, "port", PORT_WHAT);
+	s = node_want_scalar(c, v, "port", PORT_WHAT);
 	if (!s)
 		return;
 	r = parse_port_spec(s, &lo, &hi);
 	if (r == -EINVAL) {
 		node_err(c, v, "port '%s' is not valid; expected %s",
-			 quote(q, s), PORT_WHAT);
+			 msg_quote(q, s), PORT_WHAT);
 	} else if (r == -ERANGE) {
 		node_err(c, v, "port '%s' is out of range; ports are 1..65535",
-			 quote(q, s));
+			 msg_quote(q, s));
 	} else if (r == -EDOM) {
 		node_err(c, v,
 			 "port range '%s' ends before it starts; write "
 			 "'%u-%u'",
-			 quote(q, s), hi, lo);
+			 msg_quote(q, s), hi, lo);
 	} else {
 		pb->rule->port_lo = lo;
 		pb->rule->port_hi = hi;
@@ -807,7 +135,7 @@ static void parse_protocol(struct parse_ctx *c, const struct node *v, void *obj)
 	char q[QUOTE_BUF];
 	const char *s;
 
-	s = want_scalar(c, v, "protocol", "tcp, udp or any");
+	s = node_want_scalar(c, v, "protocol", "tcp, udp or any");
 	if (!s)
 		return;
 	if (streq(s, "tcp"))
@@ -819,7 +147,7 @@ static void parse_protocol(struct parse_ctx *c, const struct node *v, void *obj)
 	else
 		node_err(c, v,
 			 "protocol '%s' is not valid; allowed: tcp, udp, any",
-			 quote(q, s));
+			 msg_quote(q, s));
 }
 
 static void parse_max_duration(struct parse_ctx *c, const struct node *v,
@@ -831,7 +159,7 @@ static void parse_max_duration(struct parse_ctx *c, const struct node *v,
 	uint64_t sec;
 	int r;
 
-	s = want_scalar(c, v, "max_duration", DURATION_WHAT);
+	s = node_want_scalar(c, v, "max_duration", DURATION_WHAT);
 	if (!s)
 		return;
 	r = duration_parse(s, &sec);
@@ -839,15 +167,15 @@ static void parse_max_duration(struct parse_ctx *c, const struct node *v,
 		node_err(c, v,
 			 "max_duration '%s' is not a valid duration; use "
 			 "forms like 90s, 15m, 3h, 1h30m, 1d or PT3H",
-			 quote(q, s));
+			 msg_quote(q, s));
 	else if (r < 0 || sec > JIT_DURATION_MAX_S)
 		node_err(c, v, "max_duration '%s' exceeds the limit of %uh",
-			 quote(q, s), JIT_DURATION_MAX_S / 3600);
+			 msg_quote(q, s), JIT_DURATION_MAX_S / 3600);
 	else if (sec == 0)
 		node_err(c, v,
 			 "max_duration '%s' is zero; the shortest allowed "
 			 "is 1s",
-			 quote(q, s));
+			 msg_quote(q, s));
 	else
 		pb->rule->max_duration_s = (uint32_t)sec;
 }
@@ -873,11 +201,12 @@ static void parse_allowed_sources(struct parse_ctx *c, const struct node *v,
 				 "list CIDRs");
 			return;
 		}
-	} else if (v->kind != NODE_SCALAR || is_null(v) || is_bool(v)) {
+	} else if (v->kind != NODE_SCALAR || node_is_null(v) ||
+		   node_is_bool(v)) {
 		node_err(c, v,
 			 "allowed_sources: expected a list of CIDRs, or any, "
 			 "got %s",
-			 describe(v, d));
+			 node_describe(v, d));
 		return;
 	}
 	if (n > JIT_POLICY_MAX_SOURCES) {
@@ -899,7 +228,7 @@ static void parse_allowed_sources(struct parse_ctx *c, const struct node *v,
 		bool host_bits;
 		const char *s;
 
-		s = want_scalar(c, it, "allowed_sources", SOURCES_WHAT);
+		s = node_want_scalar(c, it, "allowed_sources", SOURCES_WHAT);
 		if (!s)
 			continue;
 		if (streq(s, "any")) {
@@ -909,13 +238,13 @@ static void parse_allowed_sources(struct parse_ctx *c, const struct node *v,
 			node_err(c, it,
 				 "allowed_sources: '%s' is not valid; "
 				 "expected %s",
-				 quote(q, s), SOURCES_WHAT);
+				 msg_quote(q, s), SOURCES_WHAT);
 			continue;
 		} else if (host_bits) {
 			node_err(c, it,
 				 "allowed_sources: '%s' has host bits set; "
 				 "did you mean %s?",
-				 quote(q, s),
+				 msg_quote(q, s),
 				 prefix_format(&p, fix, sizeof(fix)));
 			continue;
 		} else {
@@ -959,11 +288,11 @@ static bool parse_port_entry(struct parse_ctx *c, const struct node *v,
 		node_err(c, v,
 			 "ports: expected a port entry (a mapping with port, "
 			 "protocol, max_duration, allowed_sources), got %s",
-			 describe(v, d));
+			 node_describe(v, d));
 		return false;
 	}
-	walk_mapping(c, v, "a port entry", port_keys, ARRAY_SIZE(port_keys),
-		     seen, &pb);
+	node_walk_mapping(c, v, "a port entry", port_keys,
+			  ARRAY_SIZE(port_keys), seen, &pb);
 	if (!seen[0])
 		node_err(c, v, "missing required key 'port' in port entry");
 	return c->errors == errors && pb.port_ok;
@@ -986,7 +315,7 @@ static void parse_ports(struct parse_ctx *c, const struct node *v, void *obj)
 	struct jit_policy *p = obj;
 	bool ok[JIT_POLICY_MAX_PORTS];
 
-	if (!want_kind(c, v, NODE_SEQ, "ports", "a list of port entries"))
+	if (!node_want_kind(c, v, NODE_SEQ, "ports", "a list of port entries"))
 		return;
 	if (v->n_kids == 0) {
 		node_err(c, v, "ports is empty; list at least one port");
@@ -1037,7 +366,7 @@ static void parse_name(struct parse_ctx *c, const struct node *v, void *obj)
 	char q[QUOTE_BUF];
 	const char *s;
 
-	s = want_scalar(c, v, "name", "a policy name");
+	s = node_want_scalar(c, v, "name", "a policy name");
 	if (!s)
 		return;
 	if (strlen(s) > JIT_POLICY_NAME_MAX &&
@@ -1045,12 +374,12 @@ static void parse_name(struct parse_ctx *c, const struct node *v, void *obj)
 		node_err(c, v,
 			 "name '%s' is too long (%zu characters); at most %d "
 			 "are allowed",
-			 quote(q, s), strlen(s), JIT_POLICY_NAME_MAX);
+			 msg_quote(q, s), strlen(s), JIT_POLICY_NAME_MAX);
 	else if (!valid_policy_name(s))
 		node_err(c, v,
 			 "name '%s' is not valid; use 1 to %d characters "
 			 "from a-z, 0-9, '_' and '-'",
-			 quote(q, s), JIT_POLICY_NAME_MAX);
+			 msg_quote(q, s), JIT_POLICY_NAME_MAX);
 	else
 		strcpy(p->name, s);
 }
@@ -1062,7 +391,7 @@ static void parse_description(struct parse_ctx *c, const struct node *v,
 	const char *s;
 	size_t n;
 
-	s = want_scalar(c, v, "description", "a string");
+	s = node_want_scalar(c, v, "description", "a string");
 	if (!s)
 		return;
 	/* Block scalars (">", "|") end with a newline nobody means. */
@@ -1100,8 +429,8 @@ static void parse_interfaces(struct parse_ctx *c, const struct node *v,
 	struct jit_policy *p = obj;
 	char q[QUOTE_BUF];
 
-	if (!want_kind(c, v, NODE_SEQ, "interfaces",
-		       "a list of interface names"))
+	if (!node_want_kind(c, v, NODE_SEQ, "interfaces",
+			    "a list of interface names"))
 		return;
 	if (v->n_kids == 0) {
 		node_err(c, v,
@@ -1124,14 +453,14 @@ static void parse_interfaces(struct parse_ctx *c, const struct node *v,
 		const struct node *it = v->kids[i];
 		const char *s;
 
-		s = want_scalar(c, it, "interfaces", "an interface name");
+		s = node_want_scalar(c, it, "interfaces", "an interface name");
 		if (!s)
 			continue;
 		if (strlen(s) >= IFNAMSIZ)
 			node_err(c, it,
 				 "interface name '%s' is too long (%zu "
 				 "characters); at most %d are allowed",
-				 quote(q, s), strlen(s), IFNAMSIZ - 1);
+				 msg_quote(q, s), strlen(s), IFNAMSIZ - 1);
 		else if (streq(s, "*"))
 			node_err(c, it,
 				 "interface name '*' would match every "
@@ -1141,7 +470,7 @@ static void parse_interfaces(struct parse_ctx *c, const struct node *v,
 				 "interface name '%s' is not valid; no "
 				 "spaces, '/' or ':', and '*' only at the end "
 				 "to match a prefix",
-				 quote(q, s));
+				 msg_quote(q, s));
 		else
 			strcpy(p->interfaces[p->n_interfaces++], s);
 	}
@@ -1163,7 +492,7 @@ static void parse_names(struct parse_ctx *c, const struct node *v,
 	char q[QUOTE_BUF], what[32];
 
 	snprintf(what, sizeof(what), "a list of %s names", kind);
-	if (!want_kind(c, v, NODE_SEQ, key, what))
+	if (!node_want_kind(c, v, NODE_SEQ, key, what))
 		return;
 	if (v->n_kids + pr->n_users + pr->n_groups >
 	    JIT_POLICY_MAX_PRINCIPALS) {
@@ -1181,7 +510,7 @@ static void parse_names(struct parse_ctx *c, const struct node *v,
 	snprintf(what, sizeof(what), "a %s name", kind);
 	for (size_t i = 0; i < v->n_kids; i++) {
 		const struct node *it = v->kids[i];
-		const char *s = want_scalar(c, it, key, what);
+		const char *s = node_want_scalar(c, it, key, what);
 
 		if (!s)
 			continue;
@@ -1190,7 +519,7 @@ static void parse_names(struct parse_ctx *c, const struct node *v,
 				 "%s name '%s' is not valid; use 1 to %d of "
 				 "A-Z a-z 0-9 . _ - @ and a final $, not "
 				 "starting with '-', not all digits",
-				 kind, quote(q, s), PRINCIPAL_NAME_MAX);
+				 kind, msg_quote(q, s), PRINCIPAL_NAME_MAX);
 			continue;
 		}
 		(*names)[*n] = strdup(s);
@@ -1223,10 +552,11 @@ static void parse_principals(struct parse_ctx *c, const struct node *v,
 	const struct node *seen[ARRAY_SIZE(principal_keys)] = { 0 };
 	struct principals_build pb = { .pr = pr, .key = key };
 
-	if (!want_kind(c, v, NODE_MAP, key, "a mapping with users and groups"))
+	if (!node_want_kind(c, v, NODE_MAP, key,
+			    "a mapping with users and groups"))
 		return;
-	walk_mapping(c, v, key, principal_keys, ARRAY_SIZE(principal_keys),
-		     seen, &pb);
+	node_walk_mapping(c, v, key, principal_keys, ARRAY_SIZE(principal_keys),
+			  seen, &pb);
 }
 
 static void parse_requesters(struct parse_ctx *c, const struct node *v,
@@ -1251,7 +581,7 @@ static int parse_word(struct parse_ctx *c, const struct node *v,
 	const char *s;
 
 	snprintf(what, sizeof(what), "%s or %s", a, b);
-	s = want_scalar(c, v, key, what);
+	s = node_want_scalar(c, v, key, what);
 	if (!s)
 		return -1;
 	if (streq(s, a))
@@ -1259,7 +589,7 @@ static int parse_word(struct parse_ctx *c, const struct node *v,
 	if (streq(s, b))
 		return 1;
 	node_err(c, v, "%s '%s' is not valid; allowed: %s, %s", key,
-		 quote(q, s), a, b);
+		 msg_quote(q, s), a, b);
 	return -1;
 }
 
@@ -1322,9 +652,9 @@ static void parse_limit(struct parse_ctx *c, const struct node *v,
 	uint64_t n = 0;
 	char *end;
 
-	s = want_scalar(c, v, d->key,
-			d->duration ? "a duration such as 60s or 10m"
-				    : "a whole number");
+	s = node_want_scalar(c, v, d->key,
+			     d->duration ? "a duration such as 60s or 10m"
+					 : "a whole number");
 	if (!s)
 		return;
 	if (d->duration) {
@@ -1332,26 +662,27 @@ static void parse_limit(struct parse_ctx *c, const struct node *v,
 			node_err(c, v,
 				 "%s '%s' is not a valid duration; use forms "
 				 "like 60s, 10m or 1h",
-				 d->key, quote(q, s));
+				 d->key, msg_quote(q, s));
 			return;
 		}
 	} else {
 		errno = 0;
 		n = strtoull(s, &end, 10);
-		if (!is_number(v) || *s < '0' || *s > '9' || *end || errno) {
+		if (!node_is_number(v) || *s < '0' || *s > '9' || *end ||
+		    errno) {
 			node_err(c, v, "%s '%s' is not a whole number", d->key,
-				 quote(q, s));
+				 msg_quote(q, s));
 			return;
 		}
 	}
 	if (n > d->max) {
 		node_err(c, v, "%s '%s' is out of range; at most %u%s", d->key,
-			 quote(q, s), d->max, d->duration ? "s" : "");
+			 msg_quote(q, s), d->max, d->duration ? "s" : "");
 		return;
 	}
 	if (d->duration && n == 0 && d->bit == JIT_ALERT_SET_WINDOW) {
 		node_err(c, v, "window '%s' is zero; the shortest is 1s",
-			 quote(q, s));
+			 msg_quote(q, s));
 		return;
 	}
 	if (d->size == sizeof(uint8_t))
@@ -1366,15 +697,15 @@ static void parse_mgmt_ports(struct parse_ctx *c, const struct node *v,
 {
 	char q[QUOTE_BUF];
 
-	if (!want_kind(c, v, NODE_SEQ, "management_ports",
-		       "a list of port numbers"))
+	if (!node_want_kind(c, v, NODE_SEQ, "management_ports",
+			    "a list of port numbers"))
 		return;
 	for (size_t i = 0; i < v->n_kids; i++) {
 		const struct node *k = v->kids[i];
 		unsigned long n;
 		char *end;
 
-		if (k->kind != NODE_SCALAR || !is_number(k)) {
+		if (k->kind != NODE_SCALAR || !node_is_number(k)) {
 			node_err(c, k,
 				 "management_ports: expected a port "
 				 "number");
@@ -1385,7 +716,7 @@ static void parse_mgmt_ports(struct parse_ctx *c, const struct node *v,
 			node_err(c, k,
 				 "management_ports: '%s' is not a port "
 				 "(1..65535)",
-				 quote(q, k->text));
+				 msg_quote(q, k->text));
 			continue;
 		}
 		if (al->n_mgmt_ports >= JIT_ALERT_MGMT_PORTS_MAX) {
@@ -1404,7 +735,8 @@ static void parse_alerts(struct parse_ctx *c, const struct node *v, void *obj)
 	char q[QUOTE_BUF], allowed[400] = "management_ports";
 	char d[DESCRIBE_BUF];
 
-	if (!want_kind(c, v, NODE_MAP, "alerts", "a mapping of thresholds"))
+	if (!node_want_kind(c, v, NODE_MAP, "alerts",
+			    "a mapping of thresholds"))
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(limit_defs); i++) {
 		size_t o = strlen(allowed);
@@ -1418,7 +750,7 @@ static void parse_alerts(struct parse_ctx *c, const struct node *v, void *obj)
 
 		if (k->kind != NODE_SCALAR) {
 			node_err(c, k, "a key must be a word, got %s",
-				 describe(k, d));
+				 node_describe(k, d));
 			continue;
 		}
 		for (size_t j = 0; j < i; j += 2)
@@ -1427,7 +759,8 @@ static void parse_alerts(struct parse_ctx *c, const struct node *v, void *obj)
 				node_err(c, k,
 					 "duplicate key '%s' (first at line "
 					 "%u)",
-					 quote(q, k->text), v->kids[j]->line);
+					 msg_quote(q, k->text),
+					 v->kids[j]->line);
 				found = true;
 				break;
 			}
@@ -1445,7 +778,7 @@ static void parse_alerts(struct parse_ctx *c, const struct node *v, void *obj)
 		if (!found)
 			node_err(c, k,
 				 "unknown key '%s' in alerts; allowed keys: %s",
-				 quote(q, k->text), allowed);
+				 msg_quote(q, k->text), allowed);
 	}
 }
 
@@ -1484,7 +817,7 @@ static void principals_release(struct jit_principals *pr)
 }
 
 /* p->file is the file's path, shared, and not freed here. */
-static void policy_release(struct jit_policy *p)
+void policy_release(struct jit_policy *p)
 {
 	for (size_t i = 0; i < p->n_ports; i++)
 		free(p->ports[i].sources);
@@ -1525,7 +858,7 @@ static void check_name_unique(struct parse_ctx *c, const struct node *v,
 	c->names[c->n_names++].line = v->line;
 }
 
-static void validate_document(struct parse_ctx *c, const struct node *root)
+void policy_validate_document(struct parse_ctx *c, const struct node *root)
 {
 	const struct node *seen[ARRAY_SIZE(policy_keys)] = { 0 };
 	struct jit_policy p = { .file = c->file->path, .line = root->line };
@@ -1547,11 +880,11 @@ static void validate_document(struct parse_ctx *c, const struct node *root)
 		node_err(c, root,
 			 "a policy must be a mapping with keys such as name "
 			 "and ports, got %s",
-			 describe(root, d));
+			 node_describe(root, d));
 		return;
 	}
-	walk_mapping(c, root, "a policy", policy_keys, ARRAY_SIZE(policy_keys),
-		     seen, &p);
+	node_walk_mapping(c, root, "a policy", policy_keys,
+			  ARRAY_SIZE(policy_keys), seen, &p);
 	if (!seen[KEY_NAME])
 		node_err(c, root, "missing required key 'name'");
 	if (!seen[KEY_PORTS])
@@ -1587,604 +920,6 @@ static void validate_document(struct parse_ctx *c, const struct node *root)
 	e->p = p;
 	e->name_line = name->line;
 	e->name_col = name->col;
-}
-
-/* --- files ---------------------------------------------------------------- */
-
-struct jit_policy_file *policy_file_free(struct jit_policy_file *f)
-{
-	if (!f)
-		return NULL;
-	for (size_t i = 0; i < f->n; i++)
-		policy_release(&f->entries[i].p);
-	free(f->entries);
-	free(f->path);
-	free(f->text);
-	free(f);
-	return NULL;
-}
-
-DEFINE_CLEANUP_FUNC(struct jit_policy_file, policy_file_free)
-
-size_t policy_file_count(const struct jit_policy_file *f)
-{
-	return f->n;
-}
-
-const struct jit_policy *policy_file_get(const struct jit_policy_file *f,
-					 size_t i)
-{
-	return i < f->n ? &f->entries[i].p : NULL;
-}
-
-const char *policy_file_path(const struct jit_policy_file *f)
-{
-	return f->path;
-}
-
-static int parse_text(const char *path, const char *text, size_t len,
-		      struct jit_policy_file **ret, struct jit_diag *diag)
-{
-	_cleanup_(policy_file_freep) struct jit_policy_file *f = NULL;
-	_cleanup_free_ char *src = NULL;
-	struct parse_ctx c = { .path = path, .diag = diag };
-	int r;
-
-	if (len > JIT_POLICY_FILE_MAX_BYTES)
-		return diag_error(diag, path, NULL, 0, 0,
-				  "file is %zu bytes; at most %d are allowed",
-				  len, JIT_POLICY_FILE_MAX_BYTES);
-	if (len == 0)
-		return diag_error(diag, path, NULL, 0, 0,
-				  "file is empty; expected at least one "
-				  "policy with name and ports");
-	f = calloc(1, sizeof(*f));
-	src = malloc(len + 1);
-	if (!f || !src)
-		return -ENOMEM;
-	f->path = strdup(path);
-	if (!f->path)
-		return -ENOMEM;
-	memcpy(src, text, len);
-	src[len] = '\0';
-	c.src = src;
-	c.file = f;
-
-	r = parse_stream(&c, text, len);
-	free(c.names);
-	if (r < 0)
-		return r;
-	if (c.errors)
-		return -EINVAL;
-	f->text = TAKE_PTR(src);
-	f->len = len;
-	*ret = TAKE_PTR(f);
-	return 0;
-}
-
-int policy_file_parse(const char *path, const char *text, size_t len,
-		      struct jit_policy_file **ret, struct jit_diag *diag)
-{
-	return parse_text(path, text, len, ret, diag);
-}
-
-/*
- * Whole file into memory. A policy says who may open which port, so a
- * file every local user can write would hand out access: refused.
- * -ENOENT is not reported when quiet_enoent: the set treats it as removal.
- */
-static int read_text(const char *path, struct jit_diag *diag, bool quiet_enoent,
-		     char **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-	struct stat st;
-	int r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		if (r != -ENOENT || !quiet_enoent)
-			diag_error(diag, path, NULL, 0, 0, "cannot open: %s",
-				   strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		diag_error(diag, path, NULL, 0, 0, "cannot stat: %s",
-			   strerror(-r));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		diag_error(diag, path, NULL, 0, 0, "not a regular file");
-		return -EINVAL;
-	}
-	if (st.st_mode & S_IWOTH) {
-		diag_error(diag, path, NULL, 0, 0,
-			   "file is writable by every user (mode %04o); a "
-			   "policy grants access, so it must not be",
-			   (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	for (;;) {
-		ssize_t n;
-
-		/* Read one byte past the limit to tell "too big" apart. */
-		r = grow_array((void **)&buf, &cap, len + 4096, 1);
-		if (r < 0)
-			return r;
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			diag_error(diag, path, NULL, 0, 0, "cannot read: %s",
-				   strerror(-r));
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > JIT_POLICY_FILE_MAX_BYTES) {
-			diag_error(diag, path, NULL, 0, 0,
-				   "file is larger than %d bytes, the limit",
-				   JIT_POLICY_FILE_MAX_BYTES);
-			return -EFBIG;
-		}
-	}
-	/* NUL-terminated for the source lines shown in messages. */
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
-
-int policy_file_load(const char *path, struct jit_policy_file **ret,
-		     struct jit_diag *diag)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	int r;
-
-	r = read_text(path, diag, false, &text, &len);
-	if (r < 0)
-		return r;
-	return parse_text(path, text, len, ret, diag);
-}
-
-bool policy_is_policy_filename(const char *name)
-{
-	const char *base = strrchr(name, '/');
-	size_t n;
-
-	base = base ? base + 1 : name;
-	n = strlen(base);
-	if (base[0] == '.')
-		return false;
-	return (n > 5 && streq(base + n - 5, ".yaml")) ||
-	       (n > 4 && streq(base + n - 4, ".yml"));
-}
-
-/* --- the set -------------------------------------------------------------- */
-
-struct jit_policy_set *policy_set_new(void)
-{
-	return calloc(1, sizeof(struct jit_policy_set));
-}
-
-struct jit_policy_set *policy_set_free(struct jit_policy_set *s)
-{
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < s->n_files; i++)
-		policy_file_free(s->files[i]);
-	free(s->files);
-	free(s->index);
-	free(s);
-	return NULL;
-}
-
-DEFINE_CLEANUP_FUNC(struct jit_policy_set, policy_set_free)
-
-/* Index of path in s->files, or -1 with *pos where it would go. */
-static ssize_t set_lookup(const struct jit_policy_set *s, const char *path,
-			  size_t *pos)
-{
-	size_t lo = 0, hi = s->n_files;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int cmp = strcmp(s->files[mid]->path, path);
-
-		if (cmp == 0)
-			return (ssize_t)mid;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (pos)
-		*pos = lo;
-	return -1;
-}
-
-/* Never allocates: callers reserve the room before changing files. */
-static void set_reindex(struct jit_policy_set *s)
-{
-	s->n_index = 0;
-	for (size_t i = 0; i < s->n_files; i++)
-		for (size_t j = 0; j < s->files[i]->n; j++)
-			s->index[s->n_index++] = &s->files[i]->entries[j].p;
-}
-
-/* Put f in place of the file with its path; takes f only on success. */
-static int set_put(struct jit_policy_set *s, struct jit_policy_file *f)
-{
-	size_t pos = 0, total = s->n_index + f->n;
-	ssize_t i = set_lookup(s, f->path, &pos);
-	int r;
-
-	if (i >= 0)
-		total -= s->files[i]->n;
-	r = grow_array((void **)&s->index, &s->cap_index, total ? total : 1,
-		       sizeof(*s->index));
-	if (r < 0)
-		return r;
-	if (i >= 0) {
-		policy_file_free(s->files[i]);
-		s->files[i] = f;
-	} else {
-		r = grow_array((void **)&s->files, &s->cap_files,
-			       s->n_files + 1, sizeof(*s->files));
-		if (r < 0)
-			return r;
-		memmove(s->files + pos + 1, s->files + pos,
-			(s->n_files - pos) * sizeof(*s->files));
-		s->files[pos] = f;
-		s->n_files++;
-	}
-	set_reindex(s);
-	return 0;
-}
-
-int policy_set_remove_file(struct jit_policy_set *s, const char *path)
-{
-	ssize_t i = set_lookup(s, path, NULL);
-
-	if (i < 0)
-		return -ENOENT;
-	policy_file_free(s->files[i]);
-	memmove(s->files + i, s->files + i + 1,
-		(s->n_files - (size_t)i - 1) * sizeof(*s->files));
-	s->n_files--;
-	set_reindex(s);
-	return 0;
-}
-
-/*
- * Names of f that another file of s already uses. With diag, each is
- * reported at f's name, naming the other file. Returns how many.
- */
-static unsigned set_conflicts(const struct jit_policy_set *s,
-			      const struct jit_policy_file *f, const char *src,
-			      struct jit_diag *diag)
-{
-	unsigned n = 0;
-
-	for (size_t i = 0; i < f->n; i++) {
-		const struct policy_entry *e = &f->entries[i];
-
-		for (size_t k = 0; k < s->n_files; k++) {
-			const struct jit_policy_file *g = s->files[k];
-
-			if (streq(g->path, f->path))
-				continue;
-			for (size_t j = 0; j < g->n; j++) {
-				if (!streq(g->entries[j].p.name, e->p.name))
-					continue;
-				n++;
-				if (diag)
-					diag_error(diag, f->path, src,
-						   e->name_line, e->name_col,
-						   "policy name '%s' is "
-						   "already used by %s:%u",
-						   e->p.name, g->path,
-						   g->entries[j].name_line);
-			}
-		}
-	}
-	return n;
-}
-
-/*
- * With defer_conflicts, a file whose only problem is a name another file
- * holds is not reported and -EEXIST returned, so that load_dir can retry it
- * once the other files are loaded (a policy moved between two files).
- */
-static int set_load(struct jit_policy_set *s, const char *path,
-		    struct jit_diag *diag, bool defer_conflicts)
-{
-	_cleanup_(policy_file_freep) struct jit_policy_file *f = NULL;
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	int r;
-
-	r = read_text(path, diag, true, &text, &len);
-	if (r == -ENOENT) {
-		policy_set_remove_file(s, path);
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	r = parse_text(path, text, len, &f, diag);
-	if (r < 0)
-		return r;
-	if (set_conflicts(s, f, text, NULL)) {
-		if (defer_conflicts)
-			return -EEXIST;
-		set_conflicts(s, f, text, diag);
-		return -EINVAL;
-	}
-	r = set_put(s, f);
-	if (r < 0)
-		return r;
-	TAKE_PTR(f);
-	return 0;
-}
-
-int policy_set_load_file(struct jit_policy_set *s, const char *path,
-			 struct jit_diag *diag)
-{
-	return set_load(s, path, diag, false);
-}
-
-int policy_set_load_text(struct jit_policy_set *s, const char *path,
-			 const char *text, size_t len, struct jit_diag *diag)
-{
-	_cleanup_(policy_file_freep) struct jit_policy_file *f = NULL;
-	int r;
-
-	r = parse_text(path, text, len, &f, diag);
-	if (r < 0)
-		return r;
-	if (set_conflicts(s, f, f->text, diag))
-		return -EINVAL;
-	r = set_put(s, f);
-	if (r < 0)
-		return r;
-	TAKE_PTR(f);
-	return 0;
-}
-
-size_t policy_set_file_count(const struct jit_policy_set *s)
-{
-	return s->n_files;
-}
-
-const struct jit_policy_file *policy_set_file(const struct jit_policy_set *s,
-					      size_t i)
-{
-	return i < s->n_files ? s->files[i] : NULL;
-}
-
-const char *policy_file_text(const struct jit_policy_file *f, size_t *len)
-{
-	*len = f->len;
-	return f->text;
-}
-
-bool policy_set_has_file(const struct jit_policy_set *s, const char *path)
-{
-	return set_lookup(s, path, NULL) >= 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir);
-	char *p;
-
-	if (asprintf(&p, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/",
-		     name) < 0)
-		return NULL;
-	return p;
-}
-
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Sorted paths of the regular policy files in dir; symlinks followed. */
-static int list_dir(const char *dir, char ***ret, size_t *ret_n)
-{
-	DIR *d;
-	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0;
-
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	for (;;) {
-		struct stat st;
-		char *p;
-
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			r = -errno;
-			break;
-		}
-		if (!policy_is_policy_filename(de->d_name))
-			continue;
-		p = path_join(dir, de->d_name);
-		if (!p) {
-			r = -ENOMEM;
-			break;
-		}
-		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
-			free(p);
-			continue;
-		}
-		r = grow_array((void **)&v, &cap, n + 1, sizeof(*v));
-		if (r < 0) {
-			free(p);
-			break;
-		}
-		v[n++] = p;
-	}
-	closedir(d);
-	if (r < 0) {
-		free_strv(v, n);
-		return r;
-	}
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_str);
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-/* True if path names an entry directly inside dir, as path_join spells it. */
-static bool path_in_dir(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (strncmp(path, dir, n) != 0)
-		return false;
-	path += n;
-	if (!(n && dir[n - 1] == '/')) {
-		if (*path != '/')
-			return false;
-		path++;
-	}
-	return *path && !strchr(path, '/');
-}
-
-static bool strv_contains(char *const *v, size_t n, const char *s)
-{
-	return bsearch(&s, v, n, sizeof(*v), cmp_str) != NULL;
-}
-
-int policy_set_load_dir(struct jit_policy_set *s, const char *dir,
-			struct jit_diag *diag)
-{
-	char **paths = NULL, **retry = NULL;
-	size_t n = 0, n_retry = 0;
-	int bad = 0, r;
-
-	r = list_dir(dir, &paths, &n);
-	if (r < 0)
-		return r;
-	retry = calloc(n ? n : 1, sizeof(*retry));
-	if (!retry) {
-		free_strv(paths, n);
-		return -ENOMEM;
-	}
-
-	/* Drop vanished files first, so that their names are free. */
-	for (size_t i = s->n_files; i-- > 0;)
-		if (path_in_dir(s->files[i]->path, dir) &&
-		    !strv_contains(paths, n, s->files[i]->path))
-			policy_set_remove_file(s, s->files[i]->path);
-
-	for (size_t i = 0; i < n; i++) {
-		r = set_load(s, paths[i], diag, true);
-		if (r == -EEXIST)
-			retry[n_retry++] = paths[i];
-		else if (r == -ENOMEM)
-			goto out;
-		else if (r < 0)
-			bad++;
-	}
-	for (size_t i = 0; i < n_retry; i++) {
-		r = set_load(s, retry[i], diag, false);
-		if (r == -ENOMEM)
-			goto out;
-		if (r < 0)
-			bad++;
-	}
-	r = bad;
-out:
-	free(retry);
-	free_strv(paths, n);
-	return r;
-}
-
-int policy_check_paths(char *const *paths, size_t n, struct jit_diag *diag)
-{
-	_cleanup_(policy_set_freep) struct jit_policy_set *s = NULL;
-	int bad = 0, r;
-
-	s = policy_set_new();
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		char **files = NULL;
-		size_t n_files = 0;
-		struct stat st;
-
-		if (stat(paths[i], &st) < 0) {
-			diag_error(diag, paths[i], NULL, 0, 0,
-				   "cannot open: %s", strerror(errno));
-			bad++;
-			continue;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			/* Named explicitly: checked whatever its suffix. */
-			r = set_load(s, paths[i], diag, false);
-			if (r == -ENOMEM)
-				return r;
-			bad += r < 0;
-			continue;
-		}
-		r = list_dir(paths[i], &files, &n_files);
-		if (r < 0) {
-			diag_error(diag, paths[i], NULL, 0, 0,
-				   "cannot read directory: %s", strerror(-r));
-			bad++;
-			continue;
-		}
-		for (size_t j = 0; j < n_files; j++) {
-			r = set_load(s, files[j], diag, false);
-			if (r == -ENOMEM)
-				break;
-			bad += r < 0;
-		}
-		free_strv(files, n_files);
-		if (r == -ENOMEM)
-			return r;
-	}
-	return bad;
-}
-
-size_t policy_set_count(const struct jit_policy_set *s)
-{
-	return s->n_index;
-}
-
-const struct jit_policy *policy_set_get(const struct jit_policy_set *s,
-					size_t i)
-{
-	return i < s->n_index ? s->index[i] : NULL;
-}
-
-const struct jit_policy *policy_set_find(const struct jit_policy_set *s,
-					 const char *name)
-{
-	for (size_t i = 0; i < s->n_index; i++)
-		if (streq(s->index[i]->name, name))
-			return s->index[i];
-	return NULL;
 }
 
 /* --- printing ------------------------------------------------------------- */
