@@ -114,13 +114,8 @@ int request_parse(json_t *msg, struct jit_request *out, const char **code,
 		if (!s)
 			return fail(code, errmsg, errlen, "bad-type",
 				    "field 'protocol' must be a string");
-		if (streq(s, "tcp"))
-			out->key.protos = JIT_PROTO_TCP;
-		else if (streq(s, "udp"))
-			out->key.protos = JIT_PROTO_UDP;
-		else if (streq(s, "any"))
-			out->key.protos = JIT_PROTO_TCP | JIT_PROTO_UDP;
-		else
+		out->key.protos = protocol_parse(s);
+		if (!out->key.protos)
 			return fail(code, errmsg, errlen, "bad-value",
 				    "protocol '%s' is not tcp, udp or any",
 				    clip(s, 16, val));
@@ -219,12 +214,8 @@ json_t *request_json(const struct jit_request *r, uint64_t now_ms)
 		      (json_int_t)r->requested_ms);
 	if (!j)
 		return NULL;
-	json_object_set_new(
-		j, "protocols",
-		json_string(r->key.protos == (JIT_PROTO_TCP | JIT_PROTO_UDP)
-				    ? "any"
-			    : r->key.protos == JIT_PROTO_UDP ? "udp"
-							     : "tcp"));
+	json_object_set_new(j, "protocols",
+			    json_string(protocol_word(r->key.protos)));
 	if (r->start_ms) {
 		json_object_set_new(j, "start_ms", json_integer(r->start_ms));
 		json_object_set_new(j, "end_ms", json_integer(r->end_ms));

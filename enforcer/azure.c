@@ -340,19 +340,6 @@ int azure_policy_name(const char *vm, char *buf, size_t size)
 	return 0;
 }
 
-static bool valid_policy_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > JIT_POLICY_NAME_MAX)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '-'))
-			return false;
-	return true;
-}
-
 /* A source prefix the way both formats write it. */
 static int parse_prefix(struct conv *c, const char *path, const char *s,
 			struct jit_prefix *ret)
@@ -389,13 +376,6 @@ struct port_out {
 	size_t n_sources;
 	const char *duration;
 };
-
-static const char *proto_yaml(unsigned protos)
-{
-	return protos == (JIT_PROTO_TCP | JIT_PROTO_UDP) ? "any"
-	       : protos == JIT_PROTO_UDP		 ? "udp"
-							 : "tcp";
-}
 
 static int port_sources(struct conv *c, json_t *port, const char *path,
 			struct port_out *out)
@@ -645,7 +625,7 @@ static int write_yaml(const char *file, const char *policy_name,
 		fprintf(f,
 			"  - port: %ld\n    protocol: %s\n"
 			"    max_duration: %s\n",
-			p->number, proto_yaml(p->protos), p->duration);
+			p->number, protocol_word(p->protos), p->duration);
 		if (p->any) {
 			fputs("    allowed_sources: [any]\n", f);
 			continue;
@@ -869,7 +849,7 @@ int azure_policy_import(const char *file, const char *text, size_t len,
 	const char *vm_name = NULL, *resource;
 	int idx, r = -EINVAL;
 
-	if (name && !valid_policy_name(name))
+	if (name && !policy_name_valid(name))
 		conv_error(&c, NULL,
 			   "--name '%s': a policy name is 1 to %d characters "
 			   "from a-z, 0-9, _ and -",
@@ -1315,7 +1295,7 @@ int azure_initiate_parse(const char *file, const char *text, size_t len,
 	const char *reason;
 	int r = -EINVAL;
 
-	if (policy && !valid_policy_name(policy))
+	if (policy && !policy_name_valid(policy))
 		conv_error(&c, NULL,
 			   "--policy '%s': a policy name is 1 to %d "
 			   "characters from a-z, 0-9, _ and -",

@@ -160,11 +160,7 @@ static json_t *policy_json(const struct jit_policy *p)
 			ports,
 			json_pack("{s:i, s:i, s:s, s:s, s:i, s:o}", "port_lo",
 				  r->port_lo, "port_hi", r->port_hi, "protocol",
-				  r->protos == (JIT_PROTO_TCP | JIT_PROTO_UDP)
-					  ? "any"
-				  : r->protos == JIT_PROTO_TCP ? "tcp"
-							       : "udp",
-				  "max_duration",
+				  protocol_word(r->protos), "max_duration",
 				  duration_format(r->max_duration_s, dur,
 						  sizeof(dur)),
 				  "max_duration_s", (int)r->max_duration_s,

@@ -17,11 +17,26 @@
 
 /* --- values --------------------------------------------------------------- */
 
-static bool valid_policy_name(const char *s)
+bool policy_name_valid(const char *s)
 {
 	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-");
 
 	return n > 0 && n <= JIT_POLICY_NAME_MAX && !s[n];
+}
+
+unsigned protocol_parse(const char *s)
+{
+	return streq(s, "tcp")	 ? JIT_PROTO_TCP
+	       : streq(s, "udp") ? JIT_PROTO_UDP
+	       : streq(s, "any") ? JIT_PROTO_TCP | JIT_PROTO_UDP
+				 : 0;
+}
+
+const char *protocol_word(unsigned protos)
+{
+	return protos == (JIT_PROTO_TCP | JIT_PROTO_UDP) ? "any"
+	       : protos == JIT_PROTO_UDP		 ? "udp"
+							 : "tcp";
 }
 
 /*
@@ -138,13 +153,8 @@ static void parse_protocol(struct parse_ctx *c, const struct node *v, void *obj)
 	s = node_want_scalar(c, v, "protocol", "tcp, udp or any");
 	if (!s)
 		return;
-	if (streq(s, "tcp"))
-		pb->rule->protos = JIT_PROTO_TCP;
-	else if (streq(s, "udp"))
-		pb->rule->protos = JIT_PROTO_UDP;
-	else if (streq(s, "any"))
-		pb->rule->protos = JIT_PROTO_TCP | JIT_PROTO_UDP;
-	else
+	pb->rule->protos = protocol_parse(s);
+	if (!pb->rule->protos)
 		node_err(c, v,
 			 "protocol '%s' is not valid; allowed: tcp, udp, any",
 			 msg_quote(q, s));
@@ -375,7 +385,7 @@ static void parse_name(struct parse_ctx *c, const struct node *v, void *obj)
 			 "name '%s' is too long (%zu characters); at most %d "
 			 "are allowed",
 			 msg_quote(q, s), strlen(s), JIT_POLICY_NAME_MAX);
-	else if (!valid_policy_name(s))
+	else if (!policy_name_valid(s))
 		node_err(c, v,
 			 "name '%s' is not valid; use 1 to %d characters "
 			 "from a-z, 0-9, '_' and '-'",

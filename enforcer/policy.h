@@ -31,6 +31,12 @@ enum {
 
 /* "tcp", "udp" or "tcp,udp" for a set of JIT_PROTO_* bits. */
 const char *protos_name(unsigned protos);
+/* The JIT_PROTO_* bits for "tcp", "udp" or "any"; 0 for anything else. */
+unsigned protocol_parse(const char *s);
+/* "tcp", "udp" or "any", as policies and requests write it. */
+const char *protocol_word(unsigned protos);
+/* A policy name: 1 to JIT_POLICY_NAME_MAX of a-z, 0-9, '_' and '-'. */
+bool policy_name_valid(const char *s);
 
 enum jit_approval {
 	JIT_APPROVAL_AUTO,
