@@ -560,7 +560,7 @@ void access_recheck(struct jit_access *a,
 		bool live = r->status == JIT_INITIATED;
 		struct jit_request next =
 			finished(r, live ? JIT_REVOKED : JIT_DENIED,
-				 JIT_REASON_POLICY, "jit-enforcer", now);
+				 JIT_REASON_POLICY, agent_id.name, now);
 
 		if (record(a, &next, true) < 0)
 			mark_unrecorded(a, r, now);
@@ -577,7 +577,7 @@ void access_recheck(struct jit_access *a,
 		bool live = r->status == JIT_INITIATED;
 		struct jit_request next =
 			finished(r, live ? JIT_REVOKED : JIT_DENIED,
-				 JIT_REASON_POLICY, "jit-enforcer", now);
+				 JIT_REASON_POLICY, agent_id.name, now);
 
 		grants_apply(a->grants, r, &next);
 		if (live)
@@ -795,7 +795,7 @@ int access_start(struct jit_access *a, bool trust_journal,
 			continue;
 		next = finished(
 			r, r->status == JIT_PENDING ? JIT_DENIED : JIT_REVOKED,
-			JIT_REASON_ABSENT, "jit-enforcer", now);
+			JIT_REASON_ABSENT, agent_id.name, now);
 		(void)record(a, &next, true);
 		grants_apply(a->grants, r, &next);
 		audit(a, "revoke", &agent_id, r, status_name(next.status),
@@ -847,7 +847,7 @@ int access_start(struct jit_access *a, bool trust_journal,
 		next = expired ? finished(r, JIT_EXPIRED, JIT_REASON_EXPIRED,
 					  NULL, now)
 			       : finished(r, JIT_REVOKED, JIT_REASON_ABSENT,
-					  "jit-enforcer", now);
+					  agent_id.name, now);
 		(void)record(a, &next, true);
 		grants_apply(a->grants, r, &next);
 		audit(a, expired ? "expire" : "revoke", &agent_id, r,
@@ -871,7 +871,7 @@ void access_unrecorded_grant(struct jit_access *a, uint64_t rid, int err)
 	if (!r || r->status != JIT_INITIATED)
 		return;
 	snprintf(why, sizeof(why), "not recorded: %s", strerror(-err));
-	if (end_grant(a, r, JIT_DENIED, why, "jit-enforcer", kerr,
+	if (end_grant(a, r, JIT_DENIED, why, agent_id.name, kerr,
 		      sizeof(kerr)) < 0)
 		(void)a->kernel->resync(a->kernel_ctx);
 }
