@@ -1120,6 +1120,12 @@ int journal_compact(struct jit_journal *j, struct jit_grants *g,
 	if (pid == 0) {
 		uint64_t bytes;
 
+		/*
+		 * Nothing of the agent's but the registry: above all not the
+		 * netlink socket that owns the table, which would keep it
+		 * owned past a crash of the agent until this child is done.
+		 */
+		(void)close_range(3, ~0u, 0);
 		signal(SIGTERM, SIG_DFL);
 		_exit(write_snapshot(j->dir, g, set, upto, &bytes) < 0 ? 1 : 0);
 	}
