@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The state file: requests (live and recent) and the last good text of every
- * policy file, so that a restart, a crash or a broken edit loses nothing.
+ * The state file of earlier versions: requests (live and recent) and the
+ * last good text of every policy file. The agent now keeps a journal
+ * (journal.h) and only reads a state file, once, to import it; the writer
+ * stays for the tests of that reader. The clean-shutdown marker is still
+ * this module's.
  *
  * Layout: one header line "jit-enforcer-state VERSION CRC32 LENGTH\n", then
  * LENGTH bytes of JSON whose CRC-32 is CRC32 (hex). Written to a temporary
