@@ -171,6 +171,12 @@ static void apply_or_resync(struct jit_access *a)
  * older grant with the same key, which it replaces), then change the
  * kernel. On error r is as it was.
  */
+/* May newer replace candidate? authz.c says. */
+static bool replaceable(const struct jit_request *candidate, const void *newer)
+{
+	return authz_may_replace(newer, candidate);
+}
+
 static int initiate(struct jit_access *a, const struct jit_identity *id,
 		    struct jit_request *r, const char *event, const char *by,
 		    struct jit_refusal *why)
@@ -180,9 +186,7 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 	char err[512];
 	int ret;
 
-	same = grants_find_same(a->grants, &r->key, r->uid, r);
-	if (same && !authz_may_replace(r, same))
-		same = NULL;
+	same = grants_find_same(a->grants, &r->key, replaceable, r);
 	next.status = JIT_INITIATED;
 	next.start_ms = now;
 	next.end_ms = now + (uint64_t)r->duration_s * 1000;
@@ -276,7 +280,7 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	if (id->uid != 0 &&
 	    grants_count_user(a->grants, id->uid, JIT_INITIATED) >=
 		    JIT_GRANTS_PER_USER &&
-	    !grants_find_same(a->grants, &tmpl.key, id->uid, NULL))
+	    !grants_find_same(a->grants, &tmpl.key, replaceable, &tmpl))
 		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
 			      "too-many-grants",
 			      "user '%s' already has %d live grants; revoke "

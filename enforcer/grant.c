@@ -492,16 +492,15 @@ struct jit_request *grants_at(struct jit_grants *g, size_t i)
 
 struct jit_request *grants_find_same(struct jit_grants *g,
 				     const struct jit_grant_key *k,
-				     uint32_t uid,
-				     const struct jit_request *except)
+				     grants_pick_fn pick, const void *ctx)
 {
 	size_t mask = g->key_cap - 1;
 
 	if (!g->key_cap)
 		return NULL;
 	for (size_t i = key_hash(k) & mask; g->by_key[i]; i = (i + 1) & mask)
-		if (g->by_key[i] != except && g->by_key[i]->uid == uid &&
-		    grant_key_equal(&g->by_key[i]->key, k))
+		if (grant_key_equal(&g->by_key[i]->key, k) &&
+		    pick(g->by_key[i], ctx))
 			return g->by_key[i];
 	return NULL;
 }

@@ -148,14 +148,16 @@ struct jit_request *grants_at(struct jit_grants *g, size_t i);
  * id, or adds it. Returns 0 or -ENOMEM/-ENOSPC/-EINVAL.
  */
 int grants_upsert(struct jit_grants *g, const struct jit_request *r);
+typedef bool (*grants_pick_fn)(const struct jit_request *candidate,
+			       const void *ctx);
 /*
- * uid's live grant with exactly this key (other than except), or NULL:
- * the one a newer request of the same user replaces.
+ * The first live grant with exactly this key that pick accepts, or NULL:
+ * the caller says which may be replaced (authz_may_replace), the registry
+ * only finds them through its index.
  */
 struct jit_request *grants_find_same(struct jit_grants *g,
 				     const struct jit_grant_key *k,
-				     uint32_t uid,
-				     const struct jit_request *except);
+				     grants_pick_fn pick, const void *ctx);
 /* Requests in status st, for pending and initiated only (kept counted). */
 size_t grants_count_status(const struct jit_grants *g, enum jit_status st);
 /* The live grant that ends first if its end is at or before now, or NULL. */

@@ -635,6 +635,28 @@ START_TEST(test_grants_initiate_finish)
 }
 END_TEST
 
+struct same_ctx {
+	uint32_t uid;
+	const struct jit_request *except;
+};
+
+static bool same_user(const struct jit_request *c, const void *ctx)
+{
+	const struct same_ctx *x = ctx;
+
+	return c != x->except && c->uid == x->uid;
+}
+
+/* uid's live grant with exactly key k, other than except. */
+static struct jit_request *same_of(struct jit_grants *g,
+				   const struct jit_grant_key *k, uint32_t uid,
+				   const struct jit_request *except)
+{
+	const struct same_ctx ctx = { uid, except };
+
+	return grants_find_same(g, k, same_user, &ctx);
+}
+
 START_TEST(test_grants_find_same)
 {
 	struct jit_grants *g = grants_new();
@@ -644,41 +666,41 @@ START_TEST(test_grants_find_same)
 	struct jit_grant_key probe;
 
 	pending = add(g, &t, 1);
-	ck_assert_ptr_null(grants_find_same(g, &k, 1000, NULL));
+	ck_assert_ptr_null(same_of(g, &k, 1000, NULL));
 	live = add(g, &t, 2);
 	grants_initiate(g, live, 2);
 	/* Only live grants count; a pending one with the key does not. */
-	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, NULL), live);
-	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, pending), live);
+	ck_assert_ptr_eq(same_of(g, &k, 1000, NULL), live);
+	ck_assert_ptr_eq(same_of(g, &k, 1000, pending), live);
 	/* Another user's grant with the same key is not theirs to replace. */
-	ck_assert_ptr_null(grants_find_same(g, &k, 1001, NULL));
+	ck_assert_ptr_null(same_of(g, &k, 1001, NULL));
 	ck_assert_uint_eq(grants_count_status(g, JIT_INITIATED), 1);
 	ck_assert_uint_eq(grants_count_status(g, JIT_PENDING), 1);
-	ck_assert_ptr_null(grants_find_same(g, &k, 1000, live));
+	ck_assert_ptr_null(same_of(g, &k, 1000, live));
 
 	/* Only the very same key. */
 	probe = key("192.0.2.0/25", TCP, 22, 22);
-	ck_assert_ptr_null(grants_find_same(g, &probe, 1000, NULL));
+	ck_assert_ptr_null(same_of(g, &probe, 1000, NULL));
 	probe = key("192.0.2.0/24", ANY, 22, 22);
-	ck_assert_ptr_null(grants_find_same(g, &probe, 1000, NULL));
+	ck_assert_ptr_null(same_of(g, &probe, 1000, NULL));
 	probe = key("192.0.2.0/24", TCP, 22, 23);
-	ck_assert_ptr_null(grants_find_same(g, &probe, 1000, NULL));
+	ck_assert_ptr_null(same_of(g, &probe, 1000, NULL));
 
 	t.key = key("198.51.100.7", TCP, 22, 22);
 	other = add(g, &t, 3);
 	grants_initiate(g, other, 3);
-	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, NULL), live);
-	ck_assert_ptr_eq(grants_find_same(g, &t.key, 1000, NULL), other);
+	ck_assert_ptr_eq(same_of(g, &k, 1000, NULL), live);
+	ck_assert_ptr_eq(same_of(g, &t.key, 1000, NULL), other);
 
 	/* A newer grant with the same key finds the older one. */
 	t.key = k;
 	newer = add(g, &t, 4);
 	grants_initiate(g, newer, 4);
-	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, newer), live);
-	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, live), newer);
+	ck_assert_ptr_eq(same_of(g, &k, 1000, newer), live);
+	ck_assert_ptr_eq(same_of(g, &k, 1000, live), newer);
 	grants_finish(g, live, JIT_REVOKED, JIT_REASON_NEWER, "alice");
-	ck_assert_ptr_eq(grants_find_same(g, &k, 1000, NULL), newer);
-	ck_assert_ptr_null(grants_find_same(g, &k, 1000, newer));
+	ck_assert_ptr_eq(same_of(g, &k, 1000, NULL), newer);
+	ck_assert_ptr_null(same_of(g, &k, 1000, newer));
 	grants_free(g);
 }
 END_TEST
@@ -827,7 +849,7 @@ START_TEST(test_grants_indexes_agree)
 			struct jit_request *same;
 
 			r = add(g, &t, step);
-			same = grants_find_same(g, &r->key, r->uid, r);
+			same = same_of(g, &r->key, r->uid, r);
 			grants_initiate(g, r, step);
 			if (same)
 				grants_finish(g, same, JIT_REVOKED,
@@ -861,11 +883,10 @@ START_TEST(test_grants_indexes_agree)
 				live[q->uid]++;
 				if (!next || q->end_ms < next)
 					next = q->end_ms;
-				ck_assert_ptr_eq(grants_find_same(g, &q->key,
-								  q->uid, NULL),
-						 q);
-				ck_assert_ptr_null(grants_find_same(g, &q->key,
-								    q->uid, q));
+				ck_assert_ptr_eq(
+					same_of(g, &q->key, q->uid, NULL), q);
+				ck_assert_ptr_null(
+					same_of(g, &q->key, q->uid, q));
 			}
 			ck_assert_uint_eq(grants_next_end(g), next);
 			{
