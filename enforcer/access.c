@@ -79,23 +79,6 @@ static void ended(struct jit_access *a, const struct jit_request *r,
 		a->hooks.grant_ended(a->hooks.userdata, r, at);
 }
 
-/* The next state of r once finished (end cut to now if it was live). */
-static struct jit_request finished(const struct jit_request *r,
-				   enum jit_status st, const char *reason,
-				   const char *by, uint64_t now)
-{
-	struct jit_request next = *r;
-
-	if (r->status == JIT_INITIATED && st != JIT_EXPIRED && r->end_ms > now)
-		next.end_ms = now;
-	next.status = st;
-	snprintf(next.status_reason, sizeof(next.status_reason), "%s",
-		 reason ? reason : "");
-	if (by)
-		snprintf(next.decided_by, sizeof(next.decided_by), "%s", by);
-	return next;
-}
-
 /*
  * Journal next (r's coming state). keep: a decision that takes access
  * away happens even when it cannot be written now; it is retried.
@@ -203,8 +186,8 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 		return not_recorded(a, why, event, id, &shown, ret);
 	}
 	if (same) {
-		same_next = finished(same, JIT_REVOKED, JIT_REASON_NEWER,
-				     id->name, now);
+		same_next = request_finished(same, JIT_REVOKED,
+					     JIT_REASON_NEWER, id->name, now);
 		same_next.replaced_by = r->id;
 		(void)record(a, &same_next, true);
 	}
@@ -218,9 +201,9 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 		ret = apply(a, err, sizeof(err));
 	}
 	if (ret < 0) {
-		struct jit_request undo =
-			finished(r, JIT_DENIED, "the kernel refused the grant",
-				 NULL, now);
+		struct jit_request undo = request_finished(
+			r, JIT_DENIED, "the kernel refused the grant", NULL,
+			now);
 
 		/* What was journalled is taken back, in order. */
 		(void)record(a, &undo, true);
@@ -356,7 +339,8 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 
 		snprintf(text, sizeof(text), "denied%s%s",
 			 reason && reason[0] ? ": " : "", reason ? reason : "");
-		next = finished(r, JIT_DENIED, text, id->name, now_real_ms());
+		next = request_finished(r, JIT_DENIED, text, id->name,
+					now_real_ms());
 		/* A denial that is not recorded would not hold: refuse it. */
 		err = record(a, &next, false);
 		if (err < 0)
@@ -407,7 +391,7 @@ static int end_grant(struct jit_access *a, struct jit_request *r,
 		     char *err, size_t errlen)
 {
 	uint64_t now = now_real_ms();
-	struct jit_request next = finished(r, st, reason, by, now);
+	struct jit_request next = request_finished(r, st, reason, by, now);
 	bool live = r->status == JIT_INITIATED;
 	int rec, ret = 0;
 
@@ -470,8 +454,8 @@ void access_expire(struct jit_access *a, uint64_t now)
 
 	/* One kernel batch for all that are due. */
 	while ((r = grants_next_due(a->grants, now))) {
-		struct jit_request next =
-			finished(r, JIT_EXPIRED, JIT_REASON_EXPIRED, NULL, now);
+		struct jit_request next = request_finished(
+			r, JIT_EXPIRED, JIT_REASON_EXPIRED, NULL, now);
 
 		/* Unrecorded, it is expired at the next start all the same. */
 		(void)record(a, &next, true);
@@ -563,8 +547,8 @@ void access_recheck(struct jit_access *a,
 		struct jit_request *r = w[i].r;
 		bool live = r->status == JIT_INITIATED;
 		struct jit_request next =
-			finished(r, live ? JIT_REVOKED : JIT_DENIED,
-				 JIT_REASON_POLICY, agent_id.name, now);
+			request_finished(r, live ? JIT_REVOKED : JIT_DENIED,
+					 JIT_REASON_POLICY, agent_id.name, now);
 
 		if (record(a, &next, true) < 0)
 			mark_unrecorded(a, r, now);
@@ -580,8 +564,8 @@ void access_recheck(struct jit_access *a,
 		struct jit_request *r = w[i].r;
 		bool live = r->status == JIT_INITIATED;
 		struct jit_request next =
-			finished(r, live ? JIT_REVOKED : JIT_DENIED,
-				 JIT_REASON_POLICY, agent_id.name, now);
+			request_finished(r, live ? JIT_REVOKED : JIT_DENIED,
+					 JIT_REASON_POLICY, agent_id.name, now);
 
 		grants_apply(a->grants, r, &next);
 		if (live)
@@ -797,7 +781,7 @@ int access_start(struct jit_access *a, bool trust_journal,
 		if (!r ||
 		    (r->status != JIT_PENDING && r->status != JIT_INITIATED))
 			continue;
-		next = finished(
+		next = request_finished(
 			r, r->status == JIT_PENDING ? JIT_DENIED : JIT_REVOKED,
 			JIT_REASON_ABSENT, agent_id.name, now);
 		(void)record(a, &next, true);
@@ -848,10 +832,11 @@ int access_start(struct jit_access *a, bool trust_journal,
 		struct jit_request *r = end[i], next;
 		bool expired = r->end_ms <= now;
 
-		next = expired ? finished(r, JIT_EXPIRED, JIT_REASON_EXPIRED,
-					  NULL, now)
-			       : finished(r, JIT_REVOKED, JIT_REASON_ABSENT,
-					  agent_id.name, now);
+		next = expired ? request_finished(r, JIT_EXPIRED,
+						  JIT_REASON_EXPIRED, NULL, now)
+			       : request_finished(r, JIT_REVOKED,
+						  JIT_REASON_ABSENT,
+						  agent_id.name, now);
 		(void)record(a, &next, true);
 		grants_apply(a->grants, r, &next);
 		audit(a, expired ? "expire" : "revoke", &agent_id, r,

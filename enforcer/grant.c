@@ -543,12 +543,13 @@ void grants_initiate(struct jit_grants *g, struct jit_request *r,
 void grants_initiate_until(struct jit_grants *g, struct jit_request *r,
 			   uint64_t start_ms, uint64_t end_ms)
 {
-	book(g, r, -1);
-	r->status = JIT_INITIATED;
-	r->start_ms = start_ms;
-	r->end_ms = end_ms;
-	r->status_reason[0] = '\0';
-	book(g, r, +1);
+	struct jit_request next = *r;
+
+	next.status = JIT_INITIATED;
+	next.start_ms = start_ms;
+	next.end_ms = end_ms;
+	next.status_reason[0] = '\0';
+	grants_apply(g, r, &next);
 }
 
 static bool is_finished(const struct jit_request *r)
@@ -582,25 +583,31 @@ static void trim_history(struct jit_grants *g, const struct jit_request *keep)
 	g->n = out;
 }
 
+struct jit_request request_finished(const struct jit_request *r,
+				    enum jit_status st, const char *reason,
+				    const char *by, uint64_t now_ms)
+{
+	struct jit_request next = *r;
+
+	/* A grant cut short ends now, not at its planned end. */
+	if (r->status == JIT_INITIATED && st != JIT_EXPIRED &&
+	    r->end_ms > now_ms)
+		next.end_ms = now_ms;
+	next.status = st;
+	snprintf(next.status_reason, sizeof(next.status_reason), "%s",
+		 reason ? reason : "");
+	if (by)
+		snprintf(next.decided_by, sizeof(next.decided_by), "%s", by);
+	return next;
+}
+
 void grants_finish(struct jit_grants *g, struct jit_request *r,
 		   enum jit_status st, const char *reason, const char *by)
 {
-	if (!is_finished(r))
-		g->n_finished++;
-	book(g, r, -1);
-	/* A grant cut short ends now, not at its planned end. */
-	if (r->status == JIT_INITIATED && st == JIT_REVOKED) {
-		uint64_t now = now_real_ms();
+	struct jit_request next =
+		request_finished(r, st, reason, by, now_real_ms());
 
-		if (r->end_ms > now)
-			r->end_ms = now;
-	}
-	r->status = st;
-	snprintf(r->status_reason, sizeof(r->status_reason), "%s",
-		 reason ? reason : "");
-	if (by)
-		snprintf(r->decided_by, sizeof(r->decided_by), "%s", by);
-	trim_history(g, r);
+	grants_apply(g, r, &next);
 }
 
 void grants_apply(struct jit_grants *g, struct jit_request *r,

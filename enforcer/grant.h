@@ -182,6 +182,14 @@ void grants_initiate_until(struct jit_grants *g, struct jit_request *r,
 void grants_finish(struct jit_grants *g, struct jit_request *r,
 		   enum jit_status st, const char *reason, const char *by);
 /*
+ * r's state once finished as st, reason and by (NULL: unchanged), without
+ * changing r: what a decision journals before it takes effect. A live
+ * grant ended early (not by expiry) ends at now_ms.
+ */
+struct jit_request request_finished(const struct jit_request *r,
+				    enum jit_status st, const char *reason,
+				    const char *by, uint64_t now_ms);
+/*
  * Give r the state of next (all but its reason, which r keeps): how a
  * decision that was journalled takes effect. Finishing r may drop old
  * finished requests, as grants_finish does.

@@ -505,15 +505,6 @@ static int apply_line(struct loader *l, const char *p, size_t n)
 		if (l->sink->sync_point)
 			l->sink->sync_point(l->sink->userdata);
 		break;
-	case 'n': {
-		uint64_t id;
-
-		if (field_u64(&f, 1, &id) < 0)
-			return -EINVAL;
-		if (id > l->info->next_id)
-			l->info->next_id = id;
-		break;
-	}
 	default:
 		return -EINVAL;
 	}

@@ -33,8 +33,10 @@ SEED="${CRASH_SEED:-$((RANDOM * 32768 + RANDOM))}"
 TOTALS="$TMP/totals"
 : >"$TOTALS"
 
-write_policy auto <<'Y'
-name: auto
+# Two policies alike but for their approval.
+for approval in auto manual; do
+	write_policy "$approval" <<Y
+name: $approval
 ports:
   - port: 22
     protocol: tcp
@@ -44,21 +46,9 @@ ports:
     protocol: any
     max_duration: 1h
     allowed_sources: [192.0.2.0/24, 2001:db8:1::/64]
-approval: auto
+approval: $approval
 Y
-write_policy manual <<'Y'
-name: manual
-ports:
-  - port: 22
-    protocol: tcp
-    max_duration: 1h
-    allowed_sources: [192.0.2.0/24, 2001:db8:1::/64]
-  - port: 2222-2260
-    protocol: any
-    max_duration: 1h
-    allowed_sources: [192.0.2.0/24, 2001:db8:1::/64]
-approval: manual
-Y
+done
 
 # run_phase NAME STATE_DIR KILLS [crash-client options]
 PHASE_NO=0
