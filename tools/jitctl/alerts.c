@@ -1,17 +1,36 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl alerts: recent security alerts, or a stream of them. */
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
-#include "config.h"
+static int cmd_alerts(struct ctx *ctx, int argc, char **argv);
+
+static const struct option alerts_opts[] = {
+	{ "follow", no_argument, NULL, 'f' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ 0 },
+};
+
+const struct command command_alerts = {
+	.name = "alerts",
+	.fn = cmd_alerts,
+	.usage = "[--follow] [--limit N]",
+	.summary = "recent security alerts; --follow streams new ones",
+	.help = "Show the security alerts the agent holds (the last 256 "
+		"since it started), oldest first: when last seen, "
+		"severity, intent, type and description.\n"
+		"\n"
+		"With --follow, keep the connection open and print each "
+		"new alert as the agent raises it; when the agent closes "
+		"the connection, the exit status is 1. With --json and "
+		"--follow the output is JSON lines: the reply on one line, "
+		"then one alert object per line, and an error object when "
+		"the connection is lost.",
+	.options = "-f, --follow\tthen print new alerts as they come\n"
+		   "-n, --limit N\tonly the N most recent (0: none)",
+	.shortopts = "fn:",
+	.opts = alerts_opts,
+};
 
 static void alert_line(json_t *a)
 {
@@ -22,82 +41,93 @@ static void alert_line(json_t *a)
 	fflush(stdout);
 }
 
-int cmd_alerts(struct ctx *ctx, int argc, char **argv)
+/* A line of a --json --follow stream. */
+static void json_line(json_t *doc)
 {
-	static const struct option opts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "limit", required_argument, NULL, 'n' },
-		{ 0 },
-	};
+	json_dumpf(doc, stdout, JSON_COMPACT);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int follow(struct ctx *ctx, struct jit_client *c)
+{
+	for (;;) {
+		json_t *msg = NULL, *a;
+
+		if (client_read(c, &msg) < 0) {
+			json_t *err = error_reply("connection-lost",
+						  "the agent closed the "
+						  "connection");
+
+			client_disconnect(c);
+			if (!ctx->json)
+				return report(ctx, err);
+			json_line(err);
+			json_decref(err);
+			return 1;
+		}
+		a = json_object_get(msg, "alert");
+		if (a && ctx->json)
+			json_line(a);
+		else if (a)
+			alert_line(a);
+		json_decref(msg);
+	}
+}
+
+static int cmd_alerts(struct ctx *ctx, int argc, char **argv)
+{
 	struct jit_client *c = NULL;
 	json_t *req, *reply = NULL, *a;
-	bool follow = false;
+	bool following = false;
 	long limit = -1;
 	size_t i;
 	int opt, rc;
 
-	optind = 0;
-	while ((opt = sub_getopt(argc, argv, "fn:", opts)) != -1) {
+	while ((opt = next_option(ctx, argc, argv)) != -1) {
 		char *end;
 
 		switch (opt) {
 		case 'f':
-			follow = true;
+			following = true;
 			break;
 		case 'n':
+			errno = 0;
 			limit = strtol(optarg, &end, 10);
-			if (!*optarg || *end || limit < 0) {
-				fprintf(stderr,
-					"jitctl alerts: --limit '%s' is "
-					"not a number\n",
-					optarg);
-				return 2;
-			}
+			if (*optarg < '0' || *optarg > '9' || *end || errno)
+				return usage_error(ctx,
+						   "--limit '%s' is not a "
+						   "number",
+						   optarg);
 			break;
 		default:
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr,
-			"usage: jitctl alerts [--follow] [--limit N]\n");
-		return 2;
-	}
-	req = json_pack("{s:s, s:b}", "op", "alerts", "follow", follow);
+	if ((rc = want_args(ctx, argc, argv, 0, 0)))
+		return rc;
+	req = json_pack("{s:s, s:b}", "op", "alerts", "follow", following);
 	if (limit >= 0)
 		json_object_set_new(req, "limit", json_integer(limit));
-	rc = call_keep(ctx, req, &reply, follow ? &c : NULL);
-	if (rc) {
+	if (!following) {
+		rc = call(ctx, req, &reply);
+	} else if ((rc = agent_call(ctx, req, &reply, &c))) {
+		report(ctx, reply);
+		reply = NULL;
+	} else if (ctx->json) {
+		/* A stream: every line one document. */
+		json_line(reply);
+		ctx->printed = true;
+	}
+	if (rc || ctx->json) {
 		json_decref(reply);
-		return rc;
+		return rc ? rc : following ? follow(ctx, c) : 0;
 	}
-	if (!ctx->json) {
-		if (!json_array_size(json_object_get(reply, "alerts")) &&
-		    !follow)
-			printf("no alerts (%lld denied attempts seen)\n",
-			       (long long)num(reply, "denied_seen"));
-		json_array_foreach(json_object_get(reply, "alerts"), i, a)
-			alert_line(a);
-	}
+	if (!json_array_size(json_object_get(reply, "alerts")) && !following)
+		printf("no alerts (%lld denied attempts seen)\n",
+		       (long long)num(reply, "denied_seen"));
+	json_array_foreach(json_object_get(reply, "alerts"), i, a)
+		alert_line(a);
 	json_decref(reply);
-	while (follow) {
-		json_t *msg = NULL;
-
-		if (client_read(c, &msg) < 0) {
-			fprintf(stderr, "jitctl: the agent closed the "
-					"connection\n");
-			client_disconnect(c);
-			return 1;
-		}
-		a = json_object_get(msg, "alert");
-		if (a && ctx->json) {
-			json_dumpf(a, stdout, JSON_COMPACT);
-			putchar('\n');
-			fflush(stdout);
-		} else if (a) {
-			alert_line(a);
-		}
-		json_decref(msg);
-	}
-	return 0;
+	return following ? follow(ctx, c) : 0;
 }

@@ -1,17 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* jitctl: the call to the agent and what several subcommands print. */
-#include <fcntl.h>
-#include <getopt.h>
+/*
+ * jitctl: the call to the agent, errors and the JSON document, and what
+ * several subcommands print.
+ */
 #include <stdarg.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
-
-#include "config.h"
 
 void table_row(struct table *t, ...)
 {
@@ -56,81 +52,166 @@ void table_print(struct table *t)
 	free(t->cells);
 }
 
+/* ---- errors and JSON output ---------------------------------------------- */
+
+/* A JSON string of s, cut at the first byte that is not UTF-8. */
+json_t *json_text(const char *s)
+{
+	_cleanup_free_ char *copy = strdup(s ? s : "");
+	json_t *v;
+
+	if (!copy)
+		abort();
+	utf8_truncate_invalid(copy);
+	v = json_string(copy);
+	if (!v)
+		abort();
+	return v;
+}
+
+/* An error reply of the agent's shape, for errors jitctl finds itself. */
+json_t *error_reply(const char *code, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	json_t *reply;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	reply = json_pack("{s:b, s:{s:s, s:o}}", "ok", 0, "error", "code", code,
+			  "message", json_text(msg));
+	if (!reply)
+		abort();
+	return reply;
+}
+
+/* The one document of a --json run. */
+void print_json(struct ctx *ctx, json_t *doc)
+{
+	if (ctx->printed) {
+		/* A bug: scripts were promised exactly one document. */
+		fprintf(stderr, "jitctl: internal error: a second JSON "
+				"document was not printed\n");
+		return;
+	}
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	putchar('\n');
+	fflush(stdout);
+	ctx->printed = true;
+}
+
 /*
- * Send req and check the reply; with keep, the connection stays open for
- * broadcasts that follow (*keep set), else it is closed.
+ * Print an error reply (taken over): the document with --json, else its
+ * message on stderr. Returns 1, the exit status of a refusal.
  */
-int call_keep(struct ctx *ctx, json_t *req, json_t **reply,
-	      struct jit_client **keep)
+int report(struct ctx *ctx, json_t *reply)
+{
+	if (ctx->json) {
+		print_json(ctx, reply);
+	} else {
+		const char *msg = json_string_value(json_object_get(
+			json_object_get(reply, "error"), "message"));
+
+		fprintf(stderr, "jitctl: %s\n", msg ? msg : "request failed");
+	}
+	json_decref(reply);
+	return 1;
+}
+
+int fail(struct ctx *ctx, const char *code, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return report(ctx, error_reply(code, "%s", msg));
+}
+
+/* ---- the agent ----------------------------------------------------------- */
+
+static json_t *connect_error(struct ctx *ctx, int r)
+{
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		return error_reply("agent-not-running",
+				   "the agent is not running (no control "
+				   "socket at %s)",
+				   ctx->socket);
+	if (r == -EACCES)
+		return error_reply("socket-permission-denied",
+				   "permission denied on %s: ask an admin to "
+				   "add you to the socket's group",
+				   ctx->socket);
+	return error_reply("connect-failed", "connecting to %s: %s",
+			   ctx->socket, strerror(-r));
+}
+
+/*
+ * Send req (taken over) and wait for the reply; prints nothing. Returns 0
+ * with *reply the agent's reply, or 1 with *reply an error reply: the
+ * agent's refusal, or one made here when the agent could not be reached.
+ * With keep, the connection stays open for the broadcasts that follow a
+ * good reply (*keep set); else it is closed.
+ */
+int agent_call(struct ctx *ctx, json_t *req, json_t **reply,
+	       struct jit_client **keep)
 {
 	struct jit_client *c = NULL;
 	int r;
 
+	*reply = NULL;
 	r = client_connect(ctx->socket, &c);
 	if (r < 0) {
-		if (r == -ENOENT || r == -ECONNREFUSED)
-			fprintf(stderr,
-				"jitctl: the agent is not running (no control "
-				"socket at %s)\n",
-				ctx->socket);
-		else if (r == -EACCES)
-			fprintf(stderr,
-				"jitctl: permission denied on %s: ask an admin "
-				"to add you to the socket's group\n",
-				ctx->socket);
-		else
-			fprintf(stderr, "jitctl: connecting to %s: %s\n",
-				ctx->socket, strerror(-r));
 		json_decref(req);
+		*reply = connect_error(ctx, r);
 		return 1;
 	}
 	r = client_call(c, req, reply);
-	if (keep && r == 0)
-		*keep = c;
-	else
-		client_disconnect(c);
 	json_decref(req);
 	if (r < 0) {
-		fprintf(stderr, "jitctl: talking to the agent: %s\n",
-			strerror(-r));
+		client_disconnect(c);
+		*reply = r == -EPROTO ? error_reply("bad-reply",
+						    "the agent's reply is not "
+						    "JSON")
+				      : error_reply("connection-lost",
+						    "talking to the agent: %s",
+						    strerror(-r));
 		return 1;
 	}
 	if (!json_is_true(json_object_get(*reply, "ok"))) {
-		json_t *e = json_object_get(*reply, "error");
-
-		if (ctx->json) {
-			json_dumpf(*reply, stdout, JSON_INDENT(2));
-			putchar('\n');
-		} else {
-			fprintf(stderr, "jitctl: %s\n",
-				json_string_value(json_object_get(e, "message"))
-					?: "request failed");
+		client_disconnect(c);
+		if (!json_is_object(json_object_get(*reply, "error"))) {
+			json_decref(*reply);
+			*reply = error_reply("bad-reply",
+					     "the agent refused without saying "
+					     "why");
 		}
-		json_decref(*reply);
-		*reply = NULL;
-		if (keep && *keep)
-			*keep = client_disconnect(*keep);
 		return 1;
 	}
-	if (ctx->json) {
-		json_dumpf(*reply, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		putchar('\n');
-	}
+	if (keep)
+		*keep = c;
+	else
+		client_disconnect(c);
 	return 0;
 }
 
+/*
+ * One request, for commands that make one: a refusal is reported, and with
+ * --json a good reply is printed as it is. Returns 0 with *reply set, or 1.
+ */
 int call(struct ctx *ctx, json_t *req, json_t **reply)
 {
-	return call_keep(ctx, req, reply, NULL);
-}
-
-int no_args(const char *cmd, int argc, char **argv)
-{
-	if (argc > 1) {
-		fprintf(stderr, "jitctl %s: unexpected argument '%s'\n", cmd,
-			argv[1]);
-		return 2;
+	if (agent_call(ctx, req, reply, NULL)) {
+		report(ctx, *reply);
+		*reply = NULL;
+		return 1;
 	}
+	if (ctx->json)
+		print_json(ctx, *reply);
 	return 0;
 }
 
@@ -215,26 +296,33 @@ void left_text(json_int_t s, char *buf, size_t n)
 		snprintf(buf, n, "%llds", (long long)s);
 }
 
-/* Parse the options of a subcommand; argv[0] is its name. */
-int sub_getopt(int argc, char **argv, const char *shortopts,
-	       const struct option *opts)
-{
-	return getopt_long(argc, argv, shortopts, opts, NULL);
-}
-
-int parse_id(const char *cmd, const char *s, json_int_t *id)
+/* A request id, or a usage error (2). */
+int parse_id(struct ctx *ctx, const char *s, json_int_t *id)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || v == 0 || v > (1ull << 53)) {
-		fprintf(stderr, "jitctl %s: '%s' is not a request id\n", cmd,
-			s);
-		return -1;
-	}
+	if (*s < '0' || *s > '9' || *end || errno || v == 0 || v > (1ull << 53))
+		return usage_error(ctx, "'%s' is not a request id", s);
 	*id = (json_int_t)v;
+	return 0;
+}
+
+int parse_limit(struct ctx *ctx, const char *s, size_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || !v || v > 10000000)
+		return usage_error(ctx,
+				   "--limit wants a number of records, not "
+				   "'%s'",
+				   s);
+	*ret = v;
 	return 0;
 }
 
@@ -265,35 +353,74 @@ int read_input(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
-void print_diag(int r, const struct jit_diag *diag)
+int read_failed(struct ctx *ctx, const char *path, int r)
 {
-	if (r == -ENOMEM || !diag->text)
-		fprintf(stderr, "jitctl: %s\n", strerror(-r));
-	else
-		fputs(diag->text, stderr);
+	return fail(ctx, "read-failed", "reading %s: %s", path,
+		    r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
 }
 
-void print_notes(const struct azure_notes *notes)
+json_t *notes_json(const struct azure_notes *notes)
 {
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < notes->n; i++)
+		json_array_append_new(arr, json_text(notes->v[i]));
+	return arr;
+}
+
+/* Notes go to stderr for people; --json puts them in its document. */
+void print_notes(struct ctx *ctx, const struct azure_notes *notes)
+{
+	if (ctx->json)
+		return;
 	for (size_t i = 0; i < notes->n; i++)
 		fprintf(stderr, "jitctl: note: %s\n", notes->v[i]);
+}
+
+/*
+ * A cloud document that was refused: its errors (and notes), then after
+ * ("nothing was requested") for people. Returns 1.
+ */
+int document_error(struct ctx *ctx, int r, const struct jit_diag *diag,
+		   const struct azure_notes *notes, const char *after)
+{
+	_cleanup_free_ char *text = NULL;
+	json_t *reply;
+	size_t len;
+
+	if (r == -ENOMEM || !diag->text)
+		return fail(ctx, "internal", "%s", strerror(r < 0 ? -r : EIO));
+	if (!ctx->json) {
+		print_notes(ctx, notes);
+		fputs(diag->text, stderr);
+		if (after)
+			fprintf(stderr, "jitctl: %s\n", after);
+		return 1;
+	}
+	text = strdup(diag->text);
+	if (!text)
+		abort();
+	len = strlen(text);
+	while (len && text[len - 1] == '\n')
+		text[--len] = '\0';
+	reply = error_reply("bad-document", "%s", text);
+	json_object_set_new(reply, "notes", notes_json(notes));
+	return report(ctx, reply);
 }
 
 /*
  * A whole list, page by page (the agent answers at most a few thousand
  * records at a time, so that no listing keeps other clients waiting):
  * req gets "after" and "limit" for each page; the pages' key arrays are
- * joined into *reply. limit 0: everything. --json prints the joined reply.
+ * joined into *reply. limit 0: everything. With print and --json, the
+ * joined reply is printed. A refusal is reported: returns 0 or 1.
  */
 int fetch_list(struct ctx *ctx, json_t *req, const char *key, size_t limit,
-	       json_t **reply)
+	       bool print, json_t **reply)
 {
-	bool json = ctx->json;
 	json_t *all = json_array(), *page = NULL;
 	uint64_t after = 0;
-	int rc = 0;
 
-	ctx->json = false;
 	for (;;) {
 		json_t *next;
 		size_t want = limit ? limit - json_array_size(all) : 0;
@@ -303,9 +430,12 @@ int fetch_list(struct ctx *ctx, json_t *req, const char *key, size_t limit,
 		if (want)
 			json_object_set_new(req, "limit",
 					    json_integer((json_int_t)want));
-		rc = call(ctx, json_incref(req), &page);
-		if (rc)
-			break;
+		if (agent_call(ctx, json_incref(req), &page, NULL)) {
+			json_decref(all);
+			json_decref(req);
+			*reply = NULL;
+			return report(ctx, page);
+		}
 		json_array_extend(all, json_object_get(page, key));
 		next = json_object_get(page, "next");
 		if (!json_is_integer(next) ||
@@ -315,37 +445,11 @@ int fetch_list(struct ctx *ctx, json_t *req, const char *key, size_t limit,
 		json_decref(page);
 		page = NULL;
 	}
-	ctx->json = json;
 	json_decref(req);
-	if (rc) {
-		json_decref(all);
-		json_decref(page);
-		return rc;
-	}
 	json_object_set_new(page, key, all);
 	json_object_del(page, "next");
-	if (json) {
-		json_dumpf(page, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		putchar('\n');
-	}
+	if (print && ctx->json)
+		print_json(ctx, page);
 	*reply = page;
-	return 0;
-}
-
-int parse_limit(const char *cmd, const char *s, size_t *ret)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || errno || !v || v > 10000000) {
-		fprintf(stderr,
-			"jitctl %s: --limit wants a number of records, not "
-			"'%s'\n",
-			cmd, s);
-		return 2;
-	}
-	*ret = v;
 	return 0;
 }

@@ -1,47 +1,64 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl approve and deny. */
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
-#include "config.h"
+static int cmd_approve(struct ctx *ctx, int argc, char **argv);
+static int cmd_deny(struct ctx *ctx, int argc, char **argv);
+
+static const struct option decide_opts[] = {
+	{ "reason", required_argument, NULL, 'r' },
+	{ 0 },
+};
+
+const struct command command_approve = {
+	.name = "approve",
+	.fn = cmd_approve,
+	.usage = "ID [--reason TEXT]",
+	.summary = "approve a pending request",
+	.help = "Approve the pending request ID of a policy with "
+		"'approval: manual': the grant starts now, for the "
+		"duration asked, checked again against the policy as it is "
+		"now. The policy's approvers may approve, but not their "
+		"own requests unless they are root.",
+	.options = "-r, --reason TEXT\tkept in the audit trail",
+	.shortopts = "r:",
+	.opts = decide_opts,
+};
+
+const struct command command_deny = {
+	.name = "deny",
+	.fn = cmd_deny,
+	.usage = "ID [--reason TEXT]",
+	.summary = "deny a pending request",
+	.help = "Deny the pending request ID. The policy's approvers may "
+		"deny, but not their own requests unless they are root.",
+	.options = "-r, --reason TEXT\tthe status reason becomes 'denied: "
+		   "TEXT'",
+	.shortopts = "r:",
+	.opts = decide_opts,
+};
 
 static int cmd_decide(struct ctx *ctx, int argc, char **argv, bool approve)
 {
-	static const struct option opts[] = {
-		{ "reason", required_argument, NULL, 'r' },
-		{ 0 },
-	};
 	const char *reason = NULL;
 	json_t *req, *reply = NULL, *r;
 	json_int_t id;
 	char until[64];
 	int c, rc;
 
-	optind = 0;
-	while ((c = sub_getopt(argc, argv, "r:", opts)) != -1) {
+	while ((c = next_option(ctx, argc, argv)) != -1) {
 		if (c != 'r')
 			return 2;
 		reason = optarg;
 	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: jitctl %s ID%s\n", argv[0],
-			approve ? "" : " [--reason TEXT]");
-		return 2;
-	}
-	if (parse_id(argv[0], argv[optind], &id) < 0)
-		return 2;
-	req = json_pack("{s:s, s:I}", "op", approve ? "approve" : "deny", "id",
-			id);
-	if (reason)
-		json_object_set_new(req, "reason", json_string(reason));
+	if ((rc = want_args(ctx, argc, argv, 1, 1)) ||
+	    (rc = parse_id(ctx, argv[optind], &id)))
+		return rc;
+	req = json_pack("{s:s, s:I, s:s*}", "op", approve ? "approve" : "deny",
+			"id", id, "reason", reason);
+	if (!req)
+		return usage_error(ctx, "the reason is not valid UTF-8");
 	rc = call(ctx, req, &reply);
 	if (rc || ctx->json) {
 		json_decref(reply);
@@ -59,12 +76,12 @@ static int cmd_decide(struct ctx *ctx, int argc, char **argv, bool approve)
 	return 0;
 }
 
-int cmd_approve(struct ctx *ctx, int argc, char **argv)
+static int cmd_approve(struct ctx *ctx, int argc, char **argv)
 {
 	return cmd_decide(ctx, argc, argv, true);
 }
 
-int cmd_deny(struct ctx *ctx, int argc, char **argv)
+static int cmd_deny(struct ctx *ctx, int argc, char **argv)
 {
 	return cmd_decide(ctx, argc, argv, false);
 }

@@ -1,40 +1,46 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl grants: the live grants, page by page. */
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
-#include "config.h"
+static int cmd_grants(struct ctx *ctx, int argc, char **argv);
 
-int cmd_grants(struct ctx *ctx, int argc, char **argv)
+static const struct option grants_opts[] = {
+	{ "limit", required_argument, NULL, 'n' },
+	{ 0 },
+};
+
+const struct command command_grants = {
+	.name = "grants",
+	.fn = cmd_grants,
+	.usage = "[--limit N]",
+	.summary = "live grants and the time they have left",
+	.help = "List the live grants, oldest first: id, policy, source, "
+		"ports, the time left, the user who asked and the reason. "
+		"The agent answers in pages of at most 1,000 records; "
+		"jitctl fetches them all.",
+	.options = "-n, --limit N\tonly the first N",
+	.shortopts = "n:",
+	.opts = grants_opts,
+};
+
+static int cmd_grants(struct ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "limit", required_argument, NULL, 'n' },
-		{ 0 },
-	};
 	struct table t = { .ncols = 7 };
 	json_t *reply = NULL, *r;
 	size_t i, limit = 0;
 	int c, rc;
 
-	optind = 0;
-	while ((c = sub_getopt(argc, argv, "n:", opts)) != -1) {
-		if (c != 'n' || (rc = parse_limit("grants", optarg, &limit)))
+	while ((c = next_option(ctx, argc, argv)) != -1) {
+		if (c != 'n')
 			return 2;
+		if ((rc = parse_limit(ctx, optarg, &limit)))
+			return rc;
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: jitctl grants [--limit N]\n");
-		return 2;
-	}
+	if ((rc = want_args(ctx, argc, argv, 0, 0)))
+		return rc;
 	rc = fetch_list(ctx, json_pack("{s:s}", "op", "grants"), "grants",
-			limit, &reply);
+			limit, true, &reply);
 	if (rc || ctx->json) {
 		json_decref(reply);
 		return rc;

@@ -1,54 +1,157 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * jitctl: the admin's command line for jit-enforcer. Each subcommand (a
- * file of its own here) sends JSON requests over the control socket and
- * prints the reply as a table, or as JSON with --json.
+ * file of its own here, with its usage and help) sends JSON requests over
+ * the control socket and prints the reply as a table, or as JSON with
+ * --json. A new command is one file and one line in the table below.
  */
-#include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
 
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
 #include "config.h"
 
-static const struct command commands[] = {
-	{ "request", cmd_request,
-	  "ask for access: POLICY --port P --from ADDR [--for 2h] [--reason "
-	  "TEXT], or --azure FILE [--policy NAME]" },
-	{ "approve", cmd_approve, "approve a pending request: ID" },
-	{ "deny", cmd_deny, "deny a pending request: ID [--reason TEXT]" },
-	{ "grants", cmd_grants, "list live grants" },
-	{ "requests", cmd_requests,
-	  "list pending and live requests [--all] [--format azure]" },
-	{ "revoke", cmd_revoke,
-	  "end a grant early: ID [--terminate to end its connections]" },
-	{ "alerts", cmd_alerts,
-	  "recent security alerts [--limit N]; --follow streams new ones" },
-	{ "posture", cmd_posture,
-	  "management ports listening on this host and their protection" },
-	{ "status", cmd_status, "show the agent, its table and protection" },
-	{ "policies", cmd_policies, "list the policies in force" },
-	{ "reload", cmd_reload, "reload the policy directory now (root)" },
-	{ "import-azure", cmd_import_azure,
-	  "convert a jitNetworkAccessPolicies JSON policy: FILE [--vm NAME] "
-	  "[--name POLICY] [-o OUT.yaml]" },
+static int cmd_help(struct ctx *ctx, int argc, char **argv);
+
+/*
+ * The commands, in the order help lists them. Each is defined as
+ * command_NAME in its own file: a new command is that file (with its
+ * usage and help) and one line here.
+ */
+#define COMMANDS(C)     \
+	C(request)      \
+	C(approve)      \
+	C(deny)         \
+	C(grants)       \
+	C(requests)     \
+	C(revoke)       \
+	C(alerts)       \
+	C(posture)      \
+	C(status)       \
+	C(policies)     \
+	C(reload)       \
+	C(import_azure) \
+	C(help)
+
+#define COMMAND_DECLARE(name) extern const struct command command_##name;
+#define COMMAND_ENTRY(name)   &command_##name,
+
+COMMANDS(COMMAND_DECLARE)
+
+const struct command command_help = {
+	.name = "help",
+	.fn = cmd_help,
+	.usage = "[COMMAND]",
+	.summary = "show the commands, or what one does and its options",
+	.help = "Without COMMAND, list the commands and the options they "
+		"all take; with it, show what COMMAND does and its "
+		"options, as 'jitctl COMMAND --help' does.",
 };
 
-static void usage(FILE *out)
+static const struct command *const commands[] = { COMMANDS(COMMAND_ENTRY) };
+
+static const struct command *find_command(const char *name)
 {
-	fprintf(out, "Usage: jitctl [--socket PATH] [--json] COMMAND [ARGS]\n\n"
-		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-12s %s\n", commands[i].name,
-			commands[i].summary);
-	fprintf(out, "\nThe socket defaults to $JIT_SOCKET or %s.\n",
+		if (streq(name, commands[i]->name))
+			return commands[i];
+	return NULL;
+}
+
+static void main_usage(FILE *out)
+{
+	fprintf(out, "usage: jitctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+		     "       jitctl COMMAND --help\n"
+		     "       jitctl help [COMMAND]\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-13s %s\n", commands[i]->name,
+			commands[i]->summary);
+	fprintf(out,
+		"\nOptions, before the command (--json, --socket and --help "
+		"also after it):\n"
+		"  -s, --socket PATH     the agent's control socket (default: "
+		"$JIT_SOCKET,\n"
+		"                        else %s)\n"
+		"  -j, --json            print one JSON document on stdout, "
+		"errors included\n"
+		"  -h, --help            show this help, or a command's\n"
+		"      --version         show the version\n"
+		"\nRun 'jitctl help COMMAND' for what a command does and its "
+		"options.\n",
 		JIT_SOCKET_PATH);
+}
+
+static int main_help(struct ctx *ctx)
+{
+	json_t *doc, *arr;
+
+	if (!ctx->json) {
+		main_usage(stdout);
+		return 0;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:s, s:o}", "name", commands[i]->name,
+				  "summary", commands[i]->summary, "usage",
+				  command_usage_json(commands[i])));
+	doc = json_pack("{s:b, s:[s, s, s], s:o, s:s}", "ok", 1, "usage",
+			"jitctl [--socket PATH] [--json] COMMAND [ARGS]",
+			"jitctl COMMAND --help", "jitctl help [COMMAND]",
+			"commands", arr, "socket", JIT_SOCKET_PATH);
+	print_json(ctx, doc);
+	json_decref(doc);
+	return 0;
+}
+
+static int show_help(struct ctx *ctx, const struct command *cmd)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	json_t *doc;
+
+	if (!ctx->json) {
+		print_command_help(cmd, stdout);
+		return 0;
+	}
+	f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	print_command_help(cmd, f);
+	fclose(f);
+	doc = json_pack("{s:b, s:s, s:s, s:o, s:o}", "ok", 1, "command",
+			cmd->name, "summary", cmd->summary, "usage",
+			command_usage_json(cmd), "help", json_text(text));
+	print_json(ctx, doc);
+	json_decref(doc);
+	return 0;
+}
+
+static int cmd_help(struct ctx *ctx, int argc, char **argv)
+{
+	const struct command *cmd;
+	int r;
+
+	if ((r = want_args(ctx, argc, argv, 0, 1)))
+		return r;
+	if (optind == argc)
+		return main_help(ctx);
+	cmd = find_command(argv[optind]);
+	if (!cmd)
+		return usage_error(ctx, "unknown command '%s'", argv[optind]);
+	return show_help(ctx, cmd);
+}
+
+/* --json anywhere: errors found before the command is known are JSON too. */
+static bool wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
+		if (streq(argv[i], "--json") || streq(argv[i], "-j"))
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -61,12 +164,17 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct ctx ctx = { .socket = getenv("JIT_SOCKET") };
-	int c;
+	const struct command *cmd;
+	bool help = false, version = false, cmd_help_opt = false;
+	char problem[512] = "";
+	int c, r;
 
 	if (!ctx.socket || !ctx.socket[0])
 		ctx.socket = JIT_SOCKET_PATH;
-	/* Options before the command only; the command parses the rest. */
-	while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+	/* Options before the command; the command's own come after it. */
+	memcpy(ctx.opts, opts, sizeof(opts));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:s:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			ctx.socket = optarg;
@@ -75,40 +183,65 @@ int main(int argc, char **argv)
 			ctx.json = true;
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
+			help = true;
+			break;
 		case 'V':
+			version = true;
+			break;
+		default:
+			if (!problem[0])
+				option_problem(&ctx, c, argv, problem,
+					       sizeof(problem));
+			break;
+		}
+	}
+	if (problem[0] || optind >= argc || !find_command(argv[optind]))
+		ctx.json = ctx.json || wants_json(argc, argv);
+	if (problem[0])
+		return usage_error(&ctx, "%s", problem);
+	if (version) {
+		json_t *doc;
+
+		if (!ctx.json) {
 			printf("jitctl %s\n", JIT_VERSION);
 			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
+		doc = json_pack("{s:b, s:s}", "ok", 1, "version", JIT_VERSION);
+		print_json(&ctx, doc);
+		json_decref(doc);
+		return 0;
 	}
+	if (optind >= argc && help)
+		return main_help(&ctx);
 	if (optind >= argc) {
-		usage(stderr);
+		if (ctx.json)
+			return usage_error(&ctx, "no command given");
+		main_usage(stderr);
 		return 2;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		if (streq(argv[optind], commands[i].name)) {
-			int sub_argc = argc - optind;
-			char **sub_argv = argv + optind;
+	cmd = find_command(argv[optind]);
+	if (!cmd)
+		return usage_error(&ctx, "unknown command '%s'", argv[optind]);
 
-			/* Accept --json after the command too. */
-			for (int k = 1; k < sub_argc; k++) {
-				if (streq(sub_argv[k], "--json")) {
-					ctx.json = true;
-					memmove(&sub_argv[k], &sub_argv[k + 1],
-						(size_t)(sub_argc - k) *
-							sizeof(char *));
-					sub_argc--;
-					k--;
-				}
-			}
-			return commands[i].fn(&ctx, sub_argc, sub_argv);
-		}
+	command_options_init(&ctx, cmd);
+	argc -= optind;
+	argv += optind;
+	r = check_options(&ctx, argc, argv, &cmd_help_opt);
+	if (help || cmd_help_opt)
+		return show_help(&ctx, cmd);
+	if (r)
+		return r;
+	r = cmd->fn(&ctx, argc, argv);
+	/* Never leave a script with nothing to parse. */
+	if (ctx.json && !ctx.printed) {
+		json_t *doc = r ? error_reply("failed",
+					      "jitctl %s failed (exit status "
+					      "%d)",
+					      cmd->name, r)
+				: json_pack("{s:b}", "ok", 1);
+
+		print_json(&ctx, doc);
+		json_decref(doc);
 	}
-	fprintf(stderr, "jitctl: unknown command '%s'\n\n", argv[optind]);
-	usage(stderr);
-	return 2;
+	return r;
 }

@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What jitctl's subcommands share: the context of a run, the call to the
- * agent, and the tables and texts they print. One file per subcommand.
+ * agent, what they print and how they fail. One file per subcommand; each
+ * defines its struct command (name, handler, usage, help, options) as
+ * command_NAME, and jitctl.c lists them.
+ *
+ * Output: a table or sentences for people, or with --json exactly one JSON
+ * document on stdout, whatever happens. Errors are replies of the agent's
+ * shape, {"ok": false, "error": {"code", "message"}}, whether the agent or
+ * jitctl found them: report() prints them either way. Exit status: 0 done,
+ * 1 refused or failed, 2 usage error; the same with and without --json.
  */
 #ifndef JITCTL_H
 #define JITCTL_H
@@ -16,15 +24,67 @@
 #include "client.h"
 #include "diag.h"
 
-struct ctx {
-	const char *socket;
-	bool json;
-};
+struct ctx;
 
+/* Options every command takes, besides its own (see struct command). */
+#define COMMON_OPTIONS_HELP                                            \
+	"-h, --help\tshow this help\n"                                 \
+	"--json\tprint one JSON document on stdout, errors included\n" \
+	"--socket PATH\tthe agent's control socket\n"
+
+/* Room for a command's own options plus the common ones. */
+#define OPTIONS_MAX 24
+
+/**
+ * struct command - one subcommand, all it says about itself
+ * @name: as typed
+ * @fn: runs it; argv[0] is @name; returns the exit status
+ * @usage: what follows "jitctl NAME", one form per line; a line that starts
+ *         with a space continues the form above it
+ * @summary: one line for the list of commands
+ * @help: what it does, as prose: help wraps it to the terminal's 80
+ *        columns; each line is a paragraph ("\n\n" leaves a blank line)
+ * @options: its own options, one line each, "-p, --port PORT\twhat it
+ *           does" (wrapped likewise), or NULL; help adds the common ones
+ * @shortopts: its short options, for getopt (without ':' or '+' in front)
+ * @opts: its long options, for getopt_long; NULL for none
+ */
 struct command {
 	const char *name;
 	int (*fn)(struct ctx *ctx, int argc, char **argv);
+	const char *usage;
 	const char *summary;
+	const char *help;
+	const char *options;
+	const char *shortopts;
+	const struct option *opts;
+};
+
+/**
+ * struct ctx - one run of jitctl
+ * @socket: the control socket's path
+ * @json: --json: one JSON document on stdout
+ * @cmd: the command being run, NULL before one is found
+ * @opts: @cmd's long options and the common ones, for getopt_long
+ * @shortopts: the same for getopt
+ * @printed: a JSON document was printed (--json prints exactly one)
+ * @rewound: next_option started over after check_options
+ */
+struct ctx {
+	const char *socket;
+	bool json;
+	const struct command *cmd;
+	struct option opts[OPTIONS_MAX];
+	char shortopts[2 * OPTIONS_MAX];
+	bool printed;
+	bool rewound;
+};
+
+/* Values getopt returns for the common options. */
+enum {
+	OPT_HELP = 'h',
+	OPT_JSON = 0x100,
+	OPT_SOCKET,
 };
 
 /* A table printed with aligned columns. */
@@ -37,10 +97,37 @@ struct table {
 
 void table_row(struct table *t, ...);
 void table_print(struct table *t);
-int call_keep(struct ctx *ctx, json_t *req, json_t **reply,
-	      struct jit_client **keep);
+
+/* ---- options, usage and help (common.c) ---- */
+void command_options_init(struct ctx *ctx, const struct command *cmd);
+void option_problem(struct ctx *ctx, int c, char **argv, char *buf,
+		    size_t size);
+int next_option(struct ctx *ctx, int argc, char **argv);
+int check_options(struct ctx *ctx, int argc, char **argv, bool *help);
+int want_args(struct ctx *ctx, int argc, char **argv, int min, int max);
+void command_usage(const struct command *cmd, FILE *out);
+void print_command_help(const struct command *cmd, FILE *out);
+json_t *command_usage_json(const struct command *cmd);
+__attribute__((format(printf, 2, 3))) int usage_error(struct ctx *ctx,
+						      const char *fmt, ...);
+
+/* ---- output and errors ---- */
+json_t *json_text(const char *s);
+__attribute__((format(printf, 2, 3))) json_t *error_reply(const char *code,
+							  const char *fmt, ...);
+void print_json(struct ctx *ctx, json_t *doc);
+int report(struct ctx *ctx, json_t *reply);
+__attribute__((format(printf, 3, 4))) int
+fail(struct ctx *ctx, const char *code, const char *fmt, ...);
+
+/* ---- the agent ---- */
+int agent_call(struct ctx *ctx, json_t *req, json_t **reply,
+	       struct jit_client **keep);
 int call(struct ctx *ctx, json_t *req, json_t **reply);
-int no_args(const char *cmd, int argc, char **argv);
+int fetch_list(struct ctx *ctx, json_t *req, const char *key, size_t limit,
+	       bool print, json_t **reply);
+
+/* ---- arguments and text ---- */
 const char *str(json_t *o, const char *key);
 json_int_t num(json_t *o, const char *key);
 void ports_text(json_t *o, char *buf, size_t n);
@@ -48,28 +135,13 @@ void join_strings(json_t *arr, char *buf, size_t n, const char *empty);
 void principals_text(json_t *p, char *buf, size_t n);
 void time_text(json_int_t ms, char *buf, size_t n);
 void left_text(json_int_t s, char *buf, size_t n);
-int sub_getopt(int argc, char **argv, const char *shortopts,
-	       const struct option *opts);
-int parse_id(const char *cmd, const char *s, json_int_t *id);
+int parse_id(struct ctx *ctx, const char *s, json_int_t *id);
+int parse_limit(struct ctx *ctx, const char *s, size_t *ret);
 int read_input(const char *path, char **ret, size_t *ret_len);
-void print_diag(int r, const struct jit_diag *diag);
-void print_notes(const struct azure_notes *notes);
-int fetch_list(struct ctx *ctx, json_t *req, const char *key, size_t limit,
-	       json_t **reply);
-int parse_limit(const char *cmd, const char *s, size_t *ret);
-
-/* The subcommands. */
-int cmd_status(struct ctx *ctx, int argc, char **argv);
-int cmd_policies(struct ctx *ctx, int argc, char **argv);
-int cmd_reload(struct ctx *ctx, int argc, char **argv);
-int cmd_import_azure(struct ctx *ctx, int argc, char **argv);
-int cmd_request(struct ctx *ctx, int argc, char **argv);
-int cmd_approve(struct ctx *ctx, int argc, char **argv);
-int cmd_deny(struct ctx *ctx, int argc, char **argv);
-int cmd_revoke(struct ctx *ctx, int argc, char **argv);
-int cmd_grants(struct ctx *ctx, int argc, char **argv);
-int cmd_requests(struct ctx *ctx, int argc, char **argv);
-int cmd_alerts(struct ctx *ctx, int argc, char **argv);
-int cmd_posture(struct ctx *ctx, int argc, char **argv);
+int read_failed(struct ctx *ctx, const char *path, int r);
+json_t *notes_json(const struct azure_notes *notes);
+void print_notes(struct ctx *ctx, const struct azure_notes *notes);
+int document_error(struct ctx *ctx, int r, const struct jit_diag *diag,
+		   const struct azure_notes *notes, const char *after);
 
 #endif

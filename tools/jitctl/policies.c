@@ -1,26 +1,43 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl policies and reload. */
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
-#include "config.h"
+static int cmd_policies(struct ctx *ctx, int argc, char **argv);
+static int cmd_reload(struct ctx *ctx, int argc, char **argv);
 
-int cmd_policies(struct ctx *ctx, int argc, char **argv)
+const struct command command_policies = {
+	.name = "policies",
+	.fn = cmd_policies,
+	.usage = "",
+	.summary = "list the policies in force",
+	.help = "List the policies in force: name, ports, maximum "
+		"duration, allowed sources, requesters, approval, action "
+		"and interfaces.",
+
+};
+
+const struct command command_reload = {
+	.name = "reload",
+	.fn = cmd_reload,
+	.usage = "",
+	.summary = "reload the policy directory now (root)",
+	.help = "Make the agent reload its policy directory now (root "
+		"only; it also reloads on any change in the directory, and "
+		"on SIGHUP). Files that are rejected keep their last good "
+		"version: their errors are printed, and the exit status is "
+		"1.",
+
+};
+
+static int cmd_policies(struct ctx *ctx, int argc, char **argv)
 {
 	struct table t = { .ncols = 8 };
 	json_t *reply = NULL, *p;
 	size_t i;
 	int r;
 
-	if ((r = no_args("policies", argc, argv)))
+	if ((r = want_args(ctx, argc, argv, 0, 0)))
 		return r;
 	r = call(ctx, json_pack("{s:s}", "op", "policies"), &reply);
 	if (r || ctx->json) {
@@ -72,15 +89,19 @@ int cmd_policies(struct ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
-int cmd_reload(struct ctx *ctx, int argc, char **argv)
+static int cmd_reload(struct ctx *ctx, int argc, char **argv)
 {
 	json_t *reply = NULL;
 	int r;
 
-	if ((r = no_args("reload", argc, argv)))
+	if ((r = want_args(ctx, argc, argv, 0, 0)))
 		return r;
 	r = call(ctx, json_pack("{s:s}", "op", "reload"), &reply);
 	if (r || ctx->json) {
+		/* Rejected files: 1, with or without --json. */
+		if (!r &&
+		    json_is_string(json_object_get(reply, "policy_errors")))
+			r = 1;
 		json_decref(reply);
 		return r;
 	}

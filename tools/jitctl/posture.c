@@ -1,26 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl posture: listening management ports and their protection. */
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
-#include "config.h"
+static int cmd_posture(struct ctx *ctx, int argc, char **argv);
 
-int cmd_posture(struct ctx *ctx, int argc, char **argv)
+const struct command command_posture = {
+	.name = "posture",
+	.fn = cmd_posture,
+	.usage = "",
+	.summary = "listening management ports and what protects them",
+	.help = "List the sockets listening on this host on management "
+		"ports (SSH, Telnet, RDP, WinRM, VNC, the Docker API, the "
+		"kubelet, and the policies' management_ports), and the "
+		"policies that protect them. Each one that no policy "
+		"protects is a finding of severity High, shown with a "
+		"policy that would protect it. The exit status is 0 with "
+		"or without findings.",
+
+};
+
+static int cmd_posture(struct ctx *ctx, int argc, char **argv)
 {
 	struct table t = { .ncols = 6 };
 	json_t *reply = NULL, *l;
 	size_t i, findings = 0;
 	int rc;
 
-	if ((rc = no_args("posture", argc, argv)))
+	if ((rc = want_args(ctx, argc, argv, 0, 0)))
 		return rc;
 	rc = call(ctx, json_pack("{s:s}", "op", "posture"), &reply);
 	if (rc || ctx->json) {

@@ -1,35 +1,163 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl request: ask for access (also from a cloud initiate body). */
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
-#include "config.h"
+static int cmd_request(struct ctx *ctx, int argc, char **argv);
 
-/* The policies in force, quietly: only used to refuse early. */
-static json_t *fetch_policies(struct ctx *ctx)
+static const struct option request_opts[] = {
+	{ "port", required_argument, NULL, 'p' },
+	{ "proto", required_argument, NULL, 'P' },
+	{ "protocol", required_argument, NULL, 'P' },
+	{ "from", required_argument, NULL, 'f' },
+	{ "for", required_argument, NULL, 't' },
+	{ "reason", required_argument, NULL, 'r' },
+	{ "azure", required_argument, NULL, 'A' },
+	{ "policy", required_argument, NULL, 'N' },
+	{ 0 },
+};
+
+const struct command command_request = {
+	.name = "request",
+	.fn = cmd_request,
+	.usage = "POLICY --port PORT --from ADDRESS[/LEN] [--for DURATION]\n"
+		 " [--proto tcp|udp|any] [--reason TEXT]\n"
+		 "--azure FILE [--policy NAME | POLICY]",
+	.summary = "ask for access to a port",
+	.help = "Ask for access to a port of POLICY from ADDRESS (a host, "
+		"or a network in CIDR form) for DURATION. With 'approval: "
+		"auto' the grant starts at once; with 'approval: manual' "
+		"the request waits for an approver (jitctl approve). A new "
+		"request for the same source, protocols and ports replaces "
+		"your own older grant.\n"
+		"\n"
+		"With --azure, make the requests of a cloud JIT document: "
+		"an initiate request body "
+		"(JitNetworkAccessPolicyInitiateRequest, bare or as a REST "
+		"example), or the list that 'jitctl requests --format "
+		"azure' prints (its Initiated entries). Each port becomes "
+		"one request, from its allowedSourceAddressPrefix, until "
+		"its endTimeUtc, for the policy named after its virtual "
+		"machine or the one --policy (or POLICY) names. FILE - "
+		"reads stdin. Nothing is sent when any port would be "
+		"refused; each result is printed with its place in the "
+		"document.",
+	.options = "-p, --port PORT\ta port (22) or range (5985-5986) of the "
+		   "policy\n"
+		   "-f, --from ADDRESS\tthe source that gets access, inside "
+		   "the port's allowed_sources\n"
+		   "-t, --for DURATION\thow long (2h, 90m, PT1H30M, 600); "
+		   "default: the port's max_duration\n"
+		   "-P, --proto PROTO\ttcp, udp or any; default: the protocol "
+		   "of the policy's entry\n"
+		   "-r, --reason TEXT\twhy, kept in the record and the audit "
+		   "trail\n"
+		   "--azure FILE\tthe requests of a cloud JIT document\n"
+		   "--policy NAME\twith --azure: the policy for every virtual "
+		   "machine",
+	.shortopts = "p:P:f:t:r:",
+	.opts = request_opts,
+};
+
+/*
+ * The policies in force, quietly: only used to refuse early. When the
+ * agent cannot be reached, *unreachable gets the error reply.
+ */
+static json_t *fetch_policies(struct ctx *ctx, json_t **unreachable)
 {
-	json_t *req = json_pack("{s:s}", "op", "policies");
 	json_t *reply = NULL, *arr;
-	struct jit_client *c = NULL;
 
-	if (req && client_connect(ctx->socket, &c) == 0) {
-		if (client_call(c, req, &reply) < 0)
-			reply = NULL;
-		client_disconnect(c);
+	*unreachable = NULL;
+	if (agent_call(ctx, json_pack("{s:s}", "op", "policies"), &reply,
+		       NULL)) {
+		const char *code = str(json_object_get(reply, "error"), "code");
+
+		/* The agent refusing to list them is no reason to stop. */
+		if (streq(code, "agent-not-running") ||
+		    streq(code, "socket-permission-denied") ||
+		    streq(code, "connect-failed"))
+			*unreachable = json_incref(reply);
+		json_decref(reply);
+		return NULL;
 	}
-	json_decref(req);
 	arr = json_object_get(reply, "policies");
 	arr = json_is_array(arr) ? json_incref(arr) : NULL;
 	json_decref(reply);
 	return arr;
+}
+
+/* One request's result, for people. */
+static void request_line(const char *path, json_t *reply)
+{
+	json_t *req = json_object_get(reply, "request");
+	char until[64];
+
+	if (streq(str(req, "status"), "initiated")) {
+		time_text(num(req, "end_ms"), until, sizeof(until));
+		printf("%s%srequest %lld granted: %s -> %s until %s\n",
+		       path ? path : "", path ? ": " : "",
+		       (long long)num(req, "id"), str(req, "source"),
+		       str(req, "ports"), until);
+	} else {
+		printf("%s%srequest %lld pending approval\n", path ? path : "",
+		       path ? ": " : "", (long long)num(req, "id"));
+	}
+}
+
+/*
+ * Every request of the document, in order, also when one is refused. With
+ * --json one document: {"ok", "requests": [{"path", "ok", "request" or
+ * "error"}], "notes", and "error" when any was refused}.
+ */
+static int send_requests(struct ctx *ctx, struct azure_request *reqs, size_t n,
+			 const struct azure_notes *notes)
+{
+	json_t *results = json_array(), *doc;
+	size_t failed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *reply = NULL, *res;
+
+		if (agent_call(ctx, json_incref(reqs[i].msg), &reply, NULL)) {
+			failed++;
+			res = json_pack("{s:s, s:b, s:O}", "path", reqs[i].path,
+					"ok", 0, "error",
+					json_object_get(reply, "error"));
+			if (!ctx->json)
+				fprintf(stderr,
+					"jitctl: %s\njitctl: %s was not "
+					"granted\n",
+					str(json_object_get(reply, "error"),
+					    "message"),
+					reqs[i].path);
+		} else {
+			res = json_pack("{s:s, s:b, s:O}", "path", reqs[i].path,
+					"ok", 1, "request",
+					json_object_get(reply, "request"));
+			if (!ctx->json)
+				request_line(reqs[i].path, reply);
+		}
+		json_array_append_new(results, res);
+		json_decref(reply);
+	}
+	if (!ctx->json) {
+		json_decref(results);
+		return failed ? 1 : 0;
+	}
+	doc = json_pack("{s:b, s:o, s:o}", "ok", !failed, "requests", results,
+			"notes", notes_json(notes));
+	if (failed)
+		json_object_set_new(
+			doc, "error",
+			json_pack("{s:s, s:o}", "code", "requests-failed",
+				  "message",
+				  json_text(failed == n
+						    ? "no request was granted"
+						    : "some requests were not "
+						      "granted")));
+	print_json(ctx, doc);
+	json_decref(doc);
+	return failed ? 1 : 0;
 }
 
 static int request_azure(struct ctx *ctx, const char *file, const char *policy)
@@ -38,82 +166,45 @@ static int request_azure(struct ctx *ctx, const char *file, const char *policy)
 	struct azure_notes notes = { 0 };
 	struct azure_request *reqs = NULL;
 	struct jit_diag diag;
-	json_t *policies;
+	json_t *policies, *unreachable;
 	size_t len, n = 0;
-	int r, rc = 0;
+	int r;
 
 	r = read_input(file, &text, &len);
-	if (r < 0) {
-		fprintf(stderr, "jitctl request: reading %s: %s\n", file,
-			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
-		return 1;
-	}
-	policies = fetch_policies(ctx);
+	if (r < 0)
+		return read_failed(ctx, file, r);
+	policies = fetch_policies(ctx, &unreachable);
 	diag_init(&diag);
 	r = azure_initiate_parse(file, text, len, policy,
 				 (int64_t)now_real_ms(), policies, &reqs, &n,
 				 &notes, &diag);
 	json_decref(policies);
-	print_notes(&notes);
-	azure_notes_release(&notes);
 	if (r < 0) {
-		print_diag(r, &diag);
-		fprintf(stderr, "jitctl: nothing was requested\n");
-		diag_release(&diag);
-		return 1;
+		r = document_error(ctx, r, &diag, &notes,
+				   "nothing was requested");
+	} else if (unreachable) {
+		/* The document is fine, but there is no one to send it to. */
+		print_notes(ctx, &notes);
+		r = report(ctx, TAKE_PTR(unreachable));
+	} else {
+		print_notes(ctx, &notes);
+		r = send_requests(ctx, reqs, n, &notes);
 	}
+	json_decref(unreachable);
 	diag_release(&diag);
-	for (size_t i = 0; i < n; i++) {
-		json_t *reply = NULL, *req;
-		char until[64];
-
-		if (call(ctx, json_incref(reqs[i].msg), &reply)) {
-			fprintf(stderr, "jitctl: %s was not granted\n",
-				reqs[i].path);
-			rc = 1;
-			continue;
-		}
-		req = json_object_get(reply, "request");
-		if (ctx->json) {
-			json_decref(reply);
-			continue;
-		}
-		if (streq(str(req, "status"), "initiated")) {
-			time_text(num(req, "end_ms"), until, sizeof(until));
-			printf("%s: request %lld granted: %s -> %s until %s\n",
-			       reqs[i].path, (long long)num(req, "id"),
-			       str(req, "source"), str(req, "ports"), until);
-		} else {
-			printf("%s: request %lld pending approval\n",
-			       reqs[i].path, (long long)num(req, "id"));
-		}
-		json_decref(reply);
-	}
+	azure_notes_release(&notes);
 	azure_requests_free(reqs, n);
-	return rc;
+	return r;
 }
 
-int cmd_request(struct ctx *ctx, int argc, char **argv)
+static int cmd_request(struct ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "proto", required_argument, NULL, 'P' },
-		{ "protocol", required_argument, NULL, 'P' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "for", required_argument, NULL, 't' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "azure", required_argument, NULL, 'A' },
-		{ "policy", required_argument, NULL, 'N' },
-		{ 0 },
-	};
 	const char *port = NULL, *proto = NULL, *from = NULL, *dur = NULL;
-	const char *reason = "", *azure = NULL, *policy = NULL;
-	json_t *req, *reply = NULL, *r;
-	char until[64];
+	const char *reason = NULL, *azure = NULL, *policy = NULL;
+	json_t *req, *reply = NULL;
 	int c, rc;
 
-	optind = 0;
-	while ((c = sub_getopt(argc, argv, "p:P:f:t:r:", opts)) != -1) {
+	while ((c = next_option(ctx, argc, argv)) != -1) {
 		switch (c) {
 		case 'p':
 			port = optarg;
@@ -140,41 +231,37 @@ int cmd_request(struct ctx *ctx, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (azure && !port && !from && !dur && !proto && !*reason &&
-	    optind + (policy ? 0 : 1) >= argc)
+	if (azure) {
+		if (port || from || dur || proto || reason)
+			return usage_error(ctx,
+					   "--azure takes the ports, sources, "
+					   "end times and reason from FILE: "
+					   "no --port, --from, --for, --proto "
+					   "or --reason");
+		if ((rc = want_args(ctx, argc, argv, 0, policy ? 0 : 1)))
+			return rc;
 		return request_azure(
 			ctx, azure,
 			policy ?: (optind < argc ? argv[optind] : NULL));
-	if (azure || policy || optind + 1 != argc || !port || !from) {
-		fprintf(stderr, "usage: jitctl request POLICY --port PORT "
-				"--from ADDRESS[/LEN] [--for DURATION] "
-				"[--proto tcp|udp|any] [--reason TEXT]\n"
-				"       jitctl request --azure FILE "
-				"[--policy NAME]\n");
-		return 2;
 	}
-	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "request", "policy",
-			argv[optind], "port", port, "source", from, "reason",
-			reason);
-	if (dur)
-		json_object_set_new(req, "duration", json_string(dur));
-	if (proto)
-		json_object_set_new(req, "protocol", json_string(proto));
-	rc = call(ctx, req, &reply);
-	if (rc || ctx->json) {
-		json_decref(reply);
+	if (policy)
+		return usage_error(ctx, "--policy goes with --azure; name the "
+					"policy as the first argument");
+	if ((rc = want_args(ctx, argc, argv, 1, 1)))
 		return rc;
-	}
-	r = json_object_get(reply, "request");
-	if (streq(str(r, "status"), "initiated")) {
-		time_text(num(r, "end_ms"), until, sizeof(until));
-		printf("request %lld granted: %s -> %s until %s\n",
-		       (long long)num(r, "id"), str(r, "source"),
-		       str(r, "ports"), until);
-	} else {
-		printf("request %lld pending approval\n",
-		       (long long)num(r, "id"));
-	}
+	if (!port || !from)
+		return usage_error(ctx, "missing %s",
+				   !port ? "--port PORT" : "--from ADDRESS");
+	/* s*: left out when NULL; a value that is not UTF-8 fails the pack. */
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*, s:s*}", "op",
+			"request", "policy", argv[optind], "port", port,
+			"source", from, "reason", reason ? reason : "",
+			"duration", dur, "protocol", proto);
+	if (!req)
+		return usage_error(ctx, "the arguments are not valid UTF-8");
+	rc = call(ctx, req, &reply);
+	if (!rc && !ctx->json)
+		request_line(NULL, reply);
 	json_decref(reply);
-	return 0;
+	return rc;
 }

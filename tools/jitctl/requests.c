@@ -1,20 +1,41 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl requests: pending and live (or all), as a table or in the cloud shape.
  */
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
-#include "config.h"
+static int cmd_requests(struct ctx *ctx, int argc, char **argv);
 
-static int print_requests_azure(json_t *records)
+static const struct option requests_opts[] = {
+	{ "all", no_argument, NULL, 'a' },
+	{ "format", required_argument, NULL, 'F' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ 0 },
+};
+
+const struct command command_requests = {
+	.name = "requests",
+	.fn = cmd_requests,
+	.usage = "[--all] [--limit N] [--format table|azure]",
+	.summary = "pending requests and live grants; --all: ended ones too",
+	.help = "List pending requests and live grants with their status, "
+		"status reason and end, oldest first, fetched page by page "
+		"as for grants.\n"
+		"\n"
+		"--format azure prints them as a JSON array in the cloud's "
+		"JitNetworkAccessRequest shape instead, with or without "
+		"--json ('jitctl request --azure' reads it back). Pending "
+		"and denied requests have no status there: they are left "
+		"out, and counted on stderr.",
+	.options = "-a, --all\tadd the ended ones: denied, revoked, expired "
+		   "(the agent keeps the last 1,000)\n"
+		   "-n, --limit N\tonly the first N\n"
+		   "--format FORMAT\ttable (the default) or azure",
+	.shortopts = "an:",
+	.opts = requests_opts,
+};
+
+static int print_requests_azure(struct ctx *ctx, json_t *records)
 {
 	json_t *out = NULL;
 	size_t skipped;
@@ -22,13 +43,13 @@ static int print_requests_azure(json_t *records)
 	int r;
 
 	r = azure_requests_format(records, &out, &skipped, err, sizeof(err));
-	if (r < 0) {
-		fprintf(stderr, "jitctl: %s\n",
-			r == -ENOMEM ? "out of memory" : err);
-		return 1;
-	}
+	if (r < 0)
+		return fail(ctx, r == -ENOMEM ? "internal" : "bad-reply", "%s",
+			    r == -ENOMEM ? "out of memory" : err);
+	/* The cloud's shape, in its order, is JSON already: --json too. */
 	json_dumpf(out, stdout, JSON_INDENT(2));
 	putchar('\n');
+	ctx->printed = true;
 	json_decref(out);
 	if (skipped)
 		fprintf(stderr,
@@ -38,58 +59,43 @@ static int print_requests_azure(json_t *records)
 	return 0;
 }
 
-int cmd_requests(struct ctx *ctx, int argc, char **argv)
+static int cmd_requests(struct ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "limit", required_argument, NULL, 'n' },
-		{ 0 },
-	};
 	struct table t = { .ncols = 9 };
 	json_t *reply = NULL, *r;
 	bool all = false, azure = false;
 	size_t i, limit = 0;
 	int c, rc;
 
-	optind = 0;
-	while ((c = sub_getopt(argc, argv, "an:", opts)) != -1) {
+	while ((c = next_option(ctx, argc, argv)) != -1) {
 		switch (c) {
 		case 'a':
 			all = true;
 			break;
 		case 'n':
-			if (parse_limit("requests", optarg, &limit))
-				return 2;
+			if ((rc = parse_limit(ctx, optarg, &limit)))
+				return rc;
 			break;
 		case 'F':
-			if (!streq(optarg, "azure") &&
-			    !streq(optarg, "table")) {
-				fprintf(stderr,
-					"jitctl requests: --format is table "
-					"or azure, not '%s'\n",
-					optarg);
-				return 2;
-			}
+			if (!streq(optarg, "azure") && !streq(optarg, "table"))
+				return usage_error(ctx,
+						   "--format is table or "
+						   "azure, not '%s'",
+						   optarg);
 			azure = streq(optarg, "azure");
 			break;
 		default:
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: jitctl requests [--all] [--limit N] "
-				"[--format table|azure]\n");
-		return 2;
-	}
-	/* The cloud shape is JSON already; --json would print ours. */
-	if (azure)
-		ctx->json = false;
+	if ((rc = want_args(ctx, argc, argv, 0, 0)))
+		return rc;
 	rc = fetch_list(ctx,
 			json_pack("{s:s, s:b}", "op", "requests", "all", all),
-			"requests", limit, &reply);
+			"requests", limit, !azure, &reply);
 	if (!rc && azure)
-		rc = print_requests_azure(json_object_get(reply, "requests"));
+		rc = print_requests_azure(ctx,
+					  json_object_get(reply, "requests"));
 	if (rc || ctx->json || azure) {
 		json_decref(reply);
 		return rc;

@@ -1,26 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl status: the agent, its table, protection and journal. */
-#include <fcntl.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "azure.h"
-#include "client.h"
 #include "jitctl.h"
 #include "util.h"
 
-#include "config.h"
+static int cmd_status(struct ctx *ctx, int argc, char **argv);
 
-int cmd_status(struct ctx *ctx, int argc, char **argv)
+const struct command command_status = {
+	.name = "status",
+	.fn = cmd_status,
+	.usage = "",
+	.summary = "the agent, its table, protection and journal",
+	.help = "Show the agent (pid, version), its table and protection "
+		"mode (owner+persist or plain), the policies in force, the "
+		"protected ports, live grants and pending requests, the "
+		"journal, the tamper watch, the agent's capabilities, "
+		"other tables that filter input too, and the policy files "
+		"that were rejected.",
+
+};
+
+static int cmd_status(struct ctx *ctx, int argc, char **argv)
 {
 	json_t *reply = NULL, *rs, *v;
 	char when[64] = "-";
 	size_t i;
 	int r;
 
-	if ((r = no_args("status", argc, argv)))
+	if ((r = want_args(ctx, argc, argv, 0, 0)))
 		return r;
 	r = call(ctx, json_pack("{s:s}", "op", "status"), &reply);
 	if (r || ctx->json) {

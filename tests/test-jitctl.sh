@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# jitctl's own behaviour, without root or a kernel: every command's help,
+# usage errors, and --json as exactly one JSON document on stdout on every
+# error path (bad option, bad argument, no agent, a refusal, a broken or
+# lost connection), against a stand-in for the agent (fake-agent.py).
+set -u
+: "${BUILD_DIR:?}" "${SRC_DIR:?}"
+JITCTL="$BUILD_DIR/tools/jitctl"
+TMP="$(mktemp -d)"
+FAKE_PID=""
+cleanup() {
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+PASSES=0
+FAILS=0
+check() {
+	local what="$1"
+	shift
+	if "$@"; then
+		PASSES=$((PASSES + 1))
+		echo "ok - $what"
+	else
+		FAILS=$((FAILS + 1))
+		echo "not ok - $what" >&2
+		echo "    rc=$rc stdout: ${out:0:600}" >&2
+		echo "    stderr: ${err:0:600}" >&2
+	fi
+}
+# run ARGS...: jitctl with ARGS; sets rc, out (stdout) and err (stderr).
+run() {
+	rc=0
+	out=$("$JITCTL" "$@" 2>"$TMP/stderr") || rc=$?
+	err=$(cat "$TMP/stderr")
+}
+# one_doc [JQ-FILTER]: stdout is exactly one JSON object (matching the
+# filter, run on it with jq -e).
+one_doc() {
+	jq -e -s 'length == 1 and (.[0] | type == "object")' >/dev/null 2>&1 <<<"$out" &&
+		jq -e "${1:-.}" >/dev/null 2>&1 <<<"$out"
+}
+# json_error CODE RC ARGS...: jitctl --json ARGS fails with RC and one
+# document {"ok": false, "error": {"code": CODE, "message": ...}}, and
+# says nothing on stderr.
+json_error() {
+	local code="$1" want="$2"
+	shift 2
+	run --json "$@"
+	check "--json $* -> exit $want, one document, error $code" \
+		eval '[ "$rc" = "$want" ] && [ -z "$err" ] && one_doc ".ok == false and .error.code == \"$code\" and (.error.message | length > 0)"'
+}
+
+commands=$("$JITCTL" --json help | jq -r '.commands[].name')
+check "the command list names every command" [ "$(wc -w <<<"$commands")" -ge 13 ]
+
+# --- help ---------------------------------------------------------------------
+run --help
+main_help="$out"
+check "jitctl --help: exit 0, the commands on stdout" \
+	eval '[ "$rc" = 0 ] && [ -z "$err" ] && grep -q "^  request  " <<<"$out"'
+run help
+check "jitctl help is jitctl --help" [ "$out" = "$main_help" ]
+run
+check "jitctl alone: usage on stderr, exit 2" \
+	eval '[ "$rc" = 2 ] && [ -z "$out" ] && grep -q "^usage: jitctl" <<<"$err"'
+for cmd in $commands; do
+	run "$cmd" --help
+	help="$out"
+	check "$cmd --help: exit 0, usage first, on stdout only" \
+		eval '[ "$rc" = 0 ] && [ -z "$err" ] && head -n1 <<<"$out" | grep -q "^usage: jitctl $cmd\\b"'
+	check "$cmd --help describes it and lists its options" \
+		eval 'grep -q "^Options:" <<<"$help" && grep -q -- "--json" <<<"$help" && [ "$(wc -l <<<"$help")" -ge 8 ]'
+	check "$cmd --help: lines fit in 80 columns" \
+		eval '! awk "length > 80" <<<"$help" | grep -q .'
+	run help "$cmd"
+	check "help $cmd is $cmd --help" [ "$out" = "$help" ]
+	run -h "$cmd"
+	check "-h $cmd is $cmd --help" [ "$out" = "$help" ]
+	run --json "$cmd" --help
+	check "--json $cmd --help: one document with its usage" \
+		eval '[ "$rc" = 0 ] && one_doc ".ok and .command == \"$cmd\" and (.usage | length >= 1) and (.help | length > 0)"'
+	check "jitctl --help lists $cmd" grep -q "^  $cmd " <<<"$main_help"
+done
+run request --reason --help
+check "--help as an option's value is a value" \
+	eval '[ "$rc" = 2 ] && grep -q "missing POLICY" <<<"$err"'
+
+# --- usage errors: exit 2, text on stderr or one JSON document --------------
+for cmd in $commands; do
+	run "$cmd" --no-such-option
+	check "$cmd --no-such-option: exit 2, what and the usage on stderr" \
+		eval '[ "$rc" = 2 ] && [ -z "$out" ] && grep -q "^jitctl $cmd: unknown option .--no-such-option." <<<"$err" && grep -q "^usage: jitctl $cmd" <<<"$err"'
+	json_error usage 2 "$cmd" --no-such-option
+done
+json_error usage 2 no-such-command
+json_error usage 2 --no-such-option status
+json_error usage 2 help no-such-command
+json_error usage 2 help status extra
+json_error usage 2 request
+json_error usage 2 request ssh --port 22
+json_error usage 2 request ssh --from 192.0.2.7
+json_error usage 2 request ssh --port 22 --from 192.0.2.7 extra
+json_error usage 2 request --azure x.json --port 22
+json_error usage 2 request --policy x ssh --port 22 --from 192.0.2.7
+json_error usage 2 request --p 22
+json_error usage 2 approve
+json_error usage 2 approve 0
+json_error usage 2 deny 12abc
+json_error usage 2 revoke 1 2
+json_error usage 2 revoke --terminate=yes 1
+json_error usage 2 grants --limit
+json_error usage 2 grants --limit x
+json_error usage 2 requests --format yaml
+json_error usage 2 requests extra
+json_error usage 2 alerts --limit -1
+json_error usage 2 posture extra
+json_error usage 2 status extra
+json_error usage 2 policies extra
+json_error usage 2 reload extra
+json_error usage 2 import-azure
+json_error usage 2 import-azure a.json b.json
+run --json revoke
+check "a usage error carries the command's usage" \
+	one_doc '.error.usage == ["jitctl revoke ID [--terminate]"] and .error.message == "missing ID"'
+run revoke x
+check "text: what is wrong, then the usage" \
+	eval '[ "$rc" = 2 ] && [ "$(head -n2 <<<"$err")" = "jitctl revoke: '"'"'x'"'"' is not a request id
+usage: jitctl revoke ID [--terminate]" ]'
+run revoke 1 --json --socket "$TMP/none"
+check "--json and --socket also after the command" \
+	eval '[ "$rc" = 1 ] && one_doc ".error.code == \"agent-not-running\""'
+
+# An initiate body: two ports of one virtual machine.
+END=$(date -u -d '+30 min' +%Y-%m-%dT%H:%M:%SZ)
+cat >"$TMP/two.json" <<J
+{"virtualMachines": [{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/jump01",
+  "ports": [{"number": 22, "endTimeUtc": "$END", "allowedSourceAddressPrefix": "192.0.2.7"},
+            {"number": 3389, "endTimeUtc": "$END", "allowedSourceAddressPrefix": "192.0.2.7"}]}],
+ "justification": "two ports"}
+J
+
+# --- no agent ------------------------------------------------------------------
+# ARGS that reach the agent, for each command that talks to it.
+agent_args=(
+	"request jump01 --port 22 --from 192.0.2.7"
+	"request --azure $TMP/two.json"
+	"approve 1" "deny 1 --reason no" "revoke 1 --terminate"
+	"grants" "requests --all" "requests --format azure"
+	"alerts" "alerts --follow" "posture" "status" "policies" "reload"
+)
+for a in "${agent_args[@]}"; do
+	# shellcheck disable=SC2086
+	json_error agent-not-running 1 --socket "$TMP/none" $a
+done
+run --socket "$TMP/none" status
+check "text: the agent is not running, on stderr, exit 1" \
+	eval '[ "$rc" = 1 ] && [ -z "$out" ] && grep -q "^jitctl: the agent is not running (no control socket at $TMP/none)" <<<"$err"'
+
+# --- files ---------------------------------------------------------------------
+json_error read-failed 1 import-azure "$TMP/missing.json"
+json_error read-failed 1 request --azure "$TMP/missing.json"
+echo '{"virtualMachines": [' >"$TMP/broken.json"
+json_error bad-document 1 import-azure "$TMP/broken.json"
+json_error bad-document 1 --socket "$TMP/none" request --azure "$TMP/broken.json"
+json_error write-failed 1 import-azure "$SRC_DIR/tests/golden/azure/policy-good-flat.json" -o "$TMP/no/such/dir/x.yaml"
+run --json import-azure "$SRC_DIR/tests/golden/azure/policy-good-wrapped.json"
+check "import-azure --json: one document with the policy and the notes" \
+	one_doc '.ok and (.policies | length == 1) and (.policies[0].yaml | startswith("# Imported")) and (.notes | length == 1)'
+
+# --- a refusing, broken agent ----------------------------------------------------
+SOCK="$TMP/control.sock"
+python3 "$SRC_DIR/tests/fake-agent.py" "$SOCK" &
+FAKE_PID=$!
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+check "the fake agent listens" [ -S "$SOCK" ]
+J=(--socket "$SOCK")
+
+json_error source-not-allowed 1 "${J[@]}" request jump01 --port 3389 --from 192.0.2.7
+json_error permission-denied 1 "${J[@]}" approve 1
+json_error permission-denied 1 "${J[@]}" deny 1
+json_error permission-denied 1 "${J[@]}" revoke 1
+json_error permission-denied 1 "${J[@]}" grants
+json_error permission-denied 1 "${J[@]}" requests
+json_error permission-denied 1 "${J[@]}" requests --format azure
+json_error permission-denied 1 "${J[@]}" status
+json_error bad-reply 1 "${J[@]}" posture
+json_error connection-lost 1 "${J[@]}" reload
+run "${J[@]}" approve 1
+check "text: the agent's refusal on stderr, exit 1" \
+	eval '[ "$rc" = 1 ] && [ -z "$out" ] && [ "$err" = "jitctl: approve: permission denied (fake agent)" ]'
+run "${J[@]}" --json request jump01 --port 22 --from 192.0.2.7
+check "a grant with --json: the agent's reply" \
+	eval '[ "$rc" = 0 ] && one_doc ".ok and .request.status == \"initiated\""'
+run "${J[@]}" --json alerts
+check "alerts --json: one document" eval '[ "$rc" = 0 ] && one_doc ".ok and (.alerts | length == 1)"'
+run "${J[@]}" --json alerts --follow
+check "alerts --follow --json: JSON lines (reply, alert, lost connection), exit 1" \
+	eval '[ "$rc" = 1 ] && [ "$(wc -l <<<"$out")" = 3 ] && jq -e -s "length == 3 and .[0].ok and .[1].id == 2 and .[2].error.code == \"connection-lost\"" <<<"$out" >/dev/null'
+
+# request --azure, two ports of one virtual machine: 22 granted, 3389 refused.
+run "${J[@]}" --json request --azure "$TMP/two.json"
+check "request --azure, two ports, one refused: one document, exit 1" \
+	eval '[ "$rc" = 1 ] && [ -z "$err" ] && one_doc ".ok == false and .error.code == \"requests-failed\" and (.requests | length == 2)"'
+check "... the first granted, the second refused, each with its path" \
+	one_doc '.requests[0].ok and .requests[0].request.status == "initiated" and .requests[0].path == "virtualMachines[0].ports[0]" and (.requests[1].ok | not) and .requests[1].error.code == "source-not-allowed"'
+run "${J[@]}" request --azure "$TMP/two.json"
+check "request --azure, text: a line per port, the refusal on stderr" \
+	eval '[ "$rc" = 1 ] && grep -q "^virtualMachines\[0\].ports\[0\]: request [0-9]* granted: 192.0.2.7/32 -> tcp/22 until" <<<"$out" && grep -q "virtualMachines\[0\].ports\[1\] was not granted" <<<"$err"'
+sed -i 's/"number": 3389/"number": 22/' "$TMP/two.json"
+run "${J[@]}" --json request --azure "$TMP/two.json"
+check "request --azure, all granted: ok, exit 0" \
+	eval '[ "$rc" = 0 ] && one_doc ".ok and (.requests | length == 2) and (.error == null)"'
+
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" = 0 ]
