@@ -35,6 +35,7 @@ run() {
 	out=$("$JITCTL" "$@" 2>"$TMP/stderr") || rc=$?
 	err=$(cat "$TMP/stderr")
 }
+quiet() { "$@" >/dev/null 2>&1; }
 # one_doc [JQ-FILTER]: stdout is exactly one JSON object (matching the
 # filter, run on it with jq -e).
 one_doc() {
@@ -169,6 +170,38 @@ run --json import-azure "$SRC_DIR/tests/golden/azure/policy-good-wrapped.json"
 check "import-azure --json: one document with the policy and the notes" \
 	one_doc '.ok and (.policies | length == 1) and (.policies[0].yaml | startswith("# Imported")) and (.notes | length == 1)'
 
+# --- the cloud documents people have -------------------------------------------
+G="$SRC_DIR/tests/golden/azure"
+ENFORCER="$BUILD_DIR/enforcer/jit-enforcer"
+run import-azure "$G/policy-good-list.json"
+check "a list with three virtual machines: three policies in one YAML stream on stdout" \
+	eval '[ "$rc" = 0 ] && [ "$(grep -c "^name: " <<<"$out")" = 3 ] && [ "$(grep -c "^---$" <<<"$out")" = 3 ]'
+check "... notes on stderr" grep -q "^jitctl: note: responses.200.body.nextLink: " <<<"$err"
+printf '%s\n' "$out" >"$TMP/all.yaml"
+check "... which jit-enforcer --check accepts as one file" quiet "$ENFORCER" --check "$TMP/all.yaml"
+mkdir "$TMP/pol"
+run import-azure "$G/policy-good-list.json" -o "$TMP/pol"
+check "-o DIR: one file per policy, named after it" \
+	eval '[ "$rc" = 0 ] && [ "$(ls "$TMP/pol" | tr "\n" " ")" = "pg-1.yaml pg-2.yaml rdp-gw.yaml " ] && [ "$(grep -c "^wrote $TMP/pol/" <<<"$out")" = 3 ]'
+check "... each one passes jit-enforcer --check" quiet "$ENFORCER" --check "$TMP/pol"
+run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/one.yaml"
+check "--vm picks one, -o FILE writes it" \
+	eval '[ "$rc" = 0 ] && grep -q "^name: pg-2$" "$TMP/one.yaml" && [ "$(grep -c "^name:" "$TMP/one.yaml")" = 1 ]'
+json_error usage 2 import-azure "$G/policy-good-list.json" -o "$TMP/many.yaml"
+check "... several policies and -o FILE: nothing written" [ ! -e "$TMP/many.yaml" ]
+run --json import-azure "$G/policy-good-arm.json" -o "$TMP/pol/"
+check "import-azure --json -o DIR/: one document, a file per policy" \
+	one_doc '.ok and (.policies | length == 3) and ([.policies[].file] == ["'"$TMP/pol/"'app-vm.yaml", "'"$TMP/pol/"'win-01.yaml", "'"$TMP/pol/"'legacy-01.yaml"]) and (.policies[1].virtual_machine | endswith("/win-01"))'
+json_error bad-document 1 import-azure "$G/policy-bad-initiate.json"
+check "an initiate body given to import-azure points to request --azure" \
+	one_doc '.error.message | test("initiate request body .*run: jitctl request --azure ")'
+json_error bad-document 1 --socket "$TMP/none" request --azure "$G/policy-good-get.json"
+check "a policy given to request --azure points to import-azure" \
+	one_doc '.error.message | test("this is a policy .*run: jitctl import-azure ")'
+json_error bad-document 1 import-azure "$G/policy-bad-tags.json"
+check "service tags other than *, Any, Internet are refused, with why" \
+	one_doc '.error.message | test("VirtualNetwork. is a service tag")'
+
 # --- a refusing, broken agent ----------------------------------------------------
 SOCK="$TMP/control.sock"
 python3 "$SRC_DIR/tests/fake-agent.py" "$SOCK" &
@@ -212,6 +245,21 @@ sed -i 's/"number": 3389/"number": 22/' "$TMP/two.json"
 run "${J[@]}" --json request --azure "$TMP/two.json"
 check "request --azure, all granted: ok, exit 0" \
 	eval '[ "$rc" = 0 ] && one_doc ".ok and (.requests | length == 2) and (.error == null)"'
+
+# request --azure reads back what requests --format azure prints.
+cat >"$TMP/records.json" <<J
+[
+  {"virtualMachines": [{"id": "jump01", "ports": [
+     {"number": 22, "allowedSourceAddressPrefix": "192.0.2.44", "endTimeUtc": "$END", "status": "Initiated", "statusReason": "UserRequested"}]}],
+   "startTimeUtc": "2026-01-01T00:00:00.000Z", "requestor": "alice", "justification": "again"},
+  {"virtualMachines": [{"id": "jump01", "ports": [
+     {"number": 22, "allowedSourceAddressPrefix": "192.0.2.45", "endTimeUtc": "2026-01-01T01:00:00.000Z", "status": "Revoked", "statusReason": "Expired"}]}],
+   "startTimeUtc": "2026-01-01T00:00:00.000Z", "requestor": "alice"}
+]
+J
+run "${J[@]}" --json request --azure "$TMP/records.json"
+check "request --azure, the records requests --format azure prints: the live one again" \
+	eval '[ "$rc" = 0 ] && one_doc ".ok and (.requests | length == 1) and .requests[0].path == \"[0].virtualMachines[0].ports[0]\" and (.notes | any(test(\"Revoked .Expired.: not requested again\")))"'
 
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

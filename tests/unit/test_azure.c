@@ -29,6 +29,14 @@
 static char **golden;
 static size_t n_golden;
 
+static const char *str_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	ck_assert_msg(s, "no string '%s'", key);
+	return s;
+}
+
 static bool has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -39,6 +47,38 @@ static void notes_text(FILE *out, const struct azure_notes *notes)
 {
 	for (size_t i = 0; i < notes->n; i++)
 		fprintf(out, "note: %s\n", notes->v[i]);
+}
+
+/*
+ * azure_policy_import, with the policies as the one file jitctl prints
+ * (azure_policies_yaml) in *yaml.
+ */
+static int import_yaml(const char *file, const char *text, size_t len,
+		       const char *vm, const char *name, char **yaml,
+		       struct azure_notes *notes, struct jit_diag *diag)
+{
+	struct azure_policy *pols = (struct azure_policy *)(uintptr_t)1;
+	size_t n = 99;
+	int r;
+
+	*yaml = NULL;
+	r = azure_policy_import(file, text, len, vm, name, &pols, &n, notes,
+				diag);
+	if (r < 0) {
+		ck_assert_ptr_null(pols);
+		ck_assert_uint_eq(n, 0);
+		return r;
+	}
+	ck_assert_uint_ge(n, 1);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(pols[i].name);
+		ck_assert_ptr_nonnull(pols[i].vm_id);
+		ck_assert_ptr_nonnull(pols[i].yaml);
+	}
+	*yaml = azure_policies_yaml(pols, n);
+	ck_assert_ptr_nonnull(*yaml);
+	azure_policies_free(pols, n);
+	return r;
 }
 
 /* "vm=" and "name=" from NAME.args, if there is one. */
@@ -74,8 +114,7 @@ static char *golden_policy(const char *name, const char *base,
 
 	read_args(base, &vm, &pname);
 	diag_init(&diag);
-	r = azure_policy_import(name, input, len, vm, pname, &yaml, &notes,
-				&diag);
+	r = import_yaml(name, input, len, vm, pname, &yaml, &notes, &diag);
 	*ok = r == 0;
 	out = open_memstream(&text, &tlen);
 	ck_assert_ptr_nonnull(out);
@@ -362,8 +401,8 @@ static int import_port(const char *port_json, const char *vm, const char *name,
 			 port_json),
 		0);
 	diag_init(diag);
-	return azure_policy_import("t.json", doc, strlen(doc), vm, name, yaml,
-				   notes, diag);
+	return import_yaml("t.json", doc, strlen(doc), vm, name, yaml, notes,
+			   diag);
 }
 
 START_TEST(test_import_errors)
@@ -591,32 +630,47 @@ START_TEST(test_import_vm_and_name)
 		"[{\"number\": 23, \"protocol\": \"TCP\", "
 		"\"maxRequestAccessDuration\": \"PT1H\"}]}]}}";
 	struct azure_notes notes = { 0 };
+	struct jit_policy_file *f;
 	struct jit_diag diag;
 	char *yaml = NULL;
 
-	/* Two without --vm: refused, naming both. */
+	/* Two without --vm: a policy each, in one file. */
 	diag_init(&diag);
-	ck_assert_int_eq(azure_policy_import("t.json", doc, strlen(doc), NULL,
-					     NULL, &yaml, &notes, &diag),
+	ck_assert_int_eq(import_yaml("t.json", doc, strlen(doc), NULL, NULL,
+				     &yaml, &notes, &diag),
+			 0);
+	ck_assert_ptr_nonnull(strstr(yaml, "---\n# Imported"));
+	ck_assert_ptr_nonnull(strstr(yaml, "\nname: alpha\n"));
+	ck_assert_ptr_nonnull(strstr(yaml, "\nname: beta\n"));
+	f = load(yaml);
+	ck_assert_uint_eq(policy_file_count(f), 2);
+	policy_file_free(f);
+	free(yaml);
+	diag_release(&diag);
+	azure_notes_release(&notes);
+
+	/* ... but one --name for both is refused. */
+	ck_assert_int_eq(import_yaml("t.json", doc, strlen(doc), NULL, "both",
+				     &yaml, &notes, &diag),
 			 -EINVAL);
 	ck_assert_str_eq(diag.text,
-			 "t.json: error: properties.virtualMachines: 2 virtual "
-			 "machines (Alpha, beta); pick one with --vm NAME\n");
+			 "t.json: error: --name names one policy, but 2 "
+			 "virtual machines are imported; pick one with --vm\n");
 	diag_release(&diag);
 	azure_notes_release(&notes);
 
 	/* By name, case-insensitive; the other one is a note. */
-	ck_assert_int_eq(azure_policy_import("t.json", doc, strlen(doc),
-					     "ALPHA", NULL, &yaml, &notes,
-					     &diag),
+	ck_assert_int_eq(import_yaml("t.json", doc, strlen(doc), "ALPHA", NULL,
+				     &yaml, &notes, &diag),
 			 0);
+	ck_assert_ptr_null(strstr(yaml, "---"));
 	ck_assert_ptr_nonnull(strstr(yaml, "\nname: alpha\n"));
 	ck_assert_ptr_nonnull(strstr(yaml, "  - port: 22\n"));
 	ck_assert_ptr_null(strstr(yaml, "port: 23"));
 	ck_assert_uint_eq(notes.n, 3);
 	ck_assert_str_eq(notes.v[0], "properties.virtualMachines[1]: virtual "
-				     "machine 'beta' not imported (one per "
-				     "policy; run again with --vm beta)");
+				     "machine 'beta' not imported (--vm picks "
+				     "'Alpha')");
 	ck_assert_str_eq(notes.v[2], "properties.virtualMachines[0].id: "
 				     "policy named 'alpha' after the virtual "
 				     "machine 'Alpha'");
@@ -625,9 +679,9 @@ START_TEST(test_import_vm_and_name)
 	azure_notes_release(&notes);
 
 	/* By whole id, with a name of our own. */
-	ck_assert_int_eq(azure_policy_import("t.json", doc, strlen(doc),
-					     "/s/rg/virtualMachines/beta",
-					     "beta_ssh", &yaml, &notes, &diag),
+	ck_assert_int_eq(import_yaml("t.json", doc, strlen(doc),
+				     "/s/rg/virtualMachines/beta", "beta_ssh",
+				     &yaml, &notes, &diag),
 			 0);
 	ck_assert_ptr_nonnull(strstr(yaml, "\nname: beta_ssh\n"));
 	ck_assert_ptr_nonnull(strstr(yaml, "  - port: 23\n"));
@@ -636,16 +690,14 @@ START_TEST(test_import_vm_and_name)
 	azure_notes_release(&notes);
 
 	/* Unknown --vm, bad --name: both reported. */
-	ck_assert_int_eq(azure_policy_import("t.json", doc, strlen(doc),
-					     "gamma", "Beta SSH", &yaml, &notes,
-					     &diag),
+	ck_assert_int_eq(import_yaml("t.json", doc, strlen(doc), "gamma",
+				     "Beta SSH", &yaml, &notes, &diag),
 			 -EINVAL);
 	ck_assert_str_eq(diag.text,
 			 "t.json: error: --name 'Beta SSH': a policy name is 1 "
 			 "to 32 characters from a-z, 0-9, _ and -\n"
-			 "t.json: error: properties.virtualMachines: no "
-			 "virtual machine named 'gamma'; the document has: "
-			 "Alpha, beta\n");
+			 "t.json: error: no virtual machine named 'gamma'; "
+			 "the document has: Alpha, beta\n");
 	ck_assert_uint_eq(diag.errors, 2);
 	diag_release(&diag);
 	azure_notes_release(&notes);
@@ -668,9 +720,8 @@ START_TEST(test_import_yaml_is_safe)
 	char *yaml = NULL;
 
 	diag_init(&diag);
-	ck_assert_int_eq(azure_policy_import("evil\nname: x.json", doc,
-					     strlen(doc), NULL, NULL, &yaml,
-					     &notes, &diag),
+	ck_assert_int_eq(import_yaml("evil\nname: x.json", doc, strlen(doc),
+				     NULL, NULL, &yaml, &notes, &diag),
 			 0);
 	f = load(yaml);
 	p = policy_file_get(f, 0);
@@ -1172,6 +1223,236 @@ START_TEST(test_requests_skip_and_errors)
 }
 END_TEST
 
+/* --- documents people have ------------------------------------------------ */
+
+/*
+ * A template whose one JIT resource names its virtual machine by id_expr,
+ * with a few parameters and variables to refer to.
+ */
+static int import_template(const char *id_expr, struct azure_policy **pols,
+			   size_t *n, struct jit_diag *diag)
+{
+	_cleanup_free_ char *doc = NULL;
+	struct azure_notes notes = { 0 };
+	int r;
+
+	ck_assert_int_ge(
+		asprintf(
+			&doc,
+			"{\"$schema\": \"https://schema.management.azure."
+			"com/schemas/2019-04-01/deploymentTemplate.json#\", "
+			"\"parameters\": {\"vm\": {\"type\": \"string\", "
+			"\"defaultValue\": \"db-1\"}, \"n\": {\"type\": "
+			"\"int\", \"defaultValue\": 2}, \"bare\": {\"type\": "
+			"\"string\"}}, \"variables\": {\"rg\": \"rg-db\", "
+			"\"vmVar\": \"[concat(parameters('vm'), '-x')]\"}, "
+			"\"resources\": [{\"type\": \"Microsoft.Security/"
+			"locations/jitNetworkAccessPolicies\", \"apiVersion\": "
+			"\"2020-01-01\", \"name\": \"x/default\", "
+			"\"properties\": {\"virtualMachines\": [{\"id\": "
+			"\"%s\", \"ports\": [{\"number\": 22, \"protocol\": "
+			"\"TCP\", \"allowedSourceAddressPrefix\": \"*\", "
+			"\"maxRequestAccessDuration\": \"PT1H\"}]}]}}]}",
+			id_expr),
+		0);
+	diag_init(diag);
+	*pols = NULL;
+	*n = 0;
+	r = azure_policy_import("t.json", doc, strlen(doc), NULL, NULL, pols, n,
+				&notes, diag);
+	azure_notes_release(&notes);
+	return r;
+}
+
+START_TEST(test_template_expressions)
+{
+	static const struct {
+		const char *expr, *id, *error;
+	} cases[] = {
+		{ "/s/rg/providers/Microsoft.Compute/virtualMachines/plain",
+		  "/s/rg/providers/Microsoft.Compute/virtualMachines/plain",
+		  NULL },
+		{ "[parameters('vm')]", "db-1", NULL },
+		{ "[ parameters ( 'vm' ) ]", "db-1", NULL },
+		{ "[variables('vmVar')]", "db-1-x", NULL },
+		{ "[concat('a', 'b''c', parameters('vm'))]", "ab'cdb-1", NULL },
+		{ "[resourceId('Microsoft.Compute/virtualMachines', "
+		  "parameters('vm'))]",
+		  "Microsoft.Compute/virtualMachines/db-1", NULL },
+		{ "[resourceId(variables('rg'), "
+		  "'Microsoft.Compute/virtualMachines', 'vm2')]",
+		  "/resourceGroups/rg-db/providers/Microsoft.Compute/"
+		  "virtualMachines/vm2",
+		  NULL },
+		{ "[resourceId('sub', 'rg', "
+		  "'Microsoft.Compute/virtualMachines', "
+		  "'vm3')]",
+		  "/subscriptions/sub/resourceGroups/rg/providers/"
+		  "Microsoft.Compute/virtualMachines/vm3",
+		  NULL },
+		{ "[resourceId('Microsoft.Compute/virtualMachines/extensions', "
+		  "'vm4', 'ext')]",
+		  "Microsoft.Compute/virtualMachines/vm4/extensions/ext",
+		  NULL },
+		{ "[[literal/vm5]", "[literal/vm5]", NULL },
+		{ "[parameters('bare')]", NULL,
+		  "parameter 'bare' has no defaultValue" },
+		{ "[parameters('none')]", NULL,
+		  "the template has no parameter 'none'" },
+		{ "[parameters('n')]", NULL,
+		  "virtualMachines[0].id: expected a string, got an integer" },
+		{ "[subscription().subscriptionId]", NULL,
+		  "subscription() is not evaluated" },
+		{ "[resourceGroup().id]", NULL,
+		  "resourceGroup() is not evaluated" },
+		{ "[concat(parameters('vm'))[0]]", NULL,
+		  "properties of a result (.name, [0]) are not evaluated" },
+		{ "[concat('a' 'b')]", NULL,
+		  "expected ',' or ')' after an argument of concat()" },
+		{ "[concat('a', parameters('n'))]", NULL,
+		  "concat() wants a string as argument 2" },
+		{ "[resourceId('vm6')]", NULL,
+		  "resourceId() wants a resource type and its name(s)" },
+		{ "[resourceId('Microsoft.Compute/virtualMachines', 'a', 'b')]",
+		  NULL,
+		  "resourceId() wants one name for each type of "
+		  "Microsoft.Compute/virtualMachines" },
+		{ "[parameters('vm')] ", "[parameters('vm')] ",
+		  NULL /* not an expression: it does not end with ']' */ },
+		{ "['unclosed]", NULL, "a string is not closed" },
+		{ "[42]", NULL,
+		  "virtualMachines[0].id: expected a string, got an integer" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct azure_policy *pols;
+		struct jit_diag diag;
+		size_t n;
+		int r = import_template(cases[i].expr, &pols, &n, &diag);
+
+		if (cases[i].id) {
+			ck_assert_msg(r == 0, "%s: %s", cases[i].expr,
+				      diag.text);
+			ck_assert_uint_eq(n, 1);
+			ck_assert_str_eq(pols[0].vm_id, cases[i].id);
+		} else {
+			ck_assert_msg(r == -EINVAL, "%s should fail",
+				      cases[i].expr);
+			ck_assert_msg(strstr(diag.text, cases[i].error),
+				      "%s: want %s, got %s", cases[i].expr,
+				      cases[i].error, diag.text);
+		}
+		azure_policies_free(pols, n);
+		diag_release(&diag);
+	}
+}
+END_TEST
+
+/*
+ * What requests --format azure prints, request --azure reads back: the
+ * live grants are asked for again, until the end they had.
+ */
+START_TEST(test_records_round_trip)
+{
+	json_t *records = json_array(), *out = NULL;
+	struct azure_notes notes = { 0 };
+	struct azure_request *reqs = NULL;
+	struct jit_diag diag;
+	size_t skipped, n = 0;
+	char err[256], *text;
+	json_t *r;
+
+	r = record("initiated", "", 3389, 3390, "2001:db8::/64", true);
+	json_object_set_new(r, "end_ms", json_integer(NOW_MS + 5400000));
+	json_object_set_new(r, "reason", json_string("patch night"));
+	json_array_append_new(records, r);
+	json_array_append_new(records, record("expired", "expired", 22, 22,
+					      "192.0.2.7/32", true));
+	json_array_append_new(
+		records, record("pending", "", 22, 22, "192.0.2.8/32", false));
+	ck_assert_int_eq(azure_requests_format(records, &out, &skipped, err,
+					       sizeof(err)),
+			 0);
+	text = json_dumps(out, JSON_INDENT(2));
+	ck_assert_ptr_nonnull(text);
+
+	/* The clock has moved on by half an hour since they were listed. */
+	diag_init(&diag);
+	ck_assert_int_eq(azure_initiate_parse("records.json", text,
+					      strlen(text), NULL,
+					      NOW_MS + 1800000, NULL, &reqs, &n,
+					      &notes, &diag),
+			 0);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = reqs[i].msg;
+
+		ck_assert_str_eq(str_of(m, "policy"), "ssh");
+		ck_assert_int_eq(json_integer_value(json_object_get(m, "port")),
+				 3389 + (int)i);
+		ck_assert_str_eq(str_of(m, "source"), "2001:db8::/64");
+		ck_assert_str_eq(str_of(m, "reason"), "patch night");
+		ck_assert_int_eq(
+			json_integer_value(json_object_get(m, "duration")),
+			3600);
+		ck_assert_int_eq(reqs[i].end_ms, NOW_MS + 5400000);
+	}
+	/* The expired one is a note, not a request. */
+	ck_assert_uint_eq(notes.n, 2);
+	ck_assert_str_eq(notes.v[0], "[1].virtualMachines[0].ports[0]: Revoked "
+				     "(Expired): not requested again");
+
+	azure_requests_free(reqs, n);
+	azure_notes_release(&notes);
+	diag_release(&diag);
+
+	/* --policy: records of one policy only. */
+	diag_init(&diag);
+	ck_assert_int_eq(azure_initiate_parse("records.json", text,
+					      strlen(text), "ssh",
+					      NOW_MS + 1800000, NULL, &reqs, &n,
+					      &notes, &diag),
+			 0);
+	azure_requests_free(reqs, n);
+	azure_notes_release(&notes);
+	diag_release(&diag);
+	free(text);
+	json_decref(out);
+	json_decref(records);
+}
+END_TEST
+
+START_TEST(test_records_policy_option)
+{
+	static const char two[] =
+		"[{\"virtualMachines\": [{\"id\": \"ssh\", \"ports\": "
+		"[{\"number\": 22, \"endTimeUtc\": \"2026-12-01T13:00:00Z\", "
+		"\"allowedSourceAddressPrefix\": \"192.0.2.7\", \"status\": "
+		"\"Initiated\"}]}]}, "
+		"{\"virtualMachines\": [{\"id\": \"rdp\", \"ports\": "
+		"[{\"number\": 3389, \"endTimeUtc\": \"2026-12-01T13:00:00Z\", "
+		"\"allowedSourceAddressPrefix\": \"192.0.2.7\", \"status\": "
+		"\"Initiated\"}]}]}]";
+	struct azure_notes notes = { 0 };
+	struct azure_request *reqs = NULL;
+	struct jit_diag diag;
+	size_t n = 0;
+
+	diag_init(&diag);
+	ck_assert_int_eq(azure_initiate_parse("r.json", two, strlen(two),
+					      "jump", NOW_MS, NULL, &reqs, &n,
+					      &notes, &diag),
+			 -EINVAL);
+	ck_assert_str_eq(diag.text,
+			 "r.json: error: [1].virtualMachines[0]: a second "
+			 "virtual machine (the first is at "
+			 "[0].virtualMachines[0]), but --policy names one "
+			 "policy; write one virtual machine per document\n");
+	diag_release(&diag);
+	azure_notes_release(&notes);
+}
+END_TEST
+
 static Suite *azure_suite(void)
 {
 	Suite *s = suite_create("azure");
@@ -1208,6 +1489,12 @@ static Suite *azure_suite(void)
 	tc = tcase_create("requests");
 	tcase_add_test(tc, test_requests_status);
 	tcase_add_test(tc, test_requests_skip_and_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("documents");
+	tcase_add_test(tc, test_template_expressions);
+	tcase_add_test(tc, test_records_round_trip);
+	tcase_add_test(tc, test_records_policy_option);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,25 +18,36 @@ static const struct option import_opts[] = {
 const struct command command_import_azure = {
 	.name = "import-azure",
 	.fn = cmd_import_azure,
-	.usage = "FILE [--vm NAME] [--name POLICY] [-o OUT.yaml]",
+	.usage = "FILE [--vm NAME] [--name POLICY] [-o OUT.yaml|DIR]",
 	.summary = "cloud JIT policies (jitNetworkAccessPolicies) to policy "
 		   "files",
-	.help = "Convert a cloud JIT policy (a Microsoft.Security "
-		"jitNetworkAccessPolicies resource, API version 2020-01-01: "
-		"bare, as the SDKs print it, or wrapped in parameters.body "
-		"as a REST example) into a policy file, without talking to "
-		"the agent. FILE - reads stdin.\n"
+	.help = "Convert cloud JIT policies (Microsoft.Security "
+		"jitNetworkAccessPolicies, API version 2020-01-01) into "
+		"policy files, without talking to the agent. FILE - reads "
+		"stdin.\n"
+		"\n"
+		"FILE may hold a policy resource (bare, or as the SDKs and "
+		"'az security jit-policy show' print it), a REST API "
+		"example (parameters.body, or responses.200.body), a list "
+		"({\"value\": [...]}, or the array 'az security jit-policy "
+		"list' prints), or an ARM template (its resources of type "
+		"Microsoft.Security/locations/jitNetworkAccessPolicies). "
+		"Each virtual machine becomes a policy named after it: all "
+		"of them go to stdout as one multi-document YAML file, or "
+		"with -o DIR one file each; --vm picks one. The service "
+		"tags *, Any and Internet mean any source; other tags are "
+		"refused.\n"
 		"\n"
 		"Fields that are not carried over are listed as notes, on "
-		"stderr and as comments in the file; errors name the JSON "
+		"stderr and as comments in the files; errors name the JSON "
 		"path of the value.",
-	.options = "--vm NAME\tthe virtual machine to import (the last "
-		   "segment of its id, or the whole id), when there are "
-		   "several\n"
-		   "--name POLICY\tthe policy's name; default: after the "
-		   "virtual machine\n"
-		   "-o, --output FILE\twrite the policy file there, whole and "
-		   "renamed into place, instead of to stdout",
+	.options = "--vm NAME\tonly this virtual machine (the last segment "
+		   "of its id, or the whole id)\n"
+		   "--name POLICY\tthe policy's name (one virtual machine "
+		   "only); default: after the virtual machine\n"
+		   "-o, --output PATH\ta file for one policy, or a directory "
+		   "for one file per policy (NAME.yaml), each written whole "
+		   "and renamed into place",
 	.shortopts = "o:",
 	.opts = import_opts,
 };
@@ -65,14 +76,87 @@ static int write_atomic(const char *path, const char *text)
 	return 0;
 }
 
+/* -o names a directory: an existing one, or a path ending in '/'. */
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return (*path && path[strlen(path) - 1] == '/') ||
+	       (stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+/* Each policy to its file: PATH, or DIR/NAME.yaml. */
+static int write_policies(struct ctx *ctx, const char *output,
+			  const struct azure_policy *pols, size_t n,
+			  json_t *files)
+{
+	bool dir = is_dir(output);
+
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = NULL;
+		int r;
+
+		if (dir &&
+		    asprintf(&path, "%s%s%s.yaml", output,
+			     output[strlen(output) - 1] == '/' ? "" : "/",
+			     pols[i].name) < 0)
+			abort();
+		if (!dir && !(path = strdup(output)))
+			abort();
+		r = write_atomic(path, pols[i].yaml);
+		if (r < 0)
+			return fail(ctx, "write-failed", "writing %s: %s", path,
+				    strerror(-r));
+		if (!ctx->json)
+			printf("wrote %s\n", path);
+		json_array_append_new(files, json_text(path));
+	}
+	return 0;
+}
+
+static int print_policies(struct ctx *ctx, const struct azure_policy *pols,
+			  size_t n, json_t *files,
+			  const struct azure_notes *notes)
+{
+	_cleanup_free_ char *yaml = NULL;
+	json_t *doc, *arr;
+
+	if (!ctx->json) {
+		if (json_array_size(files))
+			return 0;
+		yaml = azure_policies_yaml(pols, n);
+		if (!yaml)
+			abort();
+		fputs(yaml, stdout);
+		return 0;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_pack(
+			"{s:o, s:o, s:o}", "name", json_text(pols[i].name),
+			"virtual_machine", json_text(pols[i].vm_id), "yaml",
+			json_text(pols[i].yaml));
+
+		if (json_array_get(files, i))
+			json_object_set(p, "file", json_array_get(files, i));
+		json_array_append_new(arr, p);
+	}
+	doc = json_pack("{s:b, s:o, s:o}", "ok", 1, "policies", arr, "notes",
+			notes_json(notes));
+	print_json(ctx, doc);
+	json_decref(doc);
+	return 0;
+}
+
 static int cmd_import_azure(struct ctx *ctx, int argc, char **argv)
 {
 	const char *vm = NULL, *name = NULL, *output = NULL, *file;
-	_cleanup_free_ char *text = NULL, *yaml = NULL;
+	_cleanup_free_ char *text = NULL;
 	struct azure_notes notes = { 0 };
+	struct azure_policy *pols = NULL;
 	struct jit_diag diag;
-	json_t *doc;
-	size_t len;
+	json_t *files;
+	size_t len, n = 0;
 	int c, r;
 
 	while ((c = next_option(ctx, argc, argv)) != -1) {
@@ -96,32 +180,26 @@ static int cmd_import_azure(struct ctx *ctx, int argc, char **argv)
 	r = read_input(file, &text, &len);
 	if (r < 0)
 		return read_failed(ctx, file, r);
+	files = json_array();
 	diag_init(&diag);
-	r = azure_policy_import(file, text, len, vm, name, &yaml, &notes,
+	r = azure_policy_import(file, text, len, vm, name, &pols, &n, &notes,
 				&diag);
 	if (r < 0) {
 		r = document_error(ctx, r, &diag, &notes, NULL);
-		goto out;
-	}
-	print_notes(ctx, &notes);
-	if (output && (r = write_atomic(output, yaml)) < 0) {
-		r = fail(ctx, "write-failed", "writing %s: %s", output,
-			 strerror(-r));
-		goto out;
-	}
-	r = 0;
-	if (ctx->json) {
-		doc = json_pack("{s:b, s:[{s:o, s:s*}], s:o}", "ok", 1,
-				"policies", "yaml", json_text(yaml), "file",
-				output, "notes", notes_json(&notes));
-		print_json(ctx, doc);
-		json_decref(doc);
-	} else if (output) {
-		printf("wrote %s\n", output);
+	} else if (output && n > 1 && !is_dir(output)) {
+		r = usage_error(ctx,
+				"%zu policies, one per virtual machine: -o "
+				"wants a directory for one file each, or "
+				"--vm to pick one",
+				n);
 	} else {
-		fputs(yaml, stdout);
+		print_notes(ctx, &notes);
+		r = output ? write_policies(ctx, output, pols, n, files) : 0;
+		if (!r)
+			r = print_policies(ctx, pols, n, files, &notes);
 	}
-out:
+	json_decref(files);
+	azure_policies_free(pols, n);
 	diag_release(&diag);
 	azure_notes_release(&notes);
 	return r;

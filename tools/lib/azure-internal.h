@@ -53,7 +53,31 @@ char *shown(const char *s, char *buf, size_t size);
 #define SHOW(s)	  shown((s), (char[SHOWN_LEN]){ 0 }, SHOWN_LEN)
 
 json_t *load_json(struct conv *c, const char *text, size_t len);
+/*
+ * The document in root: root itself, or the one a REST API example wraps
+ * (parameters.body, else responses.200.body), with its path in base.
+ * Returns NULL after reporting why there is none.
+ */
 json_t *unwrap(struct conv *c, json_t *root, char base[static PATH_LEN]);
+
+/* A note when ver (an api-version) is not the one we read. */
+void note_api_version(struct conv *c, json_t *ver, const char *path);
+
+/* What a document is, from its keys. */
+enum azure_kind {
+	AZURE_UNKNOWN,
+	AZURE_POLICY,	   /* a JitNetworkAccessPolicy, enveloped or flat */
+	AZURE_POLICY_LIST, /* {"value": [...]} or [...] of them */
+	AZURE_TEMPLATE,	   /* an ARM template */
+	AZURE_INITIATE,	   /* a JitNetworkAccessPolicyInitiateRequest */
+	AZURE_RECORD,	   /* a JitNetworkAccessRequest */
+	AZURE_RECORDS,	   /* [...] of them (or of initiate bodies) */
+	AZURE_EMPTY_LIST,  /* [] */
+};
+enum azure_kind azure_kind_of(json_t *v);
+
+/* "*", "Any" and "Internet": every address. */
+bool tag_means_any(const char *s);
 void note_unknown(struct conv *c, json_t *obj, const char *base,
 		  const char *const *known);
 json_t *required_list(struct conv *c, json_t *obj, const char *base,
@@ -62,6 +86,14 @@ json_t *required_list(struct conv *c, json_t *obj, const char *base,
 int port_number(struct conv *c, json_t *num, const char *path, long *ret);
 int vm_name_of(struct conv *c, json_t *vm, const char *path, const char **ret);
 int parse_prefix(struct conv *c, const char *path, const char *s,
-		 struct jit_prefix *ret);
+		 const char *tag_hint, struct jit_prefix *ret);
+
+/*
+ * A copy of v, a value of the ARM template, with every template expression
+ * in it evaluated (azure-arm.c); NULL after reporting, at its path, each
+ * one that cannot be.
+ */
+json_t *arm_evaluate(struct conv *c, json_t *template, json_t *v,
+		     const char *path);
 
 #endif

@@ -26,13 +26,30 @@ struct port_out {
 	const char *duration;
 };
 
+#define POLICY_TAG_HINT                                                   \
+	"of the tags only *, Any and Internet are read (as any source): " \
+	"list the prefixes it stands for instead"
+
+/* "*", "Any" and "Internet": any source ("Internet" with a note). */
+static bool any_source(struct conv *c, const char *path, const char *s)
+{
+	if (!tag_means_any(s))
+		return false;
+	if (!strcasecmp(s, "Internet"))
+		conv_note(c, path,
+			  "'%s' read as any source: this host cannot tell the "
+			  "internet's addresses from the others",
+			  SHOW(s));
+	return true;
+}
+
 static int port_sources(struct conv *c, json_t *port, const char *path,
 			struct port_out *out)
 {
 	json_t *one = json_object_get(port, "allowedSourceAddressPrefix");
 	json_t *many = json_object_get(port, "allowedSourceAddressPrefixes");
 	char p[PATH_LEN], pi[PATH_LEN];
-	bool star = false;
+	const char *star = NULL;
 	struct jit_prefix pfx;
 	json_t *v;
 	size_t i;
@@ -58,7 +75,7 @@ static int port_sources(struct conv *c, json_t *port, const char *path,
 		if (!s)
 			return conv_error(c, p, "expected a string, got %s",
 					  json_what(one));
-		if (streq(s, "*")) {
+		if (any_source(c, p, s)) {
 			out->any = true;
 			return 0;
 		}
@@ -67,7 +84,7 @@ static int port_sources(struct conv *c, json_t *port, const char *path,
 			c->oom = true;
 			return -ENOMEM;
 		}
-		if (parse_prefix(c, p, s, &pfx) < 0)
+		if (parse_prefix(c, p, s, POLICY_TAG_HINT, &pfx) < 0)
 			return -EINVAL;
 		prefix_format(&pfx, out->sources[0], sizeof(out->sources[0]));
 		out->n_sources = 1;
@@ -101,11 +118,11 @@ static int port_sources(struct conv *c, json_t *port, const char *path,
 				       json_what(v));
 			continue;
 		}
-		if (streq(s, "*")) {
-			star = true;
+		if (any_source(c, pi, s)) {
+			star = star ? star : s;
 			continue;
 		}
-		if (parse_prefix(c, pi, s, &pfx) < 0) {
+		if (parse_prefix(c, pi, s, POLICY_TAG_HINT, &pfx) < 0) {
 			r = -EINVAL;
 			continue;
 		}
@@ -114,10 +131,12 @@ static int port_sources(struct conv *c, json_t *port, const char *path,
 		out->n_sources++;
 	}
 	if (star && (out->n_sources || r < 0))
-		return conv_error(c, p,
-				  "'*' cannot be combined with other "
-				  "prefixes; write either [\"*\"] or a list of "
-				  "prefixes");
+		return conv_error(
+			c, p,
+			"'%s' cannot be combined with other "
+			"prefixes; write either [\"%s\"] or a list of "
+			"prefixes",
+			SHOW(star), SHOW(star));
 	if (star)
 		out->any = true;
 	return r;
@@ -234,10 +253,16 @@ static void yaml_text(FILE *f, const char *s, size_t max, bool quoted)
 	}
 }
 
+/* The notes of one policy: about it, its resource or the whole document. */
+struct note_list {
+	const char **v;
+	size_t n;
+};
+
 static int write_yaml(const char *file, const char *policy_name,
 		      const char *resource, const char *vm_id,
 		      const struct port_out *ports, size_t n_ports,
-		      const struct azure_notes *notes, char **ret)
+		      const struct note_list *notes, char **ret)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -310,18 +335,132 @@ static int self_check(struct conv *c, const char *yaml)
 	return r < 0 ? -EINVAL : 0;
 }
 
-/* Find the policy's part of the document: props, and its path. */
-static json_t *policy_properties(struct conv *c, json_t *res, const char *base,
-				 char pbase[static PATH_LEN])
+/* ---- the document: resources and their virtual machines ---------------- */
+
+#define POLICY_TYPE "Microsoft.Security/locations/jitNetworkAccessPolicies"
+
+/**
+ * struct source - one jitNetworkAccessPolicies resource of the document
+ * @res: the resource (a reference; for a template, the evaluated copy)
+ * @base: its path
+ * @name: its name, for the description, or NULL
+ * @notes_from: the notes made while reading it are [notes_from, notes_to)
+ * @notes_to: see @notes_from
+ */
+struct source {
+	json_t *res;
+	char base[PATH_LEN];
+	const char *name;
+	size_t notes_from, notes_to;
+};
+
+/**
+ * struct vm_in - one virtual machine of a resource, and its policy
+ * @src: index of its resource
+ * @vm: its object (borrowed from the resource)
+ * @path: its path
+ * @name: the last segment of its id
+ * @id: its id
+ * @picked: to be imported
+ * @policy: the policy's name
+ * @ports: the port entries
+ * @n_ports: entries in @ports
+ * @notes_from: the notes made while converting it are [notes_from, notes_to)
+ * @notes_to: see @notes_from
+ */
+struct vm_in {
+	size_t src;
+	json_t *vm;
+	char path[PATH_LEN];
+	const char *name;
+	const char *id;
+	bool picked;
+	char policy[JIT_POLICY_NAME_MAX + 1];
+	struct port_out *ports;
+	size_t n_ports;
+	size_t notes_from, notes_to;
+};
+
+struct import {
+	struct conv c;
+	struct source *srcs;
+	size_t n_srcs, cap_srcs;
+	struct vm_in *vms;
+	size_t n_vms, cap_vms;
+	/* Several resources: one without virtual machines is a note. */
+	bool list;
+};
+
+static struct source *add_source(struct import *im, json_t *res,
+				 const char *base)
 {
-	static const char *const envelope[] = {
-		"id", "name", "type", "kind", "location", "properties", NULL,
-	};
+	struct source *s;
+
+	if (grow_array((void **)&im->srcs, &im->cap_srcs, im->n_srcs + 1,
+		       sizeof(*im->srcs)) < 0) {
+		im->c.oom = true;
+		json_decref(res);
+		return NULL;
+	}
+	s = &im->srcs[im->n_srcs++];
+	*s = (struct source){ .res = res, .notes_from = im->c.notes->n };
+	snprintf(s->base, sizeof(s->base), "%s", base);
+	return s;
+}
+
+/* The virtual machines of a resource, each with an id to name it by. */
+static void add_vms(struct import *im, size_t src, json_t *vms,
+		    const char *vbase)
+{
+	struct conv *c = &im->c;
+	json_t *vm;
+	size_t i;
+
+	json_array_foreach(vms, i, vm)
+	{
+		struct vm_in *v;
+		char p[PATH_LEN];
+		const char *name;
+
+		path_index(p, vbase, i);
+		if (!json_is_object(vm)) {
+			conv_error(c, p, "expected an object, got %s",
+				   json_what(vm));
+			continue;
+		}
+		if (vm_name_of(c, vm, p, &name) < 0)
+			continue;
+		if (grow_array((void **)&im->vms, &im->cap_vms, im->n_vms + 1,
+			       sizeof(*im->vms)) < 0) {
+			c->oom = true;
+			return;
+		}
+		v = &im->vms[im->n_vms++];
+		*v = (struct vm_in){ .src = src, .vm = vm, .name = name };
+		v->id = json_string_value(json_object_get(vm, "id"));
+		snprintf(v->path, sizeof(v->path), "%s", p);
+	}
+}
+
+/*
+ * A policy resource: enveloped ({"properties": {"virtualMachines"}}, as
+ * the REST API and templates write it) or flat (virtualMachines at the
+ * top, as the SDKs and az print it). envelope lists the fields known
+ * around the properties.
+ */
+static void read_policy(struct import *im, struct source *s,
+			const char *const *envelope)
+{
 	static const char *const flat[] = {
-		"id",	    "name",
-		"type",	    "kind",
-		"location", "virtualMachines",
-		"requests", "provisioningState",
+		"id",
+		"name",
+		"type",
+		"kind",
+		"location",
+		"resourceGroup",
+		"requests",
+		"provisioningState",
+		"virtualMachines",
 		NULL,
 	};
 	static const char *const props_known[] = {
@@ -330,137 +469,338 @@ static json_t *policy_properties(struct conv *c, json_t *res, const char *base,
 		"provisioningState",
 		NULL,
 	};
-	json_t *props = json_object_get(res, "properties");
-	json_t *value = json_object_get(res, "value");
+	struct conv *c = &im->c;
+	json_t *props = json_object_get(s->res, "properties");
+	json_t *type = json_object_get(s->res, "type"), *vms, *v;
+	char pbase[PATH_LEN], vbase[PATH_LEN], p[PATH_LEN];
+	size_t src = (size_t)(s - im->srcs);
 
-	if (!props && json_is_array(value)) {
-		conv_error(c, base,
-			   "a list of %zu policies "
-			   "(JitNetworkAccessPoliciesList); save the one to "
-			   "import to a file of its own",
-			   json_array_size(value));
-		return NULL;
+	s->name = json_string_value(json_object_get(s->res, "name"));
+	if (json_is_string(type) &&
+	    strcasecmp(json_string_value(type), POLICY_TYPE)) {
+		conv_error(c, path_key(p, s->base, "type"),
+			   "'%s' is not a jitNetworkAccessPolicies resource",
+			   SHOW(json_string_value(type)));
+		goto out;
 	}
 	if (props) {
-		path_key(pbase, base, "properties");
+		path_key(pbase, s->base, "properties");
 		if (!json_is_object(props)) {
 			conv_error(c, pbase, "expected an object, got %s",
 				   json_what(props));
-			return NULL;
+			goto out;
 		}
-		note_unknown(c, res, base, envelope);
+		note_unknown(c, s->res, s->base, envelope);
 		note_unknown(c, props, pbase, props_known);
-		return props;
+	} else if (json_object_get(s->res, "virtualMachines")) {
+		props = s->res;
+		snprintf(pbase, sizeof(pbase), "%s", s->base);
+		note_unknown(c, s->res, s->base, flat);
+	} else {
+		conv_error(c, s->base,
+			   "no properties.virtualMachines: not a "
+			   "jitNetworkAccessPolicies resource");
+		goto out;
 	}
-	if (json_object_get(res, "virtualMachines")) {
-		snprintf(pbase, PATH_LEN, "%s", base);
-		note_unknown(c, res, base, flat);
-		return res;
-	}
-	conv_error(c, base,
-		   "no properties.virtualMachines: not a "
-		   "jitNetworkAccessPolicies resource");
-	return NULL;
+	v = json_object_get(props, "requests");
+	if (json_array_size(v))
+		conv_note(c, path_key(p, pbase, "requests"),
+			  "%zu recorded request(s) not imported: grants are "
+			  "not carried over",
+			  json_array_size(v));
+	else if (v && !json_is_array(v))
+		conv_note(c, path_key(p, pbase, "requests"),
+			  "not imported: grants are not carried over");
+	vms = json_object_get(props, "virtualMachines");
+	path_key(vbase, pbase, "virtualMachines");
+	if (im->list && json_is_array(vms) && !json_array_size(vms))
+		conv_note(c, vbase, "empty: no virtual machine to import");
+	else if (required_list(c, props, pbase, "virtualMachines", vbase,
+			       "no virtual machine to import"))
+		add_vms(im, src, vms, vbase);
+out:
+	s->notes_to = c->notes->n;
 }
 
-/* Index of the virtual machine to import, or -EINVAL. */
-static int pick_vm(struct conv *c, json_t *vms, const char *vbase,
-		   const char *want)
-{
-	char p[PATH_LEN], names[512] = "";
-	size_t i, off = 0, matches = 0;
-	int picked = -1, bad = 0;
-	json_t *vm;
+static const char *const resource_fields[] = {
+	"id", "name", "type", "kind", "location", "properties", NULL,
+};
 
-	json_array_foreach(vms, i, vm)
+/* {"value": [...]} (a page of a list), or the bare list az prints. */
+static void read_list(struct import *im, json_t *list, const char *base)
+{
+	json_t *arr =
+		json_is_array(list) ? list : json_object_get(list, "value");
+	char p[PATH_LEN], vbase[PATH_LEN];
+	json_t *v;
+	size_t i;
+
+	im->list = true;
+	if (json_is_object(list)) {
+		static const char *const known[] = { "value", "nextLink",
+						     NULL };
+
+		note_unknown(&im->c, list, base, known);
+		if (json_is_string(json_object_get(list, "nextLink")))
+			conv_note(&im->c, path_key(p, base, "nextLink"),
+				  "more policies are on a next page, not read; "
+				  "fetch and import it too");
+		path_key(vbase, base, "value");
+	} else {
+		snprintf(vbase, sizeof(vbase), "%s", base);
+	}
+	json_array_foreach(arr, i, v)
 	{
-		const char *name;
+		struct source *s;
 
 		path_index(p, vbase, i);
-		if (!json_is_object(vm)) {
-			bad = conv_error(c, p, "expected an object, got %s",
-					 json_what(vm));
+		if (!json_is_object(v)) {
+			conv_error(&im->c, p, "expected an object, got %s",
+				   json_what(v));
 			continue;
 		}
-		if (vm_name_of(c, vm, p, &name) < 0) {
-			bad = -EINVAL;
+		s = add_source(im, json_incref(v), p);
+		if (s)
+			read_policy(im, s, resource_fields);
+	}
+}
+
+/* The resource's name, for the description only: a note if it cannot be. */
+static json_t *template_name(struct conv *c, json_t *tpl, json_t *name,
+			     const char *res_path)
+{
+	struct jit_diag quiet_diag;
+	struct conv quiet = { .file = c->file,
+			      .diag = &quiet_diag,
+			      .notes = c->notes };
+	char p[PATH_LEN];
+	json_t *v;
+
+	if (!name)
+		return NULL;
+	path_key(p, res_path, "name");
+	diag_init(&quiet_diag);
+	v = arm_evaluate(&quiet, tpl, name, p);
+	diag_release(&quiet_diag);
+	c->oom |= quiet.oom;
+	if (!v && json_is_string(name))
+		conv_note(c, p,
+			  "'%s' is not evaluated; the description leaves it "
+			  "out",
+			  SHOW(json_string_value(name)));
+	return json_is_string(v) ? v : (json_decref(v), NULL);
+}
+
+/*
+ * An ARM template: each of its resources of the policies' type, with the
+ * template expressions of its name and properties evaluated.
+ */
+static void read_template(struct import *im, json_t *tpl)
+{
+	static const char *const arm_fields[] = {
+		"apiVersion", "type",	    "name",	 "location", "kind",
+		"id",	      "properties", "dependsOn", "comments", NULL,
+	};
+	struct conv *c = &im->c;
+	json_t *resources = json_object_get(tpl, "resources"), *r;
+	char p[PATH_LEN], others[200] = "";
+	size_t i, off = 0, n_others = 0;
+
+	if (!json_is_array(resources)) {
+		conv_error(c, "resources", "expected a list, got %s",
+			   resources ? json_what(resources) : "nothing");
+		return;
+	}
+	im->list = true;
+	json_array_foreach(resources, i, r)
+	{
+		const char *type =
+			json_string_value(json_object_get(r, "type"));
+		json_t *copy, *props, *name;
+		struct source *s;
+
+		path_index(p, "resources", i);
+		if (!type || strcasecmp(type, POLICY_TYPE)) {
+			n_others++;
+			if (off < sizeof(others))
+				off += (size_t)snprintf(
+					others + off, sizeof(others) - off,
+					"%s%s", off ? ", " : "",
+					type ? SHOW(type) : "?");
 			continue;
 		}
+		copy = json_copy(r);
+		s = copy ? add_source(im, copy, p) : NULL;
+		if (!s) {
+			c->oom = true;
+			return;
+		}
+		note_api_version(
+			c, json_object_get(r, "apiVersion"),
+			path_key((char[PATH_LEN]){ 0 }, p, "apiVersion"));
+		if (json_object_get(r, "condition") ||
+		    json_object_get(r, "copy"))
+			conv_note(c, p,
+				  "its condition or copy loop is not "
+				  "evaluated: the resource is read once, as "
+				  "written");
+		json_object_del(copy, "condition");
+		json_object_del(copy, "copy");
+		name = template_name(c, tpl, json_object_get(r, "name"), p);
+		json_object_del(copy, "name");
+		if (name)
+			json_object_set_new(copy, "name", name);
+		props = arm_evaluate(
+			c, tpl, json_object_get(r, "properties"),
+			path_key((char[PATH_LEN]){ 0 }, p, "properties"));
+		if (!props) {
+			s->notes_to = c->notes->n;
+			continue;
+		}
+		json_object_set_new(copy, "properties", props);
+		read_policy(im, s, arm_fields);
+	}
+	if (n_others)
+		conv_note(c, "resources",
+			  "%zu other resource(s) not read: %s%s", n_others,
+			  others, off >= sizeof(others) ? "..." : "");
+	if (!im->n_srcs && !c->diag->errors)
+		conv_error(c, "resources",
+			   "no resource of type " POLICY_TYPE
+			   " in this template");
+}
+
+/* Everything the document holds, by what it is. */
+static void read_document(struct import *im, json_t *doc, const char *base)
+{
+	struct conv *c = &im->c;
+	struct source *s;
+
+	switch (azure_kind_of(doc)) {
+	case AZURE_TEMPLATE:
+		read_template(im, doc);
+		break;
+	case AZURE_POLICY_LIST:
+	case AZURE_EMPTY_LIST:
+		read_list(im, doc, base);
+		if (!im->n_srcs && !c->diag->errors)
+			conv_error(c, base,
+				   "an empty list: no policy to "
+				   "import");
+		break;
+	case AZURE_INITIATE:
+		conv_error(c, base,
+			   "this is an initiate request body "
+			   "(JitNetworkAccessPolicyInitiateRequest), not a "
+			   "policy; to request access with it, run: jitctl "
+			   "request --azure %s",
+			   c->file);
+		break;
+	case AZURE_RECORD:
+	case AZURE_RECORDS:
+		conv_error(
+			c, base,
+			"these are access requests (JitNetworkAccessRequest, "
+			"as 'jitctl requests --format azure' prints them), "
+			"not a policy; to request the same access again, "
+			"run: jitctl request --azure %s",
+			c->file);
+		break;
+	default:
+		/* Each entry of a list says what is wrong with it. */
+		if (json_is_array(doc)) {
+			read_list(im, doc, base);
+			break;
+		}
+		s = add_source(im, json_incref(doc), base);
+		if (s)
+			read_policy(im, s, resource_fields);
+	}
+}
+
+/* --vm: the one virtual machine to import, or -EINVAL. */
+static int pick_vm(struct import *im, const char *want)
+{
+	struct conv *c = &im->c;
+	char names[512] = "";
+	size_t i, off = 0, matches = 0, picked = 0;
+
+	for (i = 0; i < im->n_vms; i++) {
+		struct vm_in *v = &im->vms[i];
+
 		if (off < sizeof(names))
 			off += (size_t)snprintf(names + off,
 						sizeof(names) - off, "%s%s",
-						off ? ", " : "", SHOW(name));
-		if (want &&
-		    (!strcasecmp(name, want) ||
-		     !strcasecmp(json_string_value(json_object_get(vm, "id")),
-				 want))) {
-			matches++;
-			if (picked < 0)
-				picked = (int)i;
+						off ? ", " : "", SHOW(v->name));
+		if (!strcasecmp(v->name, want) || !strcasecmp(v->id, want)) {
+			if (!matches++)
+				picked = i;
 		}
 	}
-	if (bad < 0)
-		return -EINVAL;
-	if (want && matches == 0)
-		return conv_error(c, vbase,
+	if (matches == 0)
+		return conv_error(c, NULL,
 				  "no virtual machine named '%s'; the "
 				  "document has: %s",
 				  SHOW(want), names);
-	if (want && matches > 1)
-		return conv_error(c, vbase,
+	if (matches > 1)
+		return conv_error(c, NULL,
 				  "%zu virtual machines are named '%s'; give "
 				  "--vm the whole id",
 				  matches, SHOW(want));
-	if (!want && json_array_size(vms) > 1)
-		return conv_error(c, vbase,
-				  "%zu virtual machines (%s); pick one with "
-				  "--vm NAME",
-				  json_array_size(vms), names);
-	return want ? picked : 0;
+	for (i = 0; i < im->n_vms; i++) {
+		im->vms[i].picked = i == picked;
+		if (i != picked)
+			conv_note(c, im->vms[i].path,
+				  "virtual machine '%s' not imported (--vm "
+				  "picks '%s')",
+				  SHOW(im->vms[i].name),
+				  SHOW(im->vms[picked].name));
+	}
+	return 0;
 }
 
-static int import_vm(struct conv *c, json_t *vm, const char *vpath,
-		     struct port_out **ret, size_t *ret_n)
+/* The port entries of one virtual machine. */
+static int import_vm(struct conv *c, struct vm_in *v)
 {
 	static const char *const known[] = { "id", "ports", NULL };
-	json_t *ports;
-	json_t *pip = json_object_get(vm, "publicIpAddress");
-	struct port_out *out;
+	static const char *const with_ip[] = { "id", "ports", "publicIpAddress",
+					       NULL };
+	json_t *pip = json_object_get(v->vm, "publicIpAddress");
 	char p[PATH_LEN], pj[PATH_LEN];
-	json_t *port;
+	json_t *ports, *port;
 	size_t j;
 	int r = 0;
 
-	if (pip) {
-		static const char *const with_ip[] = { "id", "ports",
-						       "publicIpAddress",
-						       NULL };
+	/* az writes "publicIpAddress": null for none: nothing is lost. */
+	if (json_is_null(pip))
+		pip = NULL;
 
-		conv_note(c, path_key(p, vpath, "publicIpAddress"),
+	if (pip)
+		conv_note(c, path_key(p, v->path, "publicIpAddress"),
 			  "'%s' not imported: it is the address of an Azure "
 			  "Firewall; the agent filters on this host itself",
 			  json_is_string(pip) ? SHOW(json_string_value(pip))
 					      : json_what(pip));
-		note_unknown(c, vm, vpath, with_ip);
-	} else {
-		note_unknown(c, vm, vpath, known);
-	}
-	ports = required_list(c, vm, vpath, "ports", p,
+	note_unknown(c, v->vm, v->path,
+		     json_object_get(v->vm, "publicIpAddress") ? with_ip
+							       : known);
+	ports = required_list(c, v->vm, v->path, "ports", p,
 			      "a policy needs at least one port");
 	if (!ports)
 		return -EINVAL;
 	if (json_array_size(ports) > JIT_POLICY_MAX_PORTS)
 		return conv_error(c, p, "%zu ports; a policy has at most %d",
 				  json_array_size(ports), JIT_POLICY_MAX_PORTS);
-	out = calloc(json_array_size(ports), sizeof(*out));
-	if (!out) {
+	v->ports = calloc(json_array_size(ports), sizeof(*v->ports));
+	if (!v->ports) {
 		c->oom = true;
 		return -ENOMEM;
 	}
-	*ret = out;
-	*ret_n = json_array_size(ports);
+	v->n_ports = json_array_size(ports);
 	json_array_foreach(ports, j, port)
 	{
+		struct port_out *out = v->ports;
+
 		path_index(pj, p, j);
 		if (port_rule(c, port, pj, &out[j]) < 0) {
 			r = -EINVAL;
@@ -484,104 +824,229 @@ static int import_vm(struct conv *c, json_t *vm, const char *vpath,
 	return r;
 }
 
+/* Its policy's name: --name, or after the virtual machine; never twice. */
+static int name_policy(struct import *im, struct vm_in *v, const char *name)
+{
+	struct conv *c = &im->c;
+	char p[PATH_LEN];
+
+	if (name) {
+		snprintf(v->policy, sizeof(v->policy), "%s", name);
+	} else {
+		azure_policy_name(v->name, v->policy, sizeof(v->policy));
+		if (!streq(v->policy, v->name))
+			conv_note(c, path_key(p, v->path, "id"),
+				  "policy named '%s' after the virtual "
+				  "machine '%s'",
+				  v->policy, SHOW(v->name));
+	}
+	for (struct vm_in *o = im->vms; o < v; o++)
+		if (o->picked && streq(o->policy, v->policy))
+			return conv_error(c, v->path,
+					  "its policy would be named '%s', as "
+					  "that of %s; import one of them "
+					  "with --vm (and --name)",
+					  v->policy, o->path);
+	return 0;
+}
+
+/* The notes that go into one policy's file, in the order they came. */
+static int notes_of(const struct import *im, const struct vm_in *v,
+		    struct note_list *ret)
+{
+	const struct azure_notes *notes = im->c.notes;
+
+	ret->n = 0;
+	ret->v = calloc(notes->n + 1, sizeof(*ret->v));
+	if (!ret->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < notes->n; i++) {
+		bool mine = i >= v->notes_from && i < v->notes_to;
+		bool other = false;
+
+		/* Another resource's, or another virtual machine's: not. */
+		for (size_t k = 0; !mine && !other && k < im->n_srcs; k++)
+			if (i >= im->srcs[k].notes_from &&
+			    i < im->srcs[k].notes_to)
+				other = k != v->src;
+		for (size_t k = 0; !mine && !other && k < im->n_vms; k++)
+			if (i >= im->vms[k].notes_from &&
+			    i < im->vms[k].notes_to)
+				other = true;
+		if (mine || !other)
+			ret->v[ret->n++] = notes->v[i];
+	}
+	return 0;
+}
+
+static int write_policy(struct import *im, struct vm_in *v,
+			struct azure_policy *out)
+{
+	const struct source *s = &im->srcs[v->src];
+	struct note_list notes;
+	int r;
+
+	if (notes_of(im, v, &notes) < 0)
+		return -ENOMEM;
+	r = write_yaml(im->c.file, v->policy, s->name, v->id, v->ports,
+		       v->n_ports, &notes, &out->yaml);
+	free(notes.v);
+	if (r < 0)
+		return r;
+	out->name = strdup(v->policy);
+	out->vm_id = strdup(v->id);
+	if (!out->name || !out->vm_id)
+		return -ENOMEM;
+	return self_check(&im->c, out->yaml);
+}
+
+struct azure_policy *azure_policies_free(struct azure_policy *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].name);
+		free(v[i].vm_id);
+		free(v[i].yaml);
+	}
+	free(v);
+	return NULL;
+}
+
+char *azure_policies_yaml(const struct azure_policy *v, size_t n)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (n == 1)
+		return strdup(v[0].yaml);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	/* Each policy a document of its own, each with its comments. */
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "---\n%s", v[i].yaml);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static void import_release(struct import *im)
+{
+	for (size_t i = 0; i < im->n_srcs; i++)
+		json_decref(im->srcs[i].res);
+	free(im->srcs);
+	for (size_t i = 0; i < im->n_vms; i++) {
+		for (size_t k = 0; k < im->vms[i].n_ports; k++)
+			free(im->vms[i].ports[k].sources);
+		free(im->vms[i].ports);
+	}
+	free(im->vms);
+}
+
+/* Convert what was picked; the policies go to *ret. */
+static int convert(struct import *im, const char *name,
+		   struct azure_policy **ret, size_t *ret_n)
+{
+	struct conv *c = &im->c;
+	struct azure_policy *out;
+	size_t n = 0, n_picked = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < im->n_vms; i++)
+		n_picked += im->vms[i].picked;
+	if (name && n_picked > 1)
+		return conv_error(c, NULL,
+				  "--name names one policy, but %zu virtual "
+				  "machines are imported; pick one with --vm",
+				  n_picked);
+	for (size_t i = 0; i < im->n_vms; i++) {
+		struct vm_in *v = &im->vms[i];
+
+		if (!v->picked)
+			continue;
+		v->notes_from = c->notes->n;
+		if (import_vm(c, v) < 0 || name_policy(im, v, name) < 0)
+			r = -EINVAL;
+		v->notes_to = c->notes->n;
+	}
+	if (r < 0 || c->diag->errors || c->oom)
+		return -EINVAL;
+	out = calloc(n_picked, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < im->n_vms && r >= 0; i++) {
+		if (!im->vms[i].picked)
+			continue;
+		r = write_policy(im, &im->vms[i], &out[n++]);
+	}
+	if (r < 0) {
+		azure_policies_free(out, n);
+		return r;
+	}
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
 int azure_policy_import(const char *file, const char *text, size_t len,
-			const char *vm, const char *name, char **ret_yaml,
+			const char *vm, const char *name,
+			struct azure_policy **ret, size_t *ret_n,
 			struct azure_notes *notes, struct jit_diag *diag)
 {
-	struct conv c = { .file = file, .diag = diag, .notes = notes };
-	char base[PATH_LEN], pbase[PATH_LEN], vbase[PATH_LEN], vpath[PATH_LEN];
-	char idpath[PATH_LEN], policy_name[JIT_POLICY_NAME_MAX + 1];
-	struct port_out *ports = NULL;
-	size_t n_ports = 0, i;
-	unsigned errors = diag->errors;
-	json_t *root, *res, *props, *vms, *v;
-	const char *vm_name = NULL, *resource;
-	int idx, r = -EINVAL;
+	struct import im = {
+		.c = { .file = file, .diag = diag, .notes = notes },
+	};
+	unsigned errors = diag->errors, read_errors;
+	char base[PATH_LEN];
+	json_t *root, *doc;
+	int r = -EINVAL;
 
+	*ret = NULL;
+	*ret_n = 0;
 	if (name && !policy_name_valid(name))
-		conv_error(&c, NULL,
+		conv_error(&im.c, NULL,
 			   "--name '%s': a policy name is 1 to %d characters "
 			   "from a-z, 0-9, _ and -",
 			   SHOW(name), JIT_POLICY_NAME_MAX);
-	root = load_json(&c, text, len);
-	if (!root)
+	read_errors = diag->errors;
+	root = load_json(&im.c, text, len);
+	doc = root ? unwrap(&im.c, root, base) : NULL;
+	if (doc)
+		read_document(&im, doc, base);
+	if (!doc || diag->errors > read_errors || im.c.oom)
 		goto out;
-	res = unwrap(&c, root, base);
-	if (!res)
+	/* A REST example names the resource it creates in its parameters. */
+	for (size_t i = 0; i < im.n_srcs; i++)
+		if (!im.srcs[i].name)
+			im.srcs[i].name = json_string_value(json_object_get(
+				json_object_get(root, "parameters"),
+				"jitNetworkAccessPolicyName"));
+	if (!im.n_vms) {
+		conv_error(&im.c, base, "no virtual machine to import");
 		goto out;
-	props = policy_properties(&c, res, base, pbase);
-	if (!props)
-		goto out;
-
-	vms = required_list(&c, props, pbase, "virtualMachines", vbase,
-			    "no virtual machine to import");
-	if (!vms)
-		goto out;
-	v = json_object_get(props, "requests");
-	if (json_array_size(v))
-		conv_note(&c, path_key(vpath, pbase, "requests"),
-			  "%zu recorded request(s) not imported: grants are "
-			  "not carried over",
-			  json_array_size(v));
-	else if (v && !json_is_array(v))
-		conv_note(&c, path_key(vpath, pbase, "requests"),
-			  "not imported: grants are not carried over");
-
-	idx = pick_vm(&c, vms, vbase, vm);
-	if (idx < 0)
-		goto out;
-	json_array_foreach(vms, i, v)
-	{
-		const char *other;
-
-		if ((int)i == idx || vm_name_of(&c, v, vbase, &other) < 0)
-			continue;
-		conv_note(&c, path_index(vpath, vbase, i),
-			  "virtual machine '%s' not imported (one per policy; "
-			  "run again with --vm %s)",
-			  SHOW(other), SHOW(other));
 	}
-	v = json_array_get(vms, (size_t)idx);
-	path_index(vpath, vbase, (size_t)idx);
-	vm_name_of(&c, v, vpath, &vm_name);
-	if (import_vm(&c, v, vpath, &ports, &n_ports) < 0)
-		goto out;
-
-	if (name) {
-		snprintf(policy_name, sizeof(policy_name), "%s", name);
+	if (vm) {
+		pick_vm(&im, vm);
 	} else {
-		azure_policy_name(vm_name, policy_name, sizeof(policy_name));
-		if (!streq(policy_name, vm_name))
-			conv_note(&c, path_key(idpath, vpath, "id"),
-				  "policy named '%s' after the virtual "
-				  "machine '%s'",
-				  policy_name, SHOW(vm_name));
+		for (size_t i = 0; i < im.n_vms; i++)
+			im.vms[i].picked = true;
 	}
-	if (diag->errors > errors || c.oom)
-		goto out;
-	resource = json_string_value(json_object_get(res, "name"));
-	if (!resource)
-		resource = json_string_value(
-			json_object_get(json_object_get(root, "parameters"),
-					"jitNetworkAccessPolicyName"));
-	r = write_yaml(file, policy_name, resource,
-		       json_string_value(json_object_get(v, "id")), ports,
-		       n_ports, notes, ret_yaml);
-	if (r < 0)
-		goto out;
-	r = self_check(&c, *ret_yaml);
-	if (r < 0) {
-		free(*ret_yaml);
-		*ret_yaml = NULL;
-	}
+	if (diag->errors == errors)
+		r = convert(&im, name, ret, ret_n);
 out:
-	for (i = 0; i < n_ports; i++)
-		free(ports[i].sources);
-	free(ports);
+	import_release(&im);
 	json_decref(root);
-	if (c.oom)
-		r = -ENOMEM;
-	else if (r >= 0 && diag->errors > errors)
+	if (im.c.oom) {
+		*ret = azure_policies_free(*ret, *ret_n);
+		*ret_n = 0;
+		return -ENOMEM;
+	}
+	if (r >= 0 && diag->errors > errors) {
+		*ret = azure_policies_free(*ret, *ret_n);
+		*ret_n = 0;
 		r = -EINVAL;
-	return r;
+	}
+	return r < 0 ? (r == -ENOMEM ? r : -EINVAL) : 0;
 }

@@ -4,6 +4,7 @@
  * and our request records to the JitNetworkAccessRequest shape.
  */
 #include <stdarg.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "azure-internal.h"
@@ -94,13 +95,24 @@ static bool lacks_offset(const char *s)
 static int initiate_port(struct conv *c, json_t *port, const char *path,
 			 const char *policy, const char *reason, int64_t now_ms,
 			 json_t *policies, const char *vpath, bool *reported,
-			 struct azure_request *out)
+			 bool record, struct azure_request *out)
 {
 	static const char *const known[] = {
 		"number",
 		"endTimeUtc",
 		"allowedSourceAddressPrefix",
 		"allowedSourceAddressPrefixes",
+		NULL,
+	};
+	/* A record's port (JitNetworkAccessRequestPort); status is read. */
+	static const char *const record_known[] = {
+		"number",
+		"endTimeUtc",
+		"allowedSourceAddressPrefix",
+		"allowedSourceAddressPrefixes",
+		"status",
+		"statusReason",
+		"mappedPort",
 		NULL,
 	};
 	json_t *num = json_object_get(port, "number");
@@ -116,7 +128,7 @@ static int initiate_port(struct conv *c, json_t *port, const char *path,
 	if (!json_is_object(port))
 		return conv_error(c, path, "expected an object, got %s",
 				  json_what(port));
-	note_unknown(c, port, path, known);
+	note_unknown(c, port, path, record ? record_known : known);
 
 	if (port_number(c, num, path, &number) < 0)
 		r = -EINVAL;
@@ -183,15 +195,19 @@ static int initiate_port(struct conv *c, json_t *port, const char *path,
 			       path_key(p, path, "allowedSourceAddressPrefix"),
 			       "expected a string, got %s", json_what(src));
 		src = NULL;
-	} else if (streq(json_string_value(src), "*")) {
+	} else if (tag_means_any(json_string_value(src))) {
 		r = conv_error(c,
 			       path_key(p, path, "allowedSourceAddressPrefix"),
-			       "'*' would open the port to every address; "
-			       "give an address or a prefix");
+			       "'%s' would open the port to every address; "
+			       "give an address or a prefix",
+			       SHOW(json_string_value(src)));
 		src = NULL;
 	} else if (parse_prefix(c,
 				path_key(p, path, "allowedSourceAddressPrefix"),
-				json_string_value(src), &pfx) < 0) {
+				json_string_value(src),
+				"a request opens the port to one address or "
+				"prefix: give it",
+				&pfx) < 0) {
 		r = -EINVAL;
 		src = NULL;
 	}
@@ -243,100 +259,251 @@ static int justification(struct conv *c, json_t *body, const char *base,
 	return 0;
 }
 
+/**
+ * struct initiate - one initiate body, or a list of request records, read
+ * @c: where messages go
+ * @policy: --policy, or NULL
+ * @now_ms: the time the end times are counted from
+ * @policies: the agent's policies, or NULL
+ * @reqs: the requests made
+ * @n: requests in @reqs
+ * @cap: allocated in @reqs
+ * @vm_id: --policy: the id of the one virtual machine seen
+ * @vm_path: and its path
+ */
+struct initiate {
+	struct conv c;
+	const char *policy;
+	int64_t now_ms;
+	json_t *policies;
+	struct azure_request *reqs;
+	size_t n, cap;
+	const char *vm_id;
+	char vm_path[PATH_LEN];
+};
+
+/* --policy names one policy: the document may name one virtual machine. */
+static int one_vm(struct initiate *in, json_t *vm, const char *vpath)
+{
+	const char *id = json_string_value(json_object_get(vm, "id"));
+
+	if (!in->policy || !id)
+		return 0;
+	if (!in->vm_id) {
+		in->vm_id = id;
+		snprintf(in->vm_path, sizeof(in->vm_path), "%s", vpath);
+		return 0;
+	}
+	if (!strcasecmp(in->vm_id, id))
+		return 0;
+	return conv_error(&in->c, vpath,
+			  "a second virtual machine (the first is at %s), "
+			  "but --policy names one policy; write one virtual "
+			  "machine per document",
+			  in->vm_path);
+}
+
+/*
+ * A record's port that ended (Revoked) is not asked for again; Initiated
+ * (and Initiating, in the cloud's reply to an initiate) ones are.
+ */
+static bool port_ended(struct conv *c, json_t *port, const char *path)
+{
+	const char *st = json_string_value(json_object_get(port, "status"));
+	const char *why =
+		json_string_value(json_object_get(port, "statusReason"));
+
+	if (!st || streq(st, "Initiated") || streq(st, "Initiating"))
+		return false;
+	conv_note(c, path, "%s%s%s%s: not requested again", SHOW(st),
+		  why ? " (" : "", why ? SHOW(why) : "", why ? ")" : "");
+	return true;
+}
+
+/* The ports of one virtual machine. */
+static void read_vm(struct initiate *in, json_t *vm, const char *vpath,
+		    const char *reason, bool record, size_t *ended)
+{
+	static const char *const vm_known[] = { "id", "ports", NULL };
+	char derived[JIT_POLICY_NAME_MAX + 1], pp[PATH_LEN], pj[PATH_LEN];
+	struct conv *c = &in->c;
+	bool reported = false;
+	json_t *ports, *port;
+	const char *name;
+	size_t j;
+
+	if (!json_is_object(vm)) {
+		conv_error(c, vpath, "expected an object, got %s",
+			   json_what(vm));
+		return;
+	}
+	note_unknown(c, vm, vpath, vm_known);
+	if (vm_name_of(c, vm, vpath, &name) < 0 || one_vm(in, vm, vpath) < 0)
+		return;
+	azure_policy_name(name, derived, sizeof(derived));
+	ports = required_list(c, vm, vpath, "ports", pp, "nothing to request");
+	json_array_foreach(ports, j, port)
+	{
+		struct azure_request *req;
+
+		path_index(pj, pp, j);
+		if (record && port_ended(c, port, pj)) {
+			(*ended)++;
+			continue;
+		}
+		if (grow_array((void **)&in->reqs, &in->cap, in->n + 1,
+			       sizeof(*in->reqs)) < 0) {
+			c->oom = true;
+			return;
+		}
+		req = &in->reqs[in->n];
+		*req = (struct azure_request){ 0 };
+		if (initiate_port(c, port, pj,
+				  in->policy ? in->policy : derived, reason,
+				  in->now_ms, in->policies, vpath, &reported,
+				  record, req) < 0) {
+			free(req->path);
+			json_decref(req->msg);
+			continue;
+		}
+		in->n++;
+	}
+}
+
+/*
+ * An initiate body (JitNetworkAccessPolicyInitiateRequest), or a record
+ * (JitNetworkAccessRequest: the same with startTimeUtc, requestor and a
+ * status per port).
+ */
+static void read_body(struct initiate *in, json_t *body, const char *base,
+		      bool record, size_t *ended)
+{
+	static const char *const known[] = { "virtualMachines", "justification",
+					     NULL };
+	static const char *const record_known[] = {
+		"virtualMachines",
+		"justification",
+		"startTimeUtc",
+		"requestor",
+		NULL,
+	};
+	struct conv *c = &in->c;
+	char vbase[PATH_LEN], vpath[PATH_LEN];
+	const char *reason;
+	json_t *vms, *vm;
+	size_t i;
+
+	if (!json_is_object(body)) {
+		conv_error(c, base, "expected an object, got %s",
+			   json_what(body));
+		return;
+	}
+	note_unknown(c, body, base, record ? record_known : known);
+	if (justification(c, body, base, &reason) < 0)
+		reason = "";
+	vms = required_list(c, body, base, "virtualMachines", vbase,
+			    "nothing to request");
+	if (!vms)
+		return;
+	if (in->policy && !record && json_array_size(vms) > 1) {
+		conv_error(c, vbase,
+			   "%zu virtual machines, but --policy names one "
+			   "policy; write one virtual machine per body",
+			   json_array_size(vms));
+		return;
+	}
+	json_array_foreach(vms, i, vm)
+	{
+		path_index(vpath, vbase, i);
+		read_vm(in, vm, vpath, reason, record, ended);
+	}
+}
+
+/* What the document is: a body or records, else why it is not one. */
+static void read_document(struct initiate *in, json_t *doc, const char *base)
+{
+	struct conv *c = &in->c;
+	char p[PATH_LEN];
+	size_t i, ended = 0;
+	bool stamped = false;
+	json_t *v;
+
+	switch (azure_kind_of(doc)) {
+	case AZURE_POLICY:
+	case AZURE_POLICY_LIST:
+	case AZURE_TEMPLATE:
+		conv_error(c, base,
+			   "this is a policy (jitNetworkAccessPolicies), not "
+			   "an initiate request; to turn it into a policy "
+			   "file, run: jitctl import-azure %s",
+			   c->file);
+		return;
+	case AZURE_EMPTY_LIST:
+		conv_error(c, base, "an empty list: nothing to request");
+		return;
+	case AZURE_RECORD:
+		read_body(in, doc, base, true, &ended);
+		stamped = json_object_get(doc, "startTimeUtc") ||
+			  json_object_get(doc, "requestor");
+		break;
+	default:
+		if (!json_is_array(doc)) {
+			read_body(in, doc, base, false, &ended);
+			return;
+		}
+		/* The records that requests --format azure prints. */
+		json_array_foreach(doc, i, v)
+		{
+			path_index(p, base, i);
+			read_body(in, v, p, true, &ended);
+			stamped = stamped ||
+				  json_object_get(v, "startTimeUtc") ||
+				  json_object_get(v, "requestor");
+		}
+	}
+	if (stamped)
+		conv_note(c, base,
+			  "startTimeUtc and requestor are not carried over: "
+			  "the requests start now, made by the caller");
+	if (!in->n && ended && !c->diag->errors)
+		conv_error(c, base,
+			   "nothing to request: every entry has ended "
+			   "(only Initiated ones are requested again)");
+}
+
 int azure_initiate_parse(const char *file, const char *text, size_t len,
 			 const char *policy, int64_t now_ms, json_t *policies,
 			 struct azure_request **ret, size_t *ret_n,
 			 struct azure_notes *notes, struct jit_diag *diag)
 {
-	static const char *const known[] = { "virtualMachines", "justification",
-					     NULL };
-	static const char *const vm_known[] = { "id", "ports", NULL };
-	struct conv c = { .file = file, .diag = diag, .notes = notes };
-	char base[PATH_LEN], vbase[PATH_LEN], vpath[PATH_LEN], pp[PATH_LEN],
-		pj[PATH_LEN];
-	struct azure_request *reqs = NULL;
-	size_t n = 0, cap = 0, i, j;
+	struct initiate in = {
+		.c = { .file = file, .diag = diag, .notes = notes },
+		.policy = policy,
+		.now_ms = now_ms,
+		.policies = policies,
+	};
 	unsigned errors = diag->errors;
-	json_t *root, *body, *vms, *vm, *port;
-	const char *reason;
+	char base[PATH_LEN];
+	json_t *root, *doc;
 	int r = -EINVAL;
 
 	if (policy && !policy_name_valid(policy))
-		conv_error(&c, NULL,
+		conv_error(&in.c, NULL,
 			   "--policy '%s': a policy name is 1 to %d "
 			   "characters from a-z, 0-9, _ and -",
 			   SHOW(policy), JIT_POLICY_NAME_MAX);
-	root = load_json(&c, text, len);
-	if (!root)
-		goto out;
-	body = unwrap(&c, root, base);
-	if (!body)
-		goto out;
-	note_unknown(&c, body, base, known);
-	justification(&c, body, base, &reason);
-
-	vms = required_list(&c, body, base, "virtualMachines", vbase,
-			    "nothing to request");
-	if (!vms)
-		goto out;
-	if (policy && json_array_size(vms) > 1) {
-		conv_error(&c, vbase,
-			   "%zu virtual machines, but --policy names one "
-			   "policy; write one virtual machine per body",
-			   json_array_size(vms));
-		goto out;
-	}
-
-	json_array_foreach(vms, i, vm)
-	{
-		char derived[JIT_POLICY_NAME_MAX + 1];
-		json_t *ports;
-		const char *name;
-		bool reported = false;
-
-		path_index(vpath, vbase, i);
-		if (!json_is_object(vm)) {
-			conv_error(&c, vpath, "expected an object, got %s",
-				   json_what(vm));
-			continue;
-		}
-		note_unknown(&c, vm, vpath, vm_known);
-		if (vm_name_of(&c, vm, vpath, &name) < 0)
-			continue;
-		azure_policy_name(name, derived, sizeof(derived));
-		ports = required_list(&c, vm, vpath, "ports", pp,
-				      "nothing to request");
-		if (!ports)
-			continue;
-		json_array_foreach(ports, j, port)
-		{
-			if (grow_array((void **)&reqs, &cap, n + 1,
-				       sizeof(*reqs)) < 0) {
-				c.oom = true;
-				goto out;
-			}
-			reqs[n] = (struct azure_request){ 0 };
-			path_index(pj, pp, j);
-			if (initiate_port(&c, port, pj,
-					  policy ? policy : derived, reason,
-					  now_ms, policies, vpath, &reported,
-					  &reqs[n]) < 0) {
-				free(reqs[n].path);
-				json_decref(reqs[n].msg);
-				continue;
-			}
-			n++;
-		}
-	}
-	if (diag->errors == errors && !c.oom) {
-		*ret = TAKE_PTR(reqs);
-		*ret_n = n;
+	root = load_json(&in.c, text, len);
+	doc = root ? unwrap(&in.c, root, base) : NULL;
+	if (doc)
+		read_document(&in, doc, base);
+	if (doc && diag->errors == errors && !in.c.oom) {
+		*ret = TAKE_PTR(in.reqs);
+		*ret_n = in.n;
 		r = 0;
 	}
-out:
-	azure_requests_free(reqs, n);
+	azure_requests_free(in.reqs, in.n);
 	json_decref(root);
-	if (c.oom)
+	if (in.c.oom)
 		return -ENOMEM;
 	return r;
 }

@@ -5,6 +5,7 @@
  * are in azure-policy.c, requests in azure-request.c.
  */
 #include <stdarg.h>
+#include <strings.h>
 #include <time.h>
 
 #include "addr.h"
@@ -53,7 +54,8 @@ conv_note(struct conv *c, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	r = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	if (r < 0 || asprintf(&line, "%s: %s", path, msg) < 0) {
+	if (r < 0 || asprintf(&line, "%s%s%s", path ? path : "",
+			      path && *path ? ": " : "", msg) < 0) {
 		c->oom = true;
 		return;
 	}
@@ -190,6 +192,7 @@ char *shown(const char *s, char *buf, size_t size)
 
 /* ---- JSON documents ----------------------------------------------------- */
 
+/* The document, an object or a list; NULL after reporting why not. */
 json_t *load_json(struct conv *c, const char *text, size_t len)
 {
 	json_error_t jerr;
@@ -210,9 +213,9 @@ json_t *load_json(struct conv *c, const char *text, size_t len)
 			   "invalid JSON: %s", jerr.text);
 		return NULL;
 	}
-	if (!json_is_object(root)) {
+	if (!json_is_object(root) && !json_is_array(root)) {
 		conv_error(c, NULL,
-			   "the document is %s; expected a JSON object",
+			   "the document is %s; expected a JSON object or list",
 			   json_what(root));
 		json_decref(root);
 		return NULL;
@@ -220,45 +223,136 @@ json_t *load_json(struct conv *c, const char *text, size_t len)
 	return root;
 }
 
-/*
- * The REST examples wrap a request body: {"parameters": {"api-version",
- * ..., "body": {...}}, "responses": {...}}. Returns the body (borrowed) and
- * its path in base, or root itself.
- */
-json_t *unwrap(struct conv *c, json_t *root, char base[static PATH_LEN])
+void note_api_version(struct conv *c, json_t *ver, const char *path)
 {
-	json_t *params = json_object_get(root, "parameters");
-	json_t *body, *ver;
+	if (json_is_string(ver) &&
+	    !streq(json_string_value(ver), AZURE_API_VERSION))
+		conv_note(c, path,
+			  "'%s' is not " AZURE_API_VERSION
+			  "; read as " AZURE_API_VERSION,
+			  SHOW(json_string_value(ver)));
+}
 
-	base[0] = '\0';
-	if (!params)
-		return root;
-	if (!json_is_object(params)) {
+/* An ARM template: a $schema of deployment templates, or resources. */
+static bool is_template(json_t *root)
+{
+	const char *schema =
+		json_string_value(json_object_get(root, "$schema"));
+
+	return (schema && strcasestr(schema, "deploymentTemplate")) ||
+	       (json_is_array(json_object_get(root, "resources")) &&
+		json_object_get(root, "contentVersion"));
+}
+
+/*
+ * The REST API examples wrap the documents: {"parameters": {"api-version",
+ * ..., "body": request}, "responses": {"200": {"body": response}}}. The
+ * document is the request body, or else the response of 200 (201, 202).
+ */
+static json_t *unwrap_example(struct conv *c, json_t *root,
+			      char base[static PATH_LEN])
+{
+	static const char *const codes[] = { "200", "201", "202" };
+	json_t *params = json_object_get(root, "parameters");
+	json_t *responses = json_object_get(root, "responses");
+	json_t *body = NULL;
+
+	if (params && !json_is_object(params)) {
 		conv_error(c, "parameters", "expected an object, got %s",
 			   json_what(params));
 		return NULL;
 	}
-	body = json_object_get(params, "body");
-	if (!body) {
-		conv_error(c, "parameters",
-			   "no 'body': a REST example carries the document "
-			   "in parameters.body");
+	if (responses && !json_is_object(responses)) {
+		conv_error(c, "responses", "expected an object, got %s",
+			   json_what(responses));
 		return NULL;
 	}
-	if (!json_is_object(body)) {
-		conv_error(c, "parameters.body", "expected an object, got %s",
+	note_api_version(c, json_object_get(params, "api-version"),
+			 "parameters.api-version");
+	body = json_object_get(params, "body");
+	if (body) {
+		snprintf(base, PATH_LEN, "parameters.body");
+		if (responses)
+			conv_note(c, "responses",
+				  "not read: the document is parameters.body");
+	} else {
+		for (size_t i = 0; !body && i < ARRAY_SIZE(codes); i++) {
+			body = json_object_get(
+				json_object_get(responses, codes[i]), "body");
+			snprintf(base, PATH_LEN, "responses.%s.body", codes[i]);
+		}
+	}
+	if (!body) {
+		conv_error(c, NULL,
+			   "a REST example without parameters.body or "
+			   "responses.200.body: no document in it");
+		return NULL;
+	}
+	if (!json_is_object(body) && !json_is_array(body)) {
+		conv_error(c, base, "expected an object, got %s",
 			   json_what(body));
 		return NULL;
 	}
-	ver = json_object_get(params, "api-version");
-	if (json_is_string(ver) &&
-	    !streq(json_string_value(ver), AZURE_API_VERSION))
-		conv_note(c, "parameters.api-version",
-			  "'%s' is not " AZURE_API_VERSION
-			  "; read as " AZURE_API_VERSION,
-			  SHOW(json_string_value(ver)));
-	snprintf(base, PATH_LEN, "parameters.body");
 	return body;
+}
+
+json_t *unwrap(struct conv *c, json_t *root, char base[static PATH_LEN])
+{
+	base[0] = '\0';
+	if (!json_is_object(root) || is_template(root) ||
+	    (!json_object_get(root, "parameters") &&
+	     !json_object_get(root, "responses")))
+		return root;
+	return unwrap_example(c, root, base);
+}
+
+/* The first port of the first virtual machine of v, if any. */
+static json_t *first_port(json_t *v)
+{
+	json_t *vm = json_array_get(json_object_get(v, "virtualMachines"), 0);
+
+	return json_array_get(json_object_get(vm, "ports"), 0);
+}
+
+enum azure_kind azure_kind_of(json_t *v)
+{
+	json_t *props, *port;
+
+	if (json_is_array(v)) {
+		enum azure_kind k = azure_kind_of(json_array_get(v, 0));
+
+		if (k == AZURE_POLICY)
+			return AZURE_POLICY_LIST;
+		if (k == AZURE_INITIATE || k == AZURE_RECORD)
+			return AZURE_RECORDS;
+		return json_array_size(v) ? AZURE_UNKNOWN : AZURE_EMPTY_LIST;
+	}
+	if (!json_is_object(v))
+		return AZURE_UNKNOWN;
+	if (is_template(v))
+		return AZURE_TEMPLATE;
+	if (json_is_array(json_object_get(v, "value")))
+		return AZURE_POLICY_LIST;
+	props = json_object_get(v, "properties");
+	if (json_is_object(props) && json_object_get(props, "virtualMachines"))
+		return AZURE_POLICY;
+	if (!json_object_get(v, "virtualMachines"))
+		return AZURE_UNKNOWN;
+	if (json_object_get(v, "startTimeUtc") ||
+	    json_object_get(v, "requestor"))
+		return AZURE_RECORD;
+	if (json_object_get(v, "justification"))
+		return AZURE_INITIATE;
+	port = first_port(v);
+	if (json_object_get(port, "maxRequestAccessDuration") ||
+	    json_object_get(port, "protocol"))
+		return AZURE_POLICY;
+	if (json_object_get(port, "status"))
+		return AZURE_RECORD;
+	if (json_object_get(port, "endTimeUtc"))
+		return AZURE_INITIATE;
+	/* Nothing tells them apart: the caller's kind. */
+	return AZURE_UNKNOWN;
 }
 
 /* Unknown keys of an object become notes. */
@@ -322,22 +416,46 @@ int azure_policy_name(const char *vm, char *buf, size_t size)
 	return 0;
 }
 
-/* A source prefix the way both formats write it. */
+bool tag_means_any(const char *s)
+{
+	return streq(s, "*") || !strcasecmp(s, "Any") ||
+	       !strcasecmp(s, "Internet");
+}
+
+/*
+ * A service tag's shape: a name ("VirtualNetwork", "Storage.WestEurope"),
+ * not an address.
+ */
+static bool is_service_tag(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' ||
+		      *s == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * A source prefix the way both formats write it. tag_hint says what to do
+ * instead of a service tag.
+ */
 int parse_prefix(struct conv *c, const char *path, const char *s,
-		 struct jit_prefix *ret)
+		 const char *tag_hint, struct jit_prefix *ret)
 {
 	char buf[JIT_PREFIX_STRLEN];
 	bool host_bits;
 
-	if (prefix_parse_relaxed(s, ret, &host_bits) < 0 &&
-	    (!*s || strpbrk(s, ".:/0123456789")))
+	if (prefix_parse_relaxed(s, ret, &host_bits) < 0 && is_service_tag(s))
 		return conv_error(c, path,
-				  "'%s' is not an IPv4/IPv6 address or CIDR",
-				  SHOW(s));
+				  "'%s' is a service tag, a name for addresses "
+				  "that only the cloud knows; %s",
+				  SHOW(s), tag_hint);
 	if (prefix_parse_relaxed(s, ret, &host_bits) < 0)
 		return conv_error(c, path,
-				  "'%s' is not an IPv4/IPv6 address or CIDR; "
-				  "service tags are not supported",
+				  "'%s' is not an IPv4/IPv6 address or CIDR",
 				  SHOW(s));
 	if (host_bits)
 		return conv_error(

@@ -56,23 +56,49 @@ char *azure_time_format(int64_t ms, char *buf, size_t size);
  */
 int azure_policy_name(const char *vm, char *buf, size_t size);
 
+/**
+ * struct azure_policy - a policy made from one virtual machine
+ * @name: the policy's name
+ * @vm_id: the virtual machine's id, as written
+ * @yaml: the policy file: one YAML document, with the notes about it as
+ *        comments
+ */
+struct azure_policy {
+	char *name;
+	char *vm_id;
+	char *yaml;
+};
+
 /*
- * Convert a jitNetworkAccessPolicies resource (JitNetworkAccessPolicy),
- * also when wrapped as the REST examples wrap a request body
- * ({"parameters": {"body": ...}}) or flattened as the SDKs print it
- * (virtualMachines at the top). Picks the virtual machine named vm (the last
- * segment of its id, or the whole id; case-insensitive), or the only one
- * when vm is NULL. The policy is called name, or else after the virtual
- * machine (azure_policy_name). file is used in messages only.
+ * Convert the jitNetworkAccessPolicies resources (JitNetworkAccessPolicy)
+ * of a document into policies, one per virtual machine. The document may
+ * be a resource (enveloped, {"properties": {"virtualMachines"}}, or flat,
+ * as the SDKs and az print it), a REST API example (the resource in
+ * parameters.body, else in responses.200.body), a list ({"value": [...]}
+ * or a bare array), or an ARM template (every resource of type
+ * Microsoft.Security/locations/jitNetworkAccessPolicies, with its template
+ * expressions evaluated). vm picks one virtual machine (the last segment
+ * of its id, or the whole id; case-insensitive); NULL takes them all.
+ * Each policy is named name (then only one may be imported), or else after
+ * its virtual machine (azure_policy_name); two with the same name are an
+ * error. Service tags "*", "Any" and "Internet" are any source; other
+ * tags are refused. file is used in messages only.
  *
- * On success *ret_yaml is a policy file our loader accepts (the caller
- * frees it) and notes lists every field that was not carried over. On
- * failure every error found goes to diag and -EINVAL is returned (-ENOMEM
- * when out of memory).
+ * On success *ret holds *ret_n policies (azure_policies_free), each a
+ * file our loader accepts, and notes lists every field that was not
+ * carried over. On failure every error found goes to diag and -EINVAL is
+ * returned (-ENOMEM when out of memory).
  */
 int azure_policy_import(const char *file, const char *text, size_t len,
-			const char *vm, const char *name, char **ret_yaml,
+			const char *vm, const char *name,
+			struct azure_policy **ret, size_t *ret_n,
 			struct azure_notes *notes, struct jit_diag *diag);
+struct azure_policy *azure_policies_free(struct azure_policy *v, size_t n);
+/*
+ * The policies as one file: the one YAML document, or several, each
+ * starting with "---". Returns NULL when out of memory.
+ */
+char *azure_policies_yaml(const struct azure_policy *v, size_t n);
 
 /**
  * struct azure_request - one of our requests made from an initiate body
