@@ -195,12 +195,23 @@ check "nmap -sU sees the SPA port open|filtered" grep -q '62201/udp open|filtere
 out=$(c2 nmap -sU -Pn -n -p 62299 --max-retries 1 "$VM4_2" 2>&1)
 check "... where a plain closed port is closed (the probe works)" grep -q '62299/udp closed' <<<"$out"
 
+# --- onboarding: jitctl spa-keygen's two halves, pasted as they are -----
+jitctl --json spa-keygen --user "$U" --host "$VM4_1" --port tcp/2222 >"$TMP/keygen.json"
+{ echo; jq -r .stanza "$TMP/keygen.json"; } >>"$ACCESS"
+jitctl reload >/dev/null
+check "the keygen stanza loads" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 3' >/dev/null"
+mkdir -m 700 "$TMP/home"
+# shellcheck disable=SC2046 # the printed command line, word for word
+HOME="$TMP/home" c1 $(jq -r .client "$TMP/keygen.json") >>"$TMP/fwknop.out" 2>&1
+eventually_tcp c1 "$VM4_1" 2222 open
+check "the client saved its stanza" grep -q "^\[$VM4_1\]" "$TMP/home/.fwknoprc"
+
 # --- reload picks up a changed file; a broken one leaves it in force -----
 printf '\nSOURCE 203.0.113.0/24\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nJIT_USER %s\n' \
 	"$K2" "$H1" "$U" >>"$ACCESS"
 jitctl reload >/dev/null
-check "reload: 3 stanzas" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 3' >/dev/null"
+check "reload: 4 stanzas" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 4' >/dev/null"
 echo "FORCE_NAT 192.0.2.1 22" >>"$ACCESS"
 jitctl reload >/dev/null
 check "a broken file is reported and the last good one stays" \
-	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 3 and (.spa.errors | test(\"FORCE_NAT\"))' >/dev/null"
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 4 and (.spa.errors | test(\"FORCE_NAT\"))' >/dev/null"

@@ -35,6 +35,9 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "show the agent, its table and protection" },
 	{ "policies", cmd_policies, "list the policies in force" },
 	{ "reload", cmd_reload, "reload the policy directory now (root)" },
+	{ "spa-keygen", cmd_spa_keygen,
+	  "new SPA keys: the access file stanza and the fwknop command "
+	  "[--user NAME] [--host HOST] [--port tcp/22]" },
 	{ "import-azure", cmd_import_azure,
 	  "convert a jitNetworkAccessPolicies JSON policy: FILE [--vm NAME] "
 	  "[--name POLICY] [-o OUT.yaml]" },

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * jitctl spa-keygen: new keys for one SPA user, printed as the stanza for
+ * the agent's access file and the matching fwknop client command line, so
+ * that onboarding is one copy-paste on each side. Keys come from libfko,
+ * as `fwknop --key-gen` makes them.
+ */
+#include <ctype.h>
+#include <fko.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "jitctl.h"
+#include "util.h"
+
+/* Base64 of libfko's longest keys, with room to spare. */
+#define KEY_B64_BUF 256
+
+static int default_user(char *buf, size_t n)
+{
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (getuid() == 0 && sudo && *sudo && !streq(sudo, "root")) {
+		snprintf(buf, n, "%s", sudo);
+		return 0;
+	}
+	pw = getpwuid(getuid());
+	if (!pw || pw->pw_uid == 0)
+		return -ENOENT;
+	snprintf(buf, n, "%s", pw->pw_name);
+	return 0;
+}
+
+static bool word_ok(const char *s, const char *extra)
+{
+	if (!*s || strlen(s) > 255)
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr(extra, *c))
+			return false;
+	return true;
+}
+
+int cmd_spa_keygen(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ 0 },
+	};
+	char user[64] = "", host[256] = "", key[KEY_B64_BUF] = "",
+	     hmac[KEY_B64_BUF] = "", client[2048], stanza[1024];
+	const char *port = "tcp/22";
+	int c, r;
+
+	optind = 0;
+	while ((c = sub_getopt(argc, argv, "", opts)) != -1) {
+		switch (c) {
+		case 'u':
+			snprintf(user, sizeof(user), "%s", optarg);
+			break;
+		case 'H':
+			snprintf(host, sizeof(host), "%s", optarg);
+			break;
+		case 'p':
+			port = optarg;
+			break;
+		default:
+			fprintf(stderr,
+				"usage: jitctl spa-keygen [--user NAME] "
+				"[--host HOST] [--port tcp/22]\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "jitctl spa-keygen: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (!user[0] && default_user(user, sizeof(user)) < 0) {
+		fprintf(stderr, "jitctl spa-keygen: name the user the packets "
+				"act for: --user NAME (not root)\n");
+		return 2;
+	}
+	if (!word_ok(user, "._-") || streq(user, "root") || user[0] == '-' ||
+	    strlen(user) > 32) {
+		fprintf(stderr,
+			"jitctl spa-keygen: '%s' is not an ordinary "
+			"user name\n",
+			user);
+		return 2;
+	}
+	if (!host[0] && gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	if (!word_ok(host, ".-:_") || !word_ok(port, "/")) {
+		fprintf(stderr, "jitctl spa-keygen: --host and --port take a "
+				"host name or address and tcp/PORT\n");
+		return 2;
+	}
+	r = fko_key_gen(key, FKO_DEFAULT_KEY_LEN, hmac,
+			FKO_DEFAULT_HMAC_KEY_LEN, FKO_HMAC_SHA256);
+	if (r != FKO_SUCCESS) {
+		fprintf(stderr, "jitctl spa-keygen: %s\n", fko_errstr(r));
+		return 1;
+	}
+	snprintf(stanza, sizeof(stanza),
+		 "SOURCE              ANY\n"
+		 "KEY_BASE64          %s\n"
+		 "HMAC_KEY_BASE64     %s\n"
+		 "JIT_USER            %s\n"
+		 "FW_ACCESS_TIMEOUT   30\n",
+		 key, hmac, user);
+	snprintf(client, sizeof(client),
+		 "fwknop -A %s -s -D %s --use-hmac --key-base64-rijndael %s "
+		 "--key-base64-hmac %s -n %s --save-rc-stanza",
+		 port, host, key, hmac, host);
+	if (ctx->json) {
+		json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s}", "ok", 1,
+				      "user", user, "stanza", stanza, "client",
+				      client, "key_base64", key,
+				      "hmac_key_base64", hmac);
+
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+	} else {
+		printf("# 1. On this host: append to the agent's SPA access "
+		       "file (jit-enforcer\n"
+		       "#    --spa-access FILE; owned by root, mode 600), "
+		       "then jitctl reload.\n"
+		       "%s\n"
+		       "# 2. On %s's machine (fwknop-client): once, to send a "
+		       "packet and save\n"
+		       "#    the keys in ~/.fwknoprc; afterwards `fwknop -n "
+		       "%s` is enough.\n"
+		       "%s\n",
+		       stanza, user, host, client);
+	}
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(hmac, sizeof(hmac));
+	explicit_bzero(stanza, sizeof(stanza));
+	explicit_bzero(client, sizeof(client));
+	return 0;
+}
