@@ -195,14 +195,17 @@ check "nmap -sU sees the SPA port open|filtered" grep -q '62201/udp open|filtere
 out=$(c2 nmap -sU -Pn -n -p 62299 --max-retries 1 "$VM4_2" 2>&1)
 check "... where a plain closed port is closed (the probe works)" grep -q '62299/udp closed' <<<"$out"
 
-# --- onboarding: jitctl spa-keygen's two halves, pasted as they are -----
-jitctl --json spa-keygen --user "$U" --host "$VM4_1" --port tcp/2222 >"$TMP/keygen.json"
-{ echo; jq -r .stanza "$TMP/keygen.json"; } >>"$ACCESS"
+# --- onboarding: jitctl spa-keygen as the README shows it -------------
+# Its output appends to the access file as it is; the client's command line
+# is in a comment, pasted as it is on the client.
+jitctl spa-keygen --user "$U" --host "$VM4_1" --port tcp/2222 >>"$ACCESS"
+check "--json gives the same parts" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json spa-keygen --user $U | jq -e '.stanza and .client' >/dev/null"
 jitctl reload >/dev/null
-check "the keygen stanza loads" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 3' >/dev/null"
+check "the appended output loads as a stanza" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 3 and .spa.errors == null' >/dev/null"
 mkdir -m 700 "$TMP/home"
-# shellcheck disable=SC2046 # the printed command line, word for word
-HOME="$TMP/home" c1 $(jq -r .client "$TMP/keygen.json") >>"$TMP/fwknop.out" 2>&1
+client_cmd=$(sed -n 's/^#   fwknop /fwknop /p' "$ACCESS" | tail -1)
+# shellcheck disable=SC2086 # the printed command line, word for word
+HOME="$TMP/home" c1 $client_cmd >>"$TMP/fwknop.out" 2>&1
 eventually_tcp c1 "$VM4_1" 2222 open
 check "the client saved its stanza" grep -q "^\[$VM4_1\]" "$TMP/home/.fwknoprc"
 

@@ -126,17 +126,18 @@ int cmd_spa_keygen(struct ctx *ctx, int argc, char **argv)
 		putchar('\n');
 		json_decref(j);
 	} else {
-		printf("# 1. On this host: append to the agent's SPA access "
-		       "file (jit-enforcer\n"
-		       "#    --spa-access FILE; owned by root, mode 600), "
-		       "then jitctl reload.\n"
-		       "%s\n"
-		       "# 2. On %s's machine (fwknop-client): once, to send a "
-		       "packet and save\n"
-		       "#    the keys in ~/.fwknoprc; afterwards `fwknop -n "
-		       "%s` is enough.\n"
-		       "%s\n",
-		       stanza, user, host, client);
+		/* Valid access-file text as a whole: `>> FILE` works. */
+		printf("# SPA stanza for %s (jitctl spa-keygen). Append it to "
+		       "the "
+		       "agent's\n"
+		       "# --spa-access file (root, mode 600), then jitctl "
+		       "reload. On %s's machine\n"
+		       "# (fwknop-client), run this once; it saves the keys in "
+		       "~/.fwknoprc, and\n"
+		       "# `fwknop -n %s` is enough afterwards:\n"
+		       "#   %s\n"
+		       "%s",
+		       user, user, host, client, stanza);
 	}
 	explicit_bzero(key, sizeof(key));
 	explicit_bzero(hmac, sizeof(hmac));
