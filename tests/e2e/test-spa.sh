@@ -189,6 +189,31 @@ check "after kill -9 the replay is still refused" \
 	wait_for "replay after restart" 5 bash -c "[ \$(ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq .spa.counters.replays) -ge 1 ]"
 check "... and opened nothing" bash -c "! ip netns exec $NS_VM $JITCTL --socket $SOCK --json grants | grep -q 192.0.2.88"
 
+# --- a flood of garbage and of bad HMACs: the socket keeps serving ------
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$AGENT_PID/status"; }
+rss0=$(rss)
+cat >"$TMP/flood.py" <<'PY'
+import base64, os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[2])):
+    # half plain garbage, half base64 of fwknop's sizes (costs an HMAC)
+    data = os.urandom(180) if i % 2 else base64.b64encode(os.urandom(180)).rstrip(b"=")
+    s.sendto(data, (sys.argv[1], 62201))
+PY
+c2 python3 "$TMP/flood.py" "$VM4_2" 20000 &
+flood=$!
+ok_requests=0
+for i in 1 2 3 4 5; do
+	jitctl request ssh --port 2222 --from "203.0.113.$i" --for 1m >/dev/null 2>&1 && ok_requests=$((ok_requests + 1))
+done
+wait "$flood"
+check "socket requests during the flood all succeed ($ok_requests/5)" [ "$ok_requests" = 5 ]
+check "the flood was seen and dropped as garbage and bad HMAC" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.counters.ignored > 0 and .spa.counters.bad_hmac > 0' >/dev/null"
+rss1=$(rss)
+check "memory stays bounded through the flood (${rss0} -> ${rss1} KiB)" [ "$rss1" -lt $((rss0 + 8192)) ]
+check "the flood opened nothing" bash -c "! ip netns exec $NS_VM $JITCTL --socket $SOCK --json grants | grep -q '\"source\": \"$C2_4/32\"'"
+
 # --- the port answers nothing ------------------------------------------
 out=$(c2 nmap -sU -Pn -n -p 62201 --max-retries 1 "$VM4_2" 2>&1)
 check "nmap -sU sees the SPA port open|filtered" grep -q '62201/udp open|filtered' <<<"$out"
