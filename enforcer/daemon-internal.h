@@ -162,6 +162,8 @@ void daemon_log_posture(struct jit_daemon *d);
 
 /* daemon-alerts.c: logs and alerts. */
 int daemon_open_logs(struct jit_daemon *d);
+/* SIGUSR1: reopen the audit and alert logs (log rotation). */
+int daemon_reopen_logs(struct jit_daemon *d);
 void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
 		      const char *description, json_t *entities,
 		      uint64_t first_ms, uint64_t last_ms, unsigned count);

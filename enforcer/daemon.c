@@ -58,6 +58,9 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 			log_notice("SIGHUP: reloading policies");
 			daemon_reload(d, false);
 			(void)daemon_spa_reload(d);
+		} else if (si.ssi_signo == SIGUSR1) {
+			if (daemon_reopen_logs(d) == 0)
+				log_info("SIGUSR1: log files reopened");
 		} else if (si.ssi_signo == SIGCHLD) {
 			daemon_compaction_reap(d);
 		} else {
@@ -247,6 +250,7 @@ static int daemon_setup(struct jit_daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
