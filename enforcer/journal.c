@@ -816,7 +816,10 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 			/* A torn tail: cut it, so nothing is ever read past it.
 			 */
 			info->cut_bytes += len - (size_t)good;
-			(void)truncate(path, good);
+			if (truncate(path, good) < 0) {
+				/* Read-only: the next start cuts it again, and
+				 * nothing is appended to this file anyway. */
+			}
 		}
 		j->old_bytes += (uint64_t)good;
 	}
