@@ -243,3 +243,7 @@ echo "FORCE_NAT 192.0.2.1 22" >>"$ACCESS"
 jitctl reload >/dev/null
 check "a broken file is reported and the last good one stays" \
 	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 4 and (.spa.errors | test(\"FORCE_NAT\"))' >/dev/null"
+sed -i '/^FORCE_NAT/d' "$ACCESS"
+kill -HUP "$AGENT_PID"
+check "SIGHUP reloads the fixed file" wait_for "reload on SIGHUP" 5 \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 4 and .spa.errors == null' >/dev/null"
