@@ -124,6 +124,59 @@ const struct jit_alert_def alert_wide_grant = {
 	},
 };
 
+const struct jit_alert_def alert_spa_replay = {
+	.type = "JIT_SPA_REPLAY",
+	.name = "A single packet authorization packet was replayed",
+	.intent = "CredentialAccess",
+	.techniques = { "T1557", "T1040", NULL },
+	.severity = "High",
+	.remediation = {
+		"Someone captured an SPA packet on its way and sent it again; "
+		"the replay was refused.",
+		"Find where the packet was captured (the path between the "
+		"client and this host) and who sent the copy (the source "
+		"address).",
+		"If the packet asked for its own source (fwknop -s), set "
+		"REQUIRE_SOURCE_ADDRESS Y in the stanza so that a copy sent "
+		"from elsewhere opens nothing.",
+		NULL,
+	},
+};
+
+const struct jit_alert_def alert_spa_bad_hmac = {
+	.type = "JIT_SPA_BAD_HMAC",
+	.name = "Repeated SPA packets with a wrong key from one source",
+	.intent = "CredentialAccess",
+	.techniques = { "T1110", NULL },
+	.severity = "Medium",
+	.remediation = {
+		"A source sends SPA packets that no stanza's HMAC key "
+		"authenticates: someone guessing keys, or a client with an "
+		"old key.",
+		"If the source is one of your users, give them the current "
+		"key (jitctl spa-keygen).",
+		"Otherwise block the source upstream; the packets opened "
+		"nothing.",
+		NULL,
+	},
+};
+
+const struct jit_alert_def alert_spa_refused = {
+	.type = "JIT_SPA_REFUSED",
+	.name = "An authenticated SPA request was refused",
+	.intent = "InitialAccess",
+	.techniques = { "T1133", NULL },
+	.severity = "Low",
+	.remediation = {
+		"A packet made with a valid key asked for access that the "
+		"stanza or the policies do not allow.",
+		"If the person should have that access, change the policy or "
+		"the stanza; if not, find out who holds the key, and replace "
+		"it if it leaked.",
+		NULL,
+	},
+};
+
 char *iso_time(uint64_t ms, char *buf, size_t n)
 {
 	time_t t = (time_t)(ms / 1000);

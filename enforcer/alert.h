@@ -36,6 +36,9 @@ extern const struct jit_alert_def alert_distributed_attempts;
 extern const struct jit_alert_def alert_port_sweep;
 extern const struct jit_alert_def alert_after_grant_end;
 extern const struct jit_alert_def alert_wide_grant;
+extern const struct jit_alert_def alert_spa_replay;
+extern const struct jit_alert_def alert_spa_bad_hmac;
+extern const struct jit_alert_def alert_spa_refused;
 
 /*
  * Build one alert object. entities is taken (may be NULL). Times are unix

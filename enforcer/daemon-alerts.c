@@ -27,8 +27,11 @@ static int open_log(struct jit_daemon *d, const char *name, const char *tag,
 	return r;
 }
 
-int daemon_open_logs(struct jit_daemon *d)
+/* Both logs, or neither: *audit and *alerts are set only on success. */
+static int open_logs(struct jit_daemon *d, struct jit_audit **audit,
+		     struct jit_audit **alerts)
 {
+	struct jit_audit *a = NULL;
 	int r;
 
 	if (d->cfg->log_dir && mkdir(d->cfg->log_dir, 0750) < 0 &&
@@ -38,12 +41,44 @@ int daemon_open_logs(struct jit_daemon *d)
 			strerror(-r));
 		return r;
 	}
-	r = open_log(d, "audit.log", "audit", LOG_AUTHPRIV | LOG_NOTICE,
-		     &d->audit);
-	if (r == 0)
-		r = open_log(d, "alerts.log", "alert",
-			     LOG_AUTHPRIV | LOG_WARNING, &d->alerts);
-	return r;
+	r = open_log(d, "audit.log", "audit", LOG_AUTHPRIV | LOG_NOTICE, &a);
+	if (r < 0)
+		return r;
+	r = open_log(d, "alerts.log", "alert", LOG_AUTHPRIV | LOG_WARNING,
+		     alerts);
+	if (r < 0) {
+		audit_close(a);
+		return r;
+	}
+	*audit = a;
+	return 0;
+}
+
+int daemon_open_logs(struct jit_daemon *d)
+{
+	return open_logs(d, &d->audit, &d->alerts);
+}
+
+/*
+ * After logrotate renamed the files (SIGUSR1): the new files are opened
+ * before the old ones are closed, so a failure keeps the old ones and no
+ * line is lost.
+ */
+int daemon_reopen_logs(struct jit_daemon *d)
+{
+	struct jit_audit *audit, *alerts;
+	int r;
+
+	r = open_logs(d, &audit, &alerts);
+	if (r < 0) {
+		log_err("reopening the logs failed; writing to the old files");
+		return r;
+	}
+	audit_close(d->audit);
+	audit_close(d->alerts);
+	d->audit = audit;
+	d->alerts = alerts;
+	return 0;
 }
 
 void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,

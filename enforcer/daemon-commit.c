@@ -22,7 +22,8 @@ static bool ruleset_equal(const struct jit_ruleset *a,
 {
 	if (!a || !b || a->n_protected != b->n_protected ||
 	    a->n_deny != b->n_deny || a->log_group != b->log_group ||
-	    a->log_rate != b->log_rate)
+	    a->log_rate != b->log_rate || a->spa_port != b->spa_port ||
+	    a->spa_group != b->spa_group)
 		return false;
 	for (size_t i = 0; i < a->n_protected; i++) {
 		const struct jit_protected *x = &a->protected[i],
@@ -259,6 +260,10 @@ int daemon_reload(struct jit_daemon *d, bool initial)
 		detect_set_limits(d->detect, &lim);
 		rs->log_group = d->cfg->nflog_group;
 		rs->log_rate = d->nflog || initial ? lim.log_rate : 0;
+		if (d->cfg->spa_access) {
+			rs->spa_port = d->cfg->spa_port;
+			rs->spa_group = d->cfg->spa_group;
+		}
 	}
 	if (!initial && ruleset_equal(rs, d->ruleset)) {
 		/* Same ports, but limits or requesters may have changed. */

@@ -22,8 +22,49 @@
 #include "watch.h"
 #include "detect.h"
 #include "nflog.h"
+#include "replay.h"
+#include "spa.h"
 
 #define JIT_RECENT_ALERTS 256
+/* Sources whose failed SPA packets are counted (the oldest is forgotten). */
+#define JIT_SPA_FAIL_SOURCES 256
+
+/* A source sending SPA packets that fail: bad HMAC, or replays. */
+struct jit_spa_source {
+	struct jit_prefix src;
+	uint64_t first_ms, last_ms;
+	unsigned bad_hmac, replays;
+	bool hmac_alerted, replay_alerted;
+};
+
+/* An SPA packet that waits for its digest to be durable. */
+struct jit_spa_item {
+	struct jit_prefix src;
+	struct jit_spa_result res;
+	int err; /* the digest could not be recorded */
+};
+
+/**
+ * struct jit_spa_state - single packet authorization
+ * @conf: the access file in force, or NULL (SPA off)
+ * @errors: why the last reload of it failed, or NULL
+ * @nflog: the NFLOG group the table copies SPA packets to
+ * @batch: the packets of this read, until their digests are synced
+ * @fails: recent failures by source
+ * @c_*: counters since start
+ */
+struct jit_spa_state {
+	struct jit_spa_conf *conf;
+	char *errors;
+	struct jit_nflog *nflog;
+	struct jit_spa_item *batch;
+	size_t n_batch, cap_batch;
+	struct jit_spa_source fails[JIT_SPA_FAIL_SOURCES];
+	size_t n_fails;
+	uint64_t last_prune_ms;
+	uint64_t c_packets, c_ignored, c_no_stanza, c_bad_hmac, c_replays,
+		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
+};
 
 /* A grant answered in this pass: its reply waits for the journal sync. */
 struct jit_pass_grant {
@@ -53,6 +94,9 @@ struct jit_daemon {
 	struct jit_watch *watch;
 	struct jit_detect *detect;
 	struct jit_nflog *nflog;
+	struct jit_replay *replay; /* digests of accepted SPA packets */
+	struct jit_spa_state spa;
+	const char *channel;   /* how the decision being made came in */
 	json_t *recent_alerts; /* the last JIT_RECENT_ALERTS, oldest first */
 	uint16_t mgmt_ports[JIT_ALERT_MGMT_PORTS_MAX * 4];
 	size_t n_mgmt_ports;
@@ -102,6 +146,14 @@ int daemon_session_closed(const struct jit_sock *s, void *userdata);
 /* Management ports for posture: the policies' extra ones. */
 void daemon_collect_mgmt_ports(struct jit_daemon *d);
 
+/* daemon-spa.c: single packet authorization. */
+/* Load the access file (if any) and bind its NFLOG group; -errno. */
+int daemon_spa_setup(struct jit_daemon *d);
+/* Read the access file again; on errors the one in force stays. */
+int daemon_spa_reload(struct jit_daemon *d);
+void daemon_spa_teardown(struct jit_daemon *d);
+json_t *daemon_spa_status(struct jit_daemon *d);
+
 /* daemon-views.c: what the control socket shows. */
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
 			      json_t *req);
@@ -110,6 +162,8 @@ void daemon_log_posture(struct jit_daemon *d);
 
 /* daemon-alerts.c: logs and alerts. */
 int daemon_open_logs(struct jit_daemon *d);
+/* SIGUSR1: reopen the audit and alert logs (log rotation). */
+int daemon_reopen_logs(struct jit_daemon *d);
 void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
 		      const char *description, json_t *entities,
 		      uint64_t first_ms, uint64_t last_ms, unsigned count);

@@ -308,6 +308,19 @@ static int load_policy(void *userdata, const char *path, const char *text,
 	return 0;
 }
 
+/* A digest of an SPA packet: a copy is a replay until until_ms. */
+static int load_digest(void *userdata, const uint8_t *dg, uint64_t until_ms)
+{
+	struct load_ctx *l = userdata;
+	uint64_t now = now_real_ms();
+	int r;
+
+	if (until_ms < now)
+		return 0;
+	r = replay_add(l->d->replay, dg, until_ms, now);
+	return r == -ENOSPC ? 0 : r;
+}
+
 /* A state file of an earlier version: its records become the journal's. */
 static int import_state_file(struct jit_daemon *d, struct load_ctx *l)
 {
@@ -361,6 +374,7 @@ int daemon_load_journal(struct jit_daemon *d)
 		.policies_begin = load_policies_begin,
 		.policy = load_policy,
 		.sync_point = load_sync_point,
+		.digest = load_digest,
 		.userdata = &l,
 	};
 	struct jit_journal_info info;
@@ -396,6 +410,7 @@ int daemon_load_journal(struct jit_daemon *d)
 		free(l.after);
 		return r;
 	}
+	journal_set_replay(d->access.journal, d->replay);
 	grants_set_next_id(d->access.grants, info.next_id);
 	if (!info.found)
 		imported = import_state_file(d, &l);

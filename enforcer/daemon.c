@@ -57,6 +57,10 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 		if (si.ssi_signo == SIGHUP) {
 			log_notice("SIGHUP: reloading policies");
 			daemon_reload(d, false);
+			(void)daemon_spa_reload(d);
+		} else if (si.ssi_signo == SIGUSR1) {
+			if (daemon_reopen_logs(d) == 0)
+				log_info("SIGUSR1: log files reopened");
 		} else if (si.ssi_signo == SIGCHLD) {
 			daemon_compaction_reap(d);
 		} else {
@@ -246,6 +250,7 @@ static int daemon_setup(struct jit_daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -279,7 +284,8 @@ static int daemon_setup(struct jit_daemon *d)
 		return -ENOMEM;
 	d->detect = detect_new(daemon_on_detect, d);
 	d->recent_alerts = json_array();
-	if (!d->access.grants || !d->detect || !d->recent_alerts)
+	d->replay = replay_new();
+	if (!d->access.grants || !d->detect || !d->recent_alerts || !d->replay)
 		return -ENOMEM;
 	r = check_dirs(d);
 	if (r < 0)
@@ -341,6 +347,10 @@ static int daemon_setup(struct jit_daemon *d)
 	if (r < 0)
 		return r;
 	access_arm_timer(d);
+	/* SPA packets wait in their group from the first commit on. */
+	r = daemon_spa_setup(d);
+	if (r < 0)
+		return r;
 	log_notice("journal: %zu requests, %zu grants live",
 		   grants_count(d->access.grants),
 		   grants_count_status(d->access.grants, JIT_INITIATED));
@@ -453,11 +463,13 @@ static void daemon_teardown(struct jit_daemon *d)
 	watch_close(d->watch);
 	sockwatch_close(d->sockwatch);
 	nflog_close(d->nflog);
+	daemon_spa_teardown(d);
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);
 	grants_free(d->access.grants);
 	cover_free(d->access.cover);
 	journal_close(d->access.journal);
+	replay_free(d->replay);
 	free(d->pass);
 	audit_close(d->audit);
 	audit_close(d->alerts);

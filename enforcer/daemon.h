@@ -19,6 +19,11 @@
  *           syslog only
  * @use_syslog: also log to syslog
  * @nflog_group: NFLOG group of denied packets (alerts)
+ * @spa_access: SPA access file (fwknopd's access.conf syntax), or NULL:
+ *              no SPA
+ * @spa_port: UDP port of SPA packets
+ * @spa_group: NFLOG group the table copies SPA packets to
+ * @spa_max_age_s: SPA packets whose time is further from ours are refused
  */
 struct jit_config {
 	const char *policy_dir;
@@ -30,9 +35,14 @@ struct jit_config {
 	const char *log_dir;
 	bool use_syslog;
 	uint16_t nflog_group;
+	const char *spa_access;
+	uint16_t spa_port;
+	uint16_t spa_group;
+	unsigned spa_max_age_s;
 };
 
-#define JIT_NFLOG_GROUP_DEFAULT 2701
+#define JIT_NFLOG_GROUP_DEFAULT	    2701
+#define JIT_SPA_NFLOG_GROUP_DEFAULT 2702
 
 /* Run until SIGTERM/SIGINT. Returns the process exit code. */
 int daemon_run(const struct jit_config *cfg);

@@ -3,7 +3,8 @@
  * Access requests and the grants they become, in the vocabulary of the
  * cloud JIT features: a request is pending, denied, initiated (the grant is
  * live), revoked or expired. This module is the bookkeeping only; the
- * kernel side is in ruleset.c and the decisions in authz.c.
+ * kernel side is in cover.c and table.c, the decisions in access.c and
+ * authz.c.
  */
 #ifndef JIT_GRANT_H
 #define JIT_GRANT_H

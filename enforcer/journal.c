@@ -37,6 +37,7 @@ struct jit_journal {
 	size_t n_backlog, cap_backlog;
 	pid_t child;
 	uint64_t child_upto;
+	const struct jit_replay *replay; /* digests a snapshot carries */
 };
 
 /* ---- lines ------------------------------------------------------------ */
@@ -448,6 +449,35 @@ static int read_file(const char *path, char **ret, size_t *len)
 	return 0;
 }
 
+static int parse_digest(const char *s, size_t n, uint8_t *out)
+{
+	if (n != 2 * JIT_DIGEST_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < JIT_DIGEST_LEN; i++) {
+		int h = unhex(s[2 * i]), l = unhex(s[2 * i + 1]);
+
+		if (h < 0 || l < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(h << 4 | l);
+	}
+	return 0;
+}
+
+static int parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!n || n > 20)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 struct loader {
 	const struct jit_journal_sink *sink;
 	struct jit_journal_info *info;
@@ -505,6 +535,17 @@ static int apply_line(struct loader *l, const char *p, size_t n)
 		if (l->sink->sync_point)
 			l->sink->sync_point(l->sink->userdata);
 		break;
+	case 'D': {
+		uint8_t d[JIT_DIGEST_LEN];
+		uint64_t until;
+
+		if (f.count != 3 || parse_digest(f.s[1], f.n[1], d) < 0 ||
+		    parse_u64(f.s[2], f.n[2], &until) < 0)
+			return -EINVAL;
+		if (l->sink->digest)
+			r = l->sink->digest(l->sink->userdata, d, until);
+		break;
+	}
 	default:
 		return -EINVAL;
 	}
@@ -775,7 +816,10 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 			/* A torn tail: cut it, so nothing is ever read past it.
 			 */
 			info->cut_bytes += len - (size_t)good;
-			(void)truncate(path, good);
+			if (truncate(path, good) < 0) {
+				/* Read-only: the next start cuts it again, and
+				 * nothing is appended to this file anyway. */
+			}
 		}
 		j->old_bytes += (uint64_t)good;
 	}
@@ -925,6 +969,54 @@ int journal_append_policies(struct jit_journal *j,
 	return append_line(j, &b, true);
 }
 
+static void format_digest(struct buf *b, const uint8_t *d, uint64_t until_ms)
+{
+	static const char hex[] = "0123456789abcdef";
+	char text[2 * JIT_DIGEST_LEN + 1];
+	size_t off = line_start(b);
+
+	for (size_t i = 0; i < JIT_DIGEST_LEN; i++) {
+		text[2 * i] = hex[d[i] >> 4];
+		text[2 * i + 1] = hex[d[i] & 15];
+	}
+	text[2 * JIT_DIGEST_LEN] = '\0';
+	buf_printf(b, "D\t%s\t%" PRIu64, text, until_ms);
+	frame(b, off);
+}
+
+int journal_append_digest(struct jit_journal *j, const uint8_t *d,
+			  uint64_t until_ms)
+{
+	struct buf b = { .ok = true };
+
+	format_digest(&b, d, until_ms);
+	if (!b.ok) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	/* A packet whose digest is not recorded is refused, not kept. */
+	return append_line(j, &b, false);
+}
+
+void journal_set_replay(struct jit_journal *j, const struct jit_replay *r)
+{
+	j->replay = r;
+}
+
+struct digest_writer {
+	struct buf *b;
+	uint64_t now_ms;
+};
+
+static int write_digest(void *userdata, const uint8_t *d, uint64_t until_ms)
+{
+	struct digest_writer *w = userdata;
+
+	if (until_ms >= w->now_ms)
+		format_digest(w->b, d, until_ms);
+	return w->b->ok ? 0 : -ENOMEM;
+}
+
 int journal_append_sync_point(struct jit_journal *j)
 {
 	struct buf b = { .ok = true };
@@ -1000,7 +1092,8 @@ pid_t journal_compacting(const struct jit_journal *j)
 
 /* Write the whole snapshot of g and set to dir; covers journals <= upto. */
 static int write_snapshot(const char *dir, struct jit_grants *g,
-			  const struct jit_policy_set *set, uint64_t upto,
+			  const struct jit_policy_set *set,
+			  const struct jit_replay *replay, uint64_t upto,
 			  uint64_t *bytes)
 {
 	_cleanup_free_ char *tmp = path_of(dir, SNAPSHOT_TMP);
@@ -1024,6 +1117,11 @@ static int write_snapshot(const char *dir, struct jit_grants *g,
 		   JIT_JOURNAL_VERSION, upto, grants_next_id(g));
 	frame(&b, off);
 	format_policies(&b, set);
+	if (replay) {
+		struct digest_writer w = { &b, now_real_ms() };
+
+		(void)replay_foreach(replay, write_digest, &w);
+	}
 	for (size_t i = 0; i < grants_count(g) && b.ok && r == 0; i++) {
 		off = line_start(&b);
 		format_request(&b, grants_at(g, i));
@@ -1118,7 +1216,10 @@ int journal_compact(struct jit_journal *j, struct jit_grants *g,
 		 */
 		(void)close_range(3, ~0u, 0);
 		signal(SIGTERM, SIG_DFL);
-		_exit(write_snapshot(j->dir, g, set, upto, &bytes) < 0 ? 1 : 0);
+		_exit(write_snapshot(j->dir, g, set, j->replay, upto, &bytes) <
+				      0
+			      ? 1
+			      : 0);
 	}
 	j->child = pid;
 	j->child_upto = upto;
@@ -1148,7 +1249,7 @@ int journal_compact_now(struct jit_journal *j, struct jit_grants *g,
 	int r = compaction_begin(j, &upto);
 
 	if (r == 0)
-		r = write_snapshot(j->dir, g, set, upto, &bytes);
+		r = write_snapshot(j->dir, g, set, j->replay, upto, &bytes);
 	if (r < 0)
 		return r;
 	compaction_end(j, upto, bytes);

@@ -26,6 +26,7 @@
 
 #include "grant.h"
 #include "policy.h"
+#include "replay.h"
 
 #define JIT_JOURNAL_VERSION 1
 #define JIT_SNAPSHOT_FILE   "snapshot"
@@ -40,6 +41,7 @@
  * @policy: the last good text of one policy file
  * @sync_point: every decision before it took effect in the kernel (the
  *              snapshot is one too); those after it may not have
+ * @digest: an SPA packet digest to refuse as a replay until until_ms
  * @userdata: passed to each
  */
 struct jit_journal_sink {
@@ -48,6 +50,7 @@ struct jit_journal_sink {
 	int (*policy)(void *userdata, const char *path, const char *text,
 		      size_t len);
 	void (*sync_point)(void *userdata);
+	int (*digest)(void *userdata, const uint8_t *d, uint64_t until_ms);
 	void *userdata;
 };
 
@@ -103,6 +106,15 @@ int journal_append_policies(struct jit_journal *j,
  * such point need checking against the kernel.
  */
 int journal_append_sync_point(struct jit_journal *j);
+/*
+ * The digest of an accepted SPA packet, refused as a replay until until_ms
+ * also after a restart. Never kept in the backlog: a packet whose digest
+ * cannot be recorded is refused. 0 or -errno.
+ */
+int journal_append_digest(struct jit_journal *j, const uint8_t *d,
+			  uint64_t until_ms);
+/* Snapshots carry r's live digests (r may be NULL: none). */
+void journal_set_replay(struct jit_journal *j, const struct jit_replay *r);
 /* Write the backlog and fdatasync what was appended. 0 or -errno. */
 int journal_sync(struct jit_journal *j);
 /* Lines not yet durable: a backlog, a failed sync, or no file to write. */

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "policy.h"
 #include "ruleset.h"
+#include "spa-conf.h"
 #include "table.h"
 #include "util.h"
 
@@ -40,24 +41,50 @@ static void usage(FILE *out)
 		"  --nflog-group N     NFLOG group for denied packets (default "
 		"%u)\n"
 		"  --no-syslog         log to stderr only\n"
-		"  --check PATH...     validate policy files or directories; "
-		"exit 0 or 1\n"
+		"  --spa-access FILE   accept single packet authorization from "
+		"fwknop clients,\n"
+		"                      with FILE in fwknopd's access.conf "
+		"syntax (default: off)\n"
+		"  --spa-port N        UDP port of SPA packets (default %u)\n"
+		"  --spa-nflog-group N NFLOG group of SPA packets (default "
+		"%u)\n"
+		"  --spa-max-age S     refuse SPA packets whose time is more "
+		"than S seconds\n"
+		"                      from ours (default %u)\n"
+		"  --check PATH...     validate policy files or directories "
+		"(and the\n"
+		"                      --spa-access file, if given); exit 0 "
+		"or 1\n"
 		"  --remove            delete the table (lifts every deny) and "
 		"exit\n"
 		"  -v, --verbose       log debug messages\n"
 		"  --version           print the version\n"
 		"  -h, --help          this help\n",
 		JIT_POLICY_DIR, JIT_STATE_DIR, JIT_SOCKET_PATH,
-		JIT_TABLE_DEFAULT, JIT_LOG_DIR, JIT_NFLOG_GROUP_DEFAULT);
+		JIT_TABLE_DEFAULT, JIT_LOG_DIR, JIT_NFLOG_GROUP_DEFAULT,
+		JIT_SPA_PORT_DEFAULT, JIT_SPA_NFLOG_GROUP_DEFAULT,
+		JIT_SPA_MAX_AGE_S_DEFAULT);
 }
 
-static int do_check(char **paths, int n)
+static int do_check(char **paths, int n, const char *spa_access)
 {
 	struct jit_diag diag;
-	int r;
+	bool spa_bad = false;
+	int r = 0;
 
 	diag_init(&diag);
-	r = policy_check_paths(paths, (size_t)n, &diag);
+	if (spa_access) {
+		struct jit_spa_conf *conf = NULL;
+
+		if (spa_conf_load(spa_access, &conf, &diag) == 0)
+			printf("%s: %zu stanza(s) OK\n", spa_access,
+			       conf->n_stanzas);
+		else
+			spa_bad = true;
+		spa_conf_free(conf);
+	}
+	if (n)
+		r = policy_check_paths(paths, (size_t)n, &diag);
 	if (diag.len)
 		fputs(diag.text, stderr);
 	diag_release(&diag);
@@ -65,11 +92,14 @@ static int do_check(char **paths, int n)
 		fprintf(stderr, "jit-enforcer: %s\n", strerror(-r));
 		return 1;
 	}
-	if (r > 0) {
-		fprintf(stderr, "%d file(s) with errors\n", r);
+	if (r > 0)
+		fprintf(stderr, "%d file(s) with errors\n", r + spa_bad);
+	else if (spa_bad)
+		fprintf(stderr, "the SPA access file has errors\n");
+	if (r > 0 || spa_bad)
 		return 1;
-	}
-	printf("policies OK\n");
+	if (n)
+		printf("policies OK\n");
 	return 0;
 }
 
@@ -108,6 +138,24 @@ static int do_remove(const char *table)
 	return 0;
 }
 
+static int parse_number(const char *opt, const char *s, unsigned long lo,
+			unsigned long hi, unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || *s == '-' || v < lo || v > hi) {
+		fprintf(stderr,
+			"jit-enforcer: %s '%s' is not a number %lu..%lu\n", opt,
+			s, lo, hi);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
 static int resolve_group(const char *name, gid_t *gid)
 {
 	struct group *g = getgrnam(name);
@@ -130,6 +178,10 @@ int main(int argc, char **argv)
 		OPT_NO_SYSLOG,
 		OPT_LOG_DIR,
 		OPT_NFLOG_GROUP,
+		OPT_SPA_ACCESS,
+		OPT_SPA_PORT,
+		OPT_SPA_GROUP,
+		OPT_SPA_MAX_AGE,
 		OPT_CHECK,
 		OPT_REMOVE,
 		OPT_VERSION,
@@ -144,6 +196,10 @@ int main(int argc, char **argv)
 		{ "no-syslog", no_argument, NULL, OPT_NO_SYSLOG },
 		{ "log-dir", required_argument, NULL, OPT_LOG_DIR },
 		{ "nflog-group", required_argument, NULL, OPT_NFLOG_GROUP },
+		{ "spa-access", required_argument, NULL, OPT_SPA_ACCESS },
+		{ "spa-port", required_argument, NULL, OPT_SPA_PORT },
+		{ "spa-nflog-group", required_argument, NULL, OPT_SPA_GROUP },
+		{ "spa-max-age", required_argument, NULL, OPT_SPA_MAX_AGE },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "remove", no_argument, NULL, OPT_REMOVE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -159,7 +215,11 @@ int main(int argc, char **argv)
 		.allow_owner = true,
 		.log_dir = JIT_LOG_DIR,
 		.nflog_group = JIT_NFLOG_GROUP_DEFAULT,
+		.spa_port = JIT_SPA_PORT_DEFAULT,
+		.spa_group = JIT_SPA_NFLOG_GROUP_DEFAULT,
+		.spa_max_age_s = JIT_SPA_MAX_AGE_S_DEFAULT,
 	};
+	unsigned long v;
 	const char *group = NULL;
 	bool check = false, remove = false, use_syslog = true;
 	int c;
@@ -190,20 +250,33 @@ int main(int argc, char **argv)
 		case OPT_LOG_DIR:
 			cfg.log_dir = optarg[0] ? optarg : NULL;
 			break;
-		case OPT_NFLOG_GROUP: {
-			char *end;
-			unsigned long g = strtoul(optarg, &end, 10);
-
-			if (!*optarg || *end || g > 65535) {
-				fprintf(stderr,
-					"jit-enforcer: --nflog-group '%s' is "
-					"not a number 0..65535\n",
-					optarg);
+		case OPT_NFLOG_GROUP:
+			if (parse_number("--nflog-group", optarg, 0, 65535,
+					 &v) < 0)
 				return 2;
-			}
-			cfg.nflog_group = (uint16_t)g;
+			cfg.nflog_group = (uint16_t)v;
 			break;
-		}
+		case OPT_SPA_ACCESS:
+			cfg.spa_access = optarg;
+			break;
+		case OPT_SPA_PORT:
+			if (parse_number("--spa-port", optarg, 1, 65535, &v) <
+			    0)
+				return 2;
+			cfg.spa_port = (uint16_t)v;
+			break;
+		case OPT_SPA_GROUP:
+			if (parse_number("--spa-nflog-group", optarg, 0, 65535,
+					 &v) < 0)
+				return 2;
+			cfg.spa_group = (uint16_t)v;
+			break;
+		case OPT_SPA_MAX_AGE:
+			if (parse_number("--spa-max-age", optarg, 1, 3600, &v) <
+			    0)
+				return 2;
+			cfg.spa_max_age_s = (unsigned)v;
+			break;
 		case OPT_CHECK:
 			check = true;
 			break;
@@ -225,12 +298,17 @@ int main(int argc, char **argv)
 		}
 	}
 	if (check) {
-		if (optind >= argc) {
+		if (optind >= argc && !cfg.spa_access) {
 			fprintf(stderr, "jit-enforcer: --check needs at least "
 					"one file or directory\n");
 			return 2;
 		}
-		return do_check(argv + optind, argc - optind);
+		return do_check(argv + optind, argc - optind, cfg.spa_access);
+	}
+	if (cfg.spa_access && cfg.spa_group == cfg.nflog_group) {
+		fprintf(stderr, "jit-enforcer: --spa-nflog-group must differ "
+				"from --nflog-group\n");
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "jit-enforcer: unexpected argument '%s'\n",

@@ -19,7 +19,11 @@ struct jit_nflog {
 	struct mnl_socket *nl;
 	int epfd;
 	uint16_t group;
+	uint32_t snaplen;
+	unsigned reads; /* recv calls per wakeup */
 	nflog_fn fn;
+	nflog_raw_fn raw;
+	nflog_batch_fn batch;
 	void *userdata;
 	uint64_t overruns;
 };
@@ -89,6 +93,13 @@ static int handle_packet(const struct nlmsghdr *nlh, void *data)
 	family = g->nfgen_family == NFPROTO_IPV6   ? AF_INET6
 		 : g->nfgen_family == NFPROTO_IPV4 ? AF_INET
 						   : 0;
+	if (n->raw) {
+		if (family)
+			n->raw(n->userdata, family,
+			       mnl_attr_get_payload(payload),
+			       mnl_attr_get_payload_len(payload));
+		return MNL_CB_OK;
+	}
 	if (nflog_parse_packet(mnl_attr_get_payload(payload),
 			       mnl_attr_get_payload_len(payload), family,
 			       &d) < 0)
@@ -103,8 +114,8 @@ static void nflog_cb(struct jit_io *io, uint32_t events)
 	struct jit_nflog *n = (struct jit_nflog *)io;
 	char buf[65536];
 
-	/* Bounded: at most 64 reads per wakeup, so others get their turn. */
-	for (int i = 0; i < 64; i++) {
+	/* Bounded reads per wakeup, so that others get their turn. */
+	for (unsigned i = 0; i < n->reads; i++) {
 		ssize_t r = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (r < 0) {
@@ -114,14 +125,16 @@ static void nflog_cb(struct jit_io *io, uint32_t events)
 				n->overruns++;
 				continue;
 			}
-			return;
+			break;
 		}
 		(void)mnl_cb_run(buf, (size_t)r, 0, 0, handle_packet, n);
 	}
+	if (n->batch)
+		n->batch(n->userdata);
 }
 
 static int config(struct jit_nflog *n, uint8_t family, uint16_t group,
-		  void (*put)(struct nlmsghdr *nlh))
+		  void (*put)(struct nlmsghdr *nlh, const struct jit_nflog *n))
 {
 	char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -135,7 +148,7 @@ static int config(struct jit_nflog *n, uint8_t family, uint16_t group,
 	g->nfgen_family = family;
 	g->version = NFNETLINK_V0;
 	g->res_id = htons(group);
-	put(nlh);
+	put(nlh, n);
 	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	r = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
@@ -147,17 +160,17 @@ static int config(struct jit_nflog *n, uint8_t family, uint16_t group,
 		       : 0;
 }
 
-static void put_bind(struct nlmsghdr *nlh)
+static void put_bind(struct nlmsghdr *nlh, const struct jit_nflog *n)
 {
 	struct nfulnl_msg_config_cmd cmd = { .command = NFULNL_CFG_CMD_BIND };
 
 	mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
 }
 
-static void put_mode(struct nlmsghdr *nlh)
+static void put_mode(struct nlmsghdr *nlh, const struct jit_nflog *n)
 {
 	struct nfulnl_msg_config_mode mode = {
-		.copy_range = htonl(NFLOG_SNAPLEN),
+		.copy_range = htonl(n->snaplen),
 		.copy_mode = NFULNL_COPY_PACKET,
 	};
 
@@ -166,8 +179,8 @@ static void put_mode(struct nlmsghdr *nlh)
 	mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
 }
 
-int nflog_open(uint16_t group, int epfd, nflog_fn fn, void *userdata,
-	       struct jit_nflog **ret)
+static int open_group(uint16_t group, uint32_t snaplen, unsigned reads,
+		      int epfd, struct jit_nflog *tmpl, struct jit_nflog **ret)
 {
 	struct jit_nflog *n;
 	int size = NFLOG_RCVBUF, r;
@@ -175,6 +188,7 @@ int nflog_open(uint16_t group, int epfd, nflog_fn fn, void *userdata,
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
+	*n = *tmpl;
 	n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!n->nl) {
 		free(n);
@@ -188,6 +202,7 @@ int nflog_open(uint16_t group, int epfd, nflog_fn fn, void *userdata,
 		       &size, sizeof(size)) < 0)
 		(void)setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET,
 				 SO_RCVBUF, &size, sizeof(size));
+	n->snaplen = snaplen;
 	r = config(n, AF_UNSPEC, group, put_bind);
 	if (r == 0)
 		r = config(n, AF_UNSPEC, group, put_mode);
@@ -197,8 +212,7 @@ int nflog_open(uint16_t group, int epfd, nflog_fn fn, void *userdata,
 	n->io.cb = nflog_cb;
 	n->epfd = epfd;
 	n->group = group;
-	n->fn = fn;
-	n->userdata = userdata;
+	n->reads = reads;
 	r = loop_add(epfd, &n->io, EPOLLIN);
 	if (r < 0)
 		goto fail;
@@ -208,6 +222,25 @@ fail:
 	mnl_socket_close(n->nl);
 	free(n);
 	return r;
+}
+
+int nflog_open(uint16_t group, int epfd, nflog_fn fn, void *userdata,
+	       struct jit_nflog **ret)
+{
+	struct jit_nflog tmpl = { .fn = fn, .userdata = userdata };
+
+	return open_group(group, NFLOG_SNAPLEN, 64, epfd, &tmpl, ret);
+}
+
+int nflog_open_raw(uint16_t group, uint32_t snaplen, unsigned reads, int epfd,
+		   nflog_raw_fn raw, nflog_batch_fn batch, void *userdata,
+		   struct jit_nflog **ret)
+{
+	struct jit_nflog tmpl = { .raw = raw,
+				  .batch = batch,
+				  .userdata = userdata };
+
+	return open_group(group, snaplen, reads, epfd, &tmpl, ret);
 }
 
 struct jit_nflog *nflog_close(struct jit_nflog *n)

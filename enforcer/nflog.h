@@ -6,6 +6,7 @@
 #ifndef JIT_NFLOG_H
 #define JIT_NFLOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -25,12 +26,24 @@ struct jit_denied {
 };
 
 typedef void (*nflog_fn)(void *userdata, const struct jit_denied *d);
+/* A logged packet as it is, from its network header on. */
+typedef void (*nflog_raw_fn)(void *userdata, int family, const uint8_t *pkt,
+			     size_t len);
+/* The packets of one wakeup were all handed over. */
+typedef void (*nflog_batch_fn)(void *userdata);
 
 struct jit_nflog;
 
 /* Bind the group (-EBUSY if another process has it) and watch it. */
 int nflog_open(uint16_t group, int epfd, nflog_fn fn, void *userdata,
 	       struct jit_nflog **ret);
+/*
+ * Bind group and hand over each packet whole (up to snaplen bytes), at most
+ * reads socket reads per wakeup, then call batch (may be NULL).
+ */
+int nflog_open_raw(uint16_t group, uint32_t snaplen, unsigned reads, int epfd,
+		   nflog_raw_fn raw, nflog_batch_fn batch, void *userdata,
+		   struct jit_nflog **ret);
 struct jit_nflog *nflog_close(struct jit_nflog *n);
 /* Messages the kernel dropped because we were slow (ENOBUFS seen). */
 uint64_t nflog_overruns(const struct jit_nflog *n);

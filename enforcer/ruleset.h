@@ -49,6 +49,9 @@ struct jit_deny {
  * @n_deny: entries in @deny
  * @log_group: NFLOG group denied packets are logged to
  * @log_rate: at most this many per second (0: no logging)
+ * @spa_port: UDP port of SPA packets, copied to @spa_group and dropped
+ *            (0: no SPA)
+ * @spa_group: NFLOG group of SPA packets
  */
 struct jit_ruleset {
 	struct jit_protected *protected;
@@ -57,11 +60,18 @@ struct jit_ruleset {
 	size_t n_deny;
 	uint16_t log_group;
 	uint32_t log_rate;
+	uint16_t spa_port;
+	uint16_t spa_group;
 };
 
 /* Prefixes of the NFLOG messages of denied packets. */
 #define JIT_LOG_PREFIX_DROP   "jit-drop"
 #define JIT_LOG_PREFIX_REJECT "jit-reject"
+#define JIT_LOG_PREFIX_SPA    "jit-spa"
+/* SPA packets passed to the agent per second at most (the rest dropped). */
+#define JIT_SPA_LOG_RATE 2000
+/* Bytes of an SPA packet copied: headers and fwknop's largest packet. */
+#define JIT_SPA_SNAPLEN 1600
 
 /*
  * Compile the policies into disjoint, merged ranges. Where policies overlap,

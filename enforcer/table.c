@@ -410,14 +410,15 @@ static void e_limit(struct builder *bld, uint64_t rate, uint32_t burst)
 	e_add(bld, e);
 }
 
-static void e_log(struct builder *bld, uint16_t group, const char *prefix)
+static void e_log(struct builder *bld, uint16_t group, const char *prefix,
+		  uint32_t snaplen)
 {
 	struct nftnl_expr *e = e_new(bld, "log");
 
 	if (e) {
 		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, 128);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, snaplen);
 	}
 	e_add(bld, e);
 }
@@ -747,7 +748,7 @@ static void emit_log_rule(struct builder *bld, const struct jit_ruleset *rs,
 		return;
 	rule_begin(bld, chain);
 	e_limit(bld, rs->log_rate, rs->log_rate * LOG_BURST_FACTOR);
-	e_log(bld, rs->log_group, prefix);
+	e_log(bld, rs->log_group, prefix, 128);
 	rule_end(bld, "rule 'limit rate ... log group ...'");
 }
 
@@ -776,9 +777,43 @@ static void emit_reject_chain(struct builder *bld, const struct jit_ruleset *rs)
 	rule_end(bld, "rule 'reject with icmpx port-unreachable'");
 }
 
-static void emit_input_chain(struct builder *bld)
+/* "meta l4proto udp udp dport P" */
+static void e_udp_dport(struct builder *bld, uint16_t port)
+{
+	uint16_t be = htons(port);
+
+	e_meta(bld, NFT_META_L4PROTO, NFT_REG32_00);
+	e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_UDP);
+	e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_00);
+	e_cmp(bld, NFT_REG32_00, NFT_CMP_EQ, &be, sizeof(be));
+}
+
+/*
+ * SPA packets reach the agent through the table, never through a socket:
+ * copied whole to their own NFLOG group (at most so many per second), and
+ * dropped, so that the port answers nothing, not even ICMP.
+ */
+static void emit_spa_rules(struct builder *bld, const struct jit_ruleset *rs)
+{
+	if (!rs->spa_port)
+		return;
+	rule_begin(bld, CHAIN_INPUT);
+	e_udp_dport(bld, rs->spa_port);
+	e_limit(bld, JIT_SPA_LOG_RATE, JIT_SPA_LOG_RATE);
+	e_log(bld, rs->spa_group, JIT_LOG_PREFIX_SPA, JIT_SPA_SNAPLEN);
+	e_verdict(bld, NF_DROP);
+	rule_end(bld, "rule 'udp dport P limit ... log group G drop'");
+
+	rule_begin(bld, CHAIN_INPUT);
+	e_udp_dport(bld, rs->spa_port);
+	e_verdict(bld, NF_DROP);
+	rule_end(bld, "rule 'udp dport P drop'");
+}
+
+static void emit_input_chain(struct builder *bld, const struct jit_ruleset *rs)
 {
 	emit_chain(bld, CHAIN_INPUT, true);
+	emit_spa_rules(bld, rs);
 
 	/* Fast path: traffic to ports no policy protects is not ours. */
 	rule_begin(bld, CHAIN_INPUT);
@@ -909,7 +944,7 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	emit_unrecorded_set(&bld);
 	if (a->sync_grants)
 		emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
-	emit_input_chain(&bld);
+	emit_input_chain(&bld, a->rs);
 	if (bld.err) {
 		batch_free(bld.b);
 		return bld.err;

@@ -29,7 +29,7 @@
  *   e2e spa DIR DST PORT SPAPORT SRC...
  *       one trial per SRC: ask for access (a request over SOCK, or the
  *       prepared SPA packet DIR/spa-K sent over UDP), then try new TCP
- *       connections from SRC every 2 ms until one succeeds; time from the
+ *       connections from SRC every 0.5 ms until one succeeds; time from the
  *       ask to that success
  *   expiry agent SOCK DST PORT DUR_S HOLD_S SRC...
  *   expiry spa DIR DST PORT SPAPORT TIMEOUT_S HOLD_S SRC...
@@ -37,6 +37,13 @@
  *       connections back to back until the first is refused (lateness =
  *       that moment - the end time), and keep using the established one
  *       for HOLD_S seconds (echo every 100 ms)
+ *   burst DIR DST PORT SPAPORT TIMEOUT_S WAIT_S SRC...
+ *       the prepared SPA packets DIR/spa-K, one from each SRC, sent back
+ *       to back; then every 10 ms one new connection from each source not
+ *       yet decided, all in flight at once (a 40 ms answer window): the
+ *       first success is its open time; with TIMEOUT_S > 0 the sweeps go
+ *       on until each refuses again (lateness = that moment - open time -
+ *       TIMEOUT_S). Sources still closed after WAIT_S never opened.
  *   startwait PATH TIMEOUT_MS -- CMD ARG...
  *       start CMD (left running) and time until PATH exists (inotify)
  *   timecmd -- CMD ARG...
@@ -920,7 +927,14 @@ static int try_connect(const struct sockaddr_in *dst,
 		return -1;
 	p.fd = fd;
 	p.events = POLLOUT;
-	r = poll(&p, 1, (int)(wait_us / 1e3) > 0 ? (int)(wait_us / 1e3) : 1);
+	{
+		struct timespec ts = {
+			.tv_sec = (time_t)(wait_us / 1e6),
+			.tv_nsec = (long)(fmod(wait_us, 1e6) * 1e3),
+		};
+
+		r = ppoll(&p, 1, &ts, NULL);
+	}
 	if (r <= 0) {
 		close(fd);
 		return 0;
@@ -990,7 +1004,7 @@ static void send_spa(const char *dir, int k, const struct sockaddr_in *src,
 	close(fd);
 }
 
-/* Try every 2 ms until a connection succeeds; its time, or NAN. */
+/* Try every 0.5 ms until a connection succeeds; its time, or NAN. */
 static double connect_until_open(const struct sockaddr_in *dst,
 				 const struct sockaddr_in *src, double limit_ms,
 				 unsigned *attempts)
@@ -999,13 +1013,13 @@ static double connect_until_open(const struct sockaddr_in *dst,
 
 	*attempts = 0;
 	while (real_ms() - start < limit_ms) {
-		int r = try_connect(dst, src, 2000, &t);
+		int r = try_connect(dst, src, 500, &t);
 
 		(*attempts)++;
 		if (r == 1)
 			return real_ms();
 		if (r < 0)
-			sleep_us(1000);
+			sleep_us(500);
 	}
 	return NAN;
 }
@@ -1077,6 +1091,135 @@ static int cmd_e2e(int argc, char **argv)
 	if (!a.spa)
 		print_stats("reply_ms", reply, nrep, true);
 	printf("\"attempts\":%lu,\"fails\":%lu}\n", attempts_total, fails);
+	return 0;
+}
+
+/* One connection from each of srcs[i] with want[i], all in flight at once;
+ * ok[i] is whether it completed within wait_ms. */
+static void sweep(const struct sockaddr_in *dst, const struct sockaddr_in *srcs,
+		  const bool *want, bool *ok, size_t n, int wait_ms)
+{
+	struct pollfd *p = calloc(n, sizeof(*p));
+	size_t *idx = calloc(n, sizeof(*idx)), np = 0;
+	double deadline = real_ms() + wait_ms;
+
+	if (!p || !idx)
+		die("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		int fd;
+
+		ok[i] = false;
+		if (!want[i])
+			continue;
+		fd = tcp_start(dst, &srcs[i]);
+		if (fd < 0)
+			continue;
+		p[np].fd = fd;
+		p[np].events = POLLOUT;
+		idx[np++] = i;
+	}
+	for (size_t left = np; left > 0;) {
+		int ms = (int)(deadline - real_ms());
+
+		if (ms <= 0 || poll(p, np, ms) <= 0)
+			break;
+		for (size_t k = 0; k < np; k++) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+
+			if (p[k].fd < 0 || !p[k].revents)
+				continue;
+			(void)getsockopt(p[k].fd, SOL_SOCKET, SO_ERROR, &err,
+					 &len);
+			ok[idx[k]] = err == 0;
+			if (err == 0)
+				tcp_abort(p[k].fd);
+			else
+				close(p[k].fd);
+			p[k].fd = -1;
+			left--;
+		}
+	}
+	for (size_t k = 0; k < np; k++)
+		if (p[k].fd >= 0)
+			close(p[k].fd);
+	free(p);
+	free(idx);
+}
+
+static int cmd_burst(int argc, char **argv)
+{
+	struct sockaddr_in dst, spa_dst, *srcs;
+	double t0, timeout_ms, wait_ms, *open_at, *late, *opened_lat;
+	bool *want, *ok, *closed;
+	size_t n, nopen = 0, nclosed = 0, nlate = 0;
+
+	if (argc < 7)
+		die("usage: burst DIR DST PORT SPAPORT TIMEOUT_S WAIT_S "
+		    "SRC...");
+	sockaddr4(argv[1], atoi(argv[2]), &dst);
+	sockaddr4(argv[1], atoi(argv[3]), &spa_dst);
+	timeout_ms = atof(argv[4]) * 1000;
+	wait_ms = atof(argv[5]) * 1000;
+	n = (size_t)(argc - 6);
+	srcs = calloc(n, sizeof(*srcs));
+	open_at = calloc(n, sizeof(*open_at));
+	late = calloc(n, sizeof(*late));
+	opened_lat = calloc(n, sizeof(*opened_lat));
+	want = calloc(n, sizeof(*want));
+	ok = calloc(n, sizeof(*ok));
+	closed = calloc(n, sizeof(*closed));
+	if (!srcs || !open_at || !late || !opened_lat || !want || !ok ||
+	    !closed)
+		die("out of memory");
+	for (size_t i = 0; i < n; i++)
+		sockaddr4(argv[6 + i], 0, &srcs[i]);
+	t0 = real_ms();
+	for (size_t i = 0; i < n; i++)
+		send_spa(argv[0], (int)i, &srcs[i], &spa_dst);
+	while (nopen < n && real_ms() - t0 < wait_ms) {
+		double t;
+
+		for (size_t i = 0; i < n; i++)
+			want[i] = open_at[i] == 0;
+		t = real_ms();
+		sweep(&dst, srcs, want, ok, n, 40);
+		for (size_t i = 0; i < n; i++)
+			if (want[i] && ok[i]) {
+				open_at[i] = t;
+				opened_lat[nopen++] = t - t0;
+			}
+		sleep_us(10000);
+	}
+	while (timeout_ms > 0 && nclosed < nopen &&
+	       real_ms() - t0 < wait_ms + timeout_ms + 60000) {
+		double t;
+
+		for (size_t i = 0; i < n; i++)
+			want[i] = open_at[i] != 0 && !closed[i];
+		t = real_ms();
+		sweep(&dst, srcs, want, ok, n, 40);
+		for (size_t i = 0; i < n; i++)
+			if (want[i] && !ok[i]) {
+				closed[i] = true;
+				nclosed++;
+				late[nlate++] = t - open_at[i] - timeout_ms;
+			}
+		sleep_us(10000);
+	}
+	printf("{\"sent\":%zu,\"opened\":%zu,\"closed\":%zu,", n, nopen,
+	       nclosed);
+	print_stats("open_ms", opened_lat, nopen, true);
+	if (nlate) {
+		double *absl = calloc(nlate, sizeof(*absl));
+
+		for (size_t i = 0; i < nlate; i++)
+			absl[i] = fabs(late[i]);
+		print_stats("late_ms", late, nlate, true);
+		print_stats("abs_late_ms", absl, nlate, true);
+		free(absl);
+	}
+	printf("\"elapsed_ms\":%.1f}\n", real_ms() - t0);
 	return 0;
 }
 
@@ -1212,6 +1355,7 @@ int main(int argc, char **argv)
 		{ "spawnlat", cmd_spawnlat },
 		{ "e2e", cmd_e2e },
 		{ "expiry", cmd_expiry },
+		{ "burst", cmd_burst },
 		{ "startwait", cmd_startwait },
 		{ "timecmd", cmd_timecmd },
 		{ "stall", cmd_stall },
@@ -1225,7 +1369,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 2, argv + 2);
 	fputs("usage: bench-loadgen listen|connrate|grantlat|spawnlat|e2e|"
-	      "expiry|startwait|timecmd|stall|concurrent|paced ...\n",
+	      "expiry|burst|startwait|timecmd|stall|concurrent|paced ...\n",
 	      stderr);
 	return 2;
 }

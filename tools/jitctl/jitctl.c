@@ -31,6 +31,7 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 	C(status)       \
 	C(policies)     \
 	C(reload)       \
+	C(spa_keygen)   \
 	C(import_azure) \
 	C(help)
 

@@ -109,6 +109,31 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 				       ? ", compacting"
 				       : "");
 	}
+	{
+		json_t *spa = json_object_get(reply, "spa"),
+		       *c = json_object_get(spa, "counters");
+
+		if (json_is_true(json_object_get(spa, "enabled")))
+			printf("SPA:         on, udp/%lld, %lld stanza(s) from "
+			       "%s; %lld accepted, %lld refused, %lld bad "
+			       "HMAC, %lld replays, %lld stale\n",
+			       (long long)num(spa, "port"),
+			       (long long)num(spa, "stanzas"),
+			       str(spa, "access_file"),
+			       (long long)num(c, "accepted"),
+			       (long long)num(c, "refused"),
+			       (long long)num(c, "bad_hmac"),
+			       (long long)num(c, "replays"),
+			       (long long)num(c, "stale"));
+		else if (spa)
+			printf("SPA:         off (jit-enforcer --spa-access "
+			       "FILE turns it on)\n");
+		if (json_is_string(json_object_get(spa, "errors")))
+			printf("             WARNING: the access file was "
+			       "rejected; the last good one stays in force:\n"
+			       "%s",
+			       str(spa, "errors"));
+	}
 	printf("tampering:   %s; %lld change(s) by other processes undone\n",
 	       json_is_true(json_object_get(reply, "tamper_watch"))
 		       ? "watching nftables events"

@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Single packet authorization: the table copies every packet to the SPA
+ * port to an NFLOG group and drops it; here each one is checked (spa.c),
+ * its digest made durable, and what it asks goes to the decision core as
+ * requests of the stanza's JIT_USER, one per port, exactly as a request on
+ * the control socket would.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pwd.h>
+
+#include "alert.h"
+#include "authz.h"
+#include "daemon-internal.h"
+#include "log.h"
+#include "util.h"
+
+/* Failures from one source within this window count together. */
+#define FAIL_WINDOW_MS (60 * 1000)
+/* Bad-HMAC packets from one source in a window that raise an alert. */
+#define FAIL_ALERT_AT 5
+/* Socket reads per wakeup: the socket requests get their turn between. */
+#define SPA_READS      16
+#define PRUNE_EVERY_MS (10 * 1000)
+
+int daemon_spa_reload(struct jit_daemon *d)
+{
+	struct jit_spa_conf *conf = NULL;
+	struct jit_diag diag;
+	int r;
+
+	if (!d->cfg->spa_access)
+		return 0;
+	diag_init(&diag);
+	r = spa_conf_load(d->cfg->spa_access, &conf, &diag);
+	if (r < 0) {
+		log_err("SPA access file rejected%s:",
+			d->spa.conf ? "; the one in force stays" : "");
+		log_lines(LOG_ERR, diag.text ? diag.text : "");
+		free(d->spa.errors);
+		d->spa.errors = TAKE_PTR(diag.text);
+		diag_release(&diag);
+		return r;
+	}
+	diag_release(&diag);
+	d->spa.errors = (free(d->spa.errors), NULL);
+	spa_conf_free(d->spa.conf);
+	d->spa.conf = conf;
+	log_info("SPA access file '%s': %zu stanza(s)", d->cfg->spa_access,
+		 conf->n_stanzas);
+	return 0;
+}
+
+/* The source's entry, made (in place of the oldest) if needed. */
+static struct jit_spa_source *
+fail_source(struct jit_daemon *d, const struct jit_prefix *src, uint64_t now)
+{
+	struct jit_spa_state *s = &d->spa;
+	struct jit_spa_source *e = NULL, *oldest = NULL;
+
+	for (size_t i = 0; i < s->n_fails; i++) {
+		struct jit_spa_source *x = &s->fails[i];
+
+		if (x->src.family == src->family &&
+		    !memcmp(x->src.addr, src->addr, prefix_addr_len(src))) {
+			e = x;
+			break;
+		}
+		if (!oldest || x->last_ms < oldest->last_ms)
+			oldest = x;
+	}
+	if (!e) {
+		e = s->n_fails < JIT_SPA_FAIL_SOURCES ? &s->fails[s->n_fails++]
+						      : oldest;
+		memset(e, 0, sizeof(*e));
+		e->src = *src;
+		e->first_ms = now;
+	}
+	if (now - e->first_ms > FAIL_WINDOW_MS) {
+		/* A new window: counts and alerts start over. */
+		e->first_ms = now;
+		e->bad_hmac = e->replays = 0;
+		e->hmac_alerted = e->replay_alerted = false;
+	}
+	e->last_ms = now;
+	return e;
+}
+
+static void alert_source(struct jit_daemon *d, const struct jit_alert_def *def,
+			 const struct jit_spa_source *e, unsigned count,
+			 const char *what)
+{
+	char src[JIT_PREFIX_STRLEN], desc[384];
+
+	prefix_format(&e->src, src, sizeof(src));
+	snprintf(desc, sizeof(desc),
+		 "%u SPA packet(s) %s from %s to udp/%u within %d s", count,
+		 what, src, d->cfg->spa_port, FAIL_WINDOW_MS / 1000);
+	daemon_alert(d, def, desc,
+		     json_pack("{s:{s:s}, s:{s:i, s:s}}", "source", "address",
+			       src, "destination", "port",
+			       (int)d->cfg->spa_port, "protocol", "udp"),
+		     e->first_ms, e->last_ms, count);
+}
+
+/* One line in the audit trail for a packet that authenticated. */
+static void audit_packet(struct jit_daemon *d, const struct jit_prefix *src,
+			 const struct jit_spa_result *res, const char *result,
+			 const char *error, const char *message,
+			 json_t *requests)
+{
+	char from[JIT_PREFIX_STRLEN], open[JIT_PREFIX_STRLEN];
+	json_t *ev =
+		json_pack("{s:s, s:s, s:s, s:s}", "event", "spa", "channel",
+			  "spa", "result", result, "packet_source",
+			  prefix_format(src, from, sizeof(from)));
+
+	if (!ev) {
+		json_decref(requests);
+		return;
+	}
+	if (res->stanza) {
+		json_object_set_new(ev, "stanza",
+				    json_integer(res->stanza->line));
+		json_object_set_new(ev, "jit_user",
+				    json_string(res->stanza->jit_user));
+	}
+	if (res->user[0])
+		json_object_set_new(ev, "user", json_string(res->user));
+	if (res->message[0])
+		json_object_set_new(ev, "message", json_string(res->message));
+	if (res->open.family)
+		json_object_set_new(ev, "source",
+				    json_string(prefix_format(&res->open, open,
+							      sizeof(open))));
+	if (res->duration_s)
+		json_object_set_new(ev, "duration_s",
+				    json_integer(res->duration_s));
+	if (error)
+		json_object_set_new(ev, "error", json_string(error));
+	if (message && *message)
+		json_object_set_new(ev, "why", json_string(message));
+	if (requests)
+		json_object_set_new(ev, "requests", requests);
+	if (audit_event(d->audit, ev) < 0)
+		log_err("writing the audit log failed");
+	if (error)
+		log_notice("SPA packet from %s refused: %s", from,
+			   message && *message ? message : error);
+	else
+		log_info("SPA packet from %s (stanza of line %u, user %s): %s",
+			 from, res->stanza ? res->stanza->line : 0,
+			 res->stanza ? res->stanza->jit_user : "", result);
+}
+
+/*
+ * The policy a request for proto/port by id should go to: the first that
+ * protects it and lets id have it; else the first that protects it (whose
+ * refusal then tells why); NULL if none protects it.
+ */
+static const struct jit_policy *pick_policy(struct jit_daemon *d,
+					    const struct jit_identity *id,
+					    const struct jit_request *tmpl)
+{
+	const struct jit_policy *first = NULL;
+	unsigned bit = tmpl->key.protos;
+
+	for (size_t i = 0; i < policy_set_count(d->policies); i++) {
+		const struct jit_policy *p = policy_set_get(d->policies, i);
+		bool covers = false;
+
+		for (size_t j = 0; j < p->n_ports && !covers; j++)
+			covers = (p->ports[j].protos & bit) &&
+				 p->ports[j].port_lo <= tmpl->key.port_lo &&
+				 tmpl->key.port_hi <= p->ports[j].port_hi;
+		if (!covers)
+			continue;
+		if (!first)
+			first = p;
+		{
+			struct jit_request dry = *tmpl;
+			const char *code;
+			char msg[256];
+
+			dry.reason = NULL;
+			if (authz_check_request(p, id, &dry, &code, msg,
+						sizeof(msg)) == 0)
+				return p;
+		}
+	}
+	return first;
+}
+
+static int lookup_user(const char *name, struct jit_identity *id)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return -ENOENT;
+	return identity_lookup(res->pw_uid, res->pw_gid, id);
+}
+
+/* The ports of an accepted packet become requests; then one audit line. */
+static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
+{
+	const struct jit_spa_result *res = &it->res;
+	const struct jit_spa_stanza *st = res->stanza;
+	struct jit_identity id;
+	char reason[128], src[JIT_PREFIX_STRLEN];
+	json_t *reqs = json_array();
+	unsigned granted = 0, pending = 0, refused = 0;
+	const char *first_error = NULL;
+	char first_msg[700] = "";
+
+	if (lookup_user(st->jit_user, &id) < 0) {
+		d->spa.c_refused++;
+		snprintf(first_msg, sizeof(first_msg),
+			 "JIT_USER '%s' of the stanza of line %u is not a "
+			 "user of this host",
+			 st->jit_user, st->line);
+		audit_packet(d, &it->src, res, "refused", "unknown-user",
+			     first_msg, reqs);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "SPA from %s (stanza of line %u)",
+		 prefix_format(&it->src, src, sizeof(src)), st->line);
+	d->channel = "spa";
+	for (size_t i = 0; i < res->n_ports; i++) {
+		struct jit_request tmpl = {
+			.key = { .source = res->open,
+				 .protos = res->ports[i].ipproto == IPPROTO_TCP
+						   ? JIT_PROTO_TCP
+						   : JIT_PROTO_UDP,
+				 .port_lo = res->ports[i].port,
+				 .port_hi = res->ports[i].port },
+			.duration_s = res->duration_s,
+			.reason = reason,
+		};
+		const struct jit_policy *p = pick_policy(d, &id, &tmpl);
+		struct jit_request *r = NULL;
+		struct jit_refusal why;
+		char port[16];
+
+		snprintf(port, sizeof(port), "%s/%u",
+			 proto_name(res->ports[i].ipproto), res->ports[i].port);
+		if (!p) {
+			refused++;
+			if (!first_error) {
+				first_error = "not-protected";
+				snprintf(first_msg, sizeof(first_msg),
+					 "no policy protects %s", port);
+			}
+			json_array_append_new(
+				reqs, json_pack("{s:s, s:s, s:s}", "port", port,
+						"result", "refused", "error",
+						"not-protected"));
+			continue;
+		}
+		snprintf(tmpl.policy, sizeof(tmpl.policy), "%s", p->name);
+		if (access_request(&d->access, &id, &tmpl, &r, &why) < 0) {
+			refused++;
+			if (!first_error) {
+				first_error = why.code;
+				snprintf(first_msg, sizeof(first_msg),
+					 "%.15s: %.600s", port, why.message);
+			}
+			json_array_append_new(
+				reqs,
+				json_pack("{s:s, s:s, s:s, s:s}", "port", port,
+					  "policy", p->name, "result",
+					  "refused", "error", why.code));
+			continue;
+		}
+		if (r->status == JIT_INITIATED) {
+			json_t *reply = json_object();
+
+			granted++;
+			/* Durable at the end of the pass, or taken back. */
+			daemon_pass_grant(d, r->id, reply);
+			json_decref(reply);
+		} else {
+			pending++;
+		}
+		json_array_append_new(
+			reqs,
+			json_pack("{s:s, s:s, s:I, s:s}", "port", port,
+				  "policy", p->name, "request_id",
+				  (json_int_t)r->id, "result",
+				  r->status == JIT_INITIATED ? "granted"
+							     : "pending"));
+	}
+	d->channel = NULL;
+	identity_release(&id);
+	access_arm_timer(d);
+	if (granted || pending)
+		d->spa.c_accepted++;
+	if (refused)
+		d->spa.c_refused++;
+	audit_packet(d, &it->src, res,
+		     !refused		  ? (pending ? "pending" : "granted")
+		     : granted || pending ? "partial"
+					  : "refused",
+		     refused && !granted && !pending ? first_error : NULL,
+		     first_msg, reqs);
+	if (refused) {
+		char desc[768];
+		uint64_t now = now_real_ms();
+
+		snprintf(desc, sizeof(desc),
+			 "an SPA packet from %s for user %s was refused: %s",
+			 src, st->jit_user, first_msg);
+		daemon_alert(d, &alert_spa_refused, desc,
+			     json_pack("{s:{s:s}, s:s, s:s, s:i}", "source",
+				       "address", src, "user", st->jit_user,
+				       "message", res->message, "stanza",
+				       (int)st->line),
+			     now, now, 1);
+	}
+}
+
+/* A packet the stanza refused: audited, and a Low alert. */
+static void refuse_packet(struct jit_daemon *d, const struct jit_spa_item *it)
+{
+	char src[JIT_PREFIX_STRLEN], desc[768];
+	uint64_t now = now_real_ms();
+
+	d->spa.c_refused++;
+	audit_packet(d, &it->src, &it->res, "refused", "stanza", it->res.why,
+		     NULL);
+	prefix_format(&it->src, src, sizeof(src));
+	snprintf(desc, sizeof(desc), "an SPA packet from %s was refused: %s",
+		 src, it->res.why);
+	daemon_alert(d, &alert_spa_refused, desc,
+		     json_pack("{s:{s:s}, s:s, s:s}", "source", "address", src,
+			       "user",
+			       it->res.stanza ? it->res.stanza->jit_user : "",
+			       "message", it->res.message),
+		     now, now, 1);
+}
+
+static int parse_udp(const struct jit_daemon *d, int family, const uint8_t *pkt,
+		     size_t len, struct jit_spa_packet *ret)
+{
+	size_t off;
+	uint16_t ulen;
+
+	memset(ret, 0, sizeof(*ret));
+	if (family == AF_INET) {
+		if (len < 20 || (pkt[0] >> 4) != 4 || pkt[9] != IPPROTO_UDP)
+			return -EINVAL;
+		off = (size_t)(pkt[0] & 0x0f) * 4;
+		if (off < 20)
+			return -EINVAL;
+		ret->src.family = ret->dst.family = AF_INET;
+		ret->src.len = ret->dst.len = 32;
+		memcpy(ret->src.addr, pkt + 12, 4);
+		memcpy(ret->dst.addr, pkt + 16, 4);
+	} else if (family == AF_INET6) {
+		if (len < 40 || (pkt[0] >> 4) != 6 || pkt[6] != IPPROTO_UDP)
+			return -EINVAL;
+		off = 40;
+		ret->src.family = ret->dst.family = AF_INET6;
+		ret->src.len = ret->dst.len = 128;
+		memcpy(ret->src.addr, pkt + 8, 16);
+		memcpy(ret->dst.addr, pkt + 24, 16);
+	} else {
+		return -EINVAL;
+	}
+	if (len < off + 8 ||
+	    (uint16_t)(pkt[off + 2] << 8 | pkt[off + 3]) != d->cfg->spa_port)
+		return -EINVAL;
+	ulen = (uint16_t)(pkt[off + 4] << 8 | pkt[off + 5]);
+	if (ulen < 8)
+		return -EINVAL;
+	ret->data = (const char *)pkt + off + 8;
+	ret->len = len - off - 8;
+	if (ret->len > (size_t)ulen - 8)
+		ret->len = (size_t)ulen - 8;
+	return 0;
+}
+
+static void on_packet(void *userdata, int family, const uint8_t *pkt,
+		      size_t len)
+{
+	struct jit_daemon *d = userdata;
+	struct jit_spa_state *s = &d->spa;
+	struct jit_spa_packet p;
+	struct jit_spa_item *it;
+	struct jit_spa_result res;
+	uint64_t now = now_real_ms();
+
+	s->c_packets++;
+	if (!s->conf || parse_udp(d, family, pkt, len, &p) < 0) {
+		s->c_ignored++;
+		return;
+	}
+	spa_check(s->conf, d->replay, &p, (int64_t)(now / 1000),
+		  d->cfg->spa_max_age_s, &res);
+	switch (res.verdict) {
+	case JIT_SPA_IGNORED:
+		s->c_ignored++;
+		return;
+	case JIT_SPA_NO_STANZA:
+		s->c_no_stanza++;
+		return;
+	case JIT_SPA_BAD_HMAC: {
+		struct jit_spa_source *e = fail_source(d, &p.src, now);
+
+		s->c_bad_hmac++;
+		if (++e->bad_hmac >= FAIL_ALERT_AT && !e->hmac_alerted) {
+			e->hmac_alerted = true;
+			alert_source(d, &alert_spa_bad_hmac, e, e->bad_hmac,
+				     "that no stanza's HMAC key authenticates");
+		}
+		return;
+	}
+	case JIT_SPA_REPLAY: {
+		struct jit_spa_source *e = fail_source(d, &p.src, now);
+
+		s->c_replays++;
+		/* One audit line and one alert per source and window. */
+		if (e->replays++ == 0 && !e->replay_alerted) {
+			e->replay_alerted = true;
+			audit_packet(d, &p.src, &res, "refused", "replay",
+				     res.why, NULL);
+			alert_source(d, &alert_spa_replay, e, 1,
+				     "replaying a packet accepted before");
+		}
+		return;
+	}
+	case JIT_SPA_BAD_DATA:
+		s->c_bad_data++;
+		audit_packet(d, &p.src, &res, "refused", "bad-data", res.why,
+			     NULL);
+		return;
+	case JIT_SPA_STALE:
+		s->c_stale++;
+		audit_packet(d, &p.src, &res, "refused", "stale", res.why,
+			     NULL);
+		return;
+	case JIT_SPA_REFUSED:
+	case JIT_SPA_ACCEPTED:
+		break;
+	}
+	/*
+	 * Fresh and authenticated: from now on a copy is a replay, in
+	 * memory at once and on disk before anything opens.
+	 */
+	if (grow_array((void **)&s->batch, &s->cap_batch, s->n_batch + 1,
+		       sizeof(*s->batch)) < 0) {
+		s->c_not_recorded++;
+		return;
+	}
+	it = &s->batch[s->n_batch++];
+	it->src = p.src;
+	it->res = res;
+	{
+		int64_t newest = res.timestamp > (int64_t)(now / 1000)
+					 ? res.timestamp
+					 : (int64_t)(now / 1000);
+		uint64_t until =
+			(uint64_t)(newest + d->cfg->spa_max_age_s) * 1000 + 999;
+
+		it->err = replay_add(d->replay, res.digest, until, now);
+		if (!it->err)
+			it->err = journal_append_digest(d->access.journal,
+							res.digest, until);
+	}
+}
+
+/* The packets of one read: their digests durable first, then decisions. */
+static void on_batch(void *userdata)
+{
+	struct jit_daemon *d = userdata;
+	struct jit_spa_state *s = &d->spa;
+	int sync = 0;
+	uint64_t now = now_real_ms();
+
+	if (!s->n_batch)
+		goto prune;
+	sync = journal_sync(d->access.journal);
+	if (sync < 0)
+		daemon_journal_failed(d, sync);
+	for (size_t i = 0; i < s->n_batch; i++) {
+		struct jit_spa_item *it = &s->batch[i];
+		int err = it->err ? it->err : sync;
+
+		if (err < 0) {
+			char msg[256];
+
+			s->c_not_recorded++;
+			snprintf(msg, sizeof(msg),
+				 "cannot record the packet's digest: %s on %s",
+				 strerror(-err), d->cfg->state_dir);
+			audit_packet(d, &it->src, &it->res, "refused",
+				     "not-recorded", msg, NULL);
+			continue;
+		}
+		if (it->res.verdict == JIT_SPA_REFUSED)
+			refuse_packet(d, it);
+		else
+			grant_packet(d, it);
+	}
+	s->n_batch = 0;
+prune:
+	if (now - s->last_prune_ms > PRUNE_EVERY_MS) {
+		replay_prune(d->replay, now);
+		s->last_prune_ms = now;
+	}
+}
+
+int daemon_spa_setup(struct jit_daemon *d)
+{
+	int r;
+
+	if (!d->cfg->spa_access)
+		return 0;
+	r = daemon_spa_reload(d);
+	if (r < 0) {
+		log_err("SPA access file '%s' rejected: fix it, or start "
+			"without --spa-access",
+			d->cfg->spa_access);
+		return r;
+	}
+	r = nflog_open_raw(d->cfg->spa_group, JIT_SPA_SNAPLEN, SPA_READS,
+			   d->epfd, on_packet, on_batch, d, &d->spa.nflog);
+	if (r < 0) {
+		log_err("reading NFLOG group %u for SPA packets: %s (another "
+			"program may use it: see --spa-nflog-group)",
+			d->cfg->spa_group, strerror(-r));
+		return r;
+	}
+	log_notice("SPA: udp/%u, %zu stanza(s) from '%s'", d->cfg->spa_port,
+		   d->spa.conf->n_stanzas, d->cfg->spa_access);
+	return 0;
+}
+
+void daemon_spa_teardown(struct jit_daemon *d)
+{
+	nflog_close(d->spa.nflog);
+	d->spa.nflog = NULL;
+	spa_conf_free(d->spa.conf);
+	d->spa.conf = NULL;
+	free(d->spa.errors);
+	free(d->spa.batch);
+}
+
+json_t *daemon_spa_status(struct jit_daemon *d)
+{
+	const struct jit_spa_state *s = &d->spa;
+
+	if (!d->cfg->spa_access)
+		return json_pack("{s:b}", "enabled", 0);
+	return json_pack(
+		"{s:b, s:i, s:i, s:s, s:i, s:i, s:I, s:s?, s:{s:I, s:I, s:I, "
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		"enabled", 1, "port", (int)d->cfg->spa_port, "nflog_group",
+		(int)d->cfg->spa_group, "access_file", d->cfg->spa_access,
+		"stanzas", s->conf ? (int)s->conf->n_stanzas : 0, "max_age_s",
+		(int)d->cfg->spa_max_age_s, "digests",
+		(json_int_t)replay_count(d->replay), "errors", s->errors,
+		"counters", "packets", (json_int_t)s->c_packets, "accepted",
+		(json_int_t)s->c_accepted, "bad_hmac",
+		(json_int_t)s->c_bad_hmac, "replays", (json_int_t)s->c_replays,
+		"refused", (json_int_t)s->c_refused, "stale",
+		(json_int_t)s->c_stale, "no_stanza", (json_int_t)s->c_no_stanza,
+		"bad_data", (json_int_t)s->c_bad_data, "ignored",
+		(json_int_t)s->c_ignored, "not_recorded",
+		(json_int_t)s->c_not_recorded);
+}
