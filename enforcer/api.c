@@ -556,10 +556,11 @@ out:
 #define LIST_PAGE_MAX	  1000
 
 /*
- * One page of records, oldest first, from the first id above "after":
- * at most "limit" (default LIST_PAGE_DEFAULT), so that a reply stays small
- * and other clients are never kept waiting. "next" in the reply is the
- * "after" of the following page, absent on the last one.
+ * One page of the records the caller may see (authz_may_see), oldest
+ * first, from the first id above "after": at most "limit" (default
+ * LIST_PAGE_DEFAULT), so that a reply stays small and other clients are
+ * never kept waiting. "next" in the reply is the "after" of the following
+ * page, absent on the last one.
  */
 json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 		 bool grants_only)
@@ -568,6 +569,7 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 	json_t *after = json_object_get(msg, "after");
 	json_t *limit = json_object_get(msg, "limit");
 	json_t *arr, *reply;
+	struct jit_identity id;
 	uint64_t now = now_real_ms(), from = 0, last = 0;
 	size_t max = LIST_PAGE_DEFAULT, n = 0, i, lo = 0, hi;
 
@@ -597,6 +599,7 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 		else
 			hi = mid;
 	}
+	lookup_identity(peer, &id);
 	arr = json_array();
 	for (i = lo; i < grants_count(d->access.grants) && n < max; i++) {
 		const struct jit_request *r = grants_at(d->access.grants, i);
@@ -606,10 +609,14 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 			    : !json_is_true(all) && r->status != JIT_PENDING &&
 				      r->status != JIT_INITIATED)
 			continue;
+		if (!authz_may_see(policy_set_find(d->policies, r->policy), &id,
+				   r))
+			continue;
 		json_array_append_new(arr, request_json(r, now));
 		last = r->id;
 		n++;
 	}
+	identity_release(&id);
 	reply = json_pack("{s:b, s:o}", "ok", 1,
 			  grants_only ? "grants" : "requests", arr);
 	if (n == max && i < grants_count(d->access.grants))
