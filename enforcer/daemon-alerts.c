@@ -60,7 +60,8 @@ void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 	json_array_append(d->recent_alerts, a);
 	while (json_array_size(d->recent_alerts) > JIT_RECENT_ALERTS)
 		json_array_remove(d->recent_alerts, 0);
-	control_broadcast(d->control, json_pack("{s:O}", "alert", a));
+	control_broadcast(d->control, CONTROL_TOPIC_ALERTS,
+			  json_pack("{s:O}", "alert", a));
 	audit_event(d->alerts, a);
 }
 

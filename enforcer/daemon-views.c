@@ -245,10 +245,11 @@ static json_t *alerts_json(struct jit_daemon *d, json_t *req)
 		from = n - (size_t)json_integer_value(limit);
 	for (size_t i = from; i < n; i++)
 		json_array_append(out, json_array_get(d->recent_alerts, i));
-	return json_pack("{s:b, s:o, s:I, s:I, s:b}", "ok", 1, "alerts", out,
+	return json_pack("{s:b, s:o, s:I, s:I, s:i}", "ok", 1, "alerts", out,
 			 "denied_seen", (json_int_t)detect_seen(d->detect),
 			 "tracked", (json_int_t)detect_tracked(d->detect),
-			 CONTROL_FOLLOW, json_is_true(follow));
+			 CONTROL_FOLLOW,
+			 json_is_true(follow) ? (int)CONTROL_TOPIC_ALERTS : 0);
 }
 
 static json_t *op_status(struct jit_daemon *d, const struct jit_peer *peer,
