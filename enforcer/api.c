@@ -266,8 +266,7 @@ static void audit_request(struct jit_daemon *d, json_t *ev,
 		json_object_set_new(ev, "requestor", json_string(r->user));
 	if (r->end_ms)
 		json_object_set_new(ev, "end_ms", json_integer(r->end_ms));
-	if (audit_event(d->audit, ev) < 0)
-		log_err("writing the audit log failed");
+	daemon_event(d, ev, r);
 }
 
 /* The core's audit hook: one JSON line per decision or refusal. */
@@ -327,7 +326,7 @@ static json_t *request_reply(const struct jit_request *r)
 			 request_json(r, now_real_ms()));
 }
 
-static int lookup_identity(const struct jit_peer *peer, struct jit_identity *id)
+int peer_identity(const struct jit_peer *peer, struct jit_identity *id)
 {
 	int r = identity_lookup(peer->uid, peer->gid, id);
 
@@ -423,7 +422,7 @@ json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
 	char err[512];
 	json_t *reply;
 
-	lookup_identity(peer, &id);
+	peer_identity(peer, &id);
 	if (request_parse(msg, &tmpl, &code, err, sizeof(err)) < 0) {
 		tmpl.uid = id.uid;
 		snprintf(tmpl.user, sizeof(tmpl.user), "%.32s", id.name);
@@ -454,7 +453,7 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 
 	if (get_id(msg, &rid, &reply) < 0)
 		return reply;
-	lookup_identity(peer, &id);
+	peer_identity(peer, &id);
 	none.id = rid;
 	reason = json_object_get(msg, "reason");
 	if (reason && !json_is_null(reason) &&
@@ -500,7 +499,7 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 
 	if (get_id(msg, &rid, &reply) < 0)
 		return reply;
-	lookup_identity(peer, &id);
+	peer_identity(peer, &id);
 	none.id = rid;
 	if (term && !json_is_boolean(term)) {
 		reply = refuse(d, &id, "revoke", &none, "bad-type",
@@ -599,7 +598,7 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 		else
 			hi = mid;
 	}
-	lookup_identity(peer, &id);
+	peer_identity(peer, &id);
 	arr = json_array();
 	for (i = lo; i < grants_count(d->access.grants) && n < max; i++) {
 		const struct jit_request *r = grants_at(d->access.grants, i);

@@ -24,6 +24,14 @@
 #include "nflog.h"
 
 #define JIT_RECENT_ALERTS 256
+/* Decisions kept for `jitctl events` without --follow. */
+#define JIT_RECENT_EVENTS 1000
+/* One decision as followers got it: its audit line, and whose it is. */
+struct jit_event {
+	char *line;
+	uint32_t uid;
+	char policy[JIT_POLICY_NAME_MAX + 1];
+};
 
 /* A grant answered in this pass: its reply waits for the journal sync. */
 struct jit_pass_grant {
@@ -53,7 +61,9 @@ struct jit_daemon {
 	struct jit_watch *watch;
 	struct jit_detect *detect;
 	struct jit_nflog *nflog;
-	json_t *recent_alerts; /* the last JIT_RECENT_ALERTS, oldest first */
+	json_t *recent_alerts;	  /* the last JIT_RECENT_ALERTS, oldest first */
+	struct jit_event *events; /* ring of the last JIT_RECENT_EVENTS */
+	size_t n_events, first_event;
 	uint16_t mgmt_ports[JIT_ALERT_MGMT_PORTS_MAX * 4];
 	size_t n_mgmt_ports;
 	unsigned tampers;
@@ -107,6 +117,21 @@ json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
 			      json_t *req);
 /* Posture findings to the log (at start and when the policies change). */
 void daemon_log_posture(struct jit_daemon *d);
+
+/* daemon-events.c: decisions as events. */
+/* Followers of events are told only what they may see. */
+void daemon_events_init(struct jit_daemon *d);
+void daemon_events_free(struct jit_daemon *d);
+/*
+ * One decision (or refusal) about r: the audit trail (ev taken, "time"
+ * added), the followers of events who may see r, and the
+ * recent events.
+ */
+void daemon_event(struct jit_daemon *d, json_t *ev,
+		  const struct jit_request *r);
+/* The "events" op: recent events the caller may see; "follow" streams. */
+json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
+			   json_t *req);
 
 /* daemon-alerts.c: logs and alerts. */
 int daemon_open_logs(struct jit_daemon *d);

@@ -276,6 +276,12 @@ static json_t *op_alerts(struct jit_daemon *d, const struct jit_peer *peer,
 	return alerts_json(d, req);
 }
 
+static json_t *op_events(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	return daemon_events_json(d, peer, req);
+}
+
 static json_t *op_posture(struct jit_daemon *d, const struct jit_peer *peer,
 			  json_t *req)
 {
@@ -311,7 +317,7 @@ static const struct {
 	{ "revoke", api_revoke },    { "grants", op_grants },
 	{ "requests", op_requests }, { "alerts", op_alerts },
 	{ "posture", op_posture },   { "policies", op_policies },
-	{ "reload", op_reload },
+	{ "reload", op_reload },     { "events", op_events },
 };
 
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,

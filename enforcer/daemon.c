@@ -391,6 +391,7 @@ static int daemon_setup(struct jit_daemon *d)
 			strerror(-r));
 		return r;
 	}
+	daemon_events_init(d);
 	if (geteuid() == 0) {
 		r = caps_keep_net_admin_only();
 		if (r < 0)
@@ -455,6 +456,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	nflog_close(d->nflog);
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);
+	daemon_events_free(d);
 	grants_free(d->access.grants);
 	cover_free(d->access.cover);
 	journal_close(d->access.journal);

@@ -30,6 +30,8 @@ static const struct command commands[] = {
 	  "end a grant early: ID [--terminate to end its connections]" },
 	{ "alerts", cmd_alerts,
 	  "recent security alerts [--limit N]; --follow streams new ones" },
+	{ "events", cmd_events,
+	  "decisions you may see [--limit N]; --follow streams new ones" },
 	{ "posture", cmd_posture,
 	  "management ports listening on this host and their protection" },
 	{ "status", cmd_status, "show the agent, its table and protection" },

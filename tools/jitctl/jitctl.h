@@ -71,5 +71,6 @@ int cmd_grants(struct ctx *ctx, int argc, char **argv);
 int cmd_requests(struct ctx *ctx, int argc, char **argv);
 int cmd_alerts(struct ctx *ctx, int argc, char **argv);
 int cmd_posture(struct ctx *ctx, int argc, char **argv);
+int cmd_events(struct ctx *ctx, int argc, char **argv);
 
 #endif
