@@ -36,6 +36,9 @@ extern const struct jit_alert_def alert_distributed_attempts;
 extern const struct jit_alert_def alert_port_sweep;
 extern const struct jit_alert_def alert_after_grant_end;
 extern const struct jit_alert_def alert_wide_grant;
+/* Every one of them (the metrics count alerts by type from 0). */
+extern const struct jit_alert_def *const alert_defs[];
+extern const size_t alert_defs_count;
 
 /*
  * Build one alert object. entities is taken (may be NULL). Times are unix

@@ -110,6 +110,9 @@ void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
 	struct scope sc = { .p = policy_of(d, r->policy), .r = r };
 	char *line = NULL;
 
+	daemon_count_decision(d,
+			      json_string_value(json_object_get(ev, "event")),
+			      json_string_value(json_object_get(ev, "result")));
 	if (audit_event_line(d->audit, ev, &line) < 0)
 		log_err("writing the audit log failed");
 	if (!line)

@@ -282,6 +282,13 @@ static json_t *op_events(struct jit_daemon *d, const struct jit_peer *peer,
 	return daemon_events_json(d, peer, req);
 }
 
+/* Counts only, like status: anyone who may connect may read them. */
+static json_t *op_metrics(struct jit_daemon *d, const struct jit_peer *peer,
+			  json_t *req)
+{
+	return daemon_metrics_json(d);
+}
+
 static json_t *op_posture(struct jit_daemon *d, const struct jit_peer *peer,
 			  json_t *req)
 {
@@ -318,6 +325,7 @@ static const struct {
 	{ "requests", op_requests }, { "alerts", op_alerts },
 	{ "posture", op_posture },   { "policies", op_policies },
 	{ "reload", op_reload },     { "events", op_events },
+	{ "metrics", op_metrics },
 };
 
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,

@@ -277,6 +277,7 @@ static int daemon_setup(struct jit_daemon *d)
 		return log_err("timerfd: %m"), -errno;
 	if (daemon_init_access(d) < 0)
 		return -ENOMEM;
+	daemon_counters_init(d);
 	d->detect = detect_new(daemon_on_detect, d);
 	d->recent_alerts = json_array();
 	if (!d->access.grants || !d->detect || !d->recent_alerts)

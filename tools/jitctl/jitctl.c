@@ -32,6 +32,8 @@ static const struct command commands[] = {
 	  "recent security alerts [--limit N]; --follow streams new ones" },
 	{ "events", cmd_events,
 	  "decisions you may see [--limit N]; --follow streams new ones" },
+	{ "metrics", cmd_metrics,
+	  "the agent's counters and gauges, Prometheus text format" },
 	{ "posture", cmd_posture,
 	  "management ports listening on this host and their protection" },
 	{ "status", cmd_status, "show the agent, its table and protection" },

@@ -72,5 +72,6 @@ int cmd_requests(struct ctx *ctx, int argc, char **argv);
 int cmd_alerts(struct ctx *ctx, int argc, char **argv);
 int cmd_posture(struct ctx *ctx, int argc, char **argv);
 int cmd_events(struct ctx *ctx, int argc, char **argv);
+int cmd_metrics(struct ctx *ctx, int argc, char **argv);
 
 #endif
