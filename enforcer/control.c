@@ -702,7 +702,9 @@ void control_release(struct jit_control *c)
 		for (; i < n; i++)
 			held_release(&held[i]);
 		free(held);
-		if (r == 0 && (n || cl->closing))
+		/* A follower that read its backlog in this pass learns here
+		 * what it missed (never while held: out of order). */
+		if (r == 0 && (n || cl->closing || cl->lost))
 			client_flush(cl);
 		cl = next;
 	}
