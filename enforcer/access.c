@@ -443,6 +443,8 @@ int access_revoke(struct jit_access *a, const struct jit_identity *id,
 	if (rc < 0)
 		return refuse(a, why, "revoke", id, r, rc, "kernel-error", "%s",
 			      err);
+	audit(a, "revoke", id, r, "revoked",
+	      rc > 0 ? "in force in the kernel, not yet recorded" : NULL);
 	*ret = r;
 	return rc;
 }

@@ -177,6 +177,15 @@ const struct jit_alert_def alert_spa_refused = {
 	},
 };
 
+const struct jit_alert_def *const alert_defs[] = {
+	&alert_table_tampered,	  &alert_journal_failed,
+	&alert_repeated_attempts, &alert_distributed_attempts,
+	&alert_port_sweep,	  &alert_after_grant_end,
+	&alert_wide_grant,	  &alert_spa_replay,
+	&alert_spa_bad_hmac,	  &alert_spa_refused,
+};
+const size_t alert_defs_count = ARRAY_SIZE(alert_defs);
+
 char *iso_time(uint64_t ms, char *buf, size_t n)
 {
 	time_t t = (time_t)(ms / 1000);

@@ -266,8 +266,7 @@ static void audit_request(struct jit_daemon *d, json_t *ev,
 		json_object_set_new(ev, "requestor", json_string(r->user));
 	if (r->end_ms)
 		json_object_set_new(ev, "end_ms", json_integer(r->end_ms));
-	if (audit_event(d->audit, ev) < 0)
-		log_err("writing the audit log failed");
+	daemon_event(d, ev, r);
 }
 
 /* The core's audit hook: one JSON line per decision or refusal. */
@@ -329,7 +328,7 @@ static json_t *request_reply(const struct jit_request *r)
 			 request_json(r, now_real_ms()));
 }
 
-static int lookup_identity(const struct jit_peer *peer, struct jit_identity *id)
+int peer_identity(const struct jit_peer *peer, struct jit_identity *id)
 {
 	int r = identity_lookup(peer->uid, peer->gid, id);
 
@@ -425,7 +424,7 @@ json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
 	char err[512];
 	json_t *reply;
 
-	lookup_identity(peer, &id);
+	peer_identity(peer, &id);
 	if (request_parse(msg, &tmpl, &code, err, sizeof(err)) < 0) {
 		tmpl.uid = id.uid;
 		snprintf(tmpl.user, sizeof(tmpl.user), "%.32s", id.name);
@@ -456,7 +455,7 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 
 	if (get_id(msg, &rid, &reply) < 0)
 		return reply;
-	lookup_identity(peer, &id);
+	peer_identity(peer, &id);
 	none.id = rid;
 	reason = json_object_get(msg, "reason");
 	if (reason && !json_is_null(reason) &&
@@ -502,7 +501,7 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 
 	if (get_id(msg, &rid, &reply) < 0)
 		return reply;
-	lookup_identity(peer, &id);
+	peer_identity(peer, &id);
 	none.id = rid;
 	if (term && !json_is_boolean(term)) {
 		reply = refuse(d, &id, "revoke", &none, "bad-type",
@@ -558,10 +557,11 @@ out:
 #define LIST_PAGE_MAX	  1000
 
 /*
- * One page of records, oldest first, from the first id above "after":
- * at most "limit" (default LIST_PAGE_DEFAULT), so that a reply stays small
- * and other clients are never kept waiting. "next" in the reply is the
- * "after" of the following page, absent on the last one.
+ * One page of the records the caller may see (authz_may_see), oldest
+ * first, from the first id above "after": at most "limit" (default
+ * LIST_PAGE_DEFAULT), so that a reply stays small and other clients are
+ * never kept waiting. "next" in the reply is the "after" of the following
+ * page, absent on the last one.
  */
 json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 		 bool grants_only)
@@ -570,6 +570,7 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 	json_t *after = json_object_get(msg, "after");
 	json_t *limit = json_object_get(msg, "limit");
 	json_t *arr, *reply;
+	struct jit_identity id;
 	uint64_t now = now_real_ms(), from = 0, last = 0;
 	size_t max = LIST_PAGE_DEFAULT, n = 0, i, lo = 0, hi;
 
@@ -599,6 +600,7 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 		else
 			hi = mid;
 	}
+	peer_identity(peer, &id);
 	arr = json_array();
 	for (i = lo; i < grants_count(d->access.grants) && n < max; i++) {
 		const struct jit_request *r = grants_at(d->access.grants, i);
@@ -608,10 +610,14 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 			    : !json_is_true(all) && r->status != JIT_PENDING &&
 				      r->status != JIT_INITIATED)
 			continue;
+		if (!authz_may_see(policy_set_find(d->policies, r->policy), &id,
+				   r))
+			continue;
 		json_array_append_new(arr, request_json(r, now));
 		last = r->id;
 		n++;
 	}
+	identity_release(&id);
 	reply = json_pack("{s:b, s:o}", "ok", 1,
 			  grants_only ? "grants" : "requests", arr);
 	if (n == max && i < grants_count(d->access.grants))

@@ -26,6 +26,12 @@ struct jit_daemon;
 int request_parse(json_t *msg, struct jit_request *out, const char **code,
 		  char *errmsg, size_t errlen);
 
+/*
+ * The peer as the policies name it (NSS); one that cannot be looked up is
+ * its uid alone, with no groups. Returns what identity_lookup did.
+ */
+int peer_identity(const struct jit_peer *peer, struct jit_identity *id);
+
 /* The record as JSON, with "expires_in_s" computed against now_ms. */
 json_t *request_json(const struct jit_request *r, uint64_t now_ms);
 

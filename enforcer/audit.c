@@ -53,6 +53,11 @@ struct jit_audit *audit_close(struct jit_audit *a)
 
 int audit_event(struct jit_audit *a, json_t *event)
 {
+	return audit_event_line(a, event, NULL);
+}
+
+int audit_event_line(struct jit_audit *a, json_t *event, char **ret)
+{
 	_cleanup_free_ char *line = NULL;
 	uint64_t ms = now_real_ms();
 	time_t t = (time_t)(ms / 1000);
@@ -61,6 +66,8 @@ int audit_event(struct jit_audit *a, json_t *event)
 	struct tm tm;
 	int r = 0;
 
+	if (ret)
+		*ret = NULL;
 	if (!event)
 		return -ENOMEM;
 	gmtime_r(&t, &tm);
@@ -85,5 +92,7 @@ int audit_event(struct jit_audit *a, json_t *event)
 			r = -EIO;
 		line[n] = '\0';
 	}
+	if (ret)
+		*ret = TAKE_PTR(line);
 	return r;
 }

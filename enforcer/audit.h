@@ -26,5 +26,10 @@ struct jit_audit *audit_close(struct jit_audit *a);
  * failed (syslog still got it).
  */
 int audit_event(struct jit_audit *a, json_t *event);
+/*
+ * The same, and *line (if not NULL) gets the line as written (malloc'ed,
+ * without its newline), or NULL without memory.
+ */
+int audit_event_line(struct jit_audit *a, json_t *event, char **line);
 
 #endif

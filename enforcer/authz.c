@@ -132,12 +132,19 @@ int authz_may_decide(const struct jit_policy *p, const struct jit_identity *id,
 	return 0;
 }
 
+bool authz_may_see(const struct jit_policy *p, const struct jit_identity *id,
+		   const struct jit_request *r)
+{
+	return id->uid == 0 || id->uid == r->uid ||
+	       (p && authz_match(&p->approvers, id));
+}
+
 int authz_may_revoke(const struct jit_policy *p, const struct jit_identity *id,
 		     const struct jit_request *r, const char **code, char *msg,
 		     size_t n)
 {
-	if (id->uid == 0 || id->uid == r->uid ||
-	    (p && authz_match(&p->approvers, id)))
+	/* Those who may see a record may end it. */
+	if (authz_may_see(p, id, r))
 		return 0;
 	return refuse(-EPERM, code, msg, n, "permission-denied",
 		      "user '%s' may only revoke their own grants", id->name);

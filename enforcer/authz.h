@@ -59,8 +59,17 @@ int authz_may_decide(const struct jit_policy *p, const struct jit_identity *id,
 		     const struct jit_request *r, const char **code, char *msg,
 		     size_t n);
 /*
- * May id revoke r (and end its connections)? Root, the requester, or an
- * approver of p (p may be NULL: the policy is gone). 0 or -EPERM.
+ * May id see r: list it, and follow its decisions (refusals included) as
+ * events? Root, its requester, or an approver of p, its policy (p may be
+ * NULL: the policy is gone or was never there). The one visibility rule:
+ * listings and event streams both ask it.
+ */
+bool authz_may_see(const struct jit_policy *p, const struct jit_identity *id,
+		   const struct jit_request *r);
+/*
+ * May id revoke r (and end its connections)? Whoever may see it (root, the
+ * requester, an approver of p; p may be NULL: the policy is gone). 0 or
+ * -EPERM.
  */
 int authz_may_revoke(const struct jit_policy *p, const struct jit_identity *id,
 		     const struct jit_request *r, const char **code, char *msg,

@@ -10,6 +10,19 @@
 #include "loop.h"
 #include "util.h"
 
+/* A published line, queued for several followers at once. */
+struct shared_line {
+	unsigned refs;
+	size_t len; /* with the newline */
+	char s[];
+};
+
+/* Output waiting for control_release: a reply, or a published line. */
+struct held {
+	json_t *reply;
+	struct shared_line *line;
+};
+
 struct client {
 	struct jit_io io;
 	struct jit_control *ctl;
@@ -19,10 +32,13 @@ struct client {
 	char *out;
 	size_t out_len, out_cap;
 	uint64_t last_active;
-	bool closing;  /* flush the output, then drop */
-	bool follows;  /* gets every broadcast (jitctl alerts --follow) */
-	json_t **held; /* replies waiting for control_release */
+	bool closing;	    /* flush the output, then drop */
+	unsigned follows;   /* topics it follows (jitctl alerts --follow) */
+	void *follow_state; /* the owner's, from follow_ops.open */
+	struct held *held;  /* output waiting for control_release */
 	size_t n_held, cap_held;
+	size_t held_bytes; /* of the held published lines */
+	uint64_t lost;	   /* published lines it missed, not yet told */
 	struct client *next;
 };
 
@@ -35,7 +51,34 @@ struct jit_control {
 	struct client *clients;
 	unsigned n_clients;
 	bool hold; /* replies wait for control_release */
+	struct control_follow_ops follow_ops;
+	uint64_t lost; /* published lines followers missed, in all */
 };
+
+static struct shared_line *line_new(const char *s, size_t len)
+{
+	struct shared_line *l = malloc(sizeof(*l) + len + 1);
+
+	if (!l)
+		return NULL;
+	l->refs = 1;
+	memcpy(l->s, s, len);
+	l->s[len] = '\n';
+	l->len = len + 1;
+	return l;
+}
+
+static void line_unref(struct shared_line *l)
+{
+	if (l && !--l->refs)
+		free(l);
+}
+
+static void held_release(struct held *h)
+{
+	json_decref(h->reply);
+	line_unref(h->line);
+}
 
 json_t *control_error(const char *code, const char *fmt, ...)
 {
@@ -97,8 +140,10 @@ static void client_free(struct client *cl)
 	c->n_clients--;
 	loop_del(c->epfd, &cl->io);
 	close(cl->io.fd);
+	if (cl->follows && c->follow_ops.close)
+		c->follow_ops.close(c->userdata, cl->follow_state);
 	for (size_t i = 0; i < cl->n_held; i++)
-		json_decref(cl->held[i]);
+		held_release(&cl->held[i]);
 	free(cl->held);
 	free(cl->in);
 	free(cl->out);
@@ -116,23 +161,87 @@ static void client_update_events(struct client *cl)
 	(void)loop_mod(cl->ctl->epfd, &cl->io, ev);
 }
 
+/* Append to the output; drops a client past the cap (-1: freed). */
+static int client_append(struct client *cl, const char *s, size_t n)
+{
+	if (cl->out_len + n > JIT_CONTROL_OUTBUF_MAX ||
+	    grow_array((void **)&cl->out, &cl->out_cap, cl->out_len + n, 1) <
+		    0) {
+		client_free(cl);
+		return -1;
+	}
+	memcpy(cl->out + cl->out_len, s, n);
+	cl->out_len += n;
+	return 0;
+}
+
+/* Queue a published line: held, or appended (the caller flushes). */
+static int client_put_line(struct client *cl, struct shared_line *l)
+{
+	if (!cl->ctl->hold)
+		return client_append(cl, l->s, l->len);
+	if (grow_array((void **)&cl->held, &cl->cap_held, cl->n_held + 1,
+		       sizeof(*cl->held)) < 0) {
+		client_free(cl);
+		return -1;
+	}
+	l->refs++;
+	cl->held[cl->n_held++] = (struct held){ .line = l };
+	cl->held_bytes += l->len;
+	return 0;
+}
+
+/* Tell a follower how many lines it missed (-1: freed). */
+static int client_tell_lost(struct client *cl)
+{
+	char buf[48];
+	struct shared_line *l;
+	int r;
+
+	snprintf(buf, sizeof(buf), "{\"lost\":%llu}",
+		 (unsigned long long)cl->lost);
+	l = line_new(buf, strlen(buf));
+	if (!l)
+		return 0; /* told with the next line */
+	r = client_put_line(cl, l);
+	line_unref(l);
+	if (r == 0)
+		cl->lost = 0;
+	return r;
+}
+
+/* A follower that missed lines has read half of its backlog. */
+static bool lost_due(const struct client *cl)
+{
+	return cl->lost && !cl->ctl->hold && !cl->closing &&
+	       cl->out_len + cl->held_bytes <= JIT_CONTROL_FOLLOW_MAX / 2;
+}
+
 /* Returns 0, or -1 if the client was freed. */
 static int client_flush(struct client *cl)
 {
-	while (cl->out_len) {
-		ssize_t n = send(cl->io.fd, cl->out, cl->out_len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	for (;;) {
+		while (cl->out_len) {
+			ssize_t n = send(cl->io.fd, cl->out, cl->out_len,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			client_free(cl);
-			return -1;
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				client_free(cl);
+				return -1;
+			}
+			memmove(cl->out, cl->out + n, cl->out_len - (size_t)n);
+			cl->out_len -= (size_t)n;
 		}
-		memmove(cl->out, cl->out + n, cl->out_len - (size_t)n);
-		cl->out_len -= (size_t)n;
+		if (!lost_due(cl))
+			break;
+		if (client_tell_lost(cl) < 0)
+			return -1;
+		if (cl->lost) /* no memory for the notice: later */
+			break;
 	}
 	if (!cl->out_len && cl->closing) {
 		client_free(cl);
@@ -147,6 +256,7 @@ static int client_queue(struct client *cl, json_t *reply)
 {
 	char *s;
 	size_t n;
+	int r;
 
 	if (!json_object_get(reply, "ok"))
 		json_object_set_new(reply, "ok", json_true());
@@ -157,18 +267,10 @@ static int client_queue(struct client *cl, json_t *reply)
 		return -1;
 	}
 	n = strlen(s);
-	if (cl->out_len + n + 1 > JIT_CONTROL_OUTBUF_MAX ||
-	    grow_array((void **)&cl->out, &cl->out_cap, cl->out_len + n + 1,
-		       1) < 0) {
-		free(s);
-		client_free(cl);
-		return -1;
-	}
-	memcpy(cl->out + cl->out_len, s, n);
-	cl->out[cl->out_len + n] = '\n';
-	cl->out_len += n + 1;
+	s[n] = '\n'; /* over the terminating NUL, which is not sent */
+	r = client_append(cl, s, n + 1);
 	free(s);
-	return 0;
+	return r;
 }
 
 /* Send a reply, or keep it while replies are held. */
@@ -181,12 +283,28 @@ static int client_send(struct client *cl, json_t *reply)
 			client_free(cl);
 			return -1;
 		}
-		cl->held[cl->n_held++] = reply;
+		cl->held[cl->n_held++] = (struct held){ .reply = reply };
 		return 0;
 	}
 	if (client_queue(cl, reply) < 0)
 		return -1;
 	return client_flush(cl);
+}
+
+/* Follow topics from now on (0: nothing), with the owner's state. */
+static void client_follow(struct client *cl, unsigned topics)
+{
+	struct jit_control *c = cl->ctl;
+
+	if (topics == cl->follows)
+		return;
+	if (cl->follows && c->follow_ops.close)
+		c->follow_ops.close(c->userdata, cl->follow_state);
+	cl->follow_state = NULL;
+	cl->follows = topics;
+	if (topics && c->follow_ops.open)
+		cl->follow_state =
+			c->follow_ops.open(c->userdata, &cl->peer, topics);
 }
 
 static int client_handle_line(struct client *cl, char *line, size_t len)
@@ -201,8 +319,8 @@ static int client_handle_line(struct client *cl, char *line, size_t len)
 			reply = control_error("internal", "no reply");
 	}
 	if (json_object_get(reply, CONTROL_FOLLOW)) {
-		cl->follows =
-			json_is_true(json_object_get(reply, CONTROL_FOLLOW));
+		client_follow(cl, (unsigned)json_integer_value(json_object_get(
+					  reply, CONTROL_FOLLOW)));
 		json_object_del(reply, CONTROL_FOLLOW);
 	}
 	return client_send(cl, reply);
@@ -479,7 +597,13 @@ struct jit_control *control_close(struct jit_control *c)
 	return NULL;
 }
 
-void control_broadcast(struct jit_control *c, json_t *msg)
+void control_set_follow_ops(struct jit_control *c,
+			    const struct control_follow_ops *ops)
+{
+	c->follow_ops = *ops;
+}
+
+void control_broadcast(struct jit_control *c, unsigned topic, json_t *msg)
 {
 	struct client *cl = c ? c->clients : NULL;
 
@@ -487,11 +611,58 @@ void control_broadcast(struct jit_control *c, json_t *msg)
 		/* Sending may free the client: step first. */
 		struct client *next = cl->next;
 
-		if (cl->follows && !cl->closing)
+		if ((cl->follows & topic) && !cl->closing)
 			client_send(cl, json_incref(msg));
 		cl = next;
 	}
 	json_decref(msg);
+}
+
+void control_publish(struct jit_control *c, unsigned topic, const char *line,
+		     size_t len, control_filter_fn filter, void *ctx)
+{
+	struct client *cl = c ? c->clients : NULL;
+	struct shared_line *l = NULL;
+
+	while (cl) {
+		/* Sending may free the client: step first. */
+		struct client *next = cl->next;
+
+		if (!(cl->follows & topic) || cl->closing ||
+		    (filter && !filter(ctx, cl->follow_state))) {
+			cl = next;
+			continue;
+		}
+		/* Lost for it rather than held for it: a follower that
+		 * does not read never grows the agent or slows it down. */
+		if (cl->out_len + cl->held_bytes + len + 1 >
+			    JIT_CONTROL_FOLLOW_MAX ||
+		    (!l && !(l = line_new(line, len)))) {
+			cl->lost++;
+			c->lost++;
+			cl = next;
+			continue;
+		}
+		if ((!cl->lost || client_tell_lost(cl) == 0) &&
+		    client_put_line(cl, l) == 0 && !c->hold)
+			client_flush(cl);
+		cl = next;
+	}
+	line_unref(l);
+}
+
+unsigned control_followers(const struct jit_control *c, unsigned topic)
+{
+	unsigned n = 0;
+
+	for (const struct client *cl = c ? c->clients : NULL; cl; cl = cl->next)
+		n += (cl->follows & topic) != 0;
+	return n;
+}
+
+uint64_t control_lost(const struct jit_control *c)
+{
+	return c ? c->lost : 0;
 }
 
 void control_hold(struct jit_control *c)
@@ -510,20 +681,30 @@ void control_release(struct jit_control *c)
 	for (cl = c->clients; cl;) {
 		/* Sending may free the client: step first. */
 		struct client *next = cl->next;
-		json_t **held = cl->held;
+		struct held *held = cl->held;
 		size_t n = cl->n_held;
 		size_t i;
+		int r = 0;
 
 		cl->held = NULL;
 		cl->n_held = cl->cap_held = 0;
-		for (i = 0; i < n; i++)
-			if (client_queue(cl, held[i]) < 0)
-				break;
+		cl->held_bytes = 0;
+		for (i = 0; i < n && r == 0; i++) {
+			if (held[i].reply) {
+				r = client_queue(cl, TAKE_PTR(held[i].reply));
+			} else {
+				r = client_append(cl, held[i].line->s,
+						  held[i].line->len);
+				line_unref(TAKE_PTR(held[i].line));
+			}
+		}
 		/* A client dropped midway leaves the rest unsent. */
-		for (i = i < n ? i + 1 : n; i < n; i++)
-			json_decref(held[i]);
+		for (; i < n; i++)
+			held_release(&held[i]);
 		free(held);
-		if (i == n && (n || cl->closing))
+		/* A follower that read its backlog in this pass learns here
+		 * what it missed (never while held: out of order). */
+		if (r == 0 && (n || cl->closing || cl->lost))
 			client_flush(cl);
 		cl = next;
 	}

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define JIT_CONTROL_LINE_MAX	(64 * 1024)
@@ -59,13 +60,54 @@ void control_hold(struct jit_control *c);
 void control_release(struct jit_control *c);
 
 /*
- * A reply carrying this key set to true subscribes its client to
- * broadcasts (the key is removed before sending).
+ * A reply carrying this key subscribes its client to the topics it names
+ * (a mask of CONTROL_TOPIC_*; 0 ends a subscription). The key is removed
+ * before sending. A connection follows what its latest such reply said.
  */
-#define CONTROL_FOLLOW "_follow"
+#define CONTROL_FOLLOW	     "_follow"
+#define CONTROL_TOPIC_ALERTS 1u
+#define CONTROL_TOPIC_EVENTS 2u
+/*
+ * Bytes a follower may leave unread (queued here, not counting the
+ * kernel's socket buffer) before published lines are lost for it.
+ */
+#define JIT_CONTROL_FOLLOW_MAX (1024 * 1024)
 
-/* Send msg (taken) as a line to every subscribed client. */
-void control_broadcast(struct jit_control *c, json_t *msg);
+/**
+ * struct control_follow_ops - what the owner keeps per follower
+ * @open: a client subscribed to topics; returns the owner's state for it
+ *        (who it is, what it may see), or NULL
+ * @close: the client left or changed its topics; state as open returned
+ */
+struct control_follow_ops {
+	void *(*open)(void *userdata, const struct jit_peer *peer,
+		      unsigned topics);
+	void (*close)(void *userdata, void *state);
+};
+void control_set_follow_ops(struct jit_control *c,
+			    const struct control_follow_ops *ops);
+
+/* Whether the follower with this state gets a published line. */
+typedef bool (*control_filter_fn)(void *ctx, void *state);
+
+/*
+ * Send msg (taken) as a line to every follower of topic. A follower that
+ * lets JIT_CONTROL_OUTBUF_MAX pile up unread is dropped.
+ */
+void control_broadcast(struct jit_control *c, unsigned topic, json_t *msg);
+/*
+ * Send line (one JSON object, len bytes, no newline) to every follower of
+ * topic that filter accepts (NULL: all). Never stalls and never drops a
+ * follower: one with JIT_CONTROL_FOLLOW_MAX bytes unread misses the line,
+ * which is counted, and is told how many it missed, {"lost": N}, before
+ * the next line it gets or once it has read half of its backlog.
+ */
+void control_publish(struct jit_control *c, unsigned topic, const char *line,
+		     size_t len, control_filter_fn filter, void *ctx);
+/* Clients following topic (any of the mask). */
+unsigned control_followers(const struct jit_control *c, unsigned topic);
+/* Published lines that followers missed since the socket opened. */
+uint64_t control_lost(const struct jit_control *c);
 
 /* Error reply: {"ok": false, "error": {"code": code, "message": ...}}. */
 __attribute__((format(printf, 2, 3))) json_t *

@@ -92,10 +92,12 @@ void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 		return;
 	log_warn("alert %s (%s, %s): %s", def->type, def->severity, def->intent,
 		 description);
+	daemon_count_alert(d, def);
 	json_array_append(d->recent_alerts, a);
 	while (json_array_size(d->recent_alerts) > JIT_RECENT_ALERTS)
 		json_array_remove(d->recent_alerts, 0);
-	control_broadcast(d->control, json_pack("{s:O}", "alert", a));
+	control_broadcast(d->control, CONTROL_TOPIC_ALERTS,
+			  json_pack("{s:O}", "alert", a));
 	audit_event(d->alerts, a);
 }
 
@@ -163,6 +165,10 @@ void daemon_on_tamper(void *userdata, const struct jit_tamper *t)
 		return;
 	}
 	d->tampers++;
+	if (r < 0)
+		d->counters.tamper_failed++;
+	else
+		d->counters.tamper_restored++;
 	if (r < 0) {
 		log_err("table inet %s was changed by %s (pid %d) and could "
 			"not be restored",

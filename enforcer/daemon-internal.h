@@ -66,6 +66,42 @@ struct jit_spa_state {
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
 };
 
+/* Decisions kept for `jitctl events` without --follow. */
+#define JIT_RECENT_EVENTS 1000
+/* (event, result) pairs the metrics count decisions by. */
+#define JIT_DECISION_KINDS  32
+#define JIT_ALERT_TYPES_MAX 16
+
+/* One decision as followers got it: its audit line, and whose it is. */
+struct jit_event {
+	char *line;
+	uint32_t uid;
+	char policy[JIT_POLICY_NAME_MAX + 1];
+};
+
+/**
+ * struct jit_counters - what the metrics report, counted as it happens
+ * @decisions: audit-trail lines by event and result
+ * @alerts: alerts raised, by type (alert_defs order, then others)
+ * @tamper_restored: changes by other processes undone
+ * @tamper_failed: such changes the agent could not undo
+ * @last_sync_ms: when the journal was last made durable (0: not yet)
+ */
+struct jit_counters {
+	struct {
+		char event[16], result[16];
+		uint64_t n;
+	} decisions[JIT_DECISION_KINDS];
+	size_t n_decisions;
+	struct {
+		const char *type, *severity;
+		uint64_t n;
+	} alerts[JIT_ALERT_TYPES_MAX];
+	size_t n_alerts;
+	uint64_t tamper_restored, tamper_failed;
+	uint64_t last_sync_ms;
+};
+
 /* A grant answered in this pass: its reply waits for the journal sync. */
 struct jit_pass_grant {
 	uint64_t id;
@@ -96,8 +132,11 @@ struct jit_daemon {
 	struct jit_nflog *nflog;
 	struct jit_replay *replay; /* digests of accepted SPA packets */
 	struct jit_spa_state spa;
-	const char *channel;   /* how the decision being made came in */
-	json_t *recent_alerts; /* the last JIT_RECENT_ALERTS, oldest first */
+	const char *channel;	  /* how the decision being made came in */
+	json_t *recent_alerts;	  /* the last JIT_RECENT_ALERTS, oldest first */
+	struct jit_event *events; /* ring of the last JIT_RECENT_EVENTS */
+	size_t n_events, first_event;
+	struct jit_counters counters;
 	uint16_t mgmt_ports[JIT_ALERT_MGMT_PORTS_MAX * 4];
 	size_t n_mgmt_ports;
 	unsigned tampers;
@@ -159,6 +198,30 @@ json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
 			      json_t *req);
 /* Posture findings to the log (at start and when the policies change). */
 void daemon_log_posture(struct jit_daemon *d);
+
+/* daemon-events.c: decisions as events. */
+/* Followers of events are told only what they may see. */
+void daemon_events_init(struct jit_daemon *d);
+void daemon_events_free(struct jit_daemon *d);
+/*
+ * One decision (or refusal) about r: the audit trail (ev taken, "time"
+ * added), the counters, the followers of events who may see r, and the
+ * recent events.
+ */
+void daemon_event(struct jit_daemon *d, json_t *ev,
+		  const struct jit_request *r);
+/* The "events" op: recent events the caller may see; "follow" streams. */
+json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
+			   json_t *req);
+
+/* daemon-metrics.c: the counters and the "metrics" op. */
+/* Every known decision and alert type counted from 0. */
+void daemon_counters_init(struct jit_daemon *d);
+void daemon_count_decision(struct jit_daemon *d, const char *event,
+			   const char *result);
+void daemon_count_alert(struct jit_daemon *d, const struct jit_alert_def *def);
+/* Counters and gauges, O(1) in grants and records. */
+json_t *daemon_metrics_json(struct jit_daemon *d);
 
 /* daemon-alerts.c: logs and alerts. */
 int daemon_open_logs(struct jit_daemon *d);

@@ -187,10 +187,12 @@ void daemon_pass_end(struct jit_daemon *d)
 		if (d->access.dirty)
 			(void)journal_append_sync_point(d->access.journal);
 		r = journal_sync(d->access.journal);
-		if (r < 0)
+		if (r < 0) {
 			daemon_journal_failed(d, r);
-		else
+		} else {
 			d->access.dirty = false;
+			d->counters.last_sync_ms = now_real_ms();
+		}
 		if (r == 0 && !journal_degraded(d->access.journal) &&
 		    d->journal_alerted) {
 			log_notice("the journal in '%s' is written again",

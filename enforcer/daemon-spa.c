@@ -105,12 +105,17 @@ static void alert_source(struct jit_daemon *d, const struct jit_alert_def *def,
 		     e->first_ms, e->last_ms, count);
 }
 
-/* One line in the audit trail for a packet that authenticated. */
+/*
+ * One line in the audit trail (and for `jitctl events`) for a packet that
+ * authenticated. uid: the stanza's user where known, else 0 (then only
+ * root sees it among the events).
+ */
 static void audit_packet(struct jit_daemon *d, const struct jit_prefix *src,
 			 const struct jit_spa_result *res, const char *result,
 			 const char *error, const char *message,
-			 json_t *requests)
+			 json_t *requests, uint32_t uid)
 {
+	struct jit_request who = { .uid = uid };
 	char from[JIT_PREFIX_STRLEN], open[JIT_PREFIX_STRLEN];
 	json_t *ev =
 		json_pack("{s:s, s:s, s:s, s:s}", "event", "spa", "channel",
@@ -144,8 +149,10 @@ static void audit_packet(struct jit_daemon *d, const struct jit_prefix *src,
 		json_object_set_new(ev, "why", json_string(message));
 	if (requests)
 		json_object_set_new(ev, "requests", requests);
-	if (audit_event(d->audit, ev) < 0)
-		log_err("writing the audit log failed");
+	if (res->stanza)
+		snprintf(who.user, sizeof(who.user), "%s",
+			 res->stanza->jit_user);
+	daemon_event(d, ev, &who);
 	if (error)
 		log_notice("SPA packet from %s refused: %s", from,
 			   message && *message ? message : error);
@@ -222,7 +229,7 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 			 "user of this host",
 			 st->jit_user, st->line);
 		audit_packet(d, &it->src, res, "refused", "unknown-user",
-			     first_msg, reqs);
+			     first_msg, reqs, 0);
 		return;
 	}
 	snprintf(reason, sizeof(reason), "SPA from %s (stanza of line %u)",
@@ -293,7 +300,6 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 							     : "pending"));
 	}
 	d->channel = NULL;
-	identity_release(&id);
 	access_arm_timer(d);
 	if (granted || pending)
 		d->spa.c_accepted++;
@@ -304,7 +310,8 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 		     : granted || pending ? "partial"
 					  : "refused",
 		     refused && !granted && !pending ? first_error : NULL,
-		     first_msg, reqs);
+		     first_msg, reqs, id.uid);
+	identity_release(&id);
 	if (refused) {
 		char desc[768];
 		uint64_t now = now_real_ms();
@@ -329,7 +336,7 @@ static void refuse_packet(struct jit_daemon *d, const struct jit_spa_item *it)
 
 	d->spa.c_refused++;
 	audit_packet(d, &it->src, &it->res, "refused", "stanza", it->res.why,
-		     NULL);
+		     NULL, 0);
 	prefix_format(&it->src, src, sizeof(src));
 	snprintf(desc, sizeof(desc), "an SPA packet from %s was refused: %s",
 		 src, it->res.why);
@@ -425,7 +432,7 @@ static void on_packet(void *userdata, int family, const uint8_t *pkt,
 		if (e->replays++ == 0 && !e->replay_alerted) {
 			e->replay_alerted = true;
 			audit_packet(d, &p.src, &res, "refused", "replay",
-				     res.why, NULL);
+				     res.why, NULL, 0);
 			alert_source(d, &alert_spa_replay, e, 1,
 				     "replaying a packet accepted before");
 		}
@@ -434,12 +441,12 @@ static void on_packet(void *userdata, int family, const uint8_t *pkt,
 	case JIT_SPA_BAD_DATA:
 		s->c_bad_data++;
 		audit_packet(d, &p.src, &res, "refused", "bad-data", res.why,
-			     NULL);
+			     NULL, 0);
 		return;
 	case JIT_SPA_STALE:
 		s->c_stale++;
-		audit_packet(d, &p.src, &res, "refused", "stale", res.why,
-			     NULL);
+		audit_packet(d, &p.src, &res, "refused", "stale", res.why, NULL,
+			     0);
 		return;
 	case JIT_SPA_REFUSED:
 	case JIT_SPA_ACCEPTED:
@@ -496,7 +503,7 @@ static void on_batch(void *userdata)
 				 "cannot record the packet's digest: %s on %s",
 				 strerror(-err), d->cfg->state_dir);
 			audit_packet(d, &it->src, &it->res, "refused",
-				     "not-recorded", msg, NULL);
+				     "not-recorded", msg, NULL, 0);
 			continue;
 		}
 		if (it->res.verdict == JIT_SPA_REFUSED)

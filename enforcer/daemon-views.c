@@ -246,10 +246,11 @@ static json_t *alerts_json(struct jit_daemon *d, json_t *req)
 		from = n - (size_t)json_integer_value(limit);
 	for (size_t i = from; i < n; i++)
 		json_array_append(out, json_array_get(d->recent_alerts, i));
-	return json_pack("{s:b, s:o, s:I, s:I, s:b}", "ok", 1, "alerts", out,
+	return json_pack("{s:b, s:o, s:I, s:I, s:i}", "ok", 1, "alerts", out,
 			 "denied_seen", (json_int_t)detect_seen(d->detect),
 			 "tracked", (json_int_t)detect_tracked(d->detect),
-			 CONTROL_FOLLOW, json_is_true(follow));
+			 CONTROL_FOLLOW,
+			 json_is_true(follow) ? (int)CONTROL_TOPIC_ALERTS : 0);
 }
 
 static json_t *op_status(struct jit_daemon *d, const struct jit_peer *peer,
@@ -274,6 +275,19 @@ static json_t *op_alerts(struct jit_daemon *d, const struct jit_peer *peer,
 			 json_t *req)
 {
 	return alerts_json(d, req);
+}
+
+static json_t *op_events(struct jit_daemon *d, const struct jit_peer *peer,
+			 json_t *req)
+{
+	return daemon_events_json(d, peer, req);
+}
+
+/* Counts only, like status: anyone who may connect may read them. */
+static json_t *op_metrics(struct jit_daemon *d, const struct jit_peer *peer,
+			  json_t *req)
+{
+	return daemon_metrics_json(d);
 }
 
 static json_t *op_posture(struct jit_daemon *d, const struct jit_peer *peer,
@@ -312,7 +326,8 @@ static const struct {
 	{ "revoke", api_revoke },    { "grants", op_grants },
 	{ "requests", op_requests }, { "alerts", op_alerts },
 	{ "posture", op_posture },   { "policies", op_policies },
-	{ "reload", op_reload },
+	{ "reload", op_reload },     { "events", op_events },
+	{ "metrics", op_metrics },
 };
 
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,

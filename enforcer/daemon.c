@@ -282,6 +282,7 @@ static int daemon_setup(struct jit_daemon *d)
 		return log_err("timerfd: %m"), -errno;
 	if (daemon_init_access(d) < 0)
 		return -ENOMEM;
+	daemon_counters_init(d);
 	d->detect = detect_new(daemon_on_detect, d);
 	d->recent_alerts = json_array();
 	d->replay = replay_new();
@@ -401,6 +402,7 @@ static int daemon_setup(struct jit_daemon *d)
 			strerror(-r));
 		return r;
 	}
+	daemon_events_init(d);
 	if (geteuid() == 0) {
 		r = caps_keep_net_admin_only();
 		if (r < 0)
@@ -466,6 +468,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	daemon_spa_teardown(d);
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);
+	daemon_events_free(d);
 	grants_free(d->access.grants);
 	cover_free(d->access.cover);
 	journal_close(d->access.journal);

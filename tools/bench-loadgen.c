@@ -44,6 +44,9 @@
  *       first success is its open time; with TIMEOUT_S > 0 the sweeps go
  *       on until each refuses again (lateness = that moment - open time -
  *       TIMEOUT_S). Sources still closed after WAIT_S never opened.
+ *   oplat SOCK N OP
+ *       N round trips of {"op": OP} over one connection, one in flight:
+ *       the agent's own time for an op, without a process per call
  *   startwait PATH TIMEOUT_MS -- CMD ARG...
  *       start CMD (left running) and time until PATH exists (inotify)
  *   timecmd -- CMD ARG...
@@ -749,6 +752,39 @@ static int cmd_paced(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_oplat(int argc, char **argv)
+{
+	unsigned long n, errors = 0;
+	char line[128];
+	double *lat;
+	size_t nl = 0;
+	struct ctl c;
+
+	if (argc != 3)
+		die("usage: oplat SOCK N OP");
+	n = strtoul(argv[1], NULL, 10);
+	lat = calloc(n + 1, sizeof(*lat));
+	if (!lat || strlen(argv[2]) > 64)
+		die("bad arguments");
+	snprintf(line, sizeof(line), "{\"op\":\"%s\"}\n", argv[2]);
+	ctl_connect(&c, argv[0]);
+	for (unsigned long i = 0; i < n; i++) {
+		double t0 = mono_us();
+		json_t *j = ctl_call(&c, line);
+
+		lat[nl++] = (mono_us() - t0) / 1e3;
+		if (reply_error(j))
+			errors++;
+		json_decref(j);
+	}
+	ctl_close(&c);
+	printf("{");
+	print_stats("ms", lat, nl, true);
+	printf("\"errors\":%lu}\n", errors);
+	free(lat);
+	return 0;
+}
+
 /* ---- processes ------------------------------------------------------ */
 
 /*
@@ -1361,6 +1397,7 @@ int main(int argc, char **argv)
 		{ "stall", cmd_stall },
 		{ "concurrent", cmd_concurrent },
 		{ "paced", cmd_paced },
+		{ "oplat", cmd_oplat },
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1369,7 +1406,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 2, argv + 2);
 	fputs("usage: bench-loadgen listen|connrate|grantlat|spawnlat|e2e|"
-	      "expiry|burst|startwait|timecmd|stall|concurrent|paced ...\n",
+	      "expiry|burst|startwait|timecmd|stall|concurrent|paced|oplat "
+	      "...\n",
 	      stderr);
 	return 2;
 }

@@ -195,6 +195,7 @@ static uint64_t kernel_end(const struct fake *f, const char *addr,
 struct events {
 	unsigned audits, refusals, started, ended, journal_failed;
 	char last_code[64];
+	char last[64]; /* "event result #id" of the last audit line */
 };
 
 static void on_audit(void *u, const struct jit_access_event *ev)
@@ -202,6 +203,8 @@ static void on_audit(void *u, const struct jit_access_event *ev)
 	struct events *e = u;
 
 	e->audits++;
+	snprintf(e->last, sizeof(e->last), "%s %s #%llu", ev->event, ev->result,
+		 (unsigned long long)ev->r->id);
 	if (ev->error) {
 		e->refusals++;
 		snprintf(e->last_code, sizeof(e->last_code), "%s", ev->error);
@@ -412,6 +415,32 @@ START_TEST(test_other_user_cannot_end_a_grant)
 	/* His record ending leaves alice's access as it was. */
 	ck_assert_int_eq(access_revoke(&w->a, &bob, theirs, &r, &why), 0);
 	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.9", TCP, 22), end);
+	world_free(w);
+}
+END_TEST
+
+/* Every decision is one audit line (and so one event), revokes too. */
+START_TEST(test_every_decision_audited)
+{
+	struct world *w = world_new();
+	struct jit_request *r;
+	struct jit_refusal why;
+	uint64_t id;
+	char want[64];
+
+	id = grant(w, &alice,
+		   ask("192.0.2.9", JIT_PROTO_TCP, 22, 22, 1800, "ssh"));
+	snprintf(want, sizeof(want), "request granted #%llu",
+		 (unsigned long long)id);
+	ck_assert_str_eq(w->ev.last, want);
+	ck_assert_int_eq(access_revoke(&w->a, &alice, id, &r, &why), 0);
+	snprintf(want, sizeof(want), "revoke revoked #%llu",
+		 (unsigned long long)id);
+	ck_assert_str_eq(w->ev.last, want);
+	ck_assert_int_eq(access_revoke(&w->a, &alice, id, &r, &why), -EINVAL);
+	snprintf(want, sizeof(want), "revoke refused #%llu",
+		 (unsigned long long)id);
+	ck_assert_str_eq(w->ev.last, want);
 	world_free(w);
 }
 END_TEST
@@ -714,6 +743,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_port_inside_range);
 	tcase_add_test(tc, test_other_user_cannot_end_a_grant);
 	tcase_add_test(tc, test_same_user_replaces_own);
+	tcase_add_test(tc, test_every_decision_audited);
 	tcase_add_test(tc, test_overlapping_prefixes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("durable");

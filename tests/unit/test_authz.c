@@ -508,6 +508,62 @@ START_TEST(test_may_revoke)
 }
 END_TEST
 
+START_TEST(test_may_see)
+{
+	static const struct {
+		const struct jit_identity *who;
+		uint32_t owner;
+		bool policy_gone;
+		bool sees;
+	} cases[] = {
+		/* root sees everything */
+		{ &root, 1000, false, true },
+		{ &root, 1000, true, true },
+		/* a requester sees their own, even after the policy went */
+		{ &alice, 1000, false, true },
+		{ &alice, 1000, true, true },
+		/* but not another requester's of the same policy */
+		{ &alice, 1002, false, false },
+		/* approvers see the requests of the policy they decide, by
+		 * name or through a group, their own included */
+		{ &bob, 1000, false, true },
+		{ &bob, 1001, false, true },
+		{ &carol, 1000, false, true },
+		/* not once the policy is gone */
+		{ &bob, 1000, true, false },
+		/* a user named like an approving group is not in it */
+		{ &ops_user, 1000, false, false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct jit_request r =
+			req("192.0.2.7", JIT_PROTO_TCP, 3389, 3389, 600);
+		const struct jit_policy *p =
+			cases[i].policy_gone ? NULL : gated;
+		const char *code = NULL;
+		char msg[256] = "";
+
+		r.uid = cases[i].owner;
+		ck_assert_msg(authz_may_see(p, cases[i].who, &r) ==
+				      cases[i].sees,
+			      "case %zu", i);
+		/* Whoever may see a record may revoke it, and only they. */
+		ck_assert_int_eq(authz_may_revoke(p, cases[i].who, &r, &code,
+						  msg, sizeof(msg)) == 0,
+				 cases[i].sees);
+	}
+	/* Requesters of a policy see only their own. */
+	{
+		struct jit_request r =
+			req("192.0.2.7", JIT_PROTO_TCP, 22, 22, 600);
+
+		r.uid = bob.uid;
+		ck_assert(!authz_may_see(ssh, &alice, &r));
+		ck_assert(authz_may_see(ssh, &bob, &r));
+	}
+}
+END_TEST
+
 START_TEST(test_may_replace)
 {
 	struct jit_request older = { .id = 1, .uid = 1000 };
@@ -573,6 +629,7 @@ static Suite *authz_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_may_decide);
 	tcase_add_test(tc, test_may_revoke);
+	tcase_add_test(tc, test_may_see);
 	tcase_add_test(tc, test_may_replace);
 	tcase_add_test(tc, test_check_limits_whoever_asks);
 	suite_add_tcase(s, tc);

@@ -5,8 +5,13 @@
  * can tell a leak in the parser from one in the test.
  */
 #include <check.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "control.h"
+#include "golden.h"
+#include "loop.h"
 #include "util.h"
 #include "runner.h"
 
@@ -315,6 +320,232 @@ START_TEST(test_error_long_message)
 }
 END_TEST
 
+/* ---- followers: publish never stalls, and says what a reader missed ----- */
+
+/* Every request subscribes its client to events. */
+static json_t *follow_all(void *userdata, const struct jit_peer *peer,
+			  json_t *req)
+{
+	return json_pack("{s:b, s:i}", "ok", 1, CONTROL_FOLLOW,
+			 (int)CONTROL_TOPIC_EVENTS);
+}
+
+/* The owner's state per follower: its pid, to filter on. */
+static void *state_open(void *userdata, const struct jit_peer *peer,
+			unsigned topics)
+{
+	int *n = userdata;
+	pid_t *p = malloc(sizeof(*p));
+
+	(*n)++;
+	*p = peer->pid;
+	return p;
+}
+
+static void state_close(void *userdata, void *state)
+{
+	int *n = userdata;
+
+	(*n)--;
+	free(state);
+}
+
+static bool nobody(void *ctx, void *state)
+{
+	return false;
+}
+
+/* The control socket under test, held during passes as the agent does. */
+static struct jit_control *pass_ctl;
+
+/*
+ * Run the agent's side until nothing is ready: passes of the loop, each
+ * with output held until its end, as in the daemon.
+ */
+static void pump(int ep)
+{
+	struct epoll_event ev;
+
+	while (epoll_wait(ep, &ev, 1, 20) == 1) {
+		control_hold(pass_ctl);
+		do {
+			struct jit_io *io = ev.data.ptr;
+
+			io->cb(io, ev.events);
+		} while (epoll_wait(ep, &ev, 1, 0) == 1);
+		control_release(pass_ctl);
+	}
+}
+
+static int follower(const char *path, int ep)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[256];
+	ssize_t n;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(write(fd, "{\"op\":\"follow\"}\n", 16), 16);
+	pump(ep);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "{\"ok\":true}\n");
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	return fd;
+}
+
+/*
+ * Read everything the agent sends fd until a line starting with want_last
+ * came and nothing more does: the lines, joined.
+ */
+static char *drain(int fd, int ep, const char *want_last)
+{
+	char *all = NULL, buf[65536];
+	size_t len = 0;
+
+	for (int idle = 0; idle < 10;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n > 0) {
+			all = realloc(all, len + (size_t)n + 1);
+			memcpy(all + len, buf, (size_t)n);
+			len += (size_t)n;
+			all[len] = '\0';
+			idle = 0;
+			continue;
+		}
+		pump(ep);
+		if (all && strstr(all, want_last))
+			idle++;
+	}
+	ck_assert_ptr_nonnull(all);
+	return all;
+}
+
+START_TEST(test_publish_lossy)
+{
+	char *dir = scratch_dir("jit-control"), path[128], line[10100];
+	char pad[10000];
+	const struct control_follow_ops ops = { state_open, state_close };
+	struct jit_control *c = NULL;
+	int ep = epoll_create1(EPOLL_CLOEXEC), fd, other, states = 0;
+	unsigned got = 0, lost = 0, seq, next = 0;
+	char *all, *p;
+
+	if (geteuid() != 0) {
+		/* The socket is given to root: only root can bind it. */
+		fprintf(stderr, "test_publish_lossy needs root; not run\n");
+		rm_rf(dir);
+		free(dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/c.sock", dir);
+	/* The follow ops get the handler's userdata: the open states. */
+	ck_assert_int_eq(control_open(path, 0, ep, follow_all, &states, &c), 0);
+	control_set_follow_ops(c, &ops);
+	pass_ctl = c;
+	fd = follower(path, ep);
+	other = follower(path, ep);
+	ck_assert_int_eq(states, 2);
+	ck_assert_uint_eq(control_followers(c, CONTROL_TOPIC_EVENTS), 2);
+	ck_assert_uint_eq(control_followers(c, CONTROL_TOPIC_ALERTS), 0);
+
+	/* 300 lines of 10 kB that nobody reads: 3 MB, more than any
+	 * follower may leave unread. Publishing returns at once. */
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (unsigned i = 0; i < 300; i++) {
+		int k = snprintf(line, sizeof(line),
+				 "{\"seq\":%u,\"pad\":\"%s\"}", i, pad);
+
+		control_publish(c, CONTROL_TOPIC_EVENTS, line, (size_t)k, NULL,
+				NULL);
+	}
+	ck_assert_uint_gt(control_lost(c), 0);
+
+	/* The reader gets the first lines in order, then how many it
+	 * missed, once it has read its backlog; then what comes next. */
+	all = drain(fd, ep, "{\"lost\":");
+	control_publish(c, CONTROL_TOPIC_EVENTS, "{\"seq\":300}", 11, NULL,
+			NULL);
+	pump(ep);
+	{
+		char buf[64];
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+		ck_assert_int_eq(n, 12);
+		buf[n] = '\0';
+		all = realloc(all, strlen(all) + 13);
+		strcat(all, buf);
+	}
+	for (p = all; *p; p = strchr(p, '\n') + 1) {
+		if (sscanf(p, "{\"seq\":%u", &seq) == 1) {
+			ck_assert_msg(seq == next, "line %u after %u", seq,
+				      next);
+			next++;
+			got++;
+			if (lost)
+				ck_assert_uint_eq(seq, 300);
+		} else {
+			ck_assert_int_eq(sscanf(p, "{\"lost\":%u}", &lost), 1);
+			next += lost;
+		}
+	}
+	ck_assert_uint_gt(lost, 0);
+	ck_assert_uint_eq(next, 301);
+	ck_assert_uint_eq(got + lost, 301);
+	free(all);
+
+	/* Lines a filter keeps from a follower are not lost for it. */
+	{
+		uint64_t before = control_lost(c);
+		char buf[16];
+
+		all = drain(other, ep, "{\"seq\":300}");
+		ck_assert_ptr_nonnull(strstr(all, "{\"lost\":"));
+		free(all);
+		control_publish(c, CONTROL_TOPIC_EVENTS, "{\"seq\":301}", 11,
+				nobody, NULL);
+		pump(ep);
+		ck_assert_int_eq(read(fd, buf, sizeof(buf)), -1);
+		ck_assert_int_eq(read(other, buf, sizeof(buf)), -1);
+		ck_assert_uint_eq(control_lost(c), before);
+	}
+
+	/* Held lines wait for the release. */
+	{
+		char buf[64];
+		ssize_t n;
+
+		control_hold(c);
+		control_publish(c, CONTROL_TOPIC_EVENTS, "{\"seq\":302}", 11,
+				NULL, NULL);
+		pump(ep);
+		ck_assert_int_eq(read(fd, buf, sizeof(buf)), -1);
+		control_release(c);
+		pump(ep);
+		n = read(fd, buf, sizeof(buf) - 1);
+		ck_assert_int_eq(n, 12);
+		buf[n] = '\0';
+		ck_assert_str_eq(buf, "{\"seq\":302}\n");
+	}
+
+	close(fd);
+	pump(ep);
+	ck_assert_int_eq(states, 1);
+	close(other);
+	control_close(c);
+	pass_ctl = NULL;
+	ck_assert_int_eq(states, 0);
+	close(ep);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 static Suite *control_suite(void)
 {
 	Suite *s = suite_create("control");
@@ -336,6 +567,10 @@ static Suite *control_suite(void)
 	tc = tcase_create("error");
 	tcase_add_test(tc, test_error_shape);
 	tcase_add_test(tc, test_error_long_message);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("follow");
+	tcase_add_test(tc, test_publish_lossy);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,6 +27,8 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 	C(requests)     \
 	C(revoke)       \
 	C(alerts)       \
+	C(events)       \
+	C(metrics)      \
 	C(posture)      \
 	C(status)       \
 	C(policies)     \

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Decisions as events. Every line of the audit trail (requests, approvals,
+ * denials, revokes, replacements, expiries, terminations, and refusals of
+ * each) also goes, as written, to the followers of `jitctl events` who may
+ * see its record (authz_may_see, the rule the listings use), and into a
+ * ring of the last JIT_RECENT_EVENTS. Followers get their lines through
+ * the control socket's lossy publish: one that does not read misses lines,
+ * and is told how many, but never holds the agent up.
+ */
+#include "daemon-internal.h"
+#include "log.h"
+#include "util.h"
+
+/* A follower of events, as the policies name it when its stream starts. */
+struct viewer {
+	struct jit_identity id;
+};
+
+static void *viewer_open(void *userdata, const struct jit_peer *peer,
+			 unsigned topics)
+{
+	struct viewer *v;
+
+	if (!(topics & CONTROL_TOPIC_EVENTS))
+		return NULL;
+	v = calloc(1, sizeof(*v));
+	if (v)
+		(void)peer_identity(peer, &v->id);
+	return v;
+}
+
+static void viewer_close(void *userdata, void *state)
+{
+	struct viewer *v = state;
+
+	if (!v)
+		return;
+	identity_release(&v->id);
+	free(v);
+}
+
+/* The record of the line being published, and its policy. */
+struct scope {
+	const struct jit_policy *p;
+	const struct jit_request *r;
+};
+
+static bool viewer_sees(void *ctx, void *state)
+{
+	const struct scope *sc = ctx;
+	const struct viewer *v = state;
+
+	/* No state (no memory when it started): nothing, to be safe. */
+	return v && authz_may_see(sc->p, &v->id, sc->r);
+}
+
+void daemon_events_init(struct jit_daemon *d)
+{
+	static const struct control_follow_ops ops = {
+		.open = viewer_open,
+		.close = viewer_close,
+	};
+
+	control_set_follow_ops(d->control, &ops);
+}
+
+void daemon_events_free(struct jit_daemon *d)
+{
+	for (size_t i = 0; d->events && i < JIT_RECENT_EVENTS; i++)
+		free(d->events[i].line);
+	free(d->events);
+	d->events = NULL;
+	d->n_events = d->first_event = 0;
+}
+
+/* Keep line (taken) among the recent events. */
+static void remember(struct jit_daemon *d, char *line,
+		     const struct jit_request *r)
+{
+	struct jit_event *e;
+
+	if (!d->events &&
+	    !(d->events = calloc(JIT_RECENT_EVENTS, sizeof(*d->events)))) {
+		free(line);
+		return;
+	}
+	if (d->n_events < JIT_RECENT_EVENTS) {
+		e = &d->events[(d->first_event + d->n_events++) %
+			       JIT_RECENT_EVENTS];
+	} else {
+		e = &d->events[d->first_event];
+		free(e->line);
+		d->first_event = (d->first_event + 1) % JIT_RECENT_EVENTS;
+	}
+	e->line = line;
+	e->uid = r->uid;
+	snprintf(e->policy, sizeof(e->policy), "%s", r->policy);
+}
+
+static const struct jit_policy *policy_of(struct jit_daemon *d,
+					  const char *name)
+{
+	return d->policies && name[0] ? policy_set_find(d->policies, name)
+				      : NULL;
+}
+
+void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
+{
+	struct scope sc = { .p = policy_of(d, r->policy), .r = r };
+	char *line = NULL;
+
+	daemon_count_decision(d,
+			      json_string_value(json_object_get(ev, "event")),
+			      json_string_value(json_object_get(ev, "result")));
+	if (audit_event_line(d->audit, ev, &line) < 0)
+		log_err("writing the audit log failed");
+	if (!line)
+		return;
+	/* Held, like the replies, until the journal has the decision. */
+	control_publish(d->control, CONTROL_TOPIC_EVENTS, line, strlen(line),
+			viewer_sees, &sc);
+	remember(d, line, r);
+}
+
+json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
+			   json_t *req)
+{
+	json_t *follow = json_object_get(req, "follow");
+	json_t *limit = json_object_get(req, "limit");
+	struct jit_identity id;
+	size_t max, k;
+	json_t *out, *reply;
+
+	if ((follow && !json_is_boolean(follow)) ||
+	    (limit &&
+	     (!json_is_integer(limit) || json_integer_value(limit) < 0)))
+		return control_error("bad-type",
+				     "'follow' must be true or false and "
+				     "'limit' a number of events");
+	/* A stream starts with what comes next, unless asked for more. */
+	max = json_is_true(follow) ? 0 : JIT_RECENT_EVENTS;
+	if (limit)
+		max = (size_t)json_integer_value(limit);
+	out = json_array();
+	peer_identity(peer, &id);
+	/* Newest first, until max are found; the reply is oldest first. */
+	for (k = d->n_events; k-- > 0 && json_array_size(out) < max;) {
+		const struct jit_event *e =
+			&d->events[(d->first_event + k) % JIT_RECENT_EVENTS];
+		struct jit_request whose = { .uid = e->uid };
+		json_t *j;
+
+		if (!authz_may_see(policy_of(d, e->policy), &id, &whose))
+			continue;
+		j = json_loads(e->line, 0, NULL);
+		if (j)
+			json_array_insert_new(out, 0, j);
+	}
+	identity_release(&id);
+	reply = json_pack("{s:b, s:o}", "ok", 1, "events", out);
+	if (reply && follow)
+		json_object_set_new(reply, CONTROL_FOLLOW,
+				    json_integer(json_is_true(follow)
+							 ? CONTROL_TOPIC_EVENTS
+							 : 0));
+	return reply;
+}
