@@ -853,7 +853,8 @@ static void emit_input_chain(struct builder *bld, const struct jit_ruleset *rs)
 	 * as "new". Let it through only if it carries ACK without SYN/RST,
 	 * its exact 4-tuple was a connected local socket at our last commit,
 	 * and a local socket bound to a specific address still owns it.
-	 * README.md ("Sessions older than the agent") says why that is sound.
+	 * docs/security.md ("Sessions older than the agent") says why that is
+	 * sound.
 	 */
 	for (int v = 0; v < 2; v++) {
 		bool v4 = v == 0;

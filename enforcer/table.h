@@ -28,7 +28,7 @@
  * A session older than our conntrack state is picked up mid-stream as
  * "ct state new"; only the sessions listed at the last commit (and still
  * backed by a local socket) pass as such. See "Sessions older than the agent"
- * in README.md.
+ * in docs/security.md.
  */
 struct jit_session {
 	uint8_t family;

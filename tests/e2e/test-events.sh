@@ -4,8 +4,8 @@
 # request, a pending request, its approval, a revoke, an expiry); users see
 # only the records they may (their own, those of the policies they approve)
 # in events and listings alike; a follower that stops reading never stalls
-# requests and is told how many events it missed; the README's notifier
-# filter turns a pending request into one message.
+# requests and is told how many events it missed; the notifier filter of
+# docs/operations.md turns a pending request into one message.
 . "$(dirname "$0")/lib.sh"
 e2e_setup
 chmod 755 "$TMP"
@@ -123,10 +123,10 @@ check "requests --all as bob lists the rdp records only" \
 check "grants as mal lists nothing" [ "$(actl "$U_MAL" --json grants | jq -c '.grants')" = "[]" ]
 check "root lists all" [ "$(jitctl --json requests --all | jq -c '[.requests[].id]')" = "[$id1,$id2,$id3]" ]
 
-# --- the README's notifier: one message per pending request ----------------
-README="$(dirname "$0")/../../README.md"
-awk '/^```jq$/ {f = 1; next} /^```$/ {f = 0} f' "$README" >"$TMP/notify.jq"
-check "the README has the notifier's jq filter" grep -q 'pending' "$TMP/notify.jq"
+# --- the notifier of docs/operations.md: one message per pending request ----
+DOC="$(dirname "$0")/../../docs/operations.md"
+awk '/^```jq$/ {f = 1; next} /^```$/ {f = 0} f' "$DOC" >"$TMP/notify.jq"
+check "docs/operations.md has the notifier's jq filter" grep -q 'pending' "$TMP/notify.jq"
 jq -c -f "$TMP/notify.jq" "$TMP/root.jsonl" >"$TMP/notify.out"
 check "one message, for the pending request: $(cat "$TMP/notify.out")" [ "$(wc -l <"$TMP/notify.out")" = 1 ]
 check "it names the requester and tells how to approve" \
