@@ -52,7 +52,7 @@ check "bench.json names the run" jq -e '.mode == "quick" and (.kernel | length >
 check "every row has section, figure, unit and the ratio field" \
 	jq -e '[.rows[] | has("section") and has("figure") and has("unit") and has("ours")
 		and has("baseline") and has("baseline_name") and has("ratio") and has("met")] | all' "$J"
-for s in grant bulk packet sets memory expiry metrics; do
+for s in grant bulk packet sets memory expiry spa metrics; do
 	check "section '$s' has rows" jq -e --arg s "$s" '[.rows[] | select(.section == $s)] | length > 0' "$J"
 done
 check "our figures are numbers" jq -e '[.rows[] | .ours | type == "number"] | all' "$J"
