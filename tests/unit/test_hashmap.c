@@ -325,7 +325,6 @@ static bool dup_eq(const void *e, const void *key, const void *ctx)
 {
 	const struct dup_key *k = key;
 
-	(void)ctx;
 	return ent_key(e) == k->key && ent_val(e) == k->val;
 }
 
