@@ -2,10 +2,11 @@
 /*
  * The one hash map behind every table of the agent (grants by key and by
  * user, records and points of the cover, the detector's entries, SPA
- * digests): open addressing with linear probing over fixed-size entries
- * stored in place, a power-of-two number of slots never more than 3/4
- * full, and backward-shift deletion, so no tombstones build up and a
- * lookup after a million removals is as short as after none.
+ * digests, the identities of a recheck): open addressing with linear
+ * probing over fixed-size entries stored in place, a power-of-two number of
+ * slots never more than 3/4 full, and backward-shift deletion, so no
+ * tombstones build up and a lookup after a million removals is as short as
+ * after none.
  *
  * The map knows nothing of keys. An entry is a few bytes of the caller's (a
  * pointer, an index, a small struct) that are never all zero: an all-zero
