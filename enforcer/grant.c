@@ -305,39 +305,17 @@ struct jit_grants *grants_free(struct jit_grants *g)
 	return NULL;
 }
 
-int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
-	       uint64_t now_ms, struct jit_request **ret)
-{
-	struct jit_request *r;
-
-	if (g->n >= JIT_REQUESTS_MAX)
-		return -ENOSPC;
-	if (grow_array((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
-		return -ENOMEM;
-	r = request_dup(tmpl);
-	if (!r)
-		return -ENOMEM;
-	r->id = g->next_id++;
-	r->requested_ms = now_ms;
-	r->start_ms = r->end_ms = 0;
-	r->status = JIT_PENDING;
-	r->status_reason[0] = '\0';
-	r->decided_by[0] = '\0';
-	r->replaced_by = 0;
-	g->v[g->n++] = r;
-	book(g, r, +1);
-	*ret = r;
-	return 0;
-}
-
 static bool is_finished(const struct jit_request *r);
 
-int grants_restore(struct jit_grants *g, const struct jit_request *r)
+/*
+ * Put a copy of r (with its own reason) at position at of v, counted and
+ * booked; *ret (if not NULL) is the copy. Returns 0, -ENOSPC or -ENOMEM.
+ */
+static int insert_copy(struct jit_grants *g, size_t at,
+		       const struct jit_request *r, struct jit_request **ret)
 {
 	struct jit_request *copy;
 
-	if (!r->id || (g->n && g->v[g->n - 1]->id >= r->id))
-		return -EINVAL;
 	if (g->n >= JIT_REQUESTS_MAX)
 		return -ENOSPC;
 	if (grow_array((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
@@ -345,10 +323,46 @@ int grants_restore(struct jit_grants *g, const struct jit_request *r)
 	copy = request_dup(r);
 	if (!copy)
 		return -ENOMEM;
-	g->v[g->n++] = copy;
+	memmove(g->v + at + 1, g->v + at, (g->n - at) * sizeof(*g->v));
+	g->v[at] = copy;
+	g->n++;
 	if (is_finished(copy))
 		g->n_finished++;
 	book(g, copy, +1);
+	if (ret)
+		*ret = copy;
+	return 0;
+}
+
+int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
+	       uint64_t now_ms, struct jit_request **ret)
+{
+	struct jit_request r = *tmpl;
+	int err;
+
+	r.id = g->next_id;
+	r.requested_ms = now_ms;
+	r.start_ms = r.end_ms = 0;
+	r.status = JIT_PENDING;
+	r.status_reason[0] = '\0';
+	r.decided_by[0] = '\0';
+	r.replaced_by = 0;
+	err = insert_copy(g, g->n, &r, ret);
+	if (err < 0)
+		return err;
+	g->next_id++;
+	return 0;
+}
+
+int grants_restore(struct jit_grants *g, const struct jit_request *r)
+{
+	int err;
+
+	if (!r->id || (g->n && g->v[g->n - 1]->id >= r->id))
+		return -EINVAL;
+	err = insert_copy(g, g->n, r, NULL);
+	if (err < 0)
+		return err;
 	if (g->next_id <= r->id)
 		g->next_id = r->id + 1;
 	return 0;
@@ -367,23 +381,9 @@ int grants_upsert(struct jit_grants *g, const struct jit_request *r)
 			return grants_restore(g, r);
 		/* Older than the newest (never the case in a journal): in
 		 * order all the same. */
-		if (g->n >= JIT_REQUESTS_MAX)
-			return -ENOSPC;
-		if (grow_array((void **)&g->v, &g->cap, g->n + 1,
-			       sizeof(*g->v)) < 0)
-			return -ENOMEM;
 		for (at = g->n; at && g->v[at - 1]->id > r->id; at--)
 			;
-		cur = request_dup(r);
-		if (!cur)
-			return -ENOMEM;
-		memmove(g->v + at + 1, g->v + at, (g->n - at) * sizeof(*g->v));
-		g->v[at] = cur;
-		g->n++;
-		if (is_finished(cur))
-			g->n_finished++;
-		book(g, cur, +1);
-		return 0;
+		return insert_copy(g, at, r, NULL);
 	}
 	if (r->reason && *r->reason) {
 		reason = strdup(r->reason);
