@@ -322,9 +322,9 @@ static uint32_t clock_take(struct jit_detect *d, struct table *t, uint64_t now)
 
 /*
  * The entry with key's key, marked as seen, or else key copied into a slot
- * the clock gives (what was there is forgotten). *fresh says whether a
- * window starts: the entry is new, or its window has passed (the caller
- * resets its counts).
+ * the clock gives (what was there is forgotten); its last attempt is now.
+ * *fresh says whether a window starts: the entry is new, or its window has
+ * passed (the caller resets its counts).
  */
 static void *table_get(struct jit_detect *d, struct table *t, const void *key,
 		       uint64_t now, bool *fresh)
@@ -337,6 +337,7 @@ static void *table_get(struct jit_detect *d, struct table *t, const void *key,
 	if (found) {
 		x = table_at(t, *found - 1);
 		x->ref = true;
+		x->last = now;
 		*fresh = now - x->window_start > window_ms(d);
 		if (*fresh) {
 			x->window_start = x->first = now;
@@ -354,7 +355,9 @@ static void *table_get(struct jit_detect *d, struct table *t, const void *key,
 					    index_is, &old));
 	}
 	memcpy(x, key, t->size);
-	*x = (struct entry){ .used = true, .window_start = now, .first = now };
+	*x = (struct entry){
+		.used = true, .window_start = now, .first = now, .last = now
+	};
 	i++;
 	/* Never more entries than the map has room for: no allocation. */
 	(void)hashmap_add(&t->index, h, &i);
@@ -398,7 +401,6 @@ static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 	if (fresh)
 		p->count = 0;
 	p->count++;
-	p->e.last = a->ms;
 
 	/* Many-to-one: a source new to this port in this window. */
 	if (fresh && d->lim.sources) {
@@ -410,7 +412,6 @@ static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 		if (new_window)
 			q->sources = 0;
 		q->sources++;
-		q->e.last = a->ms;
 		snprintf(q->policy, sizeof(q->policy), "%s", a->policy);
 		if (!q->e.alerted && q->sources >= d->lim.sources) {
 			char desc[512], host[JIT_PREFIX_STRLEN];
@@ -458,7 +459,6 @@ static void check_sweep(struct jit_detect *d, const struct jit_attempt *a)
 	s = table_get(d, &d->source_table, &sk, a->ms, &fresh);
 	if (fresh)
 		s->n_ports = s->attempts = 0;
-	s->e.last = a->ms;
 	s->attempts++;
 	for (i = 0; i < s->n_ports; i++)
 		if (s->ports[i] == a->port && s->protos[i] == a->proto)
