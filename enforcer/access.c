@@ -11,6 +11,7 @@
 #include <stdarg.h>
 
 #include "access.h"
+#include "hashmap.h"
 #include "util.h"
 
 static const struct jit_identity agent_id = { .uid = 0,
@@ -476,34 +477,59 @@ struct withdrawal {
 	char *why;
 };
 
-/* A few identities, looked up once per recheck rather than per grant. */
+/* Identities, looked up once per recheck and user rather than per grant. */
+struct cached_id {
+	struct jit_identity id;
+	bool ok;
+	/* Never all zero (uid 0 is root), which the map reads as empty. */
+	bool used;
+};
+
 struct id_cache {
-	struct jit_identity id[16];
-	bool ok[16];
-	size_t n;
+	struct hashmap map; /* struct cached_id, by uid */
 	int (*lookup)(uint32_t uid, struct jit_identity *ret);
 };
 
+static uint64_t uid_hash(uint32_t uid)
+{
+	return hash_mix(uid);
+}
+
+static uint64_t cached_id_hash(const void *e, const void *ctx)
+{
+	return uid_hash(((const struct cached_id *)e)->id.uid);
+}
+
+static bool is_uid(const void *e, const void *key, const void *ctx)
+{
+	return ((const struct cached_id *)e)->id.uid == *(const uint32_t *)key;
+}
+
+/* NULL if the user is not found, or (out of memory) cannot be looked up. */
 static const struct jit_identity *cached_identity(struct id_cache *c,
 						  uint32_t uid)
 {
-	size_t slot;
+	struct cached_id *e;
+	bool added;
 
-	for (size_t i = 0; i < c->n; i++)
-		if (c->id[i].uid == uid)
-			return c->ok[i] ? &c->id[i] : NULL;
-	if (c->n < ARRAY_SIZE(c->id)) {
-		slot = c->n++;
-	} else {
-		slot = uid % ARRAY_SIZE(c->id);
-		identity_release(&c->id[slot]);
-	}
-	c->ok[slot] = c->lookup && c->lookup(uid, &c->id[slot]) == 0;
-	if (!c->ok[slot]) {
-		memset(&c->id[slot], 0, sizeof(c->id[slot]));
-		c->id[slot].uid = uid;
-	}
-	return c->ok[slot] ? &c->id[slot] : NULL;
+	e = hashmap_put(&c->map, uid_hash(uid), is_uid, &uid, &added);
+	if (!e || !added)
+		return e && e->ok ? &e->id : NULL;
+	e->used = true;
+	e->ok = c->lookup && c->lookup(uid, &e->id) == 0;
+	if (!e->ok)
+		memset(&e->id, 0, sizeof(e->id));
+	e->id.uid = uid;
+	return e->ok ? &e->id : NULL;
+}
+
+static void id_cache_release(struct id_cache *c)
+{
+	struct cached_id *e;
+
+	for (size_t i = 0; (e = hashmap_next(&c->map, &i));)
+		identity_release(&e->id);
+	hashmap_clear(&c->map);
 }
 
 void access_recheck(struct jit_access *a,
@@ -515,6 +541,8 @@ void access_recheck(struct jit_access *a,
 	uint64_t now = now_real_ms();
 	bool kernel = false;
 
+	hashmap_init(&cache.map, sizeof(struct cached_id), cached_id_hash,
+		     NULL);
 	access_expire(a, now);
 	/* Decide first (records never move while nothing is finished). */
 	for (size_t i = 0; i < grants_count(a->grants); i++) {
@@ -578,8 +606,7 @@ void access_recheck(struct jit_access *a,
 	for (size_t i = 0; i < n_w; i++)
 		free(w[i].why);
 	free(w);
-	for (size_t i = 0; i < cache.n; i++)
-		identity_release(&cache.id[i]);
+	id_cache_release(&cache);
 }
 
 /* ---- start ------------------------------------------------------------ */

@@ -20,9 +20,9 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/random.h>
 
 #include "cover.h"
+#include "hashmap.h"
 #include "policy.h"
 #include "util.h"
 
@@ -119,13 +119,6 @@ struct jop {
 	bool del;
 };
 
-/* Open addressing with linear probing over entry indices. */
-struct itab {
-	uint32_t *slot; /* entry index + 1, 0 is empty */
-	size_t size;	/* a power of two, or 0 */
-	size_t n;
-};
-
 struct jit_cover {
 	uint64_t seed;
 
@@ -133,12 +126,12 @@ struct jit_cover {
 	size_t n_recs, cap_recs;
 	uint32_t free_rec;
 	size_t live;
-	struct itab ids;
+	struct hashmap ids; /* record index + 1, by id */
 
 	struct point *pts;
 	size_t n_pts, cap_pts;
 	uint32_t free_pt;
-	struct itab pmap;
+	struct hashmap pmap; /* point index + 1, by point_key */
 	struct node *nodes;
 	size_t n_nodes, cap_nodes;
 	uint32_t free_node;
@@ -291,148 +284,29 @@ static int proto_idx(uint8_t proto)
 	return proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : -1;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	/* The murmur3 finaliser: every input bit reaches every output bit. */
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* ---- index tables ------------------------------------------------------- */
+/* ---- index maps --------------------------------------------------------- */
 
 /*
- * Entries live in dense arrays and the tables only hold indices, which keeps
- * an empty slot at 4 bytes. The callbacks hash an entry and compare it with
- * a lookup key.
+ * Entries live in dense arrays and the maps only hold their indices + 1,
+ * which keeps an empty slot at 4 bytes.
  */
-typedef uint64_t (*hash_fn)(const struct jit_cover *c, uint32_t idx);
-typedef bool (*eq_fn)(const struct jit_cover *c, uint32_t idx, const void *key);
-
-static void itab_free(struct itab *t)
-{
-	free(t->slot);
-	*t = (struct itab){ 0 };
-}
-
-/* Room for more entries without passing a load of 3/4. */
-static int itab_reserve(struct itab *t, size_t more, const struct jit_cover *c,
-			hash_fn hash)
-{
-	size_t need = t->n + more, size = t->size ? t->size : 16;
-	uint32_t *slot;
-
-	if (need <= t->size / 4 * 3)
-		return 0;
-	while (need > size / 4 * 3) {
-		if (size > SIZE_MAX / 2 / sizeof(*slot))
-			return -ENOMEM;
-		size *= 2;
-	}
-	slot = calloc(size, sizeof(*slot));
-	if (!slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->size; i++) {
-		size_t j;
-
-		if (!t->slot[i])
-			continue;
-		j = hash(c, t->slot[i] - 1) & (size - 1);
-		while (slot[j])
-			j = (j + 1) & (size - 1);
-		slot[j] = t->slot[i];
-	}
-	free(t->slot);
-	t->slot = slot;
-	t->size = size;
-	return 0;
-}
-
-/*
- * Slot of the entry equal to key, or of the empty slot where it would go
- * (*found false). The table must have a slot.
- */
-static size_t itab_find(const struct itab *t, uint64_t h,
-			const struct jit_cover *c, eq_fn eq, const void *key,
-			bool *found)
-{
-	size_t i = h & (t->size - 1);
-
-	while (t->slot[i]) {
-		if (eq(c, t->slot[i] - 1, key)) {
-			*found = true;
-			return i;
-		}
-		i = (i + 1) & (t->size - 1);
-	}
-	*found = false;
-	return i;
-}
-
-static bool itab_lookup(const struct itab *t, uint64_t h,
-			const struct jit_cover *c, eq_fn eq, const void *key,
-			uint32_t *idx)
-{
-	bool found;
-	size_t i;
-
-	if (!t->size)
-		return false;
-	i = itab_find(t, h, c, eq, key, &found);
-	if (found)
-		*idx = t->slot[i] - 1;
-	return found;
-}
-
-static void itab_put(struct itab *t, size_t pos, uint32_t idx)
-{
-	t->slot[pos] = idx + 1;
-	t->n++;
-}
-
-/*
- * Backward-shift deletion: later entries of the probe run move up, so no
- * tombstones build up and lookups stay short.
- */
-static void itab_remove(struct itab *t, size_t pos, const struct jit_cover *c,
-			hash_fn hash)
-{
-	size_t mask = t->size - 1, i = pos, j = pos;
-
-	t->slot[i] = 0;
-	t->n--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (!t->slot[j])
-			return;
-		home = hash(c, t->slot[j] - 1) & mask;
-		/* Leave it if its home lies cyclically in (i, j]. */
-		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
-			continue;
-		t->slot[i] = t->slot[j];
-		t->slot[j] = 0;
-		i = j;
-	}
-}
-
 static uint64_t id_hash(const struct jit_cover *c, uint64_t id)
 {
-	return mix64(id ^ c->seed);
+	return hash_mix(id ^ c->seed);
 }
 
-static uint64_t rec_hash(const struct jit_cover *c, uint32_t idx)
+static uint64_t rec_hash(const void *e, const void *ctx)
 {
-	return id_hash(c, c->recs[idx].id);
+	const struct jit_cover *c = ctx;
+
+	return id_hash(c, c->recs[*(const uint32_t *)e - 1].id);
 }
 
-static bool rec_eq(const struct jit_cover *c, uint32_t idx, const void *key)
+static bool rec_eq(const void *e, const void *key, const void *ctx)
 {
-	return c->recs[idx].id == *(const uint64_t *)key;
+	const struct jit_cover *c = ctx;
+
+	return c->recs[*(const uint32_t *)e - 1].id == *(const uint64_t *)key;
 }
 
 static uint64_t pkey_hash(const struct jit_cover *c, uint8_t family,
@@ -440,21 +314,23 @@ static uint64_t pkey_hash(const struct jit_cover *c, uint8_t family,
 {
 	uint64_t h = c->seed;
 
-	h = mix64(h ^ load_be64(addr));
-	h = mix64(h ^ load_be64(addr + 8));
-	return mix64(h ^ ((uint64_t)family << 16 | port));
+	h = hash_mix(h ^ load_be64(addr));
+	h = hash_mix(h ^ load_be64(addr + 8));
+	return hash_mix(h ^ ((uint64_t)family << 16 | port));
 }
 
-static uint64_t point_hash(const struct jit_cover *c, uint32_t idx)
+static uint64_t point_hash(const void *e, const void *ctx)
 {
-	const struct point *p = &c->pts[idx];
+	const struct jit_cover *c = ctx;
+	const struct point *p = &c->pts[*(const uint32_t *)e - 1];
 
 	return pkey_hash(c, p->family, p->port, p->addr);
 }
 
-static bool point_eq(const struct jit_cover *c, uint32_t idx, const void *key)
+static bool point_eq(const void *e, const void *key, const void *ctx)
 {
-	const struct point *p = &c->pts[idx];
+	const struct jit_cover *c = ctx;
+	const struct point *p = &c->pts[*(const uint32_t *)e - 1];
 	const struct point_key *k = key;
 
 	return p->family == k->family && p->port == k->port &&
@@ -465,7 +341,28 @@ static bool point_eq(const struct jit_cover *c, uint32_t idx, const void *key)
 
 static bool rec_find(const struct jit_cover *c, uint64_t id, uint32_t *idx)
 {
-	return itab_lookup(&c->ids, id_hash(c, id), c, rec_eq, &id, idx);
+	const uint32_t *e = hashmap_find(&c->ids, id_hash(c, id), rec_eq, &id);
+
+	if (e)
+		*idx = *e - 1;
+	return e;
+}
+
+/* Index record r by its id; room was reserved, or freed by its removal. */
+static void rec_index(struct jit_cover *c, uint32_t r)
+{
+	uint32_t e = r + 1;
+
+	(void)hashmap_add(&c->ids, id_hash(c, c->recs[r].id), &e);
+}
+
+static void rec_unindex(struct jit_cover *c, uint32_t r)
+{
+	uint64_t id = c->recs[r].id;
+	uint32_t *e = hashmap_find(&c->ids, id_hash(c, id), rec_eq, &id);
+
+	if (e)
+		hashmap_remove(&c->ids, e);
 }
 
 static struct point_key point_key(const struct jit_grant_key *k, uint16_t port)
@@ -476,12 +373,21 @@ static struct point_key point_key(const struct jit_grant_key *k, uint16_t port)
 	return pk;
 }
 
+static uint64_t point_key_hash(const struct jit_cover *c,
+			       const struct point_key *pk)
+{
+	return pkey_hash(c, pk->family, pk->port, pk->addr);
+}
+
 static bool point_find(const struct jit_cover *c, const struct point_key *pk,
 		       uint32_t *idx)
 {
-	return itab_lookup(&c->pmap,
-			   pkey_hash(c, pk->family, pk->port, pk->addr), c,
-			   point_eq, pk, idx);
+	const uint32_t *e =
+		hashmap_find(&c->pmap, point_key_hash(c, pk), point_eq, pk);
+
+	if (e)
+		*idx = *e - 1;
+	return e;
 }
 
 /* Latest end among the records of a point's list with protocol index pi. */
@@ -559,9 +465,9 @@ static void node_release(struct jit_cover *c, uint32_t i)
 	c->free_node = i + 1;
 }
 
-/* The point of pk, created (empty, with the slot pos from itab_find). */
+/* The point of pk, created (empty, in the slot hashmap_put gave). */
 static uint32_t point_create(struct jit_cover *c, const struct point_key *pk,
-			     size_t pos)
+			     uint32_t *slot)
 {
 	uint32_t i;
 
@@ -573,7 +479,7 @@ static uint32_t point_create(struct jit_cover *c, const struct point_key *pk,
 	}
 	c->pts[i] = (struct point){ .family = pk->family, .port = pk->port };
 	memcpy(c->pts[i].addr, pk->addr, sizeof(pk->addr));
-	itab_put(&c->pmap, pos, i);
+	*slot = i + 1;
 	return i;
 }
 
@@ -581,13 +487,12 @@ static void point_release(struct jit_cover *c, uint32_t i)
 {
 	struct point_key pk = { .family = c->pts[i].family,
 				.port = c->pts[i].port };
-	bool found;
-	size_t pos;
+	uint32_t *e;
 
 	memcpy(pk.addr, c->pts[i].addr, sizeof(pk.addr));
-	pos = itab_find(&c->pmap, point_hash(c, i), c, point_eq, &pk, &found);
-	if (found)
-		itab_remove(&c->pmap, pos, c, point_hash);
+	e = hashmap_find(&c->pmap, point_key_hash(c, &pk), point_eq, &pk);
+	if (e)
+		hashmap_remove(&c->pmap, e);
 	c->pts[i] = (struct point){ .head = c->free_pt };
 	c->free_pt = i + 1;
 }
@@ -673,14 +578,13 @@ static void rec_attach(struct jit_cover *c, uint32_t r,
 	}
 	for (uint32_t port = k->port_lo; port <= k->port_hi; port++) {
 		struct point_key pk = point_key(k, (uint16_t)port);
-		uint32_t pt;
-		bool found;
-		size_t pos;
+		uint32_t pt, *e;
+		bool added;
 
-		pos = itab_find(&c->pmap,
-				pkey_hash(c, pk.family, pk.port, pk.addr), c,
-				point_eq, &pk, &found);
-		pt = found ? c->pmap.slot[pos] - 1 : point_create(c, &pk, pos);
+		/* Capacity was reserved: this does not allocate. */
+		e = hashmap_put(&c->pmap, point_key_hash(c, &pk), point_eq, &pk,
+				&added);
+		pt = added ? point_create(c, &pk, e) : *e - 1;
 		point_link(c, pt, r);
 		if (port == k->port_lo)
 			c->recs[r].link = pt;
@@ -805,8 +709,6 @@ int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 	bool prefix;
 	unsigned nports;
 	uint32_t r;
-	bool found;
-	size_t pos;
 	int ret;
 
 	if (!c || !key_ok(k))
@@ -830,7 +732,7 @@ int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 		if (ret < 0)
 			return ret;
 	}
-	ret = itab_reserve(&c->ids, 1, c, rec_hash);
+	ret = hashmap_reserve(&c->ids, 1);
 	if (ret < 0)
 		return ret;
 	if (prefix) {
@@ -849,7 +751,7 @@ int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 				 c->n_pts + nports, sizeof(*c->pts));
 		if (ret < 0)
 			return ret;
-		ret = itab_reserve(&c->pmap, nports, c, point_hash);
+		ret = hashmap_reserve(&c->pmap, nports);
 		if (ret < 0)
 			return ret;
 		ret = grow_array((void **)&c->nodes, &c->cap_nodes,
@@ -869,8 +771,7 @@ int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 	c->recs[r].protos = (uint8_t)k->protos;
 	c->recs[r].prefix = prefix;
 	c->recs[r].nports = (uint8_t)nports;
-	pos = itab_find(&c->ids, id_hash(c, id), c, rec_eq, &id, &found);
-	itab_put(&c->ids, pos, r);
+	rec_index(c, r);
 	c->live++;
 	rec_attach(c, r, k, true);
 	journal_push(c, r, k, false);
@@ -880,8 +781,6 @@ int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 int cover_del(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k)
 {
 	uint32_t r;
-	bool found;
-	size_t pos;
 	int ret;
 
 	if (!c || !key_ok(k))
@@ -902,8 +801,7 @@ int cover_del(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k)
 	}
 
 	rec_detach(c, r, k, true);
-	pos = itab_find(&c->ids, id_hash(c, id), c, rec_eq, &id, &found);
-	itab_remove(&c->ids, pos, c, rec_hash);
+	rec_unindex(c, r);
 	c->live--;
 	/* Kept until commit, for rollback. */
 	c->recs[r].state = REC_DEAD;
@@ -1424,23 +1322,18 @@ void cover_rollback(struct jit_cover *c)
 		return;
 	for (size_t i = c->n_journal; i-- > 0;) {
 		const struct jop *op = &c->journal[i];
-		uint64_t id = c->recs[op->rec].id;
 		struct jit_grant_key k = c->recs[op->rec].prefix
 						 ? c->pkeys[op->pkey]
 						 : host_key(c, op->rec);
-		bool found;
-		size_t pos;
 
-		pos = itab_find(&c->ids, id_hash(c, id), c, rec_eq, &id,
-				&found);
 		if (op->del) {
-			/* The slot it had is free again: the table has room. */
-			itab_put(&c->ids, pos, op->rec);
+			/* The slot it had is free again: the map has room. */
+			rec_index(c, op->rec);
 			c->live++;
 			c->recs[op->rec].state = REC_LIVE;
 			rec_attach(c, op->rec, &k, false);
 		} else {
-			itab_remove(&c->ids, pos, c, rec_hash);
+			rec_unindex(c, op->rec);
 			c->live--;
 			rec_detach(c, op->rec, &k, false);
 			rec_release(c, op->rec);
@@ -1541,10 +1434,8 @@ void cover_stats(const struct jit_cover *c, struct jit_cover_stats *ret)
 	if (!c)
 		return;
 	bytes = sizeof(*c) + c->cap_recs * sizeof(*c->recs) +
-		c->ids.size * sizeof(*c->ids.slot) +
-		c->cap_pts * sizeof(*c->pts) +
-		c->pmap.size * sizeof(*c->pmap.slot) +
-		c->cap_nodes * sizeof(*c->nodes) +
+		hashmap_bytes(&c->ids) + c->cap_pts * sizeof(*c->pts) +
+		hashmap_bytes(&c->pmap) + c->cap_nodes * sizeof(*c->nodes) +
 		c->cap_dirty * sizeof(*c->dirty) +
 		c->cap_journal * sizeof(*c->journal) +
 		c->cap_pkeys * sizeof(*c->pkeys);
@@ -1570,13 +1461,10 @@ struct jit_cover *cover_new(void)
 
 	if (!c)
 		return NULL;
-	/*
-	 * Sources are chosen by requesters: a secret seed keeps them from
-	 * lining up in one probe run. Without entropy the map still works.
-	 */
-	if (getrandom(&c->seed, sizeof(c->seed), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(c->seed))
-		c->seed = now_mono_us() ^ (uint64_t)(uintptr_t)c;
+	/* Sources are chosen by requesters: the seed is secret. */
+	c->seed = hash_seed();
+	hashmap_init(&c->ids, sizeof(uint32_t), rec_hash, c);
+	hashmap_init(&c->pmap, sizeof(uint32_t), point_hash, c);
 	return c;
 }
 
@@ -1585,9 +1473,9 @@ struct jit_cover *cover_free(struct jit_cover *c)
 	if (!c)
 		return NULL;
 	free(c->recs);
-	itab_free(&c->ids);
+	hashmap_clear(&c->ids);
 	free(c->pts);
-	itab_free(&c->pmap);
+	hashmap_clear(&c->pmap);
 	free(c->nodes);
 	free(c->dirty);
 	free(c->journal);

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include "detect.h"
+#include "hashmap.h"
 #include "util.h"
 
 #define DEFAULT_REPEATED    10
@@ -14,41 +15,56 @@
 #define DEFAULT_WIDE_V6	    48
 #define DEFAULT_LOG_RATE    50
 
-/* One source on one port. */
-struct pair {
+/* What an entry of the pair, port and source tables starts with. */
+struct entry {
 	bool used;
 	bool ref; /* seen since the clock hand last passed */
+	bool alerted;
+	uint64_t window_start, first, last;
+};
+
+/* One source on one port. */
+struct pair {
+	struct entry e;
 	struct jit_prefix src;
 	uint8_t proto;
 	uint16_t port;
-	uint64_t window_start, first, last;
 	uint32_t count;
-	bool alerted;
 };
 
 /* One port, all sources. */
 struct port {
-	bool used;
-	bool ref;
+	struct entry e;
 	uint8_t proto;
 	uint16_t port;
-	uint64_t window_start, first, last;
 	uint32_t sources;
-	bool alerted;
 	char policy[JIT_POLICY_NAME_MAX + 1];
 };
 
 /* One source, all ports. */
 struct source {
-	bool used;
-	bool ref;
+	struct entry e;
 	struct jit_prefix src;
-	uint64_t window_start, first, last;
 	uint8_t protos[DETECT_SCAN_MAX];
 	uint16_t ports[DETECT_SCAN_MAX];
 	uint32_t n_ports;
 	uint32_t attempts;
-	bool alerted;
+};
+
+/*
+ * A table of fixed size: n entries of size bytes in an array (v), found
+ * through a map of their indices by key, and replaced by the clock
+ * algorithm. Every entry is in the map from the moment it is used.
+ */
+struct table {
+	void *v;
+	size_t n, size;
+	size_t hand;
+	uint64_t seed;
+	/* Hash of an entry's key; do two entries have the same key? */
+	uint64_t (*hash)(const void *x, uint64_t seed);
+	bool (*same)(const void *x, const void *y);
+	struct hashmap index; /* uint32_t, index in v + 1 */
 };
 
 /* A grant that ended recently. */
@@ -72,7 +88,8 @@ struct jit_detect {
 	struct port ports[DETECT_PORTS];
 	struct source sources[DETECT_SOURCES];
 	struct ended ended[DETECT_ENDED];
-	size_t hand_pairs, hand_ports, hand_sources, hand_ended;
+	struct table pair_table, port_table, source_table;
+	size_t hand_ended;
 	uint64_t seen, evicted;
 };
 
@@ -137,20 +154,129 @@ void detect_limits_from_policies(const struct jit_policy_set *s,
 	}
 }
 
+static bool same_host(const struct jit_prefix *a, const struct jit_prefix *b)
+{
+	return a->family == b->family &&
+	       !memcmp(a->addr, b->addr, prefix_addr_len(a));
+}
+
+static uint64_t host_hash(const struct jit_prefix *p, uint64_t seed)
+{
+	return hash_bytes(p->addr, prefix_addr_len(p), seed ^ p->family);
+}
+
+static uint64_t pair_hash(const void *x, uint64_t seed)
+{
+	const struct pair *p = x;
+
+	return hash_mix(host_hash(&p->src, seed) ^
+			((uint64_t)p->proto << 16 | p->port));
+}
+
+static bool pair_same(const void *x, const void *y)
+{
+	const struct pair *a = x, *b = y;
+
+	return a->proto == b->proto && a->port == b->port &&
+	       same_host(&a->src, &b->src);
+}
+
+static uint64_t port_hash(const void *x, uint64_t seed)
+{
+	const struct port *q = x;
+
+	return hash_mix(seed ^ ((uint64_t)q->proto << 16 | q->port));
+}
+
+static bool port_same(const void *x, const void *y)
+{
+	const struct port *a = x, *b = y;
+
+	return a->proto == b->proto && a->port == b->port;
+}
+
+static uint64_t source_hash(const void *x, uint64_t seed)
+{
+	return host_hash(&((const struct source *)x)->src, seed);
+}
+
+static bool source_same(const void *x, const void *y)
+{
+	return same_host(&((const struct source *)x)->src,
+			 &((const struct source *)y)->src);
+}
+
+static struct entry *table_at(const struct table *t, size_t i)
+{
+	return (struct entry *)((char *)t->v + i * t->size);
+}
+
+static uint64_t index_hash(const void *e, const void *ctx)
+{
+	const struct table *t = ctx;
+
+	return t->hash(table_at(t, *(const uint32_t *)e - 1), t->seed);
+}
+
+/* Is this the index of an entry with key's key? */
+static bool index_same(const void *e, const void *key, const void *ctx)
+{
+	const struct table *t = ctx;
+
+	return t->same(table_at(t, *(const uint32_t *)e - 1), key);
+}
+
+static bool index_is(const void *e, const void *key, const void *ctx)
+{
+	return *(const uint32_t *)e == *(const uint32_t *)key;
+}
+
+/*
+ * The map is made as large as the table will ever need: no allocation per
+ * packet, and the map is never more than half full.
+ */
+static int table_init(struct table *t, void *v, size_t n, size_t size,
+		      uint64_t (*hash)(const void *, uint64_t),
+		      bool (*same)(const void *, const void *), uint64_t seed)
+{
+	*t = (struct table){ .v = v,
+			     .n = n,
+			     .size = size,
+			     .seed = seed,
+			     .hash = hash,
+			     .same = same };
+	hashmap_init(&t->index, sizeof(uint32_t), index_hash, t);
+	return hashmap_reserve(&t->index, n);
+}
+
 struct jit_detect *detect_new(detect_fn fn, void *userdata)
 {
 	struct jit_detect *d = calloc(1, sizeof(*d));
+	/* Sources of denied packets are anybody's: the seed is secret. */
+	uint64_t seed = hash_seed();
 
 	if (!d)
 		return NULL;
 	d->fn = fn;
 	d->userdata = userdata;
 	detect_limits_default(&d->lim);
+	if (table_init(&d->pair_table, d->pairs, DETECT_PAIRS,
+		       sizeof(*d->pairs), pair_hash, pair_same, seed) < 0 ||
+	    table_init(&d->port_table, d->ports, DETECT_PORTS,
+		       sizeof(*d->ports), port_hash, port_same, seed) < 0 ||
+	    table_init(&d->source_table, d->sources, DETECT_SOURCES,
+		       sizeof(*d->sources), source_hash, source_same, seed) < 0)
+		return detect_free(d);
 	return d;
 }
 
 struct jit_detect *detect_free(struct jit_detect *d)
 {
+	if (!d)
+		return NULL;
+	hashmap_clear(&d->pair_table.index);
+	hashmap_clear(&d->port_table.index);
+	hashmap_clear(&d->source_table.index);
 	free(d);
 	return NULL;
 }
@@ -163,12 +289,6 @@ void detect_set_limits(struct jit_detect *d, const struct jit_detect_limits *l)
 const struct jit_detect_limits *detect_limits(const struct jit_detect *d)
 {
 	return &d->lim;
-}
-
-static bool same_host(const struct jit_prefix *a, const struct jit_prefix *b)
-{
-	return a->family == b->family &&
-	       !memcmp(a->addr, b->addr, prefix_addr_len(a));
 }
 
 static uint64_t window_ms(const struct jit_detect *d)
@@ -184,19 +304,66 @@ static uint64_t window_ms(const struct jit_detect *d)
  * packet and memory stay fixed.
  */
 #define CLOCK_STEPS 8
-#define FIND_SLOT(arr, n, hand, now, win, evicted)                        \
-	({                                                                \
-		size_t _s = (hand)++ % (n);                               \
-		for (int _k = 0;                                          \
-		     _k < CLOCK_STEPS && (arr)[_s].used && (arr)[_s].ref; \
-		     _k++) {                                              \
-			(arr)[_s].ref = false;                            \
-			_s = (hand)++ % (n);                              \
-		}                                                         \
-		if ((arr)[_s].used && (now) - (arr)[_s].last <= (win))    \
-			(evicted)++;                                      \
-		_s;                                                       \
-	})
+static uint32_t clock_take(struct jit_detect *d, struct table *t, uint64_t now)
+{
+	uint32_t s = (uint32_t)(t->hand++ % t->n);
+	struct entry *x;
+
+	for (int k = 0; k < CLOCK_STEPS && (x = table_at(t, s))->used && x->ref;
+	     k++) {
+		x->ref = false;
+		s = (uint32_t)(t->hand++ % t->n);
+	}
+	x = table_at(t, s);
+	if (x->used && now - x->last <= window_ms(d))
+		d->evicted++;
+	return s;
+}
+
+/*
+ * The entry with key's key, marked as seen, or else key copied into a slot
+ * the clock gives (what was there is forgotten); its last attempt is now.
+ * *fresh says whether a window starts: the entry is new, or its window has
+ * passed (the caller resets its counts).
+ */
+static void *table_get(struct jit_detect *d, struct table *t, const void *key,
+		       uint64_t now, bool *fresh)
+{
+	uint64_t h = t->hash(key, t->seed);
+	uint32_t *found = hashmap_find(&t->index, h, index_same, key);
+	struct entry *x;
+	uint32_t i;
+
+	if (found) {
+		x = table_at(t, *found - 1);
+		x->ref = true;
+		x->last = now;
+		*fresh = now - x->window_start > window_ms(d);
+		if (*fresh) {
+			x->window_start = x->first = now;
+			x->alerted = false;
+		}
+		return x;
+	}
+	i = clock_take(d, t, now);
+	x = table_at(t, i);
+	if (x->used) {
+		uint32_t old = i + 1;
+
+		hashmap_remove(&t->index,
+			       hashmap_find(&t->index, t->hash(x, t->seed),
+					    index_is, &old));
+	}
+	memcpy(x, key, t->size);
+	*x = (struct entry){
+		.used = true, .window_start = now, .first = now, .last = now
+	};
+	i++;
+	/* Never more entries than the map has room for: no allocation. */
+	(void)hashmap_add(&t->index, h, &i);
+	*fresh = true;
+	return x;
+}
 
 static json_t *entities(const struct jit_prefix *src, uint8_t proto,
 			uint16_t port, const char *policy)
@@ -226,73 +393,30 @@ static void host_text(const struct jit_prefix *p, char *out, size_t n)
 
 static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 {
-	uint64_t win = window_ms(d);
-	struct pair *p = NULL;
-	size_t i;
-	bool fresh = false;
+	struct pair pk = { .src = a->src, .proto = a->proto, .port = a->port };
+	struct pair *p;
+	bool fresh;
 
-	for (i = 0; i < DETECT_PAIRS; i++) {
-		struct pair *x = &d->pairs[i];
-
-		if (x->used && x->proto == a->proto && x->port == a->port &&
-		    same_host(&x->src, &a->src)) {
-			p = x;
-			p->ref = true;
-			break;
-		}
-	}
-	if (!p) {
-		i = FIND_SLOT(d->pairs, DETECT_PAIRS, d->hand_pairs, a->ms, win,
-			      d->evicted);
-		p = &d->pairs[i];
-		*p = (struct pair){ .used = true,
-				    .src = a->src,
-				    .proto = a->proto,
-				    .port = a->port,
-				    .window_start = a->ms,
-				    .first = a->ms };
-		fresh = true;
-	} else if (a->ms - p->window_start > win) {
-		p->window_start = p->first = a->ms;
+	p = table_get(d, &d->pair_table, &pk, a->ms, &fresh);
+	if (fresh)
 		p->count = 0;
-		p->alerted = false;
-		fresh = true;
-	}
 	p->count++;
-	p->last = a->ms;
 
 	/* Many-to-one: a source new to this port in this window. */
 	if (fresh && d->lim.sources) {
-		struct port *q = NULL;
+		struct port qk = { .proto = a->proto, .port = a->port };
+		struct port *q;
+		bool new_window;
 
-		for (i = 0; i < DETECT_PORTS; i++)
-			if (d->ports[i].used && d->ports[i].proto == a->proto &&
-			    d->ports[i].port == a->port) {
-				q = &d->ports[i];
-				q->ref = true;
-				break;
-			}
-		if (!q) {
-			i = FIND_SLOT(d->ports, DETECT_PORTS, d->hand_ports,
-				      a->ms, win, d->evicted);
-			q = &d->ports[i];
-			*q = (struct port){ .used = true,
-					    .proto = a->proto,
-					    .port = a->port,
-					    .window_start = a->ms,
-					    .first = a->ms };
-		} else if (a->ms - q->window_start > win) {
-			q->window_start = q->first = a->ms;
+		q = table_get(d, &d->port_table, &qk, a->ms, &new_window);
+		if (new_window)
 			q->sources = 0;
-			q->alerted = false;
-		}
 		q->sources++;
-		q->last = a->ms;
 		snprintf(q->policy, sizeof(q->policy), "%s", a->policy);
-		if (!q->alerted && q->sources >= d->lim.sources) {
+		if (!q->e.alerted && q->sources >= d->lim.sources) {
 			char desc[512], host[JIT_PREFIX_STRLEN];
 
-			q->alerted = true;
+			q->e.alerted = true;
 			host_text(&a->src, host, sizeof(host));
 			snprintf(desc, sizeof(desc),
 				 "%u different sources tried %s/%u within %us "
@@ -303,14 +427,14 @@ static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 				 a->policy[0] ? a->policy : "-", host);
 			d->fn(d->userdata, &alert_distributed_attempts, desc,
 			      entities(&a->src, a->proto, a->port, a->policy),
-			      q->first, q->last, q->sources);
+			      q->e.first, q->e.last, q->sources);
 		}
 	}
 
-	if (d->lim.repeated && !p->alerted && p->count >= d->lim.repeated) {
+	if (d->lim.repeated && !p->e.alerted && p->count >= d->lim.repeated) {
 		char desc[512], host[JIT_PREFIX_STRLEN];
 
-		p->alerted = true;
+		p->e.alerted = true;
 		host_text(&a->src, host, sizeof(host));
 		snprintf(desc, sizeof(desc),
 			 "%s tried %s/%u %u times within %us while the port "
@@ -318,41 +442,23 @@ static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 			 host, proto_name(a->proto), a->port, p->count,
 			 d->lim.window_s, a->policy[0] ? a->policy : "-");
 		d->fn(d->userdata, &alert_repeated_attempts, desc,
-		      entities(&a->src, a->proto, a->port, a->policy), p->first,
-		      p->last, p->count);
+		      entities(&a->src, a->proto, a->port, a->policy),
+		      p->e.first, p->e.last, p->count);
 	}
 }
 
 static void check_sweep(struct jit_detect *d, const struct jit_attempt *a)
 {
-	uint64_t win = window_ms(d);
-	struct source *s = NULL;
+	struct source sk = { .src = a->src };
+	struct source *s;
+	bool fresh;
 	size_t i;
 
 	if (!d->lim.scan_ports)
 		return;
-	for (i = 0; i < DETECT_SOURCES; i++)
-		if (d->sources[i].used &&
-		    same_host(&d->sources[i].src, &a->src)) {
-			s = &d->sources[i];
-			s->ref = true;
-			break;
-		}
-	if (!s) {
-		i = FIND_SLOT(d->sources, DETECT_SOURCES, d->hand_sources,
-			      a->ms, win, d->evicted);
-		s = &d->sources[i];
-		*s = (struct source){ .used = true,
-				      .src = a->src,
-				      .window_start = a->ms,
-				      .first = a->ms };
-	} else if (a->ms - s->window_start > win) {
-		s->window_start = s->first = a->ms;
-		s->n_ports = 0;
-		s->attempts = 0;
-		s->alerted = false;
-	}
-	s->last = a->ms;
+	s = table_get(d, &d->source_table, &sk, a->ms, &fresh);
+	if (fresh)
+		s->n_ports = s->attempts = 0;
 	s->attempts++;
 	for (i = 0; i < s->n_ports; i++)
 		if (s->ports[i] == a->port && s->protos[i] == a->proto)
@@ -361,11 +467,11 @@ static void check_sweep(struct jit_detect *d, const struct jit_attempt *a)
 		s->ports[s->n_ports] = a->port;
 		s->protos[s->n_ports++] = a->proto;
 	}
-	if (!s->alerted && s->n_ports >= d->lim.scan_ports) {
+	if (!s->e.alerted && s->n_ports >= d->lim.scan_ports) {
 		char desc[640], host[JIT_PREFIX_STRLEN], list[256] = "";
 		json_t *ent, *ports = json_array();
 
-		s->alerted = true;
+		s->e.alerted = true;
 		host_text(&a->src, host, sizeof(host));
 		for (i = 0; i < s->n_ports; i++) {
 			size_t o = strlen(list);
@@ -384,8 +490,8 @@ static void check_sweep(struct jit_detect *d, const struct jit_attempt *a)
 			 host, s->n_ports, d->lim.window_s, list, s->attempts);
 		ent = entities(&a->src, 0, 0, NULL);
 		json_object_set_new(ent, "destinations", ports);
-		d->fn(d->userdata, &alert_port_sweep, desc, ent, s->first,
-		      s->last, s->attempts);
+		d->fn(d->userdata, &alert_port_sweep, desc, ent, s->e.first,
+		      s->e.last, s->attempts);
 	}
 }
 
@@ -493,15 +599,9 @@ void detect_grant_started(struct jit_detect *d, const struct jit_request *r,
 
 size_t detect_tracked(const struct jit_detect *d)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < DETECT_PAIRS; i++)
-		n += d->pairs[i].used;
-	for (size_t i = 0; i < DETECT_PORTS; i++)
-		n += d->ports[i].used;
-	for (size_t i = 0; i < DETECT_SOURCES; i++)
-		n += d->sources[i].used;
-	return n;
+	return hashmap_count(&d->pair_table.index) +
+	       hashmap_count(&d->port_table.index) +
+	       hashmap_count(&d->source_table.index);
 }
 
 uint64_t detect_seen(const struct jit_detect *d)

@@ -4,6 +4,7 @@
 
 #include "duration.h"
 #include "grant.h"
+#include "hashmap.h"
 #include "util.h"
 
 /* Live and pending requests of one user, for the per-user caps. */
@@ -11,24 +12,21 @@ struct user_count {
 	uint32_t uid;
 	uint32_t pending;
 	uint32_t live;
-	bool used;
+	bool used; /* never all zero, which the map reads as empty */
 };
 
 /*
  * Every request lives in v (ordered by id). Live grants are also indexed
- * by key (open addressing, linear probing) and kept in a heap by end, so
- * that a request, a revoke or an expiry costs the same with 100,000 grants
- * as with none.
+ * by key and kept in a heap by end, so that a request, a revoke or an
+ * expiry costs the same with 100,000 grants as with none.
  */
 struct jit_grants {
 	struct jit_request **v;
 	size_t n, cap;
 	size_t n_finished;
 	uint64_t next_id;
-	struct jit_request **by_key; /* NULL slots are empty */
-	size_t key_cap, key_n;
-	struct user_count *users;
-	size_t user_cap, user_n;
+	struct hashmap by_key; /* struct jit_request *, live grants */
+	struct hashmap users;  /* struct user_count, by uid */
 	/* Live grants in a binary min-heap by end: the next end in O(1). */
 	struct jit_request **heap;
 	size_t n_heap, cap_heap;
@@ -134,105 +132,56 @@ static uint64_t key_hash(const struct jit_grant_key *k)
 	return h;
 }
 
-static int key_put(struct jit_grants *g, struct jit_request *r);
-
-static int key_grow(struct jit_grants *g)
+static uint64_t grant_hash(const void *e, const void *ctx)
 {
-	struct jit_request **old = g->by_key;
-	size_t old_cap = g->key_cap, cap = old_cap ? old_cap * 2 : 256;
+	return key_hash(&(*(struct jit_request *const *)e)->key);
+}
 
-	g->by_key = calloc(cap, sizeof(*g->by_key));
-	if (!g->by_key) {
-		g->by_key = old;
-		return -ENOMEM;
-	}
-	g->key_cap = cap;
-	g->key_n = 0;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i])
-			key_put(g, old[i]);
-	free(old);
-	return 0;
+static bool is_request(const void *e, const void *key, const void *ctx)
+{
+	return *(struct jit_request *const *)e == key;
 }
 
 static int key_put(struct jit_grants *g, struct jit_request *r)
 {
-	size_t i;
-
-	if ((g->key_n + 1) * 2 > g->key_cap && key_grow(g) < 0)
-		return -ENOMEM;
-	i = key_hash(&r->key) & (g->key_cap - 1);
-	while (g->by_key[i])
-		i = (i + 1) & (g->key_cap - 1);
-	g->by_key[i] = r;
-	g->key_n++;
-	return 0;
+	return hashmap_add(&g->by_key, key_hash(&r->key), &r);
 }
 
-/* Remove r, shifting later entries of its probe run back (no tombstones). */
 static void key_del(struct jit_grants *g, const struct jit_request *r)
 {
-	size_t mask = g->key_cap - 1, i, j;
+	void *e = hashmap_find(&g->by_key, key_hash(&r->key), is_request, r);
 
-	if (!g->key_cap)
-		return;
-	i = key_hash(&r->key) & mask;
-	while (g->by_key[i] && g->by_key[i] != r)
-		i = (i + 1) & mask;
-	if (!g->by_key[i])
-		return;
-	g->by_key[i] = NULL;
-	g->key_n--;
-	for (j = (i + 1) & mask; g->by_key[j]; j = (j + 1) & mask) {
-		size_t home = key_hash(&g->by_key[j]->key) & mask;
+	if (e)
+		hashmap_remove(&g->by_key, e);
+}
 
-		/* Move it back if its home is not in (i, j]. */
-		if ((j > i && (home <= i || home > j)) ||
-		    (j < i && home <= i && home > j)) {
-			g->by_key[i] = g->by_key[j];
-			g->by_key[j] = NULL;
-			i = j;
-		}
-	}
+static uint64_t uid_hash(uint32_t uid)
+{
+	return (uint32_t)(uid * 2654435761u);
+}
+
+static uint64_t user_hash(const void *e, const void *ctx)
+{
+	return uid_hash(((const struct user_count *)e)->uid);
+}
+
+static bool is_user(const void *e, const void *key, const void *ctx)
+{
+	return ((const struct user_count *)e)->uid == *(const uint32_t *)key;
 }
 
 static struct user_count *user_of(struct jit_grants *g, uint32_t uid,
 				  bool create)
 {
-	size_t mask, i;
+	struct user_count *u;
+	bool added;
 
-	if (create && (g->user_n + 1) * 2 > g->user_cap) {
-		struct user_count *old = g->users;
-		size_t old_cap = g->user_cap, cap = old_cap ? old_cap * 2 : 64;
-
-		g->users = calloc(cap, sizeof(*g->users));
-		if (!g->users) {
-			g->users = old;
-			return NULL;
-		}
-		g->user_cap = cap;
-		for (size_t k = 0; k < old_cap; k++) {
-			if (!old[k].used)
-				continue;
-			i = (old[k].uid * 2654435761u) & (cap - 1);
-			while (g->users[i].used)
-				i = (i + 1) & (cap - 1);
-			g->users[i] = old[k];
-		}
-		free(old);
-	}
-	if (!g->user_cap)
-		return NULL;
-	mask = g->user_cap - 1;
-	for (i = (uid * 2654435761u) & mask; g->users[i].used;
-	     i = (i + 1) & mask)
-		if (g->users[i].uid == uid)
-			return &g->users[i];
 	if (!create)
-		return NULL;
-	g->users[i] = (struct user_count){ .uid = uid, .used = true };
-	g->user_n++;
-	return &g->users[i];
+		return hashmap_find(&g->users, uid_hash(uid), is_user, &uid);
+	u = hashmap_put(&g->users, uid_hash(uid), is_user, &uid, &added);
+	if (u && added)
+		*u = (struct user_count){ .uid = uid, .used = true };
+	return u;
 }
 
 static void heap_set(struct jit_grants *g, size_t i, struct jit_request *r)
@@ -333,8 +282,12 @@ struct jit_grants *grants_new(void)
 {
 	struct jit_grants *g = calloc(1, sizeof(*g));
 
-	if (g)
-		g->next_id = 1;
+	if (!g)
+		return NULL;
+	g->next_id = 1;
+	hashmap_init(&g->by_key, sizeof(struct jit_request *), grant_hash,
+		     NULL);
+	hashmap_init(&g->users, sizeof(struct user_count), user_hash, NULL);
 	return g;
 }
 
@@ -345,46 +298,24 @@ struct jit_grants *grants_free(struct jit_grants *g)
 	for (size_t i = 0; i < g->n; i++)
 		request_free(g->v[i]);
 	free(g->v);
-	free(g->by_key);
+	hashmap_clear(&g->by_key);
 	free(g->heap);
-	free(g->users);
+	hashmap_clear(&g->users);
 	free(g);
 	return NULL;
 }
 
-int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
-	       uint64_t now_ms, struct jit_request **ret)
-{
-	struct jit_request *r;
-
-	if (g->n >= JIT_REQUESTS_MAX)
-		return -ENOSPC;
-	if (grow_array((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
-		return -ENOMEM;
-	r = request_dup(tmpl);
-	if (!r)
-		return -ENOMEM;
-	r->id = g->next_id++;
-	r->requested_ms = now_ms;
-	r->start_ms = r->end_ms = 0;
-	r->status = JIT_PENDING;
-	r->status_reason[0] = '\0';
-	r->decided_by[0] = '\0';
-	r->replaced_by = 0;
-	g->v[g->n++] = r;
-	book(g, r, +1);
-	*ret = r;
-	return 0;
-}
-
 static bool is_finished(const struct jit_request *r);
 
-int grants_restore(struct jit_grants *g, const struct jit_request *r)
+/*
+ * Put a copy of r (with its own reason) at position at of v, counted and
+ * booked; *ret (if not NULL) is the copy. Returns 0, -ENOSPC or -ENOMEM.
+ */
+static int insert_copy(struct jit_grants *g, size_t at,
+		       const struct jit_request *r, struct jit_request **ret)
 {
 	struct jit_request *copy;
 
-	if (!r->id || (g->n && g->v[g->n - 1]->id >= r->id))
-		return -EINVAL;
 	if (g->n >= JIT_REQUESTS_MAX)
 		return -ENOSPC;
 	if (grow_array((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
@@ -392,10 +323,46 @@ int grants_restore(struct jit_grants *g, const struct jit_request *r)
 	copy = request_dup(r);
 	if (!copy)
 		return -ENOMEM;
-	g->v[g->n++] = copy;
+	memmove(g->v + at + 1, g->v + at, (g->n - at) * sizeof(*g->v));
+	g->v[at] = copy;
+	g->n++;
 	if (is_finished(copy))
 		g->n_finished++;
 	book(g, copy, +1);
+	if (ret)
+		*ret = copy;
+	return 0;
+}
+
+int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
+	       uint64_t now_ms, struct jit_request **ret)
+{
+	struct jit_request r = *tmpl;
+	int err;
+
+	r.id = g->next_id;
+	r.requested_ms = now_ms;
+	r.start_ms = r.end_ms = 0;
+	r.status = JIT_PENDING;
+	r.status_reason[0] = '\0';
+	r.decided_by[0] = '\0';
+	r.replaced_by = 0;
+	err = insert_copy(g, g->n, &r, ret);
+	if (err < 0)
+		return err;
+	g->next_id++;
+	return 0;
+}
+
+int grants_restore(struct jit_grants *g, const struct jit_request *r)
+{
+	int err;
+
+	if (!r->id || (g->n && g->v[g->n - 1]->id >= r->id))
+		return -EINVAL;
+	err = insert_copy(g, g->n, r, NULL);
+	if (err < 0)
+		return err;
 	if (g->next_id <= r->id)
 		g->next_id = r->id + 1;
 	return 0;
@@ -414,23 +381,9 @@ int grants_upsert(struct jit_grants *g, const struct jit_request *r)
 			return grants_restore(g, r);
 		/* Older than the newest (never the case in a journal): in
 		 * order all the same. */
-		if (g->n >= JIT_REQUESTS_MAX)
-			return -ENOSPC;
-		if (grow_array((void **)&g->v, &g->cap, g->n + 1,
-			       sizeof(*g->v)) < 0)
-			return -ENOMEM;
 		for (at = g->n; at && g->v[at - 1]->id > r->id; at--)
 			;
-		cur = request_dup(r);
-		if (!cur)
-			return -ENOMEM;
-		memmove(g->v + at + 1, g->v + at, (g->n - at) * sizeof(*g->v));
-		g->v[at] = cur;
-		g->n++;
-		if (is_finished(cur))
-			g->n_finished++;
-		book(g, cur, +1);
-		return 0;
+		return insert_copy(g, at, r, NULL);
 	}
 	if (r->reason && *r->reason) {
 		reason = strdup(r->reason);
@@ -490,19 +443,29 @@ struct jit_request *grants_at(struct jit_grants *g, size_t i)
 	return i < g->n ? g->v[i] : NULL;
 }
 
+struct same_key {
+	const struct jit_grant_key *k;
+	grants_pick_fn pick;
+	const void *ctx;
+};
+
+static bool is_same_picked(const void *e, const void *key, const void *ctx)
+{
+	const struct jit_request *r = *(struct jit_request *const *)e;
+	const struct same_key *s = key;
+
+	return grant_key_equal(&r->key, s->k) && s->pick(r, s->ctx);
+}
+
 struct jit_request *grants_find_same(struct jit_grants *g,
 				     const struct jit_grant_key *k,
 				     grants_pick_fn pick, const void *ctx)
 {
-	size_t mask = g->key_cap - 1;
+	struct same_key s = { .k = k, .pick = pick, .ctx = ctx };
+	struct jit_request **e =
+		hashmap_find(&g->by_key, key_hash(k), is_same_picked, &s);
 
-	if (!g->key_cap)
-		return NULL;
-	for (size_t i = key_hash(k) & mask; g->by_key[i]; i = (i + 1) & mask)
-		if (grant_key_equal(&g->by_key[i]->key, k) &&
-		    pick(g->by_key[i], ctx))
-			return g->by_key[i];
-	return NULL;
+	return e ? *e : NULL;
 }
 
 size_t grants_count_status(const struct jit_grants *g, enum jit_status st)

@@ -3,13 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashmap.h"
 #include "replay.h"
 
 /*
- * Open addressing with linear probing. A digest is a cryptographic hash,
- * so its first bytes are already a good hash. An empty slot has until 0;
- * a removed one is re-filled by moving its successors back (no
- * tombstones), so lookups never degrade.
+ * A digest is a cryptographic hash, so its first bytes are already a good
+ * hash. until_ms is never 0, so an entry is never all zero.
  */
 struct slot {
 	uint8_t d[JIT_DIGEST_LEN];
@@ -17,40 +16,40 @@ struct slot {
 };
 
 struct jit_replay {
-	struct slot *slots;
-	size_t cap; /* power of two */
-	size_t n;
+	struct hashmap map; /* struct slot */
 };
 
-#define MIN_CAP 64
-
-static size_t home(const struct jit_replay *r, const uint8_t *d)
+static uint64_t digest_hash(const uint8_t *d)
 {
 	uint64_t h;
 
 	memcpy(&h, d, sizeof(h));
-	return (size_t)h & (r->cap - 1);
+	return h;
+}
+
+static uint64_t slot_hash(const void *e, const void *ctx)
+{
+	return digest_hash(((const struct slot *)e)->d);
+}
+
+static bool is_digest(const void *e, const void *key, const void *ctx)
+{
+	return !memcmp(((const struct slot *)e)->d, key, JIT_DIGEST_LEN);
 }
 
 struct jit_replay *replay_new(void)
 {
 	struct jit_replay *r = calloc(1, sizeof(*r));
 
-	if (!r)
-		return NULL;
-	r->slots = calloc(MIN_CAP, sizeof(*r->slots));
-	if (!r->slots) {
-		free(r);
-		return NULL;
-	}
-	r->cap = MIN_CAP;
+	if (r)
+		hashmap_init(&r->map, sizeof(struct slot), slot_hash, NULL);
 	return r;
 }
 
 struct jit_replay *replay_free(struct jit_replay *r)
 {
 	if (r) {
-		free(r->slots);
+		hashmap_clear(&r->map);
 		free(r);
 	}
 	return NULL;
@@ -58,14 +57,7 @@ struct jit_replay *replay_free(struct jit_replay *r)
 
 static struct slot *find(const struct jit_replay *r, const uint8_t *d)
 {
-	for (size_t i = home(r, d);; i = (i + 1) & (r->cap - 1)) {
-		struct slot *s = &r->slots[i];
-
-		if (!s->until_ms)
-			return NULL;
-		if (!memcmp(s->d, d, JIT_DIGEST_LEN))
-			return s;
-	}
+	return hashmap_find(&r->map, digest_hash(d), is_digest, d);
 }
 
 bool replay_seen(const struct jit_replay *r, const uint8_t *d, uint64_t now_ms)
@@ -75,76 +67,21 @@ bool replay_seen(const struct jit_replay *r, const uint8_t *d, uint64_t now_ms)
 	return s && s->until_ms >= now_ms;
 }
 
-static void put(struct jit_replay *r, const uint8_t *d, uint64_t until_ms)
+static bool is_past(const void *e, void *userdata)
 {
-	size_t i = home(r, d);
-
-	while (r->slots[i].until_ms)
-		i = (i + 1) & (r->cap - 1);
-	memcpy(r->slots[i].d, d, JIT_DIGEST_LEN);
-	r->slots[i].until_ms = until_ms;
-	r->n++;
-}
-
-static int resize(struct jit_replay *r, size_t cap)
-{
-	struct slot *old = r->slots;
-	size_t old_cap = r->cap;
-
-	r->slots = calloc(cap, sizeof(*r->slots));
-	if (!r->slots) {
-		r->slots = old;
-		return -ENOMEM;
-	}
-	r->cap = cap;
-	r->n = 0;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i].until_ms)
-			put(r, old[i].d, old[i].until_ms);
-	free(old);
-	return 0;
-}
-
-/* Empty slot i and move back the run after it that hashed before it. */
-static void remove_at(struct jit_replay *r, size_t i)
-{
-	size_t j = i;
-
-	r->slots[i].until_ms = 0;
-	r->n--;
-	for (;;) {
-		size_t k;
-
-		j = (j + 1) & (r->cap - 1);
-		if (!r->slots[j].until_ms)
-			return;
-		k = home(r, r->slots[j].d);
-		/* j stays if its home lies cyclically in (i, j]. */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		r->slots[i] = r->slots[j];
-		r->slots[j].until_ms = 0;
-		i = j;
-	}
+	return ((const struct slot *)e)->until_ms < *(const uint64_t *)userdata;
 }
 
 void replay_prune(struct jit_replay *r, uint64_t now_ms)
 {
-	for (size_t i = 0; i < r->cap;) {
-		/* A removal may move a later entry into i: look again. */
-		if (r->slots[i].until_ms && r->slots[i].until_ms < now_ms)
-			remove_at(r, i);
-		else
-			i++;
-	}
-	if (r->cap > MIN_CAP && r->n * 8 < r->cap)
-		(void)resize(r, r->cap / 2);
+	hashmap_remove_if(&r->map, is_past, &now_ms);
+	hashmap_shrink(&r->map);
 }
 
 int replay_add(struct jit_replay *r, const uint8_t *d, uint64_t until_ms,
 	       uint64_t now_ms)
 {
-	struct slot *s = find(r, d);
+	struct slot *s = find(r, d), add;
 
 	if (!until_ms)
 		until_ms = 1;
@@ -153,21 +90,19 @@ int replay_add(struct jit_replay *r, const uint8_t *d, uint64_t until_ms,
 			s->until_ms = until_ms;
 		return 0;
 	}
-	if (r->n >= JIT_REPLAY_MAX) {
+	if (hashmap_count(&r->map) >= JIT_REPLAY_MAX) {
 		replay_prune(r, now_ms);
-		if (r->n >= JIT_REPLAY_MAX)
+		if (hashmap_count(&r->map) >= JIT_REPLAY_MAX)
 			return -ENOSPC;
 	}
-	/* At most half full: probes stay short. */
-	if ((r->n + 1) * 2 > r->cap && resize(r, r->cap * 2) < 0)
-		return -ENOMEM;
-	put(r, d, until_ms);
-	return 0;
+	memcpy(add.d, d, JIT_DIGEST_LEN);
+	add.until_ms = until_ms;
+	return hashmap_add(&r->map, digest_hash(d), &add);
 }
 
 size_t replay_count(const struct jit_replay *r)
 {
-	return r->n;
+	return hashmap_count(&r->map);
 }
 
 int replay_foreach(const struct jit_replay *r,
@@ -175,12 +110,11 @@ int replay_foreach(const struct jit_replay *r,
 			     uint64_t until_ms),
 		   void *userdata)
 {
-	for (size_t i = 0; i < r->cap; i++) {
-		int ret;
+	const struct slot *s;
 
-		if (!r->slots[i].until_ms)
-			continue;
-		ret = fn(userdata, r->slots[i].d, r->slots[i].until_ms);
+	for (size_t i = 0; (s = hashmap_next(&r->map, &i));) {
+		int ret = fn(userdata, s->d, s->until_ms);
+
 		if (ret)
 			return ret;
 	}

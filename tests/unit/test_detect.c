@@ -929,8 +929,8 @@ static size_t heap_in_use(void)
 }
 
 /*
- * 200,000 attempts take seconds (every one scans the tables); under valgrind
- * a quarter, still 25 times what the tables hold, keeps within the timeout.
+ * 200,000 attempts; under valgrind a quarter, still 25 times what the
+ * tables hold, keeps within the timeout.
  */
 #define FLOOD (RUNNING_ON_VALGRIND ? 50000u : 200000u)
 
@@ -1055,6 +1055,50 @@ START_TEST(test_flood_then_attack)
 			"ssh");
 	ck_assert_uint_eq(count_type(&alert_repeated_attempts), 1);
 	ck_assert_uint_eq(last_of(&alert_repeated_attempts)->count, 10);
+	detect_free(d);
+}
+END_TEST
+
+/*
+ * Entries are found by key through a map while the clock replaces them:
+ * after every replacement each key still finds its own entry, and a key
+ * whose entry was replaced starts over.
+ */
+START_TEST(test_evicted_keys)
+{
+	enum { N = 3 * DETECT_SOURCES };
+	struct jit_detect *d = detect_new(count_and_drop, NULL);
+	struct jit_detect_limits l;
+	char src[48];
+
+	ck_assert_ptr_nonnull(d);
+	detect_limits_default(&l);
+	l.repeated = 3;
+	l.scan_ports = 2;
+	l.sources = 0;
+	detect_set_limits(d, &l);
+	flood_alerts = 0;
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t ms = T0 + i;
+
+		snprintf(src, sizeof(src), "10.%u.%u.%u", i >> 16,
+			 (i >> 8) & 0xff, i & 0xff);
+		/* One repeated-attempts and one sweep alert per source. */
+		attempt(d, ms, src, IPPROTO_TCP, 22, "ssh");
+		attempt(d, ms, src, IPPROTO_TCP, 3389, "rdp");
+		attempt(d, ms, src, IPPROTO_TCP, 22, "ssh");
+		attempt(d, ms, src, IPPROTO_TCP, 22, "ssh");
+		ck_assert_uint_eq(flood_alerts, 2 * (i + 1));
+	}
+	ck_assert_uint_gt(detect_evicted(d), 0);
+	ck_assert_uint_le(detect_tracked(d), DETECT_PAIRS + DETECT_SOURCES);
+	/* The first sources were replaced: one attempt each is a new count. */
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(src, sizeof(src), "10.0.%u.%u", i >> 8, i & 0xff);
+		attempt(d, T0 + N + i, src, IPPROTO_TCP, 22, "ssh");
+		attempt(d, T0 + N + i, src, IPPROTO_TCP, 22, "ssh");
+	}
+	ck_assert_uint_eq(flood_alerts, 2 * N);
 	detect_free(d);
 }
 END_TEST
@@ -1305,6 +1349,7 @@ static Suite *detect_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_flood);
 	tcase_add_test(tc, test_flood_then_attack);
+	tcase_add_test(tc, test_evicted_keys);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("alert");
