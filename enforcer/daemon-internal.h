@@ -21,6 +21,7 @@
 #include "state.h"
 #include "watch.h"
 #include "detect.h"
+#include "hashmap.h"
 #include "nflog.h"
 #include "replay.h"
 #include "spa.h"
@@ -50,7 +51,8 @@ struct jit_spa_item {
  * @errors: why the last reload of it failed, or NULL
  * @nflog: the NFLOG group the table copies SPA packets to
  * @batch: the packets of this read, until their digests are synced
- * @fails: recent failures by source
+ * @fails: recent failures by source (the first replaced when full)
+ * @fail_index: finds a source's entry
  * @c_*: counters since start
  */
 struct jit_spa_state {
@@ -60,7 +62,9 @@ struct jit_spa_state {
 	struct jit_spa_item *batch;
 	size_t n_batch, cap_batch;
 	struct jit_spa_source fails[JIT_SPA_FAIL_SOURCES];
-	size_t n_fails;
+	size_t n_fails, next_victim;
+	struct hashmap fail_index; /* source -> 1 + index in fails */
+	uint64_t seed;
 	uint64_t last_prune_ms;
 	uint64_t c_packets, c_ignored, c_no_stanza, c_bad_hmac, c_replays,
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;

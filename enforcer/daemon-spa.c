@@ -53,30 +53,67 @@ int daemon_spa_reload(struct jit_daemon *d)
 	return 0;
 }
 
-/* The source's entry, made (in place of the oldest) if needed. */
+static uint64_t source_hash(const struct jit_spa_state *s,
+			    const struct jit_prefix *src)
+{
+	return hash_bytes(src->addr, prefix_addr_len(src),
+			  s->seed ^ (uint64_t)src->family);
+}
+
+static uint64_t fail_hash(const void *entry, const void *ctx)
+{
+	const struct jit_spa_state *s = ctx;
+
+	return source_hash(s, &s->fails[*(const uint32_t *)entry - 1].src);
+}
+
+static bool fail_eq(const void *entry, const void *key, const void *ctx)
+{
+	const struct jit_spa_state *s = ctx;
+	const struct jit_prefix *a = &s->fails[*(const uint32_t *)entry - 1]
+					      .src,
+				*b = key;
+
+	return a->family == b->family &&
+	       !memcmp(a->addr, b->addr, prefix_addr_len(b));
+}
+
+/*
+ * The source's entry, made if needed: while the table is full, in place of
+ * the one made longest ago (a flood of spoofed sources costs O(1) each).
+ */
 static struct jit_spa_source *
 fail_source(struct jit_daemon *d, const struct jit_prefix *src, uint64_t now)
 {
 	struct jit_spa_state *s = &d->spa;
-	struct jit_spa_source *e = NULL, *oldest = NULL;
+	uint64_t h = source_hash(s, src);
+	uint32_t *idx = hashmap_find(&s->fail_index, h, fail_eq, src);
+	struct jit_spa_source *e;
 
-	for (size_t i = 0; i < s->n_fails; i++) {
-		struct jit_spa_source *x = &s->fails[i];
+	if (idx) {
+		e = &s->fails[*idx - 1];
+	} else {
+		uint32_t *old;
+		size_t i;
 
-		if (x->src.family == src->family &&
-		    !memcmp(x->src.addr, src->addr, prefix_addr_len(src))) {
-			e = x;
-			break;
+		if (s->n_fails < JIT_SPA_FAIL_SOURCES) {
+			i = s->n_fails++;
+		} else {
+			i = s->next_victim;
+			s->next_victim = (i + 1) % JIT_SPA_FAIL_SOURCES;
+			old = hashmap_find(&s->fail_index,
+					   source_hash(s, &s->fails[i].src),
+					   fail_eq, &s->fails[i].src);
+			if (old)
+				hashmap_remove(&s->fail_index, old);
 		}
-		if (!oldest || x->last_ms < oldest->last_ms)
-			oldest = x;
-	}
-	if (!e) {
-		e = s->n_fails < JIT_SPA_FAIL_SOURCES ? &s->fails[s->n_fails++]
-						      : oldest;
+		e = &s->fails[i];
 		memset(e, 0, sizeof(*e));
 		e->src = *src;
 		e->first_ms = now;
+		/* Room was reserved for every entry: this never fails. */
+		(void)hashmap_add(&s->fail_index, h,
+				  &(uint32_t){ (uint32_t)i + 1 });
 	}
 	if (now - e->first_ms > FAIL_WINDOW_MS) {
 		/* A new window: counts and alerts start over. */
@@ -525,6 +562,10 @@ int daemon_spa_setup(struct jit_daemon *d)
 
 	if (!d->cfg->spa_access)
 		return 0;
+	d->spa.seed = hash_seed();
+	hashmap_init(&d->spa.fail_index, sizeof(uint32_t), fail_hash, &d->spa);
+	if (hashmap_reserve(&d->spa.fail_index, JIT_SPA_FAIL_SOURCES) < 0)
+		return -ENOMEM;
 	r = daemon_spa_reload(d);
 	if (r < 0) {
 		log_err("SPA access file '%s' rejected: fix it, or start "
@@ -553,6 +594,7 @@ void daemon_spa_teardown(struct jit_daemon *d)
 	d->spa.conf = NULL;
 	free(d->spa.errors);
 	free(d->spa.batch);
+	hashmap_clear(&d->spa.fail_index);
 }
 
 json_t *daemon_spa_status(struct jit_daemon *d)
