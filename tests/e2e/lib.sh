@@ -311,6 +311,30 @@ add_user() {
 	on_cleanup userdel "$user"
 }
 
+# The people of the permission tests, unique to the run: G_SOCK may use
+# the socket, G_OPS may request, G_SEC may approve; U_ALICE is in G_SOCK
+# and G_OPS, U_BOB in G_SOCK and G_SEC, U_MAL in G_SOCK only.
+add_team() {
+	U_ALICE="${E2E_ID}al"
+	U_BOB="${E2E_ID}bo"
+	U_MAL="${E2E_ID}ma"
+	G_SOCK="${E2E_ID}so"
+	G_OPS="${E2E_ID}op"
+	G_SEC="${E2E_ID}se"
+	add_group "$G_SOCK"
+	add_group "$G_OPS"
+	add_group "$G_SEC"
+	add_user "$U_ALICE" "$G_SOCK,$G_OPS"
+	add_user "$U_BOB" "$G_SOCK,$G_SEC"
+	add_user "$U_MAL" "$G_SOCK"
+}
+
+# actl USER ARGS...: jitctl ARGS as that user.
+actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
+
+# The id of a "request N ..." line of jitctl, from stdin.
+grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
+
 # as USER CMD...: run a command in vm as that user (with its groups).
 as() {
 	local user="$1"

@@ -10,18 +10,7 @@ chmod 755 "$TMP"
 
 start_listeners 22 3389
 
-U_ALICE="${E2E_ID}al"
-U_BOB="${E2E_ID}bo"
-U_MAL="${E2E_ID}ma"
-G_SOCK="${E2E_ID}so"
-G_OPS="${E2E_ID}op"
-G_SEC="${E2E_ID}se"
-add_group "$G_SOCK"
-add_group "$G_OPS"
-add_group "$G_SEC"
-add_user "$U_ALICE" "$G_SOCK,$G_OPS"
-add_user "$U_BOB" "$G_SOCK,$G_SEC"
-add_user "$U_MAL" "$G_SOCK"
+add_team
 U_CAROL="${E2E_ID}ca"
 add_user "$U_CAROL" "$G_SOCK,$G_OPS,$G_SEC"
 
@@ -44,8 +33,6 @@ approvers: {groups: [$G_SEC]}
 Y
 
 start_agent --socket-group "$G_SOCK" || exit 1
-actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
-grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
 elements() { vm nft list set inet "$TABLE" "$1" | grep -c "$2" || true; }
 
 # --- automatic approval, exact host, expiry ------------------------------

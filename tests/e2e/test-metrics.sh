@@ -12,18 +12,7 @@ chmod 755 "$TMP"
 
 start_listeners 22 3389
 
-U_ALICE="${E2E_ID}al"
-U_BOB="${E2E_ID}bo"
-U_MAL="${E2E_ID}ma"
-G_SOCK="${E2E_ID}so"
-G_OPS="${E2E_ID}op"
-G_SEC="${E2E_ID}se"
-add_group "$G_SOCK"
-add_group "$G_OPS"
-add_group "$G_SEC"
-add_user "$U_ALICE" "$G_SOCK,$G_OPS"
-add_user "$U_BOB" "$G_SOCK,$G_SEC"
-add_user "$U_MAL" "$G_SOCK"
+add_team
 
 write_policy ssh <<Y
 name: ssh
@@ -121,8 +110,6 @@ check "the validator refuses a bad name" \
 	bash -c "! printf '# TYPE x-y gauge\nx-y 1\n' | python3 $TMP/validate.py >/dev/null"
 
 start_agent --socket-group "$G_SOCK" --no-table-owner || exit 1
-actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
-grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
 snap() { jitctl metrics >"$TMP/$1.prom"; }
 val() { awk -v k="$2" '$1 == k {print $2}' "$TMP/$1.prom"; }
 # delta FROM TO SERIES: how much an integer series moved
