@@ -329,6 +329,29 @@ add_team() {
 	add_user "$U_MAL" "$G_SOCK"
 }
 
+# The team's policies: ssh (tcp/22, 1h) for U_ALICE alone, approved at
+# once; rdp (tcp/3389, 30m) for G_OPS, approved by G_SEC, from the
+# allowed_sources in $1 if given ("192.0.2.0/24, 2001:db8:1::/64").
+write_team_policies() {
+	write_policy ssh <<Y
+name: ssh
+ports:
+  - port: 22
+    max_duration: 1h
+requesters: {users: [$U_ALICE]}
+Y
+	write_policy rdp <<Y
+name: rdp
+ports:
+  - port: 3389
+    max_duration: 30m
+${1:+    allowed_sources: [$1]
+}requesters: {groups: [$G_OPS]}
+approval: manual
+approvers: {groups: [$G_SEC]}
+Y
+}
+
 # actl USER ARGS...: jitctl ARGS as that user.
 actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
 

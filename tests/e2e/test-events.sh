@@ -12,22 +12,7 @@ chmod 755 "$TMP"
 
 add_team
 
-write_policy ssh <<Y
-name: ssh
-ports:
-  - port: 22
-    max_duration: 1h
-requesters: {users: [$U_ALICE]}
-Y
-write_policy rdp <<Y
-name: rdp
-ports:
-  - port: 3389
-    max_duration: 30m
-requesters: {groups: [$G_OPS]}
-approval: manual
-approvers: {groups: [$G_SEC]}
-Y
+write_team_policies
 
 start_agent --socket-group "$G_SOCK" || exit 1
 followers_are() { [ "$(jitctl metrics | awk '$1 == "jit_enforcer_followers{stream=\"events\"}" {print $2}')" = "$1" ]; }

@@ -14,23 +14,7 @@ add_team
 U_CAROL="${E2E_ID}ca"
 add_user "$U_CAROL" "$G_SOCK,$G_OPS,$G_SEC"
 
-write_policy ssh <<Y
-name: ssh
-ports:
-  - port: 22
-    max_duration: 1h
-requesters: {users: [$U_ALICE]}
-Y
-write_policy rdp <<Y
-name: rdp
-ports:
-  - port: 3389
-    max_duration: 30m
-    allowed_sources: [192.0.2.0/24, 2001:db8:1::/64]
-requesters: {groups: [$G_OPS]}
-approval: manual
-approvers: {groups: [$G_SEC]}
-Y
+write_team_policies "192.0.2.0/24, 2001:db8:1::/64"
 
 start_agent --socket-group "$G_SOCK" || exit 1
 elements() { vm nft list set inet "$TABLE" "$1" | grep -c "$2" || true; }

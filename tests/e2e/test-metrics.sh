@@ -14,22 +14,7 @@ start_listeners 22 3389
 
 add_team
 
-write_policy ssh <<Y
-name: ssh
-ports:
-  - port: 22
-    max_duration: 1h
-requesters: {users: [$U_ALICE]}
-Y
-write_policy rdp <<Y
-name: rdp
-ports:
-  - port: 3389
-    max_duration: 30m
-requesters: {groups: [$G_OPS]}
-approval: manual
-approvers: {groups: [$G_SEC]}
-Y
+write_team_policies
 
 # validate [BEFORE] < TEXT: Prometheus text exposition (0.0.4) as this
 # project writes it: every sample after a TYPE of its name, names and label
