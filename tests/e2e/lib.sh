@@ -206,38 +206,32 @@ probe_rc() {
 	echo "$rc"
 }
 
-# expect_tcp NSFUNC ADDR PORT open|refused|dropped
-expect_tcp() {
-	local ns="$1" addr="$2" port="$3" want="$4" rc
-	rc=$(probe_rc "$ns" "$addr" "$port")
-	local got
-	case "$rc" in
+# expect_answer NSFUNC ADDR PORT PROTO WANT RC: a probe's exit status RC
+# read as open, refused or dropped, and asserted to be WANT.
+expect_answer() {
+	local ns="$1" addr="$2" port="$3" proto="$4" want="$5" got
+	case "$6" in
 	0) got=open ;;
 	1) got=refused ;;
 	2) got=dropped ;;
-	*) got="error($rc)" ;;
+	*) got="error($6)" ;;
 	esac
 	if [ "$got" = "$want" ]; then
-		ok "$ns -> [$addr]:$port/tcp is $want"
+		ok "$ns -> [$addr]:$port/$proto is $want"
 	else
-		fail "$ns -> [$addr]:$port/tcp: want $want, got $got"
+		fail "$ns -> [$addr]:$port/$proto: want $want, got $got"
 	fi
 }
 
+# expect_tcp NSFUNC ADDR PORT open|refused|dropped
+expect_tcp() {
+	expect_answer "$1" "$2" "$3" tcp "$4" "$(probe_rc "$1" "$2" "$3")"
+}
+
 expect_udp() {
-	local ns="$1" addr="$2" port="$3" want="$4" rc=0 got
-	"$ns" "$PROBE" udp "$addr" "$port" 900 >/dev/null 2>&1 || rc=$?
-	case "$rc" in
-	0) got=open ;;
-	1) got=refused ;;
-	2) got=dropped ;;
-	*) got="error($rc)" ;;
-	esac
-	if [ "$got" = "$want" ]; then
-		ok "$ns -> [$addr]:$port/udp is $want"
-	else
-		fail "$ns -> [$addr]:$port/udp: want $want, got $got"
-	fi
+	local rc=0
+	"$1" "$PROBE" udp "$2" "$3" 900 >/dev/null 2>&1 || rc=$?
+	expect_answer "$1" "$2" "$3" udp "$4" "$rc"
 }
 
 # Wait (bounded) until a TCP probe gives the wanted answer, then assert it.
