@@ -370,6 +370,20 @@ static bool user_name_valid(const char *s)
 }
 
 /* ACCESS_EXPIRE MM/DD/YYYY: local midnight at the start of that day. */
+/* ACCESS_EXPIRE_EPOCH: unix seconds. */
+static int parse_epoch(struct parser *p, const char *val, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(val, &end, 10);
+	if (!isdigit((unsigned char)val[0]) || *end || errno || v < 1)
+		return err(p, "ACCESS_EXPIRE_EPOCH must be unix seconds");
+	*ret = v;
+	return 0;
+}
+
 static int parse_date(struct parser *p, const char *val, int64_t *ret)
 {
 	struct tm tm = { 0 };
@@ -460,6 +474,56 @@ static int stanza_begin(struct parser *p, char *val)
 			      &s->n_sources);
 }
 
+static int parse_hmac_type(struct parser *p, struct jit_spa_stanza *s,
+			   const char *val)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(hmac_types); i++)
+		if (!strcasecmp(val, hmac_types[i].name)) {
+			s->hmac_type = hmac_types[i].value;
+			return 0;
+		}
+	return err(p,
+		   "HMAC_DIGEST_TYPE '%s' is not MD5, SHA1, SHA256, "
+		   "SHA384, SHA512, SHA3_256 or SHA3_512",
+		   val);
+}
+
+static int parse_enc_mode(struct parser *p, struct jit_spa_stanza *s,
+			  const char *val)
+{
+	if (!strcasecmp(val, "Asymmetric"))
+		return err(p, "ENCRYPTION_MODE Asymmetric (GnuPG) is "
+			      "not supported");
+	for (size_t i = 0; i < ARRAY_SIZE(enc_modes); i++)
+		if (!strcasecmp(val, enc_modes[i].name)) {
+			s->enc_mode = enc_modes[i].value;
+			return 0;
+		}
+	return err(p,
+		   "ENCRYPTION_MODE '%s' is not CBC, CTR, ECB, CFB, "
+		   "PCBC, OFB or legacy",
+		   val);
+}
+
+static int parse_require_user(struct parser *p, struct jit_spa_stanza *s,
+			      const char *val)
+{
+	if (strlen(val) >= sizeof(s->require_user))
+		return err(p, "REQUIRE_USERNAME is longer than %d bytes",
+			   JIT_SPA_USER_MAX - 1);
+	snprintf(s->require_user, sizeof(s->require_user), "%s", val);
+	return 0;
+}
+
+static int parse_jit_user(struct parser *p, struct jit_spa_stanza *s,
+			  const char *val)
+{
+	if (!user_name_valid(val))
+		return err(p, "JIT_USER '%.40s' is not a user name", val);
+	snprintf(s->jit_user, sizeof(s->jit_user), "%s", val);
+	return 0;
+}
+
 static int keyword(struct parser *p, const char *kw, char *val)
 {
 	struct jit_spa_stanza *s = p->cur;
@@ -484,39 +548,10 @@ static int keyword(struct parser *p, const char *kw, char *val)
 		return once(p, "HMAC_KEY", K_HMAC_KEY)
 			       ?: parse_key(p, kw, val, kw[8] != '\0',
 					    s->hmac_key, &s->hmac_key_len);
-	if (!strcasecmp(kw, "HMAC_DIGEST_TYPE")) {
-		int r = once(p, kw, K_HMAC_TYPE);
-
-		if (r)
-			return r;
-		for (size_t i = 0; i < ARRAY_SIZE(hmac_types); i++)
-			if (!strcasecmp(val, hmac_types[i].name)) {
-				s->hmac_type = hmac_types[i].value;
-				return 0;
-			}
-		return err(p,
-			   "HMAC_DIGEST_TYPE '%s' is not MD5, SHA1, SHA256, "
-			   "SHA384, SHA512, SHA3_256 or SHA3_512",
-			   val);
-	}
-	if (!strcasecmp(kw, "ENCRYPTION_MODE")) {
-		int r = once(p, kw, K_ENC_MODE);
-
-		if (r)
-			return r;
-		if (!strcasecmp(val, "Asymmetric"))
-			return err(p, "ENCRYPTION_MODE Asymmetric (GnuPG) is "
-				      "not supported");
-		for (size_t i = 0; i < ARRAY_SIZE(enc_modes); i++)
-			if (!strcasecmp(val, enc_modes[i].name)) {
-				s->enc_mode = enc_modes[i].value;
-				return 0;
-			}
-		return err(p,
-			   "ENCRYPTION_MODE '%s' is not CBC, CTR, ECB, CFB, "
-			   "PCBC, OFB or legacy",
-			   val);
-	}
+	if (!strcasecmp(kw, "HMAC_DIGEST_TYPE"))
+		return once(p, kw, K_HMAC_TYPE) ?: parse_hmac_type(p, s, val);
+	if (!strcasecmp(kw, "ENCRYPTION_MODE"))
+		return once(p, kw, K_ENC_MODE) ?: parse_enc_mode(p, s, val);
 	if (!strcasecmp(kw, "FW_ACCESS_TIMEOUT"))
 		return once(p, kw, K_ACCESS_TIMEOUT)
 			       ?: parse_seconds(p, kw, val,
@@ -524,29 +559,11 @@ static int keyword(struct parser *p, const char *kw, char *val)
 	if (!strcasecmp(kw, "MAX_FW_TIMEOUT"))
 		return once(p, kw, K_MAX_TIMEOUT)
 			       ?: parse_seconds(p, kw, val, &s->max_timeout_s);
-	if (!strcasecmp(kw, "REQUIRE_USERNAME")) {
-		int r = once(p, kw, K_REQUIRE_USER);
-
-		if (r)
-			return r;
-		if (strlen(val) >= sizeof(s->require_user))
-			return err(p,
-				   "REQUIRE_USERNAME is longer than %d bytes",
-				   JIT_SPA_USER_MAX - 1);
-		snprintf(s->require_user, sizeof(s->require_user), "%s", val);
-		return 0;
-	}
-	if (!strcasecmp(kw, "JIT_USER")) {
-		int r = once(p, kw, K_JIT_USER);
-
-		if (r)
-			return r;
-		if (!user_name_valid(val))
-			return err(p, "JIT_USER '%.40s' is not a user name",
-				   val);
-		snprintf(s->jit_user, sizeof(s->jit_user), "%s", val);
-		return 0;
-	}
+	if (!strcasecmp(kw, "REQUIRE_USERNAME"))
+		return once(p, kw, K_REQUIRE_USER)
+			       ?: parse_require_user(p, s, val);
+	if (!strcasecmp(kw, "JIT_USER"))
+		return once(p, kw, K_JIT_USER) ?: parse_jit_user(p, s, val);
 	if (!strcasecmp(kw, "OPEN_PORTS"))
 		return once(p, kw, K_OPEN_PORTS)
 			       ?: parse_ports(p, kw, val, &s->open_ports,
@@ -568,21 +585,9 @@ static int keyword(struct parser *p, const char *kw, char *val)
 	if (!strcasecmp(kw, "ACCESS_EXPIRE"))
 		return once(p, "ACCESS_EXPIRE", K_EXPIRE)
 			       ?: parse_date(p, val, &s->expire_s);
-	if (!strcasecmp(kw, "ACCESS_EXPIRE_EPOCH")) {
-		char *end;
-		long long v;
-		int r = once(p, "ACCESS_EXPIRE", K_EXPIRE);
-
-		if (r)
-			return r;
-		errno = 0;
-		v = strtoll(val, &end, 10);
-		if (!isdigit((unsigned char)val[0]) || *end || errno || v < 1)
-			return err(p,
-				   "ACCESS_EXPIRE_EPOCH must be unix seconds");
-		s->expire_s = v;
-		return 0;
-	}
+	if (!strcasecmp(kw, "ACCESS_EXPIRE_EPOCH"))
+		return once(p, "ACCESS_EXPIRE", K_EXPIRE)
+			       ?: parse_epoch(p, val, &s->expire_s);
 	return err(p, "unknown keyword '%.40s'", kw);
 }
 
