@@ -24,20 +24,20 @@
 /* Base64 text of a key: 4/3 of JIT_SPA_KEY_MAX, with padding. */
 #define KEY_B64_MAX 176
 
-static const struct {
+/* libfko's constants and the names access.conf gives them. */
+struct fko_name {
 	const char *name;
 	int value;
-} hmac_types[] = {
+};
+
+static const struct fko_name hmac_types[] = {
 	{ "MD5", FKO_HMAC_MD5 },	   { "SHA1", FKO_HMAC_SHA1 },
 	{ "SHA256", FKO_HMAC_SHA256 },	   { "SHA384", FKO_HMAC_SHA384 },
 	{ "SHA512", FKO_HMAC_SHA512 },	   { "SHA3_256", FKO_HMAC_SHA3_256 },
 	{ "SHA3_512", FKO_HMAC_SHA3_512 },
 };
 
-static const struct {
-	const char *name;
-	int value;
-} enc_modes[] = {
+static const struct fko_name enc_modes[] = {
 	{ "CBC", FKO_ENC_MODE_CBC },
 	{ "CTR", FKO_ENC_MODE_CTR },
 	{ "ECB", FKO_ENC_MODE_ECB },
@@ -47,20 +47,34 @@ static const struct {
 	{ "legacy", FKO_ENC_MODE_CBC_LEGACY_IV },
 };
 
+static const char *fko_name_of(const struct fko_name *t, size_t n, int value)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].value == value)
+			return t[i].name;
+	return "?";
+}
+
+/* The value named name (in any case); -ENOENT for no such name. */
+static int fko_value_of(const struct fko_name *t, size_t n, const char *name,
+			int *ret)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(name, t[i].name)) {
+			*ret = t[i].value;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 const char *spa_hmac_name(int hmac_type)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(hmac_types); i++)
-		if (hmac_types[i].value == hmac_type)
-			return hmac_types[i].name;
-	return "?";
+	return fko_name_of(hmac_types, ARRAY_SIZE(hmac_types), hmac_type);
 }
 
 const char *spa_enc_mode_name(int enc_mode)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(enc_modes); i++)
-		if (enc_modes[i].value == enc_mode)
-			return enc_modes[i].name;
-	return "?";
+	return fko_name_of(enc_modes, ARRAY_SIZE(enc_modes), enc_mode);
 }
 
 /*
@@ -477,11 +491,9 @@ static int stanza_begin(struct parser *p, char *val)
 static int parse_hmac_type(struct parser *p, struct jit_spa_stanza *s,
 			   const char *val)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(hmac_types); i++)
-		if (!strcasecmp(val, hmac_types[i].name)) {
-			s->hmac_type = hmac_types[i].value;
-			return 0;
-		}
+	if (fko_value_of(hmac_types, ARRAY_SIZE(hmac_types), val,
+			 &s->hmac_type) == 0)
+		return 0;
 	return err(p,
 		   "HMAC_DIGEST_TYPE '%s' is not MD5, SHA1, SHA256, "
 		   "SHA384, SHA512, SHA3_256 or SHA3_512",
@@ -494,11 +506,9 @@ static int parse_enc_mode(struct parser *p, struct jit_spa_stanza *s,
 	if (!strcasecmp(val, "Asymmetric"))
 		return err(p, "ENCRYPTION_MODE Asymmetric (GnuPG) is "
 			      "not supported");
-	for (size_t i = 0; i < ARRAY_SIZE(enc_modes); i++)
-		if (!strcasecmp(val, enc_modes[i].name)) {
-			s->enc_mode = enc_modes[i].value;
-			return 0;
-		}
+	if (fko_value_of(enc_modes, ARRAY_SIZE(enc_modes), val, &s->enc_mode) ==
+	    0)
+		return 0;
 	return err(p,
 		   "ENCRYPTION_MODE '%s' is not CBC, CTR, ECB, CFB, "
 		   "PCBC, OFB or legacy",
