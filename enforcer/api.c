@@ -85,6 +85,29 @@ static int parse_port_text(const char *s, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
+/* An optional field: NULL when it is absent or null. */
+static json_t *optional_field(json_t *msg, const char *key)
+{
+	json_t *v = json_object_get(msg, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
+/* An optional string field: *ret NULL when it is absent or null. */
+static int optional_string(json_t *msg, const char *key, const char **ret,
+			   struct parse_err *e)
+{
+	json_t *v = optional_field(msg, key);
+	char type_msg[64];
+
+	*ret = NULL;
+	if (!v)
+		return 0;
+	snprintf(type_msg, sizeof(type_msg), "field '%s' must be a string",
+		 key);
+	return unpack_field(v, "s", NULL, ret, type_msg, e);
+}
+
 static int parse_policy(json_t *msg, struct jit_request *out,
 			struct parse_err *e)
 {
@@ -140,17 +163,12 @@ static int parse_port(json_t *msg, struct jit_request *out, struct parse_err *e)
 static int parse_protocol(json_t *msg, struct jit_request *out,
 			  struct parse_err *e)
 {
-	json_t *proto = NULL;
 	const char *s;
 	char val[68];
 	int r;
 
-	r = unpack_field(msg, "{s?o}", "protocol", &proto, "", e);
-	if (r < 0 || !proto || json_is_null(proto))
-		return r;
-	r = unpack_field(proto, "s", NULL, &s,
-			 "field 'protocol' must be a string", e);
-	if (r < 0)
+	r = optional_string(msg, "protocol", &s, e);
+	if (r < 0 || !s)
 		return r;
 	out->key.protos = protocol_parse(s);
 	if (!out->key.protos)
@@ -203,13 +221,12 @@ static int parse_duration_text(const char *s, uint64_t *v, struct parse_err *e)
 static int parse_duration(json_t *msg, struct jit_request *out,
 			  struct parse_err *e)
 {
-	json_t *dur = NULL;
+	json_t *dur = optional_field(msg, "duration");
 	uint64_t v;
 	int r;
 
-	r = unpack_field(msg, "{s?o}", "duration", &dur, "", e);
-	if (r < 0 || !dur || json_is_null(dur))
-		return r;
+	if (!dur)
+		return 0;
 	if (json_is_integer(dur)) {
 		json_int_t i = json_integer_value(dur);
 
@@ -235,16 +252,11 @@ static int parse_duration(json_t *msg, struct jit_request *out,
 static int parse_reason(json_t *msg, struct jit_request *out,
 			struct parse_err *e)
 {
-	json_t *reason = NULL;
 	const char *s;
 	int r;
 
-	r = unpack_field(msg, "{s?o}", "reason", &reason, "", e);
-	if (r < 0 || !reason || json_is_null(reason))
-		return r;
-	r = unpack_field(reason, "s", NULL, &s,
-			 "field 'reason' must be a string", e);
-	if (r < 0)
+	r = optional_string(msg, "reason", &s, e);
+	if (r < 0 || !s)
 		return r;
 	if (strlen(s) >= JIT_REASON_MAX)
 		return fail(e, "bad-value", "reason is longer than %d bytes",
