@@ -454,25 +454,23 @@ static void drop_privileges(void)
 
 static int daemon_setup(struct jit_daemon *d)
 {
+	static int (*const before_commit[])(struct jit_daemon *) = {
+		setup_loop,
+		setup_core,
+		check_dirs,
+		daemon_open_logs,
+		/* Watch before the first load so no edit slips between the two.
+		 */
+		watch_policies,
+	};
 	struct start_times t = { 0 };
 	int r;
 
-	r = setup_loop(d);
-	if (r < 0)
-		return r;
-	r = setup_core(d);
-	if (r < 0)
-		return r;
-	r = check_dirs(d);
-	if (r < 0)
-		return r;
-	r = daemon_open_logs(d);
-	if (r < 0)
-		return r;
-	/* Watch before the first load so no edit slips between the two. */
-	r = watch_policies(d);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(before_commit); i++) {
+		r = before_commit[i](d);
+		if (r < 0)
+			return r;
+	}
 	r = first_commit(d, &t);
 	if (r < 0)
 		return r;
