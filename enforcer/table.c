@@ -1560,6 +1560,8 @@ int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 	return (int)n;
 }
 
+DEFINE_CLEANUP_FUNC(struct nftnl_chain, nftnl_chain_free)
+
 struct chains_ctx {
 	const char *ours;
 	struct jit_foreign_chain *v;
@@ -1570,15 +1572,15 @@ struct chains_ctx {
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct chains_ctx *ctx = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
+	_cleanup_(nftnl_chain_freep) struct nftnl_chain *c =
+		nftnl_chain_alloc();
 	struct jit_foreign_chain *f;
 	uint32_t family;
-	int r = 0;
 
 	if (!c)
 		return -ENOMEM;
 	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
-		goto out;
+		return 0;
 	family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
 	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) ||
 	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != NF_INET_LOCAL_IN ||
@@ -1586,12 +1588,10 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	     family != NFPROTO_INET) ||
 	    (family == NFPROTO_INET &&
 	     streq(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ctx->ours)))
-		goto out;
+		return 0;
 	if (grow_array((void **)&ctx->v, &ctx->cap, ctx->n + 1,
-		       sizeof(*ctx->v)) < 0) {
-		r = -ENOMEM;
-		goto out;
-	}
+		       sizeof(*ctx->v)) < 0)
+		return -ENOMEM;
 	f = &ctx->v[ctx->n++];
 	memset(f, 0, sizeof(*f));
 	f->family = (uint8_t)family;
@@ -1602,9 +1602,7 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	f->priority = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
 	f->policy_drop = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) &&
 			 nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP;
-out:
-	nftnl_chain_free(c);
-	return r;
+	return 0;
 }
 
 static void chain_reset(void *data)
