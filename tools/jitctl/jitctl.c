@@ -87,7 +87,8 @@ static void main_usage(FILE *out)
 
 static int main_help(struct ctx *ctx)
 {
-	json_t *doc, *arr;
+	json_auto_t *doc = NULL;
+	json_t *arr;
 
 	if (!ctx->json) {
 		main_usage(stdout);
@@ -105,7 +106,6 @@ static int main_help(struct ctx *ctx)
 			"jitctl COMMAND --help", "jitctl help [COMMAND]",
 			"commands", arr, "socket", JIT_SOCKET_PATH);
 	print_json(ctx, doc);
-	json_decref(doc);
 	return 0;
 }
 
@@ -114,7 +114,7 @@ static int show_help(struct ctx *ctx, const struct command *cmd)
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	FILE *f;
-	json_t *doc;
+	json_auto_t *doc = NULL;
 
 	if (!ctx->json) {
 		print_command_help(cmd, stdout);
@@ -129,7 +129,6 @@ static int show_help(struct ctx *ctx, const struct command *cmd)
 			cmd->name, "summary", cmd->summary, "usage",
 			command_usage_json(cmd), "help", json_text(text));
 	print_json(ctx, doc);
-	json_decref(doc);
 	return 0;
 }
 
@@ -198,7 +197,7 @@ static void parse_main_options(struct ctx *ctx, int argc, char **argv,
 
 static int print_version(struct ctx *ctx)
 {
-	json_t *doc;
+	json_auto_t *doc = NULL;
 
 	if (!ctx->json) {
 		printf("jitctl %s\n", JIT_VERSION);
@@ -206,7 +205,6 @@ static int print_version(struct ctx *ctx)
 	}
 	doc = json_pack("{s:b, s:s}", "ok", 1, "version", JIT_VERSION);
 	print_json(ctx, doc);
-	json_decref(doc);
 	return 0;
 }
 
@@ -229,14 +227,14 @@ static int run_command(struct ctx *ctx, const struct command *cmd, int argc,
 	r = cmd->fn(ctx, argc, argv);
 	/* Never leave a script with nothing to parse. */
 	if (ctx->json && !ctx->printed) {
-		json_t *doc = r ? error_reply("failed",
-					      "jitctl %s failed (exit status "
-					      "%d)",
-					      cmd->name, r)
-				: json_pack("{s:b}", "ok", 1);
+		json_auto_t *doc =
+			r ? error_reply("failed",
+					"jitctl %s failed (exit status "
+					"%d)",
+					cmd->name, r)
+			  : json_pack("{s:b}", "ok", 1);
 
 		print_json(ctx, doc);
-		json_decref(doc);
 	}
 	return r;
 }
