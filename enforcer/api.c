@@ -19,16 +19,41 @@
 
 /* ---- request messages ---------------------------------------------------- */
 
-static int fail(const char **code, char *msg, size_t n, const char *c,
-		const char *fmt, ...)
+/* Where a request's first error goes: its stable code and its message. */
+struct parse_err {
+	const char **code;
+	char *msg;
+	size_t len;
+};
+
+static int fail(struct parse_err *e, const char *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	*code = c;
+	*e->code = c;
 	va_start(ap, fmt);
-	vsnprintf(msg, n, fmt, ap);
+	vsnprintf(e->msg, e->len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/*
+ * One field of a message, unpacked with fmt ("{s:s}", "{s?o}", ...) into
+ * *ret; with no key, fmt ("s") is for msg itself. jansson's refusals map onto
+ * the protocol's codes: a key that is not there is missing-field, a value of
+ * another type is bad-type.
+ */
+static int unpack_field(json_t *msg, const char *fmt, const char *key,
+			void *ret, const char *type_msg, struct parse_err *e)
+{
+	json_error_t jerr;
+
+	if ((key ? json_unpack_ex(msg, &jerr, 0, fmt, key, ret)
+		 : json_unpack_ex(msg, &jerr, 0, fmt, ret)) == 0)
+		return 0;
+	if (json_error_code(&jerr) == json_error_item_not_found)
+		return fail(e, "missing-field", "missing field '%s'", key);
+	return fail(e, "bad-type", "%s", type_msg);
 }
 
 /* A user's value for a message: at most max bytes, cut on a character. */
@@ -60,137 +85,215 @@ static int parse_port_text(const char *s, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
-int request_parse(json_t *msg, struct jit_request *out, const char **code,
-		  char *errmsg, size_t errlen)
+/* An optional field: NULL when it is absent or null. */
+static json_t *optional_field(json_t *msg, const char *key)
 {
-	json_t *policy = json_object_get(msg, "policy");
-	json_t *port = json_object_get(msg, "port");
-	json_t *proto = json_object_get(msg, "protocol");
-	json_t *source = json_object_get(msg, "source");
-	json_t *dur = json_object_get(msg, "duration");
-	json_t *reason = json_object_get(msg, "reason");
-	const char *s;
-	char val[68];
+	json_t *v = json_object_get(msg, key);
 
-	memset(out, 0, sizeof(*out));
-	if (!policy)
-		return fail(code, errmsg, errlen, "missing-field",
-			    "missing field 'policy'");
-	s = json_string_value(policy);
-	if (!s)
-		return fail(code, errmsg, errlen, "bad-type",
-			    "field 'policy' must be a string");
+	return json_is_null(v) ? NULL : v;
+}
+
+/* An optional string field: *ret NULL when it is absent or null. */
+static int optional_string(json_t *msg, const char *key, const char **ret,
+			   struct parse_err *e)
+{
+	json_t *v = optional_field(msg, key);
+	char type_msg[64];
+
+	*ret = NULL;
+	if (!v)
+		return 0;
+	snprintf(type_msg, sizeof(type_msg), "field '%s' must be a string",
+		 key);
+	return unpack_field(v, "s", NULL, ret, type_msg, e);
+}
+
+static int parse_policy(json_t *msg, struct jit_request *out,
+			struct parse_err *e)
+{
+	const char *s;
+	int r;
+
+	r = unpack_field(msg, "{s:s}", "policy", &s,
+			 "field 'policy' must be a string", e);
+	if (r < 0)
+		return r;
 	if (!*s || strlen(s) > JIT_POLICY_NAME_MAX)
-		return fail(code, errmsg, errlen, "bad-value",
+		return fail(e, "bad-value",
 			    "policy name must be 1..%d characters",
 			    JIT_POLICY_NAME_MAX);
 	snprintf(out->policy, sizeof(out->policy), "%s", s);
+	return 0;
+}
 
-	if (!port)
-		return fail(code, errmsg, errlen, "missing-field",
-			    "missing field 'port'");
+/* A number, or text: one port or a range "lo-hi". */
+static int parse_port(json_t *msg, struct jit_request *out, struct parse_err *e)
+{
+	json_t *port;
+	char val[68];
+	int r;
+
+	r = unpack_field(msg, "{s:o}", "port", &port,
+			 "field 'port' must be a number or a string", e);
+	if (r < 0)
+		return r;
 	if (json_is_integer(port)) {
 		json_int_t v = json_integer_value(port);
 
 		if (v < 1 || v > 65535)
-			return fail(code, errmsg, errlen, "bad-value",
+			return fail(e, "bad-value",
 				    "port %lld is out of range 1..65535",
 				    (long long)v);
 		out->key.port_lo = out->key.port_hi = (uint16_t)v;
 	} else if (json_is_string(port)) {
 		if (parse_port_text(json_string_value(port), &out->key.port_lo,
 				    &out->key.port_hi) < 0)
-			return fail(code, errmsg, errlen, "bad-value",
+			return fail(e, "bad-value",
 				    "port '%s' is not a port (1..65535) or "
 				    "a range like 5985-5986",
 				    clip(json_string_value(port), 32, val));
 	} else {
-		return fail(code, errmsg, errlen, "bad-type",
+		return fail(e, "bad-type",
 			    "field 'port' must be a number or a string");
 	}
+	return 0;
+}
 
-	if (proto && !json_is_null(proto)) {
-		s = json_string_value(proto);
-		if (!s)
-			return fail(code, errmsg, errlen, "bad-type",
-				    "field 'protocol' must be a string");
-		out->key.protos = protocol_parse(s);
-		if (!out->key.protos)
-			return fail(code, errmsg, errlen, "bad-value",
-				    "protocol '%s' is not tcp, udp or any",
-				    clip(s, 16, val));
-	}
+/* Optional; null or absent leaves the protocols to the policy. */
+static int parse_protocol(json_t *msg, struct jit_request *out,
+			  struct parse_err *e)
+{
+	const char *s;
+	char val[68];
+	int r;
 
-	if (!source)
-		return fail(code, errmsg, errlen, "missing-field",
-			    "missing field 'source'");
-	s = json_string_value(source);
-	if (!s)
-		return fail(code, errmsg, errlen, "bad-type",
-			    "field 'source' must be a string");
+	r = optional_string(msg, "protocol", &s, e);
+	if (r < 0 || !s)
+		return r;
+	out->key.protos = protocol_parse(s);
+	if (!out->key.protos)
+		return fail(e, "bad-value",
+			    "protocol '%s' is not tcp, udp or any",
+			    clip(s, 16, val));
+	return 0;
+}
+
+static int parse_source(json_t *msg, struct jit_request *out,
+			struct parse_err *e)
+{
+	const char *s;
+	char val[68];
+	int r;
+
+	r = unpack_field(msg, "{s:s}", "source", &s,
+			 "field 'source' must be a string", e);
+	if (r < 0)
+		return r;
 	if (prefix_parse(s, &out->key.source) < 0)
-		return fail(code, errmsg, errlen, "bad-value",
+		return fail(e, "bad-value",
 			    "source '%s' is not an IPv4/IPv6 address or "
 			    "prefix (with no host bits set)",
 			    clip(s, 64, val));
+	return 0;
+}
 
-	if (dur && !json_is_null(dur)) {
-		uint64_t v;
+/* Text such as "1h30m" or "PT2H"; zero and more than the limit refused. */
+static int parse_duration_text(const char *s, uint64_t *v, struct parse_err *e)
+{
+	char val[68];
 
-		if (json_is_integer(dur)) {
-			json_int_t i = json_integer_value(dur);
+	if (duration_parse(s, v) < 0)
+		return fail(e, "bad-value",
+			    "duration '%s' is not a duration like 90s, 15m, "
+			    "2h, 1h30m or PT2H",
+			    clip(s, 32, val));
+	if (*v == 0)
+		return fail(e, "bad-value", "duration '%s' is zero",
+			    clip(s, 32, val));
+	if (*v > JIT_DURATION_MAX_S)
+		return fail(e, "bad-value",
+			    "duration '%s' exceeds the limit of 24h",
+			    clip(s, 32, val));
+	return 0;
+}
 
-			if (i < 1 || i > JIT_DURATION_MAX_S)
-				return fail(code, errmsg, errlen, "bad-value",
-					    "duration %llds is out of range "
-					    "1s..24h",
-					    (long long)i);
-			v = (uint64_t)i;
-		} else if (json_is_string(dur)) {
-			s = json_string_value(dur);
-			if (duration_parse(s, &v) < 0)
-				return fail(code, errmsg, errlen, "bad-value",
-					    "duration '%s' is not a "
-					    "duration like 90s, 15m, 2h, "
-					    "1h30m or PT2H",
-					    clip(s, 32, val));
-			if (v == 0)
-				return fail(code, errmsg, errlen, "bad-value",
-					    "duration '%s' is zero",
-					    clip(s, 32, val));
-			if (v > JIT_DURATION_MAX_S)
-				return fail(code, errmsg, errlen, "bad-value",
-					    "duration '%s' exceeds the "
-					    "limit of 24h",
-					    clip(s, 32, val));
-		} else {
-			return fail(code, errmsg, errlen, "bad-type",
-				    "field 'duration' must be a string or a "
-				    "number of seconds");
-		}
-		out->duration_s = (uint32_t)v;
+/* Optional; a number of seconds or text. */
+static int parse_duration(json_t *msg, struct jit_request *out,
+			  struct parse_err *e)
+{
+	json_t *dur = optional_field(msg, "duration");
+	uint64_t v;
+	int r;
+
+	if (!dur)
+		return 0;
+	if (json_is_integer(dur)) {
+		json_int_t i = json_integer_value(dur);
+
+		if (i < 1 || i > JIT_DURATION_MAX_S)
+			return fail(e, "bad-value",
+				    "duration %llds is out of range 1s..24h",
+				    (long long)i);
+		v = (uint64_t)i;
+	} else if (json_is_string(dur)) {
+		r = parse_duration_text(json_string_value(dur), &v, e);
+		if (r < 0)
+			return r;
+	} else {
+		return fail(e, "bad-type",
+			    "field 'duration' must be a string or a number of "
+			    "seconds");
 	}
+	out->duration_s = (uint32_t)v;
+	return 0;
+}
 
-	if (reason && !json_is_null(reason)) {
-		s = json_string_value(reason);
-		if (!s)
-			return fail(code, errmsg, errlen, "bad-type",
-				    "field 'reason' must be a string");
-		if (strlen(s) >= JIT_REASON_MAX)
-			return fail(code, errmsg, errlen, "bad-value",
-				    "reason is longer than %d bytes",
-				    JIT_REASON_MAX - 1);
-		for (const char *p = s; *p; p++)
-			if ((unsigned char)*p < 0x20)
-				return fail(code, errmsg, errlen, "bad-value",
-					    "reason must not contain control "
-					    "characters");
-		if (*s) {
-			out->reason = strdup(s);
-			if (!out->reason)
-				return fail(code, errmsg, errlen, "internal",
-					    "out of memory");
-		}
+/* Optional; printable text under the limit, kept only when not empty. */
+static int parse_reason(json_t *msg, struct jit_request *out,
+			struct parse_err *e)
+{
+	const char *s;
+	int r;
+
+	r = optional_string(msg, "reason", &s, e);
+	if (r < 0 || !s)
+		return r;
+	if (strlen(s) >= JIT_REASON_MAX)
+		return fail(e, "bad-value", "reason is longer than %d bytes",
+			    JIT_REASON_MAX - 1);
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			return fail(e, "bad-value",
+				    "reason must not contain control "
+				    "characters");
+	if (*s) {
+		out->reason = strdup(s);
+		if (!out->reason)
+			return fail(e, "internal", "out of memory");
+	}
+	return 0;
+}
+
+/*
+ * Fields are checked in this order, and the first error is the one
+ * reported. Fields the request does not know are ignored.
+ */
+int request_parse(json_t *msg, struct jit_request *out, const char **code,
+		  char *errmsg, size_t errlen)
+{
+	static int (*const fields[])(json_t *, struct jit_request *,
+				     struct parse_err *) = {
+		parse_policy, parse_port,     parse_protocol,
+		parse_source, parse_duration, parse_reason,
+	};
+	struct parse_err e = { code, errmsg, errlen };
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		int r = fields[i](msg, out, &e);
+
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -342,18 +445,18 @@ int peer_identity(const struct jit_peer *peer, struct jit_identity *id)
 
 static int get_id(json_t *msg, uint64_t *id, json_t **reply)
 {
-	json_t *v = json_object_get(msg, "id");
+	static const char positive[] = "field 'id' must be a positive integer";
+	const char *code;
+	char err[64];
+	struct parse_err e = { &code, err, sizeof(err) };
+	json_int_t v;
 
-	if (!v) {
-		*reply = control_error("missing-field", "missing field 'id'");
+	if (unpack_field(msg, "{s:I}", "id", &v, positive, &e) < 0 ||
+	    (v < 1 && fail(&e, "bad-type", "%s", positive) < 0)) {
+		*reply = control_error(code, "%s", err);
 		return -EINVAL;
 	}
-	if (!json_is_integer(v) || json_integer_value(v) < 1) {
-		*reply = control_error("bad-type",
-				       "field 'id' must be a positive integer");
-		return -EINVAL;
-	}
-	*id = (uint64_t)json_integer_value(v);
+	*id = (uint64_t)v;
 	return 0;
 }
 

@@ -974,51 +974,111 @@ static void *alloc_n(size_t n, size_t sz)
  * holds for the whole slab; a segment equal to one of the previous slab
  * extends that piece instead of starting a new one.
  */
+static int sweep_alloc(struct sweep *s)
+{
+	s->ent = alloc_n(s->n, sizeof(*s->ent));
+	s->bp = alloc_n(2 * s->n, sizeof(*s->bp));
+	s->act = alloc_n(s->n, sizeof(*s->act));
+	s->ev = alloc_n(2 * s->n, sizeof(*s->ev));
+	s->heap = alloc_n(s->n, sizeof(*s->heap));
+	s->gone = alloc_n(s->n, sizeof(*s->gone));
+	s->seg = alloc_n(2 * s->n, sizeof(*s->seg));
+	s->open = alloc_n(2 * s->n, sizeof(*s->open));
+	s->open_next = alloc_n(2 * s->n, sizeof(*s->open_next));
+	if (!s->ent || !s->bp || !s->act || !s->ev || !s->heap || !s->gone ||
+	    !s->seg || !s->open || !s->open_next)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The entries of g sorted by first address, and the breakpoints: every
+ * first address and every address past a last one, sorted, each once.
+ * Returns how many breakpoints.
+ */
+static size_t sweep_breakpoints(struct sweep *s, const struct group *g,
+				const struct a128 *amax)
+{
+	size_t m = 0, u = 0;
+
+	memcpy(s->ent, g->ent, s->n * sizeof(*s->ent));
+	qsort(s->ent, s->n, sizeof(*s->ent), pent_cmp_lo);
+	for (size_t i = 0; i < s->n; i++) {
+		s->bp[m++] = s->ent[i].lo;
+		/* Nothing starts after the top address. */
+		if (!a128_eq(&s->ent[i].hi, amax))
+			s->bp[m++] = a128_inc(s->ent[i].hi);
+	}
+	qsort(s->bp, m, sizeof(*s->bp), a128_qcmp);
+	for (size_t i = 0; i < m; i++)
+		if (!u || !a128_eq(&s->bp[u - 1], &s->bp[i]))
+			s->bp[u++] = s->bp[i];
+	return u;
+}
+
+/*
+ * The nseg segments of the slab [lo, hi]: each extends the open piece of
+ * the previous slab with the same ports and end, or starts a new one.
+ * The pieces it touched are the open ones of the next slab.
+ */
+static int slab_pieces(struct sweep *s, size_t nseg, struct a128 lo,
+		       struct a128 hi, struct pieces *out, size_t *nopen)
+{
+	size_t k = 0, nopen_next = 0;
+	int r;
+
+	for (size_t i = 0; i < nseg; i++) {
+		const struct seg *sg = &s->seg[i];
+		struct piece *p = NULL;
+
+		/* Both lists are sorted by port. */
+		while (k < *nopen && out->v[s->open[k]].plo < sg->plo)
+			k++;
+		if (k < *nopen) {
+			p = &out->v[s->open[k]];
+			if (p->plo != sg->plo || p->phi != sg->phi ||
+			    p->end != sg->end)
+				p = NULL;
+		}
+		if (p) {
+			p->hi = hi;
+			s->open_next[nopen_next++] = s->open[k];
+			continue;
+		}
+		r = pieces_push(out, &(struct piece){
+					     .lo = lo,
+					     .hi = hi,
+					     .end = sg->end,
+					     .plo = (uint16_t)sg->plo,
+					     .phi = (uint16_t)sg->phi,
+				     });
+		if (r < 0)
+			return r;
+		s->open_next[nopen_next++] = (uint32_t)(out->n - 1);
+	}
+	memcpy(s->open, s->open_next, nopen_next * sizeof(*s->open));
+	*nopen = nopen_next;
+	return 0;
+}
+
 static int group_compute(const struct group *g, bool v6, struct pieces *out)
 {
 	const struct a128 amax = a128_max(v6);
 	struct sweep s = { .n = g->n_ent };
-	size_t m = 0, next = 0, nact = 0, nopen = 0;
-	int ret = -ENOMEM;
+	size_t m, next = 0, nact = 0, nopen = 0;
+	int ret;
 
 	*out = (struct pieces){ 0 };
 	if (!s.n)
 		return 0;
-	s.ent = alloc_n(s.n, sizeof(*s.ent));
-	s.bp = alloc_n(2 * s.n, sizeof(*s.bp));
-	s.act = alloc_n(s.n, sizeof(*s.act));
-	s.ev = alloc_n(2 * s.n, sizeof(*s.ev));
-	s.heap = alloc_n(s.n, sizeof(*s.heap));
-	s.gone = alloc_n(s.n, sizeof(*s.gone));
-	s.seg = alloc_n(2 * s.n, sizeof(*s.seg));
-	s.open = alloc_n(2 * s.n, sizeof(*s.open));
-	s.open_next = alloc_n(2 * s.n, sizeof(*s.open_next));
-	if (!s.ent || !s.bp || !s.act || !s.ev || !s.heap || !s.gone ||
-	    !s.seg || !s.open || !s.open_next)
+	ret = sweep_alloc(&s);
+	if (ret < 0)
 		goto out;
-
-	memcpy(s.ent, g->ent, s.n * sizeof(*s.ent));
-	qsort(s.ent, s.n, sizeof(*s.ent), pent_cmp_lo);
-	for (size_t i = 0; i < s.n; i++) {
-		s.bp[m++] = s.ent[i].lo;
-		/* Nothing starts after the top address. */
-		if (!a128_eq(&s.ent[i].hi, &amax))
-			s.bp[m++] = a128_inc(s.ent[i].hi);
-	}
-	qsort(s.bp, m, sizeof(*s.bp), a128_qcmp);
-	{
-		size_t u = 0;
-
-		for (size_t i = 0; i < m; i++)
-			if (!u || !a128_eq(&s.bp[u - 1], &s.bp[i]))
-				s.bp[u++] = s.bp[i];
-		m = u;
-	}
-
+	m = sweep_breakpoints(&s, g, &amax);
 	for (size_t j = 0; j < m; j++) {
 		struct a128 lo = s.bp[j];
 		struct a128 hi = j + 1 < m ? a128_dec(s.bp[j + 1]) : amax;
-		size_t nseg, k = 0, nopen_next = 0, kept = 0;
+		size_t kept = 0;
 
 		while (next < s.n && a128_cmp(&s.ent[next].lo, &lo) <= 0)
 			s.act[nact++] = (uint32_t)next++;
@@ -1030,38 +1090,9 @@ static int group_compute(const struct group *g, bool v6, struct pieces *out)
 			nopen = 0;
 			continue;
 		}
-		nseg = profile(&s, nact);
-		for (size_t i = 0; i < nseg; i++) {
-			const struct seg *sg = &s.seg[i];
-			struct piece *p = NULL;
-
-			/* Both lists are sorted by port. */
-			while (k < nopen && out->v[s.open[k]].plo < sg->plo)
-				k++;
-			if (k < nopen) {
-				p = &out->v[s.open[k]];
-				if (p->plo != sg->plo || p->phi != sg->phi ||
-				    p->end != sg->end)
-					p = NULL;
-			}
-			if (p) {
-				p->hi = hi;
-				s.open_next[nopen_next++] = s.open[k];
-				continue;
-			}
-			ret = pieces_push(out, &(struct piece){
-						       .lo = lo,
-						       .hi = hi,
-						       .end = sg->end,
-						       .plo = (uint16_t)sg->plo,
-						       .phi = (uint16_t)sg->phi,
-					       });
-			if (ret < 0)
-				goto out;
-			s.open_next[nopen_next++] = (uint32_t)(out->n - 1);
-		}
-		memcpy(s.open, s.open_next, nopen_next * sizeof(*s.open));
-		nopen = nopen_next;
+		ret = slab_pieces(&s, profile(&s, nact), lo, hi, out, &nopen);
+		if (ret < 0)
+			goto out;
 	}
 	ret = 0;
 out:

@@ -118,11 +118,10 @@ static void gauge(json_t *fams, const char *name, const char *help,
 	metrics_sample(metrics_family(fams, name, "gauge", help), value, NULL);
 }
 
-json_t *daemon_metrics_json(struct jit_daemon *d)
+/* What the agent is and holds now. */
+static void metrics_state(json_t *fams, struct jit_daemon *d)
 {
-	const struct jit_counters *c = &d->counters;
-	struct jit_journal *j = d->access.journal;
-	json_t *fams = json_array(), *f;
+	json_t *f;
 
 	f = metrics_family(fams, "jit_enforcer_build_info", "gauge",
 			   "The agent's version, as a label; the value is "
@@ -147,6 +146,13 @@ json_t *daemon_metrics_json(struct jit_daemon *d)
 	      "1 while a policy file is rejected (its last good version "
 	      "stays in force; jitctl status shows why), else 0.",
 	      count(d->policy_errors != NULL));
+}
+
+/* Requests and the decisions of the audit trail. */
+static void metrics_decisions(json_t *fams, struct jit_daemon *d)
+{
+	const struct jit_counters *c = &d->counters;
+	json_t *f;
 
 	f = metrics_family(
 		fams, "jit_enforcer_requests_total", "counter",
@@ -175,6 +181,13 @@ json_t *daemon_metrics_json(struct jit_daemon *d)
 		metrics_sample(f, count(c->decisions[i].n), "event",
 			       c->decisions[i].event, "result",
 			       c->decisions[i].result, NULL);
+}
+
+/* Denied packets and the alerts they raised. */
+static void metrics_detection(json_t *fams, struct jit_daemon *d)
+{
+	const struct jit_counters *c = &d->counters;
+	json_t *f;
 
 	metrics_sample(
 		metrics_family(
@@ -192,6 +205,28 @@ json_t *daemon_metrics_json(struct jit_daemon *d)
 		metrics_sample(f, count(c->alerts[i].n), "type",
 			       c->alerts[i].type, "severity",
 			       c->alerts[i].severity, NULL);
+}
+
+/* SPA packets by what became of them. */
+static void metrics_spa(json_t *fams, struct jit_daemon *d)
+{
+	const struct jit_spa_state *sp = &d->spa;
+	const struct {
+		const char *result;
+		uint64_t n;
+	} spa[] = {
+		{ "accepted", sp->c_accepted },
+		{ "refused", sp->c_refused },
+		{ "bad_hmac", sp->c_bad_hmac },
+		{ "replay", sp->c_replays },
+		{ "stale", sp->c_stale },
+		{ "bad_data", sp->c_bad_data },
+		{ "no_stanza", sp->c_no_stanza },
+		{ "not_recorded", sp->c_not_recorded },
+		{ "ignored", sp->c_ignored },
+	};
+	json_t *f;
+
 	f = metrics_family(
 		fams, "jit_enforcer_spa_packets_total", "counter",
 		"Packets to the SPA port, by what became of them: accepted "
@@ -200,27 +235,17 @@ json_t *daemon_metrics_json(struct jit_daemon *d)
 		"stale (too old or new), bad_data, no_stanza, not_recorded "
 		"(its digest could not be made durable), ignored (not SPA "
 		"data). All 0 without --spa-access." RESET);
-	{
-		const struct jit_spa_state *sp = &d->spa;
-		const struct {
-			const char *result;
-			uint64_t n;
-		} spa[] = {
-			{ "accepted", sp->c_accepted },
-			{ "refused", sp->c_refused },
-			{ "bad_hmac", sp->c_bad_hmac },
-			{ "replay", sp->c_replays },
-			{ "stale", sp->c_stale },
-			{ "bad_data", sp->c_bad_data },
-			{ "no_stanza", sp->c_no_stanza },
-			{ "not_recorded", sp->c_not_recorded },
-			{ "ignored", sp->c_ignored },
-		};
+	for (size_t i = 0; i < ARRAY_SIZE(spa); i++)
+		metrics_sample(f, count(spa[i].n), "result", spa[i].result,
+			       NULL);
+}
 
-		for (size_t i = 0; i < ARRAY_SIZE(spa); i++)
-			metrics_sample(f, count(spa[i].n), "result",
-				       spa[i].result, NULL);
-	}
+/* The table: tampering, ownership, commits and reloads. */
+static void metrics_table(json_t *fams, struct jit_daemon *d)
+{
+	const struct jit_counters *c = &d->counters;
+	json_t *f;
+
 	f = metrics_family(fams, "jit_enforcer_tamper_restores_total",
 			   "counter",
 			   "Changes to the agent's table by other processes, "
@@ -242,6 +267,13 @@ json_t *daemon_metrics_json(struct jit_daemon *d)
 				      "Policy reloads (inotify, SIGHUP, jitctl "
 				      "reload)." RESET),
 		       count(d->reloads), NULL);
+}
+
+/* The journal: degraded, backlog, sizes, last sync. */
+static void metrics_journal(json_t *fams, struct jit_daemon *d)
+{
+	const struct jit_counters *c = &d->counters;
+	struct jit_journal *j = d->access.journal;
 
 	gauge(fams, "jit_enforcer_journal_degraded",
 	      "1 while the journal cannot be written (grants are refused, "
@@ -260,6 +292,12 @@ json_t *daemon_metrics_json(struct jit_daemon *d)
 	      "When decisions were last made durable (fdatasync), in seconds "
 	      "since the Unix epoch; 0 before the first.",
 	      seconds(c->last_sync_ms));
+}
+
+/* The control socket: clients, followers, lost events. */
+static void metrics_control(json_t *fams, struct jit_daemon *d)
+{
+	json_t *f;
 
 	gauge(fams, "jit_enforcer_control_clients",
 	      "Connections to the control socket now.",
@@ -280,5 +318,18 @@ json_t *daemon_metrics_json(struct jit_daemon *d)
 			       "slowly (each was told how many it "
 			       "missed)." RESET),
 		count(control_lost(d->control)), NULL);
+}
+
+json_t *daemon_metrics_json(struct jit_daemon *d)
+{
+	json_t *fams = json_array();
+
+	metrics_state(fams, d);
+	metrics_decisions(fams, d);
+	metrics_detection(fams, d);
+	metrics_spa(fams, d);
+	metrics_table(fams, d);
+	metrics_journal(fams, d);
+	metrics_control(fams, d);
 	return json_pack("{s:b, s:o}", "ok", 1, "metrics", fams);
 }

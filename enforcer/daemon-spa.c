@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <stdarg.h>
 
 #include "alert.h"
 #include "authz.h"
@@ -247,17 +248,99 @@ static int lookup_user(const char *name, struct jit_identity *id)
 	return identity_lookup(res->pw_uid, res->pw_gid, id);
 }
 
+#define FIRST_MSG_LEN 700
+
+/* What became of the ports of one packet, and the first refusal. */
+struct packet_outcome {
+	unsigned granted, pending, refused;
+	const char *first_error;
+	char *first_msg; /* FIRST_MSG_LEN bytes */
+};
+
+static void port_refused(struct packet_outcome *o, const char *code,
+			 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void port_refused(struct packet_outcome *o, const char *code,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	o->refused++;
+	if (o->first_error)
+		return;
+	o->first_error = code;
+	va_start(ap, fmt);
+	vsnprintf(o->first_msg, FIRST_MSG_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/* Port i of an accepted packet becomes a request; its result joins reqs. */
+static void request_port(struct jit_daemon *d, struct jit_identity *id,
+			 const struct jit_spa_result *res, size_t i,
+			 char *reason, json_t *reqs, struct packet_outcome *o)
+{
+	struct jit_request tmpl = {
+		.key = { .source = res->open,
+			 .protos = res->ports[i].ipproto == IPPROTO_TCP
+					   ? JIT_PROTO_TCP
+					   : JIT_PROTO_UDP,
+			 .port_lo = res->ports[i].port,
+			 .port_hi = res->ports[i].port },
+		.duration_s = res->duration_s,
+		.reason = reason,
+	};
+	const struct jit_policy *p = pick_policy(d, id, &tmpl);
+	struct jit_request *r = NULL;
+	struct jit_refusal why;
+	char port[16];
+
+	snprintf(port, sizeof(port), "%s/%u", proto_name(res->ports[i].ipproto),
+		 res->ports[i].port);
+	if (!p) {
+		port_refused(o, "not-protected", "no policy protects %s", port);
+		json_array_append_new(reqs,
+				      json_pack("{s:s, s:s, s:s}", "port", port,
+						"result", "refused", "error",
+						"not-protected"));
+		return;
+	}
+	snprintf(tmpl.policy, sizeof(tmpl.policy), "%s", p->name);
+	if (access_request(&d->access, id, &tmpl, &r, &why) < 0) {
+		port_refused(o, why.code, "%.15s: %.600s", port, why.message);
+		json_array_append_new(
+			reqs, json_pack("{s:s, s:s, s:s, s:s}", "port", port,
+					"policy", p->name, "result", "refused",
+					"error", why.code));
+		return;
+	}
+	if (r->status == JIT_INITIATED) {
+		json_t *reply = json_object();
+
+		o->granted++;
+		/* Durable at the end of the pass, or taken back. */
+		daemon_pass_grant(d, r->id, reply);
+		json_decref(reply);
+	} else {
+		o->pending++;
+	}
+	json_array_append_new(
+		reqs,
+		json_pack("{s:s, s:s, s:I, s:s}", "port", port, "policy",
+			  p->name, "request_id", (json_int_t)r->id, "result",
+			  r->status == JIT_INITIATED ? "granted" : "pending"));
+}
+
 /* The ports of an accepted packet become requests; then one audit line. */
 static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 {
 	const struct jit_spa_result *res = &it->res;
 	const struct jit_spa_stanza *st = res->stanza;
+	char first_msg[FIRST_MSG_LEN] = "";
+	struct packet_outcome o = { .first_msg = first_msg };
 	struct jit_identity id;
 	char reason[128], src[JIT_PREFIX_STRLEN];
 	json_t *reqs = json_array();
-	unsigned granted = 0, pending = 0, refused = 0;
-	const char *first_error = NULL;
-	char first_msg[700] = "";
 
 	if (lookup_user(st->jit_user, &id) < 0) {
 		d->spa.c_refused++;
@@ -272,84 +355,23 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 	snprintf(reason, sizeof(reason), "SPA from %s (stanza of line %u)",
 		 prefix_format(&it->src, src, sizeof(src)), st->line);
 	d->channel = "spa";
-	for (size_t i = 0; i < res->n_ports; i++) {
-		struct jit_request tmpl = {
-			.key = { .source = res->open,
-				 .protos = res->ports[i].ipproto == IPPROTO_TCP
-						   ? JIT_PROTO_TCP
-						   : JIT_PROTO_UDP,
-				 .port_lo = res->ports[i].port,
-				 .port_hi = res->ports[i].port },
-			.duration_s = res->duration_s,
-			.reason = reason,
-		};
-		const struct jit_policy *p = pick_policy(d, &id, &tmpl);
-		struct jit_request *r = NULL;
-		struct jit_refusal why;
-		char port[16];
-
-		snprintf(port, sizeof(port), "%s/%u",
-			 proto_name(res->ports[i].ipproto), res->ports[i].port);
-		if (!p) {
-			refused++;
-			if (!first_error) {
-				first_error = "not-protected";
-				snprintf(first_msg, sizeof(first_msg),
-					 "no policy protects %s", port);
-			}
-			json_array_append_new(
-				reqs, json_pack("{s:s, s:s, s:s}", "port", port,
-						"result", "refused", "error",
-						"not-protected"));
-			continue;
-		}
-		snprintf(tmpl.policy, sizeof(tmpl.policy), "%s", p->name);
-		if (access_request(&d->access, &id, &tmpl, &r, &why) < 0) {
-			refused++;
-			if (!first_error) {
-				first_error = why.code;
-				snprintf(first_msg, sizeof(first_msg),
-					 "%.15s: %.600s", port, why.message);
-			}
-			json_array_append_new(
-				reqs,
-				json_pack("{s:s, s:s, s:s, s:s}", "port", port,
-					  "policy", p->name, "result",
-					  "refused", "error", why.code));
-			continue;
-		}
-		if (r->status == JIT_INITIATED) {
-			json_t *reply = json_object();
-
-			granted++;
-			/* Durable at the end of the pass, or taken back. */
-			daemon_pass_grant(d, r->id, reply);
-			json_decref(reply);
-		} else {
-			pending++;
-		}
-		json_array_append_new(
-			reqs,
-			json_pack("{s:s, s:s, s:I, s:s}", "port", port,
-				  "policy", p->name, "request_id",
-				  (json_int_t)r->id, "result",
-				  r->status == JIT_INITIATED ? "granted"
-							     : "pending"));
-	}
+	for (size_t i = 0; i < res->n_ports; i++)
+		request_port(d, &id, res, i, reason, reqs, &o);
 	d->channel = NULL;
 	access_arm_timer(d);
-	if (granted || pending)
+	if (o.granted || o.pending)
 		d->spa.c_accepted++;
-	if (refused)
+	if (o.refused)
 		d->spa.c_refused++;
 	audit_packet(d, &it->src, res,
-		     !refused		  ? (pending ? "pending" : "granted")
-		     : granted || pending ? "partial"
-					  : "refused",
-		     refused && !granted && !pending ? first_error : NULL,
+		     !o.refused ? (o.pending ? "pending" : "granted")
+		     : o.granted || o.pending ? "partial"
+					      : "refused",
+		     o.refused && !o.granted && !o.pending ? o.first_error
+							   : NULL,
 		     first_msg, reqs, id.uid);
 	identity_release(&id);
-	if (refused) {
+	if (o.refused) {
 		char desc[768];
 		uint64_t now = now_real_ms();
 
@@ -426,13 +448,102 @@ static int parse_udp(const struct jit_daemon *d, int family, const uint8_t *pkt,
 	return 0;
 }
 
+/*
+ * Counts a packet that is not fresh and authenticated, with its audit
+ * line and alert; returns false for those, true for packets to go on
+ * with (refused by the stanza, or accepted).
+ */
+static bool verdict_goes_on(struct jit_daemon *d,
+			    const struct jit_spa_packet *p,
+			    const struct jit_spa_result *res, uint64_t now)
+{
+	struct jit_spa_state *s = &d->spa;
+
+	switch (res->verdict) {
+	case JIT_SPA_IGNORED:
+		s->c_ignored++;
+		return false;
+	case JIT_SPA_NO_STANZA:
+		s->c_no_stanza++;
+		return false;
+	case JIT_SPA_BAD_HMAC: {
+		struct jit_spa_source *e = fail_source(d, &p->src, now);
+
+		s->c_bad_hmac++;
+		if (++e->bad_hmac >= FAIL_ALERT_AT && !e->hmac_alerted) {
+			e->hmac_alerted = true;
+			alert_source(d, &alert_spa_bad_hmac, e, e->bad_hmac,
+				     "that no stanza's HMAC key authenticates");
+		}
+		return false;
+	}
+	case JIT_SPA_REPLAY: {
+		struct jit_spa_source *e = fail_source(d, &p->src, now);
+
+		s->c_replays++;
+		/* One audit line and one alert per source and window. */
+		if (e->replays++ == 0 && !e->replay_alerted) {
+			e->replay_alerted = true;
+			audit_packet(d, &p->src, res, "refused", "replay",
+				     res->why, NULL, 0);
+			alert_source(d, &alert_spa_replay, e, 1,
+				     "replaying a packet accepted before");
+		}
+		return false;
+	}
+	case JIT_SPA_BAD_DATA:
+		s->c_bad_data++;
+		audit_packet(d, &p->src, res, "refused", "bad-data", res->why,
+			     NULL, 0);
+		return false;
+	case JIT_SPA_STALE:
+		s->c_stale++;
+		audit_packet(d, &p->src, res, "refused", "stale", res->why,
+			     NULL, 0);
+		return false;
+	case JIT_SPA_REFUSED:
+	case JIT_SPA_ACCEPTED:
+		break;
+	}
+	return true;
+}
+
+/*
+ * Fresh and authenticated: from now on a copy is a replay, in memory at
+ * once and on disk before anything opens. The packet waits in the batch
+ * for the end of the pass.
+ */
+static void batch_packet(struct jit_daemon *d, const struct jit_spa_packet *p,
+			 const struct jit_spa_result *res, uint64_t now)
+{
+	struct jit_spa_state *s = &d->spa;
+	struct jit_spa_item *it;
+	int64_t newest = res->timestamp > (int64_t)(now / 1000)
+				 ? res->timestamp
+				 : (int64_t)(now / 1000);
+	uint64_t until =
+		(uint64_t)(newest + d->cfg->spa_max_age_s) * 1000 + 999;
+
+	if (grow_array((void **)&s->batch, &s->cap_batch, s->n_batch + 1,
+		       sizeof(*s->batch)) < 0) {
+		s->c_not_recorded++;
+		return;
+	}
+	it = &s->batch[s->n_batch++];
+	it->src = p->src;
+	it->res = *res;
+	it->err = replay_add(d->replay, res->digest, until, now);
+	if (!it->err)
+		it->err = journal_append_digest(d->access.journal, res->digest,
+						until);
+}
+
 static void on_packet(void *userdata, int family, const uint8_t *pkt,
 		      size_t len)
 {
 	struct jit_daemon *d = userdata;
 	struct jit_spa_state *s = &d->spa;
 	struct jit_spa_packet p;
-	struct jit_spa_item *it;
 	struct jit_spa_result res;
 	uint64_t now = now_real_ms();
 
@@ -443,76 +554,8 @@ static void on_packet(void *userdata, int family, const uint8_t *pkt,
 	}
 	spa_check(s->conf, d->replay, &p, (int64_t)(now / 1000),
 		  d->cfg->spa_max_age_s, &res);
-	switch (res.verdict) {
-	case JIT_SPA_IGNORED:
-		s->c_ignored++;
-		return;
-	case JIT_SPA_NO_STANZA:
-		s->c_no_stanza++;
-		return;
-	case JIT_SPA_BAD_HMAC: {
-		struct jit_spa_source *e = fail_source(d, &p.src, now);
-
-		s->c_bad_hmac++;
-		if (++e->bad_hmac >= FAIL_ALERT_AT && !e->hmac_alerted) {
-			e->hmac_alerted = true;
-			alert_source(d, &alert_spa_bad_hmac, e, e->bad_hmac,
-				     "that no stanza's HMAC key authenticates");
-		}
-		return;
-	}
-	case JIT_SPA_REPLAY: {
-		struct jit_spa_source *e = fail_source(d, &p.src, now);
-
-		s->c_replays++;
-		/* One audit line and one alert per source and window. */
-		if (e->replays++ == 0 && !e->replay_alerted) {
-			e->replay_alerted = true;
-			audit_packet(d, &p.src, &res, "refused", "replay",
-				     res.why, NULL, 0);
-			alert_source(d, &alert_spa_replay, e, 1,
-				     "replaying a packet accepted before");
-		}
-		return;
-	}
-	case JIT_SPA_BAD_DATA:
-		s->c_bad_data++;
-		audit_packet(d, &p.src, &res, "refused", "bad-data", res.why,
-			     NULL, 0);
-		return;
-	case JIT_SPA_STALE:
-		s->c_stale++;
-		audit_packet(d, &p.src, &res, "refused", "stale", res.why, NULL,
-			     0);
-		return;
-	case JIT_SPA_REFUSED:
-	case JIT_SPA_ACCEPTED:
-		break;
-	}
-	/*
-	 * Fresh and authenticated: from now on a copy is a replay, in
-	 * memory at once and on disk before anything opens.
-	 */
-	if (grow_array((void **)&s->batch, &s->cap_batch, s->n_batch + 1,
-		       sizeof(*s->batch)) < 0) {
-		s->c_not_recorded++;
-		return;
-	}
-	it = &s->batch[s->n_batch++];
-	it->src = p.src;
-	it->res = res;
-	{
-		int64_t newest = res.timestamp > (int64_t)(now / 1000)
-					 ? res.timestamp
-					 : (int64_t)(now / 1000);
-		uint64_t until =
-			(uint64_t)(newest + d->cfg->spa_max_age_s) * 1000 + 999;
-
-		it->err = replay_add(d->replay, res.digest, until, now);
-		if (!it->err)
-			it->err = journal_append_digest(d->access.journal,
-							res.digest, until);
-	}
+	if (verdict_goes_on(d, &p, &res, now))
+		batch_packet(d, &p, &res, now);
 }
 
 /* The packets of one read: their digests durable first, then decisions. */

@@ -43,8 +43,51 @@ static json_t *ruleset_json(const struct jit_ruleset *r)
 	return json_pack("{s:o, s:o}", "protected", prot, "deny", deny);
 }
 
+/* Input chains of other tables, and whether they run before ours. */
+static json_t *other_input_chains_json(struct jit_daemon *d)
+{
+	struct jit_foreign_chain *fc = NULL;
+	int nfc = table_foreign_input_chains(d->table, &fc);
+	json_t *arr = json_array();
+
+	for (int i = 0; i < nfc; i++)
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "family",
+				  fc[i].family == NFPROTO_IPV4	 ? "ip"
+				  : fc[i].family == NFPROTO_IPV6 ? "ip6"
+								 : "inet",
+				  "table", fc[i].table, "chain", fc[i].chain,
+				  "priority", (int)fc[i].priority, "policy",
+				  fc[i].policy_drop ? "drop" : "accept", "runs",
+				  fc[i].priority < table_input_priority()
+					  ? "before ours"
+				  : fc[i].priority == table_input_priority()
+					  ? "with ours (order undefined)"
+					  : "after ours"));
+	free(fc);
+	return arr;
+}
+
+static json_t *journal_status_json(struct jit_daemon *d)
+{
+	struct jit_journal *jn = d->access.journal;
+	int jerr = journal_error(jn);
+
+	return json_pack("{s:s, s:s, s:s?, s:I, s:I, s:I, s:b}", "state_dir",
+			 d->cfg->state_dir, "state",
+			 journal_degraded(jn) ? "degraded" : "ok", "error",
+			 jerr ? strerror(-jerr) : NULL, "unrecorded",
+			 (json_int_t)journal_backlog(jn), "journal_bytes",
+			 (json_int_t)journal_bytes(jn), "snapshot_bytes",
+			 (json_int_t)journal_snapshot_bytes(jn), "compacting",
+			 journal_compacting(jn) > 0);
+}
+
 static json_t *status_json(struct jit_daemon *d)
 {
+	size_t live, pending;
+	char caps[40] = "";
 	json_t *j;
 
 	j = json_pack(
@@ -58,76 +101,29 @@ static json_t *status_json(struct jit_daemon *d)
 		d->reloads, "policies", (int)policy_set_count(d->policies),
 		"clients", (int)control_clients(d->control), "ruleset",
 		ruleset_json(d->ruleset), "policy_errors", d->policy_errors);
-	if (j) {
-		size_t live =
-			grants_count_status(d->access.grants, JIT_INITIATED);
-		size_t pending =
-			grants_count_status(d->access.grants, JIT_PENDING);
-		int jerr = journal_error(d->access.journal);
-		char caps[40] = "";
-		struct jit_foreign_chain *fc = NULL;
-		int nfc = table_foreign_input_chains(d->table, &fc);
-		json_t *arr = json_array();
-
-		for (int i = 0; i < nfc; i++)
-			json_array_append_new(
-				arr,
-				json_pack(
-					"{s:s, s:s, s:s, s:i, s:s, s:s}",
-					"family",
-					fc[i].family == NFPROTO_IPV4   ? "ip"
-					: fc[i].family == NFPROTO_IPV6 ? "ip6"
-								       : "inet",
-					"table", fc[i].table, "chain",
-					fc[i].chain, "priority",
-					(int)fc[i].priority, "policy",
-					fc[i].policy_drop ? "drop" : "accept",
-					"runs",
-					fc[i].priority < table_input_priority()
-						? "before ours"
-					: fc[i].priority ==
-							table_input_priority()
-						? "with ours (order undefined)"
-						: "after ours"));
-		free(fc);
-		json_object_set_new(j, "other_input_chains", arr);
-		if (caps_effective(caps, sizeof(caps)) == 0)
-			json_object_set_new(j, "capabilities_effective",
-					    json_string(caps));
-		json_object_set_new(j, "policy_dir_missing",
-				    json_boolean(d->policy_dir_missing));
-		json_object_set_new(j, "policy_dir_watched",
-				    json_boolean(d->dir_wd >= 0));
-		json_object_set_new(j, "tamper_events",
-				    json_integer((json_int_t)d->tampers));
-		json_object_set_new(j, "tamper_watch",
-				    json_boolean(d->watch != NULL));
-		json_object_set_new(j, "grants",
-				    json_integer((json_int_t)live));
-		json_object_set_new(j, "pending",
-				    json_integer((json_int_t)pending));
-		json_object_set_new(j, "spa", daemon_spa_status(d));
-		json_object_set_new(
-			j, "elements",
-			json_integer((json_int_t)cover_count(d->access.cover)));
-		json_object_set_new(
-			j, "journal",
-			json_pack(
-				"{s:s, s:s, s:s?, s:I, s:I, s:I, s:b}",
-				"state_dir", d->cfg->state_dir, "state",
-				journal_degraded(d->access.journal) ? "degraded"
-								    : "ok",
-				"error", jerr ? strerror(-jerr) : NULL,
-				"unrecorded",
-				(json_int_t)journal_backlog(d->access.journal),
-				"journal_bytes",
-				(json_int_t)journal_bytes(d->access.journal),
-				"snapshot_bytes",
-				(json_int_t)journal_snapshot_bytes(
-					d->access.journal),
-				"compacting",
-				journal_compacting(d->access.journal) > 0));
-	}
+	if (!j)
+		return NULL;
+	live = grants_count_status(d->access.grants, JIT_INITIATED);
+	pending = grants_count_status(d->access.grants, JIT_PENDING);
+	json_object_set_new(j, "other_input_chains",
+			    other_input_chains_json(d));
+	if (caps_effective(caps, sizeof(caps)) == 0)
+		json_object_set_new(j, "capabilities_effective",
+				    json_string(caps));
+	json_object_set_new(j, "policy_dir_missing",
+			    json_boolean(d->policy_dir_missing));
+	json_object_set_new(j, "policy_dir_watched",
+			    json_boolean(d->dir_wd >= 0));
+	json_object_set_new(j, "tamper_events",
+			    json_integer((json_int_t)d->tampers));
+	json_object_set_new(j, "tamper_watch", json_boolean(d->watch != NULL));
+	json_object_set_new(j, "grants", json_integer((json_int_t)live));
+	json_object_set_new(j, "pending", json_integer((json_int_t)pending));
+	json_object_set_new(j, "spa", daemon_spa_status(d));
+	json_object_set_new(
+		j, "elements",
+		json_integer((json_int_t)cover_count(d->access.cover)));
+	json_object_set_new(j, "journal", journal_status_json(d));
 	return j;
 }
 

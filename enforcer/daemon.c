@@ -231,16 +231,14 @@ static int check_dirs(struct jit_daemon *d)
 	return 0;
 }
 
-static int daemon_setup(struct jit_daemon *d)
+/* The loop, the signals it takes and its timers. */
+static int setup_loop(struct jit_daemon *d)
 {
-	uint64_t t_journal = 0, t_check = 0, t_commit = 0, t_done = 0;
-	struct jit_diag pre;
 	struct itimerspec every = {
 		.it_interval = { .tv_sec = SESSIONS_REFRESH_S },
 		.it_value = { .tv_sec = SESSIONS_REFRESH_S },
 	};
 	sigset_t mask;
-	int r;
 
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
@@ -280,6 +278,12 @@ static int daemon_setup(struct jit_daemon *d)
 	if (d->expiry_timer.fd < 0 ||
 	    loop_add(d->epfd, &d->expiry_timer, EPOLLIN) < 0)
 		return log_err("timerfd: %m"), -errno;
+	return 0;
+}
+
+/* The in-memory parts: decision core, counters, detection, replay. */
+static int setup_core(struct jit_daemon *d)
+{
 	if (daemon_init_access(d) < 0)
 		return -ENOMEM;
 	daemon_counters_init(d);
@@ -288,14 +292,13 @@ static int daemon_setup(struct jit_daemon *d)
 	d->replay = replay_new();
 	if (!d->access.grants || !d->detect || !d->recent_alerts || !d->replay)
 		return -ENOMEM;
-	r = check_dirs(d);
-	if (r < 0)
-		return r;
-	r = daemon_open_logs(d);
-	if (r < 0)
-		return r;
+	return 0;
+}
 
-	/* Watch before the first load so no edit slips between the two. */
+static int watch_policies(struct jit_daemon *d)
+{
+	int r;
+
 	d->inotify.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	d->inotify.cb = inotify_cb;
 	if (d->inotify.fd < 0)
@@ -308,6 +311,52 @@ static int daemon_setup(struct jit_daemon *d)
 	}
 	if (loop_add(d->epfd, &d->inotify, EPOLLIN) < 0)
 		return -errno;
+	return 0;
+}
+
+/* Monotonic instants of the start's phases, for one log line. */
+struct start_times {
+	uint64_t journal, check, commit, done;
+};
+
+/*
+ * The journal is the truth for what was acknowledged. After a crash
+ * the kernel still says what was taken away before the journal could
+ * (its absence wins); after a clean exit the journal alone decides.
+ */
+static int start_records(struct jit_daemon *d, struct start_times *t)
+{
+	static const uint64_t none;
+	const uint64_t *check;
+	struct jit_diag pre;
+	int r;
+
+	t->journal = now_mono_us();
+	r = daemon_load_journal(d);
+	if (r < 0)
+		return r;
+	diag_init(&pre);
+	(void)policy_set_load_dir(d->policies, d->cfg->policy_dir, &pre);
+	diag_release(&pre);
+	daemon_restore_policy_texts(d);
+	if (d->clean_start)
+		log_info("the last agent exited cleanly: grants come from the "
+			 "journal alone");
+	/* Loading the journal says which records to look for. */
+	check = d->start_check ? d->start_check : &none;
+	t->check = now_mono_us();
+	r = access_start(&d->access, d->clean_start,
+			 d->start_check_all ? NULL : check, d->n_start_check,
+			 now_real_ms());
+	d->start_check = (free(d->start_check), NULL);
+	return r;
+}
+
+/* Policies, the journal and the kernel, then one batch brings table and
+ * grants to exactly what they say. */
+static int first_commit(struct jit_daemon *d, struct start_times *t)
+{
+	int r;
 
 	d->policies = policy_set_new();
 	if (!d->policies)
@@ -318,33 +367,7 @@ static int daemon_setup(struct jit_daemon *d)
 		log_err("opening nftables netlink socket: %s", strerror(-r));
 		return r;
 	}
-	t_journal = now_mono_us();
-	r = daemon_load_journal(d);
-	if (r < 0)
-		return r;
-	diag_init(&pre);
-	(void)policy_set_load_dir(d->policies, d->cfg->policy_dir, &pre);
-	diag_release(&pre);
-	daemon_restore_policy_texts(d);
-	/*
-	 * The journal is the truth for what was acknowledged. After a crash
-	 * the kernel still says what was taken away before the journal could
-	 * (its absence wins); after a clean exit the journal alone decides.
-	 * Then one batch brings table and grants to exactly that.
-	 */
-	if (d->clean_start)
-		log_info("the last agent exited cleanly: grants come from the "
-			 "journal alone");
-	{
-		static const uint64_t none;
-		const uint64_t *check = d->start_check ? d->start_check : &none;
-
-		t_check = now_mono_us();
-		r = access_start(&d->access, d->clean_start,
-				 d->start_check_all ? NULL : check,
-				 d->n_start_check, now_real_ms());
-		d->start_check = (free(d->start_check), NULL);
-	}
+	r = start_records(d, t);
 	if (r < 0)
 		return r;
 	access_arm_timer(d);
@@ -356,15 +379,22 @@ static int daemon_setup(struct jit_daemon *d)
 		   grants_count(d->access.grants),
 		   grants_count_status(d->access.grants, JIT_INITIATED));
 	d->resync = true;
-	t_commit = now_mono_us();
+	t->commit = now_mono_us();
 	r = daemon_reload(d, true);
-	t_done = now_mono_us();
+	t->done = now_mono_us();
 	if (r < 0) {
 		if (!d->ruleset)
 			log_err("first commit failed; nothing was changed in "
 				"the kernel");
 		return r;
 	}
+	return 0;
+}
+
+/* Denied packets, closed sockets and nftables events: each optional. */
+static void open_watchers(struct jit_daemon *d)
+{
+	int r;
 
 	r = nflog_open(d->cfg->nflog_group, d->epfd, daemon_on_denied, d,
 		       &d->nflog);
@@ -389,8 +419,12 @@ static int daemon_setup(struct jit_daemon *d)
 		log_warn("watching nftables events: %s; changes by other "
 			 "processes will not be noticed",
 			 strerror(-r));
+}
 
-	/* The socket appears only once the ruleset is enforced. */
+static int open_control(struct jit_daemon *d)
+{
+	int r;
+
 	r = control_open(d->cfg->socket_path, d->cfg->socket_group, d->epfd,
 			 daemon_handle_request, d, &d->control);
 	if (r == -EADDRINUSE) {
@@ -402,21 +436,58 @@ static int daemon_setup(struct jit_daemon *d)
 			strerror(-r));
 		return r;
 	}
-	daemon_events_init(d);
-	if (geteuid() == 0) {
-		r = caps_keep_net_admin_only();
+	return 0;
+}
+
+static void drop_privileges(void)
+{
+	int r;
+
+	if (geteuid() != 0)
+		return;
+	r = caps_keep_net_admin_only();
+	if (r < 0)
+		log_warn("dropping capabilities: %s", strerror(-r));
+	else
+		log_info("running with CAP_NET_ADMIN only");
+}
+
+static int daemon_setup(struct jit_daemon *d)
+{
+	static int (*const before_commit[])(struct jit_daemon *) = {
+		setup_loop,
+		setup_core,
+		check_dirs,
+		daemon_open_logs,
+		/* Watch before the first load so no edit slips between the two.
+		 */
+		watch_policies,
+	};
+	struct start_times t = { 0 };
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(before_commit); i++) {
+		r = before_commit[i](d);
 		if (r < 0)
-			log_warn("dropping capabilities: %s", strerror(-r));
-		else
-			log_info("running with CAP_NET_ADMIN only");
+			return r;
 	}
+	r = first_commit(d, &t);
+	if (r < 0)
+		return r;
+	open_watchers(d);
+	/* The socket appears only once the ruleset is enforced. */
+	r = open_control(d);
+	if (r < 0)
+		return r;
+	daemon_events_init(d);
+	drop_privileges();
 	d->enforcing = true;
 	log_notice("enforcing; control socket %s", d->cfg->socket_path);
 	log_info("start: journal %.1f ms, records against the kernel %.1f ms, "
 		 "first commit %.1f ms",
-		 (double)(t_check - t_journal) / 1000.0,
-		 (double)(t_commit - t_check) / 1000.0,
-		 (double)(t_done - t_commit) / 1000.0);
+		 (double)(t.check - t.journal) / 1000.0,
+		 (double)(t.commit - t.check) / 1000.0,
+		 (double)(t.done - t.commit) / 1000.0);
 	/* Reading the state file took memory the agent no longer needs. */
 	malloc_trim(0);
 	(void)notify_send("READY=1\nSTATUS=enforcing");

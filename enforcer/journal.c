@@ -709,90 +709,81 @@ static int journal_start_file(struct jit_journal *j, uint64_t gen)
 	return 0;
 }
 
-int journal_open(const char *dir, const struct jit_journal_sink *sink,
-		 struct jit_journal **ret, struct jit_journal_info *info,
-		 char *why, size_t whylen)
+/*
+ * The snapshot, if there is one. Written whole and renamed into place:
+ * any flaw is damage. Then every line whose own CRC holds is taken
+ * (what was read again is the same upsert); the caller sets the file
+ * aside and writes a new one.
+ */
+static int load_snapshot(struct jit_journal *j, struct loader *l, char *why,
+			 size_t whylen)
 {
-	struct jit_journal *j;
-	struct loader l = { .sink = sink, .info = info };
-	_cleanup_free_ uint64_t *gens = NULL;
-	_cleanup_free_ char *snap = NULL;
-	uint64_t hdr[2], last_gen = 0;
-	size_t n_gens = 0;
-	char *buf = NULL;
+	struct jit_journal_info *info = l->info;
+	_cleanup_free_ char *snap = path_of(j->dir, JIT_SNAPSHOT_FILE);
+	_cleanup_free_ char *buf = NULL;
+	uint64_t hdr[2] = { 0, 0 };
 	size_t len;
 	ssize_t good;
 	int r;
 
-	memset(info, 0, sizeof(*info));
-	info->next_id = 1;
-	why[0] = '\0';
-	j = calloc(1, sizeof(*j));
-	if (!j)
+	if (!snap)
 		return -ENOMEM;
-	j->fd = -1;
-	j->dir = strdup(dir);
-	if (!j->dir) {
-		free(j);
-		return -ENOMEM;
-	}
-	snap = path_of(dir, JIT_SNAPSHOT_FILE);
-	if (!snap) {
-		journal_close(j);
-		return -ENOMEM;
-	}
 	r = read_file(snap, &buf, &len);
-	if (r == 0) {
-		info->found = true;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	info->found = true;
+	good = walk(l, buf, len, "snapshot", hdr, NULL);
+	if (good >= 0 && (size_t)good != len) {
+		size_t skipped = 0;
+
 		hdr[0] = hdr[1] = 0;
-		good = walk(&l, buf, len, "snapshot", hdr, NULL);
-		if (good >= 0 && (size_t)good != len) {
-			/*
-			 * Written whole and renamed into place: any flaw is
-			 * damage. Take every line whose own CRC holds (what
-			 * was read again is the same upsert); the caller sets
-			 * the file aside and writes a new one.
-			 */
-			size_t skipped = 0;
+		good = walk(l, buf, len, "snapshot", hdr, &skipped);
+		info->damaged_lines = skipped ? skipped : 1;
+		snprintf(why, whylen,
+			 "%zu damaged line(s) skipped, the rest taken",
+			 info->damaged_lines);
+	}
+	if (good < 0)
+		return (int)good;
+	j->upto = hdr[0];
+	j->snap_bytes = len;
+	/* Written from memory between passes: all of it took effect. */
+	if (l->sink->sync_point)
+		l->sink->sync_point(l->sink->userdata);
+	if (hdr[1] > info->next_id)
+		info->next_id = hdr[1];
+	return 0;
+}
 
-			hdr[0] = hdr[1] = 0;
-			good = walk(&l, buf, len, "snapshot", hdr, &skipped);
-			info->damaged_lines = skipped ? skipped : 1;
-			snprintf(why, whylen,
-				 "%zu damaged line(s) skipped, the rest taken",
-				 info->damaged_lines);
-		}
-		free(buf);
-		if (good < 0) {
-			journal_close(j);
-			return (int)good;
-		}
-		j->upto = hdr[0];
-		j->snap_bytes = len;
-		/* Written from memory between passes: all of it took effect. */
-		if (sink->sync_point)
-			sink->sync_point(sink->userdata);
-		if (hdr[1] > info->next_id)
-			info->next_id = hdr[1];
-	} else if (r != -ENOENT) {
-		journal_close(j);
+/*
+ * The journal files after the snapshot, in order; a torn tail is cut.
+ * *last_gen is the highest generation seen.
+ */
+static int load_journals(struct jit_journal *j, struct loader *l,
+			 uint64_t *last_gen)
+{
+	struct jit_journal_info *info = l->info;
+	_cleanup_free_ uint64_t *gens = NULL;
+	uint64_t hdr[2];
+	size_t n_gens = 0;
+	int r;
+
+	r = list_journals(j->dir, &gens, &n_gens);
+	if (r < 0)
 		return r;
-	}
-	r = list_journals(dir, &gens, &n_gens);
-	if (r < 0) {
-		journal_close(j);
-		return r;
-	}
-	last_gen = j->upto;
+	*last_gen = j->upto;
 	for (size_t i = 0; i < n_gens; i++) {
-		_cleanup_free_ char *path = journal_path(dir, gens[i]);
+		_cleanup_free_ char *path = journal_path(j->dir, gens[i]);
+		_cleanup_free_ char *buf = NULL;
+		size_t len;
+		ssize_t good;
 
-		if (!path) {
-			journal_close(j);
+		if (!path)
 			return -ENOMEM;
-		}
-		if (gens[i] > last_gen)
-			last_gen = gens[i];
+		if (gens[i] > *last_gen)
+			*last_gen = gens[i];
 		if (gens[i] <= j->upto) {
 			/* Left by a compaction that ended before its cleanup.
 			 */
@@ -800,18 +791,13 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 			continue;
 		}
 		r = read_file(path, &buf, &len);
-		if (r < 0) {
-			journal_close(j);
+		if (r < 0)
 			return r;
-		}
 		info->found = true;
 		info->files++;
-		good = walk(&l, buf, len, "journal", hdr, NULL);
-		free(buf);
-		if (good < 0) {
-			journal_close(j);
+		good = walk(l, buf, len, "journal", hdr, NULL);
+		if (good < 0)
 			return (int)good;
-		}
 		if ((size_t)good < len) {
 			/* A torn tail: cut it, so nothing is ever read past it.
 			 */
@@ -823,13 +809,43 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 		}
 		j->old_bytes += (uint64_t)good;
 	}
+	return 0;
+}
+
+DEFINE_CLEANUP_FUNC(struct jit_journal, journal_close)
+
+int journal_open(const char *dir, const struct jit_journal_sink *sink,
+		 struct jit_journal **ret, struct jit_journal_info *info,
+		 char *why, size_t whylen)
+{
+	_cleanup_(journal_closep) struct jit_journal *j = NULL;
+	struct loader l = { .sink = sink, .info = info };
+	uint64_t last_gen = 0;
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	info->next_id = 1;
+	why[0] = '\0';
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->fd = -1;
+	j->dir = strdup(dir);
+	if (!j->dir)
+		return -ENOMEM;
+	r = load_snapshot(j, &l, why, whylen);
+	if (r < 0)
+		return r;
+	r = load_journals(j, &l, &last_gen);
+	if (r < 0)
+		return r;
 	/* A new file per start: nothing is ever appended after a cut. */
 	r = journal_start_file(j, last_gen + 1);
 	if (r < 0) {
 		j->error = r;
 		j->gen = last_gen + 1;
 	}
-	*ret = j;
+	*ret = TAKE_PTR(j);
 	return 0;
 }
 

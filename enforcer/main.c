@@ -166,122 +166,134 @@ static int resolve_group(const char *name, gid_t *gid)
 	return 0;
 }
 
-int main(int argc, char **argv)
+enum {
+	OPT_POLICIES = 256,
+	OPT_STATE,
+	OPT_SOCKET,
+	OPT_SOCKET_GROUP,
+	OPT_TABLE,
+	OPT_NO_OWNER,
+	OPT_NO_SYSLOG,
+	OPT_LOG_DIR,
+	OPT_NFLOG_GROUP,
+	OPT_SPA_ACCESS,
+	OPT_SPA_PORT,
+	OPT_SPA_GROUP,
+	OPT_SPA_MAX_AGE,
+	OPT_CHECK,
+	OPT_REMOVE,
+	OPT_VERSION,
+};
+static const struct option opts[] = {
+	{ "policies", required_argument, NULL, OPT_POLICIES },
+	{ "state-dir", required_argument, NULL, OPT_STATE },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+	{ "table", required_argument, NULL, OPT_TABLE },
+	{ "no-table-owner", no_argument, NULL, OPT_NO_OWNER },
+	{ "no-syslog", no_argument, NULL, OPT_NO_SYSLOG },
+	{ "log-dir", required_argument, NULL, OPT_LOG_DIR },
+	{ "nflog-group", required_argument, NULL, OPT_NFLOG_GROUP },
+	{ "spa-access", required_argument, NULL, OPT_SPA_ACCESS },
+	{ "spa-port", required_argument, NULL, OPT_SPA_PORT },
+	{ "spa-nflog-group", required_argument, NULL, OPT_SPA_GROUP },
+	{ "spa-max-age", required_argument, NULL, OPT_SPA_MAX_AGE },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "remove", no_argument, NULL, OPT_REMOVE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* What the agent runs with when the command line does not say. */
+static const struct jit_config defaults = {
+	.policy_dir = JIT_POLICY_DIR,
+	.state_dir = JIT_STATE_DIR,
+	.socket_path = JIT_SOCKET_PATH,
+	.table = JIT_TABLE_DEFAULT,
+	.allow_owner = true,
+	.log_dir = JIT_LOG_DIR,
+	.nflog_group = JIT_NFLOG_GROUP_DEFAULT,
+	.spa_port = JIT_SPA_PORT_DEFAULT,
+	.spa_group = JIT_SPA_NFLOG_GROUP_DEFAULT,
+	.spa_max_age_s = JIT_SPA_MAX_AGE_S_DEFAULT,
+};
+
+/* The agent's configuration and what the command line asks of it. */
+struct options {
+	struct jit_config cfg;
+	const char *group;
+	bool check, remove, use_syslog;
+};
+
+/* Returns -1 to go on, else the exit code (--help, --version, errors). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum {
-		OPT_POLICIES = 256,
-		OPT_STATE,
-		OPT_SOCKET,
-		OPT_SOCKET_GROUP,
-		OPT_TABLE,
-		OPT_NO_OWNER,
-		OPT_NO_SYSLOG,
-		OPT_LOG_DIR,
-		OPT_NFLOG_GROUP,
-		OPT_SPA_ACCESS,
-		OPT_SPA_PORT,
-		OPT_SPA_GROUP,
-		OPT_SPA_MAX_AGE,
-		OPT_CHECK,
-		OPT_REMOVE,
-		OPT_VERSION,
-	};
-	static const struct option opts[] = {
-		{ "policies", required_argument, NULL, OPT_POLICIES },
-		{ "state-dir", required_argument, NULL, OPT_STATE },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
-		{ "table", required_argument, NULL, OPT_TABLE },
-		{ "no-table-owner", no_argument, NULL, OPT_NO_OWNER },
-		{ "no-syslog", no_argument, NULL, OPT_NO_SYSLOG },
-		{ "log-dir", required_argument, NULL, OPT_LOG_DIR },
-		{ "nflog-group", required_argument, NULL, OPT_NFLOG_GROUP },
-		{ "spa-access", required_argument, NULL, OPT_SPA_ACCESS },
-		{ "spa-port", required_argument, NULL, OPT_SPA_PORT },
-		{ "spa-nflog-group", required_argument, NULL, OPT_SPA_GROUP },
-		{ "spa-max-age", required_argument, NULL, OPT_SPA_MAX_AGE },
-		{ "check", no_argument, NULL, OPT_CHECK },
-		{ "remove", no_argument, NULL, OPT_REMOVE },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct jit_config cfg = {
-		.policy_dir = JIT_POLICY_DIR,
-		.state_dir = JIT_STATE_DIR,
-		.socket_path = JIT_SOCKET_PATH,
-		.table = JIT_TABLE_DEFAULT,
-		.allow_owner = true,
-		.log_dir = JIT_LOG_DIR,
-		.nflog_group = JIT_NFLOG_GROUP_DEFAULT,
-		.spa_port = JIT_SPA_PORT_DEFAULT,
-		.spa_group = JIT_SPA_NFLOG_GROUP_DEFAULT,
-		.spa_max_age_s = JIT_SPA_MAX_AGE_S_DEFAULT,
-	};
 	unsigned long v;
-	const char *group = NULL;
-	bool check = false, remove = false, use_syslog = true;
 	int c;
+
+	*o = (struct options){ .use_syslog = true };
+	o->cfg = defaults;
 
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_POLICIES:
-			cfg.policy_dir = optarg;
+			o->cfg.policy_dir = optarg;
 			break;
 		case OPT_STATE:
-			cfg.state_dir = optarg;
+			o->cfg.state_dir = optarg;
 			break;
 		case OPT_SOCKET:
-			cfg.socket_path = optarg;
+			o->cfg.socket_path = optarg;
 			break;
 		case OPT_SOCKET_GROUP:
-			group = optarg;
+			o->group = optarg;
 			break;
 		case OPT_TABLE:
-			cfg.table = optarg;
+			o->cfg.table = optarg;
 			break;
 		case OPT_NO_OWNER:
-			cfg.allow_owner = false;
+			o->cfg.allow_owner = false;
 			break;
 		case OPT_NO_SYSLOG:
-			use_syslog = false;
+			o->use_syslog = false;
 			break;
 		case OPT_LOG_DIR:
-			cfg.log_dir = optarg[0] ? optarg : NULL;
+			o->cfg.log_dir = optarg[0] ? optarg : NULL;
 			break;
 		case OPT_NFLOG_GROUP:
 			if (parse_number("--nflog-group", optarg, 0, 65535,
 					 &v) < 0)
 				return 2;
-			cfg.nflog_group = (uint16_t)v;
+			o->cfg.nflog_group = (uint16_t)v;
 			break;
 		case OPT_SPA_ACCESS:
-			cfg.spa_access = optarg;
+			o->cfg.spa_access = optarg;
 			break;
 		case OPT_SPA_PORT:
 			if (parse_number("--spa-port", optarg, 1, 65535, &v) <
 			    0)
 				return 2;
-			cfg.spa_port = (uint16_t)v;
+			o->cfg.spa_port = (uint16_t)v;
 			break;
 		case OPT_SPA_GROUP:
 			if (parse_number("--spa-nflog-group", optarg, 0, 65535,
 					 &v) < 0)
 				return 2;
-			cfg.spa_group = (uint16_t)v;
+			o->cfg.spa_group = (uint16_t)v;
 			break;
 		case OPT_SPA_MAX_AGE:
 			if (parse_number("--spa-max-age", optarg, 1, 3600, &v) <
 			    0)
 				return 2;
-			cfg.spa_max_age_s = (unsigned)v;
+			o->cfg.spa_max_age_s = (unsigned)v;
 			break;
 		case OPT_CHECK:
-			check = true;
+			o->check = true;
 			break;
 		case OPT_REMOVE:
-			remove = true;
+			o->remove = true;
 			break;
 		case 'v':
 			log_set_max_level(LOG_DEBUG);
@@ -297,15 +309,24 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (check) {
-		if (optind >= argc && !cfg.spa_access) {
-			fprintf(stderr, "jit-enforcer: --check needs at least "
-					"one file or directory\n");
-			return 2;
-		}
-		return do_check(argv + optind, argc - optind, cfg.spa_access);
+	return -1;
+}
+
+/* --check PATH...: validate and exit. */
+static int run_check(int argc, char **argv, const struct options *o)
+{
+	if (optind >= argc && !o->cfg.spa_access) {
+		fprintf(stderr, "jit-enforcer: --check needs at least "
+				"one file or directory\n");
+		return 2;
 	}
-	if (cfg.spa_access && cfg.spa_group == cfg.nflog_group) {
+	return do_check(argv + optind, argc - optind, o->cfg.spa_access);
+}
+
+/* What no single option can check. Returns 0 or the exit code. */
+static int check_options(int argc, char **argv, const struct jit_config *cfg)
+{
+	if (cfg->spa_access && cfg->spa_group == cfg->nflog_group) {
 		fprintf(stderr, "jit-enforcer: --spa-nflog-group must differ "
 				"from --nflog-group\n");
 		return 2;
@@ -315,29 +336,52 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	if (strlen(cfg.table) > JIT_TABLE_NAME_MAX || !cfg.table[0]) {
+	if (strlen(cfg->table) > JIT_TABLE_NAME_MAX || !cfg->table[0]) {
 		fprintf(stderr,
 			"jit-enforcer: table name '%s' must be 1..%d "
 			"characters\n",
-			cfg.table, JIT_TABLE_NAME_MAX);
+			cfg->table, JIT_TABLE_NAME_MAX);
 		return 2;
 	}
-	if (remove)
-		return do_remove(cfg.table);
+	return 0;
+}
 
+/* --socket-group, else "jit-enforcer" if it exists, else root. */
+static int socket_group(const char *group, gid_t *gid)
+{
 	if (group) {
-		if (resolve_group(group, &cfg.socket_group) < 0) {
+		if (resolve_group(group, gid) < 0) {
 			fprintf(stderr, "jit-enforcer: unknown group '%s'\n",
 				group);
-			return 2;
+			return -ENOENT;
 		}
-	} else if (resolve_group("jit-enforcer", &cfg.socket_group) < 0) {
-		cfg.socket_group = 0;
+	} else if (resolve_group("jit-enforcer", gid) < 0) {
+		*gid = 0;
 	}
+	return 0;
+}
 
-	cfg.use_syslog = use_syslog;
-	log_open("jit-enforcer", use_syslog);
-	c = daemon_run(&cfg);
+int main(int argc, char **argv)
+{
+	struct options o;
+	int r;
+
+	r = parse_options(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	if (o.check)
+		return run_check(argc, argv, &o);
+	r = check_options(argc, argv, &o.cfg);
+	if (r)
+		return r;
+	if (o.remove)
+		return do_remove(o.cfg.table);
+	if (socket_group(o.group, &o.cfg.socket_group) < 0)
+		return 2;
+
+	o.cfg.use_syslog = o.use_syslog;
+	log_open("jit-enforcer", o.use_syslog);
+	r = daemon_run(&o.cfg);
 	log_close();
-	return c;
+	return r;
 }

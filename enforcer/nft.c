@@ -178,13 +178,74 @@ static const char *ext_ack_msg(const struct nlmsghdr *nlh)
 	return NULL;
 }
 
+/* The batch's messages to the kernel in one sendmsg. */
+static int batch_send(struct jit_batch *b, int fd, char *err, size_t errlen)
+{
+	int iovlen = nftnl_batch_iovec_len(b->b);
+	_cleanup_free_ struct iovec *iov = calloc((size_t)iovlen, sizeof(*iov));
+	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+	struct msghdr msg = {
+		.msg_name = &snl,
+		.msg_namelen = sizeof(snl),
+		.msg_iov = iov,
+		.msg_iovlen = iovlen,
+	};
+	ssize_t r;
+
+	if (!iov)
+		return -ENOMEM;
+	nftnl_batch_iovec(b->b, iov, (uint32_t)iovlen);
+	do
+		r = sendmsg(fd, &msg, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		r = -errno;
+		if (err)
+			snprintf(err, errlen, "sending batch: %s",
+				 strerror((int)-r));
+		return (int)r;
+	}
+	return 0;
+}
+
+/*
+ * The first error among the len bytes of replies in buf, unless
+ * *first_err is already set: the message of the batch it answers goes
+ * into err, its type into *failed_type.
+ */
+static void batch_errors(const struct jit_batch *b, const char *buf, int len,
+			 int *first_err, char *err, size_t errlen,
+			 int *failed_type)
+{
+	for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		const struct nlmsgerr *e;
+		const struct batch_entry *be;
+		const char *ext;
+
+		if (nlh->nlmsg_type != NLMSG_ERROR)
+			continue;
+		e = mnl_nlmsg_get_payload(nlh);
+		if (e->error == 0 || *first_err)
+			continue;
+		*first_err = e->error;
+		be = batch_lookup(b, nlh->nlmsg_seq);
+		ext = ext_ack_msg(nlh);
+		if (failed_type && be)
+			*failed_type = be->type;
+		if (err)
+			snprintf(err, errlen, "%s: %s%s%s",
+				 be ? be->what : "batch", strerror(-e->error),
+				 ext ? ": " : "", ext ? ext : "");
+	}
+}
+
 int batch_commit(struct jit_batch *b, char *err, size_t errlen,
 		 int *failed_type)
 {
 	int fd = mnl_socket_get_fd(b->nft->nl);
 	char buf[32768];
 	int first_err = 0;
-	int iovlen;
 	ssize_t r;
 
 	if (failed_type)
@@ -194,33 +255,9 @@ int batch_commit(struct jit_batch *b, char *err, size_t errlen,
 	nftnl_batch_end(nftnl_batch_buffer(b->b), b->nft->seq++);
 	if (nftnl_batch_update(b->b) < 0)
 		return -ENOMEM;
-
-	iovlen = nftnl_batch_iovec_len(b->b);
-	{
-		_cleanup_free_ struct iovec *iov =
-			calloc((size_t)iovlen, sizeof(*iov));
-		struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
-		struct msghdr msg = {
-			.msg_name = &snl,
-			.msg_namelen = sizeof(snl),
-			.msg_iov = iov,
-			.msg_iovlen = iovlen,
-		};
-
-		if (!iov)
-			return -ENOMEM;
-		nftnl_batch_iovec(b->b, iov, (uint32_t)iovlen);
-		do
-			r = sendmsg(fd, &msg, 0);
-		while (r < 0 && errno == EINTR);
-		if (r < 0) {
-			r = -errno;
-			if (err)
-				snprintf(err, errlen, "sending batch: %s",
-					 strerror((int)-r));
-			return (int)r;
-		}
-	}
+	r = batch_send(b, fd, err, errlen);
+	if (r < 0)
+		return (int)r;
 
 	/* Drain every ack and error the kernel queued for this batch. */
 	for (;;) {
@@ -241,30 +278,8 @@ int batch_commit(struct jit_batch *b, char *err, size_t errlen,
 				continue;
 			break;
 		}
-		int len = (int)r;
-
-		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
-		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			const struct nlmsgerr *e;
-			const struct batch_entry *be;
-			const char *ext;
-
-			if (nlh->nlmsg_type != NLMSG_ERROR)
-				continue;
-			e = mnl_nlmsg_get_payload(nlh);
-			if (e->error == 0 || first_err)
-				continue;
-			first_err = e->error;
-			be = batch_lookup(b, nlh->nlmsg_seq);
-			ext = ext_ack_msg(nlh);
-			if (failed_type && be)
-				*failed_type = be->type;
-			if (err)
-				snprintf(err, errlen, "%s: %s%s%s",
-					 be ? be->what : "batch",
-					 strerror(-e->error), ext ? ": " : "",
-					 ext ? ext : "");
-		}
+		batch_errors(b, buf, (int)r, &first_err, err, errlen,
+			     failed_type);
 	}
 	return first_err;
 }

@@ -322,25 +322,17 @@ static unsigned set_conflicts(const struct jit_policy_set *s,
 }
 
 /*
- * With defer_conflicts, a file whose only problem is a name another file
- * holds is not reported and -EEXIST returned, so that load_dir can retry it
- * once the other files are loaded (a policy moved between two files).
+ * Parse text as the file at path and put it in s. With defer_conflicts, a
+ * file whose only problem is a name another file holds is not reported and
+ * -EEXIST returned, so that load_dir can retry it once the other files are
+ * loaded (a policy moved between two files).
  */
-static int set_load(struct jit_policy_set *s, const char *path,
-		    struct jit_diag *diag, bool defer_conflicts)
+static int set_add(struct jit_policy_set *s, const char *path, const char *text,
+		   size_t len, bool defer_conflicts, struct jit_diag *diag)
 {
 	_cleanup_(policy_file_freep) struct jit_policy_file *f = NULL;
-	_cleanup_free_ char *text = NULL;
-	size_t len;
 	int r;
 
-	r = read_text(path, diag, true, &text, &len);
-	if (r == -ENOENT) {
-		policy_set_remove_file(s, path);
-		return 0;
-	}
-	if (r < 0)
-		return r;
 	r = parse_text(path, text, len, &f, diag);
 	if (r < 0)
 		return r;
@@ -357,6 +349,23 @@ static int set_load(struct jit_policy_set *s, const char *path,
 	return 0;
 }
 
+static int set_load(struct jit_policy_set *s, const char *path,
+		    struct jit_diag *diag, bool defer_conflicts)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	r = read_text(path, diag, true, &text, &len);
+	if (r == -ENOENT) {
+		policy_set_remove_file(s, path);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	return set_add(s, path, text, len, defer_conflicts, diag);
+}
+
 int policy_set_load_file(struct jit_policy_set *s, const char *path,
 			 struct jit_diag *diag)
 {
@@ -366,19 +375,7 @@ int policy_set_load_file(struct jit_policy_set *s, const char *path,
 int policy_set_load_text(struct jit_policy_set *s, const char *path,
 			 const char *text, size_t len, struct jit_diag *diag)
 {
-	_cleanup_(policy_file_freep) struct jit_policy_file *f = NULL;
-	int r;
-
-	r = parse_text(path, text, len, &f, diag);
-	if (r < 0)
-		return r;
-	if (set_conflicts(s, f, f->text, diag))
-		return -EINVAL;
-	r = set_put(s, f);
-	if (r < 0)
-		return r;
-	TAKE_PTR(f);
-	return 0;
+	return set_add(s, path, text, len, false, diag);
 }
 
 size_t policy_set_file_count(const struct jit_policy_set *s)

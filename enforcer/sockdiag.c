@@ -65,6 +65,39 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	return ctx->err < 0 ? MNL_CB_STOP : MNL_CB_OK;
 }
 
+DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
+
+/* A sock_diag socket (flags besides SOCK_CLOEXEC), bound to groups. */
+static int diag_socket(int flags, unsigned groups, struct mnl_socket **ret)
+{
+	struct mnl_socket *nl =
+		mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC | flags);
+	int r;
+
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	*ret = nl;
+	return 0;
+}
+
+/* A request of type in buf: its header in *nlh, and its body. */
+static struct inet_diag_req_v2 *diag_request(char *buf, uint16_t type,
+					     uint16_t flags, uint32_t seq,
+					     struct nlmsghdr **nlh)
+{
+	*nlh = mnl_nlmsg_put_header(buf);
+	(*nlh)->nlmsg_type = type;
+	(*nlh)->nlmsg_flags = flags;
+	(*nlh)->nlmsg_seq = seq;
+	return mnl_nlmsg_put_extra_header(*nlh,
+					  sizeof(struct inet_diag_req_v2));
+}
+
 static int dump_family(struct mnl_socket *nl, uint8_t family, uint32_t states,
 		       struct dump_ctx *ctx)
 {
@@ -76,11 +109,8 @@ static int dump_family(struct mnl_socket *nl, uint8_t family, uint32_t states,
 	ssize_t n;
 	int r;
 
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req = diag_request(buf, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
+			   seq, &nlh);
 	req->sdiag_family = family;
 	req->sdiag_protocol = ctx->proto;
 	req->idiag_states = states;
@@ -104,46 +134,33 @@ int sockdiag_dump(uint8_t proto, uint32_t states, sockdiag_fn fn,
 	struct dump_ctx ctx = { .proto = proto,
 				.fn = fn,
 				.userdata = userdata };
-	struct mnl_socket *nl;
+	_cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
 	int r;
 
-	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		mnl_socket_close(nl);
+	r = diag_socket(0, 0, &nl);
+	if (r < 0)
 		return r;
-	}
 	r = dump_family(nl, AF_INET, states, &ctx);
 	if (r == 0)
 		r = dump_family(nl, AF_INET6, states, &ctx);
-	mnl_socket_close(nl);
 	return r;
 }
 
 int sockdiag_destroy(const struct jit_sock *s)
 {
 	char buf[8192];
+	_cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
 	struct inet_diag_req_v2 *req;
-	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	uint32_t seq = (uint32_t)now_mono_ms();
 	ssize_t n;
 	int r;
 
-	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = SOCK_DESTROY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	r = diag_socket(0, 0, &nl);
+	if (r < 0)
+		return r;
+	req = diag_request(buf, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, seq,
+			   &nlh);
 	req->sdiag_family = s->diag_family;
 	req->sdiag_protocol = s->proto;
 	req->idiag_states = ~0u;
@@ -153,21 +170,14 @@ int sockdiag_destroy(const struct jit_sock *s)
 	memcpy(req->id.idiag_dst, s->raw_dst, 16);
 	req->id.idiag_if = s->ifindex;
 	memcpy(req->id.idiag_cookie, s->cookie, sizeof(s->cookie));
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
 	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (n < 0)
+		return -errno;
 	r = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), NULL,
 		       NULL);
-	r = r < 0 ? -errno : 0;
-out:
-	mnl_socket_close(nl);
-	return r;
+	return r < 0 ? -errno : 0;
 }
 
 struct jit_sockwatch {
@@ -212,16 +222,9 @@ int sockwatch_open(int epfd, sockdiag_fn fn, void *userdata,
 
 	if (!w)
 		return -ENOMEM;
-	w->nl = mnl_socket_open2(NETLINK_SOCK_DIAG,
-				 SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!w->nl) {
-		r = -errno;
+	r = diag_socket(SOCK_NONBLOCK, groups, &w->nl);
+	if (r < 0) {
 		free(w);
-		return r;
-	}
-	if (mnl_socket_bind(w->nl, groups, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		sockwatch_close(w);
 		return r;
 	}
 	w->io.fd = mnl_socket_get_fd(w->nl);

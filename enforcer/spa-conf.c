@@ -24,20 +24,20 @@
 /* Base64 text of a key: 4/3 of JIT_SPA_KEY_MAX, with padding. */
 #define KEY_B64_MAX 176
 
-static const struct {
+/* libfko's constants and the names access.conf gives them. */
+struct fko_name {
 	const char *name;
 	int value;
-} hmac_types[] = {
+};
+
+static const struct fko_name hmac_types[] = {
 	{ "MD5", FKO_HMAC_MD5 },	   { "SHA1", FKO_HMAC_SHA1 },
 	{ "SHA256", FKO_HMAC_SHA256 },	   { "SHA384", FKO_HMAC_SHA384 },
 	{ "SHA512", FKO_HMAC_SHA512 },	   { "SHA3_256", FKO_HMAC_SHA3_256 },
 	{ "SHA3_512", FKO_HMAC_SHA3_512 },
 };
 
-static const struct {
-	const char *name;
-	int value;
-} enc_modes[] = {
+static const struct fko_name enc_modes[] = {
 	{ "CBC", FKO_ENC_MODE_CBC },
 	{ "CTR", FKO_ENC_MODE_CTR },
 	{ "ECB", FKO_ENC_MODE_ECB },
@@ -47,20 +47,34 @@ static const struct {
 	{ "legacy", FKO_ENC_MODE_CBC_LEGACY_IV },
 };
 
+static const char *fko_name_of(const struct fko_name *t, size_t n, int value)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].value == value)
+			return t[i].name;
+	return "?";
+}
+
+/* The value named name (in any case); -ENOENT for no such name. */
+static int fko_value_of(const struct fko_name *t, size_t n, const char *name,
+			int *ret)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(name, t[i].name)) {
+			*ret = t[i].value;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 const char *spa_hmac_name(int hmac_type)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(hmac_types); i++)
-		if (hmac_types[i].value == hmac_type)
-			return hmac_types[i].name;
-	return "?";
+	return fko_name_of(hmac_types, ARRAY_SIZE(hmac_types), hmac_type);
 }
 
 const char *spa_enc_mode_name(int enc_mode)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(enc_modes); i++)
-		if (enc_modes[i].value == enc_mode)
-			return enc_modes[i].name;
-	return "?";
+	return fko_name_of(enc_modes, ARRAY_SIZE(enc_modes), enc_mode);
 }
 
 /*
@@ -370,6 +384,20 @@ static bool user_name_valid(const char *s)
 }
 
 /* ACCESS_EXPIRE MM/DD/YYYY: local midnight at the start of that day. */
+/* ACCESS_EXPIRE_EPOCH: unix seconds. */
+static int parse_epoch(struct parser *p, const char *val, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(val, &end, 10);
+	if (!isdigit((unsigned char)val[0]) || *end || errno || v < 1)
+		return err(p, "ACCESS_EXPIRE_EPOCH must be unix seconds");
+	*ret = v;
+	return 0;
+}
+
 static int parse_date(struct parser *p, const char *val, int64_t *ret)
 {
 	struct tm tm = { 0 };
@@ -460,6 +488,52 @@ static int stanza_begin(struct parser *p, char *val)
 			      &s->n_sources);
 }
 
+static int parse_hmac_type(struct parser *p, struct jit_spa_stanza *s,
+			   const char *val)
+{
+	if (fko_value_of(hmac_types, ARRAY_SIZE(hmac_types), val,
+			 &s->hmac_type) == 0)
+		return 0;
+	return err(p,
+		   "HMAC_DIGEST_TYPE '%s' is not MD5, SHA1, SHA256, "
+		   "SHA384, SHA512, SHA3_256 or SHA3_512",
+		   val);
+}
+
+static int parse_enc_mode(struct parser *p, struct jit_spa_stanza *s,
+			  const char *val)
+{
+	if (!strcasecmp(val, "Asymmetric"))
+		return err(p, "ENCRYPTION_MODE Asymmetric (GnuPG) is "
+			      "not supported");
+	if (fko_value_of(enc_modes, ARRAY_SIZE(enc_modes), val, &s->enc_mode) ==
+	    0)
+		return 0;
+	return err(p,
+		   "ENCRYPTION_MODE '%s' is not CBC, CTR, ECB, CFB, "
+		   "PCBC, OFB or legacy",
+		   val);
+}
+
+static int parse_require_user(struct parser *p, struct jit_spa_stanza *s,
+			      const char *val)
+{
+	if (strlen(val) >= sizeof(s->require_user))
+		return err(p, "REQUIRE_USERNAME is longer than %d bytes",
+			   JIT_SPA_USER_MAX - 1);
+	snprintf(s->require_user, sizeof(s->require_user), "%s", val);
+	return 0;
+}
+
+static int parse_jit_user(struct parser *p, struct jit_spa_stanza *s,
+			  const char *val)
+{
+	if (!user_name_valid(val))
+		return err(p, "JIT_USER '%.40s' is not a user name", val);
+	snprintf(s->jit_user, sizeof(s->jit_user), "%s", val);
+	return 0;
+}
+
 static int keyword(struct parser *p, const char *kw, char *val)
 {
 	struct jit_spa_stanza *s = p->cur;
@@ -484,39 +558,10 @@ static int keyword(struct parser *p, const char *kw, char *val)
 		return once(p, "HMAC_KEY", K_HMAC_KEY)
 			       ?: parse_key(p, kw, val, kw[8] != '\0',
 					    s->hmac_key, &s->hmac_key_len);
-	if (!strcasecmp(kw, "HMAC_DIGEST_TYPE")) {
-		int r = once(p, kw, K_HMAC_TYPE);
-
-		if (r)
-			return r;
-		for (size_t i = 0; i < ARRAY_SIZE(hmac_types); i++)
-			if (!strcasecmp(val, hmac_types[i].name)) {
-				s->hmac_type = hmac_types[i].value;
-				return 0;
-			}
-		return err(p,
-			   "HMAC_DIGEST_TYPE '%s' is not MD5, SHA1, SHA256, "
-			   "SHA384, SHA512, SHA3_256 or SHA3_512",
-			   val);
-	}
-	if (!strcasecmp(kw, "ENCRYPTION_MODE")) {
-		int r = once(p, kw, K_ENC_MODE);
-
-		if (r)
-			return r;
-		if (!strcasecmp(val, "Asymmetric"))
-			return err(p, "ENCRYPTION_MODE Asymmetric (GnuPG) is "
-				      "not supported");
-		for (size_t i = 0; i < ARRAY_SIZE(enc_modes); i++)
-			if (!strcasecmp(val, enc_modes[i].name)) {
-				s->enc_mode = enc_modes[i].value;
-				return 0;
-			}
-		return err(p,
-			   "ENCRYPTION_MODE '%s' is not CBC, CTR, ECB, CFB, "
-			   "PCBC, OFB or legacy",
-			   val);
-	}
+	if (!strcasecmp(kw, "HMAC_DIGEST_TYPE"))
+		return once(p, kw, K_HMAC_TYPE) ?: parse_hmac_type(p, s, val);
+	if (!strcasecmp(kw, "ENCRYPTION_MODE"))
+		return once(p, kw, K_ENC_MODE) ?: parse_enc_mode(p, s, val);
 	if (!strcasecmp(kw, "FW_ACCESS_TIMEOUT"))
 		return once(p, kw, K_ACCESS_TIMEOUT)
 			       ?: parse_seconds(p, kw, val,
@@ -524,29 +569,11 @@ static int keyword(struct parser *p, const char *kw, char *val)
 	if (!strcasecmp(kw, "MAX_FW_TIMEOUT"))
 		return once(p, kw, K_MAX_TIMEOUT)
 			       ?: parse_seconds(p, kw, val, &s->max_timeout_s);
-	if (!strcasecmp(kw, "REQUIRE_USERNAME")) {
-		int r = once(p, kw, K_REQUIRE_USER);
-
-		if (r)
-			return r;
-		if (strlen(val) >= sizeof(s->require_user))
-			return err(p,
-				   "REQUIRE_USERNAME is longer than %d bytes",
-				   JIT_SPA_USER_MAX - 1);
-		snprintf(s->require_user, sizeof(s->require_user), "%s", val);
-		return 0;
-	}
-	if (!strcasecmp(kw, "JIT_USER")) {
-		int r = once(p, kw, K_JIT_USER);
-
-		if (r)
-			return r;
-		if (!user_name_valid(val))
-			return err(p, "JIT_USER '%.40s' is not a user name",
-				   val);
-		snprintf(s->jit_user, sizeof(s->jit_user), "%s", val);
-		return 0;
-	}
+	if (!strcasecmp(kw, "REQUIRE_USERNAME"))
+		return once(p, kw, K_REQUIRE_USER)
+			       ?: parse_require_user(p, s, val);
+	if (!strcasecmp(kw, "JIT_USER"))
+		return once(p, kw, K_JIT_USER) ?: parse_jit_user(p, s, val);
 	if (!strcasecmp(kw, "OPEN_PORTS"))
 		return once(p, kw, K_OPEN_PORTS)
 			       ?: parse_ports(p, kw, val, &s->open_ports,
@@ -568,21 +595,9 @@ static int keyword(struct parser *p, const char *kw, char *val)
 	if (!strcasecmp(kw, "ACCESS_EXPIRE"))
 		return once(p, "ACCESS_EXPIRE", K_EXPIRE)
 			       ?: parse_date(p, val, &s->expire_s);
-	if (!strcasecmp(kw, "ACCESS_EXPIRE_EPOCH")) {
-		char *end;
-		long long v;
-		int r = once(p, "ACCESS_EXPIRE", K_EXPIRE);
-
-		if (r)
-			return r;
-		errno = 0;
-		v = strtoll(val, &end, 10);
-		if (!isdigit((unsigned char)val[0]) || *end || errno || v < 1)
-			return err(p,
-				   "ACCESS_EXPIRE_EPOCH must be unix seconds");
-		s->expire_s = v;
-		return 0;
-	}
+	if (!strcasecmp(kw, "ACCESS_EXPIRE_EPOCH"))
+		return once(p, "ACCESS_EXPIRE", K_EXPIRE)
+			       ?: parse_epoch(p, val, &s->expire_s);
 	return err(p, "unknown keyword '%.40s'", kw);
 }
 

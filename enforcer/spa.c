@@ -261,6 +261,33 @@ static enum jit_spa_verdict check_stanza(const struct jit_spa_stanza *s,
 	return res->verdict;
 }
 
+/* The stanza takes packets from pkt's source to pkt's destination. */
+static bool stanza_takes(const struct jit_spa_stanza *s,
+			 const struct jit_spa_packet *pkt)
+{
+	return (s->any_source ||
+		in_prefixes(s->sources, s->n_sources, &pkt->src)) &&
+	       (s->any_destination ||
+		in_prefixes(s->destinations, s->n_destinations, &pkt->dst));
+}
+
+/* text read with the stanza's modes, or NULL unless its HMAC key
+ * authenticates it. */
+static fko_ctx_t stanza_authenticate(const struct jit_spa_stanza *s,
+				     const char *text)
+{
+	fko_ctx_t ctx = NULL;
+
+	if (fko_new_with_data(&ctx, text, NULL, 0, s->enc_mode, NULL, 0,
+			      s->hmac_type) != FKO_SUCCESS ||
+	    fko_verify_hmac(ctx, (const char *)s->hmac_key, s->hmac_key_len) !=
+		    FKO_SUCCESS) {
+		fko_destroy(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 void spa_check(const struct jit_spa_conf *conf, const struct jit_replay *seen,
 	       const struct jit_spa_packet *pkt, int64_t now_s,
 	       unsigned max_age_s, struct jit_spa_result *res)
@@ -287,27 +314,16 @@ void spa_check(const struct jit_spa_conf *conf, const struct jit_replay *seen,
 	best.verdict = JIT_SPA_IGNORED;
 	for (size_t i = 0; i < conf->n_stanzas; i++) {
 		const struct jit_spa_stanza *s = &conf->stanzas[i];
-		fko_ctx_t ctx = NULL;
+		fko_ctx_t ctx;
 		time_t ts = 0;
 		int64_t age;
 
-		if (!s->any_source &&
-		    !in_prefixes(s->sources, s->n_sources, &pkt->src))
-			continue;
-		if (!s->any_destination &&
-		    !in_prefixes(s->destinations, s->n_destinations, &pkt->dst))
+		if (!stanza_takes(s, pkt))
 			continue;
 		matched = true;
-		if (fko_new_with_data(&ctx, text, NULL, 0, s->enc_mode, NULL, 0,
-				      s->hmac_type) != FKO_SUCCESS) {
-			fko_destroy(ctx);
+		ctx = stanza_authenticate(s, text);
+		if (!ctx)
 			continue;
-		}
-		if (fko_verify_hmac(ctx, (const char *)s->hmac_key,
-				    s->hmac_key_len) != FKO_SUCCESS) {
-			fko_destroy(ctx);
-			continue;
-		}
 		authenticated = true;
 		if (fko_decrypt_spa_data(ctx, (const char *)s->key,
 					 s->key_len) != FKO_SUCCESS ||

@@ -233,101 +233,129 @@ static int request_from_state(json_t *o, struct jit_request *r)
 	return 0;
 }
 
-int state_decode(const char *buf, size_t len, struct jit_state *ret, char *why,
-		 size_t whylen)
+/*
+ * "MAGIC VERSION CRC LENGTH\n": checked against the rest of buf, which
+ * *body and *blen then point at.
+ */
+static int check_header(const char *buf, size_t len, const char **body,
+			size_t *blen, char *why, size_t whylen)
 {
-	struct jit_state st = { 0 };
 	const char *nl = memchr(buf, '\n', len < 128 ? len : 128);
-	char magic[32];
-	unsigned long long blen;
+	char magic[32], header[129];
+	unsigned long long n_body;
 	unsigned crc;
 	int version, n = 0;
-	json_error_t jerr;
-	json_t *root, *reqs, *pols, *v;
-	json_int_t next_id = 0, written = 0;
-	size_t i;
-	int r = -EBADMSG;
-
-	char header[129];
 
 	if (!nl)
 		return bad(why, whylen, "no header line");
 	/* buf need not end in a NUL: parse a terminated copy of the line. */
 	memcpy(header, buf, (size_t)(nl - buf));
 	header[nl - buf] = '\0';
-	if (sscanf(header, "%31s %d %8x %llu%n", magic, &version, &crc, &blen,
+	if (sscanf(header, "%31s %d %8x %llu%n", magic, &version, &crc, &n_body,
 		   &n) != 4 ||
 	    n != nl - buf || !streq(magic, STATE_MAGIC))
 		return bad(why, whylen, "not a jit-enforcer state file");
 	if (version != JIT_STATE_VERSION)
 		return bad(why, whylen, "state version %d, this agent reads %d",
 			   version, JIT_STATE_VERSION);
-	if ((size_t)(len - (size_t)(nl + 1 - buf)) != blen)
+	if ((size_t)(len - (size_t)(nl + 1 - buf)) != n_body)
 		return bad(why, whylen,
 			   "truncated or torn: header says %llu bytes, file "
 			   "has %zu",
-			   blen, len - (size_t)(nl + 1 - buf));
-	if (state_crc32(nl + 1, blen) != crc)
+			   n_body, len - (size_t)(nl + 1 - buf));
+	if (state_crc32(nl + 1, n_body) != crc)
 		return bad(why, whylen,
 			   "checksum mismatch: the file is corrupt");
+	*body = nl + 1;
+	*blen = n_body;
+	return 0;
+}
 
-	root = json_loadb(nl + 1, blen, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return bad(why, whylen, "invalid JSON at byte %d: %s",
-			   jerr.position, jerr.text);
-	if (json_unpack_ex(root, &jerr, 0, "{s:I, s:I, s:o, s:o}", "written_ms",
-			   &written, "next_id", &next_id, "requests", &reqs,
-			   "policies", &pols) < 0 ||
-	    !json_is_array(reqs) || !json_is_array(pols)) {
-		r = bad(why, whylen, "unexpected layout: %s", jerr.text);
-		goto out;
-	}
-	st.written_ms = (uint64_t)written;
-	st.next_id = (uint64_t)next_id;
-	st.requests = calloc(json_array_size(reqs) + 1, sizeof(*st.requests));
-	st.policies = calloc(json_array_size(pols) + 1, sizeof(*st.policies));
-	if (!st.requests || !st.policies) {
-		r = -ENOMEM;
-		goto out;
-	}
+/* The requests, in increasing order of id. */
+static int requests_from_state(json_t *reqs, struct jit_state *st, char *why,
+			       size_t whylen)
+{
+	json_t *v;
+	size_t i;
+
 	json_array_foreach(reqs, i, v)
 	{
 		/* Counted first, so that state_release frees its reason. */
-		st.n_requests++;
-		if (request_from_state(v, &st.requests[i]) < 0 ||
-		    (i && st.requests[i].id <= st.requests[i - 1].id)) {
-			r = bad(why, whylen, "request #%zu is malformed", i);
-			goto out;
-		}
+		st->n_requests++;
+		if (request_from_state(v, &st->requests[i]) < 0 ||
+		    (i && st->requests[i].id <= st->requests[i - 1].id))
+			return bad(why, whylen, "request #%zu is malformed", i);
 	}
+	return 0;
+}
+
+/* The last good text of each policy file. */
+static int policies_from_state(json_t *pols, struct jit_state *st, char *why,
+			       size_t whylen)
+{
+	json_t *v;
+	size_t i;
+
 	json_array_foreach(pols, i, v)
 	{
 		const char *path = NULL, *text = NULL;
 		size_t tlen = 0;
 
 		if (json_unpack(v, "{s:s, s:s%}", "path", &path, "text", &text,
-				&tlen) < 0) {
-			r = bad(why, whylen, "policy #%zu is malformed", i);
-			goto out;
+				&tlen) < 0)
+			return bad(why, whylen, "policy #%zu is malformed", i);
+		st->policies[i].path = strdup(path);
+		st->policies[i].text = malloc(tlen + 1);
+		if (!st->policies[i].path || !st->policies[i].text) {
+			st->n_policies = i + 1;
+			return -ENOMEM;
 		}
-		st.policies[i].path = strdup(path);
-		st.policies[i].text = malloc(tlen + 1);
-		if (!st.policies[i].path || !st.policies[i].text) {
-			st.n_policies = i + 1;
-			r = -ENOMEM;
-			goto out;
-		}
-		memcpy(st.policies[i].text, text, tlen + 1);
-		st.policies[i].len = tlen;
-		st.n_policies++;
+		memcpy(st->policies[i].text, text, tlen + 1);
+		st->policies[i].len = tlen;
+		st->n_policies++;
 	}
-	json_decref(root);
-	*ret = st;
 	return 0;
-out:
-	json_decref(root);
-	state_release(&st);
-	return r;
+}
+
+int state_decode(const char *buf, size_t len, struct jit_state *ret, char *why,
+		 size_t whylen)
+{
+	_cleanup_(state_release) struct jit_state st = { 0 };
+	json_auto_t *root = NULL;
+	json_t *reqs, *pols;
+	json_int_t next_id = 0, written = 0;
+	json_error_t jerr;
+	const char *body = NULL;
+	size_t blen = 0;
+	int r;
+
+	r = check_header(buf, len, &body, &blen, why, whylen);
+	if (r < 0)
+		return r;
+	root = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return bad(why, whylen, "invalid JSON at byte %d: %s",
+			   jerr.position, jerr.text);
+	if (json_unpack_ex(root, &jerr, 0, "{s:I, s:I, s:o, s:o}", "written_ms",
+			   &written, "next_id", &next_id, "requests", &reqs,
+			   "policies", &pols) < 0 ||
+	    !json_is_array(reqs) || !json_is_array(pols))
+		return bad(why, whylen, "unexpected layout: %s", jerr.text);
+	st.written_ms = (uint64_t)written;
+	st.next_id = (uint64_t)next_id;
+	st.requests = calloc(json_array_size(reqs) + 1, sizeof(*st.requests));
+	st.policies = calloc(json_array_size(pols) + 1, sizeof(*st.policies));
+	if (!st.requests || !st.policies)
+		return -ENOMEM;
+	r = requests_from_state(reqs, &st, why, whylen);
+	if (r < 0)
+		return r;
+	r = policies_from_state(pols, &st, why, whylen);
+	if (r < 0)
+		return r;
+	*ret = st;
+	st = (struct jit_state){ 0 };
+	return 0;
 }
 
 static char *path_of(const char *dir, const char *name)

@@ -810,25 +810,29 @@ static void emit_spa_rules(struct builder *bld, const struct jit_ruleset *rs)
 	rule_end(bld, "rule 'udp dport P drop'");
 }
 
-static void emit_input_chain(struct builder *bld, const struct jit_ruleset *rs)
+/* Fast path: traffic to ports no policy protects is not ours. */
+static void emit_unprotected_accept(struct builder *bld)
 {
-	emit_chain(bld, CHAIN_INPUT, true);
-	emit_spa_rules(bld, rs);
-
-	/* Fast path: traffic to ports no policy protects is not ours. */
 	rule_begin(bld, CHAIN_INPUT);
 	e_proto_port(bld, NFT_REG32_00);
 	e_lookup(bld, NFT_REG32_00, SET_PROTECTED, SET_ID_PROTECTED, false,
 		 true);
 	e_verdict(bld, NF_ACCEPT);
 	rule_end(bld, "rule 'meta l4proto . th dport != @protected accept'");
+}
 
+static void emit_established_accept(struct builder *bld)
+{
 	rule_begin(bld, CHAIN_INPUT);
 	e_ct_state(bld, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
 				NF_CT_STATE_BIT(IP_CT_RELATED));
 	e_verdict(bld, NF_ACCEPT);
 	rule_end(bld, "rule 'ct state established,related accept'");
+}
 
+/* "ip saddr . meta l4proto . th dport @grants_v4 accept", one per set. */
+static void emit_grant_accepts(struct builder *bld)
+{
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
 		const struct grant_set_def *g = &grant_sets[i];
 		bool v4 = g->family == AF_INET;
@@ -847,50 +851,49 @@ static void emit_input_chain(struct builder *bld, const struct jit_ruleset *rs)
 		e_verdict(bld, NF_ACCEPT);
 		rule_end(bld, what);
 	}
+}
 
-	/*
-	 * A session older than our conntrack state is picked up mid-stream
-	 * as "new". Let it through only if it carries ACK without SYN/RST,
-	 * its exact 4-tuple was a connected local socket at our last commit,
-	 * and a local socket bound to a specific address still owns it.
-	 * docs/security.md ("Sessions older than the agent") says why that is
-	 * sound.
-	 */
-	for (int v = 0; v < 2; v++) {
-		bool v4 = v == 0;
+/*
+ * A session older than our conntrack state is picked up mid-stream
+ * as "new". Let it through only if it carries ACK without SYN/RST,
+ * its exact 4-tuple was a connected local socket at our last commit,
+ * and a local socket bound to a specific address still owns it.
+ * docs/security.md ("Sessions older than the agent") says why that is
+ * sound.
+ */
+static void emit_session_accept(struct builder *bld, bool v4)
+{
+	rule_begin(bld, CHAIN_INPUT);
+	e_nfproto(bld, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	e_ct_state(bld, NF_CT_STATE_BIT(IP_CT_NEW));
+	e_meta(bld, NFT_META_L4PROTO, NFT_REG32_00);
+	e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
+	e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, NFT_REG32_00);
+	e_mask(bld, NFT_REG32_00, 1, 0x02 | 0x04 | 0x10);
+	e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, 0x10);
+	/* saddr and daddr are adjacent in both headers. */
+	e_payload(bld, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8, v4 ? 8 : 32,
+		  NFT_REG32_00);
+	e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
+		  v4 ? NFT_REG32_02 : NFT_REG32_08);
+	e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+		  v4 ? NFT_REG32_03 : NFT_REG32_09);
+	e_lookup(bld, NFT_REG32_00, v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6,
+		 v4 ? SET_ID_SESSIONS_V4 : SET_ID_SESSIONS_V6, false, false);
+	e_socket_wildcard(bld, NFT_REG32_00);
+	e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, 0);
+	e_verdict(bld, NF_ACCEPT);
+	rule_end(bld, v4 ? "rule 'ct state new tcp flags ack / syn,rst,ack "
+			   "ip saddr . ip daddr . th sport . th dport "
+			   "@sessions_v4 socket wildcard 0 accept'"
+			 : "rule 'ct state new tcp flags ack / syn,rst,ack "
+			   "ip6 saddr . ip6 daddr . th sport . th dport "
+			   "@sessions_v6 socket wildcard 0 accept'");
+}
 
-		rule_begin(bld, CHAIN_INPUT);
-		e_nfproto(bld, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
-		e_ct_state(bld, NF_CT_STATE_BIT(IP_CT_NEW));
-		e_meta(bld, NFT_META_L4PROTO, NFT_REG32_00);
-		e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, IPPROTO_TCP);
-		e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1,
-			  NFT_REG32_00);
-		e_mask(bld, NFT_REG32_00, 1, 0x02 | 0x04 | 0x10);
-		e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, 0x10);
-		/* saddr and daddr are adjacent in both headers. */
-		e_payload(bld, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
-			  v4 ? 8 : 32, NFT_REG32_00);
-		e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
-			  v4 ? NFT_REG32_02 : NFT_REG32_08);
-		e_payload(bld, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
-			  v4 ? NFT_REG32_03 : NFT_REG32_09);
-		e_lookup(bld, NFT_REG32_00,
-			 v4 ? SET_SESSIONS_V4 : SET_SESSIONS_V6,
-			 v4 ? SET_ID_SESSIONS_V4 : SET_ID_SESSIONS_V6, false,
-			 false);
-		e_socket_wildcard(bld, NFT_REG32_00);
-		e_cmp_u8(bld, NFT_REG32_00, NFT_CMP_EQ, 0);
-		e_verdict(bld, NF_ACCEPT);
-		rule_end(bld,
-			 v4 ? "rule 'ct state new tcp flags ack / syn,rst,ack "
-			      "ip saddr . ip daddr . th sport . th dport "
-			      "@sessions_v4 socket wildcard 0 accept'"
-			    : "rule 'ct state new tcp flags ack / syn,rst,ack "
-			      "ip6 saddr . ip6 daddr . th sport . th dport "
-			      "@sessions_v6 socket wildcard 0 accept'");
-	}
-
+/* What is left of the protected ports goes to the policies' verdicts. */
+static void emit_deny_vmaps(struct builder *bld)
+{
 	rule_begin(bld, CHAIN_INPUT);
 	e_proto_port(bld, NFT_REG32_00);
 	e_lookup(bld, NFT_REG32_00, MAP_DENY, SET_ID_DENY, true, false);
@@ -903,6 +906,18 @@ static void emit_input_chain(struct builder *bld, const struct jit_ruleset *rs)
 		 false);
 	rule_end(bld,
 		 "rule 'iifname . meta l4proto . th dport vmap @deny_iface'");
+}
+
+static void emit_input_chain(struct builder *bld, const struct jit_ruleset *rs)
+{
+	emit_chain(bld, CHAIN_INPUT, true);
+	emit_spa_rules(bld, rs);
+	emit_unprotected_accept(bld);
+	emit_established_accept(bld);
+	emit_grant_accepts(bld);
+	emit_session_accept(bld, true);
+	emit_session_accept(bld, false);
+	emit_deny_vmaps(bld);
 }
 
 struct commit_args {
@@ -1546,6 +1561,8 @@ int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 	return (int)n;
 }
 
+DEFINE_CLEANUP_FUNC(struct nftnl_chain, nftnl_chain_free)
+
 struct chains_ctx {
 	const char *ours;
 	struct jit_foreign_chain *v;
@@ -1556,15 +1573,15 @@ struct chains_ctx {
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct chains_ctx *ctx = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
+	_cleanup_(nftnl_chain_freep) struct nftnl_chain *c =
+		nftnl_chain_alloc();
 	struct jit_foreign_chain *f;
 	uint32_t family;
-	int r = 0;
 
 	if (!c)
 		return -ENOMEM;
 	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
-		goto out;
+		return 0;
 	family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
 	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) ||
 	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != NF_INET_LOCAL_IN ||
@@ -1572,12 +1589,10 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	     family != NFPROTO_INET) ||
 	    (family == NFPROTO_INET &&
 	     streq(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), ctx->ours)))
-		goto out;
+		return 0;
 	if (grow_array((void **)&ctx->v, &ctx->cap, ctx->n + 1,
-		       sizeof(*ctx->v)) < 0) {
-		r = -ENOMEM;
-		goto out;
-	}
+		       sizeof(*ctx->v)) < 0)
+		return -ENOMEM;
 	f = &ctx->v[ctx->n++];
 	memset(f, 0, sizeof(*f));
 	f->family = (uint8_t)family;
@@ -1588,9 +1603,7 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	f->priority = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
 	f->policy_drop = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) &&
 			 nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP;
-out:
-	nftnl_chain_free(c);
-	return r;
+	return 0;
 }
 
 static void chain_reset(void *data)

@@ -1,24 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # `jit-enforcer --check`: exit codes and compiler-style output, no kernel.
-set -u
-: "${BUILD_DIR:?}" "${SRC_DIR:?}"
-ENFORCER="$BUILD_DIR/enforcer/jit-enforcer"
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-PASSES=0
-FAILS=0
-check() {
-	local what="$1"
-	shift
-	if "$@"; then
-		PASSES=$((PASSES + 1))
-		echo "ok - $what"
-	else
-		FAILS=$((FAILS + 1))
-		echo "not ok - $what" >&2
-	fi
-}
+. "$(dirname "$0")/cli-lib.sh"
 run() {
 	rc=0
 	out=$("$ENFORCER" --check "$@" 2>&1) || rc=$?
@@ -57,5 +40,4 @@ rc=0
 "$ENFORCER" --check >/dev/null 2>&1 || rc=$?
 check "--check without paths is a usage error" [ "$rc" = 2 ]
 
-echo "$PASSES passed, $FAILS failed"
-[ "$FAILS" = 0 ]
+finish

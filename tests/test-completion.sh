@@ -4,24 +4,7 @@
 # `jitctl --help` is offered, options per command, option values, and policy
 # names and request ids from the agent's tables (a stand-in jitctl prints
 # them here).
-set -u
-: "${BUILD_DIR:?}" "${SRC_DIR:?}"
-JITCTL="$BUILD_DIR/tools/jitctl"
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-PASSES=0
-FAILS=0
-check() {
-	local what="$1"
-	shift
-	if "$@"; then
-		PASSES=$((PASSES + 1))
-		echo "ok - $what"
-	else
-		FAILS=$((FAILS + 1))
-		echo "not ok - $what" >&2
-	fi
-}
+. "$(dirname "$0")/cli-lib.sh"
 
 . "$SRC_DIR/tools/completion/jitctl"
 check "it registers itself for jitctl" bash -c "[[ '$(complete -p jitctl 2>&1)' == *_jitctl* ]]"
@@ -118,5 +101,4 @@ check "the value after --socket= completes files" \
 rm -f "$TMP/jitctl"
 check "no agent, no ids, no error" [ -z "$(complete_words "$TMP/jitctl" revoke "" 2>&1)" ]
 
-echo "$PASSES passed, $FAILS failed"
-[ "$FAILS" = 0 ]
+finish

@@ -4,30 +4,12 @@
 # usage errors, and --json as exactly one JSON document on stdout on every
 # error path (bad option, bad argument, no agent, a refusal, a broken or
 # lost connection), against a stand-in for the agent (fake-agent.py).
-set -u
-: "${BUILD_DIR:?}" "${SRC_DIR:?}"
-JITCTL="$BUILD_DIR/tools/jitctl"
-TMP="$(mktemp -d)"
+. "$(dirname "$0")/cli-lib.sh"
 FAKE_PID=""
-cleanup() {
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-PASSES=0
-FAILS=0
-check() {
-	local what="$1"
-	shift
-	if "$@"; then
-		PASSES=$((PASSES + 1))
-		echo "ok - $what"
-	else
-		FAILS=$((FAILS + 1))
-		echo "not ok - $what" >&2
-		echo "    rc=$rc stdout: ${out:0:600}" >&2
-		echo "    stderr: ${err:0:600}" >&2
-	fi
+on_exit() { [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null; }
+check_failed() {
+	echo "    rc=$rc stdout: ${out:0:600}" >&2
+	echo "    stderr: ${err:0:600}" >&2
 }
 # run ARGS...: jitctl with ARGS; sets rc, out (stdout) and err (stderr).
 run() {
@@ -172,7 +154,6 @@ check "import-azure --json: one document with the policy and the notes" \
 
 # --- the cloud documents people have -------------------------------------------
 G="$SRC_DIR/tests/golden/azure"
-ENFORCER="$BUILD_DIR/enforcer/jit-enforcer"
 run import-azure "$G/policy-good-list.json"
 check "a list with three virtual machines: three policies in one YAML stream on stdout" \
 	eval '[ "$rc" = 0 ] && [ "$(grep -c "^name: " <<<"$out")" = 3 ] && [ "$(grep -c "^---$" <<<"$out")" = 3 ]'
@@ -261,5 +242,4 @@ run "${J[@]}" --json request --azure "$TMP/records.json"
 check "request --azure, the records requests --format azure prints: the live one again" \
 	eval '[ "$rc" = 0 ] && one_doc ".ok and (.requests | length == 1) and .requests[0].path == \"[0].virtualMachines[0].ports[0]\" and (.notes | any(test(\"Revoked .Expired.: not requested again\")))"'
 
-echo "$PASSES passed, $FAILS failed"
-[ "$FAILS" = 0 ]
+finish

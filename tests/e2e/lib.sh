@@ -206,38 +206,32 @@ probe_rc() {
 	echo "$rc"
 }
 
-# expect_tcp NSFUNC ADDR PORT open|refused|dropped
-expect_tcp() {
-	local ns="$1" addr="$2" port="$3" want="$4" rc
-	rc=$(probe_rc "$ns" "$addr" "$port")
-	local got
-	case "$rc" in
+# expect_answer NSFUNC ADDR PORT PROTO WANT RC: a probe's exit status RC
+# read as open, refused or dropped, and asserted to be WANT.
+expect_answer() {
+	local ns="$1" addr="$2" port="$3" proto="$4" want="$5" got
+	case "$6" in
 	0) got=open ;;
 	1) got=refused ;;
 	2) got=dropped ;;
-	*) got="error($rc)" ;;
+	*) got="error($6)" ;;
 	esac
 	if [ "$got" = "$want" ]; then
-		ok "$ns -> [$addr]:$port/tcp is $want"
+		ok "$ns -> [$addr]:$port/$proto is $want"
 	else
-		fail "$ns -> [$addr]:$port/tcp: want $want, got $got"
+		fail "$ns -> [$addr]:$port/$proto: want $want, got $got"
 	fi
 }
 
+# expect_tcp NSFUNC ADDR PORT open|refused|dropped
+expect_tcp() {
+	expect_answer "$1" "$2" "$3" tcp "$4" "$(probe_rc "$1" "$2" "$3")"
+}
+
 expect_udp() {
-	local ns="$1" addr="$2" port="$3" want="$4" rc=0 got
-	"$ns" "$PROBE" udp "$addr" "$port" 900 >/dev/null 2>&1 || rc=$?
-	case "$rc" in
-	0) got=open ;;
-	1) got=refused ;;
-	2) got=dropped ;;
-	*) got="error($rc)" ;;
-	esac
-	if [ "$got" = "$want" ]; then
-		ok "$ns -> [$addr]:$port/udp is $want"
-	else
-		fail "$ns -> [$addr]:$port/udp: want $want, got $got"
-	fi
+	local rc=0
+	"$1" "$PROBE" udp "$2" "$3" 900 >/dev/null 2>&1 || rc=$?
+	expect_answer "$1" "$2" "$3" udp "$4" "$rc"
 }
 
 # Wait (bounded) until a TCP probe gives the wanted answer, then assert it.
@@ -310,6 +304,53 @@ add_user() {
 	useradd -M -N -s /usr/sbin/nologin -G "$groups" "$user"
 	on_cleanup userdel "$user"
 }
+
+# The people of the permission tests, unique to the run: G_SOCK may use
+# the socket, G_OPS may request, G_SEC may approve; U_ALICE is in G_SOCK
+# and G_OPS, U_BOB in G_SOCK and G_SEC, U_MAL in G_SOCK only.
+add_team() {
+	U_ALICE="${E2E_ID}al"
+	U_BOB="${E2E_ID}bo"
+	U_MAL="${E2E_ID}ma"
+	G_SOCK="${E2E_ID}so"
+	G_OPS="${E2E_ID}op"
+	G_SEC="${E2E_ID}se"
+	add_group "$G_SOCK"
+	add_group "$G_OPS"
+	add_group "$G_SEC"
+	add_user "$U_ALICE" "$G_SOCK,$G_OPS"
+	add_user "$U_BOB" "$G_SOCK,$G_SEC"
+	add_user "$U_MAL" "$G_SOCK"
+}
+
+# The team's policies: ssh (tcp/22, 1h) for U_ALICE alone, approved at
+# once; rdp (tcp/3389, 30m) for G_OPS, approved by G_SEC, from the
+# allowed_sources in $1 if given ("192.0.2.0/24, 2001:db8:1::/64").
+write_team_policies() {
+	write_policy ssh <<Y
+name: ssh
+ports:
+  - port: 22
+    max_duration: 1h
+requesters: {users: [$U_ALICE]}
+Y
+	write_policy rdp <<Y
+name: rdp
+ports:
+  - port: 3389
+    max_duration: 30m
+${1:+    allowed_sources: [$1]
+}requesters: {groups: [$G_OPS]}
+approval: manual
+approvers: {groups: [$G_SEC]}
+Y
+}
+
+# actl USER ARGS...: jitctl ARGS as that user.
+actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
+
+# The id of a "request N ..." line of jitctl, from stdin.
+grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
 
 # as USER CMD...: run a command in vm as that user (with its groups).
 as() {

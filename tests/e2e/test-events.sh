@@ -10,39 +10,11 @@
 e2e_setup
 chmod 755 "$TMP"
 
-U_ALICE="${E2E_ID}al"
-U_BOB="${E2E_ID}bo"
-U_MAL="${E2E_ID}ma"
-G_SOCK="${E2E_ID}so"
-G_OPS="${E2E_ID}op"
-G_SEC="${E2E_ID}se"
-add_group "$G_SOCK"
-add_group "$G_OPS"
-add_group "$G_SEC"
-add_user "$U_ALICE" "$G_SOCK,$G_OPS"
-add_user "$U_BOB" "$G_SOCK,$G_SEC"
-add_user "$U_MAL" "$G_SOCK"
+add_team
 
-write_policy ssh <<Y
-name: ssh
-ports:
-  - port: 22
-    max_duration: 1h
-requesters: {users: [$U_ALICE]}
-Y
-write_policy rdp <<Y
-name: rdp
-ports:
-  - port: 3389
-    max_duration: 30m
-requesters: {groups: [$G_OPS]}
-approval: manual
-approvers: {groups: [$G_SEC]}
-Y
+write_team_policies
 
 start_agent --socket-group "$G_SOCK" || exit 1
-actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
-grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
 followers_are() { [ "$(jitctl metrics | awk '$1 == "jit_enforcer_followers{stream=\"events\"}" {print $2}')" = "$1" ]; }
 # follow NAME USER: `jitctl events --follow --json` as USER into NAME.jsonl
 follow() {

@@ -10,42 +10,13 @@ chmod 755 "$TMP"
 
 start_listeners 22 3389
 
-U_ALICE="${E2E_ID}al"
-U_BOB="${E2E_ID}bo"
-U_MAL="${E2E_ID}ma"
-G_SOCK="${E2E_ID}so"
-G_OPS="${E2E_ID}op"
-G_SEC="${E2E_ID}se"
-add_group "$G_SOCK"
-add_group "$G_OPS"
-add_group "$G_SEC"
-add_user "$U_ALICE" "$G_SOCK,$G_OPS"
-add_user "$U_BOB" "$G_SOCK,$G_SEC"
-add_user "$U_MAL" "$G_SOCK"
+add_team
 U_CAROL="${E2E_ID}ca"
 add_user "$U_CAROL" "$G_SOCK,$G_OPS,$G_SEC"
 
-write_policy ssh <<Y
-name: ssh
-ports:
-  - port: 22
-    max_duration: 1h
-requesters: {users: [$U_ALICE]}
-Y
-write_policy rdp <<Y
-name: rdp
-ports:
-  - port: 3389
-    max_duration: 30m
-    allowed_sources: [192.0.2.0/24, 2001:db8:1::/64]
-requesters: {groups: [$G_OPS]}
-approval: manual
-approvers: {groups: [$G_SEC]}
-Y
+write_team_policies "192.0.2.0/24, 2001:db8:1::/64"
 
 start_agent --socket-group "$G_SOCK" || exit 1
-actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
-grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
 elements() { vm nft list set inet "$TABLE" "$1" | grep -c "$2" || true; }
 
 # --- automatic approval, exact host, expiry ------------------------------

@@ -30,8 +30,6 @@ ports:
     max_duration: 1h
 requesters: {users: [$U_ALICE, $U_BOB]}
 Y
-actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
-grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
 status_of() { jitctl --json requests --all | jq -r --argjson id "$1" '.requests[] | select(.id == $id) | .status'; }
 in_set() { vm nft list set inet "$TABLE" "$1" | grep -q "$2"; }
 

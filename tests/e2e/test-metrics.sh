@@ -12,35 +12,9 @@ chmod 755 "$TMP"
 
 start_listeners 22 3389
 
-U_ALICE="${E2E_ID}al"
-U_BOB="${E2E_ID}bo"
-U_MAL="${E2E_ID}ma"
-G_SOCK="${E2E_ID}so"
-G_OPS="${E2E_ID}op"
-G_SEC="${E2E_ID}se"
-add_group "$G_SOCK"
-add_group "$G_OPS"
-add_group "$G_SEC"
-add_user "$U_ALICE" "$G_SOCK,$G_OPS"
-add_user "$U_BOB" "$G_SOCK,$G_SEC"
-add_user "$U_MAL" "$G_SOCK"
+add_team
 
-write_policy ssh <<Y
-name: ssh
-ports:
-  - port: 22
-    max_duration: 1h
-requesters: {users: [$U_ALICE]}
-Y
-write_policy rdp <<Y
-name: rdp
-ports:
-  - port: 3389
-    max_duration: 30m
-requesters: {groups: [$G_OPS]}
-approval: manual
-approvers: {groups: [$G_SEC]}
-Y
+write_team_policies
 
 # validate [BEFORE] < TEXT: Prometheus text exposition (0.0.4) as this
 # project writes it: every sample after a TYPE of its name, names and label
@@ -121,8 +95,6 @@ check "the validator refuses a bad name" \
 	bash -c "! printf '# TYPE x-y gauge\nx-y 1\n' | python3 $TMP/validate.py >/dev/null"
 
 start_agent --socket-group "$G_SOCK" --no-table-owner || exit 1
-actl() { as "$1" "$JITCTL" --socket "$SOCK" "${@:2}"; }
-grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
 snap() { jitctl metrics >"$TMP/$1.prom"; }
 val() { awk -v k="$2" '$1 == k {print $2}' "$TMP/$1.prom"; }
 # delta FROM TO SERIES: how much an integer series moved

@@ -16,7 +16,6 @@ ports:
     max_duration: 1h
 Y
 STATE_DIR="$TMP/state"
-grant_id() { sed -n 's/^request \([0-9]*\) .*/\1/p'; }
 # The journal and snapshot are text: one record per line.
 state_has() { cat "$STATE_DIR"/snapshot "$STATE_DIR"/journal.* 2>/dev/null | grep -q "$1"; }
 end_ms_of() { record_of "$1" grants | sed -n 's/.*"end_ms": \([0-9]*\).*/\1/p'; }

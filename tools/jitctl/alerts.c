@@ -5,12 +5,6 @@
 
 static int cmd_alerts(struct ctx *ctx, int argc, char **argv);
 
-static const struct option alerts_opts[] = {
-	{ "follow", no_argument, NULL, 'f' },
-	{ "limit", required_argument, NULL, 'n' },
-	{ 0 },
-};
-
 const struct command command_alerts = {
 	.name = "alerts",
 	.fn = cmd_alerts,
@@ -29,7 +23,7 @@ const struct command command_alerts = {
 	.options = "-f, --follow\tthen print new alerts as they come\n"
 		   "-n, --limit N\tonly the N most recent (0: none)",
 	.shortopts = "fn:",
-	.opts = alerts_opts,
+	.opts = stream_opts,
 };
 
 static void alert_line(json_t *a)
@@ -79,36 +73,12 @@ static int cmd_alerts(struct ctx *ctx, int argc, char **argv)
 {
 	struct jit_client *c = NULL;
 	json_t *req, *reply = NULL, *a;
-	bool following = false;
-	long limit = -1;
+	bool following;
 	size_t i;
-	int opt, rc;
+	int rc;
 
-	while ((opt = next_option(ctx, argc, argv)) != -1) {
-		char *end;
-
-		switch (opt) {
-		case 'f':
-			following = true;
-			break;
-		case 'n':
-			errno = 0;
-			limit = strtol(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end || errno)
-				return usage_error(ctx,
-						   "--limit '%s' is not a "
-						   "number",
-						   optarg);
-			break;
-		default:
-			return 2;
-		}
-	}
-	if ((rc = want_args(ctx, argc, argv, 0, 0)))
+	if ((rc = stream_request(ctx, argc, argv, "alerts", &following, &req)))
 		return rc;
-	req = json_pack("{s:s, s:b}", "op", "alerts", "follow", following);
-	if (limit >= 0)
-		json_object_set_new(req, "limit", json_integer(limit));
 	if (!following) {
 		rc = call(ctx, req, &reply);
 	} else if ((rc = agent_call(ctx, req, &reply, &c))) {

@@ -326,6 +326,52 @@ int parse_limit(struct ctx *ctx, const char *s, size_t *ret)
 	return 0;
 }
 
+const struct option stream_opts[] = {
+	{ "follow", no_argument, NULL, 'f' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ 0 },
+};
+
+/*
+ * The request of a command that shows recent items or follows them:
+ * --follow, --limit N (the N most recent), no arguments. Returns 0 with
+ * *req and *follow set, or the exit status of a usage error.
+ */
+int stream_request(struct ctx *ctx, int argc, char **argv, const char *op,
+		   bool *follow, json_t **req)
+{
+	long limit = -1;
+	int opt, rc;
+
+	*follow = false;
+	while ((opt = next_option(ctx, argc, argv)) != -1) {
+		char *end;
+
+		switch (opt) {
+		case 'f':
+			*follow = true;
+			break;
+		case 'n':
+			errno = 0;
+			limit = strtol(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || errno)
+				return usage_error(ctx,
+						   "--limit '%s' is not a "
+						   "number",
+						   optarg);
+			break;
+		default:
+			return 2;
+		}
+	}
+	if ((rc = want_args(ctx, argc, argv, 0, 0)))
+		return rc;
+	*req = json_pack("{s:s, s:b}", "op", op, "follow", *follow);
+	if (limit >= 0)
+		json_object_set_new(*req, "limit", json_integer(limit));
+	return 0;
+}
+
 /* A whole file, or stdin for "-", NUL-terminated. Returns 0 or -errno. */
 int read_input(const char *path, char **ret, size_t *ret_len)
 {

@@ -15,12 +15,6 @@
 
 static int cmd_events(struct ctx *ctx, int argc, char **argv);
 
-static const struct option events_opts[] = {
-	{ "follow", no_argument, NULL, 'f' },
-	{ "limit", required_argument, NULL, 'n' },
-	{ 0 },
-};
-
 const struct command command_events = {
 	.name = "events",
 	.fn = cmd_events,
@@ -43,7 +37,7 @@ const struct command command_events = {
 	.options = "-f, --follow\tthen print new decisions as they happen\n"
 		   "-n, --limit N\tonly the N most recent",
 	.shortopts = "fn:",
-	.opts = events_opts,
+	.opts = stream_opts,
 };
 
 /* Append to buf at *off, never past n. */
@@ -156,36 +150,12 @@ static int cmd_events(struct ctx *ctx, int argc, char **argv)
 {
 	struct jit_client *c = NULL;
 	json_t *req, *reply = NULL, *e;
-	bool follow = false;
-	long limit = -1;
+	bool follow;
 	size_t i;
-	int opt, rc;
+	int rc;
 
-	while ((opt = next_option(ctx, argc, argv)) != -1) {
-		char *end;
-
-		switch (opt) {
-		case 'f':
-			follow = true;
-			break;
-		case 'n':
-			errno = 0;
-			limit = strtol(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end || errno)
-				return usage_error(ctx,
-						   "--limit '%s' is not a "
-						   "number",
-						   optarg);
-			break;
-		default:
-			return 2;
-		}
-	}
-	if ((rc = want_args(ctx, argc, argv, 0, 0)))
+	if ((rc = stream_request(ctx, argc, argv, "events", &follow, &req)))
 		return rc;
-	req = json_pack("{s:s, s:b}", "op", "events", "follow", follow);
-	if (limit >= 0)
-		json_object_set_new(req, "limit", json_integer(limit));
 	if (!follow)
 		/* One document: the reply, or the error. */
 		return call(ctx, req, &reply) ? 1

@@ -87,7 +87,8 @@ static void main_usage(FILE *out)
 
 static int main_help(struct ctx *ctx)
 {
-	json_t *doc, *arr;
+	json_auto_t *doc = NULL;
+	json_t *arr;
 
 	if (!ctx->json) {
 		main_usage(stdout);
@@ -105,7 +106,6 @@ static int main_help(struct ctx *ctx)
 			"jitctl COMMAND --help", "jitctl help [COMMAND]",
 			"commands", arr, "socket", JIT_SOCKET_PATH);
 	print_json(ctx, doc);
-	json_decref(doc);
 	return 0;
 }
 
@@ -114,7 +114,7 @@ static int show_help(struct ctx *ctx, const struct command *cmd)
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	FILE *f;
-	json_t *doc;
+	json_auto_t *doc = NULL;
 
 	if (!ctx->json) {
 		print_command_help(cmd, stdout);
@@ -129,7 +129,6 @@ static int show_help(struct ctx *ctx, const struct command *cmd)
 			cmd->name, "summary", cmd->summary, "usage",
 			command_usage_json(cmd), "help", json_text(text));
 	print_json(ctx, doc);
-	json_decref(doc);
 	return 0;
 }
 
@@ -157,63 +156,106 @@ static bool wants_json(int argc, char **argv)
 	return false;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	struct ctx ctx = { .socket = getenv("JIT_SOCKET") };
-	const struct command *cmd;
-	bool help = false, version = false, cmd_help_opt = false;
-	char problem[512] = "";
-	int c, r;
+static const struct option main_opts[] = {
+	{ "socket", required_argument, NULL, 's' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 },
+};
 
-	if (!ctx.socket || !ctx.socket[0])
-		ctx.socket = JIT_SOCKET_PATH;
-	/* Options before the command; the command's own come after it. */
-	memcpy(ctx.opts, opts, sizeof(opts));
+/* Options before the command; problem gets the first mistake. */
+static void parse_main_options(struct ctx *ctx, int argc, char **argv,
+			       bool *help, bool *version, char *problem,
+			       size_t size)
+{
+	int c;
+
+	memcpy(ctx->opts, main_opts, sizeof(main_opts));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:s:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:s:jh", main_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			ctx.socket = optarg;
+			ctx->socket = optarg;
 			break;
 		case 'j':
-			ctx.json = true;
+			ctx->json = true;
 			break;
 		case 'h':
-			help = true;
+			*help = true;
 			break;
 		case 'V':
-			version = true;
+			*version = true;
 			break;
 		default:
 			if (!problem[0])
-				option_problem(&ctx, c, argv, problem,
-					       sizeof(problem));
+				option_problem(ctx, c, argv, problem, size);
 			break;
 		}
 	}
+}
+
+static int print_version(struct ctx *ctx)
+{
+	json_auto_t *doc = NULL;
+
+	if (!ctx->json) {
+		printf("jitctl %s\n", JIT_VERSION);
+		return 0;
+	}
+	doc = json_pack("{s:b, s:s}", "ok", 1, "version", JIT_VERSION);
+	print_json(ctx, doc);
+	return 0;
+}
+
+/*
+ * cmd with its arguments (argv[0] its name), or its help; with --json,
+ * a document is printed whatever the command did.
+ */
+static int run_command(struct ctx *ctx, const struct command *cmd, int argc,
+		       char **argv, bool help)
+{
+	bool cmd_help_opt = false;
+	int r;
+
+	command_options_init(ctx, cmd);
+	r = check_options(ctx, argc, argv, &cmd_help_opt);
+	if (help || cmd_help_opt)
+		return show_help(ctx, cmd);
+	if (r)
+		return r;
+	r = cmd->fn(ctx, argc, argv);
+	/* Never leave a script with nothing to parse. */
+	if (ctx->json && !ctx->printed) {
+		json_auto_t *doc =
+			r ? error_reply("failed",
+					"jitctl %s failed (exit status "
+					"%d)",
+					cmd->name, r)
+			  : json_pack("{s:b}", "ok", 1);
+
+		print_json(ctx, doc);
+	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx ctx = { .socket = getenv("JIT_SOCKET") };
+	const struct command *cmd;
+	bool help = false, version = false;
+	char problem[512] = "";
+
+	if (!ctx.socket || !ctx.socket[0])
+		ctx.socket = JIT_SOCKET_PATH;
+	parse_main_options(&ctx, argc, argv, &help, &version, problem,
+			   sizeof(problem));
 	if (problem[0] || optind >= argc || !find_command(argv[optind]))
 		ctx.json = ctx.json || wants_json(argc, argv);
 	if (problem[0])
 		return usage_error(&ctx, "%s", problem);
-	if (version) {
-		json_t *doc;
-
-		if (!ctx.json) {
-			printf("jitctl %s\n", JIT_VERSION);
-			return 0;
-		}
-		doc = json_pack("{s:b, s:s}", "ok", 1, "version", JIT_VERSION);
-		print_json(&ctx, doc);
-		json_decref(doc);
-		return 0;
-	}
+	if (version)
+		return print_version(&ctx);
 	if (optind >= argc && help)
 		return main_help(&ctx);
 	if (optind >= argc) {
@@ -225,26 +267,5 @@ int main(int argc, char **argv)
 	cmd = find_command(argv[optind]);
 	if (!cmd)
 		return usage_error(&ctx, "unknown command '%s'", argv[optind]);
-
-	command_options_init(&ctx, cmd);
-	argc -= optind;
-	argv += optind;
-	r = check_options(&ctx, argc, argv, &cmd_help_opt);
-	if (help || cmd_help_opt)
-		return show_help(&ctx, cmd);
-	if (r)
-		return r;
-	r = cmd->fn(&ctx, argc, argv);
-	/* Never leave a script with nothing to parse. */
-	if (ctx.json && !ctx.printed) {
-		json_t *doc = r ? error_reply("failed",
-					      "jitctl %s failed (exit status "
-					      "%d)",
-					      cmd->name, r)
-				: json_pack("{s:b}", "ok", 1);
-
-		print_json(&ctx, doc);
-		json_decref(doc);
-	}
-	return r;
+	return run_command(&ctx, cmd, argc - optind, argv + optind, help);
 }

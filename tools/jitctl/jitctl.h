@@ -137,6 +137,10 @@ void time_text(json_int_t ms, char *buf, size_t n);
 void left_text(json_int_t s, char *buf, size_t n);
 int parse_id(struct ctx *ctx, const char *s, json_int_t *id);
 int parse_limit(struct ctx *ctx, const char *s, size_t *ret);
+/* --follow and --limit N ("fn:"), and the request they make. */
+extern const struct option stream_opts[];
+int stream_request(struct ctx *ctx, int argc, char **argv, const char *op,
+		   bool *follow, json_t **req);
 int read_input(const char *path, char **ret, size_t *ret_len);
 int read_failed(struct ctx *ctx, const char *path, int r);
 json_t *notes_json(const struct azure_notes *notes);

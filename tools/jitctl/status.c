@@ -21,30 +21,17 @@ const struct command command_status = {
 
 };
 
-static int cmd_status(struct ctx *ctx, int argc, char **argv)
+/* The agent, its table and protection, the policies in force. */
+static void print_agent(json_t *reply)
 {
-	json_t *reply = NULL, *rs, *v;
+	time_t t = (time_t)(json_integer_value(
+				    json_object_get(reply, "last_reload_ms")) /
+			    1000);
 	char when[64] = "-";
-	size_t i;
-	int r;
+	struct tm tm;
 
-	if ((r = want_args(ctx, argc, argv, 0, 0)))
-		return r;
-	r = call(ctx, json_pack("{s:s}", "op", "status"), &reply);
-	if (r || ctx->json) {
-		json_decref(reply);
-		return r;
-	}
-	{
-		time_t t = (time_t)(json_integer_value(json_object_get(
-					    reply, "last_reload_ms")) /
-				    1000);
-		struct tm tm;
-
-		if (t && gmtime_r(&t, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
-				 &tm);
-	}
+	if (t && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	printf("agent:       running, pid %lld, version %s\n",
 	       (long long)json_integer_value(json_object_get(reply, "pid")),
 	       str(reply, "version"));
@@ -64,76 +51,83 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 		printf("             WARNING: %s is missing; the policies "
 		       "above stay in force until it is back\n",
 		       str(reply, "policy_dir"));
-	rs = json_object_get(reply, "ruleset");
+}
+
+/* The ruleset's denies: port, interface, action. */
+static void print_protected(json_t *rs)
+{
+	struct table t = { .ncols = 3 };
+	json_t *v;
+	size_t i;
+
 	if (!json_array_size(json_object_get(rs, "deny"))) {
 		printf("protected:   nothing (no policy in force)\n");
-	} else {
-		struct table t = { .ncols = 3 };
-
-		printf("protected:\n");
-		table_row(&t, "  PORT", "INTERFACE", "ACTION");
-		json_array_foreach(json_object_get(rs, "deny"), i, v)
-		{
-			char p[48], col[52];
-
-			ports_text(v, p, sizeof(p));
-			snprintf(col, sizeof(col), "  %s", p);
-			table_row(&t, col,
-				  streq(str(v, "interface"), "*")
-					  ? "all"
-					  : str(v, "interface"),
-				  str(v, "action"));
-		}
-		table_print(&t);
+		return;
 	}
-	printf("grants:      %lld live, %lld pending approval\n",
-	       (long long)num(reply, "grants"),
-	       (long long)num(reply, "pending"));
+	printf("protected:\n");
+	table_row(&t, "  PORT", "INTERFACE", "ACTION");
+	json_array_foreach(json_object_get(rs, "deny"), i, v)
 	{
-		json_t *jr = json_object_get(reply, "journal");
+		char p[48], col[52];
 
-		if (streq(str(jr, "state"), "degraded"))
-			printf("journal:     DEGRADED in %s: %s; %lld "
-			       "decision(s) "
-			       "not yet recorded (grants are refused until it "
-			       "can be written)\n",
-			       str(jr, "state_dir"), str(jr, "error"),
-			       (long long)num(jr, "unrecorded"));
-		else if (jr)
-			printf("journal:     ok in %s (%lld KiB, snapshot %lld "
-			       "KiB%s)\n",
-			       str(jr, "state_dir"),
-			       (long long)num(jr, "journal_bytes") / 1024,
-			       (long long)num(jr, "snapshot_bytes") / 1024,
-			       json_is_true(json_object_get(jr, "compacting"))
-				       ? ", compacting"
-				       : "");
+		ports_text(v, p, sizeof(p));
+		snprintf(col, sizeof(col), "  %s", p);
+		table_row(&t, col,
+			  streq(str(v, "interface"), "*") ? "all"
+							  : str(v, "interface"),
+			  str(v, "action"));
 	}
-	{
-		json_t *spa = json_object_get(reply, "spa"),
-		       *c = json_object_get(spa, "counters");
+	table_print(&t);
+}
 
-		if (json_is_true(json_object_get(spa, "enabled")))
-			printf("SPA:         on, udp/%lld, %lld stanza(s) from "
-			       "%s; %lld accepted, %lld refused, %lld bad "
-			       "HMAC, %lld replays, %lld stale\n",
-			       (long long)num(spa, "port"),
-			       (long long)num(spa, "stanzas"),
-			       str(spa, "access_file"),
-			       (long long)num(c, "accepted"),
-			       (long long)num(c, "refused"),
-			       (long long)num(c, "bad_hmac"),
-			       (long long)num(c, "replays"),
-			       (long long)num(c, "stale"));
-		else if (spa)
-			printf("SPA:         off (jit-enforcer --spa-access "
-			       "FILE turns it on)\n");
-		if (json_is_string(json_object_get(spa, "errors")))
-			printf("             WARNING: the access file was "
-			       "rejected; the last good one stays in force:\n"
-			       "%s",
-			       str(spa, "errors"));
-	}
+static void print_journal(json_t *jr)
+{
+	if (streq(str(jr, "state"), "degraded"))
+		printf("journal:     DEGRADED in %s: %s; %lld "
+		       "decision(s) "
+		       "not yet recorded (grants are refused until it "
+		       "can be written)\n",
+		       str(jr, "state_dir"), str(jr, "error"),
+		       (long long)num(jr, "unrecorded"));
+	else if (jr)
+		printf("journal:     ok in %s (%lld KiB, snapshot %lld "
+		       "KiB%s)\n",
+		       str(jr, "state_dir"),
+		       (long long)num(jr, "journal_bytes") / 1024,
+		       (long long)num(jr, "snapshot_bytes") / 1024,
+		       json_is_true(json_object_get(jr, "compacting"))
+			       ? ", compacting"
+			       : "");
+}
+
+static void print_spa(json_t *spa)
+{
+	json_t *c = json_object_get(spa, "counters");
+
+	if (json_is_true(json_object_get(spa, "enabled")))
+		printf("SPA:         on, udp/%lld, %lld stanza(s) from "
+		       "%s; %lld accepted, %lld refused, %lld bad "
+		       "HMAC, %lld replays, %lld stale\n",
+		       (long long)num(spa, "port"),
+		       (long long)num(spa, "stanzas"), str(spa, "access_file"),
+		       (long long)num(c, "accepted"),
+		       (long long)num(c, "refused"),
+		       (long long)num(c, "bad_hmac"),
+		       (long long)num(c, "replays"),
+		       (long long)num(c, "stale"));
+	else if (spa)
+		printf("SPA:         off (jit-enforcer --spa-access "
+		       "FILE turns it on)\n");
+	if (json_is_string(json_object_get(spa, "errors")))
+		printf("             WARNING: the access file was "
+		       "rejected; the last good one stays in force:\n"
+		       "%s",
+		       str(spa, "errors"));
+}
+
+/* The tamper watch and the agent's capabilities. */
+static void print_guards(json_t *reply)
+{
 	printf("tampering:   %s; %lld change(s) by other processes undone\n",
 	       json_is_true(json_object_get(reply, "tamper_watch"))
 		       ? "watching nftables events"
@@ -146,34 +140,57 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 			     "0000000000001000")
 			       ? " (CAP_NET_ADMIN only)"
 			       : "");
-	v = json_object_get(reply, "other_input_chains");
-	if (json_array_size(v)) {
-		struct table t = { .ncols = 5 };
-		json_t *c;
+}
 
-		printf("\nother tables filter input too. Their drops still "
-		       "apply to protected ports;\ntheir accepts cannot open "
-		       "one (an accept ends only their own chain):\n");
-		table_row(&t, "  TABLE", "CHAIN", "PRIORITY", "POLICY", "RUNS");
-		json_array_foreach(v, i, c)
-		{
-			char tab[160], prio[16];
+/* Input chains of other tables: their drops still apply. */
+static void print_other_chains(json_t *chains)
+{
+	struct table t = { .ncols = 5 };
+	json_t *c;
+	size_t i;
 
-			snprintf(tab, sizeof(tab), "  %s %s", str(c, "family"),
-				 str(c, "table"));
-			snprintf(prio, sizeof(prio), "%lld",
-				 (long long)num(c, "priority"));
-			table_row(&t, tab, str(c, "chain"), prio,
-				  str(c, "policy"), str(c, "runs"));
-		}
-		table_print(&t);
+	if (!json_array_size(chains))
+		return;
+	printf("\nother tables filter input too. Their drops still "
+	       "apply to protected ports;\ntheir accepts cannot open "
+	       "one (an accept ends only their own chain):\n");
+	table_row(&t, "  TABLE", "CHAIN", "PRIORITY", "POLICY", "RUNS");
+	json_array_foreach(chains, i, c)
+	{
+		char tab[160], prio[16];
+
+		snprintf(tab, sizeof(tab), "  %s %s", str(c, "family"),
+			 str(c, "table"));
+		snprintf(prio, sizeof(prio), "%lld",
+			 (long long)num(c, "priority"));
+		table_row(&t, tab, str(c, "chain"), prio, str(c, "policy"),
+			  str(c, "runs"));
 	}
-	if (json_is_string(json_object_get(reply, "policy_errors"))) {
+	table_print(&t);
+}
+
+static int cmd_status(struct ctx *ctx, int argc, char **argv)
+{
+	json_auto_t *reply = NULL;
+	int r;
+
+	if ((r = want_args(ctx, argc, argv, 0, 0)))
+		return r;
+	r = call(ctx, json_pack("{s:s}", "op", "status"), &reply);
+	if (r || ctx->json)
+		return r;
+	print_agent(reply);
+	print_protected(json_object_get(reply, "ruleset"));
+	printf("grants:      %lld live, %lld pending approval\n",
+	       (long long)num(reply, "grants"),
+	       (long long)num(reply, "pending"));
+	print_journal(json_object_get(reply, "journal"));
+	print_spa(json_object_get(reply, "spa"));
+	print_guards(reply);
+	print_other_chains(json_object_get(reply, "other_input_chains"));
+	if (json_is_string(json_object_get(reply, "policy_errors")))
 		printf("\nrejected policy files (their last good version stays "
 		       "in force):\n%s",
 		       str(reply, "policy_errors"));
-		r = 0;
-	}
-	json_decref(reply);
 	return r;
 }

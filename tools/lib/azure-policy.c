@@ -43,53 +43,47 @@ static bool any_source(struct conv *c, const char *path, const char *s)
 	return true;
 }
 
-static int port_sources(struct conv *c, json_t *port, const char *path,
-			struct port_out *out)
+/* allowedSourceAddressPrefix: one prefix, or any source. */
+static int port_source_one(struct conv *c, json_t *one, const char *path,
+			   struct port_out *out)
 {
-	json_t *one = json_object_get(port, "allowedSourceAddressPrefix");
-	json_t *many = json_object_get(port, "allowedSourceAddressPrefixes");
+	const char *s = json_string_value(one);
+	char p[PATH_LEN];
+	struct jit_prefix pfx;
+
+	path_key(p, path, "allowedSourceAddressPrefix");
+	if (!s)
+		return conv_error(c, p, "expected a string, got %s",
+				  json_what(one));
+	if (any_source(c, p, s)) {
+		out->any = true;
+		return 0;
+	}
+	out->sources = calloc(1, sizeof(*out->sources));
+	if (!out->sources) {
+		c->oom = true;
+		return -ENOMEM;
+	}
+	if (parse_prefix(c, p, s, POLICY_TAG_HINT, &pfx) < 0)
+		return -EINVAL;
+	prefix_format(&pfx, out->sources[0], sizeof(out->sources[0]));
+	out->n_sources = 1;
+	return 0;
+}
+
+/*
+ * allowedSourceAddressPrefixes: a list of prefixes, or of "*" (or
+ * another tag read as any source) alone. Every item is checked.
+ */
+static int port_source_list(struct conv *c, json_t *many, const char *path,
+			    struct port_out *out)
+{
 	char p[PATH_LEN], pi[PATH_LEN];
 	const char *star = NULL;
 	struct jit_prefix pfx;
 	json_t *v;
 	size_t i;
 	int r = 0;
-
-	if (one && many)
-		return conv_error(
-			c, path,
-			"both allowedSourceAddressPrefix and "
-			"allowedSourceAddressPrefixes are given; they "
-			"are mutually exclusive");
-	if (!one && !many) {
-		conv_note(c, path,
-			  "no allowedSourceAddressPrefix(es): any source may "
-			  "be requested");
-		out->any = true;
-		return 0;
-	}
-	if (one) {
-		const char *s = json_string_value(one);
-
-		path_key(p, path, "allowedSourceAddressPrefix");
-		if (!s)
-			return conv_error(c, p, "expected a string, got %s",
-					  json_what(one));
-		if (any_source(c, p, s)) {
-			out->any = true;
-			return 0;
-		}
-		out->sources = calloc(1, sizeof(*out->sources));
-		if (!out->sources) {
-			c->oom = true;
-			return -ENOMEM;
-		}
-		if (parse_prefix(c, p, s, POLICY_TAG_HINT, &pfx) < 0)
-			return -EINVAL;
-		prefix_format(&pfx, out->sources[0], sizeof(out->sources[0]));
-		out->n_sources = 1;
-		return 0;
-	}
 
 	path_key(p, path, "allowedSourceAddressPrefixes");
 	if (!json_is_array(many))
@@ -140,6 +134,30 @@ static int port_sources(struct conv *c, json_t *port, const char *path,
 	if (star)
 		out->any = true;
 	return r;
+}
+
+static int port_sources(struct conv *c, json_t *port, const char *path,
+			struct port_out *out)
+{
+	json_t *one = json_object_get(port, "allowedSourceAddressPrefix");
+	json_t *many = json_object_get(port, "allowedSourceAddressPrefixes");
+
+	if (one && many)
+		return conv_error(
+			c, path,
+			"both allowedSourceAddressPrefix and "
+			"allowedSourceAddressPrefixes are given; they "
+			"are mutually exclusive");
+	if (!one && !many) {
+		conv_note(c, path,
+			  "no allowedSourceAddressPrefix(es): any source may "
+			  "be requested");
+		out->any = true;
+		return 0;
+	}
+	if (one)
+		return port_source_one(c, one, path, out);
+	return port_source_list(c, many, path, out);
 }
 
 static int port_duration(struct conv *c, json_t *port, const char *path,

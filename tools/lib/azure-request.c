@@ -92,6 +92,97 @@ static bool lacks_offset(const char *s)
 	       azure_time_parse(z, &ms) == 0;
 }
 
+/*
+ * endTimeUtc: a date-time with an offset, in the future and at most a
+ * day away. Sets *end_text (when a string) and, when valid, *secs and
+ * *end_ms.
+ */
+static int port_end(struct conv *c, json_t *end, const char *path,
+		    int64_t now_ms, const char **end_text, uint64_t *secs,
+		    int64_t *end_ms_ret)
+{
+	char p[PATH_LEN], dur[32];
+	int64_t end_ms;
+
+	if (!end)
+		return conv_error(c, path,
+				  "missing required field 'endTimeUtc'");
+	if (!json_is_string(end))
+		return conv_error(c, path_key(p, path, "endTimeUtc"),
+				  "expected a string, got %s", json_what(end));
+	*end_text = json_string_value(end);
+	path_key(p, path, "endTimeUtc");
+	if (azure_time_parse(*end_text, &end_ms) < 0 && lacks_offset(*end_text))
+		return conv_error(c, p,
+				  "'%s' has no UTC offset; end it with Z "
+				  "(the time in UTC)",
+				  SHOW(*end_text));
+	if (azure_time_parse(*end_text, &end_ms) < 0)
+		return conv_error(c, p,
+				  "'%s' is not a date-time with a UTC "
+				  "offset like 2026-12-01T14:03:11Z",
+				  SHOW(*end_text));
+	if (end_ms <= now_ms && now_ms - end_ms < 1000)
+		return conv_error(c, p, "'%s' is not in the future",
+				  SHOW(*end_text));
+	if (end_ms <= now_ms)
+		return conv_error(
+			c, p, "'%s' is in the past (%s ago)", SHOW(*end_text),
+			duration_format((uint64_t)(now_ms - end_ms) / 1000, dur,
+					sizeof(dur)));
+	if ((*secs = (uint64_t)(end_ms - now_ms + 999) / 1000) >
+	    JIT_DURATION_MAX_S)
+		return conv_error(c, p,
+				  "'%s' is %s from now, beyond the limit "
+				  "of one day",
+				  SHOW(*end_text),
+				  duration_format(*secs, dur, sizeof(dur)));
+	*end_ms_ret = end_ms;
+	return 0;
+}
+
+/* allowedSourceAddressPrefix: exactly one address or prefix, not "any". */
+static int port_source(struct conv *c, json_t *port, const char *path,
+		       struct jit_prefix *pfx)
+{
+	json_t *src = json_object_get(port, "allowedSourceAddressPrefix");
+	char p[PATH_LEN];
+
+	if (json_object_get(port, "allowedSourceAddressPrefixes"))
+		return conv_error(c, path,
+				  src ? "both allowedSourceAddressPrefix and "
+					"allowedSourceAddressPrefixes are "
+					"given; an initiate request takes "
+					"only allowedSourceAddressPrefix"
+				      : "allowedSourceAddressPrefixes is not "
+					"part of an initiate request; give "
+					"one allowedSourceAddressPrefix per "
+					"port");
+	if (!src)
+		return conv_error(c, path,
+				  "missing allowedSourceAddressPrefix: the "
+				  "cloud would use the caller's address, "
+				  "which jitctl cannot know; give the "
+				  "address to open from");
+	if (!json_is_string(src))
+		return conv_error(
+			c, path_key(p, path, "allowedSourceAddressPrefix"),
+			"expected a string, got %s", json_what(src));
+	if (tag_means_any(json_string_value(src)))
+		return conv_error(
+			c, path_key(p, path, "allowedSourceAddressPrefix"),
+			"'%s' would open the port to every address; give an "
+			"address or a prefix",
+			SHOW(json_string_value(src)));
+	if (parse_prefix(c, path_key(p, path, "allowedSourceAddressPrefix"),
+			 json_string_value(src),
+			 "a request opens the port to one address or prefix: "
+			 "give it",
+			 pfx) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 static int initiate_port(struct conv *c, json_t *port, const char *path,
 			 const char *policy, const char *reason, int64_t now_ms,
 			 json_t *policies, const char *vpath, bool *reported,
@@ -115,102 +206,28 @@ static int initiate_port(struct conv *c, json_t *port, const char *path,
 		"mappedPort",
 		NULL,
 	};
-	json_t *num = json_object_get(port, "number");
-	json_t *end = json_object_get(port, "endTimeUtc");
-	json_t *src = json_object_get(port, "allowedSourceAddressPrefix");
-	char p[PATH_LEN], dur[32], buf[JIT_PREFIX_STRLEN];
+	char buf[JIT_PREFIX_STRLEN];
 	struct jit_prefix pfx;
 	const char *end_text = NULL;
 	uint64_t secs = 0;
 	long number = 0;
-	int r = 0;
+	int r = 0, e;
 
 	if (!json_is_object(port))
 		return conv_error(c, path, "expected an object, got %s",
 				  json_what(port));
 	note_unknown(c, port, path, record ? record_known : known);
 
-	if (port_number(c, num, path, &number) < 0)
+	/* Every field is checked, so that every error is reported. */
+	if (port_number(c, json_object_get(port, "number"), path, &number) < 0)
 		r = -EINVAL;
-
-	if (!end) {
-		r = conv_error(c, path, "missing required field 'endTimeUtc'");
-	} else if (!json_is_string(end)) {
-		r = conv_error(c, path_key(p, path, "endTimeUtc"),
-			       "expected a string, got %s", json_what(end));
-	} else {
-		int64_t end_ms;
-
-		end_text = json_string_value(end);
-		path_key(p, path, "endTimeUtc");
-		if (azure_time_parse(end_text, &end_ms) < 0 &&
-		    lacks_offset(end_text))
-			r = conv_error(c, p,
-				       "'%s' has no UTC offset; end it with Z "
-				       "(the time in UTC)",
-				       SHOW(end_text));
-		else if (azure_time_parse(end_text, &end_ms) < 0)
-			r = conv_error(c, p,
-				       "'%s' is not a date-time with a UTC "
-				       "offset like 2026-12-01T14:03:11Z",
-				       SHOW(end_text));
-		else if (end_ms <= now_ms && now_ms - end_ms < 1000)
-			r = conv_error(c, p, "'%s' is not in the future",
-				       SHOW(end_text));
-		else if (end_ms <= now_ms)
-			r = conv_error(
-				c, p, "'%s' is in the past (%s ago)",
-				SHOW(end_text),
-				duration_format((uint64_t)(now_ms - end_ms) /
-							1000,
-						dur, sizeof(dur)));
-		else if ((secs = (uint64_t)(end_ms - now_ms + 999) / 1000) >
-			 JIT_DURATION_MAX_S)
-			r = conv_error(c, p,
-				       "'%s' is %s from now, beyond the limit "
-				       "of one day",
-				       SHOW(end_text),
-				       duration_format(secs, dur, sizeof(dur)));
-		else
-			out->end_ms = end_ms;
-	}
-
-	if (json_object_get(port, "allowedSourceAddressPrefixes")) {
-		r = conv_error(c, path,
-			       src ? "both allowedSourceAddressPrefix and "
-				     "allowedSourceAddressPrefixes are given; "
-				     "an initiate request takes only "
-				     "allowedSourceAddressPrefix"
-				   : "allowedSourceAddressPrefixes is not "
-				     "part of an initiate request; give one "
-				     "allowedSourceAddressPrefix per port");
-		src = NULL;
-	} else if (!src) {
-		r = conv_error(c, path,
-			       "missing allowedSourceAddressPrefix: the cloud "
-			       "would use the caller's address, which jitctl "
-			       "cannot know; give the address to open from");
-	} else if (!json_is_string(src)) {
-		r = conv_error(c,
-			       path_key(p, path, "allowedSourceAddressPrefix"),
-			       "expected a string, got %s", json_what(src));
-		src = NULL;
-	} else if (tag_means_any(json_string_value(src))) {
-		r = conv_error(c,
-			       path_key(p, path, "allowedSourceAddressPrefix"),
-			       "'%s' would open the port to every address; "
-			       "give an address or a prefix",
-			       SHOW(json_string_value(src)));
-		src = NULL;
-	} else if (parse_prefix(c,
-				path_key(p, path, "allowedSourceAddressPrefix"),
-				json_string_value(src),
-				"a request opens the port to one address or "
-				"prefix: give it",
-				&pfx) < 0) {
-		r = -EINVAL;
-		src = NULL;
-	}
+	e = port_end(c, json_object_get(port, "endTimeUtc"), path, now_ms,
+		     &end_text, &secs, &out->end_ms);
+	if (e < 0)
+		r = e;
+	e = port_source(c, port, path, &pfx);
+	if (e < 0)
+		r = e;
 	if (r < 0)
 		return r;
 
