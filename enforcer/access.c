@@ -778,6 +778,97 @@ static int cmp_id(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+/* Records the kernel marked as ended before the journal could say so. */
+static void end_marked(struct jit_access *a, const uint64_t *marked, int n,
+		       uint64_t now)
+{
+	for (int i = 0; i < n; i++) {
+		struct jit_request *r = grants_get(a->grants, marked[i]), next;
+
+		if (!r ||
+		    (r->status != JIT_PENDING && r->status != JIT_INITIATED))
+			continue;
+		next = request_finished(
+			r, r->status == JIT_PENDING ? JIT_DENIED : JIT_REVOKED,
+			JIT_REASON_ABSENT, agent_id.name, now);
+		(void)record(a, &next, true);
+		grants_apply(a->grants, r, &next);
+		audit(a, "revoke", &agent_id, r, status_name(next.status),
+		      "it was ended before the journal could record it");
+	}
+}
+
+/* The kernel's n elements as hosts (sorted, for bsearch) and nets. */
+static int kernel_view_build(struct kernel_view *kv, const struct jit_elem *kel,
+			     int n)
+{
+	kv->hosts = calloc((size_t)n + 1, sizeof(*kv->hosts));
+	kv->nets = calloc((size_t)n + 1, sizeof(*kv->nets));
+	if (!kv->hosts || !kv->nets)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		if (kel[i].interval)
+			kv->nets[kv->n_nets++] = kel[i];
+		else
+			kv->hosts[kv->n_hosts++] = kel[i];
+	}
+	qsort(kv->hosts, kv->n_hosts, sizeof(*kv->hosts), elem_point_cmp);
+	return 0;
+}
+
+/*
+ * Live records go to the cover; those whose end passed, or (when the kernel
+ * was read, kv non-NULL) that are to be checked and whose elements the
+ * kernel no longer holds, go to end[].
+ */
+static int sort_live(struct jit_access *a, const struct kernel_view *kv,
+		     const uint64_t *check, size_t n_check, uint64_t now,
+		     struct jit_request **end, size_t *n_end)
+{
+	for (size_t i = 0; i < grants_count(a->grants); i++) {
+		struct jit_request *r = grants_at(a->grants, i);
+		int ret;
+
+		if (r->status != JIT_INITIATED)
+			continue;
+		if (r->end_ms <= now ||
+		    (kv &&
+		     (!check || bsearch(&r->id, check, n_check, sizeof(*check),
+					cmp_id)) &&
+		     !record_present(kv, r))) {
+			end[(*n_end)++] = r;
+			continue;
+		}
+		ret = cover_add(a->cover, r->id, &r->key, r->end_ms);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* End what sort_live set aside: expired, or gone from the kernel. */
+static void end_at_start(struct jit_access *a, struct jit_request **end,
+			 size_t n_end, uint64_t now)
+{
+	/* Finishing may drop old finished records, never a live one. */
+	for (size_t i = 0; i < n_end; i++) {
+		struct jit_request *r = end[i], next;
+		bool expired = r->end_ms <= now;
+
+		next = expired ? request_finished(r, JIT_EXPIRED,
+						  JIT_REASON_EXPIRED, NULL, now)
+			       : request_finished(r, JIT_REVOKED,
+						  JIT_REASON_ABSENT,
+						  agent_id.name, now);
+		(void)record(a, &next, true);
+		grants_apply(a->grants, r, &next);
+		audit(a, expired ? "expire" : "revoke", &agent_id, r,
+		      status_name(next.status),
+		      expired ? "ended while the agent was stopped"
+			      : "its elements were no longer in the kernel");
+	}
+}
+
 int access_start(struct jit_access *a, bool trust_journal,
 		 const uint64_t *check, size_t n_check, uint64_t now)
 {
@@ -804,78 +895,19 @@ int access_start(struct jit_access *a, bool trust_journal,
 		memcpy(sorted, check, n_check * sizeof(*sorted));
 		qsort(sorted, n_check, sizeof(*sorted), cmp_id);
 	}
-	for (int i = 0; i < n_marked; i++) {
-		struct jit_request *r = grants_get(a->grants, marked[i]), next;
-
-		if (!r ||
-		    (r->status != JIT_PENDING && r->status != JIT_INITIATED))
-			continue;
-		next = request_finished(
-			r, r->status == JIT_PENDING ? JIT_DENIED : JIT_REVOKED,
-			JIT_REASON_ABSENT, agent_id.name, now);
-		(void)record(a, &next, true);
-		grants_apply(a->grants, r, &next);
-		audit(a, "revoke", &agent_id, r, status_name(next.status),
-		      "it was ended before the journal could record it");
-	}
-	if (n >= 0) {
-		kv.hosts = calloc((size_t)n + 1, sizeof(*kv.hosts));
-		kv.nets = calloc((size_t)n + 1, sizeof(*kv.nets));
-		if (!kv.hosts || !kv.nets) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		for (int i = 0; i < n; i++) {
-			if (kel[i].interval)
-				kv.nets[kv.n_nets++] = kel[i];
-			else
-				kv.hosts[kv.n_hosts++] = kel[i];
-		}
-		qsort(kv.hosts, kv.n_hosts, sizeof(*kv.hosts), elem_point_cmp);
-	}
+	end_marked(a, marked, n_marked, now);
 	end = calloc(grants_count_status(a->grants, JIT_INITIATED) + 1,
 		     sizeof(*end));
-	if (!end) {
+	if (!end || (n >= 0 && kernel_view_build(&kv, kel, n) < 0))
 		ret = -ENOMEM;
-		goto out;
+	if (ret == 0)
+		ret = sort_live(a, n >= 0 ? &kv : NULL, check ? sorted : NULL,
+				n_check, now, end, &n_end);
+	if (ret == 0) {
+		end_at_start(a, end, n_end, now);
+		/* What the first commit writes whole. */
+		cover_commit(a->cover);
 	}
-	for (size_t i = 0; i < grants_count(a->grants); i++) {
-		struct jit_request *r = grants_at(a->grants, i);
-
-		if (r->status != JIT_INITIATED)
-			continue;
-		if (r->end_ms <= now ||
-		    (n >= 0 &&
-		     (!check || bsearch(&r->id, sorted, n_check,
-					sizeof(*sorted), cmp_id)) &&
-		     !record_present(&kv, r))) {
-			end[n_end++] = r;
-			continue;
-		}
-		ret = cover_add(a->cover, r->id, &r->key, r->end_ms);
-		if (ret < 0)
-			goto out;
-	}
-	/* Finishing may drop old finished records, never a live one. */
-	for (size_t i = 0; i < n_end; i++) {
-		struct jit_request *r = end[i], next;
-		bool expired = r->end_ms <= now;
-
-		next = expired ? request_finished(r, JIT_EXPIRED,
-						  JIT_REASON_EXPIRED, NULL, now)
-			       : request_finished(r, JIT_REVOKED,
-						  JIT_REASON_ABSENT,
-						  agent_id.name, now);
-		(void)record(a, &next, true);
-		grants_apply(a->grants, r, &next);
-		audit(a, expired ? "expire" : "revoke", &agent_id, r,
-		      status_name(next.status),
-		      expired ? "ended while the agent was stopped"
-			      : "its elements were no longer in the kernel");
-	}
-	/* What the first commit writes whole. */
-	cover_commit(a->cover);
-out:
 	free(kv.hosts);
 	free(kv.nets);
 	return ret;

@@ -391,6 +391,51 @@ static void host_text(const struct jit_prefix *p, char *out, size_t n)
 	snprintf(out, n, "%.*s", (int)strcspn(buf, "/"), buf);
 }
 
+/* Many-to-one: a source new to this port in this window. */
+static void count_distributed(struct jit_detect *d, const struct jit_attempt *a)
+{
+	struct port qk = { .proto = a->proto, .port = a->port };
+	struct port *q;
+	bool new_window;
+	char desc[512], host[JIT_PREFIX_STRLEN];
+
+	q = table_get(d, &d->port_table, &qk, a->ms, &new_window);
+	if (new_window)
+		q->sources = 0;
+	q->sources++;
+	snprintf(q->policy, sizeof(q->policy), "%s", a->policy);
+	if (q->e.alerted || q->sources < d->lim.sources)
+		return;
+	q->e.alerted = true;
+	host_text(&a->src, host, sizeof(host));
+	snprintf(desc, sizeof(desc),
+		 "%u different sources tried %s/%u within %us while it was "
+		 "closed by policy '%s'; the latest was %s.",
+		 q->sources, proto_name(a->proto), a->port, d->lim.window_s,
+		 a->policy[0] ? a->policy : "-", host);
+	d->fn(d->userdata, &alert_distributed_attempts, desc,
+	      entities(&a->src, a->proto, a->port, a->policy), q->e.first,
+	      q->e.last, q->sources);
+}
+
+/* One source again and again on one port. */
+static void alert_repeated(struct jit_detect *d, const struct jit_attempt *a,
+			   struct pair *p)
+{
+	char desc[512], host[JIT_PREFIX_STRLEN];
+
+	p->e.alerted = true;
+	host_text(&a->src, host, sizeof(host));
+	snprintf(desc, sizeof(desc),
+		 "%s tried %s/%u %u times within %us while the port was "
+		 "closed to it by policy '%s'.",
+		 host, proto_name(a->proto), a->port, p->count, d->lim.window_s,
+		 a->policy[0] ? a->policy : "-");
+	d->fn(d->userdata, &alert_repeated_attempts, desc,
+	      entities(&a->src, a->proto, a->port, a->policy), p->e.first,
+	      p->e.last, p->count);
+}
+
 static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 {
 	struct pair pk = { .src = a->src, .proto = a->proto, .port = a->port };
@@ -401,50 +446,10 @@ static void check_pair(struct jit_detect *d, const struct jit_attempt *a)
 	if (fresh)
 		p->count = 0;
 	p->count++;
-
-	/* Many-to-one: a source new to this port in this window. */
-	if (fresh && d->lim.sources) {
-		struct port qk = { .proto = a->proto, .port = a->port };
-		struct port *q;
-		bool new_window;
-
-		q = table_get(d, &d->port_table, &qk, a->ms, &new_window);
-		if (new_window)
-			q->sources = 0;
-		q->sources++;
-		snprintf(q->policy, sizeof(q->policy), "%s", a->policy);
-		if (!q->e.alerted && q->sources >= d->lim.sources) {
-			char desc[512], host[JIT_PREFIX_STRLEN];
-
-			q->e.alerted = true;
-			host_text(&a->src, host, sizeof(host));
-			snprintf(desc, sizeof(desc),
-				 "%u different sources tried %s/%u within %us "
-				 "while it was closed by policy '%s'; the "
-				 "latest was %s.",
-				 q->sources, proto_name(a->proto), a->port,
-				 d->lim.window_s,
-				 a->policy[0] ? a->policy : "-", host);
-			d->fn(d->userdata, &alert_distributed_attempts, desc,
-			      entities(&a->src, a->proto, a->port, a->policy),
-			      q->e.first, q->e.last, q->sources);
-		}
-	}
-
-	if (d->lim.repeated && !p->e.alerted && p->count >= d->lim.repeated) {
-		char desc[512], host[JIT_PREFIX_STRLEN];
-
-		p->e.alerted = true;
-		host_text(&a->src, host, sizeof(host));
-		snprintf(desc, sizeof(desc),
-			 "%s tried %s/%u %u times within %us while the port "
-			 "was closed to it by policy '%s'.",
-			 host, proto_name(a->proto), a->port, p->count,
-			 d->lim.window_s, a->policy[0] ? a->policy : "-");
-		d->fn(d->userdata, &alert_repeated_attempts, desc,
-		      entities(&a->src, a->proto, a->port, a->policy),
-		      p->e.first, p->e.last, p->count);
-	}
+	if (fresh && d->lim.sources)
+		count_distributed(d, a);
+	if (d->lim.repeated && !p->e.alerted && p->count >= d->lim.repeated)
+		alert_repeated(d, a, p);
 }
 
 static void check_sweep(struct jit_detect *d, const struct jit_attempt *a)
