@@ -463,21 +463,6 @@ static int parse_digest(const char *s, size_t n, uint8_t *out)
 	return 0;
 }
 
-static int parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!n || n > 20)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 struct loader {
 	const struct jit_journal_sink *sink;
 	struct jit_journal_info *info;
@@ -540,7 +525,7 @@ static int apply_line(struct loader *l, const char *p, size_t n)
 		uint64_t until;
 
 		if (f.count != 3 || parse_digest(f.s[1], f.n[1], d) < 0 ||
-		    parse_u64(f.s[2], f.n[2], &until) < 0)
+		    field_u64(&f, 2, &until) < 0)
 			return -EINVAL;
 		if (l->sink->digest)
 			r = l->sink->digest(l->sink->userdata, d, until);
