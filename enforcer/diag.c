@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "util.h"
@@ -207,4 +211,80 @@ int diag_error(struct jit_diag *d, const char *file, const char *source,
 	if (source && line && find_line(source, line, &text, &n) && n > 0)
 		show_line(d, text, n, col);
 	return -EINVAL;
+}
+
+int diag_read_file(const char *path, const struct jit_file_rules *rules,
+		   struct jit_diag *diag, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+	struct stat st;
+	int r;
+
+	/* O_NONBLOCK: a FIFO in its place must not hang the reader. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+				(rules->no_symlink ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		r = -errno;
+		if (r != -ENOENT || !rules->quiet_enoent)
+			diag_error(diag, path, NULL, 0, 0, "cannot open: %s",
+				   r == -ELOOP && rules->no_symlink
+					   ? "a symbolic link is not followed"
+					   : strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		diag_error(diag, path, NULL, 0, 0, "cannot stat: %s",
+			   strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		diag_error(diag, path, NULL, 0, 0, "not a regular file");
+		return -EINVAL;
+	}
+	if (rules->root_owned && st.st_uid != 0 && st.st_uid != geteuid()) {
+		diag_error(diag, path, NULL, 0, 0,
+			   "owned by uid %u; it must be owned by root",
+			   (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & rules->refused_mode) {
+		diag_error(diag, path, NULL, 0, 0, "%s (mode %04o)%s",
+			   rules->mode_what, (unsigned)(st.st_mode & 07777),
+			   rules->mode_why);
+		return -EPERM;
+	}
+	for (;;) {
+		ssize_t n;
+
+		/* Read one byte past the limit to tell "too big" apart. */
+		r = grow_array((void **)&buf, &cap, len + 4096, 1);
+		if (r < 0)
+			return r;
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			diag_error(diag, path, NULL, 0, 0, "cannot read: %s",
+				   strerror(-r));
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > rules->max_bytes) {
+			diag_error(diag, path, NULL, 0, 0,
+				   "file is larger than %zu bytes, the limit",
+				   rules->max_bytes);
+			return -EFBIG;
+		}
+	}
+	/* NUL-terminated for the source lines shown in messages. */
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
 }

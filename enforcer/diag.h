@@ -10,7 +10,9 @@
 #ifndef JIT_DIAG_H
 #define JIT_DIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /**
  * struct jit_diag - a growing text buffer of rendered diagnostics
@@ -38,5 +40,34 @@ void diag_release(struct jit_diag *d);
 __attribute__((format(printf, 6, 7))) int
 diag_error(struct jit_diag *d, const char *file, const char *source,
 	   unsigned line, unsigned col, const char *fmt, ...);
+
+/**
+ * struct jit_file_rules - what a file that decides access must look like
+ * @max_bytes: a larger file is refused (-EFBIG)
+ * @refused_mode: mode bits that get it refused (-EPERM), with the message
+ *                "@mode_what (mode NNNN)@mode_why"
+ * @mode_what: see @refused_mode
+ * @mode_why: see @refused_mode
+ * @root_owned: owned by root (or by this process's user) only (-EPERM)
+ * @no_symlink: a symbolic link is refused rather than followed
+ * @quiet_enoent: a missing file is not reported (it is still -ENOENT)
+ */
+struct jit_file_rules {
+	size_t max_bytes;
+	mode_t refused_mode;
+	const char *mode_what;
+	const char *mode_why;
+	bool root_owned;
+	bool no_symlink;
+	bool quiet_enoent;
+};
+
+/*
+ * A regular file whole into *ret (NUL-terminated, *len bytes), checked
+ * against rules; what is wrong goes to diag as "path: error: ...". Returns
+ * 0 or -errno (-EINVAL not a regular file, -EPERM, -EFBIG...).
+ */
+int diag_read_file(const char *path, const struct jit_file_rules *rules,
+		   struct jit_diag *diag, char **ret, size_t *len);
 
 #endif

@@ -100,68 +100,15 @@ int policy_file_parse(const char *path, const char *text, size_t len,
 static int read_text(const char *path, struct jit_diag *diag, bool quiet_enoent,
 		     char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-	struct stat st;
-	int r;
+	const struct jit_file_rules rules = {
+		.max_bytes = JIT_POLICY_FILE_MAX_BYTES,
+		.refused_mode = S_IWOTH,
+		.mode_what = "file is writable by every user",
+		.mode_why = "; a policy grants access, so it must not be",
+		.quiet_enoent = quiet_enoent,
+	};
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		if (r != -ENOENT || !quiet_enoent)
-			diag_error(diag, path, NULL, 0, 0, "cannot open: %s",
-				   strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		diag_error(diag, path, NULL, 0, 0, "cannot stat: %s",
-			   strerror(-r));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		diag_error(diag, path, NULL, 0, 0, "not a regular file");
-		return -EINVAL;
-	}
-	if (st.st_mode & S_IWOTH) {
-		diag_error(diag, path, NULL, 0, 0,
-			   "file is writable by every user (mode %04o); a "
-			   "policy grants access, so it must not be",
-			   (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	for (;;) {
-		ssize_t n;
-
-		/* Read one byte past the limit to tell "too big" apart. */
-		r = grow_array((void **)&buf, &cap, len + 4096, 1);
-		if (r < 0)
-			return r;
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			diag_error(diag, path, NULL, 0, 0, "cannot read: %s",
-				   strerror(-r));
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > JIT_POLICY_FILE_MAX_BYTES) {
-			diag_error(diag, path, NULL, 0, 0,
-				   "file is larger than %d bytes, the limit",
-				   JIT_POLICY_FILE_MAX_BYTES);
-			return -EFBIG;
-		}
-	}
-	/* NUL-terminated for the source lines shown in messages. */
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	return diag_read_file(path, &rules, diag, ret, ret_len);
 }
 
 int policy_file_load(const char *path, struct jit_policy_file **ret,

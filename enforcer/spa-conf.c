@@ -112,25 +112,6 @@ static int grow1(void **array, size_t n, size_t sz)
 	return 0;
 }
 
-/* Read up to n bytes; fewer only at the end of the file. */
-static ssize_t read_full(int fd, char *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 struct parser {
 	const char *path;
 	struct jit_diag *diag;
@@ -686,54 +667,24 @@ int spa_conf_parse(const char *path, const char *text, size_t len,
 int spa_conf_load(const char *path, struct jit_spa_conf **ret,
 		  struct jit_diag *diag)
 {
-	_cleanup_close_ int fd =
-		open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	struct stat st;
-	char *text;
-	ssize_t n;
+	/* It holds keys: nobody else may read it, or change it. */
+	const struct jit_file_rules rules = {
+		.max_bytes = JIT_SPA_FILE_MAX_BYTES,
+		.refused_mode = S_IWGRP | S_IRWXO,
+		.mode_what = "others may read or change its keys",
+		.mode_why = ": chmod 600 it",
+		.root_owned = true,
+		.no_symlink = true,
+	};
+	char *text = NULL;
+	size_t len = 0;
 	int r;
 
-	if (fd < 0)
-		return diag_error(diag, path, NULL, 0, 0, "cannot open: %s",
-				  strerror(errno)),
-		       -errno;
-	if (fstat(fd, &st) < 0)
-		return diag_error(diag, path, NULL, 0, 0, "cannot stat: %s",
-				  strerror(errno)),
-		       -errno;
-	if (!S_ISREG(st.st_mode))
-		return diag_error(diag, path, NULL, 0, 0, "not a regular file");
-	if (st.st_uid != 0 && st.st_uid != geteuid())
-		return diag_error(diag, path, NULL, 0, 0,
-				  "owned by uid %u: it holds keys, so it must "
-				  "be owned by root",
-				  (unsigned)st.st_uid),
-		       -EPERM;
-	if (st.st_mode & (S_IWGRP | S_IRWXO))
-		return diag_error(diag, path, NULL, 0, 0,
-				  "mode %04o lets others read or change its "
-				  "keys: chmod 600 it",
-				  (unsigned)(st.st_mode & 07777)),
-		       -EPERM;
-	if (st.st_size > JIT_SPA_FILE_MAX_BYTES)
-		return diag_error(diag, path, NULL, 0, 0,
-				  "larger than %d bytes",
-				  JIT_SPA_FILE_MAX_BYTES);
-	text = malloc((size_t)st.st_size + 1);
-	if (!text)
-		return -ENOMEM;
-	n = read_full(fd, text, (size_t)st.st_size + 1);
-	if (n < 0) {
-		r = (int)n;
-		diag_error(diag, path, NULL, 0, 0, "cannot read: %s",
-			   strerror(-r));
-	} else if (n > st.st_size) {
-		r = diag_error(diag, path, NULL, 0, 0,
-			       "changed while it was read");
-	} else {
-		r = spa_conf_parse(path, text, (size_t)n, ret, diag);
-	}
-	explicit_bzero(text, (size_t)st.st_size + 1);
+	r = diag_read_file(path, &rules, diag, &text, &len);
+	if (r < 0)
+		return r;
+	r = spa_conf_parse(path, text, len, ret, diag);
+	explicit_bzero(text, len);
 	free(text);
 	return r;
 }

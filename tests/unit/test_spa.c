@@ -257,11 +257,23 @@ START_TEST(conf_file_checks)
 	c = spa_conf_free(c);
 	diag_release(&d);
 
+	/* Owned by another user: whoever that is could change the keys. */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chmod(path, 0600), 0);
+		ck_assert_int_eq(chown(path, 65534, 0), 0);
+		diag_init(&d);
+		ck_assert_int_eq(spa_conf_load(path, &c, &d), -EPERM);
+		ck_assert_ptr_nonnull(strstr(d.text, "must be owned by root"));
+		diag_release(&d);
+		ck_assert_int_eq(chown(path, 0, 0), 0);
+	}
+
 	/* A symlink is not followed (it could point anywhere). */
 	snprintf(link_path, sizeof(link_path), "%s/link.conf", dir);
 	ck_assert_int_eq(symlink(path, link_path), 0);
 	diag_init(&d);
 	ck_assert_int_lt(spa_conf_load(link_path, &c, &d), 0);
+	ck_assert_ptr_nonnull(strstr(d.text, "symbolic link is not followed"));
 	diag_release(&d);
 	diag_init(&d);
 	ck_assert_int_lt(spa_conf_load(dir, &c, &d), 0);
