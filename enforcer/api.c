@@ -379,8 +379,8 @@ void api_audit(void *userdata, const struct jit_access_event *e)
 	json_t *ev = audit_base(e->event, e->by);
 
 	json_object_set_new(ev, "result", json_string(e->result));
-	if (d->channel)
-		json_object_set_new(ev, "channel", json_string(d->channel));
+	if (e->by->channel)
+		json_object_set_new(ev, "channel", json_string(e->by->channel));
 	if (!e->error && e->r->status_reason[0] &&
 	    e->r->status != JIT_INITIATED)
 		json_object_set_new(ev, "status_reason",

@@ -65,6 +65,16 @@ fail:
 	return r;
 }
 
+int identity_lookup_name(const char *name, struct jit_identity *ret)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return -ENOENT;
+	return identity_lookup(res->pw_uid, res->pw_gid, ret);
+}
+
 void identity_release(struct jit_identity *id)
 {
 	free(id->groups);
@@ -156,21 +166,50 @@ bool authz_may_replace(const struct jit_request *newer,
 	return newer->uid == older->uid && newer->id != older->id;
 }
 
+/* The entry of p that holds all of k's ports (and protocols, if named). */
+static const struct jit_port_rule *entry_for(const struct jit_policy *p,
+					     const struct jit_grant_key *k)
+{
+	for (size_t i = 0; i < p->n_ports; i++) {
+		const struct jit_port_rule *e = &p->ports[i];
+
+		if (e->port_lo <= k->port_lo && k->port_hi <= e->port_hi &&
+		    (!k->protos || (k->protos & ~e->protos) == 0))
+			return e;
+	}
+	return NULL;
+}
+
+const struct jit_policy *authz_pick_policy(const struct jit_policy_set *set,
+					   const struct jit_identity *id,
+					   const struct jit_request *tmpl)
+{
+	const struct jit_policy *first = NULL;
+
+	for (size_t i = 0; i < policy_set_count(set); i++) {
+		const struct jit_policy *p = policy_set_get(set, i);
+		struct jit_request dry = *tmpl;
+		const char *code;
+		char msg[256];
+
+		if (!entry_for(p, &tmpl->key))
+			continue;
+		if (!first)
+			first = p;
+		if (authz_check_request(p, id, &dry, &code, msg, sizeof(msg)) ==
+		    0)
+			return p;
+	}
+	return first;
+}
+
 int authz_check_limits(const struct jit_policy *p, struct jit_request *r,
 		       const char **code, char *msg, size_t n)
 {
-	const struct jit_port_rule *entry = NULL;
+	const struct jit_port_rule *entry = entry_for(p, &r->key);
 	char buf[JIT_PREFIX_STRLEN], dur[32], max[32];
 	bool inside = false;
 
-	for (size_t i = 0; i < p->n_ports && !entry; i++) {
-		const struct jit_port_rule *e = &p->ports[i];
-
-		if (e->port_lo <= r->key.port_lo &&
-		    r->key.port_hi <= e->port_hi &&
-		    (!r->key.protos || (r->key.protos & ~e->protos) == 0))
-			entry = e;
-	}
 	if (!entry) {
 		char want[48];
 

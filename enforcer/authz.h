@@ -22,20 +22,35 @@
  * @name: user name, or the uid in decimal if it has no name
  * @groups: names of the primary and supplementary groups
  * @n_groups: entries in @groups
+ * @channel: how the user's request came in when not over the control
+ *           socket ("spa"), for the audit trail; NULL for the socket
  */
 struct jit_identity {
 	uint32_t uid;
 	char name[JIT_USER_MAX];
 	char (*groups)[JIT_USER_MAX];
 	size_t n_groups;
+	const char *channel;
 };
 
 /* Resolve uid (primary group gid) through NSS. Returns 0 or -errno. */
 int identity_lookup(uint32_t uid, uint32_t gid, struct jit_identity *ret);
+/* The same for a user name (with its primary group); -ENOENT if none. */
+int identity_lookup_name(const char *name, struct jit_identity *ret);
 void identity_release(struct jit_identity *id);
 
 /* True if id is root or named by p (by user or by one of its groups). */
 bool authz_match(const struct jit_principals *p, const struct jit_identity *id);
+
+/*
+ * The policy a request of id for tmpl's key and duration goes to when it
+ * names none (single packet authorization): the first of set that protects
+ * the ports and lets id have them; else the first that protects them (its
+ * refusal then says why); NULL when no policy protects them.
+ */
+const struct jit_policy *authz_pick_policy(const struct jit_policy_set *set,
+					   const struct jit_identity *id,
+					   const struct jit_request *tmpl);
 
 /*
  * Check a parsed request against its policy and the requester. Fills in the

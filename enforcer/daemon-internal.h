@@ -136,7 +136,6 @@ struct jit_daemon {
 	struct jit_nflog *nflog;
 	struct jit_replay *replay; /* digests of accepted SPA packets */
 	struct jit_spa_state spa;
-	const char *channel;	  /* how the decision being made came in */
 	json_t *recent_alerts;	  /* the last JIT_RECENT_ALERTS, oldest first */
 	struct jit_event *events; /* ring of the last JIT_RECENT_EVENTS */
 	size_t n_events, first_event;

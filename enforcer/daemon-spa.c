@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <stdarg.h>
 
 #include "alert.h"
@@ -200,54 +199,6 @@ static void audit_packet(struct jit_daemon *d, const struct jit_prefix *src,
 			 res->stanza ? res->stanza->jit_user : "", result);
 }
 
-/*
- * The policy a request for proto/port by id should go to: the first that
- * protects it and lets id have it; else the first that protects it (whose
- * refusal then tells why); NULL if none protects it.
- */
-static const struct jit_policy *pick_policy(struct jit_daemon *d,
-					    const struct jit_identity *id,
-					    const struct jit_request *tmpl)
-{
-	const struct jit_policy *first = NULL;
-	unsigned bit = tmpl->key.protos;
-
-	for (size_t i = 0; i < policy_set_count(d->policies); i++) {
-		const struct jit_policy *p = policy_set_get(d->policies, i);
-		bool covers = false;
-
-		for (size_t j = 0; j < p->n_ports && !covers; j++)
-			covers = (p->ports[j].protos & bit) &&
-				 p->ports[j].port_lo <= tmpl->key.port_lo &&
-				 tmpl->key.port_hi <= p->ports[j].port_hi;
-		if (!covers)
-			continue;
-		if (!first)
-			first = p;
-		{
-			struct jit_request dry = *tmpl;
-			const char *code;
-			char msg[256];
-
-			dry.reason = NULL;
-			if (authz_check_request(p, id, &dry, &code, msg,
-						sizeof(msg)) == 0)
-				return p;
-		}
-	}
-	return first;
-}
-
-static int lookup_user(const char *name, struct jit_identity *id)
-{
-	struct passwd pw, *res = NULL;
-	char buf[16384];
-
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
-		return -ENOENT;
-	return identity_lookup(res->pw_uid, res->pw_gid, id);
-}
-
 #define FIRST_MSG_LEN 700
 
 /* What became of the ports of one packet, and the first refusal. */
@@ -290,7 +241,7 @@ static void request_port(struct jit_daemon *d, struct jit_identity *id,
 		.duration_s = res->duration_s,
 		.reason = reason,
 	};
-	const struct jit_policy *p = pick_policy(d, id, &tmpl);
+	const struct jit_policy *p = authz_pick_policy(d->policies, id, &tmpl);
 	struct jit_request *r = NULL;
 	struct jit_refusal why;
 	char port[16];
@@ -342,7 +293,7 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 	char reason[128], src[JIT_PREFIX_STRLEN];
 	json_t *reqs = json_array();
 
-	if (lookup_user(st->jit_user, &id) < 0) {
+	if (identity_lookup_name(st->jit_user, &id) < 0) {
 		d->spa.c_refused++;
 		snprintf(first_msg, sizeof(first_msg),
 			 "JIT_USER '%s' of the stanza of line %u is not a "
@@ -354,10 +305,9 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 	}
 	snprintf(reason, sizeof(reason), "SPA from %s (stanza of line %u)",
 		 prefix_format(&it->src, src, sizeof(src)), st->line);
-	d->channel = "spa";
+	id.channel = "spa";
 	for (size_t i = 0; i < res->n_ports; i++)
 		request_port(d, &id, res, i, reason, reqs, &o);
-	d->channel = NULL;
 	access_arm_timer(d);
 	if (o.granted || o.pending)
 		d->spa.c_accepted++;

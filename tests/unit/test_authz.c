@@ -600,6 +600,85 @@ START_TEST(test_check_limits_whoever_asks)
 }
 END_TEST
 
+START_TEST(test_identity_by_name)
+{
+	struct jit_identity id;
+
+	ck_assert_int_eq(identity_lookup_name("root", &id), 0);
+	ck_assert_uint_eq(id.uid, 0);
+	ck_assert_str_eq(id.name, "root");
+	ck_assert_ptr_null(id.channel);
+	identity_release(&id);
+	ck_assert_int_eq(identity_lookup_name("no-such-user-here", &id),
+			 -ENOENT);
+}
+END_TEST
+
+/*
+ * A request that names no policy (SPA) goes to the first policy that
+ * protects its ports and lets the user have them; else to the first that
+ * protects them, whose refusal says why; none when nothing protects them.
+ */
+START_TEST(test_pick_policy)
+{
+	static const char text[] =
+		"name: a-ops\n"
+		"ports: [{port: 22, allowed_sources: [any]}]\n"
+		"requesters: {groups: [ops]}\n"
+		"---\n"
+		"name: b-narrow\n"
+		"ports: [{port: 22, allowed_sources: [203.0.113.0/24]}]\n"
+		"requesters: {users: [alice]}\n"
+		"---\n"
+		"name: c-alice\n"
+		"ports: [{port: 22, max_duration: 1h}, {port: 3389}]\n"
+		"requesters: {users: [alice]}\n"
+		"---\n"
+		"name: d-udp\n"
+		"ports: [{port: 53, protocol: udp}]\n"
+		"requesters: {users: [alice]}\n";
+	struct jit_policy_set *set = policy_set_new();
+	struct jit_request r = { .duration_s = 60 };
+	const struct jit_policy *p;
+	struct jit_diag d;
+
+	diag_init(&d);
+	ck_assert_int_eq(
+		policy_set_load_text(set, "pick.yaml", text, strlen(text), &d),
+		0);
+	diag_release(&d);
+	ck_assert_int_eq(prefix_parse("192.0.2.7", &r.key.source), 0);
+	r.key.protos = JIT_PROTO_TCP;
+	r.key.port_lo = r.key.port_hi = 22;
+
+	/* Not ops, not from 203.0.113.0/24: the third one. */
+	p = authz_pick_policy(set, &alice, &r);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->name, "c-alice");
+	/* bob is in ops: the first one. */
+	p = authz_pick_policy(set, &bob, &r);
+	ck_assert_str_eq(p->name, "a-ops");
+	/* carol may have none: the first that protects it says why. */
+	p = authz_pick_policy(set, &carol, &r);
+	ck_assert_str_eq(p->name, "a-ops");
+	/* Longer than c-alice allows, from where b-narrow allows. */
+	ck_assert_int_eq(prefix_parse("203.0.113.9", &r.key.source), 0);
+	r.duration_s = 2 * 3600;
+	p = authz_pick_policy(set, &alice, &r);
+	ck_assert_str_eq(p->name, "b-narrow");
+	/* The protocol counts: udp/22 and tcp/53 are protected by none. */
+	r.key.protos = JIT_PROTO_UDP;
+	ck_assert_ptr_null(authz_pick_policy(set, &alice, &r));
+	r.key.protos = JIT_PROTO_TCP;
+	r.key.port_lo = r.key.port_hi = 53;
+	ck_assert_ptr_null(authz_pick_policy(set, &alice, &r));
+	/* The dry run changes nothing of the caller's. */
+	ck_assert_uint_eq(r.duration_s, 2 * 3600);
+	ck_assert_uint_eq(r.key.protos, JIT_PROTO_TCP);
+	policy_set_free(set);
+}
+END_TEST
+
 static Suite *authz_suite(void)
 {
 	Suite *s = suite_create("authz");
@@ -613,6 +692,7 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_match_empty);
 	tcase_add_test(tc, test_identity_root);
 	tcase_add_test(tc, test_identity_unknown);
+	tcase_add_test(tc, test_identity_by_name);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("check");
@@ -623,6 +703,7 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_check_source);
 	tcase_add_test(tc, test_check_duration);
 	tcase_add_test(tc, test_check_message_truncated);
+	tcase_add_test(tc, test_pick_policy);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decide");
