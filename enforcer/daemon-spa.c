@@ -357,42 +357,26 @@ static void refuse_packet(struct jit_daemon *d, const struct jit_spa_item *it)
 		     now, now, 1);
 }
 
+/* A UDP packet to the SPA port: its addresses and its payload. */
 static int parse_udp(const struct jit_daemon *d, int family, const uint8_t *pkt,
 		     size_t len, struct jit_spa_packet *ret)
 {
-	size_t off;
+	struct jit_l4 h;
 	uint16_t ulen;
 
-	memset(ret, 0, sizeof(*ret));
-	if (family == AF_INET) {
-		if (len < 20 || (pkt[0] >> 4) != 4 || pkt[9] != IPPROTO_UDP)
-			return -EINVAL;
-		off = (size_t)(pkt[0] & 0x0f) * 4;
-		if (off < 20)
-			return -EINVAL;
-		ret->src.family = ret->dst.family = AF_INET;
-		ret->src.len = ret->dst.len = 32;
-		memcpy(ret->src.addr, pkt + 12, 4);
-		memcpy(ret->dst.addr, pkt + 16, 4);
-	} else if (family == AF_INET6) {
-		if (len < 40 || (pkt[0] >> 4) != 6 || pkt[6] != IPPROTO_UDP)
-			return -EINVAL;
-		off = 40;
-		ret->src.family = ret->dst.family = AF_INET6;
-		ret->src.len = ret->dst.len = 128;
-		memcpy(ret->src.addr, pkt + 8, 16);
-		memcpy(ret->dst.addr, pkt + 24, 16);
-	} else {
+	if (nflog_parse_l4(pkt, len, family, &h) < 0 ||
+	    h.proto != IPPROTO_UDP || h.port != d->cfg->spa_port ||
+	    len < h.off + 8)
 		return -EINVAL;
-	}
-	if (len < off + 8 ||
-	    (uint16_t)(pkt[off + 2] << 8 | pkt[off + 3]) != d->cfg->spa_port)
-		return -EINVAL;
-	ulen = (uint16_t)(pkt[off + 4] << 8 | pkt[off + 5]);
+	ulen = (uint16_t)(pkt[h.off + 4] << 8 | pkt[h.off + 5]);
 	if (ulen < 8)
 		return -EINVAL;
-	ret->data = (const char *)pkt + off + 8;
-	ret->len = len - off - 8;
+	*ret = (struct jit_spa_packet){
+		.src = h.src,
+		.dst = h.dst,
+		.data = (const char *)pkt + h.off + 8,
+		.len = len - h.off - 8,
+	};
 	if (ret->len > (size_t)ulen - 8)
 		ret->len = (size_t)ulen - 8;
 	return 0;

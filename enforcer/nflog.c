@@ -28,10 +28,10 @@ struct jit_nflog {
 	uint64_t overruns;
 };
 
-int nflog_parse_packet(const uint8_t *pkt, size_t len, int family,
-		       struct jit_denied *ret)
+int nflog_parse_l4(const uint8_t *pkt, size_t len, int family,
+		   struct jit_l4 *ret)
 {
-	struct jit_denied d = { 0 };
+	struct jit_l4 h = { 0 };
 	size_t off;
 	uint8_t proto;
 
@@ -43,18 +43,20 @@ int nflog_parse_packet(const uint8_t *pkt, size_t len, int family,
 		if (off < 20 || (((pkt[6] & 0x1f) << 8) | pkt[7]) != 0)
 			return -EINVAL;
 		proto = pkt[9];
-		d.src.family = AF_INET;
-		d.src.len = 32;
-		memcpy(d.src.addr, pkt + 12, 4);
+		h.src.family = h.dst.family = AF_INET;
+		h.src.len = h.dst.len = 32;
+		memcpy(h.src.addr, pkt + 12, 4);
+		memcpy(h.dst.addr, pkt + 16, 4);
 	} else if (family == AF_INET6) {
 		if (len < 40 || (pkt[0] >> 4) != 6)
 			return -EINVAL;
 		/* Extension headers are not followed: TCP/UDP directly. */
 		off = 40;
 		proto = pkt[6];
-		d.src.family = AF_INET6;
-		d.src.len = 128;
-		memcpy(d.src.addr, pkt + 8, 16);
+		h.src.family = h.dst.family = AF_INET6;
+		h.src.len = h.dst.len = 128;
+		memcpy(h.src.addr, pkt + 8, 16);
+		memcpy(h.dst.addr, pkt + 24, 16);
 	} else {
 		return -EINVAL;
 	}
@@ -62,9 +64,24 @@ int nflog_parse_packet(const uint8_t *pkt, size_t len, int family,
 		return -EINVAL;
 	if (len < off + 4)
 		return -EINVAL;
-	d.proto = proto;
-	d.port = (uint16_t)(pkt[off + 2] << 8 | pkt[off + 3]);
-	*ret = d;
+	h.proto = proto;
+	h.port = (uint16_t)(pkt[off + 2] << 8 | pkt[off + 3]);
+	h.off = off;
+	*ret = h;
+	return 0;
+}
+
+int nflog_parse_packet(const uint8_t *pkt, size_t len, int family,
+		       struct jit_denied *ret)
+{
+	struct jit_l4 h;
+	int r = nflog_parse_l4(pkt, len, family, &h);
+
+	if (r < 0)
+		return r;
+	*ret = (struct jit_denied){ .src = h.src,
+				    .proto = h.proto,
+				    .port = h.port };
 	return 0;
 }
 

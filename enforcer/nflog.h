@@ -25,6 +25,22 @@ struct jit_denied {
 	bool rejected;
 };
 
+/**
+ * struct jit_l4 - the headers of a TCP or UDP packet
+ * @src: source host (/32 or /128)
+ * @dst: destination host
+ * @proto: IPPROTO_TCP or IPPROTO_UDP
+ * @port: destination port
+ * @off: where the TCP or UDP header starts
+ */
+struct jit_l4 {
+	struct jit_prefix src;
+	struct jit_prefix dst;
+	uint8_t proto;
+	uint16_t port;
+	size_t off;
+};
+
 typedef void (*nflog_fn)(void *userdata, const struct jit_denied *d);
 /* A logged packet as it is, from its network header on. */
 typedef void (*nflog_raw_fn)(void *userdata, int family, const uint8_t *pkt,
@@ -54,5 +70,8 @@ uint64_t nflog_overruns(const struct jit_nflog *n);
  */
 int nflog_parse_packet(const uint8_t *pkt, size_t len, int family,
 		       struct jit_denied *ret);
+/* The same, for any TCP/UDP packet, with its destination and offset. */
+int nflog_parse_l4(const uint8_t *pkt, size_t len, int family,
+		   struct jit_l4 *ret);
 
 #endif

@@ -270,6 +270,30 @@ START_TEST(test_wrong_version)
 END_TEST
 
 /* Output is written only on success. */
+/* The SPA path wants the destination and where the UDP header starts. */
+START_TEST(test_l4_dst_and_offset)
+{
+	uint8_t p[80];
+	char buf[JIT_PREFIX_STRLEN];
+	struct jit_l4 h;
+	size_t n = ipv4(p, 7, IPPROTO_UDP, "192.0.2.9", 40000, 62201);
+
+	ck_assert_int_eq(nflog_parse_l4(p, n, AF_INET, &h), 0);
+	ck_assert_str_eq(prefix_format(&h.dst, buf, sizeof(buf)),
+			 "203.0.113.1/32");
+	ck_assert_uint_eq(h.off, 28);
+	ck_assert_uint_eq(h.port, 62201);
+	ck_assert_uint_eq(h.proto, IPPROTO_UDP);
+	n = ipv6(p, IPPROTO_UDP, "2001:db8::9", 40000, 62201);
+	ck_assert_int_eq(nflog_parse_l4(p, n, AF_INET6, &h), 0);
+	ck_assert_str_eq(prefix_format(&h.src, buf, sizeof(buf)),
+			 "2001:db8::9/128");
+	ck_assert_str_eq(prefix_format(&h.dst, buf, sizeof(buf)),
+			 "2001:db8::1/128");
+	ck_assert_uint_eq(h.off, 40);
+}
+END_TEST
+
 START_TEST(test_untouched_on_error)
 {
 	uint8_t p[128];
@@ -300,6 +324,7 @@ static Suite *nflog_suite(void)
 	tcase_add_test(tc, test_not_tcp_udp);
 	tcase_add_test(tc, test_wrong_version);
 	tcase_add_test(tc, test_untouched_on_error);
+	tcase_add_test(tc, test_l4_dst_and_offset);
 	suite_add_tcase(s, tc);
 	return s;
 }
