@@ -11,6 +11,7 @@ op        reply
 policies  one policy 'jump01' protecting tcp/22 and tcp/3389 for up to 1h
 request   granted, except port 3389: refused (source-not-allowed)
 alerts    one alert; with follow, one more as a broadcast, then it hangs up
+events    one event; with follow, a lost count and one more, then it hangs up
 posture   a line that is not JSON
 reload    hangs up without a reply
 other     refused (permission-denied)
@@ -66,6 +67,15 @@ class Handler(socketserver.StreamRequestHandler):
                            "tracked": 1})
                 if req.get("follow"):
                     self.send({"alert": dict(ALERT, id=2)})
+                    return
+            elif op == "events":
+                event = {"time": "2026-11-29T04:35:26.156Z",
+                         "event": "request", "result": "granted",
+                         "request_id": 1, "peer_user": "root"}
+                self.send({"ok": True, "events": [event]})
+                if req.get("follow"):
+                    self.send({"lost": 3})
+                    self.send(dict(event, request_id=2))
                     return
             elif op == "posture":
                 self.wfile.write(b"this is not JSON\n")

@@ -212,6 +212,9 @@ check "alerts --json: one document" eval '[ "$rc" = 0 ] && one_doc ".ok and (.al
 run "${J[@]}" --json alerts --follow
 check "alerts --follow --json: JSON lines (reply, alert, lost connection), exit 1" \
 	eval '[ "$rc" = 1 ] && [ "$(wc -l <<<"$out")" = 3 ] && jq -e -s "length == 3 and .[0].ok and .[1].id == 2 and .[2].error.code == \"connection-lost\"" <<<"$out" >/dev/null'
+run "${J[@]}" --json events --follow
+check "events --follow --json: JSON lines (event, lost, event, lost connection), exit 1" \
+	eval '[ "$rc" = 1 ] && jq -e -s "length == 4 and .[0].request_id == 1 and .[1].event == \"lost\" and .[1].count == 3 and .[2].request_id == 2 and .[3].error.code == \"connection-lost\"" <<<"$out" >/dev/null'
 
 # request --azure, two ports of one virtual machine: 22 granted, 3389 refused.
 run "${J[@]}" --json request --azure "$TMP/two.json"

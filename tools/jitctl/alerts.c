@@ -35,38 +35,15 @@ static void alert_line(json_t *a)
 	fflush(stdout);
 }
 
-/* A line of a --json --follow stream. */
-static void json_line(json_t *doc)
+/* A line of the stream: an alert (other lines are ignored). */
+static void alert_item(struct ctx *ctx, json_t *msg)
 {
-	json_dumpf(doc, stdout, JSON_COMPACT);
-	putchar('\n');
-	fflush(stdout);
-}
+	json_t *a = json_object_get(msg, "alert");
 
-static int follow(struct ctx *ctx, struct jit_client *c)
-{
-	for (;;) {
-		json_t *msg = NULL, *a;
-
-		if (client_read(c, &msg) < 0) {
-			json_t *err = error_reply("connection-lost",
-						  "the agent closed the "
-						  "connection");
-
-			client_disconnect(c);
-			if (!ctx->json)
-				return report(ctx, err);
-			json_line(err);
-			json_decref(err);
-			return 1;
-		}
-		a = json_object_get(msg, "alert");
-		if (a && ctx->json)
-			json_line(a);
-		else if (a)
-			alert_line(a);
-		json_decref(msg);
-	}
+	if (a && ctx->json)
+		json_line(a);
+	else if (a)
+		alert_line(a);
 }
 
 static int cmd_alerts(struct ctx *ctx, int argc, char **argv)
@@ -91,7 +68,9 @@ static int cmd_alerts(struct ctx *ctx, int argc, char **argv)
 	}
 	if (rc || ctx->json) {
 		json_decref(reply);
-		return rc ? rc : following ? follow(ctx, c) : 0;
+		return rc	   ? rc
+		       : following ? follow_stream(ctx, c, alert_item)
+				   : 0;
 	}
 	if (!json_array_size(json_object_get(reply, "alerts")) && !following)
 		printf("no alerts (%lld denied attempts seen)\n",
@@ -99,5 +78,5 @@ static int cmd_alerts(struct ctx *ctx, int argc, char **argv)
 	json_array_foreach(json_object_get(reply, "alerts"), i, a)
 		alert_line(a);
 	json_decref(reply);
-	return following ? follow(ctx, c) : 0;
+	return following ? follow_stream(ctx, c, alert_item) : 0;
 }

@@ -332,6 +332,36 @@ const struct option stream_opts[] = {
 	{ 0 },
 };
 
+void json_line(json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	fflush(stdout);
+}
+
+int follow_stream(struct ctx *ctx, struct jit_client *c,
+		  void (*item)(struct ctx *ctx, json_t *msg))
+{
+	for (;;) {
+		json_t *msg = NULL;
+
+		if (client_read(c, &msg) < 0) {
+			json_t *err = error_reply("connection-lost",
+						  "the agent closed the "
+						  "connection");
+
+			client_disconnect(c);
+			if (!ctx->json)
+				return report(ctx, err);
+			json_line(err);
+			json_decref(err);
+			return 1;
+		}
+		item(ctx, msg);
+		json_decref(msg);
+	}
+}
+
 /*
  * The request of a command that shows recent items or follows them:
  * --follow, --limit N (the N most recent), no arguments. Returns 0 with

@@ -32,8 +32,9 @@ const struct command command_events = {
 		"durable. A reader that falls behind is never cut off: "
 		"what it missed is counted and said. With --json and "
 		"--follow the output is JSON lines: each decision's line "
-		"of the audit trail, and {\"event\":\"lost\",\"count\":N} "
-		"where decisions were missed.",
+		"of the audit trail, {\"event\":\"lost\",\"count\":N} "
+		"where decisions were missed, and an error object when the "
+		"connection is lost.",
 	.options = "-f, --follow\tthen print new decisions as they happen\n"
 		   "-n, --limit N\tonly the N most recent",
 	.shortopts = "fn:",
@@ -108,12 +109,11 @@ static void event_line(json_t *e)
 static void print_event(struct ctx *ctx, json_t *e)
 {
 	if (ctx->json) {
-		json_dumpf(e, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		putchar('\n');
+		json_line(e);
 	} else {
 		event_line(e);
+		fflush(stdout);
 	}
-	fflush(stdout);
 }
 
 /* The recent events of a reply without --follow (--json printed it). */
@@ -146,6 +146,15 @@ static void print_lost(struct ctx *ctx, json_int_t n)
 	fflush(stdout);
 }
 
+/* A line of the stream: an event, or how many this reader missed. */
+static void event_item(struct ctx *ctx, json_t *msg)
+{
+	if (json_is_integer(json_object_get(msg, "lost")))
+		print_lost(ctx, num(msg, "lost"));
+	else if (json_is_string(json_object_get(msg, "event")))
+		print_event(ctx, msg);
+}
+
 static int cmd_events(struct ctx *ctx, int argc, char **argv)
 {
 	struct jit_client *c = NULL;
@@ -169,19 +178,5 @@ static int cmd_events(struct ctx *ctx, int argc, char **argv)
 	json_array_foreach(json_object_get(reply, "events"), i, e)
 		print_event(ctx, e);
 	json_decref(reply);
-	for (;;) {
-		json_t *msg = NULL;
-
-		if (client_read(c, &msg) < 0) {
-			fprintf(stderr, "jitctl: the agent closed the "
-					"connection\n");
-			client_disconnect(c);
-			return 1;
-		}
-		if (json_is_integer(json_object_get(msg, "lost")))
-			print_lost(ctx, num(msg, "lost"));
-		else if (json_is_string(json_object_get(msg, "event")))
-			print_event(ctx, msg);
-		json_decref(msg);
-	}
+	return follow_stream(ctx, c, event_item);
 }

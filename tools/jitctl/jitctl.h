@@ -141,6 +141,15 @@ int parse_limit(struct ctx *ctx, const char *s, size_t *ret);
 extern const struct option stream_opts[];
 int stream_request(struct ctx *ctx, int argc, char **argv, const char *op,
 		   bool *follow, json_t **req);
+/* One compact JSON document on a line of its own (--json streams). */
+void json_line(json_t *doc);
+/*
+ * Hand each line of a --follow stream to item until the agent closes the
+ * connection; then say so (with --json, a connection-lost error line) and
+ * return 1.
+ */
+int follow_stream(struct ctx *ctx, struct jit_client *c,
+		  void (*item)(struct ctx *ctx, json_t *msg));
 int read_input(const char *path, char **ret, size_t *ret_len);
 int read_failed(struct ctx *ctx, const char *path, int r);
 json_t *notes_json(const struct azure_notes *notes);
