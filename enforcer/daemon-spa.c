@@ -467,9 +467,12 @@ static void batch_packet(struct jit_daemon *d, const struct jit_spa_packet *p,
 	it->src = p->src;
 	it->res = *res;
 	it->err = replay_add(d->replay, res->digest, until, now);
-	if (!it->err)
+	if (!it->err) {
 		it->err = journal_append_digest(d->access.journal, res->digest,
 						until);
+		if (it->err)
+			replay_forget(d->replay, res->digest);
+	}
 }
 
 static void on_packet(void *userdata, int family, const uint8_t *pkt,
@@ -512,6 +515,9 @@ static void on_batch(void *userdata)
 		if (err < 0) {
 			char msg[256];
 
+			/* Refused before it counted: a resend is no replay. */
+			if (!it->err)
+				replay_forget(d->replay, it->res.digest);
 			s->c_not_recorded++;
 			snprintf(msg, sizeof(msg),
 				 "cannot record the packet's digest: %s on %s",

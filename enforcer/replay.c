@@ -67,6 +67,14 @@ bool replay_seen(const struct jit_replay *r, const uint8_t *d, uint64_t now_ms)
 	return s && s->until_ms >= now_ms;
 }
 
+void replay_forget(struct jit_replay *r, const uint8_t *d)
+{
+	struct slot *s = find(r, d);
+
+	if (s)
+		hashmap_remove(&r->map, s);
+}
+
 static bool is_past(const void *e, void *userdata)
 {
 	return ((const struct slot *)e)->until_ms < *(const uint64_t *)userdata;

@@ -28,6 +28,11 @@ bool replay_seen(const struct jit_replay *r, const uint8_t *d, uint64_t now_ms);
  */
 int replay_add(struct jit_replay *r, const uint8_t *d, uint64_t until_ms,
 	       uint64_t now_ms);
+/*
+ * Forget d: its packet was refused before it could count (its digest could
+ * not be recorded), so the same packet sent again is not a replay.
+ */
+void replay_forget(struct jit_replay *r, const uint8_t *d);
 /* Forget the digests whose time has passed. */
 void replay_prune(struct jit_replay *r, uint64_t now_ms);
 size_t replay_count(const struct jit_replay *r);

@@ -247,3 +247,39 @@ sed -i '/^FORCE_NAT/d' "$ACCESS"
 kill -HUP "$AGENT_PID"
 check "SIGHUP reloads the fixed file" wait_for "reload on SIGHUP" 5 \
 	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | jq -e '.spa.stanzas == 4 and .spa.errors == null' >/dev/null"
+
+# --- a full disk: a packet whose digest cannot be recorded opens nothing --
+# The state directory on a small tmpfs of the test's own, filled up. A
+# refused packet did not count: sent again once there is room, it is no
+# replay and opens.
+FULL="$TMP/full"
+mkdir -p "$FULL"
+if mount -t tmpfs -o size=512k,mode=0700 jit-spa-full "$FULL"; then
+	on_cleanup umount -l "$FULL"
+	stop_agent TERM
+	start_agent --spa-access "$ACCESS" --state-dir "$FULL/state" || exit 1
+	dd if=/dev/zero of="$FULL/fill" bs=4k >/dev/null 2>&1 || true
+	refused_pkt=""
+	for k in $(seq 1 30); do
+		HOME="$TMP" fwknop --no-rc-file --no-save-args -D "$VM4_1" -A tcp/2222 -a "192.0.2.$((100 + k))" \
+			--key-base64-rijndael "$K1" --key-base64-hmac "$H1" --use-hmac -T -B "$TMP/full-$k.spa" >/dev/null 2>&1
+		c1 socat -u "FILE:$TMP/full-$k.spa" "UDP-SENDTO:$VM4_1:62201"
+		if wait_for "packet $k decided" 3 bash -c "grep -q '192.0.2.$((100 + k)),tcp/2222' $TMP/log/audit.log"; then
+			if grep "192.0.2.$((100 + k)),tcp/2222" "$TMP/log/audit.log" | grep -q '"error":"not-recorded"'; then
+				refused_pkt=$k
+				break
+			fi
+		fi
+	done
+	check "with the disk full a packet is refused as not recorded" [ -n "$refused_pkt" ]
+	if [ -n "$refused_pkt" ]; then
+		check "... and opens nothing" \
+			bash -c "! ip netns exec $NS_VM $JITCTL --socket $SOCK --json grants | grep -q '192.0.2.$((100 + refused_pkt))/32'"
+		rm -f "$FULL/fill"
+		c1 socat -u "FILE:$TMP/full-$refused_pkt.spa" "UDP-SENDTO:$VM4_1:62201"
+		check "once there is room, the same packet is no replay: it opens" \
+			wait_for "grant after room" 5 grant_for "192.0.2.$((100 + refused_pkt))/32" tcp/2222
+	fi
+else
+	fail "cannot mount a tmpfs on $FULL: no full-disk check"
+fi

@@ -311,10 +311,13 @@ START_TEST(replay_model)
 			ck_assert_int_eq(replay_add(r, keys[i], u, now), 0);
 			if (until[i] < u || until[i] < now)
 				until[i] = u;
-		} else if (op < 9) {
+		} else if (op < 8) {
 			bool want = until[i] && until[i] >= now;
 
 			ck_assert_int_eq(replay_seen(r, keys[i], now), want);
+		} else if (op < 9) {
+			replay_forget(r, keys[i]);
+			until[i] = 0;
 		} else {
 			now += (uint64_t)(rand() % 50);
 			if (rand() % 4 == 0) {
