@@ -253,23 +253,15 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	if (err < 0)
 		return refuse(a, why, "request", id, &tmpl, err, code, "%s",
 			      why->message);
-	if (p->approval == JIT_APPROVAL_MANUAL && id->uid != 0 &&
-	    grants_count_user(a->grants, id->uid, JIT_PENDING) >=
-		    JIT_PENDING_PER_USER)
-		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
-			      "too-many-pending",
-			      "user '%s' already has %d requests pending "
-			      "approval",
-			      id->name, JIT_PENDING_PER_USER);
-	if (id->uid != 0 &&
-	    grants_count_user(a->grants, id->uid, JIT_INITIATED) >=
-		    JIT_GRANTS_PER_USER &&
-	    !grants_find_same(a->grants, &tmpl.key, replaceable, &tmpl))
-		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
-			      "too-many-grants",
-			      "user '%s' already has %d live grants; revoke "
-			      "some first",
-			      id->name, JIT_GRANTS_PER_USER);
+	err = authz_check_share(
+		p, id, grants_count_user(a->grants, id->uid, JIT_PENDING),
+		grants_count_user(a->grants, id->uid, JIT_INITIATED),
+		grants_find_same(a->grants, &tmpl.key, replaceable, &tmpl) !=
+			NULL,
+		&code, why->message, sizeof(why->message));
+	if (err < 0)
+		return refuse(a, why, "request", id, &tmpl, err, code, "%s",
+			      why->message);
 	if (grants_add(a->grants, &tmpl, now_real_ms(), &r) < 0)
 		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
 			      "too-many-requests",

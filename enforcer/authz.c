@@ -127,6 +127,32 @@ int authz_check_request(const struct jit_policy *p,
 	return authz_check_limits(p, r, code, msg, n);
 }
 
+int authz_check_share(const struct jit_policy *p, const struct jit_identity *id,
+		      size_t pending, size_t live, bool replaces,
+		      const char **code, char *msg, size_t n)
+{
+	/* Root is exempt: it can change the firewall anyway. */
+	if (id->uid == 0)
+		return 0;
+	if (p->approval == JIT_APPROVAL_MANUAL &&
+	    pending >= JIT_PENDING_PER_USER)
+		return refuse(-ENOSPC, code, msg, n, "too-many-pending",
+			      "user '%s' already has %d requests pending "
+			      "approval",
+			      id->name, JIT_PENDING_PER_USER);
+	if (live >= JIT_GRANTS_PER_USER && !replaces)
+		return refuse(-ENOSPC, code, msg, n, "too-many-grants",
+			      "user '%s' already has %d live grants; revoke "
+			      "some first",
+			      id->name, JIT_GRANTS_PER_USER);
+	return 0;
+}
+
+bool authz_may_reload(const struct jit_identity *id)
+{
+	return id->uid == 0;
+}
+
 int authz_may_decide(const struct jit_policy *p, const struct jit_identity *id,
 		     const struct jit_request *r, const char **code, char *msg,
 		     size_t n)

@@ -43,6 +43,18 @@ void identity_release(struct jit_identity *id);
 bool authz_match(const struct jit_principals *p, const struct jit_identity *id);
 
 /*
+ * A user's share of the registry under p: at most JIT_PENDING_PER_USER
+ * requests waiting (manual policies) and JIT_GRANTS_PER_USER live grants,
+ * unless the new one replaces one of them. Root is exempt. 0, or -ENOSPC
+ * ("too-many-pending", "too-many-grants") with a message.
+ */
+int authz_check_share(const struct jit_policy *p, const struct jit_identity *id,
+		      size_t pending, size_t live, bool replaces,
+		      const char **code, char *msg, size_t n);
+/* Only root may make the agent reload its policies. */
+bool authz_may_reload(const struct jit_identity *id);
+
+/*
  * The policy a request of id for tmpl's key and duration goes to when it
  * names none (single packet authorization): the first of set that protects
  * the ports and lets id have them; else the first that protects them (its

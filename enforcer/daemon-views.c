@@ -301,7 +301,9 @@ static json_t *op_policies(struct jit_daemon *d, const struct jit_peer *peer,
 static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
 			 json_t *req)
 {
-	if (peer->uid != 0)
+	const struct jit_identity who = { .uid = peer->uid };
+
+	if (!authz_may_reload(&who))
 		return control_error("permission-denied",
 				     "only root may reload policies");
 	if (daemon_reload(d, false) < 0)

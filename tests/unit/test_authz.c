@@ -600,6 +600,42 @@ START_TEST(test_check_limits_whoever_asks)
 }
 END_TEST
 
+/* A user's share: waiting requests under manual policies, live grants. */
+START_TEST(test_check_share)
+{
+	const char *code = NULL;
+	char msg[256];
+
+	ck_assert_int_eq(authz_check_share(gated, &alice,
+					   JIT_PENDING_PER_USER - 1, 0, false,
+					   &code, msg, sizeof(msg)),
+			 0);
+	ck_assert_int_eq(authz_check_share(gated, &alice, JIT_PENDING_PER_USER,
+					   0, false, &code, msg, sizeof(msg)),
+			 -ENOSPC);
+	ck_assert_str_eq(code, "too-many-pending");
+	ck_assert_ptr_nonnull(strstr(msg, "user 'alice' already has 16"));
+	/* Automatic policies leave nothing waiting: no cap on waiting. */
+	ck_assert_int_eq(authz_check_share(ssh, &alice, JIT_PENDING_PER_USER, 0,
+					   false, &code, msg, sizeof(msg)),
+			 0);
+	ck_assert_int_eq(authz_check_share(ssh, &alice, 0, JIT_GRANTS_PER_USER,
+					   false, &code, msg, sizeof(msg)),
+			 -ENOSPC);
+	ck_assert_str_eq(code, "too-many-grants");
+	/* One that replaces a grant of the same key adds none. */
+	ck_assert_int_eq(authz_check_share(ssh, &alice, 0, JIT_GRANTS_PER_USER,
+					   true, &code, msg, sizeof(msg)),
+			 0);
+	/* Root is exempt. */
+	ck_assert_int_eq(authz_check_share(gated, &root, 1000, 100000, false,
+					   &code, msg, sizeof(msg)),
+			 0);
+	ck_assert(authz_may_reload(&root));
+	ck_assert(!authz_may_reload(&alice));
+}
+END_TEST
+
 START_TEST(test_identity_by_name)
 {
 	struct jit_identity id;
@@ -704,6 +740,7 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_check_duration);
 	tcase_add_test(tc, test_check_message_truncated);
 	tcase_add_test(tc, test_pick_policy);
+	tcase_add_test(tc, test_check_share);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decide");
