@@ -367,13 +367,6 @@ static size_t line_start(struct buf *b)
 
 /* ---- files ------------------------------------------------------------ */
 
-static char *path_of(const char *dir, const char *name)
-{
-	char *p;
-
-	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
-}
-
 static char *journal_path(const char *dir, uint64_t gen)
 {
 	char *p;
@@ -382,32 +375,6 @@ static char *journal_path(const char *dir, uint64_t gen)
 			       0
 		       ? NULL
 		       : p;
-}
-
-static int sync_dir(const char *dir)
-{
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (dfd < 0)
-		return -errno;
-	return fsync(dfd) < 0 ? -errno : 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int read_file(const char *path, char **ret, size_t *len)
@@ -675,7 +642,7 @@ static int journal_start_file(struct jit_journal *j, uint64_t gen)
 	if (r == 0 && fdatasync(fd) < 0)
 		r = -errno;
 	if (r == 0)
-		r = sync_dir(j->dir);
+		r = dir_sync(j->dir);
 	if (r < 0) {
 		close(fd);
 		unlink(path);
@@ -704,7 +671,7 @@ static int load_snapshot(struct jit_journal *j, struct loader *l, char *why,
 			 size_t whylen)
 {
 	struct jit_journal_info *info = l->info;
-	_cleanup_free_ char *snap = path_of(j->dir, JIT_SNAPSHOT_FILE);
+	_cleanup_free_ char *snap = path_join(j->dir, JIT_SNAPSHOT_FILE);
 	_cleanup_free_ char *buf = NULL;
 	uint64_t hdr[2] = { 0, 0 };
 	size_t len;
@@ -1097,8 +1064,8 @@ static int write_snapshot(const char *dir, struct jit_grants *g,
 			  const struct jit_replay *replay, uint64_t upto,
 			  uint64_t *bytes)
 {
-	_cleanup_free_ char *tmp = path_of(dir, SNAPSHOT_TMP);
-	_cleanup_free_ char *path = path_of(dir, JIT_SNAPSHOT_FILE);
+	_cleanup_free_ char *tmp = path_join(dir, SNAPSHOT_TMP);
+	_cleanup_free_ char *path = path_join(dir, JIT_SNAPSHOT_FILE);
 	_cleanup_close_ int fd = -1;
 	struct buf b = { .ok = true };
 	uint64_t total = 0;
@@ -1148,7 +1115,7 @@ static int write_snapshot(const char *dir, struct jit_grants *g,
 		return r;
 	}
 	*bytes = total;
-	return sync_dir(dir);
+	return dir_sync(dir);
 }
 
 static void drop_old_journals(struct jit_journal *j, uint64_t upto)
@@ -1238,7 +1205,7 @@ void journal_compact_done(struct jit_journal *j, pid_t pid, int status)
 	j->child = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return;
-	path = path_of(j->dir, JIT_SNAPSHOT_FILE);
+	path = path_join(j->dir, JIT_SNAPSHOT_FILE);
 	compaction_end(j, j->child_upto,
 		       path && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
 }

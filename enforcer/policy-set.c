@@ -352,17 +352,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir);
-	char *p;
-
-	if (asprintf(&p, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/",
-		     name) < 0)
-		return NULL;
-	return p;
-}
-
 static void free_strv(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

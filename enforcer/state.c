@@ -8,7 +8,6 @@
 #include "state.h"
 #include "util.h"
 
-#define STATE_MAGIC	"jit-enforcer-state"
 #define STATE_MAX_BYTES (512u * 1024 * 1024)
 
 void state_release(struct jit_state *st)
@@ -44,115 +43,6 @@ uint32_t state_crc32(const void *data, size_t len)
 	while (len--)
 		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return crc ^ 0xffffffffu;
-}
-
-static json_t *request_state(const struct jit_request *r)
-{
-	char src[JIT_PREFIX_STRLEN];
-
-	return json_pack(
-		"{s:I, s:s, s:I, s:s, s:s, s:i, s:i, s:i, s:I, s:s, "
-		"s:I, s:I, s:I, s:s, s:s, s:s, s:I}",
-		"id", (json_int_t)r->id, "policy", r->policy, "uid",
-		(json_int_t)r->uid, "user", r->user, "source",
-		prefix_format(&r->key.source, src, sizeof(src)), "protos",
-		(int)r->key.protos, "port_lo", (int)r->key.port_lo, "port_hi",
-		(int)r->key.port_hi, "duration_s", (json_int_t)r->duration_s,
-		"reason", request_reason(r), "requested_ms",
-		(json_int_t)r->requested_ms, "start_ms",
-		(json_int_t)r->start_ms, "end_ms", (json_int_t)r->end_ms,
-		"status", status_name(r->status), "status_reason",
-		r->status_reason, "decided_by", r->decided_by, "replaced_by",
-		(json_int_t)r->replaced_by);
-}
-
-/* A growing text; ok turns false on the first allocation failure. */
-struct text {
-	char *p;
-	size_t len, cap;
-	bool ok;
-};
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-	if (!t->ok ||
-	    grow_array((void **)&t->p, &t->cap, t->len + n + 1, 1) < 0) {
-		t->ok = false;
-		return;
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-/* Append j (taken) as compact JSON. */
-static void text_json(struct text *t, json_t *j)
-{
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	json_decref(j);
-	if (!s) {
-		t->ok = false;
-		return;
-	}
-	text_add(t, s, strlen(s));
-	free(s);
-}
-
-/*
- * The body is written record by record: a tree of every request at once
- * would cost some 2 KiB per request (hundreds of MiB at 100,000 grants).
- */
-int state_encode(struct jit_grants *g, const struct jit_policy_set *set,
-		 uint64_t now_ms, char **ret, size_t *ret_len)
-{
-	struct text t = { .ok = true };
-	char head[160];
-	size_t pos;
-	int n;
-
-	/* Room for the header line, filled in once the body is known. */
-	memset(head, ' ', 96);
-	text_add(&t, head, 96);
-	pos = t.len;
-	n = snprintf(head, sizeof(head),
-		     "{\"version\":%d,\"written_ms\":%" PRIu64
-		     ",\"next_id\":%" PRIu64 ",\"requests\":[",
-		     JIT_STATE_VERSION, now_ms, grants_next_id(g));
-	text_add(&t, head, (size_t)n);
-	for (size_t i = 0; i < grants_count(g); i++) {
-		if (i)
-			text_add(&t, ",", 1);
-		text_json(&t, request_state(grants_at(g, i)));
-	}
-	text_add(&t, "],\"policies\":[", 14);
-	for (size_t i = 0, k = 0; set && i < policy_set_file_count(set); i++) {
-		const struct jit_policy_file *f = policy_set_file(set, i);
-		size_t len;
-		const char *text = policy_file_text(f, &len);
-
-		if (!text)
-			continue;
-		if (k++)
-			text_add(&t, ",", 1);
-		text_json(&t,
-			  json_pack("{s:s, s:s%}", "path", policy_file_path(f),
-				    "text", text, len));
-	}
-	text_add(&t, "]}", 2);
-	if (!t.ok) {
-		free(t.p);
-		return -ENOMEM;
-	}
-	n = snprintf(head, sizeof(head), "%s %d %08" PRIx32 " %zu\n",
-		     STATE_MAGIC, JIT_STATE_VERSION,
-		     state_crc32(t.p + pos, t.len - pos), t.len - pos);
-	/* Move the body up against the header. */
-	memmove(t.p + n, t.p + pos, t.len - pos + 1);
-	memcpy(t.p, head, (size_t)n);
-	*ret = t.p;
-	*ret_len = t.len - pos + (size_t)n;
-	return 0;
 }
 
 __attribute__((format(printf, 3, 4))) static int bad(char *why, size_t n,
@@ -253,7 +143,7 @@ static int check_header(const char *buf, size_t len, const char **body,
 	header[nl - buf] = '\0';
 	if (sscanf(header, "%31s %d %8x %llu%n", magic, &version, &crc, &n_body,
 		   &n) != 4 ||
-	    n != nl - buf || !streq(magic, STATE_MAGIC))
+	    n != nl - buf || !streq(magic, JIT_STATE_MAGIC))
 		return bad(why, whylen, "not a jit-enforcer state file");
 	if (version != JIT_STATE_VERSION)
 		return bad(why, whylen, "state version %d, this agent reads %d",
@@ -358,67 +248,9 @@ int state_decode(const char *buf, size_t len, struct jit_state *ret, char *why,
 	return 0;
 }
 
-static char *path_of(const char *dir, const char *name)
-{
-	char *p;
-
-	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
-}
-
-int state_save(const char *dir, struct jit_grants *g,
-	       const struct jit_policy_set *set, uint64_t now_ms)
-{
-	_cleanup_free_ char *buf = NULL, *path = NULL, *tmp = NULL;
-	_cleanup_close_ int fd = -1, dfd = -1;
-	size_t len, off = 0;
-	int r;
-
-	r = state_encode(g, set, now_ms, &buf, &len);
-	if (r < 0)
-		return r;
-	path = path_of(dir, JIT_STATE_FILE);
-	tmp = path_of(dir, JIT_STATE_FILE ".tmp");
-	if (!path || !tmp)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			unlink(tmp);
-			return r;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0) {
-		r = -errno;
-		unlink(tmp);
-		return r;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd);
-	return 0;
-}
-
-static int sync_dir(const char *dir)
-{
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (dfd < 0)
-		return -errno;
-	return fsync(dfd) < 0 ? -errno : 0;
-}
-
 int state_mark_clean(const char *dir)
 {
-	_cleanup_free_ char *path = path_of(dir, JIT_STATE_CLEAN);
+	_cleanup_free_ char *path = path_join(dir, JIT_STATE_CLEAN);
 	_cleanup_close_ int fd = -1;
 
 	if (!path)
@@ -427,12 +259,12 @@ int state_mark_clean(const char *dir)
 		  0600);
 	if (fd < 0)
 		return -errno;
-	return sync_dir(dir);
+	return dir_sync(dir);
 }
 
 int state_take_clean(const char *dir)
 {
-	_cleanup_free_ char *path = path_of(dir, JIT_STATE_CLEAN);
+	_cleanup_free_ char *path = path_join(dir, JIT_STATE_CLEAN);
 	int r;
 
 	if (!path)
@@ -441,13 +273,13 @@ int state_take_clean(const char *dir)
 		return errno == ENOENT ? 0 : -errno;
 	/* Gone for good before anything can change: a crash from now on
 	 * must make the next start look at the kernel. */
-	r = sync_dir(dir);
+	r = dir_sync(dir);
 	return r < 0 ? r : 1;
 }
 
 int state_load(const char *dir, struct jit_state *ret, char *why, size_t whylen)
 {
-	_cleanup_free_ char *path = path_of(dir, JIT_STATE_FILE);
+	_cleanup_free_ char *path = path_join(dir, JIT_STATE_FILE);
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	size_t len = 0, cap = 0;

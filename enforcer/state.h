@@ -2,9 +2,9 @@
 /*
  * The state file of earlier versions: requests (live and recent) and the
  * last good text of every policy file. The agent now keeps a journal
- * (journal.h) and only reads a state file, once, to import it; the writer
- * stays for the tests of that reader. The clean-shutdown marker is still
- * this module's.
+ * (journal.h) and only reads a state file, once, to import it (the tests
+ * write such files with tests/unit/state-writer.c). The clean-shutdown marker
+ * is still this module's.
  *
  * Layout: one header line "jit-enforcer-state VERSION CRC32 LENGTH\n", then
  * LENGTH bytes of JSON whose CRC-32 is CRC32 (hex). Written to a temporary
@@ -20,6 +20,7 @@
 #include "policy.h"
 
 #define JIT_STATE_VERSION 1
+#define JIT_STATE_MAGIC	  "jit-enforcer-state"
 #define JIT_STATE_FILE	  "state.json"
 /* Left by an agent that saved its state and exited normally. */
 #define JIT_STATE_CLEAN "clean-shutdown"
@@ -60,21 +61,12 @@ void state_release(struct jit_state *st);
 uint32_t state_crc32(const void *data, size_t len);
 
 /*
- * Serialize grants and the policy texts of set into a complete state file
- * image (header and body). Returns 0 or -ENOMEM.
- */
-int state_encode(struct jit_grants *g, const struct jit_policy_set *set,
-		 uint64_t now_ms, char **ret, size_t *ret_len);
-/*
  * Parse a state file image. Returns 0, or -EBADMSG (torn, corrupt, wrong
  * version or malformed) with why filled in.
  */
 int state_decode(const char *buf, size_t len, struct jit_state *ret, char *why,
 		 size_t whylen);
 
-/* Write atomically into dir (write, fsync, rename, fsync dir). */
-int state_save(const char *dir, struct jit_grants *g,
-	       const struct jit_policy_set *set, uint64_t now_ms);
 /*
  * Read dir's state file. Returns 0, -ENOENT if there is none, -EBADMSG
  * (with why) if it is damaged, or -errno.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <time.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "util.h"
@@ -114,6 +115,45 @@ int dir_check_private(const char *dir, char *why, size_t n)
 			 (unsigned)(st.st_mode & 07777),
 			 st.st_mode & S_IWOTH ? "others" : "its group");
 		return -EPERM;
+	}
+	return 0;
+}
+
+char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir);
+	char *p;
+
+	if (asprintf(&p, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/",
+		     name) < 0)
+		return NULL;
+	return p;
+}
+
+int dir_sync(const char *dir)
+{
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	return fsync(dfd) < 0 ? -errno : 0;
+}
+
+int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		c += w;
+		n -= (size_t)w;
 	}
 	return 0;
 }

@@ -68,6 +68,13 @@ static inline bool streq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* "dir/name", malloc'd; NULL without memory. */
+char *path_join(const char *dir, const char *name);
+/* fsync a directory, so that renames and unlinks in it are durable. */
+int dir_sync(const char *dir);
+/* Write all of p (retrying short writes and EINTR). 0 or -errno. */
+int write_all(int fd, const void *p, size_t n);
+
 /* Grow *array to hold at least need elements of size sz; 0 or -ENOMEM. */
 int grow_array(void **array, size_t *cap, size_t need, size_t sz);
 

@@ -21,7 +21,7 @@
 static char **golden;
 static size_t n_golden;
 
-static void write_all(const char *path, const char *text)
+static void write_text(const char *path, const char *text)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "we");
 
@@ -440,7 +440,7 @@ static const char *put(const char *name, const char *text)
 	static char path[256];
 
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	write_all(path, text);
+	write_text(path, text);
 	ck_assert_int_eq(chmod(path, 0644), 0);
 	return path;
 }

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 
 #include "diag.h"
-#include "state.h"
+#include "state-writer.h"
 #include "util.h"
 #include "runner.h"
 

@@ -50,7 +50,7 @@ struct jit_client *client_disconnect(struct jit_client *c)
 	return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+static int send_all(int fd, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -73,9 +73,9 @@ int client_call(struct jit_client *c, json_t *request, json_t **reply)
 
 	if (!s)
 		return -ENOMEM;
-	r = write_all(c->fd, s, strlen(s));
+	r = send_all(c->fd, s, strlen(s));
 	if (!r)
-		r = write_all(c->fd, "\n", 1);
+		r = send_all(c->fd, "\n", 1);
 	if (r < 0)
 		return r;
 	return client_read(c, reply);
