@@ -466,6 +466,7 @@ void access_expire(struct jit_access *a, uint64_t now)
 
 struct withdrawal {
 	struct jit_request *r;
+	struct jit_request next; /* revoked if live, denied if pending */
 	char *why;
 };
 
@@ -562,19 +563,19 @@ void access_recheck(struct jit_access *a,
 		if (grow_array((void **)&w, &cap_w, n_w + 1, sizeof(*w)) < 0)
 			break;
 		w[n_w].r = r;
+		w[n_w].next = request_finished(
+			r,
+			r->status == JIT_INITIATED ? JIT_REVOKED : JIT_DENIED,
+			JIT_REASON_POLICY, agent_id.name, now);
 		w[n_w++].why = strdup(why);
 	}
 	/* Journal every withdrawal, then one kernel batch for them all. */
 	for (size_t i = 0; i < n_w; i++) {
 		struct jit_request *r = w[i].r;
-		bool live = r->status == JIT_INITIATED;
-		struct jit_request next =
-			request_finished(r, live ? JIT_REVOKED : JIT_DENIED,
-					 JIT_REASON_POLICY, agent_id.name, now);
 
-		if (record(a, &next, true) < 0)
+		if (record(a, &w[i].next, true) < 0)
 			mark_unrecorded(a, r, now);
-		if (live) {
+		if (r->status == JIT_INITIATED) {
 			(void)cover_del(a->cover, r->id, &r->key);
 			kernel = true;
 		}
@@ -585,14 +586,11 @@ void access_recheck(struct jit_access *a,
 	for (size_t i = 0; i < n_w; i++) {
 		struct jit_request *r = w[i].r;
 		bool live = r->status == JIT_INITIATED;
-		struct jit_request next =
-			request_finished(r, live ? JIT_REVOKED : JIT_DENIED,
-					 JIT_REASON_POLICY, agent_id.name, now);
 
-		grants_apply(a->grants, r, &next);
+		grants_apply(a->grants, r, &w[i].next);
 		if (live)
 			ended(a, r, now);
-		audit(a, "revoke", &agent_id, r, "revoked",
+		audit(a, "revoke", &agent_id, r, status_name(r->status),
 		      w[i].why ? w[i].why : "policy changed");
 	}
 	for (size_t i = 0; i < n_w; i++)

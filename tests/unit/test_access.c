@@ -734,6 +734,27 @@ START_TEST(test_policy_removed_revokes)
 }
 END_TEST
 
+/* A pending request the policies withdraw is denied, and audited so. */
+START_TEST(test_policy_removed_denies_pending)
+{
+	struct world *w = world_new();
+	uint64_t a = grant(w, &alice,
+			   ask("192.0.2.9", JIT_PROTO_TCP, 3389, 3389, 60,
+			       "gated"));
+	char want[64];
+
+	ck_assert_int_eq(status_of(w, a), JIT_PENDING);
+	ck_assert_int_eq(policy_set_remove_file(w->policies, "/p/test.yaml"),
+			 0);
+	access_recheck(&w->a, NULL);
+	ck_assert_int_eq(status_of(w, a), JIT_DENIED);
+	snprintf(want, sizeof(want), "revoke denied #%llu",
+		 (unsigned long long)a);
+	ck_assert_str_eq(w->ev.last, want);
+	world_free(w);
+}
+END_TEST
+
 static Suite *access_suite(void)
 {
 	Suite *s = suite_create("access");
@@ -755,6 +776,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_start_checks_only_unconfirmed);
 	tcase_add_test(tc, test_approval_rules);
 	tcase_add_test(tc, test_policy_removed_revokes);
+	tcase_add_test(tc, test_policy_removed_denies_pending);
 	suite_add_tcase(s, tc);
 	return s;
 }
