@@ -34,8 +34,7 @@
 struct jit_spa_source {
 	struct jit_prefix src;
 	uint64_t first_ms, last_ms;
-	unsigned bad_hmac, replays;
-	bool hmac_alerted, replay_alerted;
+	unsigned bad_hmac, replays; /* in this window; alerts go at 5, at 1 */
 };
 
 /* An SPA packet that waits for its digest to be durable. */

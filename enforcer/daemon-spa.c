@@ -119,7 +119,6 @@ fail_source(struct jit_daemon *d, const struct jit_prefix *src, uint64_t now)
 		/* A new window: counts and alerts start over. */
 		e->first_ms = now;
 		e->bad_hmac = e->replays = 0;
-		e->hmac_alerted = e->replay_alerted = false;
 	}
 	e->last_ms = now;
 	return e;
@@ -404,11 +403,10 @@ static bool verdict_goes_on(struct jit_daemon *d,
 		struct jit_spa_source *e = fail_source(d, &p->src, now);
 
 		s->c_bad_hmac++;
-		if (++e->bad_hmac >= FAIL_ALERT_AT && !e->hmac_alerted) {
-			e->hmac_alerted = true;
+		/* Once per source and window: when the count reaches it. */
+		if (++e->bad_hmac == FAIL_ALERT_AT)
 			alert_source(d, &alert_spa_bad_hmac, e, e->bad_hmac,
 				     "that no stanza's HMAC key authenticates");
-		}
 		return false;
 	}
 	case JIT_SPA_REPLAY: {
@@ -416,8 +414,7 @@ static bool verdict_goes_on(struct jit_daemon *d,
 
 		s->c_replays++;
 		/* One audit line and one alert per source and window. */
-		if (e->replays++ == 0 && !e->replay_alerted) {
-			e->replay_alerted = true;
+		if (e->replays++ == 0) {
 			audit_packet(d, &p->src, res, "refused", "replay",
 				     res->why, NULL, 0);
 			alert_source(d, &alert_spa_replay, e, 1,
