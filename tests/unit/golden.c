@@ -41,36 +41,31 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-size_t golden_list(const char *dir, const char *suffix, char ***names)
+size_t golden_count(struct golden_set *set)
 {
-	DIR *d = opendir(dir);
+	DIR *d;
 	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
+	size_t cap = 0;
 
-	if (!d) {
-		fprintf(stderr, "cannot open %s\n", dir);
+	if (set->listed)
+		return set->n;
+	if (!(d = opendir(set->dir))) {
+		fprintf(stderr, "cannot open %s\n", set->dir);
 		exit(EXIT_FAILURE);
 	}
 	while ((de = readdir(d))) {
-		if (!str_has_suffix(de->d_name, suffix))
+		if (!str_has_suffix(de->d_name, set->suffix))
 			continue;
-		if (grow_array((void **)&v, &cap, n + 1, sizeof(*v)) < 0)
+		if (grow_array((void **)&set->names, &cap, set->n + 1,
+			       sizeof(*set->names)) < 0 ||
+		    !(set->names[set->n++] = strdup(de->d_name)))
 			abort();
-		v[n++] = strdup(de->d_name);
 	}
 	closedir(d);
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_str);
-	*names = v;
-	return n;
-}
-
-void golden_list_free(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	if (set->n)
+		qsort(set->names, set->n, sizeof(*set->names), cmp_str);
+	set->listed = true;
+	return set->n;
 }
 
 void golden_compare(const char *dir, const char *base, const char *actual)

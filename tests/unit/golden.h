@@ -12,10 +12,17 @@
 
 /* A whole file, NUL-terminated, or NULL if it cannot be opened. */
 char *golden_read(const char *path, size_t *len);
-/* Sorted names (not paths) of dir's files ending in suffix; exits if the
- * directory cannot be read. */
-size_t golden_list(const char *dir, const char *suffix, char ***names);
-void golden_list_free(char **names, size_t n);
+/* The inputs of a golden directory: the sorted names (not paths) of its
+ * files ending in suffix, listed when first counted and kept until exit. */
+struct golden_set {
+	const char *dir, *suffix;
+	char **names;
+	size_t n;
+	bool listed;
+};
+
+/* How many inputs set has; exits if its directory cannot be read. */
+size_t golden_count(struct golden_set *set);
 /* Assert that actual equals dir/base.out (or write it with UPDATE_GOLDEN=1). */
 void golden_compare(const char *dir, const char *base, const char *actual);
 bool str_has_suffix(const char *s, const char *suffix);

@@ -343,7 +343,7 @@ static enum jit_status status_of(struct world *w, uint64_t id)
 
 /* ---- the repros --------------------------------------------------------- */
 
-START_TEST(test_short_udp_does_not_cut_long_any)
+UNIT_TEST("records", test_short_udp_does_not_cut_long_any)
 {
 	struct world *w = world_new();
 	uint64_t any, udp, end_any;
@@ -374,7 +374,7 @@ START_TEST(test_short_udp_does_not_cut_long_any)
 }
 END_TEST
 
-START_TEST(test_port_inside_range)
+UNIT_TEST("records", test_port_inside_range)
 {
 	struct world *w = world_new();
 	struct jit_request *r;
@@ -393,7 +393,7 @@ START_TEST(test_port_inside_range)
 }
 END_TEST
 
-START_TEST(test_other_user_cannot_end_a_grant)
+UNIT_TEST("records", test_other_user_cannot_end_a_grant)
 {
 	struct world *w = world_new();
 	uint64_t mine, theirs, end;
@@ -420,7 +420,7 @@ START_TEST(test_other_user_cannot_end_a_grant)
 END_TEST
 
 /* Every decision is one audit line (and so one event), revokes too. */
-START_TEST(test_every_decision_audited)
+UNIT_TEST("records", test_every_decision_audited)
 {
 	struct world *w = world_new();
 	struct jit_request *r;
@@ -445,7 +445,7 @@ START_TEST(test_every_decision_audited)
 }
 END_TEST
 
-START_TEST(test_same_user_replaces_own)
+UNIT_TEST("records", test_same_user_replaces_own)
 {
 	struct world *w = world_new();
 	uint64_t old, newer;
@@ -465,7 +465,7 @@ START_TEST(test_same_user_replaces_own)
 }
 END_TEST
 
-START_TEST(test_overlapping_prefixes)
+UNIT_TEST("records", test_overlapping_prefixes)
 {
 	struct world *w = world_new();
 	struct jit_request *r;
@@ -488,7 +488,7 @@ END_TEST
 
 /* ---- nothing acknowledged that was not taken ---------------------------- */
 
-START_TEST(test_kernel_refusal_changes_nothing)
+UNIT_TEST("durable", test_kernel_refusal_changes_nothing)
 {
 	struct world *w = world_new();
 	struct jit_request t = ask("192.0.2.9", JIT_PROTO_TCP, 22, 22, 60,
@@ -524,7 +524,7 @@ static void disk_full(bool full)
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 }
 
-START_TEST(test_unrecorded_grant_refused)
+UNIT_TEST("durable", test_unrecorded_grant_refused)
 {
 	struct world *w = world_new();
 	struct jit_request t = ask("192.0.2.9", JIT_PROTO_TCP, 22, 22, 60,
@@ -571,7 +571,7 @@ START_TEST(test_unrecorded_grant_refused)
 }
 END_TEST
 
-START_TEST(test_backlog_is_written_when_space_returns)
+UNIT_TEST("durable", test_backlog_is_written_when_space_returns)
 {
 	struct world *w = world_new();
 	struct jit_request *r;
@@ -594,7 +594,7 @@ START_TEST(test_backlog_is_written_when_space_returns)
 }
 END_TEST
 
-START_TEST(test_ids_never_reused)
+UNIT_TEST("durable", test_ids_never_reused)
 {
 	struct world *w = world_new();
 	uint64_t a = grant(w, &alice,
@@ -611,7 +611,7 @@ START_TEST(test_ids_never_reused)
 }
 END_TEST
 
-START_TEST(test_start_kernel_absence_wins)
+UNIT_TEST("durable", test_start_kernel_absence_wins)
 {
 	struct world *w = world_new();
 	uint64_t kept, lost;
@@ -650,7 +650,7 @@ START_TEST(test_start_kernel_absence_wins)
 }
 END_TEST
 
-START_TEST(test_start_checks_only_unconfirmed)
+UNIT_TEST("durable", test_start_checks_only_unconfirmed)
 {
 	struct world *w = world_new();
 	uint64_t confirmed, unconfirmed;
@@ -685,7 +685,7 @@ START_TEST(test_start_checks_only_unconfirmed)
 }
 END_TEST
 
-START_TEST(test_approval_rules)
+UNIT_TEST("durable", test_approval_rules)
 {
 	struct world *w = world_new();
 	struct jit_request t = ask("192.0.2.9", JIT_PROTO_TCP, 3389, 3389, 60,
@@ -714,7 +714,7 @@ START_TEST(test_approval_rules)
 }
 END_TEST
 
-START_TEST(test_policy_removed_revokes)
+UNIT_TEST("durable", test_policy_removed_revokes)
 {
 	struct world *w = world_new();
 	struct jit_diag d;
@@ -735,12 +735,12 @@ START_TEST(test_policy_removed_revokes)
 END_TEST
 
 /* A pending request the policies withdraw is denied, and audited so. */
-START_TEST(test_policy_removed_denies_pending)
+UNIT_TEST("durable", test_policy_removed_denies_pending)
 {
 	struct world *w = world_new();
-	uint64_t a = grant(w, &alice,
-			   ask("192.0.2.9", JIT_PROTO_TCP, 3389, 3389, 60,
-			       "gated"));
+	uint64_t a =
+		grant(w, &alice,
+		      ask("192.0.2.9", JIT_PROTO_TCP, 3389, 3389, 60, "gated"));
 	char want[64];
 
 	ck_assert_int_eq(status_of(w, a), JIT_PENDING);
@@ -754,31 +754,3 @@ START_TEST(test_policy_removed_denies_pending)
 	world_free(w);
 }
 END_TEST
-
-static Suite *access_suite(void)
-{
-	Suite *s = suite_create("access");
-	TCase *tc = tcase_create("records");
-
-	tcase_add_test(tc, test_short_udp_does_not_cut_long_any);
-	tcase_add_test(tc, test_port_inside_range);
-	tcase_add_test(tc, test_other_user_cannot_end_a_grant);
-	tcase_add_test(tc, test_same_user_replaces_own);
-	tcase_add_test(tc, test_every_decision_audited);
-	tcase_add_test(tc, test_overlapping_prefixes);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("durable");
-	tcase_add_test(tc, test_kernel_refusal_changes_nothing);
-	tcase_add_test(tc, test_unrecorded_grant_refused);
-	tcase_add_test(tc, test_backlog_is_written_when_space_returns);
-	tcase_add_test(tc, test_ids_never_reused);
-	tcase_add_test(tc, test_start_kernel_absence_wins);
-	tcase_add_test(tc, test_start_checks_only_unconfirmed);
-	tcase_add_test(tc, test_approval_rules);
-	tcase_add_test(tc, test_policy_removed_revokes);
-	tcase_add_test(tc, test_policy_removed_denies_pending);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(access_suite)

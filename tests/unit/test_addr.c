@@ -20,7 +20,7 @@ static const char *fmt(const char *s, char *buf, size_t size)
 	return prefix_format(&p, buf, size);
 }
 
-START_TEST(test_parse_good)
+UNIT_TEST("core", test_parse_good)
 {
 	static const struct {
 		const char *in;
@@ -47,7 +47,7 @@ START_TEST(test_parse_good)
 }
 END_TEST
 
-START_TEST(test_parse_fields)
+UNIT_TEST("core", test_parse_fields)
 {
 	struct jit_prefix p = parse_ok("198.51.100.0/24");
 
@@ -67,7 +67,7 @@ START_TEST(test_parse_fields)
 }
 END_TEST
 
-START_TEST(test_parse_bad)
+UNIT_TEST("core", test_parse_bad)
 {
 	static const char *const bad[] = {
 		"",
@@ -107,7 +107,7 @@ START_TEST(test_parse_bad)
 }
 END_TEST
 
-START_TEST(test_parse_relaxed)
+UNIT_TEST("core", test_parse_relaxed)
 {
 	char buf[JIT_PREFIX_STRLEN];
 	struct jit_prefix p;
@@ -135,7 +135,7 @@ static bool contains(const char *outer, const char *inner)
 	return prefix_contains(&o, &i);
 }
 
-START_TEST(test_contains)
+UNIT_TEST("core", test_contains)
 {
 	ck_assert(contains("192.0.2.0/24", "192.0.2.7"));
 	ck_assert(contains("192.0.2.0/24", "192.0.2.255/32"));
@@ -164,7 +164,7 @@ START_TEST(test_contains)
 }
 END_TEST
 
-START_TEST(test_last)
+UNIT_TEST("core", test_last)
 {
 	static const uint8_t v4[16] = { 192, 0, 2, 255 };
 	static const uint8_t v4_host[16] = { 192, 0, 2, 7 };
@@ -194,7 +194,7 @@ START_TEST(test_last)
 }
 END_TEST
 
-START_TEST(test_format_round_trip)
+UNIT_TEST("core", test_format_round_trip)
 {
 	static const char *const canon[] = {
 		"192.0.2.7/32",
@@ -224,21 +224,3 @@ START_TEST(test_format_round_trip)
 	ck_assert_str_eq(fmt("192.0.2.0/24", buf, 5), "192.");
 }
 END_TEST
-
-static Suite *addr_suite(void)
-{
-	Suite *s = suite_create("addr");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_parse_good);
-	tcase_add_test(tc, test_parse_fields);
-	tcase_add_test(tc, test_parse_bad);
-	tcase_add_test(tc, test_parse_relaxed);
-	tcase_add_test(tc, test_contains);
-	tcase_add_test(tc, test_last);
-	tcase_add_test(tc, test_format_round_trip);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(addr_suite)

@@ -124,7 +124,9 @@ static void assert_allowed(const struct jit_policy *p,
 
 /* --- authz_match ---------------------------------------------------------- */
 
-START_TEST(test_match_root)
+UNIT_CASE(UNIT_ALL_CASES, .setup = setup, .teardown = teardown);
+
+UNIT_TEST("match", test_match_root)
 {
 	struct jit_identity nameless_root = { .uid = 0, .name = "0" };
 
@@ -136,7 +138,7 @@ START_TEST(test_match_root)
 }
 END_TEST
 
-START_TEST(test_match_user)
+UNIT_TEST("match", test_match_user)
 {
 	struct jit_identity fake_root = { .uid = 4242, .name = "root" };
 	struct jit_identity alicex = { .uid = 1000, .name = "alicex" };
@@ -151,7 +153,7 @@ START_TEST(test_match_user)
 }
 END_TEST
 
-START_TEST(test_match_group)
+UNIT_TEST("match", test_match_group)
 {
 	ck_assert(authz_match(&ssh->requesters, &bob));
 	/* "opsx" and "Ops" are not "ops". */
@@ -164,7 +166,7 @@ START_TEST(test_match_group)
 }
 END_TEST
 
-START_TEST(test_match_empty)
+UNIT_TEST("match", test_match_empty)
 {
 	struct jit_principals none = { 0 };
 
@@ -183,7 +185,7 @@ END_TEST
 
 /* --- authz_check_request -------------------------------------------------- */
 
-START_TEST(test_check_not_requester)
+UNIT_TEST("check", test_check_not_requester)
 {
 	struct jit_request r = req("192.0.2.7", JIT_PROTO_TCP, 22, 22, 0);
 
@@ -204,7 +206,7 @@ START_TEST(test_check_not_requester)
 }
 END_TEST
 
-START_TEST(test_check_port_not_in_policy)
+UNIT_TEST("check", test_check_port_not_in_policy)
 {
 	struct jit_request r;
 
@@ -243,7 +245,7 @@ START_TEST(test_check_port_not_in_policy)
 }
 END_TEST
 
-START_TEST(test_check_protocols_defaulted)
+UNIT_TEST("check", test_check_protocols_defaulted)
 {
 	struct jit_request r;
 
@@ -272,7 +274,7 @@ START_TEST(test_check_protocols_defaulted)
 }
 END_TEST
 
-START_TEST(test_check_source)
+UNIT_TEST("check", test_check_source)
 {
 	static const char *const ok22[] = {
 		"192.0.2.7",	 "192.0.2.0",	       "192.0.2.255",
@@ -327,7 +329,7 @@ START_TEST(test_check_source)
 }
 END_TEST
 
-START_TEST(test_check_duration)
+UNIT_TEST("check", test_check_duration)
 {
 	struct jit_request r;
 
@@ -373,7 +375,7 @@ START_TEST(test_check_duration)
 }
 END_TEST
 
-START_TEST(test_check_message_truncated)
+UNIT_TEST("check", test_check_message_truncated)
 {
 	struct jit_request r = req("192.0.2.7", JIT_PROTO_TCP, 22, 22, 0);
 	const char *code = NULL;
@@ -390,7 +392,7 @@ END_TEST
 
 /* --- identity_lookup ------------------------------------------------------ */
 
-START_TEST(test_identity_root)
+UNIT_TEST("match", test_identity_root)
 {
 	struct jit_identity id;
 	bool has_root = false;
@@ -408,7 +410,7 @@ START_TEST(test_identity_root)
 }
 END_TEST
 
-START_TEST(test_identity_unknown)
+UNIT_TEST("match", test_identity_unknown)
 {
 	struct jit_identity id;
 
@@ -425,7 +427,7 @@ END_TEST
 /* --- decisions: approve/deny, revoke, replace, limits -----------------------
  */
 
-START_TEST(test_may_decide)
+UNIT_TEST("decide", test_may_decide)
 {
 	static const struct {
 		const struct jit_identity *who;
@@ -468,7 +470,7 @@ START_TEST(test_may_decide)
 }
 END_TEST
 
-START_TEST(test_may_revoke)
+UNIT_TEST("decide", test_may_revoke)
 {
 	static const struct {
 		const struct jit_identity *who;
@@ -508,7 +510,7 @@ START_TEST(test_may_revoke)
 }
 END_TEST
 
-START_TEST(test_may_see)
+UNIT_TEST("decide", test_may_see)
 {
 	static const struct {
 		const struct jit_identity *who;
@@ -564,7 +566,7 @@ START_TEST(test_may_see)
 }
 END_TEST
 
-START_TEST(test_may_replace)
+UNIT_TEST("decide", test_may_replace)
 {
 	struct jit_request older = { .id = 1, .uid = 1000 };
 	struct jit_request mine = { .id = 2, .uid = 1000 };
@@ -579,7 +581,7 @@ START_TEST(test_may_replace)
 }
 END_TEST
 
-START_TEST(test_check_limits_whoever_asks)
+UNIT_TEST("decide", test_check_limits_whoever_asks)
 {
 	struct jit_request r = req("192.0.2.7", 0, 3389, 3389, 0);
 	const char *code = NULL;
@@ -601,7 +603,7 @@ START_TEST(test_check_limits_whoever_asks)
 END_TEST
 
 /* A user's share: waiting requests under manual policies, live grants. */
-START_TEST(test_check_share)
+UNIT_TEST("check", test_check_share)
 {
 	const char *code = NULL;
 	char msg[256];
@@ -636,7 +638,7 @@ START_TEST(test_check_share)
 }
 END_TEST
 
-START_TEST(test_identity_by_name)
+UNIT_TEST("match", test_identity_by_name)
 {
 	struct jit_identity id;
 
@@ -655,7 +657,7 @@ END_TEST
  * protects its ports and lets the user have them; else to the first that
  * protects them, whose refusal says why; none when nothing protects them.
  */
-START_TEST(test_pick_policy)
+UNIT_TEST("check", test_pick_policy)
 {
 	static const char text[] =
 		"name: a-ops\n"
@@ -714,44 +716,3 @@ START_TEST(test_pick_policy)
 	policy_set_free(set);
 }
 END_TEST
-
-static Suite *authz_suite(void)
-{
-	Suite *s = suite_create("authz");
-	TCase *tc;
-
-	tc = tcase_create("match");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_match_root);
-	tcase_add_test(tc, test_match_user);
-	tcase_add_test(tc, test_match_group);
-	tcase_add_test(tc, test_match_empty);
-	tcase_add_test(tc, test_identity_root);
-	tcase_add_test(tc, test_identity_unknown);
-	tcase_add_test(tc, test_identity_by_name);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("check");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_check_not_requester);
-	tcase_add_test(tc, test_check_port_not_in_policy);
-	tcase_add_test(tc, test_check_protocols_defaulted);
-	tcase_add_test(tc, test_check_source);
-	tcase_add_test(tc, test_check_duration);
-	tcase_add_test(tc, test_check_message_truncated);
-	tcase_add_test(tc, test_pick_policy);
-	tcase_add_test(tc, test_check_share);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("decide");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_may_decide);
-	tcase_add_test(tc, test_may_revoke);
-	tcase_add_test(tc, test_may_see);
-	tcase_add_test(tc, test_may_replace);
-	tcase_add_test(tc, test_check_limits_whoever_asks);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(authz_suite)

@@ -26,8 +26,8 @@
 /* 2026-12-01T12:00:00Z */
 #define NOW_MS INT64_C(1796126400000)
 
-static char **golden;
-static size_t n_golden;
+static struct golden_set golden = { .dir = AZURE_GOLDEN_DIR,
+				    .suffix = ".json" };
 
 static const char *str_of(json_t *o, const char *key)
 {
@@ -210,9 +210,9 @@ static char *golden_requests(const char *name, const char *input, bool *ok)
 	return text;
 }
 
-START_TEST(test_golden)
+UNIT_LOOP_TEST("golden", test_golden, golden_count(&golden))
 {
-	const char *name = golden[_i];
+	const char *name = golden.names[_i];
 	_cleanup_free_ char *in_path = NULL, *input = NULL, *actual = NULL,
 			    *base = NULL;
 	size_t len;
@@ -243,15 +243,15 @@ START_TEST(test_golden)
 }
 END_TEST
 
-START_TEST(test_golden_count)
+UNIT_TEST("golden", test_golden_count)
 {
-	ck_assert_uint_ge(n_golden, 20);
+	ck_assert_uint_ge(golden_count(&golden), 20);
 }
 END_TEST
 
 /* --- date-times ----------------------------------------------------------- */
 
-START_TEST(test_time_good)
+UNIT_TEST("times", test_time_good)
 {
 	static const struct {
 		const char *in;
@@ -290,7 +290,7 @@ START_TEST(test_time_good)
 }
 END_TEST
 
-START_TEST(test_time_bad)
+UNIT_TEST("times", test_time_bad)
 {
 	static const char *const bad[] = {
 		"",
@@ -336,7 +336,7 @@ START_TEST(test_time_bad)
 }
 END_TEST
 
-START_TEST(test_time_format)
+UNIT_TEST("times", test_time_format)
 {
 	char buf[40];
 	int64_t v;
@@ -356,7 +356,7 @@ START_TEST(test_time_format)
 }
 END_TEST
 
-START_TEST(test_policy_name)
+UNIT_TEST("times", test_policy_name)
 {
 	static const struct {
 		const char *vm, *want;
@@ -405,7 +405,7 @@ static int import_port(const char *port_json, const char *vm, const char *name,
 			   diag);
 }
 
-START_TEST(test_import_errors)
+UNIT_TEST("import", test_import_errors)
 {
 	static const struct {
 		const char *port, *error;
@@ -535,7 +535,7 @@ static struct jit_policy_file *load(const char *yaml)
 	return f;
 }
 
-START_TEST(test_import_values)
+UNIT_TEST("import", test_import_values)
 {
 	struct azure_notes notes = { 0 };
 	struct jit_policy_file *f;
@@ -587,7 +587,7 @@ START_TEST(test_import_values)
 }
 END_TEST
 
-START_TEST(test_import_notes)
+UNIT_TEST("import", test_import_notes)
 {
 	struct azure_notes notes = { 0 };
 	struct jit_diag diag;
@@ -619,7 +619,7 @@ START_TEST(test_import_notes)
 }
 END_TEST
 
-START_TEST(test_import_vm_and_name)
+UNIT_TEST("import", test_import_vm_and_name)
 {
 	static const char doc[] =
 		"{\"properties\": {\"virtualMachines\": ["
@@ -704,7 +704,7 @@ START_TEST(test_import_vm_and_name)
 }
 END_TEST
 
-START_TEST(test_import_yaml_is_safe)
+UNIT_TEST("import", test_import_yaml_is_safe)
 {
 	/* A hostile id may not add YAML of its own. */
 	static const char doc[] =
@@ -764,7 +764,7 @@ static int initiate(const char *ports_json, const char *extra,
 	return r;
 }
 
-START_TEST(test_initiate_duration)
+UNIT_TEST("initiate", test_initiate_duration)
 {
 	static const struct {
 		const char *end;
@@ -814,7 +814,7 @@ START_TEST(test_initiate_duration)
 }
 END_TEST
 
-START_TEST(test_initiate_message)
+UNIT_TEST("initiate", test_initiate_message)
 {
 	struct azure_request *reqs;
 	struct jit_diag diag;
@@ -850,7 +850,7 @@ START_TEST(test_initiate_message)
 }
 END_TEST
 
-START_TEST(test_initiate_errors)
+UNIT_TEST("initiate", test_initiate_errors)
 {
 	static const struct {
 		const char *ports, *extra, *error;
@@ -952,7 +952,7 @@ START_TEST(test_initiate_errors)
 }
 END_TEST
 
-START_TEST(test_initiate_justification_length)
+UNIT_TEST("initiate", test_initiate_justification_length)
 {
 	char port[] = "{\"number\": 22, \"endTimeUtc\": "
 		      "\"2026-12-01T13:00:00Z\", "
@@ -985,7 +985,7 @@ START_TEST(test_initiate_justification_length)
 }
 END_TEST
 
-START_TEST(test_initiate_policy_limits)
+UNIT_TEST("initiate", test_initiate_policy_limits)
 {
 	json_t *policies = json_loads(
 		"[{\"name\": \"vm1\", \"ports\": ["
@@ -1055,7 +1055,7 @@ START_TEST(test_initiate_policy_limits)
 }
 END_TEST
 
-START_TEST(test_initiate_policy_option)
+UNIT_TEST("initiate", test_initiate_policy_option)
 {
 	static const char two[] =
 		"{\"virtualMachines\": ["
@@ -1122,7 +1122,7 @@ static json_t *record(const char *status, const char *why, int lo, int hi,
 	return r;
 }
 
-START_TEST(test_requests_status)
+UNIT_TEST("requests", test_requests_status)
 {
 	static const struct {
 		const char *status, *why, *az_status, *az_reason;
@@ -1173,7 +1173,7 @@ START_TEST(test_requests_status)
 }
 END_TEST
 
-START_TEST(test_requests_skip_and_errors)
+UNIT_TEST("requests", test_requests_skip_and_errors)
 {
 	json_t *in = json_pack(
 		"[o, o, o, o]",
@@ -1264,7 +1264,7 @@ static int import_template(const char *id_expr, struct azure_policy **pols,
 	return r;
 }
 
-START_TEST(test_template_expressions)
+UNIT_TEST("documents", test_template_expressions)
 {
 	static const struct {
 		const char *expr, *id, *error;
@@ -1352,7 +1352,7 @@ END_TEST
  * What requests --format azure prints, request --azure reads back: the
  * live grants are asked for again, until the end they had.
  */
-START_TEST(test_records_round_trip)
+UNIT_TEST("documents", test_records_round_trip)
 {
 	json_t *records = json_array(), *out = NULL;
 	struct azure_notes notes = { 0 };
@@ -1422,7 +1422,7 @@ START_TEST(test_records_round_trip)
 }
 END_TEST
 
-START_TEST(test_records_policy_option)
+UNIT_TEST("documents", test_records_policy_option)
 {
 	static const char two[] =
 		"[{\"virtualMachines\": [{\"id\": \"ssh\", \"ports\": "
@@ -1452,59 +1452,3 @@ START_TEST(test_records_policy_option)
 	azure_notes_release(&notes);
 }
 END_TEST
-
-static Suite *azure_suite(void)
-{
-	Suite *s = suite_create("azure");
-	TCase *tc = tcase_create("golden");
-
-	tcase_add_loop_test(tc, test_golden, 0, (int)n_golden);
-	tcase_add_test(tc, test_golden_count);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("times");
-	tcase_add_test(tc, test_time_good);
-	tcase_add_test(tc, test_time_bad);
-	tcase_add_test(tc, test_time_format);
-	tcase_add_test(tc, test_policy_name);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("import");
-	tcase_add_test(tc, test_import_errors);
-	tcase_add_test(tc, test_import_values);
-	tcase_add_test(tc, test_import_notes);
-	tcase_add_test(tc, test_import_vm_and_name);
-	tcase_add_test(tc, test_import_yaml_is_safe);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("initiate");
-	tcase_add_test(tc, test_initiate_duration);
-	tcase_add_test(tc, test_initiate_message);
-	tcase_add_test(tc, test_initiate_errors);
-	tcase_add_test(tc, test_initiate_justification_length);
-	tcase_add_test(tc, test_initiate_policy_limits);
-	tcase_add_test(tc, test_initiate_policy_option);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("requests");
-	tcase_add_test(tc, test_requests_status);
-	tcase_add_test(tc, test_requests_skip_and_errors);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("documents");
-	tcase_add_test(tc, test_template_expressions);
-	tcase_add_test(tc, test_records_round_trip);
-	tcase_add_test(tc, test_records_policy_option);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	int rc;
-
-	n_golden = golden_list(AZURE_GOLDEN_DIR, ".json", &golden);
-	rc = run_suite(azure_suite());
-	golden_list_free(golden, n_golden);
-	return rc;
-}

@@ -65,7 +65,7 @@ static json_t *refused_str(const char *line)
 	return refused(line, strlen(line));
 }
 
-START_TEST(test_bad_json)
+UNIT_TEST("parse", test_bad_json)
 {
 	static const char *const lines[] = {
 		"{",
@@ -94,7 +94,7 @@ START_TEST(test_bad_json)
 }
 END_TEST
 
-START_TEST(test_bad_json_message)
+UNIT_TEST("parse", test_bad_json_message)
 {
 	json_t *reply;
 
@@ -111,7 +111,7 @@ START_TEST(test_bad_json_message)
 }
 END_TEST
 
-START_TEST(test_nul)
+UNIT_TEST("parse", test_nul)
 {
 	static const char line[] = "{\"op\": \"status\"}\0{\"op\": \"x\"}";
 	json_t *reply;
@@ -128,7 +128,7 @@ START_TEST(test_nul)
 }
 END_TEST
 
-START_TEST(test_deep_nesting)
+UNIT_TEST("parse", test_deep_nesting)
 {
 	enum { DEPTH = 100000 };
 	char *line = malloc(2 * DEPTH);
@@ -145,7 +145,7 @@ START_TEST(test_deep_nesting)
 }
 END_TEST
 
-START_TEST(test_not_object)
+UNIT_TEST("parse", test_not_object)
 {
 	json_t *reply;
 
@@ -178,7 +178,7 @@ START_TEST(test_not_object)
 }
 END_TEST
 
-START_TEST(test_missing_op)
+UNIT_TEST("parse", test_missing_op)
 {
 	static const char *const lines[] = {
 		"{}",
@@ -198,7 +198,7 @@ START_TEST(test_missing_op)
 }
 END_TEST
 
-START_TEST(test_op_not_string)
+UNIT_TEST("parse", test_op_not_string)
 {
 	static const char *const lines[] = {
 		"{\"op\": 1}",	  "{\"op\": null}",
@@ -216,7 +216,7 @@ START_TEST(test_op_not_string)
 }
 END_TEST
 
-START_TEST(test_duplicate_keys)
+UNIT_TEST("parse", test_duplicate_keys)
 {
 	json_t *reply;
 
@@ -237,7 +237,7 @@ START_TEST(test_duplicate_keys)
 }
 END_TEST
 
-START_TEST(test_valid)
+UNIT_TEST("parse", test_valid)
 {
 	static const char line[] = "{\"op\": \"request\", \"port\": 22, "
 				   "\"source\": \"192.0.2.7\", "
@@ -259,7 +259,7 @@ START_TEST(test_valid)
 }
 END_TEST
 
-START_TEST(test_valid_len)
+UNIT_TEST("parse", test_valid_len)
 {
 	static const char line[] = "{\"op\": \"status\"}\n{\"op\": \"reload\"}";
 	json_t *reply = NULL, *req;
@@ -281,7 +281,7 @@ START_TEST(test_valid_len)
 }
 END_TEST
 
-START_TEST(test_error_shape)
+UNIT_TEST("error", test_error_shape)
 {
 	json_t *e =
 		control_error("no-such-op", "unknown op '%s' (%d)", "frob", 7);
@@ -303,7 +303,7 @@ START_TEST(test_error_shape)
 }
 END_TEST
 
-START_TEST(test_error_long_message)
+UNIT_TEST("error", test_error_long_message)
 {
 	char big[4096];
 	const char *msg;
@@ -425,7 +425,7 @@ static char *drain(int fd, int ep, const char *want_last)
 	return all;
 }
 
-START_TEST(test_publish_lossy)
+UNIT_TEST("follow", test_publish_lossy)
 {
 	char *dir = scratch_dir("jit-control"), path[128], line[10100];
 	char pad[10000];
@@ -545,34 +545,3 @@ START_TEST(test_publish_lossy)
 	free(dir);
 }
 END_TEST
-
-static Suite *control_suite(void)
-{
-	Suite *s = suite_create("control");
-	TCase *tc;
-
-	tc = tcase_create("parse");
-	tcase_add_test(tc, test_bad_json);
-	tcase_add_test(tc, test_bad_json_message);
-	tcase_add_test(tc, test_nul);
-	tcase_add_test(tc, test_deep_nesting);
-	tcase_add_test(tc, test_not_object);
-	tcase_add_test(tc, test_missing_op);
-	tcase_add_test(tc, test_op_not_string);
-	tcase_add_test(tc, test_duplicate_keys);
-	tcase_add_test(tc, test_valid);
-	tcase_add_test(tc, test_valid_len);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("error");
-	tcase_add_test(tc, test_error_shape);
-	tcase_add_test(tc, test_error_long_message);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("follow");
-	tcase_add_test(tc, test_publish_lossy);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(control_suite)

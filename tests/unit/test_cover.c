@@ -261,7 +261,7 @@ static void assert_elements_match(const struct jit_cover *c,
 			"element %zu differs from the kernel's", i);
 }
 
-START_TEST(test_fake_kernel)
+UNIT_TEST("fake kernel", test_fake_kernel)
 {
 	struct fake_kernel fk = { 0 };
 	struct jit_elem h = { .family = AF_INET,
@@ -314,7 +314,7 @@ END_TEST
  * The kernel refuses an overlapping interval, exact duplicates included;
  * fk_add fails the test on what fk_overlap finds.
  */
-START_TEST(test_fake_kernel_refuses_overlap)
+UNIT_TEST("fake kernel", test_fake_kernel_refuses_overlap)
 {
 	struct fake_kernel fk = { 0 };
 	struct jit_elem a = { .family = AF_INET6,
@@ -597,7 +597,9 @@ static void model_add(struct model *m, uint64_t id,
 	m->v[m->n++] = (struct model_rec){ .id = id, .k = *k, .end = end };
 }
 
-START_TEST(test_model)
+UNIT_CASE("model", .timeout_s = 60);
+
+UNIT_TEST("model", test_model)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -767,7 +769,7 @@ static uint64_t staged_at(const struct jit_cover *c, const char *addr,
 
 #define MIN_MS (60 * 1000ull)
 
-START_TEST(test_short_udp_does_not_cut_long_grant)
+UNIT_TEST("cases", test_short_udp_does_not_cut_long_grant)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -809,7 +811,7 @@ START_TEST(test_short_udp_does_not_cut_long_grant)
 }
 END_TEST
 
-START_TEST(test_port_inside_range_stays)
+UNIT_TEST("cases", test_port_inside_range_stays)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -882,7 +884,7 @@ static size_t elements(const struct jit_cover *c, const struct fake_kernel *fk,
 	return n;
 }
 
-START_TEST(test_nested_prefixes)
+UNIT_TEST("cases", test_nested_prefixes)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -912,7 +914,7 @@ START_TEST(test_nested_prefixes)
 }
 END_TEST
 
-START_TEST(test_nested_prefixes_reverse_ends)
+UNIT_TEST("cases", test_nested_prefixes_reverse_ends)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -935,7 +937,7 @@ START_TEST(test_nested_prefixes_reverse_ends)
 }
 END_TEST
 
-START_TEST(test_adjacent_pieces_merge)
+UNIT_TEST("cases", test_adjacent_pieces_merge)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -978,7 +980,7 @@ START_TEST(test_adjacent_pieces_merge)
 }
 END_TEST
 
-START_TEST(test_whole_address_space)
+UNIT_TEST("cases", test_whole_address_space)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -1054,7 +1056,7 @@ START_TEST(test_whole_address_space)
 }
 END_TEST
 
-START_TEST(test_identical_records)
+UNIT_TEST("cases", test_identical_records)
 {
 	static const char *const keys[] = { "192.0.2.7", "2001:db8::/64" };
 
@@ -1085,7 +1087,7 @@ START_TEST(test_identical_records)
 }
 END_TEST
 
-START_TEST(test_rollback)
+UNIT_TEST("cases", test_rollback)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -1146,7 +1148,7 @@ END_TEST
  * At start the daemon stages every record, commits without asking for a
  * delta and writes the sets whole from cover_elements.
  */
-START_TEST(test_commit_without_delta)
+UNIT_TEST("cases", test_commit_without_delta)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
@@ -1181,7 +1183,7 @@ START_TEST(test_commit_without_delta)
 }
 END_TEST
 
-START_TEST(test_errors)
+UNIT_TEST("cases", test_errors)
 {
 	struct jit_cover *c = cover_new();
 	struct jit_grant_key k = key("192.0.2.7", TCP, 22, 22);
@@ -1310,7 +1312,9 @@ static struct delta_size delta_commit(struct jit_cover *c)
 	return d;
 }
 
-START_TEST(test_many_records)
+UNIT_CASE("cost", .timeout_s = 60);
+
+UNIT_TEST("cost", test_many_records)
 {
 	struct jit_cover *c = cover_new();
 	struct jit_grant_key net4 = key("172.16.0.0/12", TCP, 22, 22);
@@ -1378,40 +1382,3 @@ START_TEST(test_many_records)
 	cover_free(c);
 }
 END_TEST
-
-static Suite *cover_suite(void)
-{
-	Suite *s = suite_create("cover");
-	TCase *tc;
-
-	tc = tcase_create("fake kernel");
-	tcase_add_test(tc, test_fake_kernel);
-	tcase_add_test(tc, test_fake_kernel_refuses_overlap);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("model");
-	tcase_add_test(tc, test_model);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("cases");
-	tcase_add_test(tc, test_short_udp_does_not_cut_long_grant);
-	tcase_add_test(tc, test_port_inside_range_stays);
-	tcase_add_test(tc, test_nested_prefixes);
-	tcase_add_test(tc, test_nested_prefixes_reverse_ends);
-	tcase_add_test(tc, test_adjacent_pieces_merge);
-	tcase_add_test(tc, test_whole_address_space);
-	tcase_add_test(tc, test_identical_records);
-	tcase_add_test(tc, test_rollback);
-	tcase_add_test(tc, test_commit_without_delta);
-	tcase_add_test(tc, test_errors);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("cost");
-	tcase_add_test(tc, test_many_records);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(cover_suite)

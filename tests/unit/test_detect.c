@@ -170,7 +170,9 @@ static void assert_limits_eq(const struct jit_detect_limits *a,
 
 /* --- limits --------------------------------------------------------------- */
 
-START_TEST(test_defaults)
+UNIT_CASE(UNIT_ALL_CASES, .teardown = teardown);
+
+UNIT_TEST("limits", test_defaults)
 {
 	struct jit_detect *d = new_detect();
 	const struct jit_detect_limits *l = detect_limits(d);
@@ -225,7 +227,7 @@ static struct jit_detect_limits limits_of(const char *const *texts, size_t n)
 	return l;
 }
 
-START_TEST(test_limits_no_policies)
+UNIT_TEST("limits", test_limits_no_policies)
 {
 	struct jit_detect_limits l, def;
 	static const char *const plain[] = {
@@ -245,7 +247,7 @@ START_TEST(test_limits_no_policies)
 }
 END_TEST
 
-START_TEST(test_limits_one_policy)
+UNIT_TEST("limits", test_limits_one_policy)
 {
 	static const char *const one[] = {
 		"name: ssh\n"
@@ -284,7 +286,7 @@ START_TEST(test_limits_one_policy)
 }
 END_TEST
 
-START_TEST(test_limits_lowest_wins)
+UNIT_TEST("limits", test_limits_lowest_wins)
 {
 	static const char *const a = "name: a\n"
 				     "ports:\n"
@@ -342,7 +344,7 @@ START_TEST(test_limits_lowest_wins)
 }
 END_TEST
 
-START_TEST(test_set_limits)
+UNIT_TEST("limits", test_set_limits)
 {
 	struct jit_detect *d = new_detect();
 	struct jit_detect_limits l;
@@ -362,7 +364,7 @@ END_TEST
 
 /* --- repeated attempts (one-to-one) --------------------------------------- */
 
-START_TEST(test_repeated)
+UNIT_TEST("thresholds", test_repeated)
 {
 	struct jit_detect *d = new_detect();
 	const struct rec *r;
@@ -416,7 +418,7 @@ END_TEST
 
 /* Windows are counted from their first attempt: 10 spread over 63s are
  * two windows of fewer than 10. */
-START_TEST(test_repeated_spread)
+UNIT_TEST("thresholds", test_repeated_spread)
 {
 	struct jit_detect *d = new_detect();
 
@@ -438,7 +440,7 @@ START_TEST(test_repeated_spread)
 END_TEST
 
 /* The key is source, protocol and port: each alerts once on its own. */
-START_TEST(test_repeated_keys)
+UNIT_TEST("thresholds", test_repeated_keys)
 {
 	static const struct {
 		const char *src;
@@ -495,7 +497,7 @@ static void src_n(char *buf, size_t n, unsigned i)
 	snprintf(buf, n, "203.0.113.%u", i);
 }
 
-START_TEST(test_distributed)
+UNIT_TEST("thresholds", test_distributed)
 {
 	struct jit_detect *d = new_detect();
 	const struct rec *r;
@@ -552,7 +554,7 @@ END_TEST
 /* --- port sweep ------------------------------------------------------------
  */
 
-START_TEST(test_sweep)
+UNIT_TEST("thresholds", test_sweep)
 {
 	struct jit_detect *d = new_detect();
 	const struct rec *r;
@@ -605,7 +607,7 @@ END_TEST
  * policy may set as scan_ports: that threshold still alerts, and a policy
  * asking for more is refused rather than silently never alerting.
  */
-START_TEST(test_sweep_max_threshold)
+UNIT_TEST("thresholds", test_sweep_max_threshold)
 {
 	static const char *const over =
 		"name: ssh\nports: [{port: 22}]\nalerts: {scan_ports: 17}\n";
@@ -645,7 +647,7 @@ END_TEST
 /* --- attempts after a grant ended ------------------------------------------
  */
 
-START_TEST(test_after_end)
+UNIT_TEST("thresholds", test_after_end)
 {
 	struct jit_detect *d = new_detect();
 	struct jit_request g =
@@ -692,7 +694,7 @@ START_TEST(test_after_end)
 }
 END_TEST
 
-START_TEST(test_after_end_watch_time)
+UNIT_TEST("thresholds", test_after_end_watch_time)
 {
 	struct jit_detect *d = new_detect();
 	struct jit_request a = grant(8, "192.0.2.7", JIT_PROTO_TCP, 22, 22);
@@ -750,7 +752,7 @@ static struct jit_request started(uint64_t id, const char *src)
 	return r;
 }
 
-START_TEST(test_wide_grant)
+UNIT_TEST("thresholds", test_wide_grant)
 {
 	static const struct {
 		const char *src;
@@ -807,7 +809,7 @@ START_TEST(test_wide_grant)
 }
 END_TEST
 
-START_TEST(test_wide_grant_limits)
+UNIT_TEST("thresholds", test_wide_grant_limits)
 {
 	struct jit_detect *d = new_detect();
 	struct jit_detect_limits l;
@@ -845,7 +847,7 @@ END_TEST
 /* --- thresholds of 0 -------------------------------------------------------
  */
 
-START_TEST(test_zero_disables)
+UNIT_TEST("thresholds", test_zero_disables)
 {
 	struct jit_detect *d = new_detect();
 	struct jit_detect_limits l;
@@ -985,7 +987,10 @@ static size_t flood(struct jit_detect *d, uint64_t seed, uint32_t n_attempts,
 	return grew;
 }
 
-START_TEST(test_flood)
+/* Slow under valgrind; the limits are fixed, not timing. */
+UNIT_CASE("flood", .timeout_s = 300);
+
+UNIT_TEST("flood", test_flood)
 {
 	const size_t cap = DETECT_PAIRS + DETECT_PORTS + DETECT_SOURCES;
 	struct jit_detect *d = detect_new(count_and_drop, NULL);
@@ -1034,7 +1039,7 @@ START_TEST(test_flood)
 END_TEST
 
 /* After a flood has churned the tables, a real attacker is still seen. */
-START_TEST(test_flood_then_attack)
+UNIT_TEST("flood", test_flood_then_attack)
 {
 	struct jit_detect *d = new_detect();
 	struct jit_detect_limits l;
@@ -1064,7 +1069,7 @@ END_TEST
  * after every replacement each key still finds its own entry, and a key
  * whose entry was replaced starts over.
  */
-START_TEST(test_evicted_keys)
+UNIT_TEST("flood", test_evicted_keys)
 {
 	enum { N = 3 * DETECT_SOURCES };
 	struct jit_detect *d = detect_new(count_and_drop, NULL);
@@ -1152,7 +1157,7 @@ static void assert_def(const struct jit_alert_def *def)
 	ck_assert_uint_gt(strlen(def->name), 10);
 }
 
-START_TEST(test_alert_defs)
+UNIT_TEST("alert", test_alert_defs)
 {
 	const struct jit_alert_def *all[] = {
 		&alert_table_tampered,	     &alert_repeated_attempts,
@@ -1230,7 +1235,7 @@ static void check_alert(const struct rec *r, const char *const *needles)
 	json_decref(a);
 }
 
-START_TEST(test_alert_json)
+UNIT_TEST("alert", test_alert_json)
 {
 	struct jit_detect *d = new_detect();
 	struct jit_request g =
@@ -1272,7 +1277,7 @@ START_TEST(test_alert_json)
 }
 END_TEST
 
-START_TEST(test_alert_build_fixed)
+UNIT_TEST("alert", test_alert_build_fixed)
 {
 	char buf[40];
 	json_t *a;
@@ -1313,52 +1318,3 @@ START_TEST(test_alert_build_fixed)
 	}
 }
 END_TEST
-
-static Suite *detect_suite(void)
-{
-	Suite *s = suite_create("detect");
-	TCase *tc;
-
-	tc = tcase_create("limits");
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, test_defaults);
-	tcase_add_test(tc, test_limits_no_policies);
-	tcase_add_test(tc, test_limits_one_policy);
-	tcase_add_test(tc, test_limits_lowest_wins);
-	tcase_add_test(tc, test_set_limits);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("thresholds");
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, test_repeated);
-	tcase_add_test(tc, test_repeated_spread);
-	tcase_add_test(tc, test_repeated_keys);
-	tcase_add_test(tc, test_distributed);
-	tcase_add_test(tc, test_sweep);
-	tcase_add_test(tc, test_sweep_max_threshold);
-	tcase_add_test(tc, test_after_end);
-	tcase_add_test(tc, test_after_end_watch_time);
-	tcase_add_test(tc, test_wide_grant);
-	tcase_add_test(tc, test_wide_grant_limits);
-	tcase_add_test(tc, test_zero_disables);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("flood");
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	/* Slow under valgrind; the limits are fixed, not timing. */
-	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_flood);
-	tcase_add_test(tc, test_flood_then_attack);
-	tcase_add_test(tc, test_evicted_keys);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("alert");
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, test_alert_defs);
-	tcase_add_test(tc, test_alert_json);
-	tcase_add_test(tc, test_alert_build_fixed);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(detect_suite)

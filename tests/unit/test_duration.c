@@ -5,7 +5,7 @@
 #include "util.h"
 #include "runner.h"
 
-START_TEST(test_parse_good)
+UNIT_TEST("core", test_parse_good)
 {
 	static const struct {
 		const char *in;
@@ -33,7 +33,7 @@ START_TEST(test_parse_good)
 }
 END_TEST
 
-START_TEST(test_parse_bad)
+UNIT_TEST("core", test_parse_bad)
 {
 	static const char *const bad[] = {
 		"",	   "h",	    "s",      "-5m",   "+5m",  "1.5h",
@@ -53,7 +53,7 @@ START_TEST(test_parse_bad)
 }
 END_TEST
 
-START_TEST(test_parse_overflow)
+UNIT_TEST("core", test_parse_overflow)
 {
 	static const char *const big[] = {
 		"18446744073709551616",	  "99999999999999999999999",
@@ -84,7 +84,7 @@ START_TEST(test_parse_overflow)
 }
 END_TEST
 
-START_TEST(test_format)
+UNIT_TEST("core", test_format)
 {
 	static const struct {
 		uint64_t s;
@@ -109,7 +109,7 @@ START_TEST(test_format)
 }
 END_TEST
 
-START_TEST(test_round_trip)
+UNIT_TEST("core", test_round_trip)
 {
 	static const uint64_t values[] = { 1,	 59,	61,    3599, 3601,
 					   7200, 86399, 86400, 93784 };
@@ -126,19 +126,3 @@ START_TEST(test_round_trip)
 	ck_assert_uint_eq(JIT_DURATION_MAX_S, 86400);
 }
 END_TEST
-
-static Suite *duration_suite(void)
-{
-	Suite *s = suite_create("duration");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_parse_good);
-	tcase_add_test(tc, test_parse_bad);
-	tcase_add_test(tc, test_parse_overflow);
-	tcase_add_test(tc, test_format);
-	tcase_add_test(tc, test_round_trip);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(duration_suite)

@@ -229,7 +229,7 @@ static const struct {
 	{ reason_256, "bad-value", "reason is longer than 255 bytes" },
 };
 
-START_TEST(test_parse_bad)
+UNIT_LOOP_TEST("parse", test_parse_bad, ARRAY_SIZE(bad))
 {
 	struct jit_request out;
 	const char *code = NULL;
@@ -246,7 +246,7 @@ START_TEST(test_parse_bad)
 }
 END_TEST
 
-START_TEST(test_parse_good)
+UNIT_TEST("parse", test_parse_good)
 {
 	struct jit_request r;
 	char buf[JIT_PREFIX_STRLEN];
@@ -334,7 +334,7 @@ START_TEST(test_parse_good)
 }
 END_TEST
 
-START_TEST(test_parse_clears_output)
+UNIT_TEST("parse", test_parse_clears_output)
 {
 	struct jit_request r;
 	const char *code = NULL;
@@ -359,7 +359,7 @@ END_TEST
  * character (else control_error() returns NULL and the client gets
  * "internal: no reply" instead of the reason).
  */
-START_TEST(test_parse_message_is_utf8)
+UNIT_TEST("parse", test_parse_message_is_utf8)
 {
 	static const char *const inputs[] = {
 		"{\"policy\": \"ssh\", \"port\": "
@@ -406,7 +406,7 @@ static struct jit_grant_key key(const char *src, unsigned protos, uint16_t lo,
 #define UDP JIT_PROTO_UDP
 #define ANY (JIT_PROTO_TCP | JIT_PROTO_UDP)
 
-START_TEST(test_key_ports)
+UNIT_TEST("key", test_key_ports)
 {
 	struct jit_grant_key k;
 	char buf[48], tiny[6];
@@ -427,7 +427,7 @@ START_TEST(test_key_ports)
 }
 END_TEST
 
-START_TEST(test_key_equal)
+UNIT_TEST("key", test_key_equal)
 {
 	struct jit_grant_key a = key("192.0.2.0/24", TCP, 22, 22), b = a;
 
@@ -449,7 +449,7 @@ START_TEST(test_key_equal)
 }
 END_TEST
 
-START_TEST(test_key_is_prefix)
+UNIT_TEST("key", test_key_is_prefix)
 {
 	struct jit_grant_key k;
 
@@ -477,7 +477,7 @@ START_TEST(test_key_is_prefix)
 }
 END_TEST
 
-START_TEST(test_status_name)
+UNIT_TEST("key", test_status_name)
 {
 	ck_assert_str_eq(status_name(JIT_PENDING), "pending");
 	ck_assert_str_eq(status_name(JIT_DENIED), "denied");
@@ -521,7 +521,7 @@ static struct jit_request *add(struct jit_grants *g,
 	return r;
 }
 
-START_TEST(test_grants_add_get)
+UNIT_TEST("registry", test_grants_add_get)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request t =
@@ -578,7 +578,7 @@ START_TEST(test_grants_add_get)
 }
 END_TEST
 
-START_TEST(test_grants_get_many)
+UNIT_TEST("registry", test_grants_get_many)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request t = tmpl(1, "u", key("192.0.2.7", TCP, 22, 22), 60);
@@ -596,7 +596,7 @@ START_TEST(test_grants_get_many)
 }
 END_TEST
 
-START_TEST(test_grants_initiate_finish)
+UNIT_TEST("registry", test_grants_initiate_finish)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request t =
@@ -657,7 +657,7 @@ static struct jit_request *same_of(struct jit_grants *g,
 	return grants_find_same(g, k, same_user, &ctx);
 }
 
-START_TEST(test_grants_find_same)
+UNIT_TEST("registry", test_grants_find_same)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_grant_key k = key("192.0.2.0/24", TCP, 22, 22);
@@ -705,7 +705,7 @@ START_TEST(test_grants_find_same)
 }
 END_TEST
 
-START_TEST(test_grants_next_end)
+UNIT_TEST("registry", test_grants_next_end)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request t = tmpl(1, "u", key("192.0.2.7", TCP, 22, 22), 60);
@@ -734,7 +734,7 @@ START_TEST(test_grants_next_end)
 }
 END_TEST
 
-START_TEST(test_grants_count_user)
+UNIT_TEST("registry", test_grants_count_user)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_grant_key k = key("192.0.2.7", TCP, 22, 22);
@@ -761,7 +761,7 @@ START_TEST(test_grants_count_user)
 }
 END_TEST
 
-START_TEST(test_grants_history)
+UNIT_TEST("registry", test_grants_history)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request t = tmpl(1, "u", key("192.0.2.7", TCP, 22, 22), 60);
@@ -824,7 +824,7 @@ END_TEST
  * end) must always agree with a plain scan of the registry, through random
  * requests, grants, revokes and expiries.
  */
-START_TEST(test_grants_indexes_agree)
+UNIT_TEST("registry", test_grants_indexes_agree)
 {
 	struct jit_grants *g = grants_new();
 	uint32_t seed = 12345;
@@ -935,7 +935,7 @@ static void assert_json_int(json_t *j, const char *k, json_int_t want)
 	ck_assert_int_eq(json_integer_value(v), want);
 }
 
-START_TEST(test_request_json)
+UNIT_TEST("registry", test_request_json)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request t =
@@ -1013,38 +1013,3 @@ START_TEST(test_request_json)
 	grants_free(g);
 }
 END_TEST
-
-static Suite *grant_suite(void)
-{
-	Suite *s = suite_create("grant");
-	TCase *tc;
-
-	tc = tcase_create("parse");
-	tcase_add_loop_test(tc, test_parse_bad, 0, (int)ARRAY_SIZE(bad));
-	tcase_add_test(tc, test_parse_good);
-	tcase_add_test(tc, test_parse_clears_output);
-	tcase_add_test(tc, test_parse_message_is_utf8);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("key");
-	tcase_add_test(tc, test_key_ports);
-	tcase_add_test(tc, test_key_equal);
-	tcase_add_test(tc, test_key_is_prefix);
-	tcase_add_test(tc, test_status_name);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("registry");
-	tcase_add_test(tc, test_grants_add_get);
-	tcase_add_test(tc, test_grants_get_many);
-	tcase_add_test(tc, test_grants_initiate_finish);
-	tcase_add_test(tc, test_grants_find_same);
-	tcase_add_test(tc, test_grants_next_end);
-	tcase_add_test(tc, test_grants_count_user);
-	tcase_add_test(tc, test_grants_history);
-	tcase_add_test(tc, test_grants_indexes_agree);
-	tcase_add_test(tc, test_request_json);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(grant_suite)

@@ -221,7 +221,10 @@ static void run_model(size_t size, enum mode md, uint64_t seed, int steps)
 	REQUIRE(hashmap_bytes(&m) == 0);
 }
 
-START_TEST(test_model)
+/* Slow under valgrind. */
+UNIT_CASE("hashmap", .timeout_s = 300);
+
+UNIT_TEST("hashmap", test_model)
 {
 	static const size_t sizes[] = { 4, 8, 40 };
 
@@ -234,7 +237,7 @@ START_TEST(test_model)
 }
 END_TEST
 
-START_TEST(test_empty)
+UNIT_TEST("hashmap", test_empty)
 {
 	struct hashmap m;
 	uint32_t k = 1;
@@ -254,7 +257,7 @@ START_TEST(test_empty)
 END_TEST
 
 /* After hashmap_reserve(k), k additions keep the slots where they are. */
-START_TEST(test_reserve)
+UNIT_TEST("hashmap", test_reserve)
 {
 	unsigned char e[8];
 	struct hashmap m;
@@ -328,7 +331,7 @@ static bool dup_eq(const void *e, const void *key, const void *ctx)
 	return ent_key(e) == k->key && ent_val(e) == k->val;
 }
 
-START_TEST(test_duplicates)
+UNIT_TEST("hashmap", test_duplicates)
 {
 	unsigned char e[8];
 	struct hashmap m;
@@ -366,7 +369,7 @@ START_TEST(test_duplicates)
 }
 END_TEST
 
-START_TEST(test_hash_bytes)
+UNIT_TEST("hashmap", test_hash_bytes)
 {
 	const char a[] = "0123456789abcdefXYZ", b[] = "0123456789abcdefXYz";
 
@@ -380,21 +383,3 @@ START_TEST(test_hash_bytes)
 	ck_assert_uint_ne(hash_bytes(a, 8, 1), hash_bytes(a, 9, 1));
 }
 END_TEST
-
-static Suite *hashmap_suite(void)
-{
-	Suite *s = suite_create("hashmap");
-	TCase *tc = tcase_create("hashmap");
-
-	/* Slow under valgrind. */
-	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_model);
-	tcase_add_test(tc, test_empty);
-	tcase_add_test(tc, test_reserve);
-	tcase_add_test(tc, test_duplicates);
-	tcase_add_test(tc, test_hash_bytes);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(hashmap_suite)

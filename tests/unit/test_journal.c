@@ -81,7 +81,7 @@ static void assert_same(const struct jit_request *a,
 	ck_assert_str_eq(request_reason(a), request_reason(b));
 }
 
-START_TEST(test_format_round_trip)
+UNIT_TEST("journal", test_format_round_trip)
 {
 	struct jit_request r = request(7, JIT_REVOKED), back;
 	char reason[] = "tab\there, newline\nthere, back\\slash, \x01\x7f, "
@@ -112,7 +112,7 @@ START_TEST(test_format_round_trip)
 }
 END_TEST
 
-START_TEST(test_reopen_and_ids)
+UNIT_TEST("journal", test_reopen_and_ids)
 {
 	_cleanup_free_ char *dir = scratch_dir("jit-journal");
 	struct jit_grants *g = grants_new();
@@ -166,7 +166,7 @@ static char *last_journal(const char *dir)
 	return best;
 }
 
-START_TEST(test_torn_tail_is_cut)
+UNIT_TEST("journal", test_torn_tail_is_cut)
 {
 	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *name = NULL,
 			    *path = NULL;
@@ -234,7 +234,7 @@ static void check_filled(struct jit_grants *g, uint64_t n)
 	}
 }
 
-START_TEST(test_compaction)
+UNIT_TEST("journal", test_compaction)
 {
 	_cleanup_free_ char *dir = scratch_dir("jit-journal");
 	struct jit_grants *g = grants_new(), *g2 = grants_new();
@@ -271,7 +271,7 @@ START_TEST(test_compaction)
 }
 END_TEST
 
-START_TEST(test_damaged_snapshot_salvaged)
+UNIT_TEST("journal", test_damaged_snapshot_salvaged)
 {
 	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *path = NULL;
 	struct jit_grants *g = grants_new();
@@ -325,7 +325,7 @@ static void after_point(void *userdata)
 	a->points++;
 }
 
-START_TEST(test_sync_points)
+UNIT_TEST("journal", test_sync_points)
 {
 	_cleanup_free_ char *dir = scratch_dir("jit-journal");
 	struct jit_grants *g = grants_new();
@@ -359,20 +359,3 @@ START_TEST(test_sync_points)
 	rm_rf(dir);
 }
 END_TEST
-
-static Suite *journal_suite(void)
-{
-	Suite *s = suite_create("journal");
-	TCase *tc = tcase_create("journal");
-
-	tcase_add_test(tc, test_format_round_trip);
-	tcase_add_test(tc, test_reopen_and_ids);
-	tcase_add_test(tc, test_torn_tail_is_cut);
-	tcase_add_test(tc, test_compaction);
-	tcase_add_test(tc, test_damaged_snapshot_salvaged);
-	tcase_add_test(tc, test_sync_points);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(journal_suite)

@@ -7,7 +7,7 @@
 #include "log.h"
 #include "runner.h"
 
-START_TEST(test_errno_kept)
+UNIT_TEST("log", test_errno_kept)
 {
 	log_open("test", false);
 	errno = ENOSPC;
@@ -20,15 +20,3 @@ START_TEST(test_errno_kept)
 	ck_assert_int_eq(errno, EROFS);
 }
 END_TEST
-
-static Suite *log_suite(void)
-{
-	Suite *s = suite_create("log");
-	TCase *tc = tcase_create("log");
-
-	tcase_add_test(tc, test_errno_kept);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(log_suite)

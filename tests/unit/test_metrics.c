@@ -33,7 +33,7 @@ static void format_refused(json_t *families, const char *want)
 	ck_assert_msg(strstr(why, want), "'%s' lacks '%s'", why, want);
 }
 
-START_TEST(test_names)
+UNIT_TEST("text", test_names)
 {
 	static const char *const good[] = { "a", "_x", "jit_enforcer_up",
 					    "a:b_c9", ":colon" };
@@ -54,7 +54,7 @@ START_TEST(test_names)
 }
 END_TEST
 
-START_TEST(test_exact_text)
+UNIT_TEST("text", test_exact_text)
 {
 	json_t *fams = json_array(), *f;
 	char *text;
@@ -90,7 +90,7 @@ START_TEST(test_exact_text)
 }
 END_TEST
 
-START_TEST(test_escaping)
+UNIT_TEST("text", test_escaping)
 {
 	json_t *fams = json_array(), *f;
 	char *text;
@@ -109,7 +109,7 @@ START_TEST(test_escaping)
 }
 END_TEST
 
-START_TEST(test_numbers)
+UNIT_TEST("text", test_numbers)
 {
 	json_t *fams = json_array(), *f;
 	char *text;
@@ -132,7 +132,7 @@ START_TEST(test_numbers)
 }
 END_TEST
 
-START_TEST(test_empty)
+UNIT_TEST("text", test_empty)
 {
 	json_t *fams = json_array();
 	char *text;
@@ -150,7 +150,7 @@ START_TEST(test_empty)
 }
 END_TEST
 
-START_TEST(test_refused)
+UNIT_TEST("text", test_refused)
 {
 	json_t *fams;
 
@@ -194,7 +194,7 @@ START_TEST(test_refused)
 END_TEST
 
 /* What the agent sends goes through JSON and back unchanged in order. */
-START_TEST(test_round_trip)
+UNIT_TEST("text", test_round_trip)
 {
 	json_t *fams = json_array(), *f, *back;
 	char *a, *b, *wire;
@@ -219,21 +219,3 @@ START_TEST(test_round_trip)
 	json_decref(fams);
 }
 END_TEST
-
-static Suite *metrics_suite(void)
-{
-	Suite *s = suite_create("metrics");
-	TCase *tc = tcase_create("text");
-
-	tcase_add_test(tc, test_names);
-	tcase_add_test(tc, test_exact_text);
-	tcase_add_test(tc, test_escaping);
-	tcase_add_test(tc, test_numbers);
-	tcase_add_test(tc, test_empty);
-	tcase_add_test(tc, test_refused);
-	tcase_add_test(tc, test_round_trip);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(metrics_suite)

@@ -71,7 +71,7 @@ static int parse(const uint8_t *pkt, size_t len, int family,
 	return nflog_parse_packet(copy, len, family, d);
 }
 
-START_TEST(test_ipv4_tcp)
+UNIT_TEST("parse", test_ipv4_tcp)
 {
 	uint8_t p[128];
 	size_t n = ipv4(p, 5, IPPROTO_TCP, "198.51.100.7", 51000, 22);
@@ -88,7 +88,7 @@ START_TEST(test_ipv4_tcp)
 }
 END_TEST
 
-START_TEST(test_ipv4_udp)
+UNIT_TEST("parse", test_ipv4_udp)
 {
 	uint8_t p[128];
 	size_t n = ipv4(p, 5, IPPROTO_UDP, "192.0.2.200", 1234, 3389);
@@ -102,7 +102,7 @@ START_TEST(test_ipv4_udp)
 END_TEST
 
 /* The port is read after the options, not at a fixed offset of 20. */
-START_TEST(test_ipv4_options)
+UNIT_TEST("parse", test_ipv4_options)
 {
 	uint8_t p[128];
 	struct jit_denied d;
@@ -122,7 +122,7 @@ START_TEST(test_ipv4_options)
 }
 END_TEST
 
-START_TEST(test_ipv4_bad_ihl)
+UNIT_TEST("parse", test_ipv4_bad_ihl)
 {
 	uint8_t p[128];
 	struct jit_denied d;
@@ -136,7 +136,7 @@ START_TEST(test_ipv4_bad_ihl)
 }
 END_TEST
 
-START_TEST(test_ipv4_fragments)
+UNIT_TEST("parse", test_ipv4_fragments)
 {
 	uint8_t p[128];
 	size_t n = ipv4(p, 5, IPPROTO_TCP, "192.0.2.1", 1, 22);
@@ -162,7 +162,7 @@ START_TEST(test_ipv4_fragments)
 }
 END_TEST
 
-START_TEST(test_truncated)
+UNIT_TEST("parse", test_truncated)
 {
 	uint8_t p4[128], p6[128];
 	size_t n4 = ipv4(p4, 5, IPPROTO_TCP, "192.0.2.1", 1, 22);
@@ -183,7 +183,7 @@ START_TEST(test_truncated)
 }
 END_TEST
 
-START_TEST(test_ipv6_tcp)
+UNIT_TEST("parse", test_ipv6_tcp)
 {
 	uint8_t p[128];
 	size_t n = ipv6(p, IPPROTO_TCP, "2001:db8:5::42", 40000, 5986);
@@ -198,7 +198,7 @@ START_TEST(test_ipv6_tcp)
 }
 END_TEST
 
-START_TEST(test_ipv6_udp)
+UNIT_TEST("parse", test_ipv6_udp)
 {
 	uint8_t p[128];
 	size_t n = ipv6(p, IPPROTO_UDP, "::ffff:192.0.2.9", 40000, 3389);
@@ -211,7 +211,7 @@ START_TEST(test_ipv6_udp)
 }
 END_TEST
 
-START_TEST(test_not_tcp_udp)
+UNIT_TEST("parse", test_not_tcp_udp)
 {
 	static const uint8_t protos[] = { IPPROTO_ICMP, IPPROTO_IGMP,
 					  IPPROTO_GRE,	IPPROTO_ESP,
@@ -238,7 +238,7 @@ START_TEST(test_not_tcp_udp)
 }
 END_TEST
 
-START_TEST(test_wrong_version)
+UNIT_TEST("parse", test_wrong_version)
 {
 	uint8_t p4[128], p6[128];
 	size_t n4 = ipv4(p4, 5, IPPROTO_TCP, "192.0.2.1", 1, 22);
@@ -271,7 +271,7 @@ END_TEST
 
 /* Output is written only on success. */
 /* The SPA path wants the destination and where the UDP header starts. */
-START_TEST(test_l4_dst_and_offset)
+UNIT_TEST("parse", test_l4_dst_and_offset)
 {
 	uint8_t p[80];
 	char buf[JIT_PREFIX_STRLEN];
@@ -294,7 +294,7 @@ START_TEST(test_l4_dst_and_offset)
 }
 END_TEST
 
-START_TEST(test_untouched_on_error)
+UNIT_TEST("parse", test_untouched_on_error)
 {
 	uint8_t p[128];
 	size_t n = ipv4(p, 5, IPPROTO_ICMP, "192.0.2.1", 1, 22);
@@ -306,27 +306,3 @@ START_TEST(test_untouched_on_error)
 	ck_assert_mem_eq(&d, &before, sizeof(d));
 }
 END_TEST
-
-static Suite *nflog_suite(void)
-{
-	Suite *s = suite_create("nflog");
-	TCase *tc;
-
-	tc = tcase_create("parse");
-	tcase_add_test(tc, test_ipv4_tcp);
-	tcase_add_test(tc, test_ipv4_udp);
-	tcase_add_test(tc, test_ipv4_options);
-	tcase_add_test(tc, test_ipv4_bad_ihl);
-	tcase_add_test(tc, test_ipv4_fragments);
-	tcase_add_test(tc, test_truncated);
-	tcase_add_test(tc, test_ipv6_tcp);
-	tcase_add_test(tc, test_ipv6_udp);
-	tcase_add_test(tc, test_not_tcp_udp);
-	tcase_add_test(tc, test_wrong_version);
-	tcase_add_test(tc, test_untouched_on_error);
-	tcase_add_test(tc, test_l4_dst_and_offset);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(nflog_suite)

@@ -18,8 +18,8 @@
 #define POLICY_GOLDEN_DIR GOLDEN_DIR "/policy"
 #define EXAMPLES_DIR	  GOLDEN_DIR "/../../policies"
 
-static char **golden;
-static size_t n_golden;
+static struct golden_set golden = { .dir = POLICY_GOLDEN_DIR,
+				    .suffix = ".yaml" };
 
 static void write_text(const char *path, const char *text)
 {
@@ -43,9 +43,9 @@ static char *print_file(const struct jit_policy_file *f)
 	return text;
 }
 
-START_TEST(test_golden)
+UNIT_LOOP_TEST("golden", test_golden, golden_count(&golden))
 {
-	const char *name = golden[_i];
+	const char *name = golden.names[_i];
 	_cleanup_free_ char *in_path = NULL, *input = NULL, *printed = NULL,
 			    *base = strndup(name, strlen(name) - 5);
 	struct jit_policy_file *f = NULL;
@@ -85,16 +85,16 @@ START_TEST(test_golden)
 }
 END_TEST
 
-START_TEST(test_golden_count)
+UNIT_TEST("golden", test_golden_count)
 {
 	/* Guards against a golden directory that silently went missing. */
-	ck_assert_uint_ge(n_golden, 30);
+	ck_assert_uint_ge(golden_count(&golden), 30);
 }
 END_TEST
 
 /* --- diag ----------------------------------------------------------------- */
 
-START_TEST(test_diag_render)
+UNIT_TEST("diag", test_diag_render)
 {
 	struct jit_diag d;
 	int r;
@@ -130,7 +130,7 @@ START_TEST(test_diag_render)
 }
 END_TEST
 
-START_TEST(test_diag_lines)
+UNIT_TEST("diag", test_diag_lines)
 {
 	struct jit_diag d;
 
@@ -153,7 +153,7 @@ START_TEST(test_diag_lines)
 }
 END_TEST
 
-START_TEST(test_diag_long_line)
+UNIT_TEST("diag", test_diag_long_line)
 {
 	_cleanup_free_ char *src = malloc(1001);
 	struct jit_diag d;
@@ -184,7 +184,7 @@ static int parse(const char *text, struct jit_policy_file **f,
 	return policy_file_parse("t.yaml", text, strlen(text), f, d);
 }
 
-START_TEST(test_parse_defaults)
+UNIT_TEST("parse", test_parse_defaults)
 {
 	struct jit_policy_file *f = NULL;
 	const struct jit_policy *p;
@@ -218,7 +218,7 @@ START_TEST(test_parse_defaults)
 }
 END_TEST
 
-START_TEST(test_parse_values)
+UNIT_TEST("parse", test_parse_values)
 {
 	struct jit_policy_file *f = NULL;
 	const struct jit_policy *p;
@@ -262,7 +262,7 @@ START_TEST(test_parse_values)
 }
 END_TEST
 
-START_TEST(test_parse_input_errors)
+UNIT_TEST("parse", test_parse_input_errors)
 {
 	struct jit_policy_file *f = NULL;
 	struct jit_diag d;
@@ -320,7 +320,7 @@ START_TEST(test_parse_input_errors)
 }
 END_TEST
 
-START_TEST(test_parse_error_cap)
+UNIT_TEST("parse", test_parse_error_cap)
 {
 	_cleanup_free_ char *text = NULL;
 	struct jit_policy_file *f = NULL;
@@ -342,7 +342,7 @@ START_TEST(test_parse_error_cap)
 }
 END_TEST
 
-START_TEST(test_parse_big_file)
+UNIT_TEST("parse", test_parse_big_file)
 {
 	_cleanup_free_ char *text = NULL;
 	struct jit_policy_file *f = NULL;
@@ -367,7 +367,7 @@ START_TEST(test_parse_big_file)
 }
 END_TEST
 
-START_TEST(test_filename)
+UNIT_TEST("parse", test_filename)
 {
 	static const char *const yes[] = {
 		"ssh.yaml",
@@ -455,7 +455,10 @@ static const char *path_of(const char *name)
 
 #define POLICY(name, port) "name: " name "\nports: [{port: " #port "}]\n"
 
-START_TEST(test_file_load)
+UNIT_CASE("set", .setup_once = base_setup, .teardown_once = base_teardown,
+	  .setup = tmp_setup);
+
+UNIT_TEST("set", test_file_load)
 {
 	struct jit_policy_file *f = NULL;
 	struct jit_diag d;
@@ -491,7 +494,7 @@ START_TEST(test_file_load)
 }
 END_TEST
 
-START_TEST(test_file_too_big)
+UNIT_TEST("set", test_file_too_big)
 {
 	_cleanup_free_ char *big = malloc(JIT_POLICY_FILE_MAX_BYTES + 2);
 	struct jit_policy_file *f = NULL;
@@ -528,7 +531,7 @@ static const char *names(const struct jit_policy_set *s)
 	return buf;
 }
 
-START_TEST(test_set_last_good)
+UNIT_TEST("set", test_set_last_good)
 {
 	struct jit_policy_set *s = policy_set_new();
 	struct jit_diag d;
@@ -564,7 +567,7 @@ START_TEST(test_set_last_good)
 }
 END_TEST
 
-START_TEST(test_set_duplicate_across_files)
+UNIT_TEST("set", test_set_duplicate_across_files)
 {
 	struct jit_policy_set *s = policy_set_new();
 	struct jit_diag d;
@@ -600,7 +603,7 @@ START_TEST(test_set_duplicate_across_files)
 }
 END_TEST
 
-START_TEST(test_set_remove)
+UNIT_TEST("set", test_set_remove)
 {
 	struct jit_policy_set *s = policy_set_new();
 	struct jit_diag d;
@@ -623,7 +626,7 @@ START_TEST(test_set_remove)
 }
 END_TEST
 
-START_TEST(test_set_load_dir)
+UNIT_TEST("set", test_set_load_dir)
 {
 	struct jit_policy_set *s = policy_set_new();
 	struct jit_diag d;
@@ -670,7 +673,7 @@ START_TEST(test_set_load_dir)
 }
 END_TEST
 
-START_TEST(test_set_load_dir_moved_policy)
+UNIT_TEST("set", test_set_load_dir_moved_policy)
 {
 	struct jit_policy_set *s = policy_set_new();
 	struct jit_diag d;
@@ -702,7 +705,7 @@ START_TEST(test_set_load_dir_moved_policy)
 }
 END_TEST
 
-START_TEST(test_check_paths)
+UNIT_TEST("set", test_check_paths)
 {
 	char *paths[4];
 	struct jit_diag d;
@@ -740,7 +743,7 @@ START_TEST(test_check_paths)
 }
 END_TEST
 
-START_TEST(test_examples)
+UNIT_TEST("set", test_examples)
 {
 	char *paths[] = { EXAMPLES_DIR };
 	struct jit_policy_set *s = policy_set_new();
@@ -761,54 +764,3 @@ START_TEST(test_examples)
 	policy_set_free(s);
 }
 END_TEST
-
-static Suite *policy_suite(void)
-{
-	Suite *s = suite_create("policy");
-	TCase *tc;
-
-	tc = tcase_create("golden");
-	tcase_add_loop_test(tc, test_golden, 0, (int)n_golden);
-	tcase_add_test(tc, test_golden_count);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("diag");
-	tcase_add_test(tc, test_diag_render);
-	tcase_add_test(tc, test_diag_lines);
-	tcase_add_test(tc, test_diag_long_line);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("parse");
-	tcase_add_test(tc, test_parse_defaults);
-	tcase_add_test(tc, test_parse_values);
-	tcase_add_test(tc, test_parse_input_errors);
-	tcase_add_test(tc, test_parse_error_cap);
-	tcase_add_test(tc, test_parse_big_file);
-	tcase_add_test(tc, test_filename);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("set");
-	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
-	tcase_add_checked_fixture(tc, tmp_setup, NULL);
-	tcase_add_test(tc, test_file_load);
-	tcase_add_test(tc, test_file_too_big);
-	tcase_add_test(tc, test_set_last_good);
-	tcase_add_test(tc, test_set_duplicate_across_files);
-	tcase_add_test(tc, test_set_remove);
-	tcase_add_test(tc, test_set_load_dir);
-	tcase_add_test(tc, test_set_load_dir_moved_policy);
-	tcase_add_test(tc, test_check_paths);
-	tcase_add_test(tc, test_examples);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	int rc;
-
-	n_golden = golden_list(POLICY_GOLDEN_DIR, ".yaml", &golden);
-	rc = run_suite(policy_suite());
-	golden_list_free(golden, n_golden);
-	return rc;
-}

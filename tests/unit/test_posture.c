@@ -176,7 +176,7 @@ static struct jit_policy_set *policies(void)
 	return s;
 }
 
-START_TEST(test_service)
+UNIT_TEST("evaluate", test_service)
 {
 	static const uint16_t extra[] = { 8443, 22 };
 
@@ -197,7 +197,7 @@ START_TEST(test_service)
 }
 END_TEST
 
-START_TEST(test_evaluate)
+UNIT_TEST("evaluate", test_evaluate)
 {
 	const struct jit_listener l[] = {
 		lis(IPPROTO_TCP, 22, "0.0.0.0"),
@@ -297,7 +297,7 @@ START_TEST(test_evaluate)
 END_TEST
 
 /* Applying the snippets closes the findings. */
-START_TEST(test_snippet_closes)
+UNIT_TEST("evaluate", test_snippet_closes)
 {
 	const struct jit_listener l[] = {
 		lis(IPPROTO_TCP, 22, "0.0.0.0"),
@@ -348,7 +348,7 @@ START_TEST(test_snippet_closes)
 END_TEST
 
 /* Every well-known service's snippet is a valid policy for its port. */
-START_TEST(test_snippet_every_service)
+UNIT_TEST("evaluate", test_snippet_every_service)
 {
 	static const struct {
 		uint8_t proto;
@@ -391,7 +391,7 @@ START_TEST(test_snippet_every_service)
 END_TEST
 
 /* A ruleset without the policy set: protected, by no known policy. */
-START_TEST(test_no_policy_set)
+UNIT_TEST("evaluate", test_no_policy_set)
 {
 	const struct jit_listener l[] = { lis(IPPROTO_TCP, 22, "0.0.0.0") };
 	struct jit_policy_set *s = policies();
@@ -412,20 +412,3 @@ START_TEST(test_no_policy_set)
 	policy_set_free(s);
 }
 END_TEST
-
-static Suite *posture_suite(void)
-{
-	Suite *s = suite_create("posture");
-	TCase *tc;
-
-	tc = tcase_create("evaluate");
-	tcase_add_test(tc, test_service);
-	tcase_add_test(tc, test_evaluate);
-	tcase_add_test(tc, test_snippet_closes);
-	tcase_add_test(tc, test_snippet_every_service);
-	tcase_add_test(tc, test_no_policy_set);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(posture_suite)

@@ -18,8 +18,8 @@
 
 #define RULESET_GOLDEN_DIR GOLDEN_DIR "/ruleset"
 
-static char **golden;
-static size_t n_golden;
+static struct golden_set golden = { .dir = RULESET_GOLDEN_DIR,
+				    .suffix = ".yaml" };
 
 /* A set holding the one golden file name (in the golden directory). */
 static struct jit_policy_set *load(const char *name)
@@ -151,9 +151,9 @@ static void check_invariants(const char *name, const struct jit_ruleset *r)
 	}
 }
 
-START_TEST(test_golden)
+UNIT_LOOP_TEST("golden", test_golden, golden_count(&golden))
 {
-	const char *name = golden[_i];
+	const char *name = golden.names[_i];
 	_cleanup_free_ char *actual = NULL,
 			    *base = strndup(name, strlen(name) - 5);
 	struct jit_policy_set *s;
@@ -179,16 +179,16 @@ START_TEST(test_golden)
 }
 END_TEST
 
-START_TEST(test_golden_count)
+UNIT_TEST("golden", test_golden_count)
 {
 	/* Guards against a golden directory that silently went missing. */
-	ck_assert_uint_ge(n_golden, 10);
+	ck_assert_uint_ge(golden_count(&golden), 10);
 }
 END_TEST
 
 /* --- direct checks -------------------------------------------------------- */
 
-START_TEST(test_empty)
+UNIT_TEST("compile", test_empty)
 {
 	struct jit_policy_set *s = policy_set_new();
 	struct jit_ruleset *r = compile(s);
@@ -205,7 +205,7 @@ START_TEST(test_empty)
 }
 END_TEST
 
-START_TEST(test_empty_after_remove)
+UNIT_TEST("compile", test_empty_after_remove)
 {
 	struct jit_policy_set *s = load("single-port.yaml");
 	struct jit_ruleset *r = compile(s);
@@ -228,7 +228,7 @@ START_TEST(test_empty_after_remove)
 }
 END_TEST
 
-START_TEST(test_protects)
+UNIT_TEST("compile", test_protects)
 {
 	struct jit_policy_set *s = load("overlap-split.yaml");
 	struct jit_ruleset *r = compile(s);
@@ -271,7 +271,7 @@ START_TEST(test_protects)
 }
 END_TEST
 
-START_TEST(test_struct)
+UNIT_TEST("compile", test_struct)
 {
 	struct jit_policy_set *s = load("global-subsumes.yaml");
 	struct jit_ruleset *r = compile(s);
@@ -304,7 +304,7 @@ START_TEST(test_struct)
 }
 END_TEST
 
-START_TEST(test_two_files)
+UNIT_TEST("compile", test_two_files)
 {
 	struct jit_policy_set *s = policy_set_new();
 	_cleanup_free_ char *a = NULL, *b = NULL, *text = NULL;
@@ -338,33 +338,3 @@ START_TEST(test_two_files)
 	policy_set_free(s);
 }
 END_TEST
-
-static Suite *ruleset_suite(void)
-{
-	Suite *s = suite_create("ruleset");
-	TCase *tc;
-
-	tc = tcase_create("golden");
-	tcase_add_loop_test(tc, test_golden, 0, (int)n_golden);
-	tcase_add_test(tc, test_golden_count);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("compile");
-	tcase_add_test(tc, test_empty);
-	tcase_add_test(tc, test_empty_after_remove);
-	tcase_add_test(tc, test_protects);
-	tcase_add_test(tc, test_struct);
-	tcase_add_test(tc, test_two_files);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	int rc;
-
-	n_golden = golden_list(RULESET_GOLDEN_DIR, ".yaml", &golden);
-	rc = run_suite(ruleset_suite());
-	golden_list_free(golden, n_golden);
-	return rc;
-}

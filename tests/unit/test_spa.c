@@ -70,7 +70,9 @@ static char *parse_err(const char *text)
 	"HMAC_KEY_BASE64 " H1 "\n" \
 	"JIT_USER alice\n"
 
-START_TEST(conf_good)
+UNIT_CASE("spa", .timeout_s = 60);
+
+UNIT_TEST("spa", conf_good)
 {
 	struct jit_spa_conf *c = parse_ok(
 		"# comment\n"
@@ -176,7 +178,7 @@ static const struct {
 	{ "# nothing\n", "no stanza" },
 };
 
-START_TEST(conf_errors)
+UNIT_LOOP_TEST("spa", conf_errors, ARRAY_SIZE(bad_confs))
 {
 	char *text = parse_err(bad_confs[_i].text);
 
@@ -189,7 +191,7 @@ START_TEST(conf_errors)
 }
 END_TEST
 
-START_TEST(conf_limits)
+UNIT_TEST("spa", conf_limits)
 {
 	char *line = malloc(2000), *text;
 	size_t n;
@@ -221,7 +223,7 @@ START_TEST(conf_limits)
 }
 END_TEST
 
-START_TEST(conf_file_checks)
+UNIT_TEST("spa", conf_file_checks)
 {
 	char *dir = scratch_dir("spa-conf");
 	char path[512], link_path[512];
@@ -286,7 +288,7 @@ END_TEST
 
 /* ---- replay set --------------------------------------------------------- */
 
-START_TEST(replay_model)
+UNIT_TEST("spa", replay_model)
 {
 	enum { N = 3000 };
 	static uint8_t keys[N][JIT_DIGEST_LEN];
@@ -440,7 +442,7 @@ static void check_packet(const struct jit_spa_conf *c,
 	free(data);
 }
 
-START_TEST(packet_verdicts)
+UNIT_TEST("spa", packet_verdicts)
 {
 	struct jit_spa_conf *c = two_stanzas();
 	struct jit_replay *seen = replay_new();
@@ -555,7 +557,7 @@ START_TEST(packet_verdicts)
 }
 END_TEST
 
-START_TEST(packet_replay_and_garbage)
+UNIT_TEST("spa", packet_replay_and_garbage)
 {
 	struct jit_spa_conf *c = two_stanzas();
 	struct jit_replay *seen = replay_new();
@@ -652,7 +654,7 @@ static struct jit_journal *open_into(const char *dir, struct jit_replay *r)
 	return j;
 }
 
-START_TEST(journal_digests)
+UNIT_TEST("spa", journal_digests)
 {
 	char *dir = scratch_dir("spa-journal");
 	struct jit_replay *r = replay_new();
@@ -690,23 +692,3 @@ START_TEST(journal_digests)
 	free(dir);
 }
 END_TEST
-
-static Suite *spa_suite(void)
-{
-	Suite *s = suite_create("spa");
-	TCase *tc = tcase_create("spa");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, conf_good);
-	tcase_add_loop_test(tc, conf_errors, 0, (int)ARRAY_SIZE(bad_confs));
-	tcase_add_test(tc, conf_limits);
-	tcase_add_test(tc, conf_file_checks);
-	tcase_add_test(tc, replay_model);
-	tcase_add_test(tc, packet_verdicts);
-	tcase_add_test(tc, packet_replay_and_garbage);
-	tcase_add_test(tc, journal_digests);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(spa_suite)

@@ -268,7 +268,7 @@ static char *with_header(const char *body, size_t blen, int version,
 
 /* --- crc ------------------------------------------------------------------ */
 
-START_TEST(test_crc32)
+UNIT_TEST("codec", test_crc32)
 {
 	static const uint8_t zeros[32] = { 0 };
 	uint8_t all[1024];
@@ -291,7 +291,7 @@ END_TEST
 
 /* --- round trip ----------------------------------------------------------- */
 
-START_TEST(test_round_trip)
+UNIT_TEST("codec", test_round_trip)
 {
 	struct jit_grants *g = grants(), *g2;
 	struct jit_policy_set *s = policies(), *s2;
@@ -372,7 +372,7 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
-START_TEST(test_round_trip_empty)
+UNIT_TEST("codec", test_round_trip_empty)
 {
 	struct jit_grants *g = grants_new();
 	_cleanup_free_ char *buf = NULL;
@@ -394,7 +394,9 @@ END_TEST
 /* --- damage --------------------------------------------------------------- */
 
 /* Any one flipped bit in the body is caught by the CRC. */
-START_TEST(test_corrupt_byte)
+UNIT_CASE("damage", .timeout_s = 120);
+
+UNIT_TEST("damage", test_corrupt_byte)
 {
 	size_t len, hlen;
 	_cleanup_free_ char *buf = image(&len, &hlen);
@@ -412,7 +414,7 @@ START_TEST(test_corrupt_byte)
 }
 END_TEST
 
-START_TEST(test_corrupt_header_crc)
+UNIT_TEST("damage", test_corrupt_header_crc)
 {
 	size_t len, hlen;
 	_cleanup_free_ char *buf = image(&len, &hlen);
@@ -423,7 +425,7 @@ START_TEST(test_corrupt_header_crc)
 }
 END_TEST
 
-START_TEST(test_truncated)
+UNIT_TEST("damage", test_truncated)
 {
 	size_t len, hlen;
 	_cleanup_free_ char *buf = image(&len, &hlen);
@@ -456,7 +458,7 @@ START_TEST(test_truncated)
 }
 END_TEST
 
-START_TEST(test_extra_bytes)
+UNIT_TEST("damage", test_extra_bytes)
 {
 	size_t len, hlen;
 	_cleanup_free_ char *buf = image(&len, &hlen);
@@ -481,7 +483,7 @@ START_TEST(test_extra_bytes)
 }
 END_TEST
 
-START_TEST(test_bad_header)
+UNIT_TEST("damage", test_bad_header)
 {
 	static const struct {
 		const char *header;
@@ -555,7 +557,7 @@ START_TEST(test_bad_header)
 END_TEST
 
 /* Well-formed files whose JSON is not a state: the CRC is right. */
-START_TEST(test_bad_json)
+UNIT_TEST("damage", test_bad_json)
 {
 	static const char *const bodies[] = {
 		"",
@@ -632,7 +634,7 @@ static char *with_request_field(size_t idx, const char *key, json_t *value,
 	return with_header(body, strlen(body), 1, len);
 }
 
-START_TEST(test_bad_request)
+UNIT_TEST("damage", test_bad_request)
 {
 	const struct {
 		size_t idx;
@@ -705,7 +707,7 @@ START_TEST(test_bad_request)
 }
 END_TEST
 
-START_TEST(test_bad_policy)
+UNIT_TEST("damage", test_bad_policy)
 {
 	static const char *const bodies[] = {
 		"{\"written_ms\": 1, \"next_id\": 1, \"requests\": [], "
@@ -753,7 +755,7 @@ END_TEST
  * decode it in a child, so that a read past the end cannot take the test
  * runner down.
  */
-START_TEST(test_decode_unterminated)
+UNIT_TEST("damage", test_decode_unterminated)
 {
 	size_t len, hlen, page = (size_t)sysconf(_SC_PAGESIZE);
 	char *buf = image(&len, &hlen), *map, *at;
@@ -847,7 +849,9 @@ static void write_file(const char *name, const char *text, size_t len)
 	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
 }
 
-START_TEST(test_save_load)
+UNIT_CASE("file", .setup = mk_tmpdir, .teardown = rm_tmpdir);
+
+UNIT_TEST("file", test_save_load)
 {
 	struct jit_grants *g = grants();
 	struct jit_policy_set *s = policies();
@@ -899,7 +903,7 @@ START_TEST(test_save_load)
 }
 END_TEST
 
-START_TEST(test_load_damaged)
+UNIT_TEST("file", test_load_damaged)
 {
 	size_t len, hlen;
 	_cleanup_free_ char *buf = image(&len, &hlen);
@@ -926,7 +930,7 @@ START_TEST(test_load_damaged)
 }
 END_TEST
 
-START_TEST(test_save_errors)
+UNIT_TEST("file", test_save_errors)
 {
 	struct jit_grants *g = grants_new();
 	char missing[128], target[128], link[128];
@@ -949,7 +953,7 @@ END_TEST
 
 /* --- the registry --------------------------------------------------------- */
 
-START_TEST(test_grants_restore)
+UNIT_TEST("registry", test_grants_restore)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request r;
@@ -1005,42 +1009,3 @@ START_TEST(test_grants_restore)
 	grants_free(g);
 }
 END_TEST
-
-static Suite *state_suite(void)
-{
-	Suite *s = suite_create("state");
-	TCase *tc;
-
-	tc = tcase_create("codec");
-	tcase_add_test(tc, test_crc32);
-	tcase_add_test(tc, test_round_trip);
-	tcase_add_test(tc, test_round_trip_empty);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("damage");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_corrupt_byte);
-	tcase_add_test(tc, test_corrupt_header_crc);
-	tcase_add_test(tc, test_truncated);
-	tcase_add_test(tc, test_extra_bytes);
-	tcase_add_test(tc, test_bad_header);
-	tcase_add_test(tc, test_bad_json);
-	tcase_add_test(tc, test_bad_request);
-	tcase_add_test(tc, test_bad_policy);
-	tcase_add_test(tc, test_decode_unterminated);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("file");
-	tcase_add_checked_fixture(tc, mk_tmpdir, rm_tmpdir);
-	tcase_add_test(tc, test_save_load);
-	tcase_add_test(tc, test_load_damaged);
-	tcase_add_test(tc, test_save_errors);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("registry");
-	tcase_add_test(tc, test_grants_restore);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-TEST_MAIN(state_suite)
