@@ -3,28 +3,25 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_alerts(struct ctx *ctx, int argc, char **argv);
-
-const struct command command_alerts = {
-	.name = "alerts",
-	.fn = cmd_alerts,
-	.usage = "[--follow] [--limit N]",
-	.summary = "recent security alerts; --follow streams new ones",
-	.help = "Show the security alerts the agent holds (the last 256 "
-		"since it started), oldest first: when last seen, "
-		"severity, intent, type and description.\n"
-		"\n"
-		"With --follow, keep the connection open and print each "
-		"new alert as the agent raises it; when the agent closes "
-		"the connection, the exit status is 1. With --json and "
-		"--follow the output is JSON lines: the reply on one line, "
-		"then one alert object per line, and an error object when "
-		"the connection is lost.",
-	.options = "-f, --follow\tthen print new alerts as they come\n"
-		   "-n, --limit N\tonly the N most recent (0: none)",
-	.shortopts = "fn:",
-	.opts = stream_opts,
+static const struct command_option alerts_options[] = {
+	{ 'f', "follow", NULL, "then print new alerts as they come" },
+	{ 'n', "limit", "N", "only the N most recent (0: none)" },
+	{ 0 },
 };
+
+COMMAND(alerts, "alerts", "[--follow] [--limit N]",
+	"recent security alerts; --follow streams new ones",
+	"Show the security alerts the agent holds (the last 256 "
+	"since it started), oldest first: when last seen, "
+	"severity, intent, type and description.\n"
+	"\n"
+	"With --follow, keep the connection open and print each "
+	"new alert as the agent raises it; when the agent closes "
+	"the connection, the exit status is 1. With --json and "
+	"--follow the output is JSON lines: the reply on one line, "
+	"then one alert object per line, and an error object when "
+	"the connection is lost.",
+	alerts_options);
 
 static void alert_line(json_t *a)
 {

@@ -326,12 +326,6 @@ int parse_limit(struct ctx *ctx, const char *s, size_t *ret)
 	return 0;
 }
 
-const struct option stream_opts[] = {
-	{ "follow", no_argument, NULL, 'f' },
-	{ "limit", required_argument, NULL, 'n' },
-	{ 0 },
-};
-
 void json_line(json_t *doc)
 {
 	json_dumpf(doc, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -491,6 +485,18 @@ int document_error(struct ctx *ctx, int r, const struct jit_diag *diag,
  * joined into *reply. limit 0: everything. With print and --json, the
  * joined reply is printed. A refusal is reported: returns 0 or 1.
  */
+bool list_to_show(struct ctx *ctx, json_t **reply, const char *key,
+		  const char *empty, int *rc)
+{
+	if (!*rc && !ctx->json && json_array_size(json_object_get(*reply, key)))
+		return true;
+	if (!*rc && !ctx->json)
+		printf("%s\n", empty);
+	json_decref(*reply);
+	*reply = NULL;
+	return false;
+}
+
 int fetch_list(struct ctx *ctx, json_t *req, const char *key, size_t limit,
 	       bool print, json_t **reply)
 {

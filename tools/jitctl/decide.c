@@ -3,41 +3,28 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_approve(struct ctx *ctx, int argc, char **argv);
-static int cmd_deny(struct ctx *ctx, int argc, char **argv);
-
-static const struct option decide_opts[] = {
-	{ "reason", required_argument, NULL, 'r' },
+static const struct command_option approve_options[] = {
+	{ 'r', "reason", "TEXT", "kept in the audit trail" },
 	{ 0 },
 };
 
-const struct command command_approve = {
-	.name = "approve",
-	.fn = cmd_approve,
-	.usage = "ID [--reason TEXT]",
-	.summary = "approve a pending request",
-	.help = "Approve the pending request ID of a policy with "
-		"'approval: manual': the grant starts now, for the "
-		"duration asked, checked again against the policy as it is "
-		"now. The policy's approvers may approve, but not their "
-		"own requests unless they are root.",
-	.options = "-r, --reason TEXT\tkept in the audit trail",
-	.shortopts = "r:",
-	.opts = decide_opts,
+COMMAND(approve, "approve", "ID [--reason TEXT]", "approve a pending request",
+	"Approve the pending request ID of a policy with "
+	"'approval: manual': the grant starts now, for the "
+	"duration asked, checked again against the policy as it is "
+	"now. The policy's approvers may approve, but not their "
+	"own requests unless they are root.",
+	approve_options);
+
+static const struct command_option deny_options[] = {
+	{ 'r', "reason", "TEXT", "the status reason becomes 'denied: TEXT'" },
+	{ 0 },
 };
 
-const struct command command_deny = {
-	.name = "deny",
-	.fn = cmd_deny,
-	.usage = "ID [--reason TEXT]",
-	.summary = "deny a pending request",
-	.help = "Deny the pending request ID. The policy's approvers may "
-		"deny, but not their own requests unless they are root.",
-	.options = "-r, --reason TEXT\tthe status reason becomes 'denied: "
-		   "TEXT'",
-	.shortopts = "r:",
-	.opts = decide_opts,
-};
+COMMAND(deny, "deny", "ID [--reason TEXT]", "deny a pending request",
+	"Deny the pending request ID. The policy's approvers may "
+	"deny, but not their own requests unless they are root.",
+	deny_options);
 
 static int cmd_decide(struct ctx *ctx, int argc, char **argv, bool approve)
 {

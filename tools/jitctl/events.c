@@ -13,33 +13,30 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_events(struct ctx *ctx, int argc, char **argv);
-
-const struct command command_events = {
-	.name = "events",
-	.fn = cmd_events,
-	.usage = "[--follow] [--limit N]",
-	.summary = "decisions you may see; --follow streams them as they "
-		   "happen",
-	.help = "Show the decisions the agent made recently (the last "
-		"1,000 since it started) that you may see: root sees all, "
-		"a requester their own, an approver those of the policies "
-		"they approve for. One line each: time, event, result, "
-		"request, policy, source, ports, who, and why.\n"
-		"\n"
-		"With --follow, first the --limit most recent (default "
-		"none), then each decision as it happens, once it is "
-		"durable. A reader that falls behind is never cut off: "
-		"what it missed is counted and said. With --json and "
-		"--follow the output is JSON lines: each decision's line "
-		"of the audit trail, {\"event\":\"lost\",\"count\":N} "
-		"where decisions were missed, and an error object when the "
-		"connection is lost.",
-	.options = "-f, --follow\tthen print new decisions as they happen\n"
-		   "-n, --limit N\tonly the N most recent",
-	.shortopts = "fn:",
-	.opts = stream_opts,
+static const struct command_option events_options[] = {
+	{ 'f', "follow", NULL, "then print new decisions as they happen" },
+	{ 'n', "limit", "N", "only the N most recent" },
+	{ 0 },
 };
+
+COMMAND(events, "events", "[--follow] [--limit N]",
+	"decisions you may see; --follow streams them as they "
+	"happen",
+	"Show the decisions the agent made recently (the last "
+	"1,000 since it started) that you may see: root sees all, "
+	"a requester their own, an approver those of the policies "
+	"they approve for. One line each: time, event, result, "
+	"request, policy, source, ports, who, and why.\n"
+	"\n"
+	"With --follow, first the --limit most recent (default "
+	"none), then each decision as it happens, once it is "
+	"durable. A reader that falls behind is never cut off: "
+	"what it missed is counted and said. With --json and "
+	"--follow the output is JSON lines: each decision's line "
+	"of the audit trail, {\"event\":\"lost\",\"count\":N} "
+	"where decisions were missed, and an error object when the "
+	"connection is lost.",
+	events_options);
 
 /* Append to buf at *off, never past n. */
 __attribute__((format(printf, 4, 5))) static void

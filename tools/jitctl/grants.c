@@ -3,26 +3,18 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_grants(struct ctx *ctx, int argc, char **argv);
-
-static const struct option grants_opts[] = {
-	{ "limit", required_argument, NULL, 'n' },
+static const struct command_option grants_options[] = {
+	{ 'n', "limit", "N", "only the first N" },
 	{ 0 },
 };
 
-const struct command command_grants = {
-	.name = "grants",
-	.fn = cmd_grants,
-	.usage = "[--limit N]",
-	.summary = "live grants and the time they have left",
-	.help = "List the live grants, oldest first: id, policy, source, "
-		"ports, the time left, the user who asked and the reason. "
-		"The agent answers in pages of at most 1,000 records; "
-		"jitctl fetches them all.",
-	.options = "-n, --limit N\tonly the first N",
-	.shortopts = "n:",
-	.opts = grants_opts,
-};
+COMMAND(grants, "grants", "[--limit N]",
+	"live grants and the time they have left",
+	"List the live grants, oldest first: id, policy, source, "
+	"ports, the time left, the user who asked and the reason. "
+	"The agent answers in pages of at most 1,000 records; "
+	"jitctl fetches them all.",
+	grants_options);
 
 static int cmd_grants(struct ctx *ctx, int argc, char **argv)
 {
@@ -41,15 +33,8 @@ static int cmd_grants(struct ctx *ctx, int argc, char **argv)
 		return rc;
 	rc = fetch_list(ctx, json_pack("{s:s}", "op", "grants"), "grants",
 			limit, true, &reply);
-	if (rc || ctx->json) {
-		json_decref(reply);
+	if (!list_to_show(ctx, &reply, "grants", "no live grants", &rc))
 		return rc;
-	}
-	if (!json_array_size(json_object_get(reply, "grants"))) {
-		printf("no live grants\n");
-		json_decref(reply);
-		return 0;
-	}
 	table_row(&t, "ID", "POLICY", "SOURCE", "PORT", "EXPIRES IN", "BY",
 		  "REASON");
 	json_array_foreach(json_object_get(reply, "grants"), i, r)

@@ -6,51 +6,44 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_import_azure(struct ctx *ctx, int argc, char **argv);
-
-static const struct option import_opts[] = {
-	{ "vm", required_argument, NULL, 'v' },
-	{ "name", required_argument, NULL, 'n' },
-	{ "output", required_argument, NULL, 'o' },
+static const struct command_option import_azure_options[] = {
+	{ LONG_ONLY('v'), "vm", "NAME",
+	  "only this virtual machine (the last segment of its id, or the whole "
+	  "id)" },
+	{ LONG_ONLY('n'), "name", "POLICY",
+	  "the policy's name (one virtual machine only); default: after the "
+	  "virtual machine" },
+	{ 'o', "output", "PATH",
+	  "a file for one policy, or a directory for one file per policy "
+	  "(NAME.yaml), each written whole and renamed into place" },
 	{ 0 },
 };
 
-const struct command command_import_azure = {
-	.name = "import-azure",
-	.fn = cmd_import_azure,
-	.usage = "FILE [--vm NAME] [--name POLICY] [-o OUT.yaml|DIR]",
-	.summary = "cloud JIT policies (jitNetworkAccessPolicies) to policy "
-		   "files",
-	.help = "Convert cloud JIT policies (Microsoft.Security "
-		"jitNetworkAccessPolicies, API version 2020-01-01) into "
-		"policy files, without talking to the agent. FILE - reads "
-		"stdin.\n"
-		"\n"
-		"FILE may hold a policy resource (bare, or as the SDKs and "
-		"'az security jit-policy show' print it), a REST API "
-		"example (parameters.body, or responses.200.body), a list "
-		"({\"value\": [...]}, or the array 'az security jit-policy "
-		"list' prints), or an ARM template (its resources of type "
-		"Microsoft.Security/locations/jitNetworkAccessPolicies). "
-		"Each virtual machine becomes a policy named after it: all "
-		"of them go to stdout as one multi-document YAML file, or "
-		"with -o DIR one file each; --vm picks one. The service "
-		"tags *, Any and Internet mean any source; other tags are "
-		"refused.\n"
-		"\n"
-		"Fields that are not carried over are listed as notes, on "
-		"stderr and as comments in the files; errors name the JSON "
-		"path of the value.",
-	.options = "--vm NAME\tonly this virtual machine (the last segment "
-		   "of its id, or the whole id)\n"
-		   "--name POLICY\tthe policy's name (one virtual machine "
-		   "only); default: after the virtual machine\n"
-		   "-o, --output PATH\ta file for one policy, or a directory "
-		   "for one file per policy (NAME.yaml), each written whole "
-		   "and renamed into place",
-	.shortopts = "o:",
-	.opts = import_opts,
-};
+COMMAND(import_azure, "import-azure",
+	"FILE [--vm NAME] [--name POLICY] [-o OUT.yaml|DIR]",
+	"cloud JIT policies (jitNetworkAccessPolicies) to policy "
+	"files",
+	"Convert cloud JIT policies (Microsoft.Security "
+	"jitNetworkAccessPolicies, API version 2020-01-01) into "
+	"policy files, without talking to the agent. FILE - reads "
+	"stdin.\n"
+	"\n"
+	"FILE may hold a policy resource (bare, or as the SDKs and "
+	"'az security jit-policy show' print it), a REST API "
+	"example (parameters.body, or responses.200.body), a list "
+	"({\"value\": [...]}, or the array 'az security jit-policy "
+	"list' prints), or an ARM template (its resources of type "
+	"Microsoft.Security/locations/jitNetworkAccessPolicies). "
+	"Each virtual machine becomes a policy named after it: all "
+	"of them go to stdout as one multi-document YAML file, or "
+	"with -o DIR one file each; --vm picks one. The service "
+	"tags *, Any and Internet mean any source; other tags are "
+	"refused.\n"
+	"\n"
+	"Fields that are not carried over are listed as notes, on "
+	"stderr and as comments in the files; errors name the JSON "
+	"path of the value.",
+	import_azure_options);
 
 /* Write a policy file whole or not at all: the agent watches the directory. */
 static int write_atomic(const char *path, const char *text)

@@ -12,8 +12,6 @@
 
 #include "config.h"
 
-static int cmd_help(struct ctx *ctx, int argc, char **argv);
-
 /*
  * The commands, in the order help lists them. Each is defined as
  * command_NAME in its own file: a new command is that file (with its
@@ -42,15 +40,12 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 COMMANDS(COMMAND_DECLARE)
 
-const struct command command_help = {
-	.name = "help",
-	.fn = cmd_help,
-	.usage = "[COMMAND]",
-	.summary = "show the commands, or what one does and its options",
-	.help = "Without COMMAND, list the commands and the options they "
-		"all take; with it, show what COMMAND does and its "
-		"options, as 'jitctl COMMAND --help' does.",
-};
+COMMAND(help, "help", "[COMMAND]",
+	"show the commands, or what one does and its options",
+	"Without COMMAND, list the commands and the options they "
+	"all take; with it, show what COMMAND does and its "
+	"options, as 'jitctl COMMAND --help' does.",
+	NULL);
 
 static const struct command *const commands[] = { COMMANDS(COMMAND_ENTRY) };
 

@@ -26,14 +26,28 @@
 
 struct ctx;
 
-/* Options every command takes, besides its own (see struct command). */
-#define COMMON_OPTIONS_HELP                                            \
-	"-h, --help\tshow this help\n"                                 \
-	"--json\tprint one JSON document on stdout, errors included\n" \
-	"--socket PATH\tthe agent's control socket\n"
-
 /* Room for a command's own options plus the common ones. */
 #define OPTIONS_MAX 24
+
+/* The key of an option with no short form (the letter is only a name). */
+#define LONG_ONLY_BIT 0x1000
+#define LONG_ONLY(c)  (LONG_ONLY_BIT | (c))
+
+/**
+ * struct command_option - one option of a command, for getopt and for help
+ * @key: what next_option returns for it: its short form ('p' for -p), or
+ *       LONG_ONLY('x') for an option that has none (next_option returns 'x')
+ * @name: its long form, without "--"
+ * @arg: the name of its value in help ("PORT"), or NULL for a flag
+ * @help: what it does, wrapped by help; NULL for an alias of the option
+ *        above it, which help does not list
+ */
+struct command_option {
+	int key;
+	const char *name;
+	const char *arg;
+	const char *help;
+};
 
 /**
  * struct command - one subcommand, all it says about itself
@@ -44,10 +58,8 @@ struct ctx;
  * @summary: one line for the list of commands
  * @help: what it does, as prose: help wraps it to the terminal's 80
  *        columns; each line is a paragraph ("\n\n" leaves a blank line)
- * @options: its own options, one line each, "-p, --port PORT\twhat it
- *           does" (wrapped likewise), or NULL; help adds the common ones
- * @shortopts: its short options, for getopt (without ':' or '+' in front)
- * @opts: its long options, for getopt_long; NULL for none
+ * @options: its own options, ended by { 0 }, or NULL; every command also
+ *           takes the common ones (--help, --json, --socket)
  */
 struct command {
 	const char *name;
@@ -55,10 +67,20 @@ struct command {
 	const char *usage;
 	const char *summary;
 	const char *help;
-	const char *options;
-	const char *shortopts;
-	const struct option *opts;
+	const struct command_option *options;
 };
+
+/*
+ * Defines command_ID, whose handler is cmd_ID, written after it in the
+ * same file, with the fields of struct command in their order:
+ *
+ *	COMMAND(grants, "grants", "[--limit N]", "live grants",
+ *		"List the live grants, oldest first: ...", grants_options);
+ */
+#define COMMAND(id, name, usage, summary, help, options)                \
+	static int cmd_##id(struct ctx *ctx, int argc, char **argv);    \
+	const struct command command_##id = { name,    cmd_##id, usage, \
+					      summary, help,	 options }
 
 /**
  * struct ctx - one run of jitctl
@@ -126,6 +148,14 @@ int agent_call(struct ctx *ctx, json_t *req, json_t **reply,
 int call(struct ctx *ctx, json_t *req, json_t **reply);
 int fetch_list(struct ctx *ctx, json_t *req, const char *key, size_t limit,
 	       bool print, json_t **reply);
+/*
+ * After the call that fetched a list, with *rc its status: true when the
+ * caller is to print the list under key as a table. Otherwise the reply
+ * was an error, or printed with --json, or its list is empty (said with
+ * the sentence empty); it is released, and *rc is the exit status.
+ */
+bool list_to_show(struct ctx *ctx, json_t **reply, const char *key,
+		  const char *empty, int *rc);
 
 /* ---- arguments and text ---- */
 const char *str(json_t *o, const char *key);
@@ -137,8 +167,7 @@ void time_text(json_int_t ms, char *buf, size_t n);
 void left_text(json_int_t s, char *buf, size_t n);
 int parse_id(struct ctx *ctx, const char *s, json_int_t *id);
 int parse_limit(struct ctx *ctx, const char *s, size_t *ret);
-/* --follow and --limit N ("fn:"), and the request they make. */
-extern const struct option stream_opts[];
+/* --follow (-f) and --limit N (-n), and the request they make. */
 int stream_request(struct ctx *ctx, int argc, char **argv, const char *op,
 		   bool *follow, json_t **req);
 /* One compact JSON document on a line of its own (--json streams). */

@@ -8,25 +8,18 @@
 #include "metrics.h"
 #include "util.h"
 
-static int cmd_metrics(struct ctx *ctx, int argc, char **argv);
-
-const struct command command_metrics = {
-	.name = "metrics",
-	.fn = cmd_metrics,
-	.usage = "",
-	.summary = "the agent's counters and gauges, Prometheus text format",
-	.help = "Print the agent's counters and gauges in the Prometheus "
-		"text exposition format: grants live, requests by result, "
-		"decisions, denied packets logged, alerts by severity, "
-		"tamper restores, the journal's health, the last commit and "
-		"more. Counters start at 0 when the agent starts. Anyone who "
-		"may use the socket may read them. The package's "
-		"jit-enforcer-metrics.timer writes them for node_exporter's "
-		"textfile collector. With --json, the agent's reply as it "
-		"is.",
-	.options = "",
-	.shortopts = "",
-};
+COMMAND(metrics, "metrics", "",
+	"the agent's counters and gauges, Prometheus text format",
+	"Print the agent's counters and gauges in the Prometheus "
+	"text exposition format: grants live, requests by result, "
+	"decisions, denied packets logged, alerts by severity, "
+	"tamper restores, the journal's health, the last commit and "
+	"more. Counters start at 0 when the agent starts. Anyone who "
+	"may use the socket may read them. The package's "
+	"jit-enforcer-metrics.timer writes them for node_exporter's "
+	"textfile collector. With --json, the agent's reply as it "
+	"is.",
+	NULL);
 
 static int cmd_metrics(struct ctx *ctx, int argc, char **argv)
 {

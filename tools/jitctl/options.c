@@ -10,30 +10,53 @@
 #include "jitctl.h"
 #include "util.h"
 
-static const struct option common_opts[] = {
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "socket", required_argument, NULL, OPT_SOCKET },
+/* The options every command takes, after its own in help. */
+static const struct command_option common_options[] = {
+	{ OPT_HELP, "help", NULL, "show this help" },
+	{ OPT_JSON, "json", NULL,
+	  "print one JSON document on stdout, errors included" },
+	{ OPT_SOCKET, "socket", "PATH", "the agent's control socket" },
+	{ 0 },
 };
+
+/* A key below 0x100 is the option's short form too. */
+static bool has_short(const struct command_option *o)
+{
+	return o->key < 0x100;
+}
+
+/* Append o's options to ctx->opts and their short forms to *p. */
+static size_t add_options(struct ctx *ctx, size_t n,
+			  const struct command_option *o, char **p)
+{
+	for (; o && o->name; o++) {
+		if (n + 1 >= OPTIONS_MAX)
+			abort();
+		ctx->opts[n++] = (struct option){ o->name,
+						  o->arg ? required_argument
+							 : no_argument,
+						  NULL, o->key };
+		if (!has_short(o) || strchr(ctx->shortopts, o->key))
+			continue;
+		*(*p)++ = (char)o->key;
+		if (o->arg)
+			*(*p)++ = ':';
+	}
+	return n;
+}
 
 void command_options_init(struct ctx *ctx, const struct command *cmd)
 {
-	size_t n = 0;
+	char *p = ctx->shortopts;
+	size_t n;
 
 	ctx->cmd = cmd;
-	for (const struct option *o = cmd->opts; o && o->name; o++) {
-		if (n + ARRAY_SIZE(common_opts) + 1 >= OPTIONS_MAX)
-			abort();
-		ctx->opts[n++] = *o;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(common_opts); i++)
-		ctx->opts[n++] = common_opts[i];
-	ctx->opts[n] = (struct option){ 0 };
+	memset(ctx->shortopts, 0, sizeof(ctx->shortopts));
 	/* ':' first: a missing value is told apart from an unknown option. */
-	if ((size_t)snprintf(ctx->shortopts, sizeof(ctx->shortopts), ":%sh",
-			     cmd->shortopts ? cmd->shortopts : "") >=
-	    sizeof(ctx->shortopts))
-		abort();
+	*p++ = ':';
+	n = add_options(ctx, 0, cmd->options, &p);
+	n = add_options(ctx, n, common_options, &p);
+	ctx->opts[n] = (struct option){ 0 };
 }
 
 /*
@@ -52,7 +75,7 @@ int next_option(struct ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ctx->shortopts, ctx->opts, NULL)) !=
 	       -1)
 		if (c != OPT_HELP && c != OPT_JSON && c != OPT_SOCKET)
-			return c;
+			return c & ~LONG_ONLY_BIT;
 	return -1;
 }
 
@@ -293,30 +316,26 @@ static void wrap(FILE *out, const char *p, size_t len, int col, int indent)
 	fputc('\n', out);
 }
 
-/* Lines of "OPTION\tWHAT": the option, then what it does, aligned. */
-static void print_options(FILE *out, const char *p)
+/* Each option and what it does, aligned; aliases are not listed. */
+static void print_options(FILE *out, const struct command_option *o)
 {
-	while (p && *p) {
-		size_t len = strcspn(p, "\n"), name = strcspn(p, "\t");
+	for (; o && o->name; o++) {
 		/* Long options alone line up with those after a short one. */
-		int lead = strncmp(p, "--", 2) == 0 ? 6 : 2;
-		int col = lead + (int)(name < len ? name : len);
+		int col = has_short(o) ? 2 : 6;
 
-		fprintf(out, "%*s%.*s", lead, "",
-			(int)(name < len ? name : len), p);
-		if (name < len) {
-			if (col + 2 > HELP_INDENT)
-				fprintf(out, "\n%*s", HELP_INDENT, "");
-			else
-				fprintf(out, "%*s", HELP_INDENT - col, "");
-			wrap(out, p + name + 1, len - name - 1, HELP_INDENT,
-			     HELP_INDENT);
-		} else {
-			fputc('\n', out);
-		}
-		p += len;
-		if (*p == '\n')
-			p++;
+		if (!o->help)
+			continue;
+		fprintf(out, "%*s", col, "");
+		if (has_short(o))
+			col += fprintf(out, "-%c, ", o->key);
+		col += fprintf(out, "--%s", o->name);
+		if (o->arg)
+			col += fprintf(out, " %s", o->arg);
+		if (col + 2 > HELP_INDENT)
+			fprintf(out, "\n%*s", HELP_INDENT, "");
+		else
+			fprintf(out, "%*s", HELP_INDENT - col, "");
+		wrap(out, o->help, strlen(o->help), HELP_INDENT, HELP_INDENT);
 	}
 }
 
@@ -337,7 +356,7 @@ void print_command_help(const struct command *cmd, FILE *out)
 	}
 	fputs("\nOptions:\n", out);
 	print_options(out, cmd->options);
-	print_options(out, COMMON_OPTIONS_HELP);
+	print_options(out, common_options);
 }
 
 /*

@@ -3,32 +3,19 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_policies(struct ctx *ctx, int argc, char **argv);
-static int cmd_reload(struct ctx *ctx, int argc, char **argv);
+COMMAND(policies, "policies", "", "list the policies in force",
+	"List the policies in force: name, ports, maximum "
+	"duration, allowed sources, requesters, approval, action "
+	"and interfaces.",
+	NULL);
 
-const struct command command_policies = {
-	.name = "policies",
-	.fn = cmd_policies,
-	.usage = "",
-	.summary = "list the policies in force",
-	.help = "List the policies in force: name, ports, maximum "
-		"duration, allowed sources, requesters, approval, action "
-		"and interfaces.",
-
-};
-
-const struct command command_reload = {
-	.name = "reload",
-	.fn = cmd_reload,
-	.usage = "",
-	.summary = "reload the policy directory now (root)",
-	.help = "Make the agent reload its policy directory now (root "
-		"only; it also reloads on any change in the directory, and "
-		"on SIGHUP). Files that are rejected keep their last good "
-		"version: their errors are printed, and the exit status is "
-		"1.",
-
-};
+COMMAND(reload, "reload", "", "reload the policy directory now (root)",
+	"Make the agent reload its policy directory now (root "
+	"only; it also reloads on any change in the directory, and "
+	"on SIGHUP). Files that are rejected keep their last good "
+	"version: their errors are printed, and the exit status is "
+	"1.",
+	NULL);
 
 static int cmd_policies(struct ctx *ctx, int argc, char **argv)
 {
@@ -40,15 +27,8 @@ static int cmd_policies(struct ctx *ctx, int argc, char **argv)
 	if ((r = want_args(ctx, argc, argv, 0, 0)))
 		return r;
 	r = call(ctx, json_pack("{s:s}", "op", "policies"), &reply);
-	if (r || ctx->json) {
-		json_decref(reply);
+	if (!list_to_show(ctx, &reply, "policies", "no policies in force", &r))
 		return r;
-	}
-	if (!json_array_size(json_object_get(reply, "policies"))) {
-		printf("no policies in force\n");
-		json_decref(reply);
-		return 0;
-	}
 	table_row(&t, "NAME", "PORT", "MAX", "SOURCES", "REQUESTERS",
 		  "APPROVAL", "ACTION", "INTERFACES");
 	json_array_foreach(json_object_get(reply, "policies"), i, p)

@@ -3,22 +3,16 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_posture(struct ctx *ctx, int argc, char **argv);
-
-const struct command command_posture = {
-	.name = "posture",
-	.fn = cmd_posture,
-	.usage = "",
-	.summary = "listening management ports and what protects them",
-	.help = "List the sockets listening on this host on management "
-		"ports (SSH, Telnet, RDP, WinRM, VNC, the Docker API, the "
-		"kubelet, and the policies' management_ports), and the "
-		"policies that protect them. Each one that no policy "
-		"protects is a finding of severity High, shown with a "
-		"policy that would protect it. The exit status is 0 with "
-		"or without findings.",
-
-};
+COMMAND(posture, "posture", "",
+	"listening management ports and what protects them",
+	"List the sockets listening on this host on management "
+	"ports (SSH, Telnet, RDP, WinRM, VNC, the Docker API, the "
+	"kubelet, and the policies' management_ports), and the "
+	"policies that protect them. Each one that no policy "
+	"protects is a finding of severity High, shown with a "
+	"policy that would protect it. The exit status is 0 with "
+	"or without findings.",
+	NULL);
 
 static int cmd_posture(struct ctx *ctx, int argc, char **argv)
 {
@@ -30,15 +24,9 @@ static int cmd_posture(struct ctx *ctx, int argc, char **argv)
 	if ((rc = want_args(ctx, argc, argv, 0, 0)))
 		return rc;
 	rc = call(ctx, json_pack("{s:s}", "op", "posture"), &reply);
-	if (rc || ctx->json) {
-		json_decref(reply);
+	if (!list_to_show(ctx, &reply, "listeners",
+			  "no management port is listening on this host", &rc))
 		return rc;
-	}
-	if (!json_array_size(json_object_get(reply, "listeners"))) {
-		printf("no management port is listening on this host\n");
-		json_decref(reply);
-		return 0;
-	}
 	table_row(&t, "PORT", "SERVICE", "LISTENING ON", "PROTECTED BY",
 		  "SEVERITY", "NOTE");
 	json_array_foreach(json_object_get(reply, "listeners"), i, l)

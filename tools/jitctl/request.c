@@ -3,61 +3,50 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_request(struct ctx *ctx, int argc, char **argv);
-
-static const struct option request_opts[] = {
-	{ "port", required_argument, NULL, 'p' },
-	{ "proto", required_argument, NULL, 'P' },
-	{ "protocol", required_argument, NULL, 'P' },
-	{ "from", required_argument, NULL, 'f' },
-	{ "for", required_argument, NULL, 't' },
-	{ "reason", required_argument, NULL, 'r' },
-	{ "azure", required_argument, NULL, 'A' },
-	{ "policy", required_argument, NULL, 'N' },
+static const struct command_option request_options[] = {
+	{ 'p', "port", "PORT",
+	  "a port (22) or range (5985-5986) of the policy" },
+	{ 'f', "from", "ADDRESS",
+	  "the source that gets access, inside the port's allowed_sources" },
+	{ 't', "for", "DURATION",
+	  "how long (2h, 90m, PT1H30M, 600); default: the port's "
+	  "max_duration" },
+	{ 'P', "proto", "PROTO",
+	  "tcp, udp or any; default: the protocol of the policy's entry" },
+	{ 'P', "protocol", "PROTO", NULL },
+	{ 'r', "reason", "TEXT",
+	  "why, kept in the record and the audit trail" },
+	{ LONG_ONLY('A'), "azure", "FILE",
+	  "the requests of a cloud JIT document" },
+	{ LONG_ONLY('N'), "policy", "NAME",
+	  "with --azure: the policy for every virtual machine" },
 	{ 0 },
 };
 
-const struct command command_request = {
-	.name = "request",
-	.fn = cmd_request,
-	.usage = "POLICY --port PORT --from ADDRESS[/LEN] [--for DURATION]\n"
-		 " [--proto tcp|udp|any] [--reason TEXT]\n"
-		 "--azure FILE [--policy NAME | POLICY]",
-	.summary = "ask for access to a port",
-	.help = "Ask for access to a port of POLICY from ADDRESS (a host, "
-		"or a network in CIDR form) for DURATION. With 'approval: "
-		"auto' the grant starts at once; with 'approval: manual' "
-		"the request waits for an approver (jitctl approve). A new "
-		"request for the same source, protocols and ports replaces "
-		"your own older grant.\n"
-		"\n"
-		"With --azure, make the requests of a cloud JIT document: "
-		"an initiate request body "
-		"(JitNetworkAccessPolicyInitiateRequest, bare or as a REST "
-		"example), or the list that 'jitctl requests --format "
-		"azure' prints (its Initiated entries). Each port becomes "
-		"one request, from its allowedSourceAddressPrefix, until "
-		"its endTimeUtc, for the policy named after its virtual "
-		"machine or the one --policy (or POLICY) names. FILE - "
-		"reads stdin. Nothing is sent when any port would be "
-		"refused; each result is printed with its place in the "
-		"document.",
-	.options = "-p, --port PORT\ta port (22) or range (5985-5986) of the "
-		   "policy\n"
-		   "-f, --from ADDRESS\tthe source that gets access, inside "
-		   "the port's allowed_sources\n"
-		   "-t, --for DURATION\thow long (2h, 90m, PT1H30M, 600); "
-		   "default: the port's max_duration\n"
-		   "-P, --proto PROTO\ttcp, udp or any; default: the protocol "
-		   "of the policy's entry\n"
-		   "-r, --reason TEXT\twhy, kept in the record and the audit "
-		   "trail\n"
-		   "--azure FILE\tthe requests of a cloud JIT document\n"
-		   "--policy NAME\twith --azure: the policy for every virtual "
-		   "machine",
-	.shortopts = "p:P:f:t:r:",
-	.opts = request_opts,
-};
+COMMAND(request, "request",
+	"POLICY --port PORT --from ADDRESS[/LEN] [--for DURATION]\n"
+	" [--proto tcp|udp|any] [--reason TEXT]\n"
+	"--azure FILE [--policy NAME | POLICY]",
+	"ask for access to a port",
+	"Ask for access to a port of POLICY from ADDRESS (a host, "
+	"or a network in CIDR form) for DURATION. With 'approval: "
+	"auto' the grant starts at once; with 'approval: manual' "
+	"the request waits for an approver (jitctl approve). A new "
+	"request for the same source, protocols and ports replaces "
+	"your own older grant.\n"
+	"\n"
+	"With --azure, make the requests of a cloud JIT document: "
+	"an initiate request body "
+	"(JitNetworkAccessPolicyInitiateRequest, bare or as a REST "
+	"example), or the list that 'jitctl requests --format "
+	"azure' prints (its Initiated entries). Each port becomes "
+	"one request, from its allowedSourceAddressPrefix, until "
+	"its endTimeUtc, for the policy named after its virtual "
+	"machine or the one --policy (or POLICY) names. FILE - "
+	"reads stdin. Nothing is sent when any port would be "
+	"refused; each result is printed with its place in the "
+	"document.",
+	request_options);
 
 /*
  * The policies in force, quietly: only used to refuse early. When the

@@ -4,36 +4,27 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_requests(struct ctx *ctx, int argc, char **argv);
-
-static const struct option requests_opts[] = {
-	{ "all", no_argument, NULL, 'a' },
-	{ "format", required_argument, NULL, 'F' },
-	{ "limit", required_argument, NULL, 'n' },
+static const struct command_option requests_options[] = {
+	{ 'a', "all", NULL,
+	  "add the ended ones: denied, revoked, expired (the agent keeps the "
+	  "last 1,000)" },
+	{ 'n', "limit", "N", "only the first N" },
+	{ LONG_ONLY('F'), "format", "FORMAT", "table (the default) or azure" },
 	{ 0 },
 };
 
-const struct command command_requests = {
-	.name = "requests",
-	.fn = cmd_requests,
-	.usage = "[--all] [--limit N] [--format table|azure]",
-	.summary = "pending requests and live grants; --all: ended ones too",
-	.help = "List pending requests and live grants with their status, "
-		"status reason and end, oldest first, fetched page by page "
-		"as for grants.\n"
-		"\n"
-		"--format azure prints them as a JSON array in the cloud's "
-		"JitNetworkAccessRequest shape instead, with or without "
-		"--json ('jitctl request --azure' reads it back). Pending "
-		"and denied requests have no status there: they are left "
-		"out, and counted on stderr.",
-	.options = "-a, --all\tadd the ended ones: denied, revoked, expired "
-		   "(the agent keeps the last 1,000)\n"
-		   "-n, --limit N\tonly the first N\n"
-		   "--format FORMAT\ttable (the default) or azure",
-	.shortopts = "an:",
-	.opts = requests_opts,
-};
+COMMAND(requests, "requests", "[--all] [--limit N] [--format table|azure]",
+	"pending requests and live grants; --all: ended ones too",
+	"List pending requests and live grants with their status, "
+	"status reason and end, oldest first, fetched page by page "
+	"as for grants.\n"
+	"\n"
+	"--format azure prints them as a JSON array in the cloud's "
+	"JitNetworkAccessRequest shape instead, with or without "
+	"--json ('jitctl request --azure' reads it back). Pending "
+	"and denied requests have no status there: they are left "
+	"out, and counted on stderr.",
+	requests_options);
 
 static int print_requests_azure(struct ctx *ctx, json_t *records)
 {

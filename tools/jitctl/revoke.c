@@ -3,27 +3,20 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_revoke(struct ctx *ctx, int argc, char **argv);
-
-static const struct option revoke_opts[] = {
-	{ "terminate", no_argument, NULL, 'T' },
+static const struct command_option revoke_options[] = {
+	{ LONG_ONLY('T'), "terminate", NULL,
+	  "also end the connections it let in: their sockets are destroyed "
+	  "(the client gets a reset) and their conntrack entries deleted" },
 	{ 0 },
 };
 
-const struct command command_revoke = {
-	.name = "revoke",
-	.fn = cmd_revoke,
-	.usage = "ID [--terminate]",
-	.summary = "end a grant now, or withdraw a pending request",
-	.help = "End the live grant ID now, or withdraw the pending "
-		"request ID. Connections the grant let in keep working "
-		"unless --terminate is given. The policy's approvers may "
-		"revoke any of its requests, a requester their own.",
-	.options = "--terminate\talso end the connections it let in: their "
-		   "sockets are destroyed (the client gets a reset) and their "
-		   "conntrack entries deleted",
-	.opts = revoke_opts,
-};
+COMMAND(revoke, "revoke", "ID [--terminate]",
+	"end a grant now, or withdraw a pending request",
+	"End the live grant ID now, or withdraw the pending "
+	"request ID. Connections the grant let in keep working "
+	"unless --terminate is given. The policy's approvers may "
+	"revoke any of its requests, a requester their own.",
+	revoke_options);
 
 static int cmd_revoke(struct ctx *ctx, int argc, char **argv)
 {

@@ -13,35 +13,27 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_spa_keygen(struct ctx *ctx, int argc, char **argv);
-
-static const struct option spa_keygen_opts[] = {
-	{ "user", required_argument, NULL, 'u' },
-	{ "host", required_argument, NULL, 'H' },
-	{ "port", required_argument, NULL, 'p' },
+static const struct command_option spa_keygen_options[] = {
+	{ LONG_ONLY('u'), "user", "NAME",
+	  "the user the packets act for (not root); default: the one who runs "
+	  "it, or $SUDO_USER" },
+	{ LONG_ONLY('H'), "host", "HOST",
+	  "the host fwknop sends to; default: this host's name" },
+	{ LONG_ONLY('p'), "port", "PROTO/PORT",
+	  "the port fwknop asks for; default: tcp/22" },
 	{ 0 },
 };
 
-const struct command command_spa_keygen = {
-	.name = "spa-keygen",
-	.fn = cmd_spa_keygen,
-	.usage = "[--user NAME] [--host HOST] [--port tcp/22]",
-	.summary = "new SPA keys: the access file stanza and the fwknop "
-		   "command",
-	.help = "Make new keys for one user's single packet authorization "
-		"(libfko's, as 'fwknop --key-gen' makes them) and print the "
-		"stanza for the agent's access file (--spa-access) and the "
-		"fwknop command line that matches it, to run once on the "
-		"user's machine. The output as a whole is valid access file "
-		"text: '>> FILE' works. It needs no agent.",
-	.options = "--user NAME\tthe user the packets act for (not root); "
-		   "default: the one who runs it, or $SUDO_USER\n"
-		   "--host HOST\tthe host fwknop sends to; default: this "
-		   "host's name\n"
-		   "--port PROTO/PORT\tthe port fwknop asks for; default: "
-		   "tcp/22",
-	.opts = spa_keygen_opts,
-};
+COMMAND(spa_keygen, "spa-keygen", "[--user NAME] [--host HOST] [--port tcp/22]",
+	"new SPA keys: the access file stanza and the fwknop "
+	"command",
+	"Make new keys for one user's single packet authorization "
+	"(libfko's, as 'fwknop --key-gen' makes them) and print the "
+	"stanza for the agent's access file (--spa-access) and the "
+	"fwknop command line that matches it, to run once on the "
+	"user's machine. The output as a whole is valid access file "
+	"text: '>> FILE' works. It needs no agent.",
+	spa_keygen_options);
 
 /* Base64 of libfko's longest keys, with room to spare. */
 #define KEY_B64_BUF 256

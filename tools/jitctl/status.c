@@ -5,21 +5,14 @@
 #include "jitctl.h"
 #include "util.h"
 
-static int cmd_status(struct ctx *ctx, int argc, char **argv);
-
-const struct command command_status = {
-	.name = "status",
-	.fn = cmd_status,
-	.usage = "",
-	.summary = "the agent, its table, protection and journal",
-	.help = "Show the agent (pid, version), its table and protection "
-		"mode (owner+persist or plain), the policies in force, the "
-		"protected ports, live grants and pending requests, the "
-		"journal, the tamper watch, the agent's capabilities, "
-		"other tables that filter input too, and the policy files "
-		"that were rejected.",
-
-};
+COMMAND(status, "status", "", "the agent, its table, protection and journal",
+	"Show the agent (pid, version), its table and protection "
+	"mode (owner+persist or plain), the policies in force, the "
+	"protected ports, live grants and pending requests, the "
+	"journal, the tamper watch, the agent's capabilities, "
+	"other tables that filter input too, and the policy files "
+	"that were rejected.",
+	NULL);
 
 /* The agent, its table and protection, the policies in force. */
 static void print_agent(json_t *reply)
