@@ -569,12 +569,10 @@ int control_open(const char *path, gid_t group, int epfd, control_handler_fn fn,
 		unlink(path);
 		return -ENOMEM;
 	}
-	c->io.fd = TAKE_FD(fd);
-	c->io.cb = listen_cb;
 	c->epfd = epfd;
 	c->fn = fn;
 	c->userdata = userdata;
-	r = loop_add(epfd, &c->io, EPOLLIN);
+	r = loop_watch(epfd, &c->io, TAKE_FD(fd), listen_cb, EPOLLIN);
 	if (r < 0) {
 		control_close(c);
 		return r;

@@ -27,6 +27,16 @@ static inline int loop_add(int epfd, struct jit_io *io, uint32_t events)
 	return loop_ctl(epfd, EPOLL_CTL_ADD, io, events);
 }
 
+/* Watch fd for events with cb; io is embedded in the owner cb is given. */
+static inline int loop_watch(int epfd, struct jit_io *io, int fd,
+			     void (*cb)(struct jit_io *io, uint32_t events),
+			     uint32_t events)
+{
+	io->fd = fd;
+	io->cb = cb;
+	return loop_add(epfd, io, events);
+}
+
 static inline int loop_mod(int epfd, struct jit_io *io, uint32_t events)
 {
 	return loop_ctl(epfd, EPOLL_CTL_MOD, io, events);

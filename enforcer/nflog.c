@@ -215,22 +215,18 @@ static int open_group(uint16_t group, uint32_t snaplen, unsigned reads,
 		r = -errno;
 		goto fail;
 	}
-	if (setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_RCVBUFFORCE,
-		       &size, sizeof(size)) < 0)
-		(void)setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET,
-				 SO_RCVBUF, &size, sizeof(size));
+	socket_buffers(mnl_socket_get_fd(n->nl), size, 0);
 	n->snaplen = snaplen;
 	r = config(n, AF_UNSPEC, group, put_bind);
 	if (r == 0)
 		r = config(n, AF_UNSPEC, group, put_mode);
 	if (r < 0)
 		goto fail;
-	n->io.fd = mnl_socket_get_fd(n->nl);
-	n->io.cb = nflog_cb;
 	n->epfd = epfd;
 	n->group = group;
 	n->reads = reads;
-	r = loop_add(epfd, &n->io, EPOLLIN);
+	r = loop_watch(epfd, &n->io, mnl_socket_get_fd(n->nl), nflog_cb,
+		       EPOLLIN);
 	if (r < 0)
 		goto fail;
 	*ret = n;

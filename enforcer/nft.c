@@ -67,13 +67,7 @@ int nft_open(struct jit_nft **ret)
 		return r;
 	}
 	fd = mnl_socket_get_fd(n->nl);
-	/* Best effort: the FORCE variants need CAP_NET_ADMIN, which we hold. */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size,
-				 sizeof(size));
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
-				 sizeof(size));
+	socket_buffers(fd, size, size);
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	n->seq = (uint32_t)now_real_ms();

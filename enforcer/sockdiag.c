@@ -227,12 +227,11 @@ int sockwatch_open(int epfd, sockdiag_fn fn, void *userdata,
 		free(w);
 		return r;
 	}
-	w->io.fd = mnl_socket_get_fd(w->nl);
-	w->io.cb = sockwatch_cb;
 	w->epfd = epfd;
 	w->fn = fn;
 	w->userdata = userdata;
-	r = loop_add(epfd, &w->io, EPOLLIN);
+	r = loop_watch(epfd, &w->io, mnl_socket_get_fd(w->nl), sockwatch_cb,
+		       EPOLLIN);
 	if (r < 0) {
 		sockwatch_close(w);
 		return r;

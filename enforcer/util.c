@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "util.h"
@@ -32,6 +33,19 @@ static uint64_t clock_ms(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void socket_buffer(int fd, int force, int plain, int size)
+{
+	if (size > 0 &&
+	    setsockopt(fd, SOL_SOCKET, force, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, plain, &size, sizeof(size));
+}
+
+void socket_buffers(int fd, int rcv, int snd)
+{
+	socket_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcv);
+	socket_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, snd);
 }
 
 uint64_t now_mono_ms(void)

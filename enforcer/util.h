@@ -93,6 +93,13 @@ void utf8_truncate_invalid(char *s);
  */
 int dir_check_private(const char *dir, char *why, size_t n);
 
+/*
+ * Best effort: fd's receive and send buffers to rcv and snd bytes (0: as
+ * they are). The FORCE options, which pass the sysctl limits, need
+ * CAP_NET_ADMIN, which the agent holds; without it the limits apply.
+ */
+void socket_buffers(int fd, int rcv, int snd);
+
 /* Monotonic and real clocks, milliseconds. */
 uint64_t now_mono_ms(void);
 uint64_t now_real_ms(void);

@@ -147,16 +147,12 @@ int watch_open(const char *table, int epfd, watch_fn fn, void *userdata,
 		r = -errno;
 		goto fail;
 	}
-	if (setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET, SO_RCVBUFFORCE,
-		       &size, sizeof(size)) < 0)
-		(void)setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET,
-				 SO_RCVBUF, &size, sizeof(size));
-	w->io.fd = mnl_socket_get_fd(w->nl);
-	w->io.cb = watch_cb;
+	socket_buffers(mnl_socket_get_fd(w->nl), size, 0);
 	w->epfd = epfd;
 	w->fn = fn;
 	w->userdata = userdata;
-	r = loop_add(epfd, &w->io, EPOLLIN);
+	r = loop_watch(epfd, &w->io, mnl_socket_get_fd(w->nl), watch_cb,
+		       EPOLLIN);
 	if (r < 0)
 		goto fail;
 	*ret = w;
