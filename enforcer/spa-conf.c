@@ -271,6 +271,29 @@ static int parse_prefixes(struct parser *p, const char *kw, char *val,
 	return 0;
 }
 
+int spa_port_parse(char *tok, struct jit_spa_port *ret)
+{
+	char *slash = strchr(tok, '/'), *end;
+	unsigned long port;
+
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (!strcasecmp(tok, "tcp"))
+		ret->ipproto = IPPROTO_TCP;
+	else if (!strcasecmp(tok, "udp"))
+		ret->ipproto = IPPROTO_UDP;
+	else
+		return -EPROTONOSUPPORT;
+	errno = 0;
+	port = strtoul(slash + 1, &end, 10);
+	if (!isdigit((unsigned char)slash[1]) || *end || errno || port < 1 ||
+	    port > 65535)
+		return -ERANGE;
+	ret->port = (uint16_t)port;
+	return 0;
+}
+
 /* "tcp/22, udp/1194". */
 static int parse_ports(struct parser *p, const char *kw, char *val,
 		       struct jit_spa_port **ret, size_t *n)
@@ -279,33 +302,26 @@ static int parse_ports(struct parser *p, const char *kw, char *val,
 
 	for (char *t = strtok_r(val, ", \t", &save); t;
 	     t = strtok_r(NULL, ", \t", &save)) {
-		char *slash = strchr(t, '/'), *end;
-		unsigned long port;
-		uint8_t proto;
+		const char *port = strchr(t, '/');
+		struct jit_spa_port sp;
 
-		if (!slash)
+		switch (spa_port_parse(t, &sp)) {
+		case -EINVAL:
 			return err(p, "%s: '%s' is not proto/port (tcp/22)", kw,
 				   t);
-		*slash = '\0';
-		if (!strcasecmp(t, "tcp"))
-			proto = IPPROTO_TCP;
-		else if (!strcasecmp(t, "udp"))
-			proto = IPPROTO_UDP;
-		else
+		case -EPROTONOSUPPORT:
 			return err(p, "%s: protocol '%s' is not tcp or udp", kw,
 				   t);
-		errno = 0;
-		port = strtoul(slash + 1, &end, 10);
-		if (!isdigit((unsigned char)slash[1]) || *end || errno ||
-		    port < 1 || port > 65535)
+		case -ERANGE:
 			return err(p, "%s: port '%s' is not 1..65535", kw,
-				   slash + 1);
+				   port + 1);
+		}
 		if (*n >= JIT_SPA_PORTS_MAX)
 			return err(p, "%s: more than %d ports", kw,
 				   JIT_SPA_PORTS_MAX);
 		if (grow1((void **)ret, *n, sizeof(**ret)) < 0)
 			return -ENOMEM;
-		(*ret)[(*n)++] = (struct jit_spa_port){ proto, (uint16_t)port };
+		(*ret)[(*n)++] = sp;
 	}
 	if (!*n)
 		return err(p, "%s needs at least one proto/port", kw);

@@ -155,23 +155,9 @@ static int parse_message(const struct jit_spa_stanza *s,
 	res->n_ports = 0;
 	while ((tok = strtok_r(NULL, ",", &save))) {
 		struct jit_spa_port p;
-		char *slash = strchr(tok, '/'), *end;
-		unsigned long port;
 
-		if (!slash)
+		if (spa_port_parse(tok, &p) < 0)
 			goto bad;
-		*slash = '\0';
-		if (!strcasecmp(tok, "tcp"))
-			p.ipproto = IPPROTO_TCP;
-		else if (!strcasecmp(tok, "udp"))
-			p.ipproto = IPPROTO_UDP;
-		else
-			goto bad;
-		port = strtoul(slash + 1, &end, 10);
-		if (slash[1] < '0' || slash[1] > '9' || *end || port < 1 ||
-		    port > 65535)
-			goto bad;
-		p.port = (uint16_t)port;
 		if (s->n_restrict_ports &&
 		    port_in(s->restrict_ports, s->n_restrict_ports, &p)) {
 			verdict(res, JIT_SPA_REFUSED,
