@@ -69,6 +69,15 @@ json_t *json_text(const char *s)
 	return v;
 }
 
+char *vformat(const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	return msg;
+}
+
 /* An error reply of the agent's shape, for errors jitctl finds itself. */
 json_t *error_reply(const char *code, const char *fmt, ...)
 {
@@ -77,8 +86,7 @@ json_t *error_reply(const char *code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = vformat(fmt, ap);
 	va_end(ap);
 	reply = json_pack("{s:b, s:{s:s, s:o}}", "ok", 0, "error", "code", code,
 			  "message", json_text(msg));
@@ -126,8 +134,7 @@ int fail(struct ctx *ctx, const char *code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = vformat(fmt, ap);
 	va_end(ap);
 	return report(ctx, error_reply(code, "%s", msg));
 }

@@ -16,6 +16,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -134,6 +135,8 @@ __attribute__((format(printf, 2, 3))) int usage_error(struct ctx *ctx,
 						      const char *fmt, ...);
 
 /* ---- output and errors ---- */
+/* fmt formatted into a new string; aborts when out of memory. */
+char *vformat(const char *fmt, va_list ap);
 json_t *json_text(const char *s);
 __attribute__((format(printf, 2, 3))) json_t *error_reply(const char *code,
 							  const char *fmt, ...);

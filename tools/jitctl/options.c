@@ -369,8 +369,7 @@ int usage_error(struct ctx *ctx, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = vformat(fmt, ap);
 	va_end(ap);
 	if (ctx->json) {
 		json_t *doc = error_reply("usage", "%s", msg);
