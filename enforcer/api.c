@@ -276,7 +276,8 @@ static int parse_reason(json_t *msg, struct jit_request *out,
 
 /*
  * Fields are checked in this order, and the first error is the one
- * reported. Fields the request does not know are ignored.
+ * reported. Fields the request does not know were refused before, where
+ * the op was found (daemon-views.c).
  */
 int request_parse(json_t *msg, struct jit_request *out, const char **code,
 		  char *errmsg, size_t errlen)

@@ -314,28 +314,72 @@ static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
 			 d->policy_errors, "spa_errors", d->spa.errors);
 }
 
+/* The fields each op takes besides "op"; any other is refused. */
+#define FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NO_FIELDS   ((const char *const[]){ NULL })
+
 static const struct {
 	const char *name;
 	json_t *(*fn)(struct jit_daemon *d, const struct jit_peer *peer,
 		      json_t *req);
+	const char *const *fields;
 } ops[] = {
-	{ "status", op_status },     { "request", api_request },
-	{ "approve", api_approve },  { "deny", api_deny },
-	{ "revoke", api_revoke },    { "grants", op_grants },
-	{ "requests", op_requests }, { "alerts", op_alerts },
-	{ "posture", op_posture },   { "policies", op_policies },
-	{ "reload", op_reload },     { "events", op_events },
-	{ "metrics", op_metrics },
+	{ "status", op_status, NO_FIELDS },
+	{ "request", api_request,
+	  FIELDS("policy", "port", "protocol", "source", "duration",
+		 "reason") },
+	{ "approve", api_approve, FIELDS("id", "reason") },
+	{ "deny", api_deny, FIELDS("id", "reason") },
+	{ "revoke", api_revoke, FIELDS("id", "terminate") },
+	{ "grants", op_grants, FIELDS("after", "limit") },
+	{ "requests", op_requests, FIELDS("all", "after", "limit") },
+	{ "alerts", op_alerts, FIELDS("follow", "limit") },
+	{ "posture", op_posture, NO_FIELDS },
+	{ "policies", op_policies, NO_FIELDS },
+	{ "reload", op_reload, NO_FIELDS },
+	{ "events", op_events, FIELDS("follow", "limit") },
+	{ "metrics", op_metrics, NO_FIELDS },
 };
+
+/*
+ * The first field of req that its op does not take, or NULL. A field
+ * that is misspelt or belongs to another version is an error, not a
+ * default: a grant must be exactly what was asked.
+ */
+static const char *unknown_field(json_t *req, const char *const *fields)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(req, key, v)
+	{
+		const char *const *f = fields;
+
+		if (streq(key, "op"))
+			continue;
+		while (*f && !streq(*f, key))
+			f++;
+		if (!*f)
+			return key;
+	}
+	return NULL;
+}
 
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
 			      json_t *req)
 {
 	struct jit_daemon *d = userdata;
 	const char *op = json_string_value(json_object_get(req, "op"));
+	const char *bad;
 
-	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-		if (streq(op, ops[i].name))
-			return ops[i].fn(d, peer, req);
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+		if (!streq(op, ops[i].name))
+			continue;
+		if ((bad = unknown_field(req, ops[i].fields)))
+			return control_error("unknown-field",
+					     "op '%s' has no field '%.64s'", op,
+					     bad);
+		return ops[i].fn(d, peer, req);
+	}
 	return control_error("unknown-op", "unknown op '%.64s'", op);
 }

@@ -160,6 +160,10 @@ raw() { vm "$PROBE" unix "$SOCK"; }
 check "invalid JSON gets an error reply" bash -c "printf 'not json\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-json\"'"
 check "unknown op" bash -c "printf '{\"op\":\"launch\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"unknown-op\"'"
 check "wrong type" bash -c "printf '{\"op\":\"request\",\"policy\":1,\"port\":22,\"source\":\"$C1_4\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-type\"'"
+# A misspelt field is refused, not ignored: "durtion" would otherwise be a
+# grant of the policy's default length, not the 5 minutes asked for.
+check "unknown field is refused" bash -c "printf '{\"op\":\"request\",\"policy\":\"ssh\",\"port\":22,\"source\":\"$C1_4\",\"durtion\":\"5m\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"unknown-field\".*durtion'"
+check "unknown field in another op" bash -c "printf '{\"op\":\"status\",\"verbose\":true}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"unknown-field\"'"
 check "missing field" bash -c "printf '{\"op\":\"revoke\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
 check "a line over 64 KiB is refused" bash -c "head -c 70000 /dev/zero | tr '\\\\0' a | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"line-too-long\"'"
 check "several requests on one connection are answered in order" bash -c "printf '{\"op\":\"status\"}\n{\"op\":\"grants\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -q 2"
