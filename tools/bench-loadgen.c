@@ -1259,6 +1259,78 @@ static int cmd_burst(int argc, char **argv)
 	return 0;
 }
 
+/* Open access for src (a packet or a request); its end, or NAN. */
+static double expiry_open(const struct access_args *a, struct ctl *c,
+			  const char *src_text, const struct sockaddr_in *src,
+			  int n, double dur_s)
+{
+	double end_ms = NAN;
+	unsigned att;
+
+	if (a->spa) {
+		double t_open;
+
+		send_spa(a->sock_or_dir, n, src, &a->spa_dst);
+		t_open = connect_until_open(&a->dst, src, 5000, &att);
+		if (!isnan(t_open))
+			end_ms = t_open + dur_s * 1e3;
+	} else {
+		char d[32];
+
+		snprintf(d, sizeof(d), "%gs", dur_s);
+		if (!ctl_request(c, "ssh", a->port, src_text, d, &end_ms))
+			end_ms = NAN;
+	}
+	return end_ms;
+}
+
+/*
+ * New connections from now until one is refused, before stop: when the
+ * first was refused (NAN if none was), and *last_ok the last let in. The
+ * daemon-driven baseline may close early, so this starts at once.
+ */
+static double expiry_first_refusal(const struct sockaddr_in *dst,
+				   const struct sockaddr_in *src, double stop,
+				   double *last_ok)
+{
+	double t, t2;
+
+	*last_ok = NAN;
+	while (real_ms() < stop) {
+		int r = try_connect(dst, src, 2000, &t);
+
+		if (r == 1) {
+			*last_ok = t;
+			continue;
+		}
+		if (r == 0) {
+			/* A slow answer on a busy machine is no refusal. */
+			if (try_connect(dst, src, 100000, &t2) == 1) {
+				*last_ok = t2;
+				continue;
+			}
+			return t;
+		}
+		sleep_us(1000);
+	}
+	return NAN;
+}
+
+/* The established connection, echoed every 100 ms for hold_s. */
+static void expiry_hold(int sess, double hold_s, unsigned long *ok,
+			unsigned long *failed)
+{
+	double stop = real_ms() + hold_s * 1e3;
+
+	while (real_ms() < stop) {
+		if (session_echo(sess))
+			(*ok)++;
+		else
+			(*failed)++;
+		sleep_us(100e3);
+	}
+}
+
 static int cmd_expiry(int argc, char **argv)
 {
 	struct access_args a = { 0 };
@@ -1288,30 +1360,14 @@ static int cmd_expiry(int argc, char **argv)
 		die("out of memory");
 	for (int i = first; i < argc; i++) {
 		struct sockaddr_in src;
-		double end_ms = 0, t, first_fail = NAN, last_ok = NAN, stop;
-		unsigned att;
+		double end_ms, first_fail, last_ok;
 		int sess;
 
 		sockaddr4(argv[i], 0, &src);
-		if (a.spa) {
-			double t_open;
-
-			send_spa(a.sock_or_dir, i - first, &src, &a.spa_dst);
-			t_open = connect_until_open(&a.dst, &src, 5000, &att);
-			if (isnan(t_open)) {
-				fails++;
-				continue;
-			}
-			end_ms = t_open + dur_s * 1e3;
-		} else {
-			char d[32];
-
-			snprintf(d, sizeof(d), "%gs", dur_s);
-			if (!ctl_request(&c, "ssh", a.port, argv[i], d,
-					 &end_ms)) {
-				fails++;
-				continue;
-			}
+		end_ms = expiry_open(&a, &c, argv[i], &src, i - first, dur_s);
+		if (isnan(end_ms)) {
+			fails++;
+			continue;
 		}
 		sess = open_session(&a.dst, &src);
 		if (sess < 0 || !session_echo(sess)) {
@@ -1320,33 +1376,9 @@ static int cmd_expiry(int argc, char **argv)
 				close(sess);
 			continue;
 		}
-		/*
-		 * New connections from now on until one is refused: the
-		 * daemon-driven baseline may close early, so start at once.
-		 */
-		stop = end_ms + (a.spa ? 15000 : 3000);
-		while (real_ms() < stop) {
-			int r = try_connect(&a.dst, &src, 2000, &t);
-
-			if (r == 1) {
-				last_ok = t;
-				continue;
-			}
-			if (r == 0) {
-				double t2;
-
-				/* A slow answer on a busy machine is no
-				 * refusal. */
-				if (try_connect(&a.dst, &src, 100000, &t2) ==
-				    1) {
-					last_ok = t2;
-					continue;
-				}
-				first_fail = t;
-				break;
-			}
-			sleep_us(1000);
-		}
+		first_fail = expiry_first_refusal(
+			&a.dst, &src, end_ms + (a.spa ? 15000 : 3000),
+			&last_ok);
 		if (isnan(first_fail)) {
 			fails++;
 		} else {
@@ -1356,15 +1388,7 @@ static int cmd_expiry(int argc, char **argv)
 				"%+.1f ms, first refused at %+.1f ms\n",
 				argv[i], last_ok - end_ms, first_fail - end_ms);
 		}
-		/* The established connection, after the end. */
-		stop = real_ms() + hold_s * 1e3;
-		while (real_ms() < stop) {
-			if (session_echo(sess))
-				est_ok++;
-			else
-				est_fail++;
-			sleep_us(100e3);
-		}
+		expiry_hold(sess, hold_s, &est_ok, &est_fail);
 		close(sess);
 	}
 	printf("{");
@@ -1376,6 +1400,8 @@ static int cmd_expiry(int argc, char **argv)
 	       "lu,"
 	       "\"hold_s\":%g,\"fails\":%lu}\n",
 	       est_ok, est_fail, hold_s, fails);
+	free(late);
+	free(absl);
 	return 0;
 }
 
