@@ -554,22 +554,21 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 	struct jit_request *r, none = { 0 };
 	struct jit_identity id;
 	struct jit_refusal why;
-	json_t *reply = NULL, *reason;
+	json_t *reply = NULL;
+	const char *code;
+	char err[128];
+	struct parse_err e = { &code, err, sizeof(err) };
 	uint64_t rid;
 
 	if (get_id(msg, &rid, &reply) < 0)
 		return reply;
 	peer_identity(peer, &id);
 	none.id = rid;
-	reason = json_object_get(msg, "reason");
-	if (reason && !json_is_null(reason) &&
-	    (!json_is_string(reason) ||
-	     strlen(json_string_value(reason)) >= JIT_REASON_MAX)) {
-		reply = refuse(d, &id, event, &none, "bad-type",
-			       "field 'reason' must be a string of at most "
-			       "255 bytes");
-	} else if (access_decide(&d->access, &id, rid, approve,
-				 json_string_value(reason), &r, &why) < 0) {
+	/* The same rule as a request's reason. */
+	if (parse_reason(msg, &none, &e) < 0) {
+		reply = refuse(d, &id, event, &none, code, err);
+	} else if (access_decide(&d->access, &id, rid, approve, none.reason, &r,
+				 &why) < 0) {
 		reply = refusal(&why);
 	} else {
 		reply = request_reply(r);
@@ -578,6 +577,7 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 	}
 	access_arm_timer(d);
 	identity_release(&id);
+	free(none.reason);
 	return reply;
 }
 

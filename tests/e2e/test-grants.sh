@@ -164,6 +164,9 @@ check "wrong type" bash -c "printf '{\"op\":\"request\",\"policy\":1,\"port\":22
 # grant of the policy's default length, not the 5 minutes asked for.
 check "unknown field is refused" bash -c "printf '{\"op\":\"request\",\"policy\":\"ssh\",\"port\":22,\"source\":\"$C1_4\",\"durtion\":\"5m\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"unknown-field\".*durtion'"
 check "unknown field in another op" bash -c "printf '{\"op\":\"status\",\"verbose\":true}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"unknown-field\"'"
+# A decision's reason follows the request's rule: no control characters
+# (they would reach terminals through jitctl's tables).
+check "a reason with control characters is refused in deny too" bash -c "printf '{\"op\":\"deny\",\"id\":999999,\"reason\":\"x\\\\u001b[2J\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-value\".*control characters'"
 check "missing field" bash -c "printf '{\"op\":\"revoke\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
 check "a line over 64 KiB is refused" bash -c "head -c 70000 /dev/zero | tr '\\\\0' a | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"line-too-long\"'"
 check "several requests on one connection are answered in order" bash -c "printf '{\"op\":\"status\"}\n{\"op\":\"grants\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -q 2"
