@@ -3,19 +3,12 @@
 
 #include "addr.h"
 #include "util.h"
+#include "helpers.h"
 #include "runner.h"
-
-static struct jit_prefix parse_ok(const char *s)
-{
-	struct jit_prefix p;
-
-	ck_assert_msg(prefix_parse(s, &p) == 0, "'%s' should parse", s);
-	return p;
-}
 
 static const char *fmt(const char *s, char *buf, size_t size)
 {
-	struct jit_prefix p = parse_ok(s);
+	struct jit_prefix p = test_prefix(s);
 
 	return prefix_format(&p, buf, size);
 }
@@ -49,7 +42,7 @@ END_TEST
 
 UNIT_TEST("core", test_parse_fields)
 {
-	struct jit_prefix p = parse_ok("198.51.100.0/24");
+	struct jit_prefix p = test_prefix("198.51.100.0/24");
 
 	ck_assert_int_eq(p.family, AF_INET);
 	ck_assert_int_eq(p.len, 24);
@@ -58,7 +51,7 @@ UNIT_TEST("core", test_parse_fields)
 	ck_assert_int_eq(p.addr[3], 0);
 	ck_assert_uint_eq(prefix_addr_len(&p), 4);
 
-	p = parse_ok("2001:db8::/32");
+	p = test_prefix("2001:db8::/32");
 	ck_assert_int_eq(p.family, AF_INET6);
 	ck_assert_int_eq(p.len, 32);
 	ck_assert_int_eq(p.addr[0], 0x20);
@@ -130,7 +123,7 @@ END_TEST
 
 static bool contains(const char *outer, const char *inner)
 {
-	struct jit_prefix o = parse_ok(outer), i = parse_ok(inner);
+	struct jit_prefix o = test_prefix(outer), i = test_prefix(inner);
 
 	return prefix_contains(&o, &i);
 }
@@ -173,21 +166,21 @@ UNIT_TEST("core", test_last)
 	struct jit_prefix p;
 	uint8_t out[16];
 
-	p = parse_ok("192.0.2.0/24");
+	p = test_prefix("192.0.2.0/24");
 	prefix_last(&p, out);
 	ck_assert_mem_eq(out, v4, 16);
-	p = parse_ok("192.0.2.7");
+	p = test_prefix("192.0.2.7");
 	prefix_last(&p, out);
 	ck_assert_mem_eq(out, v4_host, 16);
-	p = parse_ok("10.0.0.0/15");
+	p = test_prefix("10.0.0.0/15");
 	prefix_last(&p, out);
 	ck_assert_mem_eq(out, v4_odd, 16);
 
-	p = parse_ok("2001:db8::/32");
+	p = test_prefix("2001:db8::/32");
 	prefix_last(&p, out);
 	memset(v6 + 4, 0xff, 12);
 	ck_assert_mem_eq(out, v6, 16);
-	p = parse_ok("::/0");
+	p = test_prefix("::/0");
 	prefix_last(&p, out);
 	memset(v6, 0xff, 16);
 	ck_assert_mem_eq(out, v6, 16);
@@ -209,10 +202,10 @@ UNIT_TEST("core", test_format_round_trip)
 	char buf[JIT_PREFIX_STRLEN];
 
 	for (size_t i = 0; i < ARRAY_SIZE(canon); i++) {
-		struct jit_prefix p = parse_ok(canon[i]), q;
+		struct jit_prefix p = test_prefix(canon[i]), q;
 
 		ck_assert_str_eq(prefix_format(&p, buf, sizeof(buf)), canon[i]);
-		q = parse_ok(buf);
+		q = test_prefix(buf);
 		ck_assert_mem_eq(&p, &q, sizeof(p));
 	}
 	/* The longest form fits JIT_PREFIX_STRLEN. */

@@ -10,6 +10,7 @@
 
 #include "cover.h"
 #include "util.h"
+#include "helpers.h"
 #include "runner.h"
 
 /*
@@ -26,17 +27,6 @@
 #define UDP JIT_PROTO_UDP
 #define ANY (JIT_PROTO_TCP | JIT_PROTO_UDP)
 
-static struct jit_grant_key key(const char *src, unsigned protos, uint16_t lo,
-				uint16_t hi)
-{
-	struct jit_grant_key k = { .protos = protos,
-				   .port_lo = lo,
-				   .port_hi = hi };
-
-	ck_assert_msg(prefix_parse(src, &k.source) == 0, "bad source %s", src);
-	return k;
-}
-
 static unsigned alen(uint8_t family)
 {
 	return family == AF_INET ? 4 : 16;
@@ -44,9 +34,8 @@ static unsigned alen(uint8_t family)
 
 static void parse_addr(const char *s, uint8_t family, uint8_t out[16])
 {
-	struct jit_prefix p;
+	struct jit_prefix p = test_prefix(s);
 
-	ck_assert_msg(prefix_parse(s, &p) == 0, "bad address %s", s);
 	ck_assert_int_eq(p.family, family);
 	memset(out, 0, 16);
 	memcpy(out, p.addr, alen(family));
@@ -773,8 +762,8 @@ UNIT_TEST("cases", test_short_udp_does_not_cut_long_grant)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
-	struct jit_grant_key both = key("192.0.2.7", ANY, 22, 22);
-	struct jit_grant_key udp = key("192.0.2.7", UDP, 22, 22);
+	struct jit_grant_key both = test_key("192.0.2.7", ANY, 22, 22);
+	struct jit_grant_key udp = test_key("192.0.2.7", UDP, 22, 22);
 	struct delta_size d;
 
 	ck_assert_int_eq(cover_add(c, 1, &both, 30 * MIN_MS), 0);
@@ -815,9 +804,9 @@ UNIT_TEST("cases", test_port_inside_range_stays)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
-	struct jit_grant_key one = key("192.0.2.7", TCP, 2202, 2202);
-	struct jit_grant_key range = key("192.0.2.7", TCP, 2202, 2205);
-	struct jit_grant_key wide = key("192.0.2.7", TCP, 2200, 2300);
+	struct jit_grant_key one = test_key("192.0.2.7", TCP, 2202, 2202);
+	struct jit_grant_key range = test_key("192.0.2.7", TCP, 2202, 2205);
+	struct jit_grant_key wide = test_key("192.0.2.7", TCP, 2200, 2300);
 	struct delta_size d;
 
 	ck_assert_int_eq(cover_add(c, 1, &one, 500), 0);
@@ -888,8 +877,8 @@ UNIT_TEST("cases", test_nested_prefixes)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
-	struct jit_grant_key outer = key("10.0.0.0/8", TCP, 22, 22);
-	struct jit_grant_key inner = key("10.1.0.0/16", TCP, 22, 22);
+	struct jit_grant_key outer = test_key("10.0.0.0/8", TCP, 22, 22);
+	struct jit_grant_key inner = test_key("10.1.0.0/16", TCP, 22, 22);
 	_cleanup_free_ struct jit_elem *e = NULL;
 
 	ck_assert_int_eq(cover_add(c, 1, &outer, 100), 0);
@@ -918,8 +907,8 @@ UNIT_TEST("cases", test_nested_prefixes_reverse_ends)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
-	struct jit_grant_key outer = key("10.0.0.0/8", TCP, 22, 22);
-	struct jit_grant_key inner = key("10.1.0.0/16", TCP, 22, 22);
+	struct jit_grant_key outer = test_key("10.0.0.0/8", TCP, 22, 22);
+	struct jit_grant_key inner = test_key("10.1.0.0/16", TCP, 22, 22);
 	_cleanup_free_ struct jit_elem *e = NULL;
 	struct delta_size d;
 
@@ -941,10 +930,10 @@ UNIT_TEST("cases", test_adjacent_pieces_merge)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
-	struct jit_grant_key lo = key("10.0.0.0/9", UDP, 1, 100);
-	struct jit_grant_key hi = key("10.128.0.0/9", UDP, 1, 100);
-	struct jit_grant_key ports = key("10.0.0.0/8", UDP, 101, 200);
-	struct jit_grant_key side = key("10.1.0.0/16", UDP, 201, 300);
+	struct jit_grant_key lo = test_key("10.0.0.0/9", UDP, 1, 100);
+	struct jit_grant_key hi = test_key("10.128.0.0/9", UDP, 1, 100);
+	struct jit_grant_key ports = test_key("10.0.0.0/8", UDP, 101, 200);
+	struct jit_grant_key side = test_key("10.1.0.0/16", UDP, 201, 300);
 	_cleanup_free_ struct jit_elem *e = NULL;
 
 	ck_assert_int_eq(cover_add(c, 1, &lo, 100), 0);
@@ -984,16 +973,18 @@ UNIT_TEST("cases", test_whole_address_space)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
-	struct jit_grant_key all4 = key("0.0.0.0/0", ANY, 1, 65535);
-	struct jit_grant_key top4 = key("255.255.255.0/24", TCP, 1, 65535);
-	struct jit_grant_key half4 = key("128.0.0.0/1", TCP, 65535, 65535);
-	struct jit_grant_key all6 = key("::/0", UDP, 53, 53);
-	struct jit_grant_key top6 = key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:"
-					"ff00/120",
-					UDP, 53, 53);
-	struct jit_grant_key host6 = key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:"
-					 "ffff",
-					 UDP, 53, 53);
+	struct jit_grant_key all4 = test_key("0.0.0.0/0", ANY, 1, 65535);
+	struct jit_grant_key top4 = test_key("255.255.255.0/24", TCP, 1, 65535);
+	struct jit_grant_key half4 = test_key("128.0.0.0/1", TCP, 65535, 65535);
+	struct jit_grant_key all6 = test_key("::/0", UDP, 53, 53);
+	struct jit_grant_key top6 =
+		test_key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:"
+			 "ff00/120",
+			 UDP, 53, 53);
+	struct jit_grant_key host6 =
+		test_key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:"
+			 "ffff",
+			 UDP, 53, 53);
 	_cleanup_free_ struct jit_elem *e = NULL;
 	size_t n;
 
@@ -1063,7 +1054,7 @@ UNIT_TEST("cases", test_identical_records)
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		struct jit_cover *c = cover_new();
 		struct fake_kernel fk = { 0 };
-		struct jit_grant_key k = key(keys[i], ANY, 443, 443);
+		struct jit_grant_key k = test_key(keys[i], ANY, 443, 443);
 		struct delta_size d;
 
 		ck_assert_int_eq(cover_add(c, 1, &k, 100), 0);
@@ -1091,8 +1082,8 @@ UNIT_TEST("cases", test_rollback)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
-	struct jit_grant_key host = key("192.0.2.7", TCP, 22, 23);
-	struct jit_grant_key net = key("198.51.100.0/24", UDP, 53, 53);
+	struct jit_grant_key host = test_key("192.0.2.7", TCP, 22, 23);
+	struct jit_grant_key net = test_key("198.51.100.0/24", UDP, 53, 53);
 	struct jit_cover_stats st;
 	struct jit_elem *del, *add;
 	size_t n_del, n_add;
@@ -1152,9 +1143,9 @@ UNIT_TEST("cases", test_commit_without_delta)
 {
 	struct jit_cover *c = cover_new();
 	struct fake_kernel fk = { 0 };
-	struct jit_grant_key outer = key("10.0.0.0/8", ANY, 22, 22);
-	struct jit_grant_key inner = key("10.1.0.0/16", TCP, 22, 22);
-	struct jit_grant_key host = key("192.0.2.7", UDP, 53, 54);
+	struct jit_grant_key outer = test_key("10.0.0.0/8", ANY, 22, 22);
+	struct jit_grant_key inner = test_key("10.1.0.0/16", TCP, 22, 22);
+	struct jit_grant_key host = test_key("192.0.2.7", UDP, 53, 54);
 	struct jit_elem *all;
 	size_t n;
 
@@ -1186,7 +1177,7 @@ END_TEST
 UNIT_TEST("cases", test_errors)
 {
 	struct jit_cover *c = cover_new();
-	struct jit_grant_key k = key("192.0.2.7", TCP, 22, 22);
+	struct jit_grant_key k = test_key("192.0.2.7", TCP, 22, 22);
 	struct jit_grant_key bad = k;
 	struct jit_elem *del, *add, *all;
 	size_t n_del, n_add, n;
@@ -1245,31 +1236,31 @@ UNIT_TEST("cases", test_errors)
 	bad = k;
 	bad.protos = ANY;
 	ck_assert_int_eq(cover_del(c, 1, &bad), -EINVAL);
-	bad = key("192.0.2.8", TCP, 22, 22);
+	bad = test_key("192.0.2.8", TCP, 22, 22);
 	ck_assert_int_eq(cover_del(c, 1, &bad), -EINVAL);
-	bad = key("192.0.2.0/24", TCP, 22, 22);
+	bad = test_key("192.0.2.0/24", TCP, 22, 22);
 	ck_assert_int_eq(cover_del(c, 1, &bad), -EINVAL);
 	ck_assert_int_eq(cover_del(c, 1, &k), 0);
 	cover_commit(c); /* without a delta: still consistent */
 
 	/* Part of the ports, or a narrower prefix, is not the key either. */
-	k = key("192.0.2.7", TCP, 22, 23);
+	k = test_key("192.0.2.7", TCP, 22, 23);
 	ck_assert_int_eq(cover_add(c, 2, &k, 5), 0);
-	bad = key("192.0.2.7", TCP, 22, 22);
+	bad = test_key("192.0.2.7", TCP, 22, 22);
 	ck_assert_int_eq(cover_del(c, 2, &bad), -EINVAL);
-	bad = key("192.0.2.7", TCP, 23, 23);
+	bad = test_key("192.0.2.7", TCP, 23, 23);
 	ck_assert_int_eq(cover_del(c, 2, &bad), -EINVAL);
 	ck_assert_int_eq(cover_del(c, 2, &k), 0);
-	k = key("10.0.0.0/8", UDP, 22, 23);
+	k = test_key("10.0.0.0/8", UDP, 22, 23);
 	ck_assert_int_eq(cover_add(c, 3, &k, 5), 0);
-	bad = key("10.0.0.0/16", UDP, 22, 23);
+	bad = test_key("10.0.0.0/16", UDP, 22, 23);
 	ck_assert_int_eq(cover_del(c, 3, &bad), -EINVAL);
 	/* Same last address. */
-	bad = key("10.128.0.0/9", UDP, 22, 23);
+	bad = test_key("10.128.0.0/9", UDP, 22, 23);
 	ck_assert_int_eq(cover_del(c, 3, &bad), -EINVAL);
-	bad = key("10.0.0.0/8", UDP, 22, 24);
+	bad = test_key("10.0.0.0/8", UDP, 22, 24);
 	ck_assert_int_eq(cover_del(c, 3, &bad), -EINVAL);
-	bad = key("10.0.0.0/8", ANY, 22, 23);
+	bad = test_key("10.0.0.0/8", ANY, 22, 23);
 	ck_assert_int_eq(cover_del(c, 3, &bad), -EINVAL);
 	ck_assert_int_eq(cover_del(c, 3, &k), 0);
 	cover_commit(c);
@@ -1291,12 +1282,7 @@ static struct jit_grant_key host_n(uint32_t i)
 				   .port_lo = 22,
 				   .port_hi = 22 };
 
-	k.source.family = AF_INET;
-	k.source.len = 32;
-	k.source.addr[0] = 10;
-	k.source.addr[1] = (uint8_t)(i >> 16);
-	k.source.addr[2] = (uint8_t)(i >> 8);
-	k.source.addr[3] = (uint8_t)i;
+	k.source = test_host_v4(i);
 	return k;
 }
 
@@ -1317,10 +1303,10 @@ UNIT_CASE("cost", .timeout_s = 60);
 UNIT_TEST("cost", test_many_records)
 {
 	struct jit_cover *c = cover_new();
-	struct jit_grant_key net4 = key("172.16.0.0/12", TCP, 22, 22);
-	struct jit_grant_key net6 = key("2001:db8::/32", UDP, 53, 53);
-	struct jit_grant_key net6t = key("2001:db8::/32", TCP, 53, 53);
-	struct jit_grant_key one = key("198.51.100.1", TCP, 443, 443);
+	struct jit_grant_key net4 = test_key("172.16.0.0/12", TCP, 22, 22);
+	struct jit_grant_key net6 = test_key("2001:db8::/32", UDP, 53, 53);
+	struct jit_grant_key net6t = test_key("2001:db8::/32", TCP, 53, 53);
+	struct jit_grant_key one = test_key("198.51.100.1", TCP, 443, 443);
 	struct jit_grant_key k;
 	struct jit_cover_stats st;
 	struct delta_size d;

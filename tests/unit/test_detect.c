@@ -21,6 +21,7 @@
 #include "detect.h"
 #include "diag.h"
 #include "util.h"
+#include "helpers.h"
 #include "runner.h"
 
 /* 2023-11-14T22:13:20.000Z */
@@ -98,20 +99,12 @@ static const struct rec *last_of(const struct jit_alert_def *def)
 	return NULL;
 }
 
-static struct jit_prefix pfx(const char *s)
-{
-	struct jit_prefix p;
-
-	ck_assert_msg(prefix_parse(s, &p) == 0, "bad test prefix '%s'", s);
-	return p;
-}
-
 static void attempt(struct jit_detect *d, uint64_t ms, const char *src,
 		    uint8_t proto, uint16_t port, const char *policy)
 {
 	struct jit_attempt a = { .ms = ms, .proto = proto, .port = port };
 
-	a.src = pfx(src);
+	a.src = test_prefix(src);
 	snprintf(a.policy, sizeof(a.policy), "%s", policy);
 	detect_attempt(d, &a);
 }
@@ -123,7 +116,7 @@ static struct jit_request grant(uint64_t id, const char *src, unsigned protos,
 
 	memset(&r, 0, sizeof(r));
 	r.id = id;
-	r.key.source = pfx(src);
+	r.key.source = test_prefix(src);
 	r.key.protos = protos;
 	r.key.port_lo = lo;
 	r.key.port_hi = hi;
@@ -137,22 +130,6 @@ static struct jit_request grant(uint64_t id, const char *src, unsigned protos,
 static void assert_contains(const char *s, const char *needle)
 {
 	ck_assert_msg(strstr(s, needle), "'%s' not in '%s'", needle, s);
-}
-
-static void assert_json_str(json_t *o, const char *key, const char *want)
-{
-	json_t *v = json_object_get(o, key);
-
-	ck_assert_msg(json_is_string(v), "%s is not a string", key);
-	ck_assert_str_eq(json_string_value(v), want);
-}
-
-static void assert_json_int(json_t *o, const char *key, json_int_t want)
-{
-	json_t *v = json_object_get(o, key);
-
-	ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
-	ck_assert_int_eq(json_integer_value(v), want);
 }
 
 static void assert_limits_eq(const struct jit_detect_limits *a,
@@ -954,12 +931,7 @@ static size_t flood(struct jit_detect *d, uint64_t seed, uint32_t n_attempts,
 		uint32_t host = (i * 0x9e3779b1u) & 0xffffff;
 
 		if (r & 1) {
-			a.src.family = AF_INET;
-			a.src.len = 32;
-			a.src.addr[0] = 10;
-			a.src.addr[1] = (uint8_t)(host >> 16);
-			a.src.addr[2] = (uint8_t)(host >> 8);
-			a.src.addr[3] = (uint8_t)host;
+			a.src = test_host_v4(host);
 		} else {
 			a.src.family = AF_INET6;
 			a.src.len = 128;

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "grant.h"
 #include "util.h"
+#include "helpers.h"
 #include "runner.h"
 
 /* --- request_parse -------------------------------------------------------- */
@@ -391,17 +392,6 @@ END_TEST
 
 /* --- keys ----------------------------------------------------------------- */
 
-static struct jit_grant_key key(const char *src, unsigned protos, uint16_t lo,
-				uint16_t hi)
-{
-	struct jit_grant_key k = { .protos = protos,
-				   .port_lo = lo,
-				   .port_hi = hi };
-
-	ck_assert_msg(prefix_parse(src, &k.source) == 0, "bad source %s", src);
-	return k;
-}
-
 #define TCP JIT_PROTO_TCP
 #define UDP JIT_PROTO_UDP
 #define ANY (JIT_PROTO_TCP | JIT_PROTO_UDP)
@@ -411,17 +401,17 @@ UNIT_TEST("key", test_key_ports)
 	struct jit_grant_key k;
 	char buf[48], tiny[6];
 
-	k = key("192.0.2.7", TCP, 22, 22);
+	k = test_key("192.0.2.7", TCP, 22, 22);
 	ck_assert_str_eq(grant_key_ports(&k, buf, sizeof(buf)), "tcp/22");
-	k = key("192.0.2.7", UDP, 53, 53);
+	k = test_key("192.0.2.7", UDP, 53, 53);
 	ck_assert_str_eq(grant_key_ports(&k, buf, sizeof(buf)), "udp/53");
-	k = key("192.0.2.7", ANY, 5985, 5986);
+	k = test_key("192.0.2.7", ANY, 5985, 5986);
 	ck_assert_str_eq(grant_key_ports(&k, buf, sizeof(buf)),
 			 "tcp,udp/5985-5986");
-	k = key("::/0", TCP, 1, 65535);
+	k = test_key("::/0", TCP, 1, 65535);
 	ck_assert_str_eq(grant_key_ports(&k, buf, sizeof(buf)), "tcp/1-65535");
 	/* Truncated, terminated, and the buffer is what comes back. */
-	k = key("192.0.2.7", ANY, 5985, 5986);
+	k = test_key("192.0.2.7", ANY, 5985, 5986);
 	ck_assert_ptr_eq(grant_key_ports(&k, tiny, sizeof(tiny)), tiny);
 	ck_assert_str_eq(tiny, "tcp,u");
 }
@@ -429,22 +419,22 @@ END_TEST
 
 UNIT_TEST("key", test_key_equal)
 {
-	struct jit_grant_key a = key("192.0.2.0/24", TCP, 22, 22), b = a;
+	struct jit_grant_key a = test_key("192.0.2.0/24", TCP, 22, 22), b = a;
 
 	ck_assert(grant_key_equal(&a, &b));
-	b = key("192.0.2.0/25", TCP, 22, 22);
+	b = test_key("192.0.2.0/25", TCP, 22, 22);
 	ck_assert(!grant_key_equal(&a, &b));
-	b = key("192.0.3.0/24", TCP, 22, 22);
+	b = test_key("192.0.3.0/24", TCP, 22, 22);
 	ck_assert(!grant_key_equal(&a, &b));
-	b = key("192.0.2.0/24", ANY, 22, 22);
+	b = test_key("192.0.2.0/24", ANY, 22, 22);
 	ck_assert(!grant_key_equal(&a, &b));
-	b = key("192.0.2.0/24", TCP, 22, 23);
+	b = test_key("192.0.2.0/24", TCP, 22, 23);
 	ck_assert(!grant_key_equal(&a, &b));
-	b = key("192.0.2.0/24", TCP, 21, 22);
+	b = test_key("192.0.2.0/24", TCP, 21, 22);
 	ck_assert(!grant_key_equal(&a, &b));
 	/* Same bytes, other family. */
-	a = key("::/0", TCP, 22, 22);
-	b = key("0.0.0.0/0", TCP, 22, 22);
+	a = test_key("::/0", TCP, 22, 22);
+	b = test_key("0.0.0.0/0", TCP, 22, 22);
 	ck_assert(!grant_key_equal(&a, &b));
 }
 END_TEST
@@ -453,26 +443,26 @@ UNIT_TEST("key", test_key_is_prefix)
 {
 	struct jit_grant_key k;
 
-	k = key("192.0.2.7", TCP, 22, 22);
+	k = test_key("192.0.2.7", TCP, 22, 22);
 	ck_assert(!grant_key_is_prefix(&k));
-	k = key("192.0.2.7", ANY, 1000, 1015); /* 16 ports */
+	k = test_key("192.0.2.7", ANY, 1000, 1015); /* 16 ports */
 	ck_assert(!grant_key_is_prefix(&k));
-	k = key("192.0.2.7", TCP, 1000, 1016); /* 17 ports */
+	k = test_key("192.0.2.7", TCP, 1000, 1016); /* 17 ports */
 	ck_assert(grant_key_is_prefix(&k));
-	k = key("192.0.2.7", TCP, 1, 65535);
+	k = test_key("192.0.2.7", TCP, 1, 65535);
 	ck_assert(grant_key_is_prefix(&k));
-	k = key("192.0.2.6/31", TCP, 22, 22);
+	k = test_key("192.0.2.6/31", TCP, 22, 22);
 	ck_assert(grant_key_is_prefix(&k));
-	k = key("0.0.0.0/0", TCP, 22, 22);
+	k = test_key("0.0.0.0/0", TCP, 22, 22);
 	ck_assert(grant_key_is_prefix(&k));
-	k = key("2001:db8::1", TCP, 22, 22);
+	k = test_key("2001:db8::1", TCP, 22, 22);
 	ck_assert(!grant_key_is_prefix(&k));
-	k = key("2001:db8::1", TCP, 65520, 65535); /* 16 ports */
+	k = test_key("2001:db8::1", TCP, 65520, 65535); /* 16 ports */
 	ck_assert(!grant_key_is_prefix(&k));
-	k = key("2001:db8::/127", TCP, 22, 22);
+	k = test_key("2001:db8::/127", TCP, 22, 22);
 	ck_assert(grant_key_is_prefix(&k));
 	/* A /32 is a host in v4 only. */
-	k = key("2001:db8::/32", TCP, 22, 22);
+	k = test_key("2001:db8::/32", TCP, 22, 22);
 	ck_assert(grant_key_is_prefix(&k));
 }
 END_TEST
@@ -525,7 +515,7 @@ UNIT_TEST("registry", test_grants_add_get)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request t =
-		tmpl(1000, "alice", key("192.0.2.7", TCP, 22, 22), 600);
+		tmpl(1000, "alice", test_key("192.0.2.7", TCP, 22, 22), 600);
 	struct jit_request *r1, *r2, *r3;
 
 	ck_assert_uint_eq(grants_count(g), 0);
@@ -581,7 +571,8 @@ END_TEST
 UNIT_TEST("registry", test_grants_get_many)
 {
 	struct jit_grants *g = grants_new();
-	struct jit_request t = tmpl(1, "u", key("192.0.2.7", TCP, 22, 22), 60);
+	struct jit_request t =
+		tmpl(1, "u", test_key("192.0.2.7", TCP, 22, 22), 60);
 
 	for (unsigned i = 0; i < 257; i++)
 		add(g, &t, i);
@@ -600,7 +591,7 @@ UNIT_TEST("registry", test_grants_initiate_finish)
 {
 	struct jit_grants *g = grants_new();
 	struct jit_request t =
-		tmpl(1000, "alice", key("192.0.2.7", TCP, 22, 22), 3600);
+		tmpl(1000, "alice", test_key("192.0.2.7", TCP, 22, 22), 3600);
 	struct jit_request *r, *d;
 
 	r = add(g, &t, 1000);
@@ -660,7 +651,7 @@ static struct jit_request *same_of(struct jit_grants *g,
 UNIT_TEST("registry", test_grants_find_same)
 {
 	struct jit_grants *g = grants_new();
-	struct jit_grant_key k = key("192.0.2.0/24", TCP, 22, 22);
+	struct jit_grant_key k = test_key("192.0.2.0/24", TCP, 22, 22);
 	struct jit_request t = tmpl(1000, "alice", k, 600);
 	struct jit_request *pending, *live, *other, *newer;
 	struct jit_grant_key probe;
@@ -679,14 +670,14 @@ UNIT_TEST("registry", test_grants_find_same)
 	ck_assert_ptr_null(same_of(g, &k, 1000, live));
 
 	/* Only the very same key. */
-	probe = key("192.0.2.0/25", TCP, 22, 22);
+	probe = test_key("192.0.2.0/25", TCP, 22, 22);
 	ck_assert_ptr_null(same_of(g, &probe, 1000, NULL));
-	probe = key("192.0.2.0/24", ANY, 22, 22);
+	probe = test_key("192.0.2.0/24", ANY, 22, 22);
 	ck_assert_ptr_null(same_of(g, &probe, 1000, NULL));
-	probe = key("192.0.2.0/24", TCP, 22, 23);
+	probe = test_key("192.0.2.0/24", TCP, 22, 23);
 	ck_assert_ptr_null(same_of(g, &probe, 1000, NULL));
 
-	t.key = key("198.51.100.7", TCP, 22, 22);
+	t.key = test_key("198.51.100.7", TCP, 22, 22);
 	other = add(g, &t, 3);
 	grants_initiate(g, other, 3);
 	ck_assert_ptr_eq(same_of(g, &k, 1000, NULL), live);
@@ -708,7 +699,8 @@ END_TEST
 UNIT_TEST("registry", test_grants_next_end)
 {
 	struct jit_grants *g = grants_new();
-	struct jit_request t = tmpl(1, "u", key("192.0.2.7", TCP, 22, 22), 60);
+	struct jit_request t =
+		tmpl(1, "u", test_key("192.0.2.7", TCP, 22, 22), 60);
 	struct jit_request *a, *b, *c;
 
 	ck_assert_uint_eq(grants_next_end(g), 0);
@@ -737,7 +729,7 @@ END_TEST
 UNIT_TEST("registry", test_grants_count_user)
 {
 	struct jit_grants *g = grants_new();
-	struct jit_grant_key k = key("192.0.2.7", TCP, 22, 22);
+	struct jit_grant_key k = test_key("192.0.2.7", TCP, 22, 22);
 	struct jit_request ta = tmpl(1000, "alice", k, 60);
 	struct jit_request tb = tmpl(1001, "bob", k, 60);
 	struct jit_request *a1, *a2;
@@ -764,7 +756,8 @@ END_TEST
 UNIT_TEST("registry", test_grants_history)
 {
 	struct jit_grants *g = grants_new();
-	struct jit_request t = tmpl(1, "u", key("192.0.2.7", TCP, 22, 22), 60);
+	struct jit_request t =
+		tmpl(1, "u", test_key("192.0.2.7", TCP, 22, 22), 60);
 	struct jit_request *pending, *live, *r;
 	/* Trimming waits for twice the history, then keeps the newest. */
 	const size_t extra = JIT_HISTORY_MAX + 1,
@@ -841,7 +834,7 @@ UNIT_TEST("registry", test_grants_indexes_agree)
 		if ((x >> 9) % 16 == 0)
 			snprintf(src, sizeof(src), "198.51.100.%u/30",
 				 (x % 32) * 4);
-		t = tmpl(x % 5, "u", key(src, TCP, 22, 22 + (x >> 13) % 3),
+		t = tmpl(x % 5, "u", test_key(src, TCP, 22, 22 + (x >> 13) % 3),
 			 1 + (x >> 15) % 100);
 		switch ((x >> 20) % 4) {
 		case 0:
@@ -919,27 +912,11 @@ END_TEST
 
 /* --- request_json --------------------------------------------------------- */
 
-static void assert_json_str(json_t *j, const char *k, const char *want)
-{
-	json_t *v = json_object_get(j, k);
-
-	ck_assert_msg(json_is_string(v), "'%s' is not a string", k);
-	ck_assert_str_eq(json_string_value(v), want);
-}
-
-static void assert_json_int(json_t *j, const char *k, json_int_t want)
-{
-	json_t *v = json_object_get(j, k);
-
-	ck_assert_msg(json_is_integer(v), "'%s' is not an integer", k);
-	ck_assert_int_eq(json_integer_value(v), want);
-}
-
 UNIT_TEST("registry", test_request_json)
 {
 	struct jit_grants *g = grants_new();
-	struct jit_request t =
-		tmpl(1000, "alice", key("192.0.2.0/24", ANY, 5985, 5986), 3600);
+	struct jit_request t = tmpl(
+		1000, "alice", test_key("192.0.2.0/24", ANY, 5985, 5986), 3600);
 	struct jit_request *r, *newer;
 	json_t *j, *req;
 
@@ -991,7 +968,7 @@ UNIT_TEST("registry", test_request_json)
 	assert_json_int(j, "expires_in_s", 0);
 	json_decref(j);
 
-	t.key = key("2001:db8::1", UDP, 53, 53);
+	t.key = test_key("2001:db8::1", UDP, 53, 53);
 	newer = add(g, &t, 3000);
 	r->replaced_by = newer->id;
 	grants_finish(g, r, JIT_REVOKED, JIT_REASON_NEWER, "alice");

@@ -13,6 +13,7 @@
 #include "posture.h"
 #include "ruleset.h"
 #include "util.h"
+#include "helpers.h"
 #include "runner.h"
 
 #define RECOMMENDATION                                                    \
@@ -69,14 +70,6 @@ static json_t *entry(json_t *out, const char *proto, int port)
 	}
 	ck_assert_msg(found, "no entry for %s/%d", proto, port);
 	return found;
-}
-
-static void assert_str(json_t *o, const char *key, const char *want)
-{
-	json_t *v = json_object_get(o, key);
-
-	ck_assert_msg(json_is_string(v), "%s is not a string", key);
-	ck_assert_str_eq(json_string_value(v), want);
 }
 
 /* A JSON array of strings equal to the NULL-terminated list. */
@@ -140,8 +133,8 @@ static void assert_finding(json_t *e, uint8_t proto, uint16_t port)
 {
 	ck_assert(json_is_false(json_object_get(e, "protected")));
 	ck_assert(json_is_true(json_object_get(e, "finding")));
-	assert_str(e, "severity", "High");
-	assert_str(e, "recommendation", RECOMMENDATION);
+	assert_json_str(e, "severity", "High");
+	assert_json_str(e, "recommendation", RECOMMENDATION);
 	policy_file_free(check_snippet(e, proto, port));
 	ck_assert_ptr_null(json_object_get(e, "interfaces"));
 	ck_assert_ptr_null(json_object_get(e, "note"));
@@ -232,7 +225,7 @@ UNIT_TEST("evaluate", test_evaluate)
 			 22);
 
 	e = entry(out, "tcp", 22);
-	assert_str(e, "service", "SSH");
+	assert_json_str(e, "service", "SSH");
 	{
 		static const char *const addrs[] = { "0.0.0.0",
 						     "::", "2001:db8::7",
@@ -246,10 +239,10 @@ UNIT_TEST("evaluate", test_evaluate)
 
 	/* Protected on some interfaces only: said so. */
 	e = entry(out, "tcp", 3389);
-	assert_str(e, "service", "RDP");
+	assert_json_str(e, "service", "RDP");
 	assert_protected(e, rdp);
 	assert_strings(json_object_get(e, "interfaces"), ifaces);
-	assert_str(e, "note", "protected on the listed interfaces only");
+	assert_json_str(e, "note", "protected on the listed interfaces only");
 	{
 		static const char *const addrs[] = { "10.0.0.5", NULL };
 
@@ -262,7 +255,7 @@ UNIT_TEST("evaluate", test_evaluate)
 	assert_strings(json_object_get(e, "policies"), none);
 
 	e = entry(out, "tcp", 2375);
-	assert_str(e, "service", "Docker API");
+	assert_json_str(e, "service", "Docker API");
 	assert_finding(e, IPPROTO_TCP, 2375);
 	{
 		static const char *const addrs[] = { "127.0.0.1", NULL };
@@ -271,7 +264,7 @@ UNIT_TEST("evaluate", test_evaluate)
 	}
 
 	e = entry(out, "tcp", 8443);
-	assert_str(e, "service", "management port (configured)");
+	assert_json_str(e, "service", "management port (configured)");
 	assert_finding(e, IPPROTO_TCP, 8443);
 
 	/* One policy for all interfaces among interface ones: no note. */
@@ -280,10 +273,10 @@ UNIT_TEST("evaluate", test_evaluate)
 	ck_assert_ptr_null(json_object_get(e, "note"));
 
 	e = entry(out, "udp", 5986);
-	assert_str(e, "service", "management port (configured)");
+	assert_json_str(e, "service", "management port (configured)");
 	assert_protected(e, winrm_a);
 	assert_strings(json_object_get(e, "interfaces"), eth0);
-	assert_str(e, "note", "protected on the listed interfaces only");
+	assert_json_str(e, "note", "protected on the listed interfaces only");
 	json_decref(out);
 
 	/* Without the extra port, udp/5986 and 8443 are not reported. */
