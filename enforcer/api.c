@@ -667,33 +667,52 @@ out:
  * never kept waiting. "next" in the reply is the "after" of the following
  * page, absent on the last one.
  */
+json_t *field_bool(json_t *req, const char *key, bool *ret)
+{
+	json_t *v = json_object_get(req, key);
+
+	*ret = json_is_true(v);
+	if (v && !json_is_boolean(v))
+		return control_error("bad-type",
+				     "field '%s' must be true or false", key);
+	return NULL;
+}
+
+json_t *field_count(json_t *req, const char *key, json_int_t min,
+		    json_int_t *ret)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!v)
+		return NULL;
+	if (!json_is_integer(v))
+		return control_error("bad-type", "field '%s' must be a number",
+				     key);
+	if (json_integer_value(v) < min)
+		return control_error("bad-value",
+				     "field '%s' must be at least %lld", key,
+				     (long long)min);
+	*ret = json_integer_value(v);
+	return NULL;
+}
+
 json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 		 bool grants_only)
 {
-	json_t *all = json_object_get(msg, "all");
-	json_t *after = json_object_get(msg, "after");
-	json_t *limit = json_object_get(msg, "limit");
 	json_t *arr, *reply;
 	struct jit_identity id;
-	uint64_t now = now_real_ms(), from = 0, last = 0;
-	size_t max = LIST_PAGE_DEFAULT, n = 0, i, lo = 0, hi;
+	uint64_t now = now_real_ms(), from, last = 0;
+	json_int_t after = 0, limit = LIST_PAGE_DEFAULT;
+	size_t max, n = 0, i, lo = 0, hi;
+	bool all;
 
-	if ((all && !json_is_boolean(all)) ||
-	    (after &&
-	     (!json_is_integer(after) || json_integer_value(after) < 0)) ||
-	    (limit &&
-	     (!json_is_integer(limit) || json_integer_value(limit) < 1)))
-		return control_error("bad-type",
-				     "'all' must be true or false, 'after' a "
-				     "request id and 'limit' a positive "
-				     "number");
+	if ((reply = field_bool(msg, "all", &all)) ||
+	    (reply = field_count(msg, "after", 0, &after)) ||
+	    (reply = field_count(msg, "limit", 1, &limit)))
+		return reply;
 	access_expire(&d->access, now);
-	if (after)
-		from = (uint64_t)json_integer_value(after);
-	if (limit)
-		max = (size_t)json_integer_value(limit);
-	if (max > LIST_PAGE_MAX)
-		max = LIST_PAGE_MAX;
+	from = (uint64_t)after;
+	max = limit > LIST_PAGE_MAX ? LIST_PAGE_MAX : (size_t)limit;
 	/* Records are ordered by id: find the first above "after". */
 	hi = grants_count(d->access.grants);
 	while (lo < hi) {
@@ -709,10 +728,9 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 	for (i = lo; i < grants_count(d->access.grants) && n < max; i++) {
 		const struct jit_request *r = grants_at(d->access.grants, i);
 
-		if (grants_only
-			    ? r->status != JIT_INITIATED
-			    : !json_is_true(all) && r->status != JIT_PENDING &&
-				      r->status != JIT_INITIATED)
+		if (grants_only ? r->status != JIT_INITIATED
+				: !all && r->status != JIT_PENDING &&
+					  r->status != JIT_INITIATED)
 			continue;
 		if (!authz_may_see(policy_set_find(d->policies, r->policy), &id,
 				   r))

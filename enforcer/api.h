@@ -49,6 +49,16 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
  */
 json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 		 bool grants_only);
+/*
+ * Optional fields of the listings and streams. Each returns NULL with *ret
+ * set (false, or left as the caller's default, when the field is absent),
+ * or the error reply that names the field: bad-type for another JSON
+ * type, bad-value for a number below min.
+ */
+json_t *field_bool(json_t *req, const char *key, bool *ret);
+json_t *field_count(json_t *req, const char *key, json_int_t min,
+		    json_int_t *ret);
+
 /* The core's audit hook (userdata: the daemon). */
 void api_audit(void *userdata, const struct jit_access_event *ev);
 

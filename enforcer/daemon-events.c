@@ -126,22 +126,19 @@ void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
 json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 			   json_t *req)
 {
-	json_t *follow = json_object_get(req, "follow");
-	json_t *limit = json_object_get(req, "limit");
 	struct jit_identity id;
+	json_int_t limit;
 	size_t max, k;
 	json_t *out, *reply;
+	bool follow;
 
-	if ((follow && !json_is_boolean(follow)) ||
-	    (limit &&
-	     (!json_is_integer(limit) || json_integer_value(limit) < 0)))
-		return control_error("bad-type",
-				     "'follow' must be true or false and "
-				     "'limit' a number of events");
+	if ((reply = field_bool(req, "follow", &follow)))
+		return reply;
 	/* A stream starts with what comes next, unless asked for more. */
-	max = json_is_true(follow) ? 0 : JIT_RECENT_EVENTS;
-	if (limit)
-		max = (size_t)json_integer_value(limit);
+	limit = follow ? 0 : JIT_RECENT_EVENTS;
+	if ((reply = field_count(req, "limit", 0, &limit)))
+		return reply;
+	max = (size_t)limit;
 	out = json_array();
 	peer_identity(peer, &id);
 	/* Newest first, until max are found; the reply is oldest first. */
@@ -159,10 +156,10 @@ json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 	}
 	identity_release(&id);
 	reply = json_pack("{s:b, s:o}", "ok", 1, "events", out);
-	if (reply && follow)
-		json_object_set_new(reply, CONTROL_FOLLOW,
-				    json_integer(json_is_true(follow)
-							 ? CONTROL_TOPIC_EVENTS
-							 : 0));
+	/* Given at all, follow replaces what the connection followed. */
+	if (reply && json_object_get(req, "follow"))
+		json_object_set_new(
+			reply, CONTROL_FOLLOW,
+			json_integer(follow ? CONTROL_TOPIC_EVENTS : 0));
 	return reply;
 }

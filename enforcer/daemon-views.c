@@ -225,28 +225,24 @@ void daemon_log_posture(struct jit_daemon *d)
 
 static json_t *alerts_json(struct jit_daemon *d, json_t *req)
 {
-	json_t *follow = json_object_get(req, "follow");
-	json_t *limit = json_object_get(req, "limit");
-	json_t *out = json_array();
 	size_t n = json_array_size(d->recent_alerts), from = 0;
+	json_int_t limit = -1;
+	json_t *out, *err;
+	bool follow;
 
-	if ((follow && !json_is_boolean(follow)) ||
-	    (limit &&
-	     (!json_is_integer(limit) || json_integer_value(limit) < 0))) {
-		json_decref(out);
-		return control_error("bad-type",
-				     "'follow' must be true or false and "
-				     "'limit' a number of alerts");
-	}
-	if (limit && (size_t)json_integer_value(limit) < n)
-		from = n - (size_t)json_integer_value(limit);
+	if ((err = field_bool(req, "follow", &follow)) ||
+	    (err = field_count(req, "limit", 0, &limit)))
+		return err;
+	out = json_array();
+	if (limit >= 0 && (size_t)limit < n)
+		from = n - (size_t)limit;
 	for (size_t i = from; i < n; i++)
 		json_array_append(out, json_array_get(d->recent_alerts, i));
 	return json_pack("{s:b, s:o, s:I, s:I, s:i}", "ok", 1, "alerts", out,
 			 "denied_seen", (json_int_t)detect_seen(d->detect),
 			 "tracked", (json_int_t)detect_tracked(d->detect),
 			 CONTROL_FOLLOW,
-			 json_is_true(follow) ? (int)CONTROL_TOPIC_ALERTS : 0);
+			 follow ? (int)CONTROL_TOPIC_ALERTS : 0);
 }
 
 static json_t *op_status(struct jit_daemon *d, const struct jit_peer *peer,
@@ -344,14 +340,15 @@ static const struct {
 /*
  * The first field of req that its op does not take, or NULL. A field
  * that is misspelt or belongs to another version is an error, not a
- * default: a grant must be exactly what was asked.
+ * default: a grant must be exactly what was asked. Fields given as null
+ * are removed: null is the same as absent, for every op and field.
  */
 static const char *unknown_field(json_t *req, const char *const *fields)
 {
 	const char *key;
-	json_t *v;
+	json_t *v, *tmp;
 
-	json_object_foreach(req, key, v)
+	json_object_foreach_safe(req, tmp, key, v)
 	{
 		const char *const *f = fields;
 
@@ -361,6 +358,8 @@ static const char *unknown_field(json_t *req, const char *const *fields)
 			f++;
 		if (!*f)
 			return key;
+		if (json_is_null(v))
+			json_object_del(req, key);
 	}
 	return NULL;
 }

@@ -167,6 +167,10 @@ check "unknown field in another op" bash -c "printf '{\"op\":\"status\",\"verbos
 # A decision's reason follows the request's rule: no control characters
 # (they would reach terminals through jitctl's tables).
 check "a reason with control characters is refused in deny too" bash -c "printf '{\"op\":\"deny\",\"id\":999999,\"reason\":\"x\\\\u001b[2J\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-value\".*control characters'"
+# Each field is named in its own error, with the right code; null is absent.
+check "a limit of 0 is a bad value of 'limit'" bash -c "printf '{\"op\":\"grants\",\"limit\":0}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-value\".*field .limit. must be at least 1'"
+check "null is the same as absent" bash -c "printf '{\"op\":\"grants\",\"limit\":null,\"after\":null}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"ok\":true'"
+check "a required field given as null is missing" bash -c "printf '{\"op\":\"request\",\"policy\":\"ssh\",\"port\":22,\"source\":null}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
 check "missing field" bash -c "printf '{\"op\":\"revoke\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
 check "a line over 64 KiB is refused" bash -c "head -c 70000 /dev/zero | tr '\\\\0' a | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"line-too-long\"'"
 check "several requests on one connection are answered in order" bash -c "printf '{\"op\":\"status\"}\n{\"op\":\"grants\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -q 2"
