@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,12 +18,6 @@ struct shared_line {
 	char s[];
 };
 
-/* Output waiting for control_release: a reply, or a published line. */
-struct held {
-	json_t *reply;
-	struct shared_line *line;
-};
-
 struct client {
 	struct jit_io io;
 	struct jit_control *ctl;
@@ -35,10 +30,13 @@ struct client {
 	bool closing;	    /* flush the output, then drop */
 	unsigned follows;   /* topics it follows (jitctl alerts --follow) */
 	void *follow_state; /* the owner's, from follow_ops.open */
-	struct held *held;  /* output waiting for control_release */
+	/* Output waiting for control_release: replies, published lines. */
+	struct shared_line **held;
 	size_t n_held, cap_held;
-	size_t held_bytes; /* of the held published lines */
-	uint64_t lost;	   /* published lines it missed, not yet told */
+	size_t held_bytes;
+	unsigned handled; /* requests handled in this pass */
+	bool paused;	  /* not read until the pass ends: budget spent */
+	uint64_t lost;	  /* published lines it missed, not yet told */
 	struct client *next;
 };
 
@@ -50,7 +48,8 @@ struct jit_control {
 	void *userdata;
 	struct client *clients;
 	unsigned n_clients;
-	bool hold; /* replies wait for control_release */
+	bool hold;	    /* replies wait for control_release */
+	struct jit_io kick; /* eventfd: buffered requests wait for a pass */
 	struct control_follow_ops follow_ops;
 	uint64_t lost; /* published lines followers missed, in all */
 };
@@ -72,12 +71,6 @@ static void line_unref(struct shared_line *l)
 {
 	if (l && !--l->refs)
 		free(l);
-}
-
-static void held_release(struct held *h)
-{
-	json_decref(h->reply);
-	line_unref(h->line);
 }
 
 json_t *control_error(const char *code, const char *fmt, ...)
@@ -143,7 +136,7 @@ static void client_free(struct client *cl)
 	if (cl->follows && c->follow_ops.close)
 		c->follow_ops.close(c->userdata, cl->follow_state);
 	for (size_t i = 0; i < cl->n_held; i++)
-		held_release(&cl->held[i]);
+		line_unref(cl->held[i]);
 	free(cl->held);
 	free(cl->in);
 	free(cl->out);
@@ -156,7 +149,7 @@ static void client_update_events(struct client *cl)
 
 	if (cl->out_len)
 		ev |= EPOLLOUT;
-	if (cl->closing)
+	if (cl->closing || cl->paused)
 		ev &= ~(uint32_t)(EPOLLIN | EPOLLRDHUP);
 	(void)loop_mod(cl->ctl->epfd, &cl->io, ev);
 }
@@ -175,18 +168,22 @@ static int client_append(struct client *cl, const char *s, size_t n)
 	return 0;
 }
 
-/* Queue a published line: held, or appended (the caller flushes). */
+/*
+ * Queue a line: held, or appended (the caller flushes). Held or not, a
+ * client that lets JIT_CONTROL_OUTBUF_MAX pile up is dropped (-1).
+ */
 static int client_put_line(struct client *cl, struct shared_line *l)
 {
 	if (!cl->ctl->hold)
 		return client_append(cl, l->s, l->len);
-	if (grow_array((void **)&cl->held, &cl->cap_held, cl->n_held + 1,
+	if (cl->out_len + cl->held_bytes + l->len > JIT_CONTROL_OUTBUF_MAX ||
+	    grow_array((void **)&cl->held, &cl->cap_held, cl->n_held + 1,
 		       sizeof(*cl->held)) < 0) {
 		client_free(cl);
 		return -1;
 	}
 	l->refs++;
-	cl->held[cl->n_held++] = (struct held){ .line = l };
+	cl->held[cl->n_held++] = l;
 	cl->held_bytes += l->len;
 	return 0;
 }
@@ -251,43 +248,30 @@ static int client_flush(struct client *cl)
 	return 0;
 }
 
-/* Add a reply line to the output; drops a client past the cap. */
-static int client_queue(struct client *cl, json_t *reply)
+/*
+ * Send a reply, or keep it while replies are held: as its line, so that
+ * what is held is counted in bytes, against the same cap as the output.
+ */
+static int client_send(struct client *cl, json_t *reply)
 {
+	struct shared_line *l = NULL;
 	char *s;
-	size_t n;
 	int r;
 
 	if (!json_object_get(reply, "ok"))
 		json_object_set_new(reply, "ok", json_true());
 	s = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
-	if (!s) {
+	if (!s || !(l = line_new(s, strlen(s)))) {
+		free(s);
 		client_free(cl);
 		return -1;
 	}
-	n = strlen(s);
-	s[n] = '\n'; /* over the terminating NUL, which is not sent */
-	r = client_append(cl, s, n + 1);
 	free(s);
-	return r;
-}
-
-/* Send a reply, or keep it while replies are held. */
-static int client_send(struct client *cl, json_t *reply)
-{
-	if (cl->ctl->hold) {
-		if (grow_array((void **)&cl->held, &cl->cap_held,
-			       cl->n_held + 1, sizeof(*cl->held)) < 0) {
-			json_decref(reply);
-			client_free(cl);
-			return -1;
-		}
-		cl->held[cl->n_held++] = (struct held){ .reply = reply };
-		return 0;
-	}
-	if (client_queue(cl, reply) < 0)
-		return -1;
+	r = client_put_line(cl, l);
+	line_unref(l);
+	if (r < 0 || cl->ctl->hold)
+		return r;
 	return client_flush(cl);
 }
 
@@ -326,12 +310,40 @@ static int client_handle_line(struct client *cl, char *line, size_t len)
 	return client_send(cl, reply);
 }
 
+/*
+ * Handle the complete requests in the input, within the pass's budget: 0
+ * when none is left, 1 when the budget ran out first (the client is
+ * paused until the pass ends), -1 when the client was freed.
+ */
+static int client_handle_lines(struct client *cl)
+{
+	char *nl;
+
+	while (!cl->closing && cl->in_len &&
+	       (nl = memchr(cl->in, '\n', cl->in_len))) {
+		size_t len = (size_t)(nl - cl->in);
+
+		if (cl->handled >= JIT_CONTROL_LINES_PER_PASS) {
+			cl->paused = true;
+			client_update_events(cl);
+			return 1;
+		}
+		cl->handled++;
+		if (client_handle_line(cl, cl->in, len) < 0)
+			return -1;
+		memmove(cl->in, nl + 1, cl->in_len - len - 1);
+		cl->in_len -= len + 1;
+	}
+	return 0;
+}
+
 static void client_read(struct client *cl)
 {
 	for (;;) {
 		ssize_t n;
-		char *nl;
 
+		if (client_handle_lines(cl) != 0 || cl->closing)
+			return;
 		if (!cl->in) {
 			cl->in = malloc(JIT_CONTROL_LINE_MAX + 1);
 			if (!cl->in) {
@@ -360,17 +372,9 @@ static void client_read(struct client *cl)
 		}
 		cl->in_len += (size_t)n;
 		cl->last_active = now_mono_ms();
-		while ((nl = memchr(cl->in, '\n', cl->in_len))) {
-			size_t len = (size_t)(nl - cl->in);
-
-			if (client_handle_line(cl, cl->in, len) < 0)
-				return;
-			memmove(cl->in, nl + 1, cl->in_len - len - 1);
-			cl->in_len -= len + 1;
-			if (cl->closing)
-				return;
-		}
-		if (cl->in_len > JIT_CONTROL_LINE_MAX) {
+		/* Full, and no request ends in it. */
+		if (cl->in_len > JIT_CONTROL_LINE_MAX &&
+		    !memchr(cl->in, '\n', cl->in_len)) {
 			cl->closing = true;
 			client_send(cl, control_error("line-too-long",
 						      "request longer than %d "
@@ -378,6 +382,24 @@ static void client_read(struct client *cl)
 						      JIT_CONTROL_LINE_MAX));
 			return;
 		}
+	}
+}
+
+/* The requests left waiting at the end of the last pass. */
+static void kick_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_control *c = container_of(io, struct jit_control, kick);
+	uint64_t v;
+
+	(void)!read(c->kick.fd, &v, sizeof(v));
+	for (struct client *cl = c->clients; cl;) {
+		/* Reading may free the client: step first. */
+		struct client *next = cl->next;
+
+		if (!cl->paused && !cl->closing && cl->in_len &&
+		    memchr(cl->in, '\n', cl->in_len))
+			client_read(cl);
+		cl = next;
 	}
 }
 
@@ -572,7 +594,14 @@ int control_open(const char *path, gid_t group, int epfd, control_handler_fn fn,
 	c->epfd = epfd;
 	c->fn = fn;
 	c->userdata = userdata;
+	c->kick.fd = -1;
 	r = loop_watch(epfd, &c->io, TAKE_FD(fd), listen_cb, EPOLLIN);
+	if (r == 0) {
+		int kfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+		r = kfd < 0 ? -errno
+			    : loop_watch(epfd, &c->kick, kfd, kick_cb, EPOLLIN);
+	}
 	if (r < 0) {
 		control_close(c);
 		return r;
@@ -589,6 +618,10 @@ struct jit_control *control_close(struct jit_control *c)
 		client_free(c->clients);
 	loop_del(c->epfd, &c->io);
 	close(c->io.fd);
+	if (c->kick.fd >= 0) {
+		loop_del(c->epfd, &c->kick);
+		close(c->kick.fd);
+	}
 	unlink(c->path);
 	free(c->path);
 	free(c);
@@ -672,6 +705,7 @@ void control_hold(struct jit_control *c)
 void control_release(struct jit_control *c)
 {
 	struct client *cl;
+	bool waiting = false;
 
 	if (!c || !c->hold)
 		return;
@@ -679,7 +713,7 @@ void control_release(struct jit_control *c)
 	for (cl = c->clients; cl;) {
 		/* Sending may free the client: step first. */
 		struct client *next = cl->next;
-		struct held *held = cl->held;
+		struct shared_line **held = cl->held;
 		size_t n = cl->n_held;
 		size_t i;
 		int r = 0;
@@ -688,24 +722,33 @@ void control_release(struct jit_control *c)
 		cl->n_held = cl->cap_held = 0;
 		cl->held_bytes = 0;
 		for (i = 0; i < n && r == 0; i++) {
-			if (held[i].reply) {
-				r = client_queue(cl, TAKE_PTR(held[i].reply));
-			} else {
-				r = client_append(cl, held[i].line->s,
-						  held[i].line->len);
-				line_unref(TAKE_PTR(held[i].line));
-			}
+			r = client_append(cl, held[i]->s, held[i]->len);
+			line_unref(TAKE_PTR(held[i]));
 		}
 		/* A client dropped midway leaves the rest unsent. */
 		for (; i < n; i++)
-			held_release(&held[i]);
+			line_unref(held[i]);
 		free(held);
+		if (r < 0) {
+			cl = next;
+			continue;
+		}
+		/* A new pass, a new budget: a paused client is read again,
+		 * and what it sent already is handled in the next pass. */
+		cl->handled = 0;
+		if (cl->paused) {
+			cl->paused = false;
+			client_update_events(cl);
+			waiting = true;
+		}
 		/* A follower that read its backlog in this pass learns here
 		 * what it missed (never while held: out of order). */
-		if (r == 0 && (n || cl->closing || cl->lost))
+		if (n || cl->closing || cl->lost)
 			client_flush(cl);
 		cl = next;
 	}
+	if (waiting)
+		(void)!write(c->kick.fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
 unsigned control_clients(const struct jit_control *c)

@@ -18,6 +18,12 @@
 #define JIT_CONTROL_CLIENTS_PER_UID 32
 /* A client that lets this much output pile up unread is dropped. */
 #define JIT_CONTROL_OUTBUF_MAX (4 * 1024 * 1024)
+/*
+ * Requests one client may have handled in a pass of the loop; the rest
+ * wait for the next pass, so that one client cannot keep the others
+ * waiting nor make the agent hold its replies without bound.
+ */
+#define JIT_CONTROL_LINES_PER_PASS 32
 
 /**
  * struct jit_peer - who is on the other end of a control connection

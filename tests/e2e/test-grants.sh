@@ -174,6 +174,31 @@ check "a required field given as null is missing" bash -c "printf '{\"op\":\"req
 check "missing field" bash -c "printf '{\"op\":\"revoke\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
 check "a line over 64 KiB is refused" bash -c "head -c 70000 /dev/zero | tr '\\\\0' a | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"line-too-long\"'"
 check "several requests on one connection are answered in order" bash -c "printf '{\"op\":\"status\"}\n{\"op\":\"grants\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -q 2"
+# A client that sends requests as fast as it can and never reads: a few
+# are handled per pass, so others are served in between, and it is dropped
+# once 4 MiB of replies wait for it; the agent's memory stays bounded.
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$AGENT_PID/status"; }
+rss0=$(rss_kb)
+vm python3 - "$SOCK" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.setblocking(False)
+lines = b'{"op":"status"}\n' * 4096
+end = time.time() + 4
+while time.time() < end:
+    try:
+        s.send(lines)
+    except BlockingIOError:
+        time.sleep(0.001)
+    except OSError:
+        break
+PY
+flooder=$!
+check "a client flooding without reading leaves others served" jitctl status
+wait "$flooder"
+rss1=$(rss_kb)
+check "and the agent's memory bounded (${rss0} -> ${rss1} KiB)" [ "$rss1" -lt $((rss0 + 65536)) ]
 # 300 clients (more than the agent holds) that connect and never speak or
 # read; inside the namespace,
 # idle side included, so that cleanup finds and ends every process

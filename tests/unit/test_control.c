@@ -545,3 +545,109 @@ UNIT_TEST("follow", test_publish_lossy)
 	free(dir);
 }
 END_TEST
+
+/* A reply of about 10 kB, and how many requests each pass handled. */
+static unsigned flood_calls, flood_pass_calls, flood_pass_max;
+
+static json_t *big_reply(void *userdata, const struct jit_peer *peer,
+			 json_t *req)
+{
+	char pad[10000];
+
+	flood_calls++;
+	flood_pass_calls++;
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	return json_pack("{s:b, s:s}", "ok", 1, "pad", pad);
+}
+
+/* One pass of the loop, as the daemon runs it. */
+static void one_pass(int ep)
+{
+	struct epoll_event ev;
+
+	flood_pass_calls = 0;
+	control_hold(pass_ctl);
+	while (epoll_wait(ep, &ev, 1, 0) == 1) {
+		struct jit_io *io = ev.data.ptr;
+
+		io->cb(io, ev.events);
+	}
+	control_release(pass_ctl);
+	if (flood_pass_calls > flood_pass_max)
+		flood_pass_max = flood_pass_calls;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/*
+ * A client that sends request after request and never reads its replies
+ * gets a few handled per pass, so the others are served in between, and
+ * it is dropped once 4 MiB wait for it: the agent never holds more.
+ */
+UNIT_TEST("follow", test_flood_without_reading)
+{
+	char *dir = scratch_dir("jit-control"), path[128], buf[65536];
+	static char lines[2000 * 11];
+	struct jit_control *c = NULL;
+	int ep = epoll_create1(EPOLL_CLOEXEC), flood, good;
+	unsigned passes = 0;
+	size_t off = 0;
+	bool answered = false;
+	ssize_t n;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_flood_without_reading needs root; "
+				"not run\n");
+		rm_rf(dir);
+		free(dir);
+		return;
+	}
+	for (size_t i = 0; i < 2000; i++)
+		memcpy(lines + 11 * i, "{\"op\":\"x\"}\n", 11);
+	snprintf(path, sizeof(path), "%s/c.sock", dir);
+	ck_assert_int_eq(control_open(path, 0, ep, big_reply, NULL, &c), 0);
+	pass_ctl = c;
+	flood = connect_to(path);
+	good = connect_to(path);
+	ck_assert_int_eq(fcntl(flood, F_SETFL, O_NONBLOCK), 0);
+	one_pass(ep);
+	ck_assert_uint_eq(control_clients(c), 2);
+	while (control_clients(c) == 2 && passes++ < 10000) {
+		if (off < sizeof(lines) &&
+		    (n = write(flood, lines + off, sizeof(lines) - off)) > 0)
+			off += (size_t)n;
+		one_pass(ep);
+		/* Another client is answered in the next pass. */
+		if (passes == 3)
+			ck_assert_int_eq(write(good, "{\"op\":\"x\"}\n", 11),
+					 11);
+		if (passes == 4) {
+			n = recv(good, buf, sizeof(buf), MSG_DONTWAIT);
+			answered = n > 0 && buf[0] == '{';
+		}
+	}
+	ck_assert_msg(answered, "the other client waited");
+	ck_assert_uint_eq(control_clients(c), 1);
+	ck_assert_uint_le(flood_pass_max, JIT_CONTROL_LINES_PER_PASS + 1);
+	/* Dropped at 4 MiB of replies (and what the kernel took), long
+	 * before its 2,000 were all made. */
+	ck_assert_uint_lt(flood_calls, 1000);
+	close(flood);
+	close(good);
+	control_close(c);
+	pass_ctl = NULL;
+	close(ep);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
