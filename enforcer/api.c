@@ -56,11 +56,15 @@ static int unpack_field(json_t *msg, const char *fmt, const char *key,
 	return fail(e, "bad-type", "%s", type_msg);
 }
 
-/* A user's value for a message: at most max bytes, cut on a character. */
+/*
+ * A user's value for a message: at most max bytes, cut on a character,
+ * control characters shown as '?' (messages reach logs and terminals).
+ */
 static const char *clip(const char *s, size_t max, char buf[static 68])
 {
 	snprintf(buf, max + 1 < 68 ? max + 1 : 68, "%s", s);
 	utf8_truncate_invalid(buf);
+	text_make_safe(buf);
 	return buf;
 }
 
@@ -112,16 +116,19 @@ static int parse_policy(json_t *msg, struct jit_request *out,
 			struct parse_err *e)
 {
 	const char *s;
+	char val[68];
 	int r;
 
 	r = unpack_field(msg, "{s:s}", "policy", &s,
 			 "field 'policy' must be a string", e);
 	if (r < 0)
 		return r;
-	if (!*s || strlen(s) > JIT_POLICY_NAME_MAX)
+	/* The rule policies are named by: nothing else can name one. */
+	if (!policy_name_valid(s))
 		return fail(e, "bad-value",
-			    "policy name must be 1..%d characters",
-			    JIT_POLICY_NAME_MAX);
+			    "'%s' is not a policy name (1..%d of a-z, 0-9, "
+			    "'-' and '_')",
+			    clip(s, 64, val), JIT_POLICY_NAME_MAX);
 	snprintf(out->policy, sizeof(out->policy), "%s", s);
 	return 0;
 }
@@ -261,11 +268,9 @@ static int parse_reason(json_t *msg, struct jit_request *out,
 	if (strlen(s) >= JIT_REASON_MAX)
 		return fail(e, "bad-value", "reason is longer than %d bytes",
 			    JIT_REASON_MAX - 1);
-	for (const char *p = s; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			return fail(e, "bad-value",
-				    "reason must not contain control "
-				    "characters");
+	if (!text_is_safe(s))
+		return fail(e, "bad-value",
+			    "reason must not contain control characters");
 	if (*s) {
 		out->reason = strdup(s);
 		if (!out->reason)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
 
 static bool log_syslog;
 static int log_max = LOG_INFO;
@@ -62,6 +63,8 @@ void log_msg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* A value quoted in a message cannot forge or hide a log line. */
+	text_make_safe(buf);
 	fprintf(stderr, "%s: %s: %s\n", log_ident, level_name(level), buf);
 	if (log_syslog)
 		syslog(level, "%s", buf);

@@ -66,44 +66,91 @@ uint64_t now_mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* The length of the valid UTF-8 character at p and its code point; 0 if
+ * the bytes there are not one. */
+static size_t utf8_char(const unsigned char *p, uint32_t *cp)
+{
+	size_t n;
+
+	if (*p < 0x80) {
+		*cp = *p;
+		return 1;
+	}
+	if ((*p & 0xe0) == 0xc0) {
+		n = 2;
+		*cp = *p & 0x1f;
+	} else if ((*p & 0xf0) == 0xe0) {
+		n = 3;
+		*cp = *p & 0x0f;
+	} else if ((*p & 0xf8) == 0xf0) {
+		n = 4;
+		*cp = *p & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (p[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past U+10FFFF. */
+	if ((n == 2 && *cp < 0x80) || (n == 3 && *cp < 0x800) ||
+	    (n == 4 && *cp < 0x10000) || (*cp >= 0xd800 && *cp <= 0xdfff) ||
+	    *cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+static bool cp_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+bool text_is_safe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		uint32_t cp;
+		size_t n = utf8_char(p, &cp);
+
+		if (!n || cp_unsafe(cp))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+void text_make_safe(char *s)
+{
+	unsigned char *p = (unsigned char *)s, *out = p;
+
+	while (*p) {
+		uint32_t cp;
+		size_t n = utf8_char(p, &cp);
+
+		if (!n || cp_unsafe(cp)) {
+			*out++ = '?';
+			p += n ? n : 1;
+			continue;
+		}
+		memmove(out, p, n);
+		out += n;
+		p += n;
+	}
+	*out = '\0';
+}
+
 void utf8_truncate_invalid(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
+	uint32_t cp;
+	size_t n;
 
-	while (*p) {
-		size_t n;
-		uint32_t cp;
-
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		if ((*p & 0xe0) == 0xc0) {
-			n = 1;
-			cp = *p & 0x1f;
-		} else if ((*p & 0xf0) == 0xe0) {
-			n = 2;
-			cp = *p & 0x0f;
-		} else if ((*p & 0xf8) == 0xf0) {
-			n = 3;
-			cp = *p & 0x07;
-		} else {
-			break;
-		}
-		for (size_t i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				*p = '\0';
-				return;
-			}
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		/* Overlong forms, surrogates and values past U+10FFFF. */
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			break;
-		p += n + 1;
-	}
+	while (*p && (n = utf8_char(p, &cp)))
+		p += n;
 	*p = '\0';
 }
 

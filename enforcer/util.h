@@ -82,6 +82,15 @@ int write_all(int fd, const void *p, size_t n);
 int grow_array(void **array, size_t *cap, size_t need, size_t sz);
 
 /*
+ * Text that is safe to print on a terminal or a log line: valid UTF-8
+ * without control characters (C0, DEL, C1), line or paragraph separators
+ * or bidirectional overrides, which could forge lines or hide text.
+ * text_make_safe turns each unsafe character (or invalid byte) into '?'.
+ */
+bool text_is_safe(const char *s);
+void text_make_safe(char *s);
+
+/*
  * Cut s at its first byte that is not valid UTF-8 (JSON strings must be),
  * e.g. a user's value truncated in the middle of a character.
  */

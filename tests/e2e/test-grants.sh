@@ -167,6 +167,10 @@ check "unknown field in another op" bash -c "printf '{\"op\":\"status\",\"verbos
 # A decision's reason follows the request's rule: no control characters
 # (they would reach terminals through jitctl's tables).
 check "a reason with control characters is refused in deny too" bash -c "printf '{\"op\":\"deny\",\"id\":999999,\"reason\":\"x\\\\u001b[2J\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-value\".*control characters'"
+# A value quoted back cannot forge a line of the agent's log.
+printf '{"op":"request","policy":"ssh","port":22,"source":"x\\njit-enforcer: info: request 99 by root: granted"}\n' | vm "$PROBE" unix "$SOCK" >/dev/null
+check "a quoted value cannot forge a log line" bash -c "! grep -q '^jit-enforcer: info: request 99 by root: granted' '$TMP/agent.log'"
+check "it is logged with '?' for the line break" grep -q "x?jit-enforcer: info: request 99" "$TMP/agent.log"
 # Each field is named in its own error, with the right code; null is absent.
 check "a limit of 0 is a bad value of 'limit'" bash -c "printf '{\"op\":\"grants\",\"limit\":0}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-value\".*field .limit. must be at least 1'"
 check "null is the same as absent" bash -c "printf '{\"op\":\"grants\",\"limit\":null,\"after\":null}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"ok\":true'"

@@ -110,10 +110,23 @@ static const struct {
 	  "field 'reason' must be a string" },
 	/* bad values: policy */
 	{ "{\"policy\": \"\", \"port\": 22, \"source\": \"192.0.2.7\"}",
-	  "bad-value", "policy name must be 1..32 characters" },
+	  "bad-value",
+	  "'' is not a policy name (1..32 of a-z, 0-9, '-' and '_')" },
 	{ "{\"policy\": \"abcdefghijklmnopqrstuvwxyz0123456\", \"port\": 22, "
 	  "\"source\": \"192.0.2.7\"}",
-	  "bad-value", "policy name must be 1..32 characters" },
+	  "bad-value",
+	  "'abcdefghijklmnopqrstuvwxyz0123456' is not a policy name (1..32 of "
+	  "a-z, 0-9, '-' and '_')" },
+	/* A value quoted in a message cannot forge a line. */
+	{ "{\"policy\": \"ssh\\njit-enforcer: info: x\", \"port\": 22, "
+	  "\"source\": \"192.0.2.7\"}",
+	  "bad-value",
+	  "'ssh?jit-enforcer: info: x' is not a policy name (1..32 of a-z, "
+	  "0-9, '-' and '_')" },
+	{ "{\"policy\": \"ssh\", \"port\": 22, \"source\": \"x\\u001b[2J\\n\"}",
+	  "bad-value",
+	  "source 'x?[2J?' is not an IPv4/IPv6 address or prefix (with no "
+	  "host bits set)" },
 	/* port */
 	{ "{\"policy\": \"ssh\", \"port\": 0, \"source\": \"192.0.2.7\"}",
 	  "bad-value", "port 0 is out of range 1..65535" },
@@ -226,6 +239,12 @@ static const struct {
 	{ "{" BASE ", \"reason\": \"\\u001b[31mred\"}", "bad-value",
 	  "reason must not contain control characters" },
 	{ "{" BASE ", \"reason\": \"tab\\there\"}", "bad-value",
+	  "reason must not contain control characters" },
+	{ "{" BASE ", \"reason\": \"del\\u007f\"}", "bad-value",
+	  "reason must not contain control characters" },
+	{ "{" BASE ", \"reason\": \"csi\\u009b2J\"}", "bad-value",
+	  "reason must not contain control characters" },
+	{ "{" BASE ", \"reason\": \"\\u202egnp.exe\"}", "bad-value",
 	  "reason must not contain control characters" },
 	{ reason_256, "bad-value", "reason is longer than 255 bytes" },
 };

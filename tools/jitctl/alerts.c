@@ -25,10 +25,14 @@ COMMAND(alerts, "alerts", "[--follow] [--limit N]",
 
 static void alert_line(json_t *a)
 {
+	char line[1024];
+
 	/* The description names the source, ports and counts. */
-	printf("%s  %-6s  %-13s  %-27s  %s\n", str(a, "last_seen"),
-	       str(a, "severity"), str(a, "intent"), str(a, "alert_type"),
-	       str(a, "description"));
+	snprintf(line, sizeof(line), "%s  %-6s  %-13s  %-27s  %s",
+		 str(a, "last_seen"), str(a, "severity"), str(a, "intent"),
+		 str(a, "alert_type"), str(a, "description"));
+	text_make_safe(line);
+	printf("%s\n", line);
 	fflush(stdout);
 }
 

@@ -20,7 +20,14 @@ void table_row(struct table *t, ...)
 	for (size_t i = 0; i < t->ncols; i++) {
 		const char *s = va_arg(ap, const char *);
 
-		t->cells[t->nrows * t->ncols + i] = strdup(s ? s : "");
+		char *cell = strdup(s ? s : "");
+
+		if (!cell)
+			abort();
+		/* Text from the agent: no control character reaches the
+		 * terminal (nor can a cell forge a line). */
+		text_make_safe(cell);
+		t->cells[t->nrows * t->ncols + i] = cell;
 	}
 	va_end(ap);
 	t->nrows++;

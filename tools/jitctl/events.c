@@ -100,6 +100,7 @@ static void event_line(json_t *e)
 		       ": %lld connection(s) terminated, %lld flow(s) deleted",
 		       (long long)num(e, "terminated_sockets"),
 		       (long long)num(e, "deleted_flows"));
+	text_make_safe(line);
 	printf("%s\n", line);
 }
 
