@@ -634,7 +634,8 @@ void control_set_follow_ops(struct jit_control *c,
 	c->follow_ops = *ops;
 }
 
-void control_broadcast(struct jit_control *c, unsigned topic, json_t *msg)
+void control_broadcast(struct jit_control *c, unsigned topic, json_t *msg,
+		       control_filter_fn filter, void *ctx)
 {
 	struct client *cl = c ? c->clients : NULL;
 
@@ -642,7 +643,8 @@ void control_broadcast(struct jit_control *c, unsigned topic, json_t *msg)
 		/* Sending may free the client: step first. */
 		struct client *next = cl->next;
 
-		if ((cl->follows & topic) && !cl->closing)
+		if ((cl->follows & topic) && !cl->closing &&
+		    (!filter || filter(ctx, cl->follow_state)))
 			client_send(cl, json_incref(msg));
 		cl = next;
 	}

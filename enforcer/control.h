@@ -97,10 +97,12 @@ void control_set_follow_ops(struct jit_control *c,
 typedef bool (*control_filter_fn)(void *ctx, void *state);
 
 /*
- * Send msg (taken) as a line to every follower of topic. A follower that
- * lets JIT_CONTROL_OUTBUF_MAX pile up unread is dropped.
+ * Send msg (taken) as a line to every follower of topic whose owner's
+ * state filter accepts (no filter: all). A follower that lets
+ * JIT_CONTROL_OUTBUF_MAX pile up unread is dropped.
  */
-void control_broadcast(struct jit_control *c, unsigned topic, json_t *msg);
+void control_broadcast(struct jit_control *c, unsigned topic, json_t *msg,
+		       control_filter_fn filter, void *ctx);
 /*
  * Send line (one JSON object, len bytes, no newline) to every follower of
  * topic that filter accepts (NULL: all). Never stalls and never drops a

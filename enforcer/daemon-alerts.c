@@ -81,6 +81,41 @@ int daemon_reopen_logs(struct jit_daemon *d)
 	return 0;
 }
 
+bool daemon_alert_may_see(struct jit_daemon *d, json_t *alert,
+			  const struct jit_identity *id)
+{
+	json_t *ent = json_object_get(alert, "entities");
+	json_t *rid = json_object_get(ent, "request_id");
+	const struct jit_request *r;
+	struct jit_request gone = { .uid = (uint32_t)-1 };
+
+	if (!json_is_integer(rid))
+		return true;
+	r = grants_get(d->access.grants, (uint64_t)json_integer_value(rid));
+	if (!r) {
+		/* A record no longer kept: its policy's approvers and root. */
+		snprintf(gone.policy, sizeof(gone.policy), "%s",
+			 json_string_value(json_object_get(ent, "policy"))
+				 ?: "");
+		r = &gone;
+	}
+	return authz_may_see(daemon_policy_named(d, r->policy), id, r);
+}
+
+struct alert_scope {
+	struct jit_daemon *d;
+	json_t *alert;
+};
+
+static bool follower_sees(void *ctx, void *state)
+{
+	const struct alert_scope *sc = ctx;
+	const struct jit_identity *id = daemon_viewer_id(state);
+
+	/* No identity (no memory when it started): nothing, to be safe. */
+	return id && daemon_alert_may_see(sc->d, sc->alert, id);
+}
+
 void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 		  const char *description, json_t *entities, uint64_t first_ms,
 		  uint64_t last_ms, unsigned count)
@@ -97,7 +132,8 @@ void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 	while (json_array_size(d->recent_alerts) > JIT_RECENT_ALERTS)
 		json_array_remove(d->recent_alerts, 0);
 	control_broadcast(d->control, CONTROL_TOPIC_ALERTS,
-			  json_pack("{s:O}", "alert", a));
+			  json_pack("{s:O}", "alert", a), follower_sees,
+			  &(struct alert_scope){ d, a });
 	audit_event(d->alerts, a);
 }
 

@@ -22,7 +22,7 @@ static void *viewer_open(void *userdata, const struct jit_peer *peer,
 {
 	struct viewer *v;
 
-	if (!(topics & CONTROL_TOPIC_EVENTS))
+	if (!(topics & (CONTROL_TOPIC_EVENTS | CONTROL_TOPIC_ALERTS)))
 		return NULL;
 	v = calloc(1, sizeof(*v));
 	if (v)
@@ -98,16 +98,24 @@ static void remember(struct jit_daemon *d, char *line,
 	snprintf(e->policy, sizeof(e->policy), "%s", r->policy);
 }
 
-static const struct jit_policy *policy_of(struct jit_daemon *d,
-					  const char *name)
+const struct jit_policy *daemon_policy_named(struct jit_daemon *d,
+					     const char *name)
 {
-	return d->policies && name[0] ? policy_set_find(d->policies, name)
-				      : NULL;
+	return d->policies && name && name[0]
+		       ? policy_set_find(d->policies, name)
+		       : NULL;
+}
+
+const struct jit_identity *daemon_viewer_id(void *state)
+{
+	const struct viewer *v = state;
+
+	return v ? &v->id : NULL;
 }
 
 void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
 {
-	struct scope sc = { .p = policy_of(d, r->policy), .r = r };
+	struct scope sc = { .p = daemon_policy_named(d, r->policy), .r = r };
 	char *line = NULL;
 
 	daemon_count_decision(d,
@@ -148,7 +156,8 @@ json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 		struct jit_request whose = { .uid = e->uid };
 		json_t *j;
 
-		if (!authz_may_see(policy_of(d, e->policy), &id, &whose))
+		if (!authz_may_see(daemon_policy_named(d, e->policy), &id,
+				   &whose))
 			continue;
 		j = json_loads(e->line, 0, NULL);
 		if (j)

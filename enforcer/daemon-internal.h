@@ -163,6 +163,18 @@ struct jit_daemon {
 };
 
 /* Raise an alert: alerts.log, syslog, `jitctl alerts`, followers. */
+/* The policy in force named name, or NULL. */
+const struct jit_policy *daemon_policy_named(struct jit_daemon *d,
+					     const char *name);
+/* A follower's identity, from its state (NULL: none could be had). */
+const struct jit_identity *daemon_viewer_id(void *state);
+/*
+ * Who may see an alert: one about a request follows its record, as the
+ * listings and events do (authz_may_see); one about denied packets names
+ * no request and is for anyone who may use the socket.
+ */
+bool daemon_alert_may_see(struct jit_daemon *d, json_t *alert,
+			  const struct jit_identity *id);
 void daemon_alert(struct jit_daemon *d, const struct jit_alert_def *def,
 		  const char *description, json_t *entities, uint64_t first_ms,
 		  uint64_t last_ms, unsigned count);

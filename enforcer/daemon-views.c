@@ -223,9 +223,11 @@ void daemon_log_posture(struct jit_daemon *d)
 	json_decref(reply);
 }
 
-static json_t *alerts_json(struct jit_daemon *d, json_t *req)
+static json_t *alerts_json(struct jit_daemon *d, const struct jit_peer *peer,
+			   json_t *req)
 {
-	size_t n = json_array_size(d->recent_alerts), from = 0;
+	size_t n = json_array_size(d->recent_alerts), shown = 0;
+	struct jit_identity id;
 	json_int_t limit = -1;
 	json_t *out, *err;
 	bool follow;
@@ -234,10 +236,17 @@ static json_t *alerts_json(struct jit_daemon *d, json_t *req)
 	    (err = field_count(req, "limit", 0, &limit)))
 		return err;
 	out = json_array();
-	if (limit >= 0 && (size_t)limit < n)
-		from = n - (size_t)limit;
-	for (size_t i = from; i < n; i++)
-		json_array_append(out, json_array_get(d->recent_alerts, i));
+	peer_identity(peer, &id);
+	/* The last limit of those the caller may see, oldest first. */
+	for (size_t i = n; i-- > 0 && (limit < 0 || shown < (size_t)limit);) {
+		json_t *a = json_array_get(d->recent_alerts, i);
+
+		if (daemon_alert_may_see(d, a, &id)) {
+			json_array_insert(out, 0, a);
+			shown++;
+		}
+	}
+	identity_release(&id);
 	return json_pack("{s:b, s:o, s:I, s:I, s:i}", "ok", 1, "alerts", out,
 			 "denied_seen", (json_int_t)detect_seen(d->detect),
 			 "tracked", (json_int_t)detect_tracked(d->detect),
@@ -266,7 +275,7 @@ static json_t *op_requests(struct jit_daemon *d, const struct jit_peer *peer,
 static json_t *op_alerts(struct jit_daemon *d, const struct jit_peer *peer,
 			 json_t *req)
 {
-	return alerts_json(d, req);
+	return alerts_json(d, peer, req);
 }
 
 static json_t *op_events(struct jit_daemon *d, const struct jit_peer *peer,

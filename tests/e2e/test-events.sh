@@ -95,6 +95,25 @@ check "requests --all as bob lists the rdp records only" \
 check "grants as mal lists nothing" [ "$(actl "$U_MAL" --json grants | jq -c '.grants')" = "[]" ]
 check "root lists all" [ "$(jitctl --json requests --all | jq -c '[.requests[].id]')" = "[$id1,$id2,$id3]" ]
 
+# --- alerts about a request follow the same rule --------------------------
+alert_followers_are() { [ "$(jitctl metrics | awk '$1 == "jit_enforcer_followers{stream=\"alerts\"}" {print $2}')" = "$1" ]; }
+ip netns exec "$NS_VM" "$JITCTL" --socket "$SOCK" alerts --follow --json >"$TMP/root-alerts.jsonl" 2>&1 &
+root_alerts=$!
+actl "$U_MAL" alerts --follow --json >"$TMP/mal-alerts.jsonl" 2>&1 &
+mal_alerts=$!
+check "two followers of alerts" wait_for "alert followers" 5 alert_followers_are 2
+idw=$(actl "$U_ALICE" request ssh --port 22 --from 10.0.0.0/8 --for 10m | grant_id)
+check "a wide grant raises an alert ($idw)" wait_for "wide grant alert" 5 grep -q JIT_WIDE_GRANT "$TMP/root-alerts.jsonl"
+wide_ids() { jq -c '[.alerts[] | select(.alert_type == "JIT_WIDE_GRANT") | .entities.request_id]'; }
+check "root sees the alert of alice's grant" [ "$(jitctl --json alerts | wide_ids)" = "[$idw]" ]
+check "alice sees the alert of her grant" [ "$(actl "$U_ALICE" --json alerts | wide_ids)" = "[$idw]" ]
+check "bob (approver of rdp only) does not" [ "$(actl "$U_BOB" --json alerts | wide_ids)" = "[]" ]
+check "mal does not" [ "$(actl "$U_MAL" --json alerts | wide_ids)" = "[]" ]
+check "nor does mal's follower" bash -c "! grep -q JIT_WIDE_GRANT '$TMP/mal-alerts.jsonl'"
+kill "$root_alerts" "$mal_alerts" 2>/dev/null
+wait "$root_alerts" "$mal_alerts" 2>/dev/null
+jitctl revoke "$idw" >/dev/null
+
 # --- the notifier of docs/operations.md: one message per pending request ----
 DOC="$(dirname "$0")/../../docs/operations.md"
 awk '/^```jq$/ {f = 1; next} /^```$/ {f = 0} f' "$DOC" >"$TMP/notify.jq"
