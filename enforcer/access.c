@@ -286,6 +286,21 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	return 0;
 }
 
+/*
+ * The record rid, if id may see it (authz_may_see): to anyone else, a
+ * record that exists answers as one that does not, so that its state and
+ * very existence do not leak.
+ */
+static struct jit_request *
+record_seen(struct jit_access *a, const struct jit_identity *id, uint64_t rid)
+{
+	struct jit_request *r = grants_get(a->grants, rid);
+
+	if (r && !authz_may_see(policy_set_find(a->policies, r->policy), id, r))
+		return NULL;
+	return r;
+}
+
 int access_decide(struct jit_access *a, const struct jit_identity *id,
 		  uint64_t rid, bool approve, const char *reason,
 		  struct jit_request **ret, struct jit_refusal *why)
@@ -297,7 +312,7 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 	int err;
 
 	access_expire(a, now_real_ms());
-	r = grants_get(a->grants, rid);
+	r = record_seen(a, id, rid);
 	if (!r)
 		return refuse(a, why, event, id, &none, -ENOENT,
 			      "unknown-request", "no request %" PRIu64, rid);
@@ -418,7 +433,7 @@ int access_revoke(struct jit_access *a, const struct jit_identity *id,
 	int rc;
 
 	access_expire(a, now_real_ms());
-	r = grants_get(a->grants, rid);
+	r = record_seen(a, id, rid);
 	if (!r)
 		return refuse(a, why, "revoke", id, &none, -ENOENT,
 			      "unknown-request", "no request %" PRIu64, rid);

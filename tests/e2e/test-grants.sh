@@ -89,7 +89,8 @@ check "alice's rdp request waits: $out" grep -q "^request [0-9]* pending approva
 idm=$(grant_id <<<"$out")
 expect_tcp c1 "$VM4_1" 3389 dropped
 refused "may not approve" "$U_ALICE" approve "$idm"
-refused "may not approve" "$U_MAL" approve "$idm"
+# To those who may not see it, a record answers as one that does not exist.
+refused "no request $idm" "$U_MAL" approve "$idm"
 out=$(actl "$U_CAROL" request rdp --port 3389 --from 192.0.2.9 --for 5m)
 idc=$(grant_id <<<"$out")
 refused "cannot decide their own requests" "$U_CAROL" approve "$idc"
@@ -101,7 +102,9 @@ idd=$(grant_id <<<"$out")
 check "bob denies another" actl "$U_BOB" deny "$idd" --reason "not tonight"
 check "the denial is recorded" bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json requests --all | jq -e '.requests[] | select(.id == $idd) | .status_reason == \"denied: not tonight\"' >/dev/null"
 out=$(actl "$U_MAL" revoke "$idm" 2>&1 || true)
-check "mallory cannot revoke alice's grant: $out" grep -q "may only revoke" <<<"$out"
+check "mallory cannot revoke alice's grant, nor learn it exists: $out" grep -q "no request $idm" <<<"$out"
+out=$(actl "$U_MAL" approve "$idm" 2>&1 || true)
+check "nor learn its state by approving it: $out" grep -q "no request $idm" <<<"$out"
 
 # --- refusals, each with a reason, each non-zero ------------------------
 refused "may not request access" "$U_MAL" request ssh --port 22 --from "$C1_4" --for 1m

@@ -409,9 +409,9 @@ UNIT_TEST("records", test_other_user_cannot_end_a_grant)
 	ck_assert_int_eq(status_of(w, mine), JIT_INITIATED);
 	ck_assert_int_eq(status_of(w, theirs), JIT_INITIATED);
 	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.9", TCP, 22), end);
-	/* And may not revoke it. */
-	ck_assert_int_eq(access_revoke(&w->a, &bob, mine, &r, &why), -EPERM);
-	ck_assert_str_eq(why.code, "permission-denied");
+	/* And may not revoke it: to him, it does not exist. */
+	ck_assert_int_eq(access_revoke(&w->a, &bob, mine, &r, &why), -ENOENT);
+	ck_assert_str_eq(why.code, "unknown-request");
 	/* His record ending leaves alice's access as it was. */
 	ck_assert_int_eq(access_revoke(&w->a, &bob, theirs, &r, &why), 0);
 	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.9", TCP, 22), end);
@@ -695,9 +695,11 @@ UNIT_TEST("durable", test_approval_rules)
 	uint64_t a = grant(w, &alice, t), b = grant(w, &bob, t);
 
 	ck_assert_int_eq(status_of(w, a), JIT_PENDING);
+	/* Alice neither asked for b nor approves its policy: to her, b does
+	 * not exist. */
 	ck_assert_int_eq(access_decide(&w->a, &alice, b, true, NULL, &r, &why),
-			 -EPERM);
-	ck_assert_str_eq(why.code, "not-approver");
+			 -ENOENT);
+	ck_assert_str_eq(why.code, "unknown-request");
 	ck_assert_int_eq(access_decide(&w->a, &bob, b, true, NULL, &r, &why),
 			 -EPERM);
 	ck_assert_str_eq(why.code, "own-request");
