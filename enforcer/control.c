@@ -489,7 +489,11 @@ static void listen_cb(struct jit_io *io, uint32_t events)
 				  "too many connections from this user");
 			continue;
 		}
-		if (c->n_clients >= JIT_CONTROL_CLIENTS_MAX &&
+		/* The last few are root's: followers, never evicted, cannot
+		 * take every connection from the one who may revoke. */
+		if (c->n_clients >=
+			    JIT_CONTROL_CLIENTS_MAX -
+				    (cred.uid ? JIT_CONTROL_CLIENTS_ROOT : 0) &&
 		    !evict_idlest(c)) {
 			turn_away(fd, "too-many-connections",
 				  "the agent serves too many connections");

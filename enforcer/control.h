@@ -16,6 +16,8 @@
 #define JIT_CONTROL_CLIENTS_MAX 256
 /* Connections one user (root excepted) may hold at once. */
 #define JIT_CONTROL_CLIENTS_PER_UID 32
+/* Connections only root may take: others never lock root out. */
+#define JIT_CONTROL_CLIENTS_ROOT 8
 /* A client that lets this much output pile up unread is dropped. */
 #define JIT_CONTROL_OUTBUF_MAX (4 * 1024 * 1024)
 /*

@@ -206,6 +206,43 @@ check "a client flooding without reading leaves others served" jitctl status
 wait "$flooder"
 rss1=$(rss_kb)
 check "and the agent's memory bounded (${rss0} -> ${rss1} KiB)" [ "$rss1" -lt $((rss0 + 65536)) ]
+# Followers are never evicted; eight users with 32 each cannot take every
+# connection: the last ones are root's.
+hold_follow() {
+	as "$1" /usr/bin/python3 - "$SOCK" "$TMP/release" 2>"$TMP/hold-$1.err" <<'PY' &
+import os, socket, sys, time
+conns = []
+for _ in range(32):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+        s.sendall(b'{"op":"alerts","follow":true}\n')
+    except OSError:
+        pass
+    conns.append(s)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.1)
+PY
+}
+alert_followers() { jitctl metrics | awk '$1 == "jit_enforcer_followers{stream=\"alerts\"}" {print $2}'; }
+holders=()
+for i in 1 2 3 4 5; do
+	add_user "${E2E_ID}f$i" "$G_SOCK"
+done
+for u in "$U_ALICE" "$U_BOB" "$U_MAL" "$U_CAROL" "${E2E_ID}f1" "${E2E_ID}f2" "${E2E_ID}f3" "${E2E_ID}f4"; do
+	hold_follow "$u"
+	holders+=($!)
+done
+check "others' followers take all but root's connections" wait_for "248 followers" 30 \
+	bash -c "$(declare -f alert_followers jitctl vm); SOCK=$SOCK JITCTL=$JITCTL NS_VM=$NS_VM; [ \"\$(alert_followers)\" = $((256 - 8)) ]"
+check "root is still served" jitctl status
+out=$(actl "${E2E_ID}f5" status 2>&1 || true)
+check "another user is turned away: $out" grep -q "serves too many connections" <<<"$out"
+touch "$TMP/release"
+wait "${holders[@]}" 2>/dev/null
+check "the followers are gone" wait_for "no followers" 10 \
+	bash -c "$(declare -f alert_followers jitctl vm); SOCK=$SOCK JITCTL=$JITCTL NS_VM=$NS_VM; [ \"\$(alert_followers)\" = 0 ]"
+
 # 300 clients (more than the agent holds) that connect and never speak or
 # read; inside the namespace,
 # idle side included, so that cleanup finds and ends every process

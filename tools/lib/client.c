@@ -76,6 +76,10 @@ int client_call(struct jit_client *c, json_t *request, json_t **reply)
 	r = send_all(c->fd, s, strlen(s));
 	if (!r)
 		r = send_all(c->fd, "\n", 1);
+	/* Turned away (too many connections), the agent says why before it
+	 * closes: that answer, rather than the broken pipe. */
+	if (r == -EPIPE || r == -ECONNRESET)
+		return client_read(c, reply) == 0 ? 0 : r;
 	if (r < 0)
 		return r;
 	return client_read(c, reply);
