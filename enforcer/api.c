@@ -458,7 +458,7 @@ static int get_id(json_t *msg, uint64_t *id, json_t **reply)
 	json_int_t v;
 
 	if (unpack_field(msg, "{s:I}", "id", &v, positive, &e) < 0 ||
-	    (v < 1 && fail(&e, "bad-type", "%s", positive) < 0)) {
+	    (v < 1 && fail(&e, "bad-value", "%s", positive) < 0)) {
 		*reply = control_error(code, "%s", err);
 		return -EINVAL;
 	}

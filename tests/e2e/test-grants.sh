@@ -176,6 +176,7 @@ check "a quoted value cannot forge a log line" bash -c "! grep -q '^jit-enforcer
 check "it is logged with '?' for the line break" grep -q "x?jit-enforcer: info: request 99" "$TMP/agent.log"
 # Each field is named in its own error, with the right code; null is absent.
 check "a limit of 0 is a bad value of 'limit'" bash -c "printf '{\"op\":\"grants\",\"limit\":0}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-value\".*field .limit. must be at least 1'"
+check "an id of 0 is a bad value" bash -c "printf '{\"op\":\"revoke\",\"id\":0}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"bad-value\"'"
 check "null is the same as absent" bash -c "printf '{\"op\":\"grants\",\"limit\":null,\"after\":null}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"ok\":true'"
 check "a required field given as null is missing" bash -c "printf '{\"op\":\"request\",\"policy\":\"ssh\",\"port\":22,\"source\":null}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
 check "missing field" bash -c "printf '{\"op\":\"revoke\"}\n' | ip netns exec $NS_VM $PROBE unix $SOCK | grep -q '\"code\":\"missing-field\"'"
