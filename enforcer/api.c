@@ -382,8 +382,13 @@ static void audit_request(struct jit_daemon *d, json_t *ev,
 void api_audit(void *userdata, const struct jit_access_event *e)
 {
 	struct jit_daemon *d = userdata;
-	json_t *ev = audit_base(e->event, e->by);
+	json_t *ev;
 
+	if (e->error && !daemon_refusal_audited(d, e->by, now_mono_ms())) {
+		daemon_count_decision(d, e->event, e->result);
+		return;
+	}
+	ev = audit_base(e->event, e->by);
 	json_object_set_new(ev, "result", json_string(e->result));
 	if (e->by->channel)
 		json_object_set_new(ev, "channel", json_string(e->by->channel));

@@ -113,6 +113,69 @@ const struct jit_identity *daemon_viewer_id(void *state)
 	return v ? &v->id : NULL;
 }
 
+/* One line for the refusals of w's window that were not written. */
+static void refusals_told(struct jit_daemon *d, struct jit_refusal_window *w)
+{
+	if (!w->suppressed)
+		return;
+	log_notice("%u more refusals of %s in %us, counted but not audited "
+		   "one by one",
+		   w->suppressed, w->user, JIT_REFUSALS_WINDOW_MS / 1000);
+	if (audit_event(
+		    d->audit,
+		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "event",
+			      "refusals", "peer_uid", (json_int_t)w->uid,
+			      "peer_user", w->user, "result", "suppressed",
+			      "count", (json_int_t)w->suppressed, "window_s",
+			      (json_int_t)(JIT_REFUSALS_WINDOW_MS / 1000))) < 0)
+		log_err("writing the audit log failed");
+	w->suppressed = 0;
+}
+
+bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
+			    uint64_t now_ms)
+{
+	struct jit_refusal_window *w = NULL, *oldest = &d->refusals[0];
+
+	if (id->uid == 0)
+		return true;
+	for (size_t i = 0; i < JIT_REFUSAL_USERS && !w; i++) {
+		struct jit_refusal_window *c = &d->refusals[i];
+
+		if (c->used && c->uid == id->uid)
+			w = c;
+		else if (!c->used ||
+			 (oldest->used && c->start_ms < oldest->start_ms))
+			oldest = c;
+	}
+	if (!w || now_ms - w->start_ms >= JIT_REFUSALS_WINDOW_MS) {
+		/* A new window, or the place of the user who asked least
+		 * lately: what the old window did not write is told first. */
+		if (!w)
+			w = oldest;
+		refusals_told(d, w);
+		*w = (struct jit_refusal_window){ .used = true,
+						  .uid = id->uid,
+						  .start_ms = now_ms };
+		snprintf(w->user, sizeof(w->user), "%s", id->name);
+	}
+	if (++w->n <= JIT_REFUSALS_PER_WINDOW)
+		return true;
+	w->suppressed++;
+	return false;
+}
+
+void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms)
+{
+	for (size_t i = 0; i < JIT_REFUSAL_USERS; i++) {
+		struct jit_refusal_window *w = &d->refusals[i];
+
+		if (w->used && w->suppressed &&
+		    now_ms - w->start_ms >= JIT_REFUSALS_WINDOW_MS)
+			refusals_told(d, w);
+	}
+}
+
 void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
 {
 	struct scope sc = { .p = daemon_policy_named(d, r->policy), .r = r };

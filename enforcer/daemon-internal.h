@@ -111,6 +111,25 @@ struct jit_pass_grant {
 	json_t *reply;
 };
 
+/*
+ * Refusals of one user (root excepted) are audited one by one up to
+ * JIT_REFUSALS_PER_WINDOW in JIT_REFUSALS_WINDOW_MS; the rest of the window
+ * are counted, and one line says how many when it ends. A user who sends
+ * refused requests without pause cannot fill the disk nor push everyone
+ * else's events out of the ring.
+ */
+#define JIT_REFUSALS_WINDOW_MS	10000
+#define JIT_REFUSALS_PER_WINDOW 20
+#define JIT_REFUSAL_USERS	32
+
+struct jit_refusal_window {
+	bool used;
+	uint32_t uid;
+	char user[JIT_USER_MAX];
+	uint64_t start_ms;
+	unsigned n, suppressed;
+};
+
 struct jit_daemon {
 	const struct jit_config *cfg;
 	int epfd;
@@ -139,6 +158,7 @@ struct jit_daemon {
 	struct jit_event *events; /* ring of the last JIT_RECENT_EVENTS */
 	size_t n_events, first_event;
 	struct jit_counters counters;
+	struct jit_refusal_window refusals[JIT_REFUSAL_USERS];
 	uint16_t mgmt_ports[JIT_ALERT_MGMT_PORTS_MAX * 4];
 	size_t n_mgmt_ports;
 	unsigned tampers;
@@ -222,6 +242,11 @@ void daemon_events_free(struct jit_daemon *d);
  * added), the counters, the followers of events who may see r, and the
  * recent events.
  */
+/* Whether this refusal by id is audited (false: counted, not written). */
+bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
+			    uint64_t now_ms);
+/* Write the counts of the refusal windows that ended by now_ms. */
+void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms);
 void daemon_event(struct jit_daemon *d, json_t *ev,
 		  const struct jit_request *r);
 /* The "events" op: recent events the caller may see; "follow" streams. */

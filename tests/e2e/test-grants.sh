@@ -207,6 +207,32 @@ check "a client flooding without reading leaves others served" jitctl status
 wait "$flooder"
 rss1=$(rss_kb)
 check "and the agent's memory bounded (${rss0} -> ${rss1} KiB)" [ "$rss1" -lt $((rss0 + 65536)) ]
+# A user whose requests are refused without pause: the first 20 of a
+# 10-second window are audited one by one, the rest counted, and one line
+# says how many; the audit log and the recent events are not flooded.
+refused_before=$(jitctl metrics | awk '$1 == "jit_enforcer_decisions_total{event=\"request\",result=\"refused\"}" {print $2}')
+mal_lines() { grep -c "\"peer_user\":\"$U_MAL\".*\"result\":\"refused\"" "$AUDIT"; }
+mal_before=$(mal_lines)
+as "$U_MAL" /usr/bin/python3 - "$SOCK" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+for i in range(200):
+    f.write(b'{"op":"request","policy":"ssh","port":22,"source":"192.0.2.9"}\n')
+f.flush()
+n = sum(1 for _ in range(200) if b'not-requester' in f.readline())
+sys.exit(0 if n == 200 else 1)
+PY
+check "200 refusals answered, each with its reason" [ $? = 0 ]
+refused_after=$(jitctl metrics | awk '$1 == "jit_enforcer_decisions_total{event=\"request\",result=\"refused\"}" {print $2}')
+check "all 200 counted ($refused_before -> $refused_after)" [ $((refused_after - refused_before)) -ge 200 ]
+check "at most 20 audited one by one ($(( $(mal_lines) - mal_before )))" [ $(( $(mal_lines) - mal_before )) -le 20 ]
+check "the recent events keep room for others" \
+	[ "$(jitctl --json events | jq --arg u "$U_MAL" '[.events[] | select(.peer_user == $u and .result == "refused")] | length')" -le 25 ]
+check "the rest are told in one line when the window ends" wait_for "the refusals line" 20 \
+	bash -c "$(declare -f jitctl vm); SOCK=$SOCK JITCTL=$JITCTL NS_VM=$NS_VM; jitctl status >/dev/null; grep -q '\"event\":\"refusals\".*\"peer_user\":\"$U_MAL\".*\"result\":\"suppressed\",\"count\":[1-9]' '$AUDIT'"
+
 # Followers are never evicted; eight users with 32 each cannot take every
 # connection: the last ones are root's.
 hold_follow() {
@@ -218,8 +244,8 @@ for _ in range(32):
     try:
         s.connect(sys.argv[1])
         s.sendall(b'{"op":"alerts","follow":true}\n')
-    except OSError:
-        pass
+    except OSError as e:
+        print(e, file=sys.stderr)
     conns.append(s)
 while not os.path.exists(sys.argv[2]):
     time.sleep(0.1)
@@ -236,6 +262,7 @@ for u in "$U_ALICE" "$U_BOB" "$U_MAL" "$U_CAROL" "${E2E_ID}f1" "${E2E_ID}f2" "${
 done
 check "others' followers take all but root's connections" wait_for "248 followers" 30 \
 	bash -c "$(declare -f alert_followers jitctl vm); SOCK=$SOCK JITCTL=$JITCTL NS_VM=$NS_VM; [ \"\$(alert_followers)\" = $((256 - 8)) ]"
+cat "$TMP"/hold-*.err >&2 2>/dev/null
 check "root is still served" jitctl status
 out=$(actl "${E2E_ID}f5" status 2>&1 || true)
 check "another user is turned away: $out" grep -q "serves too many connections" <<<"$out"
