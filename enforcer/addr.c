@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <strings.h>
 #include <netinet/in.h>
 
 #include "addr.h"
@@ -139,4 +141,27 @@ void prefix_last(const struct jit_prefix *p, uint8_t out[16])
 const char *proto_name(uint8_t ipproto)
 {
 	return ipproto == IPPROTO_TCP ? "tcp" : "udp";
+}
+
+int proto_port_parse(char *tok, uint8_t *ipproto, uint16_t *port)
+{
+	char *slash = strchr(tok, '/'), *end;
+	unsigned long v;
+
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (!strcasecmp(tok, "tcp"))
+		*ipproto = IPPROTO_TCP;
+	else if (!strcasecmp(tok, "udp"))
+		*ipproto = IPPROTO_UDP;
+	else
+		return -EPROTONOSUPPORT;
+	errno = 0;
+	v = strtoul(slash + 1, &end, 10);
+	if (!isdigit((unsigned char)slash[1]) || *end || errno || v < 1 ||
+	    v > 65535)
+		return -ERANGE;
+	*port = (uint16_t)v;
+	return 0;
 }

@@ -55,6 +55,14 @@ static inline unsigned prefix_addr_len(const struct jit_prefix *p)
 /* "tcp" or "udp" for IPPROTO_TCP or IPPROTO_UDP (the only two we use). */
 const char *proto_name(uint8_t ipproto);
 
+/*
+ * "tcp/22" or "UDP/1194" (as SPA access files, packets and fwknop write
+ * ports) into *ipproto and *port. tok is cut at its '/', leaving the
+ * protocol's name. Returns 0, or -EINVAL (not proto/port),
+ * -EPROTONOSUPPORT (not tcp or udp) or -ERANGE (not a port 1..65535).
+ */
+int proto_port_parse(char *tok, uint8_t *ipproto, uint16_t *port);
+
 /* Last address of the prefix into out (4 or 16 bytes). */
 void prefix_last(const struct jit_prefix *p, uint8_t out[16]);
 

@@ -271,29 +271,6 @@ static int parse_prefixes(struct parser *p, const char *kw, char *val,
 	return 0;
 }
 
-int spa_port_parse(char *tok, struct jit_spa_port *ret)
-{
-	char *slash = strchr(tok, '/'), *end;
-	unsigned long port;
-
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	if (!strcasecmp(tok, "tcp"))
-		ret->ipproto = IPPROTO_TCP;
-	else if (!strcasecmp(tok, "udp"))
-		ret->ipproto = IPPROTO_UDP;
-	else
-		return -EPROTONOSUPPORT;
-	errno = 0;
-	port = strtoul(slash + 1, &end, 10);
-	if (!isdigit((unsigned char)slash[1]) || *end || errno || port < 1 ||
-	    port > 65535)
-		return -ERANGE;
-	ret->port = (uint16_t)port;
-	return 0;
-}
-
 /* "tcp/22, udp/1194". */
 static int parse_ports(struct parser *p, const char *kw, char *val,
 		       struct jit_spa_port **ret, size_t *n)
@@ -305,7 +282,7 @@ static int parse_ports(struct parser *p, const char *kw, char *val,
 		const char *port = strchr(t, '/');
 		struct jit_spa_port sp;
 
-		switch (spa_port_parse(t, &sp)) {
+		switch (proto_port_parse(t, &sp.ipproto, &sp.port)) {
 		case -EINVAL:
 			return err(p, "%s: '%s' is not proto/port (tcp/22)", kw,
 				   t);

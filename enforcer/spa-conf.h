@@ -34,14 +34,6 @@ struct jit_spa_port {
 	uint16_t port;
 };
 
-/*
- * "tcp/22" or "UDP/1194", as the access file and the packets write ports,
- * into *ret. tok is cut at its '/', leaving the protocol's name. Returns
- * 0, or -EINVAL (not proto/port), -EPROTONOSUPPORT (not tcp or udp) or
- * -ERANGE (the port is not 1..65535).
- */
-int spa_port_parse(char *tok, struct jit_spa_port *ret);
-
 /**
  * struct jit_spa_stanza - one SOURCE block
  * @line: line of its SOURCE keyword

@@ -156,7 +156,7 @@ static int parse_message(const struct jit_spa_stanza *s,
 	while ((tok = strtok_r(NULL, ",", &save))) {
 		struct jit_spa_port p;
 
-		if (spa_port_parse(tok, &p) < 0)
+		if (proto_port_parse(tok, &p.ipproto, &p.port) < 0)
 			goto bad;
 		if (s->n_restrict_ports &&
 		    port_in(s->restrict_ports, s->n_restrict_ports, &p)) {

@@ -98,6 +98,10 @@ json_error usage 2 grants --limit x
 json_error usage 2 requests --format yaml
 json_error usage 2 requests extra
 json_error usage 2 alerts --limit -1
+json_error usage 2 spa-keygen --user nobody --port bogus
+json_error usage 2 spa-keygen --user nobody --port tcp/99999
+json_error usage 2 spa-keygen --user nobody --port udp/0
+json_error usage 2 spa-keygen --user nobody --host 'a b' 
 json_error usage 2 posture extra
 json_error usage 2 status extra
 json_error usage 2 policies extra

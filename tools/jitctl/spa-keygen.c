@@ -10,6 +10,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "jitctl.h"
 #include "util.h"
 
@@ -69,6 +70,9 @@ static int cmd_spa_keygen(struct ctx *ctx, int argc, char **argv)
 	char user[64] = "", host[256] = "", key[KEY_B64_BUF] = "",
 	     hmac[KEY_B64_BUF] = "", client[2048], stanza[1024];
 	const char *port = "tcp/22";
+	char port_text[32];
+	uint16_t port_no;
+	uint8_t proto;
 	int c, r;
 
 	while ((c = next_option(ctx, argc, argv)) != -1) {
@@ -97,9 +101,22 @@ static int cmd_spa_keygen(struct ctx *ctx, int argc, char **argv)
 				   user);
 	if (!host[0] && gethostname(host, sizeof(host) - 1) < 0)
 		snprintf(host, sizeof(host), "localhost");
-	if (!word_ok(host, ".-:_") || !word_ok(port, "/"))
-		return usage_error(ctx, "--host and --port take a host name or "
-					"address and tcp/PORT");
+	if (!word_ok(host, ".-:_"))
+		return usage_error(ctx,
+				   "--host takes a host name or address, "
+				   "not '%s'",
+				   host);
+	snprintf(port_text, sizeof(port_text), "%s", port);
+	if (proto_port_parse(port_text, &proto, &port_no) < 0)
+		return usage_error(
+			ctx,
+			"--port takes tcp/PORT or udp/PORT (1..65535), "
+			"not '%s'",
+			port);
+	/* As the access file and fwknop write it: tcp/22. */
+	snprintf(port_text, sizeof(port_text), "%s/%u", proto_name(proto),
+		 port_no);
+	port = port_text;
 	r = fko_key_gen(key, FKO_DEFAULT_KEY_LEN, hmac,
 			FKO_DEFAULT_HMAC_KEY_LEN, FKO_HMAC_SHA256);
 	if (r != FKO_SUCCESS)
