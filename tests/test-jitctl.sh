@@ -98,6 +98,11 @@ json_error usage 2 grants --limit x
 json_error usage 2 requests --format yaml
 json_error usage 2 requests extra
 json_error usage 2 alerts --limit -1
+run --socket status
+check "options without a command say so: $err" eval '[ "$rc" = 2 ] && grep -q "^jitctl: no command given" <<<"$err"'
+: >"$TMP/not-a-socket"
+run --socket "$TMP/not-a-socket" status
+check "a --socket that is not a socket is named: $err" eval '[ "$rc" = 1 ] && grep -q "is not a socket" <<<"$err"'
 json_error usage 2 spa-keygen --user nobody --port bogus
 json_error usage 2 spa-keygen --user nobody --port tcp/99999
 json_error usage 2 spa-keygen --user nobody --port udp/0

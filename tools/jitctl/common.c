@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include "jitctl.h"
 #include "util.h"
 
@@ -150,6 +152,13 @@ int fail(struct ctx *ctx, const char *code, const char *fmt, ...)
 
 static json_t *connect_error(struct ctx *ctx, int r)
 {
+	struct stat st;
+
+	if (r == -ECONNREFUSED && stat(ctx->socket, &st) == 0 &&
+	    !S_ISSOCK(st.st_mode))
+		return error_reply("connect-failed",
+				   "%s is not a socket (see --socket)",
+				   ctx->socket);
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return error_reply("agent-not-running",
 				   "the agent is not running (no control "

@@ -256,6 +256,10 @@ int main(int argc, char **argv)
 	if (optind >= argc) {
 		if (ctx.json)
 			return usage_error(&ctx, "no command given");
+		/* Options alone: say so (--socket may have taken the
+		 * command as its path). */
+		if (argc > 1)
+			fprintf(stderr, "jitctl: no command given\n");
 		main_usage(stderr);
 		return 2;
 	}
