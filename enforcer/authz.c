@@ -108,13 +108,6 @@ static int refuse(int err, const char **code, char *msg, size_t n,
 	return err;
 }
 
-static const char *protos_text(unsigned p)
-{
-	return p == (JIT_PROTO_TCP | JIT_PROTO_UDP) ? "tcp and udp"
-	       : p == JIT_PROTO_UDP		    ? "udp"
-						    : "tcp";
-}
-
 int authz_check_request(const struct jit_policy *p,
 			const struct jit_identity *id, struct jit_request *r,
 			const char **code, char *msg, size_t n)
@@ -233,23 +226,13 @@ int authz_check_limits(const struct jit_policy *p, struct jit_request *r,
 		       const char **code, char *msg, size_t n)
 {
 	const struct jit_port_rule *entry = entry_for(p, &r->key);
-	char buf[JIT_PREFIX_STRLEN], dur[32], max[32];
+	char buf[JIT_PREFIX_STRLEN], dur[32], max[32], ports[48];
 	bool inside = false;
 
-	if (!entry) {
-		char want[48];
-
-		if (r->key.protos)
-			grant_key_ports(&r->key, want, sizeof(want));
-		else if (r->key.port_lo == r->key.port_hi)
-			snprintf(want, sizeof(want), "%u", r->key.port_lo);
-		else
-			snprintf(want, sizeof(want), "%u-%u", r->key.port_lo,
-				 r->key.port_hi);
+	if (!entry)
 		return refuse(-EINVAL, code, msg, n, "port-not-in-policy",
 			      "policy '%s' does not protect port %s", p->name,
-			      want);
-	}
+			      grant_key_ports(&r->key, ports, sizeof(ports)));
 	if (!r->key.protos)
 		r->key.protos = entry->protos;
 
@@ -274,6 +257,8 @@ int authz_check_limits(const struct jit_policy *p, struct jit_request *r,
 			      "duration %s exceeds the limit of %s for %s "
 			      "under policy '%s'",
 			      duration_format(r->duration_s, dur, sizeof(dur)),
-			      max, protos_text(r->key.protos), p->name);
+			      max,
+			      grant_key_ports(&r->key, ports, sizeof(ports)),
+			      p->name);
 	return 0;
 }

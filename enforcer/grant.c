@@ -85,12 +85,15 @@ const char *status_name(enum jit_status s)
 
 char *grant_key_ports(const struct jit_grant_key *k, char *buf, size_t n)
 {
-	const char *p = protos_name(k->protos);
+	/* No protocols yet (a request refused before the policy named
+	 * them): the ports alone. */
+	const char *p = k->protos ? protos_name(k->protos) : "";
+	const char *slash = k->protos ? "/" : "";
 
 	if (k->port_lo == k->port_hi)
-		snprintf(buf, n, "%s/%u", p, k->port_lo);
+		snprintf(buf, n, "%s%s%u", p, slash, k->port_lo);
 	else
-		snprintf(buf, n, "%s/%u-%u", p, k->port_lo, k->port_hi);
+		snprintf(buf, n, "%s%s%u-%u", p, slash, k->port_lo, k->port_hi);
 	return buf;
 }
 

@@ -112,7 +112,7 @@ static inline const char *request_reason(const struct jit_request *r)
 {
 	return r->reason ? r->reason : "";
 }
-/* "tcp/22", "tcp,udp/5985-5986" */
+/* "tcp/22", "tcp,udp/5985-5986"; "22" while no protocol is named. */
 char *grant_key_ports(const struct jit_grant_key *k, char *buf, size_t n);
 bool grant_key_equal(const struct jit_grant_key *a,
 		     const struct jit_grant_key *b);

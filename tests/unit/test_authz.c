@@ -355,22 +355,22 @@ UNIT_TEST("check", test_check_duration)
 	assert_allowed(ssh, &alice, &r);
 	ck_assert_uint_eq(r.duration_s, 1);
 
-	/* Beyond it, the message names the limit and the protocols. */
+	/* Beyond it, the message names the limit, protocols and ports. */
 	r = req("192.0.2.7", 0, 22, 22, 2 * 3600 + 1);
 	assert_refused(ssh, &alice, &r, -EINVAL, "duration-too-long",
-		       "duration 2h1s exceeds the limit of 2h for tcp under "
+		       "duration 2h1s exceeds the limit of 2h for tcp/22 under "
 		       "policy 'ssh'");
 	r = req("192.0.2.7", 0, 5985, 5986, 3600);
 	assert_refused(ssh, &bob, &r, -EINVAL, "duration-too-long",
-		       "duration 1h exceeds the limit of 30m for tcp and udp "
-		       "under policy 'ssh'");
+		       "duration 1h exceeds the limit of 30m for "
+		       "tcp,udp/5985-5986 under policy 'ssh'");
 	r = req("198.51.100.7", JIT_PROTO_UDP, 53, 53, 91);
 	assert_refused(ssh, &alice, &r, -EINVAL, "duration-too-long",
-		       "duration 1m31s exceeds the limit of 1m30s for udp "
+		       "duration 1m31s exceeds the limit of 1m30s for udp/53 "
 		       "under policy 'ssh'");
 	r = req("192.0.2.7", 0, 2222, 2222, 86400);
 	assert_refused(rootonly, &root, &r, -EINVAL, "duration-too-long",
-		       "duration 1d exceeds the limit of 3h for tcp under "
+		       "duration 1d exceeds the limit of 3h for tcp/2222 under "
 		       "policy 'rootonly'");
 }
 END_TEST

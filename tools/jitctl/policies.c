@@ -87,7 +87,8 @@ static int cmd_reload(struct ctx *ctx, int argc, char **argv)
 	}
 	if (json_is_string(json_object_get(reply, "policy_errors"))) {
 		printf("reloaded; rejected files keep their last good "
-		       "version:\n%s",
+		       "version, if they had one (a new file is not in "
+		       "force):\n%s",
 		       str(reply, "policy_errors"));
 		r = 1;
 	} else {

@@ -182,8 +182,8 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 	print_guards(reply);
 	print_other_chains(json_object_get(reply, "other_input_chains"));
 	if (json_is_string(json_object_get(reply, "policy_errors")))
-		printf("\nrejected policy files (their last good version stays "
-		       "in force):\n%s",
+		printf("\nrejected policy files (one that had a good version "
+		       "keeps it in force; a new one is not in force):\n%s",
 		       str(reply, "policy_errors"));
 	return r;
 }
