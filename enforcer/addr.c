@@ -138,6 +138,14 @@ void prefix_last(const struct jit_prefix *p, uint8_t out[16])
 		out[i] = (uint8_t)(p->addr[i] | (uint8_t)~byte_mask(p->len, i));
 }
 
+bool prefix_is_v4_mapped(const struct jit_prefix *p)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return p->family == AF_INET6 && p->len >= 96 &&
+	       !memcmp(p->addr, mapped, sizeof(mapped));
+}
+
 const char *proto_name(uint8_t ipproto)
 {
 	return ipproto == IPPROTO_TCP ? "tcp" : "udp";

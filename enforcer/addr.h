@@ -39,6 +39,10 @@ int prefix_parse(const char *s, struct jit_prefix *ret);
 int prefix_parse_relaxed(const char *s, struct jit_prefix *ret,
 			 bool *had_host_bits);
 
+/* An IPv6 prefix inside ::ffff:0:0/96: IPv4 written as IPv6, which no
+ * IPv4 packet matches. */
+bool prefix_is_v4_mapped(const struct jit_prefix *p);
+
 /* Canonical text: "192.0.2.7/32", "2001:db8::/32". Returns buf. */
 char *prefix_format(const struct jit_prefix *p, char *buf, size_t size);
 

@@ -201,6 +201,11 @@ static int parse_source(json_t *msg, struct jit_request *out,
 			    "source '%s' is not an IPv4/IPv6 address or "
 			    "prefix (with no host bits set)",
 			    clip(s, 64, val));
+	if (prefix_is_v4_mapped(&out->key.source))
+		return fail(e, "bad-value",
+			    "source '%s' is an IPv4 address written as IPv6, "
+			    "which no IPv4 packet matches: write it as IPv4",
+			    clip(s, 64, val));
 	return 0;
 }
 

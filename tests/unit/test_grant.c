@@ -117,6 +117,11 @@ static const struct {
 	  "bad-value",
 	  "'abcdefghijklmnopqrstuvwxyz0123456' is not a policy name (1..32 of "
 	  "a-z, 0-9, '-' and '_')" },
+	{ "{\"policy\": \"ssh\", \"port\": 22, \"source\": "
+	  "\"::ffff:192.0.2.7\"}",
+	  "bad-value",
+	  "source '::ffff:192.0.2.7' is an IPv4 address written as IPv6, "
+	  "which no IPv4 packet matches: write it as IPv4" },
 	/* A value quoted in a message cannot forge a line. */
 	{ "{\"policy\": \"ssh\\njit-enforcer: info: x\", \"port\": 22, "
 	  "\"source\": \"192.0.2.7\"}",
