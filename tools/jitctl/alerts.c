@@ -13,7 +13,10 @@ COMMAND(alerts, "alerts", "[--follow] [--limit N]",
 	"recent security alerts; --follow streams new ones",
 	"Show the security alerts the agent holds (the last 256 "
 	"since it started), oldest first: when last seen, "
-	"severity, intent, type and description.\n"
+	"severity, intent, type and description. An alert about a "
+	"request (a wide grant) is shown only to those who may see "
+	"the request: root, its requester, its policy's "
+	"approvers.\n"
 	"\n"
 	"With --follow, keep the connection open and print each "
 	"new alert as the agent raises it; when the agent closes "
