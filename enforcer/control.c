@@ -18,6 +18,12 @@ struct shared_line {
 	char s[];
 };
 
+/* Output waiting for control_release: a reply, or a published line. */
+struct held {
+	json_t *reply;
+	struct shared_line *line;
+};
+
 struct client {
 	struct jit_io io;
 	struct jit_control *ctl;
@@ -30,13 +36,15 @@ struct client {
 	bool closing;	    /* flush the output, then drop */
 	unsigned follows;   /* topics it follows (jitctl alerts --follow) */
 	void *follow_state; /* the owner's, from follow_ops.open */
-	/* Output waiting for control_release: replies, published lines. */
-	struct shared_line **held;
+	/* Output waiting for control_release: replies (kept as objects,
+	 * which the owner may still change, e.g. to not-recorded, until the
+	 * journal sync) and published lines. */
+	struct held *held;
 	size_t n_held, cap_held;
-	size_t held_bytes;
-	unsigned handled; /* requests handled in this pass */
-	bool paused;	  /* not read until the pass ends: budget spent */
-	uint64_t lost;	  /* published lines it missed, not yet told */
+	size_t held_bytes; /* of the held published lines */
+	unsigned handled;  /* requests handled in this pass */
+	bool paused;	   /* not read until the pass ends: budget spent */
+	uint64_t lost;	   /* published lines it missed, not yet told */
 	struct client *next;
 };
 
@@ -71,6 +79,12 @@ static void line_unref(struct shared_line *l)
 {
 	if (l && !--l->refs)
 		free(l);
+}
+
+static void held_release(struct held *h)
+{
+	json_decref(h->reply);
+	line_unref(h->line);
 }
 
 json_t *control_error(const char *code, const char *fmt, ...)
@@ -136,7 +150,7 @@ static void client_free(struct client *cl)
 	if (cl->follows && c->follow_ops.close)
 		c->follow_ops.close(c->userdata, cl->follow_state);
 	for (size_t i = 0; i < cl->n_held; i++)
-		line_unref(cl->held[i]);
+		held_release(&cl->held[i]);
 	free(cl->held);
 	free(cl->in);
 	free(cl->out);
@@ -169,23 +183,32 @@ static int client_append(struct client *cl, const char *s, size_t n)
 }
 
 /*
- * Queue a line: held, or appended (the caller flushes). Held or not, a
- * client that lets JIT_CONTROL_OUTBUF_MAX pile up is dropped (-1).
+ * Keep h for control_release. No client is freed while output is held
+ * (a handler may be publishing to others): one that cannot keep it is
+ * closed, and freed once the pass ends. Returns 0, or -1 when h was not
+ * kept (and released).
  */
+static int client_hold(struct client *cl, struct held h)
+{
+	if (grow_array((void **)&cl->held, &cl->cap_held, cl->n_held + 1,
+		       sizeof(*cl->held)) < 0) {
+		held_release(&h);
+		cl->closing = true;
+		return -1;
+	}
+	if (h.line)
+		cl->held_bytes += h.line->len;
+	cl->held[cl->n_held++] = h;
+	return 0;
+}
+
+/* Queue a published line: held, or appended (the caller flushes). */
 static int client_put_line(struct client *cl, struct shared_line *l)
 {
 	if (!cl->ctl->hold)
 		return client_append(cl, l->s, l->len);
-	if (cl->out_len + cl->held_bytes + l->len > JIT_CONTROL_OUTBUF_MAX ||
-	    grow_array((void **)&cl->held, &cl->cap_held, cl->n_held + 1,
-		       sizeof(*cl->held)) < 0) {
-		client_free(cl);
-		return -1;
-	}
 	l->refs++;
-	cl->held[cl->n_held++] = l;
-	cl->held_bytes += l->len;
-	return 0;
+	return client_hold(cl, (struct held){ .line = l });
 }
 
 /* Tell a follower how many lines it missed (-1: freed). */
@@ -248,30 +271,35 @@ static int client_flush(struct client *cl)
 	return 0;
 }
 
-/*
- * Send a reply, or keep it while replies are held: as its line, so that
- * what is held is counted in bytes, against the same cap as the output.
- */
-static int client_send(struct client *cl, json_t *reply)
+/* Add a reply line to the output; drops a client past the cap. */
+static int client_queue(struct client *cl, json_t *reply)
 {
-	struct shared_line *l = NULL;
 	char *s;
+	size_t n;
 	int r;
 
 	if (!json_object_get(reply, "ok"))
 		json_object_set_new(reply, "ok", json_true());
 	s = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
-	if (!s || !(l = line_new(s, strlen(s)))) {
-		free(s);
+	if (!s) {
 		client_free(cl);
 		return -1;
 	}
+	n = strlen(s);
+	s[n] = '\n'; /* over the terminating NUL, which is not sent */
+	r = client_append(cl, s, n + 1);
 	free(s);
-	r = client_put_line(cl, l);
-	line_unref(l);
-	if (r < 0 || cl->ctl->hold)
-		return r;
+	return r;
+}
+
+/* Send a reply, or keep it while replies are held. */
+static int client_send(struct client *cl, json_t *reply)
+{
+	if (cl->ctl->hold)
+		return client_hold(cl, (struct held){ .reply = reply });
+	if (client_queue(cl, reply) < 0)
+		return -1;
 	return client_flush(cl);
 }
 
@@ -385,22 +413,34 @@ static void client_read(struct client *cl)
 	}
 }
 
-/* The requests left waiting at the end of the last pass. */
+/* Has requests read and not yet handled, and may have them handled. */
+static bool client_waiting(const struct client *cl)
+{
+	return !cl->paused && !cl->closing && cl->in_len &&
+	       memchr(cl->in, '\n', cl->in_len);
+}
+
+/*
+ * The requests left waiting at the end of the last pass: one client's at
+ * a time, as the loop takes one event at a time (handling a request may
+ * free other clients), the eventfd kept readable while others wait.
+ */
 static void kick_cb(struct jit_io *io, uint32_t events)
 {
 	struct jit_control *c = container_of(io, struct jit_control, kick);
+	struct client *cl;
 	uint64_t v;
 
 	(void)!read(c->kick.fd, &v, sizeof(v));
-	for (struct client *cl = c->clients; cl;) {
-		/* Reading may free the client: step first. */
-		struct client *next = cl->next;
-
-		if (!cl->paused && !cl->closing && cl->in_len &&
-		    memchr(cl->in, '\n', cl->in_len))
-			client_read(cl);
-		cl = next;
-	}
+	for (cl = c->clients; cl && !client_waiting(cl); cl = cl->next)
+		;
+	if (!cl)
+		return;
+	client_read(cl);
+	for (cl = c->clients; cl && !client_waiting(cl); cl = cl->next)
+		;
+	if (cl)
+		(void)!write(c->kick.fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
 static void client_cb(struct jit_io *io, uint32_t events)
@@ -719,7 +759,7 @@ void control_release(struct jit_control *c)
 	for (cl = c->clients; cl;) {
 		/* Sending may free the client: step first. */
 		struct client *next = cl->next;
-		struct shared_line **held = cl->held;
+		struct held *held = cl->held;
 		size_t n = cl->n_held;
 		size_t i;
 		int r = 0;
@@ -728,12 +768,17 @@ void control_release(struct jit_control *c)
 		cl->n_held = cl->cap_held = 0;
 		cl->held_bytes = 0;
 		for (i = 0; i < n && r == 0; i++) {
-			r = client_append(cl, held[i]->s, held[i]->len);
-			line_unref(TAKE_PTR(held[i]));
+			if (held[i].reply) {
+				r = client_queue(cl, TAKE_PTR(held[i].reply));
+			} else {
+				r = client_append(cl, held[i].line->s,
+						  held[i].line->len);
+				line_unref(TAKE_PTR(held[i].line));
+			}
 		}
 		/* A client dropped midway leaves the rest unsent. */
 		for (; i < n; i++)
-			line_unref(held[i]);
+			held_release(&held[i]);
 		free(held);
 		if (r < 0) {
 			cl = next;

@@ -651,3 +651,65 @@ UNIT_TEST("follow", test_flood_without_reading)
 	free(dir);
 }
 END_TEST
+
+/* The reply the handler returned, kept to be changed while it is held. */
+static json_t *kept_reply;
+
+static json_t *keep_reply(void *userdata, const struct jit_peer *peer,
+			  json_t *req)
+{
+	kept_reply = json_pack("{s:b, s:s}", "ok", 1, "result", "granted");
+	return json_incref(kept_reply);
+}
+
+/*
+ * A reply held for the journal sync is sent as it is at the release: the
+ * owner turns a grant it could not record into an error before then, and
+ * the client must get that, never the "ok" it first returned.
+ */
+UNIT_TEST("follow", test_held_reply_changed_before_release)
+{
+	char *dir = scratch_dir("jit-control"), path[128], buf[256];
+	struct jit_control *c = NULL;
+	int ep = epoll_create1(EPOLL_CLOEXEC), fd;
+	struct epoll_event ev;
+	ssize_t n;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_held_reply_changed_before_release needs "
+				"root; not run\n");
+		rm_rf(dir);
+		free(dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/c.sock", dir);
+	ck_assert_int_eq(control_open(path, 0, ep, keep_reply, NULL, &c), 0);
+	pass_ctl = c;
+	fd = connect_to(path);
+	one_pass(ep);
+	ck_assert_int_eq(write(fd, "{\"op\":\"x\"}\n", 11), 11);
+	control_hold(c);
+	while (epoll_wait(ep, &ev, 1, 100) == 1) {
+		struct jit_io *io = ev.data.ptr;
+
+		io->cb(io, ev.events);
+		if (kept_reply)
+			break;
+	}
+	ck_assert_ptr_nonnull(kept_reply);
+	json_object_set_new(kept_reply, "ok", json_false());
+	json_object_set_new(kept_reply, "result", json_string("not-recorded"));
+	control_release(c);
+	json_decref(kept_reply);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "{\"ok\":false,\"result\":\"not-recorded\"}\n");
+	close(fd);
+	control_close(c);
+	pass_ctl = NULL;
+	close(ep);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
