@@ -389,7 +389,8 @@ void api_audit(void *userdata, const struct jit_access_event *e)
 	struct jit_daemon *d = userdata;
 	json_t *ev;
 
-	if (e->error && !daemon_refusal_audited(d, e->by, now_mono_ms())) {
+	if (e->error &&
+	    !daemon_refusal_audited(d, e->by, e->error, now_mono_ms())) {
 		daemon_count_decision(d, e->event, e->result);
 		return;
 	}

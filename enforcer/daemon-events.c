@@ -8,6 +8,8 @@
  * the control socket's lossy publish: one that does not read misses lines,
  * and is told how many, but never holds the agent up.
  */
+#include <sys/timerfd.h>
+
 #include "daemon-internal.h"
 #include "log.h"
 #include "util.h"
@@ -132,12 +134,45 @@ static void refusals_told(struct jit_daemon *d, struct jit_refusal_window *w)
 	w->suppressed = 0;
 }
 
+/* The refusal timer at the end of the first window with uncounted lines. */
+static void refusals_arm(struct jit_daemon *d, uint64_t now_ms)
+{
+	uint64_t next = 0;
+	struct itimerspec its = { 0 };
+
+	for (size_t i = 0; i < JIT_REFUSAL_USERS; i++) {
+		const struct jit_refusal_window *w = &d->refusals[i];
+		uint64_t end = w->start_ms + JIT_REFUSALS_WINDOW_MS;
+
+		if (w->used && w->suppressed && (!next || end < next))
+			next = end;
+	}
+	if (next) {
+		uint64_t in = next > now_ms ? next - now_ms : 1;
+
+		its.it_value.tv_sec = (time_t)(in / 1000);
+		its.it_value.tv_nsec = (long)(in % 1000) * 1000000;
+	}
+	if (d->refusals_timer.fd >= 0)
+		(void)timerfd_settime(d->refusals_timer.fd, 0, &its, NULL);
+}
+
+/*
+ * Failures of the agent's own (the kernel, the journal) are always
+ * written: only what a caller asked wrongly is counted instead.
+ */
+static bool caller_fault(const char *code)
+{
+	return !streq(code, "kernel-error") && !streq(code, "not-recorded") &&
+	       !streq(code, "internal");
+}
+
 bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
-			    uint64_t now_ms)
+			    const char *code, uint64_t now_ms)
 {
 	struct jit_refusal_window *w = NULL, *oldest = &d->refusals[0];
 
-	if (id->uid == 0)
+	if (id->uid == 0 || !caller_fault(code))
 		return true;
 	for (size_t i = 0; i < JIT_REFUSAL_USERS && !w; i++) {
 		struct jit_refusal_window *c = &d->refusals[i];
@@ -161,19 +196,21 @@ bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
 	}
 	if (++w->n <= JIT_REFUSALS_PER_WINDOW)
 		return true;
-	w->suppressed++;
+	if (!w->suppressed++)
+		refusals_arm(d, now_ms);
 	return false;
 }
 
-void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms)
+void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all)
 {
 	for (size_t i = 0; i < JIT_REFUSAL_USERS; i++) {
 		struct jit_refusal_window *w = &d->refusals[i];
 
 		if (w->used && w->suppressed &&
-		    now_ms - w->start_ms >= JIT_REFUSALS_WINDOW_MS)
+		    (all || now_ms - w->start_ms >= JIT_REFUSALS_WINDOW_MS))
 			refusals_told(d, w);
 	}
+	refusals_arm(d, now_ms);
 }
 
 void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)

@@ -139,6 +139,7 @@ struct jit_daemon {
 	int parent_wd;		 /* watch on its parent (it may be swapped) */
 	bool policy_dir_missing; /* the last reload found no directory */
 	struct jit_io reload_timer;
+	struct jit_io refusals_timer; /* the end of a refusal window */
 	struct jit_io sessions_timer;
 	struct jit_session *sessions;	 /* as committed */
 	struct jit_sockwatch *sockwatch; /* closed sockets, to drop sessions */
@@ -244,9 +245,12 @@ void daemon_events_free(struct jit_daemon *d);
  */
 /* Whether this refusal by id is audited (false: counted, not written). */
 bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
-			    uint64_t now_ms);
-/* Write the counts of the refusal windows that ended by now_ms. */
-void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms);
+			    const char *code, uint64_t now_ms);
+/*
+ * Write the counts of the refusal windows that ended by now_ms (all of
+ * them with all), and arm refusals_timer for the next end.
+ */
+void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all);
 void daemon_event(struct jit_daemon *d, json_t *ev,
 		  const struct jit_request *r);
 /* The "events" op: recent events the caller may see; "follow" streams. */

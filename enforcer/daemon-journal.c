@@ -182,7 +182,7 @@ void daemon_pass_end(struct jit_daemon *d)
 {
 	int r = 0;
 
-	daemon_refusals_flush(d, now_mono_ms());
+	daemon_refusals_flush(d, now_mono_ms(), false);
 	if (d->access.dirty || journal_backlog(d->access.journal)) {
 		/* Every decision of the pass is in the kernel by now. */
 		if (d->access.dirty)

@@ -180,6 +180,14 @@ static void expiry_timer_cb(struct jit_io *io, uint32_t events)
 	access_arm_timer(d);
 }
 
+/* A refusal window ended: the pass that follows writes its count. */
+static void refusals_timer_cb(struct jit_io *io, uint32_t events)
+{
+	uint64_t ticks;
+
+	(void)!read(io->fd, &ticks, sizeof(ticks));
+}
+
 static void sessions_timer_cb(struct jit_io *io, uint32_t events)
 {
 	struct jit_daemon *d =
@@ -262,6 +270,13 @@ static int setup_loop(struct jit_daemon *d)
 	d->reload_timer.cb = reload_timer_cb;
 	if (d->reload_timer.fd < 0 ||
 	    loop_add(d->epfd, &d->reload_timer, EPOLLIN) < 0)
+		return log_err("timerfd: %m"), -errno;
+
+	if (loop_watch(
+		    d->epfd, &d->refusals_timer,
+		    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+		    refusals_timer_cb, EPOLLIN) < 0 ||
+	    d->refusals_timer.fd < 0)
 		return log_err("timerfd: %m"), -errno;
 
 	d->sessions_timer.fd =
@@ -498,6 +513,8 @@ static void daemon_teardown(struct jit_daemon *d)
 {
 	(void)notify_send("STOPPING=1");
 	if (d->access.journal) {
+		/* Refusals counted in windows still open are told too. */
+		daemon_refusals_flush(d, now_mono_ms(), true);
 		daemon_pass_end(d);
 		/* A snapshot being written is finished, not abandoned. */
 		if (journal_compacting(d->access.journal) > 0) {
@@ -530,6 +547,8 @@ static void daemon_teardown(struct jit_daemon *d)
 		close(d->reload_timer.fd);
 	if (d->sessions_timer.fd >= 0)
 		close(d->sessions_timer.fd);
+	if (d->refusals_timer.fd >= 0)
+		close(d->refusals_timer.fd);
 	free(d->sessions);
 	if (d->expiry_timer.fd >= 0)
 		close(d->expiry_timer.fd);
@@ -564,6 +583,7 @@ int daemon_run(const struct jit_config *cfg)
 		.parent_wd = -1,
 		.reload_timer.fd = -1,
 		.sessions_timer.fd = -1,
+		.refusals_timer.fd = -1,
 		.expiry_timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};

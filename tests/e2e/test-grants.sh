@@ -232,8 +232,9 @@ check "all 200 counted ($refused_before -> $refused_after)" [ $((refused_after -
 check "at most 20 audited one by one ($(( $(mal_lines) - mal_before )))" [ $(( $(mal_lines) - mal_before )) -le 20 ]
 check "the recent events keep room for others" \
 	[ "$(jitctl --json events | jq --arg u "$U_MAL" '[.events[] | select(.peer_user == $u and .result == "refused")] | length')" -le 25 ]
+# Nobody else asks anything meanwhile: the agent's timer writes the line.
 check "the rest are told in one line when the window ends" wait_for "the refusals line" 20 \
-	bash -c "$(declare -f jitctl vm); SOCK=$SOCK JITCTL=$JITCTL NS_VM=$NS_VM; jitctl status >/dev/null; grep -q '\"event\":\"refusals\".*\"peer_user\":\"$U_MAL\".*\"result\":\"suppressed\",\"count\":[1-9]' '$AUDIT'"
+	bash -c "grep -q '\"event\":\"refusals\".*\"peer_user\":\"$U_MAL\".*\"result\":\"suppressed\",\"count\":[1-9]' '$AUDIT'"
 
 # Followers are never evicted; eight users with 32 each cannot take every
 # connection: the last ones are root's.
