@@ -622,7 +622,8 @@ int control_open(const char *path, gid_t group, int epfd, control_handler_fn fn,
 	umask(old);
 	if (r < 0)
 		return -errno;
-	if (lchown(tmp.sun_path, 0, group) < 0 ||
+	/* Its owner is the agent (root); its group, the socket group. */
+	if (lchown(tmp.sun_path, (uid_t)-1, group) < 0 ||
 	    fchmodat(AT_FDCWD, tmp.sun_path, 0660, 0) < 0 ||
 	    listen(fd, 64) < 0 || rename(tmp.sun_path, path) < 0) {
 		r = -errno;

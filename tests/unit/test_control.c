@@ -425,28 +425,57 @@ static char *drain(int fd, int ep, const char *want_last)
 	return all;
 }
 
+/*
+ * A control socket in a scratch directory, given to our own group (the
+ * agent gives it to the socket group; any user may run these tests), and
+ * the epoll set it is watched in. pass_ctl is it.
+ */
+struct sock_fixture {
+	char *dir;
+	char path[128];
+	int ep;
+	struct jit_control *c;
+};
+
+static void sock_open(struct sock_fixture *f, control_handler_fn fn,
+		      void *userdata)
+{
+	f->dir = scratch_dir("jit-control");
+	f->ep = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(f->ep, 0);
+	snprintf(f->path, sizeof(f->path), "%s/c.sock", f->dir);
+	ck_assert_int_eq(
+		control_open(f->path, getegid(), f->ep, fn, userdata, &f->c),
+		0);
+	pass_ctl = f->c;
+}
+
+static void sock_close(struct sock_fixture *f)
+{
+	control_close(f->c);
+	pass_ctl = NULL;
+	close(f->ep);
+	rm_rf(f->dir);
+	free(f->dir);
+}
+
 UNIT_TEST("follow", test_publish_lossy)
 {
-	char *dir = scratch_dir("jit-control"), path[128], line[10100];
-	char pad[10000];
+	char line[10100], pad[10000];
 	const struct control_follow_ops ops = { state_open, state_close };
-	struct jit_control *c = NULL;
-	int ep = epoll_create1(EPOLL_CLOEXEC), fd, other, states = 0;
+	struct sock_fixture f;
+	struct jit_control *c;
+	int ep, fd, other, states = 0;
 	unsigned got = 0, lost = 0, seq, next = 0;
+	const char *path;
 	char *all, *p;
 
-	if (geteuid() != 0) {
-		/* The socket is given to root: only root can bind it. */
-		fprintf(stderr, "test_publish_lossy needs root; not run\n");
-		rm_rf(dir);
-		free(dir);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/c.sock", dir);
 	/* The follow ops get the handler's userdata: the open states. */
-	ck_assert_int_eq(control_open(path, 0, ep, follow_all, &states, &c), 0);
+	sock_open(&f, follow_all, &states);
+	c = f.c;
+	ep = f.ep;
+	path = f.path;
 	control_set_follow_ops(c, &ops);
-	pass_ctl = c;
 	fd = follower(path, ep);
 	other = follower(path, ep);
 	ck_assert_int_eq(states, 2);
@@ -537,12 +566,8 @@ UNIT_TEST("follow", test_publish_lossy)
 	pump(ep);
 	ck_assert_int_eq(states, 1);
 	close(other);
-	control_close(c);
-	pass_ctl = NULL;
+	sock_close(&f);
 	ck_assert_int_eq(states, 0);
-	close(ep);
-	rm_rf(dir);
-	free(dir);
 }
 END_TEST
 
@@ -596,29 +621,23 @@ static int connect_to(const char *path)
  */
 UNIT_TEST("follow", test_flood_without_reading)
 {
-	char *dir = scratch_dir("jit-control"), path[128], buf[65536];
 	static char lines[2000 * 11];
-	struct jit_control *c = NULL;
-	int ep = epoll_create1(EPOLL_CLOEXEC), flood, good;
+	char buf[65536];
+	struct sock_fixture f;
+	struct jit_control *c;
+	int ep, flood, good;
 	unsigned passes = 0;
 	size_t off = 0;
 	bool answered = false;
 	ssize_t n;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_flood_without_reading needs root; "
-				"not run\n");
-		rm_rf(dir);
-		free(dir);
-		return;
-	}
 	for (size_t i = 0; i < 2000; i++)
 		memcpy(lines + 11 * i, "{\"op\":\"x\"}\n", 11);
-	snprintf(path, sizeof(path), "%s/c.sock", dir);
-	ck_assert_int_eq(control_open(path, 0, ep, big_reply, NULL, &c), 0);
-	pass_ctl = c;
-	flood = connect_to(path);
-	good = connect_to(path);
+	sock_open(&f, big_reply, NULL);
+	c = f.c;
+	ep = f.ep;
+	flood = connect_to(f.path);
+	good = connect_to(f.path);
 	ck_assert_int_eq(fcntl(flood, F_SETFL, O_NONBLOCK), 0);
 	one_pass(ep);
 	ck_assert_uint_eq(control_clients(c), 2);
@@ -644,11 +663,7 @@ UNIT_TEST("follow", test_flood_without_reading)
 	ck_assert_uint_lt(flood_calls, 1000);
 	close(flood);
 	close(good);
-	control_close(c);
-	pass_ctl = NULL;
-	close(ep);
-	rm_rf(dir);
-	free(dir);
+	sock_close(&f);
 }
 END_TEST
 
@@ -669,27 +684,18 @@ static json_t *keep_reply(void *userdata, const struct jit_peer *peer,
  */
 UNIT_TEST("follow", test_held_reply_changed_before_release)
 {
-	char *dir = scratch_dir("jit-control"), path[128], buf[256];
-	struct jit_control *c = NULL;
-	int ep = epoll_create1(EPOLL_CLOEXEC), fd;
+	struct sock_fixture f;
 	struct epoll_event ev;
+	char buf[256];
+	int fd;
 	ssize_t n;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_held_reply_changed_before_release needs "
-				"root; not run\n");
-		rm_rf(dir);
-		free(dir);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/c.sock", dir);
-	ck_assert_int_eq(control_open(path, 0, ep, keep_reply, NULL, &c), 0);
-	pass_ctl = c;
-	fd = connect_to(path);
-	one_pass(ep);
+	sock_open(&f, keep_reply, NULL);
+	fd = connect_to(f.path);
+	one_pass(f.ep);
 	ck_assert_int_eq(write(fd, "{\"op\":\"x\"}\n", 11), 11);
-	control_hold(c);
-	while (epoll_wait(ep, &ev, 1, 100) == 1) {
+	control_hold(f.c);
+	while (epoll_wait(f.ep, &ev, 1, 100) == 1) {
 		struct jit_io *io = ev.data.ptr;
 
 		io->cb(io, ev.events);
@@ -699,17 +705,13 @@ UNIT_TEST("follow", test_held_reply_changed_before_release)
 	ck_assert_ptr_nonnull(kept_reply);
 	json_object_set_new(kept_reply, "ok", json_false());
 	json_object_set_new(kept_reply, "result", json_string("not-recorded"));
-	control_release(c);
+	control_release(f.c);
 	json_decref(kept_reply);
 	n = read(fd, buf, sizeof(buf) - 1);
 	ck_assert_int_gt(n, 0);
 	buf[n] = '\0';
 	ck_assert_str_eq(buf, "{\"ok\":false,\"result\":\"not-recorded\"}\n");
 	close(fd);
-	control_close(c);
-	pass_ctl = NULL;
-	close(ep);
-	rm_rf(dir);
-	free(dir);
+	sock_close(&f);
 }
 END_TEST
