@@ -281,8 +281,9 @@ void daemon_on_tamper(void *userdata, const struct jit_tamper *t);
 int daemon_init_access(struct jit_daemon *d);
 /* Read the journal (or import a state file of an earlier version). */
 int daemon_load_journal(struct jit_daemon *d);
-/* Files that fail to load get the last good text the journal kept. */
-void daemon_restore_policy_texts(struct jit_daemon *d);
+/* Before the directory loads at start: the last good texts the journal
+ * kept, of the files still there. */
+void daemon_seed_policy_texts(struct jit_daemon *d);
 /* End of a pass: one sync, then the held replies go out. */
 void daemon_pass_end(struct jit_daemon *d);
 /* A compaction child may have exited. */

@@ -446,30 +446,28 @@ int daemon_load_journal(struct jit_daemon *d)
 }
 
 /*
- * After loading the directory: a file that exists but failed to load gets
- * the last good version the state file kept.
+ * Before loading the directory at start: the set holds the last good
+ * version the state file kept of every policy file still there, so that
+ * loading the directory is a reload like any other. A file that fails to
+ * load keeps that version, and a file that takes a name another file
+ * held is the one refused, whatever their order: a restart never changes
+ * which file's policy is in force, nor opens a port.
  */
-void daemon_restore_policy_texts(struct jit_daemon *d)
+void daemon_seed_policy_texts(struct jit_daemon *d)
 {
 	for (size_t i = 0; i < d->n_restored; i++) {
 		struct jit_state_policy *p = &d->restored[i];
 		struct jit_diag diag;
 		struct stat stbuf;
 
-		if (policy_set_has_file(d->policies, p->path) ||
-		    stat(p->path, &stbuf) < 0)
-			continue;
-		diag_init(&diag);
-		if (policy_set_load_text(d->policies, p->path, p->text, p->len,
-					 &diag) == 0)
-			log_notice("'%s' does not load; its last good version "
-				   "(from the journal) stays in force",
-				   p->path);
-		diag_release(&diag);
-	}
-	for (size_t i = 0; i < d->n_restored; i++) {
-		free(d->restored[i].path);
-		free(d->restored[i].text);
+		if (stat(p->path, &stbuf) == 0) {
+			diag_init(&diag);
+			(void)policy_set_load_text(d->policies, p->path,
+						   p->text, p->len, &diag);
+			diag_release(&diag);
+		}
+		free(p->path);
+		free(p->text);
 	}
 	free(d->restored);
 	d->restored = NULL;

@@ -350,10 +350,14 @@ static int start_records(struct jit_daemon *d, struct start_times *t)
 	r = daemon_load_journal(d);
 	if (r < 0)
 		return r;
+	daemon_seed_policy_texts(d);
 	diag_init(&pre);
-	(void)policy_set_load_dir(d->policies, d->cfg->policy_dir, &pre);
+	r = policy_set_load_dir(d->policies, d->cfg->policy_dir, &pre);
+	if (r > 0)
+		log_notice("%d policy file(s) do not load; each keeps its last "
+			   "good version from the journal, if it had one",
+			   r);
 	diag_release(&pre);
-	daemon_restore_policy_texts(d);
 	if (d->clean_start)
 		log_info("the last agent exited cleanly: grants come from the "
 			 "journal alone");

@@ -107,6 +107,22 @@ ports:
     max_duration: 1h
 Y
 
+# --- a file that takes another's policy name: refused, restart or not ------
+cat >"$TMP/policies/0dup.yaml" <<'Y'
+name: ssh
+ports:
+  - port: 2222
+Y
+out=$(jitctl reload 2>&1 || true)
+check "a second file naming ssh is refused at the reload" grep -q "0dup.yaml.*already used by" <<<"$out"
+stop_agent TERM
+start_agent || exit 1
+# Files load in name order, 0dup.yaml first: it must not win at a restart.
+check "after a restart, it is still the one refused" bash -c "$(declare -f jitctl vm); SOCK=$SOCK JITCTL=$JITCTL NS_VM=$NS_VM; jitctl status | grep -q '0dup.yaml.*already used by'"
+expect_tcp c2 "$VM4_2" 22 dropped
+expect_tcp c1 "$VM4_1" 22 open
+rm "$TMP/policies/0dup.yaml"
+
 # --- a probe loop across repeated restarts counts zero wrong answers -------
 stop_agent TERM
 : >"$TMP/probe.log"
