@@ -72,9 +72,10 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 	}
 }
 
+/* IN_CREATE: a link made in the directory has no close-write. */
 #define DIR_EVENTS                                                  \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
-	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR)
+	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_CREATE | IN_ONLYDIR)
 #define PARENT_EVENTS \
 	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
 

@@ -105,6 +105,11 @@ static int read_text(const char *path, struct jit_diag *diag, bool quiet_enoent,
 		.refused_mode = S_IWOTH,
 		.mode_what = "file is writable by every user",
 		.mode_why = "; a policy grants access, so it must not be",
+		/* Whoever may change it may grant themselves access; a
+		 * link could also make the agent quote any file it can
+		 * read in its messages, which others see. */
+		.root_owned = true,
+		.no_symlink = true,
 		.quiet_enoent = quiet_enoent,
 	};
 
@@ -359,7 +364,10 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
-/* Sorted paths of the regular policy files in dir; symlinks followed. */
+/*
+ * Sorted paths of the policy files in dir: regular files, and symbolic
+ * links to them, which the loader then refuses with a message.
+ */
 static int list_dir(const char *dir, char ***ret, size_t *ret_n)
 {
 	DIR *d;

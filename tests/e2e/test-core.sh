@@ -142,6 +142,15 @@ Y
 eventually_tcp c1 "$VM4_1" 22 dropped 3
 check "old session survives every reload" session_ok
 
+# A link made in the directory is seen at once, and refused: it is not
+# followed (to a file another user owns, or to /etc/shadow, whose lines
+# the messages would quote).
+ln -s /etc/shadow "$TMP/policies/zz.yaml"
+check "a link is refused, without a reload asked for" wait_for "the link in status" 5 \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | grep -q 'zz.yaml: error: cannot open: a symbolic link is not followed'"
+check "nothing of the file it points to is quoted" bash -c "! ip netns exec $NS_VM $JITCTL --socket $SOCK --json status | grep -q 'root:'"
+rm "$TMP/policies/zz.yaml"
+
 # SIGHUP reloads too; jitctl reload answers.
 reloads() { jitctl --json status | sed -n 's/.*"reloads": \([0-9]*\).*/\1/p'; }
 before=$(reloads)

@@ -491,6 +491,30 @@ UNIT_TEST("set", test_file_load)
 					     "0666)"));
 	diag_release(&d);
 	ck_assert_ptr_null(f);
+
+	/* A link is not followed: it could point at a file its owner may
+	 * change, or make the messages quote any file (/etc/shadow). */
+	put("target.yaml", POLICY("t", 22));
+	/* Relative to the link's directory. */
+	ck_assert_int_eq(symlink("target.yaml", path_of("link.yaml")), 0);
+	ck_assert_int_eq(policy_file_load(path_of("link.yaml"), &f, &d),
+			 -ELOOP);
+	ck_assert_ptr_nonnull(
+		strstr(d.text, "a symbolic link is not followed"));
+	diag_release(&d);
+	ck_assert_ptr_null(f);
+
+	/* Whoever owns it may change it: root (or the agent's user) only. */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(path_of("target.yaml"), 65534, 65534),
+				 0);
+		ck_assert_int_eq(
+			policy_file_load(path_of("target.yaml"), &f, &d),
+			-EPERM);
+		ck_assert_ptr_nonnull(strstr(d.text, "must be owned by root"));
+		diag_release(&d);
+		ck_assert_ptr_null(f);
+	}
 }
 END_TEST
 
