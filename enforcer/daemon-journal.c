@@ -418,17 +418,8 @@ int daemon_load_journal(struct jit_daemon *d)
 	if (!info.found)
 		imported = import_state_file(d, &l);
 	if (info.cut_bytes) {
-		log_warn("journal: cut %zu bytes of a torn tail",
+		log_warn("journal: cut %zu bytes of a torn or damaged tail",
 			 info.cut_bytes);
-		d->clean_start = false;
-	}
-	if (info.journal_damaged) {
-		log_err("the journal in '%s' has %zu damaged line(s): skipped, "
-			"the records after them kept; ids skip %d ahead, as a "
-			"damaged line may have held the newest; the kernel is "
-			"checked against every record",
-			d->cfg->state_dir, info.journal_damaged,
-			JIT_JOURNAL_DAMAGE_ID_SKIP);
 		d->clean_start = false;
 	}
 	if (journal_degraded(d->access.journal))
@@ -439,14 +430,12 @@ int daemon_load_journal(struct jit_daemon *d)
 	 * the last sync point; everything when there is none to go by. */
 	d->start_check = TAKE_PTR(l.after);
 	d->n_start_check = l.n_after;
-	d->start_check_all =
-		imported > 0 || info.damaged_lines || info.journal_damaged;
+	d->start_check_all = imported > 0 || info.damaged_lines;
 	log_info("journal: %zu records from %u file(s) in %" PRIu64 " ms",
 		 info.lines, info.files, now_mono_ms() - t0);
 	/* An import, a damaged snapshot, or many files after restarts: one
 	 * new snapshot for all. */
-	if (imported > 0 || info.damaged_lines || info.journal_damaged ||
-	    info.files > 8) {
+	if (imported > 0 || info.damaged_lines || info.files > 8) {
 		r = journal_compact_now(d->access.journal, d->access.grants,
 					NULL);
 		if (r < 0)

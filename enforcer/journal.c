@@ -710,11 +710,8 @@ static int load_snapshot(struct jit_journal *j, struct loader *l, char *why,
 }
 
 /*
- * The journal files after the snapshot, in order. A torn tail (a last
- * line with no end) is cut: a crash cut its write, and its decision was
- * never answered. A whole line that is damaged anywhere else is skipped
- * and the lines after it are kept: they were answered. *last_gen is the
- * highest generation seen.
+ * The journal files after the snapshot, in order; a torn tail is cut.
+ * *last_gen is the highest generation seen.
  */
 static int load_journals(struct jit_journal *j, struct loader *l,
 			 uint64_t *last_gen)
@@ -732,7 +729,7 @@ static int load_journals(struct jit_journal *j, struct loader *l,
 	for (size_t i = 0; i < n_gens; i++) {
 		_cleanup_free_ char *path = journal_path(j->dir, gens[i]);
 		_cleanup_free_ char *buf = NULL;
-		size_t len, skipped = 0;
+		size_t len;
 		ssize_t good;
 
 		if (!path)
@@ -750,10 +747,9 @@ static int load_journals(struct jit_journal *j, struct loader *l,
 			return r;
 		info->found = true;
 		info->files++;
-		good = walk(l, buf, len, "journal", hdr, &skipped);
+		good = walk(l, buf, len, "journal", hdr, NULL);
 		if (good < 0)
 			return (int)good;
-		info->journal_damaged += skipped;
 		if ((size_t)good < len) {
 			/* A torn tail: cut it, so nothing is ever read past it.
 			 */
@@ -795,8 +791,6 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 	r = load_journals(j, &l, &last_gen);
 	if (r < 0)
 		return r;
-	if (info->journal_damaged)
-		info->next_id += JIT_JOURNAL_DAMAGE_ID_SKIP;
 	/* A new file per start: nothing is ever appended after a cut. */
 	r = journal_start_file(j, last_gen + 1);
 	if (r < 0) {

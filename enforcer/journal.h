@@ -63,11 +63,6 @@ struct jit_journal_sink {
  * @files: journal files read
  * @damaged_lines: lines of a damaged snapshot that were skipped (0: the
  *                 snapshot was whole); why says so
- * @journal_damaged: whole lines of the journals that were damaged and
- *                   skipped, the records after them kept (a torn tail is
- *                   cut instead: its record was never acknowledged); ids
- *                   then skip JIT_JOURNAL_DAMAGE_ID_SKIP ahead, as a
- *                   damaged line may have held the newest
  */
 struct jit_journal_info {
 	bool found;
@@ -76,10 +71,7 @@ struct jit_journal_info {
 	size_t cut_bytes;
 	unsigned files;
 	size_t damaged_lines;
-	size_t journal_damaged;
 };
-
-#define JIT_JOURNAL_DAMAGE_ID_SKIP 1000
 
 struct jit_journal;
 

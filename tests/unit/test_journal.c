@@ -207,69 +207,6 @@ UNIT_TEST("journal", test_torn_tail_is_cut)
 }
 END_TEST
 
-/*
- * A whole damaged line in the middle (a disk error, not a crash): it is
- * skipped, the records after it, in that file and the next ones, are
- * kept, and ids skip ahead, as the damaged line may have held the newest.
- */
-UNIT_TEST("journal", test_damaged_line_skipped)
-{
-	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *name = NULL,
-			    *path = NULL, *text = NULL;
-	struct jit_grants *g = grants_new();
-	struct jit_journal_info info;
-	struct jit_journal *j = open_into(dir, g, &info);
-	char *line;
-	FILE *f;
-
-	for (uint64_t id = 1; id <= 3; id++) {
-		struct jit_request r = request(id, JIT_INITIATED);
-
-		ck_assert_int_eq(journal_append_request(j, &r, false), 0);
-	}
-	ck_assert_int_eq(journal_sync(j), 0);
-	journal_close(j);
-	name = last_journal(dir);
-	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
-	/* A second file, as the next start writes. */
-	grants_free(g);
-	g = grants_new();
-	j = open_into(dir, g, &info);
-	{
-		struct jit_request r = request(4, JIT_INITIATED);
-
-		ck_assert_int_eq(journal_append_request(j, &r, false), 0);
-	}
-	ck_assert_int_eq(journal_sync(j), 0);
-	journal_close(j);
-	/* Record 1, the line after the first file's header, loses its CRC;
-	 * records 2 and 3 follow it in that file. */
-	text = golden_read(path, NULL);
-	ck_assert_ptr_nonnull(text);
-	line = strchr(text, '\n') + 1;
-	ck_assert_ptr_nonnull(strchr(line, '\n'));
-	memcpy(line, "ffffffff", 8);
-	f = fopen(path, "we");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fputs(text, f) >= 0, 1);
-	fclose(f);
-
-	grants_free(g);
-	g = grants_new();
-	j = open_into(dir, g, &info);
-	ck_assert_uint_eq(info.journal_damaged, 1);
-	ck_assert_uint_eq(info.cut_bytes, 0);
-	ck_assert_ptr_null(grants_get(g, 1));
-	ck_assert_ptr_nonnull(grants_get(g, 2));
-	ck_assert_ptr_nonnull(grants_get(g, 3));
-	ck_assert_ptr_nonnull(grants_get(g, 4));
-	ck_assert_uint_eq(info.next_id, 5 + JIT_JOURNAL_DAMAGE_ID_SKIP);
-	journal_close(j);
-	grants_free(g);
-	rm_rf(dir);
-}
-END_TEST
-
 static void fill(struct jit_journal *j, uint64_t n)
 {
 	for (uint64_t id = 1; id <= n; id++) {
