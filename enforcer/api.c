@@ -112,6 +112,17 @@ static int optional_string(json_t *msg, const char *key, const char **ret,
 	return unpack_field(v, "s", NULL, ret, type_msg, e);
 }
 
+/* A required string field. */
+static int required_string(json_t *msg, const char *key, const char **ret,
+			   struct parse_err *e)
+{
+	char type_msg[64];
+
+	snprintf(type_msg, sizeof(type_msg), "field '%s' must be a string",
+		 key);
+	return unpack_field(msg, "{s:s}", key, ret, type_msg, e);
+}
+
 static int parse_policy(json_t *msg, struct jit_request *out,
 			struct parse_err *e)
 {
@@ -119,8 +130,7 @@ static int parse_policy(json_t *msg, struct jit_request *out,
 	char val[68];
 	int r;
 
-	r = unpack_field(msg, "{s:s}", "policy", &s,
-			 "field 'policy' must be a string", e);
+	r = required_string(msg, "policy", &s, e);
 	if (r < 0)
 		return r;
 	/* The rule policies are named by: nothing else can name one. */
@@ -192,8 +202,7 @@ static int parse_source(json_t *msg, struct jit_request *out,
 	char val[68];
 	int r;
 
-	r = unpack_field(msg, "{s:s}", "source", &s,
-			 "field 'source' must be a string", e);
+	r = required_string(msg, "source", &s, e);
 	if (r < 0)
 		return r;
 	if (prefix_parse(s, &out->key.source) < 0)

@@ -80,6 +80,12 @@ int authz_check_request(const struct jit_policy *p,
  */
 int authz_check_limits(const struct jit_policy *p, struct jit_request *r,
 		       const char **code, char *msg, size_t n);
+/*
+ * Is id beyond the per-user limits (caps on waiting requests and live
+ * grants, refusals audited one by one)? Root only: it can change the
+ * firewall anyway.
+ */
+bool authz_unlimited(const struct jit_identity *id);
 /* May id approve or deny r? Approvers of p, never on their own request
  * (root excepted). 0 or -EPERM with a code and message. */
 int authz_may_decide(const struct jit_policy *p, const struct jit_identity *id,

@@ -172,7 +172,7 @@ bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
 {
 	struct jit_refusal_window *w = NULL, *oldest = &d->refusals[0];
 
-	if (id->uid == 0 || !caller_fault(code))
+	if (authz_unlimited(id) || !caller_fault(code))
 		return true;
 	for (size_t i = 0; i < JIT_REFUSAL_USERS && !w; i++) {
 		struct jit_refusal_window *c = &d->refusals[i];

@@ -48,9 +48,7 @@ static void arm_reload(struct jit_daemon *d)
 
 static void signal_cb(struct jit_io *io, uint32_t events)
 {
-	struct jit_daemon *d =
-		(struct jit_daemon *)((char *)io -
-				      offsetof(struct jit_daemon, sig));
+	struct jit_daemon *d = container_of(io, struct jit_daemon, sig);
 	struct signalfd_siginfo si;
 
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
@@ -103,9 +101,7 @@ static int watch_policy_dir(struct jit_daemon *d)
 
 static void inotify_cb(struct jit_io *io, uint32_t events)
 {
-	struct jit_daemon *d =
-		(struct jit_daemon *)((char *)io -
-				      offsetof(struct jit_daemon, inotify));
+	struct jit_daemon *d = container_of(io, struct jit_daemon, inotify);
 	char buf[8192]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
 	_cleanup_free_ char *dirbuf = strdup(d->cfg->policy_dir);
@@ -159,8 +155,7 @@ static void inotify_cb(struct jit_io *io, uint32_t events)
 static void reload_timer_cb(struct jit_io *io, uint32_t events)
 {
 	struct jit_daemon *d =
-		(struct jit_daemon *)((char *)io - offsetof(struct jit_daemon,
-							    reload_timer));
+		container_of(io, struct jit_daemon, reload_timer);
 	uint64_t ticks;
 
 	if (read(io->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
@@ -171,8 +166,7 @@ static void reload_timer_cb(struct jit_io *io, uint32_t events)
 static void expiry_timer_cb(struct jit_io *io, uint32_t events)
 {
 	struct jit_daemon *d =
-		(struct jit_daemon *)((char *)io - offsetof(struct jit_daemon,
-							    expiry_timer));
+		container_of(io, struct jit_daemon, expiry_timer);
 	uint64_t ticks;
 
 	/* ECANCELED after a clock change is a reason to look, too. */
@@ -192,8 +186,7 @@ static void refusals_timer_cb(struct jit_io *io, uint32_t events)
 static void sessions_timer_cb(struct jit_io *io, uint32_t events)
 {
 	struct jit_daemon *d =
-		(struct jit_daemon *)((char *)io - offsetof(struct jit_daemon,
-							    sessions_timer));
+		container_of(io, struct jit_daemon, sessions_timer);
 	uint64_t ticks;
 
 	if (read(io->fd, &ticks, sizeof(ticks)) != sizeof(ticks))

@@ -608,6 +608,11 @@ UNIT_TEST("check", test_check_share)
 	const char *code = NULL;
 	char msg[256];
 
+	/* Only root is beyond the per-user limits. */
+	ck_assert(authz_unlimited(&root));
+	ck_assert(!authz_unlimited(&alice));
+	ck_assert(!authz_unlimited(&bob));
+
 	ck_assert_int_eq(authz_check_share(gated, &alice,
 					   JIT_PENDING_PER_USER - 1, 0, false,
 					   &code, msg, sizeof(msg)),

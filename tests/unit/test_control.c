@@ -586,18 +586,25 @@ static json_t *big_reply(void *userdata, const struct jit_peer *peer,
 	return json_pack("{s:b, s:s}", "ok", 1, "pad", pad);
 }
 
-/* One pass of the loop, as the daemon runs it. */
-static void one_pass(int ep)
+/* Run what is ready, one event at a time, as the daemon's loop does. */
+static void dispatch(int ep, int timeout_ms)
 {
 	struct epoll_event ev;
 
-	flood_pass_calls = 0;
-	control_hold(pass_ctl);
-	while (epoll_wait(ep, &ev, 1, 0) == 1) {
+	while (epoll_wait(ep, &ev, 1, timeout_ms) == 1) {
 		struct jit_io *io = ev.data.ptr;
 
 		io->cb(io, ev.events);
+		timeout_ms = 0;
 	}
+}
+
+/* One pass of the loop, as the daemon runs it. */
+static void one_pass(int ep)
+{
+	flood_pass_calls = 0;
+	control_hold(pass_ctl);
+	dispatch(ep, 0);
 	control_release(pass_ctl);
 	if (flood_pass_calls > flood_pass_max)
 		flood_pass_max = flood_pass_calls;
@@ -685,7 +692,6 @@ static json_t *keep_reply(void *userdata, const struct jit_peer *peer,
 UNIT_TEST("follow", test_held_reply_changed_before_release)
 {
 	struct sock_fixture f;
-	struct epoll_event ev;
 	char buf[256];
 	int fd;
 	ssize_t n;
@@ -695,13 +701,7 @@ UNIT_TEST("follow", test_held_reply_changed_before_release)
 	one_pass(f.ep);
 	ck_assert_int_eq(write(fd, "{\"op\":\"x\"}\n", 11), 11);
 	control_hold(f.c);
-	while (epoll_wait(f.ep, &ev, 1, 100) == 1) {
-		struct jit_io *io = ev.data.ptr;
-
-		io->cb(io, ev.events);
-		if (kept_reply)
-			break;
-	}
+	dispatch(f.ep, 100);
 	ck_assert_ptr_nonnull(kept_reply);
 	json_object_set_new(kept_reply, "ok", json_false());
 	json_object_set_new(kept_reply, "result", json_string("not-recorded"));
