@@ -115,17 +115,17 @@ static int apply(struct jit_access *a, char *err, size_t errlen)
 	int r;
 
 	err[0] = '\0';
-	r = cover_delta(a->cover, &del, &n_del, &add, &n_add);
+	r = scopes_delta(a->scopes, &del, &n_del, &add, &n_add);
 	if (r == 0)
 		r = a->kernel->update(a->kernel_ctx, del, n_del, add, n_add,
 				      now_real_ms(), err, errlen);
 	if (r < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "%s", strerror(-r));
-		cover_rollback(a->cover);
+		scopes_rollback(a->scopes);
 		return r;
 	}
-	cover_commit(a->cover);
+	scopes_commit(a->scopes);
 	return 0;
 }
 
@@ -141,11 +141,11 @@ static void apply_or_resync(struct jit_access *a)
 	char err[512];
 	int r;
 
-	r = cover_delta(a->cover, &del, &n_del, &add, &n_add);
+	r = scopes_delta(a->scopes, &del, &n_del, &add, &n_add);
 	if (r == 0)
 		r = a->kernel->update(a->kernel_ctx, del, n_del, add, n_add,
 				      now_real_ms(), err, sizeof(err));
-	cover_commit(a->cover);
+	scopes_commit(a->scopes);
 	if (r < 0)
 		(void)a->kernel->resync(a->kernel_ctx);
 }
@@ -155,10 +155,24 @@ static void apply_or_resync(struct jit_access *a)
  * older grant with the same key, which it replaces), then change the
  * kernel. On error r is as it was.
  */
-/* May newer replace candidate? authz.c says. */
-static bool replaceable(const struct jit_request *candidate, const void *newer)
+struct replace_ctx {
+	const struct jit_request *newer;
+	const struct jit_policy_set *policies;
+};
+
+/*
+ * May newer replace candidate? authz.c says, and both must hold on the
+ * same interfaces: a grant under a policy for eth1 never ends one for
+ * eth0 (nor one for every interface) with the same key.
+ */
+static bool replaceable(const struct jit_request *candidate, const void *ctx)
 {
-	return authz_may_replace(newer, candidate);
+	const struct replace_ctx *c = ctx;
+
+	return authz_may_replace(c->newer, candidate) &&
+	       iface_scope_equal(
+		       policy_set_find(c->policies, c->newer->policy),
+		       policy_set_find(c->policies, candidate->policy));
 }
 
 static int initiate(struct jit_access *a, const struct jit_identity *id,
@@ -170,7 +184,8 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 	char err[512];
 	int ret;
 
-	same = grants_find_same(a->grants, &r->key, replaceable, r);
+	same = grants_find_same(a->grants, &r->key, replaceable,
+				&(struct replace_ctx){ r, a->policies });
 	next.status = JIT_INITIATED;
 	next.start_ms = now;
 	next.end_ms = now + (uint64_t)r->duration_s * 1000;
@@ -192,11 +207,12 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 		same_next.replaced_by = r->id;
 		(void)record(a, &same_next, true);
 	}
-	ret = cover_add(a->cover, r->id, &r->key, next.end_ms);
+	ret = scopes_add(a->scopes, policy_set_find(a->policies, r->policy),
+			 r->id, &r->key, next.end_ms);
 	if (ret == 0 && same)
-		ret = cover_del(a->cover, same->id, &same->key);
+		ret = scopes_del(a->scopes, same->id, &same->key);
 	if (ret < 0) {
-		cover_rollback(a->cover);
+		scopes_rollback(a->scopes);
 		snprintf(err, sizeof(err), "%s", strerror(-ret));
 	} else {
 		ret = apply(a, err, sizeof(err));
@@ -256,7 +272,8 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	err = authz_check_share(
 		p, id, grants_count_user(a->grants, id->uid, JIT_PENDING),
 		grants_count_user(a->grants, id->uid, JIT_INITIATED),
-		grants_find_same(a->grants, &tmpl.key, replaceable, &tmpl) !=
+		grants_find_same(a->grants, &tmpl.key, replaceable,
+				 &(struct replace_ctx){ &tmpl, a->policies }) !=
 			NULL,
 		&code, why->message, sizeof(why->message));
 	if (err < 0)
@@ -407,7 +424,7 @@ static int end_grant(struct jit_access *a, struct jit_request *r,
 	if (rec < 0)
 		mark_unrecorded(a, r, now);
 	if (live) {
-		ret = cover_del(a->cover, r->id, &r->key);
+		ret = scopes_del(a->scopes, r->id, &r->key);
 		if (ret == 0)
 			ret = apply(a, err, errlen);
 		else
@@ -469,7 +486,7 @@ void access_expire(struct jit_access *a, uint64_t now)
 
 		/* Unrecorded, it is expired at the next start all the same. */
 		(void)record(a, &next, true);
-		(void)cover_del(a->cover, r->id, &r->key);
+		(void)scopes_del(a->scopes, r->id, &r->key);
 		grants_apply(a->grants, r, &next);
 		ended(a, r, r->end_ms);
 		audit(a, "expire", &agent_id, r, "expired", NULL);
@@ -547,7 +564,7 @@ void access_recheck(struct jit_access *a,
 	struct withdrawal *w = NULL;
 	size_t n_w = 0, cap_w = 0;
 	uint64_t now = now_real_ms();
-	bool kernel = false;
+	bool kernel_full = false;
 
 	hashmap_init(&cache.map, sizeof(struct cached_id), cached_id_hash,
 		     NULL);
@@ -584,19 +601,24 @@ void access_recheck(struct jit_access *a,
 			JIT_REASON_POLICY, agent_id.name, now);
 		w[n_w++].why = strdup(why);
 	}
+	/*
+	 * The grants that stay hold where their policy now says: on every
+	 * interface, or on its interfaces (which may have changed).
+	 */
+	if (scopes_rescope(a->scopes, a->policies, a->grants) < 0)
+		kernel_full = true;
 	/* Journal every withdrawal, then one kernel batch for them all. */
 	for (size_t i = 0; i < n_w; i++) {
 		struct jit_request *r = w[i].r;
 
 		if (record(a, &w[i].next, true) < 0)
 			mark_unrecorded(a, r, now);
-		if (r->status == JIT_INITIATED) {
-			(void)cover_del(a->cover, r->id, &r->key);
-			kernel = true;
-		}
+		if (r->status == JIT_INITIATED)
+			(void)scopes_del(a->scopes, r->id, &r->key);
 	}
-	if (kernel)
-		apply_or_resync(a);
+	apply_or_resync(a);
+	if (kernel_full)
+		(void)a->kernel->resync(a->kernel_ctx);
 	/* Finishing may drop old finished records, never these. */
 	for (size_t i = 0; i < n_w; i++) {
 		struct jit_request *r = w[i].r;
@@ -735,7 +757,12 @@ static bool box_present(const struct kernel_view *kv, uint8_t family,
 	return ok;
 }
 
-/* Is every element of r in the kernel, until at least r's end? */
+/*
+ * Is every element of r in the kernel, until at least r's end? On any
+ * interface: a record's interfaces are its policy's as the policy is now
+ * (scope.h), which may have changed while the agent was stopped; the
+ * question is only whether the batch that gave r reached the kernel.
+ */
 static bool record_present(const struct kernel_view *kv,
 			   const struct jit_request *r)
 {
@@ -757,10 +784,15 @@ static bool record_present(const struct kernel_view *kv,
 				return false;
 			continue;
 		}
+		/* A host on a zone of interface names is a box. */
 		for (uint32_t p = r->key.port_lo; p <= r->key.port_hi; p++)
 			if (!host_present(kv, r->key.source.family,
 					  r->key.source.addr, protos[i],
-					  (uint16_t)p, min_end))
+					  (uint16_t)p, min_end) &&
+			    !box_present(kv, r->key.source.family,
+					 r->key.source.addr, r->key.source.addr,
+					 protos[i], (uint16_t)p, (uint16_t)p,
+					 min_end))
 				return false;
 	}
 	return true;
@@ -818,6 +850,25 @@ static int kernel_view_build(struct kernel_view *kv, const struct jit_elem *kel,
 			kv->hosts[kv->n_hosts++] = kel[i];
 	}
 	qsort(kv->hosts, kv->n_hosts, sizeof(*kv->hosts), elem_point_cmp);
+	/*
+	 * The same point may be in several sets (for every interface, and
+	 * on interfaces): keep it once, with its latest end.
+	 */
+	if (kv->n_hosts) {
+		size_t out = 0;
+
+		for (size_t i = 1; i < kv->n_hosts; i++) {
+			struct jit_elem *o = &kv->hosts[out];
+
+			if (elem_point_cmp(o, &kv->hosts[i]) == 0) {
+				if (kv->hosts[i].end_ms > o->end_ms)
+					o->end_ms = kv->hosts[i].end_ms;
+			} else {
+				kv->hosts[++out] = kv->hosts[i];
+			}
+		}
+		kv->n_hosts = out + 1;
+	}
 	return 0;
 }
 
@@ -844,7 +895,9 @@ static int sort_live(struct jit_access *a, const struct kernel_view *kv,
 			end[(*n_end)++] = r;
 			continue;
 		}
-		ret = cover_add(a->cover, r->id, &r->key, r->end_ms);
+		ret = scopes_add(a->scopes,
+				 policy_set_find(a->policies, r->policy), r->id,
+				 &r->key, r->end_ms);
 		if (ret < 0)
 			return ret;
 	}
@@ -901,6 +954,10 @@ int access_start(struct jit_access *a, bool trust_journal,
 		qsort(sorted, n_check, sizeof(*sorted), cmp_id);
 	}
 	end_marked(a, marked, n_marked, now);
+	/* The zones of the policies in force, before any record goes in. */
+	ret = scopes_rescope(a->scopes, a->policies, NULL);
+	if (ret < 0)
+		return ret;
 	end = calloc(grants_count_status(a->grants, JIT_INITIATED) + 1,
 		     sizeof(*end));
 	if (!end || (n >= 0 && kernel_view_build(&kv, kel, n) < 0))
@@ -911,7 +968,7 @@ int access_start(struct jit_access *a, bool trust_journal,
 	if (ret == 0) {
 		end_at_start(a, end, n_end, now);
 		/* What the first commit writes whole. */
-		cover_commit(a->cover);
+		scopes_commit(a->scopes);
 	}
 	free(kv.hosts);
 	free(kv.nets);

@@ -19,6 +19,7 @@
 #include "grant.h"
 #include "journal.h"
 #include "policy.h"
+#include "scope.h"
 
 /**
  * struct jit_kernel_ops - the grant sets, as the core needs them
@@ -94,7 +95,8 @@ struct jit_refusal {
 /**
  * struct jit_access - the core's state
  * @grants: every record
- * @cover: what the grant sets hold
+ * @scopes: what the grant sets hold, on every interface or on the
+ *          interfaces of a record's policy
  * @journal: where decisions go first
  * @policies: the policies in force (owned by the caller)
  * @kernel: the grant sets
@@ -105,7 +107,7 @@ struct jit_refusal {
  */
 struct jit_access {
 	struct jit_grants *grants;
-	struct jit_cover *cover;
+	struct jit_scopes *scopes;
 	struct jit_journal *journal;
 	const struct jit_policy_set *policies;
 	const struct jit_kernel_ops *kernel;

@@ -128,7 +128,7 @@ static int commit_with_grants(struct jit_daemon *d,
 			d->resync = true;
 			continue;
 		}
-		r = cover_elements(d->access.cover, &elems, &n_elems);
+		r = scopes_elements(d->access.scopes, &elems, &n_elems);
 		if (r < 0) {
 			snprintf(err, errlen, "listing grant elements: %s",
 				 strerror(-r));

@@ -121,7 +121,7 @@ int daemon_init_access(struct jit_daemon *d)
 {
 	d->access = (struct jit_access){
 		.grants = grants_new(),
-		.cover = cover_new(),
+		.scopes = scopes_new(),
 		.kernel = &kernel_ops,
 		.kernel_ctx = d,
 		.hooks = { .audit = api_audit,
@@ -131,7 +131,7 @@ int daemon_init_access(struct jit_daemon *d)
 			   .userdata = d },
 		.state_dir = d->cfg->state_dir,
 	};
-	return d->access.grants && d->access.cover ? 0 : -ENOMEM;
+	return d->access.grants && d->access.scopes ? 0 : -ENOMEM;
 }
 
 /* ---- the journal ------------------------------------------------------- */

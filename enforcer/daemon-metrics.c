@@ -139,7 +139,7 @@ static void metrics_state(json_t *fams, struct jit_daemon *d)
 	gauge(fams, "jit_enforcer_kernel_elements",
 	      "Elements in the kernel's grant sets now (one per host, "
 	      "protocol and port, or per disjoint piece of a prefix).",
-	      count(cover_count(d->access.cover)));
+	      count(scopes_count(d->access.scopes)));
 	gauge(fams, "jit_enforcer_policies", "Policies in force now.",
 	      count(policy_set_count(d->policies)));
 	gauge(fams, "jit_enforcer_policy_errors",

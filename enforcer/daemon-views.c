@@ -122,7 +122,7 @@ static json_t *status_json(struct jit_daemon *d)
 	json_object_set_new(j, "spa", daemon_spa_status(d));
 	json_object_set_new(
 		j, "elements",
-		json_integer((json_int_t)cover_count(d->access.cover)));
+		json_integer((json_int_t)scopes_count(d->access.scopes)));
 	json_object_set_new(j, "journal", journal_status_json(d));
 	return j;
 }

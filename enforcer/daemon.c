@@ -558,7 +558,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	json_decref(d->recent_alerts);
 	daemon_events_free(d);
 	grants_free(d->access.grants);
-	cover_free(d->access.cover);
+	scopes_free(d->access.scopes);
 	journal_close(d->access.journal);
 	replay_free(d->replay);
 	free(d->pass);

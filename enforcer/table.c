@@ -12,6 +12,9 @@
  *     set sessions_v4/sessions_v6 { remote . local . rport . lport }
  *     set grants_v4/grants_v6 { ... flags timeout; }
  *     set grant_nets_v4/grant_nets_v6 { ... flags interval, timeout; }
+ *     set grants_if_v4/grants_if_v6 { ifname . ... flags timeout; }
+ *     set grant_nets_if_v4/grant_nets_if_v6 { ifname . ...
+ *                                             flags interval, timeout; }
  *     chain deny_drop { limit ... log group N; drop }
  *     chain deny_reject { limit ... log group N; tcp reset; reject }
  *     chain input { type filter hook input priority filter - 10; ... }
@@ -69,14 +72,33 @@ struct grant_set_def {
 	const char *name;
 	int family;
 	bool interval;
+	bool iface; /* keyed iifname . saddr . proto . dport */
 };
 
+/*
+ * Indexed by grant_set_of. Grants of interface-scoped policies have sets
+ * of their own (scope.h), after the others in the chain: a packet that
+ * a grant for all interfaces lets in costs what it did.
+ */
 static const struct grant_set_def grant_sets[] = {
-	{ "grants_v4", AF_INET, false },
-	{ "grants_v6", AF_INET6, false },
-	{ "grant_nets_v4", AF_INET, true },
-	{ "grant_nets_v6", AF_INET6, true },
+	{ "grants_v4", AF_INET, false, false },
+	{ "grants_v6", AF_INET6, false, false },
+	{ "grant_nets_v4", AF_INET, true, false },
+	{ "grant_nets_v6", AF_INET6, true, false },
+	{ "grants_if_v4", AF_INET, false, true },
+	{ "grants_if_v6", AF_INET6, false, true },
+	{ "grant_nets_if_v4", AF_INET, true, true },
+	{ "grant_nets_if_v6", AF_INET6, true, true },
 };
+
+/* The first set of interface-scoped grants. */
+#define GRANT_SETS_IFACE 4
+
+static size_t grant_set_of(const struct jit_elem *e)
+{
+	return (e->iface ? GRANT_SETS_IFACE : 0) + (e->interval ? 2 : 0) +
+	       (e->family == AF_INET ? 0 : 1);
+}
 
 enum {
 	SET_ID_PROTECTED = 1,
@@ -706,16 +728,26 @@ static void emit_grant_sets(struct builder *bld, bool flush)
 		if (g->interval) {
 			static const uint8_t f4[] = { 4, 1, 2 };
 			static const uint8_t f6[] = { 16, 1, 2 };
+			static const uint8_t fi4[] = { IFNAMSIZ, 4, 1, 2 };
+			static const uint8_t fi6[] = { IFNAMSIZ, 16, 1, 2 };
 
 			flags |= NFT_SET_INTERVAL | NFT_SET_CONCAT;
-			nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT,
-					   v4 ? f4 : f6, 3);
+			if (g->iface)
+				nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT,
+						   v4 ? fi4 : fi6, 4);
+			else
+				nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT,
+						   v4 ? f4 : f6, 3);
 		}
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
-				  DT_CONCAT3(v4 ? DT_IPV4 : DT_IPV6, DT_PROTO,
-					     DT_SERVICE));
-		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 12 : 24);
+				  g->iface ? DT_CONCAT4(DT_IFNAME,
+							v4 ? DT_IPV4 : DT_IPV6,
+							DT_PROTO, DT_SERVICE)
+					   : DT_CONCAT3(v4 ? DT_IPV4 : DT_IPV6,
+							DT_PROTO, DT_SERVICE));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN,
+				  (g->iface ? IFNAMSIZ : 0) + (v4 ? 12 : 24));
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, GRANT_SET_TIMEOUT_MS);
 		emit_set(bld, s, flush);
 		nftnl_set_free(s);
@@ -830,22 +862,31 @@ static void emit_established_accept(struct builder *bld)
 	rule_end(bld, "rule 'ct state established,related accept'");
 }
 
-/* "ip saddr . meta l4proto . th dport @grants_v4 accept", one per set. */
+/*
+ * "ip saddr . meta l4proto . th dport @grants_v4 accept", one per set;
+ * "iifname . ip saddr . ..." for the sets of interface-scoped grants.
+ */
 static void emit_grant_accepts(struct builder *bld)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
 		const struct grant_set_def *g = &grant_sets[i];
 		bool v4 = g->family == AF_INET;
-		char what[96];
+		/* iifname takes REG32_00..03 (IFNAMSIZ bytes). */
+		uint32_t saddr = g->iface ? NFT_REG32_04 : NFT_REG32_00;
+		char what[112];
 
 		snprintf(what, sizeof(what),
-			 "rule '%s saddr . meta l4proto . th dport @%s accept'",
-			 v4 ? "ip" : "ip6", g->name);
+			 "rule '%s%s saddr . meta l4proto . th dport @%s "
+			 "accept'",
+			 g->iface ? "iifname . " : "", v4 ? "ip" : "ip6",
+			 g->name);
 		rule_begin(bld, CHAIN_INPUT);
 		e_nfproto(bld, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		if (g->iface)
+			e_meta(bld, NFT_META_IIFNAME, NFT_REG32_00);
 		e_payload(bld, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
-			  v4 ? 4 : 16, NFT_REG32_00);
-		e_proto_port(bld, v4 ? NFT_REG32_01 : NFT_REG32_04);
+			  v4 ? 4 : 16, saddr);
+		e_proto_port(bld, saddr + (v4 ? 1 : 4));
 		e_lookup(bld, NFT_REG32_00, g->name,
 			 SET_ID_GRANTS + (uint32_t)i, false, false);
 		e_verdict(bld, NF_ACCEPT);
@@ -1180,17 +1221,26 @@ static void acc_add(struct elem_acc *acc, size_t i, const uint8_t *key,
 		acc_flush(acc, i);
 }
 
-/* [addr 4|16][proto 1 + 3][port 2 + 2] */
-static uint32_t grant_elem_key(uint8_t *key, const uint8_t *addr, unsigned alen,
+#define GRANT_KEY_MAX (IFNAMSIZ + 24)
+
+/*
+ * [ifname 16 (interface-scoped sets only)][addr 4|16][proto 1 + 3]
+ * [port 2 + 2]; ifname NULL for the others.
+ */
+static uint32_t grant_elem_key(uint8_t *key, const uint8_t *ifname,
+			       const uint8_t *addr, unsigned alen,
 			       uint8_t proto, uint16_t port)
 {
 	uint16_t p = htons(port);
+	unsigned off = ifname ? IFNAMSIZ : 0;
 
-	memset(key, 0, 24);
-	memcpy(key, addr, alen);
-	key[alen] = proto;
-	memcpy(key + alen + 4, &p, 2);
-	return alen + 8;
+	memset(key, 0, GRANT_KEY_MAX);
+	if (ifname)
+		memcpy(key, ifname, IFNAMSIZ);
+	memcpy(key + off, addr, alen);
+	key[off + alen] = proto;
+	memcpy(key + off + alen + 4, &p, 2);
+	return off + alen + 8;
 }
 
 /*
@@ -1201,8 +1251,8 @@ static void acc_elem(struct elem_acc *acc, const struct jit_elem *e,
 		     uint64_t now_ms, bool with_timeout)
 {
 	unsigned alen = e->family == AF_INET ? 4 : 16;
-	size_t set = (e->interval ? 2 : 0) + (e->family == AF_INET ? 0 : 1);
-	uint8_t key[24], key_end[24];
+	size_t set = grant_set_of(e);
+	uint8_t key[GRANT_KEY_MAX], key_end[GRANT_KEY_MAX];
 	uint64_t timeout = 0;
 	uint32_t len;
 
@@ -1211,12 +1261,14 @@ static void acc_elem(struct elem_acc *acc, const struct jit_elem *e,
 		if (timeout < MIN_TIMEOUT_MS)
 			timeout = MIN_TIMEOUT_MS;
 	}
-	len = grant_elem_key(key, e->addr_lo, alen, e->proto, e->port_lo);
+	len = grant_elem_key(key, e->iface ? e->ifname_lo : NULL, e->addr_lo,
+			     alen, e->proto, e->port_lo);
 	if (!e->interval) {
 		acc_add(acc, set, key, NULL, len, timeout);
 		return;
 	}
-	grant_elem_key(key_end, e->addr_hi, alen, e->proto, e->port_hi);
+	grant_elem_key(key_end, e->iface ? e->ifname_hi : NULL, e->addr_hi,
+		       alen, e->proto, e->port_hi);
 	acc_add(acc, set, key, key_end, len, timeout);
 }
 
@@ -1331,19 +1383,30 @@ static int elem_of(const struct grant_set_def *g, struct nftnl_set_elem *e,
 		   uint64_t now_ms, struct jit_elem *out)
 {
 	unsigned alen = g->family == AF_INET ? 4 : 16;
+	unsigned off = g->iface ? IFNAMSIZ : 0;
 	const uint8_t *key, *key_end;
 	uint32_t klen = 0, kelen = 0;
 	uint16_t port, port_end;
 
 	memset(out, 0, sizeof(*out));
 	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-	if (!key || klen != alen + 8)
+	if (!key || klen != off + alen + 8)
 		return -EINVAL;
 	key_end = key;
 	if (g->interval) {
 		key_end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &kelen);
-		if (!key_end || kelen != klen || key_end[alen] != key[alen])
+		if (!key_end || kelen != klen ||
+		    key_end[off + alen] != key[off + alen])
 			return -EINVAL;
+	}
+	if (g->iface) {
+		out->iface = true;
+		memcpy(out->ifname_lo, key, IFNAMSIZ);
+		memcpy(out->ifname_hi, key_end, IFNAMSIZ);
+		if (memcmp(key, key_end, IFNAMSIZ) > 0)
+			return -EINVAL;
+		key += off;
+		key_end += off;
 	}
 	if (key[alen] != IPPROTO_TCP && key[alen] != IPPROTO_UDP)
 		return -EINVAL;
@@ -1534,6 +1597,11 @@ int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 		struct nftnl_set *s = NULL;
 
 		r = dump_set(t, g->name, &s);
+		/* A table from before the interface-scoped sets. */
+		if (r == -ENOENT && g->iface && i > 0) {
+			r = 0;
+			continue;
+		}
 		if (r < 0)
 			break;
 		it = nftnl_set_elems_iter_create(s);

@@ -49,22 +49,39 @@ struct fake {
 	uint64_t marked[64];
 	size_t n_marked;
 	unsigned updates, resyncs;
-	struct jit_cover *cover; /* for resync */
+	struct jit_scopes *scopes; /* for resync */
 	bool no_table;
 };
 
+static bool same_ifnames(const struct jit_elem *a, const struct jit_elem *b)
+{
+	return a->iface == b->iface &&
+	       (!a->iface || (!memcmp(a->ifname_lo, b->ifname_lo, IFNAMSIZ) &&
+			      !memcmp(a->ifname_hi, b->ifname_hi, IFNAMSIZ)));
+}
+
+/* Interval elements of the same set whose name ranges meet. */
+static bool ifnames_meet(const struct jit_elem *a, const struct jit_elem *b)
+{
+	return a->iface == b->iface &&
+	       (!a->iface ||
+		(memcmp(a->ifname_lo, b->ifname_hi, IFNAMSIZ) <= 0 &&
+		 memcmp(b->ifname_lo, a->ifname_hi, IFNAMSIZ) <= 0));
+}
+
 static bool same_elem(const struct jit_elem *a, const struct jit_elem *b)
 {
-	return a->interval == b->interval && a->family == b->family &&
-	       a->proto == b->proto && !memcmp(a->addr_lo, b->addr_lo, 16) &&
+	return same_ifnames(a, b) && a->interval == b->interval &&
+	       a->family == b->family && a->proto == b->proto &&
+	       !memcmp(a->addr_lo, b->addr_lo, 16) &&
 	       !memcmp(a->addr_hi, b->addr_hi, 16) &&
 	       a->port_lo == b->port_lo && a->port_hi == b->port_hi;
 }
 
 static bool overlaps(const struct jit_elem *a, const struct jit_elem *b)
 {
-	return a->interval && b->interval && a->family == b->family &&
-	       a->proto == b->proto &&
+	return a->interval && b->interval && ifnames_meet(a, b) &&
+	       a->family == b->family && a->proto == b->proto &&
 	       memcmp(a->addr_lo, b->addr_hi, 16) <= 0 &&
 	       memcmp(b->addr_lo, a->addr_hi, 16) <= 0 &&
 	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
@@ -154,7 +171,7 @@ static int f_resync(void *ctx)
 	size_t n = 0;
 
 	f->resyncs++;
-	ck_assert_int_eq(cover_elements(f->cover, &all, &n), 0);
+	ck_assert_int_eq(scopes_elements(f->scopes, &all, &n), 0);
 	free(f->e);
 	f->e = all;
 	f->n = f->cap = n;
@@ -249,7 +266,7 @@ static void core_open(struct world *w)
 
 	w->a = (struct jit_access){
 		.grants = grants_new(),
-		.cover = cover_new(),
+		.scopes = scopes_new(),
 		.policies = w->policies,
 		.kernel = &fake_ops,
 		.kernel_ctx = &w->k,
@@ -261,8 +278,8 @@ static void core_open(struct world *w)
 		.state_dir = w->dir,
 	};
 	ck_assert_ptr_nonnull(w->a.grants);
-	ck_assert_ptr_nonnull(w->a.cover);
-	w->k.cover = w->a.cover;
+	ck_assert_ptr_nonnull(w->a.scopes);
+	w->k.scopes = w->a.scopes;
 	s.userdata = w->a.grants;
 	ck_assert_int_eq(journal_open(w->dir, &s, &w->a.journal, &info, why,
 				      sizeof(why)),
@@ -273,7 +290,7 @@ static void core_open(struct world *w)
 static void core_close(struct world *w)
 {
 	journal_close(w->a.journal);
-	cover_free(w->a.cover);
+	scopes_free(w->a.scopes);
 	grants_free(w->a.grants);
 	memset(&w->a, 0, sizeof(w->a));
 }
@@ -501,7 +518,7 @@ UNIT_TEST("durable", test_kernel_refusal_changes_nothing)
 	ck_assert_str_eq(why.code, "kernel-error");
 	ck_assert_uint_eq(w->k.n, 0);
 	ck_assert_uint_eq(grants_count_status(w->a.grants, JIT_INITIATED), 0);
-	ck_assert_uint_eq(cover_count(w->a.cover), 0);
+	ck_assert_uint_eq(scopes_count(w->a.scopes), 0);
 	/* A revoke the kernel refuses leaves the grant as it was. */
 	r = NULL;
 	ck_assert_int_eq(access_request(&w->a, &alice, &t, &r, &why), 0);
@@ -566,7 +583,7 @@ UNIT_TEST("durable", test_unrecorded_grant_refused)
 	ck_assert_int_eq(status_of(w, live), JIT_INITIATED);
 	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_ne(status_of(w, live), JIT_INITIATED);
-	ck_assert_uint_eq(cover_count(w->a.cover), 0);
+	ck_assert_uint_eq(scopes_count(w->a.scopes), 0);
 	world_free(w);
 }
 END_TEST
@@ -645,7 +662,7 @@ UNIT_TEST("durable", test_start_kernel_absence_wins)
 	w->k.no_table = true;
 	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_eq(status_of(w, kept), JIT_INITIATED);
-	ck_assert_uint_gt(cover_count(w->a.cover), 0);
+	ck_assert_uint_gt(scopes_count(w->a.scopes), 0);
 	world_free(w);
 }
 END_TEST
