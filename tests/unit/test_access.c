@@ -34,7 +34,27 @@ static const char policies_yaml[] = "name: ssh\n"
 				    "ports: [{port: 3389, max_duration: 1h}]\n"
 				    "requesters: {users: [alice, bob]}\n"
 				    "approval: manual\n"
-				    "approvers: {users: [bob]}\n";
+				    "approvers: {users: [bob]}\n"
+				    "---\n"
+				    "name: in\n"
+				    "ports: [{port: 2022, max_duration: 1h}]\n"
+				    "interfaces: [eth1]\n"
+				    "requesters: {users: [alice, bob]}\n"
+				    "---\n"
+				    "name: in2\n"
+				    "ports: [{port: 2022, max_duration: 1h}]\n"
+				    "interfaces: [eth1]\n"
+				    "requesters: {users: [alice, bob]}\n"
+				    "---\n"
+				    "name: out\n"
+				    "ports: [{port: 2022, max_duration: 1h}]\n"
+				    "interfaces: [eth0]\n"
+				    "requesters: {users: [alice, bob]}\n"
+				    "---\n"
+				    "name: wild\n"
+				    "ports: [{port: 2022, max_duration: 1h}]\n"
+				    "interfaces: [\"eth*\"]\n"
+				    "requesters: {users: [alice, bob]}\n";
 
 static const struct jit_identity root = { .uid = 0, .name = "root" };
 static const struct jit_identity alice = { .uid = 1000, .name = "alice" };
@@ -770,6 +790,123 @@ UNIT_TEST("durable", test_policy_removed_denies_pending)
 	snprintf(want, sizeof(want), "revoke denied #%llu",
 		 (unsigned long long)a);
 	ck_assert_str_eq(w->ev.last, want);
+	world_free(w);
+}
+END_TEST
+
+/* ---- interface-scoped policies ------------------------------------------ */
+
+/* The fake kernel holds the point on that interface (NULL: on all). */
+static bool kernel_holds_on(const struct fake *f, const char *ifname,
+			    const char *addr, uint16_t port)
+{
+	uint8_t a[16] = { 0 }, name[IFNAMSIZ] = { 0 };
+	uint8_t family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(family, addr, a), 1);
+	if (ifname)
+		memcpy(name, ifname, strlen(ifname));
+	for (size_t i = 0; i < f->n; i++) {
+		const struct jit_elem *e = &f->e[i];
+
+		if (e->family != family || memcmp(e->addr_lo, a, 16) > 0 ||
+		    memcmp(a, e->addr_hi, 16) > 0 || e->port_lo > port ||
+		    port > e->port_hi)
+			continue;
+		if (!e->iface ||
+		    (ifname && memcmp(e->ifname_lo, name, IFNAMSIZ) <= 0 &&
+		     memcmp(name, e->ifname_hi, IFNAMSIZ) <= 0))
+			return true;
+	}
+	return false;
+}
+
+/* A world whose core has started (the zones of its policies known). */
+static struct world *world_started(void)
+{
+	struct world *w = world_new();
+
+	ck_assert_int_eq(access_start(&w->a, true, NULL, 0, now_real_ms()), 0);
+	return w;
+}
+
+UNIT_TEST("scopes", test_scoped_grant_holds_on_its_interface)
+{
+	struct world *w = world_started();
+	uint64_t in =
+		grant(w, &alice,
+		      ask("192.0.2.9", JIT_PROTO_TCP, 2022, 2022, 60, "in"));
+
+	ck_assert(kernel_holds_on(&w->k, "eth1", "192.0.2.9", 2022));
+	ck_assert(!kernel_holds_on(&w->k, "eth0", "192.0.2.9", 2022));
+	ck_assert(!kernel_holds_on(&w->k, NULL, "192.0.2.9", 2022));
+	ck_assert_int_eq(status_of(w, in), JIT_INITIATED);
+	world_free(w);
+}
+END_TEST
+
+/*
+ * The same user, source and port under policies of other interfaces are
+ * two rights: the second must not end the first. Under a policy of the
+ * same interfaces it replaces it, as between two policies for all.
+ */
+UNIT_TEST("scopes", test_replace_only_on_the_same_interfaces)
+{
+	struct world *w = world_started();
+	struct jit_request t =
+		ask("192.0.2.9", JIT_PROTO_TCP, 2022, 2022, 60, "in");
+	uint64_t in, out, in2;
+
+	in = grant(w, &alice, t);
+	snprintf(t.policy, sizeof(t.policy), "out");
+	out = grant(w, &alice, t);
+	ck_assert_int_eq(status_of(w, in), JIT_INITIATED);
+	ck_assert_int_eq(status_of(w, out), JIT_INITIATED);
+	ck_assert(kernel_holds_on(&w->k, "eth1", "192.0.2.9", 2022));
+	ck_assert(kernel_holds_on(&w->k, "eth0", "192.0.2.9", 2022));
+	snprintf(t.policy, sizeof(t.policy), "in2");
+	in2 = grant(w, &alice, t);
+	ck_assert_int_eq(status_of(w, in), JIT_REVOKED);
+	ck_assert_str_eq(grants_get(w->a.grants, in)->status_reason,
+			 JIT_REASON_NEWER);
+	ck_assert_int_eq(status_of(w, out), JIT_INITIATED);
+	ck_assert_int_eq(status_of(w, in2), JIT_INITIATED);
+	ck_assert(kernel_holds_on(&w->k, "eth1", "192.0.2.9", 2022));
+	world_free(w);
+}
+END_TEST
+
+/*
+ * After a crash, a host granted under a wildcard policy is found in the
+ * kernel (a one-address box on the names of eth*), and so is one on a
+ * single name: neither is ended as missing.
+ */
+UNIT_TEST("scopes", test_start_finds_scoped_elements)
+{
+	struct world *w = world_started();
+	uint64_t wild = grant(w, &alice,
+			      ask("192.0.2.9", JIT_PROTO_TCP, 2022, 2022, 600,
+				  "wild")),
+		 in = grant(w, &bob,
+			    ask("192.0.2.10", JIT_PROTO_TCP, 2022, 2022, 600,
+				"in")),
+		 gone = grant(w, &bob,
+			      ask("192.0.2.11", JIT_PROTO_TCP, 2022, 2022, 600,
+				  "in"));
+
+	ck_assert(kernel_holds_on(&w->k, "eth7", "192.0.2.9", 2022));
+	/* The kernel lost the last one's element. */
+	for (size_t i = 0; i < w->k.n;)
+		if (!memcmp(w->k.e[i].addr_lo, "\xc0\x00\x02\x0b", 4))
+			w->k.e[i] = w->k.e[--w->k.n];
+		else
+			i++;
+	core_close(w);
+	core_open(w);
+	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
+	ck_assert_int_eq(status_of(w, wild), JIT_INITIATED);
+	ck_assert_int_eq(status_of(w, in), JIT_INITIATED);
+	ck_assert_int_ne(status_of(w, gone), JIT_INITIATED);
 	world_free(w);
 }
 END_TEST
