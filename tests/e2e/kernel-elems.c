@@ -6,7 +6,11 @@
  * the kernel, first in one full commit and then as many small deltas; after
  * each step the kernel's elements, read back through table_dump_elems,
  * must be exactly what cover.c says it applied, with the same ends. This
- * is the path a restart after a crash reads the kernel through.
+ * is the path a restart after a crash reads the kernel through. Each
+ * record is under one of a few policies: for every interface, for
+ * interface names, or for patterns that overlap them (scope.h), so the
+ * interface-scoped sets are read back too, and the kernel would refuse
+ * any two of their intervals that overlap.
  *
  *   kernel-elems TABLE SEED STEPS
  */
@@ -16,6 +20,8 @@
 #include <stdio.h>
 
 #include "cover.h"
+#include "diag.h"
+#include "scope.h"
 #include "ruleset.h"
 #include "table.h"
 #include "util.h"
@@ -83,6 +89,14 @@ static int elem_cmp(const void *a, const void *b)
 	const struct jit_elem *x = a, *y = b;
 	int c;
 
+	if (x->iface != y->iface)
+		return x->iface ? 1 : -1;
+	c = memcmp(x->ifname_lo, y->ifname_lo, IFNAMSIZ);
+	if (x->iface && c)
+		return c;
+	c = memcmp(x->ifname_hi, y->ifname_hi, IFNAMSIZ);
+	if (x->iface && c)
+		return c;
 	if (x->interval != y->interval)
 		return x->interval ? 1 : -1;
 	if (x->family != y->family)
@@ -106,20 +120,24 @@ static void print_elem(const char *what, const struct jit_elem *e)
 
 	inet_ntop(e->family, e->addr_lo, lo, sizeof(lo));
 	inet_ntop(e->family, e->addr_hi, hi, sizeof(hi));
-	fprintf(stderr, "  %s %s %s-%s proto %u ports %u-%u end %" PRIu64 "\n",
+	fprintf(stderr,
+		"  %s %s %s-%s proto %u ports %u-%u on %.16s-%.16s end %" PRIu64
+		"\n",
 		what, e->interval ? "interval" : "host", lo, hi, e->proto,
-		e->port_lo, e->port_hi, e->end_ms);
+		e->port_lo, e->port_hi,
+		e->iface ? (const char *)e->ifname_lo : "*",
+		e->iface ? (const char *)e->ifname_hi : "*", e->end_ms);
 }
 
 /* The kernel's elements must be exactly the cover's. */
-static int compare(struct jit_table *t, struct jit_cover *c, unsigned step)
+static int compare(struct jit_table *t, struct jit_scopes *c, unsigned step)
 {
 	_cleanup_free_ struct jit_elem *want = NULL, *got = NULL;
 	size_t n_want = 0, bad = 0;
 	uint64_t now = now_real_ms();
 	int n_got;
 
-	if (cover_elements(c, &want, &n_want) < 0)
+	if (scopes_elements(c, &want, &n_want) < 0)
 		return -1;
 	n_got = table_dump_elems(t, now, &got);
 	if (n_got < 0) {
@@ -165,11 +183,22 @@ int main(int argc, char **argv)
 {
 	struct jit_table *t = NULL;
 	struct jit_ruleset *rs = NULL;
+	static const char policies[] =
+		"name: all\nports: [{port: 20-59}]\n---\n"
+		"name: one\nports: [{port: 20-59}]\ninterfaces: [eth0]\n---\n"
+		"name: two\nports: [{port: 20-59}]\ninterfaces: [eth1, wg0]\n"
+		"---\n"
+		"name: wild\nports: [{port: 20-59}]\ninterfaces: [\"eth*\"]\n"
+		"---\n"
+		"name: wider\nports: [{port: 20-59}]\n"
+		"interfaces: [\"e*\", eth1]\n";
 	struct jit_policy_set *ps = policy_set_new();
-	struct jit_cover *c = cover_new();
+	struct jit_scopes *c = scopes_new();
+	struct jit_diag diag;
 	struct {
 		uint64_t id;
 		struct jit_grant_key k;
+		const struct jit_policy *p;
 	} live[400];
 	size_t n_live = 0, max_elems = 0;
 	uint64_t next_id = 1, now = now_real_ms();
@@ -183,8 +212,12 @@ int main(int argc, char **argv)
 	}
 	rng_state = (strtoull(argv[2], NULL, 10) + 1) * 0x9e3779b97f4a7c15ull;
 	steps = (unsigned)atoi(argv[3]);
-	if (!ps || !c || table_open(argv[1], true, &t) < 0 ||
-	    ruleset_compile(ps, &rs) < 0) {
+	diag_init(&diag);
+	if (!ps || !c ||
+	    policy_set_load_text(ps, "/p/test.yaml", policies, strlen(policies),
+				 &diag) < 0 ||
+	    scopes_rescope(c, ps, NULL) < 0 ||
+	    table_open(argv[1], true, &t) < 0 || ruleset_compile(ps, &rs) < 0) {
 		fprintf(stderr, "setup failed\n");
 		return 1;
 	}
@@ -192,19 +225,21 @@ int main(int argc, char **argv)
 	for (; n_live < 150; n_live++) {
 		live[n_live].id = next_id++;
 		live[n_live].k = random_key();
-		r = cover_add(c, live[n_live].id, &live[n_live].k,
-			      now + 600000 + rnd() % 3000000);
+		live[n_live].p =
+			policy_set_get(ps, rnd() % policy_set_count(ps));
+		r = scopes_add(c, live[n_live].p, live[n_live].id,
+			       &live[n_live].k, now + 600000 + rnd() % 3000000);
 		if (r < 0) {
 			fprintf(stderr, "cover_add: %s\n", strerror(-r));
 			return 1;
 		}
 	}
-	cover_commit(c);
+	scopes_commit(c);
 	{
 		_cleanup_free_ struct jit_elem *all = NULL;
 		size_t n = 0;
 
-		if (cover_elements(c, &all, &n) < 0 ||
+		if (scopes_elements(c, &all, &n) < 0 ||
 		    table_commit_all(t, rs, NULL, 0, all, n, now_real_ms(), err,
 				     sizeof(err)) < 0) {
 			fprintf(stderr, "full commit: %s\n", err);
@@ -225,15 +260,17 @@ int main(int argc, char **argv)
 			    (n_live == ARRAY_SIZE(live) || rnd() % 2)) {
 				size_t i = rnd() % n_live;
 
-				r = cover_del(c, live[i].id, &live[i].k);
+				r = scopes_del(c, live[i].id, &live[i].k);
 				live[i] = live[--n_live];
 			} else {
 				live[n_live].id = next_id++;
 				live[n_live].k = random_key();
-				r = cover_add(c, live[n_live].id,
-					      &live[n_live].k,
-					      now_real_ms() + 600000 +
-						      rnd() % 3000000);
+				live[n_live].p = policy_set_get(
+					ps, rnd() % policy_set_count(ps));
+				r = scopes_add(c, live[n_live].p,
+					       live[n_live].id, &live[n_live].k,
+					       now_real_ms() + 600000 +
+						       rnd() % 3000000);
 				n_live++;
 			}
 			if (r < 0) {
@@ -241,14 +278,14 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		}
-		if (cover_delta(c, &del, &n_del, &add, &n_add) < 0 ||
+		if (scopes_delta(c, &del, &n_del, &add, &n_add) < 0 ||
 		    table_elems_update(t, del, n_del, add, n_add, now_real_ms(),
 				       err, sizeof(err)) < 0) {
 			fprintf(stderr, "step %u: the kernel refused: %s\n",
 				step, err);
 			return 1;
 		}
-		cover_commit(c);
+		scopes_commit(c);
 		r = compare(t, c, step);
 		if (r < 0)
 			return 1;
@@ -258,7 +295,8 @@ int main(int argc, char **argv)
 	printf("# %u steps, up to %zu elements, %zu live records at the end: "
 	       "kernel and records agree\n",
 	       steps, max_elems, n_live);
-	cover_free(c);
+	scopes_free(c);
+	diag_release(&diag);
 	ruleset_free(rs);
 	policy_set_free(ps);
 	table_close(t);
