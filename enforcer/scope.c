@@ -263,6 +263,9 @@ int scopes_delta(struct jit_scopes *s, struct jit_elem **del, size_t *n_del,
 	struct out d = { 0 }, a = { 0 };
 	int ret;
 
+	/* Without interface-scoped policies, the cover's own arrays. */
+	if (!s->n_zones && !s->n_retired)
+		return cover_delta(s->all, del, n_del, add, n_add);
 	*del = *add = NULL;
 	*n_del = *n_add = 0;
 	ret = cover_put_delta(s->all, NULL, &d, &a);
@@ -309,6 +312,8 @@ int scopes_elements(const struct jit_scopes *s, struct jit_elem **ret,
 	struct out o = { 0 };
 	int r;
 
+	if (!s->n_zones)
+		return cover_elements(s->all, ret, n);
 	*ret = NULL;
 	*n = 0;
 	{
