@@ -895,12 +895,19 @@ UNIT_TEST("scopes", test_start_finds_scoped_elements)
 				  "in"));
 
 	ck_assert(kernel_holds_on(&w->k, "eth7", "192.0.2.9", 2022));
-	/* The kernel lost the last one's element. */
+	/*
+	 * The kernel lost the last one's element; of the first, only its
+	 * boxes on the names of eth* but eth0 and eth1 are read back (the
+	 * start looks for a host in the interval sets too).
+	 */
 	for (size_t i = 0; i < w->k.n;)
-		if (!memcmp(w->k.e[i].addr_lo, "\xc0\x00\x02\x0b", 4))
+		if (!memcmp(w->k.e[i].addr_lo, "\xc0\x00\x02\x0b", 4) ||
+		    (!memcmp(w->k.e[i].addr_lo, "\xc0\x00\x02\x09", 4) &&
+		     !w->k.e[i].interval))
 			w->k.e[i] = w->k.e[--w->k.n];
 		else
 			i++;
+	ck_assert(!kernel_holds_on(&w->k, "eth0", "192.0.2.9", 2022));
 	core_close(w);
 	core_open(w);
 	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
