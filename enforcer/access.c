@@ -418,6 +418,8 @@ static void synced(struct jit_access *a, int err)
 
 	if (rollbacks != a->rollbacks) {
 		a->rollbacks = rollbacks;
+		/* Nothing is left to sync but what undo appends again. */
+		a->dirty = false;
 		if (a->hooks.journal_failed)
 			a->hooks.journal_failed(a->hooks.userdata,
 						err < 0 ? err : -EIO);
