@@ -299,12 +299,14 @@ static int cmp_u64(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-static void push_undone(struct jit_access *a, uint64_t id, uint64_t seq)
+static void push_undone(struct jit_access *a, uint64_t id, uint64_t seq,
+			bool held)
 {
 	if (grow_array((void **)&a->undone, &a->cap_undone, a->n_undone + 1,
 		       sizeof(*a->undone)) < 0)
 		return;
 	a->undone[a->n_undone].id = id;
+	a->undone[a->n_undone].held = held;
 	a->undone[a->n_undone++].seq = seq;
 }
 
@@ -364,7 +366,7 @@ static void undo(struct jit_access *a, int err)
 				ended(a, r, now);
 			}
 			audit_undone(a, r, msg);
-			push_undone(a, r->id, c->seq);
+			push_undone(a, r->id, c->seq, false);
 			grants_remove(a->grants, r);
 			continue;
 		}
@@ -389,10 +391,16 @@ static void undo(struct jit_access *a, int err)
 		r = grants_get(a->grants, c->id);
 		if (r && !live && r->status == JIT_INITIATED)
 			started(a, r, now);
-		push_undone(a, c->id, c->seq);
+		push_undone(a, c->id, c->seq, false);
 	}
 	if (kernel)
 		apply_or_resync(a);
+	/* Which removals were answered before their lines were dropped. */
+	for (size_t i = 0; i < a->n_changes; i++)
+		if (a->changes[i].hold &&
+		    grants_get(a->grants, a->changes[i].id))
+			push_undone(a, a->changes[i].id, a->changes[i].seq,
+				    true);
 	/* The removals hold: appended again (kept to retry), and marked in
 	 * the kernel until the journal has them. */
 	for (size_t i = 0; i < n_held; i++) {
@@ -448,7 +456,17 @@ uint64_t access_decision_seq(const struct jit_access *a)
 bool access_undone(const struct jit_access *a, uint64_t rid, uint64_t seq)
 {
 	for (size_t i = 0; i < a->n_undone; i++)
-		if (a->undone[i].id == rid && a->undone[i].seq <= seq)
+		if (!a->undone[i].held && a->undone[i].id == rid &&
+		    a->undone[i].seq <= seq)
+			return true;
+	return false;
+}
+
+bool access_unrecorded(const struct jit_access *a, uint64_t rid, uint64_t seq)
+{
+	for (size_t i = 0; i < a->n_undone; i++)
+		if (a->undone[i].held && a->undone[i].id == rid &&
+		    a->undone[i].seq == seq)
 			return true;
 	return false;
 }

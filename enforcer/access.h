@@ -130,6 +130,7 @@ struct jit_access {
 	uint64_t seq;
 	struct jit_access_undone {
 		uint64_t id, seq;
+		bool held; /* a removal: it holds, its line not yet durable */
 	} * undone;
 	size_t n_undone, cap_undone;
 	uint64_t rollbacks;
@@ -194,6 +195,12 @@ uint64_t access_decision_seq(const struct jit_access *a);
  * by a failed sync since access_forget_undone?
  */
 bool access_undone(const struct jit_access *a, uint64_t rid, uint64_t seq);
+/*
+ * Was removal seq of rid (a revoke) answered before a failed sync dropped
+ * its line? It holds (in the kernel, marked there, its line retried), but
+ * is not yet recorded.
+ */
+bool access_unrecorded(const struct jit_access *a, uint64_t rid, uint64_t seq);
 void access_forget_undone(struct jit_access *a);
 /* Free what the core keeps besides its registry, cover and journal. */
 void access_release(struct jit_access *a);

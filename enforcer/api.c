@@ -643,6 +643,9 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 	}
 	reply = json_pack("{s:b, s:o, s:b}", "ok", 1, "request",
 			  request_json(r, now_real_ms()), "recorded", ret == 0);
+	/* Recorded only once the pass's sync holds. */
+	if (ret == 0)
+		daemon_pass_revoke(d, rid, reply);
 	if (ret > 0)
 		json_object_set_new(
 			reply, "warning",

@@ -113,6 +113,7 @@ struct jit_counters {
 struct jit_pass_grant {
 	uint64_t id, seq;
 	json_t *reply;
+	bool revoke; /* a revoke: it holds, but may turn unrecorded */
 };
 
 /*
@@ -303,6 +304,8 @@ void daemon_journal_failed(struct jit_daemon *d, int err);
 int daemon_journal_sync(struct jit_daemon *d);
 /* reply (a grant) may go out only once the journal is synced. */
 void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply);
+/* reply (a revoke said recorded) says so only once the journal is synced. */
+void daemon_pass_revoke(struct jit_daemon *d, uint64_t id, json_t *reply);
 /* Arm the expiry timer at the next end of a live grant. */
 void access_arm_timer(struct jit_daemon *d);
 /* Look a user up by uid (for policy rechecks). */

@@ -170,6 +170,20 @@ void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply)
 	}
 	d->pass[d->n_pass].id = id;
 	d->pass[d->n_pass].seq = access_decision_seq(&d->access);
+	d->pass[d->n_pass].revoke = false;
+	d->pass[d->n_pass++].reply = json_incref(reply);
+}
+
+void daemon_pass_revoke(struct jit_daemon *d, uint64_t id, json_t *reply)
+{
+	/* Without room to track it, it is answered as it stands: the
+	 * revoke holds either way (the kernel marks it until recorded). */
+	if (grow_array((void **)&d->pass, &d->cap_pass, d->n_pass + 1,
+		       sizeof(*d->pass)) < 0)
+		return;
+	d->pass[d->n_pass].id = id;
+	d->pass[d->n_pass].seq = access_decision_seq(&d->access);
+	d->pass[d->n_pass].revoke = true;
 	d->pass[d->n_pass++].reply = json_incref(reply);
 }
 
@@ -195,7 +209,20 @@ static void pass_replies(struct jit_daemon *d)
 	for (size_t i = 0; i < d->n_pass; i++) {
 		json_t *reply = d->pass[i].reply;
 
-		if (access_undone(&d->access, d->pass[i].id, d->pass[i].seq)) {
+		if (d->pass[i].revoke &&
+		    access_unrecorded(&d->access, d->pass[i].id,
+				      d->pass[i].seq)) {
+			json_object_set_new(reply, "recorded", json_false());
+			json_object_set_new(
+				reply, "warning",
+				json_pack(
+					"{s:s, s:s}", "code", "not-recorded",
+					"message",
+					"the revoke is in force in the kernel "
+					"but not yet recorded; the agent "
+					"keeps trying"));
+		} else if (access_undone(&d->access, d->pass[i].id,
+					 d->pass[i].seq)) {
 			char msg[512];
 
 			snprintf(msg, sizeof(msg),

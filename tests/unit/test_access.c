@@ -680,13 +680,18 @@ UNIT_TEST("durable", test_failed_sync_keeps_revoke)
 	struct world *w = world_new();
 	struct jit_request *r;
 	struct jit_refusal why;
-	uint64_t live = grant(
-		w, &alice, ask("192.0.2.9", JIT_PROTO_TCP, 22, 22, 60, "ssh"));
+	uint64_t seq, live = grant(w, &alice,
+				   ask("192.0.2.9", JIT_PROTO_TCP, 22, 22, 60,
+				       "ssh"));
 
 	ck_assert_int_eq(access_sync(&w->a), 0);
 	file_limit(journal_size(w->dir) + 10);
 	ck_assert_int_ge(access_revoke(&w->a, &alice, live, &r, &why), 0);
+	seq = access_decision_seq(&w->a);
 	ck_assert_int_lt(access_sync(&w->a), 0);
+	/* Its reply says: in force, not yet recorded. */
+	ck_assert(access_unrecorded(&w->a, live, seq));
+	ck_assert(!access_undone(&w->a, live, seq));
 	ck_assert_int_eq(status_of(w, live), JIT_REVOKED);
 	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.9", TCP, 22), 0);
 	ck_assert_uint_ge(w->k.n_marked, 1);
