@@ -292,13 +292,6 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 	return 0;
 }
 
-static int cmp_u64(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-
-	return a < b ? -1 : a > b;
-}
-
 static void push_undone(struct jit_access *a, uint64_t id, uint64_t seq,
 			bool held)
 {
@@ -332,84 +325,117 @@ static void mark_unrecorded(struct jit_access *a, const struct jit_request *r,
  * they recorded, newest first, and append again (to retry) those that
  * take access away, which hold. See access_sync.
  */
+static int cmp_change(const void *x, const void *y)
+{
+	const struct jit_access_change
+		*a = *(const struct jit_access_change *const *)x,
+		*b = *(const struct jit_access_change *const *)y;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Bring record c->id back to c->prev, its state before the window. */
+static bool restore(struct jit_access *a, const struct jit_access_change *c,
+		    uint64_t now, const char *msg)
+{
+	struct jit_request *r = grants_get(a->grants, c->id);
+	bool live = r && r->status == JIT_INITIATED, kernel = false;
+
+	if (live && c->prev.status != JIT_INITIATED) {
+		(void)cover_del(a->cover, r->id, &r->key);
+		kernel = true;
+		ended(a, r, now);
+	}
+	if (!live && c->prev.status == JIT_INITIATED) {
+		(void)cover_add(a->cover, c->prev.id, &c->prev.key,
+				c->prev.end_ms);
+		kernel = true;
+	}
+	if (r)
+		audit_undone(a, r, msg);
+	if (grants_upsert(a->grants, &c->prev) == 0) {
+		r = grants_get(a->grants, c->id);
+		if (r && !live && r->status == JIT_INITIATED)
+			started(a, r, now);
+	}
+	return kernel;
+}
+
+/*
+ * The journal dropped every line since its last sync: undo the decisions
+ * they recorded, in memory and in the kernel (one batch), and append
+ * again (to retry) those that take access away, which hold. Each record
+ * goes back to its state before its first change since the sync: a
+ * record made since is removed (even if also ended since), one ended
+ * since stays ended (the removal holds), any other goes back. See
+ * access_sync.
+ */
 static void undo(struct jit_access *a, int err)
 {
-	_cleanup_free_ uint64_t *held = NULL;
-	size_t n_held = 0;
+	_cleanup_free_ struct jit_access_change **by_id = NULL;
 	uint64_t now = now_real_ms();
 	bool kernel = false;
 	char msg[256];
+	size_t n = a->n_changes;
 
 	snprintf(msg, sizeof(msg),
 		 "taken back: the journal could not record it (%s on %s)",
 		 strerror(-err), a->state_dir ? a->state_dir : "?");
-	held = calloc(a->n_changes + 1, sizeof(*held));
-	for (size_t i = 0; held && i < a->n_changes; i++)
-		if (a->changes[i].hold)
-			held[n_held++] = a->changes[i].id;
-	if (held)
-		qsort(held, n_held, sizeof(*held), cmp_u64);
-	for (size_t i = a->n_changes; i-- > 0;) {
-		struct jit_access_change *c = &a->changes[i];
-		struct jit_request *r = grants_get(a->grants, c->id);
-		bool live = r && r->status == JIT_INITIATED;
+	by_id = calloc(n + 1, sizeof(*by_id));
+	if (!by_id) {
+		/* Nothing to undo with: better the kernel than the memory. */
+		(void)a->kernel->resync(a->kernel_ctx);
+		changes_clear(a, true);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		by_id[i] = &a->changes[i];
+	qsort(by_id, n, sizeof(*by_id), cmp_change);
+	for (size_t i = 0, next; i < n; i = next) {
+		struct jit_access_change *first = by_id[i];
+		struct jit_request *r = grants_get(a->grants, first->id);
+		bool held = false;
 
-		if (c->hold)
-			continue;
-		if (c->created) {
+		for (next = i; next < n && by_id[next]->id == first->id; next++)
+			held |= by_id[next]->hold;
+		if (first->created) {
 			/* Never made: every trace goes, its id unused. */
-			if (!r)
-				continue;
-			if (live) {
+			if (r && r->status == JIT_INITIATED) {
 				(void)cover_del(a->cover, r->id, &r->key);
 				kernel = true;
 				ended(a, r, now);
 			}
-			audit_undone(a, r, msg);
-			push_undone(a, r->id, c->seq, false);
-			grants_remove(a->grants, r);
+			if (r) {
+				audit_undone(a, r, msg);
+				grants_remove(a->grants, r);
+			}
+		} else if (held) {
+			/* Ended since: the removal holds (below). */
+			for (size_t k = i; k < next; k++)
+				if (by_id[k]->hold && r)
+					push_undone(a, r->id, by_id[k]->seq,
+						    true);
 			continue;
+		} else if (!first->hold) {
+			kernel |= restore(a, first, now, msg);
 		}
-		/* A later removal of the same record holds. */
-		if (held &&
-		    bsearch(&c->id, held, n_held, sizeof(*held), cmp_u64))
-			continue;
-		if (live && c->prev.status != JIT_INITIATED) {
-			(void)cover_del(a->cover, r->id, &r->key);
-			kernel = true;
-			ended(a, r, now);
-		}
-		if (!live && c->prev.status == JIT_INITIATED) {
-			(void)cover_add(a->cover, c->prev.id, &c->prev.key,
-					c->prev.end_ms);
-			kernel = true;
-		}
-		if (r)
-			audit_undone(a, r, msg);
-		if (grants_upsert(a->grants, &c->prev) < 0)
-			continue;
-		r = grants_get(a->grants, c->id);
-		if (r && !live && r->status == JIT_INITIATED)
-			started(a, r, now);
-		push_undone(a, c->id, c->seq, false);
+		for (size_t k = i; k < next; k++)
+			push_undone(a, first->id, by_id[k]->seq, false);
 	}
 	if (kernel)
 		apply_or_resync(a);
-	/* Which removals were answered before their lines were dropped. */
-	for (size_t i = 0; i < a->n_changes; i++)
-		if (a->changes[i].hold &&
-		    grants_get(a->grants, a->changes[i].id))
-			push_undone(a, a->changes[i].id, a->changes[i].seq,
-				    true);
 	/* The removals hold: appended again (kept to retry), and marked in
 	 * the kernel until the journal has them. */
-	for (size_t i = 0; i < n_held; i++) {
-		struct jit_request *r;
+	for (size_t i = 0, next; i < n; i = next) {
+		uint64_t id = by_id[i]->id;
+		struct jit_request *r = grants_get(a->grants, id);
+		bool held = false;
 
-		if (i && held[i] == held[i - 1])
-			continue;
-		r = grants_get(a->grants, held[i]);
-		if (!r)
+		for (next = i; next < n && by_id[next]->id == id; next++)
+			held |= by_id[next]->hold;
+		if (!held || !r || by_id[i]->created)
 			continue;
 		(void)journal_append_request(a->journal, r, true);
 		if (r->status != JIT_PENDING && r->status != JIT_INITIATED)

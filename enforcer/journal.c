@@ -585,10 +585,10 @@ static int walk(struct loader *l, const char *buf, size_t len, const char *kind,
 			    field_u64(&f, 3, &hdr[0]) < 0 ||
 			    (f.count > 4 && field_u64(&f, 4, &hdr[1]) < 0)) {
 				/* Whole, but not ours to read (another kind
-				 * or version): nothing in it is taken. */
-				off = len;
-				line = 0;
-				break;
+				 * or version): nothing in it is taken, and
+				 * it counts as damage (kept, never cut). */
+				w->damaged = w->first_damaged = 1;
+				return 0;
 			}
 			if (f.count <= 4)
 				hdr[1] = 0;
@@ -1193,7 +1193,7 @@ static void void_file(struct jit_journal *j)
 static int void_settle(struct jit_journal *j)
 {
 	_cleanup_free_ char *path = NULL;
-	int fd;
+	int fd, r;
 
 	if (!j->void_pending)
 		return 0;
@@ -1208,8 +1208,9 @@ static int void_settle(struct jit_journal *j)
 	if (fd < 0)
 		return -errno;
 	close(fd);
-	if (dir_sync(j->dir) < 0)
-		return -errno ? -errno : -EIO;
+	r = dir_sync(j->dir);
+	if (r < 0)
+		return r;
 	j->void_pending = false;
 	return 0;
 }

@@ -672,6 +672,41 @@ UNIT_TEST("durable", test_failed_sync_undoes_replacement)
 END_TEST
 
 /*
+ * Two re-requests in one pass, each replacing the one before: a failed
+ * sync undoes both, and the grant acknowledged before the pass is live
+ * again, with its own end.
+ */
+UNIT_TEST("durable", test_failed_sync_undoes_chain)
+{
+	struct world *w = world_new();
+	struct jit_request t =
+		ask("192.0.2.8", JIT_PROTO_TCP, 22, 22, 3600, "ssh");
+	_cleanup_free_ char *line = NULL;
+	uint64_t q, r1, r2, end_q;
+	size_t l;
+
+	q = grant(w, &alice, t);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	end_q = kernel_end(&w->k, "192.0.2.8", TCP, 22);
+	line = journal_format_request(grants_get(w->a.grants, q));
+	l = strlen(line) + 10;
+	/* Room for three lines (r1, q's end, r2), not for r1's end. */
+	file_limit(journal_size(w->dir) + 3 * (off_t)l + 23 + 30);
+	r1 = grant(w, &alice, t);
+	r2 = grant(w, &alice, t);
+	ck_assert_int_eq(status_of(w, r1), JIT_REVOKED);
+	ck_assert_int_lt(access_sync(&w->a), 0);
+	file_limit(0);
+	ck_assert_int_eq(status_of(w, q), JIT_INITIATED);
+	ck_assert_ptr_null(grants_get(w->a.grants, r1));
+	ck_assert_ptr_null(grants_get(w->a.grants, r2));
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.8", TCP, 22), end_q);
+	ck_assert_uint_eq(cover_count(w->a.cover), 1);
+	world_free(w);
+}
+END_TEST
+
+/*
  * A revoke whose line a failed sync dropped still holds: appended again
  * to retry, and marked in the kernel meanwhile.
  */
