@@ -193,11 +193,19 @@ void daemon_pass_revoke(struct jit_daemon *d, uint64_t id, json_t *reply)
  */
 int daemon_journal_sync(struct jit_daemon *d)
 {
+	size_t before = d->access.n_undone;
 	int r = access_sync(&d->access);
 
-	if (r < 0)
+	if (r < 0) {
 		daemon_journal_failed(d, r);
-	else
+		if (d->access.n_undone > before)
+			log_warn("syncing the journal in '%s': %s; the "
+				 "decisions since the last sync are taken "
+				 "back (%zu), the removals among them kept "
+				 "to retry",
+				 d->cfg->state_dir, strerror(-r),
+				 d->access.n_undone - before);
+	} else
 		d->counters.last_sync_ms = now_real_ms();
 	return r;
 }
