@@ -901,7 +901,8 @@ static int load_journals(struct jit_journal *j, struct loader *l,
 			 * cuts it again, and nothing is appended to this
 			 * file anyway. */
 			info->cut_bytes += tail;
-			(void)truncate(path, (off_t)w.good);
+			if (truncate(path, (off_t)w.good) == 0)
+				len = w.good;
 		}
 		j->old_bytes += (uint64_t)len;
 	}
