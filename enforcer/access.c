@@ -95,6 +95,61 @@ static int record(struct jit_access *a, const struct jit_request *next,
 	return r;
 }
 
+/**
+ * struct jit_access_change - one decision since the journal's last sync
+ * @id: the record it changed
+ * @created: it made the record (a new request)
+ * @hold: it took access away, and holds even if its line is lost
+ * @seq: its place among the core's decisions (access_decision_seq)
+ * @prev: the record before it (owns its reason), unless @created or @hold
+ */
+struct jit_access_change {
+	uint64_t id, seq;
+	bool created, hold;
+	struct jit_request prev;
+};
+
+/*
+ * Note a decision whose line is in the journal but not yet synced: made
+ * (created), changed from r (prev), or a removal that holds (hold). The
+ * note is what a failed sync undoes. Out of memory, the decision cannot
+ * be undone: it is then synced or not with the rest.
+ */
+static void note(struct jit_access *a, uint64_t id, bool created, bool hold,
+		 const struct jit_request *prev)
+{
+	struct jit_access_change *c;
+
+	if (grow_array((void **)&a->changes, &a->cap_changes, a->n_changes + 1,
+		       sizeof(*a->changes)) < 0)
+		return;
+	c = &a->changes[a->n_changes];
+	*c = (struct jit_access_change){
+		.id = id, .seq = ++a->seq, .created = created, .hold = hold
+	};
+	if (prev) {
+		c->prev = *prev;
+		c->prev.reason = NULL;
+		if (prev->reason && !(c->prev.reason = strdup(prev->reason)))
+			return;
+	}
+	a->n_changes++;
+}
+
+static void changes_clear(struct jit_access *a, bool keep_holds)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < a->n_changes; i++) {
+		struct jit_access_change *c = &a->changes[i];
+
+		request_release(&c->prev);
+		if (keep_holds && c->hold)
+			a->changes[out++] = *c;
+	}
+	a->n_changes = out;
+}
+
 static int not_recorded(struct jit_access *a, struct jit_refusal *why,
 			const char *event, const struct jit_identity *by,
 			const struct jit_request *r, int err)
@@ -201,10 +256,16 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 			shown.id = 0;
 		return not_recorded(a, why, event, id, &shown, ret);
 	}
+	if (streq(event, "request"))
+		note(a, r->id, true, false, NULL);
+	else
+		note(a, r->id, false, false, r);
 	if (same) {
 		same_next = request_finished(same, JIT_REVOKED,
 					     JIT_REASON_NEWER, id->name, now);
 		same_next.replaced_by = r->id;
+		/* Undone with the newer grant: not a removal that holds. */
+		note(a, same->id, false, false, same);
 		(void)record(a, &same_next, true);
 	}
 	ret = scopes_add(a->scopes, policy_set_find(a->policies, r->policy),
@@ -247,6 +308,247 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 	return 0;
 }
 
+static void push_undone(struct jit_access *a, uint64_t id, uint64_t seq,
+			bool held)
+{
+	if (grow_array((void **)&a->undone, &a->cap_undone, a->n_undone + 1,
+		       sizeof(*a->undone)) < 0)
+		return;
+	a->undone[a->n_undone].id = id;
+	a->undone[a->n_undone].held = held;
+	a->undone[a->n_undone++].seq = seq;
+}
+
+static void audit_undone(struct jit_access *a, const struct jit_request *r,
+			 const char *msg)
+{
+	struct jit_access_event ev = { .event = "undo",
+				       .by = &agent_id,
+				       .r = r,
+				       .result = "refused",
+				       .error = "not-recorded",
+				       .message = msg };
+
+	if (a->hooks.audit)
+		a->hooks.audit(a->hooks.userdata, &ev);
+}
+
+static void mark_unrecorded(struct jit_access *a, const struct jit_request *r,
+			    uint64_t now);
+
+/*
+ * The journal dropped every line since its last sync: undo the decisions
+ * they recorded, newest first, and append again (to retry) those that
+ * take access away, which hold. See access_sync.
+ */
+static int cmp_change(const void *x, const void *y)
+{
+	const struct jit_access_change
+		*a = *(const struct jit_access_change *const *)x,
+		*b = *(const struct jit_access_change *const *)y;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Bring record c->id back to c->prev, its state before the window. */
+static bool restore(struct jit_access *a, const struct jit_access_change *c,
+		    uint64_t now, const char *msg)
+{
+	struct jit_request *r = grants_get(a->grants, c->id);
+	bool live = r && r->status == JIT_INITIATED, kernel = false;
+
+	if (live && c->prev.status != JIT_INITIATED) {
+		(void)scopes_del(a->scopes, r->id, &r->key);
+		kernel = true;
+		ended(a, r, now);
+	}
+	if (!live && c->prev.status == JIT_INITIATED) {
+		(void)scopes_add(a->scopes,
+				 policy_set_find(a->policies, c->prev.policy),
+				 c->prev.id, &c->prev.key, c->prev.end_ms);
+		kernel = true;
+	}
+	if (r)
+		audit_undone(a, r, msg);
+	if (grants_upsert(a->grants, &c->prev) == 0) {
+		r = grants_get(a->grants, c->id);
+		if (r && !live && r->status == JIT_INITIATED)
+			started(a, r, now);
+	}
+	return kernel;
+}
+
+/*
+ * The journal dropped every line since its last sync: undo the decisions
+ * they recorded, in memory and in the kernel (one batch), and append
+ * again (to retry) those that take access away, which hold. Each record
+ * goes back to its state before its first change since the sync: a
+ * record made since is removed (even if also ended since), one ended
+ * since stays ended (the removal holds), any other goes back. See
+ * access_sync.
+ */
+static void undo(struct jit_access *a, int err)
+{
+	_cleanup_free_ struct jit_access_change **by_id = NULL;
+	uint64_t now = now_real_ms();
+	bool kernel = false;
+	char msg[256];
+	size_t n = a->n_changes;
+
+	snprintf(msg, sizeof(msg),
+		 "taken back: the journal could not record it (%s on %s)",
+		 strerror(-err), a->state_dir ? a->state_dir : "?");
+	by_id = calloc(n + 1, sizeof(*by_id));
+	if (!by_id) {
+		/* Nothing to undo with: better the kernel than the memory. */
+		(void)a->kernel->resync(a->kernel_ctx);
+		changes_clear(a, true);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		by_id[i] = &a->changes[i];
+	qsort(by_id, n, sizeof(*by_id), cmp_change);
+	for (size_t i = 0, next; i < n; i = next) {
+		struct jit_access_change *first = by_id[i];
+		struct jit_request *r = grants_get(a->grants, first->id);
+		bool held = false;
+
+		for (next = i; next < n && by_id[next]->id == first->id; next++)
+			held |= by_id[next]->hold;
+		if (first->created) {
+			/* Never made: every trace goes, its id unused. */
+			if (r && r->status == JIT_INITIATED) {
+				(void)scopes_del(a->scopes, r->id, &r->key);
+				kernel = true;
+				ended(a, r, now);
+			}
+			if (r) {
+				audit_undone(a, r, msg);
+				grants_remove(a->grants, r);
+			}
+		} else if (held) {
+			/* Ended since: the removal holds (below). */
+			for (size_t k = i; k < next; k++)
+				if (by_id[k]->hold && r)
+					push_undone(a, r->id, by_id[k]->seq,
+						    true);
+			continue;
+		} else if (!first->hold) {
+			kernel |= restore(a, first, now, msg);
+		}
+		for (size_t k = i; k < next; k++)
+			push_undone(a, first->id, by_id[k]->seq, false);
+	}
+	if (kernel)
+		apply_or_resync(a);
+	/* The removals hold: appended again (kept to retry), and marked in
+	 * the kernel until the journal has them. */
+	for (size_t i = 0, next; i < n; i = next) {
+		uint64_t id = by_id[i]->id;
+		struct jit_request *r = grants_get(a->grants, id);
+		bool held = false;
+
+		for (next = i; next < n && by_id[next]->id == id; next++)
+			held |= by_id[next]->hold;
+		if (!held || !r || by_id[i]->created)
+			continue;
+		(void)journal_append_request(a->journal, r, true);
+		if (r->status != JIT_PENDING && r->status != JIT_INITIATED)
+			mark_unrecorded(a, r, now);
+		a->dirty = true;
+	}
+	changes_clear(a, true);
+}
+
+/* After a sync (or a reservation, which syncs): keep or undo. */
+static void synced(struct jit_access *a, int err)
+{
+	uint64_t rollbacks = journal_rollbacks(a->journal);
+
+	if (rollbacks != a->rollbacks) {
+		a->rollbacks = rollbacks;
+		/* Nothing is left to sync but what undo appends again. */
+		a->dirty = false;
+		if (a->hooks.journal_failed)
+			a->hooks.journal_failed(a->hooks.userdata,
+						err < 0 ? err : -EIO);
+		undo(a, err < 0 ? err : -EIO);
+		return;
+	}
+	if (err == 0)
+		changes_clear(a, false);
+}
+
+int access_sync(struct jit_access *a)
+{
+	int r = journal_sync(a->journal);
+
+	synced(a, r);
+	if (r == 0)
+		a->dirty = false;
+	return r;
+}
+
+uint64_t access_decision_seq(const struct jit_access *a)
+{
+	return a->seq;
+}
+
+bool access_undone(const struct jit_access *a, uint64_t rid, uint64_t seq)
+{
+	for (size_t i = 0; i < a->n_undone; i++)
+		if (!a->undone[i].held && a->undone[i].id == rid &&
+		    a->undone[i].seq <= seq)
+			return true;
+	return false;
+}
+
+bool access_unrecorded(const struct jit_access *a, uint64_t rid, uint64_t seq)
+{
+	for (size_t i = 0; i < a->n_undone; i++)
+		if (a->undone[i].held && a->undone[i].id == rid &&
+		    a->undone[i].seq == seq)
+			return true;
+	return false;
+}
+
+void access_forget_undone(struct jit_access *a)
+{
+	a->n_undone = 0;
+}
+
+void access_release(struct jit_access *a)
+{
+	changes_clear(a, false);
+	free(a->changes);
+	a->changes = NULL;
+	a->n_changes = a->cap_changes = 0;
+	free(a->undone);
+	a->undone = NULL;
+	a->n_undone = a->cap_undone = 0;
+}
+
+/*
+ * The next id must be reserved by a synced line before it is given:
+ * then a request that is rolled back never has its id given again, not
+ * even after a restart. One sync per JIT_JOURNAL_ID_BLOCK requests.
+ */
+static int reserve_id(struct jit_access *a)
+{
+	uint64_t next = grants_next_id(a->grants);
+	int r;
+
+	if (!a->journal || next < journal_reserved(a->journal))
+		return 0;
+	r = journal_reserve_ids(a->journal, next + JIT_JOURNAL_ID_BLOCK);
+	synced(a, r);
+	if (r == 0)
+		a->dirty = false;
+	return r;
+}
+
 int access_request(struct jit_access *a, const struct jit_identity *id,
 		   const struct jit_request *tmpl_in, struct jit_request **ret,
 		   struct jit_refusal *why)
@@ -279,6 +581,9 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	if (err < 0)
 		return refuse(a, why, "request", id, &tmpl, err, code, "%s",
 			      why->message);
+	err = reserve_id(a);
+	if (err < 0)
+		return not_recorded(a, why, "request", id, &tmpl, err);
 	if (grants_add(a->grants, &tmpl, now_real_ms(), &r) < 0)
 		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
 			      "too-many-requests",
@@ -289,6 +594,8 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 		err = record(a, r, false);
 		if (err < 0)
 			err = not_recorded(a, why, "request", id, &tmpl, err);
+		else
+			note(a, r->id, true, false, NULL);
 	}
 	if (err < 0) {
 		/* Not recorded: as if it had never been made, so that its id
@@ -370,6 +677,7 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 		err = record(a, &next, false);
 		if (err < 0)
 			return not_recorded(a, why, event, id, r, err);
+		note(a, r->id, false, false, r);
 		grants_apply(a->grants, r, &next);
 	}
 	{
@@ -421,6 +729,7 @@ static int end_grant(struct jit_access *a, struct jit_request *r,
 	int rec, ret = 0;
 
 	rec = record(a, &next, true);
+	note(a, r->id, false, true, NULL);
 	if (rec < 0)
 		mark_unrecorded(a, r, now);
 	if (live) {
@@ -486,6 +795,7 @@ void access_expire(struct jit_access *a, uint64_t now)
 
 		/* Unrecorded, it is expired at the next start all the same. */
 		(void)record(a, &next, true);
+		note(a, r->id, false, true, NULL);
 		(void)scopes_del(a->scopes, r->id, &r->key);
 		grants_apply(a->grants, r, &next);
 		ended(a, r, r->end_ms);
@@ -613,6 +923,7 @@ void access_recheck(struct jit_access *a,
 
 		if (record(a, &w[i].next, true) < 0)
 			mark_unrecorded(a, r, now);
+		note(a, r->id, false, true, NULL);
 		if (r->status == JIT_INITIATED)
 			(void)scopes_del(a->scopes, r->id, &r->key);
 	}
@@ -829,6 +1140,7 @@ static void end_marked(struct jit_access *a, const uint64_t *marked, int n,
 			r, r->status == JIT_PENDING ? JIT_DENIED : JIT_REVOKED,
 			JIT_REASON_ABSENT, agent_id.name, now);
 		(void)record(a, &next, true);
+		note(a, r->id, false, true, NULL);
 		grants_apply(a->grants, r, &next);
 		audit(a, "revoke", &agent_id, r, status_name(next.status),
 		      "it was ended before the journal could record it");
@@ -919,6 +1231,7 @@ static void end_at_start(struct jit_access *a, struct jit_request **end,
 						  JIT_REASON_ABSENT,
 						  agent_id.name, now);
 		(void)record(a, &next, true);
+		note(a, r->id, false, true, NULL);
 		grants_apply(a->grants, r, &next);
 		audit(a, expired ? "expire" : "revoke", &agent_id, r,
 		      status_name(next.status),

@@ -92,6 +92,8 @@ struct jit_refusal {
 	char message[640];
 };
 
+struct jit_access_change;
+
 /**
  * struct jit_access - the core's state
  * @grants: every record
@@ -104,6 +106,16 @@ struct jit_refusal {
  * @hooks: audit, detection, journal trouble
  * @state_dir: named in messages about the journal
  * @dirty: something was journalled since the caller last synced
+ * @changes: the decisions since the journal's last sync, to undo should
+ *           the sync fail (the core's own)
+ * @n_changes: see @changes
+ * @cap_changes: see @changes
+ * @seq: decisions noted so far
+ * @undone: the decisions (record id, seq) a failed sync took back,
+ *          until access_forget_undone
+ * @n_undone: see @undone
+ * @cap_undone: see @undone
+ * @rollbacks: the journal's failed syncs seen so far
  */
 struct jit_access {
 	struct jit_grants *grants;
@@ -115,6 +127,15 @@ struct jit_access {
 	struct jit_access_hooks hooks;
 	const char *state_dir;
 	bool dirty;
+	struct jit_access_change *changes;
+	size_t n_changes, cap_changes;
+	uint64_t seq;
+	struct jit_access_undone {
+		uint64_t id, seq;
+		bool held; /* a removal: it holds, its line not yet durable */
+	} * undone;
+	size_t n_undone, cap_undone;
+	uint64_t rollbacks;
 };
 
 /*
@@ -159,5 +180,31 @@ int access_start(struct jit_access *a, bool trust_journal,
 		 const uint64_t *check, size_t n_check, uint64_t now_ms);
 /* Grant rid was answered but could not be made durable: take it back. */
 void access_unrecorded_grant(struct jit_access *a, uint64_t rid, int err);
+/*
+ * Sync the journal: all or nothing. When the sync fails, every decision
+ * since the last one is undone in memory and in the kernel (a request
+ * made is forgotten, its id never given again; an approval or denial
+ * leaves the request pending; a grant replaced is live again), while the
+ * removals (revokes, expiries, policy changes) hold: their lines are
+ * appended again to retry, and the kernel marks them meanwhile. The
+ * decisions undone are kept for access_undone. 0 or -errno.
+ */
+int access_sync(struct jit_access *a);
+/* The last decision made so far (to ask access_undone about it later). */
+uint64_t access_decision_seq(const struct jit_access *a);
+/*
+ * Was the state of rid that decision seq left (or one before it) undone
+ * by a failed sync since access_forget_undone?
+ */
+bool access_undone(const struct jit_access *a, uint64_t rid, uint64_t seq);
+/*
+ * Was removal seq of rid (a revoke) answered before a failed sync dropped
+ * its line? It holds (in the kernel, marked there, its line retried), but
+ * is not yet recorded.
+ */
+bool access_unrecorded(const struct jit_access *a, uint64_t rid, uint64_t seq);
+void access_forget_undone(struct jit_access *a);
+/* Free what the core keeps besides its registry, cover and journal. */
+void access_release(struct jit_access *a);
 
 #endif

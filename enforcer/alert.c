@@ -21,6 +21,23 @@ const struct jit_alert_def alert_journal_failed = {
 	},
 };
 
+const struct jit_alert_def alert_journal_damaged = {
+	.type = "JIT_JOURNAL_DAMAGED",
+	.name = "The journal of just-in-time access decisions is damaged",
+	.intent = "Impact",
+	.techniques = { "T1565.001", NULL },
+	.severity = "High",
+	.remediation = {
+		"A line of the journal failed its checksum: check the disk of "
+		"the agent's state directory for errors.",
+		"The damaged line was skipped and every record after it kept; "
+		"the file is kept as journal.<gen>.damaged-<time> for "
+		"inspection. Review the grants listed by 'jitctl grants' and "
+		"revoke any that should not be live.",
+		NULL,
+	},
+};
+
 const struct jit_alert_def alert_table_tampered = {
 	.type = "JIT_TABLE_TAMPERED",
 	.name = "Just-in-time firewall rules changed by another process",
@@ -178,11 +195,12 @@ const struct jit_alert_def alert_spa_refused = {
 };
 
 const struct jit_alert_def *const alert_defs[] = {
-	&alert_table_tampered,	  &alert_journal_failed,
-	&alert_repeated_attempts, &alert_distributed_attempts,
-	&alert_port_sweep,	  &alert_after_grant_end,
-	&alert_wide_grant,	  &alert_spa_replay,
-	&alert_spa_bad_hmac,	  &alert_spa_refused,
+	&alert_table_tampered,	     &alert_journal_failed,
+	&alert_journal_damaged,	     &alert_repeated_attempts,
+	&alert_distributed_attempts, &alert_port_sweep,
+	&alert_after_grant_end,	     &alert_wide_grant,
+	&alert_spa_replay,	     &alert_spa_bad_hmac,
+	&alert_spa_refused,
 };
 const size_t alert_defs_count = ARRAY_SIZE(alert_defs);
 

@@ -31,6 +31,7 @@ struct jit_alert_def {
 
 extern const struct jit_alert_def alert_table_tampered;
 extern const struct jit_alert_def alert_journal_failed;
+extern const struct jit_alert_def alert_journal_damaged;
 extern const struct jit_alert_def alert_repeated_attempts;
 extern const struct jit_alert_def alert_distributed_attempts;
 extern const struct jit_alert_def alert_port_sweep;

@@ -562,8 +562,8 @@ json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
 		reply = refusal(&why);
 	} else {
 		reply = request_reply(r);
-		if (r->status == JIT_INITIATED)
-			daemon_pass_grant(d, r->id, reply);
+		/* Pending or granted: undone if the sync fails. */
+		daemon_pass_grant(d, r->id, reply);
 	}
 	access_arm_timer(d);
 	request_release(&tmpl);
@@ -597,8 +597,7 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 		reply = refusal(&why);
 	} else {
 		reply = request_reply(r);
-		if (approve)
-			daemon_pass_grant(d, r->id, reply);
+		daemon_pass_grant(d, r->id, reply);
 	}
 	access_arm_timer(d);
 	identity_release(&id);
@@ -644,6 +643,9 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 	}
 	reply = json_pack("{s:b, s:o, s:b}", "ok", 1, "request",
 			  request_json(r, now_real_ms()), "recorded", ret == 0);
+	/* Recorded only once the pass's sync holds. */
+	if (ret == 0)
+		daemon_pass_revoke(d, rid, reply);
 	if (ret > 0)
 		json_object_set_new(
 			reply, "warning",

@@ -105,10 +105,15 @@ struct jit_counters {
 	uint64_t last_sync_ms;
 };
 
-/* A grant answered in this pass: its reply waits for the journal sync. */
+/*
+ * A decision answered in this pass (a request made or granted, an
+ * approval, a denial): its reply waits for the journal sync, and turns
+ * into not-recorded if a failed sync undid the decision (seq).
+ */
 struct jit_pass_grant {
-	uint64_t id;
+	uint64_t id, seq;
 	json_t *reply;
+	bool revoke; /* a revoke: it holds, but may turn unrecorded */
 };
 
 /*
@@ -168,9 +173,12 @@ struct jit_daemon {
 	struct jit_pass_grant *pass; /* grants answered in this loop pass */
 	size_t n_pass, cap_pass;
 	bool journal_alerted; /* the degraded alert went out */
-	bool resync;	      /* next commit replaces the grant sets' content */
-	bool clean_start;     /* the last agent exited normally after syncing */
-	bool enforcing;	      /* setup finished */
+	/* Damage found in the journal at start (file and first line), for
+	 * status: the agent stays degraded until a start finds none. */
+	char journal_damage[160];
+	bool resync;	  /* next commit replaces the grant sets' content */
+	bool clean_start; /* the last agent exited normally after syncing */
+	bool enforcing;	  /* setup finished */
 	struct jit_state_policy *restored; /* policy texts from the journal */
 	uint64_t *start_check; /* ids to look for in the kernel at start */
 	size_t n_start_check;
@@ -292,8 +300,12 @@ void daemon_compaction_reap(struct jit_daemon *d);
 int daemon_resync(struct jit_daemon *d);
 /* The journal could not take a decision: degraded, alert once. */
 void daemon_journal_failed(struct jit_daemon *d, int err);
+/* Sync the journal; a failure undoes what it would have made durable. */
+int daemon_journal_sync(struct jit_daemon *d);
 /* reply (a grant) may go out only once the journal is synced. */
 void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply);
+/* reply (a revoke said recorded) says so only once the journal is synced. */
+void daemon_pass_revoke(struct jit_daemon *d, uint64_t id, json_t *reply);
 /* Arm the expiry timer at the next end of a live grant. */
 void access_arm_timer(struct jit_daemon *d);
 /* Look a user up by uid (for policy rechecks). */

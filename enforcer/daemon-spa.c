@@ -502,9 +502,7 @@ static void on_batch(void *userdata)
 
 	if (!s->n_batch)
 		goto prune;
-	sync = journal_sync(d->access.journal);
-	if (sync < 0)
-		daemon_journal_failed(d, sync);
+	sync = daemon_journal_sync(d);
 	for (size_t i = 0; i < s->n_batch; i++) {
 		struct jit_spa_item *it = &s->batch[i];
 		int err = it->err ? it->err : sync;

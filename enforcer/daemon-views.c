@@ -74,14 +74,20 @@ static json_t *journal_status_json(struct jit_daemon *d)
 	struct jit_journal *jn = d->access.journal;
 	int jerr = journal_error(jn);
 
-	return json_pack("{s:s, s:s, s:s?, s:I, s:I, s:I, s:b}", "state_dir",
-			 d->cfg->state_dir, "state",
-			 journal_degraded(jn) ? "degraded" : "ok", "error",
-			 jerr ? strerror(-jerr) : NULL, "unrecorded",
-			 (json_int_t)journal_backlog(jn), "journal_bytes",
-			 (json_int_t)journal_bytes(jn), "snapshot_bytes",
-			 (json_int_t)journal_snapshot_bytes(jn), "compacting",
-			 journal_compacting(jn) > 0);
+	bool damaged = d->journal_damage[0] != '\0';
+
+	return json_pack(
+		"{s:s, s:s, s:s?, s:I, s:I, s:I, s:b, s:s?}", "state_dir",
+		d->cfg->state_dir, "state",
+		journal_degraded(jn) || damaged ? "degraded" : "ok", "error",
+		jerr	  ? strerror(-jerr)
+		: damaged ? "damaged"
+			  : NULL,
+		"unrecorded", (json_int_t)journal_backlog(jn), "journal_bytes",
+		(json_int_t)journal_bytes(jn), "snapshot_bytes",
+		(json_int_t)journal_snapshot_bytes(jn), "compacting",
+		journal_compacting(jn) > 0, "damaged",
+		damaged ? d->journal_damage : NULL);
 }
 
 static json_t *status_json(struct jit_daemon *d)

@@ -557,6 +557,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);
 	daemon_events_free(d);
+	access_release(&d->access);
 	grants_free(d->access.grants);
 	scopes_free(d->access.scopes);
 	journal_close(d->access.journal);

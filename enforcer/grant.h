@@ -202,6 +202,11 @@ void grants_apply(struct jit_grants *g, struct jit_request *r,
  * could not be recorded). -EINVAL if r is not the newest.
  */
 int grants_discard(struct jit_grants *g, struct jit_request *r);
+/*
+ * Forget r wherever it is, as if it was never made (the journal dropped
+ * the line that made it). r is freed.
+ */
+void grants_remove(struct jit_grants *g, struct jit_request *r);
 /* Earliest end of a live grant, or 0 if none. */
 uint64_t grants_next_end(struct jit_grants *g);
 

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "access.h"
 #include "diag.h"
@@ -309,6 +310,7 @@ static void core_open(struct world *w)
 
 static void core_close(struct world *w)
 {
+	access_release(&w->a);
 	journal_close(w->a.journal);
 	scopes_free(w->a.scopes);
 	grants_free(w->a.grants);
@@ -604,6 +606,173 @@ UNIT_TEST("durable", test_unrecorded_grant_refused)
 	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_ne(status_of(w, live), JIT_INITIATED);
 	ck_assert_uint_eq(scopes_count(w->a.scopes), 0);
+	world_free(w);
+}
+END_TEST
+
+/* Writes of this process past limit bytes of a file fail (0: no limit). */
+static void file_limit(off_t limit)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+	signal(SIGXFSZ, SIG_IGN);
+	if (limit)
+		rl.rlim_cur = (rlim_t)limit;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* Size of the newest journal file of dir. */
+static off_t journal_size(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char best[300] = "", path[400];
+	struct stat st;
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, JIT_JOURNAL_PREFIX,
+			     strlen(JIT_JOURNAL_PREFIX)) &&
+		    !strchr(e->d_name, '-') && strcmp(e->d_name, best) > 0)
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	closedir(d);
+	ck_assert(best[0]);
+	snprintf(path, sizeof(path), "%s/%s", dir, best);
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/*
+ * The full disk's page boundary: room in the journal for a new grant's
+ * line, not for the line that ends the grant it replaces. The sync fails;
+ * the whole decision is undone: the replaced grant is live again, in
+ * memory and in the kernel, the new one is gone, its id never seen again
+ * (not after a restart either). The old code ended the new grant but left
+ * the acknowledged one revoked and out of the kernel, and the new grant's
+ * line in the file.
+ */
+UNIT_TEST("durable", test_failed_sync_undoes_replacement)
+{
+	struct world *w = world_new();
+	struct jit_request t = ask("192.0.2.5", JIT_PROTO_TCP, 22, 22, 3600,
+				   "ssh"),
+			   *r;
+	_cleanup_free_ char *line = NULL;
+	struct jit_refusal why;
+	uint64_t first, second, third, end1;
+	off_t synced;
+
+	first = grant(w, &alice, t);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	end1 = kernel_end(&w->k, "192.0.2.5", TCP, 22);
+	ck_assert_uint_ne(end1, 0);
+	synced = journal_size(w->dir);
+	line = journal_format_request(grants_get(w->a.grants, first));
+	file_limit(synced + (off_t)strlen(line) + 10 + 12);
+	second = grant(w, &alice, t);
+	ck_assert_uint_gt(second, first);
+	ck_assert_int_eq(status_of(w, first), JIT_REVOKED);
+	ck_assert_int_lt(access_sync(&w->a), 0);
+	ck_assert(access_undone(&w->a, second, access_decision_seq(&w->a)));
+	/* Undone: the first grant as it was, the second never made. */
+	ck_assert_int_eq(status_of(w, first), JIT_INITIATED);
+	ck_assert_uint_eq(grants_get(w->a.grants, first)->replaced_by, 0);
+	ck_assert_ptr_null(grants_get(w->a.grants, second));
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.5", TCP, 22), end1);
+	ck_assert_int_eq(journal_size(w->dir), synced);
+	/* An approval answered in a failed pass leaves the request pending. */
+	file_limit(0);
+	t = ask("192.0.2.7", JIT_PROTO_TCP, 3389, 3389, 60, "gated");
+	third = grant(w, &alice, t);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	file_limit(journal_size(w->dir) + 10);
+	r = NULL;
+	ck_assert_int_eq(
+		access_decide(&w->a, &bob, third, true, NULL, &r, &why) < 0 ||
+			access_sync(&w->a) < 0,
+		1);
+	ck_assert_int_eq(status_of(w, third), JIT_PENDING);
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.7", TCP, 3389), 0);
+	/* A crash now, then a start with room again. */
+	core_close(w);
+	file_limit(0);
+	core_open(w);
+	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
+	ck_assert_int_eq(status_of(w, first), JIT_INITIATED);
+	ck_assert_ptr_null(grants_get(w->a.grants, second));
+	ck_assert_int_eq(status_of(w, third), JIT_PENDING);
+	ck_assert_uint_gt(
+		grant(w, &bob,
+		      ask("192.0.2.6", JIT_PROTO_TCP, 22, 22, 60, "ssh")),
+		third);
+	world_free(w);
+}
+END_TEST
+
+/*
+ * Two re-requests in one pass, each replacing the one before: a failed
+ * sync undoes both, and the grant acknowledged before the pass is live
+ * again, with its own end.
+ */
+UNIT_TEST("durable", test_failed_sync_undoes_chain)
+{
+	struct world *w = world_new();
+	struct jit_request t =
+		ask("192.0.2.8", JIT_PROTO_TCP, 22, 22, 3600, "ssh");
+	_cleanup_free_ char *line = NULL;
+	uint64_t q, r1, r2, end_q;
+	size_t l;
+
+	q = grant(w, &alice, t);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	end_q = kernel_end(&w->k, "192.0.2.8", TCP, 22);
+	line = journal_format_request(grants_get(w->a.grants, q));
+	l = strlen(line) + 10;
+	/* Room for three lines (r1, q's end, r2), not for r1's end. */
+	file_limit(journal_size(w->dir) + 3 * (off_t)l + 23 + 30);
+	r1 = grant(w, &alice, t);
+	r2 = grant(w, &alice, t);
+	ck_assert_int_eq(status_of(w, r1), JIT_REVOKED);
+	ck_assert_int_lt(access_sync(&w->a), 0);
+	file_limit(0);
+	ck_assert_int_eq(status_of(w, q), JIT_INITIATED);
+	ck_assert_ptr_null(grants_get(w->a.grants, r1));
+	ck_assert_ptr_null(grants_get(w->a.grants, r2));
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.8", TCP, 22), end_q);
+	ck_assert_uint_eq(scopes_count(w->a.scopes), 1);
+	world_free(w);
+}
+END_TEST
+
+/*
+ * A revoke whose line a failed sync dropped still holds: appended again
+ * to retry, and marked in the kernel meanwhile.
+ */
+UNIT_TEST("durable", test_failed_sync_keeps_revoke)
+{
+	struct world *w = world_new();
+	struct jit_request *r;
+	struct jit_refusal why;
+	uint64_t seq, live = grant(w, &alice,
+				   ask("192.0.2.9", JIT_PROTO_TCP, 22, 22, 60,
+				       "ssh"));
+
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	file_limit(journal_size(w->dir) + 10);
+	ck_assert_int_ge(access_revoke(&w->a, &alice, live, &r, &why), 0);
+	seq = access_decision_seq(&w->a);
+	ck_assert_int_lt(access_sync(&w->a), 0);
+	/* Its reply says: in force, not yet recorded. */
+	ck_assert(access_unrecorded(&w->a, live, seq));
+	ck_assert(!access_undone(&w->a, live, seq));
+	ck_assert_int_eq(status_of(w, live), JIT_REVOKED);
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.9", TCP, 22), 0);
+	ck_assert_uint_ge(w->k.n_marked, 1);
+	ck_assert_uint_eq(journal_backlog(w->a.journal), 1);
+	file_limit(0);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	core_close(w);
+	core_open(w);
+	ck_assert_int_eq(status_of(w, live), JIT_REVOKED);
 	world_free(w);
 }
 END_TEST

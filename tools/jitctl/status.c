@@ -75,6 +75,15 @@ static void print_protected(json_t *rs)
 
 static void print_journal(json_t *jr)
 {
+	const char *damaged = str(jr, "damaged");
+
+	if (damaged && *damaged)
+		printf("journal:     DEGRADED in %s: %s (skipped, the records "
+		       "after them kept, the file kept aside as "
+		       "*.damaged-*)\n",
+		       str(jr, "state_dir"), damaged);
+	if (damaged && *damaged && streq(str(jr, "error"), "damaged"))
+		return;
 	if (streq(str(jr, "state"), "degraded"))
 		printf("journal:     DEGRADED in %s: %s; %lld "
 		       "decision(s) "
