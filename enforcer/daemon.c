@@ -555,6 +555,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->refusals_timer.fd >= 0)
 		close(d->refusals_timer.fd);
 	free(d->sessions);
+	free(d->elder);
 	if (d->expiry_timer.fd >= 0)
 		close(d->expiry_timer.fd);
 	if (d->tamper.timer.fd >= 0)
