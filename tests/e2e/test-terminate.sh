@@ -18,6 +18,7 @@ ONLY_24=192.0.2.3
 ELDER=192.0.2.4
 c1 ip addr add "$ONLY_24/24" dev eth0
 c1 ip addr add "$ELDER/24" dev eth0
+c1 ip addr add 2001:db8:1::3/64 dev eth0 nodad
 
 start_listeners 22
 lan_policy() {
@@ -88,6 +89,19 @@ echo "$out" | sed 's/^/# /'
 check "0.0.0.0/0: its own session is reset" session_dead wide
 check "0.0.0.0/0: root's session stays up" session_ok root
 check "0.0.0.0/0: the older session stays up" session_ok elder
+# And ::/0 next to root's IPv6 host grant.
+id_root6=$(jitctl request lan --port 22 --from "$C1_6" --for 10m | grant_id)
+session_open root6 c1 "$VM6_1" 22 "$C1_6"
+id_all6=$(actl "$U_ALICE" request lan --port 22 --from ::/0 --for 10m | grant_id)
+check "the requester holds ::/0 ($id_all6)" [ -n "$id_all6" ]
+session_open wide6 c1 "$VM6_1" 22 2001:db8:1::3
+out=$(actl "$U_ALICE" revoke "$id_all6" --terminate)
+echo "$out" | sed 's/^/# /'
+check "::/0: its own session is reset" session_dead wide6
+check "::/0: root's IPv6 session stays up" session_ok root6
+check "::/0: the reply names it, bracketed" \
+	grep -Eq "^spared: tcp \[$C1_6\]:[0-9]+ -> \[$VM6_1\]:22, covered by another live grant$" <<<"$out"
+check "::/0: the IPv4 sessions were not its to end" session_ok root
 
 # Once root's own grant is revoked with --terminate, its session ends.
 out=$(jitctl revoke "$id_root" --terminate)
