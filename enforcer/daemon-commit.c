@@ -222,21 +222,28 @@ static void flow_of_session(const struct jit_session *x, struct jit_flow *f)
 	memcpy(f->local, x->local, sizeof(f->local));
 }
 
+static bool is_elder(const struct jit_daemon *d, const struct jit_session *x)
+{
+	for (size_t i = 0; i < d->n_elder; i++)
+		if (!memcmp(&d->elder[i], x, sizeof(*x)))
+			return true;
+	return false;
+}
+
 /*
- * The sessions connected at the first commit that no live record covers:
- * they were let in by no grant (the admin who started the agent), and
- * revoke --terminate never ends them. One a live record covered came
- * through a grant before a restart, and ends with it.
+ * The sessions connected when their port became protected (at start, or
+ * when a policy added the port) that no live record covered then: no grant
+ * let them in (the admin who started the agent), and revoke --terminate
+ * never ends them. One that a live record covered came through a grant
+ * before a restart, and ends with it.
  */
-static void note_elder_sessions(struct jit_daemon *d)
+static void note_elder_sessions(struct jit_daemon *d,
+				const struct jit_ruleset *before)
 {
 	const struct jit_request **live = NULL;
 	struct jit_terminate_scope sc = { 0 };
 	int n;
 
-	free(d->elder);
-	d->elder = NULL;
-	d->n_elder = 0;
 	if (!d->n_sessions)
 		return;
 	n = terminate_others(d->access.grants, NULL, now_real_ms(), &live);
@@ -244,14 +251,21 @@ static void note_elder_sessions(struct jit_daemon *d)
 		return;
 	sc.others = live;
 	sc.n_others = (size_t)n;
-	d->elder = calloc(d->n_sessions, sizeof(*d->elder));
-	for (size_t i = 0; d->elder && i < d->n_sessions; i++) {
+	for (size_t i = 0; i < d->n_sessions; i++) {
+		const struct jit_session *x = &d->sessions[i];
 		struct jit_spared why;
 		struct jit_flow f;
 
-		flow_of_session(&d->sessions[i], &f);
-		if (!terminate_spares(&sc, &f, &why))
-			d->elder[d->n_elder++] = d->sessions[i];
+		if ((before &&
+		     ruleset_protects(before, IPPROTO_TCP, x->lport)) ||
+		    is_elder(d, x))
+			continue;
+		flow_of_session(x, &f);
+		if (terminate_spares(&sc, &f, &why) ||
+		    grow_array((void **)&d->elder, &d->cap_elder,
+			       d->n_elder + 1, sizeof(*d->elder)) < 0)
+			continue;
+		d->elder[d->n_elder++] = *x;
 	}
 	free(live);
 }
@@ -326,8 +340,7 @@ int daemon_reload(struct jit_daemon *d, bool initial)
 		ruleset_free(rs);
 		return r;
 	}
-	if (initial)
-		note_elder_sessions(d);
+	note_elder_sessions(d, initial ? NULL : d->ruleset);
 	ruleset_free(d->ruleset);
 	d->ruleset = rs;
 	access_recheck(&d->access, daemon_lookup_uid);

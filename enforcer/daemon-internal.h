@@ -187,9 +187,10 @@ struct jit_daemon {
 	struct jit_io refusals_timer; /* the end of a refusal window */
 	struct jit_io sessions_timer;
 	struct jit_session *sessions; /* as committed */
-	struct jit_session *elder;    /* connected before the agent started,
-				       * covered by no live record then */
-	size_t n_elder;
+	/* Connected before their port was protected, covered by no record
+	 * then: revoke --terminate spares them. */
+	struct jit_session *elder;
+	size_t n_elder, cap_elder;
 	struct jit_sockwatch *sockwatch; /* closed sockets, to drop sessions */
 	size_t n_sessions;
 	struct jit_policy_set *policies;

@@ -20,7 +20,7 @@ c1 ip addr add "$ONLY_24/24" dev eth0
 c1 ip addr add "$ELDER/24" dev eth0
 c1 ip addr add 2001:db8:1::3/64 dev eth0 nodad
 
-start_listeners 22
+start_listeners 22 2222
 lan_policy() {
 	write_policy lan <<Y
 name: lan
@@ -102,6 +102,28 @@ check "::/0: root's IPv6 session stays up" session_ok root6
 check "::/0: the reply names it, bracketed" \
 	grep -Eq "^spared: tcp \[$C1_6\]:[0-9]+ -> \[$VM6_1\]:22, covered by another live grant$" <<<"$out"
 check "::/0: the IPv4 sessions were not its to end" session_ok root
+
+# A session connected before a policy protected its port was let in by no
+# grant either.
+session_open late c1 "$VM4_1" 2222 "$ONLY_24"
+write_policy late <<Y
+name: late
+ports:
+  - port: 2222
+    max_duration: 1h
+    allowed_sources: [any]
+requesters: {users: [$U_ALICE]}
+Y
+wait_for "port 2222 protected" 5 bash -c "ip netns exec $NS_VM nft list set inet $TABLE protected | grep -q 2222"
+check "the session on the newly protected port survives the reload" session_ok late
+id_late=$(actl "$U_ALICE" request late --port 2222 --from 0.0.0.0/0 --for 10m | grant_id)
+session_open late2 c1 "$VM4_1" 2222 "$ELDER"
+out=$(actl "$U_ALICE" revoke "$id_late" --terminate)
+echo "$out" | sed 's/^/# /'
+check "the session the grant let in is reset" session_dead late2
+check "the one older than the port's protection stays up" session_ok late
+check "and is named as such" \
+	grep -Eq "^spared: tcp $ONLY_24:[0-9]+ -> $VM4_1:2222, older than the agent$" <<<"$out"
 
 # Once root's own grant is revoked with --terminate, its session ends.
 out=$(jitctl revoke "$id_root" --terminate)
