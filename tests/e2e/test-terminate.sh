@@ -62,6 +62,8 @@ check "the reply names the older session" \
 check "the requester is not shown root's record id" bash -c "! grep -q 'record $id_root' <<<'$out'"
 check "audit: the terminate counts what it spared" \
 	grep -q '"event":"terminate".*"spared_connections":2' "$TMP/log/audit.log"
+events_show_spared() { jitctl events | grep -q 'connection(s) terminated, 1 flow(s) deleted, 2 spared'; }
+check "jitctl events shows what the terminate spared" events_show_spared
 expect_tcp c1 "$VM4_1" 22 open
 
 # Root sees which record covers: its own /24, revoked with --terminate.
