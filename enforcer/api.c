@@ -4,6 +4,7 @@
  * calls into the decision core (access.c), replies and audit lines out.
  * Grants answered here wait for the journal sync of the loop's pass.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 
@@ -15,6 +16,7 @@
 #include "duration.h"
 #include "log.h"
 #include "sockdiag.h"
+#include "terminate.h"
 #include "util.h"
 
 /* ---- request messages ---------------------------------------------------- */
@@ -486,61 +488,83 @@ static int get_id(json_t *msg, uint64_t *id, json_t **reply)
 	return 0;
 }
 
-struct terminate_ctx {
-	const struct jit_grant_key *k;
-	unsigned destroyed;
-	int err;
-};
-
-static int terminate_cb(const struct jit_sock *s, void *userdata)
+/* A spared connection for the reply: the record only if id may see it. */
+static json_t *spared_json(struct jit_daemon *d, const struct jit_identity *id,
+			   const struct jit_spared *sp)
 {
-	struct terminate_ctx *ctx = userdata;
-	struct jit_prefix host = { .family = s->family };
-	int r;
+	const struct jit_flow *f = &sp->flow;
+	char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
+	const struct jit_request *r;
+	json_t *j;
 
-	if (s->family != ctx->k->source.family || s->lport < ctx->k->port_lo ||
-	    s->lport > ctx->k->port_hi)
-		return 0;
-	host.len = s->family == AF_INET ? 32 : 128;
-	memcpy(host.addr, s->remote, prefix_addr_len(&host));
-	if (!prefix_contains(&ctx->k->source, &host))
-		return 0;
-	r = sockdiag_destroy(s);
-	if (r == 0)
-		ctx->destroyed++;
-	else if (r != -ENOENT && !ctx->err)
-		ctx->err = r;
-	return 0;
+	inet_ntop(f->family, f->remote, remote, sizeof(remote));
+	inet_ntop(f->family, f->local, local, sizeof(local));
+	j = json_pack(
+		"{s:s, s:s, s:i, s:s, s:i, s:s}", "protocol",
+		proto_name(f->proto), "source", remote, "source_port", f->rport,
+		"destination", local, "port", f->lport, "reason",
+		sp->why == JIT_SPARED_ELDER ? "older-than-agent" : "covered");
+	r = sp->why == JIT_SPARED_COVERED
+		    ? grants_get(d->access.grants, sp->record)
+		    : NULL;
+	if (j && r && authz_may_see(daemon_policy_named(d, r->policy), id, r))
+		json_object_set_new(j, "record",
+				    json_integer((json_int_t)sp->record));
+	return j;
 }
 
 /*
- * End the connections a grant let in: destroy the local TCP sockets (a
- * conntrack entry alone would be picked up again) and delete the
- * conntrack entries (UDP flows, and TCP state).
+ * End the connections the revoked record r let in, except those another
+ * live record covers and the sessions older than the agent; the reply and
+ * the audit line say what was done and what was spared.
  */
-static int terminate(const struct jit_grant_key *k, unsigned *sockets,
-		     int *flows)
+static void terminate(struct jit_daemon *d, const struct jit_identity *id,
+		      const struct jit_request *r, json_t *reply)
 {
-	struct terminate_ctx ctx = { .k = k };
-	int r = 0;
+	struct jit_terminate_scope sc = {
+		.revoked = r,
+		.elder = d->elder,
+		.n_elder = d->n_elder,
+	};
+	struct jit_terminate res = { 0 };
+	const struct jit_request **others = NULL;
+	json_t *ev = audit_base("terminate", id), *spared = json_array();
+	int n, tr;
 
-	*sockets = 0;
-	*flows = 0;
-	if (k->protos & JIT_PROTO_TCP) {
-		r = sockdiag_dump(IPPROTO_TCP, SOCKDIAG_CONNECTED, terminate_cb,
-				  &ctx);
-		*sockets = ctx.destroyed;
-		if (!r)
-			r = ctx.err;
+	n = terminate_others(d->access.grants, r, now_real_ms(), &others);
+	if (n < 0) {
+		/* Not knowing what else covers them, end nothing. */
+		tr = n;
+	} else {
+		sc.others = others;
+		sc.n_others = (size_t)n;
+		tr = terminate_connections(&sc, &res);
 	}
-	*flows =
-		conntrack_delete(&k->source, k->protos, k->port_lo, k->port_hi);
-	if (*flows < 0) {
-		if (!r)
-			r = *flows;
-		*flows = 0;
-	}
-	return r;
+	free(others);
+	if (tr < 0)
+		log_warn("terminating connections of grant %" PRIu64 ": %s",
+			 r->id, strerror(-tr));
+	for (size_t i = 0; i < res.n_listed; i++)
+		json_array_append_new(spared,
+				      spared_json(d, id, &res.spared[i]));
+	json_object_set_new(ev, "result",
+			    json_string(tr < 0 ? "partial" : "done"));
+	json_object_set_new(ev, "terminated_sockets",
+			    json_integer(res.sockets));
+	json_object_set_new(ev, "deleted_flows", json_integer(res.flows));
+	json_object_set_new(ev, "spared_connections",
+			    json_integer((json_int_t)res.n_spared));
+	audit_request(d, ev, r);
+	json_object_set_new(reply, "terminated_sockets",
+			    json_integer(res.sockets));
+	json_object_set_new(reply, "deleted_flows", json_integer(res.flows));
+	json_object_set_new(reply, "spared_connections",
+			    json_integer((json_int_t)res.n_spared));
+	json_object_set_new(reply, "spared", spared);
+	if (tr < 0)
+		json_object_set_new(reply, "terminate_error",
+				    json_string(strerror(-tr)));
+	terminate_release(&res);
 }
 
 json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
@@ -623,8 +647,7 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 	struct jit_identity id;
 	struct jit_refusal why;
 	json_t *reply = NULL, *term = json_object_get(msg, "terminate");
-	unsigned sockets = 0;
-	int flows = 0, tr = 0, ret;
+	int ret;
 	uint64_t rid;
 
 	if (get_id(msg, &rid, &reply) < 0)
@@ -656,28 +679,8 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 	/* A session listed as older than conntrack must not outlive its
 	 * socket into the time after the grant. */
 	daemon_prune_sessions(d);
-	if (json_is_true(term)) {
-		json_t *ev = audit_base("terminate", &id);
-
-		tr = terminate(&r->key, &sockets, &flows);
-		if (tr < 0)
-			log_warn("terminating connections of grant %" PRIu64
-				 ": %s",
-				 rid, strerror(-tr));
-		json_object_set_new(ev, "result",
-				    json_string(tr < 0 ? "partial" : "done"));
-		json_object_set_new(ev, "terminated_sockets",
-				    json_integer(sockets));
-		json_object_set_new(ev, "deleted_flows", json_integer(flows));
-		audit_request(d, ev, r);
-		json_object_set_new(reply, "terminated_sockets",
-				    json_integer(sockets));
-		json_object_set_new(reply, "deleted_flows",
-				    json_integer(flows));
-		if (tr < 0)
-			json_object_set_new(reply, "terminate_error",
-					    json_string(strerror(-tr)));
-	}
+	if (json_is_true(term))
+		terminate(d, &id, r, reply);
 out:
 	access_arm_timer(d);
 	identity_release(&id);

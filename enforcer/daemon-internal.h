@@ -106,6 +106,51 @@ struct jit_counters {
 };
 
 /*
+ * Restoring the table after other processes changed it: at most
+ * JIT_TAMPER_RESTORES in any JIT_TAMPER_RESTORE_WINDOW_MS (a process that
+ * deletes the table in a loop must not turn the agent into one), and the
+ * alerts: the first change at once, then one alert with the count per
+ * JIT_TAMPER_ALERT_WINDOW_MS while changes go on.
+ */
+#define JIT_TAMPER_RESTORES	     4
+#define JIT_TAMPER_RESTORE_WINDOW_MS 1000
+#define JIT_TAMPER_ALERT_WINDOW_MS   5000
+
+/**
+ * struct jit_tamper_state - restores owed and the alert window
+ * @timer: the next restore allowed, or the end of the window
+ * @restores_ms: when the last restores ran (monotonic ms; a ring)
+ * @next: the oldest of them, the next to be replaced
+ * @retry_ms: no restore before this (after a failed one)
+ * @owed: the table must be put back once the rate allows
+ * @open: an alert went out and the window after it runs
+ * @window_end_ms: its end (monotonic ms)
+ * @first_ms: first change counted in the window (unix ms)
+ * @last_ms: last one
+ * @transactions: foreign transactions counted since the last alert
+ * @changes: their messages that touched the table
+ * @deleted: one of them deleted something
+ * @restores: restores since the last alert
+ * @failed: of them, failed
+ * @worst_us: the slowest of them
+ * @last: the last foreign process seen
+ */
+struct jit_tamper_state {
+	struct jit_io timer;
+	uint64_t restores_ms[JIT_TAMPER_RESTORES];
+	size_t next;
+	uint64_t retry_ms;
+	bool owed;
+	bool open;
+	uint64_t window_end_ms;
+	uint64_t first_ms, last_ms;
+	unsigned transactions, changes, restores, failed;
+	bool deleted;
+	uint64_t worst_us;
+	struct jit_tamper last;
+};
+
+/*
  * A decision answered in this pass (a request made or granted, an
  * approval, a denial): its reply waits for the journal sync, and turns
  * into not-recorded if a failed sync undid the decision (seq).
@@ -146,7 +191,11 @@ struct jit_daemon {
 	struct jit_io reload_timer;
 	struct jit_io refusals_timer; /* the end of a refusal window */
 	struct jit_io sessions_timer;
-	struct jit_session *sessions;	 /* as committed */
+	struct jit_session *sessions; /* as committed */
+	/* Connected before their port was protected, covered by no record
+	 * then: revoke --terminate spares them. */
+	struct jit_session *elder;
+	size_t n_elder, cap_elder;
 	struct jit_sockwatch *sockwatch; /* closed sockets, to drop sessions */
 	size_t n_sessions;
 	struct jit_policy_set *policies;
@@ -168,6 +217,7 @@ struct jit_daemon {
 	uint16_t mgmt_ports[JIT_ALERT_MGMT_PORTS_MAX * 4];
 	size_t n_mgmt_ports;
 	unsigned tampers;
+	struct jit_tamper_state tamper;
 	struct jit_io expiry_timer;
 	struct jit_access access;    /* records, cover and journal */
 	struct jit_pass_grant *pass; /* grants answered in this loop pass */
@@ -283,6 +333,8 @@ void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
 		      uint64_t first_ms, uint64_t last_ms, unsigned count);
 void daemon_on_denied(void *userdata, const struct jit_denied *x);
 void daemon_on_tamper(void *userdata, const struct jit_tamper *t);
+/* The tamper timer: a restore the rate held back, the window's alert. */
+void daemon_tamper_timer(struct jit_io *io, uint32_t events);
 
 /* daemon-journal.c: the core, the journal, the pass of the loop. */
 /* Set up d->access with the table as its kernel; -ENOMEM. */

@@ -248,9 +248,10 @@ static void metrics_table(json_t *fams, struct jit_daemon *d)
 
 	f = metrics_family(fams, "jit_enforcer_tamper_restores_total",
 			   "counter",
-			   "Changes to the agent's table by other processes, "
-			   "by whether the agent put it back (restored) or "
-			   "could not (failed)." RESET);
+			   "Restores of the agent's table after other "
+			   "processes changed it (at most 4 a second, however "
+			   "many changes), by whether it was put back "
+			   "(restored) or could not be (failed)." RESET);
 	metrics_sample(f, count(c->tamper_restored), "result", "restored",
 		       NULL);
 	metrics_sample(f, count(c->tamper_failed), "result", "failed", NULL);

@@ -281,6 +281,13 @@ static int setup_loop(struct jit_daemon *d)
 	    loop_add(d->epfd, &d->sessions_timer, EPOLLIN) < 0)
 		return log_err("timerfd: %m"), -errno;
 
+	if (loop_watch(
+		    d->epfd, &d->tamper.timer,
+		    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+		    daemon_tamper_timer, EPOLLIN) < 0 ||
+	    d->tamper.timer.fd < 0)
+		return log_err("timerfd: %m"), -errno;
+
 	d->expiry_timer.fd =
 		timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->expiry_timer.cb = expiry_timer_cb;
@@ -426,8 +433,8 @@ static void open_watchers(struct jit_daemon *d)
 		log_warn("watching closed sockets: %s; closed sessions are "
 			 "dropped at revokes and every %d s only",
 			 strerror(-r), SESSIONS_REFRESH_S);
-	r = watch_open(table_name(d->table), d->epfd, daemon_on_tamper, d,
-		       &d->watch);
+	r = watch_open(table_name(d->table), table_portid(d->table), d->epfd,
+		       daemon_on_tamper, d, &d->watch);
 	if (r < 0)
 		log_warn("watching nftables events: %s; changes by other "
 			 "processes will not be noticed",
@@ -548,8 +555,11 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->refusals_timer.fd >= 0)
 		close(d->refusals_timer.fd);
 	free(d->sessions);
+	free(d->elder);
 	if (d->expiry_timer.fd >= 0)
 		close(d->expiry_timer.fd);
+	if (d->tamper.timer.fd >= 0)
+		close(d->tamper.timer.fd);
 	watch_close(d->watch);
 	sockwatch_close(d->sockwatch);
 	nflog_close(d->nflog);
@@ -584,6 +594,7 @@ int daemon_run(const struct jit_config *cfg)
 		.sessions_timer.fd = -1,
 		.refusals_timer.fd = -1,
 		.expiry_timer.fd = -1,
+		.tamper.timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};
 	int r;

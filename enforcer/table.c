@@ -1068,6 +1068,11 @@ const char *table_name(const struct jit_table *t)
 	return t->name;
 }
 
+uint32_t table_portid(const struct jit_table *t)
+{
+	return nft_portid(t->nft);
+}
+
 static uint32_t mode_flags(enum jit_table_mode m)
 {
 	return m == JIT_TABLE_OWNER_PERSIST

@@ -262,11 +262,11 @@ write_policy() {
 on_cleanup() { CLEANUP+=("$*"); }
 
 # Long-lived TCP sessions that send a line and wait for its echo on demand:
-#   session_open NAME NSFUNC ADDR PORT; session_ok NAME; session_close NAME
+#   session_open NAME NSFUNC ADDR PORT [SRC]; session_ok NAME; session_close NAME
 session_open() {
-	local name="$1" ns="$2" addr="$3" port="$4" fd
+	local name="$1" ns="$2" addr="$3" port="$4" src="${5:-}" fd
 	mkfifo "$TMP/$name.in"
-	"$ns" "$PROBE" session "$addr" "$port" <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
+	"$ns" "$PROBE" session "$addr" "$port" $src <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
 	exec {fd}>"$TMP/$name.in"
 	eval "SESSION_FD_$name=$fd"
 	wait_for "session $name connected" 5 grep -q '^connected' "$TMP/$name.out"
