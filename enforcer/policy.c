@@ -839,12 +839,13 @@ static void parse_fleet_names(struct parse_ctx *c, const struct node *v,
 
 		if (!s)
 			continue;
-		if (!valid_principal_name(s) || strchr(s, '$')) {
+		if (!valid_principal_name(s) || strchr(s, '$') ||
+		    strlen(s) > 63) {
 			node_err(c, it,
 				 "fleet identity '%s' is not valid; use 1 to "
-				 "%d of A-Z a-z 0-9 . _ - @, not starting "
+				 "63 of A-Z a-z 0-9 . _ - @, not starting "
 				 "with '-', not all digits",
-				 msg_quote(q, s), PRINCIPAL_NAME_MAX);
+				 msg_quote(q, s));
 			continue;
 		}
 		(*names)[*n] = strdup(s);
