@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "fleet-nats.h"
+#include "fleet-outbox.h"
 #include "util.h"
 
 #define TICK_MS		  200
@@ -617,12 +618,15 @@ int fleet_nats_publish(struct jit_fleet_nats *n, uint64_t seq,
 	/* A line from before a restart may have been stored already. */
 	p->attempts = resend ? 1 : 0;
 	p->line = strdup(line);
-	if (!p->line ||
-	    asprintf(&p->msgid, "%s:%s:%" PRIu64, n->host, nonce, seq) < 0) {
+	p->msgid = malloc(JIT_FLEET_HOST_MAX + JIT_FLEET_NONCE_LEN + 24);
+	if (!p->line || !p->msgid) {
+		free(p->msgid);
 		free(p->line);
 		free(p);
 		return -ENOMEM;
 	}
+	fleet_msgid(n->host, nonce, seq, p->msgid,
+		    JIT_FLEET_HOST_MAX + JIT_FLEET_NONCE_LEN + 24);
 	pthread_mutex_lock(&n->mu);
 	if (n->p_tail)
 		n->p_tail->next = p;

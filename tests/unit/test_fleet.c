@@ -7,6 +7,8 @@
 #include <check.h>
 
 #include "fleet-conf.h"
+#include "fleet-outbox.h"
+#include "golden.h"
 #include "util.h"
 #include "runner.h"
 
@@ -162,5 +164,94 @@ UNIT_TEST("conf", test_conf_missing_file)
 			 -ENOENT);
 	ck_assert_uint_eq(diag.errors, 0);
 	diag_release(&diag);
+}
+END_TEST
+
+struct seen {
+	uint64_t seq[8];
+	char line[8][64];
+	size_t n;
+};
+
+static int collect(void *u, uint64_t seq, const char *line)
+{
+	struct seen *s = u;
+
+	ck_assert_uint_lt(s->n, 8);
+	s->seq[s->n] = seq;
+	snprintf(s->line[s->n++], 64, "%s", line);
+	return 0;
+}
+
+UNIT_TEST("outbox", test_outbox_cursor)
+{
+	char dir[] = "/tmp/jit-outbox-XXXXXX",
+	     dir2[] = "/tmp/jit-outbox-XXXXXX";
+	struct jit_fleet_outbox *o = NULL, *o2 = NULL;
+	char nonce[JIT_FLEET_NONCE_LEN + 1], id[128], *path = NULL;
+	struct seen s = { 0 };
+	uint64_t seq;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(mkdtemp(dir2));
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	ck_assert_uint_eq(strlen(fleet_outbox_nonce(o)), JIT_FLEET_NONCE_LEN);
+	snprintf(nonce, sizeof(nonce), "%s", fleet_outbox_nonce(o));
+	/* Another install has another nonce. */
+	ck_assert_int_eq(fleet_outbox_open(dir2, &o2), 0);
+	ck_assert_str_ne(fleet_outbox_nonce(o2), nonce);
+	fleet_outbox_close(o2);
+
+	ck_assert_uint_eq(fleet_outbox_next(o), 1);
+	for (int i = 1; i <= 3; i++) {
+		char line[32];
+
+		snprintf(line, sizeof(line), "{\"n\":%d}", i);
+		ck_assert_int_eq(fleet_outbox_add(o, line, &seq), 0);
+		ck_assert_uint_eq(seq, (uint64_t)i);
+	}
+	ck_assert_int_eq(fleet_outbox_add(o, "a\nb", &seq), -EINVAL);
+	ck_assert_int_eq(fleet_outbox_ack(o, 9), -EINVAL);
+	ck_assert_int_eq(fleet_outbox_ack(o, 1), 0);
+	/* The cursor never goes back. */
+	ck_assert_int_eq(fleet_outbox_ack(o, 0), 0);
+	ck_assert_uint_eq(fleet_outbox_acked(o), 1);
+	fleet_outbox_close(o);
+
+	/* A kill -9 in the middle of a line: the torn tail is cut. */
+	ck_assert_int_ge(asprintf(&path, "%s/" JIT_FLEET_OUTBOX_FILE, dir), 0);
+	f = fopen(path, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("4 {\"n\":", f);
+	fclose(f);
+
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	ck_assert_str_eq(fleet_outbox_nonce(o), nonce);
+	ck_assert_uint_eq(fleet_outbox_acked(o), 1);
+	ck_assert_uint_eq(fleet_outbox_next(o), 4);
+	ck_assert_int_eq(fleet_outbox_each_pending(o, collect, &s), 0);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_uint_eq(s.seq[0], 2);
+	ck_assert_str_eq(s.line[0], "{\"n\":2}");
+	ck_assert_uint_eq(s.seq[1], 3);
+	/* The next line is 4, written whole after the cut. */
+	ck_assert_int_eq(fleet_outbox_add(o, "{\"n\":4}", &seq), 0);
+	ck_assert_uint_eq(seq, 4);
+	ck_assert_int_eq(fleet_outbox_ack(o, 4), 0);
+	fleet_outbox_close(o);
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	s.n = 0;
+	ck_assert_int_eq(fleet_outbox_each_pending(o, collect, &s), 0);
+	ck_assert_uint_eq(s.n, 0);
+	ck_assert_uint_eq(fleet_outbox_next(o), 5);
+	fleet_outbox_close(o);
+
+	ck_assert_str_eq(
+		fleet_msgid("web-1", "0123456789abcdef", 42, id, sizeof(id)),
+		"web-1:0123456789abcdef:42");
+	free(path);
+	rm_rf(dir);
+	rm_rf(dir2);
 }
 END_TEST
