@@ -43,9 +43,11 @@ static const struct command_option fleet_options[] = {
 
 COMMAND(fleet, "fleet",
 	"init [--replicas N]\n"
-	"creds host|requester|approver|admin NAME [--password-file FILE]\n"
-	"request --select LABEL=VALUE[,...] | --all-hosts --policy NAME\n"
-	" --port PORT --from ADDRESS[/LEN] [--for DURATION] [--reason TEXT]\n"
+	"creds host|requester|approver|admin NAME\n"
+	" [--password-file FILE]\n"
+	"request --select LABEL=VALUE[,...] | --all-hosts\n"
+	" --policy NAME --port PORT --from ADDRESS[/LEN]\n"
+	" [--for DURATION] [--reason TEXT]\n"
 	"requests [--all] [--limit N]\n"
 	"approve|deny|revoke ID [--reason TEXT]\n"
 	"hosts [--select LABEL=VALUE[,...]]\n"
