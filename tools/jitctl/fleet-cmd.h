@@ -8,7 +8,7 @@
 #ifndef JITCTL_FLEET_CMD_H
 #define JITCTL_FLEET_CMD_H
 
-#include "fleet.h"
+#include "fleet-client.h"
 #include "jitctl.h"
 
 /* The options of jitctl fleet, as bits: which a subcommand accepts. */

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fleet.h"
+#include "fleet-client.h"
 #include "util.h"
 
 /* How long one JetStream call waits for its answer. */

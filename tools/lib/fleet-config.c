@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "fleet.h"
+#include "fleet-client.h"
 #include "util.h"
 
 struct cfg_parse {

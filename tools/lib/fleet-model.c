@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "fleet.h"
+#include "fleet-client.h"
 #include "util.h"
 
 static bool name_char(char c, bool label)

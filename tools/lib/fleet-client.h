@@ -5,8 +5,8 @@
  * tested), jitctl's fleet.yaml (fleet-config.c), and the NATS calls
  * (fleet-client.c). docs/fleet.md describes the objects.
  */
-#ifndef JIT_FLEET_H
-#define JIT_FLEET_H
+#ifndef JIT_FLEET_CLIENT_H
+#define JIT_FLEET_CLIENT_H
 
 #include <jansson.h>
 #include <stdbool.h>

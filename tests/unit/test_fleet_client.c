@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fleet.h"
+#include "fleet-client.h"
 #include "util.h"
 #include "runner.h"
 
