@@ -15,6 +15,9 @@
  *     try-put-grant KEY            a grant written at KEY
  *     try-audit HOST               a message on audit.HOST
  *     try-register HOST            HOST's registry entry
+ *     put SUBJECT JSON             a JetStream publish that must be acked
+ *     try-put SUBJECT              a JetStream publish
+ *     leader STREAM                the server name leading STREAM (admin)
  *
  * URLS is comma-separated. A try-* prints "refused: WHY" and exits 0 when
  * the server reported a permission violation for it, "allowed" and exits
@@ -286,6 +289,24 @@ int main(int argc, char **argv)
 			 argv[5]);
 		publish(js, subject, "{\"forged\":true}", NULL, &s);
 		rc = verdict(s);
+	} else if (!strcmp(op, "put") && argc == 7) {
+		publish(js, argv[5], argv[6], NULL, &s);
+		rc = s == NATS_OK ? 0 : die("put", s);
+	} else if (!strcmp(op, "try-put") && argc == 6) {
+		publish(js, argv[5], "{\"forged\":true}", NULL, &s);
+		rc = verdict(s);
+	} else if (!strcmp(op, "leader") && argc == 6) {
+		jsStreamInfo *si = NULL;
+		jsErrCode jerr = 0;
+
+		s = js_GetStreamInfo(&si, js, argv[5], NULL, &jerr);
+		if (s == NATS_OK && si->Cluster && si->Cluster->Leader) {
+			printf("%s\n", si->Cluster->Leader);
+			rc = 0;
+		} else {
+			rc = s == NATS_OK ? 1 : die("stream info", s);
+		}
+		jsStreamInfo_Destroy(si);
 	} else {
 		fprintf(stderr,
 			"fleet-probe: unknown operation '%s' or wrong "
