@@ -251,7 +251,8 @@ fleet_policy() {
 
 fleet_listen() {
 	local name="$1"
-	ip netns exec "${VM_NS[$name]}" "$PROBE" listen "$FLEET_PORT" \
+	# shellcheck disable=SC2086
+	ip netns exec "${VM_NS[$name]}" "$PROBE" listen $FLEET_PORT \
 		>"$TMP/vm-$name/listener.out" 2>&1 &
 	wait_for "listener on vm-$name" 5 grep -q listening "$TMP/vm-$name/listener.out"
 }
