@@ -352,6 +352,15 @@ json_t *request_json(const struct jit_request *r, uint64_t now_ms)
 	if (r->replaced_by)
 		json_object_set_new(j, "replaced_by",
 				    json_integer(r->replaced_by));
+	if (r->fleet_id) {
+		char id[20];
+
+		snprintf(id, sizeof(id), "%016" PRIx64, r->fleet_id);
+		json_object_set_new(j, "channel", json_string("fleet"));
+		json_object_set_new(j, "fleet_id", json_string(id));
+		json_object_set_new(j, "fleet_rev",
+				    json_integer((json_int_t)r->fleet_rev));
+	}
 	return j;
 }
 

@@ -118,6 +118,62 @@ static void print_spa(json_t *spa)
 		       str(spa, "errors"));
 }
 
+/* "2026-12-06 20:25:01 UTC" for unix ms. */
+static char *utc(long long ms, char *buf, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, n, "-");
+	return buf;
+}
+
+static void print_fleet(json_t *f)
+{
+	json_t *c = json_object_get(f, "counters");
+	long long since = (long long)num(f, "unreachable_since_ms");
+	char when[64];
+
+	if (!f)
+		return;
+	if (!json_is_true(json_object_get(f, "enabled"))) {
+		printf("fleet:       off (no %s)\n", str(f, "config"));
+	} else if (since) {
+		printf("fleet:       UNREACHABLE since %s (%lld s): new fleet "
+		       "grants cannot arrive; host %s, %lld fleet grant(s) "
+		       "live end at their end%s%s\n",
+		       utc(since, when, sizeof(when)),
+		       ((long long)time(NULL) * 1000 - since) / 1000,
+		       str(f, "host"), (long long)num(f, "grants"),
+		       json_is_string(json_object_get(f, "last_error")) ? "; "
+									: "",
+		       json_is_string(json_object_get(f, "last_error"))
+			       ? str(f, "last_error")
+			       : "");
+	} else {
+		printf("fleet:       watching as host %s; %lld fleet grant(s) "
+		       "live; %lld granted, %lld refused, %lld revoked; audit "
+		       "stored up to %lld of %lld\n",
+		       str(f, "host"), (long long)num(f, "grants"),
+		       (long long)num(c, "granted"),
+		       (long long)num(c, "refused"),
+		       (long long)num(c, "revoked") +
+			       (long long)num(c, "absent"),
+		       (long long)num(json_object_get(f, "audit"), "acked_seq"),
+		       (long long)num(json_object_get(f, "audit"), "next_seq") -
+			       1);
+	}
+	if (json_is_string(json_object_get(f, "errors")))
+		printf("             WARNING: the fleet configuration was "
+		       "rejected%s:\n%s",
+		       json_is_true(json_object_get(f, "enabled"))
+			       ? "; the last good one stays in force"
+			       : "",
+		       str(f, "errors"));
+}
+
 /* The tamper watch and the agent's capabilities. */
 static void print_guards(json_t *reply)
 {
@@ -179,6 +235,7 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 	       (long long)num(reply, "pending"));
 	print_journal(json_object_get(reply, "journal"));
 	print_spa(json_object_get(reply, "spa"));
+	print_fleet(json_object_get(reply, "fleet"));
 	print_guards(reply);
 	print_other_chains(json_object_get(reply, "other_input_chains"));
 	if (json_is_string(json_object_get(reply, "policy_errors")))
