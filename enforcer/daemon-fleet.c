@@ -81,10 +81,13 @@ static void on_entry(struct jit_daemon *d, const struct jit_fleet_entry *e)
 		audit_bad(d, e, &why);
 		break;
 	case JIT_FLEET_FAILED:
-		/* Not recorded: the next snapshot brings it again. */
-		log_err("fleet: %s revision %" PRIu64 " not applied: %s",
+		/* Not recorded: a new snapshot brings it again (and
+		 * this one must not revoke by absence). */
+		log_err("fleet: %s revision %" PRIu64 " not applied: %s; "
+			"taking the range again",
 			e->key, e->rev, why.message);
 		f->in_snapshot = false;
+		f->resnapshot = true;
 		break;
 	case JIT_FLEET_OLD:
 	case JIT_FLEET_NONE:
@@ -159,6 +162,10 @@ static void on_thread(struct jit_io *io, uint32_t events)
 		free(m->entry.data);
 		free(m);
 		m = next;
+	}
+	if (f->resnapshot) {
+		f->resnapshot = false;
+		fleet_nats_resnapshot(f->nats);
 	}
 	if (acked && f->outbox) {
 		int r = fleet_outbox_ack(f->outbox, acked);

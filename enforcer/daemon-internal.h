@@ -96,7 +96,7 @@ struct jit_fleet_state {
 	bool connected, watching;
 	uint64_t unreachable_since_ms;
 	char last_error[256];
-	bool in_snapshot;
+	bool in_snapshot, resnapshot;
 	uint64_t *snap_ids;
 	size_t n_snap, cap_snap;
 	uint64_t last_snapshot_ms;

@@ -69,7 +69,8 @@ struct jit_fleet_nats {
 	jsCtx *js;
 	natsSubscription *sub;
 	bool connected, watching, snapshot;
-	uint64_t sub_ms, last_register_ms, next_register_ms, next_publish_ms;
+	uint64_t sub_ms, sub_try_ms, last_register_ms, next_register_ms,
+		next_publish_ms;
 	char error[200];
 };
 
@@ -457,14 +458,22 @@ static void *thread_main(void *arg)
 			nap(TICK_MS);
 			continue;
 		}
-		if (atomic_load(&n->resubscribe) ||
-		    (n->snapshot && now - n->sub_ms > SNAPSHOT_WAIT_MS)) {
+		/* At most one new consumer a second (a loop asking again
+		 * while its journal fails must not spin). */
+		if ((atomic_load(&n->resubscribe) ||
+		     (n->snapshot && now - n->sub_ms > SNAPSHOT_WAIT_MS)) &&
+		    now - n->sub_try_ms >= RETRY_MS) {
+			n->sub_try_ms = now;
 			set_watching(n, false);
 			if (subscribe(n) < 0) {
 				push_state(n);
 				nap(RETRY_MS);
 				continue;
 			}
+		}
+		if (!n->sub) {
+			nap(TICK_MS);
+			continue;
 		}
 		if (now >= n->next_register_ms)
 			do_register(n, now);
@@ -592,6 +601,11 @@ void fleet_nats_stop(struct jit_fleet_nats *n)
 		close(n->efd);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
+}
+
+void fleet_nats_resnapshot(struct jit_fleet_nats *n)
+{
+	atomic_store(&n->resubscribe, true);
 }
 
 struct jit_fleet_msg *fleet_nats_take(struct jit_fleet_nats *n)

@@ -16,8 +16,9 @@
 #include "policy.h"
 
 #define JIT_FLEET_VALUE_MAX 4096
-#define JIT_FLEET_NAME_MAX  63
-#define JIT_FLEET_KEY_MAX   (5 + 63 + 1 + 16)
+/* As records keep names (JIT_RECORD_USER_MAX - 1). */
+#define JIT_FLEET_NAME_MAX 32
+#define JIT_FLEET_KEY_MAX  (5 + 63 + 1 + 16)
 
 /* What a KV entry says happened to its key. */
 enum jit_fleet_op {

@@ -458,3 +458,43 @@ UNIT_TEST("journal", test_purge_and_absence)
 	world_free(w);
 }
 END_TEST
+
+static int no_lookup(uint32_t uid, struct jit_identity *ret)
+{
+	return -ENOENT;
+}
+
+UNIT_TEST("decide", test_policy_change)
+{
+	struct world *w = world_new();
+	_cleanup_free_ char *v = value("0123456789abcdef", "203.0.113.7/32", 22,
+				       600, "alice", "bob", "");
+	static const char narrower[] =
+		"name: ssh\n"
+		"ports: [{port: 22, max_duration: 8h, allowed_sources: "
+		"[203.0.113.0/24]}]\n"
+		"approval: manual\n"
+		"approvers: {users: [root]}\n"
+		"fleet: {requesters: [alice], approvers: [carol]}\n"
+		"---\n"
+		"name: local\n"
+		"ports: [{port: 2222}]\n";
+	struct jit_diag d;
+
+	ck_assert_int_eq(put(w, KEY1, 1, v), JIT_FLEET_GRANTED);
+	/* The same policy again: the grant stays. */
+	access_recheck(&w->a, no_lookup);
+	ck_assert_uint_eq(live_fleet(w), 1);
+	/* bob is no longer a fleet approver of ssh: revoked. */
+	diag_init(&d);
+	ck_assert_int_eq(policy_set_load_text(w->policies, "/p/test.yaml",
+					      narrower, strlen(narrower), &d),
+			 0);
+	diag_release(&d);
+	access_recheck(&w->a, no_lookup);
+	ck_assert_uint_eq(live_fleet(w), 0);
+	ck_assert_str_eq(fleet_find(&w->a, ID1)->status_reason,
+			 JIT_REASON_POLICY);
+	world_free(w);
+}
+END_TEST
