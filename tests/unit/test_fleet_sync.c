@@ -256,6 +256,27 @@ UNIT_TEST("decode", test_key_and_value)
 				 -EINVAL);
 		ck_assert_msg(strstr(err, "source 'nowhere'"), "%s", err);
 	}
+	{
+		_cleanup_free_ char *b =
+			value("0123456789abcdef", "::ffff:203.0.113.7", 22, 600,
+			      "alice", "bob", "");
+
+		ck_assert_int_eq(fleet_grant_parse(HOST, ID1, b, strlen(b), &g,
+						   err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_msg(strstr(err, "IPv4 address written as IPv6"), "%s",
+			      err);
+	}
+	{
+		/* 33 characters: longer than records keep names. */
+		_cleanup_free_ char *b = value(
+			"0123456789abcdef", "203.0.113.7", 22, 600, "alice",
+			"bob0123456789012345678901234567890", "");
+
+		ck_assert_int_eq(fleet_grant_parse(HOST, ID1, b, strlen(b), &g,
+						   err, sizeof(err)),
+				 -EINVAL);
+	}
 }
 END_TEST
 
