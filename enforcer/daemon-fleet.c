@@ -188,7 +188,7 @@ static char *with_host(const char *host, const char *line)
 								       : s;
 }
 
-void daemon_fleet_audit(struct jit_daemon *d, const char *line)
+static void daemon_fleet_audit(struct jit_daemon *d, const char *line)
 {
 	struct jit_fleet_state *f = &d->fleet;
 	_cleanup_free_ char *text = NULL;
@@ -299,7 +299,7 @@ static int load(struct jit_daemon *d, struct jit_fleet_conf **ret)
 	return r;
 }
 
-int daemon_fleet_setup(struct jit_daemon *d)
+static int daemon_fleet_setup(struct jit_daemon *d)
 {
 	struct jit_fleet_conf *conf;
 	int r;
@@ -342,7 +342,7 @@ static bool same_conf(const struct jit_fleet_conf *a,
 	return true;
 }
 
-int daemon_fleet_reload(struct jit_daemon *d)
+static int daemon_fleet_reload(struct jit_daemon *d)
 {
 	struct jit_fleet_conf *conf;
 	int r;
@@ -364,7 +364,7 @@ int daemon_fleet_reload(struct jit_daemon *d)
 	return conf ? start(d, conf) : 0;
 }
 
-void daemon_fleet_teardown(struct jit_daemon *d)
+static void daemon_fleet_teardown(struct jit_daemon *d)
 {
 	stop(d);
 	free(d->fleet.errors);
@@ -373,7 +373,7 @@ void daemon_fleet_teardown(struct jit_daemon *d)
 	d->fleet.snap_ids = NULL;
 }
 
-json_t *daemon_fleet_status(struct jit_daemon *d)
+static json_t *daemon_fleet_status(struct jit_daemon *d)
 {
 	const struct jit_fleet_state *f = &d->fleet;
 	size_t live = 0;
@@ -418,3 +418,12 @@ json_t *daemon_fleet_status(struct jit_daemon *d)
 		(json_int_t)f->c_squatted);
 	return j;
 }
+
+const struct jit_channel channel_fleet = {
+	.name = "fleet",
+	.setup = daemon_fleet_setup,
+	.reload = daemon_fleet_reload,
+	.teardown = daemon_fleet_teardown,
+	.status = daemon_fleet_status,
+	.audit_line = daemon_fleet_audit,
+};
