@@ -229,8 +229,15 @@ static void on_msg(struct jit_fleet_nats *n, natsMsg *m)
 	int len;
 
 	if (!subj || strncmp(subj, prefix, strlen(prefix)) ||
-	    natsMsg_GetMetaData(&meta, m) != NATS_OK)
+	    natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+		/* Without its revision an entry cannot be applied: take the
+		 * range again rather than lose it. */
+		snprintf(n->error, sizeof(n->error),
+			 "a message on '%.100s' without JetStream metadata",
+			 subj ? subj : "");
+		atomic_store(&n->resubscribe, true);
 		return;
+	}
 	q = calloc(1, sizeof(*q));
 	len = natsMsg_GetDataLength(m);
 	if (!q)
