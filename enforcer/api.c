@@ -385,10 +385,18 @@ static void audit_request(struct jit_daemon *d, json_t *ev,
 		json_object_set_new(ev, "duration_s",
 				    json_integer(r->duration_s));
 	json_object_set_new(ev, "reason", json_string(request_reason(r)));
-	if (r->user[0] && r->uid)
+	if (r->user[0] && (r->uid || r->fleet_id))
 		json_object_set_new(ev, "requestor", json_string(r->user));
 	if (r->end_ms)
 		json_object_set_new(ev, "end_ms", json_integer(r->end_ms));
+	if (r->fleet_id) {
+		char id[20];
+
+		snprintf(id, sizeof(id), "%016" PRIx64, r->fleet_id);
+		json_object_set_new(ev, "fleet_id", json_string(id));
+		json_object_set_new(ev, "fleet_rev",
+				    json_integer((json_int_t)r->fleet_rev));
+	}
 	daemon_event(d, ev, r);
 }
 

@@ -25,6 +25,9 @@
 #include "nflog.h"
 #include "replay.h"
 #include "spa.h"
+#include "fleet-conf.h"
+#include "fleet-nats.h"
+#include "fleet-outbox.h"
 
 #define JIT_RECENT_ALERTS 256
 /* Sources whose failed SPA packets are counted (the oldest is forgotten). */
@@ -67,6 +70,38 @@ struct jit_spa_state {
 	uint64_t last_prune_ms;
 	uint64_t c_packets, c_ignored, c_no_stanza, c_bad_hmac, c_replays,
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
+};
+
+/**
+ * struct jit_fleet_state - fleet mode (NATS JetStream), off without conf
+ * @conf: the fleet.yaml in force, or NULL (fleet mode off)
+ * @errors: why the last reload of it failed, or NULL
+ * @nats: the NATS thread
+ * @io: its eventfd in the loop
+ * @outbox: audit lines owed to the audit stream
+ * @connected: a server is reachable
+ * @watching: the host's consumer is in place and its snapshot was taken
+ * @unreachable_since_ms: since when new fleet grants cannot arrive (0:
+ *                        they can)
+ * @last_error: the thread's last trouble
+ * @in_snapshot: a full range is coming; @snap_ids collects its ids
+ * @c_*: counters since start
+ */
+struct jit_fleet_state {
+	struct jit_fleet_conf *conf;
+	char *errors;
+	struct jit_fleet_nats *nats;
+	struct jit_io io;
+	struct jit_fleet_outbox *outbox;
+	bool connected, watching;
+	uint64_t unreachable_since_ms;
+	char last_error[256];
+	bool in_snapshot;
+	uint64_t *snap_ids;
+	size_t n_snap, cap_snap;
+	uint64_t last_snapshot_ms;
+	uint64_t c_entries, c_granted, c_refused, c_revoked, c_bad, c_absent,
+		c_snapshots, c_published, c_squatted, c_unpublished;
 };
 
 /* Decisions kept for `jitctl events` without --follow. */
@@ -155,6 +190,7 @@ struct jit_daemon {
 	struct jit_nflog *nflog;
 	struct jit_replay *replay; /* digests of accepted SPA packets */
 	struct jit_spa_state spa;
+	struct jit_fleet_state fleet;
 	json_t *recent_alerts;	  /* the last JIT_RECENT_ALERTS, oldest first */
 	struct jit_event *events; /* ring of the last JIT_RECENT_EVENTS */
 	size_t n_events, first_event;
@@ -227,6 +263,16 @@ int daemon_spa_setup(struct jit_daemon *d);
 int daemon_spa_reload(struct jit_daemon *d);
 void daemon_spa_teardown(struct jit_daemon *d);
 json_t *daemon_spa_status(struct jit_daemon *d);
+
+/* daemon-fleet.c: fleet mode (the fleet adapter). */
+/* Read fleet.yaml (absent: off) and start the NATS thread; -errno. */
+int daemon_fleet_setup(struct jit_daemon *d);
+/* Read fleet.yaml again; a bad file leaves the one in force. */
+int daemon_fleet_reload(struct jit_daemon *d);
+void daemon_fleet_teardown(struct jit_daemon *d);
+json_t *daemon_fleet_status(struct jit_daemon *d);
+/* An audit line (as written to the audit log) for the audit stream. */
+void daemon_fleet_audit(struct jit_daemon *d, const char *line);
 
 /* daemon-views.c: what the control socket shows. */
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,

@@ -120,6 +120,7 @@ static json_t *status_json(struct jit_daemon *d)
 	json_object_set_new(j, "grants", json_integer((json_int_t)live));
 	json_object_set_new(j, "pending", json_integer((json_int_t)pending));
 	json_object_set_new(j, "spa", daemon_spa_status(d));
+	json_object_set_new(j, "fleet", daemon_fleet_status(d));
 	json_object_set_new(
 		j, "elements",
 		json_integer((json_int_t)cover_count(d->access.cover)));
@@ -315,6 +316,7 @@ static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
 		return control_error("reload-failed",
 				     "reload failed; see the agent's log");
 	(void)daemon_spa_reload(d);
+	(void)daemon_fleet_reload(d);
 	return json_pack("{s:b, s:s?, s:s?}", "ok", 1, "policy_errors",
 			 d->policy_errors, "spa_errors", d->spa.errors);
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "daemon.h"
+#include "fleet-conf.h"
 #include "diag.h"
 #include "log.h"
 #include "policy.h"
@@ -51,6 +52,9 @@ static void usage(FILE *out)
 		"  --spa-max-age S     refuse SPA packets whose time is more "
 		"than S seconds\n"
 		"                      from ours (default %u)\n"
+		"  --fleet-config FILE fleet mode's fleet.yaml (default %s;\n"
+		"                      fleet mode is off while it does not "
+		"exist)\n"
 		"  --check PATH...     validate policy files or directories "
 		"(and the\n"
 		"                      --spa-access file, if given); exit 0 "
@@ -63,7 +67,7 @@ static void usage(FILE *out)
 		JIT_POLICY_DIR, JIT_STATE_DIR, JIT_SOCKET_PATH,
 		JIT_TABLE_DEFAULT, JIT_LOG_DIR, JIT_NFLOG_GROUP_DEFAULT,
 		JIT_SPA_PORT_DEFAULT, JIT_SPA_NFLOG_GROUP_DEFAULT,
-		JIT_SPA_MAX_AGE_S_DEFAULT);
+		JIT_SPA_MAX_AGE_S_DEFAULT, JIT_FLEET_CONF_DEFAULT);
 }
 
 static int do_check(char **paths, int n, const char *spa_access)
@@ -180,6 +184,7 @@ enum {
 	OPT_SPA_PORT,
 	OPT_SPA_GROUP,
 	OPT_SPA_MAX_AGE,
+	OPT_FLEET_CONFIG,
 	OPT_CHECK,
 	OPT_REMOVE,
 	OPT_VERSION,
@@ -198,6 +203,7 @@ static const struct option opts[] = {
 	{ "spa-port", required_argument, NULL, OPT_SPA_PORT },
 	{ "spa-nflog-group", required_argument, NULL, OPT_SPA_GROUP },
 	{ "spa-max-age", required_argument, NULL, OPT_SPA_MAX_AGE },
+	{ "fleet-config", required_argument, NULL, OPT_FLEET_CONFIG },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "remove", no_argument, NULL, OPT_REMOVE },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -218,6 +224,7 @@ static const struct jit_config defaults = {
 	.spa_port = JIT_SPA_PORT_DEFAULT,
 	.spa_group = JIT_SPA_NFLOG_GROUP_DEFAULT,
 	.spa_max_age_s = JIT_SPA_MAX_AGE_S_DEFAULT,
+	.fleet_config = JIT_FLEET_CONF_DEFAULT,
 };
 
 /* The agent's configuration and what the command line asks of it. */
@@ -288,6 +295,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			    0)
 				return 2;
 			o->cfg.spa_max_age_s = (unsigned)v;
+			break;
+		case OPT_FLEET_CONFIG:
+			o->cfg.fleet_config = optarg;
 			break;
 		case OPT_CHECK:
 			o->check = true;
