@@ -40,6 +40,8 @@ SRC_IP=203.0.113.7
 CL_IP=192.0.2.100
 FLEET_URLS="nats://192.0.2.1:4222,nats://192.0.2.2:4222,nats://192.0.2.3:4222"
 FLEET_VMS="${FLEET_VMS:-a=role:web+env:prod b=role:web+env:dev c=role:db}"
+# Host users without a namespace (tools/bench-fleet's simulated hosts).
+FLEET_EXTRA_HOSTS="${FLEET_EXTRA_HOSTS:-}"
 declare -A VM_IP=() VM_NS=() VM_PID=() VM_LABELS=() NODE_PID=()
 FLEET_NAMES=()
 FLEET_PORT="${FLEET_PORT:-22}"
@@ -200,6 +202,9 @@ fleet_up() {
 		ip -n "${VM_NS[$name]}" addr add "$ip/24" dev eth0
 		ip -n "${VM_NS[$name]}" route add 203.0.113.0/24 dev eth0
 		mkdir -p "$TMP/vm-$name/policies" "$TMP/vm-$name/state" "$TMP/vm-$name/log"
+	done
+	for name in $FLEET_EXTRA_HOSTS; do
+		users+=("host $name")
 	done
 	{
 		echo "authorization { users: ["

@@ -32,7 +32,7 @@ labels: {role: web, env: test}
 Y
 start_agent --fleet-config "$FLEET" || exit 1
 check "with no server, status says since when the fleet is unreachable" eval \
-	'jitctl status | grep -q "^fleet: *UNREACHABLE since 20[0-9-]* [0-9:]* UTC"'
+	'jitctl status | grep -q "UNREACHABLE since 20[0-9-]*"'
 check "the status object has the time" eval \
 	'[ "$(jitctl status --json | jq ".fleet.unreachable_since_ms > 0 and .fleet.host == \"web-1\"")" = true ]'
 check "and the metrics" eval \
@@ -45,7 +45,7 @@ expect_tcp c1 "$VM4_1" 22 open
 printf 'servers: [nats://127.0.0.1:1]\nhost: web.1\n' >"$FLEET"
 jitctl reload >/dev/null 2>&1
 check "a bad fleet.yaml at reload is reported in status" wait_for "warning" 5 eval \
-	'jitctl status | grep -q "fleet configuration was rejected; the last good one stays"'
+	'jitctl status | grep -q "WARNING: the fleet config was rejected"'
 check "with file:line:col" eval \
 	'jitctl status | grep -q "fleet.yaml:2:7: error: host .web\.1. is not valid"'
 check "and the host in force is still web-1" eval \

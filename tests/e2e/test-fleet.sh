@@ -60,7 +60,9 @@ for vm in a b c d; do
 	fleet_start_agent "$vm" || exit 1
 done
 check "every agent registered itself with its labels" wait_for "four hosts" 15 eval \
-	'[ "$(fctl bob hosts --json | jq -c "[.hosts[] | {host, labels}] | sort_by(.host)")" = "$(jq -cn "[{host:\"host-a\",labels:{role:\"web\",env:\"prod\"}},{host:\"host-b\",labels:{role:\"web\",env:\"dev\"}},{host:\"host-c\",labels:{role:\"db\"}},{host:\"host-d\",labels:{role:\"web\",env:\"prod\"}}]")" ]'
+	'[ "$(fctl bob hosts --json | jq -cS "[.hosts[] | {host, labels}] | sort_by(.host)")" = "$(jq -cSn "[{host:\"host-a\",labels:{role:\"web\",env:\"prod\"}},{host:\"host-b\",labels:{role:\"web\",env:\"dev\"}},{host:\"host-c\",labels:{role:\"db\"}},{host:\"host-d\",labels:{role:\"web\",env:\"prod\"}}]")" ]'
+check "vm-a's status says the fleet is reachable" wait_for "reachable" 10 eval \
+	'actl_vm a status | grep -q "servers reachable"'
 for vm in a b c d; do
 	check "before any grant, vm-$vm drops 203.0.113.7" [ "$(src_tcp "$vm")" = dropped ]
 done
@@ -135,7 +137,7 @@ fleet_start_node "$leader"
 # --- every server down ------------------------------------------------------
 for n in 1 2 3; do fleet_kill_node "$n"; done
 check "vm-a says the fleet is unreachable" wait_for "status unreachable" 20 eval \
-	'actl_vm a status | grep -qi "unreachable"'
+	'actl_vm a status | grep -q "UNREACHABLE since"'
 check "a local request on vm-a is granted" eval \
 	'actl_vm a request local-ssh --port 2222 --from "$SRC_IP" --for 60 --json | jq -e ".ok" >/dev/null'
 check "and 203.0.113.7 reaches vm-a:2222" eval 'FLEET_PORT=2222 src_tcp a | grep -qx open'
@@ -151,9 +153,10 @@ for round in 1 2 3 4 5; do
 	id=$(request env=prod)
 	ids+=("$id")
 	fctl bob approve "$id" >/dev/null 2>&1 &
+	pid=$!
 	sleep "0.0$((round * 2))"
 	fleet_stop_agent a KILL
-	wait
+	wait "$pid"
 	approve "$id" >/dev/null
 	fleet_start_agent a
 done

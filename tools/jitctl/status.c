@@ -118,60 +118,57 @@ static void print_spa(json_t *spa)
 		       str(spa, "errors"));
 }
 
-/* "2026-12-06 20:25:01 UTC" for unix ms. */
-static char *utc(long long ms, char *buf, size_t n)
+/* Fleet mode: this host's name and labels, and whether NATS answers. */
+static void print_fleet(json_t *fleet)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
+	json_t *labels = json_object_get(fleet, "labels");
+	json_t *audit = json_object_get(fleet, "audit");
+	char text[512] = "", since[64];
+	const char *k;
+	json_t *v;
+	size_t off = 0;
 
-	if (!gmtime_r(&t, &tm) ||
-	    !strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
-		snprintf(buf, n, "-");
-	return buf;
-}
-
-static void print_fleet(json_t *f)
-{
-	json_t *c = json_object_get(f, "counters");
-	long long since = (long long)num(f, "unreachable_since_ms");
-	char when[64];
-
-	if (!f)
+	if (!fleet)
 		return;
-	if (!json_is_true(json_object_get(f, "enabled"))) {
-		printf("fleet:       off (no %s)\n", str(f, "config"));
-	} else if (since) {
-		printf("fleet:       UNREACHABLE since %s (%lld s): new fleet "
-		       "grants cannot arrive; host %s, %lld fleet grant(s) "
-		       "live end at their end%s%s\n",
-		       utc(since, when, sizeof(when)),
-		       ((long long)time(NULL) * 1000 - since) / 1000,
-		       str(f, "host"), (long long)num(f, "grants"),
-		       json_is_string(json_object_get(f, "last_error")) ? "; "
-									: "",
-		       json_is_string(json_object_get(f, "last_error"))
-			       ? str(f, "last_error")
-			       : "");
+	if (!json_is_true(json_object_get(fleet, "enabled"))) {
+		printf("fleet:       off (no %s)\n",
+		       *str(fleet, "config") ? str(fleet, "config")
+					     : "fleet config");
 	} else {
-		printf("fleet:       watching as host %s; %lld fleet grant(s) "
-		       "live; %lld granted, %lld refused, %lld revoked; audit "
-		       "stored up to %lld of %lld\n",
-		       str(f, "host"), (long long)num(f, "grants"),
-		       (long long)num(c, "granted"),
-		       (long long)num(c, "refused"),
-		       (long long)num(c, "revoked") +
-			       (long long)num(c, "absent"),
-		       (long long)num(json_object_get(f, "audit"), "acked_seq"),
-		       (long long)num(json_object_get(f, "audit"), "next_seq") -
-			       1);
+		json_object_foreach(labels, k, v)
+		{
+			int n = snprintf(text + off, sizeof(text) - off,
+					 "%s%s=%s", off ? "," : "", k,
+					 json_string_value(v) ?: "");
+
+			if (n < 0 || (size_t)n >= sizeof(text) - off)
+				break;
+			off += (size_t)n;
+		}
+		printf("fleet:       host %s (%s), %lld fleet grant(s) live, "
+		       "audit sent to %lld of %lld\n",
+		       str(fleet, "host"), text[0] ? text : "no labels",
+		       (long long)num(fleet, "grants"),
+		       (long long)num(audit, "acked_seq"),
+		       (long long)num(audit, "next_seq") - 1);
+		if (json_is_true(json_object_get(fleet, "reachable"))) {
+			printf("             servers reachable, watching its "
+			       "grants\n");
+		} else {
+			time_text(num(fleet, "unreachable_since_ms"), since,
+				  sizeof(since));
+			printf("             UNREACHABLE since %s%s%s%s: new "
+			       "fleet grants and fleet revokes cannot arrive; "
+			       "local requests work\n",
+			       since, *str(fleet, "last_error") ? " (" : "",
+			       str(fleet, "last_error"),
+			       *str(fleet, "last_error") ? ")" : "");
+		}
 	}
-	if (json_is_string(json_object_get(f, "errors")))
-		printf("             WARNING: the fleet configuration was "
-		       "rejected%s:\n%s",
-		       json_is_true(json_object_get(f, "enabled"))
-			       ? "; the last good one stays in force"
-			       : "",
-		       str(f, "errors"));
+	if (json_is_string(json_object_get(fleet, "errors")))
+		printf("             WARNING: the fleet config was rejected:\n"
+		       "%s",
+		       str(fleet, "errors"));
 }
 
 /* The tamper watch and the agent's capabilities. */
