@@ -420,29 +420,47 @@ static void nap(uint64_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Options, connection, JetStream context; retried until stopped. */
+static int setup(struct jit_fleet_nats *n, natsOptions **o)
+{
+	jsOptions jo;
+	natsStatus s;
+
+	while (!stopping(n)) {
+		s = make_options(n, o);
+		if (s == NATS_OK) {
+			s = natsConnection_Connect(&n->nc, *o);
+			if (s == NATS_NOT_YET_CONNECTED)
+				s = NATS_OK;
+		}
+		if (s == NATS_OK) {
+			jsOptions_Init(&jo);
+			jo.Wait = API_WAIT_MS;
+			s = natsConnection_JetStream(&n->js, n->nc, &jo);
+		}
+		if (s == NATS_OK)
+			return 0;
+		set_error(n, s, "setting up the NATS connection");
+		push_state(n);
+		jsCtx_Destroy(n->js);
+		natsConnection_Destroy(n->nc);
+		natsOptions_Destroy(*o);
+		n->js = NULL;
+		n->nc = NULL;
+		*o = NULL;
+		nap(RETRY_MS);
+	}
+	return -ECANCELED;
+}
+
 static void *thread_main(void *arg)
 {
 	struct jit_fleet_nats *n = arg;
 	natsOptions *o = NULL;
-	jsOptions jo;
 	natsStatus s;
 
-	s = make_options(n, &o);
-	if (s == NATS_OK) {
-		s = natsConnection_Connect(&n->nc, o);
-		if (s == NATS_NOT_YET_CONNECTED)
-			s = NATS_OK;
-	}
-	if (s == NATS_OK) {
-		jsOptions_Init(&jo);
-		jo.Wait = API_WAIT_MS;
-		s = natsConnection_JetStream(&n->js, n->nc, &jo);
-	}
-	if (s != NATS_OK) {
-		set_error(n, s, "setting up the NATS connection");
-		push_state(n);
+	if (setup(n, &o) < 0)
 		goto out;
-	}
 	atomic_store(&n->resubscribe, true);
 	while (!stopping(n)) {
 		uint64_t now = now_mono_ms();
@@ -499,6 +517,9 @@ out:
 	jsCtx_Destroy(n->js);
 	natsConnection_Destroy(n->nc);
 	natsOptions_Destroy(o);
+	/* The library's own threads and memory, before a restart of ours
+	 * (a reload) opens it again. */
+	(void)nats_CloseAndWait(2000);
 	return NULL;
 }
 
