@@ -12,6 +12,7 @@
 #define JIT_CHANNEL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct jit_daemon;
@@ -27,6 +28,9 @@ struct jit_daemon;
  * @status: its state for `jitctl status`
  * @audit_line: every audit line as written (optional: a channel that
  *              ships the audit trail elsewhere)
+ * @policies_changed: the policies in force were (re)loaded, initial at
+ *                    start (optional; grants they no longer allow are
+ *                    revoked by the core already)
  */
 struct jit_channel {
 	const char *name;
@@ -35,6 +39,7 @@ struct jit_channel {
 	void (*teardown)(struct jit_daemon *d);
 	json_t *(*status)(struct jit_daemon *d);
 	void (*audit_line)(struct jit_daemon *d, const char *line);
+	void (*policies_changed)(struct jit_daemon *d, bool initial);
 };
 
 extern const struct jit_channel channel_spa;
@@ -50,6 +55,7 @@ void channels_reload(struct jit_daemon *d);
 void channels_teardown(struct jit_daemon *d);
 /* An audit line to the channels that take them. */
 void channels_audit_line(struct jit_daemon *d, const char *line);
+void channels_policies_changed(struct jit_daemon *d, bool initial);
 /* Each channel's status into obj under its name. */
 void channels_status(struct jit_daemon *d, json_t *obj);
 

@@ -39,6 +39,13 @@ void channels_audit_line(struct jit_daemon *d, const char *line)
 			channels[i]->audit_line(d, line);
 }
 
+void channels_policies_changed(struct jit_daemon *d, bool initial)
+{
+	for (size_t i = 0; i < channels_count; i++)
+		if (channels[i]->policies_changed)
+			channels[i]->policies_changed(d, initial);
+}
+
 void channels_status(struct jit_daemon *d, json_t *obj)
 {
 	for (size_t i = 0; i < channels_count; i++)

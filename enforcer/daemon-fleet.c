@@ -54,13 +54,14 @@ static void audit_bad(struct jit_daemon *d, const struct jit_fleet_entry *e,
 		   why->message);
 }
 
-static void on_entry(struct jit_daemon *d, const struct jit_fleet_entry *e)
+static void on_entry(struct jit_daemon *d, struct jit_fleet_entry *e)
 {
 	struct jit_fleet_state *f = &d->fleet;
 	struct jit_refusal why = { 0 };
 	uint64_t id;
 
 	f->c_entries++;
+	e->redecide = f->in_snapshot && f->redecide_snapshot;
 	if (f->in_snapshot && e->op == JIT_FLEET_PUT &&
 	    fleet_key_parse(f->conf->host, e->key, &id) == 0 &&
 	    grow_array((void **)&f->snap_ids, &f->cap_snap, f->n_snap + 1,
@@ -94,6 +95,38 @@ static void on_entry(struct jit_daemon *d, const struct jit_fleet_entry *e)
 	case JIT_FLEET_BUMPED:
 		break;
 	}
+}
+
+/* What the policies in force say, as one number. */
+static uint64_t policies_hash(struct jit_daemon *d)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		return 0;
+	for (size_t i = 0; i < policy_set_count(d->policies); i++)
+		policy_print(policy_set_get(d->policies, i), out);
+	fclose(out);
+	return text ? hash_bytes(text, len, 0) : 0;
+}
+
+/*
+ * After a reload that changed the policies, the range is taken again and
+ * its refused revisions decided anew: a policy that now opts in opens what
+ * it refused. At start the journal's decisions stand.
+ */
+static void daemon_fleet_policies_changed(struct jit_daemon *d, bool initial)
+{
+	struct jit_fleet_state *f = &d->fleet;
+	uint64_t h = policies_hash(d);
+
+	if (!initial && f->conf && f->nats && h != f->policies_hash) {
+		f->redecide_pending = true;
+		fleet_nats_resnapshot(f->nats);
+	}
+	f->policies_hash = h;
 }
 
 static void squatted(struct jit_daemon *d, uint64_t seq)
@@ -131,6 +164,8 @@ static void on_thread(struct jit_io *io, uint32_t events)
 		case JIT_FLEET_MSG_SNAPSHOT_BEGIN:
 			f->in_snapshot = true;
 			f->n_snap = 0;
+			f->redecide_snapshot = f->redecide_pending;
+			f->redecide_pending = false;
 			break;
 		case JIT_FLEET_MSG_SNAPSHOT_END:
 			if (f->in_snapshot) {
@@ -147,6 +182,7 @@ static void on_thread(struct jit_io *io, uint32_t events)
 						   n);
 			}
 			f->in_snapshot = false;
+			f->redecide_snapshot = false;
 			break;
 		case JIT_FLEET_MSG_STATE:
 			set_reachable(d, m->connected, m->watching, m->text);
@@ -426,4 +462,5 @@ const struct jit_channel channel_fleet = {
 	.teardown = daemon_fleet_teardown,
 	.status = daemon_fleet_status,
 	.audit_line = daemon_fleet_audit,
+	.policies_changed = daemon_fleet_policies_changed,
 };

@@ -98,6 +98,8 @@ struct jit_fleet_state {
 	uint64_t unreachable_since_ms;
 	char last_error[256];
 	bool in_snapshot, resnapshot;
+	bool redecide_pending, redecide_snapshot; /* policies changed */
+	uint64_t policies_hash;
 	uint64_t *snap_ids;
 	size_t n_snap, cap_snap;
 	uint64_t last_snapshot_ms;

@@ -519,3 +519,49 @@ UNIT_TEST("decide", test_policy_change)
 	world_free(w);
 }
 END_TEST
+
+UNIT_TEST("decide", test_redecide_after_policy_change)
+{
+	struct world *w = world_new();
+	_cleanup_free_ char *v = value("0123456789abcdef", "198.51.100.7/32",
+				       22, 600, "alice", "bob", "");
+	static const char wider[] =
+		"name: ssh\n"
+		"ports: [{port: 22, max_duration: 8h, allowed_sources: "
+		"[203.0.113.0/24, 198.51.100.0/24]}]\n"
+		"approval: manual\n"
+		"approvers: {users: [root]}\n"
+		"fleet: {requesters: [alice], approvers: [bob]}\n"
+		"---\n"
+		"name: local\n"
+		"ports: [{port: 2222}]\n";
+	struct jit_fleet_entry e = { .op = JIT_FLEET_PUT, .rev = 4 };
+	struct jit_refusal why;
+	struct jit_diag d;
+
+	e.data = v;
+	e.len = strlen(v);
+	snprintf(e.key, sizeof(e.key), KEY1);
+	/* The source is outside the policy's: refused. */
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_REFUSED);
+	diag_init(&d);
+	ck_assert_int_eq(policy_set_load_text(w->policies, "/p/test.yaml",
+					      wider, strlen(wider), &d),
+			 0);
+	diag_release(&d);
+	/* The same revision again: nothing, unless asked to decide again. */
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_OLD);
+	e.redecide = true;
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_GRANTED);
+	ck_assert_uint_eq(live_fleet(w), 1);
+	/* Once granted, a further redecision changes nothing. */
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_OLD);
+	/* And after a restart the grant is the key's record. */
+	core_close(w);
+	core_open(w);
+	e.redecide = false;
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_OLD);
+	ck_assert_uint_eq(live_fleet(w), 1);
+	world_free(w);
+}
+END_TEST
