@@ -565,3 +565,50 @@ UNIT_TEST("decide", test_redecide_after_policy_change)
 	world_free(w);
 }
 END_TEST
+
+UNIT_TEST("journal", test_snapshot_keeps_fleet_fields)
+{
+	struct world *w = world_new();
+	_cleanup_free_ char *v = value("0123456789abcdef", "203.0.113.7/32", 22,
+				       600, "alice", "bob", "");
+	_cleanup_free_ char *line = NULL;
+	struct jit_request *r, back;
+	uint64_t hash;
+
+	ck_assert_int_eq(put(w, KEY1, 12, v), JIT_FLEET_GRANTED);
+	r = fleet_find(&w->a, ID1);
+	hash = r->fleet_hash;
+	/* One line, parsed back whole. */
+	line = journal_format_request(r);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_int_eq(journal_parse_request(line, strlen(line), &back), 0);
+	ck_assert_uint_eq(back.fleet_id, ID1);
+	ck_assert_uint_eq(back.fleet_rev, 12);
+	ck_assert_uint_eq(back.fleet_hash, hash);
+	request_release(&back);
+	/* A local record's line has no extra field, as before. */
+	{
+		struct jit_request local = *r;
+
+		local.fleet_id = local.fleet_rev = local.fleet_hash = 0;
+		free(line);
+		line = journal_format_request(&local);
+		ck_assert_int_eq(
+			journal_parse_request(line, strlen(line), &back), 0);
+		ck_assert_uint_eq(back.fleet_id, 0);
+		ck_assert_ptr_null(strchr(line, '{'));
+		request_release(&back);
+	}
+	/* Through a compaction and a restart. */
+	ck_assert_int_eq(
+		journal_compact_now(w->a.journal, w->a.grants, w->policies), 0);
+	core_close(w);
+	core_open(w);
+	r = fleet_find(&w->a, ID1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->fleet_rev, 12);
+	ck_assert_uint_eq(r->fleet_hash, hash);
+	ck_assert_int_eq(put(w, KEY1, 12, v), JIT_FLEET_OLD);
+	world_free(w);
+}
+END_TEST
