@@ -36,11 +36,22 @@ static void set_reachable(struct jit_daemon *d, bool connected, bool watching,
 	}
 }
 
-/* A value that is no grant, or a key not of this host: audited. */
+/*
+ * A value that is no grant, or a key not of this host: audited once per
+ * revision while the agent runs (no record holds its revision: each
+ * snapshot brings it again).
+ */
 static void audit_bad(struct jit_daemon *d, const struct jit_fleet_entry *e,
 		      const struct jit_refusal *why)
 {
+	struct jit_fleet_state *f = &d->fleet;
 	struct jit_request none = { 0 };
+	uint64_t h = hash_bytes(e->key, strlen(e->key), e->rev);
+
+	for (size_t i = 0; i < JIT_FLEET_BAD_SEEN; i++)
+		if (f->bad_seen[i] == h)
+			return;
+	f->bad_seen[f->next_bad++ % JIT_FLEET_BAD_SEEN] = h;
 
 	daemon_event(d,
 		     json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "event",

@@ -73,6 +73,9 @@ struct jit_spa_state {
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
 };
 
+/* Bad fleet values (key and revision) remembered, not audited again. */
+#define JIT_FLEET_BAD_SEEN 64
+
 /**
  * struct jit_fleet_state - fleet mode (NATS JetStream), off without conf
  * @conf: the fleet.yaml in force, or NULL (fleet mode off)
@@ -99,6 +102,8 @@ struct jit_fleet_state {
 	char last_error[256];
 	bool in_snapshot, resnapshot;
 	bool redecide_pending, redecide_snapshot; /* policies changed */
+	uint64_t bad_seen[JIT_FLEET_BAD_SEEN];	  /* values audited as bad */
+	size_t next_bad;
 	uint64_t policies_hash;
 	uint64_t *snap_ids;
 	size_t n_snap, cap_snap;
