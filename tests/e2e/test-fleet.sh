@@ -67,10 +67,11 @@ for vm in a b c d; do
 	check "before any grant, vm-$vm drops 203.0.113.7" [ "$(src_tcp "$vm")" = dropped ]
 done
 
-# request SELECTOR: a new fleet request for 22 from 203.0.113.7; its id.
+# request SELECTOR [REASON]: a new fleet request for 22 from 203.0.113.7;
+# its id.
 request() {
 	fctl alice request --select "$1" --policy ssh --port 22 --from "$SRC_IP" \
-		--for 10m --reason "e2e" --json | jq -r .request.id
+		--for 10m --reason "${2:-e2e}" --json | jq -r .request.id
 }
 # The same, retried while the cluster elects a new leader.
 request_retry() {
@@ -148,9 +149,10 @@ check "the cluster is back" wait_for "cluster" 40 fctl bob requests
 # The agent is killed at once after the approval is written, at the moment
 # it receives, journals or applies it; after a restart each grant is there
 # exactly once, in the agent's records and in the audit stream.
+# Each request has a reason of its own: the agent's record carries it.
 ids=()
 for round in 1 2 3 4 5; do
-	id=$(request env=prod)
+	id=$(request env=prod "kill-9 round $round")
 	ids+=("$id")
 	fctl bob approve "$id" >/dev/null 2>&1 &
 	pid=$!
@@ -161,11 +163,12 @@ for round in 1 2 3 4 5; do
 	fleet_start_agent a
 done
 fleet_eventually a open
-for id in "${ids[@]}"; do
-	check "fleet grant $id: one record on vm-a" wait_for "record of $id" 10 eval \
-		'[ "$(actl_vm a requests --all --json | jq --arg id "$id" "[.requests[] | select(tostring | contains(\$id))] | length")" = 1 ]'
+for round in 1 2 3 4 5; do
+	id=${ids[$((round - 1))]}
+	check "fleet grant $id: one live record on vm-a" wait_for "record of $id" 10 eval \
+		'[ "$(actl_vm a requests --all --json | jq --arg r "kill-9 round $round" "[.requests[] | select(.reason == \$r)] | length")" = 1 ]'
 	check "fleet grant $id: one grant event from host-a" wait_for "audit of $id" 10 eval \
-		'[ "$(fctl bob events --json | jq -s --arg id "$id" "[.[] | select(.host == \"host-a\" and .result == \"granted\" and (tostring | contains(\$id)))] | length")" = 1 ]'
+		'[ "$(fctl bob events --json | jq -s --arg id "$id" "[.[] | select(.host == \"host-a\" and .result == \"granted\" and .fleet_id == \$id)] | length")" = 1 ]'
 done
 for id in "${ids[@]}"; do revoke "$id" >/dev/null; done
 fleet_eventually a dropped
