@@ -230,9 +230,10 @@ static bool replaceable(const struct jit_request *candidate, const void *ctx)
 		       policy_set_find(c->policies, candidate->policy));
 }
 
-static int initiate(struct jit_access *a, const struct jit_identity *id,
-		    struct jit_request *r, const char *event, const char *by,
-		    struct jit_refusal *why)
+static int initiate_until(struct jit_access *a, const struct jit_identity *id,
+			  struct jit_request *r, const char *event,
+			  const char *by, uint64_t end_ms,
+			  struct jit_refusal *why)
 {
 	struct jit_request next = *r, same_next, *same;
 	uint64_t now = now_real_ms();
@@ -243,7 +244,7 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 				&(struct replace_ctx){ r, a->policies });
 	next.status = JIT_INITIATED;
 	next.start_ms = now;
-	next.end_ms = now + (uint64_t)r->duration_s * 1000;
+	next.end_ms = end_ms ? end_ms : now + (uint64_t)r->duration_s * 1000;
 	next.status_reason[0] = '\0';
 	snprintf(next.decided_by, sizeof(next.decided_by), "%s", by);
 	ret = record(a, &next, false);
@@ -306,6 +307,13 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 			a->hooks.audit(a->hooks.userdata, &ev);
 	}
 	return 0;
+}
+
+static int initiate(struct jit_access *a, const struct jit_identity *id,
+		    struct jit_request *r, const char *event, const char *by,
+		    struct jit_refusal *why)
+{
+	return initiate_until(a, id, r, event, by, 0, why);
 }
 
 static void push_undone(struct jit_access *a, uint64_t id, uint64_t seq,
@@ -893,6 +901,12 @@ void access_recheck(struct jit_access *a,
 		if (!p) {
 			snprintf(why, sizeof(why), "policy '%s' was removed",
 				 r->policy);
+		} else if (r->fleet_id) {
+			/* The policy's fleet block decides, as it did. */
+			if (authz_check_fleet(p, r->user, r->decided_by,
+					      r->end_ms, now, &check, &code,
+					      why, sizeof(why)) == 0)
+				why[0] = '\0';
 		} else if ((who = cached_identity(&cache, r->uid))) {
 			/* A user who vanished keeps the grant: never close
 			 * approved access on a lookup failure. */
@@ -1299,4 +1313,106 @@ void access_unrecorded_grant(struct jit_access *a, uint64_t rid, int err)
 	if (end_grant(a, r, JIT_DENIED, why, agent_id.name, kerr,
 		      sizeof(kerr)) < 0)
 		(void)a->kernel->resync(a->kernel_ctx);
+}
+
+/* --- fleet grants ------------------------------------------------------- */
+
+int access_fleet_grant(struct jit_access *a, const struct jit_identity *id,
+		       const struct jit_request *tmpl_in,
+		       const char *requested_by, uint64_t end_ms,
+		       struct jit_request **ret, struct jit_refusal *why)
+{
+	struct jit_request tmpl = *tmpl_in, *r;
+	const struct jit_policy *p;
+	uint64_t now = now_real_ms();
+	const char *code = NULL;
+	int err;
+
+	access_expire(a, now);
+	/* Nobody's local right: the fleet's, kept among the agent's own. */
+	tmpl.uid = 0;
+	snprintf(tmpl.user, sizeof(tmpl.user), "%.32s", requested_by);
+	p = policy_set_find(a->policies, tmpl.policy);
+	if (!p) {
+		code = "unknown-policy";
+		snprintf(why->message, sizeof(why->message),
+			 "no policy named '%s' on this host", tmpl.policy);
+		err = -EINVAL;
+	} else {
+		err = authz_check_fleet(p, requested_by, id->name, end_ms, now,
+					&tmpl, &code, why->message,
+					sizeof(why->message));
+	}
+	if (grants_add(a->grants, &tmpl, now, &r) < 0)
+		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
+			      "too-many-requests",
+			      "the agent holds too many requests");
+	if (err < 0) {
+		/* Journalled as denied, with its key and revision, so that a
+		 * restart does not decide (and audit) it again. */
+		struct jit_request next =
+			request_finished(r, JIT_DENIED, NULL, id->name, now);
+		char text[JIT_STATUS_MAX];
+		int rec;
+
+		snprintf(text, sizeof(text), "refused: %s", code);
+		snprintf(next.status_reason, sizeof(next.status_reason), "%s",
+			 text);
+		rec = record(a, &next, false);
+		if (rec < 0) {
+			grants_discard(a->grants, r);
+			tmpl.id = 0;
+			return refuse(a, why, "request", id, &tmpl, err, code,
+				      "%s", why->message);
+		}
+		/* A failed sync takes it back whole, as any new record. */
+		note(a, r->id, true, false, NULL);
+		grants_apply(a->grants, r, &next);
+		*ret = r;
+		return refuse(a, why, "request", id, r, err, code, "%s",
+			      why->message);
+	}
+	err = initiate_until(a, id, r, "request", id->name, end_ms, why);
+	if (err < 0) {
+		if (r->status == JIT_PENDING)
+			grants_discard(a->grants, r);
+		return err;
+	}
+	audit(a, "request", id, r, "granted", NULL);
+	*ret = r;
+	return 0;
+}
+
+int access_fleet_end(struct jit_access *a, const struct jit_identity *id,
+		     struct jit_request *r, const char *reason, uint64_t rev,
+		     struct jit_refusal *why)
+{
+	char err[512];
+	int rc;
+
+	access_expire(a, now_real_ms());
+	if (r->status != JIT_INITIATED && r->status != JIT_PENDING)
+		return access_fleet_bump(a, r, rev);
+	if (rev > r->fleet_rev)
+		r->fleet_rev = rev;
+	rc = end_grant(a, r, JIT_REVOKED, reason, id->name, err, sizeof(err));
+	if (rc < 0)
+		return refuse(a, why, "revoke", id, r, rc, "kernel-error", "%s",
+			      err);
+	audit(a, "revoke", id, r, "revoked",
+	      rc > 0 ? "in force in the kernel, not yet recorded" : reason);
+	return rc;
+}
+
+int access_fleet_bump(struct jit_access *a, struct jit_request *r, uint64_t rev)
+{
+	struct jit_request next = *r;
+
+	if (rev <= r->fleet_rev)
+		return 0;
+	next.fleet_rev = rev;
+	/* Losing it only makes the next start look at the key again. */
+	(void)record(a, &next, true);
+	grants_apply(a->grants, r, &next);
+	return 0;
 }

@@ -178,6 +178,30 @@ void access_recheck(struct jit_access *a,
  */
 int access_start(struct jit_access *a, bool trust_journal,
 		 const uint64_t *check, size_t n_check, uint64_t now_ms);
+/*
+ * A fleet grant: tmpl holds the policy, key, reason and fleet_id/rev/hash;
+ * id is the approver (channel "fleet"), requested_by the requester. Checked
+ * against the host's own policy (authz_check_fleet) and granted until
+ * end_ms. A refusal is journalled too, as a denied record with the key's
+ * revision (*ret; NULL when even that could not be recorded), and audited.
+ * Returns 0 with *ret, or -errno with why.
+ */
+int access_fleet_grant(struct jit_access *a, const struct jit_identity *id,
+		       const struct jit_request *tmpl, const char *requested_by,
+		       uint64_t end_ms, struct jit_request **ret,
+		       struct jit_refusal *why);
+/*
+ * End fleet record r (its key was deleted, purged, changed or is gone
+ * from the store) at the key's revision rev (0: unchanged). A record no
+ * longer live only gets the revision. 0, 1 (kernel right, journal not
+ * yet) or -errno with why.
+ */
+int access_fleet_end(struct jit_access *a, const struct jit_identity *id,
+		     struct jit_request *r, const char *reason, uint64_t rev,
+		     struct jit_refusal *why);
+/* A later revision of r's key with the same content: journal only that. */
+int access_fleet_bump(struct jit_access *a, struct jit_request *r,
+		      uint64_t rev);
 /* Grant rid was answered but could not be made durable: take it back. */
 void access_unrecorded_grant(struct jit_access *a, uint64_t rid, int err);
 /*

@@ -194,13 +194,29 @@ const struct jit_alert_def alert_spa_refused = {
 	},
 };
 
+const struct jit_alert_def alert_fleet_squatted = {
+	.type = "JIT_FLEET_MSGID_SQUATTED",
+	.name = "Another client used this host's audit message id first",
+	.intent = "DefenseEvasion",
+	.techniques = { "T1070", NULL },
+	.severity = "High",
+	.remediation = {
+		"The fleet's audit stream said it already held a message with "
+		"an id this host had never sent: a line of this host's audit "
+		"trail may have been dropped in favour of another's.",
+		"Find which client published it (the stream's message with "
+		"that id), and rotate the credentials that could.",
+		NULL,
+	},
+};
+
 const struct jit_alert_def *const alert_defs[] = {
 	&alert_table_tampered,	     &alert_journal_failed,
 	&alert_journal_damaged,	     &alert_repeated_attempts,
 	&alert_distributed_attempts, &alert_port_sweep,
 	&alert_after_grant_end,	     &alert_wide_grant,
 	&alert_spa_replay,	     &alert_spa_bad_hmac,
-	&alert_spa_refused,
+	&alert_spa_refused,	     &alert_fleet_squatted,
 };
 const size_t alert_defs_count = ARRAY_SIZE(alert_defs);
 

@@ -8,6 +8,7 @@
 #include "access.h"
 #include "api.h"
 #include "audit.h"
+#include "channel.h"
 #include "cover.h"
 #include "journal.h"
 #include "control.h"
@@ -25,6 +26,9 @@
 #include "nflog.h"
 #include "replay.h"
 #include "spa.h"
+#include "fleet-conf.h"
+#include "fleet-nats.h"
+#include "fleet-outbox.h"
 
 #define JIT_RECENT_ALERTS 256
 /* Sources whose failed SPA packets are counted (the oldest is forgotten). */
@@ -67,6 +71,45 @@ struct jit_spa_state {
 	uint64_t last_prune_ms;
 	uint64_t c_packets, c_ignored, c_no_stanza, c_bad_hmac, c_replays,
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
+};
+
+/* Bad fleet values (key and revision) remembered, not audited again. */
+#define JIT_FLEET_BAD_SEEN 64
+
+/**
+ * struct jit_fleet_state - fleet mode (NATS JetStream), off without conf
+ * @conf: the fleet.yaml in force, or NULL (fleet mode off)
+ * @errors: why the last reload of it failed, or NULL
+ * @nats: the NATS thread
+ * @io: its eventfd in the loop
+ * @outbox: audit lines owed to the audit stream
+ * @connected: a server is reachable
+ * @watching: the host's consumer is in place and its snapshot was taken
+ * @unreachable_since_ms: since when new fleet grants cannot arrive (0:
+ *                        they can)
+ * @last_error: the thread's last trouble
+ * @in_snapshot: a full range is coming; @snap_ids collects its ids
+ * @c_*: counters since start
+ */
+struct jit_fleet_state {
+	struct jit_fleet_conf *conf;
+	char *errors;
+	struct jit_fleet_nats *nats;
+	struct jit_io io;
+	struct jit_fleet_outbox *outbox;
+	bool connected, watching;
+	uint64_t unreachable_since_ms;
+	char last_error[256];
+	bool in_snapshot, resnapshot;
+	bool redecide_pending, redecide_snapshot; /* policies changed */
+	uint64_t bad_seen[JIT_FLEET_BAD_SEEN];	  /* values audited as bad */
+	size_t next_bad;
+	uint64_t policies_hash;
+	uint64_t *snap_ids;
+	size_t n_snap, cap_snap;
+	uint64_t last_snapshot_ms;
+	uint64_t c_entries, c_granted, c_refused, c_revoked, c_bad, c_absent,
+		c_snapshots, c_published, c_squatted, c_unpublished;
 };
 
 /* Decisions kept for `jitctl events` without --follow. */
@@ -209,6 +252,7 @@ struct jit_daemon {
 	struct jit_nflog *nflog;
 	struct jit_replay *replay; /* digests of accepted SPA packets */
 	struct jit_spa_state spa;
+	struct jit_fleet_state fleet;
 	json_t *recent_alerts;	  /* the last JIT_RECENT_ALERTS, oldest first */
 	struct jit_event *events; /* ring of the last JIT_RECENT_EVENTS */
 	size_t n_events, first_event;
@@ -278,13 +322,7 @@ int daemon_session_closed(const struct jit_sock *s, void *userdata);
 /* Management ports for posture: the policies' extra ones. */
 void daemon_collect_mgmt_ports(struct jit_daemon *d);
 
-/* daemon-spa.c: single packet authorization. */
-/* Load the access file (if any) and bind its NFLOG group; -errno. */
-int daemon_spa_setup(struct jit_daemon *d);
-/* Read the access file again; on errors the one in force stays. */
-int daemon_spa_reload(struct jit_daemon *d);
-void daemon_spa_teardown(struct jit_daemon *d);
-json_t *daemon_spa_status(struct jit_daemon *d);
+/* daemon-spa.c, daemon-fleet.c: channels, known through channel.h. */
 
 /* daemon-views.c: what the control socket shows. */
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
@@ -314,6 +352,16 @@ void daemon_event(struct jit_daemon *d, json_t *ev,
 /* The "events" op: recent events the caller may see; "follow" streams. */
 json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 			   json_t *req);
+
+/* daemon-audit.c: decisions as audit lines, for every channel. */
+/* The core's audit hook (userdata: the daemon): one line per decision or
+ * refusal, counted, to followers and the fleet's audit stream. */
+void daemon_audit_decision(void *userdata, const struct jit_access_event *e);
+/* An audit line's first fields: event, peer_uid, peer_user. */
+json_t *daemon_audit_base(const char *event, const struct jit_identity *id);
+/* The request's fields into ev, then out as an event (ev taken). */
+void daemon_audit_request(struct jit_daemon *d, json_t *ev,
+			  const struct jit_request *r);
 
 /* daemon-metrics.c: the counters and the "metrics" op. */
 /* Every known decision and alert type counted from 0. */

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -281,6 +282,56 @@ static void format_request(struct buf *b, const struct jit_request *r)
 	buf_printf(b, "\t%" PRIu64, r->replaced_by);
 	buf_str(b, r->status_reason);
 	buf_str(b, request_reason(r));
+	/* Optional fields after the 18 fixed ones: one JSON object. */
+	if (r->fleet_id) {
+		char extra[160];
+
+		snprintf(extra, sizeof(extra),
+			 "{\"fleet\":{\"id\":\"%016" PRIx64
+			 "\",\"rev\":%" PRIu64 ",\"hash\":\"%016" PRIx64 "\"}}",
+			 r->fleet_id, r->fleet_rev, r->fleet_hash);
+		buf_str(b, extra);
+	}
+}
+
+/* The optional JSON object of a request line (field 18), if any. */
+static int parse_request_extra(const struct fields *f, struct jit_request *out)
+{
+	char text[512];
+	json_t *o, *fl;
+	const char *id = NULL, *hash = NULL;
+	json_int_t rev = 0;
+	int r = 0;
+
+	if (f->count < 19)
+		return 0;
+	if (field_str(f, 18, text, sizeof(text)) < 0)
+		return -EINVAL;
+	o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	fl = json_object_get(o, "fleet");
+	if (fl) {
+		char *end;
+
+		if (json_unpack(fl, "{s:s, s:I, s:s}", "id", &id, "rev", &rev,
+				"hash", &hash) < 0 ||
+		    strlen(id) != 16 || strlen(hash) != 16 || rev < 0) {
+			r = -EINVAL;
+		} else {
+			out->fleet_id = strtoull(id, &end, 16);
+			if (*end || !out->fleet_id)
+				r = -EINVAL;
+			out->fleet_hash = strtoull(hash, &end, 16);
+			if (*end)
+				r = -EINVAL;
+			out->fleet_rev = (uint64_t)rev;
+		}
+	}
+	json_decref(o);
+	return r;
 }
 
 char *journal_format_request(const struct jit_request *r)
@@ -302,7 +353,8 @@ static int parse_request(const struct fields *f, struct jit_request *out)
 	const char *st;
 
 	memset(out, 0, sizeof(*out));
-	if (f->count != 18 || f->n[0] != 1 || f->s[0][0] != 'r' || f->n[2] != 1)
+	if (f->count < 18 || f->count > 19 || f->n[0] != 1 ||
+	    f->s[0][0] != 'r' || f->n[2] != 1)
 		return -EINVAL;
 	st = memchr(status_chars, f->s[2][0], sizeof(status_chars));
 	if (!st)
@@ -337,6 +389,8 @@ static int parse_request(const struct fields *f, struct jit_request *out)
 	out->start_ms = v[7];
 	out->end_ms = v[8];
 	out->replaced_by = v[9];
+	if (parse_request_extra(f, out) < 0)
+		return -EINVAL;
 	if (reason[0]) {
 		out->reason = strdup(reason);
 		if (!out->reason)

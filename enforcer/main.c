@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "daemon.h"
+#include "fleet-conf.h"
 #include "diag.h"
 #include "log.h"
 #include "policy.h"
@@ -51,10 +52,14 @@ static void usage(FILE *out)
 		"  --spa-max-age S     refuse SPA packets whose time is more "
 		"than S seconds\n"
 		"                      from ours (default %u)\n"
+		"  --fleet-config FILE fleet mode's fleet.yaml (default %s;\n"
+		"                      fleet mode is off while it does not "
+		"exist)\n"
 		"  --check PATH...     validate policy files or directories "
 		"(and the\n"
-		"                      --spa-access file, if given); exit 0 "
-		"or 1\n"
+		"                      --spa-access and --fleet-config files, "
+		"if given);\n"
+		"                      exit 0 or 1\n"
 		"  --remove            delete the table (lifts every deny) and "
 		"exit\n"
 		"  -v, --verbose       log debug messages\n"
@@ -63,16 +68,32 @@ static void usage(FILE *out)
 		JIT_POLICY_DIR, JIT_STATE_DIR, JIT_SOCKET_PATH,
 		JIT_TABLE_DEFAULT, JIT_LOG_DIR, JIT_NFLOG_GROUP_DEFAULT,
 		JIT_SPA_PORT_DEFAULT, JIT_SPA_NFLOG_GROUP_DEFAULT,
-		JIT_SPA_MAX_AGE_S_DEFAULT);
+		JIT_SPA_MAX_AGE_S_DEFAULT, JIT_FLEET_CONF_DEFAULT);
 }
 
-static int do_check(char **paths, int n, const char *spa_access)
+static int do_check(char **paths, int n, const char *spa_access,
+		    const char *fleet_config)
 {
 	struct jit_diag diag;
 	bool spa_bad = false;
 	int r = 0;
 
 	diag_init(&diag);
+	if (fleet_config) {
+		struct jit_fleet_conf *conf = NULL;
+		int fr = fleet_conf_load(fleet_config, &conf, &diag);
+
+		if (fr == 0)
+			printf("%s: host %s, %zu server(s), %zu label(s) OK\n",
+			       fleet_config, conf->host, conf->n_servers,
+			       conf->n_labels);
+		else if (fr == -ENOENT)
+			diag_error(&diag, fleet_config, NULL, 0, 0,
+				   "no such file");
+		/* Counted with the access file: one more bad file. */
+		spa_bad |= fr < 0;
+		fleet_conf_free(conf);
+	}
 	if (spa_access) {
 		struct jit_spa_conf *conf = NULL;
 
@@ -95,7 +116,8 @@ static int do_check(char **paths, int n, const char *spa_access)
 	if (r > 0)
 		fprintf(stderr, "%d file(s) with errors\n", r + spa_bad);
 	else if (spa_bad)
-		fprintf(stderr, "the SPA access file has errors\n");
+		fprintf(stderr, "the SPA access file or fleet.yaml has "
+				"errors\n");
 	if (r > 0 || spa_bad)
 		return 1;
 	if (n)
@@ -180,6 +202,7 @@ enum {
 	OPT_SPA_PORT,
 	OPT_SPA_GROUP,
 	OPT_SPA_MAX_AGE,
+	OPT_FLEET_CONFIG,
 	OPT_CHECK,
 	OPT_REMOVE,
 	OPT_VERSION,
@@ -198,6 +221,7 @@ static const struct option opts[] = {
 	{ "spa-port", required_argument, NULL, OPT_SPA_PORT },
 	{ "spa-nflog-group", required_argument, NULL, OPT_SPA_GROUP },
 	{ "spa-max-age", required_argument, NULL, OPT_SPA_MAX_AGE },
+	{ "fleet-config", required_argument, NULL, OPT_FLEET_CONFIG },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "remove", no_argument, NULL, OPT_REMOVE },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -218,6 +242,7 @@ static const struct jit_config defaults = {
 	.spa_port = JIT_SPA_PORT_DEFAULT,
 	.spa_group = JIT_SPA_NFLOG_GROUP_DEFAULT,
 	.spa_max_age_s = JIT_SPA_MAX_AGE_S_DEFAULT,
+	.fleet_config = JIT_FLEET_CONF_DEFAULT,
 };
 
 /* The agent's configuration and what the command line asks of it. */
@@ -225,6 +250,7 @@ struct options {
 	struct jit_config cfg;
 	const char *group;
 	bool check, remove, use_syslog;
+	bool fleet_given; /* --fleet-config: --check reads it too */
 };
 
 /* Returns -1 to go on, else the exit code (--help, --version, errors). */
@@ -289,6 +315,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return 2;
 			o->cfg.spa_max_age_s = (unsigned)v;
 			break;
+		case OPT_FLEET_CONFIG:
+			o->cfg.fleet_config = optarg;
+			o->fleet_given = true;
+			break;
 		case OPT_CHECK:
 			o->check = true;
 			break;
@@ -315,12 +345,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* --check PATH...: validate and exit. */
 static int run_check(int argc, char **argv, const struct options *o)
 {
-	if (optind >= argc && !o->cfg.spa_access) {
+	if (optind >= argc && !o->cfg.spa_access && !o->fleet_given) {
 		fprintf(stderr, "jit-enforcer: --check needs at least "
 				"one file or directory\n");
 		return 2;
 	}
-	return do_check(argv + optind, argc - optind, o->cfg.spa_access);
+	return do_check(argv + optind, argc - optind, o->cfg.spa_access,
+			o->fleet_given ? o->cfg.fleet_config : NULL);
 }
 
 /* What no single option can check. Returns 0 or the exit code. */
