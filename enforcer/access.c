@@ -14,8 +14,13 @@
 #include "hashmap.h"
 #include "util.h"
 
+/* The agent's own decisions: expiries (the timer), and policy changes. */
 static const struct jit_identity agent_id = { .uid = 0,
-					      .name = "jit-enforcer" };
+					      .name = "jit-enforcer",
+					      .channel = "agent" };
+static const struct jit_identity timer_id = { .uid = 0,
+					      .name = "jit-enforcer",
+					      .channel = "timer" };
 
 static int refuse(struct jit_access *a, struct jit_refusal *why,
 		  const char *event, const struct jit_identity *by,
@@ -472,7 +477,7 @@ void access_expire(struct jit_access *a, uint64_t now)
 		(void)cover_del(a->cover, r->id, &r->key);
 		grants_apply(a->grants, r, &next);
 		ended(a, r, r->end_ms);
-		audit(a, "expire", &agent_id, r, "expired", NULL);
+		audit(a, "expire", &timer_id, r, "expired", NULL);
 		n++;
 	}
 	if (n)
@@ -867,7 +872,8 @@ static void end_at_start(struct jit_access *a, struct jit_request **end,
 						  agent_id.name, now);
 		(void)record(a, &next, true);
 		grants_apply(a->grants, r, &next);
-		audit(a, expired ? "expire" : "revoke", &agent_id, r,
+		audit(a, expired ? "expire" : "revoke",
+		      expired ? &timer_id : &agent_id, r,
 		      status_name(next.status),
 		      expired ? "ended while the agent was stopped"
 			      : "its elements were no longer in the kernel");

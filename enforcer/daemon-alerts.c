@@ -50,6 +50,7 @@ static int open_logs(struct jit_daemon *d, struct jit_audit **audit,
 		audit_close(a);
 		return r;
 	}
+	audit_set_trail(a);
 	*audit = a;
 	return 0;
 }

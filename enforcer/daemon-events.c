@@ -147,6 +147,12 @@ static void refusals_arm(struct jit_daemon *d, uint64_t now_ms)
 		if (w->used && w->suppressed && (!next || end < next))
 			next = end;
 	}
+	{
+		uint64_t spa = daemon_spa_flush(d, now_ms, false);
+
+		if (spa && (!next || spa < next))
+			next = spa;
+	}
 	if (next) {
 		uint64_t in = next > now_ms ? next - now_ms : 1;
 
@@ -210,6 +216,8 @@ void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all)
 		    (all || now_ms - w->start_ms >= JIT_REFUSALS_WINDOW_MS))
 			refusals_told(d, w);
 	}
+	if (all)
+		(void)daemon_spa_flush(d, now_ms, true);
 	refusals_arm(d, now_ms);
 }
 

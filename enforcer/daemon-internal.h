@@ -35,6 +35,40 @@ struct jit_spa_source {
 	struct jit_prefix src;
 	uint64_t first_ms, last_ms;
 	unsigned bad_hmac, replays; /* in this window; alerts go at 5, at 1 */
+	unsigned lines;		    /* audit lines written in this window */
+	bool suppressed;	    /* a line of it was counted instead */
+};
+
+/*
+ * Refused SPA packets (stale, bad data, replays, refused by the stanza)
+ * are audited one by one up to JIT_SPA_LINES_PER_SOURCE per source and
+ * JIT_SPA_LINES_PER_WINDOW from all sources in JIT_SPA_WINDOW_MS; the rest
+ * are counted, and one line per window says how many of each. Alerts about
+ * SPA packets: at most JIT_SPA_ALERTS_PER_WINDOW of each type, then one
+ * that says how many more there were.
+ */
+#define JIT_SPA_WINDOW_MS	  60000
+#define JIT_SPA_LINES_PER_SOURCE  10
+#define JIT_SPA_LINES_PER_WINDOW  30
+#define JIT_SPA_ALERTS_PER_WINDOW 5
+
+enum jit_spa_kind {
+	JIT_SPA_K_STALE,
+	JIT_SPA_K_BAD_DATA,
+	JIT_SPA_K_REPLAY,
+	JIT_SPA_K_REFUSED,
+	JIT_SPA_K_BAD_HMAC,
+	JIT_SPA_K_COUNT,
+};
+
+/* The window of SPA audit lines and alerts (monotonic clock). */
+struct jit_spa_window {
+	uint64_t start_ms;
+	unsigned lines;
+	uint64_t suppressed[JIT_SPA_K_COUNT];
+	unsigned sources; /* with a line counted, not written */
+	unsigned alerts[JIT_SPA_K_COUNT];
+	unsigned alerts_suppressed[JIT_SPA_K_COUNT];
 };
 
 /* An SPA packet that waits for its digest to be durable. */
@@ -65,6 +99,8 @@ struct jit_spa_state {
 	struct hashmap fail_index; /* source -> 1 + index in fails */
 	uint64_t seed;
 	uint64_t last_prune_ms;
+	struct jit_spa_window win;
+	uint64_t c_suppressed;
 	uint64_t c_packets, c_ignored, c_no_stanza, c_bad_hmac, c_replays,
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
 };
@@ -226,6 +262,11 @@ int daemon_spa_setup(struct jit_daemon *d);
 /* Read the access file again; on errors the one in force stays. */
 int daemon_spa_reload(struct jit_daemon *d);
 void daemon_spa_teardown(struct jit_daemon *d);
+/*
+ * Write the counts of the SPA window if it ended by now_ms (with all, in
+ * any case); returns when the next one that has counts ends (0: none).
+ */
+uint64_t daemon_spa_flush(struct jit_daemon *d, uint64_t now_ms, bool all);
 json_t *daemon_spa_status(struct jit_daemon *d);
 
 /* daemon-views.c: what the control socket shows. */

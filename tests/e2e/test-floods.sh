@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# End-to-end: floods cannot drown the audit trail. SPA packets that are
+# stale, undecryptable or replayed, resent without pause from one source
+# or from many, grow the audit and alert logs by a bounded amount (their
+# first few lines in full, then one line per window with counts), and a
+# legitimate packet still opens; junk from one source cannot use the
+# kernel's whole SPA budget (a meter per source in front of it).
+. "$(dirname "$0")/lib.sh"
+if ! command -v fwknop >/dev/null; then
+	echo "FAIL: 'fwknop' is missing; run tools/install-deps" >&2
+	exit 1
+fi
+e2e_setup
+FLOOD="$BUILD_DIR/tests/e2e/udpflood"
+
+U="jfl${E2E_ID: -6}"
+add_user "$U" "$(id -gn root)"
+AUDIT="$TMP/log/audit.log"
+ALERTS="$TMP/log/alerts.log"
+start_listeners 22
+write_policy ssh <<Y
+name: ssh
+ports:
+  - port: 22
+    max_duration: 1h
+    allowed_sources: [any]
+requesters: {users: [$U]}
+Y
+K=$(head -c 32 /dev/urandom | base64 -w0)
+H=$(head -c 64 /dev/urandom | base64 -w0)
+ACCESS="$TMP/access.conf"
+printf 'SOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nJIT_USER %s\nFW_ACCESS_TIMEOUT 30\n' \
+	"$K" "$H" "$U" >"$ACCESS"
+chmod 600 "$ACCESS"
+start_agent --spa-access "$ACCESS" || exit 1
+
+# packet FILE ARGS...: an SPA packet of the stanza's keys, saved, not sent.
+packet() {
+	local f="$1"
+	shift
+	HOME="$TMP" fwknop --no-rc-file --no-save-args -D "$VM4_1" \
+		--key-base64-rijndael "$K" --key-base64-hmac "$H" --use-hmac \
+		-T -B "$f" "$@" >/dev/null 2>&1
+}
+logs_size() { cat "$AUDIT" "$ALERTS" 2>/dev/null | wc -c; }
+grant_for() { jitctl --json grants | jq -e --arg s "$1" \
+	'[.grants[] | select(.source == $s)] | length == 1' >/dev/null; }
+spa_counter() { jitctl --json status | jq -r ".spa.counters.$1"; }
+# counted_at_least NAME N: the agent has read N packets of that kind
+counted_at_least() { [ "$(spa_counter "$1")" -ge "$2" ]; }
+
+# flood NAME FILE COUNT SRC: COUNT copies of FILE from c2, then the logs'
+# growth is at most 100 KB (the flood takes far less than a minute, so
+# this is the per-minute bound too) and a fresh packet from c1 still opens.
+N=0
+flood() {
+	local name="$1" file="$2" count="$3" src="$4" kind="$5" before after sent
+	N=$((N + 1))
+	before=$(logs_size)
+	local seen0
+	seen0=$(spa_counter "$kind")
+	sent=$(c2 "$FLOOD" "$VM4_2" 62201 "$count" "$file" "$src")
+	# Wait until the agent has read what the kernel let through.
+	wait_for "$name read" 20 counted_at_least "$kind" $((seen0 + 1))
+	local prev=-1 cur
+	while cur=$(spa_counter "$kind") && [ "$cur" != "$prev" ]; do
+		prev=$cur
+		sleep 0.5
+	done
+	after=$(logs_size)
+	echo "# $name: $sent sent, $((cur - seen0)) read by the agent, logs grew $((after - before)) bytes"
+	check "$name: logs grow under 100 KB ($((after - before)) bytes for $((cur - seen0)) packets)" \
+		[ $((after - before)) -lt 100000 ]
+	packet "$TMP/fresh-$N.spa" -A tcp/22 -a "192.0.2.$((100 + N))"
+	c1 socat -u "FILE:$TMP/fresh-$N.spa" "UDP-SENDTO:$VM4_1:62201"
+	check "$name: a legitimate packet still opens" \
+		wait_for "grant after $name" 5 grant_for "192.0.2.$((100 + N))/32"
+}
+
+# --- 1. stale, from one fixed source ------------------------------------
+packet "$TMP/stale.spa" -A tcp/22 -a 192.0.2.50 --time-offset-minus 600s
+flood "stale packets from one source" "$TMP/stale.spa" 4000 "$C2_4" stale
+# From many sources, the kernel's meters let them all through to the agent.
+flood "stale packets from random sources" "$TMP/stale.spa" 4000 random:198.51.100 stale
+
+# --- undecryptable (right HMAC key, wrong key), from one fixed source ----
+HOME="$TMP" fwknop --no-rc-file --no-save-args -D "$VM4_1" -A tcp/22 -a 192.0.2.51 \
+	--key-base64-rijndael "$(head -c 32 /dev/urandom | base64 -w0)" --key-base64-hmac "$H" \
+	--use-hmac -T -B "$TMP/bad.spa" >/dev/null 2>&1
+flood "undecryptable packets from one source" "$TMP/bad.spa" 4000 "$C2_4" bad_data
+
+# --- a fresh packet replayed from many sources ---------------------------
+packet "$TMP/replayed.spa" -A tcp/22 -a 192.0.2.52
+c1 socat -u "FILE:$TMP/replayed.spa" "UDP-SENDTO:$VM4_1:62201"
+check "the packet opens once" wait_for "first use" 5 grant_for 192.0.2.52/32
+alerts0=$(grep -c JIT_SPA_REPLAY "$ALERTS")
+flood "a replay from random sources" "$TMP/replayed.spa" 4000 random:198.51.100 replays
+n_alerts=$(($(grep -c JIT_SPA_REPLAY "$ALERTS") - alerts0))
+check "replay alerts are bounded ($n_alerts)" [ "$n_alerts" -le 6 ]
+
+# --- the recent events keep others' history ----------------------------
+jitctl request ssh --port 22 --from 203.0.113.9 --for 1m >/dev/null
+check "events still hold a request made before the floods" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e '[.events[] | select(.event == \"request\")] | length >= 1' >/dev/null"
+
+# --- 2. junk from one source cannot starve the others --------------------
+ip netns exec "$NS_C2" "$FLOOD" "$VM4_2" 62201 3000000 - "$C2_4" >/dev/null &
+junk=$!
+wait_for "the junk flood reaches the agent" 10 counted_at_least ignored 100
+opened=0
+for i in 1 2 3 4 5; do
+	packet "$TMP/valid-$i.spa" -A tcp/22 -a "192.0.2.$((200 + i))"
+	c1 socat -u "FILE:$TMP/valid-$i.spa" "UDP-SENDTO:$VM4_1:62201"
+done
+for i in 1 2 3 4 5; do
+	wait_for "valid packet $i" 5 grant_for "192.0.2.$((200 + i))/32" && opened=$((opened + 1))
+done
+running=no
+kill -0 "$junk" 2>/dev/null && running=yes
+kill "$junk" 2>/dev/null
+wait "$junk" 2>/dev/null
+echo "# junk flood still running while the valid packets were sent: $running"
+check "with one source flooding, $opened of 5 valid packets from another open" [ "$opened" = 5 ]
+out=$(vm nft list set inet "$TABLE" spa_meter_v4 2>&1)
+check "the flooding source is metered on its own" grep -q "$C2_4" <<<"$out"
+
+# --- what was counted is told: one line per window, at the latest at stop --
+stop_agent TERM
+check "the floods are summed up in a line with their counts" \
+	grep -q '"event":"spa".*"result":"suppressed".*"counts":{"stale":[1-9][0-9]*,"bad_data":[1-9][0-9]*,"replay":[1-9]' "$AUDIT"
+check "... and the replay alerts counted beyond the first ones in one alert" \
+	grep -q '"alert_type":"JIT_SPA_REPLAY".*more JIT_SPA_REPLAY alert' "$ALERTS"
