@@ -236,6 +236,26 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 	return 0;
 }
 
+/*
+ * A token of id's bucket for one decision (root exempt). Returns 0, or
+ * -EBUSY with why filled in and the refusal audited.
+ */
+static int rate_limited(struct jit_access *a, const char *event,
+			const struct jit_identity *id,
+			const struct jit_request *r, struct jit_refusal *why)
+{
+	uint64_t retry = 0;
+
+	if (!a->rate || authz_unlimited(id) ||
+	    ratelimit_take(a->rate, id->uid, now_mono_ms(), &retry))
+		return 0;
+	return refuse(a, why, event, id, r, -EBUSY, "rate-limited",
+		      "user '%s' asks faster than %.3g decisions per second "
+		      "(%u at once): try again in %" PRIu64 " ms",
+		      id->name, ratelimit_rate(a->rate),
+		      ratelimit_burst(a->rate), retry);
+}
+
 int access_request(struct jit_access *a, const struct jit_identity *id,
 		   const struct jit_request *tmpl_in, struct jit_request **ret,
 		   struct jit_refusal *why)
@@ -248,6 +268,9 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	access_expire(a, now_real_ms());
 	tmpl.uid = id->uid;
 	snprintf(tmpl.user, sizeof(tmpl.user), "%.32s", id->name);
+	err = rate_limited(a, "request", id, &tmpl, why);
+	if (err < 0)
+		return err;
 	p = policy_set_find(a->policies, tmpl.policy);
 	if (!p)
 		return refuse(a, why, "request", id, &tmpl, -EINVAL,
@@ -317,6 +340,9 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 	int err;
 
 	access_expire(a, now_real_ms());
+	err = rate_limited(a, event, id, &none, why);
+	if (err < 0)
+		return err;
 	r = record_seen(a, id, rid);
 	if (!r)
 		return refuse(a, why, event, id, &none, -ENOENT,

@@ -19,6 +19,7 @@
 #include "grant.h"
 #include "journal.h"
 #include "policy.h"
+#include "ratelimit.h"
 
 /**
  * struct jit_kernel_ops - the grant sets, as the core needs them
@@ -100,6 +101,7 @@ struct jit_refusal {
  * @kernel: the grant sets
  * @kernel_ctx: passed to @kernel
  * @hooks: audit, detection, journal trouble
+ * @rate: decisions per user (root exempt), or NULL for no limit
  * @state_dir: named in messages about the journal
  * @dirty: something was journalled since the caller last synced
  */
@@ -111,6 +113,7 @@ struct jit_access {
 	const struct jit_kernel_ops *kernel;
 	void *kernel_ctx;
 	struct jit_access_hooks hooks;
+	struct jit_ratelimit *rate;
 	const char *state_dir;
 	bool dirty;
 };

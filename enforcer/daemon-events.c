@@ -76,17 +76,40 @@ void daemon_events_free(struct jit_daemon *d)
 	d->n_events = d->first_event = 0;
 }
 
-/* Keep line (taken) among the recent events. */
+/* Drop the k-th oldest of the recent events. */
+static void forget(struct jit_daemon *d, size_t k)
+{
+	free(d->events[(d->first_event + k) % JIT_RECENT_EVENTS].line);
+	for (; k > 0; k--)
+		d->events[(d->first_event + k) % JIT_RECENT_EVENTS] =
+			d->events[(d->first_event + k - 1) % JIT_RECENT_EVENTS];
+	d->first_event = (d->first_event + 1) % JIT_RECENT_EVENTS;
+	d->n_events--;
+}
+
+/*
+ * Keep line (taken) among the recent events. A user who holds
+ * JIT_RECENT_EVENTS_PER_USER of them gives up their own oldest, so that
+ * one user's flood cannot push the others' history out.
+ */
 static void remember(struct jit_daemon *d, char *line,
 		     const struct jit_request *r)
 {
 	struct jit_event *e;
+	size_t mine = 0, oldest = 0;
 
 	if (!d->events &&
 	    !(d->events = calloc(JIT_RECENT_EVENTS, sizeof(*d->events)))) {
 		free(line);
 		return;
 	}
+	for (size_t k = 0; k < d->n_events; k++)
+		if (d->events[(d->first_event + k) % JIT_RECENT_EVENTS].uid ==
+			    r->uid &&
+		    !mine++)
+			oldest = k;
+	if (mine >= JIT_RECENT_EVENTS_PER_USER)
+		forget(d, oldest);
 	if (d->n_events < JIT_RECENT_EVENTS) {
 		e = &d->events[(d->first_event + d->n_events++) %
 			       JIT_RECENT_EVENTS];
@@ -200,7 +223,14 @@ bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
 						  .start_ms = now_ms };
 		snprintf(w->user, sizeof(w->user), "%s", id->name);
 	}
-	if (++w->n <= JIT_REFUSALS_PER_WINDOW)
+	/* Asking faster than the bucket allows is a flood by itself: its
+	 * first refusal in a window is written, the others counted. */
+	if (streq(code, "rate-limited") && !w->limited) {
+		w->limited = true;
+		w->n++;
+		return true;
+	}
+	if (!streq(code, "rate-limited") && ++w->n <= JIT_REFUSALS_PER_WINDOW)
 		return true;
 	if (!w->suppressed++)
 		refusals_arm(d, now_ms);

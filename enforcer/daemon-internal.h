@@ -105,8 +105,10 @@ struct jit_spa_state {
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
 };
 
-/* Decisions kept for `jitctl events` without --follow. */
+/* Decisions kept for `jitctl events` without --follow... */
 #define JIT_RECENT_EVENTS 1000
+/* ... of which one user (one uid) holds at most this many. */
+#define JIT_RECENT_EVENTS_PER_USER 250
 /* (event, result) pairs the metrics count decisions by. */
 #define JIT_DECISION_KINDS  32
 #define JIT_ALERT_TYPES_MAX 16
@@ -164,6 +166,7 @@ struct jit_refusal_window {
 	char user[JIT_USER_MAX];
 	uint64_t start_ms;
 	unsigned n, suppressed;
+	bool limited; /* a rate-limited refusal was written in this window */
 };
 
 struct jit_daemon {

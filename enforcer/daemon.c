@@ -13,6 +13,7 @@
 
 #include "control.h"
 #include "daemon-internal.h"
+#include "ratelimit.h"
 #include "duration.h"
 #include "log.h"
 #include "loop.h"
@@ -295,6 +296,10 @@ static int setup_core(struct jit_daemon *d)
 {
 	if (daemon_init_access(d) < 0)
 		return -ENOMEM;
+	if (d->cfg->user_rate > 0 &&
+	    ratelimit_new(d->cfg->user_rate, d->cfg->user_burst,
+			  &d->access.rate) < 0)
+		return -ENOMEM;
 	daemon_counters_init(d);
 	d->detect = detect_new(daemon_on_detect, d);
 	d->recent_alerts = json_array();
@@ -558,6 +563,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	json_decref(d->recent_alerts);
 	daemon_events_free(d);
 	grants_free(d->access.grants);
+	ratelimit_free(d->access.rate);
 	cover_free(d->access.cover);
 	journal_close(d->access.journal);
 	replay_free(d->replay);

@@ -51,6 +51,10 @@ static void usage(FILE *out)
 		"  --spa-max-age S     refuse SPA packets whose time is more "
 		"than S seconds\n"
 		"                      from ours (default %u)\n"
+		"  --user-rate R       decisions per second one user (not "
+		"root) may ask for\n"
+		"                      (default %g; 0: no limit)\n"
+		"  --user-burst N      ... and how many at once (default %u)\n"
 		"  --check PATH...     validate policy files or directories "
 		"(and the\n"
 		"                      --spa-access file, if given); exit 0 "
@@ -63,7 +67,8 @@ static void usage(FILE *out)
 		JIT_POLICY_DIR, JIT_STATE_DIR, JIT_SOCKET_PATH,
 		JIT_TABLE_DEFAULT, JIT_LOG_DIR, JIT_NFLOG_GROUP_DEFAULT,
 		JIT_SPA_PORT_DEFAULT, JIT_SPA_NFLOG_GROUP_DEFAULT,
-		JIT_SPA_MAX_AGE_S_DEFAULT);
+		JIT_SPA_MAX_AGE_S_DEFAULT, JIT_USER_RATE_DEFAULT,
+		JIT_USER_BURST_DEFAULT);
 }
 
 static int do_check(char **paths, int n, const char *spa_access)
@@ -180,6 +185,8 @@ enum {
 	OPT_SPA_PORT,
 	OPT_SPA_GROUP,
 	OPT_SPA_MAX_AGE,
+	OPT_USER_RATE,
+	OPT_USER_BURST,
 	OPT_CHECK,
 	OPT_REMOVE,
 	OPT_VERSION,
@@ -198,6 +205,8 @@ static const struct option opts[] = {
 	{ "spa-port", required_argument, NULL, OPT_SPA_PORT },
 	{ "spa-nflog-group", required_argument, NULL, OPT_SPA_GROUP },
 	{ "spa-max-age", required_argument, NULL, OPT_SPA_MAX_AGE },
+	{ "user-rate", required_argument, NULL, OPT_USER_RATE },
+	{ "user-burst", required_argument, NULL, OPT_USER_BURST },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "remove", no_argument, NULL, OPT_REMOVE },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -218,6 +227,8 @@ static const struct jit_config defaults = {
 	.spa_port = JIT_SPA_PORT_DEFAULT,
 	.spa_group = JIT_SPA_NFLOG_GROUP_DEFAULT,
 	.spa_max_age_s = JIT_SPA_MAX_AGE_S_DEFAULT,
+	.user_rate = JIT_USER_RATE_DEFAULT,
+	.user_burst = JIT_USER_BURST_DEFAULT,
 };
 
 /* The agent's configuration and what the command line asks of it. */
@@ -288,6 +299,28 @@ static int parse_options(int argc, char **argv, struct options *o)
 			    0)
 				return 2;
 			o->cfg.spa_max_age_s = (unsigned)v;
+			break;
+		case OPT_USER_RATE: {
+			char *end;
+
+			errno = 0;
+			o->cfg.user_rate = strtod(optarg, &end);
+			if (!*optarg || *end || errno ||
+			    !(o->cfg.user_rate >= 0) ||
+			    o->cfg.user_rate > 1000000) {
+				fprintf(stderr,
+					"jit-enforcer: --user-rate '%s' is not "
+					"a number 0..1000000\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_USER_BURST:
+			if (parse_number("--user-burst", optarg, 1, 1000000,
+					 &v) < 0)
+				return 2;
+			o->cfg.user_burst = (unsigned)v;
 			break;
 		case OPT_CHECK:
 			o->check = true;

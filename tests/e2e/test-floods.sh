@@ -12,10 +12,15 @@ if ! command -v fwknop >/dev/null; then
 	exit 1
 fi
 e2e_setup
+chmod 755 "$TMP"
 FLOOD="$BUILD_DIR/tests/e2e/udpflood"
 
 U="jfl${E2E_ID: -6}"
-add_user "$U" "$(id -gn root)"
+V="jfv${E2E_ID: -6}"
+G="jfg${E2E_ID: -6}"
+add_group "$G"
+add_user "$U" "$G"
+add_user "$V" "$G"
 AUDIT="$TMP/log/audit.log"
 ALERTS="$TMP/log/alerts.log"
 start_listeners 22
@@ -25,7 +30,7 @@ ports:
   - port: 22
     max_duration: 1h
     allowed_sources: [any]
-requesters: {users: [$U]}
+requesters: {users: [$U, $V]}
 Y
 K=$(head -c 32 /dev/urandom | base64 -w0)
 H=$(head -c 64 /dev/urandom | base64 -w0)
@@ -33,7 +38,7 @@ ACCESS="$TMP/access.conf"
 printf 'SOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nJIT_USER %s\nFW_ACCESS_TIMEOUT 30\n' \
 	"$K" "$H" "$U" >"$ACCESS"
 chmod 600 "$ACCESS"
-start_agent --spa-access "$ACCESS" || exit 1
+start_agent --spa-access "$ACCESS" --socket-group "$G" || exit 1
 
 # packet FILE ARGS...: an SPA packet of the stanza's keys, saved, not sent.
 packet() {
@@ -124,6 +129,28 @@ echo "# junk flood still running while the valid packets were sent: $running"
 check "with one source flooding, $opened of 5 valid packets from another open" [ "$opened" = 5 ]
 out=$(vm nft list set inet "$TABLE" spa_meter_v4 2>&1)
 check "the flooding source is metered on its own" grep -q "$C2_4" <<<"$out"
+
+# --- 3. one user pipelining requests: a token bucket per user ----------
+actl "$V" request ssh --port 22 --from 203.0.113.77 --for 1m >/dev/null
+before=$(logs_size)
+for i in $(seq 1 3000); do
+	printf '{"op":"request","policy":"ssh","port":22,"source":"203.0.113.5","duration":"1m"}\n'
+done >"$TMP/pipeline.jsonl"
+as "$U" "$PROBE" unix "$SOCK" <"$TMP/pipeline.jsonl" >"$TMP/pipeline.out"
+after=$(logs_size)
+granted=$(grep -c '"ok":true' "$TMP/pipeline.out")
+limited=$(grep -c '"code":"rate-limited"' "$TMP/pipeline.out")
+echo "# 3000 pipelined requests: $granted granted, $limited rate-limited, logs grew $((after - before)) bytes"
+check "a user pipelining requests is rate-limited ($granted granted, $limited refused)" \
+	[ "$limited" -gt 2900 ]
+check "... with a clear refusal" grep -q '"code":"rate-limited","message":"user .'"$U"'. asks faster than' "$TMP/pipeline.out"
+check "... and the logs grow under 100 KB ($((after - before)) bytes)" [ $((after - before)) -lt 100000 ]
+check "the other user's request is still among the recent events" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e --arg v $V '[.events[] | select(.peer_user == \$v and .event == \"request\")] | length == 1' >/dev/null"
+check "root is not rate-limited" bash -c "for i in \$(seq 1 30); do printf '{\"op\":\"request\",\"policy\":\"ssh\",\"port\":22,\"source\":\"203.0.113.6\",\"duration\":\"1m\"}\n'; done | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -qx 30"
+ip netns exec "$NS_VM" "$PROBE" unix "$SOCK" <"$TMP/pipeline.jsonl" >/dev/null
+check "... nor does root's own flood evict the other user's history" \
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e --arg v $V '[.events[] | select(.peer_user == \$v and .event == \"request\")] | length == 1' >/dev/null"
 
 # --- what was counted is told: one line per window, at the latest at stop --
 stop_agent TERM
