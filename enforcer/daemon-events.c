@@ -14,10 +14,29 @@
 #include "log.h"
 #include "util.h"
 
-/* A follower of events, as the policies name it when its stream starts. */
+/*
+ * Groups may change while a stream is open (someone removed from the
+ * approvers' group): a follower's identity is looked up again after every
+ * reload of the policies and at least this often.
+ */
+#define VIEWER_REFRESH_MS (60 * 1000)
+
+/* A follower of events and alerts, and who it is. */
 struct viewer {
+	struct jit_daemon *d;
+	struct jit_peer peer;
 	struct jit_identity id;
+	unsigned reloads;     /* d->reloads when id was looked up */
+	uint64_t resolved_ms; /* monotonic */
 };
+
+static void viewer_resolve(struct viewer *v)
+{
+	identity_release(&v->id);
+	(void)peer_identity(&v->peer, &v->id);
+	v->reloads = v->d->reloads;
+	v->resolved_ms = now_mono_ms();
+}
 
 static void *viewer_open(void *userdata, const struct jit_peer *peer,
 			 unsigned topics)
@@ -27,8 +46,11 @@ static void *viewer_open(void *userdata, const struct jit_peer *peer,
 	if (!(topics & (CONTROL_TOPIC_EVENTS | CONTROL_TOPIC_ALERTS)))
 		return NULL;
 	v = calloc(1, sizeof(*v));
-	if (v)
-		(void)peer_identity(peer, &v->id);
+	if (v) {
+		v->d = userdata;
+		v->peer = *peer;
+		viewer_resolve(v);
+	}
 	return v;
 }
 
@@ -51,10 +73,10 @@ struct scope {
 static bool viewer_sees(void *ctx, void *state)
 {
 	const struct scope *sc = ctx;
-	const struct viewer *v = state;
+	const struct jit_identity *id = daemon_viewer_id(state);
 
 	/* No state (no memory when it started): nothing, to be safe. */
-	return v && authz_may_see(sc->p, &v->id, sc->r);
+	return id && authz_may_see(sc->p, id, sc->r);
 }
 
 void daemon_events_init(struct jit_daemon *d)
@@ -133,9 +155,14 @@ const struct jit_policy *daemon_policy_named(struct jit_daemon *d,
 
 const struct jit_identity *daemon_viewer_id(void *state)
 {
-	const struct viewer *v = state;
+	struct viewer *v = state;
 
-	return v ? &v->id : NULL;
+	if (!v)
+		return NULL;
+	if (v->reloads != v->d->reloads ||
+	    now_mono_ms() - v->resolved_ms >= VIEWER_REFRESH_MS)
+		viewer_resolve(v);
+	return &v->id;
 }
 
 /* One line for the refusals of w's window that were not written. */

@@ -226,7 +226,10 @@ struct jit_daemon {
 /* The policy in force named name, or NULL. */
 const struct jit_policy *daemon_policy_named(struct jit_daemon *d,
 					     const char *name);
-/* A follower's identity, from its state (NULL: none could be had). */
+/*
+ * A follower's identity, from its state (NULL: none could be had), looked
+ * up again if the policies were reloaded since, or a minute went by.
+ */
 const struct jit_identity *daemon_viewer_id(void *state);
 /*
  * Who may see an alert: one about a request follows its record, as the

@@ -19,8 +19,10 @@ U="jfl${E2E_ID: -6}"
 V="jfv${E2E_ID: -6}"
 G="jfg${E2E_ID: -6}"
 add_group "$G"
+GA="jfa${E2E_ID: -6}"
+add_group "$GA"
 add_user "$U" "$G"
-add_user "$V" "$G"
+add_user "$V" "$G,$GA"
 AUDIT="$TMP/log/audit.log"
 ALERTS="$TMP/log/alerts.log"
 start_listeners 22
@@ -31,6 +33,15 @@ ports:
     max_duration: 1h
     allowed_sources: [any]
 requesters: {users: [$U, $V]}
+Y
+write_policy rdp <<Y
+name: rdp
+ports:
+  - port: 3389
+    max_duration: 1h
+requesters: {users: [$U]}
+approval: manual
+approvers: {groups: [$GA]}
 Y
 K=$(head -c 32 /dev/urandom | base64 -w0)
 H=$(head -c 64 /dev/urandom | base64 -w0)
@@ -129,6 +140,35 @@ echo "# junk flood still running while the valid packets were sent: $running"
 check "with one source flooding, $opened of 5 valid packets from another open" [ "$opened" = 5 ]
 out=$(vm nft list set inet "$TABLE" spa_meter_v4 2>&1)
 check "the flooding source is metered on its own" grep -q "$C2_4" <<<"$out"
+
+# --- 4. who sees what ----------------------------------------------------
+# A refused SPA packet's alert quotes its user's message: for that user
+# and root, as its line among the events is; not for every socket user.
+packet "$TMP/noport.spa" -A tcp/2222 -a 192.0.2.60
+c1 socat -u "FILE:$TMP/noport.spa" "UDP-SENDTO:$VM4_1:62201"
+check "a refused packet raises JIT_SPA_REFUSED" wait_for "refused alert" 5 \
+	grep -q '"alert_type":"JIT_SPA_REFUSED".*192.0.2.60,tcp/2222' "$ALERTS"
+check "its user sees the alert" bash -c "actl() { ip netns exec $NS_VM setpriv --reuid=$U --regid=\$(id -g $U) --init-groups $JITCTL --socket $SOCK \"\$@\"; }; actl --json alerts | grep -q '192.0.2.60,tcp/2222'"
+check "another socket user does not" bash -c "ip netns exec $NS_VM setpriv --reuid=$V --regid=\$(id -g $V) --init-groups $JITCTL --socket $SOCK --json alerts | jq -e '[.alerts[] | select(.alert_type == \"JIT_SPA_REFUSED\")] | length == 0' >/dev/null"
+# A follower removed from the approvers' group stops getting their requests
+# once the policies reload (and within a minute without one).
+as "$V" "$JITCTL" --socket "$SOCK" --json events --follow >"$TMP/v-follow.jsonl" 2>&1 &
+follower=$!
+followers_are() { [ "$(jitctl metrics | awk '$1 == "jit_enforcer_followers{stream=\"events\"}" {print $2}')" = "$1" ]; }
+wait_for "follow started" 5 followers_are 1
+actl "$U" request rdp --port 3389 --from 192.0.2.61 --for 1m >/dev/null
+check "an approver following events sees a pending request" wait_for "pending seen" 5 \
+	grep -q '"source":"192.0.2.61/32"' "$TMP/v-follow.jsonl"
+gpasswd -d "$V" "$GA" >/dev/null
+jitctl reload >/dev/null
+actl "$U" request rdp --port 3389 --from 192.0.2.62 --for 1m >/dev/null
+actl "$U" request ssh --port 22 --from 192.0.2.63 --for 1m >/dev/null
+jitctl request ssh --port 22 --from 192.0.2.64 --for 1m >/dev/null
+wait_for "root's request in the audit" 5 grep -q '"source":"192.0.2.64/32"' "$AUDIT"
+check "once removed from the group, the follower no longer sees them" \
+	bash -c "! grep -q '192.0.2.62/32' '$TMP/v-follow.jsonl'"
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
 
 # --- 3. one user pipelining requests: a token bucket per user ----------
 actl "$V" request ssh --port 22 --from 203.0.113.77 --for 1m >/dev/null
