@@ -219,6 +219,9 @@ struct jit_daemon {
 	uint64_t started_ms;
 	uint64_t last_reload_ms;
 	unsigned reloads;
+	const char *reload_trigger;    /* for the next reload's audit line */
+	bool reload_by_peer;	       /* asked on the socket by reload_by */
+	struct jit_identity reload_by; /* uid and name only */
 	bool quit;
 };
 
@@ -274,6 +277,16 @@ void daemon_spa_teardown(struct jit_daemon *d);
  */
 uint64_t daemon_spa_flush(struct jit_daemon *d, uint64_t now_ms, bool all);
 json_t *daemon_spa_status(struct jit_daemon *d);
+
+/* daemon-changes.c: what the agent enforces, in the audit trail. */
+/* Every policy in force, as its audit lines describe it. */
+json_t *daemon_policies_snapshot(struct jit_daemon *d);
+/* One line per policy loaded, changed or removed since before. */
+void daemon_audit_policy_changes(struct jit_daemon *d, json_t *before);
+/* One line for a reload: what asked for it, and r (0 or -errno). */
+void daemon_audit_reload(struct jit_daemon *d, const char *trigger, int r);
+/* "started" or "stopped". */
+void daemon_audit_agent(struct jit_daemon *d, const char *result);
 
 /* daemon-views.c: what the control socket shows. */
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,

@@ -55,6 +55,7 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_notice("SIGHUP: reloading policies");
+			d->reload_trigger = "sighup";
 			daemon_reload(d, false);
 			(void)daemon_spa_reload(d);
 		} else if (si.ssi_signo == SIGUSR1) {
@@ -500,6 +501,7 @@ static int daemon_setup(struct jit_daemon *d)
 	daemon_events_init(d);
 	drop_privileges();
 	d->enforcing = true;
+	daemon_audit_agent(d, "started");
 	log_notice("enforcing; control socket %s", d->cfg->socket_path);
 	log_info("start: journal %.1f ms, records against the kernel %.1f ms, "
 		 "first commit %.1f ms",
@@ -518,6 +520,8 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->access.journal) {
 		/* Refusals counted in windows still open are told too. */
 		daemon_refusals_flush(d, now_mono_ms(), true);
+		if (d->enforcing)
+			daemon_audit_agent(d, "stopped");
 		daemon_pass_end(d);
 		/* A snapshot being written is finished, not abandoned. */
 		if (journal_compacting(d->access.journal) > 0) {

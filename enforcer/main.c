@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <getopt.h>
 #include <grp.h>
+#include <pwd.h>
+#include <syslog.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "daemon.h"
 #include "diag.h"
 #include "log.h"
@@ -108,19 +111,66 @@ static int do_check(char **paths, int n, const char *spa_access)
 	return 0;
 }
 
-static int do_remove(const char *table)
+/* The agent's configuration and what the command line asks of it. */
+struct options {
+	struct jit_config cfg;
+	const char *group;
+	bool check, remove, use_syslog;
+};
+
+/*
+ * Lifting every deny is a decision like any other: one line in the audit
+ * trail (the agent's file, if its directory is there, and syslog's
+ * authpriv), whatever came of it.
+ */
+static void audit_remove(const struct options *o, const char *table, int r,
+			 const char *err)
 {
+	_cleanup_free_ char *path = NULL;
+	struct jit_audit *a = NULL;
+	struct passwd *pw = getpwuid(getuid());
+	const char *result = r == 0	    ? "removed"
+			     : r == -ENOENT ? "absent"
+					    : "failed";
+
+	if (o->cfg.log_dir &&
+	    asprintf(&path, "%s/audit.log", o->cfg.log_dir) < 0)
+		return;
+	if (audit_open(path, o->use_syslog, "audit", LOG_AUTHPRIV | LOG_NOTICE,
+		       &a) < 0 &&
+	    audit_open(NULL, o->use_syslog, "audit", LOG_AUTHPRIV | LOG_NOTICE,
+		       &a) < 0)
+		return;
+	audit_set_trail(a);
+	(void)audit_event(a,
+			  json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:I}, s:s?}",
+				    "event", "table", "result", result, "table",
+				    table, "channel", "agent", "actor", "user",
+				    pw ? pw->pw_name : "?", "uid",
+				    (json_int_t)getuid(), "error",
+				    r < 0 && r != -ENOENT ? err : NULL));
+	audit_close(a);
+}
+
+static int do_remove(const struct options *o)
+{
+	const char *table = o->cfg.table;
 	struct jit_table *t = NULL;
-	char err[512];
+	char err[512] = "";
 	int r;
 
+	if (o->use_syslog)
+		openlog("jit-enforcer", LOG_PID, LOG_AUTHPRIV);
 	r = table_open(table, false, &t);
 	if (r < 0) {
 		fprintf(stderr, "jit-enforcer: netlink: %s\n", strerror(-r));
+		snprintf(err, sizeof(err), "netlink: %s", strerror(-r));
+		audit_remove(o, table, r, err);
 		return 1;
 	}
 	r = table_remove(t, err, sizeof(err));
 	table_close(t);
+	audit_remove(o, table, r, err);
 	if (r == -ENOENT) {
 		printf("table inet %s does not exist; nothing to remove\n",
 		       table);
@@ -229,13 +279,6 @@ static const struct jit_config defaults = {
 	.spa_max_age_s = JIT_SPA_MAX_AGE_S_DEFAULT,
 	.user_rate = JIT_USER_RATE_DEFAULT,
 	.user_burst = JIT_USER_BURST_DEFAULT,
-};
-
-/* The agent's configuration and what the command line asks of it. */
-struct options {
-	struct jit_config cfg;
-	const char *group;
-	bool check, remove, use_syslog;
 };
 
 /* Returns -1 to go on, else the exit code (--help, --version, errors). */
@@ -408,7 +451,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r;
 	if (o.remove)
-		return do_remove(o.cfg.table);
+		return do_remove(&o);
 	if (socket_group(o.group, &o.cfg.socket_group) < 0)
 		return 2;
 

@@ -192,9 +192,53 @@ ip netns exec "$NS_VM" "$PROBE" unix "$SOCK" <"$TMP/pipeline.jsonl" >/dev/null
 check "... nor does root's own flood evict the other user's history" \
 	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e --arg v $V '[.events[] | select(.peer_user == \$v and .event == \"request\")] | length == 1' >/dev/null"
 
+# --- 5. what the agent enforces changes only with a trace --------------
+audited() { grep -q "$1" "$AUDIT"; }
+check "audit: the agent started" audited '"event":"agent","result":"started"'
+check "audit: the policies loaded at start, with file and hash" \
+	audited '"event":"policy","result":"loaded","policy":"ssh","file":"[^"]*/ssh.yaml","sha256":"[0-9a-f]\{64\}"'
+# A drop that widens who may request is a visible change.
+write_policy rdp <<Y
+name: rdp
+ports:
+  - port: 3389
+    max_duration: 1h
+requesters: {users: [$U, $V]}
+approval: manual
+approvers: {groups: [$GA]}
+Y
+check "audit: a policy's requesters widened, before and after" wait_for "policy changed" 5 \
+	audited '"event":"policy","result":"changed","policy":"rdp".*"sha256_before":"[0-9a-f]*".*"changes":{"requesters":{"before":{"users":\["'"$U"'"\],"groups":\[\]},"after":{"users":\["'"$U"'","'"$V"'"\]'
+check "... by the agent watching the directory" audited '"event":"reload","result":"done","trigger":"directory"'
+# A drop that silences detection host-wide raises an alert.
+write_policy quiet <<Y
+name: quiet
+ports:
+  - port: 2200
+requesters: {users: [$U]}
+alerts:
+  log_rate: 0
+Y
+check "audit: a new policy with log_rate 0" wait_for "policy quiet" 5 \
+	audited '"event":"policy","result":"loaded","policy":"quiet".*"log_rate":0'
+check "... raises JIT_DETECTION_OFF" wait_for "detection off alert" 5 \
+	grep -q '"alert_type":"JIT_DETECTION_OFF".*quiet.*log_rate' "$ALERTS"
+rm "$TMP/policies/quiet.yaml"
+check "audit: a policy removed" wait_for "policy removed" 5 \
+	audited '"event":"policy","result":"removed","policy":"quiet"'
+kill -HUP "$AGENT_PID"
+check "audit: a reload on SIGHUP" wait_for "sighup" 5 audited '"event":"reload","result":"done","trigger":"sighup"'
+jitctl reload >/dev/null
+check "audit: a reload on the socket, by root" \
+	audited '"event":"reload","result":"done","trigger":"socket".*"channel":"socket","actor":{"user":"root","uid":0}'
+
 # --- what was counted is told: one line per window, at the latest at stop --
 stop_agent TERM
 check "the floods are summed up in a line with their counts" \
 	grep -q '"event":"spa".*"result":"suppressed".*"counts":{"stale":[1-9][0-9]*,"bad_data":[1-9][0-9]*,"replay":[1-9]' "$AUDIT"
 check "... and the replay alerts counted beyond the first ones in one alert" \
 	grep -q '"alert_type":"JIT_SPA_REPLAY".*more JIT_SPA_REPLAY alert' "$ALERTS"
+check "audit: the agent stopped" audited '"event":"agent","result":"stopped"'
+vm "$ENFORCER" --remove --table "$TABLE" --log-dir "$TMP/log" --no-syslog >/dev/null
+check "audit: jit-enforcer --remove lifted the table, and who did it" \
+	audited '"event":"table","result":"removed","table":"'"$TABLE"'","channel":"agent","actor":{"user":"root","uid":0}'
