@@ -268,9 +268,6 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	access_expire(a, now_real_ms());
 	tmpl.uid = id->uid;
 	snprintf(tmpl.user, sizeof(tmpl.user), "%.32s", id->name);
-	err = rate_limited(a, "request", id, &tmpl, why);
-	if (err < 0)
-		return err;
 	p = policy_set_find(a->policies, tmpl.policy);
 	if (!p)
 		return refuse(a, why, "request", id, &tmpl, -EINVAL,
@@ -290,6 +287,11 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	if (err < 0)
 		return refuse(a, why, "request", id, &tmpl, err, code, "%s",
 			      why->message);
+	/* Only what would be decided costs a token: refusals have their
+	 * own bound in the audit trail. */
+	err = rate_limited(a, "request", id, &tmpl, why);
+	if (err < 0)
+		return err;
 	if (grants_add(a->grants, &tmpl, now_real_ms(), &r) < 0)
 		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
 			      "too-many-requests",
@@ -340,9 +342,6 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 	int err;
 
 	access_expire(a, now_real_ms());
-	err = rate_limited(a, event, id, &none, why);
-	if (err < 0)
-		return err;
 	r = record_seen(a, id, rid);
 	if (!r)
 		return refuse(a, why, event, id, &none, -ENOENT,
@@ -360,6 +359,9 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 	if (err < 0)
 		return refuse(a, why, event, id, r, err, code, "%s",
 			      why->message);
+	err = rate_limited(a, event, id, r, why);
+	if (err < 0)
+		return err;
 	if (approve) {
 		struct jit_request check = *r;
 

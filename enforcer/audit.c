@@ -109,10 +109,13 @@ int audit_event_line(struct jit_audit *a, json_t *event, char **ret)
 	json_decref(event);
 	for (size_t i = 0; a && a->trail && i < ARRAY_SIZE(trail_keys); i++)
 		if (!json_object_get(ordered, trail_keys[i]))
-			json_object_set_new(ordered, trail_keys[i],
-					    streq(trail_keys[i], "channel")
-						    ? json_string("agent")
-						    : json_null());
+			json_object_set_new(
+				ordered, trail_keys[i],
+				streq(trail_keys[i], "channel")
+					? json_string("agent")
+				: streq(trail_keys[i], "actor")
+					? json_pack("{s:n, s:n}", "user", "uid")
+					: json_null());
 	line = json_dumps(ordered, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ordered);
 	if (!line)

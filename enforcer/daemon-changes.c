@@ -161,7 +161,6 @@ static void policy_line(struct jit_daemon *d, const char *name,
 			const char *result, json_t *was, json_t *now)
 {
 	const json_t *cur = now ? now : was;
-	struct jit_request whose = { .uid = 0 };
 	json_t *ev = json_pack("{s:s, s:s, s:s, s:O, s:O}", "event", "policy",
 			       "result", result, "policy", name, "file",
 			       json_object_get(cur, "file"), "sha256",
@@ -193,10 +192,9 @@ static void policy_line(struct jit_daemon *d, const char *name,
 		json_object_set(ev, "sha256_before",
 				json_object_get(was, "sha256"));
 	json_object_set_new(ev, "changes", changes);
-	snprintf(whose.policy, sizeof(whose.policy), "%s", name);
 	log_notice("policy '%s' %s (%s)", name, result,
 		   json_string_value(json_object_get(cur, "file")));
-	daemon_event(d, ev, &whose);
+	daemon_audit(d, ev);
 }
 
 /* A policy that turns detection off, newly or more than before. */
@@ -253,7 +251,6 @@ void daemon_audit_policy_changes(struct jit_daemon *d, json_t *before)
 
 void daemon_audit_reload(struct jit_daemon *d, const char *trigger, int r)
 {
-	struct jit_request root = { .uid = 0 };
 	json_t *ev = json_pack(
 		"{s:s, s:s, s:s, s:i, s:b}", "event", "reload", "result",
 		r < 0 ? "failed" : "done", "trigger", trigger, "policies",
@@ -265,18 +262,15 @@ void daemon_audit_reload(struct jit_daemon *d, const char *trigger, int r)
 	set_actor(d, ev);
 	if (r < 0)
 		json_object_set_new(ev, "error", json_string(strerror(-r)));
-	daemon_event(d, ev, &root);
+	daemon_audit(d, ev);
 }
 
 void daemon_audit_agent(struct jit_daemon *d, const char *result)
 {
-	struct jit_request root = { .uid = 0 };
-
-	daemon_event(d,
+	daemon_audit(d,
 		     json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:{s:s, s:n}}",
 			       "event", "agent", "result", result, "version",
 			       JIT_VERSION, "pid", (int)getpid(), "table",
 			       d->cfg->table, "channel", "agent", "actor",
-			       "user", "jit-enforcer", "uid"),
-		     &root);
+			       "user", "jit-enforcer", "uid"));
 }

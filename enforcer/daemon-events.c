@@ -175,11 +175,14 @@ static void refusals_told(struct jit_daemon *d, struct jit_refusal_window *w)
 		   w->suppressed, w->user, JIT_REFUSALS_WINDOW_MS / 1000);
 	if (audit_event(
 		    d->audit,
-		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "event",
-			      "refusals", "peer_uid", (json_int_t)w->uid,
-			      "peer_user", w->user, "result", "suppressed",
-			      "count", (json_int_t)w->suppressed, "window_s",
-			      (json_int_t)(JIT_REFUSALS_WINDOW_MS / 1000))) < 0)
+		    json_pack(
+			    "{s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:{s:s, s:I}}",
+			    "event", "refusals", "peer_uid", (json_int_t)w->uid,
+			    "peer_user", w->user, "result", "suppressed",
+			    "count", (json_int_t)w->suppressed, "window_s",
+			    (json_int_t)(JIT_REFUSALS_WINDOW_MS / 1000),
+			    "requestor", w->user, "actor", "user", w->user,
+			    "uid", (json_int_t)w->uid)) < 0)
 		log_err("writing the audit log failed");
 	w->suppressed = 0;
 }
@@ -276,6 +279,15 @@ void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all)
 	if (all)
 		(void)daemon_spa_flush(d, now_ms, true);
 	refusals_arm(d, now_ms);
+}
+
+void daemon_audit(struct jit_daemon *d, json_t *ev)
+{
+	daemon_count_decision(d,
+			      json_string_value(json_object_get(ev, "event")),
+			      json_string_value(json_object_get(ev, "result")));
+	if (audit_event(d->audit, ev) < 0)
+		log_err("writing the audit log failed");
 }
 
 void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)

@@ -313,6 +313,11 @@ bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
 void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all);
 void daemon_event(struct jit_daemon *d, json_t *ev,
 		  const struct jit_request *r);
+/*
+ * A line about the agent itself (start, stop, reloads, policy changes):
+ * the audit trail and the counters, not the events of requests.
+ */
+void daemon_audit(struct jit_daemon *d, json_t *ev);
 /* The "events" op: recent events the caller may see; "follow" streams. */
 json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 			   json_t *req);

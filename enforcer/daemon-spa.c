@@ -351,9 +351,32 @@ static void audit_packet(struct jit_daemon *d, const struct jit_prefix *src,
 		json_object_set_new(ev, "source",
 				    json_string(prefix_format(&res->open, open,
 							      sizeof(open))));
+	if (res->n_ports) {
+		char ports[JIT_SPA_PORTS_MAX * 12] = "";
+
+		for (size_t i = 0; i < res->n_ports; i++)
+			snprintf(ports + strlen(ports),
+				 sizeof(ports) - strlen(ports), "%s%s/%u",
+				 i ? " " : "",
+				 proto_name(res->ports[i].ipproto),
+				 res->ports[i].port);
+		json_object_set_new(ev, "ports", json_string(ports));
+	}
 	if (res->duration_s)
 		json_object_set_new(ev, "duration_s",
 				    json_integer(res->duration_s));
+	/* An authenticated packet asks in the name of its stanza's user. */
+	if (res->stanza) {
+		json_object_set_new(ev, "requestor",
+				    json_string(res->stanza->jit_user));
+		json_object_set_new(ev, "actor",
+				    json_pack("{s:s, s:I}", "user",
+					      res->stanza->jit_user, "uid",
+					      (json_int_t)uid));
+	} else {
+		json_object_set_new(ev, "actor",
+				    json_pack("{s:n, s:n}", "user", "uid"));
+	}
 	if (error)
 		json_object_set_new(ev, "error", json_string(error));
 	if (message && *message)
