@@ -237,8 +237,10 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 }
 
 /*
- * A token of id's bucket for one decision (root exempt). Returns 0, or
- * -EBUSY with why filled in and the refusal audited.
+ * A token of id's bucket for one decision asked on the control socket
+ * (root exempt). SPA requests are metered in the kernel, per source, and
+ * each needs a fresh packet made with the key. Returns 0, or -EBUSY with
+ * why filled in and the refusal audited.
  */
 static int rate_limited(struct jit_access *a, const char *event,
 			const struct jit_identity *id,
@@ -247,6 +249,7 @@ static int rate_limited(struct jit_access *a, const char *event,
 	uint64_t retry = 0;
 
 	if (!a->rate || authz_unlimited(id) ||
+	    (id->channel && !streq(id->channel, "socket")) ||
 	    ratelimit_take(a->rate, id->uid, now_mono_ms(), &retry))
 		return 0;
 	return refuse(a, why, event, id, r, -EBUSY, "rate-limited",

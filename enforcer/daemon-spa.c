@@ -369,10 +369,12 @@ static void audit_packet(struct jit_daemon *d, const struct jit_prefix *src,
 	if (res->stanza) {
 		json_object_set_new(ev, "requestor",
 				    json_string(res->stanza->jit_user));
-		json_object_set_new(ev, "actor",
-				    json_pack("{s:s, s:I}", "user",
-					      res->stanza->jit_user, "uid",
-					      (json_int_t)uid));
+		json_object_set_new(
+			ev, "actor",
+			json_pack("{s:s, s:I}", "user", res->stanza->jit_user,
+				  "uid",
+				  (json_int_t)(uid ? uid
+						   : stanza_uid(res->stanza))));
 	} else {
 		json_object_set_new(ev, "actor",
 				    json_pack("{s:n, s:n}", "user", "uid"));

@@ -192,8 +192,19 @@ ip netns exec "$NS_VM" "$PROBE" unix "$SOCK" <"$TMP/pipeline.jsonl" >/dev/null
 check "... nor does root's own flood evict the other user's history" \
 	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e --arg v $V '[.events[] | select(.peer_user == \$v and .event == \"request\")] | length == 1' >/dev/null"
 
-# --- 5. what the agent enforces changes only with a trace --------------
+# --- 7. one schema: the same fields on every line (lib.sh checks every
+# line against docs/audit-schema.json at exit); a few by value here.
 audited() { grep -q "$1" "$AUDIT"; }
+actl "$V" request ssh --port 22 --from 203.0.113.41 --for 2h >/dev/null 2>&1
+check "audit: a refused request names its ports with the protocol" \
+	audited '"event":"request","peer_uid":[0-9]*,"peer_user":"'"$V"'","result":"refused".*"ports":"tcp/22"'
+jitctl request ssh --port 22 --from 203.0.113.42 --for 2s >/dev/null
+check "audit: root's request names root as its requestor" \
+	audited '"result":"granted","channel":"socket","actor":{"user":"root","uid":0}.*"source":"203.0.113.42/32".*"requestor":"root"'
+check "audit: an expiry is the timer's, not uid 0's" wait_for "expiry" 10 \
+	audited '"event":"expire","result":"expired","channel":"timer","actor":{"user":"jit-enforcer","uid":null}.*"source":"203.0.113.42/32"'
+
+# --- 5. what the agent enforces changes only with a trace --------------
 check "audit: the agent started" audited '"event":"agent","result":"started"'
 check "audit: the policies loaded at start, with file and hash" \
 	audited '"event":"policy","result":"loaded","policy":"ssh","file":"[^"]*/ssh.yaml","sha256":"[0-9a-f]\{64\}"'
