@@ -140,6 +140,9 @@ echo "# junk flood still running while the valid packets were sent: $running"
 check "with one source flooding, $opened of 5 valid packets from another open" [ "$opened" = 5 ]
 out=$(vm nft list set inet "$TABLE" spa_meter_v4 2>&1)
 check "the flooding source is metered on its own" grep -q "$C2_4" <<<"$out"
+out=$(vm nft list chain inet "$TABLE" input 2>&1)
+check "the meters come before the global limit, per IPv4 address and per IPv6 /64" \
+	grep -Pzq 'udp dport 62201 update @spa_meter_v4 \{ ip saddr limit rate over 10/second burst 20 packets \} drop\n\s*udp dport 62201 update @spa_meter_v6 \{ ip6 saddr & ffff:ffff:ffff:ffff:: limit rate over 10/second burst 20 packets \} drop\n\s*udp dport 62201 limit rate 2000/second' <<<"$out"
 
 # --- 4. who sees what ----------------------------------------------------
 # A refused SPA packet's alert quotes its user's message: for that user
