@@ -105,6 +105,8 @@ static void forget(struct jit_daemon *d, size_t k)
 	for (; k > 0; k--)
 		d->events[(d->first_event + k) % JIT_RECENT_EVENTS] =
 			d->events[(d->first_event + k - 1) % JIT_RECENT_EVENTS];
+	/* The slot left behind holds no line (events_free frees them all). */
+	d->events[d->first_event].line = NULL;
 	d->first_event = (d->first_event + 1) % JIT_RECENT_EVENTS;
 	d->n_events--;
 }
