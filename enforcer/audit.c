@@ -124,10 +124,22 @@ int audit_event_line(struct jit_audit *a, json_t *event, char **ret)
 		syslog(a->priority, "%s %s", a->tag, line);
 	if (a && a->fd >= 0) {
 		size_t n = strlen(line);
+		ssize_t w;
 
 		line[n] = '\n';
-		if (write(a->fd, line, n + 1) != (ssize_t)(n + 1))
-			r = -EIO;
+		w = write(a->fd, line, n + 1);
+		if (w != (ssize_t)(n + 1)) {
+			r = w < 0 ? -errno : -ENOSPC;
+			/* A full disk took part of the line: cut it, so that
+			 * the next line does not start in the middle of this
+			 * one. */
+			if (w > 0) {
+				off_t end = lseek(a->fd, 0, SEEK_END);
+
+				if (end >= w)
+					(void)!ftruncate(a->fd, end - w);
+			}
+		}
 		line[n] = '\0';
 	}
 	if (ret)
