@@ -37,6 +37,7 @@ struct jit_spa_source {
 	unsigned bad_hmac, replays; /* in this window; alerts go at 5, at 1 */
 	unsigned lines;		    /* audit lines written in this window */
 	bool suppressed;	    /* a line of it was counted instead */
+	unsigned counted;	    /* lines counted for the SPA window */
 };
 
 /*

@@ -154,6 +154,43 @@ static bool window_pending(const struct jit_spa_window *w)
 	return false;
 }
 
+#define TOP_SOURCES 5
+
+/* The sources most counted in the window, most first; their counts reset. */
+static json_t *top_sources(struct jit_spa_state *s)
+{
+	struct jit_spa_source *top[TOP_SOURCES] = { 0 };
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < s->n_fails; i++) {
+		struct jit_spa_source *e = &s->fails[i];
+		size_t k = TOP_SOURCES;
+
+		if (!e->counted)
+			continue;
+		while (k > 0 &&
+		       (!top[k - 1] || top[k - 1]->counted < e->counted))
+			k--;
+		if (k < TOP_SOURCES) {
+			memmove(&top[k + 1], &top[k],
+				(TOP_SOURCES - k - 1) * sizeof(top[0]));
+			top[k] = e;
+		}
+	}
+	for (size_t k = 0; k < TOP_SOURCES && top[k]; k++) {
+		char src[JIT_PREFIX_STRLEN];
+
+		json_array_append_new(
+			out,
+			json_pack("{s:s, s:i}", "source",
+				  prefix_format(&top[k]->src, src, sizeof(src)),
+				  "count", (int)top[k]->counted));
+	}
+	for (size_t i = 0; i < s->n_fails; i++)
+		s->fails[i].counted = 0;
+	return out;
+}
+
 /* One audit line, and one alert per type, for what the window counted. */
 static void window_told(struct jit_daemon *d, uint64_t now_ms)
 {
@@ -177,12 +214,14 @@ static void window_told(struct jit_daemon *d, uint64_t now_ms)
 			   "by one",
 			   total, w->sources, JIT_SPA_WINDOW_MS / 1000);
 		daemon_event(d,
-			     json_pack("{s:s, s:s, s:s, s:I, s:o, s:i, s:i}",
+			     json_pack("{s:s, s:s, s:s, s:I, s:o, s:i, s:o, "
+				       "s:i}",
 				       "event", "spa", "channel", "spa",
 				       "result", "suppressed", "count",
 				       (json_int_t)total, "counts", counts,
-				       "sources", (int)w->sources, "window_s",
-				       JIT_SPA_WINDOW_MS / 1000),
+				       "sources", (int)w->sources,
+				       "top_sources", top_sources(&d->spa),
+				       "window_s", JIT_SPA_WINDOW_MS / 1000),
 			     &root);
 	} else {
 		json_decref(counts);
@@ -246,6 +285,8 @@ static void spa_suppress(struct jit_daemon *d, struct jit_spa_source *e,
 
 	w->suppressed[k]++;
 	d->spa.c_suppressed++;
+	if (e)
+		e->counted++;
 	if (e && !e->suppressed) {
 		e->suppressed = true;
 		w->sources++;

@@ -250,6 +250,8 @@ check "audit: a reload on the socket, by root" \
 stop_agent TERM
 check "the floods are summed up in a line with their counts" \
 	grep -q '"event":"spa".*"result":"suppressed".*"counts":{"stale":[1-9][0-9]*,"bad_data":[1-9][0-9]*,"replay":[1-9]' "$AUDIT"
+check "... with the sources counted most, the one that flooded alone first" \
+	grep -q '"top_sources":\[{"source":"'"$C2_4"'/32","count":[1-9][0-9]' "$AUDIT"
 check "... and the replay alerts counted beyond the first ones in one alert" \
 	grep -q '"alert_type":"JIT_SPA_REPLAY".*more JIT_SPA_REPLAY alert' "$ALERTS"
 check "audit: the agent stopped" audited '"event":"agent","result":"stopped"'
