@@ -14,8 +14,13 @@
 #include "hashmap.h"
 #include "util.h"
 
+/* The agent's own decisions: expiries (the timer), and policy changes. */
 static const struct jit_identity agent_id = { .uid = 0,
-					      .name = "jit-enforcer" };
+					      .name = "jit-enforcer",
+					      .channel = "agent" };
+static const struct jit_identity timer_id = { .uid = 0,
+					      .name = "jit-enforcer",
+					      .channel = "timer" };
 
 static int refuse(struct jit_access *a, struct jit_refusal *why,
 		  const char *event, const struct jit_identity *by,
@@ -557,6 +562,29 @@ static int reserve_id(struct jit_access *a)
 	return r;
 }
 
+/*
+ * A token of id's bucket for one decision asked on the control socket
+ * (root exempt). SPA requests are metered in the kernel, per source, and
+ * each needs a fresh packet made with the key. Returns 0, or -EBUSY with
+ * why filled in and the refusal audited.
+ */
+static int rate_limited(struct jit_access *a, const char *event,
+			const struct jit_identity *id,
+			const struct jit_request *r, struct jit_refusal *why)
+{
+	uint64_t retry = 0;
+
+	if (!a->rate || authz_unlimited(id) ||
+	    (id->channel && !streq(id->channel, "socket")) ||
+	    ratelimit_take(a->rate, id->uid, now_mono_ms(), &retry))
+		return 0;
+	return refuse(a, why, event, id, r, -EBUSY, "rate-limited",
+		      "user '%s' asks faster than %.3g decisions per second "
+		      "(%u at once): try again in %" PRIu64 " ms",
+		      id->name, ratelimit_rate(a->rate),
+		      ratelimit_burst(a->rate), retry);
+}
+
 int access_request(struct jit_access *a, const struct jit_identity *id,
 		   const struct jit_request *tmpl_in, struct jit_request **ret,
 		   struct jit_refusal *why)
@@ -589,6 +617,12 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	if (err < 0)
 		return refuse(a, why, "request", id, &tmpl, err, code, "%s",
 			      why->message);
+	/* Only what would be decided costs a token: refusals have their
+	 * own bound in the audit trail. */
+	err = rate_limited(a, "request", id, &tmpl, why);
+	if (err < 0)
+		return err;
+
 	err = reserve_id(a);
 	if (err < 0)
 		return not_recorded(a, why, "request", id, &tmpl, err);
@@ -661,6 +695,9 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 	if (err < 0)
 		return refuse(a, why, event, id, r, err, code, "%s",
 			      why->message);
+	err = rate_limited(a, event, id, r, why);
+	if (err < 0)
+		return err;
 	if (approve) {
 		struct jit_request check = *r;
 
@@ -807,7 +844,7 @@ void access_expire(struct jit_access *a, uint64_t now)
 		(void)scopes_del(a->scopes, r->id, &r->key);
 		grants_apply(a->grants, r, &next);
 		ended(a, r, r->end_ms);
-		audit(a, "expire", &agent_id, r, "expired", NULL);
+		audit(a, "expire", &timer_id, r, "expired", NULL);
 		n++;
 	}
 	if (n)
@@ -1247,7 +1284,8 @@ static void end_at_start(struct jit_access *a, struct jit_request **end,
 		(void)record(a, &next, true);
 		note(a, r->id, false, true, NULL);
 		grants_apply(a->grants, r, &next);
-		audit(a, expired ? "expire" : "revoke", &agent_id, r,
+		audit(a, expired ? "expire" : "revoke",
+		      expired ? &timer_id : &agent_id, r,
 		      status_name(next.status),
 		      expired ? "ended while the agent was stopped"
 			      : "its elements were no longer in the kernel");

@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "policy.h"
 #include "scope.h"
+#include "ratelimit.h"
 
 /**
  * struct jit_kernel_ops - the grant sets, as the core needs them
@@ -104,6 +105,7 @@ struct jit_access_change;
  * @kernel: the grant sets
  * @kernel_ctx: passed to @kernel
  * @hooks: audit, detection, journal trouble
+ * @rate: decisions per user (root exempt), or NULL for no limit
  * @state_dir: named in messages about the journal
  * @dirty: something was journalled since the caller last synced
  * @changes: the decisions since the journal's last sync, to undo should
@@ -125,6 +127,7 @@ struct jit_access {
 	const struct jit_kernel_ops *kernel;
 	void *kernel_ctx;
 	struct jit_access_hooks hooks;
+	struct jit_ratelimit *rate;
 	const char *state_dir;
 	bool dirty;
 	struct jit_access_change *changes;

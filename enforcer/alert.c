@@ -210,6 +210,22 @@ const struct jit_alert_def alert_fleet_squatted = {
 	},
 };
 
+const struct jit_alert_def alert_detection_off = {
+	.type = "JIT_DETECTION_OFF",
+	.name = "A policy turned detection off",
+	.intent = "DefenseEvasion",
+	.techniques = { "T1562.001", NULL },
+	.severity = "High",
+	.remediation = {
+		"A policy file sets an alert threshold, or log_rate, to 0: "
+		"the lowest value of all policies applies, so that one file "
+		"turns this detection off for the whole host.",
+		"If nobody meant to, restore the file (its earlier content "
+		"hash is in the audit trail) and find out who changed it.",
+		NULL,
+	},
+};
+
 const struct jit_alert_def *const alert_defs[] = {
 	&alert_table_tampered,	     &alert_journal_failed,
 	&alert_journal_damaged,	     &alert_repeated_attempts,
@@ -217,6 +233,7 @@ const struct jit_alert_def *const alert_defs[] = {
 	&alert_after_grant_end,	     &alert_wide_grant,
 	&alert_spa_replay,	     &alert_spa_bad_hmac,
 	&alert_spa_refused,	     &alert_fleet_squatted,
+	&alert_detection_off,
 };
 const size_t alert_defs_count = ARRAY_SIZE(alert_defs);
 

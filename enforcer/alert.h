@@ -41,6 +41,7 @@ extern const struct jit_alert_def alert_spa_replay;
 extern const struct jit_alert_def alert_spa_bad_hmac;
 extern const struct jit_alert_def alert_spa_refused;
 extern const struct jit_alert_def alert_fleet_squatted;
+extern const struct jit_alert_def alert_detection_off;
 /* Every one of them (the metrics count alerts by type from 0). */
 extern const struct jit_alert_def *const alert_defs[];
 extern const size_t alert_defs_count;

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct jit_daemon;
 
@@ -31,6 +32,9 @@ struct jit_daemon;
  * @policies_changed: the policies in force were (re)loaded, initial at
  *                    start (optional; grants they no longer allow are
  *                    revoked by the core already)
+ * @flush: write the summary lines of the windows that ended by now_ms
+ *         (all: every window, at exit); returns when the next window with
+ *         counts ends, 0 for none (optional)
  */
 struct jit_channel {
 	const char *name;
@@ -40,6 +44,7 @@ struct jit_channel {
 	json_t *(*status)(struct jit_daemon *d);
 	void (*audit_line)(struct jit_daemon *d, const char *line);
 	void (*policies_changed)(struct jit_daemon *d, bool initial);
+	uint64_t (*flush)(struct jit_daemon *d, uint64_t now_ms, bool all);
 };
 
 extern const struct jit_channel channel_spa;
@@ -56,6 +61,8 @@ void channels_teardown(struct jit_daemon *d);
 /* An audit line to the channels that take them. */
 void channels_audit_line(struct jit_daemon *d, const char *line);
 void channels_policies_changed(struct jit_daemon *d, bool initial);
+/* Each channel's flush; the earliest next window end (0: none). */
+uint64_t channels_flush(struct jit_daemon *d, uint64_t now_ms, bool all);
 /* Each channel's status into obj under its name. */
 void channels_status(struct jit_daemon *d, json_t *obj);
 

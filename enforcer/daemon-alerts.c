@@ -4,6 +4,7 @@
  * the table, and which policy a denied packet ran into.
  */
 #include <netinet/in.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 
@@ -51,6 +52,7 @@ static int open_logs(struct jit_daemon *d, struct jit_audit **audit,
 		audit_close(a);
 		return r;
 	}
+	audit_set_trail(a);
 	*audit = a;
 	return 0;
 }
@@ -90,8 +92,25 @@ bool daemon_alert_may_see(struct jit_daemon *d, json_t *alert,
 	const struct jit_request *r;
 	struct jit_request gone = { .uid = (uint32_t)-1 };
 
-	if (!json_is_integer(rid))
-		return true;
+	if (!json_is_integer(rid)) {
+		const char *user =
+			json_string_value(json_object_get(ent, "user"));
+		struct jit_request whose = { .uid = 0 };
+		struct passwd pw, *found = NULL;
+		char buf[4096];
+
+		/* A refused SPA packet quotes what its user asked: for that
+		 * user and root, as its line among the events is. */
+		if (!streq(json_string_value(
+				   json_object_get(alert, "alert_type"))
+				   ?: "",
+			   alert_spa_refused.type))
+			return true;
+		if (user && *user &&
+		    !getpwnam_r(user, &pw, buf, sizeof(buf), &found) && found)
+			whose.uid = found->pw_uid;
+		return authz_may_see(NULL, id, &whose);
+	}
 	r = grants_get(d->access.grants, (uint64_t)json_integer_value(rid));
 	if (!r) {
 		/* A record no longer kept: its policy's approvers and root. */

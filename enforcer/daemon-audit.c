@@ -11,10 +11,57 @@
 #include "log.h"
 #include "util.h"
 
+/* The agent's own decisions have no person behind them. */
+static bool by_agent(const struct jit_identity *id)
+{
+	return id->channel &&
+	       (streq(id->channel, "timer") || streq(id->channel, "agent"));
+}
+
+/*
+ * The start of an audit line: the event, who made it (peer_uid and
+ * peer_user for a person, as before), and "actor", the same for every
+ * line: {"user", "uid"}, uid null for the agent itself and for a fleet
+ * identity (no local user).
+ */
 json_t *daemon_audit_base(const char *event, const struct jit_identity *id)
 {
-	return json_pack("{s:s, s:I, s:s}", "event", event, "peer_uid",
-			 (json_int_t)id->uid, "peer_user", id->name);
+	json_t *ev;
+
+	if (by_agent(id))
+		ev = json_pack("{s:s}", "event", event);
+	else
+		ev = json_pack("{s:s, s:I, s:s}", "event", event, "peer_uid",
+			       (json_int_t)id->uid, "peer_user", id->name);
+	json_object_set_new(ev, "channel",
+			    json_string(id->channel ? id->channel : "socket"));
+	json_object_set_new(ev, "actor", daemon_audit_actor(id));
+	return ev;
+}
+
+json_t *daemon_audit_actor(const struct jit_identity *id)
+{
+	if (by_agent(id) || (id->channel && streq(id->channel, "fleet")))
+		return json_pack("{s:s, s:n}", "user", id->name, "uid");
+	return json_pack("{s:s, s:I}", "user", id->name, "uid",
+			 (json_int_t)id->uid);
+}
+
+/*
+ * The protocols of a request that named none (refused before a policy
+ * gave them): those of the policy's entry for its ports, else both.
+ */
+static unsigned audit_protos(struct jit_daemon *d, const struct jit_request *r)
+{
+	const struct jit_policy *p = daemon_policy_named(d, r->policy);
+
+	if (r->key.protos)
+		return r->key.protos;
+	for (size_t i = 0; p && i < p->n_ports; i++)
+		if (p->ports[i].port_lo <= r->key.port_lo &&
+		    r->key.port_hi <= p->ports[i].port_hi)
+			return p->ports[i].protos;
+	return JIT_PROTO_TCP | JIT_PROTO_UDP;
 }
 
 void daemon_audit_request(struct jit_daemon *d, json_t *ev,
@@ -27,18 +74,22 @@ void daemon_audit_request(struct jit_daemon *d, json_t *ev,
 	if (r->policy[0])
 		json_object_set_new(ev, "policy", json_string(r->policy));
 	if (r->key.source.family) {
+		struct jit_grant_key k = r->key;
+
+		k.protos = audit_protos(d, r);
 		json_object_set_new(ev, "source",
 				    json_string(prefix_format(
 					    &r->key.source, src, sizeof(src))));
-		json_object_set_new(ev, "ports",
-				    json_string(grant_key_ports(
-					    &r->key, ports, sizeof(ports))));
+		if (r->key.port_lo)
+			json_object_set_new(ev, "ports",
+					    json_string(grant_key_ports(
+						    &k, ports, sizeof(ports))));
 	}
 	if (r->duration_s)
 		json_object_set_new(ev, "duration_s",
 				    json_integer(r->duration_s));
 	json_object_set_new(ev, "reason", json_string(request_reason(r)));
-	if (r->user[0] && (r->uid || r->fleet_id))
+	if (r->user[0])
 		json_object_set_new(ev, "requestor", json_string(r->user));
 	if (r->end_ms)
 		json_object_set_new(ev, "end_ms", json_integer(r->end_ms));
@@ -65,8 +116,6 @@ void daemon_audit_decision(void *userdata, const struct jit_access_event *e)
 	}
 	ev = daemon_audit_base(e->event, e->by);
 	json_object_set_new(ev, "result", json_string(e->result));
-	if (e->by->channel)
-		json_object_set_new(ev, "channel", json_string(e->by->channel));
 	if (!e->error && e->r->status_reason[0] &&
 	    e->r->status != JIT_INITIATED)
 		json_object_set_new(ev, "status_reason",

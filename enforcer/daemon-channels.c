@@ -46,6 +46,21 @@ void channels_policies_changed(struct jit_daemon *d, bool initial)
 			channels[i]->policies_changed(d, initial);
 }
 
+uint64_t channels_flush(struct jit_daemon *d, uint64_t now_ms, bool all)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < channels_count; i++) {
+		uint64_t n = channels[i]->flush
+				     ? channels[i]->flush(d, now_ms, all)
+				     : 0;
+
+		if (n && (!next || n < next))
+			next = n;
+	}
+	return next;
+}
+
 void channels_status(struct jit_daemon *d, json_t *obj)
 {
 	for (size_t i = 0; i < channels_count; i++)

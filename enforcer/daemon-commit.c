@@ -269,12 +269,31 @@ static void note_elder_sessions(struct jit_daemon *d,
 	}
 	free(live);
 }
+static int reload(struct jit_daemon *d, bool initial);
 
 /*
  * Reload the policy directory and bring the kernel in line. A rejected file
  * keeps its last good version; a failed commit leaves the kernel as it was.
+ * The reload, and every policy it loaded, changed or removed, is audited
+ * (at start, every policy in force counts as loaded).
  */
 int daemon_reload(struct jit_daemon *d, bool initial)
+{
+	json_t *before = initial ? json_object() : daemon_policies_snapshot(d);
+	const char *trigger = initial		  ? "start"
+			      : d->reload_trigger ? d->reload_trigger
+						  : "directory";
+	int r = reload(d, initial);
+
+	daemon_audit_reload(d, trigger, r);
+	daemon_audit_policy_changes(d, before);
+	json_decref(before);
+	d->reload_trigger = NULL;
+	d->reload_by_peer = false;
+	return r;
+}
+
+static int reload(struct jit_daemon *d, bool initial)
 {
 	struct jit_ruleset *rs = NULL;
 	struct jit_diag diag;

@@ -39,6 +39,41 @@ struct jit_spa_source {
 	struct jit_prefix src;
 	uint64_t first_ms, last_ms;
 	unsigned bad_hmac, replays; /* in this window; alerts go at 5, at 1 */
+	unsigned lines;		    /* audit lines written in this window */
+	bool suppressed;	    /* a line of it was counted instead */
+	unsigned counted;	    /* lines counted for the SPA window */
+};
+
+/*
+ * Refused SPA packets (stale, bad data, replays, refused by the stanza)
+ * are audited one by one up to JIT_SPA_LINES_PER_SOURCE per source and
+ * JIT_SPA_LINES_PER_WINDOW from all sources in JIT_SPA_WINDOW_MS; the rest
+ * are counted, and one line per window says how many of each. Alerts about
+ * SPA packets: at most JIT_SPA_ALERTS_PER_WINDOW of each type, then one
+ * that says how many more there were.
+ */
+#define JIT_SPA_WINDOW_MS	  60000
+#define JIT_SPA_LINES_PER_SOURCE  10
+#define JIT_SPA_LINES_PER_WINDOW  30
+#define JIT_SPA_ALERTS_PER_WINDOW 5
+
+enum jit_spa_kind {
+	JIT_SPA_K_STALE,
+	JIT_SPA_K_BAD_DATA,
+	JIT_SPA_K_REPLAY,
+	JIT_SPA_K_REFUSED,
+	JIT_SPA_K_BAD_HMAC,
+	JIT_SPA_K_COUNT,
+};
+
+/* The window of SPA audit lines and alerts (monotonic clock). */
+struct jit_spa_window {
+	uint64_t start_ms;
+	unsigned lines;
+	uint64_t suppressed[JIT_SPA_K_COUNT];
+	unsigned sources; /* with a line counted, not written */
+	unsigned alerts[JIT_SPA_K_COUNT];
+	unsigned alerts_suppressed[JIT_SPA_K_COUNT];
 };
 
 /* An SPA packet that waits for its digest to be durable. */
@@ -69,6 +104,8 @@ struct jit_spa_state {
 	struct hashmap fail_index; /* source -> 1 + index in fails */
 	uint64_t seed;
 	uint64_t last_prune_ms;
+	struct jit_spa_window win;
+	uint64_t c_suppressed;
 	uint64_t c_packets, c_ignored, c_no_stanza, c_bad_hmac, c_replays,
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
 };
@@ -112,8 +149,10 @@ struct jit_fleet_state {
 		c_snapshots, c_published, c_squatted, c_unpublished;
 };
 
-/* Decisions kept for `jitctl events` without --follow. */
+/* Decisions kept for `jitctl events` without --follow... */
 #define JIT_RECENT_EVENTS 1000
+/* ... of which one user (one uid) holds at most this many. */
+#define JIT_RECENT_EVENTS_PER_USER 250
 /* (event, result) pairs the metrics count decisions by. */
 #define JIT_DECISION_KINDS  32
 #define JIT_ALERT_TYPES_MAX 16
@@ -221,6 +260,7 @@ struct jit_refusal_window {
 	char user[JIT_USER_MAX];
 	uint64_t start_ms;
 	unsigned n, suppressed;
+	bool limited; /* a rate-limited refusal was written in this window */
 };
 
 struct jit_daemon {
@@ -282,6 +322,9 @@ struct jit_daemon {
 	uint64_t started_ms;
 	uint64_t last_reload_ms;
 	unsigned reloads;
+	const char *reload_trigger;    /* for the next reload's audit line */
+	bool reload_by_peer;	       /* asked on the socket by reload_by */
+	struct jit_identity reload_by; /* uid and name only */
 	bool quit;
 };
 
@@ -289,7 +332,10 @@ struct jit_daemon {
 /* The policy in force named name, or NULL. */
 const struct jit_policy *daemon_policy_named(struct jit_daemon *d,
 					     const char *name);
-/* A follower's identity, from its state (NULL: none could be had). */
+/*
+ * A follower's identity, from its state (NULL: none could be had), looked
+ * up again if the policies were reloaded since, or a minute went by.
+ */
 const struct jit_identity *daemon_viewer_id(void *state);
 /*
  * Who may see an alert: one about a request follows its record, as the
@@ -324,6 +370,16 @@ void daemon_collect_mgmt_ports(struct jit_daemon *d);
 
 /* daemon-spa.c, daemon-fleet.c: channels, known through channel.h. */
 
+/* daemon-changes.c: what the agent enforces, in the audit trail. */
+/* Every policy in force, as its audit lines describe it. */
+json_t *daemon_policies_snapshot(struct jit_daemon *d);
+/* One line per policy loaded, changed or removed since before. */
+void daemon_audit_policy_changes(struct jit_daemon *d, json_t *before);
+/* One line for a reload: what asked for it, and r (0 or -errno). */
+void daemon_audit_reload(struct jit_daemon *d, const char *trigger, int r);
+/* "started" or "stopped". */
+void daemon_audit_agent(struct jit_daemon *d, const char *result);
+
 /* daemon-views.c: what the control socket shows. */
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
 			      json_t *req);
@@ -349,6 +405,11 @@ bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
 void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all);
 void daemon_event(struct jit_daemon *d, json_t *ev,
 		  const struct jit_request *r);
+/*
+ * A line about the agent itself (start, stop, reloads, policy changes):
+ * the audit trail and the counters, not the events of requests.
+ */
+void daemon_audit(struct jit_daemon *d, json_t *ev);
 /* The "events" op: recent events the caller may see; "follow" streams. */
 json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 			   json_t *req);
@@ -359,6 +420,8 @@ json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 void daemon_audit_decision(void *userdata, const struct jit_access_event *e);
 /* An audit line's first fields: event, peer_uid, peer_user. */
 json_t *daemon_audit_base(const char *event, const struct jit_identity *id);
+/* {"user", "uid"} of who made a decision (uid null: no local user). */
+json_t *daemon_audit_actor(const struct jit_identity *id);
 /* The request's fields into ev, then out as an event (ev taken). */
 void daemon_audit_request(struct jit_daemon *d, json_t *ev,
 			  const struct jit_request *r);

@@ -317,6 +317,17 @@ static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
 	if (!authz_may_reload(&who))
 		return control_error("permission-denied",
 				     "only root may reload policies");
+	d->reload_trigger = "socket";
+	d->reload_by_peer = true;
+	{
+		struct jit_identity id;
+
+		peer_identity(peer, &id);
+		d->reload_by = (struct jit_identity){ .uid = id.uid };
+		snprintf(d->reload_by.name, sizeof(d->reload_by.name), "%s",
+			 id.name);
+		identity_release(&id);
+	}
 	if (daemon_reload(d, false) < 0)
 		return control_error("reload-failed",
 				     "reload failed; see the agent's log");

@@ -13,6 +13,7 @@
 
 #include "control.h"
 #include "daemon-internal.h"
+#include "ratelimit.h"
 #include "duration.h"
 #include "log.h"
 #include "loop.h"
@@ -54,6 +55,7 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_notice("SIGHUP: reloading policies");
+			d->reload_trigger = "sighup";
 			daemon_reload(d, false);
 			channels_reload(d);
 		} else if (si.ssi_signo == SIGUSR1) {
@@ -302,6 +304,10 @@ static int setup_core(struct jit_daemon *d)
 {
 	if (daemon_init_access(d) < 0)
 		return -ENOMEM;
+	if (d->cfg->user_rate > 0 &&
+	    ratelimit_new(d->cfg->user_rate, d->cfg->user_burst,
+			  &d->access.rate) < 0)
+		return -ENOMEM;
 	daemon_counters_init(d);
 	d->detect = detect_new(daemon_on_detect, d);
 	d->recent_alerts = json_array();
@@ -503,6 +509,7 @@ static int daemon_setup(struct jit_daemon *d)
 	daemon_events_init(d);
 	drop_privileges();
 	d->enforcing = true;
+	daemon_audit_agent(d, "started");
 	log_notice("enforcing; control socket %s", d->cfg->socket_path);
 	log_info("start: journal %.1f ms, records against the kernel %.1f ms, "
 		 "first commit %.1f ms",
@@ -521,6 +528,8 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->access.journal) {
 		/* Refusals counted in windows still open are told too. */
 		daemon_refusals_flush(d, now_mono_ms(), true);
+		if (d->enforcing)
+			daemon_audit_agent(d, "stopped");
 		daemon_pass_end(d);
 		/* A snapshot being written is finished, not abandoned. */
 		if (journal_compacting(d->access.journal) > 0) {
@@ -571,6 +580,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	access_release(&d->access);
 	grants_free(d->access.grants);
 	scopes_free(d->access.scopes);
+	ratelimit_free(d->access.rate);
 	journal_close(d->access.journal);
 	replay_free(d->replay);
 	free(d->pass);

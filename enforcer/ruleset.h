@@ -104,6 +104,9 @@ struct jit_ruleset {
 #define JIT_LOG_PREFIX_SPA    "jit-spa"
 /* SPA packets passed to the agent per second at most (the rest dropped). */
 #define JIT_SPA_LOG_RATE 2000
+/* What one source (IPv4 address, IPv6 /64) may use of it. */
+#define JIT_SPA_SOURCE_RATE  10
+#define JIT_SPA_SOURCE_BURST 20
 /* Bytes of an SPA packet copied: headers and fwknop's largest packet. */
 #define JIT_SPA_SNAPLEN 1600
 

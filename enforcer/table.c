@@ -118,6 +118,20 @@ enum {
 #define SET_UNRECORDED "unrecorded"
 #define DT_INTEGER     4
 
+/*
+ * Per-source meters in front of the SPA port's global limit: a source
+ * (an IPv4 address, an IPv6 /64) over its own rate is dropped before it
+ * can use the global budget, so that one sender cannot starve the others.
+ * Entries go 10 s after a source's last packet; a full set (a flood of
+ * spoofed sources) leaves new sources to the global limit alone.
+ */
+#define SET_SPA_METER_V4     "spa_meter_v4"
+#define SET_SPA_METER_V6     "spa_meter_v6"
+#define SET_ID_SPA_METER_V4  100
+#define SET_ID_SPA_METER_V6  101
+#define SPA_METER_SIZE	     65535
+#define SPA_METER_TIMEOUT_MS 10000
+
 struct jit_table {
 	struct jit_nft *nft;
 	char name[JIT_TABLE_NAME_MAX + 1];
@@ -429,6 +443,37 @@ static void e_limit(struct builder *bld, uint64_t rate, uint32_t burst)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
 	}
+	e_add(bld, e);
+}
+
+/*
+ * "update @set { <key in REG32_00> limit rate over R/second burst B
+ * packets }": true for a packet over its key's own rate.
+ */
+static void e_meter_over(struct builder *bld, const char *set, uint32_t set_id,
+			 uint64_t rate, uint32_t burst)
+{
+	struct nftnl_expr *e = e_new(bld, "dynset");
+	struct nftnl_expr *lim;
+
+	if (!e)
+		return;
+	lim = nftnl_expr_alloc("limit");
+	if (!lim) {
+		nftnl_expr_free(e);
+		bld->err = -ENOMEM;
+		return;
+	}
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, rate);
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_BURST, burst);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, set_id);
+	nftnl_expr_add_expr(e, NFTNL_EXPR_DYNSET_EXPRESSIONS, lim);
 	e_add(bld, e);
 }
 
@@ -825,10 +870,81 @@ static void e_udp_dport(struct builder *bld, uint16_t port)
  * copied whole to their own NFLOG group (at most so many per second), and
  * dropped, so that the port answers nothing, not even ICMP.
  */
+static void emit_spa_meters(struct builder *bld, const struct jit_ruleset *rs)
+{
+	for (int v4 = 1; v4 >= 0; v4--) {
+		const char *name = v4 ? SET_SPA_METER_V4 : SET_SPA_METER_V6;
+		uint32_t id = v4 ? SET_ID_SPA_METER_V4 : SET_ID_SPA_METER_V6;
+		struct nftnl_set *s;
+
+		if (!rs->spa_port)
+			return;
+		s = set_new(bld, name, id);
+		if (!s)
+			return;
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
+				  NFT_SET_EVAL | NFT_SET_TIMEOUT);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+				  v4 ? DT_IPV4 : DT_IPV6);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 4 : 16);
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, SPA_METER_SIZE);
+		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, SPA_METER_TIMEOUT_MS);
+		emit_set(bld, s, false);
+		nftnl_set_free(s);
+	}
+}
+
+/*
+ * "udp dport P update @spa_meter_v4 { ip saddr limit rate over R/second
+ * burst B packets } drop", and for IPv6 keyed by the source's /64.
+ */
+static void emit_spa_meter_rules(struct builder *bld,
+				 const struct jit_ruleset *rs)
+{
+	static const uint8_t mask64[16] = { 0xff, 0xff, 0xff, 0xff,
+					    0xff, 0xff, 0xff, 0xff };
+	static const uint8_t zero[16];
+
+	for (int v4 = 1; v4 >= 0; v4--) {
+		rule_begin(bld, CHAIN_INPUT);
+		e_udp_dport(bld, rs->spa_port);
+		e_nfproto(bld, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		e_payload(bld, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
+			  v4 ? 4 : 16, NFT_REG32_00);
+		if (!v4) {
+			struct nftnl_expr *e = e_new(bld, "bitwise");
+
+			if (e) {
+				nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG,
+						   NFT_REG32_00);
+				nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG,
+						   NFT_REG32_00);
+				nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN,
+						   16);
+				nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK,
+					       mask64, 16);
+				nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero,
+					       16);
+			}
+			e_add(bld, e);
+		}
+		e_meter_over(bld, v4 ? SET_SPA_METER_V4 : SET_SPA_METER_V6,
+			     v4 ? SET_ID_SPA_METER_V4 : SET_ID_SPA_METER_V6,
+			     JIT_SPA_SOURCE_RATE, JIT_SPA_SOURCE_BURST);
+		e_verdict(bld, NF_DROP);
+		rule_end(bld, v4 ? "rule 'udp dport P update @spa_meter_v4 { "
+				   "ip saddr limit rate over ... } drop'"
+				 : "rule 'udp dport P update @spa_meter_v6 { "
+				   "ip6 saddr & ffff:ffff:ffff:ffff:: limit "
+				   "rate over ... } drop'");
+	}
+}
+
 static void emit_spa_rules(struct builder *bld, const struct jit_ruleset *rs)
 {
 	if (!rs->spa_port)
 		return;
+	emit_spa_meter_rules(bld, rs);
 	rule_begin(bld, CHAIN_INPUT);
 	e_udp_dport(bld, rs->spa_port);
 	e_limit(bld, JIT_SPA_LOG_RATE, JIT_SPA_LOG_RATE);
@@ -999,6 +1115,7 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	emit_sessions(&bld, a->sessions, a->n_sessions, false);
 	emit_grant_sets(&bld, a->sync_grants);
 	emit_unrecorded_set(&bld);
+	emit_spa_meters(&bld, a->rs);
 	if (a->sync_grants)
 		emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
 	emit_input_chain(&bld, a->rs);
