@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "alert.h"
+#include "audit.h"
 #include "util.h"
 
 const struct jit_alert_def alert_journal_failed = {
@@ -284,8 +285,7 @@ json_t *alert_build(const struct jit_alert_def *def, const char *description,
 	char id[37], host[256] = "", first[40], last[40];
 
 	uuid4(id);
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		host[0] = '\0';
+	snprintf(host, sizeof(host), "%s", audit_host());
 	for (size_t i = 0; def->techniques[i]; i++)
 		json_array_append_new(tech, json_string(def->techniques[i]));
 	for (size_t i = 0; def->remediation[i]; i++)

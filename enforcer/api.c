@@ -484,8 +484,7 @@ static void terminate(struct jit_daemon *d, const struct jit_identity *id,
 	for (size_t i = 0; i < res.n_listed; i++)
 		json_array_append_new(spared,
 				      spared_json(d, id, &res.spared[i]));
-	json_object_set_new(ev, "result",
-			    json_string(tr < 0 ? "partial" : "done"));
+	daemon_audit_result(ev, tr < 0 ? "partial" : "done", id);
 	json_object_set_new(ev, "terminated_sockets",
 			    json_integer(res.sockets));
 	json_object_set_new(ev, "deleted_flows", json_integer(res.flows));

@@ -31,13 +31,21 @@ void audit_set_trail(struct jit_audit *a)
 		a->trail = true;
 }
 
+static char audit_host_name[256];
+
+void audit_set_host(const char *name)
+{
+	snprintf(audit_host_name, sizeof(audit_host_name), "%s",
+		 name ? name : "");
+}
+
 const char *audit_host(void)
 {
-	static char host[256];
+	char *h = audit_host_name;
 
-	if (!host[0] && (gethostname(host, sizeof(host) - 1) < 0 || !host[0]))
-		snprintf(host, sizeof(host), "localhost");
-	return host;
+	if (!h[0] && (gethostname(h, sizeof(audit_host_name) - 1) < 0 || !h[0]))
+		snprintf(h, sizeof(audit_host_name), "localhost");
+	return h;
 }
 
 int audit_open(const char *path, bool use_syslog, const char *tag, int priority,

@@ -28,6 +28,9 @@ struct jit_audit *audit_close(struct jit_audit *a);
 void audit_set_trail(struct jit_audit *a);
 /* This host's name, as the audit lines and alerts give it. */
 const char *audit_host(void);
+/* The name audit lines and alerts carry (the fleet's host name when fleet
+ * mode is on); NULL or "" goes back to the hostname. */
+void audit_set_host(const char *name);
 
 /*
  * Record one event; takes the reference. "time" (ISO 8601 UTC with

@@ -21,22 +21,24 @@ static bool by_agent(const struct jit_identity *id)
 /*
  * The start of an audit line: the event, who made it (peer_uid and
  * peer_user for a person, as before), and "actor", the same for every
- * line: {"user", "uid"}, uid null for the agent itself and for a fleet
- * identity (no local user).
+ * line (daemon_audit_result): {"user", "uid"}, uid null for the agent
+ * itself and for a fleet identity (no local user).
  */
 json_t *daemon_audit_base(const char *event, const struct jit_identity *id)
 {
-	json_t *ev;
-
 	if (by_agent(id))
-		ev = json_pack("{s:s}", "event", event);
-	else
-		ev = json_pack("{s:s, s:I, s:s}", "event", event, "peer_uid",
-			       (json_int_t)id->uid, "peer_user", id->name);
+		return json_pack("{s:s}", "event", event);
+	return json_pack("{s:s, s:I, s:s}", "event", event, "peer_uid",
+			 (json_int_t)id->uid, "peer_user", id->name);
+}
+
+void daemon_audit_result(json_t *ev, const char *result,
+			 const struct jit_identity *id)
+{
+	json_object_set_new(ev, "result", json_string(result));
 	json_object_set_new(ev, "channel",
 			    json_string(id->channel ? id->channel : "socket"));
 	json_object_set_new(ev, "actor", daemon_audit_actor(id));
-	return ev;
 }
 
 json_t *daemon_audit_actor(const struct jit_identity *id)
@@ -115,7 +117,7 @@ void daemon_audit_decision(void *userdata, const struct jit_access_event *e)
 		return;
 	}
 	ev = daemon_audit_base(e->event, e->by);
-	json_object_set_new(ev, "result", json_string(e->result));
+	daemon_audit_result(ev, e->result, e->by);
 	if (!e->error && e->r->status_reason[0] &&
 	    e->r->status != JIT_INITIATED)
 		json_object_set_new(ev, "status_reason",

@@ -288,8 +288,13 @@ void daemon_audit(struct jit_daemon *d, json_t *ev)
 	daemon_count_decision(d,
 			      json_string_value(json_object_get(ev, "event")),
 			      json_string_value(json_object_get(ev, "result")));
-	if (audit_event(d->audit, ev) < 0)
+	_cleanup_free_ char *line = NULL;
+
+	if (audit_event_line(d->audit, ev, &line) < 0)
 		log_err("writing the audit log failed");
+	/* Every line of the trail, not only decisions on records. */
+	if (line)
+		channels_audit_line(d, line);
 }
 
 void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)

@@ -10,6 +10,7 @@
 
 #include "alert.h"
 #include "config.h"
+#include "audit.h"
 #include "daemon-internal.h"
 #include "fleet.h"
 #include "log.h"
@@ -225,14 +226,12 @@ static void on_thread(struct jit_io *io, uint32_t events)
 }
 
 /* The host's name at the front of a copy of line (an object). */
-static char *with_host(const char *host, const char *line)
+/* A line as the audit log has it: "host" is already this host's name. */
+static char *with_host(const char *line)
 {
-	char *s;
-
 	if (line[0] != '{' || line[1] == '}')
 		return NULL;
-	return asprintf(&s, "{\"host\":\"%s\",%s", host, line + 1) < 0 ? NULL
-								       : s;
+	return strdup(line);
 }
 
 static void daemon_fleet_audit(struct jit_daemon *d, const char *line)
@@ -243,7 +242,7 @@ static void daemon_fleet_audit(struct jit_daemon *d, const char *line)
 
 	if (!f->conf || !f->outbox)
 		return;
-	text = with_host(f->conf->host, line);
+	text = with_host(line);
 	if (!text || fleet_outbox_add(f->outbox, text, &seq) < 0 ||
 	    fleet_nats_publish(f->nats, seq, fleet_outbox_nonce(f->outbox),
 			       text, false) < 0)
@@ -303,6 +302,8 @@ static int start(struct jit_daemon *d, struct jit_fleet_conf *conf)
 	if (r == 0)
 		r = loop_watch(d->epfd, &f->io, fd, on_thread, EPOLLIN);
 	f->conf = conf;
+	/* One name for this host in every audit line and alert. */
+	audit_set_host(conf->host);
 	if (r == 0)
 		r = fleet_outbox_each_pending(f->outbox, resend, d);
 	if (r < 0) {

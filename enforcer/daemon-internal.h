@@ -420,6 +420,9 @@ json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 void daemon_audit_decision(void *userdata, const struct jit_access_event *e);
 /* An audit line's first fields: event, peer_uid, peer_user. */
 json_t *daemon_audit_base(const char *event, const struct jit_identity *id);
+/* The line's result, then its channel and actor. */
+void daemon_audit_result(json_t *ev, const char *result,
+			 const struct jit_identity *id);
 /* {"user", "uid"} of who made a decision (uid null: no local user). */
 json_t *daemon_audit_actor(const struct jit_identity *id);
 /* The request's fields into ev, then out as an event (ev taken). */
