@@ -98,6 +98,9 @@ json_error usage 2 grants --limit x
 json_error usage 2 requests --format yaml
 json_error usage 2 requests extra
 json_error usage 2 alerts --limit -1
+run request ssh --port 22 --from 192.0.2.7 --for 10
+check "--for without a unit is refused with a hint: $err" \
+	eval '[ "$rc" = 2 ] && grep -qF "jitctl request: --for '"'"'10'"'"' has no unit: 10s? 10m?" <<<"$err"'
 run --socket status
 check "options without a command say so: $err" eval '[ "$rc" = 2 ] && grep -q "^jitctl: no command given" <<<"$err"'
 : >"$TMP/not-a-socket"
