@@ -56,6 +56,8 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 			log_notice("SIGHUP: reloading policies");
 			daemon_reload(d, false);
 			(void)daemon_spa_reload(d);
+			if (daemon_reopen_logs(d) == 0)
+				log_info("SIGHUP: log files reopened");
 		} else if (si.ssi_signo == SIGUSR1) {
 			if (daemon_reopen_logs(d) == 0)
 				log_info("SIGUSR1: log files reopened");
