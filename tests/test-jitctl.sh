@@ -180,6 +180,31 @@ check "... each one passes jit-enforcer --check" quiet "$ENFORCER" --check "$TMP
 run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/one.yaml"
 check "--vm picks one, -o FILE writes it" \
 	eval '[ "$rc" = 0 ] && grep -q "^name: pg-2$" "$TMP/one.yaml" && [ "$(grep -c "^name:" "$TMP/one.yaml")" = 1 ]'
+# -o through a symbolic link writes its target (dangling or not), and keeps
+# the link; -o to what is not a regular file (a pipe, /dev/stdout) writes to
+# it rather than renaming a file over it.
+mkdir "$TMP/links"
+: >"$TMP/links/target.yaml"
+ln -s target.yaml "$TMP/links/link.yaml"
+ln -s "$TMP/links/later.yaml" "$TMP/links/dangling.yaml"
+run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/links/link.yaml"
+check "-o LINK writes the link's target and keeps the link" \
+	eval '[ "$rc" = 0 ] && [ -L "$TMP/links/link.yaml" ] && grep -q "^name: pg-2$" "$TMP/links/target.yaml"'
+run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/links/dangling.yaml"
+check "-o DANGLING-LINK creates the target and keeps the link" \
+	eval '[ "$rc" = 0 ] && [ -L "$TMP/links/dangling.yaml" ] && grep -q "^name: pg-2$" "$TMP/links/later.yaml"'
+ln -s /proc/self/fd/1 "$TMP/links/stdout.yaml"
+run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/links/stdout.yaml"
+check "-o a link to the standard output writes to it, and keeps the link" \
+	eval '[ "$rc" = 0 ] && [ -L "$TMP/links/stdout.yaml" ] && grep -q "^name: pg-2$" <<<"$out"'
+# As root, a rename over /dev/stdout would replace it; as anyone else it
+# failed (no write access to /dev). Checked as nobody either way.
+as_nobody=()
+[ "$(id -u)" = 0 ] && as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+rc=0
+out=$("${as_nobody[@]}" "$JITCTL" import-azure "$G/policy-good-list.json" --vm pg-2 -o /dev/stdout 2>"$TMP/stderr") || rc=$?
+check "-o /dev/stdout writes to the standard output" \
+	eval '[ "$rc" = 0 ] && grep -q "^name: pg-2$" <<<"$out" && [ -L /dev/stdout ]'
 json_error usage 2 import-azure "$G/policy-good-list.json" -o "$TMP/many.yaml"
 check "... several policies and -o FILE: nothing written" [ ! -e "$TMP/many.yaml" ]
 run --json import-azure "$G/policy-good-arm.json" -o "$TMP/pol/"
