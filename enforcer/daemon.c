@@ -430,6 +430,8 @@ static void open_watchers(struct jit_daemon *d)
 			 strerror(-r), SESSIONS_REFRESH_S);
 	r = watch_open(table_name(d->table), d->epfd, daemon_on_tamper, d,
 		       &d->watch);
+	if (r == 0)
+		watch_set_own_portid(d->watch, table_portid(d->table));
 	if (r < 0)
 		log_warn("watching nftables events: %s; changes by other "
 			 "processes will not be noticed",

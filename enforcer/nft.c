@@ -43,6 +43,11 @@ struct jit_batch {
 	uint32_t first_seq;
 };
 
+uint32_t nft_portid(const struct jit_nft *n)
+{
+	return n ? mnl_socket_get_portid(n->nl) : 0;
+}
+
 int nft_open(struct jit_nft **ret)
 {
 	struct jit_nft *n;

@@ -1022,6 +1022,11 @@ enum jit_table_mode table_mode(const struct jit_table *t)
 	return t->mode;
 }
 
+uint32_t table_portid(const struct jit_table *t)
+{
+	return nft_portid(t->nft);
+}
+
 const char *table_name(const struct jit_table *t)
 {
 	return t->name;

@@ -57,6 +57,8 @@ int table_open(const char *name, bool allow_owner, struct jit_table **ret);
 struct jit_table *table_close(struct jit_table *t);
 enum jit_table_mode table_mode(const struct jit_table *t);
 const char *table_name(const struct jit_table *t);
+/* Port id of the socket the table commits through (0 in test mode). */
+uint32_t table_portid(const struct jit_table *t);
 
 /*
  * Bring the kernel table to the ruleset in one transaction, keeping the

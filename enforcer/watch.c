@@ -19,7 +19,14 @@ struct jit_watch {
 	watch_fn fn;
 	void *userdata;
 	struct jit_tamper pending;
+	uint32_t own_portid;
 };
+
+void watch_set_own_portid(struct jit_watch *w, uint32_t portid)
+{
+	if (w)
+		w->own_portid = portid;
+}
 
 /* Every object message carries its table's name as attribute 1. */
 static bool touches(const struct jit_watch *w, const struct nlmsghdr *nlh)
@@ -76,8 +83,12 @@ static void end_of_transaction(struct jit_watch *w, const struct nlmsghdr *nlh)
 			break;
 		}
 	}
-	/* Our own commits come back as events too. */
-	if (w->pending.changes && w->pending.pid != getpid())
+	/*
+	 * Our own commits come back as events too: sent from our socket, or
+	 * by our pid (in a PID namespace the kernel gives the host's pid).
+	 */
+	if (w->pending.changes && w->pending.pid != getpid() &&
+	    !(w->own_portid && nlh->nlmsg_pid == w->own_portid))
 		w->fn(w->userdata, &w->pending);
 	memset(&w->pending, 0, sizeof(w->pending));
 }

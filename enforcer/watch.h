@@ -36,6 +36,12 @@ struct jit_watch;
 
 int watch_open(const char *table, int epfd, watch_fn fn, void *userdata,
 	       struct jit_watch **ret);
+/*
+ * Our own commits come back as events too; they are known by the sender's
+ * port id (our pid alone fails in a PID namespace, a container's: the
+ * kernel reports the pid as the host sees it).
+ */
+void watch_set_own_portid(struct jit_watch *w, uint32_t portid);
 struct jit_watch *watch_close(struct jit_watch *w);
 
 #endif
