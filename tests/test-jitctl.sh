@@ -197,13 +197,20 @@ ln -s /proc/self/fd/1 "$TMP/links/stdout.yaml"
 run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/links/stdout.yaml"
 check "-o a link to the standard output writes to it, and keeps the link" \
 	eval '[ "$rc" = 0 ] && [ -L "$TMP/links/stdout.yaml" ] && grep -q "^name: pg-2$" <<<"$out"'
-# As root, a rename over /dev/stdout would replace it; as anyone else it
-# failed (no write access to /dev). Checked as nobody either way.
-as_nobody=()
-[ "$(id -u)" = 0 ] && as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+# As root, a rename over /dev/stdout replaced it: as root, the check runs in
+# a mount namespace of its own, with a /dev of its own, so that a
+# regression cannot break this machine's; 99 if /dev/stdout is no longer a
+# symbolic link afterwards.
+in_own_dev=()
+if [ "$(id -u)" = 0 ]; then
+	in_own_dev=(unshare --mount sh -c 'mount -t tmpfs tmpfs /dev && ln -s /proc/self/fd/1 /dev/stdout &&
+		ln -s /proc/self/fd/2 /dev/stderr || exit 98; "$@"; rc=$?
+		[ -L /dev/stdout ] || rc=99; exit $rc' sh)
+fi
 rc=0
-out=$("${as_nobody[@]}" "$JITCTL" import-azure "$G/policy-good-list.json" --vm pg-2 -o /dev/stdout 2>"$TMP/stderr") || rc=$?
-check "-o /dev/stdout writes to the standard output" \
+out=$("${in_own_dev[@]}" "$JITCTL" import-azure "$G/policy-good-list.json" --vm pg-2 -o /dev/stdout 2>"$TMP/stderr") || rc=$?
+err=$(cat "$TMP/stderr")
+check "-o /dev/stdout writes to the standard output, and leaves /dev/stdout as it was" \
 	eval '[ "$rc" = 0 ] && grep -q "^name: pg-2$" <<<"$out" && [ -L /dev/stdout ]'
 json_error usage 2 import-azure "$G/policy-good-list.json" -o "$TMP/many.yaml"
 check "... several policies and -o FILE: nothing written" [ ! -e "$TMP/many.yaml" ]
