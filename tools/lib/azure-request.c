@@ -76,8 +76,7 @@ static int check_limits(struct conv *c, json_t *policies, const char *policy,
 			c, path_key(p, ppath, end_key),
 			"'%s' is %s from now, beyond the limit of %s for port "
 			"%ld under policy '%s'",
-			end_text ? SHOW(end_text) : "the duration",
-			duration_format(secs, dur, sizeof(dur)),
+			SHOW(end_text), duration_format(secs, dur, sizeof(dur)),
 			duration_format((uint64_t)json_integer_value(v), max,
 					sizeof(max)),
 			port, policy);
@@ -161,6 +160,11 @@ static int port_duration(struct conv *c, json_t *dur, const char *path,
 
 	path_key(p, path, "duration");
 	if (json_is_integer(dur)) {
+		static char num[24];
+
+		snprintf(num, sizeof(num), "%lld",
+			 (long long)json_integer_value(dur));
+		*dur_text = num;
 		if (json_integer_value(dur) < 1 ||
 		    json_integer_value(dur) > JIT_DURATION_MAX_S)
 			return conv_error(c, p,
