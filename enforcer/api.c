@@ -225,6 +225,12 @@ static int parse_duration_text(const char *s, uint64_t *v, struct parse_err *e)
 {
 	char val[68];
 
+	/* "10" in a string is a guess at a unit; a JSON number is seconds. */
+	if (*s && strspn(s, "0123456789") == strlen(s))
+		return fail(e, "bad-value",
+			    "duration '%s' has no unit: %ss? %sm? (a JSON "
+			    "number, not a string, is seconds)",
+			    clip(s, 32, val), val, val);
 	if (duration_parse(s, v) < 0)
 		return fail(e, "bad-value",
 			    "duration '%s' is not a duration like 90s, 15m, "

@@ -108,15 +108,54 @@ static int refuse(int err, const char **code, char *msg, size_t n,
 	return err;
 }
 
+/*
+ * Who the policy lets in, for a refusal to name: "groups ops, wheel; users
+ * alice" or "root only". Cut with "..." where it does not fit.
+ */
+static const char *who_text(const struct jit_principals *p, char *buf, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (!p->n_groups && !p->n_users) {
+		snprintf(buf, n, "root only");
+		return buf;
+	}
+	for (int users = 0; users < 2; users++) {
+		char **names = users ? p->users : p->groups;
+		size_t count = users ? p->n_users : p->n_groups;
+
+		for (size_t i = 0; i < count; i++) {
+			const char *sep = i ? ", " : off ? "; " : "";
+			int w = snprintf(buf + off, n - off, "%s%s%s", sep,
+					 i	 ? ""
+					 : users ? "users "
+						 : "groups ",
+					 names[i]);
+
+			if (w < 0 || (size_t)w >= n - off) {
+				snprintf(buf + (n > 4 ? n - 4 : 0),
+					 n > 4 ? 4 : n, "...");
+				return buf;
+			}
+			off += (size_t)w;
+		}
+	}
+	return buf;
+}
+
 int authz_check_request(const struct jit_policy *p,
 			const struct jit_identity *id, struct jit_request *r,
 			const char **code, char *msg, size_t n)
 {
+	char who[256];
+
 	if (!authz_match(&p->requesters, id))
 		return refuse(-EPERM, code, msg, n, "not-requester",
 			      "user '%s' may not request access under policy "
-			      "'%s'",
-			      id->name, p->name);
+			      "'%s' (its requesters: %s)",
+			      id->name, p->name,
+			      who_text(&p->requesters, who, sizeof(who)));
 	return authz_check_limits(p, r, code, msg, n);
 }
 
@@ -154,11 +193,14 @@ int authz_may_decide(const struct jit_policy *p, const struct jit_identity *id,
 		     const struct jit_request *r, const char **code, char *msg,
 		     size_t n)
 {
+	char who[256];
+
 	if (!authz_match(&p->approvers, id))
 		return refuse(-EPERM, code, msg, n, "not-approver",
 			      "user '%s' may not approve or deny requests "
-			      "under policy '%s'",
-			      id->name, p->name);
+			      "under policy '%s' (its approvers: %s)",
+			      id->name, p->name,
+			      who_text(&p->approvers, who, sizeof(who)));
 	if (id->uid == r->uid && id->uid != 0)
 		return refuse(-EPERM, code, msg, n, "own-request",
 			      "approvers cannot decide their own requests");

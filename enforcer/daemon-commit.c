@@ -327,6 +327,11 @@ static int reload(struct jit_daemon *d, bool initial)
 		d->policy_errors = (free(d->policy_errors), NULL);
 	}
 	diag_release(&diag);
+	/* Loaded, but names no one here, or no one but root. */
+	diag_init(&diag);
+	if (policy_set_warn(d->policies, &diag))
+		log_lines(LOG_WARNING, diag.text);
+	diag_release(&diag);
 
 	r = ruleset_compile(d->policies, &rs);
 	if (r < 0) {

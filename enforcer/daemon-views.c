@@ -332,6 +332,9 @@ static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
 		return control_error("reload-failed",
 				     "reload failed; see the agent's log");
 	channels_reload(d);
+	/* As SIGUSR1: a logrotate without systemd has only this. */
+	if (daemon_reopen_logs(d) == 0)
+		log_info("reload: log files reopened");
 	return json_pack("{s:b, s:s?, s:s?}", "ok", 1, "policy_errors",
 			 d->policy_errors, "spa_errors", d->spa.errors);
 }

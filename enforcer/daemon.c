@@ -58,6 +58,8 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 			d->reload_trigger = "sighup";
 			daemon_reload(d, false);
 			channels_reload(d);
+			if (daemon_reopen_logs(d) == 0)
+				log_info("SIGHUP: log files reopened");
 		} else if (si.ssi_signo == SIGUSR1) {
 			if (daemon_reopen_logs(d) == 0)
 				log_info("SIGUSR1: log files reopened");

@@ -187,30 +187,49 @@ static void show_line(struct jit_diag *d, const char *line, size_t n,
 			    (int)(caret - from + (from ? 3 : 0)), "");
 }
 
-int diag_error(struct jit_diag *d, const char *file, const char *source,
-	       unsigned line, unsigned col, const char *fmt, ...)
+__attribute__((format(printf, 7, 0))) static void
+diag_add(struct jit_diag *d, const char *kind, const char *file,
+	 const char *source, unsigned line, unsigned col, const char *fmt,
+	 va_list ap)
 {
 	const char *text;
 	size_t n;
-	va_list ap;
 
-	d->errors++;
 	if (file && line && col)
-		diag_append(d, "%s:%u:%u: error: ", file, line, col);
+		diag_append(d, "%s:%u:%u: %s: ", file, line, col, kind);
 	else if (file && line)
-		diag_append(d, "%s:%u: error: ", file, line);
+		diag_append(d, "%s:%u: %s: ", file, line, kind);
 	else if (file)
-		diag_append(d, "%s: error: ", file);
+		diag_append(d, "%s: %s: ", file, kind);
 	else
-		diag_append(d, "error: ");
-	va_start(ap, fmt);
+		diag_append(d, "%s: ", kind);
 	diag_vappend(d, fmt, ap);
-	va_end(ap);
 	diag_append(d, "\n");
 
 	if (source && line && find_line(source, line, &text, &n) && n > 0)
 		show_line(d, text, n, col);
+}
+
+int diag_error(struct jit_diag *d, const char *file, const char *source,
+	       unsigned line, unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+
+	d->errors++;
+	va_start(ap, fmt);
+	diag_add(d, "error", file, source, line, col, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
+}
+
+void diag_warning(struct jit_diag *d, const char *file, const char *source,
+		  unsigned line, unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_add(d, "warning", file, source, line, col, fmt, ap);
+	va_end(ap);
 }
 
 int diag_read_file(const char *path, const struct jit_file_rules *rules,

@@ -41,6 +41,14 @@ __attribute__((format(printf, 6, 7))) int
 diag_error(struct jit_diag *d, const char *file, const char *source,
 	   unsigned line, unsigned col, const char *fmt, ...);
 
+/*
+ * Add one warning, rendered as an error is but with "warning:", about what
+ * loads yet may not do what was meant. Not counted in d->errors.
+ */
+__attribute__((format(printf, 6, 7))) void
+diag_warning(struct jit_diag *d, const char *file, const char *source,
+	     unsigned line, unsigned col, const char *fmt, ...);
+
 /**
  * struct jit_file_rules - what a file that decides access must look like
  * @max_bytes: a larger file is refused (-EFBIG)

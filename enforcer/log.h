@@ -6,7 +6,11 @@
 #include <stdbool.h>
 #include <syslog.h>
 
-/* ident is the syslog identity; use_syslog false logs to stderr only. */
+/*
+ * ident is the syslog identity; use_syslog false logs to stderr only. With
+ * syslog, a stderr that is the journal (systemd's JOURNAL_STREAM) is left
+ * out: the journal has each line from syslog already.
+ */
 void log_open(const char *ident, bool use_syslog);
 void log_close(void);
 void log_set_max_level(int level);

@@ -43,6 +43,11 @@ struct jit_batch {
 	uint32_t first_seq;
 };
 
+uint32_t nft_portid(const struct jit_nft *n)
+{
+	return n ? mnl_socket_get_portid(n->nl) : 0;
+}
+
 int nft_open(struct jit_nft **ret)
 {
 	struct jit_nft *n;
@@ -82,11 +87,6 @@ struct jit_nft *nft_close(struct jit_nft *n)
 		free(n);
 	}
 	return NULL;
-}
-
-uint32_t nft_portid(const struct jit_nft *n)
-{
-	return mnl_socket_get_portid(n->nl);
 }
 
 struct jit_batch *batch_new(struct jit_nft *n)

@@ -529,7 +529,23 @@ int policy_check_paths(char *const *paths, size_t n, struct jit_diag *diag)
 		if (r == -ENOMEM)
 			return r;
 	}
+	(void)policy_set_warn(s, diag);
 	return bad;
+}
+
+unsigned policy_set_warn(const struct jit_policy_set *s, struct jit_diag *diag)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < policy_set_file_count(s); i++) {
+		const struct jit_policy_file *f = policy_set_file(s, i);
+		size_t len;
+		const char *src = policy_file_text(f, &len);
+
+		for (size_t k = 0; k < policy_file_count(f); k++)
+			n += policy_warn(policy_file_get(f, k), src, diag);
+	}
+	return n;
 }
 
 size_t policy_set_count(const struct jit_policy_set *s)

@@ -452,6 +452,19 @@ int policy_parse_stream(struct parse_ctx *c, const char *text, size_t len)
 	yaml_parser_t parser;
 	int r = 0;
 
+	/*
+	 * A UTF-8 byte order mark (as some Windows editors write) is not
+	 * content. libyaml skips it only when it detects the encoding itself;
+	 * with the encoding forced it reads it as a column, and the first key
+	 * then sits deeper than the next one. Lines and columns are counted
+	 * without it, as an editor shows them.
+	 */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+		if (c->src && strncmp(c->src, "\xef\xbb\xbf", 3) == 0)
+			c->src += 3;
+	}
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

@@ -7,6 +7,8 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <yaml.h>
@@ -498,6 +500,7 @@ static void parse_names(struct parse_ctx *c, const struct node *v,
 	const char *key = groups ? "groups" : "users";
 	const char *kind = groups ? "group" : "user";
 	char ***names = groups ? &pr->groups : &pr->users;
+	struct jit_mark **at = groups ? &pr->group_at : &pr->user_at;
 	size_t *n = groups ? &pr->n_groups : &pr->n_users;
 	char q[QUOTE_BUF], what[32];
 
@@ -513,7 +516,8 @@ static void parse_names(struct parse_ctx *c, const struct node *v,
 		return;
 	}
 	*names = calloc(v->n_kids ? v->n_kids : 1, sizeof(**names));
-	if (!*names) {
+	*at = calloc(v->n_kids ? v->n_kids : 1, sizeof(**at));
+	if (!*names || !*at) {
 		node_err(c, v, "out of memory");
 		return;
 	}
@@ -537,6 +541,7 @@ static void parse_names(struct parse_ctx *c, const struct node *v,
 			node_err(c, it, "out of memory");
 			return;
 		}
+		(*at)[*n] = (struct jit_mark){ it->line, it->col };
 		(*n)++;
 	}
 }
@@ -973,6 +978,68 @@ static void principals_release(struct jit_principals *pr)
 		free(pr->groups[i]);
 	free(pr->users);
 	free(pr->groups);
+	free(pr->user_at);
+	free(pr->group_at);
+}
+
+static unsigned warn_principals(const struct jit_policy *p, const char *src,
+				const struct jit_principals *pr,
+				const char *key, const char *whom,
+				struct jit_diag *diag)
+{
+	char buf[16384];
+	unsigned n = 0;
+
+	for (size_t i = 0; i < pr->n_users; i++) {
+		struct passwd pw, *res = NULL;
+
+		if (getpwnam_r(pr->users[i], &pw, buf, sizeof(buf), &res) ==
+			    0 &&
+		    res)
+			continue;
+		diag_warning(diag, p->file, src, pr->user_at[i].line,
+			     pr->user_at[i].col,
+			     "%s: user '%s' does not exist on this host; no "
+			     "one %s under policy '%s' by that name",
+			     key, pr->users[i], whom, p->name);
+		n++;
+	}
+	for (size_t i = 0; i < pr->n_groups; i++) {
+		struct group gr, *res = NULL;
+
+		if (getgrnam_r(pr->groups[i], &gr, buf, sizeof(buf), &res) ==
+			    0 &&
+		    res)
+			continue;
+		diag_warning(diag, p->file, src, pr->group_at[i].line,
+			     pr->group_at[i].col,
+			     "%s: group '%s' does not exist on this host; no "
+			     "one %s under policy '%s' through it",
+			     key, pr->groups[i], whom, p->name);
+		n++;
+	}
+	return n;
+}
+
+unsigned policy_warn(const struct jit_policy *p, const char *src,
+		     struct jit_diag *diag)
+{
+	unsigned n = 0;
+
+	if (!p->requesters.n_users && !p->requesters.n_groups) {
+		diag_warning(diag, p->file, src, p->line, 0,
+			     "policy '%s' has no requesters: only root may "
+			     "request access under it (add e.g. requesters: "
+			     "{groups: [%s]})",
+			     p->name, "jit-enforcer");
+		n++;
+	}
+	n += warn_principals(p, src, &p->requesters, "requesters",
+			     "may request", diag);
+	if (p->approval == JIT_APPROVAL_MANUAL)
+		n += warn_principals(p, src, &p->approvers, "approvers",
+				     "may approve", diag);
+	return n;
 }
 
 /* p->file is the file's path, shared, and not freed here. */

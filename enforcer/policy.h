@@ -78,13 +78,18 @@ struct jit_port_rule {
  * @n_groups: entries in @groups
  *
  * Empty (both zero) means "root only". Names are resolved when a request is
- * checked, not at load, so that a user created later is honoured.
+ * checked, not at load, so that a user created later is honoured; a name
+ * this host does not know is only warned about (policy_set_warn), at the
+ * line and column kept in @user_at and @group_at.
  */
 struct jit_principals {
 	char **users;
 	size_t n_users;
 	char **groups;
 	size_t n_groups;
+	struct jit_mark {
+		unsigned line, col;
+	} * user_at, *group_at;
 };
 
 /* Which fields of struct jit_alert_limits a policy set. */
@@ -260,6 +265,16 @@ int policy_set_load_dir(struct jit_policy_set *s, const char *dir,
  * Returns the number of bad files, or -errno.
  */
 int policy_check_paths(char *const *paths, size_t n, struct jit_diag *diag);
+
+/*
+ * Warnings about policies that load but may not do what was meant, added to
+ * diag as "file:line:col: warning: ..." (diag->errors is not counted): a
+ * user or group that does not exist on this host, and a policy that no one
+ * but root may request. Returns the number of warnings.
+ */
+unsigned policy_warn(const struct jit_policy *p, const char *src,
+		     struct jit_diag *diag);
+unsigned policy_set_warn(const struct jit_policy_set *s, struct jit_diag *diag);
 
 /* Policies in force, ordered by file name then position in the file. */
 size_t policy_set_count(const struct jit_policy_set *s);

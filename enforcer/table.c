@@ -1180,14 +1180,14 @@ enum jit_table_mode table_mode(const struct jit_table *t)
 	return t->mode;
 }
 
-const char *table_name(const struct jit_table *t)
-{
-	return t->name;
-}
-
 uint32_t table_portid(const struct jit_table *t)
 {
 	return nft_portid(t->nft);
+}
+
+const char *table_name(const struct jit_table *t)
+{
+	return t->name;
 }
 
 static uint32_t mode_flags(enum jit_table_mode m)

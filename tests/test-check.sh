@@ -33,6 +33,36 @@ touch "$TMP/dup/notes.txt"
 run "$TMP/dup"
 check "duplicate names across files are errors" grep -q "b.yaml:[0-9]*:[0-9]*: error: policy name 'ssh' is already used by .*a.yaml" <<<"$out"
 
+# Names this host does not know load (a user may be created later), with a
+# warning at the name; so does a policy that only root may request.
+mkdir "$TMP/warn"
+cat >"$TMP/warn/who.yaml" <<'Y'
+name: who
+ports: [{port: 22}]
+requesters:
+  users: [root, no-such-user]
+  groups: [no-such-group]
+approval: manual
+approvers: {groups: [no-such-approvers]}
+---
+name: rootonly
+ports: [{port: 2222}]
+Y
+rc=0
+stdout=$("$ENFORCER" --check "$TMP/warn" 2>"$TMP/warn.err") || rc=$?
+out=$(cat "$TMP/warn.err")
+check "unknown users and groups still pass (rc=$rc)" [ "$rc" = 0 ]
+check "... and say so on stdout" [ "$stdout" = "policies OK" ]
+check "a user this host does not have is warned about, file:line:col" \
+	grep -q "^$TMP/warn/who.yaml:4:17: warning: requesters: user 'no-such-user' does not exist on this host" <<<"$out"
+check "so is a group" \
+	grep -q "^$TMP/warn/who.yaml:5:12: warning: requesters: group 'no-such-group' does not exist on this host" <<<"$out"
+check "and an approvers' group" \
+	grep -q "^$TMP/warn/who.yaml:7:22: warning: approvers: group 'no-such-approvers' does not exist on this host; no one may approve" <<<"$out"
+check "a user that exists is not" bash -c "! grep -q \"user 'root'\" <<<'$out'"
+check "a policy with no requesters: only root may request it" \
+	grep -q "^$TMP/warn/who.yaml:9: warning: policy 'rootonly' has no requesters: only root may request access under it" <<<"$out"
+
 run "$TMP/nonexistent.yaml"
 check "a missing file exits 1 with a message" bash -c "[ $rc = 1 ] && grep -qi 'no such file' <<<'$out'"
 

@@ -50,6 +50,7 @@ check "--proto values" [ "$(complete_words jitctl request ssh --proto "")" = "$(
 check "--format values" [ "$(complete_words jitctl requests --format "")" = "$(printf 'azure\ntable')" ]
 check "requests options" has "$(complete_words jitctl requests --)" --all --format --limit
 check "alerts options" has "$(complete_words jitctl alerts --)" --follow --limit
+check "events options" has "$(complete_words jitctl events --)" --follow --limit
 check "events options" has "$(complete_words jitctl events --)" --follow --json
 check "spa-keygen options" has "$(complete_words jitctl spa-keygen --)" --user --host --port
 check "spa-keygen --user completes user names" has "$(complete_words jitctl spa-keygen --user ro)" root

@@ -98,6 +98,9 @@ json_error usage 2 grants --limit x
 json_error usage 2 requests --format yaml
 json_error usage 2 requests extra
 json_error usage 2 alerts --limit -1
+run request ssh --port 22 --from 192.0.2.7 --for 10
+check "--for without a unit is refused with a hint: $err" \
+	eval '[ "$rc" = 2 ] && grep -qF "jitctl request: --for '"'"'10'"'"' has no unit: 10s? 10m?" <<<"$err"'
 run --socket status
 check "options without a command say so: $err" eval '[ "$rc" = 2 ] && grep -q "^jitctl: no command given" <<<"$err"'
 : >"$TMP/not-a-socket"
@@ -177,6 +180,38 @@ check "... each one passes jit-enforcer --check" quiet "$ENFORCER" --check "$TMP
 run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/one.yaml"
 check "--vm picks one, -o FILE writes it" \
 	eval '[ "$rc" = 0 ] && grep -q "^name: pg-2$" "$TMP/one.yaml" && [ "$(grep -c "^name:" "$TMP/one.yaml")" = 1 ]'
+# -o through a symbolic link writes its target (dangling or not), and keeps
+# the link; -o to what is not a regular file (a pipe, /dev/stdout) writes to
+# it rather than renaming a file over it.
+mkdir "$TMP/links"
+: >"$TMP/links/target.yaml"
+ln -s target.yaml "$TMP/links/link.yaml"
+ln -s "$TMP/links/later.yaml" "$TMP/links/dangling.yaml"
+run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/links/link.yaml"
+check "-o LINK writes the link's target and keeps the link" \
+	eval '[ "$rc" = 0 ] && [ -L "$TMP/links/link.yaml" ] && grep -q "^name: pg-2$" "$TMP/links/target.yaml"'
+run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/links/dangling.yaml"
+check "-o DANGLING-LINK creates the target and keeps the link" \
+	eval '[ "$rc" = 0 ] && [ -L "$TMP/links/dangling.yaml" ] && grep -q "^name: pg-2$" "$TMP/links/later.yaml"'
+ln -s /proc/self/fd/1 "$TMP/links/stdout.yaml"
+run import-azure "$G/policy-good-list.json" --vm pg-2 -o "$TMP/links/stdout.yaml"
+check "-o a link to the standard output writes to it, and keeps the link" \
+	eval '[ "$rc" = 0 ] && [ -L "$TMP/links/stdout.yaml" ] && grep -q "^name: pg-2$" <<<"$out"'
+# As root, a rename over /dev/stdout replaced it: as root, the check runs in
+# a mount namespace of its own, with a /dev of its own, so that a
+# regression cannot break this machine's; 99 if /dev/stdout is no longer a
+# symbolic link afterwards.
+in_own_dev=()
+if [ "$(id -u)" = 0 ]; then
+	in_own_dev=(unshare --mount sh -c 'mount -t tmpfs tmpfs /dev && ln -s /proc/self/fd/1 /dev/stdout &&
+		ln -s /proc/self/fd/2 /dev/stderr || exit 98; "$@"; rc=$?
+		[ -L /dev/stdout ] || rc=99; exit $rc' sh)
+fi
+rc=0
+out=$("${in_own_dev[@]}" "$JITCTL" import-azure "$G/policy-good-list.json" --vm pg-2 -o /dev/stdout 2>"$TMP/stderr") || rc=$?
+err=$(cat "$TMP/stderr")
+check "-o /dev/stdout writes to the standard output, and leaves /dev/stdout as it was" \
+	eval '[ "$rc" = 0 ] && grep -q "^name: pg-2$" <<<"$out" && [ -L /dev/stdout ]'
 json_error usage 2 import-azure "$G/policy-good-list.json" -o "$TMP/many.yaml"
 check "... several policies and -o FILE: nothing written" [ ! -e "$TMP/many.yaml" ]
 run --json import-azure "$G/policy-good-arm.json" -o "$TMP/pol/"

@@ -47,9 +47,14 @@ name: bound
 description: a listener bound to one address, not the wildcard
 ports:
   - port: 2222
+requesters: {users: [no-such-user-e2e], groups: [no-such-group-e2e]}
 Y
 
 start_agent || exit 1
+check "the agent warns of a user this host does not have, with file:line:col" \
+	grep -q "bound.yaml:5:22: warning: requesters: user 'no-such-user-e2e' does not exist on this host" "$TMP/agent.log"
+check "and of a group" grep -q "bound.yaml:5:50: warning: requesters: group 'no-such-group-e2e' does not exist" "$TMP/agent.log"
+check "and of a policy only root may request" grep -q "ssh.yaml:1: warning: policy 'ssh' has no requesters: only root may request" "$TMP/agent.log"
 
 check "old session still passes data after the table loaded" session_ok
 check "old session passes data again" session_ok

@@ -87,7 +87,7 @@ out=$(jitctl events)
 check "people get one line per event" [ "$(wc -l <<<"$out")" = 7 ]
 check "a line says who did what to which request: $(sed -n 3p <<<"$out")" \
 	grep -Eq "^[0-9T:.-]+Z +approve +granted +#$id2 rdp 192.0.2.2/32 tcp/3389 for 10m00s by $U_BOB \\($U_ALICE's request\\)" <<<"$(sed -n 3p <<<"$out")"
-check "a refusal says why" grep -Eq "request +refused .* by $U_MAL: user '$U_MAL' may not request access under policy 'ssh' \[not-requester\]" <<<"$out"
+check "a refusal says why" grep -Eq "request +refused .* by $U_MAL: user '$U_MAL' may not request access under policy 'ssh' \(its requesters: [^)]+\) \[not-requester\]" <<<"$out"
 check "requests --all as alice lists her records only" \
 	[ "$(actl "$U_ALICE" --json requests --all | jq -c '[.requests[].id]')" = "[$id2,$id3]" ]
 check "requests --all as bob lists the rdp records only" \

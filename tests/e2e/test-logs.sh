@@ -55,3 +55,14 @@ check "after a failed reopen, lines go to the file it had" \
 	wait_for "audit line" 5 grep -q '"reason":"kept"' "$LOG/audit.log.2"
 check "nothing was written through the symlink" [ ! -e "$TMP/elsewhere" ]
 check "the agent is still running after a failed reopen" kill -0 "$AGENT_PID"
+
+# `jitctl reload` reopens the logs too, as SIGUSR1 does (for a logrotate
+# without systemd, and for an admin who does not know the signal).
+rm "$LOG/audit.log"
+mv "$LOG/alerts.log" "$LOG/alerts.log.2"
+check "jitctl reload answers" jitctl reload
+check "jitctl reload reopens the logs" \
+	wait_for "new audit.log" 5 test -f "$LOG/audit.log" -a -f "$LOG/alerts.log"
+jitctl request ssh --port 22 --from 203.0.113.192/26 --for 5m --reason reloaded >/dev/null
+check "after jitctl reload: the audit line goes to the new file" \
+	wait_for "audit line" 5 grep -q '"reason":"reloaded"' "$LOG/audit.log"

@@ -189,17 +189,21 @@ UNIT_TEST("check", test_check_not_requester)
 {
 	struct jit_request r = req("192.0.2.7", JIT_PROTO_TCP, 22, 22, 0);
 
+	/* The refusal names who would do (the policies command shows it). */
 	assert_refused(ssh, &carol, &r, -EPERM, "not-requester",
 		       "user 'carol' may not request access under policy "
-		       "'ssh'");
+		       "'ssh' (its requesters: groups ops; users alice)");
 	assert_refused(rootonly, &alice, &r, -EPERM, "not-requester",
 		       "user 'alice' may not request access under policy "
-		       "'rootonly'");
+		       "'rootonly' (its requesters: root only)");
+	assert_refused(users_only, &carol, &r, -EPERM, "not-requester",
+		       "user 'carol' may not request access under policy "
+		       "'users-only' (its requesters: users ops)");
 	/* The requester check comes first, before any limit is revealed. */
 	r = req("203.0.113.1", JIT_PROTO_UDP, 9, 9, 99999);
 	assert_refused(ssh, &carol, &r, -EPERM, "not-requester",
 		       "user 'carol' may not request access under policy "
-		       "'ssh'");
+		       "'ssh' (its requesters: groups ops; users alice)");
 	/* Refusal leaves the request alone. */
 	ck_assert_uint_eq(r.key.protos, JIT_PROTO_UDP);
 	ck_assert_uint_eq(r.duration_s, 99999);

@@ -910,8 +910,7 @@ UNIT_TEST("initiate", test_initiate_errors)
 		  "",
 		  "virtualMachines[0].ports[0]: both "
 		  "allowedSourceAddressPrefix and allowedSourceAddressPrefixes "
-		  "are given; an initiate request takes only "
-		  "allowedSourceAddressPrefix" },
+		  "are given; give one of them" },
 		{ "{\"number\": 22, \"endTimeUtc\": \"2026-12-01T13:00:00Z\", "
 		  "\"allowedSourceAddressPrefix\": \"*\"}",
 		  "",

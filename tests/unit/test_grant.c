@@ -222,6 +222,9 @@ static const struct {
 	  "duration '25h' exceeds the limit of 24h" },
 	{ "{" BASE ", \"duration\": \"1d1s\"}", "bad-value",
 	  "duration '1d1s' exceeds the limit of 24h" },
+	{ "{" BASE ", \"duration\": \"10\"}", "bad-value",
+	  "duration '10' has no unit: 10s? 10m? (a JSON number, not a string, "
+	  "is seconds)" },
 	{ "{" BASE ", \"duration\": \"soon\"}", "bad-value",
 	  "duration 'soon' is not a duration like 90s, 15m, 2h, 1h30m or "
 	  "PT2H" },
@@ -333,7 +336,7 @@ UNIT_TEST("parse", test_parse_good)
 		     "\"192.0.2.7\", \"duration\": \"1h30m\"}");
 	ck_assert_uint_eq(r.duration_s, 5400);
 	r = parse_ok("{\"policy\": \"p\", \"port\": 1, \"source\": "
-		     "\"192.0.2.7\", \"duration\": \"600\"}");
+		     "\"192.0.2.7\", \"duration\": 600}");
 	ck_assert_uint_eq(r.duration_s, 600);
 	r = parse_ok("{\"policy\": \"p\", \"port\": 1, \"source\": "
 		     "\"192.0.2.7\", \"duration\": 1}");

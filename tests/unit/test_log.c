@@ -3,10 +3,50 @@
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
 #include "runner.h"
+
+/* Lines stderr would hold after log_open(ident, true) and one log_info(). */
+static long stderr_bytes(bool journal)
+{
+	char path[] = "/tmp/test-log.XXXXXX", env[64];
+	int fd = mkstemp(path);
+	struct stat st;
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + (journal ? 0 : 1));
+	setenv("JOURNAL_STREAM", env, 1);
+	log_open("test", true);
+	log_info("one line");
+	log_close();
+	fflush(stderr);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	close(fd);
+	return (long)st.st_size;
+}
+
+/*
+ * First: test_errno_kept closes stderr, and under valgrind the cases share
+ * one process. Under systemd, stderr is the journal (JOURNAL_STREAM names it),
+ * and so is syslog: a line written to both showed twice. Elsewhere stderr keeps
+ * it.
+ */
+UNIT_TEST("log", test_journal_once)
+{
+	ck_assert_int_eq(stderr_bytes(true), 0);
+	ck_assert_int_gt(stderr_bytes(false), 0);
+}
+END_TEST
 
 UNIT_TEST("log", test_errno_kept)
 {

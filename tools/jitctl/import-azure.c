@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jitctl import-azure: a cloud JIT policy document to a policy file. */
 #include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "jitctl.h"
@@ -15,7 +17,8 @@ static const struct command_option import_azure_options[] = {
 	  "virtual machine" },
 	{ 'o', "output", "PATH",
 	  "a file for one policy, or a directory for one file per policy "
-	  "(NAME.yaml), each written whole and renamed into place" },
+	  "(NAME.yaml), each written whole and renamed into place (through "
+	  "a symbolic link; /dev/stdout as it is)" },
 	{ 0 },
 };
 
@@ -33,7 +36,8 @@ COMMAND(import_azure, "import-azure",
 	"example (parameters.body, or responses.200.body), a list "
 	"({\"value\": [...]}, or the array 'az security jit-policy "
 	"list' prints), or an ARM template (its resources of type "
-	"Microsoft.Security/locations/jitNetworkAccessPolicies). "
+	"Microsoft.Security/locations/jitNetworkAccessPolicies, or "
+	"the older Microsoft.Security/jitNetworkAccessPolicies). "
 	"Each virtual machine becomes a policy named after it: all "
 	"of them go to stdout as one multi-document YAML file, or "
 	"with -o DIR one file each; --vm picks one. The service "
@@ -69,6 +73,85 @@ static int write_atomic(const char *path, const char *text)
 	return 0;
 }
 
+/*
+ * The file a path names once its symbolic links are followed, whether or not
+ * it exists yet: a link (dangling or not) is written through, never replaced
+ * by a file of its own. *ret is path itself when it is no link.
+ */
+static int follow_links(const char *path, char **ret)
+{
+	_cleanup_free_ char *p = strdup(path);
+	struct stat st;
+
+	if (!p)
+		return -ENOMEM;
+	for (unsigned hops = 0; lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+	     hops++) {
+		_cleanup_free_ char *target = NULL;
+		char buf[PATH_MAX];
+		ssize_t n;
+		char *slash;
+
+		if (hops == 40)
+			return -ELOOP;
+		n = readlink(p, buf, sizeof(buf) - 1);
+		if (n < 0)
+			return -errno;
+		buf[n] = '\0';
+		slash = strrchr(p, '/');
+		if (buf[0] == '/' || !slash)
+			target = strdup(buf);
+		else if (asprintf(&target, "%.*s/%s", (int)(slash - p), p,
+				  buf) < 0)
+			target = NULL;
+		if (!target)
+			return -ENOMEM;
+		free(p);
+		p = TAKE_PTR(target);
+	}
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+/*
+ * A policy file is written whole, beside its final name, then renamed: the
+ * agent watches the directory. What is not a regular file (/dev/stdout, a
+ * pipe, a terminal) is written as it is: renaming over it would replace the
+ * device node, or the link to it, with a file.
+ */
+static int write_output(const char *path, const char *text)
+{
+	_cleanup_free_ char *real = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(text);
+	struct stat st;
+	int r;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISDIR(st.st_mode)) {
+		struct stat out;
+		int w = -1;
+
+		/* Our own stdout (a pipe may not be open to us by name). */
+		fflush(stdout);
+		if (fstat(STDOUT_FILENO, &out) == 0 &&
+		    out.st_dev == st.st_dev && out.st_ino == st.st_ino)
+			w = STDOUT_FILENO;
+		else
+			w = fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (w < 0)
+			return -errno;
+		errno = 0;
+		if (write(w, text, len) != (ssize_t)len)
+			return errno ? -errno : -EIO;
+		return 0;
+	}
+	r = follow_links(path, &real);
+	if (r < 0)
+		return r;
+	return write_atomic(real, text);
+}
+
 /* -o names a directory: an existing one, or a path ending in '/'. */
 static bool is_dir(const char *path)
 {
@@ -96,7 +179,7 @@ static int write_policies(struct ctx *ctx, const char *output,
 			abort();
 		if (!dir && !(path = strdup(output)))
 			abort();
-		r = write_atomic(path, pols[i].yaml);
+		r = write_output(path, pols[i].yaml);
 		if (r < 0)
 			return fail(ctx, "write-failed", "writing %s: %s", path,
 				    strerror(-r));

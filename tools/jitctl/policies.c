@@ -12,7 +12,8 @@ COMMAND(policies, "policies", "", "list the policies in force",
 COMMAND(reload, "reload", "", "reload the policy directory now (root)",
 	"Make the agent reload its policy directory now (root "
 	"only; it also reloads on any change in the directory, and "
-	"on SIGHUP). Files that are rejected keep their last good "
+	"on SIGHUP), and reopen its logs, as SIGUSR1 does (for log "
+	"rotation). Files that are rejected keep their last good "
 	"version: their errors are printed, and the exit status is "
 	"1.",
 	NULL);

@@ -241,6 +241,10 @@ static int cmd_request(struct ctx *ctx, int argc, char **argv)
 	if (!port || !from)
 		return usage_error(ctx, "missing %s",
 				   !port ? "--port PORT" : "--from ADDRESS");
+	/* Ten what? The agent refuses it too; say so before asking. */
+	if (dur && *dur && strspn(dur, "0123456789") == strlen(dur))
+		return usage_error(ctx, "--for '%s' has no unit: %ss? %sm?",
+				   dur, dur, dur);
 	/* s*: left out when NULL; a value that is not UTF-8 fails the pack. */
 	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*, s:s*}", "op",
 			"request", "policy", argv[optind], "port", port,

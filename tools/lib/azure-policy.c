@@ -356,6 +356,14 @@ static int self_check(struct conv *c, const char *yaml)
 /* ---- the document: resources and their virtual machines ---------------- */
 
 #define POLICY_TYPE "Microsoft.Security/locations/jitNetworkAccessPolicies"
+/* The type of the older API versions (2015-06-01-preview), no location. */
+#define POLICY_TYPE_OLD "Microsoft.Security/jitNetworkAccessPolicies"
+
+static bool is_policy_type(const char *type)
+{
+	return type && (!strcasecmp(type, POLICY_TYPE) ||
+			!strcasecmp(type, POLICY_TYPE_OLD));
+}
 
 /**
  * struct source - one jitNetworkAccessPolicies resource of the document
@@ -494,8 +502,7 @@ static void read_policy(struct import *im, struct source *s,
 	size_t src = (size_t)(s - im->srcs);
 
 	s->name = json_string_value(json_object_get(s->res, "name"));
-	if (json_is_string(type) &&
-	    strcasecmp(json_string_value(type), POLICY_TYPE)) {
+	if (json_is_string(type) && !is_policy_type(json_string_value(type))) {
 		conv_error(c, path_key(p, s->base, "type"),
 			   "'%s' is not a jitNetworkAccessPolicies resource",
 			   SHOW(json_string_value(type)));
@@ -638,7 +645,7 @@ static void read_template(struct import *im, json_t *tpl)
 		struct source *s;
 
 		path_index(p, "resources", i);
-		if (!type || strcasecmp(type, POLICY_TYPE)) {
+		if (!is_policy_type(type)) {
 			n_others++;
 			if (off < sizeof(others))
 				off += (size_t)snprintf(

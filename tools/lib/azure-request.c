@@ -28,7 +28,8 @@ struct azure_request *azure_requests_free(struct azure_request *v, size_t n)
 /* The agent's view of policy: the entry the agent would match for port. */
 static int check_limits(struct conv *c, json_t *policies, const char *policy,
 			const char *vpath, const char *ppath, long port,
-			const char *end_text, uint64_t secs, bool *reported)
+			const char *end_key, const char *end_text,
+			uint64_t secs, bool *reported)
 {
 	json_t *pol = NULL, *v, *entry = NULL;
 	char p[PATH_LEN], dur[32], max[32];
@@ -72,7 +73,7 @@ static int check_limits(struct conv *c, json_t *policies, const char *policy,
 	v = json_object_get(entry, "max_duration_s");
 	if (json_is_integer(v) && secs > (uint64_t)json_integer_value(v))
 		return conv_error(
-			c, path_key(p, ppath, "endTimeUtc"),
+			c, path_key(p, ppath, end_key),
 			"'%s' is %s from now, beyond the limit of %s for port "
 			"%ld under policy '%s'",
 			SHOW(end_text), duration_format(secs, dur, sizeof(dur)),
@@ -127,7 +128,12 @@ static int port_end(struct conv *c, json_t *end, const char *path,
 				  SHOW(*end_text));
 	if (end_ms <= now_ms)
 		return conv_error(
-			c, p, "'%s' is in the past (%s ago)", SHOW(*end_text),
+			c, p,
+			"'%s' is in the past (%s ago): the body was made "
+			"for an earlier request; give \"duration\": \"2h\" "
+			"instead of endTimeUtc, or ask with jitctl request "
+			"POLICY --port N --from ADDRESS --for 2h",
+			SHOW(*end_text),
 			duration_format((uint64_t)(now_ms - end_ms) / 1000, dur,
 					sizeof(dur)));
 	if ((*secs = (uint64_t)(end_ms - now_ms + 999) / 1000) >
@@ -141,56 +147,146 @@ static int port_end(struct conv *c, json_t *end, const char *path,
 	return 0;
 }
 
-/* allowedSourceAddressPrefix: exactly one address or prefix, not "any". */
-static int port_source(struct conv *c, json_t *port, const char *path,
-		       struct jit_prefix *pfx)
+/*
+ * endTimeUtc's alternative, as scripts write it: "duration", text such as
+ * "2h" or "PT2H", or a number of seconds. The end is then now plus it.
+ */
+static int port_duration(struct conv *c, json_t *dur, const char *path,
+			 int64_t now_ms, const char **dur_text, uint64_t *secs,
+			 int64_t *end_ms)
 {
-	json_t *src = json_object_get(port, "allowedSourceAddressPrefix");
 	char p[PATH_LEN];
+	uint64_t v;
 
-	if (json_object_get(port, "allowedSourceAddressPrefixes"))
+	path_key(p, path, "duration");
+	if (json_is_integer(dur)) {
+		static char num[24];
+
+		snprintf(num, sizeof(num), "%lld",
+			 (long long)json_integer_value(dur));
+		*dur_text = num;
+		if (json_integer_value(dur) < 1 ||
+		    json_integer_value(dur) > JIT_DURATION_MAX_S)
+			return conv_error(c, p,
+					  "%lld seconds is out of range "
+					  "1s..24h",
+					  (long long)json_integer_value(dur));
+		v = (uint64_t)json_integer_value(dur);
+	} else if (json_is_string(dur)) {
+		const char *s = json_string_value(dur);
+
+		*dur_text = s;
+		if (*s && strspn(s, "0123456789") == strlen(s))
+			return conv_error(c, p,
+					  "'%s' has no unit: %ss? %sm? (a "
+					  "JSON number is seconds)",
+					  SHOW(s), SHOW(s), SHOW(s));
+		if (duration_parse(s, &v) < 0)
+			return conv_error(c, p,
+					  "'%s' is not a duration like 90s, "
+					  "15m, 2h, 1h30m or PT2H",
+					  SHOW(s));
+		if (v == 0 || v > JIT_DURATION_MAX_S)
+			return conv_error(c, p, "'%s' is out of range 1s..24h",
+					  SHOW(s));
+	} else {
+		return conv_error(c, p,
+				  "expected a string such as \"2h\" or a "
+				  "number of seconds, got %s",
+				  json_what(dur));
+	}
+	*secs = v;
+	*end_ms = now_ms + (int64_t)v * 1000;
+	return 0;
+}
+
+/* Sources one port may name: as many as a policy entry may allow. */
+#define PORT_SOURCES_MAX 64
+
+static int one_source(struct conv *c, json_t *src, const char *p,
+		      struct jit_prefix *pfx)
+{
+	if (!json_is_string(src))
+		return conv_error(c, p, "expected a string, got %s",
+				  json_what(src));
+	if (tag_means_any(json_string_value(src)))
+		return conv_error(c, p,
+				  "'%s' would open the port to every "
+				  "address; give an address or a prefix",
+				  SHOW(json_string_value(src)));
+	return parse_prefix(c, p, json_string_value(src),
+			    "a request opens the port to addresses or "
+			    "prefixes: give them",
+			    pfx);
+}
+
+/*
+ * allowedSourceAddressPrefix: an address or prefix (not "any"); or a list
+ * of them, there or in allowedSourceAddressPrefixes, as a policy's port
+ * rule has it: one request each.
+ */
+static int port_sources(struct conv *c, json_t *port, const char *path,
+			struct jit_prefix *pfx, size_t *n)
+{
+	json_t *one = json_object_get(port, "allowedSourceAddressPrefix");
+	json_t *many = json_object_get(port, "allowedSourceAddressPrefixes");
+	const char *key = many ? "allowedSourceAddressPrefixes"
+			       : "allowedSourceAddressPrefix";
+	json_t *src = many ? many : one, *v;
+	char p[PATH_LEN], pi[PATH_LEN];
+	size_t i;
+	int r = 0;
+
+	*n = 0;
+	if (one && many)
 		return conv_error(c, path,
-				  src ? "both allowedSourceAddressPrefix and "
-					"allowedSourceAddressPrefixes are "
-					"given; an initiate request takes "
-					"only allowedSourceAddressPrefix"
-				      : "allowedSourceAddressPrefixes is not "
-					"part of an initiate request; give "
-					"one allowedSourceAddressPrefix per "
-					"port");
+				  "both allowedSourceAddressPrefix and "
+				  "allowedSourceAddressPrefixes are given; "
+				  "give one of them");
 	if (!src)
 		return conv_error(c, path,
 				  "missing allowedSourceAddressPrefix: the "
 				  "cloud would use the caller's address, "
 				  "which jitctl cannot know; give the "
 				  "address to open from");
-	if (!json_is_string(src))
-		return conv_error(
-			c, path_key(p, path, "allowedSourceAddressPrefix"),
-			"expected a string, got %s", json_what(src));
-	if (tag_means_any(json_string_value(src)))
-		return conv_error(
-			c, path_key(p, path, "allowedSourceAddressPrefix"),
-			"'%s' would open the port to every address; give an "
-			"address or a prefix",
-			SHOW(json_string_value(src)));
-	if (parse_prefix(c, path_key(p, path, "allowedSourceAddressPrefix"),
-			 json_string_value(src),
-			 "a request opens the port to one address or prefix: "
-			 "give it",
-			 pfx) < 0)
-		return -EINVAL;
-	return 0;
+	path_key(p, path, key);
+	if (!json_is_array(src)) {
+		if (many)
+			return conv_error(c, p, "expected a list, got %s",
+					  json_what(src));
+		if (one_source(c, src, p, &pfx[0]) < 0)
+			return -EINVAL;
+		*n = 1;
+		return 0;
+	}
+	if (json_array_size(src) == 0)
+		return conv_error(c, p,
+				  "empty: give the addresses to open "
+				  "from");
+	if (json_array_size(src) > PORT_SOURCES_MAX)
+		return conv_error(c, p, "%zu prefixes; a port takes at most %d",
+				  json_array_size(src), PORT_SOURCES_MAX);
+	json_array_foreach(src, i, v)
+	{
+		path_index(pi, p, i);
+		if (one_source(c, v, pi, &pfx[*n]) < 0)
+			r = -EINVAL;
+		else
+			(*n)++;
+	}
+	return r;
 }
 
 static int initiate_port(struct conv *c, json_t *port, const char *path,
 			 const char *policy, const char *reason, int64_t now_ms,
 			 json_t *policies, const char *vpath, bool *reported,
-			 bool record, struct azure_request *out)
+			 bool record, struct azure_request **reqs, size_t *n,
+			 size_t *cap)
 {
 	static const char *const known[] = {
 		"number",
 		"endTimeUtc",
+		"duration",
 		"allowedSourceAddressPrefix",
 		"allowedSourceAddressPrefixes",
 		NULL,
@@ -207,10 +303,14 @@ static int initiate_port(struct conv *c, json_t *port, const char *path,
 		NULL,
 	};
 	char buf[JIT_PREFIX_STRLEN];
-	struct jit_prefix pfx;
+	struct jit_prefix pfx[PORT_SOURCES_MAX];
+	json_t *end = json_object_get(port, "endTimeUtc");
+	json_t *dur = record ? NULL : json_object_get(port, "duration");
 	const char *end_text = NULL;
 	uint64_t secs = 0;
+	int64_t end_ms = 0;
 	long number = 0;
+	size_t n_pfx = 0;
 	int r = 0, e;
 
 	if (!json_is_object(port))
@@ -221,28 +321,51 @@ static int initiate_port(struct conv *c, json_t *port, const char *path,
 	/* Every field is checked, so that every error is reported. */
 	if (port_number(c, json_object_get(port, "number"), path, &number) < 0)
 		r = -EINVAL;
-	e = port_end(c, json_object_get(port, "endTimeUtc"), path, now_ms,
-		     &end_text, &secs, &out->end_ms);
+	if (end && dur)
+		e = conv_error(c, path,
+			       "both endTimeUtc and duration are given; give "
+			       "one of them");
+	else if (dur)
+		e = port_duration(c, dur, path, now_ms, &end_text, &secs,
+				  &end_ms);
+	else
+		e = port_end(c, end, path, now_ms, &end_text, &secs, &end_ms);
 	if (e < 0)
 		r = e;
-	e = port_source(c, port, path, &pfx);
+	e = port_sources(c, port, path, pfx, &n_pfx);
 	if (e < 0)
 		r = e;
 	if (r < 0)
 		return r;
 
 	if (policies && check_limits(c, policies, policy, vpath, path, number,
-				     end_text, secs, reported) < 0)
+				     dur ? "duration" : "endTimeUtc", end_text,
+				     secs, reported) < 0)
 		return -EINVAL;
 
-	out->path = strdup(path);
-	out->msg = json_pack("{s:s, s:s, s:i, s:s, s:I, s:s}", "op", "request",
-			     "policy", policy, "port", (int)number, "source",
-			     prefix_format(&pfx, buf, sizeof(buf)), "duration",
-			     (json_int_t)secs, "reason", reason);
-	if (!out->path || !out->msg) {
-		c->oom = true;
-		return -ENOMEM;
+	for (size_t i = 0; i < n_pfx; i++) {
+		struct azure_request *out;
+
+		if (grow_array((void **)reqs, cap, *n + 1, sizeof(**reqs)) <
+		    0) {
+			c->oom = true;
+			return -ENOMEM;
+		}
+		out = &(*reqs)[*n];
+		*out = (struct azure_request){ .end_ms = end_ms };
+		out->path = strdup(path);
+		out->msg = json_pack(
+			"{s:s, s:s, s:i, s:s, s:I, s:s}", "op", "request",
+			"policy", policy, "port", (int)number, "source",
+			prefix_format(&pfx[i], buf, sizeof(buf)), "duration",
+			(json_int_t)secs, "reason", reason);
+		if (!out->path || !out->msg) {
+			free(out->path);
+			json_decref(out->msg);
+			c->oom = true;
+			return -ENOMEM;
+		}
+		(*n)++;
 	}
 	return 0;
 }
@@ -361,29 +484,17 @@ static void read_vm(struct initiate *in, json_t *vm, const char *vpath,
 	ports = required_list(c, vm, vpath, "ports", pp, "nothing to request");
 	json_array_foreach(ports, j, port)
 	{
-		struct azure_request *req;
 
 		path_index(pj, pp, j);
 		if (record && port_ended(c, port, pj)) {
 			(*ended)++;
 			continue;
 		}
-		if (grow_array((void **)&in->reqs, &in->cap, in->n + 1,
-			       sizeof(*in->reqs)) < 0) {
-			c->oom = true;
+		if (initiate_port(
+			    c, port, pj, in->policy ? in->policy : derived,
+			    reason, in->now_ms, in->policies, vpath, &reported,
+			    record, &in->reqs, &in->n, &in->cap) == -ENOMEM)
 			return;
-		}
-		req = &in->reqs[in->n];
-		*req = (struct azure_request){ 0 };
-		if (initiate_port(c, port, pj,
-				  in->policy ? in->policy : derived, reason,
-				  in->now_ms, in->policies, vpath, &reported,
-				  record, req) < 0) {
-			free(req->path);
-			json_decref(req->msg);
-			continue;
-		}
-		in->n++;
 	}
 }
 
