@@ -574,6 +574,12 @@ void access_recheck(struct jit_access *a,
 		if (!p) {
 			snprintf(why, sizeof(why), "policy '%s' was removed",
 				 r->policy);
+		} else if (r->fleet_id) {
+			/* The policy's fleet block decides, as it did. */
+			if (authz_check_fleet(p, r->user, r->decided_by,
+					      r->end_ms, now, &check, &code,
+					      why, sizeof(why)) == 0)
+				why[0] = '\0';
 		} else if ((who = cached_identity(&cache, r->uid))) {
 			/* A user who vanished keeps the grant: never close
 			 * approved access on a lookup failure. */

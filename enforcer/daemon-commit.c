@@ -272,6 +272,7 @@ int daemon_reload(struct jit_daemon *d, bool initial)
 		access_arm_timer(d);
 		daemon_collect_mgmt_ports(d);
 		record_policies(d);
+		channels_policies_changed(d, initial);
 		return 0;
 	}
 	r = daemon_commit(d, rs);
@@ -286,6 +287,7 @@ int daemon_reload(struct jit_daemon *d, bool initial)
 	daemon_collect_mgmt_ports(d);
 	daemon_log_posture(d);
 	record_policies(d);
+	channels_policies_changed(d, initial);
 	d->last_reload_ms = now_real_ms();
 	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
 		   "ranges",

@@ -225,7 +225,7 @@ void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
 		log_err("writing the audit log failed");
 	if (!line)
 		return;
-	daemon_fleet_audit(d, line);
+	channels_audit_line(d, line);
 	/* Held, like the replies, until the journal has the decision. */
 	control_publish(d->control, CONTROL_TOPIC_EVENTS, line, strlen(line),
 			viewer_sees, &sc);

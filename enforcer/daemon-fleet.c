@@ -36,11 +36,22 @@ static void set_reachable(struct jit_daemon *d, bool connected, bool watching,
 	}
 }
 
-/* A value that is no grant, or a key not of this host: audited. */
+/*
+ * A value that is no grant, or a key not of this host: audited once per
+ * revision while the agent runs (no record holds its revision: each
+ * snapshot brings it again).
+ */
 static void audit_bad(struct jit_daemon *d, const struct jit_fleet_entry *e,
 		      const struct jit_refusal *why)
 {
+	struct jit_fleet_state *f = &d->fleet;
 	struct jit_request none = { 0 };
+	uint64_t h = hash_bytes(e->key, strlen(e->key), e->rev);
+
+	for (size_t i = 0; i < JIT_FLEET_BAD_SEEN; i++)
+		if (f->bad_seen[i] == h)
+			return;
+	f->bad_seen[f->next_bad++ % JIT_FLEET_BAD_SEEN] = h;
 
 	daemon_event(d,
 		     json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "event",
@@ -54,13 +65,14 @@ static void audit_bad(struct jit_daemon *d, const struct jit_fleet_entry *e,
 		   why->message);
 }
 
-static void on_entry(struct jit_daemon *d, const struct jit_fleet_entry *e)
+static void on_entry(struct jit_daemon *d, struct jit_fleet_entry *e)
 {
 	struct jit_fleet_state *f = &d->fleet;
 	struct jit_refusal why = { 0 };
 	uint64_t id;
 
 	f->c_entries++;
+	e->redecide = f->in_snapshot && f->redecide_snapshot;
 	if (f->in_snapshot && e->op == JIT_FLEET_PUT &&
 	    fleet_key_parse(f->conf->host, e->key, &id) == 0 &&
 	    grow_array((void **)&f->snap_ids, &f->cap_snap, f->n_snap + 1,
@@ -81,16 +93,51 @@ static void on_entry(struct jit_daemon *d, const struct jit_fleet_entry *e)
 		audit_bad(d, e, &why);
 		break;
 	case JIT_FLEET_FAILED:
-		/* Not recorded: the next snapshot brings it again. */
-		log_err("fleet: %s revision %" PRIu64 " not applied: %s",
+		/* Not recorded: a new snapshot brings it again (and
+		 * this one must not revoke by absence). */
+		log_err("fleet: %s revision %" PRIu64 " not applied: %s; "
+			"taking the range again",
 			e->key, e->rev, why.message);
 		f->in_snapshot = false;
+		f->resnapshot = true;
 		break;
 	case JIT_FLEET_OLD:
 	case JIT_FLEET_NONE:
 	case JIT_FLEET_BUMPED:
 		break;
 	}
+}
+
+/* What the policies in force say, as one number. */
+static uint64_t policies_hash(struct jit_daemon *d)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		return 0;
+	for (size_t i = 0; i < policy_set_count(d->policies); i++)
+		policy_print(policy_set_get(d->policies, i), out);
+	fclose(out);
+	return text ? hash_bytes(text, len, 0) : 0;
+}
+
+/*
+ * After a reload that changed the policies, the range is taken again and
+ * its refused revisions decided anew: a policy that now opts in opens what
+ * it refused. At start the journal's decisions stand.
+ */
+static void daemon_fleet_policies_changed(struct jit_daemon *d, bool initial)
+{
+	struct jit_fleet_state *f = &d->fleet;
+	uint64_t h = policies_hash(d);
+
+	if (!initial && f->conf && f->nats && h != f->policies_hash) {
+		f->redecide_pending = true;
+		fleet_nats_resnapshot(f->nats);
+	}
+	f->policies_hash = h;
 }
 
 static void squatted(struct jit_daemon *d, uint64_t seq)
@@ -128,6 +175,8 @@ static void on_thread(struct jit_io *io, uint32_t events)
 		case JIT_FLEET_MSG_SNAPSHOT_BEGIN:
 			f->in_snapshot = true;
 			f->n_snap = 0;
+			f->redecide_snapshot = f->redecide_pending;
+			f->redecide_pending = false;
 			break;
 		case JIT_FLEET_MSG_SNAPSHOT_END:
 			if (f->in_snapshot) {
@@ -144,6 +193,7 @@ static void on_thread(struct jit_io *io, uint32_t events)
 						   n);
 			}
 			f->in_snapshot = false;
+			f->redecide_snapshot = false;
 			break;
 		case JIT_FLEET_MSG_STATE:
 			set_reachable(d, m->connected, m->watching, m->text);
@@ -159,6 +209,10 @@ static void on_thread(struct jit_io *io, uint32_t events)
 		free(m->entry.data);
 		free(m);
 		m = next;
+	}
+	if (f->resnapshot) {
+		f->resnapshot = false;
+		fleet_nats_resnapshot(f->nats);
 	}
 	if (acked && f->outbox) {
 		int r = fleet_outbox_ack(f->outbox, acked);
@@ -181,7 +235,7 @@ static char *with_host(const char *host, const char *line)
 								       : s;
 }
 
-void daemon_fleet_audit(struct jit_daemon *d, const char *line)
+static void daemon_fleet_audit(struct jit_daemon *d, const char *line)
 {
 	struct jit_fleet_state *f = &d->fleet;
 	_cleanup_free_ char *text = NULL;
@@ -292,7 +346,7 @@ static int load(struct jit_daemon *d, struct jit_fleet_conf **ret)
 	return r;
 }
 
-int daemon_fleet_setup(struct jit_daemon *d)
+static int daemon_fleet_setup(struct jit_daemon *d)
 {
 	struct jit_fleet_conf *conf;
 	int r;
@@ -335,7 +389,7 @@ static bool same_conf(const struct jit_fleet_conf *a,
 	return true;
 }
 
-int daemon_fleet_reload(struct jit_daemon *d)
+static int daemon_fleet_reload(struct jit_daemon *d)
 {
 	struct jit_fleet_conf *conf;
 	int r;
@@ -357,7 +411,7 @@ int daemon_fleet_reload(struct jit_daemon *d)
 	return conf ? start(d, conf) : 0;
 }
 
-void daemon_fleet_teardown(struct jit_daemon *d)
+static void daemon_fleet_teardown(struct jit_daemon *d)
 {
 	stop(d);
 	free(d->fleet.errors);
@@ -366,7 +420,7 @@ void daemon_fleet_teardown(struct jit_daemon *d)
 	d->fleet.snap_ids = NULL;
 }
 
-json_t *daemon_fleet_status(struct jit_daemon *d)
+static json_t *daemon_fleet_status(struct jit_daemon *d)
 {
 	const struct jit_fleet_state *f = &d->fleet;
 	size_t live = 0;
@@ -411,3 +465,13 @@ json_t *daemon_fleet_status(struct jit_daemon *d)
 		(json_int_t)f->c_squatted);
 	return j;
 }
+
+const struct jit_channel channel_fleet = {
+	.name = "fleet",
+	.setup = daemon_fleet_setup,
+	.reload = daemon_fleet_reload,
+	.teardown = daemon_fleet_teardown,
+	.status = daemon_fleet_status,
+	.audit_line = daemon_fleet_audit,
+	.policies_changed = daemon_fleet_policies_changed,
+};

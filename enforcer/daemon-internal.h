@@ -8,6 +8,7 @@
 #include "access.h"
 #include "api.h"
 #include "audit.h"
+#include "channel.h"
 #include "cover.h"
 #include "journal.h"
 #include "control.h"
@@ -72,6 +73,9 @@ struct jit_spa_state {
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
 };
 
+/* Bad fleet values (key and revision) remembered, not audited again. */
+#define JIT_FLEET_BAD_SEEN 64
+
 /**
  * struct jit_fleet_state - fleet mode (NATS JetStream), off without conf
  * @conf: the fleet.yaml in force, or NULL (fleet mode off)
@@ -96,7 +100,11 @@ struct jit_fleet_state {
 	bool connected, watching;
 	uint64_t unreachable_since_ms;
 	char last_error[256];
-	bool in_snapshot;
+	bool in_snapshot, resnapshot;
+	bool redecide_pending, redecide_snapshot; /* policies changed */
+	uint64_t bad_seen[JIT_FLEET_BAD_SEEN];	  /* values audited as bad */
+	size_t next_bad;
+	uint64_t policies_hash;
 	uint64_t *snap_ids;
 	size_t n_snap, cap_snap;
 	uint64_t last_snapshot_ms;
@@ -256,23 +264,7 @@ int daemon_session_closed(const struct jit_sock *s, void *userdata);
 /* Management ports for posture: the policies' extra ones. */
 void daemon_collect_mgmt_ports(struct jit_daemon *d);
 
-/* daemon-spa.c: single packet authorization. */
-/* Load the access file (if any) and bind its NFLOG group; -errno. */
-int daemon_spa_setup(struct jit_daemon *d);
-/* Read the access file again; on errors the one in force stays. */
-int daemon_spa_reload(struct jit_daemon *d);
-void daemon_spa_teardown(struct jit_daemon *d);
-json_t *daemon_spa_status(struct jit_daemon *d);
-
-/* daemon-fleet.c: fleet mode (the fleet adapter). */
-/* Read fleet.yaml (absent: off) and start the NATS thread; -errno. */
-int daemon_fleet_setup(struct jit_daemon *d);
-/* Read fleet.yaml again; a bad file leaves the one in force. */
-int daemon_fleet_reload(struct jit_daemon *d);
-void daemon_fleet_teardown(struct jit_daemon *d);
-json_t *daemon_fleet_status(struct jit_daemon *d);
-/* An audit line (as written to the audit log) for the audit stream. */
-void daemon_fleet_audit(struct jit_daemon *d, const char *line);
+/* daemon-spa.c, daemon-fleet.c: channels, known through channel.h. */
 
 /* daemon-views.c: what the control socket shows. */
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
@@ -302,6 +294,16 @@ void daemon_event(struct jit_daemon *d, json_t *ev,
 /* The "events" op: recent events the caller may see; "follow" streams. */
 json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 			   json_t *req);
+
+/* daemon-audit.c: decisions as audit lines, for every channel. */
+/* The core's audit hook (userdata: the daemon): one line per decision or
+ * refusal, counted, to followers and the fleet's audit stream. */
+void daemon_audit_decision(void *userdata, const struct jit_access_event *e);
+/* An audit line's first fields: event, peer_uid, peer_user. */
+json_t *daemon_audit_base(const char *event, const struct jit_identity *id);
+/* The request's fields into ev, then out as an event (ev taken). */
+void daemon_audit_request(struct jit_daemon *d, json_t *ev,
+			  const struct jit_request *r);
 
 /* daemon-metrics.c: the counters and the "metrics" op. */
 /* Every known decision and alert type counted from 0. */

@@ -124,7 +124,7 @@ int daemon_init_access(struct jit_daemon *d)
 		.cover = cover_new(),
 		.kernel = &kernel_ops,
 		.kernel_ctx = d,
-		.hooks = { .audit = api_audit,
+		.hooks = { .audit = daemon_audit_decision,
 			   .grant_started = on_grant_started,
 			   .grant_ended = on_grant_ended,
 			   .journal_failed = on_journal_failed,

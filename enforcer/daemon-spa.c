@@ -25,7 +25,7 @@
 #define SPA_READS      16
 #define PRUNE_EVERY_MS (10 * 1000)
 
-int daemon_spa_reload(struct jit_daemon *d)
+static int daemon_spa_reload(struct jit_daemon *d)
 {
 	struct jit_spa_conf *conf = NULL;
 	struct jit_diag diag;
@@ -536,7 +536,7 @@ prune:
 	}
 }
 
-int daemon_spa_setup(struct jit_daemon *d)
+static int daemon_spa_setup(struct jit_daemon *d)
 {
 	int r;
 
@@ -566,7 +566,7 @@ int daemon_spa_setup(struct jit_daemon *d)
 	return 0;
 }
 
-void daemon_spa_teardown(struct jit_daemon *d)
+static void daemon_spa_teardown(struct jit_daemon *d)
 {
 	nflog_close(d->spa.nflog);
 	d->spa.nflog = NULL;
@@ -577,7 +577,7 @@ void daemon_spa_teardown(struct jit_daemon *d)
 	hashmap_clear(&d->spa.fail_index);
 }
 
-json_t *daemon_spa_status(struct jit_daemon *d)
+static json_t *daemon_spa_status(struct jit_daemon *d)
 {
 	const struct jit_spa_state *s = &d->spa;
 
@@ -600,3 +600,11 @@ json_t *daemon_spa_status(struct jit_daemon *d)
 		(json_int_t)s->c_ignored, "not_recorded",
 		(json_int_t)s->c_not_recorded);
 }
+
+const struct jit_channel channel_spa = {
+	.name = "spa",
+	.setup = daemon_spa_setup,
+	.reload = daemon_spa_reload,
+	.teardown = daemon_spa_teardown,
+	.status = daemon_spa_status,
+};

@@ -119,8 +119,7 @@ static json_t *status_json(struct jit_daemon *d)
 	json_object_set_new(j, "tamper_watch", json_boolean(d->watch != NULL));
 	json_object_set_new(j, "grants", json_integer((json_int_t)live));
 	json_object_set_new(j, "pending", json_integer((json_int_t)pending));
-	json_object_set_new(j, "spa", daemon_spa_status(d));
-	json_object_set_new(j, "fleet", daemon_fleet_status(d));
+	channels_status(d, j);
 	json_object_set_new(
 		j, "elements",
 		json_integer((json_int_t)cover_count(d->access.cover)));
@@ -315,8 +314,7 @@ static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
 	if (daemon_reload(d, false) < 0)
 		return control_error("reload-failed",
 				     "reload failed; see the agent's log");
-	(void)daemon_spa_reload(d);
-	(void)daemon_fleet_reload(d);
+	channels_reload(d);
 	return json_pack("{s:b, s:s?, s:s?}", "ok", 1, "policy_errors",
 			 d->policy_errors, "spa_errors", d->spa.errors);
 }

@@ -55,8 +55,7 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 		if (si.ssi_signo == SIGHUP) {
 			log_notice("SIGHUP: reloading policies");
 			daemon_reload(d, false);
-			(void)daemon_spa_reload(d);
-			(void)daemon_fleet_reload(d);
+			channels_reload(d);
 		} else if (si.ssi_signo == SIGUSR1) {
 			if (daemon_reopen_logs(d) == 0)
 				log_info("SIGUSR1: log files reopened");
@@ -385,12 +384,9 @@ static int first_commit(struct jit_daemon *d, struct start_times *t)
 	if (r < 0)
 		return r;
 	access_arm_timer(d);
-	/* SPA packets wait in their group from the first commit on. */
-	r = daemon_spa_setup(d);
-	if (r < 0)
-		return r;
-	/* Fleet grants are read in the loop, once the ruleset is in. */
-	r = daemon_fleet_setup(d);
+	/* SPA packets wait in their group from the first commit on; fleet
+	 * grants are read in the loop, once the ruleset is in. */
+	r = channels_setup(d);
 	if (r < 0)
 		return r;
 	log_notice("journal: %zu requests, %zu grants live",
@@ -558,8 +554,7 @@ static void daemon_teardown(struct jit_daemon *d)
 	watch_close(d->watch);
 	sockwatch_close(d->sockwatch);
 	nflog_close(d->nflog);
-	daemon_spa_teardown(d);
-	daemon_fleet_teardown(d);
+	channels_teardown(d);
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);
 	daemon_events_free(d);

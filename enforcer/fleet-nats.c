@@ -69,7 +69,8 @@ struct jit_fleet_nats {
 	jsCtx *js;
 	natsSubscription *sub;
 	bool connected, watching, snapshot;
-	uint64_t sub_ms, last_register_ms, next_register_ms, next_publish_ms;
+	uint64_t sub_ms, sub_try_ms, last_register_ms, next_register_ms,
+		next_publish_ms;
 	char error[200];
 };
 
@@ -228,8 +229,15 @@ static void on_msg(struct jit_fleet_nats *n, natsMsg *m)
 	int len;
 
 	if (!subj || strncmp(subj, prefix, strlen(prefix)) ||
-	    natsMsg_GetMetaData(&meta, m) != NATS_OK)
+	    natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+		/* Without its revision an entry cannot be applied: take the
+		 * range again rather than lose it. */
+		snprintf(n->error, sizeof(n->error),
+			 "a message on '%.100s' without JetStream metadata",
+			 subj ? subj : "");
+		atomic_store(&n->resubscribe, true);
 		return;
+	}
 	q = calloc(1, sizeof(*q));
 	len = natsMsg_GetDataLength(m);
 	if (!q)
@@ -412,29 +420,47 @@ static void nap(uint64_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Options, connection, JetStream context; retried until stopped. */
+static int setup(struct jit_fleet_nats *n, natsOptions **o)
+{
+	jsOptions jo;
+	natsStatus s;
+
+	while (!stopping(n)) {
+		s = make_options(n, o);
+		if (s == NATS_OK) {
+			s = natsConnection_Connect(&n->nc, *o);
+			if (s == NATS_NOT_YET_CONNECTED)
+				s = NATS_OK;
+		}
+		if (s == NATS_OK) {
+			jsOptions_Init(&jo);
+			jo.Wait = API_WAIT_MS;
+			s = natsConnection_JetStream(&n->js, n->nc, &jo);
+		}
+		if (s == NATS_OK)
+			return 0;
+		set_error(n, s, "setting up the NATS connection");
+		push_state(n);
+		jsCtx_Destroy(n->js);
+		natsConnection_Destroy(n->nc);
+		natsOptions_Destroy(*o);
+		n->js = NULL;
+		n->nc = NULL;
+		*o = NULL;
+		nap(RETRY_MS);
+	}
+	return -ECANCELED;
+}
+
 static void *thread_main(void *arg)
 {
 	struct jit_fleet_nats *n = arg;
 	natsOptions *o = NULL;
-	jsOptions jo;
 	natsStatus s;
 
-	s = make_options(n, &o);
-	if (s == NATS_OK) {
-		s = natsConnection_Connect(&n->nc, o);
-		if (s == NATS_NOT_YET_CONNECTED)
-			s = NATS_OK;
-	}
-	if (s == NATS_OK) {
-		jsOptions_Init(&jo);
-		jo.Wait = API_WAIT_MS;
-		s = natsConnection_JetStream(&n->js, n->nc, &jo);
-	}
-	if (s != NATS_OK) {
-		set_error(n, s, "setting up the NATS connection");
-		push_state(n);
+	if (setup(n, &o) < 0)
 		goto out;
-	}
 	atomic_store(&n->resubscribe, true);
 	while (!stopping(n)) {
 		uint64_t now = now_mono_ms();
@@ -457,14 +483,22 @@ static void *thread_main(void *arg)
 			nap(TICK_MS);
 			continue;
 		}
-		if (atomic_load(&n->resubscribe) ||
-		    (n->snapshot && now - n->sub_ms > SNAPSHOT_WAIT_MS)) {
+		/* At most one new consumer a second (a loop asking again
+		 * while its journal fails must not spin). */
+		if ((atomic_load(&n->resubscribe) ||
+		     (n->snapshot && now - n->sub_ms > SNAPSHOT_WAIT_MS)) &&
+		    now - n->sub_try_ms >= RETRY_MS) {
+			n->sub_try_ms = now;
 			set_watching(n, false);
 			if (subscribe(n) < 0) {
 				push_state(n);
 				nap(RETRY_MS);
 				continue;
 			}
+		}
+		if (!n->sub) {
+			nap(TICK_MS);
+			continue;
 		}
 		if (now >= n->next_register_ms)
 			do_register(n, now);
@@ -483,6 +517,9 @@ out:
 	jsCtx_Destroy(n->js);
 	natsConnection_Destroy(n->nc);
 	natsOptions_Destroy(o);
+	/* The library's own threads and memory, before a restart of ours
+	 * (a reload) opens it again. */
+	(void)nats_CloseAndWait(2000);
 	return NULL;
 }
 
@@ -592,6 +629,11 @@ void fleet_nats_stop(struct jit_fleet_nats *n)
 		close(n->efd);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
+}
+
+void fleet_nats_resnapshot(struct jit_fleet_nats *n)
+{
+	atomic_store(&n->resubscribe, true);
 }
 
 struct jit_fleet_msg *fleet_nats_take(struct jit_fleet_nats *n)

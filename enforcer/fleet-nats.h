@@ -59,6 +59,8 @@ struct jit_fleet_nats;
  */
 int fleet_nats_start(const struct jit_fleet_conf *conf, const char *password,
 		     const char *version, struct jit_fleet_nats **ret, int *fd);
+/* Take the whole range again (an entry could not be applied). */
+void fleet_nats_resnapshot(struct jit_fleet_nats *n);
 /* Stop the thread and close the connection. */
 void fleet_nats_stop(struct jit_fleet_nats *n);
 /* Every waiting message, oldest first (free each with free()). */

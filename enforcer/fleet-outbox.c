@@ -8,9 +8,7 @@
 #include "fleet-outbox.h"
 #include "util.h"
 
-/* Lines kept past the cursor at most (a long outage): older are dropped
- * from the outbox file only when all are stored, never skipped. */
-#define LOAD_MAX_BYTES (256u * 1024 * 1024)
+#define LOAD_MAX_BYTES (JIT_FLEET_OUTBOX_MAX + 64u * 1024)
 
 struct jit_fleet_outbox {
 	char *dir;
@@ -18,6 +16,7 @@ struct jit_fleet_outbox {
 	char nonce[JIT_FLEET_NONCE_LEN + 1];
 	uint64_t acked, next;
 	uint64_t bytes;
+	uint64_t compact_at; /* rewrite the outbox once it is this big */
 };
 
 static char *path_in(const char *dir, const char *name)
@@ -182,6 +181,7 @@ int fleet_outbox_open(const char *dir, struct jit_fleet_outbox **ret)
 	if (r == 0)
 		r = load_cursor(o);
 	o->next = o->acked + 1;
+	o->compact_at = JIT_FLEET_OUTBOX_ROLL;
 	if (r == 0)
 		r = scan(o, NULL, NULL, true);
 	if (r == 0) {
@@ -237,10 +237,57 @@ int fleet_outbox_add(struct jit_fleet_outbox *o, const char *line,
 	n = asprintf(&text, "%" PRIu64 " %s\n", o->next, line);
 	if (n < 0)
 		return -ENOMEM;
+	/* A long outage: the outbox stays loadable; the audit log keeps
+	 * the lines it cannot take. */
+	if (o->bytes + (uint64_t)n > JIT_FLEET_OUTBOX_MAX)
+		return -ENOSPC;
 	if (write_all(o->fd, text, (size_t)n) < 0)
 		return -errno;
 	o->bytes += (uint64_t)n;
 	*seq = o->next++;
+	return 0;
+}
+
+static int keep_line(void *u, uint64_t seq, const char *line)
+{
+	FILE *f = u;
+
+	fprintf(f, "%" PRIu64 " %s\n", seq, line);
+	return ferror(f) ? -EIO : 0;
+}
+
+/* Rewrite the outbox with only the lines past the cursor. */
+static int compact(struct jit_fleet_outbox *o)
+{
+	_cleanup_free_ char *path = path_in(o->dir, JIT_FLEET_OUTBOX_FILE),
+			    *tmp = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	struct stat st;
+	int fd, r;
+
+	if (!path || asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	r = scan(o, keep_line, f, false);
+	if (r == 0 && (fflush(f) != 0 || fdatasync(fileno(f)) < 0))
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return r;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	close(o->fd);
+	o->fd = fd;
+	o->bytes = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	o->compact_at = 2 * o->bytes > JIT_FLEET_OUTBOX_ROLL
+				? 2 * o->bytes
+				: JIT_FLEET_OUTBOX_ROLL;
 	return 0;
 }
 
@@ -265,6 +312,8 @@ int fleet_outbox_ack(struct jit_fleet_outbox *o, uint64_t seq)
 		if (ftruncate(o->fd, 0) < 0)
 			return -errno;
 		o->bytes = 0;
+	} else if (o->bytes > o->compact_at) {
+		return compact(o);
 	}
 	return 0;
 }

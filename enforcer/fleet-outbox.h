@@ -21,6 +21,9 @@
 #define JIT_FLEET_NONCE_FILE  "fleet-nonce"
 /* The outbox starts over once all is stored and it is this big. */
 #define JIT_FLEET_OUTBOX_ROLL (1024 * 1024)
+/* Lines past the cursor take at most this much (an outage of days); the
+ * next are not sent (-ENOSPC), the local audit log has them. */
+#define JIT_FLEET_OUTBOX_MAX (64u * 1024 * 1024)
 
 struct jit_fleet_outbox;
 

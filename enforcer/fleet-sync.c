@@ -67,6 +67,7 @@ enum jit_fleet_result fleet_apply(struct jit_access *a, const char *host,
 	struct jit_identity by = { .uid = 0, .channel = "fleet" };
 	struct jit_fleet_grant g;
 	uint64_t id, old_id;
+	bool redecide;
 	int rc;
 
 	why->code = NULL;
@@ -79,7 +80,12 @@ enum jit_fleet_result fleet_apply(struct jit_access *a, const char *host,
 		return JIT_FLEET_BAD;
 	}
 	old = fleet_find(a, id);
-	if (old && e->rev <= old->fleet_rev)
+	/* A refusal of this very revision, under policies since changed:
+	 * decided again (and audited again) once. */
+	redecide = e->redecide && old && e->op == JIT_FLEET_PUT &&
+		   e->rev == old->fleet_rev && old->status == JIT_DENIED &&
+		   !strncmp(old->status_reason, "refused", 7);
+	if (old && e->rev <= old->fleet_rev && !redecide)
 		return JIT_FLEET_OLD;
 	if (e->op != JIT_FLEET_PUT) {
 		if (!old)
@@ -104,7 +110,8 @@ enum jit_fleet_result fleet_apply(struct jit_access *a, const char *host,
 	}
 	/* Same content: nothing to decide again, unless it was revoked and
 	 * the key was written anew. */
-	if (old && old->fleet_hash == g.hash && old->status != JIT_REVOKED) {
+	if (old && old->fleet_hash == g.hash && old->status != JIT_REVOKED &&
+	    !redecide) {
 		access_fleet_bump(a, old, e->rev);
 		return JIT_FLEET_BUMPED;
 	}

@@ -147,6 +147,13 @@ int fleet_grant_parse(const char *host, uint64_t id, const void *data,
 			source);
 		goto out;
 	}
+	if (prefix_is_v4_mapped(&g->source)) {
+		r = bad(err, errlen,
+			"source '%.50s' is an IPv4 address written as IPv6, "
+			"which no IPv4 packet matches",
+			source);
+		goto out;
+	}
 	if (end <= 0 || approved_at < 0) {
 		r = bad(err, errlen, "end_ms %lld is not a time",
 			(long long)end);

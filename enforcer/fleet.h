@@ -16,8 +16,9 @@
 #include "policy.h"
 
 #define JIT_FLEET_VALUE_MAX 4096
-#define JIT_FLEET_NAME_MAX  63
-#define JIT_FLEET_KEY_MAX   (5 + 63 + 1 + 16)
+/* As records keep names (JIT_RECORD_USER_MAX - 1). */
+#define JIT_FLEET_NAME_MAX 32
+#define JIT_FLEET_KEY_MAX  (5 + 63 + 1 + 16)
 
 /* What a KV entry says happened to its key. */
 enum jit_fleet_op {
@@ -76,6 +77,8 @@ int fleet_grant_parse(const char *host, uint64_t id, const void *data,
  * @rev: its revision (the stream sequence)
  * @data: the value of a put (not NUL-terminated), else NULL
  * @len: bytes in @data
+ * @redecide: the policies changed since this revision was refused:
+ *            decide it again (the loop sets it, for one snapshot)
  */
 struct jit_fleet_entry {
 	enum jit_fleet_op op;
@@ -83,6 +86,7 @@ struct jit_fleet_entry {
 	uint64_t rev;
 	char *data;
 	size_t len;
+	bool redecide;
 };
 
 /* What became of an entry (fleet_apply). */

@@ -57,8 +57,9 @@ static void usage(FILE *out)
 		"exist)\n"
 		"  --check PATH...     validate policy files or directories "
 		"(and the\n"
-		"                      --spa-access file, if given); exit 0 "
-		"or 1\n"
+		"                      --spa-access and --fleet-config files, "
+		"if given);\n"
+		"                      exit 0 or 1\n"
 		"  --remove            delete the table (lifts every deny) and "
 		"exit\n"
 		"  -v, --verbose       log debug messages\n"
@@ -70,13 +71,29 @@ static void usage(FILE *out)
 		JIT_SPA_MAX_AGE_S_DEFAULT, JIT_FLEET_CONF_DEFAULT);
 }
 
-static int do_check(char **paths, int n, const char *spa_access)
+static int do_check(char **paths, int n, const char *spa_access,
+		    const char *fleet_config)
 {
 	struct jit_diag diag;
 	bool spa_bad = false;
 	int r = 0;
 
 	diag_init(&diag);
+	if (fleet_config) {
+		struct jit_fleet_conf *conf = NULL;
+		int fr = fleet_conf_load(fleet_config, &conf, &diag);
+
+		if (fr == 0)
+			printf("%s: host %s, %zu server(s), %zu label(s) OK\n",
+			       fleet_config, conf->host, conf->n_servers,
+			       conf->n_labels);
+		else if (fr == -ENOENT)
+			diag_error(&diag, fleet_config, NULL, 0, 0,
+				   "no such file");
+		/* Counted with the access file: one more bad file. */
+		spa_bad |= fr < 0;
+		fleet_conf_free(conf);
+	}
 	if (spa_access) {
 		struct jit_spa_conf *conf = NULL;
 
@@ -99,7 +116,8 @@ static int do_check(char **paths, int n, const char *spa_access)
 	if (r > 0)
 		fprintf(stderr, "%d file(s) with errors\n", r + spa_bad);
 	else if (spa_bad)
-		fprintf(stderr, "the SPA access file has errors\n");
+		fprintf(stderr, "the SPA access file or fleet.yaml has "
+				"errors\n");
 	if (r > 0 || spa_bad)
 		return 1;
 	if (n)
@@ -232,6 +250,7 @@ struct options {
 	struct jit_config cfg;
 	const char *group;
 	bool check, remove, use_syslog;
+	bool fleet_given; /* --fleet-config: --check reads it too */
 };
 
 /* Returns -1 to go on, else the exit code (--help, --version, errors). */
@@ -298,6 +317,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FLEET_CONFIG:
 			o->cfg.fleet_config = optarg;
+			o->fleet_given = true;
 			break;
 		case OPT_CHECK:
 			o->check = true;
@@ -325,12 +345,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* --check PATH...: validate and exit. */
 static int run_check(int argc, char **argv, const struct options *o)
 {
-	if (optind >= argc && !o->cfg.spa_access) {
+	if (optind >= argc && !o->cfg.spa_access && !o->fleet_given) {
 		fprintf(stderr, "jit-enforcer: --check needs at least "
 				"one file or directory\n");
 		return 2;
 	}
-	return do_check(argv + optind, argc - optind, o->cfg.spa_access);
+	return do_check(argv + optind, argc - optind, o->cfg.spa_access,
+			o->fleet_given ? o->cfg.fleet_config : NULL);
 }
 
 /* What no single option can check. Returns 0 or the exit code. */

@@ -840,10 +840,10 @@ static void parse_fleet_names(struct parse_ctx *c, const struct node *v,
 		if (!s)
 			continue;
 		if (!valid_principal_name(s) || strchr(s, '$') ||
-		    strlen(s) > 63) {
+		    strlen(s) > 32) {
 			node_err(c, it,
 				 "fleet identity '%s' is not valid; use 1 to "
-				 "63 of A-Z a-z 0-9 . _ - @, not starting "
+				 "32 of A-Z a-z 0-9 . _ - @, not starting "
 				 "with '-', not all digits",
 				 msg_quote(q, s));
 			continue;

@@ -5,6 +5,7 @@
  * records.
  */
 #include <check.h>
+#include <sys/stat.h>
 
 #include "fleet-conf.h"
 #include "fleet-outbox.h"
@@ -253,5 +254,44 @@ UNIT_TEST("outbox", test_outbox_cursor)
 	free(path);
 	rm_rf(dir);
 	rm_rf(dir2);
+}
+END_TEST
+
+UNIT_TEST("outbox", test_outbox_compaction)
+{
+	char dir[] = "/tmp/jit-outbox-XXXXXX", line[1024], *path = NULL;
+	struct jit_fleet_outbox *o = NULL;
+	struct seen s = { 0 };
+	struct stat st;
+	uint64_t seq;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_ge(asprintf(&path, "%s/" JIT_FLEET_OUTBOX_FILE, dir), 0);
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	line[0] = '{';
+	/* More than the roll size, the last three never stored. */
+	for (int i = 0; i < 1200; i++)
+		ck_assert_int_eq(fleet_outbox_add(o, line, &seq), 0);
+	ck_assert_int_eq(fleet_outbox_add(o, "{\"a\":1}", &seq), 0);
+	ck_assert_int_eq(fleet_outbox_add(o, "{\"a\":2}", &seq), 0);
+	ck_assert_int_eq(fleet_outbox_add(o, "{\"a\":3}", &seq), 0);
+	ck_assert_int_eq(fleet_outbox_ack(o, 1200), 0);
+	/* Only what is owed is left, and more lines go on after it. */
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_lt(st.st_size, 100);
+	ck_assert_int_eq(fleet_outbox_add(o, "{\"a\":4}", &seq), 0);
+	ck_assert_uint_eq(seq, 1204);
+	fleet_outbox_close(o);
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	ck_assert_int_eq(fleet_outbox_each_pending(o, collect, &s), 0);
+	ck_assert_uint_eq(s.n, 4);
+	ck_assert_uint_eq(s.seq[0], 1201);
+	ck_assert_str_eq(s.line[3], "{\"a\":4}");
+	ck_assert_uint_eq(fleet_outbox_next(o), 1205);
+	fleet_outbox_close(o);
+	free(path);
+	rm_rf(dir);
 }
 END_TEST

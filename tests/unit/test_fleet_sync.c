@@ -256,6 +256,27 @@ UNIT_TEST("decode", test_key_and_value)
 				 -EINVAL);
 		ck_assert_msg(strstr(err, "source 'nowhere'"), "%s", err);
 	}
+	{
+		_cleanup_free_ char *b =
+			value("0123456789abcdef", "::ffff:203.0.113.7", 22, 600,
+			      "alice", "bob", "");
+
+		ck_assert_int_eq(fleet_grant_parse(HOST, ID1, b, strlen(b), &g,
+						   err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_msg(strstr(err, "IPv4 address written as IPv6"), "%s",
+			      err);
+	}
+	{
+		/* 33 characters: longer than records keep names. */
+		_cleanup_free_ char *b = value(
+			"0123456789abcdef", "203.0.113.7", 22, 600, "alice",
+			"bob0123456789012345678901234567890", "");
+
+		ck_assert_int_eq(fleet_grant_parse(HOST, ID1, b, strlen(b), &g,
+						   err, sizeof(err)),
+				 -EINVAL);
+	}
 }
 END_TEST
 
@@ -455,6 +476,139 @@ UNIT_TEST("journal", test_purge_and_absence)
 			 JIT_FLEET_BAD);
 	ck_assert_int_eq(put(w, KEY2, 10, (char[]){ "{\"x\":1}" }),
 			 JIT_FLEET_BAD);
+	world_free(w);
+}
+END_TEST
+
+static int no_lookup(uint32_t uid, struct jit_identity *ret)
+{
+	return -ENOENT;
+}
+
+UNIT_TEST("decide", test_policy_change)
+{
+	struct world *w = world_new();
+	_cleanup_free_ char *v = value("0123456789abcdef", "203.0.113.7/32", 22,
+				       600, "alice", "bob", "");
+	static const char narrower[] =
+		"name: ssh\n"
+		"ports: [{port: 22, max_duration: 8h, allowed_sources: "
+		"[203.0.113.0/24]}]\n"
+		"approval: manual\n"
+		"approvers: {users: [root]}\n"
+		"fleet: {requesters: [alice], approvers: [carol]}\n"
+		"---\n"
+		"name: local\n"
+		"ports: [{port: 2222}]\n";
+	struct jit_diag d;
+
+	ck_assert_int_eq(put(w, KEY1, 1, v), JIT_FLEET_GRANTED);
+	/* The same policy again: the grant stays. */
+	access_recheck(&w->a, no_lookup);
+	ck_assert_uint_eq(live_fleet(w), 1);
+	/* bob is no longer a fleet approver of ssh: revoked. */
+	diag_init(&d);
+	ck_assert_int_eq(policy_set_load_text(w->policies, "/p/test.yaml",
+					      narrower, strlen(narrower), &d),
+			 0);
+	diag_release(&d);
+	access_recheck(&w->a, no_lookup);
+	ck_assert_uint_eq(live_fleet(w), 0);
+	ck_assert_str_eq(fleet_find(&w->a, ID1)->status_reason,
+			 JIT_REASON_POLICY);
+	world_free(w);
+}
+END_TEST
+
+UNIT_TEST("decide", test_redecide_after_policy_change)
+{
+	struct world *w = world_new();
+	_cleanup_free_ char *v = value("0123456789abcdef", "198.51.100.7/32",
+				       22, 600, "alice", "bob", "");
+	static const char wider[] =
+		"name: ssh\n"
+		"ports: [{port: 22, max_duration: 8h, allowed_sources: "
+		"[203.0.113.0/24, 198.51.100.0/24]}]\n"
+		"approval: manual\n"
+		"approvers: {users: [root]}\n"
+		"fleet: {requesters: [alice], approvers: [bob]}\n"
+		"---\n"
+		"name: local\n"
+		"ports: [{port: 2222}]\n";
+	struct jit_fleet_entry e = { .op = JIT_FLEET_PUT, .rev = 4 };
+	struct jit_refusal why;
+	struct jit_diag d;
+
+	e.data = v;
+	e.len = strlen(v);
+	snprintf(e.key, sizeof(e.key), KEY1);
+	/* The source is outside the policy's: refused. */
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_REFUSED);
+	diag_init(&d);
+	ck_assert_int_eq(policy_set_load_text(w->policies, "/p/test.yaml",
+					      wider, strlen(wider), &d),
+			 0);
+	diag_release(&d);
+	/* The same revision again: nothing, unless asked to decide again. */
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_OLD);
+	e.redecide = true;
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_GRANTED);
+	ck_assert_uint_eq(live_fleet(w), 1);
+	/* Once granted, a further redecision changes nothing. */
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_OLD);
+	/* And after a restart the grant is the key's record. */
+	core_close(w);
+	core_open(w);
+	e.redecide = false;
+	ck_assert_int_eq(fleet_apply(&w->a, HOST, &e, &why), JIT_FLEET_OLD);
+	ck_assert_uint_eq(live_fleet(w), 1);
+	world_free(w);
+}
+END_TEST
+
+UNIT_TEST("journal", test_snapshot_keeps_fleet_fields)
+{
+	struct world *w = world_new();
+	_cleanup_free_ char *v = value("0123456789abcdef", "203.0.113.7/32", 22,
+				       600, "alice", "bob", "");
+	_cleanup_free_ char *line = NULL;
+	struct jit_request *r, back;
+	uint64_t hash;
+
+	ck_assert_int_eq(put(w, KEY1, 12, v), JIT_FLEET_GRANTED);
+	r = fleet_find(&w->a, ID1);
+	hash = r->fleet_hash;
+	/* One line, parsed back whole. */
+	line = journal_format_request(r);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_int_eq(journal_parse_request(line, strlen(line), &back), 0);
+	ck_assert_uint_eq(back.fleet_id, ID1);
+	ck_assert_uint_eq(back.fleet_rev, 12);
+	ck_assert_uint_eq(back.fleet_hash, hash);
+	request_release(&back);
+	/* A local record's line has no extra field, as before. */
+	{
+		struct jit_request local = *r;
+
+		local.fleet_id = local.fleet_rev = local.fleet_hash = 0;
+		free(line);
+		line = journal_format_request(&local);
+		ck_assert_int_eq(
+			journal_parse_request(line, strlen(line), &back), 0);
+		ck_assert_uint_eq(back.fleet_id, 0);
+		ck_assert_ptr_null(strchr(line, '{'));
+		request_release(&back);
+	}
+	/* Through a compaction and a restart. */
+	ck_assert_int_eq(
+		journal_compact_now(w->a.journal, w->a.grants, w->policies), 0);
+	core_close(w);
+	core_open(w);
+	r = fleet_find(&w->a, ID1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->fleet_rev, 12);
+	ck_assert_uint_eq(r->fleet_hash, hash);
+	ck_assert_int_eq(put(w, KEY1, 12, v), JIT_FLEET_OLD);
 	world_free(w);
 }
 END_TEST
