@@ -348,26 +348,32 @@ int fleet_kv_batch(struct fleet_client *c, const char *bucket, bool del,
 		   const char *const *keys, json_t *const *values, size_t n,
 		   int *results, char *err, size_t errn)
 {
-	struct batch b = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = n };
+	struct batch *b = calloc(1, sizeof(*b));
+	natsMsgList pending = { 0 };
 	jsCtx *js = NULL;
 	jsOptions jo;
 	jsPubOptions po;
 	natsStatus s;
 	kvStore *kv = NULL;
 
-	b.subjects = calloc(n + 1, sizeof(*b.subjects));
-	b.results = results;
-	if (!b.subjects)
+	if (!b)
+		abort();
+	pthread_mutex_init(&b->lock, NULL);
+	b->n = n;
+	b->subjects = calloc(n + 1, sizeof(*b->subjects));
+	b->results = results;
+	if (!b->subjects)
 		abort();
 	for (size_t i = 0; i < n; i++)
 		results[i] = -ETIMEDOUT;
 	jsOptions_Init(&jo);
 	jo.Wait = FLEET_WAIT_MS;
 	jo.PublishAsync.AckHandler = batch_ack;
-	jo.PublishAsync.AckHandlerClosure = &b;
+	jo.PublishAsync.AckHandlerClosure = b;
 	s = natsConnection_JetStream(&js, c->nc, &jo);
 	if (s != NATS_OK) {
-		free(b.subjects);
+		free(b->subjects);
+		free(b);
 		return nats_fail(err, errn, "JetStream", s);
 	}
 	/* All in flight at once: one round trip, not one per host. */
@@ -376,9 +382,9 @@ int fleet_kv_batch(struct fleet_client *c, const char *bucket, bool del,
 			del ? NULL : fleet_value_encode(values[i]);
 		natsMsg *m = NULL;
 
-		if (asprintf(&b.subjects[i], "$KV.%s.%s", bucket, keys[i]) < 0)
+		if (asprintf(&b->subjects[i], "$KV.%s.%s", bucket, keys[i]) < 0)
 			abort();
-		s = natsMsg_Create(&m, b.subjects[i], NULL, data ? data : "",
+		s = natsMsg_Create(&m, b->subjects[i], NULL, data ? data : "",
 				   data ? (int)strlen(data) : 0);
 		if (s == NATS_OK)
 			s = del ? natsMsgHeader_Set(m, "KV-Operation", "DEL")
@@ -390,20 +396,26 @@ int fleet_kv_batch(struct fleet_client *c, const char *bucket, bool del,
 			s = js_PublishMsgAsync(js, &m, NULL);
 		natsMsg_Destroy(m);
 		if (s != NATS_OK) {
-			pthread_mutex_lock(&b.lock);
+			pthread_mutex_lock(&b->lock);
 			results[i] = -EIO;
-			pthread_mutex_unlock(&b.lock);
+			pthread_mutex_unlock(&b->lock);
 		}
 	}
 	jsPubOptions_Init(&po);
 	po.MaxWait = FLEET_WAIT_MS;
 	js_PublishAsyncComplete(js, &po);
-	/* Acks still on their way are not counted: the caller retries those. */
-	pthread_mutex_lock(&b.lock);
-	b.n = 0;
-	pthread_mutex_unlock(&b.lock);
+	/*
+	 * Acks still on their way are not counted: the caller retries those.
+	 * Their messages are taken back, so no callback is due for them; one
+	 * may be running now, so b is left for it (a few bytes, once).
+	 */
+	js_PublishAsyncGetPendingList(&pending, js);
+	natsMsgList_Destroy(&pending);
+	pthread_mutex_lock(&b->lock);
+	b->n = 0;
+	snprintf(err, errn, "%s", b->err);
+	pthread_mutex_unlock(&b->lock);
 	jsCtx_Destroy(js);
-	snprintf(err, errn, "%s", b.err);
 	/* A create refused because the key has a history: live, or deleted. */
 	for (size_t i = 0; i < n && !del; i++) {
 		kvEntry *e;
@@ -418,9 +430,12 @@ int fleet_kv_batch(struct fleet_client *c, const char *bucket, bool del,
 		kvEntry_Destroy(e);
 	}
 	kvStore_Destroy(kv);
-	for (size_t i = 0; i < n; i++)
-		free(b.subjects[i]);
-	free(b.subjects);
+	if (!pending.Count) {
+		for (size_t i = 0; i < n; i++)
+			free(b->subjects[i]);
+		free(b->subjects);
+		free(b);
+	}
 	return 0;
 }
 
