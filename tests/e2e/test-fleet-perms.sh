@@ -10,6 +10,22 @@ FLEET_VMS="a=role:web+env:prod b=role:web+env:dev"
 . "$(dirname "$0")/fleet-lib.sh"
 fleet_up || exit 1
 
+# What 'jitctl fleet init' made: the limits of the contract (docs/fleet.md).
+conf_is() {
+	local got
+	got=$(fprobe fleetadmin config "$1" | jq -cS .)
+	[ "$got" = "$(jq -cSn "$2")" ] || { echo "$1: $got" >&2; return 1; }
+}
+check "jit_grants: R3, history 5, TTL 48 h, file, 4 KiB" conf_is KV_jit_grants \
+	'{max_age_s: 172800, replicas: 3, history: 5, duplicates_s: 120, deny_delete: true, deny_purge: false, max_msg_size: 4096, file: true}'
+check "jit_requests: history 10, TTL 30 days" conf_is KV_jit_requests \
+	'{max_age_s: 2592000, replicas: 3, history: 10, duplicates_s: 120, deny_delete: true, deny_purge: false, max_msg_size: 4096, file: true}'
+check "jit_hosts: history 1, no TTL" conf_is KV_jit_hosts \
+	'{max_age_s: 0, replicas: 3, history: 1, duplicates_s: 120, deny_delete: true, deny_purge: false, max_msg_size: 4096, file: true}'
+check "JIT_AUDIT: 30 days, duplicates 120 s, no delete, no purge" conf_is JIT_AUDIT \
+	'{max_age_s: 2592000, replicas: 3, history: -1, duplicates_s: 120, deny_delete: true, deny_purge: true, max_msg_size: 4096, file: true}'
+check "init again is harmless" fctl fleetadmin init --replicas 3
+
 check "host-a registers itself" fprobe host-a register host-a '{"role":"web","env":"prod"}'
 check "host-b registers itself" fprobe host-b register host-b '{"role":"web","env":"dev"}'
 check "bob sees both hosts" eval '[ "$(fctl bob hosts --json | jq -r "[.hosts[].host] | sort | join(\",\")")" = host-a,host-b ]'
