@@ -17,6 +17,7 @@
  *     try-register HOST            HOST's registry entry
  *     put SUBJECT JSON             a JetStream publish that must be acked
  *     try-put SUBJECT              a JetStream publish
+ *     config STREAM                STREAM's limits as JSON (admin)
  *     leader STREAM                the server name leading STREAM (admin)
  *
  * URLS is comma-separated. A try-* prints "refused: WHY" and exits 0 when
@@ -295,6 +296,31 @@ int main(int argc, char **argv)
 	} else if (!strcmp(op, "try-put") && argc == 6) {
 		publish(js, argv[5], "{\"forged\":true}", NULL, &s);
 		rc = verdict(s);
+	} else if (!strcmp(op, "config") && argc == 6) {
+		jsStreamInfo *si = NULL;
+		jsErrCode jerr = 0;
+
+		s = js_GetStreamInfo(&si, js, argv[5], NULL, &jerr);
+		if (s == NATS_OK) {
+			jsStreamConfig *c = si->Config;
+
+			printf("{\"max_age_s\":%lld,\"replicas\":%lld,"
+			       "\"history\":%lld,\"duplicates_s\":%lld,"
+			       "\"deny_delete\":%s,\"deny_purge\":%s,"
+			       "\"max_msg_size\":%d,\"file\":%s}\n",
+			       (long long)(c->MaxAge / 1000000000),
+			       (long long)c->Replicas,
+			       (long long)c->MaxMsgsPerSubject,
+			       (long long)(c->Duplicates / 1000000000),
+			       c->DenyDelete ? "true" : "false",
+			       c->DenyPurge ? "true" : "false",
+			       (int)c->MaxMsgSize,
+			       c->Storage == js_FileStorage ? "true" : "false");
+			rc = 0;
+		} else {
+			rc = die("stream info", s);
+		}
+		jsStreamInfo_Destroy(si);
 	} else if (!strcmp(op, "leader") && argc == 6) {
 		jsStreamInfo *si = NULL;
 		jsErrCode jerr = 0;

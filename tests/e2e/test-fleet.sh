@@ -73,11 +73,12 @@ request() {
 	fctl alice request --select "$1" --policy ssh --port 22 --from "$SRC_IP" \
 		--for 10m --reason "${2:-e2e}" --json | jq -r .request.id
 }
-# The same, retried while the cluster elects a new leader.
+# The same, retried while the cluster elects a new leader (after a node was
+# killed, or all restarted).
 request_retry() {
 	local id _
 	for _ in $(seq 1 60); do
-		id=$(request "$1" 2>/dev/null)
+		id=$(request "$1" "${2:-e2e}" 2>/dev/null)
 		[[ $id =~ ^[0-9a-f]{16}$ ]] && break
 		sleep 0.5
 	done
@@ -152,7 +153,7 @@ check "the cluster is back" wait_for "cluster" 40 fctl bob requests
 # Each request has a reason of its own: the agent's record carries it.
 ids=()
 for round in 1 2 3 4 5; do
-	id=$(request env=prod "kill-9 round $round")
+	id=$(request_retry env=prod "kill-9 round $round")
 	ids+=("$id")
 	fctl bob approve "$id" >/dev/null 2>&1 &
 	pid=$!

@@ -61,35 +61,78 @@ static int choose_hosts(struct ctx *ctx, struct fleet_client *c, json_t *sel,
 	return 0;
 }
 
+/*
+ * Create (del false) or delete the grant key of each of req's hosts, all in
+ * flight at once; what got no answer is then written one by one, each
+ * retried as fleet_kv_create and fleet_kv_delete do. results[i] for the
+ * i-th host: 0, -EEXIST (a create found it there), -ESTALE (a create found
+ * it deleted) or the error. Returns the first error other than those.
+ */
+static int write_grants(struct fleet_client *c, json_t *req, bool del,
+			int *results, char *err, size_t n)
+{
+	json_t *hosts = json_object_get(req, "hosts"), *h;
+	size_t count = json_array_size(hosts), i;
+	char **keys = calloc(count + 1, sizeof(*keys));
+	json_t **values = calloc(count + 1, sizeof(*values));
+	int first = 0, r;
+
+	if (!keys || !values)
+		abort();
+	json_array_foreach(hosts, i, h)
+	{
+		keys[i] = malloc(128);
+		if (!keys[i] || fleet_grant_key(json_string_value(h),
+						str(req, "id"), keys[i], 128))
+			abort(); /* checked by fleet_request_check */
+		values[i] = del ? NULL
+				: fleet_grant_value(req, json_string_value(h));
+	}
+	r = fleet_kv_batch(c, FLEET_BUCKET_GRANTS, del,
+			   (const char *const *)keys, values, count, results,
+			   err, n);
+	for (i = 0; i < count; i++) {
+		if (r == 0 && (results[i] == 0 || results[i] == -EEXIST ||
+			       results[i] == -ESTALE))
+			continue;
+		/* Refused once, refused for every host. */
+		if (first == -EACCES) {
+			results[i] = -EACCES;
+			continue;
+		}
+		results[i] =
+			del ? fleet_kv_delete(c, FLEET_BUCKET_GRANTS, keys[i],
+					      err, n)
+			    : fleet_kv_create(c, FLEET_BUCKET_GRANTS, keys[i],
+					      values[i], NULL, err, n);
+		if (results[i] && results[i] != -EEXIST && !first)
+			first = results[i];
+	}
+	for (i = 0; i < count; i++) {
+		free(keys[i]);
+		json_decref(values[i]);
+	}
+	free(keys);
+	free(values);
+	return first;
+}
+
 /* Delete the grant keys of req's hosts; the hosts left are in *left. */
 static int delete_grants(struct fleet_client *c, json_t *req, json_t *left,
 			 char *err, size_t n)
 {
+	json_t *hosts = json_object_get(req, "hosts"), *h;
+	int *results = calloc(json_array_size(hosts) + 1, sizeof(*results));
 	size_t i;
-	json_t *h;
-	int first = 0;
+	int r;
 
-	json_array_foreach(json_object_get(req, "hosts"), i, h)
-	{
-		char key[128];
-		int r;
-
-		/* Refused once, refused for every host. */
-		if (first == -EACCES) {
-			json_array_append(left, h);
-			continue;
-		}
-		if (fleet_grant_key(json_string_value(h), str(req, "id"), key,
-				    sizeof(key)))
-			continue;
-		r = fleet_kv_delete(c, FLEET_BUCKET_GRANTS, key, err, n);
-		if (r) {
-			json_array_append(left, h);
-			if (!first)
-				first = r;
-		}
-	}
-	return first;
+	if (!results)
+		abort();
+	r = write_grants(c, req, true, results, err, n);
+	json_array_foreach(hosts, i, h) if (results[i])
+		json_array_append(left, h);
+	free(results);
+	return r;
 }
 
 static int print_decision(struct ctx *ctx, const char *what, json_t *req,
@@ -218,23 +261,25 @@ int fleet_cmd_approve(struct ctx *ctx, const struct fleet_opts *o, int argc,
 			"jitctl: note: %s approved their own request: hosts "
 			"refuse it unless the policy's approval is auto\n",
 			cfg.user);
-	json_array_foreach(json_object_get(req, "hosts"), i, h)
 	{
-		json_auto_t *grant = NULL;
-		char gkey[128];
+		json_t *chosen = json_object_get(req, "hosts");
+		int *results =
+			calloc(json_array_size(chosen) + 1, sizeof(*results));
 
-		if (fleet_grant_key(json_string_value(h), str(req, "id"), gkey,
-				    sizeof(gkey)))
-			continue;
-		grant = fleet_grant_value(req, json_string_value(h));
-		r = fleet_kv_create(c, FLEET_BUCKET_GRANTS, gkey, grant, NULL,
-				    err, sizeof(err));
-		if (!r)
-			json_array_append(created, h);
-		else if (r == -EEXIST)
-			json_array_append(existing, h);
-		else
-			json_array_append(failed, h);
+		if (!results)
+			abort();
+		write_grants(c, req, false, results, err, sizeof(err));
+		json_array_foreach(chosen, i, h)
+		{
+			if (!results[i])
+				json_array_append(created, h);
+			else if (results[i] == -EEXIST)
+				json_array_append(existing, h);
+			/* -ESTALE: deleted, so revoked: see below. */
+			else if (results[i] != -ESTALE)
+				json_array_append(failed, h);
+		}
+		free(results);
 	}
 	/* A revoke that came in between would miss what we just wrote. */
 	{

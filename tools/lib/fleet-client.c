@@ -308,6 +308,137 @@ int fleet_kv_update(struct fleet_client *c, const char *bucket, const char *key,
 	return r;
 }
 
+/* One asynchronous write of a batch, and what became of it. */
+struct batch {
+	pthread_mutex_t lock;
+	char **subjects;
+	int *results;
+	size_t n;
+	char err[256];
+};
+
+static void batch_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+		      void *closure)
+{
+	struct batch *b = closure;
+	const char *subject = natsMsg_GetSubject(msg);
+
+	(void)js;
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; i < b->n; i++) {
+		if (!b->subjects[i] || !streq(subject, b->subjects[i]))
+			continue;
+		if (pa)
+			b->results[i] = 0;
+		else if (pae && pae->ErrCode == JSStreamWrongLastSequenceErr)
+			b->results[i] = -EEXIST;
+		else
+			b->results[i] = -EIO;
+		if (!pa && pae && !b->err[0])
+			snprintf(b->err, sizeof(b->err), "%s: %s", subject,
+				 pae->ErrText ? pae->ErrText
+					      : natsStatus_GetText(pae->Err));
+		break;
+	}
+	pthread_mutex_unlock(&b->lock);
+	natsMsg_Destroy(msg);
+}
+
+int fleet_kv_batch(struct fleet_client *c, const char *bucket, bool del,
+		   const char *const *keys, json_t *const *values, size_t n,
+		   int *results, char *err, size_t errn)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	natsMsgList pending = { 0 };
+	jsCtx *js = NULL;
+	jsOptions jo;
+	jsPubOptions po;
+	natsStatus s;
+	kvStore *kv = NULL;
+
+	if (!b)
+		abort();
+	pthread_mutex_init(&b->lock, NULL);
+	b->n = n;
+	b->subjects = calloc(n + 1, sizeof(*b->subjects));
+	b->results = results;
+	if (!b->subjects)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		results[i] = -ETIMEDOUT;
+	jsOptions_Init(&jo);
+	jo.Wait = FLEET_WAIT_MS;
+	jo.PublishAsync.AckHandler = batch_ack;
+	jo.PublishAsync.AckHandlerClosure = b;
+	s = natsConnection_JetStream(&js, c->nc, &jo);
+	if (s != NATS_OK) {
+		free(b->subjects);
+		free(b);
+		return nats_fail(err, errn, "JetStream", s);
+	}
+	/* All in flight at once: one round trip, not one per host. */
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *data =
+			del ? NULL : fleet_value_encode(values[i]);
+		natsMsg *m = NULL;
+
+		if (asprintf(&b->subjects[i], "$KV.%s.%s", bucket, keys[i]) < 0)
+			abort();
+		s = natsMsg_Create(&m, b->subjects[i], NULL, data ? data : "",
+				   data ? (int)strlen(data) : 0);
+		if (s == NATS_OK)
+			s = del ? natsMsgHeader_Set(m, "KV-Operation", "DEL")
+				: natsMsgHeader_Set(
+					  m,
+					  "Nats-Expected-Last-Subject-Sequence",
+					  "0");
+		if (s == NATS_OK)
+			s = js_PublishMsgAsync(js, &m, NULL);
+		natsMsg_Destroy(m);
+		if (s != NATS_OK) {
+			pthread_mutex_lock(&b->lock);
+			results[i] = -EIO;
+			pthread_mutex_unlock(&b->lock);
+		}
+	}
+	jsPubOptions_Init(&po);
+	po.MaxWait = FLEET_WAIT_MS;
+	js_PublishAsyncComplete(js, &po);
+	/*
+	 * Acks still on their way are not counted: the caller retries those.
+	 * Their messages are taken back, so no callback is due for them; one
+	 * may be running now, so b is left for it (a few bytes, once).
+	 */
+	js_PublishAsyncGetPendingList(&pending, js);
+	natsMsgList_Destroy(&pending);
+	pthread_mutex_lock(&b->lock);
+	b->n = 0;
+	snprintf(err, errn, "%s", b->err);
+	pthread_mutex_unlock(&b->lock);
+	jsCtx_Destroy(js);
+	/* A create refused because the key has a history: live, or deleted. */
+	for (size_t i = 0; i < n && !del; i++) {
+		kvEntry *e;
+
+		if (results[i] != -EEXIST)
+			continue;
+		if (!kv && open_kv(c, bucket, &kv, err, errn))
+			break;
+		e = kv_get(kv, keys[i]);
+		if (!e)
+			results[i] = -ESTALE;
+		kvEntry_Destroy(e);
+	}
+	kvStore_Destroy(kv);
+	if (!pending.Count) {
+		for (size_t i = 0; i < n; i++)
+			free(b->subjects[i]);
+		free(b->subjects);
+		free(b);
+	}
+	return 0;
+}
+
 int fleet_kv_delete(struct fleet_client *c, const char *bucket, const char *key,
 		    char *err, size_t n)
 {

@@ -168,6 +168,16 @@ int fleet_kv_create(struct fleet_client *c, const char *bucket, const char *key,
 int fleet_kv_update(struct fleet_client *c, const char *bucket, const char *key,
 		    json_t *value, uint64_t last, uint64_t *rev, char *err,
 		    size_t n);
+/*
+ * Many creates (del false: create-if-absent, values[i] at keys[i]) or
+ * deletes (del true) at once, all in flight together. results[i]: 0, or
+ * -EEXIST (a create found a live value), -ESTALE (a create found the key
+ * deleted), -ETIMEDOUT (no answer yet: it may still land) or -EIO (err
+ * says why). Returns 0 or -errno when nothing could be sent.
+ */
+int fleet_kv_batch(struct fleet_client *c, const char *bucket, bool del,
+		   const char *const *keys, json_t *const *values, size_t n,
+		   int *results, char *err, size_t errn);
 /* Delete (a marker); retried until acknowledged or the deadline passes. */
 int fleet_kv_delete(struct fleet_client *c, const char *bucket, const char *key,
 		    char *err, size_t n);
