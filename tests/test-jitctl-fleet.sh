@@ -48,7 +48,9 @@ usage "disagree" request --select role=web --policy ssh --port udp/22 --proto tc
 usage "--from wants an address" request --select role=web --policy ssh --port 22 --from 203.0.113.7/24
 usage "--from wants an address" request --select role=web --policy ssh --port 22 --from ::ffff:192.0.2.7
 usage "--for wants a duration" request --select role=web --policy ssh --port 22 --from 203.0.113.7 --for 25h
-usage "--for wants a duration" request --select role=web --policy ssh --port 22 --from 203.0.113.7 --for 0
+usage "--for '0' has no unit" request --select role=web --policy ssh --port 22 --from 203.0.113.7 --for 0
+usage "--for '10' has no unit: 10s? 10m?" request --select role=web --policy ssh --port 22 --from 203.0.113.7 --for 10
+usage "--for wants a duration" request --select role=web --policy ssh --port 22 --from 203.0.113.7 --for 0s
 usage "unexpected argument 'x'" request x --select role=web --policy ssh --port 22 --from 203.0.113.7
 usage "missing ID" approve
 usage "unexpected argument 'b'" approve 0123456789abcdef b

@@ -38,7 +38,7 @@ check "the status object has the time" eval \
 check "and the metrics" eval \
 	'jitctl metrics | grep -q "^jit_enforcer_fleet_reachable 0$"'
 check "a local request is still granted" eval \
-	'jitctl request ssh --port 22 --from "$C1_4" --for 60 --json | jq -e .ok >/dev/null'
+	'jitctl request ssh --port 22 --from "$C1_4" --for 60s --json | jq -e .ok >/dev/null'
 expect_tcp c1 "$VM4_1" 22 open
 
 # A bad file at a reload: reported, the last good one stays.

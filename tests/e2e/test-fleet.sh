@@ -141,7 +141,7 @@ for n in 1 2 3; do fleet_kill_node "$n"; done
 check "vm-a says the fleet is unreachable" wait_for "status unreachable" 20 eval \
 	'actl_vm a status | grep -q "UNREACHABLE since"'
 check "a local request on vm-a is granted" eval \
-	'actl_vm a request local-ssh --port 2222 --from "$SRC_IP" --for 60 --json | jq -e ".ok" >/dev/null'
+	'actl_vm a request local-ssh --port 2222 --from "$SRC_IP" --for 60s --json | jq -e ".ok" >/dev/null'
 check "and 203.0.113.7 reaches vm-a:2222" eval 'FLEET_PORT=2222 src_tcp a | grep -qx open'
 for n in 1 2 3; do fleet_start_node "$n"; done
 check "the cluster is back" wait_for "cluster" 40 fctl bob requests

@@ -90,6 +90,11 @@ int fleet_cmd_request(struct ctx *ctx, const struct fleet_opts *o, int argc,
 				   "(192.0.2.7, 198.51.100.0/24), not '%s'",
 				   o->from);
 	a.duration_s = 3600;
+	/* Ten what? As `jitctl request`, say so rather than guess. */
+	if (o->duration && *o->duration &&
+	    strspn(o->duration, "0123456789") == strlen(o->duration))
+		return usage_error(ctx, "--for '%s' has no unit: %ss? %sm?",
+				   o->duration, o->duration, o->duration);
 	if (o->duration &&
 	    (duration_parse(o->duration, &a.duration_s) || a.duration_s == 0 ||
 	     a.duration_s > JIT_DURATION_MAX_S))
