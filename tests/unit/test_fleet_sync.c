@@ -119,6 +119,7 @@ static void core_close(struct world *w)
 {
 	ck_assert_int_eq(journal_sync(w->a.journal), 0);
 	journal_close(w->a.journal);
+	access_release(&w->a);
 	scopes_free(w->a.scopes);
 	grants_free(w->a.grants);
 	memset(&w->a, 0, sizeof(w->a));
