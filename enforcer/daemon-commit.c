@@ -138,6 +138,13 @@ static int commit_with_grants(struct jit_daemon *d,
 				     now_real_ms(), err, errlen);
 		free(elems);
 		if (r >= 0) {
+			const struct table_sync_stats *st =
+				table_last_sync(d->table);
+
+			log_info("grant sets: %zu elements kept, %zu added, "
+				 "%zu removed%s",
+				 st->kept, st->added, st->removed,
+				 st->whole ? " (filled whole)" : "");
 			d->resync = false;
 			return 0;
 		}

@@ -96,6 +96,21 @@ enum {
 #define SET_UNRECORDED "unrecorded"
 #define DT_INTEGER     4
 
+/*
+ * One element of a grant set as bytes: which set, its key (and key end in
+ * an interval set), and when it ends (absolute, ms; UINT64_MAX without a
+ * timeout). What the kernel holds and what the records want are compared
+ * in this form, whatever the set's key is made of.
+ */
+#define RAW_KEY_MAX 48
+struct raw_elem {
+	uint8_t set; /* index into grant_sets */
+	uint8_t len;
+	uint8_t key[RAW_KEY_MAX];
+	uint8_t key_end[RAW_KEY_MAX];
+	uint64_t end_ms;
+};
+
 struct jit_table {
 	struct jit_nft *nft;
 	char name[JIT_TABLE_NAME_MAX + 1];
@@ -103,7 +118,19 @@ struct jit_table {
 	bool probed;
 	bool no_destroy; /* kernel older than 6.3: DELSETELEM only */
 	enum jit_table_mode mode;
+	/* The grant sets as the last dump read them, until our next write. */
+	struct raw_elem *held;
+	size_t n_held;
+	bool have_held;
+	uint64_t held_at_ms; /* monotonic */
+	struct table_sync_stats sync;
 };
+
+/* A view of the grant sets older than this is read again before use. */
+#define HELD_MAX_AGE_MS 10000
+
+static void held_drop(struct jit_table *t);
+static int held_read(struct jit_table *t);
 
 const char *table_mode_name(enum jit_table_mode m)
 {
@@ -928,10 +955,16 @@ struct commit_args {
 	const struct jit_elem *elems;
 	size_t n_elems;
 	uint64_t now_ms;
+	/* sync_grants against what the kernel holds (t->held), not whole */
+	bool diff;
 };
 
 static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
 			     size_t n, uint64_t now_ms);
+static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
+			    size_t n, const struct raw_elem *held,
+			    size_t n_held, uint64_t now_ms, uint16_t del_type,
+			    struct table_sync_stats *st);
 
 static int build_commit(struct jit_table *t, const struct commit_args *a,
 			uint32_t table_flags, bool replace,
@@ -956,10 +989,23 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	emit_deny(&bld, a->rs, true);
 	emit_sessions(&bld, a->sessions, a->n_sessions, true);
 	emit_sessions(&bld, a->sessions, a->n_sessions, false);
-	emit_grant_sets(&bld, a->sync_grants);
+	/* Without a view of the kernel's elements: flush, then add all. */
+	emit_grant_sets(&bld, a->sync_grants && (replace || !a->diff));
 	emit_unrecorded_set(&bld);
-	if (a->sync_grants)
-		emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
+	if (a->sync_grants) {
+		t->sync = (struct table_sync_stats){ 0 };
+		if (a->diff && !replace) {
+			emit_grant_diff(&bld, a->elems, a->n_elems, t->held,
+					t->n_held, a->now_ms,
+					t->no_destroy ? NFT_MSG_DELSETELEM
+						      : JIT_MSG_DESTROYSETELEM,
+					&t->sync);
+		} else {
+			emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
+			t->sync.added = a->n_elems;
+			t->sync.whole = true;
+		}
+	}
 	emit_input_chain(&bld, a->rs);
 	if (bld.err) {
 		batch_free(bld.b);
@@ -973,17 +1019,36 @@ static int commit_once(struct jit_table *t, const struct commit_args *rs,
 		       uint32_t flags, bool replace, char *err, size_t errlen,
 		       int *failed_type)
 {
-	struct jit_batch *b = NULL;
-	int r;
+	struct commit_args a = *rs;
 
-	r = build_commit(t, rs, flags, replace, &b);
-	if (r < 0) {
-		snprintf(err, errlen, "building ruleset: %s", strerror(-r));
+	for (;;) {
+		struct jit_batch *b = NULL;
+		int r;
+
+		r = build_commit(t, &a, flags, replace, &b);
+		if (r < 0) {
+			snprintf(err, errlen, "building ruleset: %s",
+				 strerror(-r));
+			return r;
+		}
+		r = batch_commit(b, err, errlen, failed_type);
+		batch_free(b);
+		if (r < 0 && a.diff && !t->no_destroy &&
+		    *failed_type == JIT_MSG_DESTROYSETELEM &&
+		    (r == -EINVAL || r == -EOPNOTSUPP)) {
+			/* Before Linux 6.3: DELSETELEM only. */
+			t->no_destroy = true;
+			continue;
+		}
+		if (r == -ENOENT && a.diff &&
+		    *failed_type == NFT_MSG_DELSETELEM) {
+			/* An element expired since the dump, and this kernel
+			 * cannot delete "if present": fill the sets whole. */
+			a.diff = false;
+			continue;
+		}
 		return r;
 	}
-	r = batch_commit(b, err, errlen, failed_type);
-	batch_free(b);
-	return r;
 }
 
 int table_open(const char *name, bool allow_owner, struct jit_table **ret)
@@ -1011,6 +1076,7 @@ int table_open(const char *name, bool allow_owner, struct jit_table **ret)
 struct jit_table *table_close(struct jit_table *t)
 {
 	if (t) {
+		held_drop(t);
 		nft_close(t->nft);
 		free(t);
 	}
@@ -1091,8 +1157,11 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
 		.sessions = sessions,
 		.n_sessions = n_sessions,
 	};
+	int r = commit_common(t, &args, err, errlen);
 
-	return commit_common(t, &args, err, errlen);
+	if (r != 0)
+		held_drop(t);
+	return r;
 }
 
 int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
@@ -1109,8 +1178,24 @@ int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
 		.n_elems = n_elems,
 		.now_ms = now_ms,
 	};
+	struct commit_args a = args;
+	int r;
 
-	return commit_common(t, &args, err, errlen);
+	/*
+	 * Compare with what the kernel holds and change only the
+	 * difference: a start, a restart or a repair with the table in
+	 * place then rewrites nothing that is right already. The view a
+	 * start read (after a crash) is used if it is recent.
+	 */
+	if (!t->have_held || now_mono_ms() - t->held_at_ms > HELD_MAX_AGE_MS) {
+		r = held_read(t);
+		if (r < 0 && r != -ENOENT)
+			held_drop(t);
+	}
+	a.diff = t->have_held;
+	r = commit_common(t, &a, err, errlen);
+	held_drop(t);
+	return r;
 }
 
 /* ---- grant elements --------------------------------------------------- */
@@ -1193,31 +1278,48 @@ static uint32_t grant_elem_key(uint8_t *key, const uint8_t *addr, unsigned alen,
 	return alen + 8;
 }
 
+/* Which grant set holds e, and its key bytes there. */
+static void elem_raw(const struct jit_elem *e, struct raw_elem *out)
+{
+	unsigned alen = e->family == AF_INET ? 4 : 16;
+
+	memset(out, 0, sizeof(*out));
+	out->set = (uint8_t)((e->interval ? 2 : 0) +
+			     (e->family == AF_INET ? 0 : 1));
+	out->len = (uint8_t)grant_elem_key(out->key, e->addr_lo, alen, e->proto,
+					   e->port_lo);
+	if (e->interval)
+		grant_elem_key(out->key_end, e->addr_hi, alen, e->proto,
+			       e->port_hi);
+	out->end_ms = e->end_ms;
+}
+
 /*
  * One element. The timeout is what is left of its end at now_ms, at least
  * a second (0 would mean "never"); deletes carry none.
  */
-static void acc_elem(struct elem_acc *acc, const struct jit_elem *e,
-		     uint64_t now_ms, bool with_timeout)
+static void acc_raw(struct elem_acc *acc, const struct raw_elem *x,
+		    uint64_t now_ms, bool with_timeout)
 {
-	unsigned alen = e->family == AF_INET ? 4 : 16;
-	size_t set = (e->interval ? 2 : 0) + (e->family == AF_INET ? 0 : 1);
-	uint8_t key[24], key_end[24];
 	uint64_t timeout = 0;
-	uint32_t len;
 
 	if (with_timeout) {
-		timeout = e->end_ms > now_ms ? e->end_ms - now_ms : 0;
+		timeout = x->end_ms > now_ms ? x->end_ms - now_ms : 0;
 		if (timeout < MIN_TIMEOUT_MS)
 			timeout = MIN_TIMEOUT_MS;
 	}
-	len = grant_elem_key(key, e->addr_lo, alen, e->proto, e->port_lo);
-	if (!e->interval) {
-		acc_add(acc, set, key, NULL, len, timeout);
-		return;
-	}
-	grant_elem_key(key_end, e->addr_hi, alen, e->proto, e->port_hi);
-	acc_add(acc, set, key, key_end, len, timeout);
+	acc_add(acc, x->set, x->key,
+		grant_sets[x->set].interval ? x->key_end : NULL, x->len,
+		timeout);
+}
+
+static void acc_elem(struct elem_acc *acc, const struct jit_elem *e,
+		     uint64_t now_ms, bool with_timeout)
+{
+	struct raw_elem x;
+
+	elem_raw(e, &x);
+	acc_raw(acc, &x, now_ms, with_timeout);
 }
 
 static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
@@ -1228,6 +1330,86 @@ static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
 	for (size_t i = 0; i < n; i++)
 		acc_elem(&acc, &elems[i], now_ms, true);
 	acc_flush_all(&acc);
+}
+
+static int raw_cmp(const void *a, const void *b)
+{
+	const struct raw_elem *x = a, *y = b;
+	int c;
+
+	if (x->set != y->set)
+		return x->set < y->set ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	c = memcmp(x->key, y->key, x->len);
+	if (c)
+		return c;
+	return memcmp(x->key_end, y->key_end, x->len);
+}
+
+/*
+ * An element whose end in the kernel is this close to the wanted one is
+ * kept: the kernel counts in jiffies, and the dump's clock is read per
+ * message, not per element.
+ */
+#define END_TOLERANCE_MS 100
+
+static bool same_end(uint64_t a, uint64_t b)
+{
+	return (a > b ? a - b : b - a) <= END_TOLERANCE_MS;
+}
+
+/*
+ * Bring the grant sets from what the kernel holds (held, sorted by
+ * raw_cmp) to exactly elems: remove what no element wants, or wants with
+ * another end; add what is missing or had another end; leave the rest
+ * alone. Each element changed costs the kernel an event message when
+ * anyone on the host listens for nftables events, so an unchanged grant
+ * must cost nothing.
+ */
+static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
+			    size_t n, const struct raw_elem *held,
+			    size_t n_held, uint64_t now_ms, uint16_t del_type,
+			    struct table_sync_stats *st)
+{
+	_cleanup_free_ uint8_t *seen = calloc(n_held + 1, 1);
+	_cleanup_free_ uint8_t *add = calloc(n + 1, 1);
+	struct elem_acc del = { .bld = bld, .type = del_type };
+	struct elem_acc put = { .bld = bld, .type = NFT_MSG_NEWSETELEM };
+
+	if (!seen || !add) {
+		bld->err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct raw_elem *k;
+		struct raw_elem x;
+
+		elem_raw(&elems[i], &x);
+		k = bsearch(&x, held, n_held, sizeof(*held), raw_cmp);
+		if (k && !seen[k - held] && same_end(k->end_ms, x.end_ms)) {
+			seen[k - held] = 1;
+			st->kept++;
+			continue;
+		}
+		if (k)
+			seen[k - held] = 2; /* another end: delete, add */
+		add[i] = 1;
+	}
+	/* Deletes first: an element with another end is deleted, then
+	 * added again, in the same transaction. */
+	for (size_t i = 0; i < n_held; i++)
+		if (seen[i] != 1) {
+			acc_raw(&del, &held[i], now_ms, false);
+			st->removed++;
+		}
+	acc_flush_all(&del);
+	for (size_t i = 0; i < n; i++)
+		if (add[i]) {
+			acc_elem(&put, &elems[i], now_ms, true);
+			st->added++;
+		}
+	acc_flush_all(&put);
 }
 
 static int elems_batch(struct jit_table *t, const struct jit_elem *del,
@@ -1263,6 +1445,7 @@ int table_elems_update(struct jit_table *t, const struct jit_elem *del,
 
 	if (!n_del && !n_add)
 		return 0;
+	held_drop(t);
 	if (!t->no_destroy) {
 		r = elems_batch(t, del, n_del, add, n_add, now_ms,
 				JIT_MSG_DESTROYSETELEM, err, errlen,
@@ -1327,24 +1510,16 @@ static void dump_build(struct nlmsghdr *nlh, const void *obj)
 }
 
 /* A kernel element as ours, or -EINVAL for one the agent never writes. */
-static int elem_of(const struct grant_set_def *g, struct nftnl_set_elem *e,
-		   uint64_t now_ms, struct jit_elem *out)
+static int elem_of(const struct raw_elem *x, struct jit_elem *out)
 {
+	const struct grant_set_def *g = &grant_sets[x->set];
 	unsigned alen = g->family == AF_INET ? 4 : 16;
-	const uint8_t *key, *key_end;
-	uint32_t klen = 0, kelen = 0;
+	const uint8_t *key = x->key, *key_end = g->interval ? x->key_end : key;
 	uint16_t port, port_end;
 
 	memset(out, 0, sizeof(*out));
-	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-	if (!key || klen != alen + 8)
+	if (x->len != alen + 8 || key_end[alen] != key[alen])
 		return -EINVAL;
-	key_end = key;
-	if (g->interval) {
-		key_end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &kelen);
-		if (!key_end || kelen != klen || key_end[alen] != key[alen])
-			return -EINVAL;
-	}
 	if (key[alen] != IPPROTO_TCP && key[alen] != IPPROTO_UDP)
 		return -EINVAL;
 	memcpy(&port, key + alen + 4, 2);
@@ -1358,12 +1533,146 @@ static int elem_of(const struct grant_set_def *g, struct nftnl_set_elem *e,
 	out->port_hi = ntohs(port_end);
 	if (out->port_hi < out->port_lo || memcmp(key, key_end, alen) > 0)
 		return -EINVAL;
-	/* No expiration: an element without timeout (never ours). */
-	out->end_ms = UINT64_MAX;
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
-		out->end_ms = now_ms + nftnl_set_elem_get_u64(
-					       e, NFTNL_SET_ELEM_EXPIRATION);
+	out->end_ms = x->end_ms;
 	return 0;
+}
+
+DEFINE_CLEANUP_FUNC(struct nftnl_set, nftnl_set_free)
+
+/* Reading the grant sets back, set by set, into raw elements. */
+struct raw_dump {
+	uint8_t set;
+	size_t first; /* this set's elements start here in v */
+	struct raw_elem *v;
+	size_t n, cap;
+};
+
+static void raw_dump_reset(void *data)
+{
+	struct raw_dump *d = data;
+
+	d->n = d->first;
+}
+
+static int raw_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct raw_dump *d = data;
+	const struct grant_set_def *g = &grant_sets[d->set];
+	_cleanup_(nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	/* The kernel wrote this message's expirations moments ago (the
+	 * dump fills the next message while we read this one). */
+	uint64_t now = now_real_ms();
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+		return -EPROTO;
+	it = nftnl_set_elems_iter_create(s);
+	if (!it)
+		return -ENOMEM;
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		uint32_t klen = 0, kelen = 0;
+		const void *key =
+			nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+		const void *key_end = NULL;
+		struct raw_elem *x;
+
+		if (g->interval)
+			key_end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END,
+						     &kelen);
+		/* The kernel gives every element the set's key shape. */
+		if (!key || !klen || klen > RAW_KEY_MAX ||
+		    (g->interval && (!key_end || kelen != klen)))
+			continue;
+		if (grow_array((void **)&d->v, &d->cap, d->n + 1,
+			       sizeof(*d->v)) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		x = &d->v[d->n++];
+		memset(x, 0, sizeof(*x));
+		x->set = d->set;
+		x->len = (uint8_t)klen;
+		memcpy(x->key, key, klen);
+		if (key_end)
+			memcpy(x->key_end, key_end, klen);
+		x->end_ms = UINT64_MAX;
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+			x->end_ms = now + nftnl_set_elem_get_u64(
+						  e, NFTNL_SET_ELEM_EXPIRATION);
+	}
+	nftnl_set_elems_iter_destroy(it);
+	return r;
+}
+
+/*
+ * Every element of every grant set, sorted by raw_cmp, into *ret.
+ * Returns 0, -ENOENT when there is no table (*ret empty), or -errno.
+ */
+static int dump_grant_sets(struct jit_table *t, struct raw_elem **ret,
+			   size_t *n_ret)
+{
+	struct raw_dump d = { 0 };
+	size_t missing = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
+		_cleanup_(nftnl_set_freep) struct nftnl_set *q =
+			nftnl_set_alloc();
+
+		if (!q) {
+			r = -ENOMEM;
+			break;
+		}
+		nftnl_set_set_str(q, NFTNL_SET_TABLE, t->name);
+		nftnl_set_set_str(q, NFTNL_SET_NAME, grant_sets[i].name);
+		nftnl_set_set_u32(q, NFTNL_SET_FAMILY, NFPROTO_INET);
+		d.set = (uint8_t)i;
+		d.first = d.n;
+		r = nft_dump(t->nft, NFT_MSG_GETSETELEM, NFPROTO_INET, q,
+			     dump_build, raw_dump_cb, raw_dump_reset, &d);
+		if (r == -ENOENT) {
+			/* No table, or a set it does not have yet. */
+			d.n = d.first;
+			missing++;
+			r = 0;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		free(d.v);
+		return r;
+	}
+	qsort(d.v, d.n, sizeof(*d.v), raw_cmp);
+	*ret = d.v;
+	*n_ret = d.n;
+	return missing == ARRAY_SIZE(grant_sets) ? -ENOENT : 0;
+}
+
+static void held_drop(struct jit_table *t)
+{
+	free(t->held);
+	t->held = NULL;
+	t->n_held = 0;
+	t->have_held = false;
+}
+
+/* Read the grant sets into t->held. 0, -ENOENT (no table) or -errno. */
+static int held_read(struct jit_table *t)
+{
+	int r;
+
+	held_drop(t);
+	r = dump_grant_sets(t, &t->held, &t->n_held);
+	if (r == 0 || r == -ENOENT) {
+		t->have_held = true;
+		t->held_at_ms = now_mono_ms();
+	}
+	return r;
 }
 
 int table_mark_unrecorded(struct jit_table *t, uint64_t id, uint64_t end_ms,
@@ -1522,43 +1831,31 @@ int table_dump_unrecorded(struct jit_table *t, uint64_t **ret)
 int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 		     struct jit_elem **ret)
 {
-	struct jit_elem *v = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0;
+	struct jit_elem *v;
+	size_t n = 0;
+	int r;
 
+	(void)now_ms; /* each element's end is read with its message */
 	*ret = NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(grant_sets) && r >= 0; i++) {
-		const struct grant_set_def *g = &grant_sets[i];
-		struct nftnl_set_elems_iter *it;
-		struct nftnl_set_elem *e;
-		struct nftnl_set *s = NULL;
-
-		r = dump_set(t, g->name, &s);
-		if (r < 0)
-			break;
-		it = nftnl_set_elems_iter_create(s);
-		while (it && (e = nftnl_set_elems_iter_next(it))) {
-			struct jit_elem x;
-
-			if (elem_of(g, e, now_ms, &x) < 0)
-				continue;
-			if (grow_array((void **)&v, &cap, n + 1, sizeof(*v)) <
-			    0) {
-				r = -ENOMEM;
-				break;
-			}
-			v[n++] = x;
-		}
-		if (it)
-			nftnl_set_elems_iter_destroy(it);
-		nftnl_set_free(s);
-	}
-	if (r < 0) {
-		free(v);
+	/* Kept for the commit that follows: it changes only the difference. */
+	r = held_read(t);
+	if (r < 0)
 		return r;
+	v = calloc(t->n_held + 1, sizeof(*v));
+	if (!v) {
+		held_drop(t);
+		return -ENOMEM;
 	}
+	for (size_t i = 0; i < t->n_held; i++)
+		if (elem_of(&t->held[i], &v[n]) == 0)
+			n++;
 	*ret = v;
 	return (int)n;
+}
+
+const struct table_sync_stats *table_last_sync(const struct jit_table *t)
+{
+	return &t->sync;
 }
 
 DEFINE_CLEANUP_FUNC(struct nftnl_chain, nftnl_chain_free)
@@ -1645,6 +1942,7 @@ int table_remove(struct jit_table *t, char *err, size_t errlen)
 	struct builder bld = { .table = t->name };
 	int failed_type, r;
 
+	held_drop(t);
 	bld.b = batch_new(t->nft);
 	if (!bld.b)
 		return -ENOMEM;
