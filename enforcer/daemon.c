@@ -380,6 +380,10 @@ static int first_commit(struct jit_daemon *d, struct start_times *t)
 		log_err("opening nftables netlink socket: %s", strerror(-r));
 		return r;
 	}
+	/* The kernel's grant sets are read while the journal loads. */
+	r = table_read_ahead(d->table);
+	if (r < 0)
+		log_warn("reading the grant sets ahead: %s", strerror(-r));
 	r = start_records(d, t);
 	if (r < 0)
 		return r;

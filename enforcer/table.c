@@ -28,6 +28,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
+#include <pthread.h>
 
 #include "nft.h"
 #include "table.h"
@@ -124,6 +125,7 @@ struct jit_table {
 	bool have_held;
 	uint64_t held_at_ms; /* monotonic */
 	struct table_sync_stats sync;
+	struct read_ahead *ahead; /* table_read_ahead's thread, until taken */
 };
 
 /* A view of the grant sets older than this is read again before use. */
@@ -131,6 +133,7 @@ struct jit_table {
 
 static void held_drop(struct jit_table *t);
 static int held_read(struct jit_table *t);
+static int read_ahead_take(struct jit_table *t);
 
 const char *table_mode_name(enum jit_table_mode m)
 {
@@ -955,16 +958,18 @@ struct commit_args {
 	const struct jit_elem *elems;
 	size_t n_elems;
 	uint64_t now_ms;
-	/* sync_grants against what the kernel holds (t->held), not whole */
-	bool diff;
+	/* sync_grants as this difference to what the kernel holds
+	 * (t->held), not whole */
+	const struct grant_diff *diff;
 };
 
 static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
 			     size_t n, uint64_t now_ms);
+struct grant_diff;
 static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
 			    size_t n, const struct raw_elem *held,
-			    size_t n_held, uint64_t now_ms, uint16_t del_type,
-			    struct table_sync_stats *st);
+			    size_t n_held, const struct grant_diff *gd,
+			    uint64_t now_ms, uint16_t del_type);
 
 static int build_commit(struct jit_table *t, const struct commit_args *a,
 			uint32_t table_flags, bool replace,
@@ -993,17 +998,18 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	emit_grant_sets(&bld, a->sync_grants && (replace || !a->diff));
 	emit_unrecorded_set(&bld);
 	if (a->sync_grants) {
-		t->sync = (struct table_sync_stats){ 0 };
 		if (a->diff && !replace) {
 			emit_grant_diff(&bld, a->elems, a->n_elems, t->held,
-					t->n_held, a->now_ms,
+					t->n_held, a->diff, a->now_ms,
 					t->no_destroy ? NFT_MSG_DELSETELEM
-						      : JIT_MSG_DESTROYSETELEM,
-					&t->sync);
+						      : JIT_MSG_DESTROYSETELEM);
 		} else {
 			emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
-			t->sync.added = a->n_elems;
-			t->sync.whole = true;
+			t->sync = (struct table_sync_stats){
+				.added = a->n_elems,
+				.whole = true,
+				.read_us = t->sync.read_us,
+			};
 		}
 	}
 	emit_input_chain(&bld, a->rs);
@@ -1044,7 +1050,7 @@ static int commit_once(struct jit_table *t, const struct commit_args *rs,
 		    *failed_type == NFT_MSG_DELSETELEM) {
 			/* An element expired since the dump, and this kernel
 			 * cannot delete "if present": fill the sets whole. */
-			a.diff = false;
+			a.diff = NULL;
 			continue;
 		}
 		return r;
@@ -1076,6 +1082,7 @@ int table_open(const char *name, bool allow_owner, struct jit_table **ret)
 struct jit_table *table_close(struct jit_table *t)
 {
 	if (t) {
+		(void)read_ahead_take(t);
 		held_drop(t);
 		nft_close(t->nft);
 		free(t);
@@ -1161,40 +1168,6 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
 
 	if (r != 0)
 		held_drop(t);
-	return r;
-}
-
-int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
-		     const struct jit_session *sessions, size_t n_sessions,
-		     const struct jit_elem *elems, size_t n_elems,
-		     uint64_t now_ms, char *err, size_t errlen)
-{
-	const struct commit_args args = {
-		.rs = ruleset,
-		.sessions = sessions,
-		.n_sessions = n_sessions,
-		.sync_grants = true,
-		.elems = elems,
-		.n_elems = n_elems,
-		.now_ms = now_ms,
-	};
-	struct commit_args a = args;
-	int r;
-
-	/*
-	 * Compare with what the kernel holds and change only the
-	 * difference: a start, a restart or a repair with the table in
-	 * place then rewrites nothing that is right already. The view a
-	 * start read (after a crash) is used if it is recent.
-	 */
-	if (!t->have_held || now_mono_ms() - t->held_at_ms > HELD_MAX_AGE_MS) {
-		r = held_read(t);
-		if (r < 0 && r != -ENOENT)
-			held_drop(t);
-	}
-	a.diff = t->have_held;
-	r = commit_common(t, &a, err, errlen);
-	held_drop(t);
 	return r;
 }
 
@@ -1349,37 +1322,57 @@ static int raw_cmp(const void *a, const void *b)
 
 /*
  * An element whose end in the kernel is this close to the wanted one is
- * kept: the kernel counts in jiffies, and the dump's clock is read per
- * message, not per element.
+ * kept. The kernel starts an element's timeout when it processes the
+ * message, later than the clock the timeout was computed from by up to
+ * the time the batch took (hundreds of ms for 100,000 elements on a busy
+ * host); it counts in jiffies; and a dump's clock is read per message.
  */
-#define END_TOLERANCE_MS 100
+#define END_TOLERANCE_MS 1000
 
 static bool same_end(uint64_t a, uint64_t b)
 {
 	return (a > b ? a - b : b - a) <= END_TOLERANCE_MS;
 }
 
-/*
- * Bring the grant sets from what the kernel holds (held, sorted by
- * raw_cmp) to exactly elems: remove what no element wants, or wants with
- * another end; add what is missing or had another end; leave the rest
- * alone. Each element changed costs the kernel an event message when
- * anyone on the host listens for nftables events, so an unchanged grant
- * must cost nothing.
+/**
+ * struct grant_diff - what the kernel holds against what the records want
+ * @held: per element the kernel holds: KEEP, or else it is deleted
+ * @want: per wanted element: ADD (missing), READD (held with another end:
+ *        deleted and added in the same transaction), or 0 (held as wanted,
+ *        or added already)
+ * @n_missing: wanted elements marked ADD
  */
-static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
-			    size_t n, const struct raw_elem *held,
-			    size_t n_held, uint64_t now_ms, uint16_t del_type,
-			    struct table_sync_stats *st)
-{
-	_cleanup_free_ uint8_t *seen = calloc(n_held + 1, 1);
-	_cleanup_free_ uint8_t *add = calloc(n + 1, 1);
-	struct elem_acc del = { .bld = bld, .type = del_type };
-	struct elem_acc put = { .bld = bld, .type = NFT_MSG_NEWSETELEM };
+struct grant_diff {
+	uint8_t *held;
+	uint8_t *want;
+	size_t n_missing;
+};
 
-	if (!seen || !add) {
-		bld->err = -ENOMEM;
-		return;
+enum { DIFF_KEEP = 1, DIFF_ADD, DIFF_READD };
+
+static void grant_diff_free(struct grant_diff *gd)
+{
+	free(gd->held);
+	free(gd->want);
+	*gd = (struct grant_diff){ 0 };
+}
+
+/*
+ * Compare the n wanted elements with what the kernel holds (held, sorted
+ * by raw_cmp). Each element changed costs the kernel an event message
+ * when anyone on the host listens for nftables events, so an element held
+ * as wanted must cost nothing.
+ */
+static int grant_diff_compute(struct grant_diff *gd,
+			      const struct jit_elem *elems, size_t n,
+			      const struct raw_elem *held, size_t n_held,
+			      struct table_sync_stats *st)
+{
+	*gd = (struct grant_diff){ .held = calloc(n_held + 1, 1),
+				   .want = calloc(n + 1, 1) };
+	if (!gd->held || !gd->want) {
+		grant_diff_free(gd);
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct raw_elem *k;
@@ -1387,29 +1380,157 @@ static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
 
 		elem_raw(&elems[i], &x);
 		k = bsearch(&x, held, n_held, sizeof(*held), raw_cmp);
-		if (k && !seen[k - held] && same_end(k->end_ms, x.end_ms)) {
-			seen[k - held] = 1;
+		if (k && !gd->held[k - held] && same_end(k->end_ms, x.end_ms)) {
+			gd->held[k - held] = DIFF_KEEP;
 			st->kept++;
 			continue;
 		}
 		if (k)
-			seen[k - held] = 2; /* another end: delete, add */
-		add[i] = 1;
+			gd->held[k - held] = DIFF_READD;
+		gd->want[i] = k ? DIFF_READD : DIFF_ADD;
+		gd->n_missing += !k;
+		st->added++;
 	}
-	/* Deletes first: an element with another end is deleted, then
-	 * added again, in the same transaction. */
 	for (size_t i = 0; i < n_held; i++)
-		if (seen[i] != 1) {
+		st->removed += gd->held[i] != DIFF_KEEP;
+	return 0;
+}
+
+/*
+ * The diff's changes: deletes first (an element with another end is
+ * deleted, then added again, in the same transaction), then adds.
+ */
+static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
+			    size_t n, const struct raw_elem *held,
+			    size_t n_held, const struct grant_diff *gd,
+			    uint64_t now_ms, uint16_t del_type)
+{
+	struct elem_acc del = { .bld = bld, .type = del_type };
+	struct elem_acc put = { .bld = bld, .type = NFT_MSG_NEWSETELEM };
+
+	for (size_t i = 0; i < n_held; i++)
+		if (gd->held[i] != DIFF_KEEP)
 			acc_raw(&del, &held[i], now_ms, false);
-			st->removed++;
-		}
 	acc_flush_all(&del);
 	for (size_t i = 0; i < n; i++)
-		if (add[i]) {
+		if (gd->want[i])
 			acc_elem(&put, &elems[i], now_ms, true);
-			st->added++;
-		}
 	acc_flush_all(&put);
+}
+
+/*
+ * Elements missing from the kernel beyond a transaction's worth go in
+ * first, PRELOAD_CHUNK to a transaction, before the one with the ruleset
+ * and the rest. Adding an element only opens what a live record grants,
+ * so nothing opens early and no live grant is closed meanwhile. While
+ * anyone on the host listens for nftables events, the kernel keeps an
+ * event message (a buffer of a page or more) per element until the end of
+ * its transaction: 100,000 elements in one made it allocate hundreds of MB
+ * and spend most of the batch there; in chunks the same buffers are
+ * reused.
+ */
+#define PRELOAD_CHUNK 4096
+
+static int preload(struct jit_table *t, const struct commit_args *a,
+		   struct grant_diff *gd, uint64_t t0)
+{
+	static const enum jit_table_mode modes[] = { JIT_TABLE_OWNER_PERSIST,
+						     JIT_TABLE_PLAIN };
+	size_t mode = t->probed ? (t->mode == JIT_TABLE_PLAIN)
+				: (t->allow_owner ? 0 : 1);
+	size_t i = 0;
+
+	while (gd->n_missing > PRELOAD_CHUNK) {
+		struct builder bld = { .table = t->name };
+		struct elem_acc put = { .bld = &bld,
+					.type = NFT_MSG_NEWSETELEM };
+		uint64_t now = a->now_ms + (now_mono_ms() - t0);
+		size_t k = 0, j = i;
+		int failed_type = -1, r;
+
+		bld.b = batch_new(t->nft);
+		if (!bld.b)
+			return -ENOMEM;
+		/* The table as the first commit will claim it. */
+		emit_table(&bld, NFT_MSG_NEWTABLE, mode_flags(modes[mode]));
+		emit_grant_sets(&bld, false);
+		for (; j < a->n_elems && k < PRELOAD_CHUNK; j++)
+			if (gd->want[j] == DIFF_ADD) {
+				acc_elem(&put, &a->elems[j], now, true);
+				k++;
+			}
+		acc_flush_all(&put);
+		r = bld.err;
+		if (!r)
+			r = batch_commit(bld.b, NULL, 0, &failed_type);
+		batch_free(bld.b);
+		if (r < 0 && !t->probed && mode == 0 &&
+		    failed_type == NFT_MSG_NEWTABLE &&
+		    (r == -EOPNOTSUPP || r == -EINVAL)) {
+			mode = 1; /* no owner+persist here */
+			continue;
+		}
+		if (r < 0)
+			return r; /* the commit sends what is left */
+		for (; i < j; i++)
+			if (gd->want[i] == DIFF_ADD)
+				gd->want[i] = 0;
+		gd->n_missing -= k;
+	}
+	return 0;
+}
+
+int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
+		     const struct jit_session *sessions, size_t n_sessions,
+		     const struct jit_elem *elems, size_t n_elems,
+		     uint64_t now_ms, char *err, size_t errlen)
+{
+	struct commit_args a = {
+		.rs = ruleset,
+		.sessions = sessions,
+		.n_sessions = n_sessions,
+		.sync_grants = true,
+		.elems = elems,
+		.n_elems = n_elems,
+		.now_ms = now_ms,
+	};
+	struct grant_diff gd = { 0 };
+	uint64_t t0 = now_mono_ms();
+	int r;
+
+	/*
+	 * Compare with what the kernel holds and change only the
+	 * difference: a start, a restart or a repair with the table in
+	 * place then rewrites nothing that is right already. The view a
+	 * start read (after a crash) is used if it is recent.
+	 */
+	t->sync = (struct table_sync_stats){ 0 };
+	if (t->ahead || !t->have_held ||
+	    now_mono_ms() - t->held_at_ms > HELD_MAX_AGE_MS) {
+		uint64_t r0 = now_mono_us();
+
+		r = held_read(t);
+		if (r < 0 && r != -ENOENT)
+			held_drop(t);
+		t->sync.read_us = now_mono_us() - r0;
+	}
+	if (t->have_held) {
+		if (grant_diff_compute(&gd, elems, n_elems, t->held, t->n_held,
+				       &t->sync) == 0)
+			a.diff = &gd;
+		else
+			t->sync = (struct table_sync_stats){
+				.read_us = t->sync.read_us
+			};
+	}
+	if (a.diff)
+		(void)preload(t, &a, &gd, t0);
+	/* Timeouts count from now, not from before the dump. */
+	a.now_ms = now_ms + (now_mono_ms() - t0);
+	r = commit_common(t, &a, err, errlen);
+	grant_diff_free(&gd);
+	held_drop(t);
+	return r;
 }
 
 static int elems_batch(struct jit_table *t, const struct jit_elem *del,
@@ -1612,8 +1733,8 @@ static int raw_dump_cb(const struct nlmsghdr *nlh, void *data)
  * Every element of every grant set, sorted by raw_cmp, into *ret.
  * Returns 0, -ENOENT when there is no table (*ret empty), or -errno.
  */
-static int dump_grant_sets(struct jit_table *t, struct raw_elem **ret,
-			   size_t *n_ret)
+static int dump_grant_sets(struct jit_nft *nft, const char *table,
+			   struct raw_elem **ret, size_t *n_ret)
 {
 	struct raw_dump d = { 0 };
 	size_t missing = 0;
@@ -1627,12 +1748,12 @@ static int dump_grant_sets(struct jit_table *t, struct raw_elem **ret,
 			r = -ENOMEM;
 			break;
 		}
-		nftnl_set_set_str(q, NFTNL_SET_TABLE, t->name);
+		nftnl_set_set_str(q, NFTNL_SET_TABLE, table);
 		nftnl_set_set_str(q, NFTNL_SET_NAME, grant_sets[i].name);
 		nftnl_set_set_u32(q, NFTNL_SET_FAMILY, NFPROTO_INET);
 		d.set = (uint8_t)i;
 		d.first = d.n;
-		r = nft_dump(t->nft, NFT_MSG_GETSETELEM, NFPROTO_INET, q,
+		r = nft_dump(nft, NFT_MSG_GETSETELEM, NFPROTO_INET, q,
 			     dump_build, raw_dump_cb, raw_dump_reset, &d);
 		if (r == -ENOENT) {
 			/* No table, or a set it does not have yet. */
@@ -1662,12 +1783,88 @@ static void held_drop(struct jit_table *t)
 }
 
 /* Read the grant sets into t->held. 0, -ENOENT (no table) or -errno. */
-static int held_read(struct jit_table *t)
+/*
+ * Reading 100,000 elements back takes the kernel hundreds of ms (a set's
+ * dump walks it from the start for every message), about as long as the
+ * journal takes to load: at start both run at once, the dump in a thread
+ * of its own on a socket of its own, which held_read then waits for.
+ */
+struct read_ahead {
+	pthread_t thread;
+	char table[JIT_TABLE_NAME_MAX + 1];
+	struct raw_elem *v;
+	size_t n;
+	int r;
+	uint64_t done_ms; /* monotonic */
+};
+
+static void *read_ahead_main(void *arg)
 {
+	struct read_ahead *ra = arg;
+	struct jit_nft *nft = NULL;
+
+	ra->r = nft_open(&nft);
+	if (ra->r == 0)
+		ra->r = dump_grant_sets(nft, ra->table, &ra->v, &ra->n);
+	nft_close(nft);
+	ra->done_ms = now_mono_ms();
+	return NULL;
+}
+
+int table_read_ahead(struct jit_table *t)
+{
+	struct read_ahead *ra;
 	int r;
 
+	if (t->ahead)
+		return 0;
+	ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return -ENOMEM;
+	snprintf(ra->table, sizeof(ra->table), "%s", t->name);
+	r = -pthread_create(&ra->thread, NULL, read_ahead_main, ra);
+	if (r < 0) {
+		free(ra);
+		return r;
+	}
+	t->ahead = ra;
+	return 0;
+}
+
+/* Wait for the read ahead, if one runs: its result, or 1 if none ran. */
+static int read_ahead_take(struct jit_table *t)
+{
+	struct read_ahead *ra = t->ahead;
+	int r;
+
+	if (!ra)
+		return 1;
+	t->ahead = NULL;
+	pthread_join(ra->thread, NULL);
+	r = ra->r;
+	if (r == 0 || r == -ENOENT) {
+		held_drop(t);
+		t->held = ra->v;
+		t->n_held = ra->n;
+		t->have_held = true;
+		t->held_at_ms = ra->done_ms;
+	} else {
+		free(ra->v);
+	}
+	free(ra);
+	return r;
+}
+
+static int held_read(struct jit_table *t)
+{
+	int r = read_ahead_take(t);
+
+	/* What the read ahead found is used while it is recent. */
+	if ((r == 0 || r == -ENOENT) &&
+	    now_mono_ms() - t->held_at_ms <= HELD_MAX_AGE_MS)
+		return r;
 	held_drop(t);
-	r = dump_grant_sets(t, &t->held, &t->n_held);
+	r = dump_grant_sets(t->nft, t->name, &t->held, &t->n_held);
 	if (r == 0 || r == -ENOENT) {
 		t->have_held = true;
 		t->held_at_ms = now_mono_ms();

@@ -55,6 +55,12 @@ struct jit_table;
  */
 int table_open(const char *name, bool allow_owner, struct jit_table **ret);
 struct jit_table *table_close(struct jit_table *t);
+/*
+ * Start reading the grant sets back in a thread (its own netlink socket),
+ * for the first table_dump_elems or table_commit_all to use: at start it
+ * runs while the journal loads. Returns 0 or -errno.
+ */
+int table_read_ahead(struct jit_table *t);
 enum jit_table_mode table_mode(const struct jit_table *t);
 const char *table_name(const struct jit_table *t);
 
@@ -74,7 +80,7 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *r,
  * exactly these elements (timeouts: what is left of each end at now_ms, at
  * least one second): for a start or a repair, where the agent's records are
  * the truth. The sets are read first and only the difference is sent (an
- * element held with an end more than 100 ms off is replaced); without a
+ * element held with an end more than a second off is replaced); without a
  * view of them they are flushed and filled whole. table_last_sync says
  * which.
  */
@@ -90,10 +96,13 @@ int table_commit_all(struct jit_table *t, const struct jit_ruleset *r,
  * @added: elements added (missing, or held with another end)
  * @removed: elements removed (wanted by no record, or with another end)
  * @whole: the sets were flushed and filled whole (no view of the kernel's)
+ * @read_us: time spent reading the sets from the kernel (0: a start's
+ *           reading was used)
  */
 struct table_sync_stats {
 	size_t kept, added, removed;
 	bool whole;
+	uint64_t read_us;
 };
 
 const struct table_sync_stats *table_last_sync(const struct jit_table *t);

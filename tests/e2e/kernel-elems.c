@@ -161,6 +161,83 @@ static int compare(struct jit_table *t, struct jit_cover *c, unsigned step)
 	return (int)n_want;
 }
 
+/* More than one transaction of table.c's preload holds (4,096). */
+#define RESTORE_N 10000
+
+static struct jit_grant_key host_key(unsigned i)
+{
+	struct jit_grant_key k = { 0 };
+	uint32_t a = htonl((i % 2 ? 0xc6336400u : 0xcb007100u) |
+			   ((i / 2) % 256)); /* 198.51.100.x, 203.0.113.x */
+
+	k.source.family = AF_INET;
+	k.source.len = 32;
+	memcpy(k.source.addr, &a, 4);
+	k.protos = 1; /* tcp */
+	k.port_lo = k.port_hi = (uint16_t)(10000 + i / 512);
+	return k;
+}
+
+/* A full commit of the cover, then the kernel compared with it. */
+static int commit_all(struct jit_table *t, struct jit_ruleset *rs,
+		      struct jit_cover *c, unsigned step)
+{
+	_cleanup_free_ struct jit_elem *all = NULL;
+	size_t n = 0;
+	char err[512] = "";
+
+	if (cover_elements(c, &all, &n) < 0 ||
+	    table_commit_all(t, rs, NULL, 0, all, n, now_real_ms(), err,
+			     sizeof(err)) < 0) {
+		fprintf(stderr, "full commit %u: %s\n", step, err);
+		return -1;
+	}
+	return compare(t, c, step);
+}
+
+/*
+ * A start with no table (the elements go in over several transactions),
+ * then one with the table in place after a third of the records changed:
+ * some ended, some new, some with another end. Each time the kernel must
+ * hold exactly the records' elements.
+ */
+static int restore_phase(struct jit_table *t, struct jit_ruleset *rs)
+{
+	struct jit_cover *c = cover_new();
+	uint64_t now = now_real_ms();
+	char err[512];
+	int r = 0;
+
+	(void)table_remove(t, err, sizeof(err));
+	for (unsigned i = 0; i < RESTORE_N && r >= 0; i++) {
+		struct jit_grant_key k = host_key(i);
+
+		r = cover_add(c, i + 1, &k, now + 600000 + i);
+	}
+	cover_commit(c);
+	if (r < 0 || commit_all(t, rs, c, 1000) < 0)
+		return -1;
+	for (unsigned i = 0; i < RESTORE_N && r >= 0; i += 3) {
+		struct jit_grant_key k = host_key(i);
+
+		r = cover_del(c, i + 1, &k);
+		if (r >= 0 && i % 2)
+			r = cover_add(c, i + 1 + RESTORE_N, &k,
+				      now + 1200000 + i);
+	}
+	for (unsigned i = RESTORE_N; i < RESTORE_N + RESTORE_N / 2 && r >= 0;
+	     i++) {
+		struct jit_grant_key k = host_key(i);
+
+		r = cover_add(c, i + 1 + 2 * RESTORE_N, &k, now + 900000);
+	}
+	cover_commit(c);
+	if (r < 0 || commit_all(t, rs, c, 1001) < 0)
+		return -1;
+	cover_free(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct jit_table *t = NULL;
@@ -258,6 +335,11 @@ int main(int argc, char **argv)
 	printf("# %u steps, up to %zu elements, %zu live records at the end: "
 	       "kernel and records agree\n",
 	       steps, max_elems, n_live);
+	if (restore_phase(t, rs) < 0)
+		return 1;
+	printf("# restore: %d host records into no table, then a third of "
+	       "them changed: kernel and records agree\n",
+	       RESTORE_N);
 	cover_free(c);
 	ruleset_free(rs);
 	policy_set_free(ps);
