@@ -373,6 +373,22 @@ static const char *unknown_field(json_t *req, const char *const *fields)
 	return NULL;
 }
 
+/*
+ * Listings are built in a pass of their own after the decisions that came
+ * with them (control_set_yields): a page of 1,000 records takes a few ms,
+ * which a request must not wait for.
+ */
+bool daemon_request_yields(void *userdata, json_t *req)
+{
+	static const char *const listings[] = { "grants", "requests" };
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	for (size_t i = 0; i < ARRAY_SIZE(listings); i++)
+		if (streq(op, listings[i]))
+			return true;
+	return false;
+}
+
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
 			      json_t *req)
 {

@@ -453,6 +453,7 @@ static int open_control(struct jit_daemon *d)
 			strerror(-r));
 		return r;
 	}
+	control_set_yields(d->control, daemon_request_yields);
 	return 0;
 }
 
@@ -620,6 +621,16 @@ int daemon_run(const struct jit_config *cfg)
 			n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev), 0);
 		}
 		daemon_pass_end(&d);
+		/*
+		 * A listing waits until the decisions read with it have
+		 * their replies, then has a pass of its own: one at a time,
+		 * with a pass for everyone else between two.
+		 */
+		if (control_yielded(d.control) && !d.quit) {
+			control_hold(d.control);
+			control_run_yielded(d.control);
+			daemon_pass_end(&d);
+		}
 	}
 	daemon_teardown(&d);
 	return r < 0 ? 1 : 0;
