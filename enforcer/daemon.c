@@ -380,6 +380,14 @@ static int first_commit(struct jit_daemon *d, struct start_times *t)
 		log_err("opening nftables netlink socket: %s", strerror(-r));
 		return r;
 	}
+	/*
+	 * The thread that reads ahead shares the one arena (a second one
+	 * would keep its megabytes for good); large temporary arrays are
+	 * mapped and unmapped, never left in the heap (the threshold would
+	 * otherwise rise after the first is freed).
+	 */
+	(void)mallopt(M_ARENA_MAX, 1);
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	/* The kernel's grant sets are read while the journal loads. */
 	r = table_read_ahead(d->table);
 	if (r < 0)
