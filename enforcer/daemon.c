@@ -387,7 +387,7 @@ static int first_commit(struct jit_daemon *d, struct start_times *t)
 	 * otherwise rise after the first is freed).
 	 */
 	(void)mallopt(M_ARENA_MAX, 1);
-	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	/* The kernel's grant sets are read while the journal loads. */
 	r = table_read_ahead(d->table);
 	if (r < 0)
