@@ -375,7 +375,7 @@ static const char *unknown_field(json_t *req, const char *const *fields)
 
 /*
  * Listings are built in a pass of their own after the decisions that came
- * with them (control_set_yields): a page of 1,000 records takes a few ms,
+ * with them (control_set_yields): a page of 250 records takes a ms or so,
  * which a request must not wait for.
  */
 bool daemon_request_yields(void *userdata, json_t *req)

@@ -31,6 +31,8 @@
 
 /* Events handled in one pass of the loop, before the journal is synced. */
 #define PASS_EVENTS 64
+/* Passes of others a listing waits for at most (see daemon_run). */
+#define YIELD_PASSES 4
 /* Editors write files in several steps; wait for them to settle. */
 #define RELOAD_SETTLE_MS 150
 /* How often the list of sessions older than conntrack is refreshed. */
@@ -598,6 +600,7 @@ int daemon_run(const struct jit_config *cfg)
 		.expiry_timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};
+	unsigned yielded_for = 0;
 	int r;
 
 	r = daemon_setup(&d);
@@ -612,7 +615,9 @@ int daemon_run(const struct jit_config *cfg)
 		 * held; then one journal sync, then the replies.
 		 */
 		struct epoll_event ev[1];
-		int n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev), -1);
+		bool listing = control_yielded(d.control);
+		int n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev),
+				   listing ? 0 : -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -621,6 +626,22 @@ int daemon_run(const struct jit_config *cfg)
 			r = -errno;
 			break;
 		}
+		/*
+		 * A listing (a page of grants) has a pass of its own, once
+		 * nothing else is ready, or after YIELD_PASSES passes of
+		 * others: a request never waits for more than the page in
+		 * progress. (Every descriptor is level-triggered: an event
+		 * left unhandled is reported again.)
+		 */
+		if (listing && (n == 0 || yielded_for >= YIELD_PASSES)) {
+			yielded_for = 0;
+			control_hold(d.control);
+			control_run_yielded(d.control);
+			daemon_pass_end(&d);
+			continue;
+		}
+		if (listing)
+			yielded_for++;
 		control_hold(d.control);
 		for (int k = 0; n > 0 && k < PASS_EVENTS && !d.quit; k++) {
 			struct jit_io *io = ev[0].data.ptr;
@@ -629,16 +650,6 @@ int daemon_run(const struct jit_config *cfg)
 			n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev), 0);
 		}
 		daemon_pass_end(&d);
-		/*
-		 * A listing waits until the decisions read with it have
-		 * their replies, then has a pass of its own: one at a time,
-		 * with a pass for everyone else between two.
-		 */
-		if (control_yielded(d.control) && !d.quit) {
-			control_hold(d.control);
-			control_run_yielded(d.control);
-			daemon_pass_end(&d);
-		}
 	}
 	daemon_teardown(&d);
 	return r < 0 ? 1 : 0;

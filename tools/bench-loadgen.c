@@ -52,9 +52,8 @@
  *   timecmd -- CMD ARG...
  *       run CMD and time it to its exit
  *   pager SOCK SECONDS
- *       page through every grant (pages of 1,000) again and again on one
- *       connection: listings and pages done, the longest page
- *   nftevents
+ *       page through every grant (pages as large as the agent gives) again and
+ * again on one connection: listings and pages done, the longest page nftevents
  *       an nftables-event listener (NFNLGRP_NFTABLES) until SIGTERM;
  *       prints "listening", then what it read
  */
@@ -766,8 +765,8 @@ static int cmd_paced(int argc, char **argv)
 
 /*
  * A client that pages through every grant ({"op": "grants"}, pages of
- * 1,000, "after" the last page's "next") again and again on one
- * connection for SECONDS: the listings and pages done, and the longest
+ * the largest the agent gives, "after" the last page's "next") again and again
+ * on one connection for SECONDS: the listings and pages done, and the longest
  * page.
  */
 static int cmd_pager(int argc, char **argv)
