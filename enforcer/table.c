@@ -124,6 +124,7 @@ struct jit_table {
 	size_t n_held;
 	bool have_held;
 	uint64_t held_at_ms; /* monotonic */
+	uint32_t held_genid; /* the ruleset's generation before the read */
 	struct table_sync_stats sync;
 	struct read_ahead *ahead; /* table_read_ahead's thread, until taken */
 };
@@ -961,6 +962,7 @@ struct commit_args {
 	/* sync_grants as this difference to what the kernel holds
 	 * (t->held), not whole */
 	const struct grant_diff *diff;
+	uint32_t genid; /* with diff: the generation it is against */
 };
 
 static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
@@ -977,7 +979,7 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 {
 	struct builder bld = { .table = t->name };
 
-	bld.b = batch_new(t->nft);
+	bld.b = batch_new_at(t->nft, a->diff && !replace ? a->genid : 0);
 	if (!bld.b)
 		return -ENOMEM;
 	/*
@@ -1044,6 +1046,12 @@ static int commit_once(struct jit_table *t, const struct commit_args *rs,
 		    (r == -EINVAL || r == -EOPNOTSUPP)) {
 			/* Before Linux 6.3: DELSETELEM only. */
 			t->no_destroy = true;
+			continue;
+		}
+		if (r == -ERESTART && a.diff) {
+			/* The ruleset changed since the grant sets were
+			 * read (another process): replace them whole. */
+			a.diff = NULL;
 			continue;
 		}
 		if (r == -ENOENT && a.diff &&
@@ -1431,7 +1439,7 @@ static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
  */
 #define PRELOAD_CHUNK 4096
 
-static int preload(struct jit_table *t, const struct commit_args *a,
+static int preload(struct jit_table *t, struct commit_args *a,
 		   struct grant_diff *gd, uint64_t t0)
 {
 	static const enum jit_table_mode modes[] = { JIT_TABLE_OWNER_PERSIST,
@@ -1476,6 +1484,9 @@ static int preload(struct jit_table *t, const struct commit_args *a,
 			if (gd->want[i] == DIFF_ADD)
 				gd->want[i] = 0;
 		gd->n_missing -= k;
+		/* Ours: the commit's generation moves with it. */
+		if (a->genid && ++a->genid == 0)
+			a->genid = 1;
 	}
 	return 0;
 }
@@ -1516,9 +1527,10 @@ int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
 	}
 	if (t->have_held) {
 		if (grant_diff_compute(&gd, elems, n_elems, t->held, t->n_held,
-				       &t->sync) == 0)
+				       &t->sync) == 0) {
 			a.diff = &gd;
-		else
+			a.genid = t->held_genid;
+		} else
 			t->sync = (struct table_sync_stats){
 				.read_us = t->sync.read_us
 			};
@@ -1734,11 +1746,22 @@ static int raw_dump_cb(const struct nlmsghdr *nlh, void *data)
  * Returns 0, -ENOENT when there is no table (*ret empty), or -errno.
  */
 static int dump_grant_sets(struct jit_nft *nft, const char *table,
-			   struct raw_elem **ret, size_t *n_ret)
+			   struct raw_elem **ret, size_t *n_ret,
+			   uint32_t *genid)
 {
 	struct raw_dump d = { 0 };
 	size_t missing = 0;
-	int r = 0;
+	int r;
+
+	/*
+	 * What is read holds while the generation does: the commit that
+	 * changes only the difference is sent for this generation (and
+	 * refused if anyone changed anything since).
+	 */
+	r = nft_genid(nft, genid);
+	if (r < 0)
+		*genid = 0;
+	r = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
 		_cleanup_(nftnl_set_freep) struct nftnl_set *q =
@@ -1796,6 +1819,7 @@ struct read_ahead {
 	size_t n;
 	int r;
 	uint64_t done_ms; /* monotonic */
+	uint32_t genid;
 };
 
 static void *read_ahead_main(void *arg)
@@ -1805,7 +1829,8 @@ static void *read_ahead_main(void *arg)
 
 	ra->r = nft_open(&nft);
 	if (ra->r == 0)
-		ra->r = dump_grant_sets(nft, ra->table, &ra->v, &ra->n);
+		ra->r = dump_grant_sets(nft, ra->table, &ra->v, &ra->n,
+					&ra->genid);
 	nft_close(nft);
 	ra->done_ms = now_mono_ms();
 	return NULL;
@@ -1848,6 +1873,7 @@ static int read_ahead_take(struct jit_table *t)
 		t->n_held = ra->n;
 		t->have_held = true;
 		t->held_at_ms = ra->done_ms;
+		t->held_genid = ra->genid;
 	} else {
 		free(ra->v);
 	}
@@ -1864,7 +1890,8 @@ static int held_read(struct jit_table *t)
 	    now_mono_ms() - t->held_at_ms <= HELD_MAX_AGE_MS)
 		return r;
 	held_drop(t);
-	r = dump_grant_sets(t->nft, t->name, &t->held, &t->n_held);
+	r = dump_grant_sets(t->nft, t->name, &t->held, &t->n_held,
+			    &t->held_genid);
 	if (r == 0 || r == -ENOENT) {
 		t->have_held = true;
 		t->held_at_ms = now_mono_ms();

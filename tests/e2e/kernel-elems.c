@@ -201,8 +201,10 @@ static int commit_all(struct jit_table *t, struct jit_ruleset *rs,
  * some ended, some new, some with another end. Each time the kernel must
  * hold exactly the records' elements.
  */
-static int restore_phase(struct jit_table *t, struct jit_ruleset *rs)
+static int restore_phase(struct jit_table **tp, const char *name,
+			 struct jit_ruleset *rs)
 {
+	struct jit_table *t = *tp;
 	struct jit_cover *c = cover_new();
 	uint64_t now = now_real_ms();
 	char err[512];
@@ -234,6 +236,34 @@ static int restore_phase(struct jit_table *t, struct jit_ruleset *rs)
 	cover_commit(c);
 	if (r < 0 || commit_all(t, rs, c, 1001) < 0)
 		return -1;
+	/*
+	 * The agent stops (the table stays, with no owner) and starts
+	 * again; another process adds an element after the new start read
+	 * the sets and before its commit: the commit is for the generation
+	 * read, the kernel refuses it, and the sets are replaced whole,
+	 * without the element.
+	 */
+	table_close(*tp);
+	if (table_open(name, true, tp) < 0)
+		return -1;
+	t = *tp;
+	{
+		_cleanup_free_ struct jit_elem *seen = NULL;
+		char cmd[256];
+
+		if (table_dump_elems(t, now_real_ms(), &seen) < 0)
+			return -1;
+		snprintf(cmd, sizeof(cmd),
+			 "nft add element inet %s grants_v4 "
+			 "'{ 203.0.113.250 . tcp . 9 timeout 1h }'",
+			 table_name(t));
+		if (system(cmd) != 0) {
+			fprintf(stderr, "%s failed\n", cmd);
+			return -1;
+		}
+		if (commit_all(t, rs, c, 1002) < 0)
+			return -1;
+	}
 	cover_free(c);
 	return 0;
 }
@@ -335,7 +365,7 @@ int main(int argc, char **argv)
 	printf("# %u steps, up to %zu elements, %zu live records at the end: "
 	       "kernel and records agree\n",
 	       steps, max_elems, n_live);
-	if (restore_phase(t, rs) < 0)
+	if (restore_phase(&t, argv[1], rs) < 0)
 		return 1;
 	printf("# restore: %d host records into no table, then a third of "
 	       "them changed: kernel and records agree\n",
