@@ -229,6 +229,8 @@ void daemon_spa_teardown(struct jit_daemon *d);
 json_t *daemon_spa_status(struct jit_daemon *d);
 
 /* daemon-views.c: what the control socket shows. */
+/* Anything ready for the loop (a request, a timer): a listing gives way. */
+bool daemon_others_wait(struct jit_daemon *d);
 /* Whether a request is a listing, which yields to the others. */
 bool daemon_request_yields(void *userdata, json_t *req);
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
