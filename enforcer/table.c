@@ -1387,7 +1387,8 @@ static int grant_diff_compute(struct grant_diff *gd,
 		struct raw_elem x;
 
 		elem_raw(&elems[i], &x);
-		k = bsearch(&x, held, n_held, sizeof(*held), raw_cmp);
+		k = n_held ? bsearch(&x, held, n_held, sizeof(*held), raw_cmp)
+			   : NULL;
 		if (k && !gd->held[k - held] && same_end(k->end_ms, x.end_ms)) {
 			gd->held[k - held] = DIFF_KEEP;
 			st->kept++;
@@ -1791,7 +1792,8 @@ static int dump_grant_sets(struct jit_nft *nft, const char *table,
 		free(d.v);
 		return r;
 	}
-	qsort(d.v, d.n, sizeof(*d.v), raw_cmp);
+	if (d.n)
+		qsort(d.v, d.n, sizeof(*d.v), raw_cmp);
 	*ret = d.v;
 	*n_ret = d.n;
 	return missing == ARRAY_SIZE(grant_sets) ? -ENOENT : 0;
