@@ -14,8 +14,13 @@
 #include "hashmap.h"
 #include "util.h"
 
+/* The agent's own decisions: expiries (the timer), and policy changes. */
 static const struct jit_identity agent_id = { .uid = 0,
-					      .name = "jit-enforcer" };
+					      .name = "jit-enforcer",
+					      .channel = "agent" };
+static const struct jit_identity timer_id = { .uid = 0,
+					      .name = "jit-enforcer",
+					      .channel = "timer" };
 
 static int refuse(struct jit_access *a, struct jit_refusal *why,
 		  const char *event, const struct jit_identity *by,
@@ -95,6 +100,61 @@ static int record(struct jit_access *a, const struct jit_request *next,
 	return r;
 }
 
+/**
+ * struct jit_access_change - one decision since the journal's last sync
+ * @id: the record it changed
+ * @created: it made the record (a new request)
+ * @hold: it took access away, and holds even if its line is lost
+ * @seq: its place among the core's decisions (access_decision_seq)
+ * @prev: the record before it (owns its reason), unless @created or @hold
+ */
+struct jit_access_change {
+	uint64_t id, seq;
+	bool created, hold;
+	struct jit_request prev;
+};
+
+/*
+ * Note a decision whose line is in the journal but not yet synced: made
+ * (created), changed from r (prev), or a removal that holds (hold). The
+ * note is what a failed sync undoes. Out of memory, the decision cannot
+ * be undone: it is then synced or not with the rest.
+ */
+static void note(struct jit_access *a, uint64_t id, bool created, bool hold,
+		 const struct jit_request *prev)
+{
+	struct jit_access_change *c;
+
+	if (grow_array((void **)&a->changes, &a->cap_changes, a->n_changes + 1,
+		       sizeof(*a->changes)) < 0)
+		return;
+	c = &a->changes[a->n_changes];
+	*c = (struct jit_access_change){
+		.id = id, .seq = ++a->seq, .created = created, .hold = hold
+	};
+	if (prev) {
+		c->prev = *prev;
+		c->prev.reason = NULL;
+		if (prev->reason && !(c->prev.reason = strdup(prev->reason)))
+			return;
+	}
+	a->n_changes++;
+}
+
+static void changes_clear(struct jit_access *a, bool keep_holds)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < a->n_changes; i++) {
+		struct jit_access_change *c = &a->changes[i];
+
+		request_release(&c->prev);
+		if (keep_holds && c->hold)
+			a->changes[out++] = *c;
+	}
+	a->n_changes = out;
+}
+
 static int not_recorded(struct jit_access *a, struct jit_refusal *why,
 			const char *event, const struct jit_identity *by,
 			const struct jit_request *r, int err)
@@ -115,17 +175,17 @@ static int apply(struct jit_access *a, char *err, size_t errlen)
 	int r;
 
 	err[0] = '\0';
-	r = cover_delta(a->cover, &del, &n_del, &add, &n_add);
+	r = scopes_delta(a->scopes, &del, &n_del, &add, &n_add);
 	if (r == 0)
 		r = a->kernel->update(a->kernel_ctx, del, n_del, add, n_add,
 				      now_real_ms(), err, errlen);
 	if (r < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "%s", strerror(-r));
-		cover_rollback(a->cover);
+		scopes_rollback(a->scopes);
 		return r;
 	}
-	cover_commit(a->cover);
+	scopes_commit(a->scopes);
 	return 0;
 }
 
@@ -141,11 +201,11 @@ static void apply_or_resync(struct jit_access *a)
 	char err[512];
 	int r;
 
-	r = cover_delta(a->cover, &del, &n_del, &add, &n_add);
+	r = scopes_delta(a->scopes, &del, &n_del, &add, &n_add);
 	if (r == 0)
 		r = a->kernel->update(a->kernel_ctx, del, n_del, add, n_add,
 				      now_real_ms(), err, sizeof(err));
-	cover_commit(a->cover);
+	scopes_commit(a->scopes);
 	if (r < 0)
 		(void)a->kernel->resync(a->kernel_ctx);
 }
@@ -155,25 +215,41 @@ static void apply_or_resync(struct jit_access *a)
  * older grant with the same key, which it replaces), then change the
  * kernel. On error r is as it was.
  */
-/* May newer replace candidate? authz.c says. */
-static bool replaceable(const struct jit_request *candidate, const void *newer)
+struct replace_ctx {
+	const struct jit_request *newer;
+	const struct jit_policy_set *policies;
+};
+
+/*
+ * May newer replace candidate? authz.c says, and both must hold on the
+ * same interfaces: a grant under a policy for eth1 never ends one for
+ * eth0 (nor one for every interface) with the same key.
+ */
+static bool replaceable(const struct jit_request *candidate, const void *ctx)
 {
-	return authz_may_replace(newer, candidate);
+	const struct replace_ctx *c = ctx;
+
+	return authz_may_replace(c->newer, candidate) &&
+	       iface_scope_equal(
+		       policy_set_find(c->policies, c->newer->policy),
+		       policy_set_find(c->policies, candidate->policy));
 }
 
-static int initiate(struct jit_access *a, const struct jit_identity *id,
-		    struct jit_request *r, const char *event, const char *by,
-		    struct jit_refusal *why)
+static int initiate_until(struct jit_access *a, const struct jit_identity *id,
+			  struct jit_request *r, const char *event,
+			  const char *by, uint64_t end_ms,
+			  struct jit_refusal *why)
 {
 	struct jit_request next = *r, same_next, *same;
 	uint64_t now = now_real_ms();
 	char err[512];
 	int ret;
 
-	same = grants_find_same(a->grants, &r->key, replaceable, r);
+	same = grants_find_same(a->grants, &r->key, replaceable,
+				&(struct replace_ctx){ r, a->policies });
 	next.status = JIT_INITIATED;
 	next.start_ms = now;
-	next.end_ms = now + (uint64_t)r->duration_s * 1000;
+	next.end_ms = end_ms ? end_ms : now + (uint64_t)r->duration_s * 1000;
 	next.status_reason[0] = '\0';
 	snprintf(next.decided_by, sizeof(next.decided_by), "%s", by);
 	ret = record(a, &next, false);
@@ -186,17 +262,24 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 			shown.id = 0;
 		return not_recorded(a, why, event, id, &shown, ret);
 	}
+	if (streq(event, "request"))
+		note(a, r->id, true, false, NULL);
+	else
+		note(a, r->id, false, false, r);
 	if (same) {
 		same_next = request_finished(same, JIT_REVOKED,
 					     JIT_REASON_NEWER, id->name, now);
 		same_next.replaced_by = r->id;
+		/* Undone with the newer grant: not a removal that holds. */
+		note(a, same->id, false, false, same);
 		(void)record(a, &same_next, true);
 	}
-	ret = cover_add(a->cover, r->id, &r->key, next.end_ms);
+	ret = scopes_add(a->scopes, policy_set_find(a->policies, r->policy),
+			 r->id, &r->key, next.end_ms);
 	if (ret == 0 && same)
-		ret = cover_del(a->cover, same->id, &same->key);
+		ret = scopes_del(a->scopes, same->id, &same->key);
 	if (ret < 0) {
-		cover_rollback(a->cover);
+		scopes_rollback(a->scopes);
 		snprintf(err, sizeof(err), "%s", strerror(-ret));
 	} else {
 		ret = apply(a, err, sizeof(err));
@@ -231,6 +314,277 @@ static int initiate(struct jit_access *a, const struct jit_identity *id,
 	return 0;
 }
 
+static int initiate(struct jit_access *a, const struct jit_identity *id,
+		    struct jit_request *r, const char *event, const char *by,
+		    struct jit_refusal *why)
+{
+	return initiate_until(a, id, r, event, by, 0, why);
+}
+
+static void push_undone(struct jit_access *a, uint64_t id, uint64_t seq,
+			bool held)
+{
+	if (grow_array((void **)&a->undone, &a->cap_undone, a->n_undone + 1,
+		       sizeof(*a->undone)) < 0)
+		return;
+	a->undone[a->n_undone].id = id;
+	a->undone[a->n_undone].held = held;
+	a->undone[a->n_undone++].seq = seq;
+}
+
+static void audit_undone(struct jit_access *a, const struct jit_request *r,
+			 const char *msg)
+{
+	struct jit_access_event ev = { .event = "undo",
+				       .by = &agent_id,
+				       .r = r,
+				       .result = "refused",
+				       .error = "not-recorded",
+				       .message = msg };
+
+	if (a->hooks.audit)
+		a->hooks.audit(a->hooks.userdata, &ev);
+}
+
+static void mark_unrecorded(struct jit_access *a, const struct jit_request *r,
+			    uint64_t now);
+
+/*
+ * The journal dropped every line since its last sync: undo the decisions
+ * they recorded, newest first, and append again (to retry) those that
+ * take access away, which hold. See access_sync.
+ */
+static int cmp_change(const void *x, const void *y)
+{
+	const struct jit_access_change
+		*a = *(const struct jit_access_change *const *)x,
+		*b = *(const struct jit_access_change *const *)y;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Bring record c->id back to c->prev, its state before the window. */
+static bool restore(struct jit_access *a, const struct jit_access_change *c,
+		    uint64_t now, const char *msg)
+{
+	struct jit_request *r = grants_get(a->grants, c->id);
+	bool live = r && r->status == JIT_INITIATED, kernel = false;
+
+	if (live && c->prev.status != JIT_INITIATED) {
+		(void)scopes_del(a->scopes, r->id, &r->key);
+		kernel = true;
+		ended(a, r, now);
+	}
+	if (!live && c->prev.status == JIT_INITIATED) {
+		(void)scopes_add(a->scopes,
+				 policy_set_find(a->policies, c->prev.policy),
+				 c->prev.id, &c->prev.key, c->prev.end_ms);
+		kernel = true;
+	}
+	if (r)
+		audit_undone(a, r, msg);
+	if (grants_upsert(a->grants, &c->prev) == 0) {
+		r = grants_get(a->grants, c->id);
+		if (r && !live && r->status == JIT_INITIATED)
+			started(a, r, now);
+	}
+	return kernel;
+}
+
+/*
+ * The journal dropped every line since its last sync: undo the decisions
+ * they recorded, in memory and in the kernel (one batch), and append
+ * again (to retry) those that take access away, which hold. Each record
+ * goes back to its state before its first change since the sync: a
+ * record made since is removed (even if also ended since), one ended
+ * since stays ended (the removal holds), any other goes back. See
+ * access_sync.
+ */
+static void undo(struct jit_access *a, int err)
+{
+	_cleanup_free_ struct jit_access_change **by_id = NULL;
+	uint64_t now = now_real_ms();
+	bool kernel = false;
+	char msg[256];
+	size_t n = a->n_changes;
+
+	snprintf(msg, sizeof(msg),
+		 "taken back: the journal could not record it (%s on %s)",
+		 strerror(-err), a->state_dir ? a->state_dir : "?");
+	by_id = calloc(n + 1, sizeof(*by_id));
+	if (!by_id) {
+		/* Nothing to undo with: better the kernel than the memory. */
+		(void)a->kernel->resync(a->kernel_ctx);
+		changes_clear(a, true);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		by_id[i] = &a->changes[i];
+	qsort(by_id, n, sizeof(*by_id), cmp_change);
+	for (size_t i = 0, next; i < n; i = next) {
+		struct jit_access_change *first = by_id[i];
+		struct jit_request *r = grants_get(a->grants, first->id);
+		bool held = false;
+
+		for (next = i; next < n && by_id[next]->id == first->id; next++)
+			held |= by_id[next]->hold;
+		if (first->created) {
+			/* Never made: every trace goes, its id unused. */
+			if (r && r->status == JIT_INITIATED) {
+				(void)scopes_del(a->scopes, r->id, &r->key);
+				kernel = true;
+				ended(a, r, now);
+			}
+			if (r) {
+				audit_undone(a, r, msg);
+				grants_remove(a->grants, r);
+			}
+		} else if (held) {
+			/* Ended since: the removal holds (below). */
+			for (size_t k = i; k < next; k++)
+				if (by_id[k]->hold && r)
+					push_undone(a, r->id, by_id[k]->seq,
+						    true);
+			continue;
+		} else if (!first->hold) {
+			kernel |= restore(a, first, now, msg);
+		}
+		for (size_t k = i; k < next; k++)
+			push_undone(a, first->id, by_id[k]->seq, false);
+	}
+	if (kernel)
+		apply_or_resync(a);
+	/* The removals hold: appended again (kept to retry), and marked in
+	 * the kernel until the journal has them. */
+	for (size_t i = 0, next; i < n; i = next) {
+		uint64_t id = by_id[i]->id;
+		struct jit_request *r = grants_get(a->grants, id);
+		bool held = false;
+
+		for (next = i; next < n && by_id[next]->id == id; next++)
+			held |= by_id[next]->hold;
+		if (!held || !r || by_id[i]->created)
+			continue;
+		(void)journal_append_request(a->journal, r, true);
+		if (r->status != JIT_PENDING && r->status != JIT_INITIATED)
+			mark_unrecorded(a, r, now);
+		a->dirty = true;
+	}
+	changes_clear(a, true);
+}
+
+/* After a sync (or a reservation, which syncs): keep or undo. */
+static void synced(struct jit_access *a, int err)
+{
+	uint64_t rollbacks = journal_rollbacks(a->journal);
+
+	if (rollbacks != a->rollbacks) {
+		a->rollbacks = rollbacks;
+		/* Nothing is left to sync but what undo appends again. */
+		a->dirty = false;
+		if (a->hooks.journal_failed)
+			a->hooks.journal_failed(a->hooks.userdata,
+						err < 0 ? err : -EIO);
+		undo(a, err < 0 ? err : -EIO);
+		return;
+	}
+	if (err == 0)
+		changes_clear(a, false);
+}
+
+int access_sync(struct jit_access *a)
+{
+	int r = journal_sync(a->journal);
+
+	synced(a, r);
+	if (r == 0)
+		a->dirty = false;
+	return r;
+}
+
+uint64_t access_decision_seq(const struct jit_access *a)
+{
+	return a->seq;
+}
+
+bool access_undone(const struct jit_access *a, uint64_t rid, uint64_t seq)
+{
+	for (size_t i = 0; i < a->n_undone; i++)
+		if (!a->undone[i].held && a->undone[i].id == rid &&
+		    a->undone[i].seq <= seq)
+			return true;
+	return false;
+}
+
+bool access_unrecorded(const struct jit_access *a, uint64_t rid, uint64_t seq)
+{
+	for (size_t i = 0; i < a->n_undone; i++)
+		if (a->undone[i].held && a->undone[i].id == rid &&
+		    a->undone[i].seq == seq)
+			return true;
+	return false;
+}
+
+void access_forget_undone(struct jit_access *a)
+{
+	a->n_undone = 0;
+}
+
+void access_release(struct jit_access *a)
+{
+	changes_clear(a, false);
+	free(a->changes);
+	a->changes = NULL;
+	a->n_changes = a->cap_changes = 0;
+	free(a->undone);
+	a->undone = NULL;
+	a->n_undone = a->cap_undone = 0;
+}
+
+/*
+ * The next id must be reserved by a synced line before it is given:
+ * then a request that is rolled back never has its id given again, not
+ * even after a restart. One sync per JIT_JOURNAL_ID_BLOCK requests.
+ */
+static int reserve_id(struct jit_access *a)
+{
+	uint64_t next = grants_next_id(a->grants);
+	int r;
+
+	if (!a->journal || next < journal_reserved(a->journal))
+		return 0;
+	r = journal_reserve_ids(a->journal, next + JIT_JOURNAL_ID_BLOCK);
+	synced(a, r);
+	if (r == 0)
+		a->dirty = false;
+	return r;
+}
+
+/*
+ * A token of id's bucket for one decision asked on the control socket
+ * (root exempt). SPA requests are metered in the kernel, per source, and
+ * each needs a fresh packet made with the key. Returns 0, or -EBUSY with
+ * why filled in and the refusal audited.
+ */
+static int rate_limited(struct jit_access *a, const char *event,
+			const struct jit_identity *id,
+			const struct jit_request *r, struct jit_refusal *why)
+{
+	uint64_t retry = 0;
+
+	if (!a->rate || authz_unlimited(id) ||
+	    (id->channel && !streq(id->channel, "socket")) ||
+	    ratelimit_take(a->rate, id->uid, now_mono_ms(), &retry))
+		return 0;
+	return refuse(a, why, event, id, r, -EBUSY, "rate-limited",
+		      "user '%s' asks faster than %.3g decisions per second "
+		      "(%u at once): try again in %" PRIu64 " ms",
+		      id->name, ratelimit_rate(a->rate),
+		      ratelimit_burst(a->rate), retry);
+}
+
 int access_request(struct jit_access *a, const struct jit_identity *id,
 		   const struct jit_request *tmpl_in, struct jit_request **ret,
 		   struct jit_refusal *why)
@@ -256,12 +610,22 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 	err = authz_check_share(
 		p, id, grants_count_user(a->grants, id->uid, JIT_PENDING),
 		grants_count_user(a->grants, id->uid, JIT_INITIATED),
-		grants_find_same(a->grants, &tmpl.key, replaceable, &tmpl) !=
+		grants_find_same(a->grants, &tmpl.key, replaceable,
+				 &(struct replace_ctx){ &tmpl, a->policies }) !=
 			NULL,
 		&code, why->message, sizeof(why->message));
 	if (err < 0)
 		return refuse(a, why, "request", id, &tmpl, err, code, "%s",
 			      why->message);
+	/* Only what would be decided costs a token: refusals have their
+	 * own bound in the audit trail. */
+	err = rate_limited(a, "request", id, &tmpl, why);
+	if (err < 0)
+		return err;
+
+	err = reserve_id(a);
+	if (err < 0)
+		return not_recorded(a, why, "request", id, &tmpl, err);
 	if (grants_add(a->grants, &tmpl, now_real_ms(), &r) < 0)
 		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
 			      "too-many-requests",
@@ -272,6 +636,8 @@ int access_request(struct jit_access *a, const struct jit_identity *id,
 		err = record(a, r, false);
 		if (err < 0)
 			err = not_recorded(a, why, "request", id, &tmpl, err);
+		else
+			note(a, r->id, true, false, NULL);
 	}
 	if (err < 0) {
 		/* Not recorded: as if it had never been made, so that its id
@@ -329,6 +695,9 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 	if (err < 0)
 		return refuse(a, why, event, id, r, err, code, "%s",
 			      why->message);
+	err = rate_limited(a, event, id, r, why);
+	if (err < 0)
+		return err;
 	if (approve) {
 		struct jit_request check = *r;
 
@@ -353,6 +722,7 @@ int access_decide(struct jit_access *a, const struct jit_identity *id,
 		err = record(a, &next, false);
 		if (err < 0)
 			return not_recorded(a, why, event, id, r, err);
+		note(a, r->id, false, false, r);
 		grants_apply(a->grants, r, &next);
 	}
 	{
@@ -404,10 +774,11 @@ static int end_grant(struct jit_access *a, struct jit_request *r,
 	int rec, ret = 0;
 
 	rec = record(a, &next, true);
+	note(a, r->id, false, true, NULL);
 	if (rec < 0)
 		mark_unrecorded(a, r, now);
 	if (live) {
-		ret = cover_del(a->cover, r->id, &r->key);
+		ret = scopes_del(a->scopes, r->id, &r->key);
 		if (ret == 0)
 			ret = apply(a, err, errlen);
 		else
@@ -469,10 +840,11 @@ void access_expire(struct jit_access *a, uint64_t now)
 
 		/* Unrecorded, it is expired at the next start all the same. */
 		(void)record(a, &next, true);
-		(void)cover_del(a->cover, r->id, &r->key);
+		note(a, r->id, false, true, NULL);
+		(void)scopes_del(a->scopes, r->id, &r->key);
 		grants_apply(a->grants, r, &next);
 		ended(a, r, r->end_ms);
-		audit(a, "expire", &agent_id, r, "expired", NULL);
+		audit(a, "expire", &timer_id, r, "expired", NULL);
 		n++;
 	}
 	if (n)
@@ -547,7 +919,7 @@ void access_recheck(struct jit_access *a,
 	struct withdrawal *w = NULL;
 	size_t n_w = 0, cap_w = 0;
 	uint64_t now = now_real_ms();
-	bool kernel = false;
+	bool kernel_full = false;
 
 	hashmap_init(&cache.map, sizeof(struct cached_id), cached_id_hash,
 		     NULL);
@@ -566,6 +938,12 @@ void access_recheck(struct jit_access *a,
 		if (!p) {
 			snprintf(why, sizeof(why), "policy '%s' was removed",
 				 r->policy);
+		} else if (r->fleet_id) {
+			/* The policy's fleet block decides, as it did. */
+			if (authz_check_fleet(p, r->user, r->decided_by,
+					      r->end_ms, now, &check, &code,
+					      why, sizeof(why)) == 0)
+				why[0] = '\0';
 		} else if ((who = cached_identity(&cache, r->uid))) {
 			/* A user who vanished keeps the grant: never close
 			 * approved access on a lookup failure. */
@@ -584,19 +962,25 @@ void access_recheck(struct jit_access *a,
 			JIT_REASON_POLICY, agent_id.name, now);
 		w[n_w++].why = strdup(why);
 	}
+	/*
+	 * The grants that stay hold where their policy now says: on every
+	 * interface, or on its interfaces (which may have changed).
+	 */
+	if (scopes_rescope(a->scopes, a->policies, a->grants) < 0)
+		kernel_full = true;
 	/* Journal every withdrawal, then one kernel batch for them all. */
 	for (size_t i = 0; i < n_w; i++) {
 		struct jit_request *r = w[i].r;
 
 		if (record(a, &w[i].next, true) < 0)
 			mark_unrecorded(a, r, now);
-		if (r->status == JIT_INITIATED) {
-			(void)cover_del(a->cover, r->id, &r->key);
-			kernel = true;
-		}
+		note(a, r->id, false, true, NULL);
+		if (r->status == JIT_INITIATED)
+			(void)scopes_del(a->scopes, r->id, &r->key);
 	}
-	if (kernel)
-		apply_or_resync(a);
+	apply_or_resync(a);
+	if (kernel_full)
+		(void)a->kernel->resync(a->kernel_ctx);
 	/* Finishing may drop old finished records, never these. */
 	for (size_t i = 0; i < n_w; i++) {
 		struct jit_request *r = w[i].r;
@@ -735,7 +1119,12 @@ static bool box_present(const struct kernel_view *kv, uint8_t family,
 	return ok;
 }
 
-/* Is every element of r in the kernel, until at least r's end? */
+/*
+ * Is every element of r in the kernel, until at least r's end? On any
+ * interface: a record's interfaces are its policy's as the policy is now
+ * (scope.h), which may have changed while the agent was stopped; the
+ * question is only whether the batch that gave r reached the kernel.
+ */
 static bool record_present(const struct kernel_view *kv,
 			   const struct jit_request *r)
 {
@@ -757,10 +1146,15 @@ static bool record_present(const struct kernel_view *kv,
 				return false;
 			continue;
 		}
+		/* A host on a zone of interface names is a box. */
 		for (uint32_t p = r->key.port_lo; p <= r->key.port_hi; p++)
 			if (!host_present(kv, r->key.source.family,
 					  r->key.source.addr, protos[i],
-					  (uint16_t)p, min_end))
+					  (uint16_t)p, min_end) &&
+			    !box_present(kv, r->key.source.family,
+					 r->key.source.addr, r->key.source.addr,
+					 protos[i], (uint16_t)p, (uint16_t)p,
+					 min_end))
 				return false;
 	}
 	return true;
@@ -797,6 +1191,7 @@ static void end_marked(struct jit_access *a, const uint64_t *marked, int n,
 			r, r->status == JIT_PENDING ? JIT_DENIED : JIT_REVOKED,
 			JIT_REASON_ABSENT, agent_id.name, now);
 		(void)record(a, &next, true);
+		note(a, r->id, false, true, NULL);
 		grants_apply(a->grants, r, &next);
 		audit(a, "revoke", &agent_id, r, status_name(next.status),
 		      "it was ended before the journal could record it");
@@ -818,6 +1213,25 @@ static int kernel_view_build(struct kernel_view *kv, const struct jit_elem *kel,
 			kv->hosts[kv->n_hosts++] = kel[i];
 	}
 	qsort(kv->hosts, kv->n_hosts, sizeof(*kv->hosts), elem_point_cmp);
+	/*
+	 * The same point may be in several sets (for every interface, and
+	 * on interfaces): keep it once, with its latest end.
+	 */
+	if (kv->n_hosts) {
+		size_t out = 0;
+
+		for (size_t i = 1; i < kv->n_hosts; i++) {
+			struct jit_elem *o = &kv->hosts[out];
+
+			if (elem_point_cmp(o, &kv->hosts[i]) == 0) {
+				if (kv->hosts[i].end_ms > o->end_ms)
+					o->end_ms = kv->hosts[i].end_ms;
+			} else {
+				kv->hosts[++out] = kv->hosts[i];
+			}
+		}
+		kv->n_hosts = out + 1;
+	}
 	return 0;
 }
 
@@ -844,7 +1258,9 @@ static int sort_live(struct jit_access *a, const struct kernel_view *kv,
 			end[(*n_end)++] = r;
 			continue;
 		}
-		ret = cover_add(a->cover, r->id, &r->key, r->end_ms);
+		ret = scopes_add(a->scopes,
+				 policy_set_find(a->policies, r->policy), r->id,
+				 &r->key, r->end_ms);
 		if (ret < 0)
 			return ret;
 	}
@@ -866,8 +1282,10 @@ static void end_at_start(struct jit_access *a, struct jit_request **end,
 						  JIT_REASON_ABSENT,
 						  agent_id.name, now);
 		(void)record(a, &next, true);
+		note(a, r->id, false, true, NULL);
 		grants_apply(a->grants, r, &next);
-		audit(a, expired ? "expire" : "revoke", &agent_id, r,
+		audit(a, expired ? "expire" : "revoke",
+		      expired ? &timer_id : &agent_id, r,
 		      status_name(next.status),
 		      expired ? "ended while the agent was stopped"
 			      : "its elements were no longer in the kernel");
@@ -901,6 +1319,10 @@ int access_start(struct jit_access *a, bool trust_journal,
 		qsort(sorted, n_check, sizeof(*sorted), cmp_id);
 	}
 	end_marked(a, marked, n_marked, now);
+	/* The zones of the policies in force, before any record goes in. */
+	ret = scopes_rescope(a->scopes, a->policies, NULL);
+	if (ret < 0)
+		return ret;
 	end = calloc(grants_count_status(a->grants, JIT_INITIATED) + 1,
 		     sizeof(*end));
 	if (!end || (n >= 0 && kernel_view_build(&kv, kel, n) < 0))
@@ -911,7 +1333,7 @@ int access_start(struct jit_access *a, bool trust_journal,
 	if (ret == 0) {
 		end_at_start(a, end, n_end, now);
 		/* What the first commit writes whole. */
-		cover_commit(a->cover);
+		scopes_commit(a->scopes);
 	}
 	free(kv.hosts);
 	free(kv.nets);
@@ -929,4 +1351,106 @@ void access_unrecorded_grant(struct jit_access *a, uint64_t rid, int err)
 	if (end_grant(a, r, JIT_DENIED, why, agent_id.name, kerr,
 		      sizeof(kerr)) < 0)
 		(void)a->kernel->resync(a->kernel_ctx);
+}
+
+/* --- fleet grants ------------------------------------------------------- */
+
+int access_fleet_grant(struct jit_access *a, const struct jit_identity *id,
+		       const struct jit_request *tmpl_in,
+		       const char *requested_by, uint64_t end_ms,
+		       struct jit_request **ret, struct jit_refusal *why)
+{
+	struct jit_request tmpl = *tmpl_in, *r;
+	const struct jit_policy *p;
+	uint64_t now = now_real_ms();
+	const char *code = NULL;
+	int err;
+
+	access_expire(a, now);
+	/* Nobody's local right: the fleet's, kept among the agent's own. */
+	tmpl.uid = 0;
+	snprintf(tmpl.user, sizeof(tmpl.user), "%.32s", requested_by);
+	p = policy_set_find(a->policies, tmpl.policy);
+	if (!p) {
+		code = "unknown-policy";
+		snprintf(why->message, sizeof(why->message),
+			 "no policy named '%s' on this host", tmpl.policy);
+		err = -EINVAL;
+	} else {
+		err = authz_check_fleet(p, requested_by, id->name, end_ms, now,
+					&tmpl, &code, why->message,
+					sizeof(why->message));
+	}
+	if (grants_add(a->grants, &tmpl, now, &r) < 0)
+		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
+			      "too-many-requests",
+			      "the agent holds too many requests");
+	if (err < 0) {
+		/* Journalled as denied, with its key and revision, so that a
+		 * restart does not decide (and audit) it again. */
+		struct jit_request next =
+			request_finished(r, JIT_DENIED, NULL, id->name, now);
+		char text[JIT_STATUS_MAX];
+		int rec;
+
+		snprintf(text, sizeof(text), "refused: %s", code);
+		snprintf(next.status_reason, sizeof(next.status_reason), "%s",
+			 text);
+		rec = record(a, &next, false);
+		if (rec < 0) {
+			grants_discard(a->grants, r);
+			tmpl.id = 0;
+			return refuse(a, why, "request", id, &tmpl, err, code,
+				      "%s", why->message);
+		}
+		/* A failed sync takes it back whole, as any new record. */
+		note(a, r->id, true, false, NULL);
+		grants_apply(a->grants, r, &next);
+		*ret = r;
+		return refuse(a, why, "request", id, r, err, code, "%s",
+			      why->message);
+	}
+	err = initiate_until(a, id, r, "request", id->name, end_ms, why);
+	if (err < 0) {
+		if (r->status == JIT_PENDING)
+			grants_discard(a->grants, r);
+		return err;
+	}
+	audit(a, "request", id, r, "granted", NULL);
+	*ret = r;
+	return 0;
+}
+
+int access_fleet_end(struct jit_access *a, const struct jit_identity *id,
+		     struct jit_request *r, const char *reason, uint64_t rev,
+		     struct jit_refusal *why)
+{
+	char err[512];
+	int rc;
+
+	access_expire(a, now_real_ms());
+	if (r->status != JIT_INITIATED && r->status != JIT_PENDING)
+		return access_fleet_bump(a, r, rev);
+	if (rev > r->fleet_rev)
+		r->fleet_rev = rev;
+	rc = end_grant(a, r, JIT_REVOKED, reason, id->name, err, sizeof(err));
+	if (rc < 0)
+		return refuse(a, why, "revoke", id, r, rc, "kernel-error", "%s",
+			      err);
+	audit(a, "revoke", id, r, "revoked",
+	      rc > 0 ? "in force in the kernel, not yet recorded" : reason);
+	return rc;
+}
+
+int access_fleet_bump(struct jit_access *a, struct jit_request *r, uint64_t rev)
+{
+	struct jit_request next = *r;
+
+	if (rev <= r->fleet_rev)
+		return 0;
+	next.fleet_rev = rev;
+	/* Losing it only makes the next start look at the key again. */
+	(void)record(a, &next, true);
+	grants_apply(a->grants, r, &next);
+	return 0;
 }

@@ -19,6 +19,8 @@
 #include "grant.h"
 #include "journal.h"
 #include "policy.h"
+#include "scope.h"
+#include "ratelimit.h"
 
 /**
  * struct jit_kernel_ops - the grant sets, as the core needs them
@@ -91,28 +93,52 @@ struct jit_refusal {
 	char message[640];
 };
 
+struct jit_access_change;
+
 /**
  * struct jit_access - the core's state
  * @grants: every record
- * @cover: what the grant sets hold
+ * @scopes: what the grant sets hold, on every interface or on the
+ *          interfaces of a record's policy
  * @journal: where decisions go first
  * @policies: the policies in force (owned by the caller)
  * @kernel: the grant sets
  * @kernel_ctx: passed to @kernel
  * @hooks: audit, detection, journal trouble
+ * @rate: decisions per user (root exempt), or NULL for no limit
  * @state_dir: named in messages about the journal
  * @dirty: something was journalled since the caller last synced
+ * @changes: the decisions since the journal's last sync, to undo should
+ *           the sync fail (the core's own)
+ * @n_changes: see @changes
+ * @cap_changes: see @changes
+ * @seq: decisions noted so far
+ * @undone: the decisions (record id, seq) a failed sync took back,
+ *          until access_forget_undone
+ * @n_undone: see @undone
+ * @cap_undone: see @undone
+ * @rollbacks: the journal's failed syncs seen so far
  */
 struct jit_access {
 	struct jit_grants *grants;
-	struct jit_cover *cover;
+	struct jit_scopes *scopes;
 	struct jit_journal *journal;
 	const struct jit_policy_set *policies;
 	const struct jit_kernel_ops *kernel;
 	void *kernel_ctx;
 	struct jit_access_hooks hooks;
+	struct jit_ratelimit *rate;
 	const char *state_dir;
 	bool dirty;
+	struct jit_access_change *changes;
+	size_t n_changes, cap_changes;
+	uint64_t seq;
+	struct jit_access_undone {
+		uint64_t id, seq;
+		bool held; /* a removal: it holds, its line not yet durable */
+	} * undone;
+	size_t n_undone, cap_undone;
+	uint64_t rollbacks;
 };
 
 /*
@@ -155,7 +181,57 @@ void access_recheck(struct jit_access *a,
  */
 int access_start(struct jit_access *a, bool trust_journal,
 		 const uint64_t *check, size_t n_check, uint64_t now_ms);
+/*
+ * A fleet grant: tmpl holds the policy, key, reason and fleet_id/rev/hash;
+ * id is the approver (channel "fleet"), requested_by the requester. Checked
+ * against the host's own policy (authz_check_fleet) and granted until
+ * end_ms. A refusal is journalled too, as a denied record with the key's
+ * revision (*ret; NULL when even that could not be recorded), and audited.
+ * Returns 0 with *ret, or -errno with why.
+ */
+int access_fleet_grant(struct jit_access *a, const struct jit_identity *id,
+		       const struct jit_request *tmpl, const char *requested_by,
+		       uint64_t end_ms, struct jit_request **ret,
+		       struct jit_refusal *why);
+/*
+ * End fleet record r (its key was deleted, purged, changed or is gone
+ * from the store) at the key's revision rev (0: unchanged). A record no
+ * longer live only gets the revision. 0, 1 (kernel right, journal not
+ * yet) or -errno with why.
+ */
+int access_fleet_end(struct jit_access *a, const struct jit_identity *id,
+		     struct jit_request *r, const char *reason, uint64_t rev,
+		     struct jit_refusal *why);
+/* A later revision of r's key with the same content: journal only that. */
+int access_fleet_bump(struct jit_access *a, struct jit_request *r,
+		      uint64_t rev);
 /* Grant rid was answered but could not be made durable: take it back. */
 void access_unrecorded_grant(struct jit_access *a, uint64_t rid, int err);
+/*
+ * Sync the journal: all or nothing. When the sync fails, every decision
+ * since the last one is undone in memory and in the kernel (a request
+ * made is forgotten, its id never given again; an approval or denial
+ * leaves the request pending; a grant replaced is live again), while the
+ * removals (revokes, expiries, policy changes) hold: their lines are
+ * appended again to retry, and the kernel marks them meanwhile. The
+ * decisions undone are kept for access_undone. 0 or -errno.
+ */
+int access_sync(struct jit_access *a);
+/* The last decision made so far (to ask access_undone about it later). */
+uint64_t access_decision_seq(const struct jit_access *a);
+/*
+ * Was the state of rid that decision seq left (or one before it) undone
+ * by a failed sync since access_forget_undone?
+ */
+bool access_undone(const struct jit_access *a, uint64_t rid, uint64_t seq);
+/*
+ * Was removal seq of rid (a revoke) answered before a failed sync dropped
+ * its line? It holds (in the kernel, marked there, its line retried), but
+ * is not yet recorded.
+ */
+bool access_unrecorded(const struct jit_access *a, uint64_t rid, uint64_t seq);
+void access_forget_undone(struct jit_access *a);
+/* Free what the core keeps besides its registry, cover and journal. */
+void access_release(struct jit_access *a);
 
 #endif

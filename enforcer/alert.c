@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "alert.h"
+#include "audit.h"
 #include "util.h"
 
 const struct jit_alert_def alert_journal_failed = {
@@ -17,6 +18,23 @@ const struct jit_alert_def alert_journal_failed = {
 		"Until then new grants are refused; revokes and expiries take "
 		"effect and are recorded as soon as the journal can be "
 		"written.",
+		NULL,
+	},
+};
+
+const struct jit_alert_def alert_journal_damaged = {
+	.type = "JIT_JOURNAL_DAMAGED",
+	.name = "The journal of just-in-time access decisions is damaged",
+	.intent = "Impact",
+	.techniques = { "T1565.001", NULL },
+	.severity = "High",
+	.remediation = {
+		"A line of the journal failed its checksum: check the disk of "
+		"the agent's state directory for errors.",
+		"The damaged line was skipped and every record after it kept; "
+		"the file is kept as journal.<gen>.damaged-<time> for "
+		"inspection. Review the grants listed by 'jitctl grants' and "
+		"revoke any that should not be live.",
 		NULL,
 	},
 };
@@ -177,12 +195,46 @@ const struct jit_alert_def alert_spa_refused = {
 	},
 };
 
+const struct jit_alert_def alert_fleet_squatted = {
+	.type = "JIT_FLEET_MSGID_SQUATTED",
+	.name = "Another client used this host's audit message id first",
+	.intent = "DefenseEvasion",
+	.techniques = { "T1070", NULL },
+	.severity = "High",
+	.remediation = {
+		"The fleet's audit stream said it already held a message with "
+		"an id this host had never sent: a line of this host's audit "
+		"trail may have been dropped in favour of another's.",
+		"Find which client published it (the stream's message with "
+		"that id), and rotate the credentials that could.",
+		NULL,
+	},
+};
+
+const struct jit_alert_def alert_detection_off = {
+	.type = "JIT_DETECTION_OFF",
+	.name = "A policy turned detection off",
+	.intent = "DefenseEvasion",
+	.techniques = { "T1562.001", NULL },
+	.severity = "High",
+	.remediation = {
+		"A policy file sets an alert threshold, or log_rate, to 0: "
+		"the lowest value of all policies applies, so that one file "
+		"turns this detection off for the whole host.",
+		"If nobody meant to, restore the file (its earlier content "
+		"hash is in the audit trail) and find out who changed it.",
+		NULL,
+	},
+};
+
 const struct jit_alert_def *const alert_defs[] = {
-	&alert_table_tampered,	  &alert_journal_failed,
-	&alert_repeated_attempts, &alert_distributed_attempts,
-	&alert_port_sweep,	  &alert_after_grant_end,
-	&alert_wide_grant,	  &alert_spa_replay,
-	&alert_spa_bad_hmac,	  &alert_spa_refused,
+	&alert_table_tampered,	     &alert_journal_failed,
+	&alert_journal_damaged,	     &alert_repeated_attempts,
+	&alert_distributed_attempts, &alert_port_sweep,
+	&alert_after_grant_end,	     &alert_wide_grant,
+	&alert_spa_replay,	     &alert_spa_bad_hmac,
+	&alert_spa_refused,	     &alert_fleet_squatted,
+	&alert_detection_off,
 };
 const size_t alert_defs_count = ARRAY_SIZE(alert_defs);
 
@@ -233,8 +285,7 @@ json_t *alert_build(const struct jit_alert_def *def, const char *description,
 	char id[37], host[256] = "", first[40], last[40];
 
 	uuid4(id);
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		host[0] = '\0';
+	snprintf(host, sizeof(host), "%s", audit_host());
 	for (size_t i = 0; def->techniques[i]; i++)
 		json_array_append_new(tech, json_string(def->techniques[i]));
 	for (size_t i = 0; def->remediation[i]; i++)

@@ -31,6 +31,7 @@ struct jit_alert_def {
 
 extern const struct jit_alert_def alert_table_tampered;
 extern const struct jit_alert_def alert_journal_failed;
+extern const struct jit_alert_def alert_journal_damaged;
 extern const struct jit_alert_def alert_repeated_attempts;
 extern const struct jit_alert_def alert_distributed_attempts;
 extern const struct jit_alert_def alert_port_sweep;
@@ -39,6 +40,8 @@ extern const struct jit_alert_def alert_wide_grant;
 extern const struct jit_alert_def alert_spa_replay;
 extern const struct jit_alert_def alert_spa_bad_hmac;
 extern const struct jit_alert_def alert_spa_refused;
+extern const struct jit_alert_def alert_fleet_squatted;
+extern const struct jit_alert_def alert_detection_off;
 /* Every one of them (the metrics count alerts by type from 0). */
 extern const struct jit_alert_def *const alert_defs[];
 extern const size_t alert_defs_count;

@@ -4,6 +4,7 @@
  * calls into the decision core (access.c), replies and audit lines out.
  * Grants answered here wait for the journal sync of the loop's pass.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 
@@ -15,6 +16,7 @@
 #include "duration.h"
 #include "log.h"
 #include "sockdiag.h"
+#include "terminate.h"
 #include "util.h"
 
 /* ---- request messages ---------------------------------------------------- */
@@ -352,83 +354,20 @@ json_t *request_json(const struct jit_request *r, uint64_t now_ms)
 	if (r->replaced_by)
 		json_object_set_new(j, "replaced_by",
 				    json_integer(r->replaced_by));
+	if (r->fleet_id) {
+		char id[20];
+
+		snprintf(id, sizeof(id), "%016" PRIx64, r->fleet_id);
+		json_object_set_new(j, "channel", json_string("fleet"));
+		json_object_set_new(j, "fleet_id", json_string(id));
+		json_object_set_new(j, "fleet_rev",
+				    json_integer((json_int_t)r->fleet_rev));
+	}
 	return j;
 }
 
 /* ---- the lifecycle --------------------------------------------------------
  */
-
-static json_t *audit_base(const char *event, const struct jit_identity *id)
-{
-	return json_pack("{s:s, s:I, s:s}", "event", event, "peer_uid",
-			 (json_int_t)id->uid, "peer_user", id->name);
-}
-
-static void audit_request(struct jit_daemon *d, json_t *ev,
-			  const struct jit_request *r)
-{
-	char src[JIT_PREFIX_STRLEN], ports[48];
-
-	if (r->id)
-		json_object_set_new(ev, "request_id", json_integer(r->id));
-	if (r->policy[0])
-		json_object_set_new(ev, "policy", json_string(r->policy));
-	if (r->key.source.family) {
-		json_object_set_new(ev, "source",
-				    json_string(prefix_format(
-					    &r->key.source, src, sizeof(src))));
-		json_object_set_new(ev, "ports",
-				    json_string(grant_key_ports(
-					    &r->key, ports, sizeof(ports))));
-	}
-	if (r->duration_s)
-		json_object_set_new(ev, "duration_s",
-				    json_integer(r->duration_s));
-	json_object_set_new(ev, "reason", json_string(request_reason(r)));
-	if (r->user[0] && r->uid)
-		json_object_set_new(ev, "requestor", json_string(r->user));
-	if (r->end_ms)
-		json_object_set_new(ev, "end_ms", json_integer(r->end_ms));
-	daemon_event(d, ev, r);
-}
-
-/* The core's audit hook: one JSON line per decision or refusal. */
-void api_audit(void *userdata, const struct jit_access_event *e)
-{
-	struct jit_daemon *d = userdata;
-	json_t *ev;
-
-	if (e->error &&
-	    !daemon_refusal_audited(d, e->by, e->error, now_mono_ms())) {
-		daemon_count_decision(d, e->event, e->result);
-		return;
-	}
-	ev = audit_base(e->event, e->by);
-	json_object_set_new(ev, "result", json_string(e->result));
-	if (e->by->channel)
-		json_object_set_new(ev, "channel", json_string(e->by->channel));
-	if (!e->error && e->r->status_reason[0] &&
-	    e->r->status != JIT_INITIATED)
-		json_object_set_new(ev, "status_reason",
-				    json_string(e->r->status_reason));
-	if (e->error)
-		json_object_set_new(ev, "error", json_string(e->error));
-	if (e->message)
-		json_object_set_new(ev, "message", json_string(e->message));
-	if (e->decision_reason)
-		json_object_set_new(ev, "decision_reason",
-				    json_string(e->decision_reason));
-	if (e->replaced_by)
-		json_object_set_new(ev, "replaced_by",
-				    json_integer(e->replaced_by));
-	audit_request(d, ev, e->r);
-	if (e->error)
-		log_notice("%s by %s refused: %s", e->event, e->by->name,
-			   e->message ? e->message : e->error);
-	else if (e->r->id)
-		log_info("%s %" PRIu64 " by %s: %s", e->event, e->r->id,
-			 e->by->name, e->result);
-}
 
 /* A refusal found here, before the core was asked (malformed messages). */
 static json_t *refuse(struct jit_daemon *d, const struct jit_identity *id,
@@ -442,7 +381,7 @@ static json_t *refuse(struct jit_daemon *d, const struct jit_identity *id,
 				      .error = code,
 				      .message = message };
 
-	api_audit(d, &e);
+	daemon_audit_decision(d, &e);
 	return control_error(code, "%s", message);
 }
 
@@ -486,61 +425,82 @@ static int get_id(json_t *msg, uint64_t *id, json_t **reply)
 	return 0;
 }
 
-struct terminate_ctx {
-	const struct jit_grant_key *k;
-	unsigned destroyed;
-	int err;
-};
-
-static int terminate_cb(const struct jit_sock *s, void *userdata)
+/* A spared connection for the reply: the record only if id may see it. */
+static json_t *spared_json(struct jit_daemon *d, const struct jit_identity *id,
+			   const struct jit_spared *sp)
 {
-	struct terminate_ctx *ctx = userdata;
-	struct jit_prefix host = { .family = s->family };
-	int r;
+	const struct jit_flow *f = &sp->flow;
+	char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
+	const struct jit_request *r;
+	json_t *j;
 
-	if (s->family != ctx->k->source.family || s->lport < ctx->k->port_lo ||
-	    s->lport > ctx->k->port_hi)
-		return 0;
-	host.len = s->family == AF_INET ? 32 : 128;
-	memcpy(host.addr, s->remote, prefix_addr_len(&host));
-	if (!prefix_contains(&ctx->k->source, &host))
-		return 0;
-	r = sockdiag_destroy(s);
-	if (r == 0)
-		ctx->destroyed++;
-	else if (r != -ENOENT && !ctx->err)
-		ctx->err = r;
-	return 0;
+	inet_ntop(f->family, f->remote, remote, sizeof(remote));
+	inet_ntop(f->family, f->local, local, sizeof(local));
+	j = json_pack(
+		"{s:s, s:s, s:i, s:s, s:i, s:s}", "protocol",
+		proto_name(f->proto), "source", remote, "source_port", f->rport,
+		"destination", local, "port", f->lport, "reason",
+		sp->why == JIT_SPARED_ELDER ? "older-than-agent" : "covered");
+	r = sp->why == JIT_SPARED_COVERED
+		    ? grants_get(d->access.grants, sp->record)
+		    : NULL;
+	if (j && r && authz_may_see(daemon_policy_named(d, r->policy), id, r))
+		json_object_set_new(j, "record",
+				    json_integer((json_int_t)sp->record));
+	return j;
 }
 
 /*
- * End the connections a grant let in: destroy the local TCP sockets (a
- * conntrack entry alone would be picked up again) and delete the
- * conntrack entries (UDP flows, and TCP state).
+ * End the connections the revoked record r let in, except those another
+ * live record covers and the sessions older than the agent; the reply and
+ * the audit line say what was done and what was spared.
  */
-static int terminate(const struct jit_grant_key *k, unsigned *sockets,
-		     int *flows)
+static void terminate(struct jit_daemon *d, const struct jit_identity *id,
+		      const struct jit_request *r, json_t *reply)
 {
-	struct terminate_ctx ctx = { .k = k };
-	int r = 0;
+	struct jit_terminate_scope sc = {
+		.revoked = r,
+		.elder = d->elder,
+		.n_elder = d->n_elder,
+	};
+	struct jit_terminate res = { 0 };
+	const struct jit_request **others = NULL;
+	json_t *ev = daemon_audit_base("terminate", id), *spared = json_array();
+	int n, tr;
 
-	*sockets = 0;
-	*flows = 0;
-	if (k->protos & JIT_PROTO_TCP) {
-		r = sockdiag_dump(IPPROTO_TCP, SOCKDIAG_CONNECTED, terminate_cb,
-				  &ctx);
-		*sockets = ctx.destroyed;
-		if (!r)
-			r = ctx.err;
+	n = terminate_others(d->access.grants, r, now_real_ms(), &others);
+	if (n < 0) {
+		/* Not knowing what else covers them, end nothing. */
+		tr = n;
+	} else {
+		sc.others = others;
+		sc.n_others = (size_t)n;
+		tr = terminate_connections(&sc, &res);
 	}
-	*flows =
-		conntrack_delete(&k->source, k->protos, k->port_lo, k->port_hi);
-	if (*flows < 0) {
-		if (!r)
-			r = *flows;
-		*flows = 0;
-	}
-	return r;
+	free(others);
+	if (tr < 0)
+		log_warn("terminating connections of grant %" PRIu64 ": %s",
+			 r->id, strerror(-tr));
+	for (size_t i = 0; i < res.n_listed; i++)
+		json_array_append_new(spared,
+				      spared_json(d, id, &res.spared[i]));
+	daemon_audit_result(ev, tr < 0 ? "partial" : "done", id);
+	json_object_set_new(ev, "terminated_sockets",
+			    json_integer(res.sockets));
+	json_object_set_new(ev, "deleted_flows", json_integer(res.flows));
+	json_object_set_new(ev, "spared_connections",
+			    json_integer((json_int_t)res.n_spared));
+	daemon_audit_request(d, ev, r);
+	json_object_set_new(reply, "terminated_sockets",
+			    json_integer(res.sockets));
+	json_object_set_new(reply, "deleted_flows", json_integer(res.flows));
+	json_object_set_new(reply, "spared_connections",
+			    json_integer((json_int_t)res.n_spared));
+	json_object_set_new(reply, "spared", spared);
+	if (tr < 0)
+		json_object_set_new(reply, "terminate_error",
+				    json_string(strerror(-tr)));
+	terminate_release(&res);
 }
 
 json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
@@ -562,8 +522,8 @@ json_t *api_request(struct jit_daemon *d, const struct jit_peer *peer,
 		reply = refusal(&why);
 	} else {
 		reply = request_reply(r);
-		if (r->status == JIT_INITIATED)
-			daemon_pass_grant(d, r->id, reply);
+		/* Pending or granted: undone if the sync fails. */
+		daemon_pass_grant(d, r->id, reply);
 	}
 	access_arm_timer(d);
 	request_release(&tmpl);
@@ -597,8 +557,7 @@ static json_t *decide(struct jit_daemon *d, const struct jit_peer *peer,
 		reply = refusal(&why);
 	} else {
 		reply = request_reply(r);
-		if (approve)
-			daemon_pass_grant(d, r->id, reply);
+		daemon_pass_grant(d, r->id, reply);
 	}
 	access_arm_timer(d);
 	identity_release(&id);
@@ -624,8 +583,7 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 	struct jit_identity id;
 	struct jit_refusal why;
 	json_t *reply = NULL, *term = json_object_get(msg, "terminate");
-	unsigned sockets = 0;
-	int flows = 0, tr = 0, ret;
+	int ret;
 	uint64_t rid;
 
 	if (get_id(msg, &rid, &reply) < 0)
@@ -644,6 +602,9 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 	}
 	reply = json_pack("{s:b, s:o, s:b}", "ok", 1, "request",
 			  request_json(r, now_real_ms()), "recorded", ret == 0);
+	/* Recorded only once the pass's sync holds. */
+	if (ret == 0)
+		daemon_pass_revoke(d, rid, reply);
 	if (ret > 0)
 		json_object_set_new(
 			reply, "warning",
@@ -654,28 +615,8 @@ json_t *api_revoke(struct jit_daemon *d, const struct jit_peer *peer,
 	/* A session listed as older than conntrack must not outlive its
 	 * socket into the time after the grant. */
 	daemon_prune_sessions(d);
-	if (json_is_true(term)) {
-		json_t *ev = audit_base("terminate", &id);
-
-		tr = terminate(&r->key, &sockets, &flows);
-		if (tr < 0)
-			log_warn("terminating connections of grant %" PRIu64
-				 ": %s",
-				 rid, strerror(-tr));
-		json_object_set_new(ev, "result",
-				    json_string(tr < 0 ? "partial" : "done"));
-		json_object_set_new(ev, "terminated_sockets",
-				    json_integer(sockets));
-		json_object_set_new(ev, "deleted_flows", json_integer(flows));
-		audit_request(d, ev, r);
-		json_object_set_new(reply, "terminated_sockets",
-				    json_integer(sockets));
-		json_object_set_new(reply, "deleted_flows",
-				    json_integer(flows));
-		if (tr < 0)
-			json_object_set_new(reply, "terminate_error",
-					    json_string(strerror(-tr)));
-	}
+	if (json_is_true(term))
+		terminate(d, &id, r, reply);
 out:
 	access_arm_timer(d);
 	identity_release(&id);

@@ -59,7 +59,4 @@ json_t *field_bool(json_t *req, const char *key, bool *ret);
 json_t *field_count(json_t *req, const char *key, json_int_t min,
 		    json_int_t *ret);
 
-/* The core's audit hook (userdata: the daemon). */
-void api_audit(void *userdata, const struct jit_access_event *ev);
-
 #endif

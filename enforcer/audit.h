@@ -19,6 +19,18 @@ struct jit_audit;
 int audit_open(const char *path, bool use_syslog, const char *tag, int priority,
 	       struct jit_audit **ret);
 struct jit_audit *audit_close(struct jit_audit *a);
+/*
+ * Make a the audit trail: every line gets "host" after "time", and the
+ * schema's fields (event, result, channel, policy, ports, requestor,
+ * source, actor) it lacks as null ("channel": "agent"); see
+ * docs/audit-schema.json.
+ */
+void audit_set_trail(struct jit_audit *a);
+/* This host's name, as the audit lines and alerts give it. */
+const char *audit_host(void);
+/* The name audit lines and alerts carry (the fleet's host name when fleet
+ * mode is on); NULL or "" goes back to the hostname. */
+void audit_set_host(const char *name);
 
 /*
  * Record one event; takes the reference. "time" (ISO 8601 UTC with

@@ -273,7 +273,58 @@ int authz_may_revoke(const struct jit_policy *p, const struct jit_identity *id,
 bool authz_may_replace(const struct jit_request *newer,
 		       const struct jit_request *older)
 {
+	/* A fleet grant replaces only an earlier state of its own key. */
+	if (newer->fleet_id || older->fleet_id)
+		return newer->fleet_id == older->fleet_id &&
+		       newer->id != older->id;
 	return newer->uid == older->uid && newer->id != older->id;
+}
+
+int authz_check_fleet(const struct jit_policy *p, const char *requested_by,
+		      const char *approved_by, uint64_t end_ms, uint64_t now_ms,
+		      struct jit_request *r, const char **code, char *msg,
+		      size_t n)
+{
+	char dur[32], max[32];
+	uint64_t left;
+
+	if (!p->fleet.enabled)
+		return refuse(-EPERM, code, msg, n, "fleet-off",
+			      "policy '%s' takes no fleet grants (it has no "
+			      "fleet: block)",
+			      p->name);
+	if (!policy_name_listed(p->fleet.requesters, p->fleet.n_requesters,
+				requested_by))
+		return refuse(-EPERM, code, msg, n, "not-fleet-requester",
+			      "'%s' is not among the fleet requesters of "
+			      "policy '%s'",
+			      requested_by, p->name);
+	if (!policy_name_listed(p->fleet.approvers, p->fleet.n_approvers,
+				approved_by))
+		return refuse(-EPERM, code, msg, n, "not-fleet-approver",
+			      "'%s' is not among the fleet approvers of "
+			      "policy '%s'",
+			      approved_by, p->name);
+	if (p->approval == JIT_APPROVAL_MANUAL &&
+	    streq(requested_by, approved_by))
+		return refuse(-EPERM, code, msg, n, "self-approval",
+			      "'%s' approved their own request; policy '%s' "
+			      "needs another approver",
+			      approved_by, p->name);
+	if (end_ms <= now_ms)
+		return refuse(-EINVAL, code, msg, n, "ended",
+			      "the grant ended before it arrived");
+	left = (end_ms - now_ms + 999) / 1000;
+	if (left > p->fleet.max_duration_s)
+		return refuse(-EINVAL, code, msg, n, "duration-too-long",
+			      "fleet grant of %s exceeds the fleet limit of "
+			      "%s under policy '%s'",
+			      duration_format(left, dur, sizeof(dur)),
+			      duration_format(p->fleet.max_duration_s, max,
+					      sizeof(max)),
+			      p->name);
+	r->duration_s = (uint32_t)left;
+	return authz_check_limits(p, r, code, msg, n);
 }
 
 /* The entry of p that holds all of k's ports (and protocols, if named). */

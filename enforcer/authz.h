@@ -111,7 +111,20 @@ bool authz_may_see(const struct jit_policy *p, const struct jit_identity *id,
 int authz_may_revoke(const struct jit_policy *p, const struct jit_identity *id,
 		     const struct jit_request *r, const char **code, char *msg,
 		     size_t n);
-/* May newer end older as "newer request initiated"? Only the same user's. */
+/*
+ * A fleet grant for r (key and policy filled in) from requested_by,
+ * approved by approved_by, ending at end_ms: the policy must take fleet
+ * grants from both (and, under manual approval, from two people), the
+ * time left must be within the fleet maximum, and the policy's limits
+ * hold as for any request (r->duration_s is set to the time left).
+ * 0, or -EPERM/-EINVAL with a code and message.
+ */
+int authz_check_fleet(const struct jit_policy *p, const char *requested_by,
+		      const char *approved_by, uint64_t end_ms, uint64_t now_ms,
+		      struct jit_request *r, const char **code, char *msg,
+		      size_t n);
+/* May newer end older as "newer request initiated"? Only the same user's
+ * (for fleet grants: only an earlier state of the same fleet key). */
 bool authz_may_replace(const struct jit_request *newer,
 		       const struct jit_request *older);
 

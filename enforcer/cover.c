@@ -121,6 +121,8 @@ struct jop {
 
 struct jit_cover {
 	uint64_t seed;
+	bool boxes; /* every record is a box, hosts included (cover_new_boxes)
+		     */
 
 	struct rec *recs;
 	size_t n_recs, cap_recs;
@@ -651,7 +653,8 @@ static bool rec_matches(const struct jit_cover *c, uint32_t r,
 	const struct rec *rc = &c->recs[r];
 	struct jit_grant_key h;
 
-	if (rc->prefix != grant_key_is_prefix(k) || rc->protos != k->protos)
+	if (rc->prefix != (c->boxes || grant_key_is_prefix(k)) ||
+	    rc->protos != k->protos)
 		return false;
 	if (rc->prefix) {
 		struct pent want = pent_of(k, r, rc->end);
@@ -715,7 +718,7 @@ int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 		return -EINVAL;
 	if (rec_find(c, id, &r))
 		return -EEXIST;
-	prefix = grant_key_is_prefix(k);
+	prefix = c->boxes || grant_key_is_prefix(k);
 	nports = prefix ? 0 : (unsigned)(k->port_hi - k->port_lo) + 1;
 	if (c->n_recs >= COVER_MAX_ENTRIES ||
 	    c->n_pts + nports >= COVER_MAX_ENTRIES ||
@@ -1496,6 +1499,15 @@ struct jit_cover *cover_new(void)
 	c->seed = hash_seed();
 	hashmap_init(&c->ids, sizeof(uint32_t), rec_hash, c);
 	hashmap_init(&c->pmap, sizeof(uint32_t), point_hash, c);
+	return c;
+}
+
+struct jit_cover *cover_new_boxes(void)
+{
+	struct jit_cover *c = cover_new();
+
+	if (c)
+		c->boxes = true;
 	return c;
 }
 

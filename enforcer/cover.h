@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <net/if.h>
 #include <stdint.h>
 
 #include "grant.h"
@@ -35,14 +36,21 @@
  * @port_lo: first port
  * @port_hi: last port; equal to @port_lo in hash elements
  * @end_ms: absolute end, unix ms (never 0)
+ * @iface: only for packets coming in on an interface of @ifname_lo ..
+ *         @ifname_hi (the grant of an interface-scoped policy, see
+ *         scope.h); false: on every interface. cover.c leaves it false.
+ * @ifname_lo: first interface name, zero padded as the kernel compares
+ * @ifname_hi: last one; equal to @ifname_lo for one name
  */
 struct jit_elem {
 	uint8_t family;
 	uint8_t proto;
 	bool interval;
+	bool iface;
 	uint8_t addr_lo[16], addr_hi[16];
 	uint16_t port_lo, port_hi;
 	uint64_t end_ms;
+	uint8_t ifname_lo[IFNAMSIZ], ifname_hi[IFNAMSIZ];
 };
 
 /**
@@ -66,6 +74,12 @@ struct jit_cover_stats {
 struct jit_cover;
 
 struct jit_cover *cover_new(void);
+/*
+ * A cover whose host records are boxes too (one address wide): all its
+ * elements go to interval sets. For elements that must not overlap
+ * interval elements of the same set (interface ranges, see scope.h).
+ */
+struct jit_cover *cover_new_boxes(void);
 /* NULL-safe; returns NULL. */
 struct jit_cover *cover_free(struct jit_cover *c);
 

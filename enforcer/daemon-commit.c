@@ -9,6 +9,7 @@
 
 #include "sockdiag.h"
 #include "daemon-internal.h"
+#include "terminate.h"
 #include "log.h"
 #include "util.h"
 
@@ -128,7 +129,7 @@ static int commit_with_grants(struct jit_daemon *d,
 			d->resync = true;
 			continue;
 		}
-		r = cover_elements(d->access.cover, &elems, &n_elems);
+		r = scopes_elements(d->access.scopes, &elems, &n_elems);
 		if (r < 0) {
 			snprintf(err, errlen, "listing grant elements: %s",
 				 strerror(-r));
@@ -217,11 +218,90 @@ int daemon_resync(struct jit_daemon *d)
 	return daemon_commit(d, d->ruleset);
 }
 
+static void flow_of_session(const struct jit_session *x, struct jit_flow *f)
+{
+	*f = (struct jit_flow){
+		.family = x->family,
+		.proto = IPPROTO_TCP,
+		.rport = x->rport,
+		.lport = x->lport,
+	};
+	memcpy(f->remote, x->remote, sizeof(f->remote));
+	memcpy(f->local, x->local, sizeof(f->local));
+}
+
+static bool is_elder(const struct jit_daemon *d, const struct jit_session *x)
+{
+	for (size_t i = 0; i < d->n_elder; i++)
+		if (!memcmp(&d->elder[i], x, sizeof(*x)))
+			return true;
+	return false;
+}
+
+/*
+ * The sessions connected when their port became protected (at start, or
+ * when a policy added the port) that no live record covered then: no grant
+ * let them in (the admin who started the agent), and revoke --terminate
+ * never ends them. One that a live record covered came through a grant
+ * before a restart, and ends with it.
+ */
+static void note_elder_sessions(struct jit_daemon *d,
+				const struct jit_ruleset *before)
+{
+	const struct jit_request **live = NULL;
+	struct jit_terminate_scope sc = { 0 };
+	int n;
+
+	if (!d->n_sessions)
+		return;
+	n = terminate_others(d->access.grants, NULL, now_real_ms(), &live);
+	if (n < 0)
+		return;
+	sc.others = live;
+	sc.n_others = (size_t)n;
+	for (size_t i = 0; i < d->n_sessions; i++) {
+		const struct jit_session *x = &d->sessions[i];
+		struct jit_spared why;
+		struct jit_flow f;
+
+		if ((before &&
+		     ruleset_protects(before, IPPROTO_TCP, x->lport)) ||
+		    is_elder(d, x))
+			continue;
+		flow_of_session(x, &f);
+		if (terminate_spares(&sc, &f, &why) ||
+		    grow_array((void **)&d->elder, &d->cap_elder,
+			       d->n_elder + 1, sizeof(*d->elder)) < 0)
+			continue;
+		d->elder[d->n_elder++] = *x;
+	}
+	free(live);
+}
+static int reload(struct jit_daemon *d, bool initial);
+
 /*
  * Reload the policy directory and bring the kernel in line. A rejected file
  * keeps its last good version; a failed commit leaves the kernel as it was.
+ * The reload, and every policy it loaded, changed or removed, is audited
+ * (at start, every policy in force counts as loaded).
  */
 int daemon_reload(struct jit_daemon *d, bool initial)
+{
+	json_t *before = initial ? json_object() : daemon_policies_snapshot(d);
+	const char *trigger = initial		  ? "start"
+			      : d->reload_trigger ? d->reload_trigger
+						  : "directory";
+	int r = reload(d, initial);
+
+	daemon_audit_reload(d, trigger, r);
+	daemon_audit_policy_changes(d, before);
+	json_decref(before);
+	d->reload_trigger = NULL;
+	d->reload_by_peer = false;
+	return r;
+}
+
+static int reload(struct jit_daemon *d, bool initial)
 {
 	struct jit_ruleset *rs = NULL;
 	struct jit_diag diag;
@@ -280,6 +360,7 @@ int daemon_reload(struct jit_daemon *d, bool initial)
 		access_arm_timer(d);
 		daemon_collect_mgmt_ports(d);
 		record_policies(d);
+		channels_policies_changed(d, initial);
 		return 0;
 	}
 	r = daemon_commit(d, rs);
@@ -287,6 +368,7 @@ int daemon_reload(struct jit_daemon *d, bool initial)
 		ruleset_free(rs);
 		return r;
 	}
+	note_elder_sessions(d, initial ? NULL : d->ruleset);
 	ruleset_free(d->ruleset);
 	d->ruleset = rs;
 	access_recheck(&d->access, daemon_lookup_uid);
@@ -294,6 +376,7 @@ int daemon_reload(struct jit_daemon *d, bool initial)
 	daemon_collect_mgmt_ports(d);
 	daemon_log_posture(d);
 	record_policies(d);
+	channels_policies_changed(d, initial);
 	d->last_reload_ms = now_real_ms();
 	log_notice("table inet %s committed (%s): %zu policies, %zu protected "
 		   "ranges",
@@ -382,6 +465,13 @@ int daemon_session_closed(const struct jit_sock *s, void *userdata)
 	if (!s) {
 		daemon_prune_sessions(d);
 		return 0;
+	}
+	/* Its 4-tuple may come back later, through a grant. */
+	for (size_t i = 0; i < d->n_elder;) {
+		if (session_is(&d->elder[i], s))
+			d->elder[i] = d->elder[--d->n_elder];
+		else
+			i++;
 	}
 	if (!d->n_sessions)
 		return 0;

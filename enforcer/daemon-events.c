@@ -14,10 +14,29 @@
 #include "log.h"
 #include "util.h"
 
-/* A follower of events, as the policies name it when its stream starts. */
+/*
+ * Groups may change while a stream is open (someone removed from the
+ * approvers' group): a follower's identity is looked up again after every
+ * reload of the policies and at least this often.
+ */
+#define VIEWER_REFRESH_MS (60 * 1000)
+
+/* A follower of events and alerts, and who it is. */
 struct viewer {
+	struct jit_daemon *d;
+	struct jit_peer peer;
 	struct jit_identity id;
+	unsigned reloads;     /* d->reloads when id was looked up */
+	uint64_t resolved_ms; /* monotonic */
 };
+
+static void viewer_resolve(struct viewer *v)
+{
+	identity_release(&v->id);
+	(void)peer_identity(&v->peer, &v->id);
+	v->reloads = v->d->reloads;
+	v->resolved_ms = now_mono_ms();
+}
 
 static void *viewer_open(void *userdata, const struct jit_peer *peer,
 			 unsigned topics)
@@ -27,8 +46,11 @@ static void *viewer_open(void *userdata, const struct jit_peer *peer,
 	if (!(topics & (CONTROL_TOPIC_EVENTS | CONTROL_TOPIC_ALERTS)))
 		return NULL;
 	v = calloc(1, sizeof(*v));
-	if (v)
-		(void)peer_identity(peer, &v->id);
+	if (v) {
+		v->d = userdata;
+		v->peer = *peer;
+		viewer_resolve(v);
+	}
 	return v;
 }
 
@@ -51,10 +73,10 @@ struct scope {
 static bool viewer_sees(void *ctx, void *state)
 {
 	const struct scope *sc = ctx;
-	const struct viewer *v = state;
+	const struct jit_identity *id = daemon_viewer_id(state);
 
 	/* No state (no memory when it started): nothing, to be safe. */
-	return v && authz_may_see(sc->p, &v->id, sc->r);
+	return id && authz_may_see(sc->p, id, sc->r);
 }
 
 void daemon_events_init(struct jit_daemon *d)
@@ -76,17 +98,42 @@ void daemon_events_free(struct jit_daemon *d)
 	d->n_events = d->first_event = 0;
 }
 
-/* Keep line (taken) among the recent events. */
+/* Drop the k-th oldest of the recent events. */
+static void forget(struct jit_daemon *d, size_t k)
+{
+	free(d->events[(d->first_event + k) % JIT_RECENT_EVENTS].line);
+	for (; k > 0; k--)
+		d->events[(d->first_event + k) % JIT_RECENT_EVENTS] =
+			d->events[(d->first_event + k - 1) % JIT_RECENT_EVENTS];
+	/* The slot left behind holds no line (events_free frees them all). */
+	d->events[d->first_event].line = NULL;
+	d->first_event = (d->first_event + 1) % JIT_RECENT_EVENTS;
+	d->n_events--;
+}
+
+/*
+ * Keep line (taken) among the recent events. A user who holds
+ * JIT_RECENT_EVENTS_PER_USER of them gives up their own oldest, so that
+ * one user's flood cannot push the others' history out.
+ */
 static void remember(struct jit_daemon *d, char *line,
 		     const struct jit_request *r)
 {
 	struct jit_event *e;
+	size_t mine = 0, oldest = 0;
 
 	if (!d->events &&
 	    !(d->events = calloc(JIT_RECENT_EVENTS, sizeof(*d->events)))) {
 		free(line);
 		return;
 	}
+	for (size_t k = 0; k < d->n_events; k++)
+		if (d->events[(d->first_event + k) % JIT_RECENT_EVENTS].uid ==
+			    r->uid &&
+		    !mine++)
+			oldest = k;
+	if (mine >= JIT_RECENT_EVENTS_PER_USER)
+		forget(d, oldest);
 	if (d->n_events < JIT_RECENT_EVENTS) {
 		e = &d->events[(d->first_event + d->n_events++) %
 			       JIT_RECENT_EVENTS];
@@ -110,9 +157,14 @@ const struct jit_policy *daemon_policy_named(struct jit_daemon *d,
 
 const struct jit_identity *daemon_viewer_id(void *state)
 {
-	const struct viewer *v = state;
+	struct viewer *v = state;
 
-	return v ? &v->id : NULL;
+	if (!v)
+		return NULL;
+	if (v->reloads != v->d->reloads ||
+	    now_mono_ms() - v->resolved_ms >= VIEWER_REFRESH_MS)
+		viewer_resolve(v);
+	return &v->id;
 }
 
 /* One line for the refusals of w's window that were not written. */
@@ -125,11 +177,14 @@ static void refusals_told(struct jit_daemon *d, struct jit_refusal_window *w)
 		   w->suppressed, w->user, JIT_REFUSALS_WINDOW_MS / 1000);
 	if (audit_event(
 		    d->audit,
-		    json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "event",
-			      "refusals", "peer_uid", (json_int_t)w->uid,
-			      "peer_user", w->user, "result", "suppressed",
-			      "count", (json_int_t)w->suppressed, "window_s",
-			      (json_int_t)(JIT_REFUSALS_WINDOW_MS / 1000))) < 0)
+		    json_pack(
+			    "{s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:{s:s, s:I}}",
+			    "event", "refusals", "peer_uid", (json_int_t)w->uid,
+			    "peer_user", w->user, "result", "suppressed",
+			    "count", (json_int_t)w->suppressed, "window_s",
+			    (json_int_t)(JIT_REFUSALS_WINDOW_MS / 1000),
+			    "requestor", w->user, "actor", "user", w->user,
+			    "uid", (json_int_t)w->uid)) < 0)
 		log_err("writing the audit log failed");
 	w->suppressed = 0;
 }
@@ -146,6 +201,12 @@ static void refusals_arm(struct jit_daemon *d, uint64_t now_ms)
 
 		if (w->used && w->suppressed && (!next || end < next))
 			next = end;
+	}
+	{
+		uint64_t ch = channels_flush(d, now_ms, false);
+
+		if (ch && (!next || ch < next))
+			next = ch;
 	}
 	if (next) {
 		uint64_t in = next > now_ms ? next - now_ms : 1;
@@ -194,7 +255,14 @@ bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
 						  .start_ms = now_ms };
 		snprintf(w->user, sizeof(w->user), "%s", id->name);
 	}
-	if (++w->n <= JIT_REFUSALS_PER_WINDOW)
+	/* Asking faster than the bucket allows is a flood by itself: its
+	 * first refusal in a window is written, the others counted. */
+	if (streq(code, "rate-limited") && !w->limited) {
+		w->limited = true;
+		w->n++;
+		return true;
+	}
+	if (!streq(code, "rate-limited") && ++w->n <= JIT_REFUSALS_PER_WINDOW)
 		return true;
 	if (!w->suppressed++)
 		refusals_arm(d, now_ms);
@@ -210,7 +278,23 @@ void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all)
 		    (all || now_ms - w->start_ms >= JIT_REFUSALS_WINDOW_MS))
 			refusals_told(d, w);
 	}
+	if (all)
+		(void)channels_flush(d, now_ms, true);
 	refusals_arm(d, now_ms);
+}
+
+void daemon_audit(struct jit_daemon *d, json_t *ev)
+{
+	daemon_count_decision(d,
+			      json_string_value(json_object_get(ev, "event")),
+			      json_string_value(json_object_get(ev, "result")));
+	_cleanup_free_ char *line = NULL;
+
+	if (audit_event_line(d->audit, ev, &line) < 0)
+		log_err("writing the audit log failed");
+	/* Every line of the trail, not only decisions on records. */
+	if (line)
+		channels_audit_line(d, line);
 }
 
 void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
@@ -225,6 +309,7 @@ void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
 		log_err("writing the audit log failed");
 	if (!line)
 		return;
+	channels_audit_line(d, line);
 	/* Held, like the replies, until the journal has the decision. */
 	control_publish(d->control, CONTROL_TOPIC_EVENTS, line, strlen(line),
 			viewer_sees, &sc);

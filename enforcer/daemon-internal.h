@@ -8,6 +8,7 @@
 #include "access.h"
 #include "api.h"
 #include "audit.h"
+#include "channel.h"
 #include "cover.h"
 #include "journal.h"
 #include "control.h"
@@ -25,6 +26,9 @@
 #include "nflog.h"
 #include "replay.h"
 #include "spa.h"
+#include "fleet-conf.h"
+#include "fleet-nats.h"
+#include "fleet-outbox.h"
 
 #define JIT_RECENT_ALERTS 256
 /* Sources whose failed SPA packets are counted (the oldest is forgotten). */
@@ -35,6 +39,41 @@ struct jit_spa_source {
 	struct jit_prefix src;
 	uint64_t first_ms, last_ms;
 	unsigned bad_hmac, replays; /* in this window; alerts go at 5, at 1 */
+	unsigned lines;		    /* audit lines written in this window */
+	bool suppressed;	    /* a line of it was counted instead */
+	unsigned counted;	    /* lines counted for the SPA window */
+};
+
+/*
+ * Refused SPA packets (stale, bad data, replays, refused by the stanza)
+ * are audited one by one up to JIT_SPA_LINES_PER_SOURCE per source and
+ * JIT_SPA_LINES_PER_WINDOW from all sources in JIT_SPA_WINDOW_MS; the rest
+ * are counted, and one line per window says how many of each. Alerts about
+ * SPA packets: at most JIT_SPA_ALERTS_PER_WINDOW of each type, then one
+ * that says how many more there were.
+ */
+#define JIT_SPA_WINDOW_MS	  60000
+#define JIT_SPA_LINES_PER_SOURCE  10
+#define JIT_SPA_LINES_PER_WINDOW  30
+#define JIT_SPA_ALERTS_PER_WINDOW 5
+
+enum jit_spa_kind {
+	JIT_SPA_K_STALE,
+	JIT_SPA_K_BAD_DATA,
+	JIT_SPA_K_REPLAY,
+	JIT_SPA_K_REFUSED,
+	JIT_SPA_K_BAD_HMAC,
+	JIT_SPA_K_COUNT,
+};
+
+/* The window of SPA audit lines and alerts (monotonic clock). */
+struct jit_spa_window {
+	uint64_t start_ms;
+	unsigned lines;
+	uint64_t suppressed[JIT_SPA_K_COUNT];
+	unsigned sources; /* with a line counted, not written */
+	unsigned alerts[JIT_SPA_K_COUNT];
+	unsigned alerts_suppressed[JIT_SPA_K_COUNT];
 };
 
 /* An SPA packet that waits for its digest to be durable. */
@@ -65,12 +104,55 @@ struct jit_spa_state {
 	struct hashmap fail_index; /* source -> 1 + index in fails */
 	uint64_t seed;
 	uint64_t last_prune_ms;
+	struct jit_spa_window win;
+	uint64_t c_suppressed;
 	uint64_t c_packets, c_ignored, c_no_stanza, c_bad_hmac, c_replays,
 		c_stale, c_bad_data, c_refused, c_accepted, c_not_recorded;
 };
 
-/* Decisions kept for `jitctl events` without --follow. */
+/* Bad fleet values (key and revision) remembered, not audited again. */
+#define JIT_FLEET_BAD_SEEN 64
+
+/**
+ * struct jit_fleet_state - fleet mode (NATS JetStream), off without conf
+ * @conf: the fleet.yaml in force, or NULL (fleet mode off)
+ * @errors: why the last reload of it failed, or NULL
+ * @nats: the NATS thread
+ * @io: its eventfd in the loop
+ * @outbox: audit lines owed to the audit stream
+ * @connected: a server is reachable
+ * @watching: the host's consumer is in place and its snapshot was taken
+ * @unreachable_since_ms: since when new fleet grants cannot arrive (0:
+ *                        they can)
+ * @last_error: the thread's last trouble
+ * @in_snapshot: a full range is coming; @snap_ids collects its ids
+ * @c_*: counters since start
+ */
+struct jit_fleet_state {
+	struct jit_fleet_conf *conf;
+	char *errors;
+	struct jit_fleet_nats *nats;
+	struct jit_io io;
+	struct jit_fleet_outbox *outbox;
+	bool connected, watching;
+	uint64_t unreachable_since_ms;
+	char last_error[256];
+	bool in_snapshot, resnapshot;
+	bool redecide_pending, redecide_snapshot; /* policies changed */
+	uint64_t bad_seen[JIT_FLEET_BAD_SEEN];	  /* values audited as bad */
+	size_t next_bad;
+	uint64_t policies_hash;
+	uint64_t *snap_ids;
+	size_t n_snap, cap_snap;
+	uint64_t last_snapshot_ms;
+	uint64_t c_entries, c_granted, c_refused, c_revoked, c_bad, c_absent,
+		c_snapshots, c_published, c_squatted, c_unpublished;
+};
+
+/* Decisions kept for `jitctl events` without --follow... */
 #define JIT_RECENT_EVENTS 1000
+/* ... of which one user (one uid) holds at most this many. */
+#define JIT_RECENT_EVENTS_PER_USER 250
 /* (event, result) pairs the metrics count decisions by. */
 #define JIT_DECISION_KINDS  32
 #define JIT_ALERT_TYPES_MAX 16
@@ -105,10 +187,60 @@ struct jit_counters {
 	uint64_t last_sync_ms;
 };
 
-/* A grant answered in this pass: its reply waits for the journal sync. */
+/*
+ * Restoring the table after other processes changed it: at most
+ * JIT_TAMPER_RESTORES in any JIT_TAMPER_RESTORE_WINDOW_MS (a process that
+ * deletes the table in a loop must not turn the agent into one), and the
+ * alerts: the first change at once, then one alert with the count per
+ * JIT_TAMPER_ALERT_WINDOW_MS while changes go on.
+ */
+#define JIT_TAMPER_RESTORES	     4
+#define JIT_TAMPER_RESTORE_WINDOW_MS 1000
+#define JIT_TAMPER_ALERT_WINDOW_MS   5000
+
+/**
+ * struct jit_tamper_state - restores owed and the alert window
+ * @timer: the next restore allowed, or the end of the window
+ * @restores_ms: when the last restores ran (monotonic ms; a ring)
+ * @next: the oldest of them, the next to be replaced
+ * @retry_ms: no restore before this (after a failed one)
+ * @owed: the table must be put back once the rate allows
+ * @open: an alert went out and the window after it runs
+ * @window_end_ms: its end (monotonic ms)
+ * @first_ms: first change counted in the window (unix ms)
+ * @last_ms: last one
+ * @transactions: foreign transactions counted since the last alert
+ * @changes: their messages that touched the table
+ * @deleted: one of them deleted something
+ * @restores: restores since the last alert
+ * @failed: of them, failed
+ * @worst_us: the slowest of them
+ * @last: the last foreign process seen
+ */
+struct jit_tamper_state {
+	struct jit_io timer;
+	uint64_t restores_ms[JIT_TAMPER_RESTORES];
+	size_t next;
+	uint64_t retry_ms;
+	bool owed;
+	bool open;
+	uint64_t window_end_ms;
+	uint64_t first_ms, last_ms;
+	unsigned transactions, changes, restores, failed;
+	bool deleted;
+	uint64_t worst_us;
+	struct jit_tamper last;
+};
+
+/*
+ * A decision answered in this pass (a request made or granted, an
+ * approval, a denial): its reply waits for the journal sync, and turns
+ * into not-recorded if a failed sync undid the decision (seq).
+ */
 struct jit_pass_grant {
-	uint64_t id;
+	uint64_t id, seq;
 	json_t *reply;
+	bool revoke; /* a revoke: it holds, but may turn unrecorded */
 };
 
 /*
@@ -128,6 +260,7 @@ struct jit_refusal_window {
 	char user[JIT_USER_MAX];
 	uint64_t start_ms;
 	unsigned n, suppressed;
+	bool limited; /* a rate-limited refusal was written in this window */
 };
 
 struct jit_daemon {
@@ -141,7 +274,11 @@ struct jit_daemon {
 	struct jit_io reload_timer;
 	struct jit_io refusals_timer; /* the end of a refusal window */
 	struct jit_io sessions_timer;
-	struct jit_session *sessions;	 /* as committed */
+	struct jit_session *sessions; /* as committed */
+	/* Connected before their port was protected, covered by no record
+	 * then: revoke --terminate spares them. */
+	struct jit_session *elder;
+	size_t n_elder, cap_elder;
 	struct jit_sockwatch *sockwatch; /* closed sockets, to drop sessions */
 	size_t n_sessions;
 	struct jit_policy_set *policies;
@@ -155,6 +292,7 @@ struct jit_daemon {
 	struct jit_nflog *nflog;
 	struct jit_replay *replay; /* digests of accepted SPA packets */
 	struct jit_spa_state spa;
+	struct jit_fleet_state fleet;
 	json_t *recent_alerts;	  /* the last JIT_RECENT_ALERTS, oldest first */
 	struct jit_event *events; /* ring of the last JIT_RECENT_EVENTS */
 	size_t n_events, first_event;
@@ -163,14 +301,18 @@ struct jit_daemon {
 	uint16_t mgmt_ports[JIT_ALERT_MGMT_PORTS_MAX * 4];
 	size_t n_mgmt_ports;
 	unsigned tampers;
+	struct jit_tamper_state tamper;
 	struct jit_io expiry_timer;
 	struct jit_access access;    /* records, cover and journal */
 	struct jit_pass_grant *pass; /* grants answered in this loop pass */
 	size_t n_pass, cap_pass;
 	bool journal_alerted; /* the degraded alert went out */
-	bool resync;	      /* next commit replaces the grant sets' content */
-	bool clean_start;     /* the last agent exited normally after syncing */
-	bool enforcing;	      /* setup finished */
+	/* Damage found in the journal at start (file and first line), for
+	 * status: the agent stays degraded until a start finds none. */
+	char journal_damage[160];
+	bool resync;	  /* next commit replaces the grant sets' content */
+	bool clean_start; /* the last agent exited normally after syncing */
+	bool enforcing;	  /* setup finished */
 	struct jit_state_policy *restored; /* policy texts from the journal */
 	uint64_t *start_check; /* ids to look for in the kernel at start */
 	size_t n_start_check;
@@ -180,6 +322,9 @@ struct jit_daemon {
 	uint64_t started_ms;
 	uint64_t last_reload_ms;
 	unsigned reloads;
+	const char *reload_trigger;    /* for the next reload's audit line */
+	bool reload_by_peer;	       /* asked on the socket by reload_by */
+	struct jit_identity reload_by; /* uid and name only */
 	bool quit;
 };
 
@@ -187,7 +332,10 @@ struct jit_daemon {
 /* The policy in force named name, or NULL. */
 const struct jit_policy *daemon_policy_named(struct jit_daemon *d,
 					     const char *name);
-/* A follower's identity, from its state (NULL: none could be had). */
+/*
+ * A follower's identity, from its state (NULL: none could be had), looked
+ * up again if the policies were reloaded since, or a minute went by.
+ */
 const struct jit_identity *daemon_viewer_id(void *state);
 /*
  * Who may see an alert: one about a request follows its record, as the
@@ -220,13 +368,17 @@ int daemon_session_closed(const struct jit_sock *s, void *userdata);
 /* Management ports for posture: the policies' extra ones. */
 void daemon_collect_mgmt_ports(struct jit_daemon *d);
 
-/* daemon-spa.c: single packet authorization. */
-/* Load the access file (if any) and bind its NFLOG group; -errno. */
-int daemon_spa_setup(struct jit_daemon *d);
-/* Read the access file again; on errors the one in force stays. */
-int daemon_spa_reload(struct jit_daemon *d);
-void daemon_spa_teardown(struct jit_daemon *d);
-json_t *daemon_spa_status(struct jit_daemon *d);
+/* daemon-spa.c, daemon-fleet.c: channels, known through channel.h. */
+
+/* daemon-changes.c: what the agent enforces, in the audit trail. */
+/* Every policy in force, as its audit lines describe it. */
+json_t *daemon_policies_snapshot(struct jit_daemon *d);
+/* One line per policy loaded, changed or removed since before. */
+void daemon_audit_policy_changes(struct jit_daemon *d, json_t *before);
+/* One line for a reload: what asked for it, and r (0 or -errno). */
+void daemon_audit_reload(struct jit_daemon *d, const char *trigger, int r);
+/* "started" or "stopped". */
+void daemon_audit_agent(struct jit_daemon *d, const char *result);
 
 /* daemon-views.c: what the control socket shows. */
 /* Anything ready for the loop (a request, a timer): a listing gives way. */
@@ -257,9 +409,29 @@ bool daemon_refusal_audited(struct jit_daemon *d, const struct jit_identity *id,
 void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all);
 void daemon_event(struct jit_daemon *d, json_t *ev,
 		  const struct jit_request *r);
+/*
+ * A line about the agent itself (start, stop, reloads, policy changes):
+ * the audit trail and the counters, not the events of requests.
+ */
+void daemon_audit(struct jit_daemon *d, json_t *ev);
 /* The "events" op: recent events the caller may see; "follow" streams. */
 json_t *daemon_events_json(struct jit_daemon *d, const struct jit_peer *peer,
 			   json_t *req);
+
+/* daemon-audit.c: decisions as audit lines, for every channel. */
+/* The core's audit hook (userdata: the daemon): one line per decision or
+ * refusal, counted, to followers and the fleet's audit stream. */
+void daemon_audit_decision(void *userdata, const struct jit_access_event *e);
+/* An audit line's first fields: event, peer_uid, peer_user. */
+json_t *daemon_audit_base(const char *event, const struct jit_identity *id);
+/* The line's result, then its channel and actor. */
+void daemon_audit_result(json_t *ev, const char *result,
+			 const struct jit_identity *id);
+/* {"user", "uid"} of who made a decision (uid null: no local user). */
+json_t *daemon_audit_actor(const struct jit_identity *id);
+/* The request's fields into ev, then out as an event (ev taken). */
+void daemon_audit_request(struct jit_daemon *d, json_t *ev,
+			  const struct jit_request *r);
 
 /* daemon-metrics.c: the counters and the "metrics" op. */
 /* Every known decision and alert type counted from 0. */
@@ -279,6 +451,8 @@ void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
 		      uint64_t first_ms, uint64_t last_ms, unsigned count);
 void daemon_on_denied(void *userdata, const struct jit_denied *x);
 void daemon_on_tamper(void *userdata, const struct jit_tamper *t);
+/* The tamper timer: a restore the rate held back, the window's alert. */
+void daemon_tamper_timer(struct jit_io *io, uint32_t events);
 
 /* daemon-journal.c: the core, the journal, the pass of the loop. */
 /* Set up d->access with the table as its kernel; -ENOMEM. */
@@ -296,8 +470,12 @@ void daemon_compaction_reap(struct jit_daemon *d);
 int daemon_resync(struct jit_daemon *d);
 /* The journal could not take a decision: degraded, alert once. */
 void daemon_journal_failed(struct jit_daemon *d, int err);
+/* Sync the journal; a failure undoes what it would have made durable. */
+int daemon_journal_sync(struct jit_daemon *d);
 /* reply (a grant) may go out only once the journal is synced. */
 void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply);
+/* reply (a revoke said recorded) says so only once the journal is synced. */
+void daemon_pass_revoke(struct jit_daemon *d, uint64_t id, json_t *reply);
 /* Arm the expiry timer at the next end of a live grant. */
 void access_arm_timer(struct jit_daemon *d);
 /* Look a user up by uid (for policy rechecks). */

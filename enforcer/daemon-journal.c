@@ -121,17 +121,17 @@ int daemon_init_access(struct jit_daemon *d)
 {
 	d->access = (struct jit_access){
 		.grants = grants_new(),
-		.cover = cover_new(),
+		.scopes = scopes_new(),
 		.kernel = &kernel_ops,
 		.kernel_ctx = d,
-		.hooks = { .audit = api_audit,
+		.hooks = { .audit = daemon_audit_decision,
 			   .grant_started = on_grant_started,
 			   .grant_ended = on_grant_ended,
 			   .journal_failed = on_journal_failed,
 			   .userdata = d },
 		.state_dir = d->cfg->state_dir,
 	};
-	return d->access.grants && d->access.cover ? 0 : -ENOMEM;
+	return d->access.grants && d->access.scopes ? 0 : -ENOMEM;
 }
 
 /* ---- the journal ------------------------------------------------------- */
@@ -169,48 +169,73 @@ void daemon_pass_grant(struct jit_daemon *d, uint64_t id, json_t *reply)
 		return;
 	}
 	d->pass[d->n_pass].id = id;
+	d->pass[d->n_pass].seq = access_decision_seq(&d->access);
+	d->pass[d->n_pass].revoke = false;
+	d->pass[d->n_pass++].reply = json_incref(reply);
+}
+
+void daemon_pass_revoke(struct jit_daemon *d, uint64_t id, json_t *reply)
+{
+	/* Without room to track it, it is answered as it stands: the
+	 * revoke holds either way (the kernel marks it until recorded). */
+	if (grow_array((void **)&d->pass, &d->cap_pass, d->n_pass + 1,
+		       sizeof(*d->pass)) < 0)
+		return;
+	d->pass[d->n_pass].id = id;
+	d->pass[d->n_pass].seq = access_decision_seq(&d->access);
+	d->pass[d->n_pass].revoke = true;
 	d->pass[d->n_pass++].reply = json_incref(reply);
 }
 
 /*
- * End of a pass of the loop: one fdatasync for every decision of the pass
- * (group commit), then the replies that waited for it go out. A grant
- * whose record did not become durable is taken back and its reply turned
- * into an error.
+ * Sync the journal (all or nothing, access_sync); the replies of the
+ * pass whose decisions a failed sync undid become not-recorded.
  */
-void daemon_pass_end(struct jit_daemon *d)
+int daemon_journal_sync(struct jit_daemon *d)
 {
-	int r = 0;
+	size_t before = d->access.n_undone;
+	int r = access_sync(&d->access);
 
-	daemon_refusals_flush(d, now_mono_ms(), false);
-	if (d->access.dirty || journal_backlog(d->access.journal)) {
-		/* Every decision of the pass is in the kernel by now. */
-		if (d->access.dirty)
-			(void)journal_append_sync_point(d->access.journal);
-		r = journal_sync(d->access.journal);
-		if (r < 0) {
-			daemon_journal_failed(d, r);
-		} else {
-			d->access.dirty = false;
-			d->counters.last_sync_ms = now_real_ms();
-		}
-		if (r == 0 && !journal_degraded(d->access.journal) &&
-		    d->journal_alerted) {
-			log_notice("the journal in '%s' is written again",
-				   d->cfg->state_dir);
-			d->journal_alerted = false;
-		}
-	}
+	if (r < 0) {
+		daemon_journal_failed(d, r);
+		if (d->access.n_undone > before)
+			log_warn("syncing the journal in '%s': %s; the "
+				 "decisions since the last sync are taken "
+				 "back (%zu), the removals among them kept "
+				 "to retry",
+				 d->cfg->state_dir, strerror(-r),
+				 d->access.n_undone - before);
+	} else
+		d->counters.last_sync_ms = now_real_ms();
+	return r;
+}
+
+static void pass_replies(struct jit_daemon *d)
+{
+	int err = journal_error(d->access.journal);
+
 	for (size_t i = 0; i < d->n_pass; i++) {
 		json_t *reply = d->pass[i].reply;
 
-		if (r < 0) {
+		if (d->pass[i].revoke &&
+		    access_unrecorded(&d->access, d->pass[i].id,
+				      d->pass[i].seq)) {
+			json_object_set_new(reply, "recorded", json_false());
+			json_object_set_new(
+				reply, "warning",
+				json_pack(
+					"{s:s, s:s}", "code", "not-recorded",
+					"message",
+					"the revoke is in force in the kernel "
+					"but not yet recorded; the agent "
+					"keeps trying"));
+		} else if (access_undone(&d->access, d->pass[i].id,
+					 d->pass[i].seq)) {
 			char msg[512];
 
-			access_unrecorded_grant(&d->access, d->pass[i].id, r);
 			snprintf(msg, sizeof(msg),
 				 "cannot record the decision: %s on %s",
-				 strerror(-r), d->cfg->state_dir);
+				 strerror(err ? -err : EIO), d->cfg->state_dir);
 			json_object_clear(reply);
 			json_object_set_new(reply, "ok", json_false());
 			json_object_set_new(reply, "error",
@@ -221,6 +246,33 @@ void daemon_pass_end(struct jit_daemon *d)
 		json_decref(reply);
 	}
 	d->n_pass = 0;
+	access_forget_undone(&d->access);
+}
+
+/*
+ * End of a pass of the loop: one fdatasync for every decision of the pass
+ * (group commit), then the replies that waited for it go out. When the
+ * sync fails, the pass is undone whole (access_sync) and the replies of
+ * its decisions turn into not-recorded.
+ */
+void daemon_pass_end(struct jit_daemon *d)
+{
+	int r = 0;
+
+	daemon_refusals_flush(d, now_mono_ms(), false);
+	if (d->access.dirty || journal_backlog(d->access.journal)) {
+		/* Every decision of the pass is in the kernel by now. */
+		if (d->access.dirty)
+			(void)journal_append_sync_point(d->access.journal);
+		r = daemon_journal_sync(d);
+		if (r == 0 && !journal_degraded(d->access.journal) &&
+		    d->journal_alerted) {
+			log_notice("the journal in '%s' is written again",
+				   d->cfg->state_dir);
+			d->journal_alerted = false;
+		}
+	}
+	pass_replies(d);
 	control_release(d->control);
 	if (journal_wants_compaction(d->access.journal)) {
 		uint64_t t0 = now_mono_us();
@@ -364,6 +416,42 @@ static int import_state_file(struct jit_daemon *d, struct load_ctx *l)
 }
 
 /*
+ * Damaged lines in the journal files (not a torn tail): skipped, the
+ * records after them kept, the files kept aside. The agent starts
+ * degraded, with one High alert, and status names the first.
+ */
+static void journal_damaged(struct jit_daemon *d,
+			    const struct jit_journal_info *info)
+{
+	char desc[768];
+	uint64_t now = now_real_ms();
+
+	snprintf(d->journal_damage, sizeof(d->journal_damage),
+		 "%zu damaged line(s) in %u file(s), the first at %s line %zu",
+		 info->journal_damaged, info->damaged_files, info->damaged_file,
+		 info->damaged_line);
+	log_err("the journal in '%s' is damaged: %s; the lines were skipped "
+		"and the records after them kept, the file(s) kept aside as "
+		"*"
+		".damaged-*; ids skip %d ahead per damaged line, and every "
+		"grant is checked against the kernel",
+		d->cfg->state_dir, d->journal_damage,
+		JIT_JOURNAL_DAMAGE_ID_SKIP);
+	snprintf(desc, sizeof(desc),
+		 "The journal in '%s' has %s. The agent skipped them and kept "
+		 "every record after them; a decision recorded only on a "
+		 "damaged line is lost.",
+		 d->cfg->state_dir, d->journal_damage);
+	daemon_alert(d, &alert_journal_damaged, desc,
+		     json_pack("{s:s, s:s, s:I, s:I}", "state_dir",
+			       d->cfg->state_dir, "file", info->damaged_file,
+			       "line", (json_int_t)info->damaged_line,
+			       "damaged_lines",
+			       (json_int_t)info->journal_damaged),
+		     now, now, 1);
+}
+
+/*
  * The journal at start: requests come back, and every policy file that
  * is still there but fails to load gets its last good version back. A
  * damaged snapshot is set aside and reported; the agent then starts from
@@ -418,10 +506,18 @@ int daemon_load_journal(struct jit_daemon *d)
 	if (!info.found)
 		imported = import_state_file(d, &l);
 	if (info.cut_bytes) {
-		log_warn("journal: cut %zu bytes of a torn or damaged tail",
-			 info.cut_bytes);
+		log_warn("journal: cut %zu bytes of a torn tail; ids skip "
+			 "%d ahead, and every grant is checked against the "
+			 "kernel",
+			 info.cut_bytes, JIT_JOURNAL_DAMAGE_ID_SKIP);
 		d->clean_start = false;
 	}
+	if (info.void_bytes)
+		log_notice("journal: ignored %zu bytes of a sync that failed "
+			   "(rolled back)",
+			   info.void_bytes);
+	if (info.journal_damaged)
+		journal_damaged(d, &info);
 	if (journal_degraded(d->access.journal))
 		daemon_journal_failed(d, journal_error(d->access.journal));
 	d->restored = l.texts;
@@ -430,12 +526,14 @@ int daemon_load_journal(struct jit_daemon *d)
 	 * the last sync point; everything when there is none to go by. */
 	d->start_check = TAKE_PTR(l.after);
 	d->n_start_check = l.n_after;
-	d->start_check_all = imported > 0 || info.damaged_lines;
+	d->start_check_all = imported > 0 || info.damaged_lines ||
+			     info.journal_damaged || info.cut_bytes;
 	log_info("journal: %zu records from %u file(s) in %" PRIu64 " ms",
 		 info.lines, info.files, now_mono_ms() - t0);
-	/* An import, a damaged snapshot, or many files after restarts: one
-	 * new snapshot for all. */
-	if (imported > 0 || info.damaged_lines || info.files > 8) {
+	/* An import, damage, or many files after restarts: one new
+	 * snapshot for all (a damaged journal file stays aside). */
+	if (imported > 0 || info.damaged_lines || info.journal_damaged ||
+	    info.files > 8) {
 		r = journal_compact_now(d->access.journal, d->access.grants,
 					NULL);
 		if (r < 0)

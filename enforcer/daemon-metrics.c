@@ -139,7 +139,7 @@ static void metrics_state(json_t *fams, struct jit_daemon *d)
 	gauge(fams, "jit_enforcer_kernel_elements",
 	      "Elements in the kernel's grant sets now (one per host, "
 	      "protocol and port, or per disjoint piece of a prefix).",
-	      count(cover_count(d->access.cover)));
+	      count(scopes_count(d->access.scopes)));
 	gauge(fams, "jit_enforcer_policies", "Policies in force now.",
 	      count(policy_set_count(d->policies)));
 	gauge(fams, "jit_enforcer_policy_errors",
@@ -248,9 +248,10 @@ static void metrics_table(json_t *fams, struct jit_daemon *d)
 
 	f = metrics_family(fams, "jit_enforcer_tamper_restores_total",
 			   "counter",
-			   "Changes to the agent's table by other processes, "
-			   "by whether the agent put it back (restored) or "
-			   "could not (failed)." RESET);
+			   "Restores of the agent's table after other "
+			   "processes changed it (at most 4 a second, however "
+			   "many changes), by whether it was put back "
+			   "(restored) or could not be (failed)." RESET);
 	metrics_sample(f, count(c->tamper_restored), "result", "restored",
 		       NULL);
 	metrics_sample(f, count(c->tamper_failed), "result", "failed", NULL);
@@ -294,6 +295,43 @@ static void metrics_journal(json_t *fams, struct jit_daemon *d)
 	      seconds(c->last_sync_ms));
 }
 
+/* Fleet mode: reachable or since when not, what the fleet brought. */
+static void metrics_fleet(json_t *fams, struct jit_daemon *d)
+{
+	const struct jit_fleet_state *fl = &d->fleet;
+	json_t *f;
+
+	if (!fl->conf)
+		return;
+	gauge(fams, "jit_enforcer_fleet_reachable",
+	      "1 while the fleet's NATS servers are reachable and this host's "
+	      "grants are watched, else 0 (new fleet grants cannot arrive).",
+	      count(!fl->unreachable_since_ms));
+	gauge(fams, "jit_enforcer_fleet_unreachable_since_timestamp_seconds",
+	      "Since when the fleet is unreachable, in seconds since the Unix "
+	      "epoch; 0 while it is reachable.",
+	      seconds(fl->unreachable_since_ms));
+	f = metrics_family(fams, "jit_enforcer_fleet_entries_total", "counter",
+			   "Changes of this host's fleet grants, by what the "
+			   "host made of them." RESET);
+	metrics_sample(f, count(fl->c_granted), "result", "granted", NULL);
+	metrics_sample(f, count(fl->c_refused), "result", "refused", NULL);
+	metrics_sample(f, count(fl->c_revoked), "result", "revoked", NULL);
+	metrics_sample(f, count(fl->c_absent), "result", "absent", NULL);
+	metrics_sample(f, count(fl->c_bad), "result", "bad", NULL);
+	metrics_sample(
+		metrics_family(fams, "jit_enforcer_fleet_audit_published_total",
+			       "counter",
+			       "Audit lines the fleet's audit stream "
+			       "stored." RESET),
+		count(fl->c_published), NULL);
+	gauge(fams, "jit_enforcer_fleet_audit_unpublished",
+	      "Audit lines not yet stored in the fleet's audit stream.",
+	      count(fl->outbox ? fleet_outbox_next(fl->outbox) - 1 -
+					 fleet_outbox_acked(fl->outbox)
+			       : 0));
+}
+
 /* The control socket: clients, followers, lost events. */
 static void metrics_control(json_t *fams, struct jit_daemon *d)
 {
@@ -330,6 +368,7 @@ json_t *daemon_metrics_json(struct jit_daemon *d)
 	metrics_spa(fams, d);
 	metrics_table(fams, d);
 	metrics_journal(fams, d);
+	metrics_fleet(fams, d);
 	metrics_control(fams, d);
 	return json_pack("{s:b, s:o}", "ok", 1, "metrics", fams);
 }

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 
 #include "alert.h"
@@ -25,7 +26,7 @@
 #define SPA_READS      16
 #define PRUNE_EVERY_MS (10 * 1000)
 
-int daemon_spa_reload(struct jit_daemon *d)
+static int daemon_spa_reload(struct jit_daemon *d)
 {
 	struct jit_spa_conf *conf = NULL;
 	struct jit_diag diag;
@@ -118,10 +119,214 @@ fail_source(struct jit_daemon *d, const struct jit_prefix *src, uint64_t now)
 	if (now - e->first_ms > FAIL_WINDOW_MS) {
 		/* A new window: counts and alerts start over. */
 		e->first_ms = now;
-		e->bad_hmac = e->replays = 0;
+		e->bad_hmac = e->replays = e->lines = 0;
+		e->suppressed = false;
 	}
 	e->last_ms = now;
 	return e;
+}
+
+static const char *const kind_names[JIT_SPA_K_COUNT] = {
+	[JIT_SPA_K_STALE] = "stale",	   [JIT_SPA_K_BAD_DATA] = "bad_data",
+	[JIT_SPA_K_REPLAY] = "replay",	   [JIT_SPA_K_REFUSED] = "refused",
+	[JIT_SPA_K_BAD_HMAC] = "bad_hmac",
+};
+
+static const struct jit_alert_def *kind_alert(enum jit_spa_kind k)
+{
+	switch (k) {
+	case JIT_SPA_K_REPLAY:
+		return &alert_spa_replay;
+	case JIT_SPA_K_REFUSED:
+		return &alert_spa_refused;
+	case JIT_SPA_K_BAD_HMAC:
+		return &alert_spa_bad_hmac;
+	default:
+		return NULL;
+	}
+}
+
+static bool window_pending(const struct jit_spa_window *w)
+{
+	for (int k = 0; k < JIT_SPA_K_COUNT; k++)
+		if (w->suppressed[k] || w->alerts_suppressed[k])
+			return true;
+	return false;
+}
+
+#define TOP_SOURCES 5
+
+/* The sources most counted in the window, most first; their counts reset. */
+static json_t *top_sources(struct jit_spa_state *s)
+{
+	struct jit_spa_source *top[TOP_SOURCES] = { 0 };
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < s->n_fails; i++) {
+		struct jit_spa_source *e = &s->fails[i];
+		size_t k = TOP_SOURCES;
+
+		if (!e->counted)
+			continue;
+		while (k > 0 &&
+		       (!top[k - 1] || top[k - 1]->counted < e->counted))
+			k--;
+		if (k < TOP_SOURCES) {
+			memmove(&top[k + 1], &top[k],
+				(TOP_SOURCES - k - 1) * sizeof(top[0]));
+			top[k] = e;
+		}
+	}
+	for (size_t k = 0; k < TOP_SOURCES && top[k]; k++) {
+		char src[JIT_PREFIX_STRLEN];
+
+		json_array_append_new(
+			out,
+			json_pack("{s:s, s:i}", "source",
+				  prefix_format(&top[k]->src, src, sizeof(src)),
+				  "count", (int)top[k]->counted));
+	}
+	for (size_t i = 0; i < s->n_fails; i++)
+		s->fails[i].counted = 0;
+	return out;
+}
+
+/* One audit line, and one alert per type, for what the window counted. */
+static void window_told(struct jit_daemon *d, uint64_t now_ms)
+{
+	struct jit_spa_window *w = &d->spa.win;
+	uint64_t total = 0, now = now_real_ms();
+	uint64_t first = now - (now_ms - w->start_ms);
+	json_t *counts = json_object();
+
+	for (int k = 0; k < JIT_SPA_K_COUNT; k++) {
+		if (!w->suppressed[k])
+			continue;
+		total += w->suppressed[k];
+		json_object_set_new(counts, kind_names[k],
+				    json_integer((json_int_t)w->suppressed[k]));
+	}
+	if (total) {
+		struct jit_request root = { .uid = 0 };
+
+		log_notice("%" PRIu64 " more refused SPA packets from %u "
+			   "source(s) in %d s, counted but not audited one "
+			   "by one",
+			   total, w->sources, JIT_SPA_WINDOW_MS / 1000);
+		daemon_event(d,
+			     json_pack("{s:s, s:s, s:s, s:I, s:o, s:i, s:o, "
+				       "s:i}",
+				       "event", "spa", "channel", "spa",
+				       "result", "suppressed", "count",
+				       (json_int_t)total, "counts", counts,
+				       "sources", (int)w->sources,
+				       "top_sources", top_sources(&d->spa),
+				       "window_s", JIT_SPA_WINDOW_MS / 1000),
+			     &root);
+	} else {
+		json_decref(counts);
+	}
+	for (int k = 0; k < JIT_SPA_K_COUNT; k++) {
+		char desc[256];
+
+		if (!w->alerts_suppressed[k] || !kind_alert(k))
+			continue;
+		snprintf(desc, sizeof(desc),
+			 "%u more %s alert(s) about SPA packets to udp/%u "
+			 "within %d s, counted but not raised one by one",
+			 w->alerts_suppressed[k], kind_alert(k)->type,
+			 d->cfg->spa_port, JIT_SPA_WINDOW_MS / 1000);
+		daemon_alert(d, kind_alert(k), desc,
+			     json_pack("{s:{s:i, s:s}}", "destination", "port",
+				       (int)d->cfg->spa_port, "protocol",
+				       "udp"),
+			     first, now, w->alerts_suppressed[k]);
+	}
+	*w = (struct jit_spa_window){ .start_ms = now_ms };
+}
+
+static uint64_t daemon_spa_flush(struct jit_daemon *d, uint64_t now_ms,
+				 bool all)
+{
+	struct jit_spa_window *w = &d->spa.win;
+
+	if (!window_pending(w))
+		return 0;
+	if (all || now_ms - w->start_ms >= JIT_SPA_WINDOW_MS) {
+		window_told(d, now_ms);
+		return 0;
+	}
+	return w->start_ms + JIT_SPA_WINDOW_MS;
+}
+
+/* A new window once the last one is over (what it counted told first). */
+static struct jit_spa_window *window_now(struct jit_daemon *d, uint64_t now_ms)
+{
+	struct jit_spa_window *w = &d->spa.win;
+
+	if (now_ms - w->start_ms >= JIT_SPA_WINDOW_MS) {
+		if (window_pending(w))
+			window_told(d, now_ms);
+		*w = (struct jit_spa_window){ .start_ms = now_ms };
+	}
+	return w;
+}
+
+/*
+ * Whether this refused packet of kind k (from e's source, if known) gets
+ * its own audit line; if not, it is counted for the window's line.
+ */
+/* Count a refused packet of kind k for the window's line. */
+static void spa_suppress(struct jit_daemon *d, struct jit_spa_source *e,
+			 enum jit_spa_kind k)
+{
+	uint64_t now_ms = now_mono_ms();
+	struct jit_spa_window *w = window_now(d, now_ms);
+	bool first = !window_pending(w);
+
+	w->suppressed[k]++;
+	d->spa.c_suppressed++;
+	if (e)
+		e->counted++;
+	if (e && !e->suppressed) {
+		e->suppressed = true;
+		w->sources++;
+	}
+	if (first)
+		daemon_refusals_flush(d, now_ms, false);
+}
+
+static bool spa_audited(struct jit_daemon *d, struct jit_spa_source *e,
+			enum jit_spa_kind k)
+{
+	struct jit_spa_window *w = window_now(d, now_mono_ms());
+
+	if ((!e || e->lines < JIT_SPA_LINES_PER_SOURCE) &&
+	    w->lines < JIT_SPA_LINES_PER_WINDOW) {
+		w->lines++;
+		if (e)
+			e->lines++;
+		return true;
+	}
+	spa_suppress(d, e, k);
+	return false;
+}
+
+/* Whether an alert of kind k goes out, or is counted for the window. */
+static bool spa_alerted(struct jit_daemon *d, enum jit_spa_kind k)
+{
+	uint64_t now_ms = now_mono_ms();
+	struct jit_spa_window *w = window_now(d, now_ms);
+	bool first = !window_pending(w);
+
+	if (w->alerts[k] < JIT_SPA_ALERTS_PER_WINDOW) {
+		w->alerts[k]++;
+		return true;
+	}
+	w->alerts_suppressed[k]++;
+	if (first)
+		daemon_refusals_flush(d, now_ms, false);
+	return false;
 }
 
 static void alert_source(struct jit_daemon *d, const struct jit_alert_def *def,
@@ -139,6 +344,18 @@ static void alert_source(struct jit_daemon *d, const struct jit_alert_def *def,
 			       src, "destination", "port",
 			       (int)d->cfg->spa_port, "protocol", "udp"),
 		     e->first_ms, e->last_ms, count);
+}
+
+/* The uid of the stanza's JIT_USER, or 0 (root) where there is none. */
+static uint32_t stanza_uid(const struct jit_spa_stanza *st)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	if (!st || getpwnam_r(st->jit_user, &pw, buf, sizeof(buf), &found) ||
+	    !found)
+		return 0;
+	return found->pw_uid;
 }
 
 /*
@@ -176,9 +393,34 @@ static void audit_packet(struct jit_daemon *d, const struct jit_prefix *src,
 		json_object_set_new(ev, "source",
 				    json_string(prefix_format(&res->open, open,
 							      sizeof(open))));
+	if (res->n_ports) {
+		char ports[JIT_SPA_PORTS_MAX * 12] = "";
+
+		for (size_t i = 0; i < res->n_ports; i++)
+			snprintf(ports + strlen(ports),
+				 sizeof(ports) - strlen(ports), "%s%s/%u",
+				 i ? " " : "",
+				 proto_name(res->ports[i].ipproto),
+				 res->ports[i].port);
+		json_object_set_new(ev, "ports", json_string(ports));
+	}
 	if (res->duration_s)
 		json_object_set_new(ev, "duration_s",
 				    json_integer(res->duration_s));
+	/* An authenticated packet asks in the name of its stanza's user. */
+	if (res->stanza) {
+		json_object_set_new(ev, "requestor",
+				    json_string(res->stanza->jit_user));
+		json_object_set_new(
+			ev, "actor",
+			json_pack("{s:s, s:I}", "user", res->stanza->jit_user,
+				  "uid",
+				  (json_int_t)(uid ? uid
+						   : stanza_uid(res->stanza))));
+	} else {
+		json_object_set_new(ev, "actor",
+				    json_pack("{s:n, s:n}", "user", "uid"));
+	}
 	if (error)
 		json_object_set_new(ev, "error", json_string(error));
 	if (message && *message)
@@ -320,7 +562,7 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 							   : NULL,
 		     first_msg, reqs, id.uid);
 	identity_release(&id);
-	if (o.refused) {
+	if (o.refused && spa_alerted(d, JIT_SPA_K_REFUSED)) {
 		char desc[768];
 		uint64_t now = now_real_ms();
 
@@ -336,15 +578,22 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 	}
 }
 
-/* A packet the stanza refused: audited, and a Low alert. */
+/*
+ * A packet the stanza refused: audited, and a Low alert, for the stanza's
+ * user (and root) to see.
+ */
 static void refuse_packet(struct jit_daemon *d, const struct jit_spa_item *it)
 {
 	char src[JIT_PREFIX_STRLEN], desc[768];
 	uint64_t now = now_real_ms();
+	struct jit_spa_source *e = fail_source(d, &it->src, now);
 
 	d->spa.c_refused++;
-	audit_packet(d, &it->src, &it->res, "refused", "stanza", it->res.why,
-		     NULL, 0);
+	if (spa_audited(d, e, JIT_SPA_K_REFUSED))
+		audit_packet(d, &it->src, &it->res, "refused", "stanza",
+			     it->res.why, NULL, stanza_uid(it->res.stanza));
+	if (!spa_alerted(d, JIT_SPA_K_REFUSED))
+		return;
 	prefix_format(&it->src, src, sizeof(src));
 	snprintf(desc, sizeof(desc), "an SPA packet from %s was refused: %s",
 		 src, it->res.why);
@@ -404,7 +653,8 @@ static bool verdict_goes_on(struct jit_daemon *d,
 
 		s->c_bad_hmac++;
 		/* Once per source and window: when the count reaches it. */
-		if (++e->bad_hmac == FAIL_ALERT_AT)
+		if (++e->bad_hmac == FAIL_ALERT_AT &&
+		    spa_alerted(d, JIT_SPA_K_BAD_HMAC))
 			alert_source(d, &alert_spa_bad_hmac, e, e->bad_hmac,
 				     "that no stanza's HMAC key authenticates");
 		return false;
@@ -413,24 +663,36 @@ static bool verdict_goes_on(struct jit_daemon *d,
 		struct jit_spa_source *e = fail_source(d, &p->src, now);
 
 		s->c_replays++;
-		/* One audit line and one alert per source and window. */
+		/* One audit line and one alert per source and window, and
+		 * no more than the window allows from all sources. */
 		if (e->replays++ == 0) {
-			audit_packet(d, &p->src, res, "refused", "replay",
-				     res->why, NULL, 0);
-			alert_source(d, &alert_spa_replay, e, 1,
-				     "replaying a packet accepted before");
+			if (spa_audited(d, e, JIT_SPA_K_REPLAY))
+				audit_packet(d, &p->src, res, "refused",
+					     "replay", res->why, NULL, 0);
+			/* Not tied to the line: a flood of other refusals
+			 * must not hide a replay. */
+			if (spa_alerted(d, JIT_SPA_K_REPLAY))
+				alert_source(d, &alert_spa_replay, e, 1,
+					     "replaying a packet accepted "
+					     "before");
+		} else {
+			spa_suppress(d, e, JIT_SPA_K_REPLAY);
 		}
 		return false;
 	}
 	case JIT_SPA_BAD_DATA:
 		s->c_bad_data++;
-		audit_packet(d, &p->src, res, "refused", "bad-data", res->why,
-			     NULL, 0);
+		if (spa_audited(d, fail_source(d, &p->src, now),
+				JIT_SPA_K_BAD_DATA))
+			audit_packet(d, &p->src, res, "refused", "bad-data",
+				     res->why, NULL, 0);
 		return false;
 	case JIT_SPA_STALE:
 		s->c_stale++;
-		audit_packet(d, &p->src, res, "refused", "stale", res->why,
-			     NULL, 0);
+		if (spa_audited(d, fail_source(d, &p->src, now),
+				JIT_SPA_K_STALE))
+			audit_packet(d, &p->src, res, "refused", "stale",
+				     res->why, NULL, 0);
 		return false;
 	case JIT_SPA_REFUSED:
 	case JIT_SPA_ACCEPTED:
@@ -502,9 +764,7 @@ static void on_batch(void *userdata)
 
 	if (!s->n_batch)
 		goto prune;
-	sync = journal_sync(d->access.journal);
-	if (sync < 0)
-		daemon_journal_failed(d, sync);
+	sync = daemon_journal_sync(d);
 	for (size_t i = 0; i < s->n_batch; i++) {
 		struct jit_spa_item *it = &s->batch[i];
 		int err = it->err ? it->err : sync;
@@ -536,7 +796,7 @@ prune:
 	}
 }
 
-int daemon_spa_setup(struct jit_daemon *d)
+static int daemon_spa_setup(struct jit_daemon *d)
 {
 	int r;
 
@@ -566,7 +826,7 @@ int daemon_spa_setup(struct jit_daemon *d)
 	return 0;
 }
 
-void daemon_spa_teardown(struct jit_daemon *d)
+static void daemon_spa_teardown(struct jit_daemon *d)
 {
 	nflog_close(d->spa.nflog);
 	d->spa.nflog = NULL;
@@ -577,7 +837,7 @@ void daemon_spa_teardown(struct jit_daemon *d)
 	hashmap_clear(&d->spa.fail_index);
 }
 
-json_t *daemon_spa_status(struct jit_daemon *d)
+static json_t *daemon_spa_status(struct jit_daemon *d)
 {
 	const struct jit_spa_state *s = &d->spa;
 
@@ -585,7 +845,7 @@ json_t *daemon_spa_status(struct jit_daemon *d)
 		return json_pack("{s:b}", "enabled", 0);
 	return json_pack(
 		"{s:b, s:i, s:i, s:s, s:i, s:i, s:I, s:s?, s:{s:I, s:I, s:I, "
-		"s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"enabled", 1, "port", (int)d->cfg->spa_port, "nflog_group",
 		(int)d->cfg->spa_group, "access_file", d->cfg->spa_access,
 		"stanzas", s->conf ? (int)s->conf->n_stanzas : 0, "max_age_s",
@@ -598,5 +858,15 @@ json_t *daemon_spa_status(struct jit_daemon *d)
 		(json_int_t)s->c_stale, "no_stanza", (json_int_t)s->c_no_stanza,
 		"bad_data", (json_int_t)s->c_bad_data, "ignored",
 		(json_int_t)s->c_ignored, "not_recorded",
-		(json_int_t)s->c_not_recorded);
+		(json_int_t)s->c_not_recorded, "not_audited",
+		(json_int_t)s->c_suppressed);
 }
+
+const struct jit_channel channel_spa = {
+	.name = "spa",
+	.setup = daemon_spa_setup,
+	.reload = daemon_spa_reload,
+	.teardown = daemon_spa_teardown,
+	.status = daemon_spa_status,
+	.flush = daemon_spa_flush,
+};

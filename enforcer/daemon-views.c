@@ -75,14 +75,20 @@ static json_t *journal_status_json(struct jit_daemon *d)
 	struct jit_journal *jn = d->access.journal;
 	int jerr = journal_error(jn);
 
-	return json_pack("{s:s, s:s, s:s?, s:I, s:I, s:I, s:b}", "state_dir",
-			 d->cfg->state_dir, "state",
-			 journal_degraded(jn) ? "degraded" : "ok", "error",
-			 jerr ? strerror(-jerr) : NULL, "unrecorded",
-			 (json_int_t)journal_backlog(jn), "journal_bytes",
-			 (json_int_t)journal_bytes(jn), "snapshot_bytes",
-			 (json_int_t)journal_snapshot_bytes(jn), "compacting",
-			 journal_compacting(jn) > 0);
+	bool damaged = d->journal_damage[0] != '\0';
+
+	return json_pack(
+		"{s:s, s:s, s:s?, s:I, s:I, s:I, s:b, s:s?}", "state_dir",
+		d->cfg->state_dir, "state",
+		journal_degraded(jn) || damaged ? "degraded" : "ok", "error",
+		jerr	  ? strerror(-jerr)
+		: damaged ? "damaged"
+			  : NULL,
+		"unrecorded", (json_int_t)journal_backlog(jn), "journal_bytes",
+		(json_int_t)journal_bytes(jn), "snapshot_bytes",
+		(json_int_t)journal_snapshot_bytes(jn), "compacting",
+		journal_compacting(jn) > 0, "damaged",
+		damaged ? d->journal_damage : NULL);
 }
 
 static json_t *status_json(struct jit_daemon *d)
@@ -120,10 +126,10 @@ static json_t *status_json(struct jit_daemon *d)
 	json_object_set_new(j, "tamper_watch", json_boolean(d->watch != NULL));
 	json_object_set_new(j, "grants", json_integer((json_int_t)live));
 	json_object_set_new(j, "pending", json_integer((json_int_t)pending));
-	json_object_set_new(j, "spa", daemon_spa_status(d));
+	channels_status(d, j);
 	json_object_set_new(
 		j, "elements",
-		json_integer((json_int_t)cover_count(d->access.cover)));
+		json_integer((json_int_t)scopes_count(d->access.scopes)));
 	json_object_set_new(j, "journal", journal_status_json(d));
 	return j;
 }
@@ -312,10 +318,21 @@ static json_t *op_reload(struct jit_daemon *d, const struct jit_peer *peer,
 	if (!authz_may_reload(&who))
 		return control_error("permission-denied",
 				     "only root may reload policies");
+	d->reload_trigger = "socket";
+	d->reload_by_peer = true;
+	{
+		struct jit_identity id;
+
+		peer_identity(peer, &id);
+		d->reload_by = (struct jit_identity){ .uid = id.uid };
+		snprintf(d->reload_by.name, sizeof(d->reload_by.name), "%s",
+			 id.name);
+		identity_release(&id);
+	}
 	if (daemon_reload(d, false) < 0)
 		return control_error("reload-failed",
 				     "reload failed; see the agent's log");
-	(void)daemon_spa_reload(d);
+	channels_reload(d);
 	return json_pack("{s:b, s:s?, s:s?}", "ok", 1, "policy_errors",
 			 d->policy_errors, "spa_errors", d->spa.errors);
 }

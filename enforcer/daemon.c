@@ -13,6 +13,7 @@
 
 #include "control.h"
 #include "daemon-internal.h"
+#include "ratelimit.h"
 #include "duration.h"
 #include "log.h"
 #include "loop.h"
@@ -56,8 +57,9 @@ static void signal_cb(struct jit_io *io, uint32_t events)
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_notice("SIGHUP: reloading policies");
+			d->reload_trigger = "sighup";
 			daemon_reload(d, false);
-			(void)daemon_spa_reload(d);
+			channels_reload(d);
 		} else if (si.ssi_signo == SIGUSR1) {
 			if (daemon_reopen_logs(d) == 0)
 				log_info("SIGUSR1: log files reopened");
@@ -283,6 +285,13 @@ static int setup_loop(struct jit_daemon *d)
 	    loop_add(d->epfd, &d->sessions_timer, EPOLLIN) < 0)
 		return log_err("timerfd: %m"), -errno;
 
+	if (loop_watch(
+		    d->epfd, &d->tamper.timer,
+		    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+		    daemon_tamper_timer, EPOLLIN) < 0 ||
+	    d->tamper.timer.fd < 0)
+		return log_err("timerfd: %m"), -errno;
+
 	d->expiry_timer.fd =
 		timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->expiry_timer.cb = expiry_timer_cb;
@@ -296,6 +305,10 @@ static int setup_loop(struct jit_daemon *d)
 static int setup_core(struct jit_daemon *d)
 {
 	if (daemon_init_access(d) < 0)
+		return -ENOMEM;
+	if (d->cfg->user_rate > 0 &&
+	    ratelimit_new(d->cfg->user_rate, d->cfg->user_burst,
+			  &d->access.rate) < 0)
 		return -ENOMEM;
 	daemon_counters_init(d);
 	d->detect = detect_new(daemon_on_detect, d);
@@ -398,8 +411,9 @@ static int first_commit(struct jit_daemon *d, struct start_times *t)
 	if (r < 0)
 		return r;
 	access_arm_timer(d);
-	/* SPA packets wait in their group from the first commit on. */
-	r = daemon_spa_setup(d);
+	/* SPA packets wait in their group from the first commit on; fleet
+	 * grants are read in the loop, once the ruleset is in. */
+	r = channels_setup(d);
 	if (r < 0)
 		return r;
 	log_notice("journal: %zu requests, %zu grants live",
@@ -440,8 +454,8 @@ static void open_watchers(struct jit_daemon *d)
 		log_warn("watching closed sockets: %s; closed sessions are "
 			 "dropped at revokes and every %d s only",
 			 strerror(-r), SESSIONS_REFRESH_S);
-	r = watch_open(table_name(d->table), d->epfd, daemon_on_tamper, d,
-		       &d->watch);
+	r = watch_open(table_name(d->table), table_portid(d->table), d->epfd,
+		       daemon_on_tamper, d, &d->watch);
 	if (r < 0)
 		log_warn("watching nftables events: %s; changes by other "
 			 "processes will not be noticed",
@@ -510,6 +524,7 @@ static int daemon_setup(struct jit_daemon *d)
 	daemon_events_init(d);
 	drop_privileges();
 	d->enforcing = true;
+	daemon_audit_agent(d, "started");
 	log_notice("enforcing; control socket %s", d->cfg->socket_path);
 	log_info("start: journal %.1f ms, records against the kernel %.1f ms, "
 		 "first commit %.1f ms",
@@ -528,6 +543,8 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->access.journal) {
 		/* Refusals counted in windows still open are told too. */
 		daemon_refusals_flush(d, now_mono_ms(), true);
+		if (d->enforcing)
+			daemon_audit_agent(d, "stopped");
 		daemon_pass_end(d);
 		/* A snapshot being written is finished, not abandoned. */
 		if (journal_compacting(d->access.journal) > 0) {
@@ -563,17 +580,22 @@ static void daemon_teardown(struct jit_daemon *d)
 	if (d->refusals_timer.fd >= 0)
 		close(d->refusals_timer.fd);
 	free(d->sessions);
+	free(d->elder);
 	if (d->expiry_timer.fd >= 0)
 		close(d->expiry_timer.fd);
+	if (d->tamper.timer.fd >= 0)
+		close(d->tamper.timer.fd);
 	watch_close(d->watch);
 	sockwatch_close(d->sockwatch);
 	nflog_close(d->nflog);
-	daemon_spa_teardown(d);
+	channels_teardown(d);
 	detect_free(d->detect);
 	json_decref(d->recent_alerts);
 	daemon_events_free(d);
+	access_release(&d->access);
 	grants_free(d->access.grants);
-	cover_free(d->access.cover);
+	scopes_free(d->access.scopes);
+	ratelimit_free(d->access.rate);
 	journal_close(d->access.journal);
 	replay_free(d->replay);
 	free(d->pass);
@@ -598,6 +620,7 @@ int daemon_run(const struct jit_config *cfg)
 		.sessions_timer.fd = -1,
 		.refusals_timer.fd = -1,
 		.expiry_timer.fd = -1,
+		.tamper.timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};
 	unsigned yielded_for = 0;

@@ -24,6 +24,7 @@
  * @spa_port: UDP port of SPA packets
  * @spa_group: NFLOG group the table copies SPA packets to
  * @spa_max_age_s: SPA packets whose time is further from ours are refused
+ * @fleet_config: fleet.yaml; fleet mode is off while it does not exist
  */
 struct jit_config {
 	const char *policy_dir;
@@ -39,7 +40,13 @@ struct jit_config {
 	uint16_t spa_port;
 	uint16_t spa_group;
 	unsigned spa_max_age_s;
+	const char *fleet_config;
+	double user_rate;    /* decisions per second per user; 0: no limit */
+	unsigned user_burst; /* decisions at once */
 };
+
+#define JIT_USER_RATE_DEFAULT  1.0
+#define JIT_USER_BURST_DEFAULT 10
 
 #define JIT_NFLOG_GROUP_DEFAULT	    2701
 #define JIT_SPA_NFLOG_GROUP_DEFAULT 2702

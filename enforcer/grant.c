@@ -663,6 +663,32 @@ int grants_discard(struct jit_grants *g, struct jit_request *r)
 	return 0;
 }
 
+void grants_remove(struct jit_grants *g, struct jit_request *r)
+{
+	size_t lo = 0, hi = g->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (g->v[mid]->id < r->id) {
+			lo = mid + 1;
+		} else if (g->v[mid]->id > r->id) {
+			hi = mid;
+		} else {
+			lo = mid;
+			break;
+		}
+	}
+	if (lo >= g->n || g->v[lo] != r)
+		return;
+	book(g, r, -1);
+	if (is_finished(r))
+		g->n_finished--;
+	request_free(g, r);
+	memmove(g->v + lo, g->v + lo + 1, (g->n - lo - 1) * sizeof(*g->v));
+	g->n--;
+}
+
 uint64_t grants_next_end(struct jit_grants *g)
 {
 	return g->n_heap ? g->heap[0]->end_ms : 0;

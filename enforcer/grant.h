@@ -45,11 +45,14 @@ enum jit_status {
 };
 
 /* Status reasons, as the cloud JIT features spell them. */
-#define JIT_REASON_EXPIRED "expired"
-#define JIT_REASON_USER	   "user requested"
-#define JIT_REASON_NEWER   "newer request initiated"
-#define JIT_REASON_POLICY  "policy changed"
-#define JIT_REASON_ABSENT  "not in force at restart"
+#define JIT_REASON_EXPIRED	 "expired"
+#define JIT_REASON_USER		 "user requested"
+#define JIT_REASON_NEWER	 "newer request initiated"
+#define JIT_REASON_POLICY	 "policy changed"
+#define JIT_REASON_ABSENT	 "not in force at restart"
+#define JIT_REASON_FLEET_REVOKED "fleet grant deleted"
+#define JIT_REASON_FLEET_ABSENT	 "fleet grant no longer in the store"
+#define JIT_REASON_FLEET_CHANGED "fleet grant changed"
 
 /**
  * struct jit_grant_key - what a grant opens in the kernel
@@ -83,6 +86,11 @@ struct jit_grant_key {
  * @status_reason: why it is in that state ("expired", "user requested"...)
  * @decided_by: who approved, denied or revoked it
  * @replaced_by: id of the request that replaced this grant, or 0
+ * @fleet_id: for a fleet grant, the fleet request id (its key is
+ *            host.<host>.<fleet_id as 16 hex digits>); 0 for local ones
+ * @fleet_rev: the key's revision this record is at
+ * @fleet_hash: a hash of the grant value's content (a higher revision with
+ *              the same content changes nothing but @fleet_rev)
  * @heap_idx: the registry's own (position among live grants by end)
  */
 struct jit_request {
@@ -92,6 +100,9 @@ struct jit_request {
 	uint64_t start_ms;
 	uint64_t end_ms;
 	uint64_t replaced_by;
+	uint64_t fleet_id;
+	uint64_t fleet_rev;
+	uint64_t fleet_hash;
 	size_t heap_idx;
 	uint32_t uid;
 	uint32_t duration_s;
@@ -205,6 +216,11 @@ void grants_apply(struct jit_grants *g, struct jit_request *r,
  * could not be recorded). -EINVAL if r is not the newest.
  */
 int grants_discard(struct jit_grants *g, struct jit_request *r);
+/*
+ * Forget r wherever it is, as if it was never made (the journal dropped
+ * the line that made it). r is freed.
+ */
+void grants_remove(struct jit_grants *g, struct jit_request *r);
 /* Earliest end of a live grant, or 0 if none. */
 uint64_t grants_next_end(struct jit_grants *g);
 

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -12,6 +13,9 @@
 #include "util.h"
 
 #define SNAPSHOT_TMP ".snapshot.tmp"
+/* journal.<gen>.void-<offset>: see journal.h */
+#define JIT_JOURNAL_VOID    ".void-"
+#define JIT_JOURNAL_DAMAGED ".damaged-"
 /* Compact once the journals hold more than the snapshot, and this much. */
 #define COMPACT_MIN_BYTES (256u * 1024)
 /* Or once there are this many journal files (one per start). */
@@ -25,10 +29,11 @@ struct backlog_line {
 
 struct jit_journal {
 	char *dir;
-	int fd;	       /* journal.<gen> we append to, or -1 */
-	uint64_t gen;  /* its generation */
-	uint64_t good; /* bytes of it known to hold whole lines */
-	uint64_t upto; /* the snapshot holds every journal <= upto */
+	int fd;		 /* journal.<gen> we append to, or -1 */
+	uint64_t gen;	 /* its generation */
+	uint64_t good;	 /* bytes of it known to hold whole lines */
+	uint64_t synced; /* bytes of it made durable by the last sync */
+	uint64_t upto;	 /* the snapshot holds every journal <= upto */
 	uint64_t snap_bytes;
 	uint64_t old_bytes; /* journal files before the current one */
 	bool dirty;	    /* appended since the last sync */
@@ -38,6 +43,18 @@ struct jit_journal {
 	pid_t child;
 	uint64_t child_upto;
 	const struct jit_replay *replay; /* digests a snapshot carries */
+	/* The policy texts appended since the last sync: a rollback keeps
+	 * them to retry (the set they describe is in force). */
+	char *pass_policies;
+	size_t pass_policies_len;
+	uint64_t reserved; /* ids below it may be in use */
+	/* A rollback whose cut failed: bytes of journal.<void_gen> from
+	 * void_off on are void, and nothing is synced until the marker that
+	 * says so exists. */
+	bool void_pending;
+	uint64_t void_gen, void_off;
+	bool lost; /* lines since the last sync went with a void file */
+	uint64_t rollbacks; /* failed syncs so far */
 };
 
 /* ---- lines ------------------------------------------------------------ */
@@ -265,6 +282,56 @@ static void format_request(struct buf *b, const struct jit_request *r)
 	buf_printf(b, "\t%" PRIu64, r->replaced_by);
 	buf_str(b, r->status_reason);
 	buf_str(b, request_reason(r));
+	/* Optional fields after the 18 fixed ones: one JSON object. */
+	if (r->fleet_id) {
+		char extra[160];
+
+		snprintf(extra, sizeof(extra),
+			 "{\"fleet\":{\"id\":\"%016" PRIx64
+			 "\",\"rev\":%" PRIu64 ",\"hash\":\"%016" PRIx64 "\"}}",
+			 r->fleet_id, r->fleet_rev, r->fleet_hash);
+		buf_str(b, extra);
+	}
+}
+
+/* The optional JSON object of a request line (field 18), if any. */
+static int parse_request_extra(const struct fields *f, struct jit_request *out)
+{
+	char text[512];
+	json_t *o, *fl;
+	const char *id = NULL, *hash = NULL;
+	json_int_t rev = 0;
+	int r = 0;
+
+	if (f->count < 19)
+		return 0;
+	if (field_str(f, 18, text, sizeof(text)) < 0)
+		return -EINVAL;
+	o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	fl = json_object_get(o, "fleet");
+	if (fl) {
+		char *end;
+
+		if (json_unpack(fl, "{s:s, s:I, s:s}", "id", &id, "rev", &rev,
+				"hash", &hash) < 0 ||
+		    strlen(id) != 16 || strlen(hash) != 16 || rev < 0) {
+			r = -EINVAL;
+		} else {
+			out->fleet_id = strtoull(id, &end, 16);
+			if (*end || !out->fleet_id)
+				r = -EINVAL;
+			out->fleet_hash = strtoull(hash, &end, 16);
+			if (*end)
+				r = -EINVAL;
+			out->fleet_rev = (uint64_t)rev;
+		}
+	}
+	json_decref(o);
+	return r;
 }
 
 char *journal_format_request(const struct jit_request *r)
@@ -286,7 +353,8 @@ static int parse_request(const struct fields *f, struct jit_request *out)
 	const char *st;
 
 	memset(out, 0, sizeof(*out));
-	if (f->count != 18 || f->n[0] != 1 || f->s[0][0] != 'r' || f->n[2] != 1)
+	if (f->count < 18 || f->count > 19 || f->n[0] != 1 ||
+	    f->s[0][0] != 'r' || f->n[2] != 1)
 		return -EINVAL;
 	st = memchr(status_chars, f->s[2][0], sizeof(status_chars));
 	if (!st)
@@ -321,6 +389,8 @@ static int parse_request(const struct fields *f, struct jit_request *out)
 	out->start_ms = v[7];
 	out->end_ms = v[8];
 	out->replaced_by = v[9];
+	if (parse_request_extra(f, out) < 0)
+		return -EINVAL;
 	if (reason[0]) {
 		out->reason = strdup(reason);
 		if (!out->reason)
@@ -487,6 +557,15 @@ static int apply_line(struct loader *l, const char *p, size_t n)
 		if (l->sink->sync_point)
 			l->sink->sync_point(l->sink->userdata);
 		break;
+	case 'I': {
+		uint64_t upto;
+
+		if (f.count != 2 || field_u64(&f, 1, &upto) < 0)
+			return -EINVAL;
+		if (upto > l->info->next_id)
+			l->info->next_id = upto;
+		break;
+	}
 	case 'D': {
 		uint8_t d[JIT_DIGEST_LEN];
 		uint64_t until;
@@ -504,44 +583,52 @@ static int apply_line(struct loader *l, const char *p, size_t n)
 	return r;
 }
 
+/**
+ * struct walk - what a walk over one file found
+ * @good: the length of the prefix that ends with the last whole, valid
+ *        line (what follows is a tail: torn, or damaged)
+ * @damaged: invalid lines before @good (skipped, in salvage mode)
+ * @first_damaged: the first of them (1-based), or 0
+ * @tail_lines: lines (whole or not) after @good
+ * @first_tail: the first of them (1-based), or 0
+ */
+struct walk {
+	size_t good;
+	size_t damaged, first_damaged;
+	size_t tail_lines, first_tail;
+};
+
 /*
  * Walk the lines of buf. The first must be a header of kind; *hdr gets
- * its numbers. Returns the length of the prefix made of whole, valid
- * lines (what follows is torn or damaged), or -errno from the sink.
+ * its numbers. Without salvage the walk stops at the first invalid line;
+ * with it, every line stands on its own CRC and invalid ones are skipped.
+ * Returns 0, or -errno from the sink.
  */
-static ssize_t walk(struct loader *l, const char *buf, size_t len,
-		    const char *kind, uint64_t hdr[2], size_t *skipped)
+static int walk(struct loader *l, const char *buf, size_t len, const char *kind,
+		uint64_t hdr[2], bool salvage, struct walk *w)
 {
-	size_t off = 0;
+	size_t off = 0, line = 0, bad = 0, first_bad = 0;
 	bool first = true;
 
+	memset(w, 0, sizeof(*w));
 	while (off < len) {
 		const char *nl = memchr(buf + off, '\n', len - off);
 		const char *p = buf + off + 9;
 		size_t n;
 		char crc[9];
+		bool ok = false;
 		int r;
 
-		if (!nl || (size_t)(nl - (buf + off)) < 10 ||
-		    buf[off + 8] != ' ') {
-			if (!skipped || !nl)
-				break;
-			/* Salvage: every line stands on its own CRC. */
-			(*skipped)++;
-			off = (size_t)(nl - buf) + 1;
-			continue;
+		line++;
+		if (!nl)
+			break; /* a line with no end: the tail */
+		if ((size_t)(nl - (buf + off)) >= 10 && buf[off + 8] == ' ') {
+			n = (size_t)(nl - p);
+			snprintf(crc, sizeof(crc), "%08" PRIx32,
+				 state_crc32(p, n));
+			ok = !memcmp(crc, buf + off, 8);
 		}
-		n = (size_t)(nl - p);
-		snprintf(crc, sizeof(crc), "%08" PRIx32, state_crc32(p, n));
-		if (memcmp(crc, buf + off, 8)) {
-			if (!skipped)
-				break;
-			(*skipped)++;
-			first = false;
-			off = (size_t)(nl - buf) + 1;
-			continue;
-		}
-		if (first) {
+		if (ok && first) {
 			struct fields f;
 
 			if (split(p, n, &f) < 0 || f.count < 4 || f.n[0] != 1 ||
@@ -549,28 +636,45 @@ static ssize_t walk(struct loader *l, const char *buf, size_t len,
 			    memcmp(f.s[1], kind, f.n[1]) ||
 			    field_u64(&f, 2, &hdr[0]) < 0 ||
 			    hdr[0] != JIT_JOURNAL_VERSION ||
-			    field_u64(&f, 3, &hdr[0]) < 0)
-				break;
-			hdr[1] = 0;
-			if (f.count > 4 && field_u64(&f, 4, &hdr[1]) < 0)
-				break;
-			first = false;
-		} else {
-			r = apply_line(l, p, n);
-			if (r == -EINVAL && skipped) {
-				(*skipped)++;
-				off = (size_t)(nl - buf) + 1;
-				continue;
+			    field_u64(&f, 3, &hdr[0]) < 0 ||
+			    (f.count > 4 && field_u64(&f, 4, &hdr[1]) < 0)) {
+				/* Whole, but not ours to read (another kind
+				 * or version): nothing in it is taken, and
+				 * it counts as damage (kept, never cut). */
+				w->damaged = w->first_damaged = 1;
+				return 0;
 			}
-			if (r == -EINVAL)
-				break;
-			if (r < 0)
+			if (f.count <= 4)
+				hdr[1] = 0;
+		} else if (ok) {
+			r = apply_line(l, p, n);
+			if (r < 0 && r != -EINVAL)
 				return r;
-			l->info->lines++;
+			ok = r == 0;
+			if (ok)
+				l->info->lines++;
 		}
+		/* A header that is not one is read only in salvage mode. */
+		first = false;
+		if (!ok) {
+			if (!salvage)
+				break;
+			if (!bad++)
+				first_bad = line;
+			off = (size_t)(nl - buf) + 1;
+			continue;
+		}
+		w->damaged += bad;
+		if (bad && !w->first_damaged)
+			w->first_damaged = first_bad;
+		bad = 0;
 		off = (size_t)(nl - buf) + 1;
+		w->good = off;
 	}
-	return first ? 0 : (ssize_t)off;
+	/* What follows the last valid line: lines skipped, and any rest. */
+	w->tail_lines = bad + (off < len);
+	w->first_tail = bad ? first_bad : off < len ? line : 0;
+	return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -580,41 +684,79 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Generations of the journal files in dir, sorted. */
-static int list_journals(const char *dir, uint64_t **ret, size_t *n)
+/* A rollback's cut recorded apart: journal.<gen> is void from off on. */
+struct void_mark {
+	uint64_t gen, off;
+};
+
+static bool parse_u64(const char *s, char **end, uint64_t *v)
+{
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*v = strtoull(s, end, 10);
+	return !errno;
+}
+
+/*
+ * Generations of the journal files in dir, sorted; with voids, the void
+ * markers too (journal.<gen>.void-<off>, empty files).
+ */
+static int list_journals(const char *dir, uint64_t **ret, size_t *n,
+			 struct void_mark **voids, size_t *n_voids)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	size_t cap = 0;
+	size_t cap = 0, cap_v = 0;
 
 	*ret = NULL;
 	*n = 0;
+	if (voids) {
+		*voids = NULL;
+		*n_voids = 0;
+	}
 	if (!d)
 		return -errno;
 	while ((e = readdir(d))) {
 		const char *s = e->d_name;
 		char *end;
-		uint64_t gen;
+		uint64_t gen, off;
 
 		if (strncmp(s, JIT_JOURNAL_PREFIX, strlen(JIT_JOURNAL_PREFIX)))
 			continue;
 		s += strlen(JIT_JOURNAL_PREFIX);
-		if (*s < '0' || *s > '9')
+		if (!parse_u64(s, &end, &gen))
 			continue;
-		errno = 0;
-		gen = strtoull(s, &end, 10);
-		if (*end || errno)
+		if (!strncmp(end, JIT_JOURNAL_VOID, strlen(JIT_JOURNAL_VOID))) {
+			s = end + strlen(JIT_JOURNAL_VOID);
+			if (!voids || !parse_u64(s, &end, &off) || *end)
+				continue;
+			if (grow_array((void **)voids, &cap_v, *n_voids + 1,
+				       sizeof(**voids)) < 0)
+				goto nomem;
+			(*voids)[(*n_voids)++] =
+				(struct void_mark){ .gen = gen, .off = off };
 			continue;
-		if (grow_array((void **)ret, &cap, *n + 1, sizeof(**ret)) < 0) {
-			closedir(d);
-			return -ENOMEM;
 		}
+		if (*end)
+			continue;
+		if (grow_array((void **)ret, &cap, *n + 1, sizeof(**ret)) < 0)
+			goto nomem;
 		(*ret)[(*n)++] = gen;
 	}
 	closedir(d);
 	if (*n)
 		qsort(*ret, *n, sizeof(**ret), cmp_u64);
 	return 0;
+nomem:
+	closedir(d);
+	free(*ret);
+	*ret = NULL;
+	if (voids) {
+		free(*voids);
+		*voids = NULL;
+	}
+	return -ENOMEM;
 }
 
 /* Open a new, empty journal file of generation gen, header written. */
@@ -655,7 +797,7 @@ static int journal_start_file(struct jit_journal *j, uint64_t gen)
 	}
 	j->fd = fd;
 	j->gen = gen;
-	j->good = b.len;
+	j->good = j->synced = b.len;
 	j->dirty = false;
 	free(b.p);
 	return 0;
@@ -674,8 +816,8 @@ static int load_snapshot(struct jit_journal *j, struct loader *l, char *why,
 	_cleanup_free_ char *snap = path_join(j->dir, JIT_SNAPSHOT_FILE);
 	_cleanup_free_ char *buf = NULL;
 	uint64_t hdr[2] = { 0, 0 };
+	struct walk w;
 	size_t len;
-	ssize_t good;
 	int r;
 
 	if (!snap)
@@ -686,19 +828,22 @@ static int load_snapshot(struct jit_journal *j, struct loader *l, char *why,
 	if (r < 0)
 		return r;
 	info->found = true;
-	good = walk(l, buf, len, "snapshot", hdr, NULL);
-	if (good >= 0 && (size_t)good != len) {
-		size_t skipped = 0;
-
+	r = walk(l, buf, len, "snapshot", hdr, false, &w);
+	if (r == 0 && w.good != len) {
 		hdr[0] = hdr[1] = 0;
-		good = walk(l, buf, len, "snapshot", hdr, &skipped);
-		info->damaged_lines = skipped ? skipped : 1;
+		r = walk(l, buf, len, "snapshot", hdr, true, &w);
+		/* Written whole and renamed: a tail is damage too. */
+		info->damaged_lines = w.damaged + w.tail_lines;
+		if (!info->damaged_lines)
+			info->damaged_lines = 1;
 		snprintf(why, whylen,
-			 "%zu damaged line(s) skipped, the rest taken",
-			 info->damaged_lines);
+			 "%zu damaged line(s) skipped, the first at line %zu, "
+			 "the rest taken",
+			 info->damaged_lines,
+			 w.first_damaged ? w.first_damaged : w.first_tail);
 	}
-	if (good < 0)
-		return (int)good;
+	if (r < 0)
+		return r;
 	j->upto = hdr[0];
 	j->snap_bytes = len;
 	/* Written from memory between passes: all of it took effect. */
@@ -709,28 +854,57 @@ static int load_snapshot(struct jit_journal *j, struct loader *l, char *why,
 	return 0;
 }
 
+/* Keep a damaged journal file aside, under another name (a link: it is
+ * never cut in place, and compaction removes only the journal's name). */
+static void keep_damaged(const char *path)
+{
+	_cleanup_free_ char *to = NULL;
+
+	if (asprintf(&to, "%s" JIT_JOURNAL_DAMAGED "%" PRIu64, path,
+		     now_real_ms()) >= 0)
+		(void)link(path, to);
+}
+
+/* Where journal gen is void from, or UINT64_MAX. */
+static uint64_t void_from(const struct void_mark *voids, size_t n, uint64_t gen)
+{
+	uint64_t off = UINT64_MAX;
+
+	for (size_t i = 0; i < n; i++)
+		if (voids[i].gen == gen && voids[i].off < off)
+			off = voids[i].off;
+	return off;
+}
+
 /*
- * The journal files after the snapshot, in order; a torn tail is cut.
- * *last_gen is the highest generation seen.
+ * The journal files after the snapshot, in order. Every line stands on
+ * its own CRC: a damaged one is skipped and the lines after it are kept
+ * (they were answered). Only the torn tail of the newest file (what
+ * follows its last whole line) is cut; a file with damage anywhere else
+ * is kept aside whole, never cut. *last_gen is the highest generation
+ * seen.
  */
 static int load_journals(struct jit_journal *j, struct loader *l,
 			 uint64_t *last_gen)
 {
 	struct jit_journal_info *info = l->info;
 	_cleanup_free_ uint64_t *gens = NULL;
+	_cleanup_free_ struct void_mark *voids = NULL;
 	uint64_t hdr[2];
-	size_t n_gens = 0;
+	size_t n_gens = 0, n_voids = 0;
 	int r;
 
-	r = list_journals(j->dir, &gens, &n_gens);
+	r = list_journals(j->dir, &gens, &n_gens, &voids, &n_voids);
 	if (r < 0)
 		return r;
 	*last_gen = j->upto;
 	for (size_t i = 0; i < n_gens; i++) {
 		_cleanup_free_ char *path = journal_path(j->dir, gens[i]);
 		_cleanup_free_ char *buf = NULL;
-		size_t len;
-		ssize_t good;
+		uint64_t voff = void_from(voids, n_voids, gens[i]);
+		bool newest = i + 1 == n_gens;
+		struct walk w;
+		size_t len, tail;
 
 		if (!path)
 			return -ENOMEM;
@@ -747,19 +921,44 @@ static int load_journals(struct jit_journal *j, struct loader *l,
 			return r;
 		info->found = true;
 		info->files++;
-		good = walk(l, buf, len, "journal", hdr, NULL);
-		if (good < 0)
-			return (int)good;
-		if ((size_t)good < len) {
-			/* A torn tail: cut it, so nothing is ever read past it.
-			 */
-			info->cut_bytes += len - (size_t)good;
-			if (truncate(path, good) < 0) {
-				/* Read-only: the next start cuts it again, and
-				 * nothing is appended to this file anyway. */
-			}
+		if (voff < len) {
+			/* Rolled back, but the cut had failed: ours to cut. */
+			info->void_bytes += len - voff;
+			len = (size_t)voff;
+			(void)truncate(path, (off_t)voff);
 		}
-		j->old_bytes += (uint64_t)good;
+		r = walk(l, buf, len, "journal", hdr, true, &w);
+		if (r < 0)
+			return r;
+		tail = len - w.good;
+		if (w.damaged || (tail && !newest)) {
+			size_t n = w.damaged + (newest ? 0 : w.tail_lines);
+
+			info->journal_damaged += n;
+			info->damaged_files++;
+			if (!info->damaged_file[0]) {
+				const char *base = strrchr(path, '/');
+
+				snprintf(info->damaged_file,
+					 sizeof(info->damaged_file), "%s",
+					 base ? base + 1 : path);
+				info->damaged_line = w.first_damaged
+							     ? w.first_damaged
+							     : w.first_tail;
+			}
+			keep_damaged(path);
+			if (tail && newest)
+				info->cut_bytes += tail; /* read, not cut */
+		} else if (tail) {
+			/* The newest file's torn tail: cut, so that nothing
+			 * is ever read past it. Read-only: the next start
+			 * cuts it again, and nothing is appended to this
+			 * file anyway. */
+			info->cut_bytes += tail;
+			if (truncate(path, (off_t)w.good) == 0)
+				len = w.good;
+		}
+		j->old_bytes += (uint64_t)len;
 	}
 	return 0;
 }
@@ -791,6 +990,15 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 	r = load_journals(j, &l, &last_gen);
 	if (r < 0)
 		return r;
+	/*
+	 * A damaged line, or a torn tail (which a disk that lost synced
+	 * bytes leaves too), may have held the newest request or a
+	 * reservation: ids skip past anything it could have named.
+	 */
+	info->next_id +=
+		(uint64_t)(info->journal_damaged + (info->cut_bytes ? 1 : 0)) *
+		JIT_JOURNAL_DAMAGE_ID_SKIP;
+	j->reserved = info->next_id;
 	/* A new file per start: nothing is ever appended after a cut. */
 	r = journal_start_file(j, last_gen + 1);
 	if (r < 0) {
@@ -815,10 +1023,13 @@ struct jit_journal *journal_close(struct jit_journal *j)
 	for (size_t i = 0; i < j->n_backlog; i++)
 		free(j->backlog[i].line);
 	free(j->backlog);
+	free(j->pass_policies);
 	free(j->dir);
 	free(j);
 	return NULL;
 }
+
+static void void_file(struct jit_journal *j);
 
 /* Write line at the end of the current file; on failure nothing stays. */
 static int put(struct jit_journal *j, const char *line, size_t len)
@@ -834,11 +1045,10 @@ static int put(struct jit_journal *j, const char *line, size_t len)
 	if (r < 0) {
 		/* A partial line would end the journal at the next load. */
 		if (ftruncate(j->fd, (off_t)j->good) < 0) {
-			/* Then the file is unusable: the next put starts a
-			 * new one, and the torn tail is cut at load. */
-			close(j->fd);
-			j->old_bytes += j->good;
-			j->fd = -1;
+			/* Then the file is unusable: what follows its last
+			 * sync is void (the rollback says so), and the next
+			 * put starts a new one. */
+			void_file(j);
 		}
 		return r;
 	}
@@ -929,11 +1139,23 @@ int journal_append_policies(struct jit_journal *j,
 {
 	struct buf b = { .ok = true };
 
+	char *copy;
+
 	format_policies(&b, set);
 	if (!b.ok) {
 		free(b.p);
 		return -ENOMEM;
 	}
+	/* Kept until the next sync: a rollback appends it again. */
+	copy = malloc(b.len);
+	if (!copy) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	memcpy(copy, b.p, b.len);
+	free(j->pass_policies);
+	j->pass_policies = copy;
+	j->pass_policies_len = b.len;
 	return append_line(j, &b, true);
 }
 
@@ -999,21 +1221,144 @@ int journal_append_sync_point(struct jit_journal *j)
 	return append_line(j, &b, false);
 }
 
+/*
+ * The cut of a rollback failed: from its last sync on, the current file
+ * is void. The file is closed (the next put starts a new one) and the
+ * marker that tells a load so is made now or at the next sync.
+ */
+static void void_file(struct jit_journal *j)
+{
+	if (j->fd < 0)
+		return;
+	if (!j->void_pending) {
+		j->void_pending = true;
+		j->void_gen = j->gen;
+		j->void_off = j->synced;
+	}
+	if (j->good > j->synced)
+		j->lost = true;
+	close(j->fd);
+	j->old_bytes += j->synced;
+	j->fd = -1;
+	j->good = j->synced;
+	j->dirty = false;
+}
+
+/* Make the void marker exist for good. 0 or -errno. */
+static int void_settle(struct jit_journal *j)
+{
+	_cleanup_free_ char *path = NULL;
+	int fd, r;
+
+	if (!j->void_pending)
+		return 0;
+	if (asprintf(&path,
+		     "%s/" JIT_JOURNAL_PREFIX "%020" PRIu64 JIT_JOURNAL_VOID
+		     "%" PRIu64,
+		     j->dir, j->void_gen, j->void_off) < 0)
+		return -ENOMEM;
+	/* Empty: a name and an inode, no data block to find room for. */
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	r = dir_sync(j->dir);
+	if (r < 0)
+		return r;
+	j->void_pending = false;
+	return 0;
+}
+
+/* A failed sync: drop everything since the last one (see journal.h). */
+static void rollback(struct jit_journal *j)
+{
+	for (size_t i = 0; i < j->n_backlog; i++)
+		free(j->backlog[i].line);
+	j->n_backlog = 0;
+	j->lost = false;
+	j->rollbacks++;
+	if (j->fd >= 0 && j->good > j->synced) {
+		/* Cut and made durable: a power cut must not bring the
+		 * lines back either. */
+		if (ftruncate(j->fd, (off_t)j->synced) < 0 ||
+		    fdatasync(j->fd) < 0)
+			void_file(j);
+		else
+			j->good = j->synced;
+	}
+	j->dirty = false;
+	(void)void_settle(j);
+	if (j->pass_policies) {
+		struct backlog_line *bl;
+
+		if (grow_array((void **)&j->backlog, &j->cap_backlog,
+			       j->n_backlog + 1, sizeof(*j->backlog)) == 0) {
+			bl = &j->backlog[j->n_backlog++];
+			bl->line = j->pass_policies;
+			bl->len = j->pass_policies_len;
+			j->pass_policies = NULL;
+		}
+		free(j->pass_policies);
+		j->pass_policies = NULL;
+	}
+}
+
 int journal_sync(struct jit_journal *j)
 {
-	int r = flush_backlog(j);
+	int r = void_settle(j);
 
-	if (j->dirty) {
-		if (fdatasync(j->fd) < 0) {
+	if (r == 0)
+		r = flush_backlog(j);
+	if (r == 0 && j->dirty) {
+		if (fdatasync(j->fd) < 0)
 			r = -errno;
-		} else {
+		else
 			j->dirty = false;
-		}
 	}
-	if (r < 0)
+	/* Lines of this sync's span were in a file that had to be given
+	 * up: all or nothing. */
+	if (r == 0 && j->lost)
+		r = j->error ? j->error : -EIO;
+	if (r < 0) {
+		rollback(j);
 		j->error = r;
-	else if (!j->n_backlog && j->fd >= 0)
+		return r;
+	}
+	j->synced = j->good;
+	free(j->pass_policies);
+	j->pass_policies = NULL;
+	if (j->fd >= 0)
 		j->error = 0;
+	return 0;
+}
+
+uint64_t journal_rollbacks(const struct jit_journal *j)
+{
+	return j->rollbacks;
+}
+
+uint64_t journal_reserved(const struct jit_journal *j)
+{
+	return j->reserved;
+}
+
+int journal_reserve_ids(struct jit_journal *j, uint64_t upto)
+{
+	struct buf b = { .ok = true };
+	size_t off = line_start(&b);
+	int r;
+
+	buf_printf(&b, "I\t%" PRIu64, upto);
+	if (frame(&b, off) < 0) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	r = append_line(j, &b, false);
+	if (r == 0)
+		r = journal_sync(j);
+	if (r == 0 && upto > j->reserved)
+		j->reserved = upto;
 	return r;
 }
 
@@ -1062,7 +1407,7 @@ pid_t journal_compacting(const struct jit_journal *j)
 static int write_snapshot(const char *dir, struct jit_grants *g,
 			  const struct jit_policy_set *set,
 			  const struct jit_replay *replay, uint64_t upto,
-			  uint64_t *bytes)
+			  uint64_t reserved, uint64_t *bytes)
 {
 	_cleanup_free_ char *tmp = path_join(dir, SNAPSHOT_TMP);
 	_cleanup_free_ char *path = path_join(dir, JIT_SNAPSHOT_FILE);
@@ -1082,7 +1427,8 @@ static int write_snapshot(const char *dir, struct jit_grants *g,
 		return -errno;
 	off = line_start(&b);
 	buf_printf(&b, "h\tsnapshot\t%d\t%" PRIu64 "\t%" PRIu64,
-		   JIT_JOURNAL_VERSION, upto, grants_next_id(g));
+		   JIT_JOURNAL_VERSION, upto,
+		   grants_next_id(g) > reserved ? grants_next_id(g) : reserved);
 	frame(&b, off);
 	format_policies(&b, set);
 	if (replay) {
@@ -1123,7 +1469,10 @@ static void drop_old_journals(struct jit_journal *j, uint64_t upto)
 	_cleanup_free_ uint64_t *gens = NULL;
 	size_t n = 0;
 
-	if (list_journals(j->dir, &gens, &n) < 0)
+	_cleanup_free_ struct void_mark *voids = NULL;
+	size_t n_voids = 0;
+
+	if (list_journals(j->dir, &gens, &n, &voids, &n_voids) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *path = NULL;
@@ -1132,6 +1481,16 @@ static void drop_old_journals(struct jit_journal *j, uint64_t upto)
 			continue;
 		path = journal_path(j->dir, gens[i]);
 		if (path)
+			(void)unlink(path);
+	}
+	for (size_t i = 0; i < n_voids; i++) {
+		_cleanup_free_ char *path = NULL;
+
+		if (voids[i].gen <= upto &&
+		    asprintf(&path,
+			     "%s/" JIT_JOURNAL_PREFIX
+			     "%020" PRIu64 JIT_JOURNAL_VOID "%" PRIu64,
+			     j->dir, voids[i].gen, voids[i].off) >= 0)
 			(void)unlink(path);
 	}
 }
@@ -1184,8 +1543,8 @@ int journal_compact(struct jit_journal *j, struct jit_grants *g,
 		 */
 		(void)close_range(3, ~0u, 0);
 		signal(SIGTERM, SIG_DFL);
-		_exit(write_snapshot(j->dir, g, set, j->replay, upto, &bytes) <
-				      0
+		_exit(write_snapshot(j->dir, g, set, j->replay, upto,
+				     j->reserved, &bytes) < 0
 			      ? 1
 			      : 0);
 	}
@@ -1216,10 +1575,15 @@ int journal_compact_now(struct jit_journal *j, struct jit_grants *g,
 	uint64_t upto, bytes = 0;
 	int r = compaction_begin(j, &upto);
 
+	/* In this process, between passes: every id given is below
+	 * grants_next_id, so no reservation need carry over (a clean
+	 * restart does not skip ids). */
 	if (r == 0)
-		r = write_snapshot(j->dir, g, set, j->replay, upto, &bytes);
+		r = write_snapshot(j->dir, g, set, j->replay, upto, 0, &bytes);
 	if (r < 0)
 		return r;
 	compaction_end(j, upto, bytes);
+	/* The reservation went with the journals the snapshot replaced. */
+	j->reserved = grants_next_id(g);
 	return 0;
 }

@@ -9,8 +9,23 @@
  *                     compaction runs, or after a failed one)
  * Both are text, one record per line: "CRC32 payload\n", the CRC-32 (hex)
  * of the payload. The payload is tab-separated, with \\, \t, \n and other
- * control bytes escaped. A line whose CRC does not match ends the file
- * there: a torn tail is cut, never trusted.
+ * control bytes escaped. Every line stands on its own CRC: a damaged line
+ * is skipped and reported, the lines after it are kept (they were
+ * answered), and the file is kept aside as journal.<gen>.damaged-<ms>,
+ * never cut in place. Only the torn tail of the newest file (what follows
+ * its last whole line: bytes written after the last sync) is cut.
+ *
+ * A sync is all or nothing: when it fails, the current file is cut back to
+ * its size at the last sync and everything appended since is dropped (the
+ * caller undoes what it decided on the strength of those lines). Should
+ * the cut itself fail, an empty file journal.<gen>.void-<offset> tells
+ * every later load to ignore the bytes after offset, and nothing is
+ * synced until it exists.
+ *
+ * Ids: an "I <upto>" line, synced before any id at or above the last
+ * reservation is given out, says that ids below upto may be in use; a load
+ * starts above it, so an id given to a decision that was then rolled back
+ * is never given again.
  *
  * Request lines carry the whole record, so replaying them in order gives
  * the latest state of each (an upsert per line), and replaying one twice
@@ -33,6 +48,11 @@
 #define JIT_JOURNAL_PREFIX  "journal."
 /* Lines that could not be written yet, kept to retry in order. */
 #define JIT_JOURNAL_BACKLOG_MAX 65536
+/* Ids reserved by one synced "I" line. */
+#define JIT_JOURNAL_ID_BLOCK 1024
+/* After a damaged line, ids skip this far ahead for each: the line may
+ * have held the newest request or a reservation. */
+#define JIT_JOURNAL_DAMAGE_ID_SKIP (JIT_JOURNAL_ID_BLOCK + 1)
 
 /**
  * struct jit_journal_sink - where a load puts what it reads
@@ -63,6 +83,13 @@ struct jit_journal_sink {
  * @files: journal files read
  * @damaged_lines: lines of a damaged snapshot that were skipped (0: the
  *                 snapshot was whole); why says so
+ * @journal_damaged: damaged lines of the journal files (not a torn tail
+ *                   of the newest), skipped; the records after them kept
+ * @damaged_files: journal files with such lines, each kept aside
+ * @damaged_file: the first such file's name, and @damaged_line its first
+ *                damaged line (1-based)
+ * @damaged_line: see @damaged_file
+ * @void_bytes: bytes ignored after a rollback that could not cut its file
  */
 struct jit_journal_info {
 	bool found;
@@ -71,6 +98,11 @@ struct jit_journal_info {
 	size_t cut_bytes;
 	unsigned files;
 	size_t damaged_lines;
+	size_t journal_damaged;
+	unsigned damaged_files;
+	char damaged_file[64];
+	size_t damaged_line;
+	size_t void_bytes;
 };
 
 struct jit_journal;
@@ -115,8 +147,21 @@ int journal_append_digest(struct jit_journal *j, const uint8_t *d,
 			  uint64_t until_ms);
 /* Snapshots carry r's live digests (r may be NULL: none). */
 void journal_set_replay(struct jit_journal *j, const struct jit_replay *r);
-/* Write the backlog and fdatasync what was appended. 0 or -errno. */
+/*
+ * Write the backlog and fdatasync what was appended. 0 or -errno. On
+ * failure the whole of what was appended since the last sync is dropped,
+ * backlog included (the file is cut back, or the cut is recorded as void),
+ * except the policy texts, which are kept to retry: the caller undoes its
+ * decisions and appends again those that hold.
+ */
 int journal_sync(struct jit_journal *j);
+/* Failed syncs so far (each one dropped what was appended before it). */
+uint64_t journal_rollbacks(const struct jit_journal *j);
+/* Ids below this may be in use; give one at or above it only after
+ * journal_reserve_ids. */
+uint64_t journal_reserved(const struct jit_journal *j);
+/* Reserve ids below upto: an "I" line, synced (journal_sync's rules). */
+int journal_reserve_ids(struct jit_journal *j, uint64_t upto);
 /* Lines not yet durable: a backlog, a failed sync, or no file to write. */
 bool journal_degraded(const struct jit_journal *j);
 /* The error that made it degraded (negative errno), or 0. */

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <getopt.h>
 #include <grp.h>
+#include <pwd.h>
+#include <syslog.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "daemon.h"
+#include "fleet-conf.h"
 #include "diag.h"
 #include "log.h"
 #include "policy.h"
@@ -51,10 +55,18 @@ static void usage(FILE *out)
 		"  --spa-max-age S     refuse SPA packets whose time is more "
 		"than S seconds\n"
 		"                      from ours (default %u)\n"
+		"  --fleet-config FILE fleet mode's fleet.yaml (default %s;\n"
+		"                      fleet mode is off while it does not "
+		"exist)\n"
+		"  --user-rate R       decisions per second one user (not "
+		"root) may ask for\n"
+		"                      (default %g; 0: no limit)\n"
+		"  --user-burst N      ... and how many at once (default %u)\n"
 		"  --check PATH...     validate policy files or directories "
 		"(and the\n"
-		"                      --spa-access file, if given); exit 0 "
-		"or 1\n"
+		"                      --spa-access and --fleet-config files, "
+		"if given);\n"
+		"                      exit 0 or 1\n"
 		"  --remove            delete the table (lifts every deny) and "
 		"exit\n"
 		"  -v, --verbose       log debug messages\n"
@@ -63,16 +75,33 @@ static void usage(FILE *out)
 		JIT_POLICY_DIR, JIT_STATE_DIR, JIT_SOCKET_PATH,
 		JIT_TABLE_DEFAULT, JIT_LOG_DIR, JIT_NFLOG_GROUP_DEFAULT,
 		JIT_SPA_PORT_DEFAULT, JIT_SPA_NFLOG_GROUP_DEFAULT,
-		JIT_SPA_MAX_AGE_S_DEFAULT);
+		JIT_SPA_MAX_AGE_S_DEFAULT, JIT_FLEET_CONF_DEFAULT, JIT_USER_RATE_DEFAULT,
+		JIT_USER_BURST_DEFAULT);
 }
 
-static int do_check(char **paths, int n, const char *spa_access)
+static int do_check(char **paths, int n, const char *spa_access,
+		    const char *fleet_config)
 {
 	struct jit_diag diag;
 	bool spa_bad = false;
 	int r = 0;
 
 	diag_init(&diag);
+	if (fleet_config) {
+		struct jit_fleet_conf *conf = NULL;
+		int fr = fleet_conf_load(fleet_config, &conf, &diag);
+
+		if (fr == 0)
+			printf("%s: host %s, %zu server(s), %zu label(s) OK\n",
+			       fleet_config, conf->host, conf->n_servers,
+			       conf->n_labels);
+		else if (fr == -ENOENT)
+			diag_error(&diag, fleet_config, NULL, 0, 0,
+				   "no such file");
+		/* Counted with the access file: one more bad file. */
+		spa_bad |= fr < 0;
+		fleet_conf_free(conf);
+	}
 	if (spa_access) {
 		struct jit_spa_conf *conf = NULL;
 
@@ -95,7 +124,8 @@ static int do_check(char **paths, int n, const char *spa_access)
 	if (r > 0)
 		fprintf(stderr, "%d file(s) with errors\n", r + spa_bad);
 	else if (spa_bad)
-		fprintf(stderr, "the SPA access file has errors\n");
+		fprintf(stderr, "the SPA access file or fleet.yaml has "
+				"errors\n");
 	if (r > 0 || spa_bad)
 		return 1;
 	if (n)
@@ -103,19 +133,67 @@ static int do_check(char **paths, int n, const char *spa_access)
 	return 0;
 }
 
-static int do_remove(const char *table)
+/* The agent's configuration and what the command line asks of it. */
+struct options {
+	struct jit_config cfg;
+	const char *group;
+	bool check, remove, use_syslog;
+	bool fleet_given; /* --fleet-config: --check reads it too */
+};
+
+/*
+ * Lifting every deny is a decision like any other: one line in the audit
+ * trail (the agent's file, if its directory is there, and syslog's
+ * authpriv), whatever came of it.
+ */
+static void audit_remove(const struct options *o, const char *table, int r,
+			 const char *err)
 {
+	_cleanup_free_ char *path = NULL;
+	struct jit_audit *a = NULL;
+	struct passwd *pw = getpwuid(getuid());
+	const char *result = r == 0	    ? "removed"
+			     : r == -ENOENT ? "absent"
+					    : "failed";
+
+	if (o->cfg.log_dir &&
+	    asprintf(&path, "%s/audit.log", o->cfg.log_dir) < 0)
+		return;
+	if (audit_open(path, o->use_syslog, "audit", LOG_AUTHPRIV | LOG_NOTICE,
+		       &a) < 0 &&
+	    audit_open(NULL, o->use_syslog, "audit", LOG_AUTHPRIV | LOG_NOTICE,
+		       &a) < 0)
+		return;
+	audit_set_trail(a);
+	(void)audit_event(a,
+			  json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:I}, s:s?}",
+				    "event", "table", "result", result, "table",
+				    table, "channel", "agent", "actor", "user",
+				    pw ? pw->pw_name : "?", "uid",
+				    (json_int_t)getuid(), "error",
+				    r < 0 && r != -ENOENT ? err : NULL));
+	audit_close(a);
+}
+
+static int do_remove(const struct options *o)
+{
+	const char *table = o->cfg.table;
 	struct jit_table *t = NULL;
-	char err[512];
+	char err[512] = "";
 	int r;
 
+	if (o->use_syslog)
+		openlog("jit-enforcer", LOG_PID, LOG_AUTHPRIV);
 	r = table_open(table, false, &t);
 	if (r < 0) {
 		fprintf(stderr, "jit-enforcer: netlink: %s\n", strerror(-r));
+		snprintf(err, sizeof(err), "netlink: %s", strerror(-r));
+		audit_remove(o, table, r, err);
 		return 1;
 	}
 	r = table_remove(t, err, sizeof(err));
 	table_close(t);
+	audit_remove(o, table, r, err);
 	if (r == -ENOENT) {
 		printf("table inet %s does not exist; nothing to remove\n",
 		       table);
@@ -180,6 +258,9 @@ enum {
 	OPT_SPA_PORT,
 	OPT_SPA_GROUP,
 	OPT_SPA_MAX_AGE,
+	OPT_FLEET_CONFIG,
+	OPT_USER_RATE,
+	OPT_USER_BURST,
 	OPT_CHECK,
 	OPT_REMOVE,
 	OPT_VERSION,
@@ -198,6 +279,9 @@ static const struct option opts[] = {
 	{ "spa-port", required_argument, NULL, OPT_SPA_PORT },
 	{ "spa-nflog-group", required_argument, NULL, OPT_SPA_GROUP },
 	{ "spa-max-age", required_argument, NULL, OPT_SPA_MAX_AGE },
+	{ "fleet-config", required_argument, NULL, OPT_FLEET_CONFIG },
+	{ "user-rate", required_argument, NULL, OPT_USER_RATE },
+	{ "user-burst", required_argument, NULL, OPT_USER_BURST },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "remove", no_argument, NULL, OPT_REMOVE },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -218,13 +302,9 @@ static const struct jit_config defaults = {
 	.spa_port = JIT_SPA_PORT_DEFAULT,
 	.spa_group = JIT_SPA_NFLOG_GROUP_DEFAULT,
 	.spa_max_age_s = JIT_SPA_MAX_AGE_S_DEFAULT,
-};
-
-/* The agent's configuration and what the command line asks of it. */
-struct options {
-	struct jit_config cfg;
-	const char *group;
-	bool check, remove, use_syslog;
+	.fleet_config = JIT_FLEET_CONF_DEFAULT,
+	.user_rate = JIT_USER_RATE_DEFAULT,
+	.user_burst = JIT_USER_BURST_DEFAULT,
 };
 
 /* Returns -1 to go on, else the exit code (--help, --version, errors). */
@@ -289,6 +369,32 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return 2;
 			o->cfg.spa_max_age_s = (unsigned)v;
 			break;
+		case OPT_FLEET_CONFIG:
+			o->cfg.fleet_config = optarg;
+			o->fleet_given = true;
+			break;
+		case OPT_USER_RATE: {
+			char *end;
+
+			errno = 0;
+			o->cfg.user_rate = strtod(optarg, &end);
+			if (!*optarg || *end || errno ||
+			    !(o->cfg.user_rate >= 0) ||
+			    o->cfg.user_rate > 1000000) {
+				fprintf(stderr,
+					"jit-enforcer: --user-rate '%s' is not "
+					"a number 0..1000000\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_USER_BURST:
+			if (parse_number("--user-burst", optarg, 1, 1000000,
+					 &v) < 0)
+				return 2;
+			o->cfg.user_burst = (unsigned)v;
+			break;
 		case OPT_CHECK:
 			o->check = true;
 			break;
@@ -315,12 +421,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* --check PATH...: validate and exit. */
 static int run_check(int argc, char **argv, const struct options *o)
 {
-	if (optind >= argc && !o->cfg.spa_access) {
+	if (optind >= argc && !o->cfg.spa_access && !o->fleet_given) {
 		fprintf(stderr, "jit-enforcer: --check needs at least "
 				"one file or directory\n");
 		return 2;
 	}
-	return do_check(argv + optind, argc - optind, o->cfg.spa_access);
+	return do_check(argv + optind, argc - optind, o->cfg.spa_access,
+			o->fleet_given ? o->cfg.fleet_config : NULL);
 }
 
 /* What no single option can check. Returns 0 or the exit code. */
@@ -375,7 +482,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r;
 	if (o.remove)
-		return do_remove(o.cfg.table);
+		return do_remove(&o);
 	if (socket_group(o.group, &o.cfg.socket_group) < 0)
 		return 2;
 

@@ -86,6 +86,11 @@ struct jit_nft *nft_close(struct jit_nft *n)
 	return NULL;
 }
 
+uint32_t nft_portid(const struct jit_nft *n)
+{
+	return mnl_socket_get_portid(n->nl);
+}
+
 struct jit_batch *batch_new(struct jit_nft *n)
 {
 	return batch_new_at(n, 0);

@@ -18,6 +18,9 @@ struct jit_batch;
 /* Open the NETLINK_NETFILTER socket. Returns 0 or -errno. */
 int nft_open(struct jit_nft **ret);
 struct jit_nft *nft_close(struct jit_nft *n);
+/* The netlink port id of the socket: the kernel names it in the events of
+ * every transaction the socket committed. */
+uint32_t nft_portid(const struct jit_nft *n);
 
 /* Start a batch. Returns NULL on allocation failure. */
 struct jit_batch *batch_new(struct jit_nft *n);

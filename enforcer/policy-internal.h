@@ -107,6 +107,10 @@ struct parse_ctx {
 	struct seen_name *names; /* every valid name met, to find duplicates */
 	size_t n_names;
 	size_t cap_names;
+	/* Another schema on the same YAML tree (fleet.yaml); NULL: policies. */
+	void (*validate)(struct parse_ctx *c, const struct node *root);
+	void *userdata;
+	const char *empty_msg; /* when the file holds no document */
 };
 
 struct builder {

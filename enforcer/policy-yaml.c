@@ -318,7 +318,9 @@ static int builder_event(struct parse_ctx *c, struct builder *b,
 		return 0;
 	case YAML_DOCUMENT_END_EVENT:
 		b->docs++;
-		if (b->root)
+		if (b->root && c->validate)
+			c->validate(c, b->root);
+		else if (b->root)
 			policy_validate_document(c, b->root);
 		node_free(b->root);
 		b->root = NULL;
@@ -469,9 +471,11 @@ int policy_parse_stream(struct parse_ctx *c, const char *text, size_t len)
 	node_free(b.root);
 	yaml_parser_delete(&parser);
 	if (r == 0 && b.docs == 0)
-		r = perr(c, 0, 0,
-			 "no policy in file; expected at least one YAML "
-			 "document with name and ports");
+		r = perr(c, 0, 0, "%s",
+			 c->empty_msg
+				 ? c->empty_msg
+				 : "no policy in file; expected at least "
+				   "one YAML document with name and ports");
 	flush_errors(c);
 	free(c->pending);
 	if (c->errors > FILE_ERRORS_MAX)

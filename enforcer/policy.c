@@ -798,6 +798,147 @@ static void parse_alerts(struct parse_ctx *c, const struct node *v, void *obj)
 	}
 }
 
+/* --- fleet: which fleet grants this policy takes ------------------------ */
+
+bool policy_name_listed(char *const *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(list[i], name))
+			return true;
+	return false;
+}
+
+static void parse_fleet_names(struct parse_ctx *c, const struct node *v,
+			      const char *key, char ***names, size_t *n)
+{
+	char q[QUOTE_BUF];
+
+	if (!node_want_kind(c, v, NODE_SEQ, key,
+			    "a list of fleet identities (NATS user names)"))
+		return;
+	if (v->n_kids > JIT_POLICY_MAX_PRINCIPALS) {
+		node_err(c, v, "fleet %s has %zu names; at most %d are allowed",
+			 key, v->n_kids, JIT_POLICY_MAX_PRINCIPALS);
+		return;
+	}
+	if (v->n_kids == 0) {
+		node_err(c, v,
+			 "fleet %s is empty; name at least one fleet identity",
+			 key);
+		return;
+	}
+	*names = calloc(v->n_kids, sizeof(**names));
+	if (!*names) {
+		node_err(c, v, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < v->n_kids; i++) {
+		const struct node *it = v->kids[i];
+		const char *s =
+			node_want_scalar(c, it, key, "a fleet identity");
+
+		if (!s)
+			continue;
+		if (!valid_principal_name(s) || strchr(s, '$') ||
+		    strlen(s) > 32) {
+			node_err(c, it,
+				 "fleet identity '%s' is not valid; use 1 to "
+				 "32 of A-Z a-z 0-9 . _ - @, not starting "
+				 "with '-', not all digits",
+				 msg_quote(q, s));
+			continue;
+		}
+		(*names)[*n] = strdup(s);
+		if (!(*names)[*n]) {
+			node_err(c, it, "out of memory");
+			return;
+		}
+		(*n)++;
+	}
+}
+
+static void parse_fleet_requesters(struct parse_ctx *c, const struct node *v,
+				   void *obj)
+{
+	struct jit_policy_fleet *f = obj;
+
+	parse_fleet_names(c, v, "requesters", &f->requesters, &f->n_requesters);
+}
+
+static void parse_fleet_approvers(struct parse_ctx *c, const struct node *v,
+				  void *obj)
+{
+	struct jit_policy_fleet *f = obj;
+
+	parse_fleet_names(c, v, "approvers", &f->approvers, &f->n_approvers);
+}
+
+static void parse_fleet_max_duration(struct parse_ctx *c, const struct node *v,
+				     void *obj)
+{
+	struct jit_policy_fleet *f = obj;
+	char q[QUOTE_BUF];
+	const char *s;
+	uint64_t sec;
+	int r;
+
+	s = node_want_scalar(c, v, "max_duration", DURATION_WHAT);
+	if (!s)
+		return;
+	r = duration_parse(s, &sec);
+	if (r == -EINVAL)
+		node_err(c, v,
+			 "fleet max_duration '%s' is not a valid duration; "
+			 "use forms like 15m, 1h or 1h30m",
+			 msg_quote(q, s));
+	else if (r < 0 || sec > JIT_DURATION_MAX_S)
+		node_err(c, v,
+			 "fleet max_duration '%s' exceeds the limit of %uh",
+			 msg_quote(q, s), JIT_DURATION_MAX_S / 3600);
+	else if (sec == 0)
+		node_err(c, v,
+			 "fleet max_duration '%s' is zero; the shortest "
+			 "allowed is 1s",
+			 msg_quote(q, s));
+	else
+		f->max_duration_s = (uint32_t)sec;
+}
+
+enum {
+	FLEET_REQUESTERS,
+	FLEET_APPROVERS,
+	FLEET_MAX_DURATION,
+};
+
+static const struct key_handler fleet_keys[] = {
+	[FLEET_REQUESTERS] = { "requesters", parse_fleet_requesters },
+	[FLEET_APPROVERS] = { "approvers", parse_fleet_approvers },
+	[FLEET_MAX_DURATION] = { "max_duration", parse_fleet_max_duration },
+};
+
+static void parse_fleet(struct parse_ctx *c, const struct node *v, void *obj)
+{
+	struct jit_policy_fleet *f = &((struct jit_policy *)obj)->fleet;
+	const struct node *seen[ARRAY_SIZE(fleet_keys)] = { 0 };
+
+	if (!node_want_kind(c, v, NODE_MAP, "fleet",
+			    "a mapping with requesters, approvers and "
+			    "max_duration"))
+		return;
+	f->enabled = true;
+	f->max_duration_s = JIT_FLEET_DEFAULT_MAX_DURATION_S;
+	node_walk_mapping(c, v, "fleet", fleet_keys, ARRAY_SIZE(fleet_keys),
+			  seen, f);
+	if (!seen[FLEET_REQUESTERS])
+		node_err(c, v,
+			 "fleet needs 'requesters': the fleet identities "
+			 "whose requests this policy takes");
+	if (!seen[FLEET_APPROVERS])
+		node_err(c, v,
+			 "fleet needs 'approvers': the fleet identities "
+			 "whose approval this policy takes");
+}
+
 enum {
 	KEY_NAME,
 	KEY_DESCRIPTION,
@@ -808,6 +949,7 @@ enum {
 	KEY_APPROVERS,
 	KEY_ACTION,
 	KEY_ALERTS,
+	KEY_FLEET,
 };
 
 static const struct key_handler policy_keys[] = {
@@ -820,6 +962,7 @@ static const struct key_handler policy_keys[] = {
 	[KEY_APPROVERS] = { "approvers", parse_approvers },
 	[KEY_ACTION] = { "action", parse_action },
 	[KEY_ALERTS] = { "alerts", parse_alerts },
+	[KEY_FLEET] = { "fleet", parse_fleet },
 };
 
 static void principals_release(struct jit_principals *pr)
@@ -842,6 +985,12 @@ void policy_release(struct jit_policy *p)
 	free(p->interfaces);
 	principals_release(&p->requesters);
 	principals_release(&p->approvers);
+	for (size_t i = 0; i < p->fleet.n_requesters; i++)
+		free(p->fleet.requesters[i]);
+	for (size_t i = 0; i < p->fleet.n_approvers; i++)
+		free(p->fleet.approvers[i]);
+	free(p->fleet.requesters);
+	free(p->fleet.approvers);
 }
 
 /* The value that follows key node k in mapping m. */
@@ -1026,5 +1175,14 @@ void policy_print(const struct jit_policy *p, FILE *out)
 					p->alerts.mgmt_ports[i]);
 		}
 		fputc('\n', out);
+	}
+	if (p->fleet.enabled) {
+		fputs("  fleet: requesters ", out);
+		print_list(out, p->fleet.requesters, p->fleet.n_requesters);
+		fputs(" approvers ", out);
+		print_list(out, p->fleet.approvers, p->fleet.n_approvers);
+		fprintf(out, " max_duration %s\n",
+			duration_format(p->fleet.max_duration_s, buf,
+					sizeof(buf)));
 	}
 }

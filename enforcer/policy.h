@@ -22,6 +22,8 @@
 #define JIT_POLICY_MAX_PRINCIPALS	  256
 #define JIT_POLICY_FILE_MAX_BYTES	  (1024 * 1024)
 #define JIT_POLICY_DEFAULT_MAX_DURATION_S (3u * 3600u)
+/* The longest fleet grant unless a policy's fleet block says otherwise. */
+#define JIT_FLEET_DEFAULT_MAX_DURATION_S 3600u
 
 /* Protocol bits of a port entry; "any" is both. */
 enum {
@@ -132,6 +134,27 @@ struct jit_alert_limits {
 };
 
 /**
+ * struct jit_policy_fleet - the "fleet:" block of a policy
+ * @enabled: the block is there: fleet grants may use this policy
+ * @requesters: fleet identities (NATS users) whose requests it accepts
+ * @n_requesters: entries in @requesters
+ * @approvers: fleet identities whose approval it accepts
+ * @n_approvers: entries in @approvers
+ * @max_duration_s: the longest fleet grant (still within the port's own)
+ *
+ * Absent, fleet grants are refused for this policy. The names are not
+ * local users: they are vouched for by the approver's fleet credentials.
+ */
+struct jit_policy_fleet {
+	bool enabled;
+	char **requesters;
+	size_t n_requesters;
+	char **approvers;
+	size_t n_approvers;
+	uint32_t max_duration_s;
+};
+
+/**
  * struct jit_policy - one validated policy document
  * @name: unique name, [a-z0-9_-]{1,32}
  * @description: free text, may be NULL
@@ -147,6 +170,7 @@ struct jit_alert_limits {
  * @approvers: who may approve
  * @action: drop or reject
  * @alerts: alert thresholds this policy sets (see jit_alert_limits)
+ * @fleet: whether and from whom fleet grants are taken
  */
 struct jit_policy {
 	char name[JIT_POLICY_NAME_MAX + 1];
@@ -162,7 +186,11 @@ struct jit_policy {
 	struct jit_principals approvers;
 	enum jit_action action;
 	struct jit_alert_limits alerts;
+	struct jit_policy_fleet fleet;
 };
+
+/* True if name is one of list's n names. */
+bool policy_name_listed(char *const *list, size_t n, const char *name);
 
 /* The policies of one file, all valid. */
 struct jit_policy_file;

@@ -272,6 +272,8 @@ int ruleset_compile(const struct jit_policy_set *s, struct jit_ruleset **ret)
 	    compile_proto(r, &prot_cap, &deny_cap, &t, IPPROTO_UDP) < 0)
 		goto out;
 	merge_deny(r);
+	if (ruleset_iface_zones(s, &r->zones, &r->n_zones) < 0)
+		goto out;
 	*ret = TAKE_PTR(r);
 	err = 0;
 out:
@@ -285,6 +287,7 @@ struct jit_ruleset *ruleset_free(struct jit_ruleset *r)
 	if (r) {
 		free(r->protected);
 		free(r->deny);
+		ruleset_iface_zones_free(r->zones, r->n_zones);
 		free(r);
 	}
 	return NULL;
@@ -314,6 +317,268 @@ void ruleset_print(const struct jit_ruleset *r, FILE *out)
 		fprintf(out, " on %s %s\n", d->iface[0] ? d->iface : "*",
 			d->action == JIT_ACTION_DROP ? "drop" : "reject");
 	}
+	for (size_t i = 0; i < r->n_zones; i++) {
+		const struct jit_iface_zone *z = &r->zones[i];
+
+		fputs("grants on", out);
+		for (size_t k = 0; k < z->n_patterns; k++)
+			fprintf(out, "%s%s", k ? " and " : " ", z->patterns[k]);
+		if (iface_zone_exact(z))
+			fprintf(out, ": the name %s\n",
+				(const char *)z->ranges[0].lo);
+		else
+			fprintf(out, ": %zu name range%s\n", z->n_ranges,
+				z->n_ranges == 1 ? "" : "s");
+	}
+}
+
+/* ---- interface zones ----------------------------------------------------- */
+
+struct pattern {
+	char name[IFNAMSIZ];
+	struct jit_ifrange r;
+};
+
+/* "eth*" is "eth\0..." to "eth\xff..."; a name is itself, zero padded. */
+static void pattern_range(const char *s, struct jit_ifrange *r)
+{
+	size_t n = strlen(s);
+
+	memset(r, 0, sizeof(*r));
+	if (n && s[n - 1] == '*') {
+		memcpy(r->lo, s, n - 1);
+		memcpy(r->hi, s, n - 1);
+		memset(r->hi + n - 1, 0xff, IFNAMSIZ - (n - 1));
+	} else {
+		memcpy(r->lo, s, n);
+		memcpy(r->hi, s, n);
+	}
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, IFNAMSIZ);
+}
+
+/* k + 1; false when it wrapped (k was the last name). */
+static bool key_inc(uint8_t *k)
+{
+	for (size_t i = IFNAMSIZ; i-- > 0;)
+		if (++k[i])
+			return true;
+	return false;
+}
+
+static void key_dec(uint8_t *k)
+{
+	for (size_t i = IFNAMSIZ; i-- > 0;)
+		if (k[i]--)
+			return;
+}
+
+/* The distinct patterns of the policies, sorted by name. */
+static int collect_patterns(const struct jit_policy_set *s,
+			    struct pattern **ret, size_t *n)
+{
+	struct pattern *v = NULL;
+	size_t cap = 0, k = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < policy_set_count(s); i++) {
+		const struct jit_policy *p = policy_set_get(s, i);
+
+		for (size_t j = 0; j < p->n_interfaces; j++) {
+			if (grow_array((void **)&v, &cap, k + 1, sizeof(*v)) <
+			    0) {
+				free(v);
+				return -ENOMEM;
+			}
+			memset(&v[k], 0, sizeof(v[k]));
+			snprintf(v[k].name, sizeof(v[k].name), "%s",
+				 p->interfaces[j]);
+			k++;
+		}
+	}
+	if (k)
+		qsort(v, k, sizeof(*v), cmp_name);
+	*n = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (*n && streq(v[*n - 1].name, v[i].name))
+			continue;
+		v[*n] = v[i];
+		pattern_range(v[*n].name, &v[*n].r);
+		(*n)++;
+	}
+	*ret = v;
+	return 0;
+}
+
+void ruleset_iface_zones_free(struct jit_iface_zone *z, size_t n)
+{
+	for (size_t i = 0; z && i < n; i++) {
+		free(z[i].ranges);
+		free(z[i].patterns);
+	}
+	free(z);
+}
+
+/* Add range r to the zone of signature sig (words of bits), made if new. */
+static int zone_put(struct jit_iface_zone **zs, size_t *nz, size_t *cap,
+		    uint64_t **sigs, const uint64_t *sig, size_t words,
+		    const struct pattern *pats, size_t n_pats,
+		    const struct jit_ifrange *r)
+{
+	struct jit_iface_zone *z = NULL;
+	size_t i;
+
+	for (i = 0; i < *nz; i++)
+		if (!memcmp(*sigs + i * words, sig, words * sizeof(*sig)))
+			break;
+	if (i == *nz) {
+		if (grow_array((void **)zs, cap, *nz + 1, sizeof(**zs)) < 0)
+			return -ENOMEM;
+		z = &(*zs)[(*nz)++];
+		memset(z, 0, sizeof(*z));
+		memcpy(*sigs + i * words, sig, words * sizeof(*sig));
+		z->patterns = calloc(n_pats, sizeof(*z->patterns));
+		if (!z->patterns)
+			return -ENOMEM;
+		for (size_t b = 0; b < n_pats; b++)
+			if (sig[b / 64] & (1ull << (b % 64)))
+				memcpy(z->patterns[z->n_patterns++],
+				       pats[b].name, IFNAMSIZ);
+	}
+	z = &(*zs)[i];
+	/* Consecutive pieces of one zone merge. */
+	if (z->n_ranges) {
+		uint8_t next[IFNAMSIZ];
+
+		memcpy(next, z->ranges[z->n_ranges - 1].hi, IFNAMSIZ);
+		if (key_inc(next) && !memcmp(next, r->lo, IFNAMSIZ)) {
+			memcpy(z->ranges[z->n_ranges - 1].hi, r->hi, IFNAMSIZ);
+			return 0;
+		}
+	}
+	z->ranges =
+		reallocarray(z->ranges, z->n_ranges + 1, sizeof(*z->ranges));
+	if (!z->ranges)
+		return -ENOMEM;
+	z->ranges[z->n_ranges++] = *r;
+	return 0;
+}
+
+/*
+ * A sweep over the name axis: between two consecutive breakpoints (a
+ * pattern's first name, or one past its last) the matching patterns do
+ * not change; the pieces with the same patterns form one zone.
+ */
+int ruleset_iface_zones(const struct jit_policy_set *s,
+			struct jit_iface_zone **ret, size_t *n)
+{
+	_cleanup_free_ struct pattern *pats = NULL;
+	_cleanup_free_ uint8_t(*bp)[IFNAMSIZ] = NULL;
+	_cleanup_free_ uint64_t *sig = NULL, *sigs = NULL;
+	struct jit_iface_zone *zs = NULL;
+	size_t n_pats, m = 0, u = 0, words, nz = 0, cap = 0;
+	int r;
+
+	*ret = NULL;
+	*n = 0;
+	r = collect_patterns(s, &pats, &n_pats);
+	if (r < 0 || !n_pats)
+		return r;
+	words = (n_pats + 63) / 64;
+	bp = calloc(2 * n_pats, sizeof(*bp));
+	sig = calloc(words, sizeof(*sig));
+	/* At most one zone per breakpoint. */
+	sigs = calloc(2 * n_pats * words, sizeof(*sigs));
+	if (!bp || !sig || !sigs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_pats; i++) {
+		memcpy(bp[m++], pats[i].r.lo, IFNAMSIZ);
+		memcpy(bp[m], pats[i].r.hi, IFNAMSIZ);
+		if (key_inc(bp[m]))
+			m++;
+	}
+	qsort(bp, m, sizeof(*bp), cmp_key);
+	for (size_t i = 0; i < m; i++)
+		if (!u || memcmp(bp[u - 1], bp[i], IFNAMSIZ))
+			memcpy(bp[u++], bp[i], IFNAMSIZ);
+	for (size_t j = 0; j < u; j++) {
+		struct jit_ifrange piece;
+		bool any = false;
+
+		memcpy(piece.lo, bp[j], IFNAMSIZ);
+		if (j + 1 < u) {
+			memcpy(piece.hi, bp[j + 1], IFNAMSIZ);
+			key_dec(piece.hi);
+		} else {
+			memset(piece.hi, 0xff, IFNAMSIZ);
+		}
+		memset(sig, 0, words * sizeof(*sig));
+		for (size_t i = 0; i < n_pats; i++)
+			if (memcmp(pats[i].r.lo, piece.lo, IFNAMSIZ) <= 0 &&
+			    memcmp(piece.lo, pats[i].r.hi, IFNAMSIZ) <= 0) {
+				sig[i / 64] |= 1ull << (i % 64);
+				any = true;
+			}
+		if (!any)
+			continue;
+		r = zone_put(&zs, &nz, &cap, &sigs, sig, words, pats, n_pats,
+			     &piece);
+		if (r < 0) {
+			ruleset_iface_zones_free(zs, nz);
+			return r;
+		}
+	}
+	*ret = zs;
+	*n = nz;
+	return 0;
+}
+
+bool iface_zone_exact(const struct jit_iface_zone *z)
+{
+	return z->n_ranges == 1 &&
+	       !memcmp(z->ranges[0].lo, z->ranges[0].hi, IFNAMSIZ);
+}
+
+bool iface_zone_of_policy(const struct jit_iface_zone *z,
+			  const struct jit_policy *p)
+{
+	for (size_t i = 0; i < z->n_patterns; i++)
+		for (size_t j = 0; j < p->n_interfaces; j++)
+			if (streq(z->patterns[i], p->interfaces[j]))
+				return true;
+	return false;
+}
+
+/* Every pattern of a is one of b's. */
+static bool patterns_within(const struct jit_policy *a,
+			    const struct jit_policy *b)
+{
+	for (size_t i = 0; i < a->n_interfaces; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < b->n_interfaces && !found; j++)
+			found = streq(a->interfaces[i], b->interfaces[j]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+bool iface_scope_equal(const struct jit_policy *a, const struct jit_policy *b)
+{
+	size_t na = a ? a->n_interfaces : 0, nb = b ? b->n_interfaces : 0;
+
+	if (!na || !nb)
+		return na == nb;
+	return patterns_within(a, b) && patterns_within(b, a);
 }
 
 bool ruleset_protects(const struct jit_ruleset *r, uint8_t proto, uint16_t port)

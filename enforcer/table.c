@@ -12,6 +12,9 @@
  *     set sessions_v4/sessions_v6 { remote . local . rport . lport }
  *     set grants_v4/grants_v6 { ... flags timeout; }
  *     set grant_nets_v4/grant_nets_v6 { ... flags interval, timeout; }
+ *     set grants_if_v4/grants_if_v6 { ifname . ... flags timeout; }
+ *     set grant_nets_if_v4/grant_nets_if_v6 { ifname . ...
+ *                                             flags interval, timeout; }
  *     chain deny_drop { limit ... log group N; drop }
  *     chain deny_reject { limit ... log group N; tcp reset; reject }
  *     chain input { type filter hook input priority filter - 10; ... }
@@ -70,14 +73,33 @@ struct grant_set_def {
 	const char *name;
 	int family;
 	bool interval;
+	bool iface; /* keyed iifname . saddr . proto . dport */
 };
 
+/*
+ * Indexed by grant_set_of. Grants of interface-scoped policies have sets
+ * of their own (scope.h), after the others in the chain: a packet that
+ * a grant for all interfaces lets in costs what it did.
+ */
 static const struct grant_set_def grant_sets[] = {
-	{ "grants_v4", AF_INET, false },
-	{ "grants_v6", AF_INET6, false },
-	{ "grant_nets_v4", AF_INET, true },
-	{ "grant_nets_v6", AF_INET6, true },
+	{ "grants_v4", AF_INET, false, false },
+	{ "grants_v6", AF_INET6, false, false },
+	{ "grant_nets_v4", AF_INET, true, false },
+	{ "grant_nets_v6", AF_INET6, true, false },
+	{ "grants_if_v4", AF_INET, false, true },
+	{ "grants_if_v6", AF_INET6, false, true },
+	{ "grant_nets_if_v4", AF_INET, true, true },
+	{ "grant_nets_if_v6", AF_INET6, true, true },
 };
+
+/* The first set of interface-scoped grants. */
+#define GRANT_SETS_IFACE 4
+
+static size_t grant_set_of(const struct jit_elem *e)
+{
+	return (e->iface ? GRANT_SETS_IFACE : 0) + (e->interval ? 2 : 0) +
+	       (e->family == AF_INET ? 0 : 1);
+}
 
 enum {
 	SET_ID_PROTECTED = 1,
@@ -101,9 +123,10 @@ enum {
  * One element of a grant set as bytes: which set, its key (and key end in
  * an interval set), and when it ends (absolute, ms; UINT64_MAX without a
  * timeout). What the kernel holds and what the records want are compared
- * in this form, whatever the set's key is made of.
+ * in this form, whatever the set's key is made of. The longest key is an
+ * interface-scoped IPv6 set's: ifname 16, address 16, proto 4, port 4.
  */
-#define RAW_KEY_MAX 48
+#define RAW_KEY_MAX (IFNAMSIZ + 16 + 8)
 struct raw_elem {
 	uint8_t set; /* index into grant_sets */
 	uint8_t len;
@@ -111,6 +134,20 @@ struct raw_elem {
 	uint8_t key_end[RAW_KEY_MAX];
 	uint64_t end_ms;
 };
+
+/*
+ * Per-source meters in front of the SPA port's global limit: a source
+ * (an IPv4 address, an IPv6 /64) over its own rate is dropped before it
+ * can use the global budget, so that one sender cannot starve the others.
+ * Entries go 10 s after a source's last packet; a full set (a flood of
+ * spoofed sources) leaves new sources to the global limit alone.
+ */
+#define SET_SPA_METER_V4     "spa_meter_v4"
+#define SET_SPA_METER_V6     "spa_meter_v6"
+#define SET_ID_SPA_METER_V4  100
+#define SET_ID_SPA_METER_V6  101
+#define SPA_METER_SIZE	     65535
+#define SPA_METER_TIMEOUT_MS 10000
 
 struct jit_table {
 	struct jit_nft *nft;
@@ -441,6 +478,37 @@ static void e_limit(struct builder *bld, uint64_t rate, uint32_t burst)
 	e_add(bld, e);
 }
 
+/*
+ * "update @set { <key in REG32_00> limit rate over R/second burst B
+ * packets }": true for a packet over its key's own rate.
+ */
+static void e_meter_over(struct builder *bld, const char *set, uint32_t set_id,
+			 uint64_t rate, uint32_t burst)
+{
+	struct nftnl_expr *e = e_new(bld, "dynset");
+	struct nftnl_expr *lim;
+
+	if (!e)
+		return;
+	lim = nftnl_expr_alloc("limit");
+	if (!lim) {
+		nftnl_expr_free(e);
+		bld->err = -ENOMEM;
+		return;
+	}
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, rate);
+	nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_BURST, burst);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, set_id);
+	nftnl_expr_add_expr(e, NFTNL_EXPR_DYNSET_EXPRESSIONS, lim);
+	e_add(bld, e);
+}
+
 static void e_log(struct builder *bld, uint16_t group, const char *prefix,
 		  uint32_t snaplen)
 {
@@ -737,16 +805,26 @@ static void emit_grant_sets(struct builder *bld, bool flush)
 		if (g->interval) {
 			static const uint8_t f4[] = { 4, 1, 2 };
 			static const uint8_t f6[] = { 16, 1, 2 };
+			static const uint8_t fi4[] = { IFNAMSIZ, 4, 1, 2 };
+			static const uint8_t fi6[] = { IFNAMSIZ, 16, 1, 2 };
 
 			flags |= NFT_SET_INTERVAL | NFT_SET_CONCAT;
-			nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT,
-					   v4 ? f4 : f6, 3);
+			if (g->iface)
+				nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT,
+						   v4 ? fi4 : fi6, 4);
+			else
+				nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT,
+						   v4 ? f4 : f6, 3);
 		}
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
-				  DT_CONCAT3(v4 ? DT_IPV4 : DT_IPV6, DT_PROTO,
-					     DT_SERVICE));
-		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 12 : 24);
+				  g->iface ? DT_CONCAT4(DT_IFNAME,
+							v4 ? DT_IPV4 : DT_IPV6,
+							DT_PROTO, DT_SERVICE)
+					   : DT_CONCAT3(v4 ? DT_IPV4 : DT_IPV6,
+							DT_PROTO, DT_SERVICE));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN,
+				  (g->iface ? IFNAMSIZ : 0) + (v4 ? 12 : 24));
 		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, GRANT_SET_TIMEOUT_MS);
 		emit_set(bld, s, flush);
 		nftnl_set_free(s);
@@ -824,10 +902,81 @@ static void e_udp_dport(struct builder *bld, uint16_t port)
  * copied whole to their own NFLOG group (at most so many per second), and
  * dropped, so that the port answers nothing, not even ICMP.
  */
+static void emit_spa_meters(struct builder *bld, const struct jit_ruleset *rs)
+{
+	for (int v4 = 1; v4 >= 0; v4--) {
+		const char *name = v4 ? SET_SPA_METER_V4 : SET_SPA_METER_V6;
+		uint32_t id = v4 ? SET_ID_SPA_METER_V4 : SET_ID_SPA_METER_V6;
+		struct nftnl_set *s;
+
+		if (!rs->spa_port)
+			return;
+		s = set_new(bld, name, id);
+		if (!s)
+			return;
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
+				  NFT_SET_EVAL | NFT_SET_TIMEOUT);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+				  v4 ? DT_IPV4 : DT_IPV6);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 4 : 16);
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, SPA_METER_SIZE);
+		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, SPA_METER_TIMEOUT_MS);
+		emit_set(bld, s, false);
+		nftnl_set_free(s);
+	}
+}
+
+/*
+ * "udp dport P update @spa_meter_v4 { ip saddr limit rate over R/second
+ * burst B packets } drop", and for IPv6 keyed by the source's /64.
+ */
+static void emit_spa_meter_rules(struct builder *bld,
+				 const struct jit_ruleset *rs)
+{
+	static const uint8_t mask64[16] = { 0xff, 0xff, 0xff, 0xff,
+					    0xff, 0xff, 0xff, 0xff };
+	static const uint8_t zero[16];
+
+	for (int v4 = 1; v4 >= 0; v4--) {
+		rule_begin(bld, CHAIN_INPUT);
+		e_udp_dport(bld, rs->spa_port);
+		e_nfproto(bld, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		e_payload(bld, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
+			  v4 ? 4 : 16, NFT_REG32_00);
+		if (!v4) {
+			struct nftnl_expr *e = e_new(bld, "bitwise");
+
+			if (e) {
+				nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG,
+						   NFT_REG32_00);
+				nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG,
+						   NFT_REG32_00);
+				nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN,
+						   16);
+				nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK,
+					       mask64, 16);
+				nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero,
+					       16);
+			}
+			e_add(bld, e);
+		}
+		e_meter_over(bld, v4 ? SET_SPA_METER_V4 : SET_SPA_METER_V6,
+			     v4 ? SET_ID_SPA_METER_V4 : SET_ID_SPA_METER_V6,
+			     JIT_SPA_SOURCE_RATE, JIT_SPA_SOURCE_BURST);
+		e_verdict(bld, NF_DROP);
+		rule_end(bld, v4 ? "rule 'udp dport P update @spa_meter_v4 { "
+				   "ip saddr limit rate over ... } drop'"
+				 : "rule 'udp dport P update @spa_meter_v6 { "
+				   "ip6 saddr & ffff:ffff:ffff:ffff:: limit "
+				   "rate over ... } drop'");
+	}
+}
+
 static void emit_spa_rules(struct builder *bld, const struct jit_ruleset *rs)
 {
 	if (!rs->spa_port)
 		return;
+	emit_spa_meter_rules(bld, rs);
 	rule_begin(bld, CHAIN_INPUT);
 	e_udp_dport(bld, rs->spa_port);
 	e_limit(bld, JIT_SPA_LOG_RATE, JIT_SPA_LOG_RATE);
@@ -861,22 +1010,31 @@ static void emit_established_accept(struct builder *bld)
 	rule_end(bld, "rule 'ct state established,related accept'");
 }
 
-/* "ip saddr . meta l4proto . th dport @grants_v4 accept", one per set. */
+/*
+ * "ip saddr . meta l4proto . th dport @grants_v4 accept", one per set;
+ * "iifname . ip saddr . ..." for the sets of interface-scoped grants.
+ */
 static void emit_grant_accepts(struct builder *bld)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
 		const struct grant_set_def *g = &grant_sets[i];
 		bool v4 = g->family == AF_INET;
-		char what[96];
+		/* iifname takes REG32_00..03 (IFNAMSIZ bytes). */
+		uint32_t saddr = g->iface ? NFT_REG32_04 : NFT_REG32_00;
+		char what[112];
 
 		snprintf(what, sizeof(what),
-			 "rule '%s saddr . meta l4proto . th dport @%s accept'",
-			 v4 ? "ip" : "ip6", g->name);
+			 "rule '%s%s saddr . meta l4proto . th dport @%s "
+			 "accept'",
+			 g->iface ? "iifname . " : "", v4 ? "ip" : "ip6",
+			 g->name);
 		rule_begin(bld, CHAIN_INPUT);
 		e_nfproto(bld, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		if (g->iface)
+			e_meta(bld, NFT_META_IIFNAME, NFT_REG32_00);
 		e_payload(bld, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
-			  v4 ? 4 : 16, NFT_REG32_00);
-		e_proto_port(bld, v4 ? NFT_REG32_01 : NFT_REG32_04);
+			  v4 ? 4 : 16, saddr);
+		e_proto_port(bld, saddr + (v4 ? 1 : 4));
 		e_lookup(bld, NFT_REG32_00, g->name,
 			 SET_ID_GRANTS + (uint32_t)i, false, false);
 		e_verdict(bld, NF_ACCEPT);
@@ -999,6 +1157,7 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	/* Without a view of the kernel's elements: flush, then add all. */
 	emit_grant_sets(&bld, a->sync_grants && (replace || !a->diff));
 	emit_unrecorded_set(&bld);
+	emit_spa_meters(&bld, a->rs);
 	if (a->sync_grants) {
 		if (a->diff && !replace) {
 			emit_grant_diff(&bld, a->elems, a->n_elems, t->held,
@@ -1106,6 +1265,11 @@ enum jit_table_mode table_mode(const struct jit_table *t)
 const char *table_name(const struct jit_table *t)
 {
 	return t->name;
+}
+
+uint32_t table_portid(const struct jit_table *t)
+{
+	return nft_portid(t->nft);
 }
 
 static uint32_t mode_flags(enum jit_table_mode m)
@@ -1246,17 +1410,27 @@ static void acc_add(struct elem_acc *acc, size_t i, const uint8_t *key,
 		acc_flush(acc, i);
 }
 
-/* [addr 4|16][proto 1 + 3][port 2 + 2] */
-static uint32_t grant_elem_key(uint8_t *key, const uint8_t *addr, unsigned alen,
+#define GRANT_KEY_MAX (IFNAMSIZ + 24)
+_Static_assert(GRANT_KEY_MAX <= RAW_KEY_MAX, "a raw element holds every key");
+
+/*
+ * [ifname 16 (interface-scoped sets only)][addr 4|16][proto 1 + 3]
+ * [port 2 + 2]; ifname NULL for the others.
+ */
+static uint32_t grant_elem_key(uint8_t *key, const uint8_t *ifname,
+			       const uint8_t *addr, unsigned alen,
 			       uint8_t proto, uint16_t port)
 {
 	uint16_t p = htons(port);
+	unsigned off = ifname ? IFNAMSIZ : 0;
 
-	memset(key, 0, 24);
-	memcpy(key, addr, alen);
-	key[alen] = proto;
-	memcpy(key + alen + 4, &p, 2);
-	return alen + 8;
+	memset(key, 0, GRANT_KEY_MAX);
+	if (ifname)
+		memcpy(key, ifname, IFNAMSIZ);
+	memcpy(key + off, addr, alen);
+	key[off + alen] = proto;
+	memcpy(key + off + alen + 4, &p, 2);
+	return off + alen + 8;
 }
 
 /* Which grant set holds e, and its key bytes there. */
@@ -1265,13 +1439,13 @@ static void elem_raw(const struct jit_elem *e, struct raw_elem *out)
 	unsigned alen = e->family == AF_INET ? 4 : 16;
 
 	memset(out, 0, sizeof(*out));
-	out->set = (uint8_t)((e->interval ? 2 : 0) +
-			     (e->family == AF_INET ? 0 : 1));
-	out->len = (uint8_t)grant_elem_key(out->key, e->addr_lo, alen, e->proto,
-					   e->port_lo);
+	out->set = (uint8_t)grant_set_of(e);
+	out->len = (uint8_t)grant_elem_key(
+		out->key, e->iface ? e->ifname_lo : NULL, e->addr_lo, alen,
+		e->proto, e->port_lo);
 	if (e->interval)
-		grant_elem_key(out->key_end, e->addr_hi, alen, e->proto,
-			       e->port_hi);
+		grant_elem_key(out->key_end, e->iface ? e->ifname_hi : NULL,
+			       e->addr_hi, alen, e->proto, e->port_hi);
 	out->end_ms = e->end_ms;
 }
 
@@ -1648,12 +1822,22 @@ static int elem_of(const struct raw_elem *x, struct jit_elem *out)
 {
 	const struct grant_set_def *g = &grant_sets[x->set];
 	unsigned alen = g->family == AF_INET ? 4 : 16;
+	unsigned off = g->iface ? IFNAMSIZ : 0;
 	const uint8_t *key = x->key, *key_end = g->interval ? x->key_end : key;
 	uint16_t port, port_end;
 
 	memset(out, 0, sizeof(*out));
-	if (x->len != alen + 8 || key_end[alen] != key[alen])
+	if (x->len != off + alen + 8 || key_end[off + alen] != key[off + alen])
 		return -EINVAL;
+	if (g->iface) {
+		out->iface = true;
+		memcpy(out->ifname_lo, key, IFNAMSIZ);
+		memcpy(out->ifname_hi, key_end, IFNAMSIZ);
+		if (memcmp(key, key_end, IFNAMSIZ) > 0)
+			return -EINVAL;
+		key += off;
+		key_end += off;
+	}
 	if (key[alen] != IPPROTO_TCP && key[alen] != IPPROTO_UDP)
 		return -EINVAL;
 	memcpy(&port, key + alen + 4, 2);

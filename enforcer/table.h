@@ -63,6 +63,8 @@ struct jit_table *table_close(struct jit_table *t);
 int table_read_ahead(struct jit_table *t);
 enum jit_table_mode table_mode(const struct jit_table *t);
 const char *table_name(const struct jit_table *t);
+/* Port id of the netlink socket every change to the table goes through. */
+uint32_t table_portid(const struct jit_table *t);
 
 /*
  * Bring the kernel table to the ruleset in one transaction, keeping the

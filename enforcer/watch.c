@@ -10,15 +10,22 @@
 #include "watch.h"
 
 #define WATCH_RCVBUF (4 * 1024 * 1024)
+/*
+ * Datagrams read per wake-up: a process that changes the table without
+ * pause must not keep the loop from the socket and signals.
+ */
+#define WATCH_READS_PER_WAKE 16
 
 struct jit_watch {
 	struct jit_io io;
 	struct mnl_socket *nl;
 	int epfd;
 	char *table;
+	uint32_t own_portid;
 	watch_fn fn;
 	void *userdata;
-	struct jit_tamper pending;
+	struct jit_tamper pending; /* the transaction being read */
+	struct jit_tamper found;   /* foreign ones of this wake-up */
 };
 
 /* Every object message carries its table's name as attribute 1. */
@@ -52,10 +59,23 @@ static bool is_delete(uint16_t msg)
 	}
 }
 
+/* Fold one foreign transaction into what this wake-up reports. */
+static void add_foreign(struct jit_tamper *acc, const struct jit_tamper *t)
+{
+	acc->changes += t->changes;
+	acc->deleted = acc->deleted || t->deleted;
+	acc->transactions++;
+	acc->pid = t->pid;
+	acc->genid = t->genid;
+	acc->portid = t->portid;
+	memcpy(acc->comm, t->comm, sizeof(acc->comm));
+}
+
 static void end_of_transaction(struct jit_watch *w, const struct nlmsghdr *nlh)
 {
 	const struct nlattr *a;
 
+	w->pending.portid = nlh->nlmsg_pid;
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
 	{
 		switch (mnl_attr_get_type(a)) {
@@ -76,18 +96,24 @@ static void end_of_transaction(struct jit_watch *w, const struct nlmsghdr *nlh)
 			break;
 		}
 	}
-	/* Our own commits come back as events too. */
-	if (w->pending.changes && w->pending.pid != getpid())
-		w->fn(w->userdata, &w->pending);
+	/*
+	 * Our own commits come back as events too. They are known by the
+	 * port id of the socket that sent them (the kernel puts it in
+	 * nlmsg_pid), never by the process id: NFTA_GEN_PROC_PID is the pid
+	 * as the initial namespace sees it, not ours inside a PID namespace.
+	 */
+	if (w->pending.changes && nlh->nlmsg_pid != w->own_portid)
+		add_foreign(&w->found, &w->pending);
 	memset(&w->pending, 0, sizeof(w->pending));
 }
 
 static void watch_cb(struct jit_io *io, uint32_t events)
 {
-	struct jit_watch *w = (struct jit_watch *)io;
+	struct jit_watch *w = container_of(io, struct jit_watch, io);
 	char buf[65536];
 
-	for (;;) {
+	(void)events;
+	for (int reads = 0; reads < WATCH_READS_PER_WAKE; reads++) {
 		ssize_t n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		int len;
 
@@ -95,13 +121,11 @@ static void watch_cb(struct jit_io *io, uint32_t events)
 			if (errno == EINTR)
 				continue;
 			if (errno == ENOBUFS) {
-				struct jit_tamper lost = { .lost = true };
-
 				memset(&w->pending, 0, sizeof(w->pending));
-				w->fn(w->userdata, &lost);
+				w->found.lost = true;
 				continue;
 			}
-			return;
+			break;
 		}
 		len = (int)n;
 		for (const struct nlmsghdr *nlh = (const void *)buf;
@@ -122,10 +146,17 @@ static void watch_cb(struct jit_io *io, uint32_t events)
 			}
 		}
 	}
+	/* What is left is read at the next wake-up, after the others. */
+	if (w->found.transactions || w->found.lost) {
+		struct jit_tamper t = w->found;
+
+		memset(&w->found, 0, sizeof(w->found));
+		w->fn(w->userdata, &t);
+	}
 }
 
-int watch_open(const char *table, int epfd, watch_fn fn, void *userdata,
-	       struct jit_watch **ret)
+int watch_open(const char *table, uint32_t own_portid, int epfd, watch_fn fn,
+	       void *userdata, struct jit_watch **ret)
 {
 	int group = NFNLGRP_NFTABLES, size = WATCH_RCVBUF;
 	struct jit_watch *w;
@@ -149,6 +180,7 @@ int watch_open(const char *table, int epfd, watch_fn fn, void *userdata,
 	}
 	socket_buffers(mnl_socket_get_fd(w->nl), size, 0);
 	w->epfd = epfd;
+	w->own_portid = own_portid;
 	w->fn = fn;
 	w->userdata = userdata;
 	r = loop_watch(epfd, &w->io, mnl_socket_get_fd(w->nl), watch_cb,

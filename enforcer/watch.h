@@ -2,8 +2,10 @@
 /*
  * Watching nftables events for changes to our table made by another
  * process. Every transaction ends with NFT_MSG_NEWGEN, which names the
- * process that committed it; a transaction that touched our table and was
- * not ours is reported once, with that process.
+ * process that committed it and, in its header, the netlink port id of the
+ * socket that sent it. A transaction that touched our table and did not
+ * come from our own socket is foreign; the foreign transactions read in one
+ * wake-up of the loop are reported together, once.
  */
 #ifndef JIT_WATCH_H
 #define JIT_WATCH_H
@@ -13,18 +15,23 @@
 #include <sys/types.h>
 
 /**
- * struct jit_tamper - a foreign change to our table
- * @pid: process that committed it (0 if the kernel did not say)
+ * struct jit_tamper - foreign changes to our table
+ * @pid: process that committed the last of them, as the initial PID
+ *       namespace numbers it (0 if the kernel did not say)
  * @comm: its name ("" if unknown)
- * @changes: messages of that transaction that touched our table
+ * @portid: netlink port id of the socket it used
+ * @changes: messages of those transactions that touched our table
+ * @transactions: how many foreign transactions (0: only @lost)
  * @deleted: one of them deleted our table, a chain, a set or a rule
  * @lost: events were lost (ENOBUFS); the table may have changed
- * @genid: ruleset generation after the change
+ * @genid: ruleset generation after the last one
  */
 struct jit_tamper {
 	pid_t pid;
 	char comm[64];
+	uint32_t portid;
 	unsigned changes;
+	unsigned transactions;
 	bool deleted;
 	bool lost;
 	uint32_t genid;
@@ -34,8 +41,12 @@ typedef void (*watch_fn)(void *userdata, const struct jit_tamper *t);
 
 struct jit_watch;
 
-int watch_open(const char *table, int epfd, watch_fn fn, void *userdata,
-	       struct jit_watch **ret);
+/*
+ * Watch table; own_portid is the port id of the socket our own batches go
+ * through (table_portid()), whose transactions are never reported.
+ */
+int watch_open(const char *table, uint32_t own_portid, int epfd, watch_fn fn,
+	       void *userdata, struct jit_watch **ret);
 struct jit_watch *watch_close(struct jit_watch *w);
 
 #endif

@@ -40,4 +40,17 @@ rc=0
 "$ENFORCER" --check >/dev/null 2>&1 || rc=$?
 check "--check without paths is a usage error" [ "$rc" = 2 ]
 
+# fleet.yaml, when --fleet-config is given (it must be root's, as policies).
+printf 'servers: [nats://192.0.2.1:4222]\nhost: web-1\nlabels: {role: web}\n' >"$TMP/fleet.yaml"
+run --fleet-config "$TMP/fleet.yaml"
+check "a good fleet.yaml passes (rc=$rc)" [ "$rc" = 0 ]
+check "and says what it holds" grep -q "fleet.yaml: host web-1, 1 server(s), 1 label(s) OK" <<<"$out"
+printf 'servers: [nats://192.0.2.1:4222]\nhost: web.1\nlable: {role: web}\n' >"$TMP/fleet.yaml"
+run --fleet-config "$TMP/fleet.yaml"
+check "a bad fleet.yaml exits 1 (rc=$rc)" [ "$rc" = 1 ]
+check "with file:line:col" grep -q "fleet.yaml:2:7: error: host 'web.1' is not valid" <<<"$out"
+check "every error" grep -q "fleet.yaml:3:1: error: unknown key 'lable'" <<<"$out"
+run --fleet-config "$TMP/none.yaml"
+check "a missing fleet.yaml given to --check exits 1" bash -c "[ $rc = 1 ] && grep -qi 'no such file' <<<'$out'"
+
 finish

@@ -35,6 +35,11 @@ check "jitctl --help lists commands" [ -n "$help_cmds" ]
 # shellcheck disable=SC2086
 check "every command of jitctl --help is completed" has "$cmds" $help_cmds
 check "the commands being added elsewhere too" has "$cmds" metrics events spa-keygen help
+check "fleet's own commands" has "$(complete_words jitctl fleet "")" init creds request requests approve deny revoke hosts events
+check "fleet request options" has "$(complete_words jitctl fleet request --)" --select --all-hosts --policy --port --from --for --reason --fleet-config
+check "fleet request options after a valued option" has "$(complete_words jitctl fleet --fleet-config f.yaml request --select role=web --)" --policy --from
+check "fleet creds roles" has "$(complete_words jitctl fleet creds "")" host requester approver admin
+check "fleet events options" has "$(complete_words jitctl fleet events --)" --follow --limit
 check "a prefix narrows them" [ "$(complete_words jitctl req)" = "$(printf 'request\nrequests')" ]
 check "global options" has "$(complete_words jitctl --)" --socket --json --help --version
 check "the command found after --socket PATH" \

@@ -605,6 +605,30 @@ class Checker:
         lo, _, hi = port.partition("-")
         return src, port, proto, Key(src, proto, lo, hi or lo)
 
+    def edge_op(self, seen_ids):
+        """The full disk's edge: re-requests of acknowledged live grants
+        (each a new grant's line and the line ending the one it replaces)
+        and approvals of pending requests, so that the journal's last page
+        takes some lines of a pass and not the rest."""
+        rng = self.rng
+        soon = now_ms() + 10000
+        live = [g for g in self.live.values() if g.end_ms > soon and
+                g.policy == self.a.auto_policy]
+        pend = list(self.pending) + list(self.weak_pending)
+        r = rng.random()
+        if r < 0.55 and live:
+            g = rng.choice(live)
+            k = g.key
+            port = str(k.lo) if k.lo == k.hi else "%d-%d" % (k.lo, k.hi)
+            proto = "any" if len(k.protos) == 2 else k.protos[0]
+            return {"op": "request", "policy": g.policy, "port": port,
+                    "protocol": proto, "source": str(k.net),
+                    "duration": rng.randint(120, 600),
+                    "reason": "crash test", "_key": k}
+        if r < 0.85 and pend:
+            return {"op": "approve", "id": rng.choice(pend)}
+        return self.random_op(seen_ids)
+
     def random_op(self, seen_ids):
         rng = self.rng
         r = rng.random()
@@ -645,13 +669,14 @@ def wire(op):
 
 # ---- one cycle: burst, kill, restart, check ------------------------------
 
-def run_burst(agent, chk, rng, hooks, after_kill):
-    """Operations, then SIGKILL."""
+def run_burst(agent, chk, rng, hooks, after_kill, edge=False):
+    """Operations, then SIGKILL. edge: a pipelined burst of re-requests
+    and approvals (edge_op), the disk filled just before it."""
     n = rng.randint(5, 30)
     seen = list(chk.ids)
     ops = []
     replies = []
-    if rng.random() < 0.5:
+    if not edge and rng.random() < 0.5:
         # One at a time. Sometimes a pause mid-burst (long enough for the
         # agent to write its state), then the kill lands right after the
         # last acknowledged reply, or a little later, or much later.
@@ -688,13 +713,15 @@ def run_burst(agent, chk, rng, hooks, after_kill):
         # read yet.
         hooks(None, n)
         for _ in range(n):
-            op = chk.random_op(seen)
+            op = chk.edge_op(seen) if edge else chk.random_op(seen)
             op["_max_before"] = chk.max_id
             ops.append(op)
         got = []
-        if rng.random() < 0.25:
+        if edge or rng.random() < 0.25:
+            # At the edge, mostly every reply is waited for: the pass
+            # that crosses the page must have run.
             agent.send([wire(o) for o in ops])
-            k = rng.randint(0, n - 1)
+            k = n if edge and rng.random() < 0.7 else rng.randint(0, n - 1)
             got = agent.recv_lines(k, 5) if k else []
         else:
             cuts = sorted(rng.sample(range(1, n), rng.randint(0, min(
@@ -1048,10 +1075,56 @@ def main():
         print("# phase=%s: state tmpfs %s (burst %d)" % (
             args.phase, what, chk.count["kills"] + 1), flush=True)
 
+    def journal_room():
+        """Bytes left in the last page of the newest journal file."""
+        try:
+            names = [x for x in os.listdir(args.state_dir)
+                     if x.startswith("journal.") and x[8:].isdigit()]
+        except OSError:
+            return None
+        if not names:
+            return None
+        size = os.path.getsize(os.path.join(args.state_dir, max(names)))
+        return (4096 - size % 4096) % 4096
+
+    def pad_journal():
+        """Pending requests, one at a time and acknowledged, until the
+        journal's last page has room for a few lines only: the pass of
+        the burst that follows then fits in part."""
+        target = rng.randint(40, 900)
+        if disk.filled:
+            disk.free()
+        for _ in range(100):
+            room = journal_room()
+            if room is None or room <= target:
+                return room
+            src, port, proto, key = chk.random_key(False)
+            op = {"op": "request", "policy": args.manual_policy,
+                  "port": port, "protocol": proto, "source": src,
+                  "duration": rng.randint(120, 600), "reason": "pad",
+                  "_key": key, "_max_before": chk.max_id}
+            chk.acked(op, agent.call(wire(op)))
+            chk.count["ops"] += 1
+        return journal_room()
+
+    def edge_burst():
+        """In the full-disk phase's trouble, every burst is an edge burst:
+        pipelined re-requests and approvals, the disk filled just before
+        (hooks)."""
+        k = chk.count["kills"]
+        return args.disk == "full" and trouble_on <= k < trouble_off
+
     def hooks(i, n):
         """Disk trouble at its kills; i is None in a pipelined burst."""
         k = chk.count["kills"]
         if args.disk == "none":
+            return
+        if i is None and edge_burst():
+            room = pad_journal()
+            disk.fill()
+            say("filled up just before a pipelined burst of re-requests "
+                "and approvals, %s bytes left in the journal's last page" %
+                room)
             return
         if (k == trouble_on and not (disk.filled or disk.ro or
                                      disk.ro_deferred) and
@@ -1074,6 +1147,12 @@ def main():
                 say("read-write again")
 
     def after_kill():
+        # After an edge burst the agent mostly restarts with room again
+        # (its new journal file then has a page to fill in the next one).
+        k = chk.count["kills"]
+        if (args.disk == "full" and disk.filled and
+                trouble_on <= k < trouble_off and rng.random() < 0.7):
+            disk.free()
         if disk.ro_deferred:
             disk.ro_deferred = False
             disk.remount("ro")
@@ -1084,7 +1163,8 @@ def main():
     try:
         agent.start()
         for _ in range(args.kills):
-            run_burst(agent, chk, rng, hooks, after_kill)
+            run_burst(agent, chk, rng, hooks, after_kill,
+                      edge=edge_burst())
             agent.start()
             check_after_restart(agent, chk)
         if disk.filled:

@@ -11,6 +11,7 @@
 set -u
 
 : "${BUILD_DIR:?BUILD_DIR must point at the meson build directory}"
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ENFORCER="$BUILD_DIR/enforcer/jit-enforcer"
 JITCTL="$BUILD_DIR/tools/jitctl"
 PROBE="$BUILD_DIR/tests/e2e/probe"
@@ -67,6 +68,18 @@ e2e_cleanup() {
 		kill -9 "$AGENT_PID" 2>/dev/null
 	fi
 	[ -n "$LISTENER_PID" ] && kill -9 "$LISTENER_PID" 2>/dev/null
+	# Every audit line the test made follows docs/audit-schema.json.
+	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+		local logs
+		mapfile -t logs < <(find "$TMP" -name 'audit.log*' -type f 2>/dev/null)
+		if [ ${#logs[@]} -gt 0 ] &&
+			! python3 "$E2E_DIR/../audit-schema-check.py" "$E2E_DIR/../../docs/audit-schema.json" \
+				"${logs[@]}" >"$TMP/schema.out" 2>&1; then
+			echo "not ok - audit lines that do not follow docs/audit-schema.json:" >&2
+			head -20 "$TMP/schema.out" >&2
+			FAILS=$((FAILS + 1))
+		fi
+	fi
 	jobs -p | xargs -r kill -9 2>/dev/null
 	for ns in "$NS_VM" "$NS_C1" "$NS_C2"; do
 		# Processes left in a namespace would keep it alive.
@@ -262,11 +275,11 @@ write_policy() {
 on_cleanup() { CLEANUP+=("$*"); }
 
 # Long-lived TCP sessions that send a line and wait for its echo on demand:
-#   session_open NAME NSFUNC ADDR PORT; session_ok NAME; session_close NAME
+#   session_open NAME NSFUNC ADDR PORT [SRC]; session_ok NAME; session_close NAME
 session_open() {
-	local name="$1" ns="$2" addr="$3" port="$4" fd
+	local name="$1" ns="$2" addr="$3" port="$4" src="${5:-}" fd
 	mkfifo "$TMP/$name.in"
-	"$ns" "$PROBE" session "$addr" "$port" <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
+	"$ns" "$PROBE" session "$addr" "$port" $src <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
 	exec {fd}>"$TMP/$name.in"
 	eval "SESSION_FD_$name=$fd"
 	wait_for "session $name connected" 5 grep -q '^connected' "$TMP/$name.out"

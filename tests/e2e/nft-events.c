@@ -4,11 +4,12 @@
  * agent or `nft monitor` would be: it joins NFNLGRP_NFTABLES in its
  * namespace and prints one line per set element added or deleted,
  *
- *   add|delete TABLE SET ADDR[-ADDR_END] . PROTO . PORT[-PORT_END]
+ *   add|delete TABLE SET [IFNAME[-IFNAME_END] . ]ADDR[-ADDR_END] . PROTO .
+ *                                                     PORT[-PORT_END]
  *
- * for keys shaped as the grant sets' (address . proto . port), hex for any
- * other, and "lost N" when the kernel dropped events (ENOBUFS). It prints
- * "listening" once subscribed. With -q it prints only counts at exit
+ * for keys shaped as the grant sets' ([iifname .] address . proto . port),
+ * hex for any other, and "lost N" when the kernel dropped events (ENOBUFS). It
+ * prints "listening" once subscribed. With -q it prints only counts at exit
  * (SIGTERM/SIGINT): "events N elements N lost N".
  *
  *   nft-events [-q]
@@ -19,6 +20,7 @@
 #include <libnftnl/set.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,13 +38,39 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* An interface name of a key, its non-printable bytes as \xNN. */
+static void print_ifname(const uint8_t *n)
+{
+	for (unsigned i = 0; i < IFNAMSIZ && n[i]; i++)
+		if (n[i] > ' ' && n[i] < 0x7f)
+			putchar(n[i]);
+		else
+			printf("\\x%02x", n[i]);
+}
+
 static void print_key(const uint8_t *k, const uint8_t *ke, uint32_t len)
 {
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-	uint32_t alen = len == 12 ? 4 : len == 24 ? 16 : 0;
-	int fam = alen == 4 ? AF_INET : AF_INET6;
+	uint32_t alen, off = 0;
+	int fam;
 	uint16_t p, pe;
 
+	/* The interface-scoped sets: iifname first. */
+	if (len == IFNAMSIZ + 12 || len == IFNAMSIZ + 24) {
+		print_ifname(k);
+		if (ke && memcmp(k, ke, IFNAMSIZ)) {
+			printf("-");
+			print_ifname(ke);
+		}
+		printf(" . ");
+		off = IFNAMSIZ;
+		len -= IFNAMSIZ;
+		k += off;
+		if (ke)
+			ke += off;
+	}
+	alen = len == 12 ? 4 : len == 24 ? 16 : 0;
+	fam = alen == 4 ? AF_INET : AF_INET6;
 	if (!alen) {
 		for (uint32_t i = 0; i < len; i++)
 			printf("%02x", k[i]);

@@ -11,9 +11,10 @@
  *   probe flood6 DST PORT COUNT    COUNT TCP SYNs to [DST]:PORT from random
  *                                  sources in 2001:db8:ff00::/40 (raw)
  *   probe udp ADDR PORT [MS]       exit 0 echoed, 1 refused (ICMP), 2 timeout
- *   probe session ADDR PORT        connect, then for each stdin line send it
- *                                  and print "ok" once echoed, or "fail"
- *                                  (reset, closed or 2 s without echo)
+ *   probe session ADDR PORT [SRC]  connect (from SRC), then for each stdin
+ *                                  line send it and print "ok" once echoed,
+ *                                  or "fail" (reset, closed or 2 s without
+ *                                  echo)
  *   probe ack ADDR PORT [MS [SPORT]]
  *                                  send a lone TCP ACK (no handshake) from a
  *                                  raw socket, IPv4; exit 0 if the host's
@@ -493,8 +494,10 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "unix"))
 		return do_unix(argv[2]);
-	if (argc == 4 && !strcmp(argv[1], "session"))
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "session")) {
+		bind_src = argc == 5 ? argv[4] : NULL;
 		return do_session(argv[2], argv[3]);
+	}
 	fprintf(stderr, "usage: probe listen PORT... | connect ADDR PORT [MS] "
 			"| udp ADDR PORT [MS] | session ADDR PORT\n");
 	return 64;

@@ -12,7 +12,11 @@
 # and state:
 #   main  the state directory on the test's disk (CRASH_KILLS, default 150)
 #   full  the state directory on a small tmpfs, filled up part-way, then
-#         freed again (CRASH_PHASE_KILLS, default 15)
+#         freed again (CRASH_PHASE_KILLS, default 15); in between, every
+#         burst pads the journal with pending requests until its last page
+#         has room for a few lines only, fills the disk just before, and
+#         sends a pipelined burst of re-requests of live grants and
+#         approvals (a pass that fits in part must be undone whole)
 #   ro    the same tmpfs remounted read-only part-way, then read-write
 # CRASH_SEED=N repeats the operations of a run (the kill instants vary; the
 # phases use N, N+1 and N+2);

@@ -156,7 +156,7 @@ check "audit: denial" grep -q '"event":"deny".*"result":"denied"' "$AUDIT"
 check "audit: expiry" grep -q '"event":"expire".*"status_reason":"expired"' "$AUDIT"
 check "audit: revoke with terminate" grep -q '"event":"terminate".*"terminated_sockets"' "$AUDIT"
 check "audit: replacement" grep -q '"event":"replace".*"newer request initiated"' "$AUDIT"
-check "audit: every line is one JSON object with a time" bash -c "! grep -v '^{\"time\":\"[0-9T:.-]*Z\",\"event\":' '$AUDIT'"
+check "audit: every line is one JSON object with a time" bash -c "! grep -v '^{\"time\":\"[0-9T:.-]*Z\",\"host\":\"[^\"]*\",\"event\":' '$AUDIT'"
 
 # --- a hostile client -----------------------------------------------------
 raw() { vm "$PROBE" unix "$SOCK"; }

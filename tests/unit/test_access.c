@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "access.h"
 #include "diag.h"
@@ -34,7 +35,27 @@ static const char policies_yaml[] = "name: ssh\n"
 				    "ports: [{port: 3389, max_duration: 1h}]\n"
 				    "requesters: {users: [alice, bob]}\n"
 				    "approval: manual\n"
-				    "approvers: {users: [bob]}\n";
+				    "approvers: {users: [bob]}\n"
+				    "---\n"
+				    "name: in\n"
+				    "ports: [{port: 2022, max_duration: 1h}]\n"
+				    "interfaces: [eth1]\n"
+				    "requesters: {users: [alice, bob]}\n"
+				    "---\n"
+				    "name: in2\n"
+				    "ports: [{port: 2022, max_duration: 1h}]\n"
+				    "interfaces: [eth1]\n"
+				    "requesters: {users: [alice, bob]}\n"
+				    "---\n"
+				    "name: out\n"
+				    "ports: [{port: 2022, max_duration: 1h}]\n"
+				    "interfaces: [eth0]\n"
+				    "requesters: {users: [alice, bob]}\n"
+				    "---\n"
+				    "name: wild\n"
+				    "ports: [{port: 2022, max_duration: 1h}]\n"
+				    "interfaces: [\"eth*\"]\n"
+				    "requesters: {users: [alice, bob]}\n";
 
 static const struct jit_identity root = { .uid = 0, .name = "root" };
 static const struct jit_identity alice = { .uid = 1000, .name = "alice" };
@@ -49,22 +70,39 @@ struct fake {
 	uint64_t marked[64];
 	size_t n_marked;
 	unsigned updates, resyncs;
-	struct jit_cover *cover; /* for resync */
+	struct jit_scopes *scopes; /* for resync */
 	bool no_table;
 };
 
+static bool same_ifnames(const struct jit_elem *a, const struct jit_elem *b)
+{
+	return a->iface == b->iface &&
+	       (!a->iface || (!memcmp(a->ifname_lo, b->ifname_lo, IFNAMSIZ) &&
+			      !memcmp(a->ifname_hi, b->ifname_hi, IFNAMSIZ)));
+}
+
+/* Interval elements of the same set whose name ranges meet. */
+static bool ifnames_meet(const struct jit_elem *a, const struct jit_elem *b)
+{
+	return a->iface == b->iface &&
+	       (!a->iface ||
+		(memcmp(a->ifname_lo, b->ifname_hi, IFNAMSIZ) <= 0 &&
+		 memcmp(b->ifname_lo, a->ifname_hi, IFNAMSIZ) <= 0));
+}
+
 static bool same_elem(const struct jit_elem *a, const struct jit_elem *b)
 {
-	return a->interval == b->interval && a->family == b->family &&
-	       a->proto == b->proto && !memcmp(a->addr_lo, b->addr_lo, 16) &&
+	return same_ifnames(a, b) && a->interval == b->interval &&
+	       a->family == b->family && a->proto == b->proto &&
+	       !memcmp(a->addr_lo, b->addr_lo, 16) &&
 	       !memcmp(a->addr_hi, b->addr_hi, 16) &&
 	       a->port_lo == b->port_lo && a->port_hi == b->port_hi;
 }
 
 static bool overlaps(const struct jit_elem *a, const struct jit_elem *b)
 {
-	return a->interval && b->interval && a->family == b->family &&
-	       a->proto == b->proto &&
+	return a->interval && b->interval && ifnames_meet(a, b) &&
+	       a->family == b->family && a->proto == b->proto &&
 	       memcmp(a->addr_lo, b->addr_hi, 16) <= 0 &&
 	       memcmp(b->addr_lo, a->addr_hi, 16) <= 0 &&
 	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
@@ -154,7 +192,7 @@ static int f_resync(void *ctx)
 	size_t n = 0;
 
 	f->resyncs++;
-	ck_assert_int_eq(cover_elements(f->cover, &all, &n), 0);
+	ck_assert_int_eq(scopes_elements(f->scopes, &all, &n), 0);
 	free(f->e);
 	f->e = all;
 	f->n = f->cap = n;
@@ -249,7 +287,7 @@ static void core_open(struct world *w)
 
 	w->a = (struct jit_access){
 		.grants = grants_new(),
-		.cover = cover_new(),
+		.scopes = scopes_new(),
 		.policies = w->policies,
 		.kernel = &fake_ops,
 		.kernel_ctx = &w->k,
@@ -261,8 +299,8 @@ static void core_open(struct world *w)
 		.state_dir = w->dir,
 	};
 	ck_assert_ptr_nonnull(w->a.grants);
-	ck_assert_ptr_nonnull(w->a.cover);
-	w->k.cover = w->a.cover;
+	ck_assert_ptr_nonnull(w->a.scopes);
+	w->k.scopes = w->a.scopes;
 	s.userdata = w->a.grants;
 	ck_assert_int_eq(journal_open(w->dir, &s, &w->a.journal, &info, why,
 				      sizeof(why)),
@@ -272,8 +310,9 @@ static void core_open(struct world *w)
 
 static void core_close(struct world *w)
 {
+	access_release(&w->a);
 	journal_close(w->a.journal);
-	cover_free(w->a.cover);
+	scopes_free(w->a.scopes);
 	grants_free(w->a.grants);
 	memset(&w->a, 0, sizeof(w->a));
 }
@@ -501,7 +540,7 @@ UNIT_TEST("durable", test_kernel_refusal_changes_nothing)
 	ck_assert_str_eq(why.code, "kernel-error");
 	ck_assert_uint_eq(w->k.n, 0);
 	ck_assert_uint_eq(grants_count_status(w->a.grants, JIT_INITIATED), 0);
-	ck_assert_uint_eq(cover_count(w->a.cover), 0);
+	ck_assert_uint_eq(scopes_count(w->a.scopes), 0);
 	/* A revoke the kernel refuses leaves the grant as it was. */
 	r = NULL;
 	ck_assert_int_eq(access_request(&w->a, &alice, &t, &r, &why), 0);
@@ -566,7 +605,174 @@ UNIT_TEST("durable", test_unrecorded_grant_refused)
 	ck_assert_int_eq(status_of(w, live), JIT_INITIATED);
 	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_ne(status_of(w, live), JIT_INITIATED);
-	ck_assert_uint_eq(cover_count(w->a.cover), 0);
+	ck_assert_uint_eq(scopes_count(w->a.scopes), 0);
+	world_free(w);
+}
+END_TEST
+
+/* Writes of this process past limit bytes of a file fail (0: no limit). */
+static void file_limit(off_t limit)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+	signal(SIGXFSZ, SIG_IGN);
+	if (limit)
+		rl.rlim_cur = (rlim_t)limit;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* Size of the newest journal file of dir. */
+static off_t journal_size(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char best[300] = "", path[400];
+	struct stat st;
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, JIT_JOURNAL_PREFIX,
+			     strlen(JIT_JOURNAL_PREFIX)) &&
+		    !strchr(e->d_name, '-') && strcmp(e->d_name, best) > 0)
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	closedir(d);
+	ck_assert(best[0]);
+	snprintf(path, sizeof(path), "%s/%s", dir, best);
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/*
+ * The full disk's page boundary: room in the journal for a new grant's
+ * line, not for the line that ends the grant it replaces. The sync fails;
+ * the whole decision is undone: the replaced grant is live again, in
+ * memory and in the kernel, the new one is gone, its id never seen again
+ * (not after a restart either). The old code ended the new grant but left
+ * the acknowledged one revoked and out of the kernel, and the new grant's
+ * line in the file.
+ */
+UNIT_TEST("durable", test_failed_sync_undoes_replacement)
+{
+	struct world *w = world_new();
+	struct jit_request t = ask("192.0.2.5", JIT_PROTO_TCP, 22, 22, 3600,
+				   "ssh"),
+			   *r;
+	_cleanup_free_ char *line = NULL;
+	struct jit_refusal why;
+	uint64_t first, second, third, end1;
+	off_t synced;
+
+	first = grant(w, &alice, t);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	end1 = kernel_end(&w->k, "192.0.2.5", TCP, 22);
+	ck_assert_uint_ne(end1, 0);
+	synced = journal_size(w->dir);
+	line = journal_format_request(grants_get(w->a.grants, first));
+	file_limit(synced + (off_t)strlen(line) + 10 + 12);
+	second = grant(w, &alice, t);
+	ck_assert_uint_gt(second, first);
+	ck_assert_int_eq(status_of(w, first), JIT_REVOKED);
+	ck_assert_int_lt(access_sync(&w->a), 0);
+	ck_assert(access_undone(&w->a, second, access_decision_seq(&w->a)));
+	/* Undone: the first grant as it was, the second never made. */
+	ck_assert_int_eq(status_of(w, first), JIT_INITIATED);
+	ck_assert_uint_eq(grants_get(w->a.grants, first)->replaced_by, 0);
+	ck_assert_ptr_null(grants_get(w->a.grants, second));
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.5", TCP, 22), end1);
+	ck_assert_int_eq(journal_size(w->dir), synced);
+	/* An approval answered in a failed pass leaves the request pending. */
+	file_limit(0);
+	t = ask("192.0.2.7", JIT_PROTO_TCP, 3389, 3389, 60, "gated");
+	third = grant(w, &alice, t);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	file_limit(journal_size(w->dir) + 10);
+	r = NULL;
+	ck_assert_int_eq(
+		access_decide(&w->a, &bob, third, true, NULL, &r, &why) < 0 ||
+			access_sync(&w->a) < 0,
+		1);
+	ck_assert_int_eq(status_of(w, third), JIT_PENDING);
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.7", TCP, 3389), 0);
+	/* A crash now, then a start with room again. */
+	core_close(w);
+	file_limit(0);
+	core_open(w);
+	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
+	ck_assert_int_eq(status_of(w, first), JIT_INITIATED);
+	ck_assert_ptr_null(grants_get(w->a.grants, second));
+	ck_assert_int_eq(status_of(w, third), JIT_PENDING);
+	ck_assert_uint_gt(
+		grant(w, &bob,
+		      ask("192.0.2.6", JIT_PROTO_TCP, 22, 22, 60, "ssh")),
+		third);
+	world_free(w);
+}
+END_TEST
+
+/*
+ * Two re-requests in one pass, each replacing the one before: a failed
+ * sync undoes both, and the grant acknowledged before the pass is live
+ * again, with its own end.
+ */
+UNIT_TEST("durable", test_failed_sync_undoes_chain)
+{
+	struct world *w = world_new();
+	struct jit_request t =
+		ask("192.0.2.8", JIT_PROTO_TCP, 22, 22, 3600, "ssh");
+	_cleanup_free_ char *line = NULL;
+	uint64_t q, r1, r2, end_q;
+	size_t l;
+
+	q = grant(w, &alice, t);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	end_q = kernel_end(&w->k, "192.0.2.8", TCP, 22);
+	line = journal_format_request(grants_get(w->a.grants, q));
+	l = strlen(line) + 10;
+	/* Room for three lines (r1, q's end, r2), not for r1's end. */
+	file_limit(journal_size(w->dir) + 3 * (off_t)l + 23 + 30);
+	r1 = grant(w, &alice, t);
+	r2 = grant(w, &alice, t);
+	ck_assert_int_eq(status_of(w, r1), JIT_REVOKED);
+	ck_assert_int_lt(access_sync(&w->a), 0);
+	file_limit(0);
+	ck_assert_int_eq(status_of(w, q), JIT_INITIATED);
+	ck_assert_ptr_null(grants_get(w->a.grants, r1));
+	ck_assert_ptr_null(grants_get(w->a.grants, r2));
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.8", TCP, 22), end_q);
+	ck_assert_uint_eq(scopes_count(w->a.scopes), 1);
+	world_free(w);
+}
+END_TEST
+
+/*
+ * A revoke whose line a failed sync dropped still holds: appended again
+ * to retry, and marked in the kernel meanwhile.
+ */
+UNIT_TEST("durable", test_failed_sync_keeps_revoke)
+{
+	struct world *w = world_new();
+	struct jit_request *r;
+	struct jit_refusal why;
+	uint64_t seq, live = grant(w, &alice,
+				   ask("192.0.2.9", JIT_PROTO_TCP, 22, 22, 60,
+				       "ssh"));
+
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	file_limit(journal_size(w->dir) + 10);
+	ck_assert_int_ge(access_revoke(&w->a, &alice, live, &r, &why), 0);
+	seq = access_decision_seq(&w->a);
+	ck_assert_int_lt(access_sync(&w->a), 0);
+	/* Its reply says: in force, not yet recorded. */
+	ck_assert(access_unrecorded(&w->a, live, seq));
+	ck_assert(!access_undone(&w->a, live, seq));
+	ck_assert_int_eq(status_of(w, live), JIT_REVOKED);
+	ck_assert_uint_eq(kernel_end(&w->k, "192.0.2.9", TCP, 22), 0);
+	ck_assert_uint_ge(w->k.n_marked, 1);
+	ck_assert_uint_eq(journal_backlog(w->a.journal), 1);
+	file_limit(0);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	core_close(w);
+	core_open(w);
+	ck_assert_int_eq(status_of(w, live), JIT_REVOKED);
 	world_free(w);
 }
 END_TEST
@@ -645,7 +851,7 @@ UNIT_TEST("durable", test_start_kernel_absence_wins)
 	w->k.no_table = true;
 	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
 	ck_assert_int_eq(status_of(w, kept), JIT_INITIATED);
-	ck_assert_uint_gt(cover_count(w->a.cover), 0);
+	ck_assert_uint_gt(scopes_count(w->a.scopes), 0);
 	world_free(w);
 }
 END_TEST
@@ -753,6 +959,130 @@ UNIT_TEST("durable", test_policy_removed_denies_pending)
 	snprintf(want, sizeof(want), "revoke denied #%llu",
 		 (unsigned long long)a);
 	ck_assert_str_eq(w->ev.last, want);
+	world_free(w);
+}
+END_TEST
+
+/* ---- interface-scoped policies ------------------------------------------ */
+
+/* The fake kernel holds the point on that interface (NULL: on all). */
+static bool kernel_holds_on(const struct fake *f, const char *ifname,
+			    const char *addr, uint16_t port)
+{
+	uint8_t a[16] = { 0 }, name[IFNAMSIZ] = { 0 };
+	uint8_t family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(family, addr, a), 1);
+	if (ifname)
+		memcpy(name, ifname, strlen(ifname));
+	for (size_t i = 0; i < f->n; i++) {
+		const struct jit_elem *e = &f->e[i];
+
+		if (e->family != family || memcmp(e->addr_lo, a, 16) > 0 ||
+		    memcmp(a, e->addr_hi, 16) > 0 || e->port_lo > port ||
+		    port > e->port_hi)
+			continue;
+		if (!e->iface ||
+		    (ifname && memcmp(e->ifname_lo, name, IFNAMSIZ) <= 0 &&
+		     memcmp(name, e->ifname_hi, IFNAMSIZ) <= 0))
+			return true;
+	}
+	return false;
+}
+
+/* A world whose core has started (the zones of its policies known). */
+static struct world *world_started(void)
+{
+	struct world *w = world_new();
+
+	ck_assert_int_eq(access_start(&w->a, true, NULL, 0, now_real_ms()), 0);
+	return w;
+}
+
+UNIT_TEST("scopes", test_scoped_grant_holds_on_its_interface)
+{
+	struct world *w = world_started();
+	uint64_t in =
+		grant(w, &alice,
+		      ask("192.0.2.9", JIT_PROTO_TCP, 2022, 2022, 60, "in"));
+
+	ck_assert(kernel_holds_on(&w->k, "eth1", "192.0.2.9", 2022));
+	ck_assert(!kernel_holds_on(&w->k, "eth0", "192.0.2.9", 2022));
+	ck_assert(!kernel_holds_on(&w->k, NULL, "192.0.2.9", 2022));
+	ck_assert_int_eq(status_of(w, in), JIT_INITIATED);
+	world_free(w);
+}
+END_TEST
+
+/*
+ * The same user, source and port under policies of other interfaces are
+ * two rights: the second must not end the first. Under a policy of the
+ * same interfaces it replaces it, as between two policies for all.
+ */
+UNIT_TEST("scopes", test_replace_only_on_the_same_interfaces)
+{
+	struct world *w = world_started();
+	struct jit_request t =
+		ask("192.0.2.9", JIT_PROTO_TCP, 2022, 2022, 60, "in");
+	uint64_t in, out, in2;
+
+	in = grant(w, &alice, t);
+	snprintf(t.policy, sizeof(t.policy), "out");
+	out = grant(w, &alice, t);
+	ck_assert_int_eq(status_of(w, in), JIT_INITIATED);
+	ck_assert_int_eq(status_of(w, out), JIT_INITIATED);
+	ck_assert(kernel_holds_on(&w->k, "eth1", "192.0.2.9", 2022));
+	ck_assert(kernel_holds_on(&w->k, "eth0", "192.0.2.9", 2022));
+	snprintf(t.policy, sizeof(t.policy), "in2");
+	in2 = grant(w, &alice, t);
+	ck_assert_int_eq(status_of(w, in), JIT_REVOKED);
+	ck_assert_str_eq(grants_get(w->a.grants, in)->status_reason,
+			 JIT_REASON_NEWER);
+	ck_assert_int_eq(status_of(w, out), JIT_INITIATED);
+	ck_assert_int_eq(status_of(w, in2), JIT_INITIATED);
+	ck_assert(kernel_holds_on(&w->k, "eth1", "192.0.2.9", 2022));
+	world_free(w);
+}
+END_TEST
+
+/*
+ * After a crash, a host granted under a wildcard policy is found in the
+ * kernel (a one-address box on the names of eth*), and so is one on a
+ * single name: neither is ended as missing.
+ */
+UNIT_TEST("scopes", test_start_finds_scoped_elements)
+{
+	struct world *w = world_started();
+	uint64_t wild = grant(w, &alice,
+			      ask("192.0.2.9", JIT_PROTO_TCP, 2022, 2022, 600,
+				  "wild")),
+		 in = grant(w, &bob,
+			    ask("192.0.2.10", JIT_PROTO_TCP, 2022, 2022, 600,
+				"in")),
+		 gone = grant(w, &bob,
+			      ask("192.0.2.11", JIT_PROTO_TCP, 2022, 2022, 600,
+				  "in"));
+
+	ck_assert(kernel_holds_on(&w->k, "eth7", "192.0.2.9", 2022));
+	/*
+	 * The kernel lost the last one's element; of the first, only its
+	 * boxes on the names of eth* but eth0 and eth1 are read back (the
+	 * start looks for a host in the interval sets too).
+	 */
+	for (size_t i = 0; i < w->k.n;)
+		if (!memcmp(w->k.e[i].addr_lo, "\xc0\x00\x02\x0b", 4) ||
+		    (!memcmp(w->k.e[i].addr_lo, "\xc0\x00\x02\x09", 4) &&
+		     !w->k.e[i].interval))
+			w->k.e[i] = w->k.e[--w->k.n];
+		else
+			i++;
+	ck_assert(!kernel_holds_on(&w->k, "eth0", "192.0.2.9", 2022));
+	core_close(w);
+	core_open(w);
+	ck_assert_int_eq(access_start(&w->a, false, NULL, 0, now_real_ms()), 0);
+	ck_assert_int_eq(status_of(w, wild), JIT_INITIATED);
+	ck_assert_int_eq(status_of(w, in), JIT_INITIATED);
+	ck_assert_int_ne(status_of(w, gone), JIT_INITIATED);
 	world_free(w);
 }
 END_TEST

@@ -8,6 +8,8 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -60,6 +62,14 @@ static struct jit_request request(uint64_t id, enum jit_status st)
 		r.end_ms = T0 + 601000;
 	}
 	return r;
+}
+
+static enum jit_status status_of_g(struct jit_grants *g, uint64_t id)
+{
+	struct jit_request *r = grants_get(g, id);
+
+	ck_assert_ptr_nonnull(r);
+	return r->status;
 }
 
 static void assert_same(const struct jit_request *a,
@@ -154,7 +164,8 @@ static char *last_journal(const char *dir)
 
 	while (d && (e = readdir(d))) {
 		if (strncmp(e->d_name, JIT_JOURNAL_PREFIX,
-			    strlen(JIT_JOURNAL_PREFIX)))
+			    strlen(JIT_JOURNAL_PREFIX)) ||
+		    strchr(e->d_name, '-'))
 			continue;
 		if (!best || strcmp(e->d_name, best) > 0) {
 			free(best);
@@ -201,6 +212,306 @@ UNIT_TEST("journal", test_torn_tail_is_cut)
 		ck_assert_int_eq(stat(path, &st2), 0);
 		ck_assert_int_eq(st2.st_size, st.st_size - 14);
 	}
+	journal_close(j);
+	grants_free(g);
+	rm_rf(dir);
+}
+END_TEST
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Names in dir that contain part (kept-aside files, markers). */
+static unsigned count_named(const char *dir, const char *part)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	while (d && (e = readdir(d)))
+		n += strstr(e->d_name, part) != NULL;
+	closedir(d);
+	return n;
+}
+
+/* Rewrite path with the byte at off changed. */
+static void flip_byte(const char *path, size_t off)
+{
+	size_t len;
+	_cleanup_free_ char *text = golden_read(path, &len);
+	FILE *f;
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_lt(off, len);
+	text[off] ^= 0x01;
+	f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+/* Offset of the start of line n (1-based) of path. */
+static size_t line_offset(const char *path, unsigned n)
+{
+	_cleanup_free_ char *text = golden_read(path, NULL);
+	size_t off = 0;
+
+	ck_assert_ptr_nonnull(text);
+	while (--n) {
+		char *nl = strchr(text + off, '\n');
+
+		ck_assert_ptr_nonnull(nl);
+		off = (size_t)(nl - text) + 1;
+	}
+	return off;
+}
+
+/*
+ * A damaged line in an older journal file (a disk error, not a crash):
+ * it is skipped and reported with its file and line, the records after
+ * it, in that file and the next, are kept (they were answered), the file
+ * is kept aside and never cut, and ids skip past what the line could
+ * have named. The old code cut the file there: records 2 to 4 were lost,
+ * and ids 2 to 4 given again.
+ */
+UNIT_TEST("journal", test_damaged_line_skipped)
+{
+	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *name = NULL,
+			    *path = NULL;
+	struct jit_grants *g = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	off_t size;
+
+	for (uint64_t id = 1; id <= 3; id++) {
+		struct jit_request r = request(id, JIT_INITIATED);
+
+		ck_assert_int_eq(journal_append_request(j, &r, false), 0);
+	}
+	ck_assert_int_eq(journal_sync(j), 0);
+	journal_close(j);
+	name = last_journal(dir);
+	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+	/* A second file, as the next start writes. */
+	grants_free(g);
+	g = grants_new();
+	j = open_into(dir, g, &info);
+	{
+		struct jit_request r = request(4, JIT_INITIATED);
+
+		ck_assert_int_eq(journal_append_request(j, &r, false), 0);
+	}
+	ck_assert_int_eq(journal_sync(j), 0);
+	journal_close(j);
+	/* Record 1 (line 2, after the header) gets a flipped bit. */
+	flip_byte(path, line_offset(path, 2) + 20);
+	size = file_size(path);
+
+	grants_free(g);
+	g = grants_new();
+	j = open_into(dir, g, &info);
+	ck_assert_uint_eq(info.journal_damaged, 1);
+	ck_assert_uint_eq(info.damaged_files, 1);
+	ck_assert_str_eq(info.damaged_file, name);
+	ck_assert_uint_eq(info.damaged_line, 2);
+	ck_assert_uint_eq(info.cut_bytes, 0);
+	ck_assert_ptr_null(grants_get(g, 1));
+	ck_assert_ptr_nonnull(grants_get(g, 2));
+	ck_assert_ptr_nonnull(grants_get(g, 3));
+	ck_assert_ptr_nonnull(grants_get(g, 4));
+	ck_assert_uint_ge(info.next_id, 5 + JIT_JOURNAL_DAMAGE_ID_SKIP);
+	/* Kept whole, and aside. */
+	ck_assert_int_eq(file_size(path), size);
+	ck_assert_uint_eq(count_named(dir, ".damaged-"), 1);
+	journal_close(j);
+	grants_free(g);
+	rm_rf(dir);
+}
+END_TEST
+
+/*
+ * An older file whose end is damaged (it was synced whole before the next
+ * file began): damage, not a torn tail; kept, not cut.
+ */
+UNIT_TEST("journal", test_older_file_tail_is_damage)
+{
+	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *name = NULL,
+			    *path = NULL;
+	struct jit_grants *g = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	struct jit_request a = request(1, JIT_INITIATED);
+	off_t size;
+
+	ck_assert_int_eq(journal_append_request(j, &a, false), 0);
+	a.status = JIT_REVOKED;
+	ck_assert_int_eq(journal_append_request(j, &a, false), 0);
+	ck_assert_int_eq(journal_sync(j), 0);
+	journal_close(j);
+	name = last_journal(dir);
+	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+	grants_free(g);
+	g = grants_new();
+	journal_close(open_into(dir, g, &info)); /* the next file */
+	/* The revoke, the older file's last line, is damaged. */
+	flip_byte(path, line_offset(path, 3) + 12);
+	size = file_size(path);
+	grants_free(g);
+	g = grants_new();
+	j = open_into(dir, g, &info);
+	ck_assert_uint_eq(info.journal_damaged, 1);
+	ck_assert_uint_eq(info.damaged_line, 3);
+	ck_assert_int_eq(file_size(path), size);
+	ck_assert_uint_ge(info.next_id, 2 + JIT_JOURNAL_DAMAGE_ID_SKIP);
+	journal_close(j);
+	grants_free(g);
+	rm_rf(dir);
+}
+END_TEST
+
+/*
+ * The newest file cut short inside a line (a disk that lost bytes, or a
+ * torn write): the tail is cut, and ids skip past what it could have
+ * named (the old code gave the revoked grant's successor's id again).
+ */
+UNIT_TEST("journal", test_newest_tail_cut_ids_skip)
+{
+	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *name = NULL,
+			    *path = NULL;
+	struct jit_grants *g = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	struct jit_request a = request(1, JIT_INITIATED),
+			   b = request(2, JIT_INITIATED);
+	size_t off;
+
+	ck_assert_int_eq(journal_append_request(j, &a, false), 0);
+	ck_assert_int_eq(journal_append_request(j, &b, false), 0);
+	ck_assert_int_eq(journal_sync(j), 0);
+	journal_close(j);
+	name = last_journal(dir);
+	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+	off = line_offset(path, 3); /* record 2 */
+	ck_assert_int_eq(truncate(path, (off_t)off + 30), 0);
+	grants_free(g);
+	g = grants_new();
+	j = open_into(dir, g, &info);
+	ck_assert_uint_eq(info.cut_bytes, 30);
+	ck_assert_uint_eq(info.journal_damaged, 0);
+	ck_assert_ptr_nonnull(grants_get(g, 1));
+	ck_assert_ptr_null(grants_get(g, 2));
+	ck_assert_uint_gt(info.next_id, 2 + JIT_JOURNAL_ID_BLOCK);
+	ck_assert_int_eq(file_size(path), (off_t)off);
+	journal_close(j);
+	grants_free(g);
+	rm_rf(dir);
+}
+END_TEST
+
+/* Writes of this process past limit bytes of a file fail (0: no limit). */
+static void file_limit(off_t limit)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+	signal(SIGXFSZ, SIG_IGN);
+	if (limit)
+		rl.rlim_cur = (rlim_t)limit;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/*
+ * A sync that fails is all or nothing: the file goes back to its size at
+ * the last sync, the lines since (written or waiting) are dropped, and a
+ * reopen finds none of them; ids reserved by a synced line stay reserved.
+ * The old code left the lines that had fit in the file: a grant answered
+ * not-recorded came back after a restart.
+ */
+UNIT_TEST("journal", test_failed_sync_rolls_back)
+{
+	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *name = NULL,
+			    *path = NULL, *line = NULL;
+	struct jit_grants *g = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	struct jit_request a = request(1, JIT_INITIATED),
+			   b = request(2, JIT_INITIATED), end = a;
+	off_t synced;
+
+	ck_assert_int_eq(journal_append_request(j, &a, false), 0);
+	ck_assert_int_eq(journal_reserve_ids(j, 100), 0);
+	ck_assert_uint_eq(journal_reserved(j), 100);
+	name = last_journal(dir);
+	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+	synced = file_size(path);
+	/* Room for b's line, not for the line after it. */
+	line = journal_format_request(&b);
+	ck_assert_ptr_nonnull(line);
+	file_limit(synced + (off_t)strlen(line) + 10 + 5);
+	ck_assert_int_eq(journal_append_request(j, &b, false), 0);
+	end.status = JIT_REVOKED;
+	snprintf(end.status_reason, sizeof(end.status_reason),
+		 "newer request initiated");
+	ck_assert_int_lt(journal_append_request(j, &end, true), 0);
+	ck_assert_uint_eq(journal_backlog(j), 1);
+	ck_assert_int_lt(journal_sync(j), 0);
+	file_limit(0);
+	ck_assert_int_eq(file_size(path), synced);
+	ck_assert_uint_eq(journal_backlog(j), 0);
+	ck_assert(journal_degraded(j));
+	/* As after a kill -9 now. */
+	grants_free(g);
+	g = grants_new();
+	journal_close(open_into(dir, g, &info));
+	ck_assert_int_eq(status_of_g(g, 1), JIT_INITIATED);
+	ck_assert_ptr_null(grants_get(g, 2));
+	ck_assert_uint_ge(info.next_id, 100);
+	/* And the journal takes lines again once there is room. */
+	ck_assert_int_eq(journal_append_request(j, &b, false), 0);
+	ck_assert_int_eq(journal_sync(j), 0);
+	ck_assert(!journal_degraded(j));
+	journal_close(j);
+	grants_free(g);
+	rm_rf(dir);
+}
+END_TEST
+
+/* A rollback whose cut failed left a marker: the bytes after it are void. */
+UNIT_TEST("journal", test_void_marker_honoured)
+{
+	_cleanup_free_ char *dir = scratch_dir("jit-journal"), *name = NULL,
+			    *path = NULL, *mark = NULL;
+	struct jit_grants *g = grants_new();
+	struct jit_journal_info info;
+	struct jit_journal *j = open_into(dir, g, &info);
+	struct jit_request a = request(1, JIT_INITIATED),
+			   b = request(2, JIT_INITIATED);
+	off_t synced;
+	int fd;
+
+	ck_assert_int_eq(journal_append_request(j, &a, false), 0);
+	ck_assert_int_eq(journal_sync(j), 0);
+	name = last_journal(dir);
+	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+	synced = file_size(path);
+	ck_assert_int_eq(journal_append_request(j, &b, false), 0);
+	journal_close(j);
+	ck_assert_int_ge(
+		asprintf(&mark, "%s.void-%lld", path, (long long)synced), 0);
+	fd = open(mark, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	grants_free(g);
+	g = grants_new();
+	j = open_into(dir, g, &info);
+	ck_assert_ptr_nonnull(grants_get(g, 1));
+	ck_assert_ptr_null(grants_get(g, 2));
+	ck_assert_uint_gt(info.void_bytes, 0);
+	ck_assert_uint_eq(info.journal_damaged, 0);
 	journal_close(j);
 	grants_free(g);
 	rm_rf(dir);

@@ -149,6 +149,76 @@ static void check_invariants(const char *name, const struct jit_ruleset *r)
 			port = next;
 		}
 	}
+
+	/*
+	 * Grant zones: no two name ranges meet (the kernel refuses
+	 * overlapping intervals); the ranges of a zone that lists a pattern
+	 * lie inside the pattern's names, those of the other zones outside.
+	 */
+	for (size_t i = 0; i < r->n_zones; i++) {
+		const struct jit_iface_zone *z = &r->zones[i];
+
+		ck_assert_msg(z->n_ranges && z->n_patterns, "%s: zone %zu",
+			      name, i);
+		for (size_t k = 0; k < z->n_ranges; k++) {
+			const struct jit_ifrange *x = &z->ranges[k];
+
+			ck_assert_msg(memcmp(x->lo, x->hi, IFNAMSIZ) <= 0,
+				      "%s: zone %zu range %zu", name, i, k);
+			for (size_t j = 0; j <= i; j++)
+				for (size_t m = 0;
+				     m < (j == i ? k : r->zones[j].n_ranges);
+				     m++) {
+					const struct jit_ifrange *y =
+						&r->zones[j].ranges[m];
+
+					ck_assert_msg(
+						memcmp(x->hi, y->lo, IFNAMSIZ) <
+								0 ||
+							memcmp(y->hi, x->lo,
+							       IFNAMSIZ) < 0,
+						"%s: zones %zu and %zu meet",
+						name, j, i);
+				}
+		}
+		for (size_t q = 0; q < z->n_patterns; q++) {
+			const char *pat = z->patterns[q];
+			size_t n = strlen(pat);
+			uint8_t lo[IFNAMSIZ] = { 0 }, hi[IFNAMSIZ] = { 0 };
+
+			memcpy(lo, pat, n - (pat[n - 1] == '*'));
+			memcpy(hi, lo, IFNAMSIZ);
+			if (pat[n - 1] == '*')
+				memset(hi + n - 1, 0xff, IFNAMSIZ - (n - 1));
+			for (size_t j = 0; j < r->n_zones; j++) {
+				bool listed = false;
+
+				for (size_t t = 0; t < r->zones[j].n_patterns;
+				     t++)
+					listed = listed ||
+						 streq(r->zones[j].patterns[t],
+						       pat);
+				for (size_t m = 0; m < r->zones[j].n_ranges;
+				     m++) {
+					const struct jit_ifrange *y =
+						&r->zones[j].ranges[m];
+					bool in = memcmp(lo, y->lo, IFNAMSIZ) <=
+							  0 &&
+						  memcmp(y->hi, hi, IFNAMSIZ) <=
+							  0;
+					bool out =
+						memcmp(y->hi, lo, IFNAMSIZ) <
+							0 ||
+						memcmp(hi, y->lo, IFNAMSIZ) < 0;
+
+					ck_assert_msg(
+						listed ? in : out,
+						"%s: pattern %s and zone %zu",
+						name, pat, j);
+				}
+			}
+		}
+	}
 }
 
 UNIT_LOOP_TEST("golden", test_golden, golden_count(&golden))

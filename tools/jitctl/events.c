@@ -100,6 +100,9 @@ static void event_line(json_t *e)
 		       ": %lld connection(s) terminated, %lld flow(s) deleted",
 		       (long long)num(e, "terminated_sockets"),
 		       (long long)num(e, "deleted_flows"));
+	if (num(e, "spared_connections") > 0)
+		append(line, sizeof(line), &off, ", %lld spared",
+		       (long long)num(e, "spared_connections"));
 	text_make_safe(line);
 	printf("%s\n", line);
 }

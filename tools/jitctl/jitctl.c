@@ -33,6 +33,7 @@
 	C(reload)       \
 	C(spa_keygen)   \
 	C(import_azure) \
+	C(fleet)        \
 	C(help)
 
 #define COMMAND_DECLARE(name) extern const struct command command_##name;

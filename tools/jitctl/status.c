@@ -75,6 +75,15 @@ static void print_protected(json_t *rs)
 
 static void print_journal(json_t *jr)
 {
+	const char *damaged = str(jr, "damaged");
+
+	if (damaged && *damaged)
+		printf("journal:     DEGRADED in %s: %s (skipped, the records "
+		       "after them kept, the file kept aside as "
+		       "*.damaged-*)\n",
+		       str(jr, "state_dir"), damaged);
+	if (damaged && *damaged && streq(str(jr, "error"), "damaged"))
+		return;
 	if (streq(str(jr, "state"), "degraded"))
 		printf("journal:     DEGRADED in %s: %s; %lld "
 		       "decision(s) "
@@ -116,6 +125,59 @@ static void print_spa(json_t *spa)
 		       "rejected; the last good one stays in force:\n"
 		       "%s",
 		       str(spa, "errors"));
+}
+
+/* Fleet mode: this host's name and labels, and whether NATS answers. */
+static void print_fleet(json_t *fleet)
+{
+	json_t *labels = json_object_get(fleet, "labels");
+	json_t *audit = json_object_get(fleet, "audit");
+	char text[512] = "", since[64];
+	const char *k;
+	json_t *v;
+	size_t off = 0;
+
+	if (!fleet)
+		return;
+	if (!json_is_true(json_object_get(fleet, "enabled"))) {
+		printf("fleet:       off (no %s)\n",
+		       *str(fleet, "config") ? str(fleet, "config")
+					     : "fleet config");
+	} else {
+		json_object_foreach(labels, k, v)
+		{
+			int n = snprintf(text + off, sizeof(text) - off,
+					 "%s%s=%s", off ? "," : "", k,
+					 json_string_value(v) ?: "");
+
+			if (n < 0 || (size_t)n >= sizeof(text) - off)
+				break;
+			off += (size_t)n;
+		}
+		printf("fleet:       host %s (%s), %lld fleet grant(s) live, "
+		       "audit sent to %lld of %lld\n",
+		       str(fleet, "host"), text[0] ? text : "no labels",
+		       (long long)num(fleet, "grants"),
+		       (long long)num(audit, "acked_seq"),
+		       (long long)num(audit, "next_seq") - 1);
+		if (json_is_true(json_object_get(fleet, "reachable"))) {
+			printf("             servers reachable, watching its "
+			       "grants\n");
+		} else {
+			time_text(num(fleet, "unreachable_since_ms"), since,
+				  sizeof(since));
+			printf("             UNREACHABLE since %s%s%s%s: new "
+			       "fleet grants and fleet revokes cannot arrive; "
+			       "local requests work\n",
+			       since, *str(fleet, "last_error") ? " (" : "",
+			       str(fleet, "last_error"),
+			       *str(fleet, "last_error") ? ")" : "");
+		}
+	}
+	if (json_is_string(json_object_get(fleet, "errors")))
+		printf("             WARNING: the fleet config was rejected:\n"
+		       "%s",
+		       str(fleet, "errors"));
 }
 
 /* The tamper watch and the agent's capabilities. */
@@ -179,6 +241,7 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
 	       (long long)num(reply, "pending"));
 	print_journal(json_object_get(reply, "journal"));
 	print_spa(json_object_get(reply, "spa"));
+	print_fleet(json_object_get(reply, "fleet"));
 	print_guards(reply);
 	print_other_chains(json_object_get(reply, "other_input_chains"));
 	if (json_is_string(json_object_get(reply, "policy_errors")))

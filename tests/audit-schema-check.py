@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Check JSON lines against docs/audit-schema.json.
+
+    audit-schema-check.py SCHEMA FILE...   ("-" reads stdin)
+
+Python's standard library has no JSON Schema validator; this one knows the
+keywords the schema uses (type, required, properties, enum, pattern,
+minLength, minimum) with their JSON Schema meaning, and refuses a schema
+that uses any other, so it cannot pass a line by ignoring a rule. Prints
+each bad line with why; exits 1 if any, 0 if all are good.
+"""
+import json
+import re
+import sys
+
+KNOWN = {"$schema", "$id", "title", "description", "type", "required",
+         "properties", "enum", "pattern", "minLength", "minimum"}
+TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "array": lambda v: isinstance(v, list),
+}
+
+
+def check_schema(s, where="schema"):
+    unknown = set(s) - KNOWN
+    if unknown:
+        raise SystemExit(f"{where}: keywords this checker does not know: {sorted(unknown)}")
+    for name, sub in s.get("properties", {}).items():
+        check_schema(sub, f"{where}.properties.{name}")
+
+
+def errors(v, s, path="$"):
+    t = s.get("type")
+    if t is not None:
+        types = t if isinstance(t, list) else [t]
+        if not any(TYPES[x](v) for x in types):
+            yield f"{path}: {json.dumps(v)} is not of type {t}"
+            return
+    if "enum" in s and v not in s["enum"]:
+        yield f"{path}: {json.dumps(v)} is not one of {s['enum']}"
+    if isinstance(v, str):
+        if "pattern" in s and not re.search(s["pattern"], v):
+            yield f"{path}: {json.dumps(v)} does not match {s['pattern']}"
+        if len(v) < s.get("minLength", 0):
+            yield f"{path}: {json.dumps(v)} is shorter than {s['minLength']}"
+    if TYPES["number"](v) and "minimum" in s and v < s["minimum"]:
+        yield f"{path}: {v} is less than {s['minimum']}"
+    if isinstance(v, dict):
+        for k in s.get("required", []):
+            if k not in v:
+                yield f"{path}: required field '{k}' is missing"
+        for k, sub in s.get("properties", {}).items():
+            if k in v:
+                yield from errors(v[k], sub, f"{path}.{k}")
+
+
+def main():
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    with open(sys.argv[1]) as f:
+        schema = json.load(f)
+    check_schema(schema)
+    bad = lines = 0
+    for name in sys.argv[2:]:
+        f = sys.stdin if name == "-" else open(name, errors="replace")
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            lines += 1
+            try:
+                v = json.loads(line)
+            except ValueError as e:
+                errs = [f"not JSON: {e}"]
+            else:
+                errs = list(errors(v, schema))
+            if errs:
+                bad += 1
+                print(f"{name}:{n}: {'; '.join(errs)}\n    {line.rstrip()[:400]}")
+    print(f"# {lines} line(s) checked, {bad} bad", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
