@@ -8,11 +8,13 @@
 # no record covers goes, a missing one comes back (clean stop: the journal
 # is trusted), an element with another end gets the record's end, one whose
 # record ended while the agent was down goes. After each start the kernel
-# holds exactly the records' elements.
+# holds exactly the records' elements. Grants of interface-scoped policies
+# (a name, a pattern) sit in sets keyed by interface and are compared the
+# same way.
 . "$(dirname "$0")/lib.sh"
 e2e_setup
 
-start_listeners 22
+start_listeners 22 2300 2301
 write_policy ssh <<'Y'
 name: ssh
 ports:
@@ -21,10 +23,23 @@ ports:
   - port: 2200-2210
     max_duration: 1h
 Y
+write_policy lan <<'Y'
+name: lan
+ports: [{port: 2300, max_duration: 1h}]
+interfaces: [v1]
+Y
+write_policy wide <<'Y'
+name: wide
+ports: [{port: 2301, max_duration: 1h}]
+interfaces: ["v*"]
+Y
 
-# The grant sets as sorted "set element" lines, timeouts left out.
+# The grant sets as sorted "set element" lines, timeouts left out. nft
+# cannot print ranges of interface names (its JSON output aborts on them):
+# the sets keyed by interface are listed as the key bytes the kernel holds.
 kernel_elems() {
 	local s
+	{
 	for s in grants_v4 grants_v6 grant_nets_v4 grant_nets_v6; do
 		vm nft -j list set inet "$TABLE" "$s" |
 			jq -r --arg s "$s" '.nftables[] | select(.set) | .set.elem // [] | .[] |
@@ -32,7 +47,13 @@ kernel_elems() {
 					(if .prefix then "\(.prefix.addr)/\(.prefix.len)"
 					 elif .range then "\(.range[0])-\(.range[1])" else tostring end)
 				else tostring end] | "\($s) " + join(" . ")'
-	done | sort
+	done
+	for s in grants_if_v4 grants_if_v6 grant_nets_if_v4 grant_nets_if_v6; do
+		vm nft --debug=netlink list set inet "$TABLE" "$s" 2>&1 |
+			sed -n "s/^[[:space:]]*element \(.*\) : .*/$s \1/p" |
+			sed 's/  */ /g'
+	done
+	} | sort
 }
 # Seconds the kernel has left for the element of a source in grants_v4.
 expires_s() {
@@ -61,8 +82,19 @@ b=$(jitctl request ssh --port 22 --from "$C1_6" --for 30m | grant_id)
 c=$(jitctl request ssh --port 2200-2210 --from 203.0.113.0/24 --for 30m | grant_id)
 d=$(jitctl request ssh --port 22 --from "$C2_4" --for 30m | grant_id)
 check "four grants given" [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] && [ -n "$d" ]
+# On v1 only: a host and a prefix; on every v* interface: a host (for v1
+# alone a host, for the names around it ranges).
+f=$(jitctl request lan --port 2300 --from "$C1_6" --for 30m | grant_id)
+g=$(jitctl request lan --port 2300 --from 2001:db8:2::/64 --for 30m | grant_id)
+h=$(jitctl request wide --port 2301 --from "$C1_4" --for 30m | grant_id)
+check "three interface-scoped grants given" [ -n "$f" ] && [ -n "$g" ] && [ -n "$h" ]
 WANT=$(kernel_elems)
-check "the kernel holds the four grants' elements" [ "$(wc -l <<<"$WANT")" = 4 ]
+N=$(wc -l <<<"$WANT")
+check "the kernel holds the four grants' elements" \
+	[ "$(grep -cE '^grant(s|_nets)_v[46] ' <<<"$WANT")" = 4 ]
+for s in grants_if_v4 grants_if_v6 grant_nets_if_v4 grant_nets_if_v6; do
+	check "the kernel holds elements in $s" grep -q "^$s " <<<"$WANT"
+done
 
 # --- a clean restart, nothing changed: no element is touched --------------
 stop_agent TERM
@@ -71,8 +103,10 @@ start_agent || exit 1
 monitor_stop
 check "clean restart: no element deleted or added" [ -z "$(touched " ")" ]
 check "clean restart: the kernel holds exactly the records' elements" same_as_records
-check "the start says what it kept" grep -q "grant sets: 4 elements kept, 0 added, 0 removed" "$TMP/agent.log"
+check "the start says what it kept" grep -q "grant sets: $N elements kept, 0 added, 0 removed" "$TMP/agent.log"
 expect_tcp c1 "$VM4_1" 22 open
+expect_tcp c1 "$VM6_1" 2300 open
+expect_tcp c1 "$VM4_1" 2301 open
 
 # --- kill -9, nothing changed: the same -----------------------------------
 stop_agent KILL
@@ -109,8 +143,10 @@ a_left=$(expires_s "$C1_4")
 check "grant a's element ends with its record (${a_left}s left, of 30m)" [ "$a_left" -le 1800 ] && [ "$a_left" -gt 1500 ]
 check "the unchanged grants' elements were not touched" \
 	[ -z "$(touched "$C1_6 ")$(touched 203.0.113.0-)" ]
+check "the interface-scoped grants' elements were not touched" \
+	[ -z "$(touched ' . 6 . 2300')$(touched ' . 6 . 2301')" ]
 check "after the start the kernel holds exactly the records' elements" same_as_records
-check "the start says what it changed" grep -q "grant sets: 2 elements kept, 2 added, 3 removed" "$TMP/agent.log"
+check "the start says what it changed" grep -q "grant sets: $((N - 2)) elements kept, 2 added, 3 removed" "$TMP/agent.log"
 expect_tcp c1 "$VM4_1" 22 open
 expect_tcp c2 "$VM4_2" 22 open
 
@@ -130,3 +166,5 @@ check "after kill -9 nothing else was touched" \
 check "after kill -9 the kernel holds exactly the records' elements" same_as_records
 expect_tcp c1 "$VM4_1" 22 open
 expect_tcp c2 "$VM4_2" 22 open
+expect_tcp c1 "$VM6_1" 2300 open
+expect_tcp c1 "$VM4_1" 2301 open
