@@ -629,8 +629,20 @@ out:
 	return reply;
 }
 
-#define LIST_PAGE_DEFAULT 1000
-#define LIST_PAGE_MAX	  1000
+/*
+ * A page is built in a pass of its own (listings yield to decisions), and
+ * a decision that arrives meanwhile waits for it: 250 records take about
+ * a millisecond.
+ */
+#define LIST_PAGE_DEFAULT 250
+#define LIST_PAGE_MAX	  250
+/*
+ * Past this many records a page ends early when anything else waits for
+ * the agent (another client's request, a timer): it says "next" as any
+ * page does, and the client asks for the rest after the others had their
+ * turn.
+ */
+#define LIST_PAGE_YIELD 50
 
 /*
  * One page of the records the caller may see (authz_may_see), oldest
@@ -675,7 +687,7 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 	struct jit_identity id;
 	uint64_t now = now_real_ms(), from, last = 0;
 	json_int_t after = 0, limit = LIST_PAGE_DEFAULT;
-	size_t max, n = 0, i, lo = 0, hi;
+	size_t max, n = 0, i, lo = 0, hi, next_check = LIST_PAGE_YIELD;
 	bool all;
 
 	if ((reply = field_bool(msg, "all", &all)) ||
@@ -700,6 +712,13 @@ json_t *api_list(struct jit_daemon *d, const struct jit_peer *peer, json_t *msg,
 	for (i = lo; i < grants_count(d->access.grants) && n < max; i++) {
 		const struct jit_request *r = grants_at(d->access.grants, i);
 
+		if (n >= next_check) {
+			next_check = n + LIST_PAGE_YIELD;
+			if (daemon_others_wait(d)) {
+				max = n; /* ends here, with "next" */
+				break;
+			}
+		}
 		if (grants_only ? r->status != JIT_INITIATED
 				: !all && r->status != JIT_PENDING &&
 					  r->status != JIT_INITIATED)

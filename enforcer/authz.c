@@ -2,6 +2,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 
 #include "authz.h"
 #include "duration.h"
@@ -31,7 +32,8 @@ static int add_gid(struct jit_identity *id, size_t *cap, gid_t gid)
 	return add_group(id, cap, res->gr_name);
 }
 
-int identity_lookup(uint32_t uid, uint32_t gid, struct jit_identity *ret)
+static int identity_resolve(uint32_t uid, uint32_t gid,
+			    struct jit_identity *ret)
 {
 	struct jit_identity id = { .uid = uid };
 	struct passwd pw, *res = NULL;
@@ -63,6 +65,91 @@ int identity_lookup(uint32_t uid, uint32_t gid, struct jit_identity *ret)
 fail:
 	identity_release(&id);
 	return r;
+}
+
+/*
+ * Every request resolved its peer through NSS: /etc/passwd and /etc/group
+ * opened and read each time, a sixth of the agent's time under 100
+ * concurrent clients. The last identities resolved are kept for a second,
+ * and forgotten at once when either file changes.
+ */
+#define IDENTITY_CACHE	  32
+#define IDENTITY_CACHE_MS 1000
+
+static struct identity_cached {
+	bool used;
+	uint32_t uid, gid;
+	uint64_t at_ms;
+	struct jit_identity id;
+} identity_cache[IDENTITY_CACHE];
+static unsigned identity_cache_next;
+static struct timespec identity_files[2];
+
+static int identity_copy(const struct jit_identity *from,
+			 struct jit_identity *to)
+{
+	*to = *from;
+	to->groups = NULL;
+	if (from->n_groups) {
+		to->groups = malloc(from->n_groups * sizeof(*to->groups));
+		if (!to->groups)
+			return -ENOMEM;
+		memcpy(to->groups, from->groups,
+		       from->n_groups * sizeof(*to->groups));
+	}
+	return 0;
+}
+
+/* Forget everything if /etc/passwd or /etc/group changed. */
+static void identity_cache_check(void)
+{
+	static const char *const files[] = { "/etc/passwd", "/etc/group" };
+	bool changed = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		struct stat st;
+		struct timespec m = { 0 };
+
+		if (stat(files[i], &st) == 0)
+			m = st.st_mtim;
+		if (m.tv_sec != identity_files[i].tv_sec ||
+		    m.tv_nsec != identity_files[i].tv_nsec)
+			changed = true;
+		identity_files[i] = m;
+	}
+	if (!changed)
+		return;
+	for (size_t i = 0; i < IDENTITY_CACHE; i++) {
+		if (identity_cache[i].used)
+			identity_release(&identity_cache[i].id);
+		identity_cache[i].used = false;
+	}
+}
+
+int identity_lookup(uint32_t uid, uint32_t gid, struct jit_identity *ret)
+{
+	uint64_t now = now_mono_ms();
+	struct identity_cached *c;
+	int r;
+
+	identity_cache_check();
+	for (size_t i = 0; i < IDENTITY_CACHE; i++) {
+		c = &identity_cache[i];
+		if (c->used && c->uid == uid && c->gid == gid &&
+		    now - c->at_ms < IDENTITY_CACHE_MS)
+			return identity_copy(&c->id, ret);
+	}
+	r = identity_resolve(uid, gid, ret);
+	if (r < 0)
+		return r;
+	c = &identity_cache[identity_cache_next++ % IDENTITY_CACHE];
+	if (c->used)
+		identity_release(&c->id);
+	c->used = identity_copy(ret, &c->id) == 0;
+	c->uid = uid;
+	c->gid = gid;
+	c->at_ms = now;
+	return 0;
 }
 
 int identity_lookup_name(const char *name, struct jit_identity *ret)

@@ -33,7 +33,11 @@ struct jit_identity {
 	const char *channel;
 };
 
-/* Resolve uid (primary group gid) through NSS. Returns 0 or -errno. */
+/*
+ * Resolve uid (primary group gid) through NSS. Returns 0 or -errno. An
+ * identity is reused for a second, or until /etc/passwd or /etc/group
+ * changes.
+ */
 int identity_lookup(uint32_t uid, uint32_t gid, struct jit_identity *ret);
 /* The same for a user name (with its primary group); -ENOENT if none. */
 int identity_lookup_name(const char *name, struct jit_identity *ret);

@@ -44,6 +44,8 @@ struct client {
 	size_t held_bytes; /* of the held published lines */
 	unsigned handled;  /* requests handled in this pass */
 	bool paused;	   /* not read until the pass ends: budget spent */
+	uint64_t yielded;  /* its next request waits for a pass of its own
+			    * (control_run_yielded), in this order; 0: no */
 	uint64_t lost;	   /* published lines it missed, not yet told */
 	struct client *next;
 };
@@ -60,6 +62,10 @@ struct jit_control {
 	struct jit_io kick; /* eventfd: buffered requests wait for a pass */
 	struct control_follow_ops follow_ops;
 	uint64_t lost; /* published lines followers missed, in all */
+	control_yields_fn yields;
+	uint64_t yield_seq; /* the last client's turn given */
+	unsigned n_yielded; /* clients whose request waits for its pass */
+	bool running_yielded;
 };
 
 static struct shared_line *line_new(const char *s, size_t len)
@@ -145,6 +151,8 @@ static void client_free(struct client *cl)
 		}
 	}
 	c->n_clients--;
+	if (cl->yielded)
+		c->n_yielded--;
 	loop_del(c->epfd, &cl->io);
 	close(cl->io.fd);
 	if (cl->follows && c->follow_ops.close)
@@ -319,11 +327,14 @@ static void client_follow(struct client *cl, unsigned topics)
 			c->follow_ops.open(c->userdata, &cl->peer, topics);
 }
 
-static int client_handle_line(struct client *cl, char *line, size_t len)
+/* Handle one request: req (taken) if parsed already, else the line. */
+static int client_handle_req(struct client *cl, json_t *req, char *line,
+			     size_t len)
 {
-	json_t *reply = NULL, *req;
+	json_t *reply = NULL;
 
-	req = control_parse_line(line, len, &reply);
+	if (!req)
+		req = control_parse_line(line, len, &reply);
 	if (req) {
 		reply = cl->ctl->fn(cl->ctl->userdata, &cl->peer, req);
 		json_decref(req);
@@ -339,6 +350,33 @@ static int client_handle_line(struct client *cl, char *line, size_t len)
 }
 
 /*
+ * Whether the request at the start of the input waits for a pass of its
+ * own (a listing: see control_run_yielded); if so the client is queued
+ * for it. Never while that pass runs it. *req is the request parsed (or
+ * NULL, the line then being parsed again to report its error).
+ */
+static bool client_yields(struct client *cl, size_t len, json_t **req)
+{
+	struct jit_control *c = cl->ctl;
+	json_t *reply = NULL;
+
+	*req = NULL;
+	if (cl->yielded)
+		return true;
+	if (!c->yields || !c->hold || c->running_yielded)
+		return false;
+	*req = control_parse_line(cl->in, len, &reply);
+	json_decref(reply);
+	if (!*req || !c->yields(c->userdata, *req))
+		return false;
+	json_decref(*req);
+	*req = NULL;
+	cl->yielded = ++c->yield_seq;
+	c->n_yielded++;
+	return true;
+}
+
+/*
  * Handle the complete requests in the input, within the pass's budget: 0
  * when none is left, 1 when the budget ran out first (the client is
  * paused until the pass ends), -1 when the client was freed.
@@ -350,14 +388,16 @@ static int client_handle_lines(struct client *cl)
 	while (!cl->closing && cl->in_len &&
 	       (nl = memchr(cl->in, '\n', cl->in_len))) {
 		size_t len = (size_t)(nl - cl->in);
+		json_t *req = NULL;
 
-		if (cl->handled >= JIT_CONTROL_LINES_PER_PASS) {
+		if (cl->handled >= JIT_CONTROL_LINES_PER_PASS ||
+		    client_yields(cl, len, &req)) {
 			cl->paused = true;
 			client_update_events(cl);
 			return 1;
 		}
 		cl->handled++;
-		if (client_handle_line(cl, cl->in, len) < 0)
+		if (client_handle_req(cl, req, cl->in, len) < 0)
 			return -1;
 		memmove(cl->in, nl + 1, cl->in_len - len - 1);
 		cl->in_len -= len + 1;
@@ -788,7 +828,7 @@ void control_release(struct jit_control *c)
 		/* A new pass, a new budget: a paused client is read again,
 		 * and what it sent already is handled in the next pass. */
 		cl->handled = 0;
-		if (cl->paused) {
+		if (cl->paused && !cl->yielded) {
 			cl->paused = false;
 			client_update_events(cl);
 			waiting = true;
@@ -806,4 +846,43 @@ void control_release(struct jit_control *c)
 unsigned control_clients(const struct jit_control *c)
 {
 	return c->n_clients;
+}
+
+void control_set_yields(struct jit_control *c, control_yields_fn fn)
+{
+	c->yields = fn;
+}
+
+bool control_yielded(const struct jit_control *c)
+{
+	return c && c->n_yielded;
+}
+
+void control_run_yielded(struct jit_control *c)
+{
+	struct client *cl, *first = NULL;
+	char *nl;
+
+	if (!c)
+		return;
+	for (cl = c->clients; cl; cl = cl->next)
+		if (cl->yielded && (!first || cl->yielded < first->yielded))
+			first = cl;
+	if (!first)
+		return;
+	cl = first;
+	cl->yielded = 0;
+	c->n_yielded--;
+	nl = memchr(cl->in, '\n', cl->in_len);
+	if (!nl || cl->closing)
+		return;
+	c->running_yielded = true;
+	cl->handled++;
+	if (client_handle_req(cl, NULL, cl->in, (size_t)(nl - cl->in)) == 0) {
+		size_t len = (size_t)(nl - cl->in);
+
+		memmove(cl->in, nl + 1, cl->in_len - len - 1);
+		cl->in_len -= len + 1;
+	}
+	c->running_yielded = false;
 }

@@ -119,6 +119,21 @@ unsigned control_followers(const struct jit_control *c, unsigned topic);
 /* Published lines that followers missed since the socket opened. */
 uint64_t control_lost(const struct jit_control *c);
 
+/*
+ * Requests that yield to the others (listings, which may take a few ms
+ * each): one met while a pass is held is not handled in that pass; its
+ * client waits (reads nothing more) until control_run_yielded, which the
+ * owner calls after the pass ended (replies sent), in a pass of its own:
+ * one such request at a time, oldest first, so that between two listings
+ * there is always a pass for everyone else. fn says whether req yields.
+ */
+typedef bool (*control_yields_fn)(void *userdata, json_t *req);
+void control_set_yields(struct jit_control *c, control_yields_fn fn);
+/* A request waits for control_run_yielded. */
+bool control_yielded(const struct jit_control *c);
+/* Handle the oldest such request (its reply held while the pass is). */
+void control_run_yielded(struct jit_control *c);
+
 /* Error reply: {"ok": false, "error": {"code": code, "message": ...}}. */
 __attribute__((format(printf, 2, 3))) json_t *
 control_error(const char *code, const char *fmt, ...);

@@ -139,6 +139,14 @@ static int commit_with_grants(struct jit_daemon *d,
 				     now_real_ms(), err, errlen);
 		free(elems);
 		if (r >= 0) {
+			const struct table_sync_stats *st =
+				table_last_sync(d->table);
+
+			log_info("grant sets: %zu elements kept, %zu added, "
+				 "%zu removed%s (read in %.1f ms)",
+				 st->kept, st->added, st->removed,
+				 st->whole ? " (filled whole)" : "",
+				 (double)st->read_us / 1000.0);
 			d->resync = false;
 			return 0;
 		}

@@ -381,6 +381,10 @@ void daemon_audit_reload(struct jit_daemon *d, const char *trigger, int r);
 void daemon_audit_agent(struct jit_daemon *d, const char *result);
 
 /* daemon-views.c: what the control socket shows. */
+/* Anything ready for the loop (a request, a timer): a listing gives way. */
+bool daemon_others_wait(struct jit_daemon *d);
+/* Whether a request is a listing, which yields to the others. */
+bool daemon_request_yields(void *userdata, json_t *req);
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,
 			      json_t *req);
 /* Posture findings to the log (at start and when the policies change). */

@@ -6,6 +6,7 @@
  */
 #include <netinet/in.h>
 #include <linux/netfilter.h>
+#include <sys/epoll.h>
 
 #include "caps.h"
 #include "duration.h"
@@ -391,6 +392,30 @@ static const char *unknown_field(json_t *req, const char *const *fields)
 			json_object_del(req, key);
 	}
 	return NULL;
+}
+
+/*
+ * Listings are built in a pass of their own after the decisions that came
+ * with them (control_set_yields): a page of 250 records takes a ms or so,
+ * which a request must not wait for.
+ */
+bool daemon_others_wait(struct jit_daemon *d)
+{
+	struct epoll_event ev;
+
+	/* Every descriptor is level-triggered: looking consumes nothing. */
+	return epoll_wait(d->epfd, &ev, 1, 0) == 1;
+}
+
+bool daemon_request_yields(void *userdata, json_t *req)
+{
+	static const char *const listings[] = { "grants", "requests" };
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	for (size_t i = 0; i < ARRAY_SIZE(listings); i++)
+		if (streq(op, listings[i]))
+			return true;
+	return false;
 }
 
 json_t *daemon_handle_request(void *userdata, const struct jit_peer *peer,

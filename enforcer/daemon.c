@@ -32,6 +32,8 @@
 
 /* Events handled in one pass of the loop, before the journal is synced. */
 #define PASS_EVENTS 64
+/* Passes of others a listing waits for at most (see daemon_run). */
+#define YIELD_PASSES 4
 /* Editors write files in several steps; wait for them to settle. */
 #define RELOAD_SETTLE_MS 150
 /* How often the list of sessions older than conntrack is refreshed. */
@@ -395,6 +397,18 @@ static int first_commit(struct jit_daemon *d, struct start_times *t)
 		log_err("opening nftables netlink socket: %s", strerror(-r));
 		return r;
 	}
+	/*
+	 * The thread that reads ahead shares the one arena (a second one
+	 * would keep its megabytes for good); large temporary arrays are
+	 * mapped and unmapped, never left in the heap (the threshold would
+	 * otherwise rise after the first is freed).
+	 */
+	(void)mallopt(M_ARENA_MAX, 1);
+	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	/* The kernel's grant sets are read while the journal loads. */
+	r = table_read_ahead(d->table);
+	if (r < 0)
+		log_warn("reading the grant sets ahead: %s", strerror(-r));
 	r = start_records(d, t);
 	if (r < 0)
 		return r;
@@ -465,6 +479,7 @@ static int open_control(struct jit_daemon *d)
 			strerror(-r));
 		return r;
 	}
+	control_set_yields(d->control, daemon_request_yields);
 	return 0;
 }
 
@@ -610,6 +625,7 @@ int daemon_run(const struct jit_config *cfg)
 		.tamper.timer.fd = -1,
 		.started_ms = now_real_ms(),
 	};
+	unsigned yielded_for = 0;
 	int r;
 
 	r = daemon_setup(&d);
@@ -624,7 +640,9 @@ int daemon_run(const struct jit_config *cfg)
 		 * held; then one journal sync, then the replies.
 		 */
 		struct epoll_event ev[1];
-		int n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev), -1);
+		bool listing = control_yielded(d.control);
+		int n = epoll_wait(d.epfd, ev, ARRAY_SIZE(ev),
+				   listing ? 0 : -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -633,6 +651,22 @@ int daemon_run(const struct jit_config *cfg)
 			r = -errno;
 			break;
 		}
+		/*
+		 * A listing (a page of grants) has a pass of its own, once
+		 * nothing else is ready, or after YIELD_PASSES passes of
+		 * others: a request never waits for more than the page in
+		 * progress. (Every descriptor is level-triggered: an event
+		 * left unhandled is reported again.)
+		 */
+		if (listing && (n == 0 || yielded_for >= YIELD_PASSES)) {
+			yielded_for = 0;
+			control_hold(d.control);
+			control_run_yielded(d.control);
+			daemon_pass_end(&d);
+			continue;
+		}
+		if (listing)
+			yielded_for++;
 		control_hold(d.control);
 		for (int k = 0; n > 0 && k < PASS_EVENTS && !d.quit; k++) {
 			struct jit_io *io = ev[0].data.ptr;

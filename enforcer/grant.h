@@ -95,23 +95,24 @@ struct jit_grant_key {
  */
 struct jit_request {
 	uint64_t id;
-	char policy[JIT_POLICY_NAME_MAX + 1];
-	uint32_t uid;
-	char user[JIT_RECORD_USER_MAX];
-	struct jit_grant_key key;
-	uint32_t duration_s;
 	char *reason;
 	uint64_t requested_ms;
 	uint64_t start_ms;
 	uint64_t end_ms;
-	enum jit_status status;
-	char status_reason[JIT_STATUS_MAX];
-	char decided_by[JIT_RECORD_USER_MAX];
 	uint64_t replaced_by;
 	uint64_t fleet_id;
 	uint64_t fleet_rev;
 	uint64_t fleet_hash;
 	size_t heap_idx;
+	uint32_t uid;
+	uint32_t duration_s;
+	enum jit_status status;
+	struct jit_grant_key key;
+	/* The texts last, packed: 100,000 of these are the most memory. */
+	char policy[JIT_POLICY_NAME_MAX + 1];
+	char user[JIT_RECORD_USER_MAX];
+	char decided_by[JIT_RECORD_USER_MAX];
+	char status_reason[JIT_STATUS_MAX];
 };
 
 const char *status_name(enum jit_status s);
@@ -152,6 +153,8 @@ uint64_t grants_next_id(const struct jit_grants *g);
 void grants_set_next_id(struct jit_grants *g, uint64_t id);
 struct jit_request *grants_get(struct jit_grants *g, uint64_t id);
 size_t grants_count(const struct jit_grants *g);
+/* Bytes the registry holds (records, reasons aside, and its indexes). */
+size_t grants_memory(const struct jit_grants *g);
 /* i-th request, oldest first. */
 struct jit_request *grants_at(struct jit_grants *g, size_t i);
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/batch.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdarg.h>
@@ -91,7 +93,13 @@ struct jit_nft *nft_close(struct jit_nft *n)
 
 struct jit_batch *batch_new(struct jit_nft *n)
 {
+	return batch_new_at(n, 0);
+}
+
+struct jit_batch *batch_new_at(struct jit_nft *n, uint32_t genid)
+{
 	struct jit_batch *b;
+	struct nlmsghdr *nlh;
 
 	b = calloc(1, sizeof(*b));
 	if (!b)
@@ -103,7 +111,10 @@ struct jit_batch *batch_new(struct jit_nft *n)
 		return NULL;
 	}
 	b->first_seq = n->seq++;
-	nftnl_batch_begin(nftnl_batch_buffer(b->b), b->first_seq);
+	nlh = nftnl_batch_begin(nftnl_batch_buffer(b->b), b->first_seq);
+	/* The kernel refuses the batch (ERESTART) if the ruleset changed. */
+	if (genid)
+		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(genid));
 	if (nftnl_batch_update(b->b) < 0)
 		return batch_free(b);
 	return b;
@@ -340,4 +351,44 @@ int nft_dump(struct jit_nft *n, uint16_t type, uint16_t family,
 			return 0;
 	}
 	return -EINTR;
+}
+
+static int genid_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
+		    mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			*(uint32_t *)data = ntohl(mnl_attr_get_u32(a));
+	}
+	return MNL_CB_OK;
+}
+
+int nft_genid(struct jit_nft *n, uint32_t *ret)
+{
+	uint32_t portid = mnl_socket_get_portid(n->nl), seq = n->seq++;
+	char buf[8192];
+	struct nlmsghdr *nlh;
+	uint32_t genid = 0;
+	int r;
+
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC,
+				    NLM_F_ACK, seq);
+	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		ssize_t len = mnl_socket_recvfrom(n->nl, buf, sizeof(buf));
+
+		if (len < 0)
+			return -errno;
+		r = mnl_cb_run(buf, (size_t)len, seq, portid, genid_cb, &genid);
+	} while (r > 0);
+	if (r < 0)
+		return -errno;
+	if (!genid)
+		return -EPROTO;
+	*ret = genid;
+	return 0;
 }

@@ -24,6 +24,13 @@ uint32_t nft_portid(const struct jit_nft *n);
 
 /* Start a batch. Returns NULL on allocation failure. */
 struct jit_batch *batch_new(struct jit_nft *n);
+/*
+ * A batch the kernel takes only while the ruleset's generation is still
+ * genid (from nft_genid; 0: any): otherwise it fails whole with -ERESTART.
+ */
+struct jit_batch *batch_new_at(struct jit_nft *n, uint32_t genid);
+/* The ruleset's generation id now. Returns 0 or -errno. */
+int nft_genid(struct jit_nft *n, uint32_t *ret);
 struct jit_batch *batch_free(struct jit_batch *b);
 
 /*

@@ -31,6 +31,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
+#include <pthread.h>
 
 #include "nft.h"
 #include "table.h"
@@ -119,6 +120,22 @@ enum {
 #define DT_INTEGER     4
 
 /*
+ * One element of a grant set as bytes: which set, its key (and key end in
+ * an interval set), and when it ends (absolute, ms; UINT64_MAX without a
+ * timeout). What the kernel holds and what the records want are compared
+ * in this form, whatever the set's key is made of. The longest key is an
+ * interface-scoped IPv6 set's: ifname 16, address 16, proto 4, port 4.
+ */
+#define RAW_KEY_MAX (IFNAMSIZ + 16 + 8)
+struct raw_elem {
+	uint8_t set; /* index into grant_sets */
+	uint8_t len;
+	uint8_t key[RAW_KEY_MAX];
+	uint8_t key_end[RAW_KEY_MAX];
+	uint64_t end_ms;
+};
+
+/*
  * Per-source meters in front of the SPA port's global limit: a source
  * (an IPv4 address, an IPv6 /64) over its own rate is dropped before it
  * can use the global budget, so that one sender cannot starve the others.
@@ -139,7 +156,22 @@ struct jit_table {
 	bool probed;
 	bool no_destroy; /* kernel older than 6.3: DELSETELEM only */
 	enum jit_table_mode mode;
+	/* The grant sets as the last dump read them, until our next write. */
+	struct raw_elem *held;
+	size_t n_held;
+	bool have_held;
+	uint64_t held_at_ms; /* monotonic */
+	uint32_t held_genid; /* the ruleset's generation before the read */
+	struct table_sync_stats sync;
+	struct read_ahead *ahead; /* table_read_ahead's thread, until taken */
 };
+
+/* A view of the grant sets older than this is read again before use. */
+#define HELD_MAX_AGE_MS 10000
+
+static void held_drop(struct jit_table *t);
+static int held_read(struct jit_table *t);
+static int read_ahead_take(struct jit_table *t);
 
 const char *table_mode_name(enum jit_table_mode m)
 {
@@ -1085,10 +1117,19 @@ struct commit_args {
 	const struct jit_elem *elems;
 	size_t n_elems;
 	uint64_t now_ms;
+	/* sync_grants as this difference to what the kernel holds
+	 * (t->held), not whole */
+	const struct grant_diff *diff;
+	uint32_t genid; /* with diff: the generation it is against */
 };
 
 static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
 			     size_t n, uint64_t now_ms);
+struct grant_diff;
+static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
+			    size_t n, const struct raw_elem *held,
+			    size_t n_held, const struct grant_diff *gd,
+			    uint64_t now_ms, uint16_t del_type);
 
 static int build_commit(struct jit_table *t, const struct commit_args *a,
 			uint32_t table_flags, bool replace,
@@ -1096,7 +1137,7 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 {
 	struct builder bld = { .table = t->name };
 
-	bld.b = batch_new(t->nft);
+	bld.b = batch_new_at(t->nft, a->diff && !replace ? a->genid : 0);
 	if (!bld.b)
 		return -ENOMEM;
 	/*
@@ -1113,11 +1154,25 @@ static int build_commit(struct jit_table *t, const struct commit_args *a,
 	emit_deny(&bld, a->rs, true);
 	emit_sessions(&bld, a->sessions, a->n_sessions, true);
 	emit_sessions(&bld, a->sessions, a->n_sessions, false);
-	emit_grant_sets(&bld, a->sync_grants);
+	/* Without a view of the kernel's elements: flush, then add all. */
+	emit_grant_sets(&bld, a->sync_grants && (replace || !a->diff));
 	emit_unrecorded_set(&bld);
 	emit_spa_meters(&bld, a->rs);
-	if (a->sync_grants)
-		emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
+	if (a->sync_grants) {
+		if (a->diff && !replace) {
+			emit_grant_diff(&bld, a->elems, a->n_elems, t->held,
+					t->n_held, a->diff, a->now_ms,
+					t->no_destroy ? NFT_MSG_DELSETELEM
+						      : JIT_MSG_DESTROYSETELEM);
+		} else {
+			emit_grant_elems(&bld, a->elems, a->n_elems, a->now_ms);
+			t->sync = (struct table_sync_stats){
+				.added = a->n_elems,
+				.whole = true,
+				.read_us = t->sync.read_us,
+			};
+		}
+	}
 	emit_input_chain(&bld, a->rs);
 	if (bld.err) {
 		batch_free(bld.b);
@@ -1131,17 +1186,42 @@ static int commit_once(struct jit_table *t, const struct commit_args *rs,
 		       uint32_t flags, bool replace, char *err, size_t errlen,
 		       int *failed_type)
 {
-	struct jit_batch *b = NULL;
-	int r;
+	struct commit_args a = *rs;
 
-	r = build_commit(t, rs, flags, replace, &b);
-	if (r < 0) {
-		snprintf(err, errlen, "building ruleset: %s", strerror(-r));
+	for (;;) {
+		struct jit_batch *b = NULL;
+		int r;
+
+		r = build_commit(t, &a, flags, replace, &b);
+		if (r < 0) {
+			snprintf(err, errlen, "building ruleset: %s",
+				 strerror(-r));
+			return r;
+		}
+		r = batch_commit(b, err, errlen, failed_type);
+		batch_free(b);
+		if (r < 0 && a.diff && !t->no_destroy &&
+		    *failed_type == JIT_MSG_DESTROYSETELEM &&
+		    (r == -EINVAL || r == -EOPNOTSUPP)) {
+			/* Before Linux 6.3: DELSETELEM only. */
+			t->no_destroy = true;
+			continue;
+		}
+		if (r == -ERESTART && a.diff) {
+			/* The ruleset changed since the grant sets were
+			 * read (another process): replace them whole. */
+			a.diff = NULL;
+			continue;
+		}
+		if (r == -ENOENT && a.diff &&
+		    *failed_type == NFT_MSG_DELSETELEM) {
+			/* An element expired since the dump, and this kernel
+			 * cannot delete "if present": fill the sets whole. */
+			a.diff = NULL;
+			continue;
+		}
 		return r;
 	}
-	r = batch_commit(b, err, errlen, failed_type);
-	batch_free(b);
-	return r;
 }
 
 int table_open(const char *name, bool allow_owner, struct jit_table **ret)
@@ -1169,6 +1249,8 @@ int table_open(const char *name, bool allow_owner, struct jit_table **ret)
 struct jit_table *table_close(struct jit_table *t)
 {
 	if (t) {
+		(void)read_ahead_take(t);
+		held_drop(t);
 		nft_close(t->nft);
 		free(t);
 	}
@@ -1254,26 +1336,11 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *ruleset,
 		.sessions = sessions,
 		.n_sessions = n_sessions,
 	};
+	int r = commit_common(t, &args, err, errlen);
 
-	return commit_common(t, &args, err, errlen);
-}
-
-int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
-		     const struct jit_session *sessions, size_t n_sessions,
-		     const struct jit_elem *elems, size_t n_elems,
-		     uint64_t now_ms, char *err, size_t errlen)
-{
-	const struct commit_args args = {
-		.rs = ruleset,
-		.sessions = sessions,
-		.n_sessions = n_sessions,
-		.sync_grants = true,
-		.elems = elems,
-		.n_elems = n_elems,
-		.now_ms = now_ms,
-	};
-
-	return commit_common(t, &args, err, errlen);
+	if (r != 0)
+		held_drop(t);
+	return r;
 }
 
 /* ---- grant elements --------------------------------------------------- */
@@ -1344,6 +1411,7 @@ static void acc_add(struct elem_acc *acc, size_t i, const uint8_t *key,
 }
 
 #define GRANT_KEY_MAX (IFNAMSIZ + 24)
+_Static_assert(GRANT_KEY_MAX <= RAW_KEY_MAX, "a raw element holds every key");
 
 /*
  * [ifname 16 (interface-scoped sets only)][addr 4|16][proto 1 + 3]
@@ -1365,33 +1433,48 @@ static uint32_t grant_elem_key(uint8_t *key, const uint8_t *ifname,
 	return off + alen + 8;
 }
 
+/* Which grant set holds e, and its key bytes there. */
+static void elem_raw(const struct jit_elem *e, struct raw_elem *out)
+{
+	unsigned alen = e->family == AF_INET ? 4 : 16;
+
+	memset(out, 0, sizeof(*out));
+	out->set = (uint8_t)grant_set_of(e);
+	out->len = (uint8_t)grant_elem_key(
+		out->key, e->iface ? e->ifname_lo : NULL, e->addr_lo, alen,
+		e->proto, e->port_lo);
+	if (e->interval)
+		grant_elem_key(out->key_end, e->iface ? e->ifname_hi : NULL,
+			       e->addr_hi, alen, e->proto, e->port_hi);
+	out->end_ms = e->end_ms;
+}
+
 /*
  * One element. The timeout is what is left of its end at now_ms, at least
  * a second (0 would mean "never"); deletes carry none.
  */
-static void acc_elem(struct elem_acc *acc, const struct jit_elem *e,
-		     uint64_t now_ms, bool with_timeout)
+static void acc_raw(struct elem_acc *acc, const struct raw_elem *x,
+		    uint64_t now_ms, bool with_timeout)
 {
-	unsigned alen = e->family == AF_INET ? 4 : 16;
-	size_t set = grant_set_of(e);
-	uint8_t key[GRANT_KEY_MAX], key_end[GRANT_KEY_MAX];
 	uint64_t timeout = 0;
-	uint32_t len;
 
 	if (with_timeout) {
-		timeout = e->end_ms > now_ms ? e->end_ms - now_ms : 0;
+		timeout = x->end_ms > now_ms ? x->end_ms - now_ms : 0;
 		if (timeout < MIN_TIMEOUT_MS)
 			timeout = MIN_TIMEOUT_MS;
 	}
-	len = grant_elem_key(key, e->iface ? e->ifname_lo : NULL, e->addr_lo,
-			     alen, e->proto, e->port_lo);
-	if (!e->interval) {
-		acc_add(acc, set, key, NULL, len, timeout);
-		return;
-	}
-	grant_elem_key(key_end, e->iface ? e->ifname_hi : NULL, e->addr_hi,
-		       alen, e->proto, e->port_hi);
-	acc_add(acc, set, key, key_end, len, timeout);
+	acc_add(acc, x->set, x->key,
+		grant_sets[x->set].interval ? x->key_end : NULL, x->len,
+		timeout);
+}
+
+static void acc_elem(struct elem_acc *acc, const struct jit_elem *e,
+		     uint64_t now_ms, bool with_timeout)
+{
+	struct raw_elem x;
+
+	elem_raw(e, &x);
+	acc_raw(acc, &x, now_ms, with_timeout);
 }
 
 static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
@@ -1402,6 +1485,239 @@ static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
 	for (size_t i = 0; i < n; i++)
 		acc_elem(&acc, &elems[i], now_ms, true);
 	acc_flush_all(&acc);
+}
+
+static int raw_cmp(const void *a, const void *b)
+{
+	const struct raw_elem *x = a, *y = b;
+	int c;
+
+	if (x->set != y->set)
+		return x->set < y->set ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	c = memcmp(x->key, y->key, x->len);
+	if (c)
+		return c;
+	return memcmp(x->key_end, y->key_end, x->len);
+}
+
+/*
+ * An element whose end in the kernel is this close to the wanted one is
+ * kept. The kernel starts an element's timeout when it processes the
+ * message, later than the clock the timeout was computed from by up to
+ * the time the batch took (hundreds of ms for 100,000 elements on a busy
+ * host); it counts in jiffies; and a dump's clock is read per message.
+ */
+#define END_TOLERANCE_MS 1000
+
+static bool same_end(uint64_t a, uint64_t b)
+{
+	return (a > b ? a - b : b - a) <= END_TOLERANCE_MS;
+}
+
+/**
+ * struct grant_diff - what the kernel holds against what the records want
+ * @held: per element the kernel holds: KEEP, or else it is deleted
+ * @want: per wanted element: ADD (missing), READD (held with another end:
+ *        deleted and added in the same transaction), or 0 (held as wanted,
+ *        or added already)
+ * @n_missing: wanted elements marked ADD
+ */
+struct grant_diff {
+	uint8_t *held;
+	uint8_t *want;
+	size_t n_missing;
+};
+
+enum { DIFF_KEEP = 1, DIFF_ADD, DIFF_READD };
+
+static void grant_diff_free(struct grant_diff *gd)
+{
+	free(gd->held);
+	free(gd->want);
+	*gd = (struct grant_diff){ 0 };
+}
+
+/*
+ * Compare the n wanted elements with what the kernel holds (held, sorted
+ * by raw_cmp). Each element changed costs the kernel an event message
+ * when anyone on the host listens for nftables events, so an element held
+ * as wanted must cost nothing.
+ */
+static int grant_diff_compute(struct grant_diff *gd,
+			      const struct jit_elem *elems, size_t n,
+			      const struct raw_elem *held, size_t n_held,
+			      struct table_sync_stats *st)
+{
+	*gd = (struct grant_diff){ .held = calloc(n_held + 1, 1),
+				   .want = calloc(n + 1, 1) };
+	if (!gd->held || !gd->want) {
+		grant_diff_free(gd);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct raw_elem *k;
+		struct raw_elem x;
+
+		elem_raw(&elems[i], &x);
+		k = n_held ? bsearch(&x, held, n_held, sizeof(*held), raw_cmp)
+			   : NULL;
+		if (k && !gd->held[k - held] && same_end(k->end_ms, x.end_ms)) {
+			gd->held[k - held] = DIFF_KEEP;
+			st->kept++;
+			continue;
+		}
+		if (k)
+			gd->held[k - held] = DIFF_READD;
+		gd->want[i] = k ? DIFF_READD : DIFF_ADD;
+		gd->n_missing += !k;
+		st->added++;
+	}
+	for (size_t i = 0; i < n_held; i++)
+		st->removed += gd->held[i] != DIFF_KEEP;
+	return 0;
+}
+
+/*
+ * The diff's changes: deletes first (an element with another end is
+ * deleted, then added again, in the same transaction), then adds.
+ */
+static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
+			    size_t n, const struct raw_elem *held,
+			    size_t n_held, const struct grant_diff *gd,
+			    uint64_t now_ms, uint16_t del_type)
+{
+	struct elem_acc del = { .bld = bld, .type = del_type };
+	struct elem_acc put = { .bld = bld, .type = NFT_MSG_NEWSETELEM };
+
+	for (size_t i = 0; i < n_held; i++)
+		if (gd->held[i] != DIFF_KEEP)
+			acc_raw(&del, &held[i], now_ms, false);
+	acc_flush_all(&del);
+	for (size_t i = 0; i < n; i++)
+		if (gd->want[i])
+			acc_elem(&put, &elems[i], now_ms, true);
+	acc_flush_all(&put);
+}
+
+/*
+ * Elements missing from the kernel beyond a transaction's worth go in
+ * first, PRELOAD_CHUNK to a transaction, before the one with the ruleset
+ * and the rest. Adding an element only opens what a live record grants,
+ * so nothing opens early and no live grant is closed meanwhile. While
+ * anyone on the host listens for nftables events, the kernel keeps an
+ * event message (a buffer of a page or more) per element until the end of
+ * its transaction: 100,000 elements in one made it allocate hundreds of MB
+ * and spend most of the batch there; in chunks the same buffers are
+ * reused.
+ */
+#define PRELOAD_CHUNK 4096
+
+static int preload(struct jit_table *t, struct commit_args *a,
+		   struct grant_diff *gd, uint64_t t0)
+{
+	static const enum jit_table_mode modes[] = { JIT_TABLE_OWNER_PERSIST,
+						     JIT_TABLE_PLAIN };
+	size_t mode = t->probed ? (t->mode == JIT_TABLE_PLAIN)
+				: (t->allow_owner ? 0 : 1);
+	size_t i = 0;
+
+	while (gd->n_missing > PRELOAD_CHUNK) {
+		struct builder bld = { .table = t->name };
+		struct elem_acc put = { .bld = &bld,
+					.type = NFT_MSG_NEWSETELEM };
+		uint64_t now = a->now_ms + (now_mono_ms() - t0);
+		size_t k = 0, j = i;
+		int failed_type = -1, r;
+
+		bld.b = batch_new(t->nft);
+		if (!bld.b)
+			return -ENOMEM;
+		/* The table as the first commit will claim it. */
+		emit_table(&bld, NFT_MSG_NEWTABLE, mode_flags(modes[mode]));
+		emit_grant_sets(&bld, false);
+		for (; j < a->n_elems && k < PRELOAD_CHUNK; j++)
+			if (gd->want[j] == DIFF_ADD) {
+				acc_elem(&put, &a->elems[j], now, true);
+				k++;
+			}
+		acc_flush_all(&put);
+		r = bld.err;
+		if (!r)
+			r = batch_commit(bld.b, NULL, 0, &failed_type);
+		batch_free(bld.b);
+		if (r < 0 && !t->probed && mode == 0 &&
+		    failed_type == NFT_MSG_NEWTABLE &&
+		    (r == -EOPNOTSUPP || r == -EINVAL)) {
+			mode = 1; /* no owner+persist here */
+			continue;
+		}
+		if (r < 0)
+			return r; /* the commit sends what is left */
+		for (; i < j; i++)
+			if (gd->want[i] == DIFF_ADD)
+				gd->want[i] = 0;
+		gd->n_missing -= k;
+		/* Ours: the commit's generation moves with it. */
+		if (a->genid && ++a->genid == 0)
+			a->genid = 1;
+	}
+	return 0;
+}
+
+int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
+		     const struct jit_session *sessions, size_t n_sessions,
+		     const struct jit_elem *elems, size_t n_elems,
+		     uint64_t now_ms, char *err, size_t errlen)
+{
+	struct commit_args a = {
+		.rs = ruleset,
+		.sessions = sessions,
+		.n_sessions = n_sessions,
+		.sync_grants = true,
+		.elems = elems,
+		.n_elems = n_elems,
+		.now_ms = now_ms,
+	};
+	struct grant_diff gd = { 0 };
+	uint64_t t0 = now_mono_ms();
+	int r;
+
+	/*
+	 * Compare with what the kernel holds and change only the
+	 * difference: a start, a restart or a repair with the table in
+	 * place then rewrites nothing that is right already. The view a
+	 * start read (after a crash) is used if it is recent.
+	 */
+	t->sync = (struct table_sync_stats){ 0 };
+	if (t->ahead || !t->have_held ||
+	    now_mono_ms() - t->held_at_ms > HELD_MAX_AGE_MS) {
+		uint64_t r0 = now_mono_us();
+
+		r = held_read(t);
+		if (r < 0 && r != -ENOENT)
+			held_drop(t);
+		t->sync.read_us = now_mono_us() - r0;
+	}
+	if (t->have_held) {
+		if (grant_diff_compute(&gd, elems, n_elems, t->held, t->n_held,
+				       &t->sync) == 0) {
+			a.diff = &gd;
+			a.genid = t->held_genid;
+		} else
+			t->sync = (struct table_sync_stats){
+				.read_us = t->sync.read_us
+			};
+	}
+	if (a.diff)
+		(void)preload(t, &a, &gd, t0);
+	/* Timeouts count from now, not from before the dump. */
+	a.now_ms = now_ms + (now_mono_ms() - t0);
+	r = commit_common(t, &a, err, errlen);
+	grant_diff_free(&gd);
+	held_drop(t);
+	return r;
 }
 
 static int elems_batch(struct jit_table *t, const struct jit_elem *del,
@@ -1437,6 +1753,7 @@ int table_elems_update(struct jit_table *t, const struct jit_elem *del,
 
 	if (!n_del && !n_add)
 		return 0;
+	held_drop(t);
 	if (!t->no_destroy) {
 		r = elems_batch(t, del, n_del, add, n_add, now_ms,
 				JIT_MSG_DESTROYSETELEM, err, errlen,
@@ -1501,26 +1818,17 @@ static void dump_build(struct nlmsghdr *nlh, const void *obj)
 }
 
 /* A kernel element as ours, or -EINVAL for one the agent never writes. */
-static int elem_of(const struct grant_set_def *g, struct nftnl_set_elem *e,
-		   uint64_t now_ms, struct jit_elem *out)
+static int elem_of(const struct raw_elem *x, struct jit_elem *out)
 {
+	const struct grant_set_def *g = &grant_sets[x->set];
 	unsigned alen = g->family == AF_INET ? 4 : 16;
 	unsigned off = g->iface ? IFNAMSIZ : 0;
-	const uint8_t *key, *key_end;
-	uint32_t klen = 0, kelen = 0;
+	const uint8_t *key = x->key, *key_end = g->interval ? x->key_end : key;
 	uint16_t port, port_end;
 
 	memset(out, 0, sizeof(*out));
-	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-	if (!key || klen != off + alen + 8)
+	if (x->len != off + alen + 8 || key_end[off + alen] != key[off + alen])
 		return -EINVAL;
-	key_end = key;
-	if (g->interval) {
-		key_end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &kelen);
-		if (!key_end || kelen != klen ||
-		    key_end[off + alen] != key[off + alen])
-			return -EINVAL;
-	}
 	if (g->iface) {
 		out->iface = true;
 		memcpy(out->ifname_lo, key, IFNAMSIZ);
@@ -1543,12 +1851,238 @@ static int elem_of(const struct grant_set_def *g, struct nftnl_set_elem *e,
 	out->port_hi = ntohs(port_end);
 	if (out->port_hi < out->port_lo || memcmp(key, key_end, alen) > 0)
 		return -EINVAL;
-	/* No expiration: an element without timeout (never ours). */
-	out->end_ms = UINT64_MAX;
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
-		out->end_ms = now_ms + nftnl_set_elem_get_u64(
-					       e, NFTNL_SET_ELEM_EXPIRATION);
+	out->end_ms = x->end_ms;
 	return 0;
+}
+
+DEFINE_CLEANUP_FUNC(struct nftnl_set, nftnl_set_free)
+
+/* Reading the grant sets back, set by set, into raw elements. */
+struct raw_dump {
+	uint8_t set;
+	size_t first; /* this set's elements start here in v */
+	struct raw_elem *v;
+	size_t n, cap;
+};
+
+static void raw_dump_reset(void *data)
+{
+	struct raw_dump *d = data;
+
+	d->n = d->first;
+}
+
+static int raw_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct raw_dump *d = data;
+	const struct grant_set_def *g = &grant_sets[d->set];
+	_cleanup_(nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	/* The kernel wrote this message's expirations moments ago (the
+	 * dump fills the next message while we read this one). */
+	uint64_t now = now_real_ms();
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+		return -EPROTO;
+	it = nftnl_set_elems_iter_create(s);
+	if (!it)
+		return -ENOMEM;
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		uint32_t klen = 0, kelen = 0;
+		const void *key =
+			nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+		const void *key_end = NULL;
+		struct raw_elem *x;
+
+		if (g->interval)
+			key_end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END,
+						     &kelen);
+		/* The kernel gives every element the set's key shape. */
+		if (!key || !klen || klen > RAW_KEY_MAX ||
+		    (g->interval && (!key_end || kelen != klen)))
+			continue;
+		if (grow_array((void **)&d->v, &d->cap, d->n + 1,
+			       sizeof(*d->v)) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		x = &d->v[d->n++];
+		memset(x, 0, sizeof(*x));
+		x->set = d->set;
+		x->len = (uint8_t)klen;
+		memcpy(x->key, key, klen);
+		if (key_end)
+			memcpy(x->key_end, key_end, klen);
+		x->end_ms = UINT64_MAX;
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+			x->end_ms = now + nftnl_set_elem_get_u64(
+						  e, NFTNL_SET_ELEM_EXPIRATION);
+	}
+	nftnl_set_elems_iter_destroy(it);
+	return r;
+}
+
+/*
+ * Every element of every grant set, sorted by raw_cmp, into *ret.
+ * Returns 0, -ENOENT when there is no table (*ret empty), or -errno.
+ */
+static int dump_grant_sets(struct jit_nft *nft, const char *table,
+			   struct raw_elem **ret, size_t *n_ret,
+			   uint32_t *genid)
+{
+	struct raw_dump d = { 0 };
+	size_t missing = 0;
+	int r;
+
+	/*
+	 * What is read holds while the generation does: the commit that
+	 * changes only the difference is sent for this generation (and
+	 * refused if anyone changed anything since).
+	 */
+	r = nft_genid(nft, genid);
+	if (r < 0)
+		*genid = 0;
+	r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(grant_sets); i++) {
+		_cleanup_(nftnl_set_freep) struct nftnl_set *q =
+			nftnl_set_alloc();
+
+		if (!q) {
+			r = -ENOMEM;
+			break;
+		}
+		nftnl_set_set_str(q, NFTNL_SET_TABLE, table);
+		nftnl_set_set_str(q, NFTNL_SET_NAME, grant_sets[i].name);
+		nftnl_set_set_u32(q, NFTNL_SET_FAMILY, NFPROTO_INET);
+		d.set = (uint8_t)i;
+		d.first = d.n;
+		r = nft_dump(nft, NFT_MSG_GETSETELEM, NFPROTO_INET, q,
+			     dump_build, raw_dump_cb, raw_dump_reset, &d);
+		if (r == -ENOENT) {
+			/* No table, or a set it does not have yet. */
+			d.n = d.first;
+			missing++;
+			r = 0;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		free(d.v);
+		return r;
+	}
+	if (d.n)
+		qsort(d.v, d.n, sizeof(*d.v), raw_cmp);
+	*ret = d.v;
+	*n_ret = d.n;
+	return missing == ARRAY_SIZE(grant_sets) ? -ENOENT : 0;
+}
+
+static void held_drop(struct jit_table *t)
+{
+	free(t->held);
+	t->held = NULL;
+	t->n_held = 0;
+	t->have_held = false;
+}
+
+/* Read the grant sets into t->held. 0, -ENOENT (no table) or -errno. */
+/*
+ * Reading 100,000 elements back takes the kernel hundreds of ms (a set's
+ * dump walks it from the start for every message), about as long as the
+ * journal takes to load: at start both run at once, the dump in a thread
+ * of its own on a socket of its own, which held_read then waits for.
+ */
+struct read_ahead {
+	pthread_t thread;
+	char table[JIT_TABLE_NAME_MAX + 1];
+	struct raw_elem *v;
+	size_t n;
+	int r;
+	uint64_t done_ms; /* monotonic */
+	uint32_t genid;
+};
+
+static void *read_ahead_main(void *arg)
+{
+	struct read_ahead *ra = arg;
+	struct jit_nft *nft = NULL;
+
+	ra->r = nft_open(&nft);
+	if (ra->r == 0)
+		ra->r = dump_grant_sets(nft, ra->table, &ra->v, &ra->n,
+					&ra->genid);
+	nft_close(nft);
+	ra->done_ms = now_mono_ms();
+	return NULL;
+}
+
+int table_read_ahead(struct jit_table *t)
+{
+	struct read_ahead *ra;
+	int r;
+
+	if (t->ahead)
+		return 0;
+	ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return -ENOMEM;
+	snprintf(ra->table, sizeof(ra->table), "%s", t->name);
+	r = -pthread_create(&ra->thread, NULL, read_ahead_main, ra);
+	if (r < 0) {
+		free(ra);
+		return r;
+	}
+	t->ahead = ra;
+	return 0;
+}
+
+/* Wait for the read ahead, if one runs: its result, or 1 if none ran. */
+static int read_ahead_take(struct jit_table *t)
+{
+	struct read_ahead *ra = t->ahead;
+	int r;
+
+	if (!ra)
+		return 1;
+	t->ahead = NULL;
+	pthread_join(ra->thread, NULL);
+	r = ra->r;
+	if (r == 0 || r == -ENOENT) {
+		held_drop(t);
+		t->held = ra->v;
+		t->n_held = ra->n;
+		t->have_held = true;
+		t->held_at_ms = ra->done_ms;
+		t->held_genid = ra->genid;
+	} else {
+		free(ra->v);
+	}
+	free(ra);
+	return r;
+}
+
+static int held_read(struct jit_table *t)
+{
+	int r = read_ahead_take(t);
+
+	/* What the read ahead found is used while it is recent. */
+	if ((r == 0 || r == -ENOENT) &&
+	    now_mono_ms() - t->held_at_ms <= HELD_MAX_AGE_MS)
+		return r;
+	held_drop(t);
+	r = dump_grant_sets(t->nft, t->name, &t->held, &t->n_held,
+			    &t->held_genid);
+	if (r == 0 || r == -ENOENT) {
+		t->have_held = true;
+		t->held_at_ms = now_mono_ms();
+	}
+	return r;
 }
 
 int table_mark_unrecorded(struct jit_table *t, uint64_t id, uint64_t end_ms,
@@ -1707,48 +2241,31 @@ int table_dump_unrecorded(struct jit_table *t, uint64_t **ret)
 int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 		     struct jit_elem **ret)
 {
-	struct jit_elem *v = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0;
+	struct jit_elem *v;
+	size_t n = 0;
+	int r;
 
+	(void)now_ms; /* each element's end is read with its message */
 	*ret = NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(grant_sets) && r >= 0; i++) {
-		const struct grant_set_def *g = &grant_sets[i];
-		struct nftnl_set_elems_iter *it;
-		struct nftnl_set_elem *e;
-		struct nftnl_set *s = NULL;
-
-		r = dump_set(t, g->name, &s);
-		/* A table from before the interface-scoped sets. */
-		if (r == -ENOENT && g->iface && i > 0) {
-			r = 0;
-			continue;
-		}
-		if (r < 0)
-			break;
-		it = nftnl_set_elems_iter_create(s);
-		while (it && (e = nftnl_set_elems_iter_next(it))) {
-			struct jit_elem x;
-
-			if (elem_of(g, e, now_ms, &x) < 0)
-				continue;
-			if (grow_array((void **)&v, &cap, n + 1, sizeof(*v)) <
-			    0) {
-				r = -ENOMEM;
-				break;
-			}
-			v[n++] = x;
-		}
-		if (it)
-			nftnl_set_elems_iter_destroy(it);
-		nftnl_set_free(s);
-	}
-	if (r < 0) {
-		free(v);
+	/* Kept for the commit that follows: it changes only the difference. */
+	r = held_read(t);
+	if (r < 0)
 		return r;
+	v = calloc(t->n_held + 1, sizeof(*v));
+	if (!v) {
+		held_drop(t);
+		return -ENOMEM;
 	}
+	for (size_t i = 0; i < t->n_held; i++)
+		if (elem_of(&t->held[i], &v[n]) == 0)
+			n++;
 	*ret = v;
 	return (int)n;
+}
+
+const struct table_sync_stats *table_last_sync(const struct jit_table *t)
+{
+	return &t->sync;
 }
 
 DEFINE_CLEANUP_FUNC(struct nftnl_chain, nftnl_chain_free)
@@ -1835,6 +2352,7 @@ int table_remove(struct jit_table *t, char *err, size_t errlen)
 	struct builder bld = { .table = t->name };
 	int failed_type, r;
 
+	held_drop(t);
 	bld.b = batch_new(t->nft);
 	if (!bld.b)
 		return -ENOMEM;

@@ -55,6 +55,12 @@ struct jit_table;
  */
 int table_open(const char *name, bool allow_owner, struct jit_table **ret);
 struct jit_table *table_close(struct jit_table *t);
+/*
+ * Start reading the grant sets back in a thread (its own netlink socket),
+ * for the first table_dump_elems or table_commit_all to use: at start it
+ * runs while the journal loads. Returns 0 or -errno.
+ */
+int table_read_ahead(struct jit_table *t);
 enum jit_table_mode table_mode(const struct jit_table *t);
 const char *table_name(const struct jit_table *t);
 /* Port id of the netlink socket every change to the table goes through. */
@@ -72,15 +78,36 @@ int table_commit(struct jit_table *t, const struct jit_ruleset *r,
 		 const struct jit_session *sessions, size_t n_sessions,
 		 char *err, size_t errlen);
 /*
- * Like table_commit, and in the same transaction replace the content of the
- * grant sets by exactly these elements (timeouts: what is left of each end
- * at now_ms, at least one second): for a start or a repair, where the
- * agent's records are the truth.
+ * Like table_commit, and in the same transaction bring the grant sets to
+ * exactly these elements (timeouts: what is left of each end at now_ms, at
+ * least one second): for a start or a repair, where the agent's records are
+ * the truth. The sets are read first and only the difference is sent (an
+ * element held with an end more than a second off is replaced); without a
+ * view of them they are flushed and filled whole. table_last_sync says
+ * which.
  */
 int table_commit_all(struct jit_table *t, const struct jit_ruleset *r,
 		     const struct jit_session *sessions, size_t n_sessions,
 		     const struct jit_elem *elems, size_t n_elems,
 		     uint64_t now_ms, char *err, size_t errlen);
+
+/**
+ * struct table_sync_stats - what the last table_commit_all did to the grant
+ *                           sets
+ * @kept: elements the kernel held as wanted, left alone
+ * @added: elements added (missing, or held with another end)
+ * @removed: elements removed (wanted by no record, or with another end)
+ * @whole: the sets were flushed and filled whole (no view of the kernel's)
+ * @read_us: time spent reading the sets from the kernel (0: a start's
+ *           reading was used)
+ */
+struct table_sync_stats {
+	size_t kept, added, removed;
+	bool whole;
+	uint64_t read_us;
+};
+
+const struct table_sync_stats *table_last_sync(const struct jit_table *t);
 
 /*
  * Change grant elements in one transaction: remove those of del (those that
@@ -94,10 +121,11 @@ int table_elems_update(struct jit_table *t, const struct jit_elem *del,
 
 /*
  * Read the grant elements of our table from the kernel, each with its end
- * (now_ms + what the kernel has left; UINT64_MAX for one without timeout).
- * Elements of a shape the agent never writes are skipped. Returns the
- * number found (*ret is malloc'd, may be NULL when 0), -ENOENT when there
- * is no table, or -errno.
+ * (the clock when its message came + what the kernel has left; UINT64_MAX
+ * for one without timeout). Elements of a shape the agent never writes are
+ * skipped. Returns the number found (*ret is malloc'd), -ENOENT when there
+ * is no table, or -errno. What was read is kept for a table_commit_all
+ * that follows soon, until another change of the grant sets.
  */
 int table_dump_elems(struct jit_table *t, uint64_t now_ms,
 		     struct jit_elem **ret);

@@ -51,6 +51,11 @@
  *       start CMD (left running) and time until PATH exists (inotify)
  *   timecmd -- CMD ARG...
  *       run CMD and time it to its exit
+ *   pager SOCK SECONDS
+ *       page through every grant (pages as large as the agent gives) again and
+ * again on one connection: listings and pages done, the longest page nftevents
+ *       an nftables-event listener (NFNLGRP_NFTABLES) until SIGTERM;
+ *       prints "listening", then what it read
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,6 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <linux/netlink.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -706,7 +712,7 @@ static int cmd_concurrent(int argc, char **argv)
  */
 static int cmd_paced(int argc, char **argv)
 {
-	double interval_us, until, next, *lat;
+	double interval_us, until, next, *lat, *late;
 	size_t n = 0, cap;
 	unsigned long errors = 0, i = 0;
 	uint64_t prev = 0;
@@ -718,7 +724,8 @@ static int cmd_paced(int argc, char **argv)
 	interval_us = atof(argv[1]) * 1e3;
 	cap = (size_t)(atof(argv[2]) * 1e6 / interval_us) + 16;
 	lat = calloc(cap, sizeof(*lat));
-	if (!lat || interval_us <= 0)
+	late = calloc(cap, sizeof(*late));
+	if (!lat || !late || interval_us <= 0)
 		die("bad arguments");
 	port = atoi(argv[4]);
 	ctl_connect(&c, argv[0]);
@@ -734,6 +741,7 @@ static int cmd_paced(int argc, char **argv)
 		pool_addr(i++, src, sizeof(src));
 		t0 = mono_us();
 		id = ctl_request(&c, argv[3], port, src, "10m", NULL);
+		late[n] = (mono_us() - next) / 1e3;
 		lat[n++] = (mono_us() - t0) / 1e3;
 		if (!id)
 			errors++;
@@ -747,8 +755,83 @@ static int cmd_paced(int argc, char **argv)
 	ctl_close(&c);
 	printf("{");
 	print_stats("request_ms", lat, n, true);
+	/* From when the request was due: a pace kept, or lost. */
+	print_stats("late_ms", late, n, true);
 	printf("\"errors\":%lu}\n", errors);
 	free(lat);
+	free(late);
+	return 0;
+}
+
+/*
+ * A client that pages through every grant ({"op": "grants"}, pages of
+ * the largest the agent gives, "after" the last page's "next") again and again
+ * on one connection for SECONDS: the listings and pages done, and the longest
+ * page.
+ */
+static int cmd_pager(int argc, char **argv)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap);
+	unsigned long pages = 0, listings = 0;
+	double until, worst = 0;
+	uint64_t after = 0;
+	struct ctl c;
+
+	if (argc != 2 || !buf)
+		die("usage: pager SOCK SECONDS");
+	ctl_connect(&c, argv[0]);
+	until = mono_us() + atof(argv[1]) * 1e6;
+	while (mono_us() < until) {
+		char line[128], *nl, *next;
+		double t0 = mono_us();
+		size_t off = 0, l;
+
+		snprintf(line, sizeof(line),
+			 "{\"op\":\"grants\",\"after\":%" PRIu64
+			 ",\"limit\":1000}\n",
+			 after);
+		l = strlen(line);
+		while (off < l) {
+			ssize_t n = write(c.fd, line + off, l - off);
+
+			if (n < 0 && errno != EINTR)
+				die("write to the agent: %s", strerror(errno));
+			off += n > 0 ? (size_t)n : 0;
+		}
+		len = 0;
+		while (!(nl = len ? memchr(buf + (len > 4096 ? len - 4096 : 0),
+					   '\n', len > 4096 ? 4096 : len)
+				  : NULL)) {
+			ssize_t n;
+
+			if (len == cap && !(buf = realloc(buf, cap *= 2)))
+				die("out of memory");
+			n = read(c.fd, buf + len, cap - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				die("the agent closed the connection");
+			len += (size_t)n;
+		}
+		*nl = '\0';
+		if (mono_us() - t0 > worst)
+			worst = mono_us() - t0;
+		pages++;
+		/* "next" comes last in the reply, after the records. */
+		next = strstr(nl - (nl - buf > 64 ? 64 : nl - buf),
+			      "\"next\":");
+		if (next) {
+			after = strtoull(next + 7, NULL, 10);
+		} else {
+			after = 0;
+			listings++;
+		}
+	}
+	ctl_close(&c);
+	printf("{\"listings\":%lu,\"pages\":%lu,\"page_ms_max\":%.3f}\n",
+	       listings, pages, worst / 1e3);
+	free(buf);
 	return 0;
 }
 
@@ -1405,6 +1488,56 @@ static int cmd_expiry(int argc, char **argv)
 	return 0;
 }
 
+static volatile sig_atomic_t nftevents_stop;
+
+static void nftevents_signal(int sig)
+{
+	(void)sig;
+	nftevents_stop = 1;
+}
+
+/*
+ * Another nftables-event listener on the host, as another agent or `nft
+ * monitor` would be: the kernel's "anyone listening?" check is one mask
+ * for the whole host, so with this running anywhere, every element of
+ * every batch in every namespace gets an event message built. Counts what
+ * reaches it (its own namespace) until SIGTERM.
+ */
+static int cmd_nftevents(int argc, char **argv)
+{
+	static char buf[1 << 16];
+	struct sigaction sa = { .sa_handler = nftevents_signal };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	int group = 7 /* NFNLGRP_NFTABLES */, size = 16 << 20;
+	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+	unsigned long bytes = 0, lost = 0, msgs = 0;
+
+	(void)argc;
+	(void)argv;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&snl, sizeof(snl)) < 0 ||
+	    setsockopt(fd, 270 /* SOL_NETLINK */, 1 /* ADD_MEMBERSHIP */,
+		       &group, sizeof(group)) < 0)
+		die("netlink: %s", strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	printf("listening\n");
+	while (!nftevents_stop) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0 && errno == ENOBUFS)
+			lost++;
+		else if (n > 0) {
+			bytes += (unsigned long)n;
+			msgs++;
+		}
+	}
+	printf("{\"reads\":%lu,\"bytes\":%lu,\"lost\":%lu}\n", msgs, bytes,
+	       lost);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1424,6 +1557,8 @@ int main(int argc, char **argv)
 		{ "concurrent", cmd_concurrent },
 		{ "paced", cmd_paced },
 		{ "oplat", cmd_oplat },
+		{ "pager", cmd_pager },
+		{ "nftevents", cmd_nftevents },
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1432,8 +1567,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 2, argv + 2);
 	fputs("usage: bench-loadgen listen|connrate|grantlat|spawnlat|e2e|"
-	      "expiry|burst|startwait|timecmd|stall|concurrent|paced|oplat "
-	      "...\n",
+	      "expiry|burst|startwait|timecmd|stall|concurrent|paced|oplat|"
+	      "pager|nftevents ...\n",
 	      stderr);
 	return 2;
 }

@@ -11,6 +11,6 @@ KE="$BUILD_DIR/tests/e2e/kernel-elems"
 for seed in 1 2 3 $((RANDOM + 4)); do
 	out=$(vm "$KE" "ke$seed" "$seed" 150 2>&1)
 	check "seed $seed: kernel and records agree${out:+: $(tail -n 3 <<<"$out" | tr '\n' ' ')}" \
-		grep -q "kernel and records agree" <<<"$out"
+		grep -q "restore: .*kernel and records agree" <<<"$out"
 	vm nft delete table inet "ke$seed" 2>/dev/null
 done

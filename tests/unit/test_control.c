@@ -715,3 +715,100 @@ UNIT_TEST("follow", test_held_reply_changed_before_release)
 	sock_close(&f);
 }
 END_TEST
+
+/* ---- listings yield to decisions ------------------------------------------
+ */
+
+static int decider_fd = -1;
+static int listing_saw_decision = -1;
+
+static bool yields_list(void *userdata, json_t *req)
+{
+	return streq(json_string_value(json_object_get(req, "op")), "list");
+}
+
+/* "list" notes whether the decider's reply is out already. */
+static json_t *list_or_decide(void *userdata, const struct jit_peer *peer,
+			      json_t *req)
+{
+	const char *op = json_string_value(json_object_get(req, "op"));
+	char b;
+
+	if (streq(op, "list"))
+		listing_saw_decision =
+			recv(decider_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+	return json_pack("{s:b, s:s}", "ok", 1, "op", op);
+}
+
+/* The daemon's pass, then a pass of its own for a listing that yielded. */
+static void pass_then_yielded(int ep)
+{
+	control_hold(pass_ctl);
+	dispatch(ep, 0);
+	control_release(pass_ctl);
+	if (control_yielded(pass_ctl)) {
+		control_hold(pass_ctl);
+		control_run_yielded(pass_ctl);
+		control_release(pass_ctl);
+	}
+}
+
+static bool has_reply(int fd)
+{
+	char b;
+
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+/*
+ * A listing read in the same pass as a decision (even before it) is built
+ * only once the decision's reply is out; two listings never run in the
+ * same pass, so a decision never waits for more than one.
+ */
+UNIT_TEST("yield", test_listing_yields_to_decision)
+{
+	struct sock_fixture f;
+	int lister, lister2;
+	char buf[256];
+	ssize_t n;
+
+	sock_open(&f, list_or_decide, NULL);
+	control_set_yields(f.c, yields_list);
+	lister = connect_to(f.path);
+	lister2 = connect_to(f.path);
+	decider_fd = connect_to(f.path);
+	one_pass(f.ep);
+	/* Epoll hands them over in this order: the listings first. */
+	ck_assert_int_eq(write(lister, "{\"op\":\"list\"}\n", 14), 14);
+	ck_assert_int_eq(write(lister2, "{\"op\":\"list\"}\n", 14), 14);
+	ck_assert_int_eq(write(decider_fd, "{\"op\":\"decide\"}\n", 16), 16);
+	pass_then_yielded(f.ep);
+	ck_assert_int_eq(listing_saw_decision, 1);
+	n = read(decider_fd, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "{\"ok\":true,\"op\":\"decide\"}\n");
+	/* One listing in that pass, the first asked; the other after a
+	 * pass for everyone else. */
+	ck_assert(has_reply(lister));
+	ck_assert(!has_reply(lister2));
+	pass_then_yielded(f.ep);
+	ck_assert(has_reply(lister2));
+	n = read(lister2, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "{\"ok\":true,\"op\":\"list\"}\n");
+	/* The lister is read again afterwards: its next request is served. */
+	ck_assert_int_eq(write(lister2, "{\"op\":\"decide\"}\n", 16), 16);
+	pass_then_yielded(f.ep);
+	pass_then_yielded(f.ep);
+	n = read(lister2, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "{\"ok\":true,\"op\":\"decide\"}\n");
+	close(lister);
+	close(lister2);
+	close(decider_fd);
+	sock_close(&f);
+}
+END_TEST

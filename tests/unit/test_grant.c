@@ -843,6 +843,51 @@ UNIT_TEST("registry", test_grants_history)
 END_TEST
 
 /*
+ * Churn does not grow the registry: 5,000 live grants, then 60,000 more
+ * given and ended, a round of 1,000 at a time. Once the history is full
+ * (two rounds), every later round reuses what the first ones took.
+ */
+UNIT_TEST("registry", test_grants_churn_memory)
+{
+	struct jit_grants *g = grants_new();
+	size_t steady = 0;
+	uint64_t now = 1000;
+
+	for (unsigned i = 0; i < 5000; i++) {
+		struct jit_request t = tmpl(
+			1, "u", test_key("192.0.2.7", TCP, 1000 + i, 1000 + i),
+			60);
+
+		grants_initiate(g, add(g, &t, now), now);
+	}
+	for (unsigned round = 0; round < 60; round++) {
+		struct jit_request *r[1000];
+
+		for (unsigned i = 0; i < 1000; i++) {
+			struct jit_request t =
+				tmpl(2, "v",
+				     test_key("198.51.100.9", TCP, 1000 + i,
+					      1000 + i),
+				     60);
+
+			r[i] = add(g, &t, ++now);
+			grants_initiate(g, r[i], now);
+		}
+		for (unsigned i = 0; i < 1000; i++)
+			grants_finish(g, r[i], JIT_REVOKED, JIT_REASON_USER,
+				      "v");
+		if (round == 3)
+			steady = grants_memory(g);
+	}
+	ck_assert_uint_eq(grants_count_status(g, JIT_INITIATED), 5000);
+	ck_assert_uint_le(grants_count(g), 5000 + 2 * JIT_HISTORY_MAX);
+	ck_assert_uint_gt(steady, 0);
+	ck_assert_uint_eq(grants_memory(g), steady);
+	grants_free(g);
+}
+END_TEST
+
+/*
  * The indexes (live grants by key, prefix grants, per-user counts, earliest
  * end) must always agree with a plain scan of the registry, through random
  * requests, grants, revokes and expiries.

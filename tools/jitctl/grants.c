@@ -12,7 +12,7 @@ COMMAND(grants, "grants", "[--limit N]",
 	"live grants and the time they have left",
 	"List the live grants, oldest first: id, policy, source, "
 	"ports, the time left, the user who asked and the reason. "
-	"The agent answers in pages of at most 1,000 records; "
+	"The agent answers in pages of at most 250 records; "
 	"jitctl fetches them all.",
 	grants_options);
 
