@@ -47,6 +47,10 @@ import time
 import traceback
 
 TOL_S = 1.5            # clock/rounding tolerance on ends and expiries
+# How long after its end a grant may still be listed: the agent ends it
+# at its timer, which a loaded machine delays (the kernel's element ends on
+# time whatever the agent does, and that is checked with TOL_S).
+LISTED_LAG_S = 5.0
 HOST_PORTS_EXPANDED = 16
 GRANT_SETS = ("grants_v4", "grants_v6", "grant_nets_v4", "grant_nets_v6")
 
@@ -837,7 +841,7 @@ def check_after_restart(agent, chk):
         if left_s < -TOL_S:
             c["checks"] += 1
             c["expired_seen"] += 1
-            if st == "initiated":
+            if st == "initiated" and left_s < -LISTED_LAG_S:
                 chk.fail("expired", rid, "grant %s ended %.1fs ago but is "
                          "listed live" % (g.text(), -left_s))
             chk.forget(rid)
