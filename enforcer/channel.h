@@ -35,6 +35,10 @@ struct jit_daemon;
  * @flush: write the summary lines of the windows that ended by now_ms
  *         (all: every window, at exit); returns when the next window with
  *         counts ends, 0 for none (optional)
+ * @journal_recovered: the journal is written again after it failed;
+ *                     what the channel's decisions lost meanwhile (taken
+ *                     back as not recorded) may be asked for again
+ *                     (optional)
  */
 struct jit_channel {
 	const char *name;
@@ -45,6 +49,7 @@ struct jit_channel {
 	void (*audit_line)(struct jit_daemon *d, const char *line);
 	void (*policies_changed)(struct jit_daemon *d, bool initial);
 	uint64_t (*flush)(struct jit_daemon *d, uint64_t now_ms, bool all);
+	void (*journal_recovered)(struct jit_daemon *d);
 };
 
 extern const struct jit_channel channel_spa;
@@ -63,6 +68,7 @@ void channels_audit_line(struct jit_daemon *d, const char *line);
 void channels_policies_changed(struct jit_daemon *d, bool initial);
 /* Each channel's flush; the earliest next window end (0: none). */
 uint64_t channels_flush(struct jit_daemon *d, uint64_t now_ms, bool all);
+void channels_journal_recovered(struct jit_daemon *d);
 /* Each channel's status into obj under its name. */
 void channels_status(struct jit_daemon *d, json_t *obj);
 

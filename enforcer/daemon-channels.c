@@ -61,6 +61,13 @@ uint64_t channels_flush(struct jit_daemon *d, uint64_t now_ms, bool all)
 	return next;
 }
 
+void channels_journal_recovered(struct jit_daemon *d)
+{
+	for (size_t i = 0; i < channels_count; i++)
+		if (channels[i]->journal_recovered)
+			channels[i]->journal_recovered(d);
+}
+
 void channels_status(struct jit_daemon *d, json_t *obj)
 {
 	for (size_t i = 0; i < channels_count; i++)

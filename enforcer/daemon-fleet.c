@@ -141,6 +141,19 @@ static void daemon_fleet_policies_changed(struct jit_daemon *d, bool initial)
 	f->policies_hash = h;
 }
 
+/*
+ * Fleet grants the journal could not record were taken back whole (no
+ * record left): the range is taken again, so they are decided anew now
+ * that they can be recorded, rather than at the next reconnect.
+ */
+static void daemon_fleet_journal_recovered(struct jit_daemon *d)
+{
+	struct jit_fleet_state *f = &d->fleet;
+
+	if (f->conf && f->nats)
+		fleet_nats_resnapshot(f->nats);
+}
+
 static void squatted(struct jit_daemon *d, uint64_t seq)
 {
 	char id[128], desc[256];
@@ -474,5 +487,6 @@ const struct jit_channel channel_fleet = {
 	.teardown = daemon_fleet_teardown,
 	.status = daemon_fleet_status,
 	.audit_line = daemon_fleet_audit,
+	.journal_recovered = daemon_fleet_journal_recovered,
 	.policies_changed = daemon_fleet_policies_changed,
 };

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "alert.h"
+#include "channel.h"
 #include "daemon-internal.h"
 #include "log.h"
 #include "util.h"
@@ -270,6 +271,7 @@ void daemon_pass_end(struct jit_daemon *d)
 			log_notice("the journal in '%s' is written again",
 				   d->cfg->state_dir);
 			d->journal_alerted = false;
+			channels_journal_recovered(d);
 		}
 	}
 	pass_replies(d);
