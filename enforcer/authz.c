@@ -385,7 +385,8 @@ static const struct jit_port_rule *entry_for(const struct jit_policy *p,
 
 const struct jit_policy *authz_pick_policy(const struct jit_policy_set *set,
 					   const struct jit_identity *id,
-					   const struct jit_request *tmpl)
+					   const struct jit_request *tmpl,
+					   const char *iif)
 {
 	const struct jit_policy *first = NULL;
 
@@ -396,6 +397,10 @@ const struct jit_policy *authz_pick_policy(const struct jit_policy_set *set,
 		char msg[256];
 
 		if (!entry_for(p, &tmpl->key))
+			continue;
+		/* A packet that came in on an interface the policy does not
+		 * hold on would be let in by none of its grants. */
+		if (iif && iif[0] && !policy_holds_on(p, iif))
 			continue;
 		if (!first)
 			first = p;

@@ -62,11 +62,14 @@ bool authz_may_reload(const struct jit_identity *id);
  * The policy a request of id for tmpl's key and duration goes to when it
  * names none (single packet authorization): the first of set that protects
  * the ports and lets id have them; else the first that protects them (its
- * refusal then says why); NULL when no policy protects them.
+ * refusal then says why); NULL when no policy protects them. With iif (the
+ * interface the packet came in on; NULL or "" when not known), only
+ * policies that hold on it are considered.
  */
 const struct jit_policy *authz_pick_policy(const struct jit_policy_set *set,
 					   const struct jit_identity *id,
-					   const struct jit_request *tmpl);
+					   const struct jit_request *tmpl,
+					   const char *iif);
 
 /*
  * Check a parsed request against its policy and the requester. Fills in the

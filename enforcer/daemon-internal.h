@@ -79,6 +79,7 @@ struct jit_spa_window {
 /* An SPA packet that waits for its digest to be durable. */
 struct jit_spa_item {
 	struct jit_prefix src;
+	char iif[IFNAMSIZ]; /* the interface it came in on ("": not known) */
 	struct jit_spa_result res;
 	int err; /* the digest could not be recorded */
 };

@@ -470,7 +470,8 @@ static void port_refused(struct packet_outcome *o, const char *code,
 /* Port i of an accepted packet becomes a request; its result joins reqs. */
 static void request_port(struct jit_daemon *d, struct jit_identity *id,
 			 const struct jit_spa_result *res, size_t i,
-			 char *reason, json_t *reqs, struct packet_outcome *o)
+			 const char *iif, char *reason, json_t *reqs,
+			 struct packet_outcome *o)
 {
 	struct jit_request tmpl = {
 		.key = { .source = res->open,
@@ -482,7 +483,8 @@ static void request_port(struct jit_daemon *d, struct jit_identity *id,
 		.duration_s = res->duration_s,
 		.reason = reason,
 	};
-	const struct jit_policy *p = authz_pick_policy(d->policies, id, &tmpl);
+	const struct jit_policy *p =
+		authz_pick_policy(d->policies, id, &tmpl, iif);
 	struct jit_request *r = NULL;
 	struct jit_refusal why;
 	char port[16];
@@ -548,7 +550,7 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 		 prefix_format(&it->src, src, sizeof(src)), st->line);
 	id.channel = "spa";
 	for (size_t i = 0; i < res->n_ports; i++)
-		request_port(d, &id, res, i, reason, reqs, &o);
+		request_port(d, &id, res, i, it->iif, reason, reqs, &o);
 	access_arm_timer(d);
 	if (o.granted || o.pending)
 		d->spa.c_accepted++;
@@ -707,7 +709,8 @@ static bool verdict_goes_on(struct jit_daemon *d,
  * for the end of the pass.
  */
 static void batch_packet(struct jit_daemon *d, const struct jit_spa_packet *p,
-			 const struct jit_spa_result *res, uint64_t now)
+			 const struct jit_spa_result *res, uint32_t ifindex,
+			 uint64_t now)
 {
 	struct jit_spa_state *s = &d->spa;
 	struct jit_spa_item *it;
@@ -724,6 +727,9 @@ static void batch_packet(struct jit_daemon *d, const struct jit_spa_packet *p,
 	}
 	it = &s->batch[s->n_batch++];
 	it->src = p->src;
+	/* Its interface picks among interface-scoped policies. */
+	if (!ifindex || !if_indextoname(ifindex, it->iif))
+		it->iif[0] = '\0';
 	it->res = *res;
 	it->err = replay_add(d->replay, res->digest, until, now);
 	if (!it->err) {
@@ -735,7 +741,7 @@ static void batch_packet(struct jit_daemon *d, const struct jit_spa_packet *p,
 }
 
 static void on_packet(void *userdata, int family, const uint8_t *pkt,
-		      size_t len)
+		      size_t len, uint32_t ifindex)
 {
 	struct jit_daemon *d = userdata;
 	struct jit_spa_state *s = &d->spa;
@@ -751,7 +757,7 @@ static void on_packet(void *userdata, int family, const uint8_t *pkt,
 	spa_check(s->conf, d->replay, &p, (int64_t)(now / 1000),
 		  d->cfg->spa_max_age_s, &res);
 	if (verdict_goes_on(d, &p, &res, now))
-		batch_packet(d, &p, &res, now);
+		batch_packet(d, &p, &res, ifindex, now);
 }
 
 /* The packets of one read: their digests durable first, then decisions. */

@@ -91,6 +91,7 @@ static int handle_packet(const struct nlmsghdr *nlh, void *data)
 	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a, *payload = NULL, *prefix = NULL;
 	struct jit_denied d;
+	uint32_t ifindex = 0;
 	int family;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_ULOG ||
@@ -104,6 +105,9 @@ static int handle_packet(const struct nlmsghdr *nlh, void *data)
 		else if (mnl_attr_get_type(a) == NFULA_PREFIX &&
 			 mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 			prefix = a;
+		else if (mnl_attr_get_type(a) == NFULA_IFINDEX_INDEV &&
+			 mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			ifindex = ntohl(mnl_attr_get_u32(a));
 	}
 	if (!payload)
 		return MNL_CB_OK;
@@ -114,7 +118,7 @@ static int handle_packet(const struct nlmsghdr *nlh, void *data)
 		if (family)
 			n->raw(n->userdata, family,
 			       mnl_attr_get_payload(payload),
-			       mnl_attr_get_payload_len(payload));
+			       mnl_attr_get_payload_len(payload), ifindex);
 		return MNL_CB_OK;
 	}
 	if (nflog_parse_packet(mnl_attr_get_payload(payload),

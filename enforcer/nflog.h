@@ -42,9 +42,12 @@ struct jit_l4 {
 };
 
 typedef void (*nflog_fn)(void *userdata, const struct jit_denied *d);
-/* A logged packet as it is, from its network header on. */
+/*
+ * A logged packet as it is, from its network header on, with the index of
+ * the interface it came in on (0: not known).
+ */
 typedef void (*nflog_raw_fn)(void *userdata, int family, const uint8_t *pkt,
-			     size_t len);
+			     size_t len, uint32_t ifindex);
 /* The packets of one wakeup were all handed over. */
 typedef void (*nflog_batch_fn)(void *userdata);
 

@@ -805,6 +805,21 @@ static void parse_alerts(struct parse_ctx *c, const struct node *v, void *obj)
 
 /* --- fleet: which fleet grants this policy takes ------------------------ */
 
+bool policy_holds_on(const struct jit_policy *p, const char *ifname)
+{
+	if (!p->n_interfaces)
+		return true;
+	for (size_t i = 0; i < p->n_interfaces; i++) {
+		const char *pat = p->interfaces[i];
+		size_t n = strlen(pat);
+
+		if (n && pat[n - 1] == '*' ? !strncmp(pat, ifname, n - 1)
+					   : streq(pat, ifname))
+			return true;
+	}
+	return false;
+}
+
 bool policy_name_listed(char *const *list, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)

@@ -196,6 +196,9 @@ struct jit_policy {
 
 /* True if name is one of list's n names. */
 bool policy_name_listed(char *const *list, size_t n, const char *name);
+/* Whether p's grants hold on interface ifname (every policy without
+ * interfaces does; "eth*" holds on eth0). */
+bool policy_holds_on(const struct jit_policy *p, const char *ifname);
 
 /* The policies of one file, all valid. */
 struct jit_policy_file;

@@ -699,29 +699,75 @@ UNIT_TEST("check", test_pick_policy)
 	r.key.port_lo = r.key.port_hi = 22;
 
 	/* Not ops, not from 203.0.113.0/24: the third one. */
-	p = authz_pick_policy(set, &alice, &r);
+	p = authz_pick_policy(set, &alice, &r, NULL);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_str_eq(p->name, "c-alice");
 	/* bob is in ops: the first one. */
-	p = authz_pick_policy(set, &bob, &r);
+	p = authz_pick_policy(set, &bob, &r, NULL);
 	ck_assert_str_eq(p->name, "a-ops");
 	/* carol may have none: the first that protects it says why. */
-	p = authz_pick_policy(set, &carol, &r);
+	p = authz_pick_policy(set, &carol, &r, NULL);
 	ck_assert_str_eq(p->name, "a-ops");
 	/* Longer than c-alice allows, from where b-narrow allows. */
 	ck_assert_int_eq(prefix_parse("203.0.113.9", &r.key.source), 0);
 	r.duration_s = 2 * 3600;
-	p = authz_pick_policy(set, &alice, &r);
+	p = authz_pick_policy(set, &alice, &r, NULL);
 	ck_assert_str_eq(p->name, "b-narrow");
 	/* The protocol counts: udp/22 and tcp/53 are protected by none. */
 	r.key.protos = JIT_PROTO_UDP;
-	ck_assert_ptr_null(authz_pick_policy(set, &alice, &r));
+	ck_assert_ptr_null(authz_pick_policy(set, &alice, &r, NULL));
 	r.key.protos = JIT_PROTO_TCP;
 	r.key.port_lo = r.key.port_hi = 53;
-	ck_assert_ptr_null(authz_pick_policy(set, &alice, &r));
+	ck_assert_ptr_null(authz_pick_policy(set, &alice, &r, NULL));
 	/* The dry run changes nothing of the caller's. */
 	ck_assert_uint_eq(r.duration_s, 2 * 3600);
 	ck_assert_uint_eq(r.key.protos, JIT_PROTO_TCP);
+	policy_set_free(set);
+}
+END_TEST
+
+/*
+ * A packet that came in on an interface: only the policies that hold on
+ * it are candidates (an "external" policy must not take a packet that
+ * came through the internal interface, nor the other way round).
+ */
+UNIT_TEST("check", test_pick_policy_interface)
+{
+	static const char text[] = "name: external\n"
+				   "ports: [{port: 2022}]\n"
+				   "interfaces: [v2]\n"
+				   "requesters: {users: [alice]}\n"
+				   "approval: manual\n"
+				   "---\n"
+				   "name: internal\n"
+				   "ports: [{port: 2022}]\n"
+				   "interfaces: [v1, \"w*\"]\n"
+				   "requesters: {users: [alice]}\n";
+	struct jit_policy_set *set = policy_set_new();
+	struct jit_request r = { .duration_s = 60 };
+	struct jit_diag d;
+
+	diag_init(&d);
+	ck_assert_int_eq(
+		policy_set_load_text(set, "if.yaml", text, strlen(text), &d),
+		0);
+	diag_release(&d);
+	ck_assert_int_eq(prefix_parse("192.0.2.7", &r.key.source), 0);
+	r.key.protos = JIT_PROTO_TCP;
+	r.key.port_lo = r.key.port_hi = 2022;
+	ck_assert_str_eq(authz_pick_policy(set, &alice, &r, "v1")->name,
+			 "internal");
+	ck_assert_str_eq(authz_pick_policy(set, &alice, &r, "w7")->name,
+			 "internal");
+	ck_assert_str_eq(authz_pick_policy(set, &alice, &r, "v2")->name,
+			 "external");
+	/* Held by none of them: nothing would let the packet in. */
+	ck_assert_ptr_null(authz_pick_policy(set, &alice, &r, "v3"));
+	/* Not known: as before, the first that lets alice have it. */
+	ck_assert_str_eq(authz_pick_policy(set, &alice, &r, NULL)->name,
+			 "external");
+	ck_assert_str_eq(authz_pick_policy(set, &alice, &r, "")->name,
+			 "external");
 	policy_set_free(set);
 }
 END_TEST

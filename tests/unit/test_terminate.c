@@ -54,7 +54,7 @@ UNIT_TEST("spares", test_covered_by_other_record)
 	struct jit_spared why;
 	int n;
 
-	live(g, "198.51.100.0/24", 22, 22); /* no overlap */
+	live(g, "198.51.100.0/24", 22, 22);  /* no overlap */
 	live(g, "192.0.2.0/24", 3389, 3389); /* another port */
 	grants_finish(g, wide, JIT_REVOKED, JIT_REASON_USER, "alice");
 	n = terminate_others(g, wide, NOW, &others);
