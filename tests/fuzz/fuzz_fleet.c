@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	diag_init(&d);
 	r = fleet_conf_parse("fleet.yaml", (const char *)data, size, "web-1",
 			     &c, &d);
-	if (r == 0 && (d.errors || !c || !c->n_servers || !c->host[0] ||
-		       !c->user))
+	if (r == 0 &&
+	    (d.errors || !c || !c->n_servers || !c->host[0] || !c->user))
 		broken("fleet.yaml accepted incomplete or with errors");
 	if (r < 0 && (c || (r == -EINVAL && !d.errors)))
 		broken("fleet.yaml rejected without a message");
