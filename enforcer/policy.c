@@ -162,10 +162,13 @@ static void parse_protocol(struct parse_ctx *c, const struct node *v, void *obj)
 			 msg_quote(q, s));
 }
 
-static void parse_max_duration(struct parse_ctx *c, const struct node *v,
-			       void *obj)
+/*
+ * A max_duration (what: "max_duration", or "fleet max_duration") into
+ * *ret; errors are reported at v and leave *ret as it was.
+ */
+static void parse_duration_limit(struct parse_ctx *c, const struct node *v,
+				 const char *what, uint32_t *ret)
 {
-	struct port_build *pb = obj;
 	char q[QUOTE_BUF];
 	const char *s;
 	uint64_t sec;
@@ -177,19 +180,25 @@ static void parse_max_duration(struct parse_ctx *c, const struct node *v,
 	r = duration_parse(s, &sec);
 	if (r == -EINVAL)
 		node_err(c, v,
-			 "max_duration '%s' is not a valid duration; use "
-			 "forms like 90s, 15m, 3h, 1h30m, 1d or PT3H",
-			 msg_quote(q, s));
+			 "%s '%s' is not a valid duration; use forms like "
+			 "90s, 15m, 3h, 1h30m, 1d or PT3H",
+			 what, msg_quote(q, s));
 	else if (r < 0 || sec > JIT_DURATION_MAX_S)
-		node_err(c, v, "max_duration '%s' exceeds the limit of %uh",
+		node_err(c, v, "%s '%s' exceeds the limit of %uh", what,
 			 msg_quote(q, s), JIT_DURATION_MAX_S / 3600);
 	else if (sec == 0)
-		node_err(c, v,
-			 "max_duration '%s' is zero; the shortest allowed "
-			 "is 1s",
-			 msg_quote(q, s));
+		node_err(c, v, "%s '%s' is zero; the shortest allowed is 1s",
+			 what, msg_quote(q, s));
 	else
-		pb->rule->max_duration_s = (uint32_t)sec;
+		*ret = (uint32_t)sec;
+}
+
+static void parse_max_duration(struct parse_ctx *c, const struct node *v,
+			       void *obj)
+{
+	struct port_build *pb = obj;
+
+	parse_duration_limit(c, v, "max_duration", &pb->rule->max_duration_s);
 }
 
 static void parse_allowed_sources(struct parse_ctx *c, const struct node *v,
@@ -897,31 +906,8 @@ static void parse_fleet_max_duration(struct parse_ctx *c, const struct node *v,
 				     void *obj)
 {
 	struct jit_policy_fleet *f = obj;
-	char q[QUOTE_BUF];
-	const char *s;
-	uint64_t sec;
-	int r;
 
-	s = node_want_scalar(c, v, "max_duration", DURATION_WHAT);
-	if (!s)
-		return;
-	r = duration_parse(s, &sec);
-	if (r == -EINVAL)
-		node_err(c, v,
-			 "fleet max_duration '%s' is not a valid duration; "
-			 "use forms like 15m, 1h or 1h30m",
-			 msg_quote(q, s));
-	else if (r < 0 || sec > JIT_DURATION_MAX_S)
-		node_err(c, v,
-			 "fleet max_duration '%s' exceeds the limit of %uh",
-			 msg_quote(q, s), JIT_DURATION_MAX_S / 3600);
-	else if (sec == 0)
-		node_err(c, v,
-			 "fleet max_duration '%s' is zero; the shortest "
-			 "allowed is 1s",
-			 msg_quote(q, s));
-	else
-		f->max_duration_s = (uint32_t)sec;
+	parse_duration_limit(c, v, "fleet max_duration", &f->max_duration_s);
 }
 
 enum {
