@@ -171,6 +171,12 @@ int fleet_grant_parse(const char *host, uint64_t id, const void *data,
 			JIT_REASON_MAX - 1);
 		goto out;
 	}
+	/* The rule of a socket request's reason: it reaches terminals. */
+	if (!text_is_safe(reason)) {
+		r = bad(err, errlen,
+			"reason must not contain control characters");
+		goto out;
+	}
 	g->id = id;
 	snprintf(g->policy, sizeof(g->policy), "%s", policy);
 	g->port = (uint16_t)port;

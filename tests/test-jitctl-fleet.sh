@@ -53,6 +53,10 @@ usage "--for '10' has no unit: 10s? 10m?" request --select role=web --policy ssh
 usage "--for wants a duration" request --select role=web --policy ssh --port 22 --from 203.0.113.7 --for 0s
 usage "unexpected argument 'x'" request x --select role=web --policy ssh --port 22 --from 203.0.113.7
 usage "missing ID" approve
+usage "--reason is longer than 255 bytes" request --select role=web --policy ssh --port 22 --from 203.0.113.7 --reason "$(printf 'r%.0s' $(seq 256))"
+usage "--reason must not contain control characters" request --select role=web --policy ssh --port 22 --from 203.0.113.7 --reason "$(printf 'a\033[2Jb')"
+usage "--reason must not contain control characters" approve 0123456789abcdef --reason "$(printf 'a\nb')"
+usage "--reason is longer than 255 bytes" deny 0123456789abcdef --reason "$(printf 'r%.0s' $(seq 256))"
 usage "unexpected argument 'b'" approve 0123456789abcdef b
 usage "missing ID" revoke
 usage "option '--select' does not apply to 'fleet approve'" approve 0123456789abcdef --select role=web

@@ -269,6 +269,18 @@ UNIT_TEST("decode", test_key_and_value)
 			      err);
 	}
 	{
+		/* A reason with a terminal escape, as a socket request's
+		 * reason may not have: it reaches other people's screens. */
+		_cleanup_free_ char *b =
+			value("0123456789abcdef", "203.0.113.7", 22, 600,
+			      "alice", "bob", "x\\u001b[2Jy");
+
+		ck_assert_int_eq(fleet_grant_parse(HOST, ID1, b, strlen(b), &g,
+						   err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_msg(strstr(err, "control characters"), "%s", err);
+	}
+	{
 		/* 33 characters: longer than records keep names. */
 		_cleanup_free_ char *b = value(
 			"0123456789abcdef", "203.0.113.7", 22, 600, "alice",

@@ -44,6 +44,14 @@ struct fleet_opts {
 /* Load the fleet config and connect; on failure, reported, exit status. */
 int fleet_open(struct ctx *ctx, const struct fleet_opts *o,
 	       struct fleet_config *cfg, struct fleet_client **c);
+/*
+ * --reason as every host takes it (the rule of a socket request's reason:
+ * under JIT_REASON_MAX bytes, no control characters); else a usage error.
+ */
+int fleet_check_reason(struct ctx *ctx, const char *reason);
+/* approve, deny and revoke: one fleet request ID, and --reason. */
+int fleet_check_id_args(struct ctx *ctx, const struct fleet_opts *o, int argc,
+			char **argv);
 /* A failure of a fleet call (r < 0, err) as jitctl's error; returns 1. */
 int fleet_fail(struct ctx *ctx, int r, const char *err);
 /*

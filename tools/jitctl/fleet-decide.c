@@ -194,24 +194,8 @@ int fleet_cmd_approve(struct ctx *ctx, const struct fleet_opts *o, int argc,
 	size_t i;
 	int r, rc, tries;
 
-	if (argc - optind != 1) {
-		rc = usage_error(ctx,
-				 argc - optind ? "unexpected argument '%s'"
-					       : "missing ID",
-				 argv[optind + (argc - optind ? 1 : 0)]);
+	if ((rc = fleet_check_id_args(ctx, o, argc, argv)))
 		goto out;
-	}
-	if (o->reason && strlen(o->reason) > 1024) {
-		rc = usage_error(ctx, "--reason is longer than 1024 bytes");
-		goto out;
-	}
-	if (!fleet_id_valid(argv[optind])) {
-		rc = usage_error(ctx,
-				 "'%s' is not a fleet request id (16 hex "
-				 "digits)",
-				 argv[optind]);
-		goto out;
-	}
 	if ((rc = fleet_open(ctx, o, &cfg, &c)))
 		goto out;
 	for (tries = 0;; tries++) {
@@ -344,18 +328,8 @@ static int change_state(struct ctx *ctx, const struct fleet_opts *o, int argc,
 	char err[512] = "";
 	int r, rc, tries;
 
-	if (argc - optind != 1)
-		return usage_error(ctx,
-				   argc - optind ? "unexpected argument '%s'"
-						 : "missing ID",
-				   argv[optind + (argc - optind ? 1 : 0)]);
-	if (o->reason && strlen(o->reason) > 1024)
-		return usage_error(ctx, "--reason is longer than 1024 bytes");
-	if (!fleet_id_valid(argv[optind]))
-		return usage_error(ctx,
-				   "'%s' is not a fleet request id (16 hex "
-				   "digits)",
-				   argv[optind]);
+	if ((rc = fleet_check_id_args(ctx, o, argc, argv)))
+		return rc;
 	if ((rc = fleet_open(ctx, o, &cfg, &c)))
 		return rc;
 	for (tries = 0;; tries++) {

@@ -102,8 +102,8 @@ int fleet_cmd_request(struct ctx *ctx, const struct fleet_opts *o, int argc,
 				   "--for wants a duration from 1s to 24h "
 				   "(2h, 90m, PT1H), not '%s'",
 				   o->duration);
-	if (o->reason && strlen(o->reason) > 1024)
-		return usage_error(ctx, "--reason is longer than 1024 bytes");
+	if ((rc = fleet_check_reason(ctx, o->reason)))
+		return rc;
 	a.selector = sel;
 	a.policy = o->policy;
 	a.source = prefix_format(&p, src, sizeof(src));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "fleet-cmd.h"
+#include "grant.h"
 #include "util.h"
 
 static const struct command_option fleet_options[] = {
@@ -216,6 +217,39 @@ static int cmd_fleet(struct ctx *ctx, int argc, char **argv)
 		return subcommands[i].fn(ctx, &o, argc, argv);
 	}
 	return usage_error(ctx, "unknown fleet command '%s'", sub);
+}
+
+int fleet_check_reason(struct ctx *ctx, const char *reason)
+{
+	if (!reason)
+		return 0;
+	if (strlen(reason) >= JIT_REASON_MAX)
+		return usage_error(ctx, "--reason is longer than %d bytes",
+				   JIT_REASON_MAX - 1);
+	if (!text_is_safe(reason))
+		return usage_error(ctx, "--reason must not contain control "
+					"characters");
+	return 0;
+}
+
+int fleet_check_id_args(struct ctx *ctx, const struct fleet_opts *o, int argc,
+			char **argv)
+{
+	int rc;
+
+	if (argc - optind != 1)
+		return usage_error(ctx,
+				   argc - optind ? "unexpected argument '%s'"
+						 : "missing ID",
+				   argv[optind + (argc - optind ? 1 : 0)]);
+	if ((rc = fleet_check_reason(ctx, o->reason)))
+		return rc;
+	if (!fleet_id_valid(argv[optind]))
+		return usage_error(ctx,
+				   "'%s' is not a fleet request id (16 hex "
+				   "digits)",
+				   argv[optind]);
+	return 0;
 }
 
 int fleet_fail(struct ctx *ctx, int r, const char *err)
