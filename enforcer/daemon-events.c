@@ -283,23 +283,13 @@ void daemon_refusals_flush(struct jit_daemon *d, uint64_t now_ms, bool all)
 	refusals_arm(d, now_ms);
 }
 
-void daemon_audit(struct jit_daemon *d, json_t *ev)
+/*
+ * One line of the audit trail: counted, written, and handed to the
+ * channels (every line, not only decisions on records). Returns the line
+ * (the caller frees it), or NULL.
+ */
+static char *audit_write(struct jit_daemon *d, json_t *ev)
 {
-	daemon_count_decision(d,
-			      json_string_value(json_object_get(ev, "event")),
-			      json_string_value(json_object_get(ev, "result")));
-	_cleanup_free_ char *line = NULL;
-
-	if (audit_event_line(d->audit, ev, &line) < 0)
-		log_err("writing the audit log failed");
-	/* Every line of the trail, not only decisions on records. */
-	if (line)
-		channels_audit_line(d, line);
-}
-
-void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
-{
-	struct scope sc = { .p = daemon_policy_named(d, r->policy), .r = r };
 	char *line = NULL;
 
 	daemon_count_decision(d,
@@ -307,9 +297,23 @@ void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
 			      json_string_value(json_object_get(ev, "result")));
 	if (audit_event_line(d->audit, ev, &line) < 0)
 		log_err("writing the audit log failed");
+	if (line)
+		channels_audit_line(d, line);
+	return line;
+}
+
+void daemon_audit(struct jit_daemon *d, json_t *ev)
+{
+	free(audit_write(d, ev));
+}
+
+void daemon_event(struct jit_daemon *d, json_t *ev, const struct jit_request *r)
+{
+	struct scope sc = { .p = daemon_policy_named(d, r->policy), .r = r };
+	char *line = audit_write(d, ev);
+
 	if (!line)
 		return;
-	channels_audit_line(d, line);
 	/* Held, like the replies, until the journal has the decision. */
 	control_publish(d->control, CONTROL_TOPIC_EVENTS, line, strlen(line),
 			viewer_sees, &sc);
