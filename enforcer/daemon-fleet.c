@@ -75,10 +75,16 @@ static void on_entry(struct jit_daemon *d, struct jit_fleet_entry *e)
 	f->c_entries++;
 	e->redecide = f->in_snapshot && f->redecide_snapshot;
 	if (f->in_snapshot && e->op == JIT_FLEET_PUT &&
-	    fleet_key_parse(f->conf->host, e->key, &id) == 0 &&
-	    grow_array((void **)&f->snap_ids, &f->cap_snap, f->n_snap + 1,
-		       sizeof(*f->snap_ids)) == 0)
-		f->snap_ids[f->n_snap++] = id;
+	    fleet_key_parse(f->conf->host, e->key, &id) == 0) {
+		if (grow_array((void **)&f->snap_ids, &f->cap_snap,
+			       f->n_snap + 1, sizeof(*f->snap_ids)) == 0) {
+			f->snap_ids[f->n_snap++] = id;
+		} else {
+			/* An incomplete list must not revoke by absence. */
+			f->in_snapshot = false;
+			f->resnapshot = true;
+		}
+	}
 	switch (fleet_apply(&d->access, f->conf->host, e, &why)) {
 	case JIT_FLEET_GRANTED:
 		f->c_granted++;
@@ -94,13 +100,15 @@ static void on_entry(struct jit_daemon *d, struct jit_fleet_entry *e)
 		audit_bad(d, e, &why);
 		break;
 	case JIT_FLEET_FAILED:
-		/* Not recorded: a new snapshot brings it again (and
-		 * this one must not revoke by absence). */
-		log_err("fleet: %s revision %" PRIu64 " not applied: %s; "
-			"taking the range again",
+		/* Not applied: this snapshot must not revoke by absence.
+		 * A kernel error is tried again with a new snapshot; a
+		 * journal that cannot record waits for its recovery
+		 * (daemon_fleet_journal_recovered), not a loop. */
+		log_err("fleet: %s revision %" PRIu64 " not applied: %s",
 			e->key, e->rev, why.message);
 		f->in_snapshot = false;
-		f->resnapshot = true;
+		if (!why.code || !streq(why.code, "not-recorded"))
+			f->resnapshot = true;
 		break;
 	case JIT_FLEET_OLD:
 	case JIT_FLEET_NONE:
@@ -238,27 +246,18 @@ static void on_thread(struct jit_io *io, uint32_t events)
 	access_arm_timer(d);
 }
 
-/* The host's name at the front of a copy of line (an object). */
-/* A line as the audit log has it: "host" is already this host's name. */
-static char *with_host(const char *line)
-{
-	if (line[0] != '{' || line[1] == '}')
-		return NULL;
-	return strdup(line);
-}
-
 static void daemon_fleet_audit(struct jit_daemon *d, const char *line)
 {
 	struct jit_fleet_state *f = &d->fleet;
-	_cleanup_free_ char *text = NULL;
 	uint64_t seq;
 
+	/* The line as the audit log has it: its "host" is this host's
+	 * fleet name (audit_set_host). */
 	if (!f->conf || !f->outbox)
 		return;
-	text = with_host(line);
-	if (!text || fleet_outbox_add(f->outbox, text, &seq) < 0 ||
+	if (fleet_outbox_add(f->outbox, line, &seq) < 0 ||
 	    fleet_nats_publish(f->nats, seq, fleet_outbox_nonce(f->outbox),
-			       text, false) < 0)
+			       line, false) < 0)
 		f->c_unpublished++;
 }
 
@@ -391,7 +390,9 @@ static bool same_conf(const struct jit_fleet_conf *a,
 	    !streq(a->tls_ca_file ? a->tls_ca_file : "",
 		   b->tls_ca_file ? b->tls_ca_file : "") ||
 	    !streq(a->tls_cert_file ? a->tls_cert_file : "",
-		   b->tls_cert_file ? b->tls_cert_file : ""))
+		   b->tls_cert_file ? b->tls_cert_file : "") ||
+	    !streq(a->tls_key_file ? a->tls_key_file : "",
+		   b->tls_key_file ? b->tls_key_file : ""))
 		return false;
 	for (size_t i = 0; i < a->n_servers; i++)
 		if (strcmp(a->servers[i], b->servers[i]))

@@ -241,8 +241,14 @@ int fleet_outbox_add(struct jit_fleet_outbox *o, const char *line,
 	 * the lines it cannot take. */
 	if (o->bytes + (uint64_t)n > JIT_FLEET_OUTBOX_MAX)
 		return -ENOSPC;
-	if (write_all(o->fd, text, (size_t)n) < 0)
-		return -errno;
+	if (write_all(o->fd, text, (size_t)n) < 0) {
+		int r = -errno;
+
+		/* A full disk took part of the line: cut it off, so the next
+		 * line does not start inside it. */
+		(void)!ftruncate(o->fd, (off_t)o->bytes);
+		return r;
+	}
 	o->bytes += (uint64_t)n;
 	*seq = o->next++;
 	return 0;
