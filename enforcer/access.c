@@ -329,6 +329,7 @@ static void push_undone(struct jit_access *a, uint64_t id, uint64_t seq,
 		return;
 	a->undone[a->n_undone].id = id;
 	a->undone[a->n_undone].held = held;
+	a->undone[a->n_undone].upto = a->seq;
 	a->undone[a->n_undone++].seq = seq;
 }
 
@@ -513,7 +514,7 @@ bool access_undone(const struct jit_access *a, uint64_t rid, uint64_t seq)
 {
 	for (size_t i = 0; i < a->n_undone; i++)
 		if (!a->undone[i].held && a->undone[i].id == rid &&
-		    a->undone[i].seq <= seq)
+		    a->undone[i].seq <= seq && seq <= a->undone[i].upto)
 			return true;
 	return false;
 }
@@ -1364,7 +1365,7 @@ int access_fleet_grant(struct jit_access *a, const struct jit_identity *id,
 	const struct jit_policy *p;
 	uint64_t now = now_real_ms();
 	const char *code = NULL;
-	int err;
+	int err, rc;
 
 	access_expire(a, now);
 	/* Nobody's local right: the fleet's, kept among the agent's own. */
@@ -1381,6 +1382,11 @@ int access_fleet_grant(struct jit_access *a, const struct jit_identity *id,
 					&tmpl, &code, why->message,
 					sizeof(why->message));
 	}
+	/* Its id reserved by a synced line first, as a socket request's:
+	 * one taken back is never given again, even after kill -9. */
+	rc = reserve_id(a);
+	if (rc < 0)
+		return not_recorded(a, why, "request", id, &tmpl, rc);
 	if (grants_add(a->grants, &tmpl, now, &r) < 0)
 		return refuse(a, why, "request", id, &tmpl, -ENOSPC,
 			      "too-many-requests",

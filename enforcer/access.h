@@ -135,6 +135,7 @@ struct jit_access {
 	uint64_t seq;
 	struct jit_access_undone {
 		uint64_t id, seq;
+		uint64_t upto; /* decisions after this seq are not undone */
 		bool held; /* a removal: it holds, its line not yet durable */
 	} * undone;
 	size_t n_undone, cap_undone;

@@ -218,9 +218,14 @@ static void pass_replies(struct jit_daemon *d)
 	for (size_t i = 0; i < d->n_pass; i++) {
 		json_t *reply = d->pass[i].reply;
 
+		/* A revoke holds whatever the sync did (in the kernel at
+		 * once, its line kept to retry; or its record undone whole,
+		 * so nothing is left to revoke): never ok:false. */
 		if (d->pass[i].revoke &&
-		    access_unrecorded(&d->access, d->pass[i].id,
-				      d->pass[i].seq)) {
+		    (access_unrecorded(&d->access, d->pass[i].id,
+				       d->pass[i].seq) ||
+		     access_undone(&d->access, d->pass[i].id,
+				   d->pass[i].seq))) {
 			json_object_set_new(reply, "recorded", json_false());
 			json_object_set_new(
 				reply, "warning",

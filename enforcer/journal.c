@@ -996,7 +996,8 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 	 * reservation: ids skip past anything it could have named.
 	 */
 	info->next_id +=
-		(uint64_t)(info->journal_damaged + (info->cut_bytes ? 1 : 0)) *
+		(uint64_t)(info->journal_damaged + info->damaged_lines +
+			   (info->cut_bytes ? 1 : 0)) *
 		JIT_JOURNAL_DAMAGE_ID_SKIP;
 	j->reserved = info->next_id;
 	/* A new file per start: nothing is ever appended after a cut. */
@@ -1393,7 +1394,11 @@ bool journal_wants_compaction(const struct jit_journal *j)
 {
 	uint64_t bytes = journal_bytes(j);
 
-	if (j->child > 0 || j->fd < 0 || j->n_backlog)
+	/* Never in the middle of a pass (compaction syncs, and a failure
+	 * there would roll back lines the pass's own sync must judge), nor
+	 * while the journal cannot be written. */
+	if (j->child > 0 || j->fd < 0 || j->n_backlog || j->dirty || j->error ||
+	    j->void_pending)
 		return false;
 	return bytes > COMPACT_MIN_BYTES && bytes > j->snap_bytes;
 }

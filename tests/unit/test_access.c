@@ -611,6 +611,15 @@ UNIT_TEST("durable", test_unrecorded_grant_refused)
 END_TEST
 
 /* Writes of this process past limit bytes of a file fail (0: no limit). */
+/* As file_limit, without a Check assertion (for use while it holds). */
+static void limit_file(off_t limit)
+{
+	struct rlimit rl = { (rlim_t)limit, RLIM_INFINITY };
+
+	signal(SIGXFSZ, SIG_IGN);
+	(void)setrlimit(RLIMIT_FSIZE, &rl);
+}
+
 static void file_limit(off_t limit)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
@@ -773,6 +782,53 @@ UNIT_TEST("durable", test_failed_sync_keeps_revoke)
 	core_close(w);
 	core_open(w);
 	ck_assert_int_eq(status_of(w, live), JIT_REVOKED);
+	world_free(w);
+}
+END_TEST
+
+/*
+ * An approval a failed sync undid leaves the request pending; approved
+ * again once the journal takes it, that second approval is recorded and
+ * its reply must not be turned into not-recorded by the first's undo.
+ */
+UNIT_TEST("durable", test_undo_spares_later_decisions)
+{
+	struct world *w = world_new();
+	struct jit_request *r = NULL;
+	struct jit_refusal why = { 0 };
+	struct jit_request t =
+		ask("192.0.2.10", JIT_PROTO_TCP, 3389, 3389, 60, "gated");
+	_cleanup_free_ char *line = NULL;
+	uint64_t id, other, first, second;
+	int decided, synced;
+
+	ck_assert_int_eq(access_request(&w->a, &alice, &t, &r, &why), 0);
+	id = r->id;
+	other = grant(w, &alice,
+		      ask("192.0.2.11", JIT_PROTO_TCP, 22, 22, 60, "ssh"));
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	ck_assert_int_eq(status_of(w, id), JIT_PENDING);
+	line = journal_format_request(grants_get(w->a.grants, id));
+	/* Room for the approval's line, not for another after it. */
+	/* No check until the limit is lifted: Check writes files too. */
+	limit_file(journal_size(w->dir) + (off_t)strlen(line) + 50);
+	decided = access_decide(&w->a, &bob, id, true, NULL, &r, &why);
+	first = access_decision_seq(&w->a);
+	/* A revoke later in the pass finds the disk full: its line waits
+	 * for the sync, which fails, and the approval goes back. */
+	(void)access_revoke(&w->a, &alice, other, &r, &why);
+	synced = access_sync(&w->a);
+	file_limit(0);
+	ck_assert_int_eq(decided, 0);
+	ck_assert_int_lt(synced, 0);
+	ck_assert(access_undone(&w->a, id, first));
+	ck_assert_int_eq(status_of(w, id), JIT_PENDING);
+	ck_assert_int_eq(access_decide(&w->a, &bob, id, true, NULL, &r, &why),
+			 0);
+	second = access_decision_seq(&w->a);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	ck_assert_int_eq(status_of(w, id), JIT_INITIATED);
+	ck_assert(!access_undone(&w->a, id, second));
 	world_free(w);
 }
 END_TEST
