@@ -106,8 +106,13 @@ bool daemon_alert_may_see(struct jit_daemon *d, json_t *alert,
 				   ?: "",
 			   alert_spa_refused.type))
 			return true;
-		if (user && *user &&
-		    !getpwnam_r(user, &pw, buf, sizeof(buf), &found) && found)
+		/* The uid it was raised with; by name for an older one. */
+		if (json_is_integer(json_object_get(ent, "uid")))
+			whose.uid = (uint32_t)json_integer_value(
+				json_object_get(ent, "uid"));
+		else if (user && *user &&
+			 !getpwnam_r(user, &pw, buf, sizeof(buf), &found) &&
+			 found)
 			whose.uid = found->pw_uid;
 		return authz_may_see(NULL, id, &whose);
 	}

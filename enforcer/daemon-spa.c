@@ -572,8 +572,9 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 			 "an SPA packet from %s for user %s was refused: %s",
 			 src, st->jit_user, first_msg);
 		daemon_alert(d, &alert_spa_refused, desc,
-			     json_pack("{s:{s:s}, s:s, s:s, s:i}", "source",
-				       "address", src, "user", st->jit_user,
+			     json_pack("{s:{s:s}, s:s, s:I, s:s, s:i}",
+				       "source", "address", src, "user",
+				       st->jit_user, "uid", (json_int_t)id.uid,
 				       "message", res->message, "stanza",
 				       (int)st->line),
 			     now, now, 1);
@@ -599,10 +600,12 @@ static void refuse_packet(struct jit_daemon *d, const struct jit_spa_item *it)
 	prefix_format(&it->src, src, sizeof(src));
 	snprintf(desc, sizeof(desc), "an SPA packet from %s was refused: %s",
 		 src, it->res.why);
+	/* Its uid with it: who may see it is decided without NSS. */
 	daemon_alert(d, &alert_spa_refused, desc,
-		     json_pack("{s:{s:s}, s:s, s:s}", "source", "address", src,
-			       "user",
+		     json_pack("{s:{s:s}, s:s, s:I, s:s}", "source", "address",
+			       src, "user",
 			       it->res.stanza ? it->res.stanza->jit_user : "",
+			       "uid", (json_int_t)stanza_uid(it->res.stanza),
 			       "message", it->res.message),
 		     now, now, 1);
 }
