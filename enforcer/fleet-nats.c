@@ -301,9 +301,14 @@ static void do_register(struct jit_fleet_nats *n, uint64_t now)
 	}
 }
 
+static bool stopping(struct jit_fleet_nats *n);
+
 static void publish_some(struct jit_fleet_nats *n, uint64_t now)
 {
-	for (int i = 0; i < PUBLISH_PER_ROUND && now >= n->next_publish_ms;
+	/* Each publish may wait API_WAIT_MS: a stop asked meanwhile must
+	 * not wait for the whole round (the loop joins this thread). */
+	for (int i = 0;
+	     i < PUBLISH_PER_ROUND && now >= n->next_publish_ms && !stopping(n);
 	     i++) {
 		jsPubOptions po;
 		jsPubAck *pa = NULL;
