@@ -1324,6 +1324,8 @@ int access_start(struct jit_access *a, bool trust_journal,
 	ret = scopes_rescope(a->scopes, a->policies, NULL);
 	if (ret < 0)
 		return ret;
+	(void)scopes_reserve(a->scopes,
+			     grants_count_status(a->grants, JIT_INITIATED));
 	end = calloc(grants_count_status(a->grants, JIT_INITIATED) + 1,
 		     sizeof(*end));
 	if (!end || (n >= 0 && kernel_view_build(&kv, kel, n) < 0))

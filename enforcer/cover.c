@@ -706,6 +706,20 @@ static void journal_push(struct jit_cover *c, uint32_t r,
 	c->journal[c->n_journal++] = op;
 }
 
+int cover_reserve(struct jit_cover *c, size_t n)
+{
+	int r;
+
+	if (!c || n > COVER_MAX_ENTRIES)
+		return c ? -ENOMEM : -EINVAL;
+	r = grow_array((void **)&c->recs, &c->cap_recs, n, sizeof(*c->recs));
+	if (r == 0 && n > c->ids.n)
+		r = hashmap_reserve(&c->ids, n - c->ids.n);
+	if (r == 0 && !c->boxes && n > c->pmap.n)
+		r = hashmap_reserve(&c->pmap, n - c->pmap.n);
+	return r;
+}
+
 int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 	      uint64_t end_ms)
 {

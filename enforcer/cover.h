@@ -89,6 +89,8 @@ struct jit_cover *cover_free(struct jit_cover *c);
  * already staged live; -EINVAL for a malformed key; -ENOMEM (then nothing
  * is staged).
  */
+/* Room for n records (hosts among them one point each): a hint. */
+int cover_reserve(struct jit_cover *c, size_t n);
 int cover_add(struct jit_cover *c, uint64_t id, const struct jit_grant_key *k,
 	      uint64_t end_ms);
 /*

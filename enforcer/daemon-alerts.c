@@ -69,7 +69,7 @@ int daemon_open_logs(struct jit_daemon *d)
  */
 int daemon_reopen_logs(struct jit_daemon *d)
 {
-	struct jit_audit *audit, *alerts;
+	struct jit_audit *audit = NULL, *alerts = NULL;
 	int r;
 
 	r = open_logs(d, &audit, &alerts);
@@ -351,6 +351,8 @@ void daemon_on_tamper(void *userdata, const struct jit_tamper *t)
 	if (!d->ruleset)
 		return;
 	st->owed = true;
+	/* The sets are known again once a restore read and fixed them. */
+	d->kview_sure = false;
 	if (t->transactions) {
 		d->tampers += t->transactions;
 		if (!st->open) {

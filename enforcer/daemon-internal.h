@@ -318,6 +318,16 @@ struct jit_daemon {
 	uint64_t *start_check; /* ids to look for in the kernel at start */
 	size_t n_start_check;
 	bool start_check_all;
+	/*
+	 * The kernel's grant sets as last known to hold exactly what the
+	 * records want (the kernel-view file): this system's side of it
+	 * (kview_ok: it can be known here), the last one written, the one
+	 * found at start (kview_maybe: its generation still holds) and
+	 * whether this start used it. kview_sure: every change to the table
+	 * since the last full sync was the agent's own.
+	 */
+	struct jit_kview kview_host, kview_written, kview_found;
+	bool kview_ok, kview_maybe, kview_trusted, kview_sure;
 	size_t n_restored;
 	char *policy_errors; /* rendered diagnostics of rejected files */
 	uint64_t started_ms;
@@ -452,6 +462,10 @@ void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
 		      uint64_t first_ms, uint64_t last_ms, unsigned count);
 void daemon_on_denied(void *userdata, const struct jit_denied *x);
 void daemon_on_tamper(void *userdata, const struct jit_tamper *t);
+/* Record where the kernel's grant sets stand, if that is known. */
+void daemon_kview_update(struct jit_daemon *d);
+/* At start: the kernel-view file, if its generation still holds. */
+void daemon_kview_find(struct jit_daemon *d);
 /* The tamper timer: a restore the rate held back, the window's alert. */
 void daemon_tamper_timer(struct jit_io *io, uint32_t events);
 

@@ -295,6 +295,54 @@ void daemon_pass_end(struct jit_daemon *d)
 				 (int)pid,
 				 (double)(now_mono_us() - t0) / 1000.0);
 	}
+	daemon_kview_update(d);
+}
+
+/* ---- where the kernel's grant sets stand -------------------------------- */
+
+/*
+ * After a pass: if every change to the table since the last full sync was
+ * ours (the watch saw every transaction since, and reported none by
+ * another process that touched the table, or a restore followed it) and
+ * the journal is synced, the sets hold exactly what the records up to the
+ * journal's end want at the newest generation the watch saw: say so in
+ * the kernel-view file (when it changed). A start that finds the same
+ * generation and the same journal end reads nothing back.
+ */
+void daemon_kview_update(struct jit_daemon *d)
+{
+	struct jit_kview v;
+
+	if (!d->kview_ok || !d->watch || !d->access.journal)
+		return;
+	/* Foreign changes waiting are told (and owed a restore) first. */
+	watch_drain(d->watch);
+	if (!d->kview_sure || d->tamper.owed || d->resync)
+		return;
+	v = d->kview_host;
+	v.genid = watch_last(d->watch);
+	if (!v.genid ||
+	    journal_position(d->access.journal, &v.jgen, &v.joff) < 0 ||
+	    kview_equal(&v, &d->kview_written))
+		return;
+	if (state_kview_write(d->cfg->state_dir, &v) == 0)
+		d->kview_written = v;
+}
+
+void daemon_kview_find(struct jit_daemon *d)
+{
+	struct jit_kview f;
+	uint32_t now = 0;
+
+	d->kview_ok = kview_here(table_name(d->table), &d->kview_host) == 0;
+	if (!d->kview_ok || state_kview_read(d->cfg->state_dir, &f) < 0 ||
+	    !streq(f.boot_id, d->kview_host.boot_id) ||
+	    f.netns != d->kview_host.netns ||
+	    !streq(f.table, d->kview_host.table) ||
+	    table_genid(d->table, &now) < 0 || now != f.genid)
+		return;
+	d->kview_found = f;
+	d->kview_maybe = true;
 }
 
 void daemon_compaction_reap(struct jit_daemon *d)
@@ -317,6 +365,14 @@ struct load_ctx {
 	uint64_t *after; /* ids decided after the last sync point */
 	size_t n_after, cap_after;
 };
+
+static void load_reserve(void *userdata, size_t records)
+{
+	struct load_ctx *l = userdata;
+
+	/* Growing the maps record by record rehashes them all each time. */
+	(void)grants_reserve(l->d->access.grants, records);
+}
 
 static int load_request(void *userdata, const struct jit_request *r)
 {
@@ -473,6 +529,7 @@ int daemon_load_journal(struct jit_daemon *d)
 		.policy = load_policy,
 		.sync_point = load_sync_point,
 		.digest = load_digest,
+		.reserve = load_reserve,
 		.userdata = &l,
 	};
 	struct jit_journal_info info;
@@ -535,6 +592,11 @@ int daemon_load_journal(struct jit_daemon *d)
 	d->n_start_check = l.n_after;
 	d->start_check_all = imported > 0 || info.damaged_lines ||
 			     info.journal_damaged || info.cut_bytes;
+	/* No transaction and no decision since the sets were last known. */
+	d->kview_trusted = d->kview_maybe && !d->start_check_all &&
+			   !info.void_bytes &&
+			   info.end_gen == d->kview_found.jgen &&
+			   info.end_off == d->kview_found.joff;
 	log_info("journal: %zu records from %u file(s) in %" PRIu64 " ms",
 		 info.lines, info.files, now_mono_ms() - t0);
 	/* An import, damage, or many files after restarts: one new

@@ -374,6 +374,16 @@ static int start_records(struct jit_daemon *d, struct start_times *t)
 			 "journal alone");
 	/* Loading the journal says which records to look for. */
 	check = d->start_check ? d->start_check : &none;
+	if (d->kview_trusted) {
+		/* Every record is in the kernel as the journal says. */
+		log_info("no process changed the ruleset and no decision was "
+			 "made since generation %" PRIu32
+			 ": the grant sets are not read back",
+			 d->kview_found.genid);
+		table_trust(d->table, d->kview_found.genid);
+		check = &none;
+		d->n_start_check = 0;
+	}
 	t->check = now_mono_us();
 	r = access_start(&d->access, d->clean_start,
 			 d->start_check_all ? NULL : check, d->n_start_check,
@@ -405,8 +415,10 @@ static int first_commit(struct jit_daemon *d, struct start_times *t)
 	 */
 	(void)mallopt(M_ARENA_MAX, 1);
 	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-	/* The kernel's grant sets are read while the journal loads. */
-	r = table_read_ahead(d->table);
+	/* The kernel's grant sets are read while the journal loads, unless
+	 * no process changed the ruleset since they were last known. */
+	daemon_kview_find(d);
+	r = d->kview_maybe ? 0 : table_read_ahead(d->table);
 	if (r < 0)
 		log_warn("reading the grant sets ahead: %s", strerror(-r));
 	r = start_records(d, t);
@@ -458,10 +470,20 @@ static void open_watchers(struct jit_daemon *d)
 			 strerror(-r), SESSIONS_REFRESH_S);
 	r = watch_open(table_name(d->table), table_portid(d->table), d->epfd,
 		       daemon_on_tamper, d, &d->watch);
-	if (r < 0)
+	if (r < 0) {
 		log_warn("watching nftables events: %s; changes by other "
 			 "processes will not be noticed",
 			 strerror(-r));
+	} else {
+		/* Nothing unseen since the first commit: the generation is
+		 * still the one it made. */
+		uint32_t now = 0, mine = table_last_genid(d->table);
+		bool own =
+			mine && table_genid(d->table, &now) == 0 && now == mine;
+
+		watch_set_last(d->watch, now);
+		d->kview_sure = d->kview_sure && own;
+	}
 }
 
 static int open_control(struct jit_daemon *d)
@@ -566,6 +588,9 @@ static void daemon_teardown(struct jit_daemon *d)
 		    state_mark_clean(d->cfg->state_dir) < 0)
 			log_warn("marking a clean shutdown in '%s': %m",
 				 d->cfg->state_dir);
+		/* The snapshot moved the journal's end. */
+		if (d->enforcing)
+			daemon_kview_update(d);
 	}
 	control_close(d->control);
 	/* Fail closed: the table stays after we exit. */

@@ -407,6 +407,18 @@ int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
 	return 0;
 }
 
+int grants_reserve(struct jit_grants *g, size_t n)
+{
+	int r;
+
+	if (n > JIT_REQUESTS_MAX)
+		n = JIT_REQUESTS_MAX;
+	r = grow_array((void **)&g->v, &g->cap, n, sizeof(*g->v));
+	if (r == 0 && n > g->by_key.n)
+		r = hashmap_reserve(&g->by_key, n - g->by_key.n);
+	return r;
+}
+
 int grants_restore(struct jit_grants *g, const struct jit_request *r)
 {
 	int err;

@@ -148,6 +148,8 @@ int grants_add(struct jit_grants *g, const struct jit_request *tmpl,
  * not above the last one, or -ENOMEM/-ENOSPC.
  */
 int grants_restore(struct jit_grants *g, const struct jit_request *r);
+/* Room for n records (a load about to restore that many): a hint. */
+int grants_reserve(struct jit_grants *g, size_t n);
 /* The id the next request will get; never lowered. */
 uint64_t grants_next_id(const struct jit_grants *g);
 void grants_set_next_id(struct jit_grants *g, uint64_t id);

@@ -828,6 +828,14 @@ static int load_snapshot(struct jit_journal *j, struct loader *l, char *why,
 	if (r < 0)
 		return r;
 	info->found = true;
+	if (l->sink->reserve) {
+		size_t lines = 0;
+
+		for (const char *p = buf, *end = buf + len;
+		     (p = memchr(p, '\n', (size_t)(end - p))); p++)
+			lines++;
+		l->sink->reserve(l->sink->userdata, lines);
+	}
 	r = walk(l, buf, len, "snapshot", hdr, false, &w);
 	if (r == 0 && w.good != len) {
 		hdr[0] = hdr[1] = 0;
@@ -959,6 +967,8 @@ static int load_journals(struct jit_journal *j, struct loader *l,
 				len = w.good;
 		}
 		j->old_bytes += (uint64_t)len;
+		info->end_gen = gens[i];
+		info->end_off = len;
 	}
 	return 0;
 }
@@ -1007,6 +1017,16 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 		j->gen = last_gen + 1;
 	}
 	*ret = TAKE_PTR(j);
+	return 0;
+}
+
+int journal_position(const struct jit_journal *j, uint64_t *gen, uint64_t *off)
+{
+	if (j->dirty || j->error || j->void_pending || j->fd < 0 ||
+	    j->synced != j->good)
+		return -EAGAIN;
+	*gen = j->gen;
+	*off = j->good;
 	return 0;
 }
 

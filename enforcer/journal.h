@@ -71,6 +71,8 @@ struct jit_journal_sink {
 		      size_t len);
 	void (*sync_point)(void *userdata);
 	int (*digest)(void *userdata, const uint8_t *d, uint64_t until_ms);
+	/* Optional: about this many records follow (a hint). */
+	void (*reserve)(void *userdata, size_t records);
 	void *userdata;
 };
 
@@ -90,6 +92,8 @@ struct jit_journal_sink {
  *                damaged line (1-based)
  * @damaged_line: see @damaged_file
  * @void_bytes: bytes ignored after a rollback that could not cut its file
+ * @end_gen: the newest journal file read (0: none)...
+ * @end_off: ...and its length as read (journal_position's terms)
  */
 struct jit_journal_info {
 	bool found;
@@ -103,6 +107,7 @@ struct jit_journal_info {
 	char damaged_file[64];
 	size_t damaged_line;
 	size_t void_bytes;
+	uint64_t end_gen, end_off;
 };
 
 struct jit_journal;
@@ -118,6 +123,13 @@ int journal_open(const char *dir, const struct jit_journal_sink *sink,
 		 struct jit_journal **ret, struct jit_journal_info *info,
 		 char *why, size_t whylen);
 struct jit_journal *journal_close(struct jit_journal *j);
+
+/*
+ * Where the journal ends, everything before it synced: the file's
+ * generation and length. -EAGAIN while lines wait for a sync or the
+ * journal cannot be written.
+ */
+int journal_position(const struct jit_journal *j, uint64_t *gen, uint64_t *off);
 
 /*
  * Append r's current state. The bytes reach the file at once (a kill -9

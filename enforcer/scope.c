@@ -172,6 +172,12 @@ int scopes_rescope(struct jit_scopes *s, const struct jit_policy_set *ps,
 	return 0;
 }
 
+int scopes_reserve(struct jit_scopes *s, size_t n)
+{
+	/* Most grants are for every interface. */
+	return cover_reserve(s->all, n);
+}
+
 int scopes_add(struct jit_scopes *s, const struct jit_policy *p, uint64_t id,
 	       const struct jit_grant_key *k, uint64_t end_ms)
 {

@@ -52,6 +52,8 @@ int scopes_rescope(struct jit_scopes *s, const struct jit_policy_set *ps,
  * scopes_rescope was not called with its set), -ENOMEM. On error the
  * caller rolls back.
  */
+/* Room for n grants about to be added: a hint. */
+int scopes_reserve(struct jit_scopes *s, size_t n);
 int scopes_add(struct jit_scopes *s, const struct jit_policy *p, uint64_t id,
 	       const struct jit_grant_key *k, uint64_t end_ms);
 /* Stage the end of record id wherever it is. 0, -ENOENT, -EINVAL, -ENOMEM. */

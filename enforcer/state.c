@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "state.h"
@@ -316,4 +317,105 @@ int state_load(const char *dir, struct jit_state *ret, char *why, size_t whylen)
 		return bad(why, whylen, "file is empty");
 	buf[len] = '\0';
 	return state_decode(buf, len, ret, why, whylen);
+}
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+int kview_here(const char *table, struct jit_kview *ret)
+{
+	_cleanup_close_ int fd = -1, sk = -1;
+	socklen_t len = sizeof(ret->netns);
+	ssize_t n;
+
+	memset(ret, 0, sizeof(*ret));
+	if (strlen(table) >= sizeof(ret->table))
+		return -ENAMETOOLONG;
+	memcpy(ret->table, table, strlen(table));
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, ret->boot_id, sizeof(ret->boot_id) - 1);
+	if (n < 36)
+		return n < 0 ? -errno : -EPROTO;
+	ret->boot_id[36] = '\0';
+	/* Linux 5.14 and later: a namespace's cookie is never reused. */
+	sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sk < 0)
+		return -errno;
+	if (getsockopt(sk, SOL_SOCKET, SO_NETNS_COOKIE, &ret->netns, &len) < 0)
+		return -errno;
+	return ret->netns ? 0 : -EPROTO;
+}
+
+bool kview_equal(const struct jit_kview *a, const struct jit_kview *b)
+{
+	return streq(a->boot_id, b->boot_id) && a->netns == b->netns &&
+	       streq(a->table, b->table) && a->genid == b->genid &&
+	       a->jgen == b->jgen && a->joff == b->joff;
+}
+
+#define KVIEW_FMT \
+	"kernel-view 1 %s %" PRIu64 " %s %" PRIu32 " %" PRIu64 " %" PRIu64
+
+int state_kview_write(const char *dir, const struct jit_kview *v)
+{
+	_cleanup_free_ char *path = path_join(dir, JIT_STATE_KVIEW);
+	_cleanup_close_ int fd = -1;
+	char line[256];
+	int n;
+
+	if (!path)
+		return -ENOMEM;
+	n = snprintf(line, sizeof(line), KVIEW_FMT, v->boot_id, v->netns,
+		     v->table, v->genid, v->jgen, v->joff);
+	if (n < 0 || (size_t)n + 12 >= sizeof(line))
+		return -EOVERFLOW;
+	n += snprintf(line + n, sizeof(line) - (size_t)n, " %08" PRIx32 "\n",
+		      state_crc32(line, (size_t)n));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	errno = 0;
+	/* One write, then the length: a shorter line leaves no old tail. */
+	if (pwrite(fd, line, (size_t)n, 0) != n || ftruncate(fd, n) < 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int state_kview_read(const char *dir, struct jit_kview *ret)
+{
+	_cleanup_free_ char *path = path_join(dir, JIT_STATE_KVIEW);
+	_cleanup_close_ int fd = -1;
+	char line[256], check[256];
+	struct jit_kview v = { 0 };
+	uint32_t crc;
+	ssize_t n;
+	int k, end = 0;
+
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, line, sizeof(line) - 1);
+	if (n < 0)
+		return -errno;
+	line[n] = '\0';
+	k = sscanf(line,
+		   "kernel-view 1 %39s %" SCNu64 " %63s %" SCNu32 " %" SCNu64
+		   " %" SCNu64 " %8" SCNx32 "\n%n",
+		   v.boot_id, &v.netns, v.table, &v.genid, &v.jgen, &v.joff,
+		   &crc, &end);
+	if (k != 7 || end != n)
+		return -EBADMSG;
+	k = snprintf(check, sizeof(check), KVIEW_FMT, v.boot_id, v.netns,
+		     v.table, v.genid, v.jgen, v.joff);
+	if (k < 0 || (size_t)k >= sizeof(check) ||
+	    state_crc32(check, (size_t)k) != crc ||
+	    memcmp(check, line, (size_t)k) != 0)
+		return -EBADMSG;
+	*ret = v;
+	return 0;
 }

@@ -83,4 +83,38 @@ int state_load(const char *dir, struct jit_state *ret, char *why,
 int state_mark_clean(const char *dir);
 int state_take_clean(const char *dir);
 
+/* Where the agent last saw the kernel's grant sets as its records want. */
+#define JIT_STATE_KVIEW "kernel-view"
+
+/**
+ * struct jit_kview - the kernel's grant sets, as the agent last knew them
+ * @boot_id: the boot (/proc/sys/kernel/random/boot_id)
+ * @netns: the network namespace's cookie (never reused while booted)
+ * @table: the table's name
+ * @genid: the ruleset's generation when the sets held exactly what the
+ *         records up to the journal position below want
+ * @jgen: that position: the journal file's generation...
+ * @joff: ...and its length
+ *
+ * While the generation and the journal are both where they were, the sets
+ * need not be read back at start: no process changed any table since, and
+ * no decision was made since.
+ */
+struct jit_kview {
+	char boot_id[40];
+	uint64_t netns;
+	char table[64];
+	uint32_t genid;
+	uint64_t jgen, joff;
+};
+
+/* The running system's side of a view: boot, namespace (genid 0). */
+int kview_here(const char *table, struct jit_kview *ret);
+bool kview_equal(const struct jit_kview *a, const struct jit_kview *b);
+
+/* Written in place, not synced (a crash of the system starts a new boot). */
+int state_kview_write(const char *dir, const struct jit_kview *v);
+/* 0, -ENOENT, or -EBADMSG for a file that is not whole. */
+int state_kview_read(const char *dir, struct jit_kview *ret);
+
 #endif

@@ -164,6 +164,11 @@ struct jit_table {
 	uint32_t held_genid; /* the ruleset's generation before the read */
 	struct table_sync_stats sync;
 	struct read_ahead *ahead; /* table_read_ahead's thread, until taken */
+	/* table_trust's word for the next table_commit_all */
+	bool trusted;
+	uint32_t trust_genid;
+	/* The generation the last commit checked and produced, or 0. */
+	uint32_t last_genid;
 };
 
 /* A view of the grant sets older than this is read again before use. */
@@ -1121,6 +1126,9 @@ struct commit_args {
 	 * (t->held), not whole */
 	const struct grant_diff *diff;
 	uint32_t genid; /* with diff: the generation it is against */
+	/* -ERESTART is returned (the caller reads the sets again) rather
+	 * than answered by filling them whole */
+	bool restart_reads;
 };
 
 static void emit_grant_elems(struct builder *bld, const struct jit_elem *elems,
@@ -1130,6 +1138,12 @@ static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
 			    size_t n, const struct raw_elem *held,
 			    size_t n_held, const struct grant_diff *gd,
 			    uint64_t now_ms, uint16_t del_type);
+
+/* The generation a transaction checked against genid leaves (never 0). */
+static uint32_t next_genid(uint32_t genid)
+{
+	return genid + 1 ? genid + 1 : 1;
+}
 
 static int build_commit(struct jit_table *t, const struct commit_args *a,
 			uint32_t table_flags, bool replace,
@@ -1209,10 +1223,16 @@ static int commit_once(struct jit_table *t, const struct commit_args *rs,
 		}
 		if (r == -ERESTART && a.diff) {
 			/* The ruleset changed since the grant sets were
-			 * read (another process): replace them whole. */
+			 * read (another process): read them again, or
+			 * replace them whole. */
+			if (a.restart_reads)
+				return r;
 			a.diff = NULL;
 			continue;
 		}
+		if (r == 0)
+			t->last_genid =
+				a.diff && !replace ? next_genid(a.genid) : 0;
 		if (r == -ENOENT && a.diff &&
 		    *failed_type == NFT_MSG_DELSETELEM) {
 			/* An element expired since the dump, and this kernel
@@ -1631,7 +1651,9 @@ static int preload(struct jit_table *t, struct commit_args *a,
 		size_t k = 0, j = i;
 		int failed_type = -1, r;
 
-		bld.b = batch_new(t->nft);
+		/* Against the generation the sets were read in, as the
+		 * commit after it. */
+		bld.b = batch_new_at(t->nft, a->genid);
 		if (!bld.b)
 			return -ENOMEM;
 		/* The table as the first commit will claim it. */
@@ -1666,6 +1688,67 @@ static int preload(struct jit_table *t, struct commit_args *a,
 	return 0;
 }
 
+/*
+ * The diff of elems against what the kernel holds: the view table_trust
+ * vouched for (the sets hold exactly elems while the generation stays),
+ * else the sets as read (the start's read ahead if recent). Returns 0 with
+ * a->diff and a->genid set, or no diff (the sets are then filled whole).
+ */
+static void diff_prepare(struct jit_table *t, struct commit_args *a,
+			 struct grant_diff *gd, bool read_again)
+{
+	uint32_t now_gen = 0;
+	int r;
+
+	a->diff = NULL;
+	a->genid = 0;
+	if (t->trusted && !read_again) {
+		t->trusted = false;
+		(void)read_ahead_take(t);
+		held_drop(t);
+		if (nft_genid(t->nft, &now_gen) == 0 &&
+		    now_gen == t->trust_genid) {
+			*gd = (struct grant_diff){ .held = calloc(1, 1),
+						   .want = calloc(
+							   a->n_elems + 1, 1) };
+			if (gd->held && gd->want) {
+				t->sync.kept = a->n_elems;
+				t->sync.trusted = true;
+				a->diff = gd;
+				a->genid = t->trust_genid;
+				return;
+			}
+			grant_diff_free(gd);
+		}
+	}
+	t->trusted = false;
+	if (read_again || t->ahead || !t->have_held ||
+	    now_mono_ms() - t->held_at_ms > HELD_MAX_AGE_MS) {
+		uint64_t r0 = now_mono_us();
+
+		if (read_again) {
+			(void)read_ahead_take(t);
+			held_drop(t);
+		}
+		r = held_read(t);
+		if (r < 0 && r != -ENOENT)
+			held_drop(t);
+		t->sync.read_us += now_mono_us() - r0;
+	}
+	/* A difference is only sent against the generation it was read in:
+	 * without one, the sets are filled whole. */
+	if (!t->have_held || !t->held_genid)
+		return;
+	if (grant_diff_compute(gd, a->elems, a->n_elems, t->held, t->n_held,
+			       &t->sync) == 0) {
+		a->diff = gd;
+		a->genid = t->held_genid;
+	} else {
+		t->sync =
+			(struct table_sync_stats){ .read_us = t->sync.read_us };
+	}
+}
+
 int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
 		     const struct jit_session *sessions, size_t n_sessions,
 		     const struct jit_elem *elems, size_t n_elems,
@@ -1680,44 +1763,50 @@ int table_commit_all(struct jit_table *t, const struct jit_ruleset *ruleset,
 		.n_elems = n_elems,
 		.now_ms = now_ms,
 	};
-	struct grant_diff gd = { 0 };
 	uint64_t t0 = now_mono_ms();
-	int r;
+	int r = -ERESTART;
 
 	/*
 	 * Compare with what the kernel holds and change only the
 	 * difference: a start, a restart or a repair with the table in
-	 * place then rewrites nothing that is right already. The view a
-	 * start read (after a crash) is used if it is recent.
+	 * place then rewrites nothing that is right already. If another
+	 * process commits between the read and the commit, the sets are
+	 * read once more, then filled whole.
 	 */
 	t->sync = (struct table_sync_stats){ 0 };
-	if (t->ahead || !t->have_held ||
-	    now_mono_ms() - t->held_at_ms > HELD_MAX_AGE_MS) {
-		uint64_t r0 = now_mono_us();
+	for (int attempt = 0; attempt < 2 && r == -ERESTART; attempt++) {
+		struct grant_diff gd = { 0 };
+		size_t read_us = t->sync.read_us;
 
-		r = held_read(t);
-		if (r < 0 && r != -ENOENT)
-			held_drop(t);
-		t->sync.read_us = now_mono_us() - r0;
+		t->sync = (struct table_sync_stats){ .read_us = read_us };
+		a.now_ms = now_ms;
+		diff_prepare(t, &a, &gd, attempt > 0);
+		a.restart_reads = attempt == 0;
+		if (a.diff)
+			(void)preload(t, &a, &gd, t0);
+		/* Timeouts count from now, not from before the dump. */
+		a.now_ms = now_ms + (now_mono_ms() - t0);
+		r = commit_common(t, &a, err, errlen);
+		grant_diff_free(&gd);
+		held_drop(t);
 	}
-	if (t->have_held) {
-		if (grant_diff_compute(&gd, elems, n_elems, t->held, t->n_held,
-				       &t->sync) == 0) {
-			a.diff = &gd;
-			a.genid = t->held_genid;
-		} else
-			t->sync = (struct table_sync_stats){
-				.read_us = t->sync.read_us
-			};
-	}
-	if (a.diff)
-		(void)preload(t, &a, &gd, t0);
-	/* Timeouts count from now, not from before the dump. */
-	a.now_ms = now_ms + (now_mono_ms() - t0);
-	r = commit_common(t, &a, err, errlen);
-	grant_diff_free(&gd);
-	held_drop(t);
 	return r;
+}
+
+void table_trust(struct jit_table *t, uint32_t genid)
+{
+	t->trusted = genid != 0;
+	t->trust_genid = genid;
+}
+
+uint32_t table_last_genid(const struct jit_table *t)
+{
+	return t->last_genid;
+}
+
+int table_genid(struct jit_table *t, uint32_t *ret)
+{
+	return nft_genid(t->nft, ret);
 }
 
 static int elems_batch(struct jit_table *t, const struct jit_elem *del,
@@ -1741,6 +1830,7 @@ static int elems_batch(struct jit_table *t, const struct jit_elem *del,
 		snprintf(err, errlen, "building grant batch: %s", strerror(-r));
 	else if (batch_count(bld.b))
 		r = batch_commit(bld.b, err, errlen, failed_type);
+	t->last_genid = 0;
 	batch_free(bld.b);
 	return r;
 }
@@ -2119,6 +2209,7 @@ int table_mark_unrecorded(struct jit_table *t, uint64_t id, uint64_t end_ms,
 	r = bld.err;
 	if (r == 0)
 		r = batch_commit(bld.b, err, errlen, NULL);
+	t->last_genid = 0;
 	batch_free(bld.b);
 	return r;
 }
@@ -2162,6 +2253,7 @@ int table_sessions_delete(struct jit_table *t, const struct jit_session *ss,
 	r = bld.err;
 	if (r == 0)
 		r = batch_commit(bld.b, err, errlen, NULL);
+	t->last_genid = 0;
 	batch_free(bld.b);
 	return r;
 }
@@ -2360,6 +2452,7 @@ int table_remove(struct jit_table *t, char *err, size_t errlen)
 	r = bld.err;
 	if (!r)
 		r = batch_commit(bld.b, err, errlen, &failed_type);
+	t->last_genid = 0;
 	batch_free(bld.b);
 	return r;
 }

@@ -98,16 +98,37 @@ int table_commit_all(struct jit_table *t, const struct jit_ruleset *r,
  * @added: elements added (missing, or held with another end)
  * @removed: elements removed (wanted by no record, or with another end)
  * @whole: the sets were flushed and filled whole (no view of the kernel's)
+ * @trusted: not read: table_trust vouched for them and the generation held
  * @read_us: time spent reading the sets from the kernel (0: a start's
  *           reading was used)
  */
 struct table_sync_stats {
 	size_t kept, added, removed;
 	bool whole;
+	bool trusted;
 	uint64_t read_us;
 };
 
 const struct table_sync_stats *table_last_sync(const struct jit_table *t);
+
+/*
+ * The grant sets hold exactly the elements the next table_commit_all is
+ * given (less those that expired since) as long as the ruleset's
+ * generation is genid: that commit then reads nothing back. Checked
+ * against the kernel's generation first, and the commit itself is refused
+ * by the kernel if the generation moved; either way the sets are read.
+ */
+void table_trust(struct jit_table *t, uint32_t genid);
+
+/*
+ * The generation the last successful commit of the ruleset left, if it
+ * was checked against the one before (a difference sent to the sets as
+ * read), else 0.
+ */
+uint32_t table_last_genid(const struct jit_table *t);
+
+/* The ruleset's generation now. */
+int table_genid(struct jit_table *t, uint32_t *ret);
 
 /*
  * Change grant elements in one transaction: remove those of del (those that

@@ -26,6 +26,7 @@ struct jit_watch {
 	void *userdata;
 	struct jit_tamper pending; /* the transaction being read */
 	struct jit_tamper found;   /* foreign ones of this wake-up */
+	uint32_t last_genid;	   /* the newest transaction seen (or set) */
 };
 
 /* Every object message carries its table's name as attribute 1. */
@@ -104,17 +105,17 @@ static void end_of_transaction(struct jit_watch *w, const struct nlmsghdr *nlh)
 	 */
 	if (w->pending.changes && nlh->nlmsg_pid != w->own_portid)
 		add_foreign(&w->found, &w->pending);
+	w->last_genid = w->pending.genid;
 	memset(&w->pending, 0, sizeof(w->pending));
 }
 
-static void watch_cb(struct jit_io *io, uint32_t events)
+/* Read up to max datagrams into w->found; true if none is left. */
+static bool read_events(struct jit_watch *w, int max)
 {
-	struct jit_watch *w = container_of(io, struct jit_watch, io);
 	char buf[65536];
 
-	(void)events;
-	for (int reads = 0; reads < WATCH_READS_PER_WAKE; reads++) {
-		ssize_t n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	for (int reads = 0; reads < max; reads++) {
+		ssize_t n = recv(w->io.fd, buf, sizeof(buf), MSG_DONTWAIT);
 		int len;
 
 		if (n < 0) {
@@ -125,7 +126,7 @@ static void watch_cb(struct jit_io *io, uint32_t events)
 				w->found.lost = true;
 				continue;
 			}
-			break;
+			return errno == EAGAIN;
 		}
 		len = (int)n;
 		for (const struct nlmsghdr *nlh = (const void *)buf;
@@ -146,13 +147,48 @@ static void watch_cb(struct jit_io *io, uint32_t events)
 			}
 		}
 	}
-	/* What is left is read at the next wake-up, after the others. */
+	return false;
+}
+
+static void report(struct jit_watch *w)
+{
 	if (w->found.transactions || w->found.lost) {
 		struct jit_tamper t = w->found;
 
 		memset(&w->found, 0, sizeof(w->found));
 		w->fn(w->userdata, &t);
 	}
+}
+
+static void watch_cb(struct jit_io *io, uint32_t events)
+{
+	struct jit_watch *w = container_of(io, struct jit_watch, io);
+
+	(void)events;
+	/* What is left is read at the next wake-up, after the others. */
+	(void)read_events(w, WATCH_READS_PER_WAKE);
+	report(w);
+}
+
+/* A process committing without pause could keep a drain going. */
+#define WATCH_DRAIN_MAX 1024
+
+void watch_drain(struct jit_watch *w)
+{
+	/* Events left unread count as lost. */
+	if (!read_events(w, WATCH_DRAIN_MAX))
+		w->found.lost = true;
+	report(w);
+}
+
+void watch_set_last(struct jit_watch *w, uint32_t genid)
+{
+	w->last_genid = genid;
+}
+
+uint32_t watch_last(const struct jit_watch *w)
+{
+	return w->last_genid;
 }
 
 int watch_open(const char *table, uint32_t own_portid, int epfd, watch_fn fn,

@@ -49,4 +49,16 @@ int watch_open(const char *table, uint32_t own_portid, int epfd, watch_fn fn,
 	       void *userdata, struct jit_watch **ret);
 struct jit_watch *watch_close(struct jit_watch *w);
 
+/* Read every event waiting now, reporting foreign ones as a wake-up does. */
+void watch_drain(struct jit_watch *w);
+
+/*
+ * The generation of the newest transaction the watch knows of: set by the
+ * caller when it opens the watch, then that of each one read. Foreign
+ * transactions that touch the table and lost events are reported (to fn)
+ * as they are read; those that do not touch it only move the generation.
+ */
+void watch_set_last(struct jit_watch *w, uint32_t genid);
+uint32_t watch_last(const struct jit_watch *w);
+
 #endif

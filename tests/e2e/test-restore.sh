@@ -11,6 +11,12 @@
 # holds exactly the records' elements. Grants of interface-scoped policies
 # (a name, a pattern) sit in sets keyed by interface and are compared the
 # same way.
+# A start that finds the ruleset at the generation the agent last saw (no
+# transaction by anyone since) and the journal where it was then (no
+# decision since) does not read the sets back at all (state/kernel-view):
+# checked here after a clean stop and after kill -9 at rest; any other
+# transaction, a decision journalled after the file was written, or no
+# file makes the start read them.
 . "$(dirname "$0")/lib.sh"
 e2e_setup
 
@@ -75,6 +81,11 @@ monitor_stop() {
 touched() { grep -E '^(add|delete) [^ ]+ grant' "$TMP/monitor.out" | grep -F -- "$1" || true; }
 # The kernel's elements are exactly those the records want.
 same_as_records() { [ "$(kernel_elems)" = "$WANT" ]; }
+# What the agent logged since mark_log.
+mark_log() { LOG_MARK=$(wc -l <"$TMP/agent.log"); }
+log_since() { tail -n +"$((LOG_MARK + 1))" "$TMP/agent.log"; }
+not_read() { log_since | grep -q "(not read: as the agent left them)"; }
+was_read() { log_since | grep -q "grant sets: .* (read in "; }
 
 start_agent || exit 1
 a=$(jitctl request ssh --port 22 --from "$C1_4" --for 30m | grant_id)
@@ -98,9 +109,12 @@ done
 
 # --- a clean restart, nothing changed: no element is touched --------------
 stop_agent TERM
+check "a clean stop leaves the kernel-view file" [ -s "$TMP/state/kernel-view" ]
 monitor_start
+mark_log
 start_agent || exit 1
 monitor_stop
+check "clean restart: the sets are not read back" not_read
 check "clean restart: no element deleted or added" [ -z "$(touched " ")" ]
 check "clean restart: the kernel holds exactly the records' elements" same_as_records
 check "the start says what it kept" grep -q "grant sets: $N elements kept, 0 added, 0 removed" "$TMP/agent.log"
@@ -109,10 +123,17 @@ expect_tcp c1 "$VM6_1" 2300 open
 expect_tcp c1 "$VM4_1" 2301 open
 
 # --- kill -9, nothing changed: the same -----------------------------------
+# A decision first, so that the file is written by a pass, not a stop.
+x=$(jitctl request ssh --port 2205 --from 198.51.100.20 --for 30m | grant_id)
+check "a grant given before kill -9" [ -n "$x" ]
+WANT=$(kernel_elems)
+N=$(wc -l <<<"$WANT")
 stop_agent KILL
 monitor_start
+mark_log
 start_agent || exit 1
 monitor_stop
+check "restart after kill -9 at rest: the sets are not read back" not_read
 check "restart after kill -9: no element deleted or added" [ -z "$(touched " ")" ]
 check "restart after kill -9: the kernel holds exactly the records' elements" same_as_records
 expect_tcp c1 "$VM4_1" 22 open
@@ -132,8 +153,10 @@ check "grant a's element now ends in about an hour" [ "$(expires_s "$C1_4")" -gt
 # Let e's record end.
 wait_for "grant e's end to pass" 10 bash -c "[ \$(date +%s%3N) -gt $(($(date +%s%3N) + 2500)) ]"
 monitor_start
+mark_log
 start_agent || exit 1
 monitor_stop
+check "after changes by another process the sets are read" was_read
 check "the foreign element was deleted" [ -n "$(touched 203.0.113.7 | grep '^delete')" ]
 check "the ended grant's element was deleted" [ -n "$(touched 198.51.100.9 | grep '^delete')" ]
 check "the missing element was added back (clean stop: the journal decides)" \
@@ -161,6 +184,7 @@ start_agent || exit 1
 monitor_stop
 check "after kill -9 the foreign element was deleted" [ -n "$(touched 203.0.113.8 | grep '^delete')" ]
 check "after kill -9 the missing element was added back" [ -n "$(touched "$C2_4 " | grep '^add')" ]
+check "after kill -9 and changes the sets are read" was_read
 check "after kill -9 nothing else was touched" \
 	[ -z "$(touched "$C1_4 ")$(touched "$C1_6 ")$(touched 203.0.113.0-)" ]
 check "after kill -9 the kernel holds exactly the records' elements" same_as_records
@@ -168,3 +192,46 @@ expect_tcp c1 "$VM4_1" 22 open
 expect_tcp c2 "$VM4_2" 22 open
 expect_tcp c1 "$VM6_1" 2300 open
 expect_tcp c1 "$VM4_1" 2301 open
+
+# --- what makes a start read the sets -----------------------------------------
+WANT=$(kernel_elems)
+# Another table changed while the agent is down: the generation moved.
+stop_agent TERM
+vm nft add table inet "other$$"
+mark_log
+start_agent || exit 1
+check "a transaction on another table: the sets are read" was_read
+check "... and the kernel holds exactly the records' elements" same_as_records
+vm nft delete table inet "other$$"
+# The same ruleset, but a decision journalled after the file was written:
+# an older copy of the file (same generation, earlier journal end).
+stop_agent TERM
+mark_log
+start_agent || exit 1
+check "(a clean restart reads nothing)" not_read
+cp "$TMP/state/kernel-view" "$TMP/kernel-view.before"
+write_policy manual <<'Y'
+name: manual
+ports: [{port: 2210, max_duration: 1h}]
+approval: manual
+Y
+jitctl reload >/dev/null
+p=$(jitctl request manual --port 2210 --from 198.51.100.30 --for 10m | grant_id)
+check "a request waits for approval (no kernel change)" [ -n "$p" ]
+wait_for "the file to follow the journal" 5 bash -c "! cmp -s '$TMP/state/kernel-view' '$TMP/kernel-view.before'"
+check "... the kernel-view file moved with the journal, same generation" \
+	[ "$(cut -d' ' -f6 "$TMP/state/kernel-view")" = "$(cut -d' ' -f6 "$TMP/kernel-view.before")" ]
+stop_agent KILL
+cp "$TMP/kernel-view.before" "$TMP/state/kernel-view"
+mark_log
+start_agent || exit 1
+check "a journal longer than the file says: the sets are read" was_read
+check "... the request is still pending" grep -qE "(^| )$p .*pending" <<<"$(jitctl requests 2>&1)"
+check "... and the kernel holds exactly the records' elements" same_as_records
+# No file: the sets are read.
+stop_agent TERM
+rm -f "$TMP/state/kernel-view"
+mark_log
+start_agent || exit 1
+check "no kernel-view file: the sets are read" was_read
+check "... and the kernel holds exactly the records' elements" same_as_records
