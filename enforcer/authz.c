@@ -438,7 +438,6 @@ int authz_check_limits(const struct jit_policy *p, struct jit_request *r,
 				p->name);
 	}
 
-	duration_format(entry->max_duration_s, max, sizeof(max));
 	if (!r->duration_s)
 		r->duration_s = entry->max_duration_s;
 	if (r->duration_s > entry->max_duration_s)
@@ -446,7 +445,8 @@ int authz_check_limits(const struct jit_policy *p, struct jit_request *r,
 			      "duration %s exceeds the limit of %s for %s "
 			      "under policy '%s'",
 			      duration_format(r->duration_s, dur, sizeof(dur)),
-			      max,
+			      duration_format(entry->max_duration_s, max,
+					      sizeof(max)),
 			      grant_key_ports(&r->key, ports, sizeof(ports)),
 			      p->name);
 	return 0;

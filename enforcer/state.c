@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "state.h"
 #include "util.h"
@@ -26,24 +27,8 @@ void state_release(struct jit_state *st)
 
 uint32_t state_crc32(const void *data, size_t len)
 {
-	static uint32_t table[256];
-	static bool ready;
-	const uint8_t *p = data;
-	uint32_t crc = 0xffffffffu;
-
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		ready = true;
-	}
-	while (len--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return crc ^ 0xffffffffu;
+	/* CRC-32 (ISO-HDLC, as zlib computes it). */
+	return (uint32_t)crc32_z(0, data, len);
 }
 
 __attribute__((format(printf, 3, 4))) static int bad(char *why, size_t n,
