@@ -1009,3 +1009,71 @@ UNIT_TEST("registry", test_grants_restore)
 	grants_free(g);
 }
 END_TEST
+
+/* The kernel-view file: written and read back whole; anything else in it
+ * (a torn or edited line, another format) is refused, never half-read. */
+UNIT_TEST("file", test_kview_round_trip)
+{
+	struct jit_kview v = { .netns = 4097,
+			       .genid = 27,
+			       .jgen = 3,
+			       .joff = 555 },
+			 back;
+	char path[128];
+	FILE *f;
+
+	snprintf(v.boot_id, sizeof(v.boot_id), "%s",
+		 "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+	snprintf(v.table, sizeof(v.table), "jit_enforcer");
+	ck_assert_int_eq(state_kview_read(tmpdir, &back), -ENOENT);
+	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
+	ck_assert_int_eq(state_kview_read(tmpdir, &back), 0);
+	ck_assert(kview_equal(&v, &back));
+
+	/* A shorter line leaves no tail of the longer one. */
+	v.joff = 5;
+	v.genid = 3;
+	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
+	ck_assert_int_eq(state_kview_read(tmpdir, &back), 0);
+	ck_assert(kview_equal(&v, &back));
+
+	/* One digit changed: the checksum refuses it. */
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, JIT_STATE_KVIEW);
+	f = fopen(path, "r+");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, (long)strlen("kernel-view 1 0"), SEEK_SET),
+			 0);
+	fputc('9', f);
+	fclose(f);
+	ck_assert_int_eq(state_kview_read(tmpdir, &back), -EBADMSG);
+
+	/* Cut short, or with a line after it. */
+	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
+	ck_assert_int_eq(truncate(path, 20), 0);
+	ck_assert_int_eq(state_kview_read(tmpdir, &back), -EBADMSG);
+	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
+	f = fopen(path, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("kernel-view 1 extra\n", f);
+	fclose(f);
+	ck_assert_int_eq(state_kview_read(tmpdir, &back), -EBADMSG);
+}
+END_TEST
+
+/* What this system says of itself: a boot id and a namespace cookie. */
+UNIT_TEST("file", test_kview_here)
+{
+	struct jit_kview a, b;
+
+	ck_assert_int_eq(kview_here("jit_enforcer", &a), 0);
+	ck_assert_uint_eq(strlen(a.boot_id), 36);
+	ck_assert_uint_ne(a.netns, 0);
+	ck_assert_str_eq(a.table, "jit_enforcer");
+	ck_assert_int_eq(kview_here("jit_enforcer", &b), 0);
+	ck_assert(kview_equal(&a, &b));
+	ck_assert_int_eq(kview_here("x23456789012345678901234567890123456789012"
+				    "34567890123456789012345",
+				    &b),
+			 -ENAMETOOLONG);
+}
+END_TEST
