@@ -542,8 +542,12 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 			 "JIT_USER '%s' of the stanza of line %u is not a "
 			 "user of this host",
 			 st->jit_user, st->line);
-		audit_packet(d, &it->src, res, "refused", "unknown-user",
-			     first_msg, reqs, 0);
+		if (spa_audited(d, fail_source(d, &it->src, now_real_ms()),
+				JIT_SPA_K_REFUSED))
+			audit_packet(d, &it->src, res, "refused",
+				     "unknown-user", first_msg, reqs, 0);
+		else
+			json_decref(reqs);
 		return;
 	}
 	snprintf(reason, sizeof(reason), "SPA from %s (stanza of line %u)",
@@ -556,13 +560,22 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 		d->spa.c_accepted++;
 	if (o.refused)
 		d->spa.c_refused++;
-	audit_packet(d, &it->src, res,
-		     !o.refused ? (o.pending ? "pending" : "granted")
-		     : o.granted || o.pending ? "partial"
-					      : "refused",
-		     o.refused && !o.granted && !o.pending ? o.first_error
-							   : NULL,
-		     first_msg, reqs, id.uid);
+	/* A packet refused whole is a refused packet like the stanza's: its
+	 * line counts against the window (a flood of fresh packets for a
+	 * port no policy protects cannot grow the trail without bound). */
+	if (o.granted || o.pending ||
+	    spa_audited(d, fail_source(d, &it->src, now_real_ms()),
+			JIT_SPA_K_REFUSED))
+		audit_packet(d, &it->src, res,
+			     !o.refused ? (o.pending ? "pending" : "granted")
+			     : o.granted || o.pending ? "partial"
+						      : "refused",
+			     o.refused && !o.granted && !o.pending
+				     ? o.first_error
+				     : NULL,
+			     first_msg, reqs, id.uid);
+	else
+		json_decref(reqs);
 	identity_release(&id);
 	if (o.refused && spa_alerted(d, JIT_SPA_K_REFUSED)) {
 		char desc[768];

@@ -48,6 +48,11 @@ H=$(head -c 64 /dev/urandom | base64 -w0)
 ACCESS="$TMP/access.conf"
 printf 'SOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nJIT_USER %s\nFW_ACCESS_TIMEOUT 30\n' \
 	"$K" "$H" "$U" >"$ACCESS"
+# A second stanza that opens only tcp/22: it refuses packets for others.
+K2=$(head -c 32 /dev/urandom | base64 -w0)
+H2=$(head -c 64 /dev/urandom | base64 -w0)
+printf '\nSOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nJIT_USER %s\nOPEN_PORTS tcp/22\n' \
+	"$K2" "$H2" "$U" >>"$ACCESS"
 chmod 600 "$ACCESS"
 start_agent --spa-access "$ACCESS" --socket-group "$G" || exit 1
 
@@ -114,6 +119,7 @@ alerts0=$(grep -c JIT_SPA_REPLAY "$ALERTS")
 flood "a replay from random sources" "$TMP/replayed.spa" 4000 random:198.51.100 replays
 n_alerts=$(($(grep -c JIT_SPA_REPLAY "$ALERTS") - alerts0))
 check "replay alerts are bounded ($n_alerts)" [ "$n_alerts" -le 6 ]
+
 
 # --- the recent events keep others' history ----------------------------
 jitctl request ssh --port 22 --from 203.0.113.9 --for 1m >/dev/null
@@ -255,6 +261,40 @@ check "... with the sources counted most, the one that flooded alone first" \
 check "... and the replay alerts counted beyond the first ones in one alert" \
 	grep -q '"alert_type":"JIT_SPA_REPLAY".*more JIT_SPA_REPLAY alert' "$ALERTS"
 check "audit: the agent stopped" audited '"event":"agent","result":"stopped"'
+
+# --- 6. fresh, authenticated packets that are refused, each one distinct
+# (not replays): for a port no policy protects, and for a port the stanza
+# does not open, each asking for its own address, from random sources. An
+# agent of their own, in windows of their own (a new agent starts them).
+# refused_packets FILE COUNT PORT [KEYS...]: COUNT packets, one per line.
+refused_packets() {
+	local out="$1" count="$2" port="$3" i
+	shift 3
+	: >"$out"
+	for i in $(seq 1 "$count"); do
+		HOME="$TMP" fwknop --no-rc-file --no-save-args -D "$VM4_1" --use-hmac \
+			-A "$port" -a "203.0.113.$((i % 250 + 1))" -T -B "$TMP/one.spa" "$@" \
+			>/dev/null 2>&1 && cat "$TMP/one.spa" >>"$out"
+	done
+}
+start_agent --spa-access "$ACCESS" --socket-group "$G" || exit 1
+alerts0=$(grep -c JIT_SPA_REFUSED "$ALERTS")
+refused_packets "$TMP/notprotected.spa" 600 tcp/2222 \
+	--key-base64-rijndael "$K" --key-base64-hmac "$H"
+check "600 distinct packets made" [ "$(sort -u "$TMP/notprotected.spa" | wc -l)" = 600 ]
+flood "packets for a port no policy protects, from random sources" \
+	"$TMP/notprotected.spa" 600 random:203.0.113 refused
+refused_packets "$TMP/notopen.spa" 600 tcp/23 \
+	--key-base64-rijndael "$K2" --key-base64-hmac "$H2"
+flood "packets for a port their stanza does not open, from random sources" \
+	"$TMP/notopen.spa" 600 random:203.0.113 refused
+n_alerts=$(($(grep -c JIT_SPA_REFUSED "$ALERTS") - alerts0))
+check "refused alerts are bounded ($n_alerts)" [ "$n_alerts" -le 12 ]
+
+stop_agent TERM
+check "... summed up in a line with their count" \
+	grep -q '"event":"spa".*"result":"suppressed".*"counts":{"refused":[1-9]' "$AUDIT"
+
 vm "$ENFORCER" --remove --table "$TABLE" --log-dir "$TMP/log" --no-syslog >/dev/null
 check "audit: jit-enforcer --remove lifted the table, and who did it" \
 	audited '"event":"table","result":"removed","table":"'"$TABLE"'","channel":"agent","actor":{"user":"root","uid":0}'
