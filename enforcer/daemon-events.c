@@ -21,6 +21,13 @@
  */
 #define VIEWER_REFRESH_MS (60 * 1000)
 
+/* The period in force (cfg->viewer_refresh_ms: shorter, for tests). */
+static uint64_t refresh_ms(const struct jit_daemon *d)
+{
+	return d->cfg->viewer_refresh_ms ? d->cfg->viewer_refresh_ms
+					 : VIEWER_REFRESH_MS;
+}
+
 /* A follower of events and alerts, and who it is. */
 struct viewer {
 	struct jit_daemon *d;
@@ -162,7 +169,7 @@ const struct jit_identity *daemon_viewer_id(void *state)
 	if (!v)
 		return NULL;
 	if (v->reloads != v->d->reloads ||
-	    now_mono_ms() - v->resolved_ms >= VIEWER_REFRESH_MS)
+	    now_mono_ms() - v->resolved_ms >= refresh_ms(v->d))
 		viewer_resolve(v);
 	return &v->id;
 }

@@ -26,6 +26,7 @@
 #include "nflog.h"
 #include "replay.h"
 #include "spa.h"
+#include "spa-window.h"
 #include "fleet-conf.h"
 #include "fleet-nats.h"
 #include "fleet-outbox.h"
@@ -39,41 +40,7 @@ struct jit_spa_source {
 	struct jit_prefix src;
 	uint64_t first_ms, last_ms;
 	unsigned bad_hmac, replays; /* in this window; alerts go at 5, at 1 */
-	unsigned lines;		    /* audit lines written in this window */
-	bool suppressed;	    /* a line of it was counted instead */
-	unsigned counted;	    /* lines counted for the SPA window */
-};
-
-/*
- * Refused SPA packets (stale, bad data, replays, refused by the stanza)
- * are audited one by one up to JIT_SPA_LINES_PER_SOURCE per source and
- * JIT_SPA_LINES_PER_WINDOW from all sources in JIT_SPA_WINDOW_MS; the rest
- * are counted, and one line per window says how many of each. Alerts about
- * SPA packets: at most JIT_SPA_ALERTS_PER_WINDOW of each type, then one
- * that says how many more there were.
- */
-#define JIT_SPA_WINDOW_MS	  60000
-#define JIT_SPA_LINES_PER_SOURCE  10
-#define JIT_SPA_LINES_PER_WINDOW  30
-#define JIT_SPA_ALERTS_PER_WINDOW 5
-
-enum jit_spa_kind {
-	JIT_SPA_K_STALE,
-	JIT_SPA_K_BAD_DATA,
-	JIT_SPA_K_REPLAY,
-	JIT_SPA_K_REFUSED,
-	JIT_SPA_K_BAD_HMAC,
-	JIT_SPA_K_COUNT,
-};
-
-/* The window of SPA audit lines and alerts (monotonic clock). */
-struct jit_spa_window {
-	uint64_t start_ms;
-	unsigned lines;
-	uint64_t suppressed[JIT_SPA_K_COUNT];
-	unsigned sources; /* with a line counted, not written */
-	unsigned alerts[JIT_SPA_K_COUNT];
-	unsigned alerts_suppressed[JIT_SPA_K_COUNT];
+	struct jit_spa_tally tally; /* its lines in the SPA window */
 };
 
 /* An SPA packet that waits for its digest to be durable. */

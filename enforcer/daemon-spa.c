@@ -119,18 +119,11 @@ fail_source(struct jit_daemon *d, const struct jit_prefix *src, uint64_t now)
 	if (now - e->first_ms > FAIL_WINDOW_MS) {
 		/* A new window: counts and alerts start over. */
 		e->first_ms = now;
-		e->bad_hmac = e->replays = e->lines = 0;
-		e->suppressed = false;
+		e->bad_hmac = e->replays = 0;
 	}
 	e->last_ms = now;
 	return e;
 }
-
-static const char *const kind_names[JIT_SPA_K_COUNT] = {
-	[JIT_SPA_K_STALE] = "stale",	   [JIT_SPA_K_BAD_DATA] = "bad_data",
-	[JIT_SPA_K_REPLAY] = "replay",	   [JIT_SPA_K_REFUSED] = "refused",
-	[JIT_SPA_K_BAD_HMAC] = "bad_hmac",
-};
 
 static const struct jit_alert_def *kind_alert(enum jit_spa_kind k)
 {
@@ -146,30 +139,24 @@ static const struct jit_alert_def *kind_alert(enum jit_spa_kind k)
 	}
 }
 
-static bool window_pending(const struct jit_spa_window *w)
-{
-	for (int k = 0; k < JIT_SPA_K_COUNT; k++)
-		if (w->suppressed[k] || w->alerts_suppressed[k])
-			return true;
-	return false;
-}
-
 #define TOP_SOURCES 5
 
-/* The sources most counted in the window, most first; their counts reset. */
-static json_t *top_sources(struct jit_spa_state *s)
+/* The sources most counted in window w, most first. */
+static json_t *top_sources(struct jit_spa_state *s,
+			   const struct jit_spa_window *w)
 {
 	struct jit_spa_source *top[TOP_SOURCES] = { 0 };
 	json_t *out = json_array();
 
 	for (size_t i = 0; i < s->n_fails; i++) {
 		struct jit_spa_source *e = &s->fails[i];
+		unsigned n = spa_window_counted(w, &e->tally);
 		size_t k = TOP_SOURCES;
 
-		if (!e->counted)
+		if (!n)
 			continue;
-		while (k > 0 &&
-		       (!top[k - 1] || top[k - 1]->counted < e->counted))
+		while (k > 0 && (!top[k - 1] ||
+				 spa_window_counted(w, &top[k - 1]->tally) < n))
 			k--;
 		if (k < TOP_SOURCES) {
 			memmove(&top[k + 1], &top[k],
@@ -184,17 +171,18 @@ static json_t *top_sources(struct jit_spa_state *s)
 			out,
 			json_pack("{s:s, s:i}", "source",
 				  prefix_format(&top[k]->src, src, sizeof(src)),
-				  "count", (int)top[k]->counted));
+				  "count",
+				  (int)spa_window_counted(w, &top[k]->tally)));
 	}
-	for (size_t i = 0; i < s->n_fails; i++)
-		s->fails[i].counted = 0;
 	return out;
 }
 
 /* One audit line, and one alert per type, for what the window counted. */
-static void window_told(struct jit_daemon *d, uint64_t now_ms)
+static void window_told(void *ctx, const struct jit_spa_window *w,
+			uint64_t now_ms)
 {
-	struct jit_spa_window *w = &d->spa.win;
+	struct jit_daemon *d = ctx;
+	unsigned window_s = (unsigned)(w->length_ms / 1000);
 	uint64_t total = 0, now = now_real_ms();
 	uint64_t first = now - (now_ms - w->start_ms);
 	json_t *counts = json_object();
@@ -203,16 +191,16 @@ static void window_told(struct jit_daemon *d, uint64_t now_ms)
 		if (!w->suppressed[k])
 			continue;
 		total += w->suppressed[k];
-		json_object_set_new(counts, kind_names[k],
+		json_object_set_new(counts, spa_kind_name(k),
 				    json_integer((json_int_t)w->suppressed[k]));
 	}
 	if (total) {
 		struct jit_request root = { .uid = 0 };
 
 		log_notice("%" PRIu64 " more refused SPA packets from %u "
-			   "source(s) in %d s, counted but not audited one "
+			   "source(s) in %u s, counted but not audited one "
 			   "by one",
-			   total, w->sources, JIT_SPA_WINDOW_MS / 1000);
+			   total, w->sources, window_s);
 		daemon_event(d,
 			     json_pack("{s:s, s:s, s:s, s:I, s:o, s:i, s:o, "
 				       "s:i}",
@@ -220,8 +208,8 @@ static void window_told(struct jit_daemon *d, uint64_t now_ms)
 				       "result", "suppressed", "count",
 				       (json_int_t)total, "counts", counts,
 				       "sources", (int)w->sources,
-				       "top_sources", top_sources(&d->spa),
-				       "window_s", JIT_SPA_WINDOW_MS / 1000),
+				       "top_sources", top_sources(&d->spa, w),
+				       "window_s", (int)window_s),
 			     &root);
 	} else {
 		json_decref(counts);
@@ -233,82 +221,61 @@ static void window_told(struct jit_daemon *d, uint64_t now_ms)
 			continue;
 		snprintf(desc, sizeof(desc),
 			 "%u more %s alert(s) about SPA packets to udp/%u "
-			 "within %d s, counted but not raised one by one",
+			 "within %u s, counted but not raised one by one",
 			 w->alerts_suppressed[k], kind_alert(k)->type,
-			 d->cfg->spa_port, JIT_SPA_WINDOW_MS / 1000);
+			 d->cfg->spa_port, window_s);
 		daemon_alert(d, kind_alert(k), desc,
 			     json_pack("{s:{s:i, s:s}}", "destination", "port",
 				       (int)d->cfg->spa_port, "protocol",
 				       "udp"),
 			     first, now, w->alerts_suppressed[k]);
 	}
-	*w = (struct jit_spa_window){ .start_ms = now_ms };
 }
 
 static uint64_t daemon_spa_flush(struct jit_daemon *d, uint64_t now_ms,
 				 bool all)
 {
-	struct jit_spa_window *w = &d->spa.win;
-
-	if (!window_pending(w))
-		return 0;
-	if (all || now_ms - w->start_ms >= JIT_SPA_WINDOW_MS) {
-		window_told(d, now_ms);
-		return 0;
-	}
-	return w->start_ms + JIT_SPA_WINDOW_MS;
+	return spa_window_flush(&d->spa.win, now_ms, all);
 }
 
-/* A new window once the last one is over (what it counted told first). */
-static struct jit_spa_window *window_now(struct jit_daemon *d, uint64_t now_ms)
+/* The first thing the window counts arms the timer at its end. */
+static void arm_if_first(struct jit_daemon *d, bool was_pending,
+			 uint64_t now_ms)
 {
-	struct jit_spa_window *w = &d->spa.win;
+	if (!was_pending && spa_window_pending(&d->spa.win))
+		daemon_refusals_flush(d, now_ms, false);
+}
 
-	if (now_ms - w->start_ms >= JIT_SPA_WINDOW_MS) {
-		if (window_pending(w))
-			window_told(d, now_ms);
-		*w = (struct jit_spa_window){ .start_ms = now_ms };
-	}
-	return w;
+/* Count a refused packet of kind k for the window's line. */
+static void spa_suppress(struct jit_daemon *d, struct jit_spa_source *e,
+			 enum jit_spa_kind k)
+{
+	uint64_t now_ms = now_mono_ms();
+	bool was;
+
+	spa_window_roll(&d->spa.win, now_ms);
+	was = spa_window_pending(&d->spa.win);
+	spa_window_count(&d->spa.win, e ? &e->tally : NULL, k, now_ms);
+	d->spa.c_suppressed++;
+	arm_if_first(d, was, now_ms);
 }
 
 /*
  * Whether this refused packet of kind k (from e's source, if known) gets
  * its own audit line; if not, it is counted for the window's line.
  */
-/* Count a refused packet of kind k for the window's line. */
-static void spa_suppress(struct jit_daemon *d, struct jit_spa_source *e,
-			 enum jit_spa_kind k)
-{
-	uint64_t now_ms = now_mono_ms();
-	struct jit_spa_window *w = window_now(d, now_ms);
-	bool first = !window_pending(w);
-
-	w->suppressed[k]++;
-	d->spa.c_suppressed++;
-	if (e)
-		e->counted++;
-	if (e && !e->suppressed) {
-		e->suppressed = true;
-		w->sources++;
-	}
-	if (first)
-		daemon_refusals_flush(d, now_ms, false);
-}
-
 static bool spa_audited(struct jit_daemon *d, struct jit_spa_source *e,
 			enum jit_spa_kind k)
 {
-	struct jit_spa_window *w = window_now(d, now_mono_ms());
+	uint64_t now_ms = now_mono_ms();
+	bool was;
 
-	if ((!e || e->lines < JIT_SPA_LINES_PER_SOURCE) &&
-	    w->lines < JIT_SPA_LINES_PER_WINDOW) {
-		w->lines++;
-		if (e)
-			e->lines++;
+	spa_window_roll(&d->spa.win, now_ms);
+	was = spa_window_pending(&d->spa.win);
+	if (spa_window_line(&d->spa.win, e ? &e->tally : NULL, k, now_ms))
 		return true;
-	}
-	spa_suppress(d, e, k);
+	d->spa.c_suppressed++;
+	arm_if_first(d, was, now_ms);
 	return false;
 }
 
@@ -316,16 +283,13 @@ static bool spa_audited(struct jit_daemon *d, struct jit_spa_source *e,
 static bool spa_alerted(struct jit_daemon *d, enum jit_spa_kind k)
 {
 	uint64_t now_ms = now_mono_ms();
-	struct jit_spa_window *w = window_now(d, now_ms);
-	bool first = !window_pending(w);
+	bool was;
 
-	if (w->alerts[k] < JIT_SPA_ALERTS_PER_WINDOW) {
-		w->alerts[k]++;
+	spa_window_roll(&d->spa.win, now_ms);
+	was = spa_window_pending(&d->spa.win);
+	if (spa_window_alert(&d->spa.win, k, now_ms))
 		return true;
-	}
-	w->alerts_suppressed[k]++;
-	if (first)
-		daemon_refusals_flush(d, now_ms, false);
+	arm_if_first(d, was, now_ms);
 	return false;
 }
 
@@ -542,8 +506,12 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 			 "JIT_USER '%s' of the stanza of line %u is not a "
 			 "user of this host",
 			 st->jit_user, st->line);
-		audit_packet(d, &it->src, res, "refused", "unknown-user",
-			     first_msg, reqs, 0);
+		if (spa_audited(d, fail_source(d, &it->src, now_real_ms()),
+				JIT_SPA_K_REFUSED))
+			audit_packet(d, &it->src, res, "refused",
+				     "unknown-user", first_msg, reqs, 0);
+		else
+			json_decref(reqs);
 		return;
 	}
 	snprintf(reason, sizeof(reason), "SPA from %s (stanza of line %u)",
@@ -556,13 +524,22 @@ static void grant_packet(struct jit_daemon *d, struct jit_spa_item *it)
 		d->spa.c_accepted++;
 	if (o.refused)
 		d->spa.c_refused++;
-	audit_packet(d, &it->src, res,
-		     !o.refused ? (o.pending ? "pending" : "granted")
-		     : o.granted || o.pending ? "partial"
-					      : "refused",
-		     o.refused && !o.granted && !o.pending ? o.first_error
-							   : NULL,
-		     first_msg, reqs, id.uid);
+	/* A packet refused whole is a refused packet like the stanza's: its
+	 * line counts against the window (a flood of fresh packets for a
+	 * port no policy protects cannot grow the trail without bound). */
+	if (o.granted || o.pending ||
+	    spa_audited(d, fail_source(d, &it->src, now_real_ms()),
+			JIT_SPA_K_REFUSED))
+		audit_packet(d, &it->src, res,
+			     !o.refused ? (o.pending ? "pending" : "granted")
+			     : o.granted || o.pending ? "partial"
+						      : "refused",
+			     o.refused && !o.granted && !o.pending
+				     ? o.first_error
+				     : NULL,
+			     first_msg, reqs, id.uid);
+	else
+		json_decref(reqs);
 	identity_release(&id);
 	if (o.refused && spa_alerted(d, JIT_SPA_K_REFUSED)) {
 		char desc[768];
@@ -812,6 +789,7 @@ static int daemon_spa_setup(struct jit_daemon *d)
 	if (!d->cfg->spa_access)
 		return 0;
 	d->spa.seed = hash_seed();
+	spa_window_init(&d->spa.win, d->cfg->spa_window_ms, window_told, d);
 	hashmap_init(&d->spa.fail_index, sizeof(uint32_t), fail_hash, &d->spa);
 	if (hashmap_reserve(&d->spa.fail_index, JIT_SPA_FAIL_SOURCES) < 0)
 		return -ENOMEM;

@@ -25,6 +25,9 @@
  * @spa_group: NFLOG group the table copies SPA packets to
  * @spa_max_age_s: SPA packets whose time is further from ours are refused
  * @fleet_config: fleet.yaml; fleet mode is off while it does not exist
+ * @spa_window_ms: the window of refused SPA packets (0: a minute; tests)
+ * @viewer_refresh_ms: how often followers' groups are looked up again
+ *                     (0: a minute; tests)
  */
 struct jit_config {
 	const char *policy_dir;
@@ -43,6 +46,8 @@ struct jit_config {
 	const char *fleet_config;
 	double user_rate;    /* decisions per second per user; 0: no limit */
 	unsigned user_burst; /* decisions at once */
+	uint32_t spa_window_ms;
+	uint32_t viewer_refresh_ms;
 };
 
 #define JIT_USER_RATE_DEFAULT  1.0

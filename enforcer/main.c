@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "ruleset.h"
 #include "spa-conf.h"
+#include "spa-window.h"
 #include "table.h"
 #include "util.h"
 
@@ -453,6 +454,31 @@ static int check_options(int argc, char **argv, const struct jit_config *cfg)
 	return 0;
 }
 
+/*
+ * Settings for the end-to-end tests only (HACKING.md), from the
+ * environment: a window shorter than the default, in ms, between min and
+ * the default; anything else is ignored (0: the default).
+ */
+static uint32_t test_window_ms(const char *name, unsigned long min,
+			       unsigned long def)
+{
+	const char *v = getenv(name);
+	unsigned long ms;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	ms = strtoul(v, &end, 10);
+	if (errno || *end || ms < min || ms >= def) {
+		log_warn("%s='%s' ignored: a test setting, %lu to %lu ms", name,
+			 v, min, def - 1);
+		return 0;
+	}
+	log_warn("%s=%lu: a setting for tests only", name, ms);
+	return (uint32_t)ms;
+}
+
 /* --socket-group, else "jit-enforcer" if it exists, else root. */
 static int socket_group(const char *group, gid_t *gid)
 {
@@ -488,6 +514,10 @@ int main(int argc, char **argv)
 
 	o.cfg.use_syslog = o.use_syslog;
 	log_open("jit-enforcer", o.use_syslog);
+	o.cfg.spa_window_ms = test_window_ms("JIT_ENFORCER_TEST_SPA_WINDOW_MS",
+					     1000, JIT_SPA_WINDOW_MS);
+	o.cfg.viewer_refresh_ms = test_window_ms(
+		"JIT_ENFORCER_TEST_VIEWER_REFRESH_MS", 100, 60000);
 	r = daemon_run(&o.cfg);
 	log_close();
 	return r;

@@ -3,6 +3,11 @@
 """Check JSON lines against docs/audit-schema.json.
 
     audit-schema-check.py SCHEMA FILE...   ("-" reads stdin)
+    audit-schema-check.py SCHEMA --examples DOC.md
+
+With --examples, the lines are the audit lines quoted in DOC.md's code
+blocks (those that start with {"time"), and DOC.md must quote one of each
+event its table of fields names and one of each channel the schema allows.
 
 Python's standard library has no JSON Schema validator; this one knows the
 keywords the schema uses (type, required, properties, enum, pattern,
@@ -60,6 +65,43 @@ def errors(v, s, path="$"):
                 yield from errors(v[k], sub, f"{path}.{k}")
 
 
+def doc_examples(path):
+    """(line number, text) of the audit lines quoted in path's code blocks,
+    and the events its table of fields names."""
+    examples, events, fenced = [], [], False
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if line.startswith("```"):
+                fenced = not fenced
+            elif fenced and line.startswith('{"time"'):
+                examples.append((n, line))
+            elif line.startswith("| `event` |"):
+                events = re.findall(r"`([a-z_-]+)`", line.split("|")[2])
+    return examples, events
+
+
+def check_coverage(path, schema, examples, events):
+    """The example lines cover every event and channel; errors as text."""
+    seen_events, seen_channels = set(), set()
+    for _, line in examples:
+        try:
+            v = json.loads(line)
+        except ValueError:
+            continue
+        seen_events.add(v.get("event"))
+        seen_channels.add(v.get("channel"))
+    errs = []
+    if not events:
+        errs.append(f"{path}: no table row names the events")
+    for e in events:
+        if e not in seen_events:
+            errs.append(f"{path}: no example line of event '{e}'")
+    for c in schema["properties"]["channel"]["enum"]:
+        if c not in seen_channels:
+            errs.append(f"{path}: no example line of channel '{c}'")
+    return errs
+
+
 def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
@@ -67,9 +109,21 @@ def main():
         schema = json.load(f)
     check_schema(schema)
     bad = lines = 0
-    for name in sys.argv[2:]:
-        f = sys.stdin if name == "-" else open(name, errors="replace")
-        for n, line in enumerate(f, 1):
+    if sys.argv[2] == "--examples":
+        if len(sys.argv) != 4:
+            raise SystemExit(__doc__)
+        examples, events = doc_examples(sys.argv[3])
+        sources = [(sys.argv[3], examples)]
+        for e in check_coverage(sys.argv[3], schema, examples, events):
+            print(e)
+            bad += 1
+    else:
+        sources = [(name, None) for name in sys.argv[2:]]
+    for name, given in sources:
+        if given is None:
+            f = sys.stdin if name == "-" else open(name, errors="replace")
+            given = enumerate(f, 1)
+        for n, line in given:
             if not line.strip():
                 continue
             lines += 1

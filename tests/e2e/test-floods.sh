@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # End-to-end: floods cannot drown the audit trail. SPA packets that are
 # stale, undecryptable or replayed, resent without pause from one source
-# or from many, grow the audit and alert logs by a bounded amount (their
-# first few lines in full, then one line per window with counts), and a
+# or from many, and fresh authenticated packets that are refused, grow the
+# audit and alert logs by a bounded amount (their first few lines in full,
+# then one line per window with counts, each window anew), and a
 # legitimate packet still opens; junk from one source cannot use the
-# kernel's whole SPA budget (a meter per source in front of it).
+# kernel's whole SPA budget (a meter per source in front of it). A
+# follower removed from the approvers' group stops seeing their requests
+# on a reload, and without one once its groups are looked up again.
 . "$(dirname "$0")/lib.sh"
 if ! command -v fwknop >/dev/null; then
 	echo "FAIL: 'fwknop' is missing; run tools/install-deps" >&2
@@ -48,6 +51,11 @@ H=$(head -c 64 /dev/urandom | base64 -w0)
 ACCESS="$TMP/access.conf"
 printf 'SOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nJIT_USER %s\nFW_ACCESS_TIMEOUT 30\n' \
 	"$K" "$H" "$U" >"$ACCESS"
+# A second stanza that opens only tcp/22: it refuses packets for others.
+K2=$(head -c 32 /dev/urandom | base64 -w0)
+H2=$(head -c 64 /dev/urandom | base64 -w0)
+printf '\nSOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nJIT_USER %s\nOPEN_PORTS tcp/22\n' \
+	"$K2" "$H2" "$U" >>"$ACCESS"
 chmod 600 "$ACCESS"
 start_agent --spa-access "$ACCESS" --socket-group "$G" || exit 1
 
@@ -115,6 +123,7 @@ flood "a replay from random sources" "$TMP/replayed.spa" 4000 random:198.51.100 
 n_alerts=$(($(grep -c JIT_SPA_REPLAY "$ALERTS") - alerts0))
 check "replay alerts are bounded ($n_alerts)" [ "$n_alerts" -le 6 ]
 
+
 # --- the recent events keep others' history ----------------------------
 jitctl request ssh --port 22 --from 203.0.113.9 --for 1m >/dev/null
 check "events still hold a request made before the floods" \
@@ -167,7 +176,10 @@ jitctl reload >/dev/null
 actl "$U" request rdp --port 3389 --from 192.0.2.62 --for 1m >/dev/null
 actl "$U" request ssh --port 22 --from 192.0.2.63 --for 1m >/dev/null
 jitctl request ssh --port 22 --from 192.0.2.64 --for 1m >/dev/null
-wait_for "root's request in the audit" 5 grep -q '"source":"192.0.2.64/32"' "$AUDIT"
+actl "$V" request ssh --port 22 --from 192.0.2.65 --for 1m >/dev/null
+# Its own request came after the others: the stream, in order, is alive.
+check "the follower still sees its own request" wait_for "own request seen" 5 \
+	grep -q '"source":"192.0.2.65/32"' "$TMP/v-follow.jsonl"
 check "once removed from the group, the follower no longer sees them" \
 	bash -c "! grep -q '192.0.2.62/32' '$TMP/v-follow.jsonl'"
 kill "$follower" 2>/dev/null
@@ -189,11 +201,11 @@ check "a user pipelining requests is rate-limited ($granted granted, $limited re
 check "... with a clear refusal" grep -q '"code":"rate-limited","message":"user .'"$U"'. asks faster than' "$TMP/pipeline.out"
 check "... and the logs grow under 100 KB ($((after - before)) bytes)" [ $((after - before)) -lt 100000 ]
 check "the other user's request is still among the recent events" \
-	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e --arg v $V '[.events[] | select(.peer_user == \$v and .event == \"request\")] | length == 1' >/dev/null"
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e --arg v $V '[.events[] | select(.peer_user == \$v and .event == \"request\" and .source == \"203.0.113.77/32\")] | length == 1' >/dev/null"
 check "root is not rate-limited" bash -c "for i in \$(seq 1 30); do printf '{\"op\":\"request\",\"policy\":\"ssh\",\"port\":22,\"source\":\"203.0.113.6\",\"duration\":\"1m\"}\n'; done | ip netns exec $NS_VM $PROBE unix $SOCK | grep -c '\"ok\":true' | grep -qx 30"
 ip netns exec "$NS_VM" "$PROBE" unix "$SOCK" <"$TMP/pipeline.jsonl" >/dev/null
 check "... nor does root's own flood evict the other user's history" \
-	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e --arg v $V '[.events[] | select(.peer_user == \$v and .event == \"request\")] | length == 1' >/dev/null"
+	bash -c "ip netns exec $NS_VM $JITCTL --socket $SOCK --json events | jq -e --arg v $V '[.events[] | select(.peer_user == \$v and .event == \"request\" and .source == \"203.0.113.77/32\")] | length == 1' >/dev/null"
 
 # --- 7. one schema: the same fields on every line (lib.sh checks every
 # line against docs/audit-schema.json at exit); a few by value here.
@@ -255,6 +267,96 @@ check "... with the sources counted most, the one that flooded alone first" \
 check "... and the replay alerts counted beyond the first ones in one alert" \
 	grep -q '"alert_type":"JIT_SPA_REPLAY".*more JIT_SPA_REPLAY alert' "$ALERTS"
 check "audit: the agent stopped" audited '"event":"agent","result":"stopped"'
+
+# --- 6. fresh, authenticated packets that are refused, each one distinct
+# (not replays): for a port no policy protects, and for a port the stanza
+# does not open, each asking for its own address, from random sources. An
+# agent of their own, in windows of their own (a new agent starts them).
+# refused_packets FILE COUNT PORT [KEYS...]: COUNT packets, one per line.
+refused_packets() {
+	local out="$1" count="$2" port="$3" i
+	shift 3
+	: >"$out"
+	for i in $(seq 1 "$count"); do
+		HOME="$TMP" fwknop --no-rc-file --no-save-args -D "$VM4_1" --use-hmac \
+			-A "$port" -a "203.0.113.$((i % 250 + 1))" -T -B "$TMP/one.spa" "$@" \
+			>/dev/null 2>&1 && cat "$TMP/one.spa" >>"$out"
+	done
+}
+refused_packets "$TMP/notprotected.spa" 600 tcp/2222 \
+	--key-base64-rijndael "$K" --key-base64-hmac "$H"
+refused_packets "$TMP/notopen.spa" 600 tcp/23 \
+	--key-base64-rijndael "$K2" --key-base64-hmac "$H2"
+check "1200 distinct packets made" \
+	[ "$(sort -u "$TMP/notprotected.spa" "$TMP/notopen.spa" | wc -l)" = 1200 ]
+# Windows of 3 s (a setting for tests, HACKING.md), so that the floods
+# cross one; followers' groups looked up again every 300 ms (below).
+L0=$(wc -l <"$AUDIT")
+export JIT_ENFORCER_TEST_SPA_WINDOW_MS=3000 JIT_ENFORCER_TEST_VIEWER_REFRESH_MS=300
+start_agent --spa-access "$ACCESS" --socket-group "$G" --user-burst 1000 || exit 1
+unset JIT_ENFORCER_TEST_SPA_WINDOW_MS JIT_ENFORCER_TEST_VIEWER_REFRESH_MS
+
+# An approver following events, removed from the approvers' group with no
+# reload: once its groups are looked up again (periodically) it no longer
+# sees the others' requests, and still sees its own.
+gpasswd -a "$V" "$GA" >/dev/null
+as "$V" "$JITCTL" --socket "$SOCK" --json events --follow >"$TMP/v-follow2.jsonl" 2>&1 &
+follower=$!
+wait_for "follow started" 5 followers_are 1
+jitctl request rdp --port 3389 --from 192.0.2.81 --for 1m >/dev/null
+check "an approver following sees root's request" wait_for "root's request seen" 5 \
+	grep -q '"source":"192.0.2.81/32"' "$TMP/v-follow2.jsonl"
+gpasswd -d "$V" "$GA" >/dev/null
+# Root's request, then the follower's own: once its own is seen, root's
+# (published before it) was either seen or withheld.
+withheld=no
+for i in $(seq 1 40); do
+	jitctl request rdp --port 3389 --from "192.0.2.$((150 + i))" --for 1m >/dev/null
+	actl "$V" request ssh --port 22 --from "192.0.2.$((200 + i % 50))" --for 1m >/dev/null
+	wait_for "own request $i seen" 5 grep -q "\"source\":\"192.0.2.$((200 + i % 50))/32\"" \
+		"$TMP/v-follow2.jsonl" || break
+	if ! grep -q "\"source\":\"192.0.2.$((150 + i))/32\"" "$TMP/v-follow2.jsonl"; then
+		withheld=yes
+		break
+	fi
+done
+echo "# the follower's groups changed, no reload: root's requests withheld after $i round(s)"
+check "without a reload, the follower stops seeing others' requests ($i rounds)" [ "$withheld" = yes ]
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
+alerts0=$(grep -c JIT_SPA_REFUSED "$ALERTS")
+bytes0=$(logs_size)
+new_audit() { tail -n +$((L0 + 1)) "$AUDIT"; }
+summaries() { new_audit | grep -c '"event":"spa".*"result":"suppressed".*"window_s":3'; }
+summaries_are() { [ "$(summaries)" -ge "$1" ]; }
+flood "packets for a port no policy protects, from random sources" \
+	"$TMP/notprotected.spa" 600 random:203.0.113 refused
+check "its window ends with a line of counts" wait_for "first summary" 10 summaries_are 1
+flood "packets for a port their stanza does not open, from random sources" \
+	"$TMP/notopen.spa" 600 random:203.0.113 refused
+check "... and so does the next one" wait_for "second summary" 10 summaries_are 2
+read_refused=$(spa_counter refused)
+stop_agent TERM
+grew=$(($(logs_size) - bytes0))
+echo "# two floods of refused packets, $read_refused read: logs grew $grew bytes"
+check "both floods, over their windows, grow the logs under 100 KB ($grew bytes)" [ "$grew" -lt 100000 ]
+n_alerts=$(($(grep -c JIT_SPA_REFUSED "$ALERTS") - alerts0))
+check "refused alerts are bounded ($n_alerts)" [ "$n_alerts" -le 18 ]
+# Each window writes its first lines in full again, then counts its own.
+new_audit | grep -E '"event":"spa","channel":"spa","result":("refused"|"suppressed")' |
+	awk 'BEGIN { w = 0 } /"result":"suppressed"/ { w++; next } { full[w]++ }
+		END { for (i = 0; i <= w; i++) print i, full[i] + 0 }' >"$TMP/windows.txt"
+cat "$TMP/windows.txt" | sed 's/^/# lines in full before summary /'
+check "the second window writes lines in full again (1 to 30)" \
+	awk 'NR == 2 { ok = $2 >= 1 && $2 <= 30 } END { exit !ok }' "$TMP/windows.txt"
+check "... as the first did (1 to 30)" \
+	awk 'NR == 1 { ok = $2 >= 1 && $2 <= 30 } END { exit !ok }' "$TMP/windows.txt"
+full=$(new_audit | grep -c '"event":"spa","channel":"spa","result":"refused"')
+counted=$(new_audit | grep '"event":"spa".*"result":"suppressed"' |
+	jq -s '[.[].counts.refused // 0] | add')
+check "nothing is lost at the boundaries: $full in full + $counted counted = $read_refused read" \
+	[ $((full + counted)) = "$read_refused" ]
+
 vm "$ENFORCER" --remove --table "$TABLE" --log-dir "$TMP/log" --no-syslog >/dev/null
 check "audit: jit-enforcer --remove lifted the table, and who did it" \
 	audited '"event":"table","result":"removed","table":"'"$TABLE"'","channel":"agent","actor":{"user":"root","uid":0}'

@@ -6,7 +6,9 @@
  *   udpflood DST PORT COUNT FILE|- SRC
  *
  * sends COUNT IPv4 UDP datagrams to DST:PORT, each with the content of FILE
- * (or, with "-", 180 random bytes that change with every packet). SRC is
+ * (or, with "-", 180 random bytes that change with every packet); a FILE
+ * of several lines holds one payload per line (saved fwknop packets put
+ * together), sent in turn, the first again after the last. SRC is
  * one address, or "random:A.B.C" for a random host in A.B.C.0/24 per
  * packet. Prints the number sent. The count bounds it; nothing else paces
  * it.
@@ -59,6 +61,8 @@ int main(int argc, char **argv)
 	struct in_addr src, net = { 0 };
 	bool random_src = false;
 	long count, sent = 0;
+	char *lines = NULL;
+	size_t n_lines = 0, *line_off = NULL, *line_len = NULL;
 	int fd;
 
 	if (argc != 6) {
@@ -81,16 +85,51 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[4], "-")) {
 		FILE *f = fopen(argv[4], "r");
+		size_t size = 0, cap = 0, start = 0;
 
 		if (!f) {
 			perror(argv[4]);
 			return 1;
 		}
-		len = fread(data, 1, max, f);
+		for (;;) {
+			if (size == cap) {
+				cap = cap ? cap * 2 : 65536;
+				lines = realloc(lines, cap + 1);
+				if (!lines)
+					return 1;
+			}
+			size_t n = fread(lines + size, 1, cap - size, f);
+
+			if (!n)
+				break;
+			size += n;
+		}
 		fclose(f);
-		/* A saved fwknop packet ends with a newline it never sends. */
-		while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-			len--;
+		lines[size] = '\n';
+		/* One payload per line; a saved fwknop packet ends with a
+		 * newline it never sends. */
+		for (size_t i = 0; i <= size; i++) {
+			if (lines[i] != '\n' && lines[i] != '\r')
+				continue;
+			if (i > start) {
+				line_off = realloc(line_off,
+						   (n_lines + 1) *
+							   sizeof(*line_off));
+				line_len = realloc(line_len,
+						   (n_lines + 1) *
+							   sizeof(*line_len));
+				if (!line_off || !line_len)
+					return 1;
+				line_off[n_lines] = start;
+				line_len[n_lines++] =
+					i - start > max ? max : i - start;
+			}
+			start = i + 1;
+		}
+		if (!n_lines) {
+			fprintf(stderr, "%s: no payload\n", argv[4]);
+			return 1;
+		}
 	}
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0) {
@@ -98,11 +137,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (long i = 0; i < count; i++) {
-		size_t total = sizeof(*ip) + sizeof(*udp) + len;
+		size_t total;
 
-		if (!strcmp(argv[4], "-"))
+		if (n_lines) {
+			len = line_len[i % n_lines];
+			memcpy(data, lines + line_off[i % n_lines], len);
+		} else {
 			for (size_t k = 0; k < len; k++)
 				data[k] = (uint8_t)rnd();
+		}
+		total = sizeof(*ip) + sizeof(*udp) + len;
 		if (random_src)
 			src.s_addr =
 				htonl(ntohl(net.s_addr) | (2 + rnd() % 250));
@@ -131,5 +175,8 @@ int main(int argc, char **argv)
 	}
 	printf("%ld\n", sent);
 	close(fd);
+	free(lines);
+	free(line_off);
+	free(line_len);
 	return 0;
 }
