@@ -18,6 +18,11 @@ static bool by_agent(const struct jit_identity *id)
 	       (streq(id->channel, "timer") || streq(id->channel, "agent"));
 }
 
+static bool by_fleet(const struct jit_identity *id)
+{
+	return id->channel && streq(id->channel, "fleet");
+}
+
 /*
  * The start of an audit line: the event, who made it (peer_uid and
  * peer_user for a person, as before), and "actor", the same for every
@@ -28,6 +33,11 @@ json_t *daemon_audit_base(const char *event, const struct jit_identity *id)
 {
 	if (by_agent(id))
 		return json_pack("{s:s}", "event", event);
+	/* A fleet identity is nobody on this host: no uid (0 would read as
+	 * root). */
+	if (by_fleet(id))
+		return json_pack("{s:s, s:n, s:s}", "event", event, "peer_uid",
+				 "peer_user", id->name);
 	return json_pack("{s:s, s:I, s:s}", "event", event, "peer_uid",
 			 (json_int_t)id->uid, "peer_user", id->name);
 }
@@ -43,7 +53,7 @@ void daemon_audit_result(json_t *ev, const char *result,
 
 json_t *daemon_audit_actor(const struct jit_identity *id)
 {
-	if (by_agent(id) || (id->channel && streq(id->channel, "fleet")))
+	if (by_agent(id) || by_fleet(id))
 		return json_pack("{s:s, s:n}", "user", id->name, "uid");
 	return json_pack("{s:s, s:I}", "user", id->name, "uid",
 			 (json_int_t)id->uid);

@@ -294,6 +294,7 @@ struct jit_daemon {
 	 * since the last full sync was the agent's own.
 	 */
 	struct jit_kview kview_host, kview_written, kview_found;
+	int kview_fd; /* the file, once written; -1 before */
 	bool kview_ok, kview_maybe, kview_trusted, kview_sure;
 	size_t n_restored;
 	char *policy_errors; /* rendered diagnostics of rejected files */

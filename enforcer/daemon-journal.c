@@ -325,7 +325,9 @@ void daemon_kview_update(struct jit_daemon *d)
 	    journal_position(d->access.journal, &v.jgen, &v.joff) < 0 ||
 	    kview_equal(&v, &d->kview_written))
 		return;
-	if (state_kview_write(d->cfg->state_dir, &v) == 0)
+	if (d->kview_fd < 0)
+		d->kview_fd = state_kview_open(d->cfg->state_dir);
+	if (d->kview_fd >= 0 && state_kview_put(d->kview_fd, &v) == 0)
 		d->kview_written = v;
 }
 

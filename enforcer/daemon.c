@@ -612,6 +612,8 @@ static void daemon_teardown(struct jit_daemon *d)
 		close(d->expiry_timer.fd);
 	if (d->tamper.timer.fd >= 0)
 		close(d->tamper.timer.fd);
+	if (d->kview_fd >= 0)
+		close(d->kview_fd);
 	watch_close(d->watch);
 	sockwatch_close(d->sockwatch);
 	nflog_close(d->nflog);
@@ -648,6 +650,7 @@ int daemon_run(const struct jit_config *cfg)
 		.refusals_timer.fd = -1,
 		.expiry_timer.fd = -1,
 		.tamper.timer.fd = -1,
+		.kview_fd = -1,
 		.started_ms = now_real_ms(),
 	};
 	unsigned yielded_for = 0;

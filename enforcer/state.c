@@ -344,29 +344,44 @@ bool kview_equal(const struct jit_kview *a, const struct jit_kview *b)
 #define KVIEW_FMT \
 	"kernel-view 1 %s %" PRIu64 " %s %" PRIu32 " %" PRIu64 " %" PRIu64
 
-int state_kview_write(const char *dir, const struct jit_kview *v)
+int state_kview_open(const char *dir)
 {
 	_cleanup_free_ char *path = path_join(dir, JIT_STATE_KVIEW);
-	_cleanup_close_ int fd = -1;
-	char line[256];
-	int n;
+	int fd;
 
 	if (!path)
 		return -ENOMEM;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+int state_kview_put(int fd, const struct jit_kview *v)
+{
+	char line[256];
+	int n;
+
 	n = snprintf(line, sizeof(line), KVIEW_FMT, v->boot_id, v->netns,
 		     v->table, v->genid, v->jgen, v->joff);
 	if (n < 0 || (size_t)n + 12 >= sizeof(line))
 		return -EOVERFLOW;
 	n += snprintf(line + n, sizeof(line) - (size_t)n, " %08" PRIx32 "\n",
 		      state_crc32(line, (size_t)n));
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
 	errno = 0;
 	/* One write, then the length: a shorter line leaves no old tail. */
 	if (pwrite(fd, line, (size_t)n, 0) != n || ftruncate(fd, n) < 0)
 		return errno ? -errno : -EIO;
 	return 0;
+}
+
+int state_kview_write(const char *dir, const struct jit_kview *v)
+{
+	int fd = state_kview_open(dir), r;
+
+	if (fd < 0)
+		return fd;
+	r = state_kview_put(fd, v);
+	close(fd);
+	return r;
 }
 
 int state_kview_read(const char *dir, struct jit_kview *ret)

@@ -12,7 +12,9 @@ event its table of fields names and one of each channel the schema allows.
 Python's standard library has no JSON Schema validator; this one knows the
 keywords the schema uses (type, required, properties, enum, pattern,
 minLength, minimum) with their JSON Schema meaning, and refuses a schema
-that uses any other, so it cannot pass a line by ignoring a rule. Prints
+that uses any other, so it cannot pass a line by ignoring a rule. One rule
+across fields is checked besides: peer_uid and peer_user, where a line has
+them, are its actor's. Prints
 each bad line with why; exits 1 if any, 0 if all are good.
 """
 import json
@@ -63,6 +65,17 @@ def errors(v, s, path="$"):
         for k, sub in s.get("properties", {}).items():
             if k in v:
                 yield from errors(v[k], sub, f"{path}.{k}")
+
+
+def same_person(v):
+    """docs/operations.md: lines of a person keep peer_uid and peer_user,
+    the same as actor (a rule across fields, which the schema cannot say)."""
+    actor = v.get("actor") if isinstance(v, dict) else None
+    if not isinstance(actor, dict) or ("peer_uid" not in v and "peer_user" not in v):
+        return
+    if v.get("peer_uid") != actor.get("uid") or v.get("peer_user") != actor.get("user"):
+        yield (f"$: peer_uid/peer_user {json.dumps(v.get('peer_uid'))}/{json.dumps(v.get('peer_user'))}"
+               f" are not the actor's {json.dumps(actor.get('uid'))}/{json.dumps(actor.get('user'))}")
 
 
 def doc_examples(path):
@@ -132,7 +145,7 @@ def main():
             except ValueError as e:
                 errs = [f"not JSON: {e}"]
             else:
-                errs = list(errors(v, schema))
+                errs = list(errors(v, schema)) + list(same_person(v))
             if errs:
                 bad += 1
                 print(f"{name}:{n}: {'; '.join(errs)}\n    {line.rstrip()[:400]}")
