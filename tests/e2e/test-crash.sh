@@ -105,3 +105,8 @@ awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2] } }
 		sum["kills"], sum["ops"], sum["acked_grants"], sum["acked_revokes"],
 		sum["acked_denies"], sum["violations"],
 		sum["harness"] ? " harness_failures=" sum["harness"] : "" }' "$TOTALS"
+# Both ways a restart takes the kernel's grant sets were exercised: trusted
+# (kernel-view: nothing happened since the agent last saw them) and read back.
+trusted=$(grep -c "(not read: as the agent left them)" "$TMP/agent.log" || true)
+read_back=$(grep -c "grant sets: .* (read in " "$TMP/agent.log" || true)
+echo "# restarts: sets not read back (kernel-view) $trusted, read back $read_back"
