@@ -385,6 +385,7 @@ static bool same_conf(const struct jit_fleet_conf *a,
 	/* Compared by what it says; the thread takes a copy at start. */
 	if (!a || !b || strcmp(a->host, b->host) || strcmp(a->user, b->user) ||
 	    a->n_servers != b->n_servers || a->n_labels != b->n_labels ||
+	    a->connect_timeout_ms != b->connect_timeout_ms ||
 	    !streq(a->password_file ? a->password_file : "",
 		   b->password_file ? b->password_file : "") ||
 	    !streq(a->tls_ca_file ? a->tls_ca_file : "",
@@ -428,7 +429,17 @@ static int daemon_fleet_reload(struct jit_daemon *d)
 
 static void daemon_fleet_teardown(struct jit_daemon *d)
 {
+	int left;
+
 	stop(d);
+	/* The threads asked to stop (this one, those of reloads): a
+	 * bounded wait, so that a connect in progress does not hold the
+	 * exit. */
+	left = fleet_nats_wait(JIT_FLEET_EXIT_WAIT_MS);
+	if (left)
+		log_warn("fleet: the NATS thread did not end within %d ms; "
+			 "exiting without it",
+			 JIT_FLEET_EXIT_WAIT_MS);
 	free(d->fleet.errors);
 	d->fleet.errors = NULL;
 	free(d->fleet.snap_ids);

@@ -52,7 +52,8 @@ UNIT_TEST("conf", test_conf_full)
 		"user: web-2\n"
 		"password_file: /etc/jit-enforcer/fleet.password\n"
 		"tls: {ca_file: /etc/ca.pem, cert_file: /c.pem, key_file: "
-		"/k.pem}\n");
+		"/k.pem}\n"
+		"connect_timeout: 10s\n");
 
 	ck_assert_uint_eq(c->n_servers, 2);
 	ck_assert_str_eq(c->servers[1], "tls://192.0.2.2:4222");
@@ -64,6 +65,7 @@ UNIT_TEST("conf", test_conf_full)
 	ck_assert_str_eq(c->user, "web-2");
 	ck_assert_str_eq(c->password_file, "/etc/jit-enforcer/fleet.password");
 	ck_assert_str_eq(c->tls_key_file, "/k.pem");
+	ck_assert_uint_eq(c->connect_timeout_ms, 10000);
 	fleet_conf_free(c);
 }
 END_TEST
@@ -79,6 +81,7 @@ UNIT_TEST("conf", test_conf_defaults)
 	ck_assert_str_eq(c->user, "web-1");
 	ck_assert_uint_eq(c->n_labels, 0);
 	ck_assert_ptr_null(c->password_file);
+	ck_assert_uint_eq(c->connect_timeout_ms, JIT_FLEET_CONNECT_TIMEOUT_MS);
 	fleet_conf_free(c);
 }
 END_TEST
@@ -136,6 +139,14 @@ UNIT_TEST("conf", test_conf_errors)
 	ck_assert_msg(strstr(t, "fleet.yaml:2:16: error: password_file "
 				"'relative' is not an absolute path"),
 		      "%s", t);
+	free(t);
+	t = parse_bad("servers: [nats://a:1]\nconnect_timeout: 2m\n");
+	ck_assert_msg(strstr(t, "fleet.yaml:2:18: error: connect_timeout '2m' "
+				"is not valid; give 1s to 60s"),
+		      "%s", t);
+	free(t);
+	t = parse_bad("servers: [nats://a:1]\nconnect_timeout: 0s\n");
+	ck_assert_msg(strstr(t, "connect_timeout '0s' is not valid"), "%s", t);
 	free(t);
 }
 END_TEST
