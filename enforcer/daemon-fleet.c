@@ -11,6 +11,7 @@
 #include "alert.h"
 #include "config.h"
 #include "audit.h"
+#include "crashpoint.h"
 #include "daemon-internal.h"
 #include "fleet.h"
 #include "log.h"
@@ -85,9 +86,12 @@ static void on_entry(struct jit_daemon *d, struct jit_fleet_entry *e)
 			f->resnapshot = true;
 		}
 	}
+	if (e->op == JIT_FLEET_PUT)
+		crash_point("fleet-received");
 	switch (fleet_apply(&d->access, f->conf->host, e, &why)) {
 	case JIT_FLEET_GRANTED:
 		f->c_granted++;
+		crash_point("fleet-applied");
 		break;
 	case JIT_FLEET_REFUSED:
 		f->c_refused++;
