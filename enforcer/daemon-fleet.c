@@ -246,8 +246,39 @@ static void on_thread(struct jit_io *io, uint32_t events)
 		if (r < 0)
 			log_err("fleet: saving the audit cursor in '%s': %s",
 				d->cfg->state_dir, strerror(-r));
+		/* Saved by the flush hook a little later: one sync for
+		 * many acks, not a sync on the loop per batch. */
+		if (fleet_outbox_unsaved(f->outbox) && !f->cursor_due_ms)
+			f->cursor_due_ms =
+				now_mono_ms() + JIT_FLEET_CURSOR_SAVE_MS;
 	}
 	access_arm_timer(d);
+}
+
+/*
+ * The audit cursor, when due (and at exit): a kill -9 before it only
+ * makes the lines since the last save be sent again, which the stream
+ * drops as duplicates.
+ */
+static uint64_t daemon_fleet_flush(struct jit_daemon *d, uint64_t now_ms,
+				   bool all)
+{
+	struct jit_fleet_state *f = &d->fleet;
+	int r;
+
+	if (!f->outbox || !f->cursor_due_ms)
+		return 0;
+	if (!all && now_ms < f->cursor_due_ms)
+		return f->cursor_due_ms;
+	r = fleet_outbox_save(f->outbox);
+	if (r < 0) {
+		log_err("fleet: saving the audit cursor in '%s': %s",
+			d->cfg->state_dir, strerror(-r));
+		f->cursor_due_ms = now_ms + JIT_FLEET_CURSOR_SAVE_MS;
+		return all ? 0 : f->cursor_due_ms;
+	}
+	f->cursor_due_ms = 0;
+	return 0;
 }
 
 static void daemon_fleet_audit(struct jit_daemon *d, const char *line)
@@ -283,7 +314,9 @@ static void stop(struct jit_daemon *d)
 		fleet_nats_stop(f->nats);
 		f->nats = NULL;
 	}
+	/* Closing saves the cursor. */
 	f->outbox = fleet_outbox_close(f->outbox);
+	f->cursor_due_ms = 0;
 	f->conf = fleet_conf_free(f->conf);
 	f->in_snapshot = false;
 }
@@ -505,4 +538,5 @@ const struct jit_channel channel_fleet = {
 	.audit_line = daemon_fleet_audit,
 	.journal_recovered = daemon_fleet_journal_recovered,
 	.policies_changed = daemon_fleet_policies_changed,
+	.flush = daemon_fleet_flush,
 };

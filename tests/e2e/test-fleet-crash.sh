@@ -119,3 +119,6 @@ check "bob revokes" wait_for "revoke" 40 fctl bob revoke "$id"
 fleet_eventually a dropped 15
 check "host-a's next line reaches the stream" wait_for "revoke event" 20 eval \
 	'fctl bob events --json | jq -e -s --arg id "$id" "any(.host == \"host-a\" and .result == \"revoked\" and .fleet_id == \$id)" >/dev/null'
+# The cursor is saved a moment after the acks (not at each one).
+check "the audit cursor reaches the disk" wait_for "fleet-cursor" 15 eval \
+	'all_sent && [ "$(cat "$TMP/vm-a/state/fleet-cursor")" = "$(actl_vm a status --json | jq .fleet.audit.acked_seq)" ]'

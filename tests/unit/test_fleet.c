@@ -268,6 +268,61 @@ UNIT_TEST("outbox", test_outbox_cursor)
 }
 END_TEST
 
+/*
+ * The cursor is saved when the caller says (the agent: at most every few
+ * seconds), not at every ack: a kill -9 before that sends more again,
+ * never less, and never gives a sequence twice.
+ */
+UNIT_TEST("outbox", test_outbox_lazy_cursor)
+{
+	char dir[] = "/tmp/jit-outbox-XXXXXX", buf[64] = "", *cursor = NULL;
+	struct jit_fleet_outbox *o = NULL, *o2 = NULL;
+	struct seen s = { 0 };
+	uint64_t seq;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_ge(asprintf(&cursor, "%s/" JIT_FLEET_CURSOR_FILE, dir),
+			 0);
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	ck_assert(!fleet_outbox_unsaved(o));
+	for (int i = 1; i <= 3; i++)
+		ck_assert_int_eq(fleet_outbox_add(o, "{}", &seq), 0);
+	ck_assert_int_eq(fleet_outbox_ack(o, 2), 0);
+	ck_assert_uint_eq(fleet_outbox_acked(o), 2);
+	/* No write, no sync for the ack itself. */
+	ck_assert_int_eq(access(cursor, F_OK), -1);
+	ck_assert(fleet_outbox_unsaved(o));
+
+	/* Killed now: everything past the saved cursor is owed again. */
+	ck_assert_int_eq(fleet_outbox_open(dir, &o2), 0);
+	ck_assert_uint_eq(fleet_outbox_acked(o2), 0);
+	ck_assert_uint_eq(fleet_outbox_next(o2), 4);
+	ck_assert_int_eq(fleet_outbox_each_pending(o2, collect, &s), 0);
+	ck_assert_uint_eq(s.n, 3);
+	fleet_outbox_close(o2);
+
+	ck_assert_int_eq(fleet_outbox_save(o), 0);
+	ck_assert(!fleet_outbox_unsaved(o));
+	f = fopen(cursor, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	ck_assert_str_eq(buf, "2\n");
+	/* Closing saves what moved since. */
+	ck_assert_int_eq(fleet_outbox_ack(o, 3), 0);
+	fleet_outbox_close(o);
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	ck_assert_uint_eq(fleet_outbox_acked(o), 3);
+	s.n = 0;
+	ck_assert_int_eq(fleet_outbox_each_pending(o, collect, &s), 0);
+	ck_assert_uint_eq(s.n, 0);
+	fleet_outbox_close(o);
+	free(cursor);
+	rm_rf(dir);
+}
+END_TEST
+
 UNIT_TEST("outbox", test_outbox_compaction)
 {
 	char dir[] = "/tmp/jit-outbox-XXXXXX", line[1024], *path = NULL;
@@ -292,6 +347,17 @@ UNIT_TEST("outbox", test_outbox_compaction)
 	/* Only what is owed is left, and more lines go on after it. */
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_lt(st.st_size, 100);
+	/* The cursor was saved before the lines went: killed now, a
+	 * restart neither sends them again nor gives their sequences. */
+	{
+		struct jit_fleet_outbox *o2 = NULL;
+
+		ck_assert(!fleet_outbox_unsaved(o));
+		ck_assert_int_eq(fleet_outbox_open(dir, &o2), 0);
+		ck_assert_uint_eq(fleet_outbox_acked(o2), 1200);
+		ck_assert_uint_eq(fleet_outbox_next(o2), 1204);
+		fleet_outbox_close(o2);
+	}
 	ck_assert_int_eq(fleet_outbox_add(o, "{\"a\":4}", &seq), 0);
 	ck_assert_uint_eq(seq, 1204);
 	fleet_outbox_close(o);
