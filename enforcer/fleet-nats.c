@@ -525,19 +525,18 @@ static void *thread_main(void *arg)
 		    now - n->sub_try_ms >= RETRY_MS) {
 			n->sub_try_ms = now;
 			set_watching(n, false);
-			if (subscribe(n) < 0) {
+			if (subscribe(n) < 0)
 				push_state(n);
-				nap(RETRY_MS);
-				continue;
-			}
 		}
+		/* The registry and the audit stream do not need the watch:
+		 * they go on while it is being made again (or cannot be). */
+		if (now >= n->next_register_ms)
+			do_register(n, now);
+		publish_some(n, now);
 		if (!n->sub) {
 			nap(TICK_MS);
 			continue;
 		}
-		if (now >= n->next_register_ms)
-			do_register(n, now);
-		publish_some(n, now);
 		s = natsSubscription_NextMsg(&m, n->sub, TICK_MS);
 		if (s == NATS_OK) {
 			on_msg(n, m);

@@ -22,6 +22,7 @@
  *     leader STREAM                the server name leading STREAM (admin)
  *     purge STREAM SUBJECT         every message of SUBJECT removed from
  *                                  STREAM, delete markers too (admin)
+ *     delete-stream STREAM         STREAM deleted, with what it holds (admin)
  *
  * URLS is comma-separated. A try-* prints "refused: WHY" and exits 0 when
  * the server reported a permission violation for it, "allowed" and exits
@@ -273,6 +274,11 @@ int main(int argc, char **argv)
 		po.Stream.Purge.Subject = argv[6];
 		s = js_PurgeStream(js, argv[5], &po, &jerr);
 		rc = s == NATS_OK ? 0 : die("purge", s);
+	} else if (!strcmp(op, "delete-stream") && argc == 6) {
+		jsErrCode jerr = 0;
+
+		s = js_DeleteStream(js, argv[5], NULL, &jerr);
+		rc = s == NATS_OK ? 0 : die("delete stream", s);
 	} else if (!strcmp(op, "try-watch") && argc == 7) {
 		rc = try_watch(js, argv[5], argv[6]);
 	} else if (!strcmp(op, "try-get") && argc == 6) {

@@ -10,7 +10,9 @@
 #    the outbox, one event in the audit stream);
 #  - another host publishes first with the message id host-a's next audit
 #    line will carry: host-a raises JIT_FLEET_MSGID_SQUATTED for that id,
-#    counts it, and its later lines still reach the stream.
+#    counts it, and its later lines still reach the stream;
+#  - with the grants' bucket gone (the watch cannot be made while the
+#    connection is up), host-a's audit lines still reach the stream.
 # vm-b's agent is never started: its NATS user is the other publisher.
 FLEET_VMS="a=role:web b=role:db"
 . "$(dirname "$0")/fleet-lib.sh"
@@ -26,6 +28,17 @@ approval: manual
 approvers:
   users: [root]
 fleet: {requesters: [alice], approvers: [bob]}
+EOF
+cat <<EOF | fleet_policy a local
+name: local
+ports:
+  - port: 2222
+    protocol: tcp
+    max_duration: 1h
+    allowed_sources: [any]
+requesters:
+  users: [root]
+approval: auto
 EOF
 FLEET_PORT=22 fleet_listen a || exit 1
 AUDIT_LOG="$TMP/vm-a/log/audit.log"
@@ -122,3 +135,16 @@ check "host-a's next line reaches the stream" wait_for "revoke event" 20 eval \
 # The cursor is saved a moment after the acks (not at each one).
 check "the audit cursor reaches the disk" wait_for "fleet-cursor" 15 eval \
 	'all_sent && [ "$(cat "$TMP/vm-a/state/fleet-cursor")" = "$(actl_vm a status --json | jq .fleet.audit.acked_seq)" ]'
+
+# --- the watch down, the connection up: audit lines still go ----------------
+check "the admin deletes the grants' bucket" fprobe fleetadmin delete-stream KV_jit_grants
+check "vm-a is connected but cannot watch" wait_for "watch down" 20 eval \
+	'actl_vm a status --json | jq -e ".fleet.connected and (.fleet.watching | not)" >/dev/null'
+check "a local request on vm-a is granted" eval \
+	'actl_vm a request local --port 2222 --from "$SRC_IP" --for 60s --reason watch-down --json | jq -e .ok >/dev/null'
+check "its audit line reaches the stream while the watch is down" wait_for "local grant" 20 eval \
+	'fctl bob events --json | jq -e -s "any(.host == \"host-a\" and .policy == \"local\" and .result == \"granted\")" >/dev/null'
+check "(the watch was still down)" eval \
+	'actl_vm a status --json | jq -e ".fleet.watching | not" >/dev/null'
+check "the admin makes the buckets again" wait_for "init" 30 fctl fleetadmin init --replicas 3
+check "vm-a watches again" reachable
