@@ -99,11 +99,16 @@ check "the reload that changes fleet.yaml is answered while the thread connects"
 check "and the status in force is the new one" eval \
 	'timeout 5 "$JITCTL" --socket "$TMP/vm-a/control.sock" status --json | jq -e ".fleet.labels.moved == \"yes\"" >/dev/null'
 check "the old thread was still connecting when both answered" connecting
+# Another change at once: a third thread, while the first still connects
+# and the second waits for it.
+sed -i 's/^labels: .*/labels: {role: web, moved: twice}/' "$TMP/vm-a/fleet.yaml"
+check "a second reload is answered as promptly" \
+	timeout 5 "$JITCTL" --socket "$TMP/vm-a/control.sock" reload
 
 restore_link
-check "the new configuration registers once the old connect has ended" wait_for \
+check "the newest configuration registers once the old connect has ended" wait_for \
 	"new labels" 90 eval \
-	'fctl bob hosts --json | jq -e "any(.hosts[]; .host == \"host-a\" and .labels.moved == \"yes\")" >/dev/null'
+	'fctl bob hosts --json | jq -e "any(.hosts[]; .host == \"host-a\" and .labels.moved == \"twice\")" >/dev/null'
 check "and vm-a watches its grants again" wait_for "reachable" 30 eval \
 	'actl_vm a status --json | jq -e ".fleet.reachable" >/dev/null'
 
