@@ -552,8 +552,9 @@ out:
 	natsConnection_Destroy(n->nc);
 	natsOptions_Destroy(o);
 	/* The library's own threads and memory, before a restart of ours
-	 * (a reload) opens it again. */
-	closed = nats_CloseAndWait(2000) == NATS_OK;
+	 * (a reload) opens it again. Its reconnect thread may be in a
+	 * connect: the loop does not wait for this one, a successor does. */
+	closed = nats_CloseAndWait(n->connect_timeout_ms + 5000) == NATS_OK;
 	/* The loop let go of n when it asked the stop: n is this thread's
 	 * to free, unless a callback of the library may still come (it
 	 * did not close in time): then it is left, a few hundred bytes. */
