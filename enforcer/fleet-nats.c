@@ -31,6 +31,8 @@
 #define DELETE_WAIT_MS	  1000
 #define SNAPSHOT_WAIT_MS  5000
 #define PUBLISH_PER_ROUND 64
+/* The library's close waits this long beyond a connect in progress. */
+#define CLOSE_WAIT_MS 5000
 
 struct pub {
 	uint64_t seq;
@@ -40,9 +42,14 @@ struct pub {
 	struct pub *next;
 };
 
-/* A thread asked to stop, not yet joined. */
+/*
+ * A thread asked to stop, not yet joined; drain_ms: the longest it may
+ * take to end (its blocking calls, the library's close, and the threads
+ * it waits for first).
+ */
 struct retired {
 	pthread_t thread;
+	int64_t drain_ms;
 	struct retired *next;
 };
 
@@ -66,6 +73,7 @@ struct jit_fleet_nats {
 	char filter[128], consumer[80], inbox[80], audit_subject[80],
 		registry_subject[128];
 	int64_t connect_timeout_ms;
+	int64_t drain_ms; /* see struct retired */
 	int efd;
 	pthread_t thread;
 	/* The threads to join before this one starts (its own). */
@@ -85,6 +93,7 @@ struct jit_fleet_nats {
 	jsCtx *js;
 	natsSubscription *sub;
 	bool connected, watching, snapshot;
+	bool lib_used; /* the library was given n */
 	uint64_t sub_ms, sub_try_ms, last_register_ms, next_register_ms,
 		next_publish_ms;
 	char error[200];
@@ -449,6 +458,8 @@ static int setup(struct jit_fleet_nats *n, natsOptions **o)
 	natsStatus s;
 
 	while (!stopping(n)) {
+		/* From here on, the library may hold n (callbacks). */
+		n->lib_used = true;
 		s = make_options(n, o);
 		if (s == NATS_OK) {
 			s = natsConnection_Connect(&n->nc, *o);
@@ -554,7 +565,10 @@ out:
 	/* The library's own threads and memory, before a restart of ours
 	 * (a reload) opens it again. Its reconnect thread may be in a
 	 * connect: the loop does not wait for this one, a successor does. */
-	closed = nats_CloseAndWait(n->connect_timeout_ms + 5000) == NATS_OK;
+	s = nats_CloseAndWait(n->connect_timeout_ms + CLOSE_WAIT_MS);
+	/* NATS_NOT_INITIALIZED: nothing was open (a thread stopped before it
+	 * connected). */
+	closed = s == NATS_OK || s == NATS_NOT_INITIALIZED || !n->lib_used;
 	/* The loop let go of n when it asked the stop: n is this thread's
 	 * to free, unless a callback of the library may still come (it
 	 * did not close in time): then it is left, a few hundred bytes. */
@@ -613,10 +627,16 @@ int fleet_nats_start(const struct jit_fleet_conf *conf, const char *password,
 		r = -errno;
 		goto fail;
 	}
+	/* Its own blocking calls at worst: a connect to each server, three
+	 * JetStream calls, the library's close. */
+	n->drain_ms = (int64_t)n->n_servers * n->connect_timeout_ms +
+		      3 * API_WAIT_MS + n->connect_timeout_ms + CLOSE_WAIT_MS;
 	/* The new thread joins every thread stopped so far. */
 	pthread_mutex_lock(&retired_mu);
 	n->predecessors = retired_list;
 	retired_list = NULL;
+	for (struct retired *p = n->predecessors; p; p = p->next)
+		n->drain_ms += p->drain_ms;
 	pthread_mutex_unlock(&retired_mu);
 	r = -pthread_create(&n->thread, NULL, thread_main, n);
 	if (r < 0) {
@@ -642,12 +662,14 @@ fail:
 void fleet_nats_stop(struct jit_fleet_nats *n)
 {
 	struct retired *r;
+	int64_t drain;
 	pthread_t t;
 
 	if (!n)
 		return;
 	/* Read before the stop: once it is seen, n may be freed. */
 	t = n->thread;
+	drain = n->drain_ms;
 	r = malloc(sizeof(*r));
 	pthread_mutex_lock(&n->mu);
 	n->stop = true;
@@ -659,6 +681,7 @@ void fleet_nats_stop(struct jit_fleet_nats *n)
 		return;
 	}
 	r->thread = t;
+	r->drain_ms = drain;
 	pthread_mutex_lock(&retired_mu);
 	r->next = retired_list;
 	retired_list = r;
@@ -671,6 +694,17 @@ int fleet_nats_wait(int64_t timeout_ms)
 	struct retired *r, *left = NULL;
 	int running = 0;
 
+	pthread_mutex_lock(&retired_mu);
+	if (timeout_ms < 0) {
+		/* As long as the slowest may take, within the cap. */
+		timeout_ms = 0;
+		for (r = retired_list; r; r = r->next)
+			if (r->drain_ms > timeout_ms)
+				timeout_ms = r->drain_ms;
+		if (timeout_ms > JIT_FLEET_EXIT_WAIT_MAX_MS)
+			timeout_ms = JIT_FLEET_EXIT_WAIT_MAX_MS;
+	}
+	pthread_mutex_unlock(&retired_mu);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += timeout_ms / 1000;
 	deadline.tv_nsec += (timeout_ms % 1000) * 1000000;

@@ -20,8 +20,8 @@
 #define JIT_FLEET_HOSTS_BUCKET "jit_hosts"
 #define JIT_FLEET_REGISTER_MS  30000
 #define JIT_FLEET_HEARTBEAT_MS 1000
-/* How long the agent waits for its NATS thread at exit. */
-#define JIT_FLEET_EXIT_WAIT_MS 5000
+/* The agent waits for its NATS threads at exit at most this long. */
+#define JIT_FLEET_EXIT_WAIT_MAX_MS 60000
 
 enum jit_fleet_msg_kind {
 	JIT_FLEET_MSG_ENTRY,	      /* a change of a key (entry) */
@@ -72,7 +72,9 @@ void fleet_nats_resnapshot(struct jit_fleet_nats *n);
 void fleet_nats_stop(struct jit_fleet_nats *n);
 /*
  * Join the threads stopped so far, waiting at most timeout_ms in all (at
- * exit). Returns how many are still running.
+ * exit); a negative timeout_ms: as long as their blocking calls may take
+ * (a connect to each server, a few JetStream calls, the library's close),
+ * at most JIT_FLEET_EXIT_WAIT_MAX_MS. Returns how many are still running.
  */
 int fleet_nats_wait(int64_t timeout_ms);
 /* Every waiting message, oldest first (free each with free()). */
