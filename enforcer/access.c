@@ -1450,6 +1450,46 @@ int access_fleet_end(struct jit_access *a, const struct jit_identity *id,
 	return rc;
 }
 
+int access_fleet_replace(struct jit_access *a, const struct jit_identity *id,
+			 struct jit_request *old,
+			 const struct jit_request *newer,
+			 struct jit_refusal *why)
+{
+	uint64_t now = now_real_ms();
+	struct jit_request next;
+	bool live = old->status == JIT_INITIATED;
+	char err[512];
+	int ret = 0;
+
+	if (!live && old->status != JIT_PENDING)
+		return 0;
+	next = request_finished(old, JIT_REVOKED, JIT_REASON_NEWER, id->name,
+				now);
+	next.replaced_by = newer->id;
+	/* Undone with the newer grant, as a replacement of the same key is
+	 * (initiate_until): a failed sync brings the old one back rather
+	 * than leave neither. Not a removal that holds. */
+	note(a, old->id, false, false, old);
+	(void)record(a, &next, true);
+	if (live) {
+		ret = scopes_del(a->scopes, old->id, &old->key);
+		if (ret == 0)
+			ret = apply(a, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "%s", strerror(-ret));
+	}
+	if (ret < 0) {
+		(void)record(a, old, true);
+		return refuse(a, why, "revoke", id, old, ret, "kernel-error",
+			      "%s", err);
+	}
+	grants_apply(a->grants, old, &next);
+	if (live)
+		ended(a, old, now);
+	audit(a, "revoke", id, old, "revoked", JIT_REASON_NEWER);
+	return 0;
+}
+
 int access_fleet_bump(struct jit_access *a, struct jit_request *r, uint64_t rev)
 {
 	struct jit_request next = *r;

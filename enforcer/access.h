@@ -203,6 +203,15 @@ int access_fleet_grant(struct jit_access *a, const struct jit_identity *id,
 int access_fleet_end(struct jit_access *a, const struct jit_identity *id,
 		     struct jit_request *r, const char *reason, uint64_t rev,
 		     struct jit_refusal *why);
+/*
+ * End fleet record old, replaced by newer (the grant of a later revision
+ * of its key, just made): undone with newer if the sync fails, so that the
+ * old grant is live again rather than neither. 0 or -errno with why.
+ */
+int access_fleet_replace(struct jit_access *a, const struct jit_identity *id,
+			 struct jit_request *old,
+			 const struct jit_request *newer,
+			 struct jit_refusal *why);
 /* A later revision of r's key with the same content: journal only that. */
 int access_fleet_bump(struct jit_access *a, struct jit_request *r,
 		      uint64_t rev);

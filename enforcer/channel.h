@@ -33,8 +33,9 @@ struct jit_daemon;
  *                    start (optional; grants they no longer allow are
  *                    revoked by the core already)
  * @flush: write the summary lines of the windows that ended by now_ms
- *         (all: every window, at exit); returns when the next window with
- *         counts ends, 0 for none (optional)
+ *         (all: every window, at exit), or other work put off until a
+ *         time (the fleet's audit cursor); returns when the next is due,
+ *         0 for none (optional)
  * @journal_recovered: the journal is written again after it failed;
  *                     what the channel's decisions lost meanwhile (taken
  *                     back as not recorded) may be asked for again

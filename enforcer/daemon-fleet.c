@@ -11,6 +11,7 @@
 #include "alert.h"
 #include "config.h"
 #include "audit.h"
+#include "crashpoint.h"
 #include "daemon-internal.h"
 #include "fleet.h"
 #include "log.h"
@@ -85,9 +86,12 @@ static void on_entry(struct jit_daemon *d, struct jit_fleet_entry *e)
 			f->resnapshot = true;
 		}
 	}
+	if (e->op == JIT_FLEET_PUT)
+		crash_point("fleet-received");
 	switch (fleet_apply(&d->access, f->conf->host, e, &why)) {
 	case JIT_FLEET_GRANTED:
 		f->c_granted++;
+		crash_point("fleet-applied");
 		break;
 	case JIT_FLEET_REFUSED:
 		f->c_refused++;
@@ -242,8 +246,39 @@ static void on_thread(struct jit_io *io, uint32_t events)
 		if (r < 0)
 			log_err("fleet: saving the audit cursor in '%s': %s",
 				d->cfg->state_dir, strerror(-r));
+		/* Saved by the flush hook a little later: one sync for
+		 * many acks, not a sync on the loop per batch. */
+		if (fleet_outbox_unsaved(f->outbox) && !f->cursor_due_ms)
+			f->cursor_due_ms =
+				now_mono_ms() + JIT_FLEET_CURSOR_SAVE_MS;
 	}
 	access_arm_timer(d);
+}
+
+/*
+ * The audit cursor, when due (and at exit): a kill -9 before it only
+ * makes the lines since the last save be sent again, which the stream
+ * drops as duplicates.
+ */
+static uint64_t daemon_fleet_flush(struct jit_daemon *d, uint64_t now_ms,
+				   bool all)
+{
+	struct jit_fleet_state *f = &d->fleet;
+	int r;
+
+	if (!f->outbox || !f->cursor_due_ms)
+		return 0;
+	if (!all && now_ms < f->cursor_due_ms)
+		return f->cursor_due_ms;
+	r = fleet_outbox_save(f->outbox);
+	if (r < 0) {
+		log_err("fleet: saving the audit cursor in '%s': %s",
+			d->cfg->state_dir, strerror(-r));
+		f->cursor_due_ms = now_ms + JIT_FLEET_CURSOR_SAVE_MS;
+		return all ? 0 : f->cursor_due_ms;
+	}
+	f->cursor_due_ms = 0;
+	return 0;
 }
 
 static void daemon_fleet_audit(struct jit_daemon *d, const char *line)
@@ -279,7 +314,9 @@ static void stop(struct jit_daemon *d)
 		fleet_nats_stop(f->nats);
 		f->nats = NULL;
 	}
+	/* Closing saves the cursor. */
 	f->outbox = fleet_outbox_close(f->outbox);
+	f->cursor_due_ms = 0;
 	f->conf = fleet_conf_free(f->conf);
 	f->in_snapshot = false;
 }
@@ -385,6 +422,7 @@ static bool same_conf(const struct jit_fleet_conf *a,
 	/* Compared by what it says; the thread takes a copy at start. */
 	if (!a || !b || strcmp(a->host, b->host) || strcmp(a->user, b->user) ||
 	    a->n_servers != b->n_servers || a->n_labels != b->n_labels ||
+	    a->connect_timeout_ms != b->connect_timeout_ms ||
 	    !streq(a->password_file ? a->password_file : "",
 		   b->password_file ? b->password_file : "") ||
 	    !streq(a->tls_ca_file ? a->tls_ca_file : "",
@@ -428,7 +466,17 @@ static int daemon_fleet_reload(struct jit_daemon *d)
 
 static void daemon_fleet_teardown(struct jit_daemon *d)
 {
+	int left;
+
 	stop(d);
+	/* The threads asked to stop (this one, those of reloads), as long
+	 * as their calls in progress may take (a connect to a server that
+	 * does not answer), within a bound: nothing of theirs is left
+	 * behind, and leak checkers stay quiet. Usually at once. */
+	left = fleet_nats_wait(-1);
+	if (left)
+		log_warn("fleet: the NATS thread did not end in time; exiting "
+			 "without it");
 	free(d->fleet.errors);
 	d->fleet.errors = NULL;
 	free(d->fleet.snap_ids);
@@ -490,4 +538,5 @@ const struct jit_channel channel_fleet = {
 	.audit_line = daemon_fleet_audit,
 	.journal_recovered = daemon_fleet_journal_recovered,
 	.policies_changed = daemon_fleet_policies_changed,
+	.flush = daemon_fleet_flush,
 };

@@ -94,6 +94,8 @@ struct jit_spa_state {
  *                        they can)
  * @last_error: the thread's last trouble
  * @in_snapshot: a full range is coming; @snap_ids collects its ids
+ * @cursor_due_ms: when the audit cursor, moved, is saved (monotonic; 0:
+ *                 nothing to save)
  * @c_*: counters since start
  */
 struct jit_fleet_state {
@@ -113,6 +115,7 @@ struct jit_fleet_state {
 	uint64_t *snap_ids;
 	size_t n_snap, cap_snap;
 	uint64_t last_snapshot_ms;
+	uint64_t cursor_due_ms;
 	uint64_t c_entries, c_granted, c_refused, c_revoked, c_bad, c_absent,
 		c_snapshots, c_published, c_squatted, c_unpublished;
 };

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "fleet-conf.h"
 #include "policy-internal.h"
 #include "util.h"
@@ -254,6 +255,28 @@ static void parse_key_file(struct parse_ctx *c, const struct node *v, void *obj)
 		   &((struct jit_fleet_conf *)obj)->tls_key_file);
 }
 
+static void parse_connect_timeout(struct parse_ctx *c, const struct node *v,
+				  void *obj)
+{
+	struct jit_fleet_conf *f = obj;
+	const char *s = node_want_scalar(c, v, "connect_timeout",
+					 "a duration such as 5s");
+	char q[QUOTE_BUF];
+	uint64_t secs;
+
+	if (!s)
+		return;
+	if (duration_parse(s, &secs) < 0 || secs < 1 ||
+	    secs > JIT_FLEET_CONNECT_TIMEOUT_MAX_S) {
+		node_err(c, v,
+			 "connect_timeout '%s' is not valid; give 1s to %ds "
+			 "(such as 5s)",
+			 msg_quote(q, s), JIT_FLEET_CONNECT_TIMEOUT_MAX_S);
+		return;
+	}
+	f->connect_timeout_ms = (unsigned)secs * 1000;
+}
+
 static const struct key_handler tls_keys[] = {
 	{ "ca_file", parse_ca_file },
 	{ "cert_file", parse_cert_file },
@@ -282,6 +305,7 @@ enum {
 	KEY_USER,
 	KEY_PASSWORD_FILE,
 	KEY_TLS,
+	KEY_CONNECT_TIMEOUT,
 };
 
 static const struct key_handler conf_keys[] = {
@@ -291,6 +315,7 @@ static const struct key_handler conf_keys[] = {
 	[KEY_USER] = { "user", parse_user },
 	[KEY_PASSWORD_FILE] = { "password_file", parse_password_file },
 	[KEY_TLS] = { "tls", parse_tls },
+	[KEY_CONNECT_TIMEOUT] = { "connect_timeout", parse_connect_timeout },
 };
 
 static void validate_conf(struct parse_ctx *c, const struct node *root)
@@ -382,6 +407,7 @@ int fleet_conf_parse(const char *path, const char *text, size_t len,
 	f->path = strdup(path);
 	if (!f->path)
 		return -ENOMEM;
+	f->connect_timeout_ms = JIT_FLEET_CONNECT_TIMEOUT_MS;
 	memcpy(src, text, len);
 	src[len] = '\0';
 	c.src = src;

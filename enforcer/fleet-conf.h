@@ -21,6 +21,9 @@
 #define JIT_FLEET_LABEL_VALUE_MAX    128
 #define JIT_FLEET_CONF_MAX_BYTES     (64 * 1024)
 #define JIT_FLEET_PASSWORD_MAX_BYTES 1024
+/* connect_timeout: how long one connect to one server may take. */
+#define JIT_FLEET_CONNECT_TIMEOUT_MS	2000
+#define JIT_FLEET_CONNECT_TIMEOUT_MAX_S 60
 
 /**
  * struct jit_fleet_label - one label of the host, as selectors match them
@@ -47,6 +50,8 @@ struct jit_fleet_label {
  * @tls_ca_file: CA bundle to check the servers with, or NULL
  * @tls_cert_file: client certificate, or NULL
  * @tls_key_file: its key, or NULL
+ * @connect_timeout_ms: how long a connect to one server may take (1 s to
+ *                      60 s; default JIT_FLEET_CONNECT_TIMEOUT_MS)
  */
 struct jit_fleet_conf {
 	char *path;
@@ -61,6 +66,7 @@ struct jit_fleet_conf {
 	char *tls_ca_file;
 	char *tls_cert_file;
 	char *tls_key_file;
+	unsigned connect_timeout_ms;
 };
 
 /* [A-Za-z0-9_-]{1,63}: a host name as KV keys and subjects carry it. */

@@ -31,6 +31,8 @@
 #define DELETE_WAIT_MS	  1000
 #define SNAPSHOT_WAIT_MS  5000
 #define PUBLISH_PER_ROUND 64
+/* The library's close waits this long beyond a connect in progress. */
+#define CLOSE_WAIT_MS 5000
 
 struct pub {
 	uint64_t seq;
@@ -39,6 +41,25 @@ struct pub {
 	unsigned attempts;
 	struct pub *next;
 };
+
+/*
+ * A thread asked to stop, not yet joined; drain_ms: the longest it may
+ * take to end (its blocking calls, the library's close, and the threads
+ * it waits for first).
+ */
+struct retired {
+	pthread_t thread;
+	int64_t drain_ms;
+	struct retired *next;
+};
+
+/*
+ * Threads stopped and not yet joined. A new thread joins them before it
+ * touches the library (each ends with nats_CloseAndWait, which must not
+ * overlap a new connection); fleet_nats_wait joins them at exit.
+ */
+static pthread_mutex_t retired_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct retired *retired_list;
 
 struct jit_fleet_nats {
 	/* Set at start, read-only after. */
@@ -51,9 +72,12 @@ struct jit_fleet_nats {
 	char *version;
 	char filter[128], consumer[80], inbox[80], audit_subject[80],
 		registry_subject[128];
+	int64_t connect_timeout_ms;
+	int64_t drain_ms; /* see struct retired */
 	int efd;
 	pthread_t thread;
-	bool started;
+	/* The threads to join before this one starts (its own). */
+	struct retired *predecessors;
 
 	/* Shared, under mu. */
 	pthread_mutex_t mu;
@@ -69,6 +93,7 @@ struct jit_fleet_nats {
 	jsCtx *js;
 	natsSubscription *sub;
 	bool connected, watching, snapshot;
+	bool lib_used; /* the library was given n */
 	uint64_t sub_ms, sub_try_ms, last_register_ms, next_register_ms,
 		next_publish_ms;
 	char error[200];
@@ -306,7 +331,8 @@ static bool stopping(struct jit_fleet_nats *n);
 static void publish_some(struct jit_fleet_nats *n, uint64_t now)
 {
 	/* Each publish may wait API_WAIT_MS: a stop asked meanwhile must
-	 * not wait for the whole round (the loop joins this thread). */
+	 * not wait for the whole round (the next thread waits for this
+	 * one, and the exit a few seconds). */
 	for (int i = 0;
 	     i < PUBLISH_PER_ROUND && now >= n->next_publish_ms && !stopping(n);
 	     i++) {
@@ -375,7 +401,7 @@ static natsStatus make_options(struct jit_fleet_nats *n, natsOptions **ret)
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(o, 500);
 	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(o, 2000);
+		s = natsOptions_SetTimeout(o, n->connect_timeout_ms);
 	if (s == NATS_OK)
 		s = natsOptions_SetPingInterval(o, 2000);
 	if (s == NATS_OK)
@@ -432,6 +458,8 @@ static int setup(struct jit_fleet_nats *n, natsOptions **o)
 	natsStatus s;
 
 	while (!stopping(n)) {
+		/* From here on, the library may hold n (callbacks). */
+		n->lib_used = true;
 		s = make_options(n, o);
 		if (s == NATS_OK) {
 			s = natsConnection_Connect(&n->nc, *o);
@@ -458,12 +486,25 @@ static int setup(struct jit_fleet_nats *n, natsOptions **o)
 	return -ECANCELED;
 }
 
+static void free_state(struct jit_fleet_nats *n);
+
 static void *thread_main(void *arg)
 {
 	struct jit_fleet_nats *n = arg;
 	natsOptions *o = NULL;
 	natsStatus s;
+	bool closed;
 
+	/* Threads stopped before this one started end first: the library
+	 * is theirs until their nats_CloseAndWait returned. The loop does
+	 * not wait for this (a stopped thread may sit in a connect). */
+	while (n->predecessors) {
+		struct retired *r = n->predecessors;
+
+		n->predecessors = r->next;
+		pthread_join(r->thread, NULL);
+		free(r);
+	}
 	if (setup(n, &o) < 0)
 		goto out;
 	atomic_store(&n->resubscribe, true);
@@ -495,19 +536,18 @@ static void *thread_main(void *arg)
 		    now - n->sub_try_ms >= RETRY_MS) {
 			n->sub_try_ms = now;
 			set_watching(n, false);
-			if (subscribe(n) < 0) {
+			if (subscribe(n) < 0)
 				push_state(n);
-				nap(RETRY_MS);
-				continue;
-			}
 		}
+		/* The registry and the audit stream do not need the watch:
+		 * they go on while it is being made again (or cannot be). */
+		if (now >= n->next_register_ms)
+			do_register(n, now);
+		publish_some(n, now);
 		if (!n->sub) {
 			nap(TICK_MS);
 			continue;
 		}
-		if (now >= n->next_register_ms)
-			do_register(n, now);
-		publish_some(n, now);
 		s = natsSubscription_NextMsg(&m, n->sub, TICK_MS);
 		if (s == NATS_OK) {
 			on_msg(n, m);
@@ -523,8 +563,17 @@ out:
 	natsConnection_Destroy(n->nc);
 	natsOptions_Destroy(o);
 	/* The library's own threads and memory, before a restart of ours
-	 * (a reload) opens it again. */
-	(void)nats_CloseAndWait(2000);
+	 * (a reload) opens it again. Its reconnect thread may be in a
+	 * connect: the loop does not wait for this one, a successor does. */
+	s = nats_CloseAndWait(n->connect_timeout_ms + CLOSE_WAIT_MS);
+	/* NATS_NOT_INITIALIZED: nothing was open (a thread stopped before it
+	 * connected). */
+	closed = s == NATS_OK || s == NATS_NOT_INITIALIZED || !n->lib_used;
+	/* The loop let go of n when it asked the stop: n is this thread's
+	 * to free, unless a callback of the library may still come (it
+	 * did not close in time): then it is left, a few hundred bytes. */
+	if (closed)
+		free_state(n);
 	return NULL;
 }
 
@@ -540,6 +589,7 @@ int fleet_nats_start(const struct jit_fleet_conf *conf, const char *password,
 		return -ENOMEM;
 	pthread_mutex_init(&n->mu, NULL);
 	n->efd = -1;
+	n->connect_timeout_ms = conf->connect_timeout_ms;
 	snprintf(n->host, sizeof(n->host), "%s", conf->host);
 	n->servers = calloc(conf->n_servers, sizeof(*n->servers));
 	n->labels = json_object();
@@ -577,30 +627,122 @@ int fleet_nats_start(const struct jit_fleet_conf *conf, const char *password,
 		r = -errno;
 		goto fail;
 	}
+	/* Its own blocking calls at worst: a connect to each server, three
+	 * JetStream calls, the library's close. */
+	n->drain_ms = (int64_t)n->n_servers * n->connect_timeout_ms +
+		      3 * API_WAIT_MS + n->connect_timeout_ms + CLOSE_WAIT_MS;
+	/* The new thread joins every thread stopped so far. */
+	pthread_mutex_lock(&retired_mu);
+	n->predecessors = retired_list;
+	retired_list = NULL;
+	for (struct retired *p = n->predecessors; p; p = p->next)
+		n->drain_ms += p->drain_ms;
+	pthread_mutex_unlock(&retired_mu);
 	r = -pthread_create(&n->thread, NULL, thread_main, n);
-	if (r < 0)
+	if (r < 0) {
+		struct retired **tail;
+
+		pthread_mutex_lock(&retired_mu);
+		for (tail = &n->predecessors; *tail; tail = &(*tail)->next)
+			;
+		*tail = retired_list;
+		retired_list = n->predecessors;
+		n->predecessors = NULL;
+		pthread_mutex_unlock(&retired_mu);
 		goto fail;
-	n->started = true;
+	}
 	*fd = n->efd;
 	*ret = n;
 	return 0;
 fail:
-	fleet_nats_stop(n);
+	free_state(n);
 	return r;
 }
 
 void fleet_nats_stop(struct jit_fleet_nats *n)
 {
-	struct jit_fleet_msg *m;
+	struct retired *r;
+	int64_t drain;
+	pthread_t t;
 
 	if (!n)
 		return;
-	if (n->started) {
-		pthread_mutex_lock(&n->mu);
-		n->stop = true;
-		pthread_mutex_unlock(&n->mu);
-		pthread_join(n->thread, NULL);
+	/* Read before the stop: once it is seen, n may be freed. */
+	t = n->thread;
+	drain = n->drain_ms;
+	r = malloc(sizeof(*r));
+	pthread_mutex_lock(&n->mu);
+	n->stop = true;
+	pthread_mutex_unlock(&n->mu);
+	if (!r) {
+		/* Nowhere to keep it for a join: it frees its own state
+		 * all the same, and nothing waits for it. */
+		pthread_detach(t);
+		return;
 	}
+	r->thread = t;
+	r->drain_ms = drain;
+	pthread_mutex_lock(&retired_mu);
+	r->next = retired_list;
+	retired_list = r;
+	pthread_mutex_unlock(&retired_mu);
+}
+
+int fleet_nats_wait(int64_t timeout_ms)
+{
+	struct timespec deadline;
+	struct retired *r, *left = NULL;
+	int running = 0;
+
+	pthread_mutex_lock(&retired_mu);
+	if (timeout_ms < 0) {
+		/* As long as the slowest may take, within the cap. */
+		timeout_ms = 0;
+		for (r = retired_list; r; r = r->next)
+			if (r->drain_ms > timeout_ms)
+				timeout_ms = r->drain_ms;
+		if (timeout_ms > JIT_FLEET_EXIT_WAIT_MAX_MS)
+			timeout_ms = JIT_FLEET_EXIT_WAIT_MAX_MS;
+	}
+	pthread_mutex_unlock(&retired_mu);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&retired_mu);
+	r = retired_list;
+	retired_list = NULL;
+	pthread_mutex_unlock(&retired_mu);
+	while (r) {
+		struct retired *next = r->next;
+
+		if (pthread_timedjoin_np(r->thread, NULL, &deadline) == 0) {
+			free(r);
+		} else {
+			r->next = left;
+			left = r;
+			running++;
+		}
+		r = next;
+	}
+	pthread_mutex_lock(&retired_mu);
+	for (r = left; r && r->next; r = r->next)
+		;
+	if (r) {
+		r->next = retired_list;
+		retired_list = left;
+	}
+	pthread_mutex_unlock(&retired_mu);
+	return running;
+}
+
+static void free_state(struct jit_fleet_nats *n)
+{
+	struct jit_fleet_msg *m;
+
 	while ((m = fleet_nats_take(n))) {
 		while (m) {
 			struct jit_fleet_msg *next = m->next;

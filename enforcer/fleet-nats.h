@@ -20,6 +20,8 @@
 #define JIT_FLEET_HOSTS_BUCKET "jit_hosts"
 #define JIT_FLEET_REGISTER_MS  30000
 #define JIT_FLEET_HEARTBEAT_MS 1000
+/* The agent waits for its NATS threads at exit at most this long. */
+#define JIT_FLEET_EXIT_WAIT_MAX_MS 60000
 
 enum jit_fleet_msg_kind {
 	JIT_FLEET_MSG_ENTRY,	      /* a change of a key (entry) */
@@ -61,8 +63,20 @@ int fleet_nats_start(const struct jit_fleet_conf *conf, const char *password,
 		     const char *version, struct jit_fleet_nats **ret, int *fd);
 /* Take the whole range again (an entry could not be applied). */
 void fleet_nats_resnapshot(struct jit_fleet_nats *n);
-/* Stop the thread and close the connection. */
+/*
+ * Ask the thread to stop, and let go of n: the thread closes the
+ * connection and frees n itself when it is done, which may take a while
+ * (a connect, a JetStream call): nothing here waits for it. A thread
+ * started later waits for it to end before it connects.
+ */
 void fleet_nats_stop(struct jit_fleet_nats *n);
+/*
+ * Join the threads stopped so far, waiting at most timeout_ms in all (at
+ * exit); a negative timeout_ms: as long as their blocking calls may take
+ * (a connect to each server, a few JetStream calls, the library's close),
+ * at most JIT_FLEET_EXIT_WAIT_MAX_MS. Returns how many are still running.
+ */
+int fleet_nats_wait(int64_t timeout_ms);
 /* Every waiting message, oldest first (free each with free()). */
 struct jit_fleet_msg *fleet_nats_take(struct jit_fleet_nats *n);
 /*

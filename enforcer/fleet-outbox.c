@@ -15,6 +15,7 @@ struct jit_fleet_outbox {
 	int fd; /* the outbox, appended to */
 	char nonce[JIT_FLEET_NONCE_LEN + 1];
 	uint64_t acked, next;
+	uint64_t saved; /* the cursor as fleet-cursor has it */
 	uint64_t bytes;
 	uint64_t compact_at; /* rewrite the outbox once it is this big */
 };
@@ -180,6 +181,7 @@ int fleet_outbox_open(const char *dir, struct jit_fleet_outbox **ret)
 	r = !o->dir || !path ? -ENOMEM : load_nonce(o);
 	if (r == 0)
 		r = load_cursor(o);
+	o->saved = o->acked;
 	o->next = o->acked + 1;
 	o->compact_at = JIT_FLEET_OUTBOX_ROLL;
 	if (r == 0)
@@ -204,8 +206,11 @@ struct jit_fleet_outbox *fleet_outbox_close(struct jit_fleet_outbox *o)
 {
 	if (!o)
 		return NULL;
-	if (o->fd >= 0)
+	if (o->fd >= 0) {
+		/* At worst the lines since the last save are sent again. */
+		(void)fleet_outbox_save(o);
 		close(o->fd);
+	}
 	free(o->dir);
 	free(o);
 	return NULL;
@@ -297,31 +302,56 @@ static int compact(struct jit_fleet_outbox *o)
 	return 0;
 }
 
-int fleet_outbox_ack(struct jit_fleet_outbox *o, uint64_t seq)
+int fleet_outbox_save(struct jit_fleet_outbox *o)
 {
 	char text[32];
+	int r;
+
+	if (o->acked == o->saved)
+		return 0;
+	/* The lines it covers reach the disk before the cursor does. */
+	if (fdatasync(o->fd) < 0)
+		return -errno;
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", o->acked);
+	r = write_whole(o->dir, JIT_FLEET_CURSOR_FILE, text);
+	if (r < 0)
+		return r;
+	o->saved = o->acked;
+	return 0;
+}
+
+bool fleet_outbox_unsaved(const struct jit_fleet_outbox *o)
+{
+	return o->acked != o->saved;
+}
+
+int fleet_outbox_ack(struct jit_fleet_outbox *o, uint64_t seq)
+{
+	bool roll, big;
 	int r;
 
 	if (seq <= o->acked)
 		return 0;
 	if (seq >= o->next)
 		return -EINVAL;
-	/* The lines it covers reach the disk before the cursor does. */
-	if (fdatasync(o->fd) < 0)
-		return -errno;
-	snprintf(text, sizeof(text), "%" PRIu64 "\n", seq);
-	r = write_whole(o->dir, JIT_FLEET_CURSOR_FILE, text);
+	/* In memory: a cursor older on disk only sends more again. */
+	o->acked = seq;
+	roll = o->acked + 1 == o->next && o->bytes > JIT_FLEET_OUTBOX_ROLL;
+	big = o->bytes > o->compact_at;
+	if (!roll && !big)
+		return 0;
+	/* Lines are about to go: the cursor that covers them first, or a
+	 * restart would give their sequences again. */
+	r = fleet_outbox_save(o);
 	if (r < 0)
 		return r;
-	o->acked = seq;
-	if (o->acked + 1 == o->next && o->bytes > JIT_FLEET_OUTBOX_ROLL) {
+	if (roll) {
 		if (ftruncate(o->fd, 0) < 0)
 			return -errno;
 		o->bytes = 0;
-	} else if (o->bytes > o->compact_at) {
-		return compact(o);
+		return 0;
 	}
-	return 0;
+	return compact(o);
 }
 
 int fleet_outbox_each_pending(struct jit_fleet_outbox *o,

@@ -135,10 +135,15 @@ enum jit_fleet_result fleet_apply(struct jit_access *a, const char *host,
 	if (live(old)) {
 		struct jit_refusal w2;
 
-		(void)access_fleet_end(a, &fleet_agent, old,
-				       rc == 0 ? JIT_REASON_NEWER
-					       : JIT_REASON_FLEET_CHANGED,
-				       0, &w2);
+		/* Granted: replaced, and back if the pass is undone. Refused:
+		 * the key no longer says it, ended for good. */
+		if (rc == 0)
+			(void)access_fleet_replace(a, &fleet_agent, old, r,
+						   &w2);
+		else
+			(void)access_fleet_end(a, &fleet_agent, old,
+					       JIT_REASON_FLEET_CHANGED, 0,
+					       &w2);
 	}
 	if (rc < 0)
 		return r ? JIT_FLEET_REFUSED : JIT_FLEET_FAILED;

@@ -134,8 +134,11 @@ int main(int argc, char **argv)
 			next += 1000;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
+	/* One after the other, as each closes the library when done. */
+	for (size_t i = 0; i < n; i++) {
 		fleet_nats_stop(hosts[i]);
+		(void)fleet_nats_wait(10000);
+	}
 	printf("{\"done\":true,\"hosts\":%zu,\"watching\":%zu,"
 	       "\"entries\":%llu}\n",
 	       n, nwatch, (unsigned long long)entries);

@@ -10,6 +10,7 @@
  *     register HOST LABELS_JSON    the registry entry, as the agent writes it
  *     grants HOST                  HOST's live grant keys, one per line
  *     audit HOST JSON              one message on audit.HOST
+ *     audit-id HOST MSGID JSON     the same with the given Nats-Msg-Id
  *     try-watch NAME HOST          consumer w_NAME on HOST's grants
  *     try-get HOST                 direct get of HOST's newest grant
  *     try-put-grant KEY            a grant written at KEY
@@ -19,6 +20,9 @@
  *     try-put SUBJECT              a JetStream publish
  *     config STREAM                STREAM's limits as JSON (admin)
  *     leader STREAM                the server name leading STREAM (admin)
+ *     purge STREAM SUBJECT         every message of SUBJECT removed from
+ *                                  STREAM, delete markers too (admin)
+ *     delete-stream STREAM         STREAM deleted, with what it holds (admin)
  *
  * URLS is comma-separated. A try-* prints "refused: WHY" and exits 0 when
  * the server reported a permission violation for it, "allowed" and exits
@@ -256,6 +260,25 @@ int main(int argc, char **argv)
 			 (long long)nats_NowInNanoSeconds());
 		publish(js, subject, argv[6], id, &s);
 		rc = s == NATS_OK ? 0 : die("audit", s);
+	} else if (!strcmp(op, "audit-id") && argc == 8) {
+		char subject[256];
+
+		snprintf(subject, sizeof(subject), "audit.%s", argv[5]);
+		publish(js, subject, argv[7], argv[6], &s);
+		rc = s == NATS_OK ? 0 : die("audit", s);
+	} else if (!strcmp(op, "purge") && argc == 7) {
+		jsOptions po;
+		jsErrCode jerr = 0;
+
+		jsOptions_Init(&po);
+		po.Stream.Purge.Subject = argv[6];
+		s = js_PurgeStream(js, argv[5], &po, &jerr);
+		rc = s == NATS_OK ? 0 : die("purge", s);
+	} else if (!strcmp(op, "delete-stream") && argc == 6) {
+		jsErrCode jerr = 0;
+
+		s = js_DeleteStream(js, argv[5], NULL, &jerr);
+		rc = s == NATS_OK ? 0 : die("delete stream", s);
 	} else if (!strcmp(op, "try-watch") && argc == 7) {
 		rc = try_watch(js, argv[5], argv[6]);
 	} else if (!strcmp(op, "try-get") && argc == 6) {

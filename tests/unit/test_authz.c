@@ -585,6 +585,41 @@ UNIT_TEST("decide", test_may_replace)
 }
 END_TEST
 
+/*
+ * Fleet records carry uid 0 (nobody's local right), as root's own
+ * requests do: the uid says nothing there, only the fleet key does.
+ */
+UNIT_TEST("decide", test_may_replace_fleet)
+{
+	struct jit_request fleet_old = { .id = 10, .uid = 0, .fleet_id = 0xa1 };
+	struct jit_request fleet_new = { .id = 11, .uid = 0, .fleet_id = 0xa1 };
+	struct jit_request fleet_other = { .id = 12,
+					   .uid = 0,
+					   .fleet_id = 0xb2 };
+	struct jit_request roots = { .id = 13, .uid = 0 };
+	struct jit_request alices = { .id = 14, .uid = 1000 };
+	struct jit_request fleet_alice = { .id = 15,
+					   .uid = 1000,
+					   .fleet_id = 0xa1 };
+
+	/* A later state of the same fleet key ends the earlier one. */
+	ck_assert(authz_may_replace(&fleet_new, &fleet_old));
+	ck_assert(authz_may_replace(&fleet_alice, &fleet_old));
+	/* Never itself. */
+	ck_assert(!authz_may_replace(&fleet_old, &fleet_old));
+	/* Another fleet request, same uid 0: no. */
+	ck_assert(!authz_may_replace(&fleet_other, &fleet_old));
+	ck_assert(!authz_may_replace(&fleet_old, &fleet_other));
+	/* A fleet grant never ends root's own request, nor root's request
+	 * a fleet grant, though both are uid 0. */
+	ck_assert(!authz_may_replace(&fleet_new, &roots));
+	ck_assert(!authz_may_replace(&roots, &fleet_old));
+	/* Nor a local user's, either way. */
+	ck_assert(!authz_may_replace(&fleet_alice, &alices));
+	ck_assert(!authz_may_replace(&alices, &fleet_alice));
+}
+END_TEST
+
 UNIT_TEST("decide", test_check_limits_whoever_asks)
 {
 	struct jit_request r = req("192.0.2.7", 0, 3389, 3389, 0);

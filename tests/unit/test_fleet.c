@@ -52,7 +52,8 @@ UNIT_TEST("conf", test_conf_full)
 		"user: web-2\n"
 		"password_file: /etc/jit-enforcer/fleet.password\n"
 		"tls: {ca_file: /etc/ca.pem, cert_file: /c.pem, key_file: "
-		"/k.pem}\n");
+		"/k.pem}\n"
+		"connect_timeout: 10s\n");
 
 	ck_assert_uint_eq(c->n_servers, 2);
 	ck_assert_str_eq(c->servers[1], "tls://192.0.2.2:4222");
@@ -64,6 +65,7 @@ UNIT_TEST("conf", test_conf_full)
 	ck_assert_str_eq(c->user, "web-2");
 	ck_assert_str_eq(c->password_file, "/etc/jit-enforcer/fleet.password");
 	ck_assert_str_eq(c->tls_key_file, "/k.pem");
+	ck_assert_uint_eq(c->connect_timeout_ms, 10000);
 	fleet_conf_free(c);
 }
 END_TEST
@@ -79,6 +81,7 @@ UNIT_TEST("conf", test_conf_defaults)
 	ck_assert_str_eq(c->user, "web-1");
 	ck_assert_uint_eq(c->n_labels, 0);
 	ck_assert_ptr_null(c->password_file);
+	ck_assert_uint_eq(c->connect_timeout_ms, JIT_FLEET_CONNECT_TIMEOUT_MS);
 	fleet_conf_free(c);
 }
 END_TEST
@@ -136,6 +139,14 @@ UNIT_TEST("conf", test_conf_errors)
 	ck_assert_msg(strstr(t, "fleet.yaml:2:16: error: password_file "
 				"'relative' is not an absolute path"),
 		      "%s", t);
+	free(t);
+	t = parse_bad("servers: [nats://a:1]\nconnect_timeout: 2m\n");
+	ck_assert_msg(strstr(t, "fleet.yaml:2:18: error: connect_timeout '2m' "
+				"is not valid; give 1s to 60s"),
+		      "%s", t);
+	free(t);
+	t = parse_bad("servers: [nats://a:1]\nconnect_timeout: 0s\n");
+	ck_assert_msg(strstr(t, "connect_timeout '0s' is not valid"), "%s", t);
 	free(t);
 }
 END_TEST
@@ -257,6 +268,61 @@ UNIT_TEST("outbox", test_outbox_cursor)
 }
 END_TEST
 
+/*
+ * The cursor is saved when the caller says (the agent: at most every few
+ * seconds), not at every ack: a kill -9 before that sends more again,
+ * never less, and never gives a sequence twice.
+ */
+UNIT_TEST("outbox", test_outbox_lazy_cursor)
+{
+	char dir[] = "/tmp/jit-outbox-XXXXXX", buf[64] = "", *cursor = NULL;
+	struct jit_fleet_outbox *o = NULL, *o2 = NULL;
+	struct seen s = { 0 };
+	uint64_t seq;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_ge(asprintf(&cursor, "%s/" JIT_FLEET_CURSOR_FILE, dir),
+			 0);
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	ck_assert(!fleet_outbox_unsaved(o));
+	for (int i = 1; i <= 3; i++)
+		ck_assert_int_eq(fleet_outbox_add(o, "{}", &seq), 0);
+	ck_assert_int_eq(fleet_outbox_ack(o, 2), 0);
+	ck_assert_uint_eq(fleet_outbox_acked(o), 2);
+	/* No write, no sync for the ack itself. */
+	ck_assert_int_eq(access(cursor, F_OK), -1);
+	ck_assert(fleet_outbox_unsaved(o));
+
+	/* Killed now: everything past the saved cursor is owed again. */
+	ck_assert_int_eq(fleet_outbox_open(dir, &o2), 0);
+	ck_assert_uint_eq(fleet_outbox_acked(o2), 0);
+	ck_assert_uint_eq(fleet_outbox_next(o2), 4);
+	ck_assert_int_eq(fleet_outbox_each_pending(o2, collect, &s), 0);
+	ck_assert_uint_eq(s.n, 3);
+	fleet_outbox_close(o2);
+
+	ck_assert_int_eq(fleet_outbox_save(o), 0);
+	ck_assert(!fleet_outbox_unsaved(o));
+	f = fopen(cursor, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	ck_assert_str_eq(buf, "2\n");
+	/* Closing saves what moved since. */
+	ck_assert_int_eq(fleet_outbox_ack(o, 3), 0);
+	fleet_outbox_close(o);
+	ck_assert_int_eq(fleet_outbox_open(dir, &o), 0);
+	ck_assert_uint_eq(fleet_outbox_acked(o), 3);
+	s.n = 0;
+	ck_assert_int_eq(fleet_outbox_each_pending(o, collect, &s), 0);
+	ck_assert_uint_eq(s.n, 0);
+	fleet_outbox_close(o);
+	free(cursor);
+	rm_rf(dir);
+}
+END_TEST
+
 UNIT_TEST("outbox", test_outbox_compaction)
 {
 	char dir[] = "/tmp/jit-outbox-XXXXXX", line[1024], *path = NULL;
@@ -281,6 +347,17 @@ UNIT_TEST("outbox", test_outbox_compaction)
 	/* Only what is owed is left, and more lines go on after it. */
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_lt(st.st_size, 100);
+	/* The cursor was saved before the lines went: killed now, a
+	 * restart neither sends them again nor gives their sequences. */
+	{
+		struct jit_fleet_outbox *o2 = NULL;
+
+		ck_assert(!fleet_outbox_unsaved(o));
+		ck_assert_int_eq(fleet_outbox_open(dir, &o2), 0);
+		ck_assert_uint_eq(fleet_outbox_acked(o2), 1200);
+		ck_assert_uint_eq(fleet_outbox_next(o2), 1204);
+		fleet_outbox_close(o2);
+	}
 	ck_assert_int_eq(fleet_outbox_add(o, "{\"a\":4}", &seq), 0);
 	ck_assert_uint_eq(seq, 1204);
 	fleet_outbox_close(o);

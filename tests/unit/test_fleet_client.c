@@ -387,9 +387,11 @@ UNIT_TEST("config", test_config)
 		 "host: web-1\n"
 		 "labels: {role: web, env: prod}\n"
 		 "user: web-1\n"
-		 "password_file: %s/pw\n",
+		 "password_file: %s/pw\n"
+		 "connect_timeout: 10s\n",
 		 dir);
 	ck_assert_msg(load(text, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cfg.connect_timeout_ms, 10000);
 	ck_assert_int_eq(cfg.nservers, 2);
 	ck_assert_str_eq(cfg.servers[1], "nats://192.0.2.2:4222");
 	ck_assert_str_eq(cfg.user, "web-1");
@@ -409,6 +411,19 @@ UNIT_TEST("config", test_config)
 	ck_assert_msg(strstr(err, "fleet.yaml:2:7: 'user' must be a "
 				  "non-empty string"),
 		      "%s", err);
+	/* The agent's bounds: 1 s to 60 s. */
+	ck_assert_int_eq(load("servers: [a]\nuser: bob\nconnect_timeout: 0s\n",
+			      &cfg, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "fleet.yaml:3:18: 'connect_timeout' must be"),
+		      "%s", err);
+	ck_assert_int_eq(load("servers: [a]\nuser: bob\nconnect_timeout: 2m\n",
+			      &cfg, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_int_eq(
+		load("servers: [a]\nuser: bob\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.connect_timeout_ms, 0);
+	fleet_config_free(&cfg);
 	ck_assert_int_eq(load("user: bob\n", &cfg, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "'servers' is missing"), "%s", err);
 	ck_assert_int_eq(

@@ -5,7 +5,11 @@
  * revision is decided once, and a restart neither loses nor repeats.
  */
 #include <check.h>
+#include <dirent.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "access.h"
 #include "diag.h"
@@ -423,6 +427,100 @@ UNIT_TEST("journal", test_revisions)
 	ck_assert_int_eq(del(w, KEY1, 10, JIT_FLEET_DEL), JIT_FLEET_OLD);
 	ck_assert_int_eq(put(w, KEY1, 9, changed), JIT_FLEET_OLD);
 	ck_assert_uint_eq(live_fleet(w), 0);
+	world_free(w);
+}
+END_TEST
+
+/* Writes past limit bytes fail (0: no limit): a full disk for the journal. */
+static void file_limit(off_t limit)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+	signal(SIGXFSZ, SIG_IGN);
+	if (limit)
+		rl.rlim_cur = (rlim_t)limit;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* Size of the newest journal file of dir. */
+static off_t journal_size(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char best[300] = "", path[400];
+	struct stat st;
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, JIT_JOURNAL_PREFIX,
+			     strlen(JIT_JOURNAL_PREFIX)) &&
+		    !strchr(e->d_name, '-') && strcmp(e->d_name, best) > 0)
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	if (d)
+		closedir(d);
+	ck_assert(best[0]);
+	snprintf(path, sizeof(path), "%s/%s", dir, best);
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/*
+ * A later revision of a key changes the grant's source: the new grant
+ * replaces the old one. When the pass's sync fails (room for the new
+ * grant's line, not for the line that ends the old one), both decisions
+ * are undone: the old grant is live again, not revoked with the new one
+ * gone (the old code left neither), and the revision is decided again once
+ * the journal is written.
+ */
+UNIT_TEST("journal", test_failed_sync_keeps_replaced_grant)
+{
+	struct world *w = world_new();
+	_cleanup_free_ char *v = value("0123456789abcdef", "203.0.113.7/32", 22,
+				       600, "alice", "bob", "deploy"),
+			    *changed =
+				    value("0123456789abcdef", "203.0.113.8/32",
+					  22, 600, "alice", "bob", "deploy"),
+			    *line = NULL;
+	struct jit_request *r;
+	uint64_t first;
+	off_t synced;
+
+	ck_assert_int_eq(put(w, KEY1, 5, v), JIT_FLEET_GRANTED);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	first = fleet_find(&w->a, ID1)->id;
+	synced = journal_size(w->dir);
+	line = journal_format_request(grants_get(w->a.grants, first));
+	ck_assert_ptr_nonnull(line);
+	file_limit(synced + (off_t)strlen(line) + 10 + 12);
+	ck_assert_int_eq(put(w, KEY1, 9, changed), JIT_FLEET_GRANTED);
+	ck_assert_int_eq(grants_get(w->a.grants, first)->status, JIT_REVOKED);
+	ck_assert_int_lt(access_sync(&w->a), 0);
+	file_limit(0);
+
+	/* Undone whole: the first grant as it was, the second never made. */
+	r = fleet_find(&w->a, ID1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->id, first);
+	ck_assert_int_eq(r->status, JIT_INITIATED);
+	ck_assert_uint_eq(r->replaced_by, 0);
+	ck_assert_uint_eq(r->fleet_rev, 5);
+	ck_assert_uint_eq(live_fleet(w), 1);
+
+	/* The journal written again, the range taken again: revision 9 is
+	 * decided anew and replaces the first for good. */
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	ck_assert_int_eq(put(w, KEY1, 9, changed), JIT_FLEET_GRANTED);
+	ck_assert_int_eq(access_sync(&w->a), 0);
+	r = fleet_find(&w->a, ID1);
+	ck_assert_uint_ne(r->id, first);
+	ck_assert_uint_eq(r->fleet_rev, 9);
+	ck_assert_int_eq(grants_get(w->a.grants, first)->status, JIT_REVOKED);
+	ck_assert_uint_eq(live_fleet(w), 1);
+	/* And a restart agrees. */
+	core_close(w);
+	core_open(w);
+	ck_assert_uint_eq(fleet_find(&w->a, ID1)->fleet_rev, 9);
+	ck_assert_int_eq(grants_get(w->a.grants, first)->status, JIT_REVOKED);
+	ck_assert_uint_eq(live_fleet(w), 1);
 	world_free(w);
 }
 END_TEST

@@ -107,7 +107,9 @@ int fleet_connect(const struct fleet_config *cfg, int64_t timeout_ms,
 	if (s == NATS_OK)
 		s = natsOptions_SetCustomInboxPrefix(o, c->inbox);
 	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(o, timeout_ms);
+		s = natsOptions_SetTimeout(o, cfg->connect_timeout_ms
+						      ? cfg->connect_timeout_ms
+						      : timeout_ms);
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(o, 5);
 	if (s == NATS_OK)

@@ -132,6 +132,7 @@ struct fleet_config {
 	char *host;
 	json_t *labels;
 	char *tls_ca, *tls_cert, *tls_key;
+	int64_t connect_timeout_ms; /* 0: the caller's */
 };
 
 /*

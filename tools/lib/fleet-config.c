@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "duration.h"
 #include "fleet-client.h"
 #include "util.h"
 
@@ -58,6 +59,21 @@ static int want_string(struct cfg_parse *p, yaml_node_t *node, const char *key,
 	*ret = strdup(s);
 	if (!*ret)
 		abort();
+	return 0;
+}
+
+/* As the agent reads it: 1 s to 60 s. */
+static int read_connect_timeout(struct cfg_parse *p, yaml_node_t *node,
+				struct fleet_config *cfg)
+{
+	const char *s = scalar(node);
+	uint64_t secs;
+
+	if (!s || duration_parse(s, &secs) < 0 || secs < 1 || secs > 60)
+		return bad(p, node,
+			   "'connect_timeout' must be a duration from 1s to "
+			   "60s, such as 5s");
+	cfg->connect_timeout_ms = (int64_t)secs * 1000;
 	return 0;
 }
 
@@ -215,10 +231,12 @@ static int read_root(struct cfg_parse *p, yaml_node_t *root,
 			pw_node = v;
 		} else if (streq(key, "tls"))
 			r = read_tls(p, v, cfg);
+		else if (streq(key, "connect_timeout"))
+			r = read_connect_timeout(p, v, cfg);
 		else
 			r = bad(p, k,
 				"unknown key '%s' (servers, host, labels, "
-				"user, password_file, tls)",
+				"user, password_file, tls, connect_timeout)",
 				key);
 	}
 	if (r)
