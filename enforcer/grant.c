@@ -237,7 +237,7 @@ static struct user_count *user_of(struct jit_grants *g, uint32_t uid,
 static void heap_set(struct jit_grants *g, size_t i, struct jit_request *r)
 {
 	g->heap[i] = r;
-	r->heap_idx = i;
+	r->heap_idx = (uint32_t)i;
 }
 
 static void heap_up(struct jit_grants *g, size_t i)
@@ -279,7 +279,7 @@ static void heap_push(struct jit_grants *g, struct jit_request *r)
 {
 	if (grow_array((void **)&g->heap, &g->cap_heap, g->n_heap + 1,
 		       sizeof(*g->heap)) < 0) {
-		r->heap_idx = SIZE_MAX;
+		r->heap_idx = UINT32_MAX;
 		return;
 	}
 	g->heap[g->n_heap] = r;
@@ -292,7 +292,7 @@ static void heap_remove(struct jit_grants *g, struct jit_request *r)
 
 	if (i >= g->n_heap || g->heap[i] != r)
 		return;
-	r->heap_idx = SIZE_MAX;
+	r->heap_idx = UINT32_MAX;
 	if (i == --g->n_heap)
 		return;
 	r = g->heap[g->n_heap];
@@ -461,7 +461,7 @@ int grants_upsert(struct jit_grants *g, const struct jit_request *r)
 	request_release(cur);
 	*cur = *r;
 	cur->reason = reason;
-	cur->heap_idx = SIZE_MAX;
+	cur->heap_idx = UINT32_MAX;
 	if (is_finished(cur))
 		g->n_finished++;
 	book(g, cur, +1);
@@ -655,7 +655,7 @@ void grants_apply(struct jit_grants *g, struct jit_request *r,
 	book(g, r, -1);
 	*r = *next;
 	r->reason = reason;
-	r->heap_idx = SIZE_MAX;
+	r->heap_idx = UINT32_MAX;
 	book(g, r, +1);
 	if (is_finished(r) && !was_finished) {
 		g->n_finished++;

@@ -103,10 +103,10 @@ struct jit_request {
 	uint64_t fleet_id;
 	uint64_t fleet_rev;
 	uint64_t fleet_hash;
-	size_t heap_idx;
 	uint32_t uid;
 	uint32_t duration_s;
 	enum jit_status status;
+	uint32_t heap_idx; /* UINT32_MAX: not in the heap */
 	struct jit_grant_key key;
 	/* The texts last, packed: 100,000 of these are the most memory. */
 	char policy[JIT_POLICY_NAME_MAX + 1];
