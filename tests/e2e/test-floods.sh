@@ -260,10 +260,16 @@ check "audit: a reload on the socket, by root" \
 
 # --- what was counted is told: one line per window, at the latest at stop --
 stop_agent TERM
-check "the floods are summed up in a line with their counts" \
-	grep -q '"event":"spa".*"result":"suppressed".*"counts":{"stale":[1-9][0-9]*,"bad_data":[1-9][0-9]*,"replay":[1-9]' "$AUDIT"
+# The floods may straddle a window's end on a slow host: what is checked
+# is summed over the summary lines (one per window).
+check "the floods are summed up in lines with their counts" \
+	bash -c "jq -s -e '[.[] | select(.event == \"spa\" and .result == \"suppressed\") | .counts]
+		| (map(.stale // 0) | add) > 0 and (map(.bad_data // 0) | add) > 0 and (map(.replay // 0) | add) > 0' '$AUDIT' >/dev/null"
+# The source that flooded alone is the one counted most over them.
 check "... with the sources counted most, the one that flooded alone first" \
-	grep -q '"top_sources":\[{"source":"'"$C2_4"'/32","count":[1-9][0-9]' "$AUDIT"
+	bash -c "jq -s -e -r '[.[] | select(.event == \"spa\" and .result == \"suppressed\") | .top_sources[]?]
+		| group_by(.source) | map({source: .[0].source, count: (map(.count) | add)})
+		| max_by(.count) | select(.count >= 10) | .source == \"$C2_4/32\"' '$AUDIT' >/dev/null"
 check "... and the replay alerts counted beyond the first ones in one alert" \
 	grep -q '"alert_type":"JIT_SPA_REPLAY".*more JIT_SPA_REPLAY alert' "$ALERTS"
 check "audit: the agent stopped" audited '"event":"agent","result":"stopped"'
