@@ -19,16 +19,44 @@
 
 #include "config.h"
 
+static void digest_hex(struct sha256_ctx *ctx, char out[65])
+{
+	uint8_t digest[SHA256_DIGEST_SIZE];
+
+	sha256_digest(ctx, sizeof(digest), digest);
+	for (size_t i = 0; i < sizeof(digest); i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
 static void sha256_hex(const char *text, size_t len, char out[65])
 {
 	struct sha256_ctx ctx;
-	uint8_t digest[SHA256_DIGEST_SIZE];
 
 	sha256_init(&ctx);
 	sha256_update(&ctx, len, (const uint8_t *)text);
-	sha256_digest(&ctx, sizeof(digest), digest);
-	for (size_t i = 0; i < sizeof(digest); i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	digest_hex(&ctx, out);
+}
+
+void daemon_policies_digest(const struct jit_policy_set *s, char out[65])
+{
+	struct sha256_ctx ctx;
+
+	sha256_init(&ctx);
+	for (size_t i = 0; s && i < policy_set_file_count(s); i++) {
+		const struct jit_policy_file *f = policy_set_file(s, i);
+		const char *path = policy_file_path(f), *text;
+		size_t len = 0;
+		uint64_t n;
+
+		text = policy_file_text(f, &len);
+		/* Each file as its path, its length and its text. */
+		sha256_update(&ctx, strlen(path) + 1, (const uint8_t *)path);
+		n = text ? (uint64_t)len : 0;
+		sha256_update(&ctx, sizeof(n), (const uint8_t *)&n);
+		if (text)
+			sha256_update(&ctx, len, (const uint8_t *)text);
+	}
+	digest_hex(&ctx, out);
 }
 
 static json_t *names_json(char *const *v, size_t n)

@@ -5,6 +5,7 @@
  * put the grant sets back whole when the table was replaced or tampered
  * with.
  */
+#include <inttypes.h>
 #include <netinet/in.h>
 
 #include "sockdiag.h"
@@ -99,6 +100,31 @@ static bool sessions_equal(const struct jit_session *a, size_t na,
 }
 
 /*
+ * A start that found the kernel as the agent left it (kernel-view): the
+ * grant sets hold what the records want if the policies, which decide
+ * which set each grant's elements go to, are the same as then.
+ */
+static void start_trust(struct jit_daemon *d)
+{
+	char digest[65];
+
+	if (!d->kview_trusted)
+		return;
+	d->kview_trusted = false;
+	daemon_policies_digest(d->policies, digest);
+	if (!streq(digest, d->kview_found.policies)) {
+		log_info("the policies changed since the grant sets were last "
+			 "seen: they are read back");
+		return;
+	}
+	log_info("no process changed the ruleset and no decision was made "
+		 "since generation %" PRIu32
+		 ": the grant sets are not read back",
+		 d->kview_found.genid);
+	table_trust(d->table, d->kview_found.genid);
+}
+
+/*
  * Commit rs with the sessions connected right now. A session that connected
  * while the batch was in flight is added by a second commit: until then its
  * packets are dropped, not reset, so TCP retransmits them.
@@ -135,6 +161,7 @@ static int commit_with_grants(struct jit_daemon *d,
 				 strerror(-r));
 			return r;
 		}
+		start_trust(d);
 		r = table_commit_all(d->table, rs, ss, n, elems, n_elems,
 				     now_real_ms(), err, errlen);
 		free(elems);

@@ -297,6 +297,8 @@ struct jit_daemon {
 	 * since the last full sync was the agent's own.
 	 */
 	struct jit_kview kview_host, kview_written, kview_found;
+	unsigned kview_digest_reloads; /* d->reloads the digest below is of */
+	char kview_digest[65];
 	int kview_fd; /* the file, once written; -1 before */
 	bool kview_ok, kview_maybe, kview_trusted, kview_sure;
 	size_t n_restored;
@@ -433,6 +435,8 @@ void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
 		      uint64_t first_ms, uint64_t last_ms, unsigned count);
 void daemon_on_denied(void *userdata, const struct jit_denied *x);
 void daemon_on_tamper(void *userdata, const struct jit_tamper *t);
+/* SHA-256 (hex) of the policy files in force: paths and texts. */
+void daemon_policies_digest(const struct jit_policy_set *s, char out[65]);
 /* Record where the kernel's grant sets stand, if that is known. */
 void daemon_kview_update(struct jit_daemon *d);
 /* At start: the kernel-view file, if its generation still holds. */

@@ -319,7 +319,12 @@ void daemon_kview_update(struct jit_daemon *d)
 	watch_drain(d->watch);
 	if (!d->kview_sure || d->tamper.owed || d->resync)
 		return;
+	if (d->kview_digest_reloads != d->reloads || !d->kview_digest[0]) {
+		daemon_policies_digest(d->policies, d->kview_digest);
+		d->kview_digest_reloads = d->reloads;
+	}
 	v = d->kview_host;
+	snprintf(v.policies, sizeof(v.policies), "%s", d->kview_digest);
 	v.genid = watch_last(d->watch);
 	if (!v.genid ||
 	    journal_position(d->access.journal, &v.jgen, &v.joff) < 0 ||

@@ -375,12 +375,8 @@ static int start_records(struct jit_daemon *d, struct start_times *t)
 	/* Loading the journal says which records to look for. */
 	check = d->start_check ? d->start_check : &none;
 	if (d->kview_trusted) {
-		/* Every record is in the kernel as the journal says. */
-		log_info("no process changed the ruleset and no decision was "
-			 "made since generation %" PRIu32
-			 ": the grant sets are not read back",
-			 d->kview_found.genid);
-		table_trust(d->table, d->kview_found.genid);
+		/* Every record is in the kernel as the journal says; the
+		 * first commit checks the policies are the same too. */
 		check = &none;
 		d->n_start_check = 0;
 	}

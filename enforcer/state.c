@@ -338,11 +338,14 @@ bool kview_equal(const struct jit_kview *a, const struct jit_kview *b)
 {
 	return streq(a->boot_id, b->boot_id) && a->netns == b->netns &&
 	       streq(a->table, b->table) && a->genid == b->genid &&
-	       a->jgen == b->jgen && a->joff == b->joff;
+	       a->jgen == b->jgen && a->joff == b->joff &&
+	       streq(a->policies, b->policies);
 }
 
-#define KVIEW_FMT \
-	"kernel-view 1 %s %" PRIu64 " %s %" PRIu32 " %" PRIu64 " %" PRIu64
+#define KVIEW_FMT                                                              \
+	"kernel-view 2 %s %" PRIu64 " %s %" PRIu32 " %" PRIu64 " %" PRIu64 " " \
+									   "%" \
+									   "s"
 
 int state_kview_open(const char *dir)
 {
@@ -357,11 +360,13 @@ int state_kview_open(const char *dir)
 
 int state_kview_put(int fd, const struct jit_kview *v)
 {
-	char line[256];
+	char line[512];
 	int n;
 
+	/* "-": no digest (a field is never empty). */
 	n = snprintf(line, sizeof(line), KVIEW_FMT, v->boot_id, v->netns,
-		     v->table, v->genid, v->jgen, v->joff);
+		     v->table, v->genid, v->jgen, v->joff,
+		     v->policies[0] ? v->policies : "-");
 	if (n < 0 || (size_t)n + 12 >= sizeof(line))
 		return -EOVERFLOW;
 	n += snprintf(line + n, sizeof(line) - (size_t)n, " %08" PRIx32 "\n",
@@ -388,7 +393,7 @@ int state_kview_read(const char *dir, struct jit_kview *ret)
 {
 	_cleanup_free_ char *path = path_join(dir, JIT_STATE_KVIEW);
 	_cleanup_close_ int fd = -1;
-	char line[256], check[256];
+	char line[512], check[512];
 	struct jit_kview v = { 0 };
 	uint32_t crc;
 	ssize_t n;
@@ -404,14 +409,16 @@ int state_kview_read(const char *dir, struct jit_kview *ret)
 		return -errno;
 	line[n] = '\0';
 	k = sscanf(line,
-		   "kernel-view 1 %39s %" SCNu64 " %63s %" SCNu32 " %" SCNu64
-		   " %" SCNu64 " %8" SCNx32 "\n%n",
+		   "kernel-view 2 %39s %" SCNu64 " %63s %" SCNu32 " %" SCNu64
+		   " %" SCNu64 " %64s %8" SCNx32 "\n%n",
 		   v.boot_id, &v.netns, v.table, &v.genid, &v.jgen, &v.joff,
-		   &crc, &end);
-	if (k != 7 || end != n)
+		   v.policies, &crc, &end);
+	if (k != 8 || end != n)
 		return -EBADMSG;
 	k = snprintf(check, sizeof(check), KVIEW_FMT, v.boot_id, v.netns,
-		     v.table, v.genid, v.jgen, v.joff);
+		     v.table, v.genid, v.jgen, v.joff, v.policies);
+	if (streq(v.policies, "-"))
+		v.policies[0] = '\0';
 	if (k < 0 || (size_t)k >= sizeof(check) ||
 	    state_crc32(check, (size_t)k) != crc ||
 	    memcmp(check, line, (size_t)k) != 0)

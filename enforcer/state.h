@@ -95,10 +95,13 @@ int state_take_clean(const char *dir);
  *         records up to the journal position below want
  * @jgen: that position: the journal file's generation...
  * @joff: ...and its length
+ * @policies: SHA-256 (hex) of the policy files in force then (which set
+ *            each grant's elements go to depends on them)
  *
- * While the generation and the journal are both where they were, the sets
- * need not be read back at start: no process changed any table since, and
- * no decision was made since.
+ * While the generation, the journal and the policies are all where they
+ * were, the sets need not be read back at start: no process changed any
+ * table since, no decision was made since, and the records want the same
+ * elements.
  */
 struct jit_kview {
 	char boot_id[40];
@@ -106,6 +109,7 @@ struct jit_kview {
 	char table[64];
 	uint32_t genid;
 	uint64_t jgen, joff;
+	char policies[65];
 };
 
 /* The running system's side of a view: boot, namespace (genid 0). */

@@ -228,6 +228,28 @@ start_agent || exit 1
 check "a journal longer than the file says: the sets are read" was_read
 check "... the request is still pending" grep -qE "(^| )$p .*pending" <<<"$(jitctl requests 2>&1)"
 check "... and the kernel holds exactly the records' elements" same_as_records
+# The policies changed while the agent was down: which set a grant's
+# elements go to depends on them (lan's grants move to another interface).
+# The start must read the sets: what it leaves is what a start that reads
+# them (no file) leaves.
+stop_agent TERM
+write_policy lan <<'Y'
+name: lan
+ports: [{port: 2300, max_duration: 1h}]
+interfaces: [v9]
+Y
+mark_log
+start_agent || exit 1
+check "policies changed while down: the sets are read" was_read
+K1=$(kernel_elems)
+stop_agent TERM
+rm -f "$TMP/state/kernel-view"
+start_agent || exit 1
+check "... and the kernel holds what a start that reads them leaves" [ "$(kernel_elems)" = "$K1" ]
+# Interface names as the kernel holds them: "v1" is 00003176, "v9" 00003976.
+check "... lan's grants are keyed by the new interface, none by the old" \
+	bash -c "grep -q '^grants_if_v6 00003976 ' <<<'$K1' && ! grep -q '00003176' <<<'$K1'"
+WANT=$K1
 # No file: the sets are read.
 stop_agent TERM
 rm -f "$TMP/state/kernel-view"

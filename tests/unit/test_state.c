@@ -1025,14 +1025,16 @@ UNIT_TEST("file", test_kview_round_trip)
 	snprintf(v.boot_id, sizeof(v.boot_id), "%s",
 		 "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
 	snprintf(v.table, sizeof(v.table), "jit_enforcer");
+	snprintf(v.policies, sizeof(v.policies), "%064x", 0x5eed);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), -ENOENT);
 	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), 0);
 	ck_assert(kview_equal(&v, &back));
 
-	/* A shorter line leaves no tail of the longer one. */
+	/* A shorter line leaves no tail of the longer one (no digest). */
 	v.joff = 5;
 	v.genid = 3;
+	v.policies[0] = '\0';
 	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), 0);
 	ck_assert(kview_equal(&v, &back));
@@ -1041,7 +1043,7 @@ UNIT_TEST("file", test_kview_round_trip)
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, JIT_STATE_KVIEW);
 	f = fopen(path, "r+");
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fseek(f, (long)strlen("kernel-view 1 0"), SEEK_SET),
+	ck_assert_int_eq(fseek(f, (long)strlen("kernel-view 2 0"), SEEK_SET),
 			 0);
 	fputc('9', f);
 	fclose(f);
@@ -1054,7 +1056,16 @@ UNIT_TEST("file", test_kview_round_trip)
 	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
 	f = fopen(path, "a");
 	ck_assert_ptr_nonnull(f);
-	fputs("kernel-view 1 extra\n", f);
+	fputs("kernel-view 2 extra\n", f);
+	fclose(f);
+	ck_assert_int_eq(state_kview_read(tmpdir, &back), -EBADMSG);
+
+	/* A line of the first format (no policies' digest) is not taken. */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("kernel-view 1 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 4097 "
+	      "jit_enforcer 3 3 5 1a2b3c4d\n",
+	      f);
 	fclose(f);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), -EBADMSG);
 }
