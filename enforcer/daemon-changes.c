@@ -42,6 +42,8 @@ void daemon_policies_digest(const struct jit_policy_set *s, char out[65])
 	struct sha256_ctx ctx;
 
 	sha256_init(&ctx);
+	/* Another version may put a grant's elements elsewhere. */
+	sha256_update(&ctx, sizeof(JIT_VERSION), (const uint8_t *)JIT_VERSION);
 	for (size_t i = 0; s && i < policy_set_file_count(s); i++) {
 		const struct jit_policy_file *f = policy_set_file(s, i);
 		const char *path = policy_file_path(f), *text;

@@ -435,7 +435,8 @@ void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
 		      uint64_t first_ms, uint64_t last_ms, unsigned count);
 void daemon_on_denied(void *userdata, const struct jit_denied *x);
 void daemon_on_tamper(void *userdata, const struct jit_tamper *t);
-/* SHA-256 (hex) of the policy files in force: paths and texts. */
+/* SHA-256 (hex) of what decides a grant's elements: the agent's version
+ * and the policy files in force (paths and texts). */
 void daemon_policies_digest(const struct jit_policy_set *s, char out[65]);
 /* Record where the kernel's grant sets stand, if that is known. */
 void daemon_kview_update(struct jit_daemon *d);
