@@ -265,11 +265,19 @@ stop_agent TERM
 check "the floods are summed up in lines with their counts" \
 	bash -c "jq -s -e '[.[] | select(.event == \"spa\" and .result == \"suppressed\") | .counts]
 		| (map(.stale // 0) | add) > 0 and (map(.bad_data // 0) | add) > 0 and (map(.replay // 0) | add) > 0' '$AUDIT' >/dev/null"
-# The source that flooded alone is the one counted most over them.
-check "... with the sources counted most, the one that flooded alone first" \
-	bash -c "jq -s -e -r '[.[] | select(.event == \"spa\" and .result == \"suppressed\") | .top_sources[]?]
-		| group_by(.source) | map({source: .[0].source, count: (map(.count) | add)})
-		| max_by(.count) | select(.count >= 10) | .source == \"$C2_4/32\"' '$AUDIT' >/dev/null"
+# Per source: the one that flooded alone had its first 10 packets of a
+# window written in full, no more (how many of its packets the kernel's
+# meter let through, against the random sources', decides whether it is
+# also the busiest, so that is not asserted); each window names its five
+# busiest sources, busiest first, and counts the many random ones.
+SUMMARIES=$(jq -c 'select(.event == "spa" and .result == "suppressed")' "$AUDIT")
+full_c2=$(jq -s --arg s "$C2_4/32" '[.[] | select(.event == "spa" and .result == "refused" and .packet_source == $s)] | length' "$AUDIT")
+check "... the source that flooded alone: 10 lines in full per window ($full_c2 in $(wc -l <<<"$SUMMARIES") window(s))" \
+	[ "$full_c2" -ge 10 ] && [ "$full_c2" -le $((10 * $(wc -l <<<"$SUMMARIES"))) ]
+check "... each window names at most five sources, busiest first, of many" \
+	bash -c "jq -s -e 'all(.[]; (.top_sources | length) >= 1 and (.top_sources | length) <= 5
+		and ([.top_sources[].count] == ([.top_sources[].count] | sort | reverse)))
+		and (map(.sources) | max) >= 100' <<<'$SUMMARIES' >/dev/null"
 check "... and the replay alerts counted beyond the first ones in one alert" \
 	grep -q '"alert_type":"JIT_SPA_REPLAY".*more JIT_SPA_REPLAY alert' "$ALERTS"
 check "audit: the agent stopped" audited '"event":"agent","result":"stopped"'
