@@ -344,8 +344,8 @@ bool kview_equal(const struct jit_kview *a, const struct jit_kview *b)
 
 #define KVIEW_FMT                                                              \
 	"kernel-view 2 %s %" PRIu64 " %s %" PRIu32 " %" PRIu64 " %" PRIu64 " " \
-									   "%" \
-									   "s"
+	"%"                                                                    \
+	"s"
 
 int state_kview_open(const char *dir)
 {
