@@ -1139,6 +1139,18 @@ static void emit_grant_diff(struct builder *bld, const struct jit_elem *elems,
 			    size_t n_held, const struct grant_diff *gd,
 			    uint64_t now_ms, uint16_t del_type);
 
+/*
+ * Every transaction of the table goes through here: what the generation
+ * is after it is known only when commit_once says so (a transaction
+ * checked against the one before).
+ */
+static int table_send(struct jit_table *t, struct jit_batch *b, char *err,
+		      size_t errlen, int *failed_type)
+{
+	t->last_genid = 0;
+	return batch_commit(b, err, errlen, failed_type);
+}
+
 /* The generation a transaction checked against genid leaves (never 0). */
 static uint32_t next_genid(uint32_t genid)
 {
@@ -1212,7 +1224,7 @@ static int commit_once(struct jit_table *t, const struct commit_args *rs,
 				 strerror(-r));
 			return r;
 		}
-		r = batch_commit(b, err, errlen, failed_type);
+		r = table_send(t, b, err, errlen, failed_type);
 		batch_free(b);
 		if (r < 0 && a.diff && !t->no_destroy &&
 		    *failed_type == JIT_MSG_DESTROYSETELEM &&
@@ -1667,7 +1679,7 @@ static int preload(struct jit_table *t, struct commit_args *a,
 		acc_flush_all(&put);
 		r = bld.err;
 		if (!r)
-			r = batch_commit(bld.b, NULL, 0, &failed_type);
+			r = table_send(t, bld.b, NULL, 0, &failed_type);
 		batch_free(bld.b);
 		if (r < 0 && !t->probed && mode == 0 &&
 		    failed_type == NFT_MSG_NEWTABLE &&
@@ -1829,8 +1841,7 @@ static int elems_batch(struct jit_table *t, const struct jit_elem *del,
 	if (r < 0)
 		snprintf(err, errlen, "building grant batch: %s", strerror(-r));
 	else if (batch_count(bld.b))
-		r = batch_commit(bld.b, err, errlen, failed_type);
-	t->last_genid = 0;
+		r = table_send(t, bld.b, err, errlen, failed_type);
 	batch_free(bld.b);
 	return r;
 }
@@ -2208,8 +2219,7 @@ int table_mark_unrecorded(struct jit_table *t, uint64_t id, uint64_t end_ms,
 	nftnl_set_free(s);
 	r = bld.err;
 	if (r == 0)
-		r = batch_commit(bld.b, err, errlen, NULL);
-	t->last_genid = 0;
+		r = table_send(t, bld.b, err, errlen, NULL);
 	batch_free(bld.b);
 	return r;
 }
@@ -2252,8 +2262,7 @@ int table_sessions_delete(struct jit_table *t, const struct jit_session *ss,
 	}
 	r = bld.err;
 	if (r == 0)
-		r = batch_commit(bld.b, err, errlen, NULL);
-	t->last_genid = 0;
+		r = table_send(t, bld.b, err, errlen, NULL);
 	batch_free(bld.b);
 	return r;
 }
@@ -2451,8 +2460,7 @@ int table_remove(struct jit_table *t, char *err, size_t errlen)
 	emit_table(&bld, NFT_MSG_DELTABLE, 0);
 	r = bld.err;
 	if (!r)
-		r = batch_commit(bld.b, err, errlen, &failed_type);
-	t->last_genid = 0;
+		r = table_send(t, bld.b, err, errlen, &failed_type);
 	batch_free(bld.b);
 	return r;
 }
