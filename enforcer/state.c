@@ -378,17 +378,6 @@ int state_kview_put(int fd, const struct jit_kview *v)
 	return 0;
 }
 
-int state_kview_write(const char *dir, const struct jit_kview *v)
-{
-	int fd = state_kview_open(dir), r;
-
-	if (fd < 0)
-		return fd;
-	r = state_kview_put(fd, v);
-	close(fd);
-	return r;
-}
-
 int state_kview_read(const char *dir, struct jit_kview *ret)
 {
 	_cleanup_free_ char *path = path_join(dir, JIT_STATE_KVIEW);

@@ -116,11 +116,10 @@ struct jit_kview {
 int kview_here(const char *table, struct jit_kview *ret);
 bool kview_equal(const struct jit_kview *a, const struct jit_kview *b);
 
-/* Written in place, not synced (a crash of the system starts a new boot):
- * through a descriptor kept open (state_kview_open), or by path. */
+/* Written in place through a descriptor kept open, not synced (a crash of
+ * the system starts a new boot). */
 int state_kview_open(const char *dir);
 int state_kview_put(int fd, const struct jit_kview *v);
-int state_kview_write(const char *dir, const struct jit_kview *v);
 /* 0, -ENOENT, or -EBADMSG for a file that is not whole. */
 int state_kview_read(const char *dir, struct jit_kview *ret);
 

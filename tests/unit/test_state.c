@@ -1021,13 +1021,17 @@ UNIT_TEST("file", test_kview_round_trip)
 			 back;
 	char path[128];
 	FILE *f;
+	int fd;
 
 	snprintf(v.boot_id, sizeof(v.boot_id), "%s",
 		 "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
 	snprintf(v.table, sizeof(v.table), "jit_enforcer");
 	snprintf(v.policies, sizeof(v.policies), "%064x", 0x5eed);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), -ENOENT);
-	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
+	/* One descriptor for every write, as the agent keeps it. */
+	fd = state_kview_open(tmpdir);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(state_kview_put(fd, &v), 0);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), 0);
 	ck_assert(kview_equal(&v, &back));
 
@@ -1035,7 +1039,7 @@ UNIT_TEST("file", test_kview_round_trip)
 	v.joff = 5;
 	v.genid = 3;
 	v.policies[0] = '\0';
-	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
+	ck_assert_int_eq(state_kview_put(fd, &v), 0);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), 0);
 	ck_assert(kview_equal(&v, &back));
 
@@ -1050,15 +1054,20 @@ UNIT_TEST("file", test_kview_round_trip)
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), -EBADMSG);
 
 	/* Cut short, or with a line after it. */
-	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
+	ck_assert_int_eq(state_kview_put(fd, &v), 0);
 	ck_assert_int_eq(truncate(path, 20), 0);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), -EBADMSG);
-	ck_assert_int_eq(state_kview_write(tmpdir, &v), 0);
+	ck_assert_int_eq(state_kview_put(fd, &v), 0);
 	f = fopen(path, "a");
 	ck_assert_ptr_nonnull(f);
 	fputs("kernel-view 2 extra\n", f);
 	fclose(f);
 	ck_assert_int_eq(state_kview_read(tmpdir, &back), -EBADMSG);
+	/* The next write through the descriptor makes it whole again. */
+	ck_assert_int_eq(state_kview_put(fd, &v), 0);
+	ck_assert_int_eq(state_kview_read(tmpdir, &back), 0);
+	ck_assert(kview_equal(&v, &back));
+	close(fd);
 
 	/* A line of the first format (no policies' digest) is not taken. */
 	f = fopen(path, "w");
