@@ -246,37 +246,41 @@ static void arm_if_first(struct jit_daemon *d, bool was_pending,
 		daemon_refusals_flush(d, now_ms, false);
 }
 
+/*
+ * A refused packet of kind k (from e's source, if known): its own audit
+ * line (true) while the window allows one and may_line, else counted for
+ * the window's line.
+ */
+static bool spa_refused(struct jit_daemon *d, struct jit_spa_source *e,
+			enum jit_spa_kind k, bool may_line)
+{
+	struct jit_spa_tally *t = e ? &e->tally : NULL;
+	uint64_t now_ms = now_mono_ms();
+	bool was;
+
+	spa_window_roll(&d->spa.win, now_ms);
+	was = spa_window_pending(&d->spa.win);
+	if (may_line && spa_window_line(&d->spa.win, t, k, now_ms))
+		return true;
+	if (!may_line)
+		spa_window_count(&d->spa.win, t, k, now_ms);
+	d->spa.c_suppressed++;
+	arm_if_first(d, was, now_ms);
+	return false;
+}
+
 /* Count a refused packet of kind k for the window's line. */
 static void spa_suppress(struct jit_daemon *d, struct jit_spa_source *e,
 			 enum jit_spa_kind k)
 {
-	uint64_t now_ms = now_mono_ms();
-	bool was;
-
-	spa_window_roll(&d->spa.win, now_ms);
-	was = spa_window_pending(&d->spa.win);
-	spa_window_count(&d->spa.win, e ? &e->tally : NULL, k, now_ms);
-	d->spa.c_suppressed++;
-	arm_if_first(d, was, now_ms);
+	(void)spa_refused(d, e, k, false);
 }
 
-/*
- * Whether this refused packet of kind k (from e's source, if known) gets
- * its own audit line; if not, it is counted for the window's line.
- */
+/* Whether this refused packet gets its own audit line (see spa_refused). */
 static bool spa_audited(struct jit_daemon *d, struct jit_spa_source *e,
 			enum jit_spa_kind k)
 {
-	uint64_t now_ms = now_mono_ms();
-	bool was;
-
-	spa_window_roll(&d->spa.win, now_ms);
-	was = spa_window_pending(&d->spa.win);
-	if (spa_window_line(&d->spa.win, e ? &e->tally : NULL, k, now_ms))
-		return true;
-	d->spa.c_suppressed++;
-	arm_if_first(d, was, now_ms);
-	return false;
+	return spa_refused(d, e, k, true);
 }
 
 /* Whether an alert of kind k goes out, or is counted for the window. */
