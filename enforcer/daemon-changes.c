@@ -61,22 +61,6 @@ void daemon_policies_digest(const struct jit_policy_set *s, char out[65])
 	digest_hex(&ctx, out);
 }
 
-static json_t *names_json(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
-
-static json_t *principals_json(const struct jit_principals *p)
-{
-	return json_pack("{s:o, s:o}", "users",
-			 names_json(p->users, p->n_users), "groups",
-			 names_json(p->groups, p->n_groups));
-}
-
 /* The alert settings of a policy that are 0: detections it turns off. */
 static json_t *detection_off(const struct jit_alert_limits *a)
 {
@@ -128,18 +112,11 @@ static json_t *policy_summary(const struct jit_policy_set *s,
 		struct jit_grant_key k = { .protos = r->protos,
 					   .port_lo = r->port_lo,
 					   .port_hi = r->port_hi };
-		char name[48], pfx[JIT_PREFIX_STRLEN];
-		json_t *src = json_array();
+		char name[48];
 
 		grant_key_ports(&k, name, sizeof(name));
 		json_array_append_new(ports, json_string(name));
-		if (r->any_source)
-			json_array_append_new(src, json_string("any"));
-		for (size_t j = 0; j < r->n_sources; j++)
-			json_array_append_new(src, json_string(prefix_format(
-							   &r->sources[j], pfx,
-							   sizeof(pfx))));
-		json_object_set_new(sources, name, src);
+		json_object_set_new(sources, name, daemon_rule_sources_json(r));
 		json_object_set_new(durations, name,
 				    json_integer(r->max_duration_s));
 	}
@@ -147,13 +124,14 @@ static json_t *policy_summary(const struct jit_policy_set *s,
 		json_object_set_new(alerts, "log_rate",
 				    json_integer(p->alerts.log_rate));
 	json_object_set_new(alerts, "off", detection_off(&p->alerts));
-	return json_pack(
-		"{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "file",
-		p->file, "sha256", hash, "ports", ports, "sources", sources,
-		"max_duration_s", durations, "requesters",
-		principals_json(&p->requesters), "approval",
-		p->approval == JIT_APPROVAL_MANUAL ? "manual" : "auto",
-		"approvers", principals_json(&p->approvers), "alerts", alerts);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o}",
+			 "file", p->file, "sha256", hash, "ports", ports,
+			 "sources", sources, "max_duration_s", durations,
+			 "requesters", daemon_principals_json(&p->requesters),
+			 "approval",
+			 p->approval == JIT_APPROVAL_MANUAL ? "manual" : "auto",
+			 "approvers", daemon_principals_json(&p->approvers),
+			 "alerts", alerts);
 }
 
 json_t *daemon_policies_snapshot(struct jit_daemon *d)

@@ -435,6 +435,10 @@ void daemon_on_detect(void *userdata, const struct jit_alert_def *def,
 		      uint64_t first_ms, uint64_t last_ms, unsigned count);
 void daemon_on_denied(void *userdata, const struct jit_denied *x);
 void daemon_on_tamper(void *userdata, const struct jit_tamper *t);
+/* A policy's principals ({users, groups}) and a port rule's sources
+ * (["any", prefixes]) as the views and the audit trail show them. */
+json_t *daemon_principals_json(const struct jit_principals *p);
+json_t *daemon_rule_sources_json(const struct jit_port_rule *r);
 /* SHA-256 (hex) of what decides a grant's elements: the agent's version
  * and the policy files in force (paths and texts). */
 void daemon_policies_digest(const struct jit_policy_set *s, char out[65]);

@@ -134,7 +134,7 @@ static json_t *status_json(struct jit_daemon *d)
 	return j;
 }
 
-static json_t *principals_json(const struct jit_principals *p)
+json_t *daemon_principals_json(const struct jit_principals *p)
 {
 	json_t *u = json_array(), *g = json_array();
 
@@ -145,21 +145,29 @@ static json_t *principals_json(const struct jit_principals *p)
 	return json_pack("{s:o, s:o}", "users", u, "groups", g);
 }
 
+json_t *daemon_rule_sources_json(const struct jit_port_rule *r)
+{
+	json_t *src = json_array();
+	char buf[JIT_PREFIX_STRLEN];
+
+	if (r->any_source)
+		json_array_append_new(src, json_string("any"));
+	for (size_t k = 0; k < r->n_sources; k++)
+		json_array_append_new(
+			src, json_string(prefix_format(&r->sources[k], buf,
+						       sizeof(buf))));
+	return src;
+}
+
 static json_t *policy_json(const struct jit_policy *p)
 {
 	json_t *ports = json_array(), *ifs = json_array();
 
 	for (size_t i = 0; i < p->n_ports; i++) {
 		const struct jit_port_rule *r = &p->ports[i];
-		json_t *src = json_array();
-		char buf[JIT_PREFIX_STRLEN], dur[32];
+		json_t *src = daemon_rule_sources_json(r);
+		char dur[32];
 
-		if (r->any_source)
-			json_array_append_new(src, json_string("any"));
-		for (size_t k = 0; k < r->n_sources; k++)
-			json_array_append_new(src, json_string(prefix_format(
-							   &r->sources[k], buf,
-							   sizeof(buf))));
 		json_array_append_new(
 			ports,
 			json_pack("{s:i, s:i, s:s, s:s, s:i, s:o}", "port_lo",
@@ -172,14 +180,14 @@ static json_t *policy_json(const struct jit_policy *p)
 	}
 	for (size_t i = 0; i < p->n_interfaces; i++)
 		json_array_append_new(ifs, json_string(p->interfaces[i]));
-	return json_pack("{s:s, s:s?, s:s, s:i, s:o, s:o, s:o, s:s, s:o, s:s}",
-			 "name", p->name, "description", p->description, "file",
-			 p->file, "line", p->line, "ports", ports, "interfaces",
-			 ifs, "requesters", principals_json(&p->requesters),
-			 "approval",
-			 p->approval == JIT_APPROVAL_AUTO ? "auto" : "manual",
-			 "approvers", principals_json(&p->approvers), "action",
-			 p->action == JIT_ACTION_DROP ? "drop" : "reject");
+	return json_pack(
+		"{s:s, s:s?, s:s, s:i, s:o, s:o, s:o, s:s, s:o, s:s}", "name",
+		p->name, "description", p->description, "file", p->file, "line",
+		p->line, "ports", ports, "interfaces", ifs, "requesters",
+		daemon_principals_json(&p->requesters), "approval",
+		p->approval == JIT_APPROVAL_AUTO ? "auto" : "manual",
+		"approvers", daemon_principals_json(&p->approvers), "action",
+		p->action == JIT_ACTION_DROP ? "drop" : "reject");
 }
 
 static json_t *policies_json(struct jit_daemon *d)
