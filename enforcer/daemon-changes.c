@@ -24,8 +24,7 @@ static void digest_hex(struct sha256_ctx *ctx, char out[65])
 	uint8_t digest[SHA256_DIGEST_SIZE];
 
 	sha256_digest(ctx, sizeof(digest), digest);
-	for (size_t i = 0; i < sizeof(digest); i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	hex_format(digest, sizeof(digest), out);
 }
 
 static void sha256_hex(const char *text, size_t len, char out[65])

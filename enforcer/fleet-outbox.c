@@ -84,8 +84,7 @@ static int load_nonce(struct jit_fleet_outbox *o)
 	/* Unguessable: another host must not use our ids first. */
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		return -EIO;
-	for (size_t i = 0; i < sizeof(raw); i++)
-		sprintf(o->nonce + 2 * i, "%02x", raw[i]);
+	hex_format(raw, sizeof(raw), o->nonce);
 	snprintf(text, sizeof(text), "%s\n", o->nonce);
 	return write_whole(o->dir, JIT_FLEET_NONCE_FILE, text);
 }

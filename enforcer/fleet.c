@@ -9,26 +9,10 @@
 #include "hashmap.h"
 #include "util.h"
 
+/* The 16 lowercase hex digits of a fleet id. */
 static bool hex16(const char *s, uint64_t *ret)
 {
-	uint64_t v = 0;
-
-	if (strlen(s) != 16)
-		return false;
-	for (size_t i = 0; i < 16; i++) {
-		char c = s[i];
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else
-			return false;
-		v = v << 4 | d;
-	}
-	*ret = v;
-	return v != 0;
+	return strlen(s) == 16 && hex_parse(s, 16, ret);
 }
 
 int fleet_key_parse(const char *host, const char *key, uint64_t *id)

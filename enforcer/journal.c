@@ -604,25 +604,6 @@ struct walk {
  * with it, every line stands on its own CRC and invalid ones are skipped.
  * Returns 0, or -errno from the sink.
  */
-/* Eight lowercase hex digits, as lines are framed ("%08x"). */
-static bool hex8(const char *s, uint32_t *ret)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 8; i++) {
-		char c = s[i];
-
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint32_t)(c - 'a' + 10);
-		else
-			return false;
-	}
-	*ret = v;
-	return true;
-}
-
 static int walk(struct loader *l, const char *buf, size_t len, const char *kind,
 		uint64_t hdr[2], bool salvage, struct walk *w)
 {
@@ -634,7 +615,7 @@ static int walk(struct loader *l, const char *buf, size_t len, const char *kind,
 		const char *nl = memchr(buf + off, '\n', len - off);
 		const char *p = buf + off + 9;
 		size_t n;
-		uint32_t crc;
+		uint64_t crc;
 		bool ok = false;
 		int r;
 
@@ -642,7 +623,7 @@ static int walk(struct loader *l, const char *buf, size_t len, const char *kind,
 		if (!nl)
 			break; /* a line with no end: the tail */
 		if ((size_t)(nl - (buf + off)) >= 10 && buf[off + 8] == ' ' &&
-		    hex8(buf + off, &crc)) {
+		    hex_parse(buf + off, 8, &crc)) {
 			n = (size_t)(nl - p);
 			ok = state_crc32(p, n) == crc;
 		}

@@ -112,6 +112,14 @@ int dir_check_private(const char *dir, char *why, size_t n);
  */
 void socket_buffers(int fd, int rcv, int snd);
 
+/*
+ * Lowercase hex, as the project writes it: n digits of s into *ret (n at
+ * most 16; false for any other character), and n bytes into 2n digits
+ * and a NUL.
+ */
+bool hex_parse(const char *s, size_t n, uint64_t *ret);
+void hex_format(const uint8_t *p, size_t n, char *out);
+
 /* Monotonic and real clocks, milliseconds. */
 uint64_t now_mono_ms(void);
 uint64_t now_real_ms(void);
