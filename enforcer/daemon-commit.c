@@ -96,7 +96,12 @@ static int collect_sessions(const struct jit_ruleset *rs,
 static bool sessions_equal(const struct jit_session *a, size_t na,
 			   const struct jit_session *b, size_t nb)
 {
-	return na == nb && (!na || !memcmp(a, b, na * sizeof(*a)));
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!session_equal(&a[i], &b[i]))
+			return false;
+	return true;
 }
 
 /*
@@ -269,7 +274,7 @@ static void flow_of_session(const struct jit_session *x, struct jit_flow *f)
 static bool is_elder(const struct jit_daemon *d, const struct jit_session *x)
 {
 	for (size_t i = 0; i < d->n_elder; i++)
-		if (!memcmp(&d->elder[i], x, sizeof(*x)))
+		if (session_equal(&d->elder[i], x))
 			return true;
 	return false;
 }
@@ -492,8 +497,7 @@ void daemon_prune_sessions(struct jit_daemon *d)
 	for (size_t i = 0; i < d->n_sessions; i++) {
 		gone[i] = true;
 		for (size_t k = 0; k < n && gone[i]; k++)
-			gone[i] = memcmp(&d->sessions[i], &now[k],
-					 sizeof(now[k])) != 0;
+			gone[i] = !session_equal(&d->sessions[i], &now[k]);
 	}
 	drop_sessions(d, gone);
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cover.h"
 #include "grant.h"
@@ -37,6 +38,16 @@ struct jit_session {
 	uint16_t rport;
 	uint16_t lport;
 };
+
+/* Field by field: a padding byte is nobody's business. */
+static inline bool session_equal(const struct jit_session *a,
+				 const struct jit_session *b)
+{
+	return a->family == b->family && a->rport == b->rport &&
+	       a->lport == b->lport &&
+	       !memcmp(a->remote, b->remote, sizeof(a->remote)) &&
+	       !memcmp(a->local, b->local, sizeof(a->local));
+}
 
 /* How the kernel protects the table from other processes. */
 enum jit_table_mode {
